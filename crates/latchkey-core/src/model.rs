@@ -1,0 +1,418 @@
+//! The domain nouns: clients, scopes, users, signing keys, sign-ins, sessions, codes,
+//! refresh tokens and audit events. These are what the engine reasons about; the stores
+//! have their own row types and the admin API its own DTOs.
+
+use crate::clock::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $s:expr),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $(#[serde(rename = $s)] $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(&self) -> &'static str {
+                match self { $($name::$variant => $s),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s { $($s => Ok($name::$variant),)+ _ => Err(UnknownValue { kind: stringify!($name), value: s.chars().take(64).collect() }) }
+            }
+        }
+    };
+}
+
+/// A string that names no variant of a closed set (a grant type, an algorithm, …).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {value:?}")]
+pub struct UnknownValue {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+string_enum!(
+    /// RFC 6749 §2.1 client types.
+    ClientType { Confidential => "confidential", Public => "public" }
+);
+
+string_enum!(
+    /// RFC 7591 §2 `token_endpoint_auth_method` values we support.
+    AuthMethod {
+        ClientSecretBasic => "client_secret_basic",
+        ClientSecretPost => "client_secret_post",
+        PrivateKeyJwt => "private_key_jwt",
+        None => "none",
+    }
+);
+
+string_enum!(
+    /// RFC 7591 §2 `grant_types` values we support. Implicit and password never.
+    GrantType {
+        AuthorizationCode => "authorization_code",
+        ClientCredentials => "client_credentials",
+        RefreshToken => "refresh_token",
+        DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+    }
+);
+
+string_enum!(
+    /// JWS algorithms we sign with. `none` and HMAC are deliberately absent.
+    Alg { RS256 => "RS256", ES256 => "ES256", EdDSA => "EdDSA" }
+);
+
+string_enum!(
+    /// Signing key lifecycle: next → active → retiring → retired; `revoked` is the
+    /// emergency exit from any state.
+    KeyState {
+        Next => "next",
+        Active => "active",
+        Retiring => "retiring",
+        Retired => "retired",
+        Revoked => "revoked",
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub client_type: ClientType,
+    pub auth_method: AuthMethod,
+    pub grant_types: Vec<GrantType>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub allowed_scopes: Vec<String>,
+    /// A JWK Set (JSON) for `private_key_jwt`.
+    pub jwks: Option<String>,
+    pub access_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub refresh_idle_ttl: i64,
+    /// Seconds during which a just-rotated refresh token may be presented again (≤ 30).
+    pub refresh_grace_secs: i64,
+    /// When false, consent is implied (first-party apps).
+    pub require_consent: bool,
+    pub disabled: bool,
+    /// Every token issued to this client before this instant is inactive.
+    pub tokens_valid_after: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Client {
+    pub fn allows_grant(&self, g: GrantType) -> bool {
+        self.grant_types.contains(&g)
+    }
+    pub fn is_public(&self) -> bool {
+        self.client_type == ClientType::Public
+    }
+}
+
+/// A hashed client secret. Several may be valid during a rotation overlap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSecret {
+    pub id: String,
+    pub client_id: String,
+    /// SHA-256 of the secret.
+    pub hash: Vec<u8>,
+    pub created_at: Timestamp,
+    /// `None` = valid until rotated away.
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    pub name: String,
+    pub description: String,
+    /// The user claims this scope releases (OIDC Core §5.4).
+    pub claims: Vec<String>,
+    /// The OIDC scopes ship with the server and cannot be deleted.
+    pub builtin: bool,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    /// argon2id PHC string. Never serialised to the wire.
+    #[serde(skip_serializing, default)]
+    pub password_hash: String,
+    pub disabled: bool,
+    pub is_admin: bool,
+    pub password_changed_at: Timestamp,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: Alg,
+    pub state: KeyState,
+    /// The public JWK (JSON object) as published.
+    pub public_jwk: String,
+    /// PKCS#8 private key, AES-256-GCM encrypted under the KEK (nonce ‖ ciphertext).
+    pub private_enc: Vec<u8>,
+    pub created_at: Timestamp,
+    pub activated_at: Option<Timestamp>,
+    pub retiring_at: Option<Timestamp>,
+    pub retired_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// One authentication of a user in a browser (the SSO cookie).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    pub id: String,
+    pub user_id: String,
+    pub auth_time: Timestamp,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+}
+
+/// One user's authorization of one client (the `sid` of its tokens); owns one
+/// refresh-token family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub sign_in_id: Option<String>,
+    pub scopes: Vec<String>,
+    pub auth_time: Timestamp,
+    pub created_at: Timestamp,
+    pub last_used_at: Timestamp,
+    /// Absolute end of the refresh family.
+    pub expires_at: Timestamp,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub revoked_at: Option<Timestamp>,
+    pub revoked_reason: Option<String>,
+}
+
+impl Session {
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// Authorization code, stored by hash, single-use (RFC 6749 §4.1.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCode {
+    pub hash: Vec<u8>,
+    pub client_id: String,
+    pub user_id: String,
+    pub sign_in_id: Option<String>,
+    pub redirect_uri: String,
+    /// Whether `redirect_uri` was present in the authorization request (RFC 6749 §4.1.3).
+    pub redirect_uri_sent: bool,
+    pub scopes: Vec<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: Timestamp,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub consumed_at: Option<Timestamp>,
+    /// The session the redemption created; revoked if the code is replayed.
+    pub session_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+string_enum!(
+    DeviceStatus {
+        Pending => "pending",
+        Approved => "approved",
+        Denied => "denied",
+        Consumed => "consumed",
+    }
+);
+
+/// RFC 8628 device authorization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCode {
+    pub hash: Vec<u8>,
+    /// SHA-256 of the normalised user code.
+    pub user_code_hash: Vec<u8>,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub status: DeviceStatus,
+    pub user_id: Option<String>,
+    pub sign_in_id: Option<String>,
+    pub auth_time: Option<Timestamp>,
+    pub interval: i64,
+    pub last_polled_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub session_id: Option<String>,
+}
+
+/// A refresh token row; the family is the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub hash: Vec<u8>,
+    pub session_id: String,
+    pub client_id: String,
+    pub created_at: Timestamp,
+    pub consumed_at: Option<Timestamp>,
+    pub idle_expires_at: Timestamp,
+}
+
+/// What the server remembers of an issued session access token: enough to count live
+/// tokens per session and to honour revocation by `jti`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    pub jti: String,
+    pub session_id: Option<String>,
+    pub client_id: String,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Who did something.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: Timestamp,
+    /// `local-admin`, `user:<id>`, `client:<id>`, `api-key:<id>`, `anonymous`, `system`.
+    pub actor: String,
+    /// e.g. `client.create`, `session.revoke`, `security.refresh_token.reuse_detected`.
+    pub action: String,
+    pub target: Option<String>,
+    /// JSON, secrets redacted.
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub ip: Option<String>,
+    pub security: bool,
+}
+
+/// An audit event about to be written (the store assigns `id`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewAuditEvent {
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub ip: Option<String>,
+    pub security: bool,
+}
+
+impl NewAuditEvent {
+    pub fn new(at: Timestamp, actor: impl Into<String>, action: impl Into<String>) -> Self {
+        Self {
+            at,
+            actor: actor.into(),
+            action: action.into(),
+            ..Default::default()
+        }
+    }
+    pub fn target(mut self, t: impl Into<String>) -> Self {
+        self.target = Some(t.into());
+        self
+    }
+    pub fn before<T: Serialize>(mut self, v: &T) -> Self {
+        self.before = serde_json::to_string(v).ok();
+        self
+    }
+    pub fn after<T: Serialize>(mut self, v: &T) -> Self {
+        self.after = serde_json::to_string(v).ok();
+        self
+    }
+    pub fn ip(mut self, ip: Option<String>) -> Self {
+        self.ip = ip;
+        self
+    }
+    pub fn security(mut self) -> Self {
+        self.security = true;
+        self
+    }
+}
+
+/// Filters for session listings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    /// Only sessions neither revoked nor expired at this instant.
+    pub live_at: Option<Timestamp>,
+    pub limit: Option<i64>,
+}
+
+/// Filters for audit listings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action_prefix: Option<String>,
+    pub target: Option<String>,
+    pub security_only: bool,
+    pub since: Option<Timestamp>,
+    pub before_id: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// Split and deduplicate a space-separated scope string (RFC 6749 §3.3), keeping order.
+pub fn parse_scope(s: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in s.split(' ').filter(|p| !p.is_empty()) {
+        if !out.iter().any(|o| o == part) {
+            out.push(part.to_string());
+        }
+    }
+    out
+}
+
+/// RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
+pub fn is_valid_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+pub fn join_scope(scopes: &[String]) -> String {
+    scopes.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_parsing_drops_duplicates_and_empty_parts() {
+        assert_eq!(parse_scope("openid  email openid"), vec!["openid", "email"]);
+    }
+
+    #[test]
+    fn grant_types_round_trip_through_their_rfc_names() {
+        for g in GrantType::ALL {
+            assert_eq!(g.as_str().parse::<GrantType>().unwrap(), *g);
+        }
+        assert!("password".parse::<GrantType>().is_err());
+    }
+
+    #[test]
+    fn scope_tokens_reject_quotes_backslashes_and_spaces() {
+        assert!(is_valid_scope_token("latchkey:admin"));
+        assert!(!is_valid_scope_token("a\"b"));
+        assert!(!is_valid_scope_token("a\\b"));
+        assert!(!is_valid_scope_token("a b"));
+    }
+}

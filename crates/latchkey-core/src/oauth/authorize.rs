@@ -1,0 +1,465 @@
+//! The authorization endpoint: RFC 6749 §4.1.1–4.1.2 with PKCE (RFC 7636, S256 only),
+//! OIDC Core §3.1.2 (`nonce`, `prompt`, `max_age`), RFC 9207 (`iss` in every response),
+//! RFC 8252 §7.3 (loopback redirect with any port) — plus sign-in and consent.
+
+use super::error::{ErrorCode, OAuthError, OAuthResult};
+use super::{pkce, Provider};
+use crate::crypto::{random_id, random_token, sha256, verify_password, burn_password_check};
+use crate::model::*;
+use crate::store::AuthRequest;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// A validated authorization request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthzRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub redirect_uri_sent: bool,
+    pub scopes: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+    pub prompt: Vec<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    /// Anti-forgery value for the consent form.
+    pub csrf: String,
+}
+
+impl AuthzRequest {
+    pub fn prompt_has(&self, p: &str) -> bool {
+        self.prompt.iter().any(|x| x == p)
+    }
+}
+
+/// Why an authorization request fails, and where the answer goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// Client or redirect URI cannot be trusted: show an error page, never redirect
+    /// (RFC 6749 §4.1.2.1 first paragraph).
+    Page(&'static str),
+    /// Tell the client through its (validated) redirect URI.
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        error: OAuthError,
+    },
+}
+
+impl From<OAuthError> for AuthorizeError {
+    fn from(e: OAuthError) -> Self {
+        match e.code {
+            ErrorCode::TemporarilyUnavailable => {
+                AuthorizeError::Page("The service is temporarily unavailable. Try again shortly.")
+            }
+            _ => AuthorizeError::Page("The request could not be processed."),
+        }
+    }
+}
+
+/// Exact string match, except that a registered loopback IP redirect (RFC 8252 §7.3)
+/// matches the same URI with any port.
+pub fn redirect_uri_matches(registered: &str, candidate: &str) -> bool {
+    if registered == candidate {
+        return true;
+    }
+    for prefix in ["http://127.0.0.1", "http://[::1]"] {
+        if let (Some(r), Some(c)) = (registered.strip_prefix(prefix), candidate.strip_prefix(prefix)) {
+            let strip_port = |s: &str| -> Option<String> {
+                match s.strip_prefix(':') {
+                    Some(rest) => {
+                        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+                        if digits == 0 || digits > 5 {
+                            return None;
+                        }
+                        Some(rest[digits..].to_string())
+                    }
+                    None => Some(s.to_string()),
+                }
+            };
+            if let (Some(r), Some(c)) = (strip_port(r), strip_port(c)) {
+                if (r.is_empty() || r.starts_with('/') || r.starts_with('?')) && r == c {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginError {
+    /// Wrong username or password (one answer for both, no user enumeration).
+    Invalid,
+    Unavailable,
+}
+
+impl Provider {
+    /// Validates an authorization request (GET query or POST form, OIDC Core §3.1.2.1).
+    /// `duplicated` lists parameter names that appeared more than once (RFC 6749 §3.1).
+    pub async fn authorize_validate(
+        &self,
+        params: &HashMap<String, String>,
+        duplicated: &[String],
+    ) -> Result<(AuthzRequest, Client), AuthorizeError> {
+        let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+        if duplicated.iter().any(|d| d == "client_id" || d == "redirect_uri") {
+            return Err(AuthorizeError::Page("The request repeats client_id or redirect_uri."));
+        }
+        let Some(client_id) = get("client_id") else {
+            return Err(AuthorizeError::Page("The request has no client_id."));
+        };
+        let client = match self.store.client_get(client_id).await.map_err(OAuthError::from)? {
+            Some(c) if !c.disabled => c,
+            _ => return Err(AuthorizeError::Page("The application (client_id) is not known.")),
+        };
+        let scope_str = get("scope").unwrap_or("");
+        let scopes = parse_scope(scope_str);
+        let is_oidc = scopes.iter().any(|s| s == "openid");
+        let (redirect_uri, sent) = match get("redirect_uri") {
+            Some(r) => {
+                if !client.redirect_uris.iter().any(|reg| redirect_uri_matches(reg, r)) {
+                    return Err(AuthorizeError::Page(
+                        "The redirect_uri is not registered for this application.",
+                    ));
+                }
+                (r.to_string(), true)
+            }
+            None => {
+                // OIDC Core §3.1.2.1 makes redirect_uri REQUIRED; plain OAuth may omit
+                // it only when exactly one is registered (RFC 6749 §3.1.2.3).
+                if is_oidc || client.redirect_uris.len() != 1 {
+                    return Err(AuthorizeError::Page("The request has no redirect_uri."));
+                }
+                (client.redirect_uris[0].clone(), false)
+            }
+        };
+        let state = params.get("state").cloned();
+        let fail = |e: OAuthError| AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            state: state.clone(),
+            error: e,
+        };
+        if !duplicated.is_empty() {
+            return Err(fail(OAuthError::invalid_request("a parameter is repeated")));
+        }
+        match get("response_type") {
+            None => return Err(fail(OAuthError::invalid_request("response_type is required"))),
+            Some("code") => {}
+            Some(_) => {
+                return Err(fail(OAuthError::new(
+                    ErrorCode::UnsupportedResponseType,
+                    "only response_type=code is supported",
+                )))
+            }
+        }
+        if let Some(m) = get("response_mode") {
+            if m != "query" {
+                return Err(fail(OAuthError::invalid_request("only response_mode=query is supported")));
+            }
+        }
+        if get("request").is_some() || get("request_uri").is_some() {
+            return Err(fail(OAuthError::invalid_request("request objects are not supported")));
+        }
+        if !client.allows_grant(GrantType::AuthorizationCode) {
+            return Err(fail(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "the client may not use the authorization code grant",
+            )));
+        }
+        let Some(challenge) = get("code_challenge") else {
+            return Err(fail(OAuthError::invalid_request("code_challenge required")));
+        };
+        if get("code_challenge_method") != Some("S256") {
+            return Err(fail(OAuthError::invalid_request(
+                "code_challenge_method must be S256",
+            )));
+        }
+        if !pkce::is_valid_s256_challenge(challenge) {
+            return Err(fail(OAuthError::invalid_request("code_challenge is malformed")));
+        }
+        if scopes.is_empty() {
+            return Err(fail(OAuthError::invalid_scope("scope is required")));
+        }
+        self.check_scopes(&client, &scopes).await.map_err(fail)?;
+        let prompt: Vec<String> = get("prompt")
+            .map(|p| parse_scope(p))
+            .unwrap_or_default();
+        for p in &prompt {
+            if !matches!(p.as_str(), "none" | "login" | "consent" | "select_account") {
+                return Err(fail(OAuthError::invalid_request("unsupported prompt value")));
+            }
+        }
+        if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
+            return Err(fail(OAuthError::invalid_request("prompt=none cannot be combined")));
+        }
+        let max_age = match get("max_age") {
+            None => None,
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if n >= 0 => Some(n),
+                _ => return Err(fail(OAuthError::invalid_request("max_age must be a non-negative integer"))),
+            },
+        };
+        let nonce = get("nonce").map(str::to_string);
+        if nonce.as_ref().is_some_and(|n| n.len() > 512) || state.as_ref().is_some_and(|s| s.len() > 2048) {
+            return Err(fail(OAuthError::invalid_request("state or nonce too long")));
+        }
+        Ok((
+            AuthzRequest {
+                client_id: client.id.clone(),
+                redirect_uri,
+                redirect_uri_sent: sent,
+                scopes,
+                state,
+                nonce,
+                code_challenge: challenge.to_string(),
+                prompt,
+                max_age,
+                login_hint: get("login_hint").map(|s| s.chars().take(128).collect()),
+                csrf: random_token(),
+            },
+            client,
+        ))
+    }
+
+    /// Every requested scope must exist (AZ-11: unknown → `invalid_scope`) and be
+    /// allowed for the client.
+    pub async fn check_scopes(&self, client: &Client, scopes: &[String]) -> OAuthResult<()> {
+        for s in scopes {
+            if !is_valid_scope_token(s) {
+                return Err(OAuthError::invalid_scope("malformed scope"));
+            }
+            if !client.allowed_scopes.iter().any(|a| a == s) {
+                return Err(OAuthError::invalid_scope("scope not allowed for this client"));
+            }
+            if self.store.scope_get(s).await?.is_none() {
+                return Err(OAuthError::invalid_scope("unknown scope"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `redirect_uri` plus response parameters and `iss` (RFC 9207), keeping any query
+    /// the registered URI already has (AZ-04).
+    pub fn redirect_location(&self, redirect_uri: &str, params: &[(&str, &str)]) -> String {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params {
+            ser.append_pair(k, v);
+        }
+        ser.append_pair("iss", &self.config.issuer);
+        let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+        format!("{redirect_uri}{sep}{}", ser.finish())
+    }
+
+    pub fn error_location(&self, redirect_uri: &str, state: Option<&str>, e: &OAuthError) -> String {
+        let mut p: Vec<(&str, &str)> = vec![("error", e.code.as_str())];
+        if let Some(d) = e.description() {
+            p.push(("error_description", d));
+        }
+        if let Some(s) = state {
+            p.push(("state", s));
+        }
+        self.redirect_location(redirect_uri, &p)
+    }
+
+    /// Whether the signed-in user must (re)authenticate for this request (OIDC Core
+    /// §3.1.2.1 `prompt=login`, `max_age`).
+    pub fn needs_login(&self, req: &AuthzRequest, sign_in: Option<&SignIn>) -> bool {
+        match sign_in {
+            None => true,
+            Some(s) => {
+                req.prompt_has("login")
+                    || req.max_age.is_some_and(|m| self.now() - s.auth_time > m)
+            }
+        }
+    }
+
+    /// Whether consent must be asked (and thus, with `prompt=none`, `consent_required`).
+    pub async fn needs_consent(&self, req: &AuthzRequest, client: &Client, user_id: &str) -> OAuthResult<bool> {
+        if req.prompt_has("consent") {
+            return Ok(true);
+        }
+        if !client.require_consent {
+            return Ok(false);
+        }
+        let granted = self.store.consent_get(user_id, &client.id).await?;
+        Ok(!req.scopes.iter().all(|s| granted.contains(s)))
+    }
+
+    /// A live sign-in and its (enabled) user, from the SSO cookie value.
+    pub async fn sign_in_lookup(&self, id: &str) -> OAuthResult<Option<(SignIn, User)>> {
+        let Some(s) = self.store.sign_in_get(id).await? else {
+            return Ok(None);
+        };
+        if s.ended_at.is_some() || s.expires_at <= self.now() {
+            return Ok(None);
+        }
+        match self.store.user_get(&s.user_id).await? {
+            Some(u) if !u.disabled && u.password_changed_at <= s.auth_time => Ok(Some((s, u))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Checks a password and starts a sign-in (a new id every time: no session fixation).
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<(SignIn, User), LoginError> {
+        let user = match self.store.user_by_username(username).await {
+            Ok(u) => u,
+            Err(e) if e.is_unavailable() => return Err(LoginError::Unavailable),
+            Err(e) => {
+                tracing::error!(error = ?e, "user lookup failed");
+                return Err(LoginError::Unavailable);
+            }
+        };
+        let ok_user = match user {
+            Some(u) if verify_password(password, &u.password_hash) && !u.disabled => Some(u),
+            Some(_) => None,
+            None => {
+                burn_password_check(password);
+                None
+            }
+        };
+        let Some(user) = ok_user else {
+            let target: String = username.chars().take(64).collect();
+            self.security_event("anonymous", "security.login_failed", Some(&target), ip).await;
+            return Err(LoginError::Invalid);
+        };
+        let now = self.now();
+        let sign_in = SignIn {
+            id: random_token(),
+            user_id: user.id.clone(),
+            auth_time: now,
+            ip: ip.map(str::to_string),
+            user_agent: user_agent.map(|u| u.chars().take(256).collect()),
+            created_at: now,
+            expires_at: now + self.config.sign_in_ttl,
+            ended_at: None,
+        };
+        self.store.sign_in_insert(&sign_in).await.map_err(|e| {
+            tracing::error!(error = ?e, "sign-in insert failed");
+            LoginError::Unavailable
+        })?;
+        Ok((sign_in, user))
+    }
+
+    pub async fn logout_sign_in(&self, id: &str) -> OAuthResult<()> {
+        self.store.sign_in_end(id, self.now()).await?;
+        Ok(())
+    }
+
+    /// Parks a request that needs the consent page; returns its id.
+    pub async fn park_request(&self, req: &AuthzRequest, sign_in_id: Option<&str>) -> OAuthResult<String> {
+        let now = self.now();
+        let id = random_id();
+        let params = serde_json::to_string(req).map_err(|_| OAuthError::server_error())?;
+        self.store
+            .auth_request_insert(&AuthRequest {
+                id: id.clone(),
+                params,
+                sign_in_id: sign_in_id.map(str::to_string),
+                created_at: now,
+                expires_at: now + self.config.auth_request_ttl,
+                consumed_at: None,
+            })
+            .await?;
+        Ok(id)
+    }
+
+    /// A parked request, if it is still pending and belongs to this sign-in.
+    pub async fn parked_request(&self, id: &str, sign_in_id: &str) -> OAuthResult<Option<AuthzRequest>> {
+        let Some(r) = self.store.auth_request_get(id).await? else {
+            return Ok(None);
+        };
+        if r.consumed_at.is_some() || r.expires_at <= self.now() || r.sign_in_id.as_deref() != Some(sign_in_id) {
+            return Ok(None);
+        }
+        Ok(serde_json::from_str(&r.params).ok())
+    }
+
+    /// Single use: false if the consent form was already submitted (AZ-20 d).
+    pub async fn consume_parked(&self, id: &str) -> OAuthResult<bool> {
+        Ok(self.store.auth_request_consume(id, self.now()).await?)
+    }
+
+    pub async fn record_consent(&self, user_id: &str, client_id: &str, scopes: &[String]) -> OAuthResult<()> {
+        let mut all = self.store.consent_get(user_id, client_id).await?;
+        for s in scopes {
+            if !all.contains(s) {
+                all.push(s.clone());
+            }
+        }
+        self.store.consent_put(user_id, client_id, &all, self.now()).await?;
+        Ok(())
+    }
+
+    /// Issues the authorization code and returns the success redirect.
+    pub async fn issue_code(
+        &self,
+        req: &AuthzRequest,
+        sign_in: &SignIn,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> OAuthResult<String> {
+        let now = self.now();
+        let code = random_token();
+        self.store
+            .auth_code_insert(&AuthCode {
+                hash: sha256(code.as_bytes()),
+                client_id: req.client_id.clone(),
+                user_id: sign_in.user_id.clone(),
+                sign_in_id: Some(sign_in.id.clone()),
+                redirect_uri: req.redirect_uri.clone(),
+                redirect_uri_sent: req.redirect_uri_sent,
+                scopes: req.scopes.clone(),
+                nonce: req.nonce.clone(),
+                code_challenge: Some(req.code_challenge.clone()),
+                auth_time: sign_in.auth_time,
+                created_at: now,
+                expires_at: now + self.config.code_ttl,
+                consumed_at: None,
+                session_id: None,
+                ip: ip.map(str::to_string),
+                user_agent: user_agent.map(|u| u.chars().take(256).collect()),
+            })
+            .await?;
+        let mut p: Vec<(&str, &str)> = vec![("code", &code)];
+        if let Some(s) = &req.state {
+            p.push(("state", s));
+        }
+        Ok(self.redirect_location(&req.redirect_uri, &p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_uri_matches as m;
+
+    #[test]
+    fn loopback_redirects_match_with_any_port_but_nothing_else_changes() {
+        let reg = "http://127.0.0.1/cb";
+        assert!(m(reg, "http://127.0.0.1:54321/cb"));
+        assert!(!m(reg, "http://127.0.0.1:54321/cb?x=1"));
+        assert!(!m(reg, "http://localhost:54321/cb"));
+        assert!(!m(reg, "http://[::1]:5/cb"));
+        assert!(!m(reg, "http://10.0.0.5:5/cb"));
+        assert!(!m(reg, "http://127.0.0.1:54321/cb/x"));
+        assert!(!m(reg, "http://127.0.0.1.evil.test/cb"));
+        assert!(!m(reg, "http://127.0.0.1:/cb"));
+        assert!(m("http://[::1]/cb", "http://[::1]:8080/cb"));
+    }
+
+    #[test]
+    fn other_redirects_match_only_byte_for_byte() {
+        assert!(m("https://c1.test/cb?a=1", "https://c1.test/cb?a=1"));
+        assert!(!m("https://c1.test/cb?a=1", "https://c1.test/cb?a=2"));
+        assert!(!m("https://c1.test/cb", "https://c1.test/cb?a=1"));
+        assert!(!m("https://c1.test/cb", "https://C1.test/cb"));
+        assert!(!m("https://c1.test/cb", "https://c1.test/cb/"));
+    }
+}

@@ -1,0 +1,280 @@
+//! Everything that asks "is this token still good": introspection (RFC 7662),
+//! revocation (RFC 7009), userinfo (OIDC Core §5.3 with RFC 6750 errors) and
+//! RP-initiated logout (OIDC RP-Initiated Logout 1.0 §2–3).
+//!
+//! An access token is active only if its signature verifies with a published,
+//! non-revoked key, it has not expired, its client still exists, is enabled and its
+//! `tokens_valid_after` watermark predates the token, its session (`sid`) is live, and
+//! its `jti` is not denylisted — the four revocations of design.md, checked every time.
+
+use super::client_auth::{Authenticated, Presented};
+use super::error::{ErrorCode, OAuthError, OAuthResult};
+use super::Provider;
+use crate::crypto::sha256;
+use crate::jwt;
+use crate::model::{parse_scope, AuthMethod, KeyState};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+/// Why a bearer token is refused at userinfo (RFC 6750 §3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BearerError {
+    /// No token: 401 with a bare `WWW-Authenticate: Bearer`.
+    Missing,
+    /// 401 `error="invalid_token"`.
+    InvalidToken,
+    /// 403 `error="insufficient_scope"`.
+    InsufficientScope,
+    /// Storage trouble: 503.
+    Unavailable,
+}
+
+impl Provider {
+    /// Verifies one of our JWT access tokens and every revocation that applies to it.
+    /// `Ok(None)` = not active (for whatever reason); errors are storage failures only.
+    pub async fn active_access_token(&self, token: &str) -> OAuthResult<Option<Map<String, Value>>> {
+        let Ok(parsed) = jwt::parse(token) else {
+            return Ok(None);
+        };
+        if parsed.typ() != Some("at+jwt") {
+            return Ok(None);
+        }
+        let keys = self.keys().await?;
+        let Some((alg, state, jwk)) = parsed.kid().and_then(|k| keys.by_kid.get(k)) else {
+            return Ok(None);
+        };
+        if !matches!(state, KeyState::Active | KeyState::Retiring | KeyState::Next) {
+            return Ok(None);
+        }
+        if parsed.alg() != Some(alg.as_str())
+            || jwt::verify_with_jwk(jwk, *alg, parsed.signing_input.as_bytes(), &parsed.signature).is_err()
+        {
+            return Ok(None);
+        }
+        let now = self.now();
+        if parsed.str_claim("iss") != Some(self.config.issuer.as_str()) {
+            return Ok(None);
+        }
+        let (Some(exp), Some(iat)) = (parsed.int_claim("exp"), parsed.int_claim("iat")) else {
+            return Ok(None);
+        };
+        if exp <= now {
+            return Ok(None);
+        }
+        let Some(client_id) = parsed.str_claim("client_id") else {
+            return Ok(None);
+        };
+        match self.store.client_get(client_id).await? {
+            Some(c) if !c.disabled && iat > c.tokens_valid_after => {}
+            _ => return Ok(None),
+        }
+        if let Some(sid) = parsed.str_claim("sid") {
+            match self.store.session_get(sid).await? {
+                Some(s) if s.is_live(now) => {}
+                _ => return Ok(None),
+            }
+        }
+        if let Some(jti) = parsed.str_claim("jti") {
+            if self.store.access_token_revoked(jti).await? {
+                return Ok(None);
+            }
+        } else {
+            return Ok(None);
+        }
+        Ok(Some(parsed.claims))
+    }
+
+    fn require_authenticated(&self, auth: &Authenticated) -> OAuthResult<()> {
+        // CA-07: introspection needs a real client credential.
+        if auth.method == AuthMethod::None {
+            return Err(OAuthError::invalid_client());
+        }
+        Ok(())
+    }
+
+    /// RFC 7662 §2. Policy: any authenticated confidential client (a resource server)
+    /// may introspect access tokens; refresh tokens only by the client they belong to.
+    pub async fn introspect(&self, form: &HashMap<String, String>, presented: &Presented) -> OAuthResult<Value> {
+        let auth = self.authenticate_client(form, presented, "introspect").await?;
+        self.require_authenticated(&auth)?;
+        let token = form
+            .get("token")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+        let inactive = json!({"active": false});
+        if token.matches('.').count() == 2 {
+            let Some(claims) = self.active_access_token(token).await? else {
+                return Ok(inactive);
+            };
+            let mut out = Map::new();
+            out.insert("active".into(), json!(true));
+            out.insert("token_type".into(), json!("Bearer"));
+            for k in ["scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "sid", "auth_time"] {
+                if let Some(v) = claims.get(k) {
+                    out.insert(k.into(), v.clone());
+                }
+            }
+            if let Some(sub) = claims.get("sub").and_then(Value::as_str) {
+                if let Ok(Some(u)) = self.store.user_get(sub).await {
+                    out.insert("username".into(), json!(u.username));
+                }
+            }
+            return Ok(Value::Object(out));
+        }
+        let now = self.now();
+        let Some(rt) = self.store.refresh_get(&sha256(token.as_bytes())).await? else {
+            return Ok(inactive);
+        };
+        if rt.client_id != auth.client.id || rt.consumed_at.is_some() || rt.idle_expires_at <= now {
+            return Ok(inactive);
+        }
+        let Some(session) = self.store.session_get(&rt.session_id).await? else {
+            return Ok(inactive);
+        };
+        if !session.is_live(now) {
+            return Ok(inactive);
+        }
+        Ok(json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "client_id": rt.client_id,
+            "sub": session.user_id,
+            "scope": session.scopes.join(" "),
+            "iat": rt.created_at,
+            "exp": session.expires_at.min(rt.idle_expires_at),
+            "iss": self.config.issuer,
+            "sid": session.id,
+        }))
+    }
+
+    /// RFC 7009 §2. Revoking a refresh token ends its session (and so the access tokens
+    /// of the grant); revoking a JWT access token denylists its `jti` until expiry
+    /// (RV-06). Unknown tokens succeed silently (§2.2, no oracle).
+    pub async fn revoke(&self, form: &HashMap<String, String>, presented: &Presented) -> OAuthResult<()> {
+        let auth = self.authenticate_client(form, presented, "revoke").await?;
+        let token = form
+            .get("token")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+        let now = self.now();
+        // The hint is only an optimisation (RV-02): both kinds are tried.
+        if let Some(rt) = self.store.refresh_get(&sha256(token.as_bytes())).await? {
+            if rt.client_id != auth.client.id {
+                return Err(OAuthError::invalid_request("the token was not issued to this client"));
+            }
+            self.store.session_revoke(&rt.session_id, "revoked_by_client", now, None).await?;
+            return Ok(());
+        }
+        if let Some(claims) = self.active_access_token(token).await? {
+            if claims.get("client_id").and_then(Value::as_str) != Some(auth.client.id.as_str()) {
+                return Err(OAuthError::invalid_request("the token was not issued to this client"));
+            }
+            let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
+            let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+            self.store.access_token_revoke(jti, exp).await?;
+        }
+        Ok(())
+    }
+
+    /// OIDC Core §5.3.
+    pub async fn userinfo(&self, bearer: Option<&str>) -> Result<Value, BearerError> {
+        let Some(token) = bearer.filter(|t| !t.is_empty()) else {
+            return Err(BearerError::Missing);
+        };
+        let claims = match self.active_access_token(token).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(BearerError::InvalidToken),
+            Err(e) if e.code == ErrorCode::TemporarilyUnavailable => return Err(BearerError::Unavailable),
+            Err(_) => return Err(BearerError::Unavailable),
+        };
+        // OI-08: a token for another resource server is not for us.
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => *a == self.config.issuer,
+            Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(self.config.issuer.as_str())),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err(BearerError::InvalidToken);
+        }
+        let scopes = parse_scope(claims.get("scope").and_then(Value::as_str).unwrap_or(""));
+        if !scopes.iter().any(|s| s == "openid") {
+            return Err(BearerError::InsufficientScope);
+        }
+        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+        let user = match self.store.user_get(sub).await {
+            Ok(Some(u)) if !u.disabled => u,
+            Ok(_) => return Err(BearerError::InvalidToken),
+            Err(_) => return Err(BearerError::Unavailable),
+        };
+        let mut out = json!({"sub": user.id});
+        self.add_user_claims(&mut out, &user, &scopes)
+            .await
+            .map_err(|_| BearerError::Unavailable)?;
+        Ok(out)
+    }
+
+    /// RP-initiated logout. Returns where to send the browser (if anywhere). Any doubt
+    /// about the hint or the redirect target is an error page (OI-12), never a redirect.
+    pub async fn end_session(
+        &self,
+        params: &HashMap<String, String>,
+        sign_in_id: Option<&str>,
+    ) -> Result<Option<String>, &'static str> {
+        let mut client_id = params.get("client_id").cloned();
+        if let Some(hint) = params.get("id_token_hint").filter(|h| !h.is_empty()) {
+            let parsed = jwt::parse(hint).map_err(|_| "The id_token_hint is not a valid token.")?;
+            let keys = self.keys().await.map_err(|_| "The service is temporarily unavailable.")?;
+            // Expired hints are fine (the spec expects them); forged ones are not.
+            let ok = parsed.kid().and_then(|k| keys.by_kid.get(k)).is_some_and(|(alg, state, jwk)| {
+                *state != KeyState::Revoked
+                    && parsed.alg() == Some(alg.as_str())
+                    && jwt::verify_with_jwk(jwk, *alg, parsed.signing_input.as_bytes(), &parsed.signature).is_ok()
+            });
+            if !ok || parsed.str_claim("iss") != Some(self.config.issuer.as_str()) {
+                return Err("The id_token_hint was not issued by this server.");
+            }
+            let aud = parsed.str_claim("aud").map(str::to_string);
+            if client_id.is_some() && aud.is_some() && client_id != aud {
+                return Err("The id_token_hint does not belong to this client.");
+            }
+            client_id = client_id.or(aud);
+        }
+        let redirect = match params.get("post_logout_redirect_uri").filter(|r| !r.is_empty()) {
+            None => None,
+            Some(uri) => {
+                let Some(cid) = client_id.as_deref() else {
+                    return Err("post_logout_redirect_uri needs client_id or id_token_hint.");
+                };
+                let client = match self.store.client_get(cid).await {
+                    Ok(Some(c)) => c,
+                    Ok(None) => return Err("The application is not known."),
+                    Err(_) => return Err("The service is temporarily unavailable."),
+                };
+                if !client.post_logout_redirect_uris.iter().any(|r| r == uri) {
+                    return Err("The post_logout_redirect_uri is not registered for this application.");
+                }
+                let mut p: Vec<(&str, &str)> = Vec::new();
+                let state = params.get("state");
+                if let Some(s) = state {
+                    p.push(("state", s));
+                }
+                let mut ser = url::form_urlencoded::Serializer::new(String::new());
+                for (k, v) in &p {
+                    ser.append_pair(k, v);
+                }
+                let q = ser.finish();
+                Some(if q.is_empty() {
+                    uri.clone()
+                } else if uri.contains('?') {
+                    format!("{uri}&{q}")
+                } else {
+                    format!("{uri}?{q}")
+                })
+            }
+        };
+        if let Some(id) = sign_in_id {
+            self.logout_sign_in(id).await.map_err(|_| "The service is temporarily unavailable.")?;
+        }
+        Ok(redirect)
+    }
+}

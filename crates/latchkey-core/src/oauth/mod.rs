@@ -1,0 +1,257 @@
+//! The OAuth 2.0 / OpenID Connect engine. [`Provider`] holds the store, the clock, the
+//! KEK and the configuration; each endpoint is a method in its own module. Errors are
+//! [`error::OAuthError`] with the RFC codes; mapping to HTTP is the server's business.
+
+pub mod authorize;
+pub mod client_auth;
+pub mod device;
+pub mod discovery;
+pub mod error;
+pub mod introspect;
+pub mod pkce;
+pub mod token;
+
+use crate::clock::{Clock, Timestamp};
+use crate::crypto::{random_id, Kek};
+use crate::keys::{self, LoadedKey, RotationPolicy};
+use crate::model::{Alg, KeyState, NewAuditEvent, SigningKey};
+use crate::store::Store;
+use error::{OAuthError, OAuthResult};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// Engine settings. Lifetimes in seconds.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The issuer identifier, byte-exact as published (no trailing slash added).
+    pub issuer: String,
+    pub code_ttl: i64,
+    pub id_token_ttl: i64,
+    pub device_code_ttl: i64,
+    pub device_interval: i64,
+    pub sign_in_ttl: i64,
+    pub auth_request_ttl: i64,
+    pub access_token_alg: Alg,
+    pub id_token_alg: Alg,
+    pub rotation: RotationPolicy,
+    /// `Cache-Control: max-age` of the JWKS; also the floor for key pre-publication.
+    pub jwks_max_age: i64,
+    /// How long key/client state may be cached per node before re-reading the store.
+    pub cache_ttl: Duration,
+    /// Leeway for `nbf`/`iat` of JWTs we receive (client assertions): CA-05 accepts +8 s.
+    pub jwt_leeway: i64,
+}
+
+impl Config {
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            code_ttl: 60,
+            id_token_ttl: 600,
+            device_code_ttl: 600,
+            device_interval: 5,
+            sign_in_ttl: 8 * 3600,
+            auth_request_ttl: 900,
+            access_token_alg: Alg::ES256,
+            id_token_alg: Alg::RS256,
+            rotation: RotationPolicy::default(),
+            jwks_max_age: 300,
+            cache_ttl: Duration::from_secs(1),
+            jwt_leeway: 10,
+        }
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer.trim_end_matches('/'), path)
+    }
+}
+
+/// Keys as the engine needs them: signers for the active keys and the states of all.
+pub struct KeySet {
+    pub signers: HashMap<Alg, Arc<LoadedKey>>,
+    /// kid → (alg, state, public JWK).
+    pub by_kid: HashMap<String, (Alg, KeyState, Value)>,
+    pub jwks: Value,
+}
+
+struct KeyCache {
+    loaded_at: Option<Instant>,
+    set: Arc<KeySet>,
+}
+
+pub struct Provider {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Config,
+    kek: Kek,
+    keys: RwLock<KeyCache>,
+}
+
+impl Provider {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, kek: Kek, config: Config) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+            kek,
+            keys: RwLock::new(KeyCache {
+                loaded_at: None,
+                set: Arc::new(KeySet {
+                    signers: HashMap::new(),
+                    by_kid: HashMap::new(),
+                    jwks: json!({"keys": []}),
+                }),
+            }),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+
+    /// Brings the keys of every algorithm in line with the rotation policy (creating
+    /// them on first start). Called at start-up and by the scheduler.
+    pub async fn maintain_keys(&self) -> OAuthResult<()> {
+        for alg in Alg::ALL {
+            self.rotate_alg(*alg, false, "system").await?;
+        }
+        self.invalidate_keys();
+        Ok(())
+    }
+
+    /// Rotate-now for one algorithm (the successor takes over at once); `actor` is
+    /// recorded in the audit log.
+    pub async fn rotate_alg(&self, alg: Alg, force: bool, actor: &str) -> OAuthResult<()> {
+        // Each round makes at most one new key; three rounds reach the steady state
+        // (active + next) from nothing.
+        for round in 0..3 {
+            let existing = self.store.keys_list().await?;
+            let now = self.now();
+            let (updates, new_state) =
+                keys::plan_rotation(&existing, alg, &self.config.rotation, now, force && round == 0);
+            if updates.is_empty() && new_state.is_none() {
+                break;
+            }
+            let new_key: Option<SigningKey> = match new_state {
+                Some(state) => Some(keys::new_signing_key(alg, state, &self.kek, now)?),
+                None => None,
+            };
+            let audit = NewAuditEvent::new(now, actor, "key.rotate")
+                .target(alg.as_str())
+                .after(&json!({
+                    "changes": updates.iter().map(|u| json!({"kid": u.kid, "state": u.state.as_str()})).collect::<Vec<_>>(),
+                    "created": new_key.as_ref().map(|k| json!({"kid": k.kid, "state": k.state.as_str()})),
+                }));
+            self.store
+                .keys_apply(&updates, new_key.as_ref(), Some(&audit))
+                .await?;
+        }
+        self.invalidate_keys();
+        Ok(())
+    }
+
+    pub fn invalidate_keys(&self) {
+        if let Ok(mut c) = self.keys.write() {
+            c.loaded_at = None;
+        }
+    }
+
+    /// The current key set, re-read from the store at most once per `cache_ttl` so that
+    /// a rotation or emergency revoke made by another process (the CLI, another node)
+    /// takes effect within that bound.
+    pub async fn keys(&self) -> OAuthResult<Arc<KeySet>> {
+        if let Ok(c) = self.keys.read() {
+            if let Some(at) = c.loaded_at {
+                if at.elapsed() < self.config.cache_ttl {
+                    return Ok(c.set.clone());
+                }
+            }
+        }
+        let rows = self.store.keys_list().await?;
+        let mut signers = HashMap::new();
+        let mut by_kid = HashMap::new();
+        let mut published = Vec::new();
+        // Reuse already-decrypted signers: decrypting and parsing RSA keys per reload
+        // would cost milliseconds.
+        let previous = self.keys.read().map(|c| c.set.clone()).ok();
+        for k in &rows {
+            let jwk: Value = serde_json::from_str(&k.public_jwk).unwrap_or(Value::Null);
+            if keys::is_published(k.state) && jwk.is_object() {
+                published.push(jwk.clone());
+            }
+            by_kid.insert(k.kid.clone(), (k.alg, k.state, jwk));
+            if k.state == KeyState::Active {
+                let newer = signers
+                    .get(&k.alg)
+                    .map(|s: &Arc<LoadedKey>| s.kid != k.kid)
+                    .unwrap_or(true);
+                if newer {
+                    let reuse = previous
+                        .as_ref()
+                        .and_then(|p| p.signers.get(&k.alg))
+                        .filter(|s| s.kid == k.kid)
+                        .cloned();
+                    let signer = match reuse {
+                        Some(s) => s,
+                        None => Arc::new(keys::load(k, &self.kek)?),
+                    };
+                    signers.insert(k.alg, signer);
+                }
+            }
+        }
+        let set = Arc::new(KeySet {
+            signers,
+            by_kid,
+            jwks: json!({ "keys": published }),
+        });
+        if let Ok(mut c) = self.keys.write() {
+            c.set = set.clone();
+            c.loaded_at = Some(Instant::now());
+        }
+        Ok(set)
+    }
+
+    pub async fn signer(&self, alg: Alg) -> OAuthResult<Arc<LoadedKey>> {
+        let set = self.keys().await?;
+        match set.signers.get(&alg) {
+            Some(s) => Ok(s.clone()),
+            None => {
+                tracing::error!(alg = %alg, "no active signing key");
+                Err(OAuthError::unavailable())
+            }
+        }
+    }
+
+    pub async fn jwks(&self) -> OAuthResult<Value> {
+        Ok(self.keys().await?.jwks.clone())
+    }
+
+    pub(crate) async fn security_event(
+        &self,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+        ip: Option<&str>,
+    ) {
+        let mut ev = NewAuditEvent::new(self.now(), actor, action)
+            .ip(ip.map(str::to_string))
+            .security();
+        if let Some(t) = target {
+            ev = ev.target(t);
+        }
+        tracing::warn!(action, actor, "security event");
+        if let Err(e) = self.store.audit_insert(&ev).await {
+            tracing::error!(error = ?e, "failed to record security event");
+        }
+    }
+
+    pub fn new_jti(&self) -> String {
+        random_id()
+    }
+}

@@ -1,0 +1,515 @@
+//! The token endpoint, RFC 6749 §3.2 / §4.1.3 / §4.4 / §6, RFC 8628 §3.4–3.5, and the
+//! tokens it mints: JWT access tokens per RFC 9068, ID tokens per OIDC Core §2/§3.1.3.6,
+//! opaque rotating refresh tokens (RFC 9700 §4.14.2).
+
+use super::client_auth::Presented;
+use super::error::{ErrorCode, OAuthError, OAuthResult};
+use super::{pkce, Provider};
+use crate::clock::Timestamp;
+use crate::crypto::{random_id, random_token, sha256};
+use crate::jwt;
+use crate::model::*;
+use crate::store::{Issuance, RotateOutcome};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// RFC 6749 §5.1 success body.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    pub scope: String,
+}
+
+/// An access token and what the server records of it.
+pub struct MintedAccess {
+    pub token: String,
+    pub record: AccessTokenRecord,
+}
+
+/// Whom a token is for.
+pub struct Subject<'a> {
+    pub user: Option<&'a User>,
+    pub session: Option<&'a Session>,
+}
+
+impl Provider {
+    /// Dispatches on `grant_type`. `form` must be `application/x-www-form-urlencoded`
+    /// without repeated parameters (the server checks both).
+    pub async fn token(
+        &self,
+        form: &HashMap<String, String>,
+        presented: &Presented,
+    ) -> OAuthResult<TokenResponse> {
+        let grant = form
+            .get("grant_type")
+            .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+        let grant: GrantType = grant.parse().map_err(|_| {
+            OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type")
+        })?;
+        let auth = self.authenticate_client(form, presented, "token").await?;
+        let client = auth.client;
+        if !client.allows_grant(grant) {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "the client may not use this grant type",
+            ));
+        }
+        match grant {
+            GrantType::AuthorizationCode => self.grant_code(&client, form, presented).await,
+            GrantType::RefreshToken => self.grant_refresh(&client, form, presented).await,
+            GrantType::ClientCredentials => self.grant_client_credentials(&client, form).await,
+            GrantType::DeviceCode => self.grant_device(&client, form, presented).await,
+        }
+    }
+
+    /// RFC 9068 §2.2 access token.
+    pub async fn mint_access(
+        &self,
+        client: &Client,
+        subject: &Subject<'_>,
+        scopes: &[String],
+        now: Timestamp,
+    ) -> OAuthResult<MintedAccess> {
+        let key = self.signer(self.config.access_token_alg).await?;
+        let jti = random_id();
+        let exp = now + client.access_token_ttl;
+        let sub = match subject.user {
+            Some(u) => u.id.clone(),
+            // CC-04: a client's own tokens can never be mistaken for a user's.
+            None => format!("client:{}", client.id),
+        };
+        let mut claims = json!({
+            "iss": self.config.issuer,
+            "sub": sub,
+            "aud": self.config.issuer,
+            "client_id": client.id,
+            "iat": now,
+            "exp": exp,
+            "jti": jti,
+            "scope": join_scope(scopes),
+        });
+        if let Some(s) = subject.session {
+            claims["sid"] = json!(s.id);
+            claims["auth_time"] = json!(s.auth_time);
+        }
+        let token = jwt::sign(&key, Some("at+jwt"), &claims)?;
+        Ok(MintedAccess {
+            token,
+            record: AccessTokenRecord {
+                jti,
+                session_id: subject.session.map(|s| s.id.clone()),
+                client_id: client.id.clone(),
+                issued_at: now,
+                expires_at: exp,
+            },
+        })
+    }
+
+    /// OIDC Core §2 ID token.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn mint_id_token(
+        &self,
+        client: &Client,
+        user: &User,
+        session: &Session,
+        nonce: Option<&str>,
+        access_token: &str,
+        now: Timestamp,
+    ) -> OAuthResult<String> {
+        let key = self.signer(self.config.id_token_alg).await?;
+        let mut claims = json!({
+            "iss": self.config.issuer,
+            "sub": user.id,
+            "aud": client.id,
+            "azp": client.id,
+            "iat": now,
+            "exp": now + self.config.id_token_ttl,
+            "auth_time": session.auth_time,
+            "sid": session.id,
+            "at_hash": jwt::half_hash(key.alg, access_token),
+        });
+        if let Some(n) = nonce {
+            claims["nonce"] = json!(n);
+        }
+        self.add_user_claims(&mut claims, user, &session.scopes).await?;
+        Ok(jwt::sign(&key, Some("JWT"), &claims)?)
+    }
+
+    /// OIDC Core §5.4: the claims the granted scopes release, as configured per scope.
+    pub async fn add_user_claims(&self, out: &mut Value, user: &User, scopes: &[String]) -> OAuthResult<()> {
+        for s in scopes {
+            let Some(scope) = self.store.scope_get(s).await? else {
+                continue;
+            };
+            for c in &scope.claims {
+                let v = match c.as_str() {
+                    "name" => user.name.clone().map(Value::from),
+                    "preferred_username" => Some(Value::from(user.username.clone())),
+                    "email" => user.email.clone().map(Value::from),
+                    "email_verified" => user.email.as_ref().map(|_| Value::from(user.email_verified)),
+                    "updated_at" => Some(Value::from(user.created_at)),
+                    _ => None,
+                };
+                if let Some(v) = v {
+                    out[c.as_str()] = v;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn new_refresh(&self, client: &Client, session_id: &str, now: Timestamp) -> (String, RefreshToken) {
+        let value = random_token();
+        let row = RefreshToken {
+            hash: sha256(value.as_bytes()),
+            session_id: session_id.to_string(),
+            client_id: client.id.clone(),
+            created_at: now,
+            consumed_at: None,
+            idle_expires_at: now + client.refresh_idle_ttl,
+        };
+        (value, row)
+    }
+
+    async fn live_user(&self, user_id: &str, auth_time: Timestamp) -> OAuthResult<User> {
+        match self.store.user_get(user_id).await? {
+            // RT-08: a disabled user, or a password change after the sign-in, ends it.
+            Some(u) if !u.disabled && u.password_changed_at <= auth_time => Ok(u),
+            _ => Err(OAuthError::invalid_grant("the user is no longer active")),
+        }
+    }
+
+    /// Writes nothing; assembles a session-bound grant for `issue_*`.
+    #[allow(clippy::too_many_arguments)]
+    async fn session_tokens(
+        &self,
+        client: &Client,
+        user: &User,
+        session: &Session,
+        at_scopes: &[String],
+        nonce: Option<&str>,
+        with_refresh: bool,
+        now: Timestamp,
+    ) -> OAuthResult<(TokenResponse, Option<RefreshToken>, AccessTokenRecord)> {
+        let access = self
+            .mint_access(client, &Subject { user: Some(user), session: Some(session) }, at_scopes, now)
+            .await?;
+        let (rt_value, rt_row) = if with_refresh {
+            let (v, r) = self.new_refresh(client, &session.id, now);
+            (Some(v), Some(r))
+        } else {
+            (None, None)
+        };
+        let id_token = if session.scopes.iter().any(|s| s == "openid") {
+            Some(self.mint_id_token(client, user, session, nonce, &access.token, now).await?)
+        } else {
+            None
+        };
+        Ok((
+            TokenResponse {
+                access_token: access.token,
+                token_type: "Bearer",
+                expires_in: client.access_token_ttl,
+                refresh_token: rt_value,
+                id_token,
+                scope: join_scope(at_scopes),
+            },
+            rt_row,
+            access.record,
+        ))
+    }
+
+    fn new_session(
+        &self,
+        client: &Client,
+        user_id: &str,
+        sign_in_id: Option<String>,
+        scopes: Vec<String>,
+        auth_time: Timestamp,
+        ip: Option<String>,
+        user_agent: Option<String>,
+        now: Timestamp,
+    ) -> Session {
+        Session {
+            id: random_id(),
+            user_id: user_id.to_string(),
+            client_id: client.id.clone(),
+            sign_in_id,
+            scopes,
+            auth_time,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + client.refresh_token_ttl.max(client.access_token_ttl),
+            ip,
+            user_agent,
+            revoked_at: None,
+            revoked_reason: None,
+        }
+    }
+
+    /// RFC 6749 §4.1.3 with RFC 7636 §4.6.
+    async fn grant_code(
+        &self,
+        client: &Client,
+        form: &HashMap<String, String>,
+        presented: &Presented,
+    ) -> OAuthResult<TokenResponse> {
+        let code = form
+            .get("code")
+            .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+        let hash = sha256(code.as_bytes());
+        let now = self.now();
+        let Some(row) = self.store.auth_code_get(&hash).await? else {
+            return Err(OAuthError::invalid_grant("invalid authorization code"));
+        };
+        // TK-05: the same answer as for an unknown code.
+        if row.client_id != client.id {
+            return Err(OAuthError::invalid_grant("invalid authorization code"));
+        }
+        if row.consumed_at.is_some() {
+            return Err(self.code_replayed(&hash, presented).await);
+        }
+        if row.expires_at <= now {
+            return Err(OAuthError::invalid_grant("authorization code expired"));
+        }
+        match form.get("redirect_uri") {
+            Some(r) if *r == row.redirect_uri => {}
+            None if !row.redirect_uri_sent => {}
+            _ => return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request")),
+        }
+        let verifier = form.get("code_verifier");
+        match (&row.code_challenge, verifier) {
+            (Some(ch), Some(v)) if pkce::verify_s256(v, ch) => {}
+            // TK-08: a verifier for a code issued without a challenge is a downgrade.
+            _ => return Err(OAuthError::invalid_grant("PKCE verification failed")),
+        }
+        let user = self.live_user(&row.user_id, row.auth_time).await?;
+        let session = self.new_session(
+            client,
+            &user.id,
+            row.sign_in_id.clone(),
+            row.scopes.clone(),
+            row.auth_time,
+            row.ip.clone(),
+            row.user_agent.clone(),
+            now,
+        );
+        let with_refresh = client.allows_grant(GrantType::RefreshToken);
+        let (resp, rt, at) = self
+            .session_tokens(client, &user, &session, &row.scopes, row.nonce.as_deref(), with_refresh, now)
+            .await?;
+        let issue = Issuance {
+            session: Some(session),
+            refresh: rt,
+            access: Some(at),
+        };
+        if !self.store.auth_code_redeem(&hash, now, &issue).await? {
+            // Lost a race with another redemption, or expired meanwhile.
+            return Err(self.code_replayed(&hash, presented).await);
+        }
+        Ok(resp)
+    }
+
+    /// RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
+    async fn code_replayed(&self, hash: &[u8], presented: &Presented) -> OAuthError {
+        if let Ok(Some(row)) = self.store.auth_code_get(hash).await {
+            if let Some(sid) = row.session_id {
+                let _ = self
+                    .store
+                    .session_revoke(&sid, "authorization_code_reuse", self.now(), None)
+                    .await;
+            }
+            if row.consumed_at.is_some() {
+                self.security_event(
+                    &format!("client:{}", row.client_id),
+                    "security.authorization_code.reuse_detected",
+                    Some(&row.client_id),
+                    presented.ip.as_deref(),
+                )
+                .await;
+            }
+        }
+        OAuthError::invalid_grant("invalid authorization code")
+    }
+
+    /// RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2).
+    async fn grant_refresh(
+        &self,
+        client: &Client,
+        form: &HashMap<String, String>,
+        presented: &Presented,
+    ) -> OAuthResult<TokenResponse> {
+        let token = form
+            .get("refresh_token")
+            .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+        let hash = sha256(token.as_bytes());
+        let now = self.now();
+        let Some(rt) = self.store.refresh_get(&hash).await? else {
+            return Err(OAuthError::invalid_grant("invalid refresh token"));
+        };
+        // RT-04: another client's token is simply invalid here, and stays valid for
+        // its owner (no denial of service against the victim).
+        if rt.client_id != client.id {
+            return Err(OAuthError::invalid_grant("invalid refresh token"));
+        }
+        let Some(session) = self.store.session_get(&rt.session_id).await? else {
+            return Err(OAuthError::invalid_grant("invalid refresh token"));
+        };
+        if !session.is_live(now) {
+            return Err(OAuthError::invalid_grant("the session has ended"));
+        }
+        let at_scopes = match form.get("scope") {
+            None => session.scopes.clone(),
+            Some(s) => {
+                let req = parse_scope(s);
+                if req.is_empty() || !req.iter().all(|r| session.scopes.contains(r)) {
+                    return Err(OAuthError::invalid_scope("scope exceeds the original grant"));
+                }
+                req
+            }
+        };
+        let user = self.live_user(&session.user_id, session.auth_time).await?;
+        let (resp, new_rt, at) = self
+            .session_tokens(client, &user, &session, &at_scopes, None, true, now)
+            .await?;
+        let Some(new_rt) = new_rt else {
+            return Err(OAuthError::server_error());
+        };
+        match self.store.refresh_rotate(&hash, now, &new_rt, Some(&at)).await? {
+            RotateOutcome::Rotated { .. } => Ok(resp),
+            RotateOutcome::AlreadyConsumed { session_id, consumed_at } => {
+                if client.refresh_grace_secs > 0 && now - consumed_at <= client.refresh_grace_secs.min(30) {
+                    if self.store.refresh_reissue(&session_id, now, &new_rt, Some(&at)).await? {
+                        return Ok(resp);
+                    }
+                    return Err(OAuthError::invalid_grant("invalid refresh token"));
+                }
+                self.store
+                    .session_revoke(&session_id, "refresh_token_reuse", now, None)
+                    .await?;
+                self.security_event(
+                    &format!("client:{}", client.id),
+                    "security.refresh_token.reuse_detected",
+                    Some(&session_id),
+                    presented.ip.as_deref(),
+                )
+                .await;
+                Err(OAuthError::invalid_grant("invalid refresh token"))
+            }
+            RotateOutcome::Dead | RotateOutcome::NotFound => {
+                Err(OAuthError::invalid_grant("invalid refresh token"))
+            }
+        }
+    }
+
+    /// RFC 6749 §4.4: no refresh token, no ID token (CC-01).
+    async fn grant_client_credentials(
+        &self,
+        client: &Client,
+        form: &HashMap<String, String>,
+    ) -> OAuthResult<TokenResponse> {
+        if client.is_public() {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "public clients cannot use client_credentials",
+            ));
+        }
+        let scopes = match form.get("scope") {
+            Some(s) if !s.trim().is_empty() => parse_scope(s),
+            _ => client
+                .allowed_scopes
+                .iter()
+                .filter(|s| !matches!(s.as_str(), "openid" | "offline_access" | "profile" | "email"))
+                .cloned()
+                .collect(),
+        };
+        if scopes.iter().any(|s| matches!(s.as_str(), "openid" | "offline_access")) {
+            return Err(OAuthError::invalid_scope("user scopes are not available to client_credentials"));
+        }
+        self.check_scopes(client, &scopes).await?;
+        let now = self.now();
+        let access = self
+            .mint_access(client, &Subject { user: None, session: None }, &scopes, now)
+            .await?;
+        Ok(TokenResponse {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: client.access_token_ttl,
+            refresh_token: None,
+            id_token: None,
+            scope: join_scope(&scopes),
+        })
+    }
+
+    /// RFC 8628 §3.4–3.5.
+    async fn grant_device(
+        &self,
+        client: &Client,
+        form: &HashMap<String, String>,
+        presented: &Presented,
+    ) -> OAuthResult<TokenResponse> {
+        let code = form
+            .get("device_code")
+            .ok_or_else(|| OAuthError::invalid_request("device_code is required"))?;
+        let hash = sha256(code.as_bytes());
+        let now = self.now();
+        let Some(dc) = self.store.device_get(&hash).await? else {
+            return Err(OAuthError::invalid_grant("invalid device code"));
+        };
+        if dc.client_id != client.id {
+            return Err(OAuthError::invalid_grant("invalid device code"));
+        }
+        if dc.expires_at <= now {
+            return Err(OAuthError::new(ErrorCode::ExpiredToken, "the device code has expired"));
+        }
+        match dc.status {
+            DeviceStatus::Denied => Err(OAuthError::new(ErrorCode::AccessDenied, "the user denied the request")),
+            DeviceStatus::Consumed => Err(OAuthError::invalid_grant("invalid device code")),
+            DeviceStatus::Pending => {
+                // §3.5 slow_down: polling faster than the interval widens it by 5 s.
+                if dc.last_polled_at.is_some_and(|t| now - t < dc.interval) {
+                    self.store.device_touch(&hash, now, dc.interval + 5).await?;
+                    return Err(OAuthError::new(ErrorCode::SlowDown, "polling too fast"));
+                }
+                self.store.device_touch(&hash, now, dc.interval).await?;
+                Err(OAuthError::new(ErrorCode::AuthorizationPending, "the user has not yet decided"))
+            }
+            DeviceStatus::Approved => {
+                let (Some(user_id), Some(auth_time)) = (dc.user_id.clone(), dc.auth_time) else {
+                    return Err(OAuthError::invalid_grant("invalid device code"));
+                };
+                let user = self.live_user(&user_id, auth_time).await?;
+                let session = self.new_session(
+                    client,
+                    &user.id,
+                    dc.sign_in_id.clone(),
+                    dc.scopes.clone(),
+                    auth_time,
+                    presented.ip.clone(),
+                    None,
+                    now,
+                );
+                let with_refresh = client.allows_grant(GrantType::RefreshToken);
+                let (resp, rt, at) = self
+                    .session_tokens(client, &user, &session, &dc.scopes, None, with_refresh, now)
+                    .await?;
+                let issue = Issuance {
+                    session: Some(session),
+                    refresh: rt,
+                    access: Some(at),
+                };
+                if !self.store.device_redeem(&hash, now, &issue).await? {
+                    return Err(OAuthError::invalid_grant("invalid device code"));
+                }
+                Ok(resp)
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The storage contract. Backends (SQLite now, PostgreSQL next) implement [`Store`];
+//! `store::suite` is the one behaviour test suite every backend runs.
+//!
+//! Everything that must be atomic is one trait method, so each backend can make it one
+//! transaction: redeeming a code and issuing its tokens, rotating a refresh token,
+//! consuming a device code, and every admin mutation together with its audit event.
+
+use crate::clock::Timestamp;
+use crate::error::StoreError;
+use crate::model::*;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The rows a successful grant writes, all in the transaction that consumes the grant.
+#[derive(Debug, Clone, Default)]
+pub struct Issuance {
+    /// A new session (authorization code and device code grants).
+    pub session: Option<Session>,
+    pub refresh: Option<RefreshToken>,
+    pub access: Option<AccessTokenRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The old token was live and is now consumed; the new rows are written.
+    Rotated { session: Session },
+    /// The token was already spent at `consumed_at` (reuse, or a retry within grace).
+    AlreadyConsumed {
+        session_id: String,
+        consumed_at: Timestamp,
+    },
+    /// The family is revoked or expired, or the token's idle time ran out.
+    Dead,
+    NotFound,
+}
+
+/// A change of one key's state, applied with its timestamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUpdate {
+    pub kid: String,
+    pub state: KeyState,
+    pub at: Timestamp,
+}
+
+/// A session with the counts an administrator needs before revoking it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub session: Session,
+    pub username: String,
+    pub client_name: String,
+    pub live_access_tokens: i64,
+    pub live_refresh_tokens: i64,
+}
+
+/// A pending authorization request, held server-side between the authorize call and
+/// the consent decision so the consent form cannot be forged or replayed (AZ-20).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    pub id: String,
+    /// The validated request, JSON.
+    pub params: String,
+    pub sign_in_id: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub consumed_at: Option<Timestamp>,
+}
+
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- clients -----------------------------------------------------------------
+    async fn client_get(&self, id: &str) -> StoreResult<Option<Client>>;
+    async fn clients_list(&self) -> StoreResult<Vec<Client>>;
+    /// Inserts the client with its first secret (if any) and the audit event.
+    async fn client_insert(
+        &self,
+        client: &Client,
+        secret: Option<&ClientSecret>,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+    async fn client_update(&self, client: &Client, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Deletes the client and everything that hangs off it (secrets, codes, sessions,
+    /// refresh tokens, access-token records, consents).
+    async fn client_delete(&self, id: &str, audit: &NewAuditEvent) -> StoreResult<()>;
+    async fn client_secrets(&self, client_id: &str) -> StoreResult<Vec<ClientSecret>>;
+    /// Adds a secret; every other secret of the client that is still valid gets
+    /// `expires_at = old_expire_at` (the rotation overlap).
+    async fn client_secret_add(
+        &self,
+        secret: &ClientSecret,
+        old_expire_at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+
+    // --- scopes ------------------------------------------------------------------
+    async fn scope_get(&self, name: &str) -> StoreResult<Option<Scope>>;
+    async fn scopes_list(&self) -> StoreResult<Vec<Scope>>;
+    async fn scope_insert(&self, scope: &Scope, audit: &NewAuditEvent) -> StoreResult<()>;
+    async fn scope_delete(&self, name: &str, audit: &NewAuditEvent) -> StoreResult<()>;
+
+    // --- users -------------------------------------------------------------------
+    async fn user_get(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    async fn users_list(&self) -> StoreResult<Vec<User>>;
+    async fn user_insert(&self, user: &User, audit: &NewAuditEvent) -> StoreResult<()>;
+    async fn user_update(&self, user: &User, audit: &NewAuditEvent) -> StoreResult<()>;
+
+    // --- signing keys ------------------------------------------------------------
+    async fn keys_list(&self) -> StoreResult<Vec<SigningKey>>;
+    /// Applies state changes and inserts a new key in one transaction.
+    async fn keys_apply(
+        &self,
+        updates: &[KeyUpdate],
+        insert: Option<&SigningKey>,
+        audit: Option<&NewAuditEvent>,
+    ) -> StoreResult<()>;
+
+    // --- sign-ins and consent ----------------------------------------------------
+    async fn sign_in_insert(&self, sign_in: &SignIn) -> StoreResult<()>;
+    async fn sign_in_get(&self, id: &str) -> StoreResult<Option<SignIn>>;
+    async fn sign_in_end(&self, id: &str, at: Timestamp) -> StoreResult<()>;
+    async fn consent_get(&self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>>;
+    async fn consent_put(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &[String],
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    async fn auth_request_insert(&self, req: &AuthRequest) -> StoreResult<()>;
+    async fn auth_request_get(&self, id: &str) -> StoreResult<Option<AuthRequest>>;
+    /// Marks it consumed if it was not yet and has not expired; false otherwise.
+    async fn auth_request_consume(&self, id: &str, at: Timestamp) -> StoreResult<bool>;
+
+    // --- authorization codes -----------------------------------------------------
+    async fn auth_code_insert(&self, code: &AuthCode) -> StoreResult<()>;
+    async fn auth_code_get(&self, hash: &[u8]) -> StoreResult<Option<AuthCode>>;
+    /// One conditional `UPDATE … RETURNING` (unconsumed, unexpired) in the transaction
+    /// that writes `issue`. False when the code was already consumed or expired; then
+    /// nothing is written.
+    async fn auth_code_redeem(
+        &self,
+        hash: &[u8],
+        at: Timestamp,
+        issue: &Issuance,
+    ) -> StoreResult<bool>;
+
+    // --- refresh tokens ----------------------------------------------------------
+    async fn refresh_get(&self, hash: &[u8]) -> StoreResult<Option<RefreshToken>>;
+    /// Consumes `old` if unconsumed, its session live and its idle time not passed, and
+    /// writes `new_refresh` + `access` and touches the session, in one transaction.
+    async fn refresh_rotate(
+        &self,
+        old: &[u8],
+        at: Timestamp,
+        new_refresh: &RefreshToken,
+        access: Option<&AccessTokenRecord>,
+    ) -> StoreResult<RotateOutcome>;
+    /// Grace-window retry: consumes every unconsumed token of the family and writes a
+    /// fresh pair, keeping at most one live refresh token per family.
+    async fn refresh_reissue(
+        &self,
+        session_id: &str,
+        at: Timestamp,
+        new_refresh: &RefreshToken,
+        access: Option<&AccessTokenRecord>,
+    ) -> StoreResult<bool>;
+
+    // --- device codes (RFC 8628) -------------------------------------------------
+    async fn device_insert(&self, dc: &DeviceCode) -> StoreResult<()>;
+    async fn device_get(&self, hash: &[u8]) -> StoreResult<Option<DeviceCode>>;
+    async fn device_by_user_code(&self, user_code_hash: &[u8]) -> StoreResult<Option<DeviceCode>>;
+    /// Records a poll (and a possibly widened interval).
+    async fn device_touch(&self, hash: &[u8], at: Timestamp, interval: i64) -> StoreResult<()>;
+    /// Approves or denies a pending, unexpired code; false if it was not pending.
+    async fn device_decide(
+        &self,
+        user_code_hash: &[u8],
+        approve: bool,
+        user_id: &str,
+        sign_in_id: Option<&str>,
+        auth_time: Timestamp,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// approved → consumed atomically, writing `issue`; false if not approved/expired.
+    async fn device_redeem(&self, hash: &[u8], at: Timestamp, issue: &Issuance)
+        -> StoreResult<bool>;
+
+    // --- sessions and revocation -------------------------------------------------
+    async fn session_get(&self, id: &str) -> StoreResult<Option<Session>>;
+    async fn sessions_list(&self, filter: &SessionFilter, at: Timestamp)
+        -> StoreResult<Vec<SessionInfo>>;
+    /// Revokes one session (its refresh family dies with it). Returns whether it was
+    /// live before.
+    async fn session_revoke(
+        &self,
+        id: &str,
+        reason: &str,
+        at: Timestamp,
+        audit: Option<&NewAuditEvent>,
+    ) -> StoreResult<bool>;
+    /// Revokes every live session of a user and ends their sign-ins.
+    async fn sessions_revoke_user(
+        &self,
+        user_id: &str,
+        at: Timestamp,
+        audit: Option<&NewAuditEvent>,
+    ) -> StoreResult<u64>;
+    /// Revokes every live session of a client and moves its `tokens_valid_after`.
+    async fn sessions_revoke_client(
+        &self,
+        client_id: &str,
+        at: Timestamp,
+        audit: Option<&NewAuditEvent>,
+    ) -> StoreResult<u64>;
+    /// Denylists one access token by `jti` until its expiry (RFC 7009 for JWT ATs).
+    async fn access_token_revoke(&self, jti: &str, expires_at: Timestamp) -> StoreResult<()>;
+    async fn access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// Replay store for one-time JWT ids (client assertions, later DPoP proofs): records
+    /// `key` until `expires_at` and returns true, or returns false if it was already
+    /// recorded. Atomic (a unique key), so two concurrent uses cannot both succeed.
+    async fn jti_use(&self, key: &str, expires_at: Timestamp) -> StoreResult<bool>;
+
+    // --- audit -------------------------------------------------------------------
+    async fn audit_insert(&self, event: &NewAuditEvent) -> StoreResult<()>;
+    async fn audit_list(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+
+    // --- housekeeping ------------------------------------------------------------
+    async fn meta_get(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn meta_set(&self, key: &str, value: &str) -> StoreResult<()>;
+    /// Deletes expired codes, device codes, auth requests, spent refresh tokens of dead
+    /// families, expired denylist entries and access-token records. Returns rows removed.
+    async fn purge_expired(&self, at: Timestamp) -> StoreResult<u64>;
+}

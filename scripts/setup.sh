@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Install what a fresh Debian 12 machine with Rust, Node 20 and make lacks for building,
+# testing and benchmarking Latchkey. Idempotent; a no-op (well under a second) when
+# everything is already present. Called by every `make` target, so `make test` works from
+# a fresh clone with no manual steps.
+#
+#   apt:   build-essential pkg-config sqlite3 wrk curl ca-certificates procps
+#          python3 too, but only when no python3 is on PATH (bench/ scripts use it)
+#   cargo: cargo-nextest (cargo install --locked, only when `cargo nextest` is missing)
+#   rustup components rustfmt and clippy, only when missing and rustup is present
+set -euo pipefail
+
+APT_PACKAGES=(build-essential pkg-config sqlite3 wrk curl ca-certificates procps)
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+say() { echo "setup: $*"; }
+
+# --- Debian packages ------------------------------------------------------------
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if [ ${#missing[@]} -eq 0 ]; then
+  say "apt packages present (${APT_PACKAGES[*]})"
+else
+  say "installing apt packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# --- Rust tooling -----------------------------------------------------------------
+command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+
+for comp in rustfmt clippy; do
+  sub="${comp/rustfmt/fmt}"
+  if cargo "$sub" --version >/dev/null 2>&1; then
+    say "$comp present"
+  elif command -v rustup >/dev/null 2>&1; then
+    say "installing rustup component $comp"
+    rustup component add "$comp"
+  else
+    echo "setup: cargo $sub missing and rustup not found; install $comp" >&2; exit 1
+  fi
+done
+
+if cargo nextest --version >/dev/null 2>&1; then
+  say "cargo-nextest present"
+else
+  say "installing cargo-nextest (cargo install --locked; takes a few minutes)"
+  cargo install cargo-nextest --locked
+fi
