@@ -371,12 +371,13 @@ impl Provider {
         Ok(id)
     }
 
-    /// A parked request, if it is still pending and belongs to this sign-in.
-    pub async fn parked_request(&self, id: &str, sign_in_id: &str) -> OAuthResult<Option<AuthzRequest>> {
+    /// A parked request, if it is still pending and was parked under this sign-in
+    /// (`None`: parked before anyone signed in, waiting for the login form).
+    pub async fn parked_request(&self, id: &str, sign_in_id: Option<&str>) -> OAuthResult<Option<AuthzRequest>> {
         let Some(r) = self.store.auth_request_get(id).await? else {
             return Ok(None);
         };
-        if r.consumed_at.is_some() || r.expires_at <= self.now() || r.sign_in_id.as_deref() != Some(sign_in_id) {
+        if r.consumed_at.is_some() || r.expires_at <= self.now() || r.sign_in_id.as_deref() != sign_in_id {
             return Ok(None);
         }
         Ok(serde_json::from_str(&r.params).ok())

@@ -1,0 +1,286 @@
+//! Domain types ↔ wire DTOs. Kept here, at the edge, so `latchkey-api-types` needs no
+//! dependency on the engine and the engine knows nothing of the wire.
+
+use crate::AdminError;
+use latchkey_api_types::*;
+use latchkey_core::manage::{
+    ClientCreated as CoreClientCreated, ClientUpdate, KeyRevocation, KeyRotation, NewClient,
+    NewScope, NewUser, SecretRotated as CoreSecretRotated,
+};
+use latchkey_core::model::{
+    Alg, AuditEvent, AuditFilter, AuthMethod, Client, ClientType, GrantType, Scope, SigningKey,
+    User,
+};
+use latchkey_core::store::SessionInfo;
+use serde_json::Value;
+use std::str::FromStr;
+
+/// Parses one of a closed set of RFC strings, listing the accepted ones on failure.
+fn parse_enum<T>(what: &str, s: &str, all: &[T]) -> Result<T, AdminError>
+where
+    T: FromStr + Copy + std::fmt::Display,
+{
+    T::from_str(s).map_err(|_| {
+        let accepted: Vec<String> = all.iter().map(ToString::to_string).collect();
+        let shown: String = s.chars().filter(|c| !c.is_control()).take(80).collect();
+        AdminError::invalid_input(format!(
+            "unknown {what} \"{shown}\"; expected one of: {}",
+            accepted.join(", ")
+        ))
+    })
+}
+
+pub(crate) fn parse_client_type(s: &str) -> Result<ClientType, AdminError> {
+    parse_enum("client type", s, ClientType::ALL)
+}
+
+pub(crate) fn parse_auth_method(s: &str) -> Result<AuthMethod, AdminError> {
+    parse_enum("auth method", s, AuthMethod::ALL)
+}
+
+pub(crate) fn parse_grant(s: &str) -> Result<GrantType, AdminError> {
+    parse_enum("grant type", s, GrantType::ALL)
+}
+
+pub(crate) fn parse_alg(s: &str) -> Result<Alg, AdminError> {
+    parse_enum("algorithm", s, Alg::ALL)
+}
+
+fn grants(v: &[String]) -> Result<Vec<GrantType>, AdminError> {
+    v.iter().map(|g| parse_grant(g)).collect()
+}
+
+fn jwks_text(v: &Value) -> Result<String, AdminError> {
+    // A JWK Set may arrive as an object or as the JSON text of one (e.g. a file's
+    // contents); both are stored as text.
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        other => serde_json::to_string(other)
+            .map_err(|_| AdminError::invalid_input("jwks is not valid JSON")),
+    }
+}
+
+/// Stored JSON text back to a value; text that does not parse travels as a string
+/// rather than failing the whole listing.
+fn json_value(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
+}
+
+pub(crate) fn new_client(req: ClientCreateRequest) -> Result<NewClient, AdminError> {
+    Ok(NewClient {
+        name: req.name,
+        client_type: req.client_type.as_deref().map(parse_client_type).transpose()?,
+        auth_method: req.auth_method.as_deref().map(parse_auth_method).transpose()?,
+        grant_types: grants(&req.grant_types)?,
+        redirect_uris: req.redirect_uris,
+        post_logout_redirect_uris: req.post_logout_redirect_uris,
+        allowed_scopes: req.allowed_scopes,
+        jwks: req.jwks.as_ref().map(jwks_text).transpose()?,
+        access_token_ttl: req.access_token_ttl,
+        refresh_token_ttl: req.refresh_token_ttl,
+        refresh_idle_ttl: req.refresh_idle_ttl,
+        refresh_grace_secs: req.refresh_grace_secs,
+        require_consent: req.require_consent,
+    })
+}
+
+pub(crate) fn client_update(req: ClientUpdateRequest) -> Result<ClientUpdate, AdminError> {
+    Ok(ClientUpdate {
+        name: req.name,
+        auth_method: req.auth_method.as_deref().map(parse_auth_method).transpose()?,
+        grant_types: req.grant_types.as_deref().map(grants).transpose()?,
+        redirect_uris: req.redirect_uris,
+        post_logout_redirect_uris: req.post_logout_redirect_uris,
+        allowed_scopes: req.allowed_scopes,
+        jwks: match req.jwks {
+            None => None,
+            Some(None) | Some(Some(Value::Null)) => Some(None),
+            Some(Some(v)) => Some(Some(jwks_text(&v)?)),
+        },
+        access_token_ttl: req.access_token_ttl,
+        refresh_token_ttl: req.refresh_token_ttl,
+        refresh_idle_ttl: req.refresh_idle_ttl,
+        refresh_grace_secs: req.refresh_grace_secs,
+        require_consent: req.require_consent,
+        disabled: req.disabled,
+    })
+}
+
+pub(crate) fn client_dto(c: &Client) -> ClientDto {
+    ClientDto {
+        client_id: c.id.clone(),
+        name: c.name.clone(),
+        client_type: c.client_type.to_string(),
+        auth_method: c.auth_method.to_string(),
+        grant_types: c.grant_types.iter().map(ToString::to_string).collect(),
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        allowed_scopes: c.allowed_scopes.clone(),
+        jwks: c.jwks.as_deref().map(json_value),
+        access_token_ttl: c.access_token_ttl,
+        refresh_token_ttl: c.refresh_token_ttl,
+        refresh_idle_ttl: c.refresh_idle_ttl,
+        refresh_grace_secs: c.refresh_grace_secs,
+        require_consent: c.require_consent,
+        disabled: c.disabled,
+        tokens_valid_after: c.tokens_valid_after,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    }
+}
+
+pub(crate) fn client_created(c: CoreClientCreated) -> ClientCreated {
+    ClientCreated {
+        client: client_dto(&c.client),
+        client_secret: c.secret.map(|s| s.into_string()),
+    }
+}
+
+pub(crate) fn secret_rotated(s: CoreSecretRotated) -> SecretRotated {
+    SecretRotated {
+        client_id: s.client_id,
+        client_secret: s.secret.into_string(),
+        previous_secrets_expire_at: s.previous_expire_at,
+    }
+}
+
+pub(crate) fn new_scope(req: ScopeCreateRequest) -> NewScope {
+    NewScope {
+        name: req.name,
+        description: req.description,
+        claims: req.claims,
+    }
+}
+
+pub(crate) fn scope_dto(s: &Scope) -> ScopeDto {
+    ScopeDto {
+        name: s.name.clone(),
+        description: s.description.clone(),
+        claims: s.claims.clone(),
+        builtin: s.builtin,
+        created_at: s.created_at,
+    }
+}
+
+pub(crate) fn new_user(req: UserCreateRequest) -> NewUser {
+    NewUser {
+        username: req.username,
+        email: req.email,
+        name: req.name,
+        password: req.password,
+        is_admin: req.is_admin,
+    }
+}
+
+pub(crate) fn user_dto(u: &User) -> UserDto {
+    UserDto {
+        id: u.id.clone(),
+        username: u.username.clone(),
+        email: u.email.clone(),
+        email_verified: u.email_verified,
+        name: u.name.clone(),
+        disabled: u.disabled,
+        is_admin: u.is_admin,
+        password_changed_at: u.password_changed_at,
+        created_at: u.created_at,
+    }
+}
+
+/// Everything about a key but its (encrypted) private half.
+pub(crate) fn key_dto(k: &SigningKey) -> KeyDto {
+    KeyDto {
+        kid: k.kid.clone(),
+        alg: k.alg.to_string(),
+        state: k.state.to_string(),
+        public_jwk: json_value(&k.public_jwk),
+        created_at: k.created_at,
+        activated_at: k.activated_at,
+        retiring_at: k.retiring_at,
+        retired_at: k.retired_at,
+        revoked_at: k.revoked_at,
+    }
+}
+
+pub(crate) fn key_rotated(r: KeyRotation) -> KeyRotatedDto {
+    KeyRotatedDto {
+        alg: r.alg.to_string(),
+        previous_kid: r.previous_kid,
+        active_kid: r.active_kid,
+    }
+}
+
+pub(crate) fn key_revoked(r: KeyRevocation) -> KeyRevokedDto {
+    KeyRevokedDto {
+        kid: r.kid,
+        alg: r.alg.to_string(),
+        previous_state: r.previous_state.to_string(),
+        active_kid: r.active_kid,
+    }
+}
+
+pub(crate) fn session_dto(i: &SessionInfo) -> SessionDto {
+    let s = &i.session;
+    SessionDto {
+        id: s.id.clone(),
+        user_id: s.user_id.clone(),
+        username: i.username.clone(),
+        client_id: s.client_id.clone(),
+        client_name: i.client_name.clone(),
+        scopes: s.scopes.clone(),
+        auth_time: s.auth_time,
+        created_at: s.created_at,
+        last_used_at: s.last_used_at,
+        expires_at: s.expires_at,
+        ip: s.ip.clone(),
+        user_agent: s.user_agent.clone(),
+        revoked_at: s.revoked_at,
+        revoked_reason: s.revoked_reason.clone(),
+        live_access_tokens: i.live_access_tokens,
+        live_refresh_tokens: i.live_refresh_tokens,
+    }
+}
+
+pub(crate) fn audit_filter(f: AuditFilterDto) -> AuditFilter {
+    AuditFilter {
+        actor: f.actor,
+        action_prefix: f.action_prefix,
+        target: f.target,
+        security_only: f.security_only,
+        since: f.since,
+        before_id: f.before_id,
+        limit: f.limit,
+    }
+}
+
+pub(crate) fn audit_dto(e: &AuditEvent) -> AuditEventDto {
+    AuditEventDto {
+        id: e.id,
+        at: e.at,
+        actor: e.actor.clone(),
+        action: e.action.clone(),
+        target: e.target.clone(),
+        before: e.before.as_deref().map(json_value),
+        after: e.after.as_deref().map(json_value),
+        ip: e.ip.clone(),
+        security: e.security,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_grant_type_lists_the_accepted_ones() {
+        let e = parse_grant("password").unwrap_err();
+        assert_eq!(e.code, "invalid_input");
+        assert!(e.message.contains("client_credentials"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_jwks_given_as_text_or_as_an_object_is_stored_as_text() {
+        let obj = serde_json::json!({"keys": []});
+        assert_eq!(jwks_text(&obj).unwrap(), r#"{"keys":[]}"#);
+        assert_eq!(jwks_text(&Value::String("{}".into())).unwrap(), "{}");
+    }
+}

@@ -1,0 +1,424 @@
+//! `latchkey-api-types`: the wire types of the admin API (`/admin/v1/…`), the desktop
+//! IPC and `latchkey admin --json`.
+//!
+//! Owns: the shape of every request and response body, in snake_case JSON as in the
+//! OAuth specs. Enumerations (client type, grant type, key state, …) travel as their
+//! RFC strings, so a client of the API needs no Rust enum to read them.
+//!
+//! Does not own: any logic. No validation, no conversions from domain types (those live
+//! in `latchkey-admin`, at the edge), and no dependency on `latchkey-core`, so the
+//! desktop shell and remote clients can use these types without the engine.
+//!
+//! Types that carry a secret or a password print `..` in their `Debug` form, so a
+//! stray `{:?}` in a log line cannot leak one.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// Every error of the admin API and the IPC: a stable `code` the UI can branch on
+/// (`not_found`, `invalid_input`, `conflict`, `unavailable`, `internal`, and at the
+/// API edge `unauthorized`, `forbidden`) and a human message without secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorDto {
+    pub code: String,
+    pub message: String,
+}
+
+// --- clients -------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientDto {
+    pub client_id: String,
+    pub name: String,
+    /// `confidential` | `public` (RFC 6749 §2.1).
+    pub client_type: String,
+    /// RFC 7591 `token_endpoint_auth_method`.
+    pub auth_method: String,
+    /// RFC 7591 `grant_types` values.
+    pub grant_types: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub allowed_scopes: Vec<String>,
+    /// The client's public JWK Set (`private_key_jwt`).
+    pub jwks: Option<Value>,
+    pub access_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub refresh_idle_ttl: i64,
+    pub refresh_grace_secs: i64,
+    pub require_consent: bool,
+    pub disabled: bool,
+    /// Unix seconds; every token issued to the client before it is inactive.
+    pub tokens_valid_after: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// `POST /admin/v1/clients`. Omitted fields take the server's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientCreateRequest {
+    pub name: String,
+    pub client_type: Option<String>,
+    pub auth_method: Option<String>,
+    pub grant_types: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub allowed_scopes: Vec<String>,
+    pub jwks: Option<Value>,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    pub refresh_idle_ttl: Option<i64>,
+    pub refresh_grace_secs: Option<i64>,
+    pub require_consent: Option<bool>,
+}
+
+/// `PATCH /admin/v1/clients/{id}`: absent fields stay as they are. `jwks: null`
+/// removes the JWK Set (absent leaves it).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientUpdateRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_uris: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_scopes: Option<Vec<String>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub jwks: Option<Option<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token_ttl: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_idle_ttl: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_grace_secs: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_consent: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+}
+
+/// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`,
+/// via `#[serde(default)]`); plain `Option` would fold both into `None`.
+fn present_or_null<'de, D>(d: D) -> Result<Option<Option<Value>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Option::<Value>::deserialize(d).map(Some)
+}
+
+/// A newly registered client. Serialised flat, so the JSON has `client_id` and — this
+/// once — `client_secret` at the top level, as RFC 7591 §3.2.1 responses do.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCreated {
+    #[serde(flatten)]
+    pub client: ClientDto,
+    /// Present for confidential clients that authenticate with a secret. Never
+    /// retrievable again.
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ClientCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCreated")
+            .field("client", &self.client)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| ".."))
+            .finish()
+    }
+}
+
+/// `POST /admin/v1/clients/{id}/rotate_secret`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecretRotateRequest {
+    /// Seconds the previous secrets stay valid (default 24 h).
+    pub overlap_secs: Option<i64>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretRotated {
+    pub client_id: String,
+    /// Shown once.
+    pub client_secret: String,
+    /// Unix seconds at which the secrets valid before the rotation stop working.
+    pub previous_secrets_expire_at: i64,
+}
+
+impl std::fmt::Debug for SecretRotated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretRotated")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"..")
+            .field("previous_secrets_expire_at", &self.previous_secrets_expire_at)
+            .finish()
+    }
+}
+
+/// `POST /admin/v1/clients/{id}/disabled`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSetDisabledRequest {
+    pub disabled: bool,
+}
+
+/// `POST /admin/v1/clients/{id}/clone`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientCloneRequest {
+    /// Default: "<name> (copy)".
+    pub name: Option<String>,
+}
+
+// --- scopes --------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeDto {
+    pub name: String,
+    /// Shown on the consent page.
+    pub description: String,
+    /// The user claims the scope releases (OIDC Core §5.4).
+    pub claims: Vec<String>,
+    pub builtin: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScopeCreateRequest {
+    pub name: String,
+    pub description: String,
+    pub claims: Vec<String>,
+}
+
+// --- users ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDto {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub disabled: bool,
+    pub is_admin: bool,
+    pub password_changed_at: i64,
+    pub created_at: i64,
+}
+
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UserCreateRequest {
+    pub username: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub password: String,
+    pub is_admin: bool,
+}
+
+impl std::fmt::Debug for UserCreateRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserCreateRequest")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("password", &"..")
+            .field("is_admin", &self.is_admin)
+            .finish()
+    }
+}
+
+// --- signing keys ----------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDto {
+    pub kid: String,
+    /// `RS256` | `ES256` | `EdDSA`.
+    pub alg: String,
+    /// `next` | `active` | `retiring` | `retired` | `revoked`.
+    pub state: String,
+    /// The public JWK as published in the JWKS.
+    pub public_jwk: Value,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub retiring_at: Option<i64>,
+    pub retired_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// `POST /admin/v1/keys/rotate`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KeysRotateRequest {
+    /// One algorithm, or every algorithm when absent.
+    pub alg: Option<String>,
+}
+
+/// What a rotation did to one algorithm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRotatedDto {
+    pub alg: String,
+    /// The key that signed before (now retiring), if any.
+    pub previous_kid: Option<String>,
+    /// The key that signs now.
+    pub active_kid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRevokedDto {
+    pub kid: String,
+    pub alg: String,
+    /// The state the key was in before it was revoked.
+    pub previous_state: String,
+    /// The key that signs for this algorithm now.
+    pub active_kid: Option<String>,
+}
+
+// --- sessions --------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionDto {
+    /// The `sid` of the session's tokens.
+    pub id: String,
+    pub user_id: String,
+    pub username: String,
+    pub client_id: String,
+    pub client_name: String,
+    pub scopes: Vec<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+    /// What a revoke would cut off.
+    pub live_access_tokens: i64,
+    pub live_refresh_tokens: i64,
+}
+
+/// `GET /admin/v1/sessions?…`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionFilterDto {
+    /// A user id or a username.
+    pub user: Option<String>,
+    pub client_id: Option<String>,
+    /// Also list revoked and expired sessions (default: live ones only).
+    pub include_inactive: bool,
+    pub limit: Option<i64>,
+}
+
+/// The result of a revocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedDto {
+    /// How many live sessions were revoked (0 when they had already ended).
+    pub revoked: u64,
+}
+
+// --- audit ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEventDto {
+    pub id: i64,
+    pub at: i64,
+    /// `local-admin`, `user:<id>`, `api-key:<id>`, `system`, …
+    pub actor: String,
+    /// e.g. `client.create`, `session.revoke`, `security.refresh_token.reuse_detected`.
+    pub action: String,
+    pub target: Option<String>,
+    /// JSON values before and after the change, secrets redacted.
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub ip: Option<String>,
+    pub security: bool,
+}
+
+/// `GET /admin/v1/audit?…`. Newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditFilterDto {
+    pub actor: Option<String>,
+    pub action_prefix: Option<String>,
+    pub target: Option<String>,
+    pub security_only: bool,
+    pub since: Option<i64>,
+    /// Pagination: only events older than this id.
+    pub before_id: Option<i64>,
+    /// Default 100, at most 1000.
+    pub limit: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> ClientDto {
+        ClientDto {
+            client_id: "abc".into(),
+            name: "App".into(),
+            client_type: "confidential".into(),
+            auth_method: "client_secret_basic".into(),
+            grant_types: vec!["client_credentials".into()],
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            allowed_scopes: vec![],
+            jwks: None,
+            access_token_ttl: 600,
+            refresh_token_ttl: 1,
+            refresh_idle_ttl: 1,
+            refresh_grace_secs: 0,
+            require_consent: true,
+            disabled: false,
+            tokens_valid_after: 0,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_created_client_has_its_id_and_secret_at_the_top_level() {
+        let c = ClientCreated {
+            client: client(),
+            client_secret: Some("s3cret".into()),
+        };
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["client_id"], "abc");
+        assert_eq!(v["client_secret"], "s3cret");
+        let back: ClientCreated = serde_json::from_value(v).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn debug_forms_never_print_secrets_or_passwords() {
+        let c = ClientCreated {
+            client: client(),
+            client_secret: Some("s3cret".into()),
+        };
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let u = UserCreateRequest {
+            password: "hunter22".into(),
+            ..Default::default()
+        };
+        assert!(!format!("{u:?}").contains("hunter22"));
+    }
+
+    #[test]
+    fn an_update_tells_a_null_jwks_from_an_absent_one() {
+        let absent: ClientUpdateRequest = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.jwks, None);
+        let null: ClientUpdateRequest = serde_json::from_str(r#"{"jwks":null}"#).unwrap();
+        assert_eq!(null.jwks, Some(None));
+        let set: ClientUpdateRequest = serde_json::from_str(r#"{"jwks":{"keys":[]}}"#).unwrap();
+        assert!(matches!(set.jwks, Some(Some(_))));
+    }
+}

@@ -1,0 +1,1876 @@
+//! Administration: the operations behind the admin CLI, the admin API and the desktop
+//! console, over any [`Store`].
+//!
+//! Owns: validation of what an administrator registers (clients, scopes, users), secret
+//! generation (shown once, stored as SHA-256), key rotation and emergency revoke, session
+//! revocation, and one audit event per mutation with secrets redacted.
+//!
+//! Does not own: transport or presentation. Callers (`latchkey-admin`'s `Embedded`
+//! backend, the server's admin routes) convert to and from wire DTOs and say who the
+//! actor is. One operation keeps one name in every layer (`clients_list` here,
+//! `AdminBackend::clients_list`, `GET /admin/v1/clients`).
+
+use crate::clock::{Clock, Timestamp};
+use crate::crypto::{self, Kek};
+use crate::error::{CryptoError, StoreError};
+use crate::keys::{self, RotationPolicy};
+use crate::model::*;
+use crate::store::{KeyUpdate, SessionInfo, Store};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// What an administrative operation can report. Each variant has a stable [`code`]
+/// (`ManageError::code`) that every layer passes through unchanged; the message is for
+/// humans and never carries a secret, a password or a hash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManageError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("storage is temporarily unavailable, try again ({0})")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ManageError {
+    pub const NOT_FOUND: &'static str = "not_found";
+    pub const INVALID_INPUT: &'static str = "invalid_input";
+    pub const CONFLICT: &'static str = "conflict";
+    pub const UNAVAILABLE: &'static str = "unavailable";
+    pub const INTERNAL: &'static str = "internal";
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ManageError::NotFound(_) => Self::NOT_FOUND,
+            ManageError::InvalidInput(_) => Self::INVALID_INPUT,
+            ManageError::Conflict(_) => Self::CONFLICT,
+            ManageError::Unavailable(_) => Self::UNAVAILABLE,
+            ManageError::Internal(_) => Self::INTERNAL,
+        }
+    }
+
+    fn invalid(msg: impl Into<String>) -> Self {
+        ManageError::InvalidInput(msg.into())
+    }
+}
+
+impl From<StoreError> for ManageError {
+    fn from(e: StoreError) -> Self {
+        // The store's messages name operations and schema columns, never values, so
+        // they are safe to show to an administrator.
+        match e {
+            StoreError::NotFound => ManageError::NotFound("not found".into()),
+            StoreError::Conflict(m) => ManageError::Conflict(m),
+            StoreError::Unavailable(m) => ManageError::Unavailable(m),
+            StoreError::Corrupt(m) => {
+                tracing::error!(target: "latchkey::manage", "corrupt store data: {m}");
+                ManageError::Internal(format!("stored data is invalid: {m}"))
+            }
+            StoreError::Other(m) => {
+                tracing::error!(target: "latchkey::manage", "store error: {m}");
+                ManageError::Internal("internal storage error (see the log)".into())
+            }
+        }
+    }
+}
+
+impl From<CryptoError> for ManageError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::Decrypt => ManageError::Internal(
+                "the key-encryption key cannot decrypt the stored signing keys; set \
+                 LATCHKEY_KEK or LATCHKEY_KEK_FILE to the key this database was created with"
+                    .into(),
+            ),
+            other => {
+                tracing::error!(target: "latchkey::manage", "crypto error: {other}");
+                ManageError::Internal(format!("cryptographic operation failed: {other}"))
+            }
+        }
+    }
+}
+
+pub type ManageResult<T> = Result<T, ManageError>;
+
+/// A plaintext secret, handed back exactly once. `Debug` does not print it, so it
+/// cannot leak through a stray `{:?}` into a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PlainSecret(String);
+
+impl PlainSecret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for PlainSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlainSecret(..)")
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Limits and defaults
+// ------------------------------------------------------------------------------------
+
+pub const CLIENT_NAME_MAX: usize = 200;
+pub const SCOPE_DESCRIPTION_MAX: usize = 500;
+pub const REDIRECT_URI_MAX: usize = 2000;
+pub const JWKS_MAX: usize = 64 * 1024;
+pub const USERNAME_MAX: usize = 64;
+pub const PASSWORD_MIN: usize = 8;
+/// Bounds the work argon2 is asked to do on attacker-sized input.
+pub const PASSWORD_MAX: usize = 1024;
+
+pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 600;
+/// Access tokens are checked for revocation only at introspection and userinfo; a
+/// resource server that just verifies signatures sees a revocation when the token
+/// expires, so their lifetime is capped (design.md, "What revoke means").
+pub const MAX_ACCESS_TOKEN_TTL: i64 = 3600;
+pub const DEFAULT_REFRESH_TOKEN_TTL: i64 = 30 * 24 * 3600;
+pub const MAX_REFRESH_TOKEN_TTL: i64 = 365 * 24 * 3600;
+pub const DEFAULT_REFRESH_IDLE_TTL: i64 = 7 * 24 * 3600;
+pub const MIN_REFRESH_TTL: i64 = 60;
+pub const MAX_REFRESH_GRACE_SECS: i64 = 30;
+pub const DEFAULT_SECRET_OVERLAP: i64 = 24 * 3600;
+pub const MAX_SECRET_OVERLAP: i64 = 30 * 24 * 3600;
+pub const DEFAULT_LIST_LIMIT: i64 = 100;
+pub const MAX_LIST_LIMIT: i64 = 1000;
+
+/// The OIDC scopes that ship with the server (OIDC Core §5.4) and cannot be deleted.
+pub const BUILTIN_SCOPES: &[(&str, &str, &[&str])] = &[
+    ("openid", "Sign you in with your account", &[]),
+    (
+        "profile",
+        "Your name and username",
+        &["name", "preferred_username", "updated_at"],
+    ),
+    (
+        "email",
+        "Your email address",
+        &["email", "email_verified"],
+    ),
+    (
+        "offline_access",
+        "Stay connected while you are away (refresh tokens)",
+        &[],
+    ),
+];
+
+/// Knobs the operations need that are not per-call parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManagePolicy {
+    pub rotation: RotationPolicy,
+    /// How long the previous client secrets stay valid after a rotation, by default.
+    pub secret_overlap: i64,
+}
+
+impl Default for ManagePolicy {
+    fn default() -> Self {
+        Self {
+            rotation: RotationPolicy::default(),
+            secret_overlap: DEFAULT_SECRET_OVERLAP,
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Inputs and results
+// ------------------------------------------------------------------------------------
+
+/// A client to register. Unset fields take the documented defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewClient {
+    pub name: String,
+    /// Default: confidential.
+    pub client_type: Option<ClientType>,
+    /// Default: `client_secret_basic` for confidential clients, `none` for public ones.
+    pub auth_method: Option<AuthMethod>,
+    /// Default (empty): `authorization_code` (RFC 7591 §2) plus `refresh_token`.
+    pub grant_types: Vec<GrantType>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Default (empty) for clients that act for users: the built-in OIDC scopes
+    /// (`offline_access` only with the refresh grant). Empty for machine clients.
+    pub allowed_scopes: Vec<String>,
+    /// A JWK Set (JSON text) of public keys, for `private_key_jwt`.
+    pub jwks: Option<String>,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    pub refresh_idle_ttl: Option<i64>,
+    pub refresh_grace_secs: Option<i64>,
+    pub require_consent: Option<bool>,
+}
+
+/// A partial update: `None` leaves a field as it is. The client type cannot change
+/// (it decides whether secrets exist at all); clone the client instead.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClientUpdate {
+    pub name: Option<String>,
+    pub auth_method: Option<AuthMethod>,
+    pub grant_types: Option<Vec<GrantType>>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub allowed_scopes: Option<Vec<String>>,
+    /// `Some(None)` removes the JWK Set. Leaving the `private_key_jwt` method removes
+    /// it too unless a new one is given.
+    pub jwks: Option<Option<String>>,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    pub refresh_idle_ttl: Option<i64>,
+    pub refresh_grace_secs: Option<i64>,
+    pub require_consent: Option<bool>,
+    pub disabled: Option<bool>,
+}
+
+/// A registered client and, for secret-based authentication, its secret: the only
+/// time the plaintext exists outside the client's hands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCreated {
+    pub client: Client,
+    pub secret: Option<PlainSecret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRotated {
+    pub client_id: String,
+    pub secret: PlainSecret,
+    /// When the secrets valid before this rotation stop working.
+    pub previous_expire_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewScope {
+    pub name: String,
+    pub description: String,
+    pub claims: Vec<String>,
+}
+
+/// A user to create. `Debug` omits the password.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct NewUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub password: String,
+    pub is_admin: bool,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("password", &"..")
+            .field("is_admin", &self.is_admin)
+            .finish()
+    }
+}
+
+/// Which key of one algorithm signed before a rotation and which signs now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRotation {
+    pub alg: Alg,
+    pub previous_kid: Option<String>,
+    pub active_kid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRevocation {
+    pub kid: String,
+    pub alg: Alg,
+    /// The state the key was in before the revoke.
+    pub previous_state: KeyState,
+    /// The key that signs for this algorithm now.
+    pub active_kid: Option<String>,
+}
+
+/// Which sessions to list. `user` is a user id or a username.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionQuery {
+    pub user: Option<String>,
+    pub client_id: Option<String>,
+    /// Also list revoked and expired sessions.
+    pub include_inactive: bool,
+    pub limit: Option<i64>,
+}
+
+// ------------------------------------------------------------------------------------
+// Validators (pure; also meant for dynamic client registration later)
+// ------------------------------------------------------------------------------------
+
+/// A value echoed back in an error message: control characters dropped, length bounded,
+/// so a pasted blob cannot flood a terminal or a log.
+fn shown(s: &str) -> String {
+    let mut out: String = s.chars().filter(|c| !c.is_control()).take(80).collect();
+    if s.chars().count() > 80 {
+        out.push('…');
+    }
+    out
+}
+
+pub fn validate_client_name(name: &str) -> ManageResult<()> {
+    if name.trim().is_empty() {
+        return Err(ManageError::invalid("client name must not be empty"));
+    }
+    if name.chars().count() > CLIENT_NAME_MAX {
+        return Err(ManageError::invalid(format!(
+            "client name must be at most {CLIENT_NAME_MAX} characters"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ManageError::invalid(
+            "client name must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Parameters an authorization server adds to the redirect; a registered URI that
+/// already carries one would let the response be confused or overridden
+/// (RFC 6749 §4.1.2, RFC 9207 §2, RFC 9700 §4.1).
+const OAUTH_RESPONSE_PARAMS: &[&str] = &[
+    "code",
+    "state",
+    "iss",
+    "error",
+    "error_description",
+    "error_uri",
+];
+
+/// Schemes that execute or read locally instead of navigating to an application.
+const DANGEROUS_SCHEMES: &[&str] = &["javascript", "data", "file", "vbscript", "about", "blob"];
+
+/// A redirect URI a client may register:
+///
+/// * absolute, without a fragment (RFC 6749 §3.1.2), without user info, no wildcards
+///   (matching is exact, RFC 9700 §4.1.3);
+/// * `https`, or `http` only on the loopback IP literals `127.0.0.1` / `[::1]`
+///   (RFC 8252 §7.3; `localhost` is refused, §8.3), or a private-use scheme in
+///   reverse-domain form such as `com.example.app:/callback` (RFC 8252 §7.1);
+/// * no `javascript:`, `data:`, `file:`; no OAuth response parameters in the query.
+pub fn validate_redirect_uri(uri: &str) -> ManageResult<()> {
+    let bad = |why: &str| {
+        Err(ManageError::invalid(format!(
+            "redirect URI \"{}\" {why}",
+            shown(uri)
+        )))
+    };
+    if uri.is_empty() {
+        return Err(ManageError::invalid("redirect URI must not be empty"));
+    }
+    if uri.len() > REDIRECT_URI_MAX {
+        return bad(&format!("is longer than {REDIRECT_URI_MAX} bytes"));
+    }
+    // Matching is by exact string; the URL parser would silently trim or re-encode
+    // these, so the registered and the presented strings could differ.
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("must not contain whitespace or control characters");
+    }
+    if uri.contains('#') {
+        return bad("must not contain a fragment (RFC 6749 §3.1.2)");
+    }
+    let url = match url::Url::parse(uri) {
+        Ok(u) => u,
+        Err(_) => return bad("is not an absolute URI (RFC 6749 §3.1.2)"),
+    };
+    let scheme = url.scheme();
+    if DANGEROUS_SCHEMES.contains(&scheme) {
+        return bad(&format!("uses the {scheme}: scheme, which is never allowed"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return bad("must not contain user information");
+    }
+    match scheme {
+        "https" => match url.host_str() {
+            None | Some("") => return bad("has no host"),
+            Some(h) if h.contains('*') => {
+                return bad("must not contain wildcards (redirect URIs match exactly)")
+            }
+            Some(_) => {}
+        },
+        "http" => match url.host() {
+            Some(url::Host::Ipv4(ip)) if ip == std::net::Ipv4Addr::LOCALHOST => {}
+            Some(url::Host::Ipv6(ip)) if ip == std::net::Ipv6Addr::LOCALHOST => {}
+            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => {
+                return bad(
+                    "uses http://localhost; use http://127.0.0.1 or http://[::1] instead \
+                     (RFC 8252 §8.3)",
+                )
+            }
+            _ => {
+                return bad(
+                    "uses http on a non-loopback host; use https, or http only on \
+                     127.0.0.1 or [::1] (RFC 8252 §7.3)",
+                )
+            }
+        },
+        other => {
+            // RFC 8252 §7.1: private-use schemes for native apps, in reverse domain
+            // name notation so they are unlikely to collide with another app's.
+            if !other.contains('.') {
+                return bad(
+                    "uses a custom scheme without a dot; native apps must use a \
+                     reverse-domain scheme such as com.example.app:/callback (RFC 8252 §7.1)",
+                );
+            }
+            if !url.path().starts_with('/') {
+                return bad("must have a path after the scheme, as in com.example.app:/callback");
+            }
+        }
+    }
+    if let Some((k, _)) = url
+        .query_pairs()
+        .find(|(k, _)| OAUTH_RESPONSE_PARAMS.contains(&k.as_ref()))
+    {
+        return bad(&format!(
+            "must not carry the OAuth response parameter \"{}\" in its query",
+            shown(&k)
+        ));
+    }
+    Ok(())
+}
+
+/// A JWK Set of public keys for `private_key_jwt` (RFC 7517 §5, RFC 7523 §2.2): an
+/// object with a non-empty `keys` array; each key of a type we verify with; no private
+/// or symmetric key material (a client must never send us its private key).
+pub fn validate_jwks(jwks: &str) -> ManageResult<()> {
+    if jwks.len() > JWKS_MAX {
+        return Err(ManageError::invalid(format!(
+            "jwks must be at most {JWKS_MAX} bytes"
+        )));
+    }
+    let v: Value = serde_json::from_str(jwks)
+        .map_err(|_| ManageError::invalid("jwks is not valid JSON"))?;
+    let keys = v
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ManageError::invalid("jwks must be a JSON object with a \"keys\" array"))?;
+    if keys.is_empty() {
+        return Err(ManageError::invalid("jwks must contain at least one key"));
+    }
+    for (i, k) in keys.iter().enumerate() {
+        let obj = k
+            .as_object()
+            .ok_or_else(|| ManageError::invalid(format!("jwks key #{i} is not an object")))?;
+        // Private parts of RSA/EC/OKP keys and the value of symmetric keys.
+        for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+            if obj.contains_key(private) {
+                return Err(ManageError::invalid(format!(
+                    "jwks key #{i} contains private key material (\"{private}\"); \
+                     register the public key only"
+                )));
+            }
+        }
+        if crate::jwt::jwk_alg(k).is_none() {
+            return Err(ManageError::invalid(format!(
+                "jwks key #{i} is not an RSA, P-256 or Ed25519 public key usable with \
+                 RS256, ES256 or EdDSA"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn validate_ttls(c: &Client) -> ManageResult<()> {
+    if !(1..=MAX_ACCESS_TOKEN_TTL).contains(&c.access_token_ttl) {
+        return Err(ManageError::invalid(format!(
+            "access_token_ttl must be between 1 and {MAX_ACCESS_TOKEN_TTL} seconds"
+        )));
+    }
+    if !(MIN_REFRESH_TTL..=MAX_REFRESH_TOKEN_TTL).contains(&c.refresh_token_ttl) {
+        return Err(ManageError::invalid(format!(
+            "refresh_token_ttl must be between {MIN_REFRESH_TTL} and {MAX_REFRESH_TOKEN_TTL} seconds"
+        )));
+    }
+    if !(MIN_REFRESH_TTL..=c.refresh_token_ttl).contains(&c.refresh_idle_ttl) {
+        return Err(ManageError::invalid(format!(
+            "refresh_idle_ttl must be between {MIN_REFRESH_TTL} seconds and refresh_token_ttl"
+        )));
+    }
+    if !(0..=MAX_REFRESH_GRACE_SECS).contains(&c.refresh_grace_secs) {
+        return Err(ManageError::invalid(format!(
+            "refresh_grace_secs must be between 0 and {MAX_REFRESH_GRACE_SECS}"
+        )));
+    }
+    Ok(())
+}
+
+/// Every rule a client must satisfy that needs nothing but the client itself (scope
+/// existence is checked against the store separately).
+pub fn validate_client(c: &Client) -> ManageResult<()> {
+    validate_client_name(&c.name)?;
+    if c.grant_types.is_empty() {
+        return Err(ManageError::invalid("a client needs at least one grant type"));
+    }
+    let has = |g| c.grant_types.contains(&g);
+    match c.client_type {
+        ClientType::Public => {
+            // RFC 6749 §2.1: a public client cannot keep a credential, so it cannot
+            // authenticate, and client_credentials would be anyone's token.
+            if c.auth_method != AuthMethod::None {
+                return Err(ManageError::invalid(
+                    "public clients cannot authenticate; their auth method must be \"none\"",
+                ));
+            }
+            if has(GrantType::ClientCredentials) {
+                return Err(ManageError::invalid(
+                    "public clients may not use the client_credentials grant",
+                ));
+            }
+        }
+        ClientType::Confidential => {
+            if c.auth_method == AuthMethod::None {
+                return Err(ManageError::invalid(
+                    "confidential clients must authenticate; use client_secret_basic, \
+                     client_secret_post or private_key_jwt",
+                ));
+            }
+        }
+    }
+    if has(GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
+        return Err(ManageError::invalid(
+            "the authorization_code grant needs at least one redirect URI",
+        ));
+    }
+    if has(GrantType::RefreshToken)
+        && !has(GrantType::AuthorizationCode)
+        && !has(GrantType::DeviceCode)
+    {
+        return Err(ManageError::invalid(
+            "the refresh_token grant is only allowed together with authorization_code \
+             or the device_code grant",
+        ));
+    }
+    match (&c.jwks, c.auth_method) {
+        (None, AuthMethod::PrivateKeyJwt) => {
+            return Err(ManageError::invalid(
+                "private_key_jwt needs a JWK Set with the client's public keys (jwks)",
+            ))
+        }
+        (Some(j), AuthMethod::PrivateKeyJwt) => validate_jwks(j)?,
+        (Some(_), _) => {
+            return Err(ManageError::invalid(
+                "jwks is only used with the private_key_jwt auth method",
+            ))
+        }
+        (None, _) => {}
+    }
+    for u in &c.redirect_uris {
+        validate_redirect_uri(u)?;
+    }
+    for u in &c.post_logout_redirect_uris {
+        validate_redirect_uri(u).map_err(|e| {
+            ManageError::invalid(format!("post-logout {}", e.to_string().trim_start()))
+        })?;
+    }
+    for s in &c.allowed_scopes {
+        if !is_valid_scope_token(s) {
+            return Err(ManageError::invalid(format!(
+                "\"{}\" is not a valid scope name (RFC 6749 §3.3)",
+                shown(s)
+            )));
+        }
+    }
+    validate_ttls(c)
+}
+
+pub fn validate_scope(s: &NewScope) -> ManageResult<()> {
+    if !is_valid_scope_token(&s.name) {
+        return Err(ManageError::invalid(format!(
+            "\"{}\" is not a valid scope name: 1 to 128 printable ASCII characters \
+             without spaces, quotes or backslashes (RFC 6749 §3.3)",
+            shown(&s.name)
+        )));
+    }
+    if s.description.chars().count() > SCOPE_DESCRIPTION_MAX {
+        return Err(ManageError::invalid(format!(
+            "scope description must be at most {SCOPE_DESCRIPTION_MAX} characters"
+        )));
+    }
+    if s.description.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ManageError::invalid(
+            "scope description must not contain control characters",
+        ));
+    }
+    for c in &s.claims {
+        let ok = !c.is_empty()
+            && c.len() <= 64
+            && c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+        if !ok {
+            return Err(ManageError::invalid(format!(
+                "\"{}\" is not a valid claim name",
+                shown(c)
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn validate_username(u: &str) -> ManageResult<()> {
+    let ok = !u.is_empty()
+        && u.len() <= USERNAME_MAX
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ManageError::invalid(format!(
+            "username must be 1 to {USERNAME_MAX} characters from A-Z a-z 0-9 . _ @ -"
+        )))
+    }
+}
+
+pub fn validate_password(p: &str) -> ManageResult<()> {
+    // Never echo the password, not even its length.
+    let n = p.chars().count();
+    if n < PASSWORD_MIN {
+        return Err(ManageError::invalid(format!(
+            "password must be at least {PASSWORD_MIN} characters"
+        )));
+    }
+    if n > PASSWORD_MAX {
+        return Err(ManageError::invalid(format!(
+            "password must be at most {PASSWORD_MAX} characters"
+        )));
+    }
+    Ok(())
+}
+
+pub fn validate_email(e: &str) -> ManageResult<()> {
+    // Deliberately loose (the only real check is a mail being delivered): one `@` with
+    // something on both sides, no spaces, a sane length.
+    let ok = e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(e.split_once('@'), Some((l, d)) if !l.is_empty() && !d.is_empty() && !d.contains('@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ManageError::invalid(format!(
+            "\"{}\" is not an email address",
+            shown(e)
+        )))
+    }
+}
+
+/// Removes duplicates, keeping the first occurrence.
+fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(v.len());
+    for x in v {
+        if !out.contains(x) {
+            out.push(x.clone());
+        }
+    }
+    out
+}
+
+fn is_secret_based(m: AuthMethod) -> bool {
+    matches!(
+        m,
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+    )
+}
+
+/// The audit form of a signing key: everything but the (encrypted) private half.
+pub fn key_summary(k: &SigningKey) -> Value {
+    json!({
+        "kid": k.kid,
+        "alg": k.alg.as_str(),
+        "state": k.state.as_str(),
+        "created_at": k.created_at,
+        "activated_at": k.activated_at,
+        "retiring_at": k.retiring_at,
+        "retired_at": k.retired_at,
+        "revoked_at": k.revoked_at,
+    })
+}
+
+fn active_kid(keys: &[SigningKey], alg: Alg) -> Option<String> {
+    keys.iter()
+        .filter(|k| k.alg == alg && k.state == KeyState::Active)
+        .max_by_key(|k| k.activated_at.unwrap_or(k.created_at))
+        .map(|k| k.kid.clone())
+}
+
+// ------------------------------------------------------------------------------------
+// The operations
+// ------------------------------------------------------------------------------------
+
+/// The administrative operations over one store. Cheap to clone.
+#[derive(Clone)]
+pub struct Manager {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    kek: Kek,
+    policy: ManagePolicy,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Manager {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        kek: Kek,
+        policy: ManagePolicy,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            kek,
+            policy,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn policy(&self) -> &ManagePolicy {
+        &self.policy
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    // --- clients -----------------------------------------------------------------
+
+    pub async fn clients_list(&self) -> ManageResult<Vec<Client>> {
+        Ok(self.store.clients_list().await?)
+    }
+
+    pub async fn client_get(&self, id: &str) -> ManageResult<Client> {
+        self.store
+            .client_get(id)
+            .await?
+            .ok_or_else(|| ManageError::NotFound(format!("no client with id \"{}\"", shown(id))))
+    }
+
+    async fn check_scopes_exist(&self, scopes: &[String]) -> ManageResult<()> {
+        for s in scopes {
+            if self.store.scope_get(s).await?.is_none() {
+                return Err(ManageError::invalid(format!(
+                    "scope \"{}\" does not exist; create it first",
+                    shown(s)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The default scopes of a client that acts for users: the built-in OIDC scopes
+    /// that exist in this store.
+    async fn default_scopes(&self, grants: &[GrantType]) -> ManageResult<Vec<String>> {
+        let for_users = grants
+            .iter()
+            .any(|g| matches!(g, GrantType::AuthorizationCode | GrantType::DeviceCode));
+        if !for_users {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for name in ["openid", "profile", "email", "offline_access"] {
+            if name == "offline_access" && !grants.contains(&GrantType::RefreshToken) {
+                continue;
+            }
+            if self.store.scope_get(name).await?.is_some() {
+                out.push(name.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    fn new_secret(&self, client_id: &str, now: Timestamp) -> (PlainSecret, ClientSecret) {
+        let plain = crypto::random_token();
+        let row = ClientSecret {
+            id: crypto::random_id(),
+            client_id: client_id.to_string(),
+            hash: crypto::sha256(plain.as_bytes()),
+            created_at: now,
+            expires_at: None,
+        };
+        (PlainSecret(plain), row)
+    }
+
+    /// Registers a client. Confidential clients with a secret-based auth method get a
+    /// 256-bit secret, returned here once and stored only as its SHA-256.
+    pub async fn client_create(&self, actor: &str, input: NewClient) -> ManageResult<ClientCreated> {
+        let now = self.now();
+        let client_type = input.client_type.unwrap_or(ClientType::Confidential);
+        let auth_method = input.auth_method.unwrap_or(match client_type {
+            ClientType::Confidential => AuthMethod::ClientSecretBasic,
+            ClientType::Public => AuthMethod::None,
+        });
+        let grant_types = if input.grant_types.is_empty() {
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        } else {
+            dedup(&input.grant_types)
+        };
+        let allowed_scopes = if input.allowed_scopes.is_empty() {
+            self.default_scopes(&grant_types).await?
+        } else {
+            dedup(&input.allowed_scopes)
+        };
+        let refresh_token_ttl = input.refresh_token_ttl.unwrap_or(DEFAULT_REFRESH_TOKEN_TTL);
+        let client = Client {
+            id: crypto::random_id(),
+            name: input.name.trim().to_string(),
+            client_type,
+            auth_method,
+            grant_types,
+            redirect_uris: dedup(&input.redirect_uris),
+            post_logout_redirect_uris: dedup(&input.post_logout_redirect_uris),
+            allowed_scopes,
+            jwks: input.jwks,
+            access_token_ttl: input.access_token_ttl.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL),
+            refresh_token_ttl,
+            // A shorter absolute lifetime caps the default idle time rather than
+            // making the default invalid.
+            refresh_idle_ttl: input
+                .refresh_idle_ttl
+                .unwrap_or(DEFAULT_REFRESH_IDLE_TTL.min(refresh_token_ttl)),
+            refresh_grace_secs: input.refresh_grace_secs.unwrap_or(0),
+            require_consent: input.require_consent.unwrap_or(true),
+            disabled: false,
+            // No watermark yet. Introspection requires `iat > tokens_valid_after`, so
+            // `now` would deactivate tokens issued within the creation second.
+            tokens_valid_after: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        self.insert_client(actor, client, "client.create", None).await
+    }
+
+    async fn insert_client(
+        &self,
+        actor: &str,
+        client: Client,
+        action: &str,
+        source: Option<&str>,
+    ) -> ManageResult<ClientCreated> {
+        validate_client(&client)?;
+        self.check_scopes_exist(&client.allowed_scopes).await?;
+        let now = self.now();
+        let (plain, row) = if client.client_type == ClientType::Confidential
+            && is_secret_based(client.auth_method)
+        {
+            let (p, r) = self.new_secret(&client.id, now);
+            (Some(p), Some(r))
+        } else {
+            (None, None)
+        };
+        // The Client model has no secret field; the audit records only that a secret
+        // was issued and its id.
+        let mut after = serde_json::to_value(&client)
+            .map_err(|e| ManageError::Internal(format!("cannot serialise client: {e}")))?;
+        if let Some(obj) = after.as_object_mut() {
+            obj.insert(
+                "secret_id".into(),
+                row.as_ref().map(|r| Value::from(r.id.clone())).unwrap_or(Value::Null),
+            );
+            if let Some(src) = source {
+                obj.insert("cloned_from".into(), Value::from(src));
+            }
+        }
+        let audit = NewAuditEvent::new(now, actor, action)
+            .target(client.id.clone())
+            .after(&after);
+        self.store
+            .client_insert(&client, row.as_ref(), &audit)
+            .await?;
+        Ok(ClientCreated {
+            client,
+            secret: plain,
+        })
+    }
+
+    pub async fn client_update(
+        &self,
+        actor: &str,
+        id: &str,
+        upd: ClientUpdate,
+    ) -> ManageResult<Client> {
+        let before = self.client_get(id).await?;
+        let mut c = before.clone();
+        if let Some(n) = upd.name {
+            c.name = n.trim().to_string();
+        }
+        if let Some(m) = upd.auth_method {
+            c.auth_method = m;
+            // Leaving private_key_jwt drops its keys unless new ones are given:
+            // otherwise the update would be refused for a field nobody touched.
+            if m != AuthMethod::PrivateKeyJwt && upd.jwks.is_none() {
+                c.jwks = None;
+            }
+        }
+        if let Some(j) = upd.jwks {
+            c.jwks = j;
+        }
+        if let Some(g) = upd.grant_types {
+            c.grant_types = dedup(&g);
+        }
+        if let Some(r) = upd.redirect_uris {
+            c.redirect_uris = dedup(&r);
+        }
+        if let Some(r) = upd.post_logout_redirect_uris {
+            c.post_logout_redirect_uris = dedup(&r);
+        }
+        if let Some(s) = upd.allowed_scopes {
+            c.allowed_scopes = dedup(&s);
+        }
+        if let Some(v) = upd.access_token_ttl {
+            c.access_token_ttl = v;
+        }
+        if let Some(v) = upd.refresh_token_ttl {
+            c.refresh_token_ttl = v;
+        }
+        if let Some(v) = upd.refresh_idle_ttl {
+            c.refresh_idle_ttl = v;
+        }
+        if let Some(v) = upd.refresh_grace_secs {
+            c.refresh_grace_secs = v;
+        }
+        if let Some(v) = upd.require_consent {
+            c.require_consent = v;
+        }
+        if let Some(v) = upd.disabled {
+            c.disabled = v;
+        }
+        if c == before {
+            return Ok(before);
+        }
+        c.updated_at = self.now();
+        validate_client(&c)?;
+        self.check_scopes_exist(&c.allowed_scopes).await?;
+        let audit = NewAuditEvent::new(c.updated_at, actor, "client.update")
+            .target(c.id.clone())
+            .before(&before)
+            .after(&c);
+        self.store.client_update(&c, &audit).await?;
+        Ok(c)
+    }
+
+    /// Deletes the client and everything that hangs off it (its sessions and tokens
+    /// die with it).
+    pub async fn client_delete(&self, actor: &str, id: &str) -> ManageResult<()> {
+        let before = self.client_get(id).await?;
+        let audit = NewAuditEvent::new(self.now(), actor, "client.delete")
+            .target(id)
+            .before(&before);
+        self.store.client_delete(id, &audit).await?;
+        Ok(())
+    }
+
+    /// Issues a new secret. The secrets valid until now keep working for `overlap`
+    /// seconds (default from the policy, 24 h) so deployments can roll over.
+    pub async fn client_rotate_secret(
+        &self,
+        actor: &str,
+        id: &str,
+        overlap: Option<i64>,
+    ) -> ManageResult<SecretRotated> {
+        let client = self.client_get(id).await?;
+        if client.client_type != ClientType::Confidential || !is_secret_based(client.auth_method)
+        {
+            return Err(ManageError::invalid(format!(
+                "client \"{}\" authenticates with {}, not a client secret",
+                shown(id),
+                client.auth_method
+            )));
+        }
+        let overlap = overlap.unwrap_or(self.policy.secret_overlap);
+        if !(0..=MAX_SECRET_OVERLAP).contains(&overlap) {
+            return Err(ManageError::invalid(format!(
+                "overlap must be between 0 and {MAX_SECRET_OVERLAP} seconds"
+            )));
+        }
+        let now = self.now();
+        let (plain, row) = self.new_secret(id, now);
+        let previous_expire_at = now + overlap;
+        let audit = NewAuditEvent::new(now, actor, "client.rotate_secret")
+            .target(id)
+            .after(&json!({
+                "secret_id": row.id,
+                "previous_secrets_expire_at": previous_expire_at,
+            }));
+        self.store
+            .client_secret_add(&row, previous_expire_at, &audit)
+            .await?;
+        Ok(SecretRotated {
+            client_id: id.to_string(),
+            secret: plain,
+            previous_expire_at,
+        })
+    }
+
+    pub async fn client_set_disabled(
+        &self,
+        actor: &str,
+        id: &str,
+        disabled: bool,
+    ) -> ManageResult<Client> {
+        let before = self.client_get(id).await?;
+        if before.disabled == disabled {
+            return Ok(before);
+        }
+        let mut c = before.clone();
+        c.disabled = disabled;
+        c.updated_at = self.now();
+        let action = if disabled {
+            "client.disable"
+        } else {
+            "client.enable"
+        };
+        let audit = NewAuditEvent::new(c.updated_at, actor, action)
+            .target(id)
+            .before(&before)
+            .after(&c);
+        self.store.client_update(&c, &audit).await?;
+        Ok(c)
+    }
+
+    /// A new client with the settings of `id` (enabled, fresh id, fresh secret).
+    pub async fn client_clone(
+        &self,
+        actor: &str,
+        id: &str,
+        name: Option<String>,
+    ) -> ManageResult<ClientCreated> {
+        let src = self.client_get(id).await?;
+        let now = self.now();
+        let name = match name {
+            Some(n) => n.trim().to_string(),
+            None => {
+                let base: String = src.name.chars().take(CLIENT_NAME_MAX - 7).collect();
+                format!("{base} (copy)")
+            }
+        };
+        let client = Client {
+            id: crypto::random_id(),
+            name,
+            disabled: false,
+            // A fresh client has no watermark (see `client_create`).
+            tokens_valid_after: 0,
+            created_at: now,
+            updated_at: now,
+            ..src
+        };
+        self.insert_client(actor, client, "client.clone", Some(id))
+            .await
+    }
+
+    // --- scopes ------------------------------------------------------------------
+
+    pub async fn scopes_list(&self) -> ManageResult<Vec<Scope>> {
+        Ok(self.store.scopes_list().await?)
+    }
+
+    pub async fn scope_create(&self, actor: &str, input: NewScope) -> ManageResult<Scope> {
+        validate_scope(&input)?;
+        if self.store.scope_get(&input.name).await?.is_some() {
+            return Err(ManageError::Conflict(format!(
+                "scope \"{}\" already exists",
+                shown(&input.name)
+            )));
+        }
+        let now = self.now();
+        let scope = Scope {
+            name: input.name,
+            description: input.description.trim().to_string(),
+            claims: dedup(&input.claims),
+            builtin: false,
+            created_at: now,
+        };
+        let audit = NewAuditEvent::new(now, actor, "scope.create")
+            .target(scope.name.clone())
+            .after(&scope);
+        self.store.scope_insert(&scope, &audit).await?;
+        Ok(scope)
+    }
+
+    /// Deletes a custom scope. Built-in scopes are refused, and so is a scope some
+    /// client is still allowed (remove it from those clients first), so no client is
+    /// left pointing at a scope that does not exist.
+    pub async fn scope_delete(&self, actor: &str, name: &str) -> ManageResult<()> {
+        let scope = self
+            .store
+            .scope_get(name)
+            .await?
+            .ok_or_else(|| ManageError::NotFound(format!("no scope named \"{}\"", shown(name))))?;
+        if scope.builtin {
+            return Err(ManageError::Conflict(format!(
+                "\"{}\" is a built-in OpenID Connect scope and cannot be deleted",
+                scope.name
+            )));
+        }
+        let users: Vec<String> = self
+            .store
+            .clients_list()
+            .await?
+            .into_iter()
+            .filter(|c| c.allowed_scopes.iter().any(|s| s == name))
+            .map(|c| format!("{} ({})", c.name, c.id))
+            .collect();
+        if !users.is_empty() {
+            let more = if users.len() > 3 {
+                format!(" and {} more", users.len() - 3)
+            } else {
+                String::new()
+            };
+            return Err(ManageError::Conflict(format!(
+                "scope \"{}\" is still allowed for {}{more}; remove it from those clients first",
+                scope.name,
+                users[..users.len().min(3)].join(", ")
+            )));
+        }
+        let audit = NewAuditEvent::new(self.now(), actor, "scope.delete")
+            .target(name)
+            .before(&scope);
+        self.store.scope_delete(name, &audit).await?;
+        Ok(())
+    }
+
+    /// Creates the OIDC scopes (`openid`, `profile`, `email`, `offline_access`) that
+    /// are missing. Idempotent; returns how many it created.
+    pub async fn ensure_builtin_scopes(&self) -> ManageResult<usize> {
+        let mut created = 0;
+        for (name, description, claims) in BUILTIN_SCOPES {
+            if self.store.scope_get(name).await?.is_some() {
+                continue;
+            }
+            let now = self.now();
+            let scope = Scope {
+                name: (*name).to_string(),
+                description: (*description).to_string(),
+                claims: claims.iter().map(|c| (*c).to_string()).collect(),
+                builtin: true,
+                created_at: now,
+            };
+            let audit = NewAuditEvent::new(now, "system", "scope.create")
+                .target(*name)
+                .after(&scope);
+            match self.store.scope_insert(&scope, &audit).await {
+                Ok(()) => created += 1,
+                // Another process (the server, a second CLI) got there first.
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(created)
+    }
+
+    // --- users -------------------------------------------------------------------
+
+    pub async fn users_list(&self) -> ManageResult<Vec<User>> {
+        Ok(self.store.users_list().await?)
+    }
+
+    /// A user by id or, failing that, by username.
+    pub async fn user_get(&self, id_or_username: &str) -> ManageResult<User> {
+        if let Some(u) = self.store.user_get(id_or_username).await? {
+            return Ok(u);
+        }
+        self.store
+            .user_by_username(id_or_username)
+            .await?
+            .ok_or_else(|| {
+                ManageError::NotFound(format!("no user with id or username \"{}\"", shown(id_or_username)))
+            })
+    }
+
+    pub async fn user_create(&self, actor: &str, input: NewUser) -> ManageResult<User> {
+        validate_username(&input.username)?;
+        validate_password(&input.password)?;
+        let email = input
+            .email
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty());
+        if let Some(e) = &email {
+            validate_email(e)?;
+        }
+        let name = input
+            .name
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty());
+        if let Some(n) = &name {
+            if n.chars().count() > 200 || n.chars().any(char::is_control) {
+                return Err(ManageError::invalid(
+                    "name must be at most 200 characters without control characters",
+                ));
+            }
+        }
+        if self.store.user_by_username(&input.username).await?.is_some() {
+            return Err(ManageError::Conflict(format!(
+                "username \"{}\" is already taken",
+                input.username
+            )));
+        }
+        let password_hash = crypto::hash_password(&input.password)
+            .map_err(|_| ManageError::Internal("password hashing failed".into()))?;
+        let now = self.now();
+        let user = User {
+            id: crypto::random_id(),
+            username: input.username,
+            email,
+            email_verified: false,
+            name,
+            password_hash,
+            disabled: false,
+            is_admin: input.is_admin,
+            password_changed_at: now,
+            created_at: now,
+        };
+        // `User` skips `password_hash` when serialised, so the audit never holds it.
+        let audit = NewAuditEvent::new(now, actor, "user.create")
+            .target(user.id.clone())
+            .after(&user);
+        self.store.user_insert(&user, &audit).await?;
+        Ok(user)
+    }
+
+    /// Disables a user and revokes all their sessions and sign-ins, so nothing they
+    /// hold keeps working. Safe to repeat: a disabled user's sessions are revoked again.
+    pub async fn user_disable(&self, actor: &str, id_or_username: &str) -> ManageResult<User> {
+        let before = self.user_get(id_or_username).await?;
+        let now = self.now();
+        let mut user = before.clone();
+        if !before.disabled {
+            user.disabled = true;
+            let audit = NewAuditEvent::new(now, actor, "user.disable")
+                .target(user.id.clone())
+                .before(&before)
+                .after(&user);
+            // Disable first: from here on no new session can start, then the live
+            // ones are cut.
+            self.store.user_update(&user, &audit).await?;
+        }
+        let audit = NewAuditEvent::new(now, actor, "session.revoke_user").target(user.id.clone());
+        self.store
+            .sessions_revoke_user(&user.id, now, Some(&audit))
+            .await?;
+        Ok(user)
+    }
+
+    pub async fn user_enable(&self, actor: &str, id_or_username: &str) -> ManageResult<User> {
+        let before = self.user_get(id_or_username).await?;
+        if !before.disabled {
+            return Ok(before);
+        }
+        let mut user = before.clone();
+        user.disabled = false;
+        let audit = NewAuditEvent::new(self.now(), actor, "user.enable")
+            .target(user.id.clone())
+            .before(&before)
+            .after(&user);
+        self.store.user_update(&user, &audit).await?;
+        Ok(user)
+    }
+
+    pub async fn user_set_password(
+        &self,
+        actor: &str,
+        id_or_username: &str,
+        password: &str,
+    ) -> ManageResult<User> {
+        validate_password(password)?;
+        let before = self.user_get(id_or_username).await?;
+        let now = self.now();
+        let mut user = before.clone();
+        user.password_hash = crypto::hash_password(password)
+            .map_err(|_| ManageError::Internal("password hashing failed".into()))?;
+        user.password_changed_at = now;
+        let audit = NewAuditEvent::new(now, actor, "user.set_password")
+            .target(user.id.clone())
+            .before(&before)
+            .after(&user);
+        self.store.user_update(&user, &audit).await?;
+        Ok(user)
+    }
+
+    // --- signing keys ------------------------------------------------------------
+
+    pub async fn keys_list(&self) -> ManageResult<Vec<SigningKey>> {
+        Ok(self.store.keys_list().await?)
+    }
+
+    /// Applies one planned step: state changes plus, optionally, a new key.
+    async fn apply_key_plan(
+        &self,
+        actor: &str,
+        action: &str,
+        alg: Alg,
+        keys: &[SigningKey],
+        updates: Vec<KeyUpdate>,
+        new_state: Option<KeyState>,
+    ) -> ManageResult<()> {
+        let now = self.now();
+        let new_key = match new_state {
+            Some(state) => Some(keys::new_signing_key(alg, state, &self.kek, now)?),
+            None => None,
+        };
+        let before: Vec<Value> = keys
+            .iter()
+            .filter(|k| updates.iter().any(|u| u.kid == k.kid))
+            .map(key_summary)
+            .collect();
+        let after = json!({
+            "changes": updates
+                .iter()
+                .map(|u| json!({"kid": u.kid, "state": u.state.as_str()}))
+                .collect::<Vec<_>>(),
+            "new_key": new_key.as_ref().map(key_summary),
+        });
+        let audit = NewAuditEvent::new(now, actor, action)
+            .target(alg.as_str())
+            .before(&before)
+            .after(&after);
+        self.store
+            .keys_apply(&updates, new_key.as_ref(), Some(&audit))
+            .await?;
+        Ok(())
+    }
+
+    /// Brings one algorithm's keys in line with the rotation policy (at most three
+    /// steps: e.g. create active, then publish a successor). Returns the steps applied.
+    async fn ensure_alg(&self, actor: &str, action: &str, alg: Alg) -> ManageResult<usize> {
+        let mut steps = 0;
+        for _ in 0..3 {
+            let keys = self.store.keys_list().await?;
+            let (updates, new_state) =
+                keys::plan_rotation(&keys, alg, &self.policy.rotation, self.now(), false);
+            if updates.is_empty() && new_state.is_none() {
+                break;
+            }
+            self.apply_key_plan(actor, action, alg, &keys, updates, new_state)
+                .await?;
+            steps += 1;
+        }
+        Ok(steps)
+    }
+
+    /// The scheduled part of the key lifecycle, for every algorithm (RS256, ES256 and
+    /// EdDSA are always kept): creates missing keys, publishes successors, promotes
+    /// due ones and retires old ones. What the server's scheduler calls; idempotent.
+    pub async fn ensure_keys(&self) -> ManageResult<usize> {
+        let mut steps = 0;
+        for alg in Alg::ALL {
+            steps += self.ensure_alg("system", "key.schedule", *alg).await?;
+        }
+        Ok(steps)
+    }
+
+    /// Whether every algorithm has a key that signs.
+    pub async fn keys_complete(&self) -> ManageResult<bool> {
+        let keys = self.store.keys_list().await?;
+        Ok(Alg::ALL.iter().all(|a| active_kid(&keys, *a).is_some()))
+    }
+
+    /// Checks that the KEK opens this store's signing keys, so a wrong or lost KEK is
+    /// reported up front rather than at the first token request.
+    pub async fn verify_kek(&self) -> ManageResult<()> {
+        let keys = self.store.keys_list().await?;
+        if let Some(k) = keys.iter().find(|k| k.state == KeyState::Active) {
+            keys::load(k, &self.kek)?;
+        }
+        Ok(())
+    }
+
+    /// Rotate now: for `alg` (or every algorithm) the published successor starts
+    /// signing at once and the current key starts retiring; a new successor is then
+    /// published. Returns, per algorithm, which key signed before and which signs now.
+    pub async fn keys_rotate(&self, actor: &str, alg: Option<Alg>) -> ManageResult<Vec<KeyRotation>> {
+        let algs: Vec<Alg> = match alg {
+            Some(a) => vec![a],
+            None => Alg::ALL.to_vec(),
+        };
+        let mut out = Vec::new();
+        for alg in algs {
+            let previous = active_kid(&self.store.keys_list().await?, alg);
+            // Up to three steps: publish a successor if there is none, then swap.
+            for _ in 0..3 {
+                let keys = self.store.keys_list().await?;
+                let current = active_kid(&keys, alg);
+                if current.is_some() && current != previous {
+                    break;
+                }
+                let (updates, new_state) =
+                    keys::plan_rotation(&keys, alg, &self.policy.rotation, self.now(), true);
+                if updates.is_empty() && new_state.is_none() {
+                    break;
+                }
+                self.apply_key_plan(actor, "key.rotate", alg, &keys, updates, new_state)
+                    .await?;
+            }
+            self.ensure_alg(actor, "key.rotate", alg).await?;
+            let active = active_kid(&self.store.keys_list().await?, alg).ok_or_else(|| {
+                ManageError::Internal(format!("rotation left no active {alg} key"))
+            })?;
+            out.push(KeyRotation {
+                alg,
+                previous_kid: previous,
+                active_kid: active,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Emergency revoke of a (possibly compromised) key: every token it signed becomes
+    /// inactive. If it was signing, its published successor takes over at once (or a
+    /// new key is made), in the same transaction, so signing never stops.
+    pub async fn key_revoke(&self, actor: &str, kid: &str) -> ManageResult<KeyRevocation> {
+        let keys = self.store.keys_list().await?;
+        let key = keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .ok_or_else(|| ManageError::NotFound(format!("no signing key with kid \"{}\"", shown(kid))))?
+            .clone();
+        if key.state == KeyState::Revoked {
+            return Ok(KeyRevocation {
+                kid: key.kid,
+                alg: key.alg,
+                previous_state: KeyState::Revoked,
+                active_kid: active_kid(&keys, key.alg),
+            });
+        }
+        let now = self.now();
+        let mut updates = vec![KeyUpdate {
+            kid: key.kid.clone(),
+            state: KeyState::Revoked,
+            at: now,
+        }];
+        let mut new_key = None;
+        if key.state == KeyState::Active {
+            let successor = keys
+                .iter()
+                .filter(|k| k.alg == key.alg && k.state == KeyState::Next)
+                .max_by_key(|k| k.created_at);
+            match successor {
+                Some(n) => updates.push(KeyUpdate {
+                    kid: n.kid.clone(),
+                    state: KeyState::Active,
+                    at: now,
+                }),
+                None => {
+                    new_key = Some(keys::new_signing_key(
+                        key.alg,
+                        KeyState::Active,
+                        &self.kek,
+                        now,
+                    )?)
+                }
+            }
+        }
+        let after = json!({
+            "changes": updates
+                .iter()
+                .map(|u| json!({"kid": u.kid, "state": u.state.as_str()}))
+                .collect::<Vec<_>>(),
+            "new_key": new_key.as_ref().map(key_summary),
+        });
+        let audit = NewAuditEvent::new(now, actor, "key.revoke")
+            .target(key.kid.clone())
+            .before(&key_summary(&key))
+            .after(&after)
+            .security();
+        self.store
+            .keys_apply(&updates, new_key.as_ref(), Some(&audit))
+            .await?;
+        // Publish a fresh successor for the next rotation.
+        self.ensure_alg(actor, "key.revoke", key.alg).await?;
+        Ok(KeyRevocation {
+            kid: key.kid,
+            alg: key.alg,
+            previous_state: key.state,
+            active_kid: active_kid(&self.store.keys_list().await?, key.alg),
+        })
+    }
+
+    // --- sessions ----------------------------------------------------------------
+
+    pub async fn sessions_list(&self, q: SessionQuery) -> ManageResult<Vec<SessionInfo>> {
+        let user_id = match &q.user {
+            Some(u) => Some(self.user_get(u).await?.id),
+            None => None,
+        };
+        if let Some(c) = &q.client_id {
+            self.client_get(c).await?;
+        }
+        let filter = SessionFilter {
+            user_id,
+            client_id: q.client_id,
+            live_at: (!q.include_inactive).then(|| self.now()),
+            limit: Some(clamp_limit(q.limit)),
+        };
+        Ok(self.store.sessions_list(&filter, self.now()).await?)
+    }
+
+    pub async fn session_get(&self, id: &str) -> ManageResult<SessionInfo> {
+        let not_found = || ManageError::NotFound(format!("no session with id \"{}\"", shown(id)));
+        let s = self.store.session_get(id).await?.ok_or_else(not_found)?;
+        // The store lists sessions with their counts; narrow the list to this one's
+        // user and client and pick it out.
+        let filter = SessionFilter {
+            user_id: Some(s.user_id.clone()),
+            client_id: Some(s.client_id.clone()),
+            live_at: None,
+            limit: None,
+        };
+        self.store
+            .sessions_list(&filter, self.now())
+            .await?
+            .into_iter()
+            .find(|i| i.session.id == id)
+            .ok_or_else(not_found)
+    }
+
+    /// Revokes one session: its refresh tokens stop working and its access tokens read
+    /// inactive. Returns whether it was live (false: it had already ended).
+    pub async fn session_revoke(&self, actor: &str, id: &str) -> ManageResult<bool> {
+        let s = self
+            .store
+            .session_get(id)
+            .await?
+            .ok_or_else(|| ManageError::NotFound(format!("no session with id \"{}\"", shown(id))))?;
+        let now = self.now();
+        let audit = NewAuditEvent::new(now, actor, "session.revoke")
+            .target(id)
+            .before(&s);
+        Ok(self
+            .store
+            .session_revoke(id, "revoked by administrator", now, Some(&audit))
+            .await?)
+    }
+
+    /// Revokes every live session of a user (id or username) and ends their sign-ins.
+    pub async fn sessions_revoke_user(&self, actor: &str, user: &str) -> ManageResult<u64> {
+        let user = self.user_get(user).await?;
+        let now = self.now();
+        let audit = NewAuditEvent::new(now, actor, "session.revoke_user").target(user.id.clone());
+        Ok(self
+            .store
+            .sessions_revoke_user(&user.id, now, Some(&audit))
+            .await?)
+    }
+
+    /// Revokes every live session of a client and moves its `tokens_valid_after`, so
+    /// every token issued to it before now (client-credentials ones too) is inactive.
+    pub async fn sessions_revoke_client(&self, actor: &str, client_id: &str) -> ManageResult<u64> {
+        self.client_get(client_id).await?;
+        let now = self.now();
+        let audit = NewAuditEvent::new(now, actor, "session.revoke_client").target(client_id);
+        Ok(self
+            .store
+            .sessions_revoke_client(client_id, now, Some(&audit))
+            .await?)
+    }
+
+    // --- audit -------------------------------------------------------------------
+
+    /// Newest first; `limit` defaults to 100 and is capped at 1000.
+    pub async fn audit_list(&self, filter: AuditFilter) -> ManageResult<Vec<AuditEvent>> {
+        let filter = AuditFilter {
+            limit: Some(clamp_limit(filter.limit)),
+            ..filter
+        };
+        Ok(self.store.audit_list(&filter).await?)
+    }
+}
+
+fn clamp_limit(limit: Option<i64>) -> i64 {
+    limit.unwrap_or(DEFAULT_LIST_LIMIT).clamp(1, MAX_LIST_LIMIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(t: ClientType, m: AuthMethod, grants: &[GrantType], uris: &[&str]) -> Client {
+        Client {
+            id: "c".into(),
+            name: "App".into(),
+            client_type: t,
+            auth_method: m,
+            grant_types: grants.to_vec(),
+            redirect_uris: uris.iter().map(|s| s.to_string()).collect(),
+            post_logout_redirect_uris: vec![],
+            allowed_scopes: vec!["openid".into()],
+            jwks: None,
+            access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
+            refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
+            refresh_idle_ttl: DEFAULT_REFRESH_IDLE_TTL,
+            refresh_grace_secs: 0,
+            require_consent: true,
+            disabled: false,
+            tokens_valid_after: 0,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn code(r: ManageResult<()>) -> &'static str {
+        match r {
+            Ok(()) => "ok",
+            Err(e) => e.code(),
+        }
+    }
+
+    const EC_JWK: &str = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+
+    #[test]
+    fn https_and_loopback_http_redirect_uris_are_accepted() {
+        for ok in [
+            "https://app.example.com/cb",
+            "https://app.example.com:8443/cb?x=1",
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:49152/callback",
+            "http://[::1]:8080/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert_eq!(code(validate_redirect_uri(ok)), "ok", "{ok}");
+        }
+    }
+
+    #[test]
+    fn http_localhost_is_refused_per_rfc_8252_section_8_3() {
+        let e = validate_redirect_uri("http://localhost:8080/cb").unwrap_err();
+        assert_eq!(e.code(), "invalid_input");
+        assert!(e.to_string().contains("127.0.0.1"), "{e}");
+    }
+
+    #[test]
+    fn plain_http_on_a_public_host_is_refused() {
+        assert_eq!(code(validate_redirect_uri("http://app.example.com/cb")), "invalid_input");
+        assert_eq!(code(validate_redirect_uri("http://10.0.0.1/cb")), "invalid_input");
+    }
+
+    #[test]
+    fn fragments_relative_uris_and_dangerous_schemes_are_refused() {
+        for bad in [
+            "https://app.example.com/cb#frag",
+            "https://app.example.com/cb#",
+            "/cb",
+            "cb",
+            "//app.example.com/cb",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "file:///etc/passwd",
+            "myapp:/cb",
+            "https://*.example.com/cb",
+            "https://user:pw@app.example.com/cb",
+            " https://app.example.com/cb",
+            "",
+        ] {
+            assert_eq!(code(validate_redirect_uri(bad)), "invalid_input", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn redirect_uris_carrying_oauth_response_parameters_are_refused() {
+        for bad in [
+            "https://app.example.com/cb?code=x",
+            "https://app.example.com/cb?a=1&state=x",
+            "https://app.example.com/cb?iss=x",
+            "https://app.example.com/cb?error=x",
+        ] {
+            assert_eq!(code(validate_redirect_uri(bad)), "invalid_input", "{bad}");
+        }
+        assert_eq!(code(validate_redirect_uri("https://app.example.com/cb?codec=x")), "ok");
+    }
+
+    #[test]
+    fn a_jwks_with_a_private_key_is_refused() {
+        let with_d = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"secret"}]}"#;
+        let e = validate_jwks(with_d).unwrap_err();
+        assert!(e.to_string().contains("private"));
+        assert!(!e.to_string().contains("secret\""));
+        assert_eq!(code(validate_jwks(&format!(r#"{{"keys":[{EC_JWK}]}}"#))), "ok");
+    }
+
+    #[test]
+    fn a_jwks_must_be_an_object_with_usable_public_keys() {
+        for bad in [
+            "not json",
+            "[]",
+            r#"{"keys":[]}"#,
+            r#"{"keys":["x"]}"#,
+            r#"{"keys":[{"kty":"oct","k":"AAAA"}]}"#,
+            r#"{"keys":[{"kty":"EC","crv":"P-384","x":"a","y":"b"}]}"#,
+        ] {
+            assert_eq!(code(validate_jwks(bad)), "invalid_input", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_public_client_must_use_auth_method_none() {
+        let c = client(
+            ClientType::Public,
+            AuthMethod::ClientSecretBasic,
+            &[GrantType::AuthorizationCode],
+            &["http://127.0.0.1/cb"],
+        );
+        assert_eq!(code(validate_client(&c)), "invalid_input");
+    }
+
+    #[test]
+    fn a_public_client_may_not_use_client_credentials() {
+        let c = client(ClientType::Public, AuthMethod::None, &[GrantType::ClientCredentials], &[]);
+        assert_eq!(code(validate_client(&c)), "invalid_input");
+    }
+
+    #[test]
+    fn a_confidential_client_may_not_use_auth_method_none() {
+        let c = client(
+            ClientType::Confidential,
+            AuthMethod::None,
+            &[GrantType::ClientCredentials],
+            &[],
+        );
+        assert_eq!(code(validate_client(&c)), "invalid_input");
+    }
+
+    #[test]
+    fn the_authorization_code_grant_requires_a_redirect_uri() {
+        let c = client(
+            ClientType::Confidential,
+            AuthMethod::ClientSecretBasic,
+            &[GrantType::AuthorizationCode],
+            &[],
+        );
+        assert!(validate_client(&c).unwrap_err().to_string().contains("redirect URI"));
+    }
+
+    #[test]
+    fn refresh_tokens_come_only_with_a_user_facing_grant() {
+        let cc = client(
+            ClientType::Confidential,
+            AuthMethod::ClientSecretBasic,
+            &[GrantType::ClientCredentials, GrantType::RefreshToken],
+            &[],
+        );
+        assert_eq!(code(validate_client(&cc)), "invalid_input");
+        let device = client(
+            ClientType::Public,
+            AuthMethod::None,
+            &[GrantType::DeviceCode, GrantType::RefreshToken],
+            &[],
+        );
+        assert_eq!(code(validate_client(&device)), "ok");
+    }
+
+    #[test]
+    fn private_key_jwt_requires_a_jwks_and_other_methods_refuse_one() {
+        let mut c = client(
+            ClientType::Confidential,
+            AuthMethod::PrivateKeyJwt,
+            &[GrantType::ClientCredentials],
+            &[],
+        );
+        assert_eq!(code(validate_client(&c)), "invalid_input");
+        c.jwks = Some(format!(r#"{{"keys":[{EC_JWK}]}}"#));
+        assert_eq!(code(validate_client(&c)), "ok");
+        c.auth_method = AuthMethod::ClientSecretBasic;
+        assert_eq!(code(validate_client(&c)), "invalid_input");
+    }
+
+    #[test]
+    fn token_lifetimes_are_bounded() {
+        let base = client(
+            ClientType::Confidential,
+            AuthMethod::ClientSecretBasic,
+            &[GrantType::ClientCredentials],
+            &[],
+        );
+        let mut c = base.clone();
+        c.access_token_ttl = 3601;
+        assert_eq!(code(validate_client(&c)), "invalid_input");
+        let mut c = base.clone();
+        c.refresh_grace_secs = 31;
+        assert_eq!(code(validate_client(&c)), "invalid_input");
+        let mut c = base.clone();
+        c.refresh_idle_ttl = c.refresh_token_ttl + 1;
+        assert_eq!(code(validate_client(&c)), "invalid_input");
+        assert_eq!(code(validate_client(&base)), "ok");
+    }
+
+    #[test]
+    fn client_names_must_be_present_and_short() {
+        assert_eq!(code(validate_client_name("  ")), "invalid_input");
+        assert_eq!(code(validate_client_name(&"x".repeat(201))), "invalid_input");
+        assert_eq!(code(validate_client_name(&"é".repeat(200))), "ok");
+    }
+
+    #[test]
+    fn scope_names_follow_the_rfc_6749_grammar_and_descriptions_are_bounded() {
+        let s = |n: &str, d: &str| NewScope {
+            name: n.into(),
+            description: d.into(),
+            claims: vec![],
+        };
+        assert_eq!(code(validate_scope(&s("api:read", "Read"))), "ok");
+        assert_eq!(code(validate_scope(&s("api read", ""))), "invalid_input");
+        assert_eq!(code(validate_scope(&s("", ""))), "invalid_input");
+        assert_eq!(code(validate_scope(&s("a", &"d".repeat(501)))), "invalid_input");
+    }
+
+    #[test]
+    fn usernames_allow_only_a_small_character_set() {
+        assert_eq!(code(validate_username("alice.smith@example-1_x")), "ok");
+        assert_eq!(code(validate_username("")), "invalid_input");
+        assert_eq!(code(validate_username("al ice")), "invalid_input");
+        assert_eq!(code(validate_username("ålice")), "invalid_input");
+        assert_eq!(code(validate_username(&"a".repeat(65))), "invalid_input");
+    }
+
+    #[test]
+    fn passwords_need_eight_characters_and_errors_never_echo_them() {
+        let e = validate_password("short1").unwrap_err();
+        assert!(!e.to_string().contains("short1"));
+        assert_eq!(code(validate_password("long enough")), "ok");
+    }
+
+    #[test]
+    fn email_addresses_need_one_at_sign_with_both_sides() {
+        assert_eq!(code(validate_email("a@example.com")), "ok");
+        for bad in ["a", "@b", "a@", "a b@c", "a@b@c"] {
+            assert_eq!(code(validate_email(bad)), "invalid_input", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_key_summary_never_contains_the_private_half() {
+        let kek = Kek::generate();
+        let k = keys::new_signing_key(Alg::ES256, KeyState::Active, &kek, 1).unwrap();
+        let v = key_summary(&k);
+        assert!(v.get("private_enc").is_none());
+        assert_eq!(v["kid"], k.kid.as_str());
+    }
+
+    #[test]
+    fn the_plain_secret_debug_form_hides_the_value() {
+        let s = PlainSecret("hunter2-hunter2".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn store_errors_map_onto_stable_codes() {
+        assert_eq!(ManageError::from(StoreError::NotFound).code(), "not_found");
+        assert_eq!(ManageError::from(StoreError::Conflict("x".into())).code(), "conflict");
+        assert_eq!(ManageError::from(StoreError::Unavailable("x".into())).code(), "unavailable");
+        assert_eq!(ManageError::from(StoreError::Other("x".into())).code(), "internal");
+    }
+}

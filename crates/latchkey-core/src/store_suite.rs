@@ -1,0 +1,2011 @@
+//! The behaviour suite every [`Store`] backend runs, so SQLite and PostgreSQL are held
+//! to one contract rather than each to its own tests.
+//!
+//! Each case is a `pub async fn(&dyn Store)` named as the sentence it checks. A backend
+//! runs them as separate tests (fresh store each, failures reported by name) with
+//! [`store_suite_tests!`](crate::store_suite_tests), or all on one store with
+//! [`run_all`]. Cases keep their ids distinct, so `run_all` works on a shared store.
+//!
+//! Time is always a fixed instant ([`T0`] and offsets from it), never the wall clock.
+//! Concurrency is exercised without an async runtime (the core has none): the racing
+//! calls are polled together on one task by [`join_all`], which still interleaves them
+//! at every await, i.e. at every round trip to the database.
+//!
+//! Compiled only with the `store-suite` feature.
+
+use crate::clock::Timestamp;
+use crate::error::StoreError;
+use crate::model::*;
+use crate::store::*;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+/// The suite's "now".
+pub const T0: Timestamp = 1_700_000_000;
+
+/// Generates one `#[tokio::test]` per suite case in the calling crate.
+///
+/// `$fixture` is an expression evaluating to a future whose output has a
+/// `store(&self) -> &S` method (`S: Store`); it is evaluated afresh for every case, so
+/// each case gets its own database, and the output lives until the case ends (keep the
+/// temp dir or test database in it). The calling crate needs `tokio` with the `macros`
+/// and `rt-multi-thread` features.
+///
+/// ```ignore
+/// latchkey_core::store_suite_tests!(TestDb::new());
+/// ```
+#[macro_export]
+macro_rules! store_suite_tests {
+    ($fixture:expr) => {
+        $crate::store_suite_tests!(@list tests ($fixture));
+    };
+    // The one list of cases; `run_all` expands it too, so the two cannot drift apart.
+    (@list $mode:ident $arg:tt) => {
+        $crate::store_suite_tests!(@$mode $arg;
+            clients_round_trip_with_their_first_secret,
+            a_failed_client_write_changes_nothing_and_audits_nothing,
+            deleting_a_client_removes_everything_that_hangs_off_it,
+            adding_a_secret_cuts_older_secrets_back_to_the_overlap,
+            scopes_round_trip_and_builtin_scopes_cannot_be_deleted,
+            users_round_trip_and_usernames_are_unique,
+            signing_key_changes_apply_with_their_timestamps,
+            sign_ins_round_trip_and_end_only_once,
+            consent_is_replaced_by_put,
+            an_auth_request_can_be_consumed_only_once,
+            a_code_round_trips,
+            a_code_can_be_redeemed_only_once,
+            an_expired_code_cannot_be_redeemed,
+            a_failed_issuance_leaves_the_code_unspent,
+            concurrent_redemptions_of_one_code_succeed_exactly_once,
+            a_refresh_token_rotates_once_then_reports_its_reuse,
+            rotation_is_dead_once_the_session_is_revoked,
+            rotation_is_dead_once_the_idle_time_or_the_session_runs_out,
+            rotating_an_unknown_token_is_not_found,
+            concurrent_rotations_of_one_token_succeed_exactly_once,
+            reissue_leaves_at_most_one_live_refresh_token,
+            device_codes_go_from_pending_to_approved_to_consumed_once,
+            denied_or_expired_device_codes_cannot_be_redeemed,
+            revoking_a_session_reports_whether_it_was_live,
+            revoking_a_users_sessions_ends_their_sign_ins,
+            revoking_a_clients_tokens_moves_its_watermark,
+            sessions_are_listed_newest_first_with_names_and_live_token_counts,
+            the_jti_denylist_remembers_revoked_access_tokens,
+            a_jti_can_be_used_only_once,
+            audit_events_are_listed_newest_first_and_filtered,
+            meta_values_are_upserted,
+            purging_removes_expired_rows_and_keeps_live_ones,
+        );
+    };
+    (@tests ($fixture:expr); $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fixture = $fixture.await;
+                $crate::store_suite::$case(fixture.store()).await;
+            }
+        )+
+    };
+    (@run ($store:expr); $($case:ident),+ $(,)?) => {
+        $( $crate::store_suite::$case($store).await; )+
+    };
+}
+
+/// Every case in turn on one store.
+pub async fn run_all(store: &dyn Store) {
+    crate::store_suite_tests!(@list run (store));
+}
+
+// --- a runtime-free join -------------------------------------------------------------
+
+/// Polls all futures on the current task until every one is done; outputs in input
+/// order. Enough to race store calls against each other without an executor crate.
+pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (fut, out) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                match fut.as_mut().poll(cx) {
+                    Poll::Ready(v) => *out = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+// --- fixtures ------------------------------------------------------------------------
+
+fn audit(action: &str, target: &str) -> NewAuditEvent {
+    NewAuditEvent::new(T0, "local-admin", action).target(target)
+}
+
+/// How many audit events with this action name this target.
+async fn audited(store: &dyn Store, action: &str, target: &str) -> usize {
+    let events = store
+        .audit_list(&AuditFilter {
+            target: Some(target.to_owned()),
+            limit: Some(10_000),
+            ..Default::default()
+        })
+        .await
+        .expect("audit_list");
+    events.iter().filter(|e| e.action == action).count()
+}
+
+pub fn client(id: &str) -> Client {
+    Client {
+        id: id.to_owned(),
+        name: format!("Client {id}"),
+        client_type: ClientType::Confidential,
+        auth_method: AuthMethod::ClientSecretBasic,
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        redirect_uris: vec![format!("https://{id}.example/cb?x=1&y=two words")],
+        post_logout_redirect_uris: vec![format!("https://{id}.example/bye")],
+        allowed_scopes: vec!["openid".into(), "profile".into(), "email".into()],
+        jwks: None,
+        access_token_ttl: 600,
+        refresh_token_ttl: 30 * 86_400,
+        refresh_idle_ttl: 86_400,
+        refresh_grace_secs: 0,
+        require_consent: true,
+        disabled: false,
+        tokens_valid_after: 0,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+pub fn user(id: &str) -> User {
+    User {
+        id: id.to_owned(),
+        username: format!("name-{id}"),
+        email: Some(format!("{id}@example.org")),
+        email_verified: true,
+        name: Some(format!("User {id}")),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        disabled: false,
+        is_admin: false,
+        password_changed_at: T0,
+        created_at: T0,
+    }
+}
+
+pub fn session(id: &str, user_id: &str, client_id: &str) -> Session {
+    Session {
+        id: id.to_owned(),
+        user_id: user_id.to_owned(),
+        client_id: client_id.to_owned(),
+        sign_in_id: None,
+        scopes: vec!["openid".into(), "profile".into()],
+        auth_time: T0 - 5,
+        created_at: T0,
+        last_used_at: T0,
+        expires_at: T0 + 30 * 86_400,
+        ip: Some("192.0.2.7".into()),
+        user_agent: Some("suite/1.0".into()),
+        revoked_at: None,
+        revoked_reason: None,
+    }
+}
+
+pub fn refresh(hash: &str, session_id: &str, client_id: &str) -> RefreshToken {
+    RefreshToken {
+        hash: hash.as_bytes().to_vec(),
+        session_id: session_id.to_owned(),
+        client_id: client_id.to_owned(),
+        created_at: T0,
+        consumed_at: None,
+        idle_expires_at: T0 + 86_400,
+    }
+}
+
+pub fn access(jti: &str, session_id: Option<&str>, client_id: &str) -> AccessTokenRecord {
+    AccessTokenRecord {
+        jti: jti.to_owned(),
+        session_id: session_id.map(str::to_owned),
+        client_id: client_id.to_owned(),
+        issued_at: T0,
+        expires_at: T0 + 600,
+    }
+}
+
+pub fn code(hash: &str, client_id: &str, user_id: &str) -> AuthCode {
+    AuthCode {
+        hash: hash.as_bytes().to_vec(),
+        client_id: client_id.to_owned(),
+        user_id: user_id.to_owned(),
+        sign_in_id: None,
+        redirect_uri: format!("https://{client_id}.example/cb?x=1&y=two words"),
+        redirect_uri_sent: true,
+        scopes: vec!["openid".into(), "email".into()],
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        auth_time: T0 - 5,
+        created_at: T0,
+        expires_at: T0 + 60,
+        consumed_at: None,
+        session_id: None,
+        ip: Some("2001:db8::1".into()),
+        user_agent: Some("suite/1.0".into()),
+    }
+}
+
+pub fn device(hash: &str, user_code_hash: &str, client_id: &str) -> DeviceCode {
+    DeviceCode {
+        hash: hash.as_bytes().to_vec(),
+        user_code_hash: user_code_hash.as_bytes().to_vec(),
+        client_id: client_id.to_owned(),
+        scopes: vec!["openid".into()],
+        status: DeviceStatus::Pending,
+        user_id: None,
+        sign_in_id: None,
+        auth_time: None,
+        interval: 5,
+        last_polled_at: None,
+        created_at: T0,
+        expires_at: T0 + 600,
+        session_id: None,
+    }
+}
+
+fn sign_in(id: &str, user_id: &str) -> SignIn {
+    SignIn {
+        id: id.to_owned(),
+        user_id: user_id.to_owned(),
+        auth_time: T0 - 5,
+        ip: Some("192.0.2.7".into()),
+        user_agent: Some("suite/1.0".into()),
+        created_at: T0 - 5,
+        expires_at: T0 + 86_400,
+        ended_at: None,
+    }
+}
+
+/// A client `c-{tag}` and a user `u-{tag}`, the parents most rows need.
+async fn seed(store: &dyn Store, tag: &str) -> (String, String) {
+    let (c, u) = (format!("c-{tag}"), format!("u-{tag}"));
+    store
+        .client_insert(&client(&c), None, &audit("client.create", &c))
+        .await
+        .expect("seed client");
+    store
+        .user_insert(&user(&u), &audit("user.create", &u))
+        .await
+        .expect("seed user");
+    (c, u)
+}
+
+/// A live session `s` with refresh token `rt` (via a redeemed code, as the engine does).
+async fn seed_family(store: &dyn Store, c: &str, u: &str, s: &str, rt: &str) {
+    let code_hash = format!("code-for-{s}");
+    store
+        .auth_code_insert(&code(&code_hash, c, u))
+        .await
+        .expect("seed code");
+    let issue = Issuance {
+        session: Some(session(s, u, c)),
+        refresh: Some(refresh(rt, s, c)),
+        access: Some(access(&format!("jti-{rt}"), Some(s), c)),
+    };
+    assert!(store
+        .auth_code_redeem(code_hash.as_bytes(), T0 + 1, &issue)
+        .await
+        .expect("seed redeem"));
+}
+
+fn is_conflict<T: std::fmt::Debug>(r: &StoreResult<T>) -> bool {
+    matches!(r, Err(StoreError::Conflict(_)))
+}
+
+fn is_not_found<T: std::fmt::Debug>(r: &StoreResult<T>) -> bool {
+    matches!(r, Err(StoreError::NotFound))
+}
+
+// --- clients -------------------------------------------------------------------------
+
+pub async fn clients_round_trip_with_their_first_secret(store: &dyn Store) {
+    let mut c = client("c-roundtrip");
+    c.jwks = Some(r#"{"keys":[]}"#.into());
+    c.grant_types.push(GrantType::DeviceCode);
+    let secret = ClientSecret {
+        id: "sec-roundtrip".into(),
+        client_id: c.id.clone(),
+        hash: vec![0, 1, 2, 254, 255],
+        created_at: T0,
+        expires_at: None,
+    };
+    store
+        .client_insert(&c, Some(&secret), &audit("client.create", &c.id))
+        .await
+        .expect("client_insert");
+    assert_eq!(store.client_get(&c.id).await.expect("get"), Some(c.clone()));
+    assert!(store.clients_list().await.expect("list").contains(&c));
+    assert_eq!(
+        store.client_secrets(&c.id).await.expect("secrets"),
+        vec![secret]
+    );
+    assert_eq!(audited(store, "client.create", &c.id).await, 1);
+    assert_eq!(
+        store.client_get("c-no-such-client").await.expect("get"),
+        None
+    );
+
+    let mut changed = c.clone();
+    changed.name = "Renamed".into();
+    changed.client_type = ClientType::Public;
+    changed.auth_method = AuthMethod::None;
+    changed.grant_types = vec![GrantType::ClientCredentials];
+    changed.redirect_uris.push("http://127.0.0.1/cb".into());
+    changed.allowed_scopes.clear();
+    changed.jwks = None;
+    changed.refresh_grace_secs = 30;
+    changed.require_consent = false;
+    changed.disabled = true;
+    changed.updated_at = T0 + 10;
+    store
+        .client_update(&changed, &audit("client.update", &c.id))
+        .await
+        .expect("client_update");
+    assert_eq!(store.client_get(&c.id).await.expect("get"), Some(changed));
+    assert_eq!(audited(store, "client.update", &c.id).await, 1);
+}
+
+pub async fn a_failed_client_write_changes_nothing_and_audits_nothing(store: &dyn Store) {
+    let c = client("c-failing");
+    store
+        .client_insert(&c, None, &audit("client.create", &c.id))
+        .await
+        .expect("first insert");
+    let mut again = c.clone();
+    again.name = "Impostor".into();
+    let dup = store
+        .client_insert(&again, None, &audit("client.create", &c.id))
+        .await;
+    assert!(is_conflict(&dup), "duplicate client id: {dup:?}");
+    assert_eq!(store.client_get(&c.id).await.expect("get"), Some(c));
+    assert_eq!(audited(store, "client.create", "c-failing").await, 1);
+
+    let ghost = client("c-failing-ghost");
+    let upd = store
+        .client_update(&ghost, &audit("client.update", &ghost.id))
+        .await;
+    assert!(is_not_found(&upd), "update of unknown client: {upd:?}");
+    let del = store
+        .client_delete(&ghost.id, &audit("client.delete", &ghost.id))
+        .await;
+    assert!(is_not_found(&del), "delete of unknown client: {del:?}");
+    assert_eq!(store.client_get(&ghost.id).await.expect("get"), None);
+    assert_eq!(audited(store, "client.update", &ghost.id).await, 0);
+    assert_eq!(audited(store, "client.delete", &ghost.id).await, 0);
+}
+
+pub async fn deleting_a_client_removes_everything_that_hangs_off_it(store: &dyn Store) {
+    let (c, u) = seed(store, "del").await;
+    let (other, _) = seed(store, "del-other").await;
+    let secret = ClientSecret {
+        id: "sec-del".into(),
+        client_id: c.clone(),
+        hash: vec![9; 32],
+        created_at: T0,
+        expires_at: None,
+    };
+    store
+        .client_secret_add(&secret, T0, &audit("client.secret.rotate", &c))
+        .await
+        .expect("secret");
+    store
+        .consent_put(&u, &c, &["openid".into()], T0)
+        .await
+        .expect("consent");
+    store
+        .consent_put(&u, &other, &["openid".into()], T0)
+        .await
+        .expect("consent other");
+    seed_family(store, &c, &u, "s-del", "rt-del").await;
+    seed_family(store, &other, &u, "s-del-other", "rt-del-other").await;
+    store
+        .auth_code_insert(&code("code-del-pending", &c, &u))
+        .await
+        .expect("code");
+    store
+        .device_insert(&device("dev-del", "uc-del", &c))
+        .await
+        .expect("device");
+
+    store
+        .client_delete(&c, &audit("client.delete", &c))
+        .await
+        .expect("client_delete");
+
+    assert_eq!(store.client_get(&c).await.expect("get"), None);
+    assert!(store.client_secrets(&c).await.expect("secrets").is_empty());
+    assert!(store.consent_get(&u, &c).await.expect("consent").is_empty());
+    assert_eq!(
+        store
+            .auth_code_get(b"code-del-pending")
+            .await
+            .expect("code"),
+        None
+    );
+    assert_eq!(
+        store.auth_code_get(b"code-for-s-del").await.expect("code"),
+        None
+    );
+    assert_eq!(store.session_get("s-del").await.expect("session"), None);
+    assert_eq!(store.refresh_get(b"rt-del").await.expect("rt"), None);
+    assert_eq!(store.device_get(b"dev-del").await.expect("device"), None);
+    assert_eq!(audited(store, "client.delete", &c).await, 1);
+
+    // The user and the other client's rows are untouched.
+    assert!(store.user_get(&u).await.expect("user").is_some());
+    assert!(store.session_get("s-del-other").await.expect("s").is_some());
+    assert!(store
+        .refresh_get(b"rt-del-other")
+        .await
+        .expect("rt")
+        .is_some());
+    assert_eq!(
+        store.consent_get(&u, &other).await.expect("consent"),
+        vec!["openid".to_owned()]
+    );
+}
+
+/// Secrets still valid at the end of the overlap are cut back to it; a secret ending
+/// sooner keeps its earlier end (a rotation never extends a secret's life); the new
+/// secret and other clients' secrets are untouched.
+pub async fn adding_a_secret_cuts_older_secrets_back_to_the_overlap(store: &dyn Store) {
+    let c = client("c-secrets");
+    let other = client("c-secrets-other");
+    let secret = |id: &str, client_id: &str, expires_at: Option<Timestamp>| ClientSecret {
+        id: id.into(),
+        client_id: client_id.into(),
+        hash: id.as_bytes().to_vec(),
+        created_at: T0 - 100,
+        expires_at,
+    };
+    let overlap_end = T0 + 3600;
+    store
+        .client_insert(
+            &c,
+            Some(&secret("sec-a", &c.id, None)),
+            &audit("client.create", &c.id),
+        )
+        .await
+        .expect("client");
+    store
+        .client_insert(
+            &other,
+            Some(&secret("sec-other", &other.id, None)),
+            &audit("client.create", &other.id),
+        )
+        .await
+        .expect("other client");
+    // Setting up three more secrets is itself three rotations; a far overlap end cuts
+    // back only the open-ended sec-a.
+    let far = T0 + 100_000;
+    for (id, exp) in [
+        ("sec-b", Some(T0 + 7200)),
+        ("sec-c", Some(T0 + 600)),
+        ("sec-d", Some(T0 - 10)),
+    ] {
+        store
+            .client_secret_add(
+                &secret(id, &c.id, exp),
+                far,
+                &audit("client.secret.add", &c.id),
+            )
+            .await
+            .expect("add");
+    }
+    let before = store.client_secrets(&c.id).await.expect("secrets");
+    assert_eq!(before.len(), 4);
+    let a = before.iter().find(|s| s.id == "sec-a").expect("sec-a");
+    assert_eq!(
+        a.expires_at,
+        Some(far),
+        "an open-ended secret gets the overlap end"
+    );
+
+    let mut fresh = secret("sec-new", &c.id, None);
+    fresh.created_at = T0;
+    store
+        .client_secret_add(&fresh, overlap_end, &audit("client.secret.rotate", &c.id))
+        .await
+        .expect("rotate");
+    let after: Vec<(String, Option<Timestamp>)> = store
+        .client_secrets(&c.id)
+        .await
+        .expect("secrets")
+        .into_iter()
+        .map(|s| (s.id, s.expires_at))
+        .collect();
+    let expiry = |id: &str| after.iter().find(|(i, _)| i == id).map(|(_, e)| *e);
+    assert_eq!(expiry("sec-a"), Some(Some(overlap_end)));
+    assert_eq!(expiry("sec-b"), Some(Some(overlap_end)));
+    assert_eq!(expiry("sec-c"), Some(Some(T0 + 600)));
+    assert_eq!(expiry("sec-d"), Some(Some(T0 - 10)));
+    assert_eq!(expiry("sec-new"), Some(None));
+    assert_eq!(
+        store.client_secrets(&other.id).await.expect("other")[0].expires_at,
+        None
+    );
+    assert_eq!(audited(store, "client.secret.rotate", &c.id).await, 1);
+}
+
+// --- scopes and users ----------------------------------------------------------------
+
+pub async fn scopes_round_trip_and_builtin_scopes_cannot_be_deleted(store: &dyn Store) {
+    let custom = Scope {
+        name: "suite:read".into(),
+        description: "Read things, \"quoted\"".into(),
+        claims: vec![],
+        builtin: false,
+        created_at: T0,
+    };
+    let builtin = Scope {
+        name: "suite-profile".into(),
+        description: "Your profile".into(),
+        claims: vec!["name".into(), "given_name".into()],
+        builtin: true,
+        created_at: T0,
+    };
+    for s in [&custom, &builtin] {
+        store
+            .scope_insert(s, &audit("scope.create", &s.name))
+            .await
+            .expect("scope_insert");
+    }
+    assert_eq!(
+        store.scope_get(&custom.name).await.expect("get"),
+        Some(custom.clone())
+    );
+    assert_eq!(
+        store.scope_get(&builtin.name).await.expect("get"),
+        Some(builtin.clone())
+    );
+    let all = store.scopes_list().await.expect("list");
+    assert!(all.contains(&custom) && all.contains(&builtin));
+    let dup = store
+        .scope_insert(&custom, &audit("scope.create", &custom.name))
+        .await;
+    assert!(is_conflict(&dup), "duplicate scope: {dup:?}");
+
+    let refused = store
+        .scope_delete(&builtin.name, &audit("scope.delete", &builtin.name))
+        .await;
+    assert!(is_conflict(&refused), "builtin scope delete: {refused:?}");
+    assert!(store.scope_get(&builtin.name).await.expect("get").is_some());
+    assert_eq!(audited(store, "scope.delete", &builtin.name).await, 0);
+
+    store
+        .scope_delete(&custom.name, &audit("scope.delete", &custom.name))
+        .await
+        .expect("delete");
+    assert_eq!(store.scope_get(&custom.name).await.expect("get"), None);
+    assert_eq!(audited(store, "scope.delete", &custom.name).await, 1);
+    let missing = store
+        .scope_delete(&custom.name, &audit("scope.delete", &custom.name))
+        .await;
+    assert!(
+        is_not_found(&missing),
+        "delete of unknown scope: {missing:?}"
+    );
+}
+
+pub async fn users_round_trip_and_usernames_are_unique(store: &dyn Store) {
+    let u = user("u-rt");
+    store
+        .user_insert(&u, &audit("user.create", &u.id))
+        .await
+        .expect("user_insert");
+    assert_eq!(store.user_get(&u.id).await.expect("get"), Some(u.clone()));
+    assert_eq!(
+        store.user_by_username(&u.username).await.expect("by name"),
+        Some(u.clone())
+    );
+    assert_eq!(
+        store
+            .user_by_username("name-nobody")
+            .await
+            .expect("by name"),
+        None
+    );
+    assert!(store.users_list().await.expect("list").contains(&u));
+    assert_eq!(audited(store, "user.create", &u.id).await, 1);
+
+    let mut twin = user("u-rt-twin");
+    twin.username = u.username.clone();
+    let dup = store
+        .user_insert(&twin, &audit("user.create", &twin.id))
+        .await;
+    assert!(is_conflict(&dup), "duplicate username: {dup:?}");
+    assert_eq!(store.user_get(&twin.id).await.expect("get"), None);
+    assert_eq!(audited(store, "user.create", &twin.id).await, 0);
+
+    let mut changed = u.clone();
+    changed.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3".into();
+    changed.password_changed_at = T0 + 50;
+    changed.disabled = true;
+    changed.is_admin = true;
+    changed.email = None;
+    changed.email_verified = false;
+    changed.name = None;
+    store
+        .user_update(&changed, &audit("user.update", &u.id))
+        .await
+        .expect("user_update");
+    assert_eq!(store.user_get(&u.id).await.expect("get"), Some(changed));
+    assert_eq!(audited(store, "user.update", &u.id).await, 1);
+    let ghost = store
+        .user_update(&user("u-rt-ghost"), &audit("user.update", "u-rt-ghost"))
+        .await;
+    assert!(is_not_found(&ghost), "update of unknown user: {ghost:?}");
+}
+
+// --- signing keys --------------------------------------------------------------------
+
+pub async fn signing_key_changes_apply_with_their_timestamps(store: &dyn Store) {
+    let key = |kid: &str, alg: Alg| SigningKey {
+        kid: kid.into(),
+        alg,
+        state: KeyState::Next,
+        public_jwk: format!(r#"{{"kid":"{kid}"}}"#),
+        private_enc: vec![7, 0, 7, kid.len() as u8],
+        created_at: T0,
+        activated_at: None,
+        retiring_at: None,
+        retired_at: None,
+        revoked_at: None,
+    };
+    let find = |keys: &[SigningKey], kid: &str| keys.iter().find(|k| k.kid == kid).cloned();
+    let k1 = key("kid-suite-1", Alg::ES256);
+    store
+        .keys_apply(&[], Some(&k1), Some(&audit("key.create", &k1.kid)))
+        .await
+        .expect("insert k1");
+    assert_eq!(
+        find(&store.keys_list().await.expect("list"), &k1.kid),
+        Some(k1.clone())
+    );
+
+    let k2 = key("kid-suite-2", Alg::RS256);
+    store
+        .keys_apply(
+            &[KeyUpdate {
+                kid: k1.kid.clone(),
+                state: KeyState::Active,
+                at: T0 + 10,
+            }],
+            Some(&k2),
+            None,
+        )
+        .await
+        .expect("activate k1, insert k2");
+    store
+        .keys_apply(
+            &[
+                KeyUpdate {
+                    kid: k1.kid.clone(),
+                    state: KeyState::Retiring,
+                    at: T0 + 20,
+                },
+                KeyUpdate {
+                    kid: k2.kid.clone(),
+                    state: KeyState::Active,
+                    at: T0 + 20,
+                },
+            ],
+            None,
+            Some(&audit("key.rotate", &k2.kid)),
+        )
+        .await
+        .expect("rotate");
+    store
+        .keys_apply(
+            &[KeyUpdate {
+                kid: k1.kid.clone(),
+                state: KeyState::Retired,
+                at: T0 + 30,
+            }],
+            None,
+            None,
+        )
+        .await
+        .expect("retire");
+    let keys = store.keys_list().await.expect("list");
+    let got1 = find(&keys, &k1.kid).expect("k1");
+    assert_eq!(got1.state, KeyState::Retired);
+    assert_eq!(
+        (
+            got1.activated_at,
+            got1.retiring_at,
+            got1.retired_at,
+            got1.revoked_at
+        ),
+        (Some(T0 + 10), Some(T0 + 20), Some(T0 + 30), None)
+    );
+    assert_eq!(got1.private_enc, k1.private_enc);
+    let got2 = find(&keys, &k2.kid).expect("k2");
+    assert_eq!(
+        (got2.state, got2.alg, got2.activated_at),
+        (KeyState::Active, Alg::RS256, Some(T0 + 20))
+    );
+    assert_eq!(audited(store, "key.rotate", &k2.kid).await, 1);
+
+    // An unknown kid fails the whole call: the revocation and the insert do not happen.
+    let k3 = key("kid-suite-3", Alg::EdDSA);
+    let bad = store
+        .keys_apply(
+            &[
+                KeyUpdate {
+                    kid: k2.kid.clone(),
+                    state: KeyState::Revoked,
+                    at: T0 + 40,
+                },
+                KeyUpdate {
+                    kid: "kid-suite-missing".into(),
+                    state: KeyState::Active,
+                    at: T0 + 40,
+                },
+            ],
+            Some(&k3),
+            Some(&audit("key.revoke", &k2.kid)),
+        )
+        .await;
+    assert!(bad.is_err(), "update of unknown kid: {bad:?}");
+    let keys = store.keys_list().await.expect("list");
+    assert_eq!(find(&keys, &k2.kid).expect("k2").state, KeyState::Active);
+    assert_eq!(find(&keys, &k3.kid), None);
+    assert_eq!(audited(store, "key.revoke", &k2.kid).await, 0);
+}
+
+// --- sign-ins, consent, authorization requests ----------------------------------------
+
+pub async fn sign_ins_round_trip_and_end_only_once(store: &dyn Store) {
+    let (_, u) = seed(store, "signin").await;
+    let si = sign_in("si-rt", &u);
+    store.sign_in_insert(&si).await.expect("insert");
+    assert_eq!(
+        store.sign_in_get(&si.id).await.expect("get"),
+        Some(si.clone())
+    );
+    assert_eq!(store.sign_in_get("si-none").await.expect("get"), None);
+    store.sign_in_end(&si.id, T0 + 5).await.expect("end");
+    store.sign_in_end(&si.id, T0 + 9).await.expect("end again");
+    let ended = store.sign_in_get(&si.id).await.expect("get").expect("row");
+    assert_eq!(ended.ended_at, Some(T0 + 5));
+}
+
+pub async fn consent_is_replaced_by_put(store: &dyn Store) {
+    let (c, u) = seed(store, "consent").await;
+    assert!(store.consent_get(&u, &c).await.expect("get").is_empty());
+    let both = vec!["openid".to_owned(), "email".to_owned()];
+    store.consent_put(&u, &c, &both, T0).await.expect("put");
+    assert_eq!(store.consent_get(&u, &c).await.expect("get"), both);
+    store
+        .consent_put(&u, &c, &["profile".to_owned()], T0 + 1)
+        .await
+        .expect("put again");
+    assert_eq!(
+        store.consent_get(&u, &c).await.expect("get"),
+        vec!["profile".to_owned()]
+    );
+}
+
+pub async fn an_auth_request_can_be_consumed_only_once(store: &dyn Store) {
+    let req = AuthRequest {
+        id: "ar-once".into(),
+        params: r#"{"client_id":"x","scope":"openid"}"#.into(),
+        sign_in_id: None,
+        created_at: T0,
+        expires_at: T0 + 600,
+        consumed_at: None,
+    };
+    store.auth_request_insert(&req).await.expect("insert");
+    assert_eq!(
+        store.auth_request_get(&req.id).await.expect("get"),
+        Some(req.clone())
+    );
+    assert!(store
+        .auth_request_consume(&req.id, T0 + 5)
+        .await
+        .expect("consume"));
+    assert!(!store
+        .auth_request_consume(&req.id, T0 + 6)
+        .await
+        .expect("again"));
+    let got = store
+        .auth_request_get(&req.id)
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(got.consumed_at, Some(T0 + 5));
+
+    let late = AuthRequest {
+        id: "ar-late".into(),
+        ..req.clone()
+    };
+    store.auth_request_insert(&late).await.expect("insert");
+    assert!(!store
+        .auth_request_consume(&late.id, T0 + 600)
+        .await
+        .expect("expired"));
+    assert!(!store
+        .auth_request_consume("ar-none", T0)
+        .await
+        .expect("unknown"));
+}
+
+// --- authorization codes -------------------------------------------------------------
+
+pub async fn a_code_round_trips(store: &dyn Store) {
+    let (c, u) = seed(store, "code-rt").await;
+    let si = sign_in("si-code-rt", &u);
+    store.sign_in_insert(&si).await.expect("sign-in");
+    let mut ac = code("code-rt", &c, &u);
+    ac.sign_in_id = Some(si.id.clone());
+    ac.hash = vec![0, 255, 1, 254, 0];
+    store.auth_code_insert(&ac).await.expect("insert");
+    assert_eq!(
+        store.auth_code_get(&ac.hash).await.expect("get"),
+        Some(ac.clone())
+    );
+    let mut bare = code("code-rt-bare", &c, &u);
+    bare.nonce = None;
+    bare.code_challenge = None;
+    bare.ip = None;
+    bare.user_agent = None;
+    bare.redirect_uri_sent = false;
+    store.auth_code_insert(&bare).await.expect("insert");
+    assert_eq!(
+        store.auth_code_get(&bare.hash).await.expect("get"),
+        Some(bare)
+    );
+    assert_eq!(store.auth_code_get(b"code-none").await.expect("get"), None);
+    let dup = store.auth_code_insert(&ac).await;
+    assert!(is_conflict(&dup), "duplicate code: {dup:?}");
+}
+
+fn issuance(c: &str, u: &str, s: &str) -> Issuance {
+    Issuance {
+        session: Some(session(s, u, c)),
+        refresh: Some(refresh(&format!("rt-{s}"), s, c)),
+        access: Some(access(&format!("jti-{s}"), Some(s), c)),
+    }
+}
+
+pub async fn a_code_can_be_redeemed_only_once(store: &dyn Store) {
+    let (c, u) = seed(store, "once").await;
+    store
+        .auth_code_insert(&code("code-once", &c, &u))
+        .await
+        .expect("insert");
+    let first = issuance(&c, &u, "s-once-1");
+    assert!(store
+        .auth_code_redeem(b"code-once", T0 + 5, &first)
+        .await
+        .expect("redeem"));
+    let spent = store
+        .auth_code_get(b"code-once")
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(spent.consumed_at, Some(T0 + 5));
+    assert_eq!(spent.session_id.as_deref(), Some("s-once-1"));
+    assert_eq!(
+        store.session_get("s-once-1").await.expect("s"),
+        first.session
+    );
+    assert_eq!(
+        store.refresh_get(b"rt-s-once-1").await.expect("rt"),
+        first.refresh
+    );
+
+    let second = issuance(&c, &u, "s-once-2");
+    assert!(!store
+        .auth_code_redeem(b"code-once", T0 + 6, &second)
+        .await
+        .expect("again"));
+    assert_eq!(store.session_get("s-once-2").await.expect("s"), None);
+    assert_eq!(store.refresh_get(b"rt-s-once-2").await.expect("rt"), None);
+    let still = store
+        .auth_code_get(b"code-once")
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(
+        (still.consumed_at, still.session_id),
+        (Some(T0 + 5), Some("s-once-1".into()))
+    );
+    assert!(!store
+        .auth_code_redeem(b"code-never-issued", T0 + 6, &Issuance::default())
+        .await
+        .expect("unknown"));
+}
+
+pub async fn an_expired_code_cannot_be_redeemed(store: &dyn Store) {
+    let (c, u) = seed(store, "expired-code").await;
+    let ac = code("code-expired", &c, &u);
+    store.auth_code_insert(&ac).await.expect("insert");
+    let issue = issuance(&c, &u, "s-expired-code");
+    assert!(!store
+        .auth_code_redeem(&ac.hash, ac.expires_at, &issue)
+        .await
+        .expect("redeem"));
+    assert_eq!(store.session_get("s-expired-code").await.expect("s"), None);
+    let row = store
+        .auth_code_get(&ac.hash)
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(row.consumed_at, None);
+}
+
+/// Consumption and issuance are one transaction: if writing the tokens fails, the code
+/// is not spent either (no "consumed without its token rows").
+pub async fn a_failed_issuance_leaves_the_code_unspent(store: &dyn Store) {
+    let (c, u) = seed(store, "atomic").await;
+    seed_family(store, &c, &u, "s-atomic-taken", "rt-atomic-taken").await;
+    store
+        .auth_code_insert(&code("code-atomic", &c, &u))
+        .await
+        .expect("insert");
+    // Reusing an existing session id makes the session insert fail mid-transaction.
+    let clash = Issuance {
+        session: Some(session("s-atomic-taken", &u, &c)),
+        refresh: Some(refresh("rt-atomic-new", "s-atomic-taken", &c)),
+        access: None,
+    };
+    let r = store.auth_code_redeem(b"code-atomic", T0 + 5, &clash).await;
+    assert!(
+        r.is_err(),
+        "issuance clashing with an existing session: {r:?}"
+    );
+    let row = store
+        .auth_code_get(b"code-atomic")
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!((row.consumed_at, row.session_id), (None, None));
+    assert_eq!(store.refresh_get(b"rt-atomic-new").await.expect("rt"), None);
+    // And the code is still good for a correct issuance.
+    let ok = issuance(&c, &u, "s-atomic-ok");
+    assert!(store
+        .auth_code_redeem(b"code-atomic", T0 + 6, &ok)
+        .await
+        .expect("redeem"));
+}
+
+pub async fn concurrent_redemptions_of_one_code_succeed_exactly_once(store: &dyn Store) {
+    let (c, u) = seed(store, "race-code").await;
+    store
+        .auth_code_insert(&code("code-race", &c, &u))
+        .await
+        .expect("insert");
+    let issues: Vec<Issuance> = (0..20)
+        .map(|i| issuance(&c, &u, &format!("s-race-{i}")))
+        .collect();
+    let results = join_all(
+        issues
+            .iter()
+            .map(|issue| store.auth_code_redeem(b"code-race", T0 + 5, issue))
+            .collect(),
+    )
+    .await;
+    let wins: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r {
+            Ok(true) => Some(i),
+            Ok(false) => None,
+            Err(e) => panic!("redemption {i} failed instead of losing: {e:?}"),
+        })
+        .collect();
+    assert_eq!(wins.len(), 1, "exactly one redemption wins: {results:?}");
+    let winner = format!("s-race-{}", wins[0]);
+    let row = store
+        .auth_code_get(b"code-race")
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(row.session_id.as_deref(), Some(winner.as_str()));
+    for i in 0..20 {
+        let s = format!("s-race-{i}");
+        let exists = store.session_get(&s).await.expect("session").is_some();
+        assert_eq!(exists, s == winner, "session {s}");
+    }
+}
+
+// --- refresh tokens ------------------------------------------------------------------
+
+pub async fn a_refresh_token_rotates_once_then_reports_its_reuse(store: &dyn Store) {
+    let (c, u) = seed(store, "rotate").await;
+    seed_family(store, &c, &u, "s-rotate", "rt-rotate-1").await;
+    let mut rt2 = refresh("rt-rotate-2", "s-rotate", &c);
+    rt2.created_at = T0 + 100;
+    rt2.idle_expires_at = T0 + 100 + 86_400;
+    let at2 = access("jti-rotate-2", Some("s-rotate"), &c);
+    let out = store
+        .refresh_rotate(b"rt-rotate-1", T0 + 100, &rt2, Some(&at2))
+        .await
+        .expect("rotate");
+    let RotateOutcome::Rotated { session } = out else {
+        panic!("expected Rotated, got {out:?}");
+    };
+    assert_eq!(
+        (session.id.as_str(), session.last_used_at),
+        ("s-rotate", T0 + 100)
+    );
+    assert_eq!(
+        store
+            .session_get("s-rotate")
+            .await
+            .expect("s")
+            .expect("row")
+            .last_used_at,
+        T0 + 100
+    );
+    let old = store
+        .refresh_get(b"rt-rotate-1")
+        .await
+        .expect("rt")
+        .expect("row");
+    assert_eq!(old.consumed_at, Some(T0 + 100));
+    assert_eq!(
+        store.refresh_get(b"rt-rotate-2").await.expect("rt"),
+        Some(rt2)
+    );
+
+    let rt3 = refresh("rt-rotate-3", "s-rotate", &c);
+    let again = store
+        .refresh_rotate(b"rt-rotate-1", T0 + 200, &rt3, None)
+        .await
+        .expect("reuse");
+    assert_eq!(
+        again,
+        RotateOutcome::AlreadyConsumed {
+            session_id: "s-rotate".into(),
+            consumed_at: T0 + 100
+        }
+    );
+    assert_eq!(store.refresh_get(b"rt-rotate-3").await.expect("rt"), None);
+}
+
+pub async fn rotation_is_dead_once_the_session_is_revoked(store: &dyn Store) {
+    let (c, u) = seed(store, "dead-revoked").await;
+    seed_family(store, &c, &u, "s-dead-revoked", "rt-dead-revoked").await;
+    assert!(store
+        .session_revoke("s-dead-revoked", "test", T0 + 10, None)
+        .await
+        .expect("revoke"));
+    let next = refresh("rt-dead-revoked-2", "s-dead-revoked", &c);
+    let out = store
+        .refresh_rotate(b"rt-dead-revoked", T0 + 20, &next, None)
+        .await
+        .expect("rotate");
+    assert_eq!(out, RotateOutcome::Dead);
+    assert_eq!(
+        store.refresh_get(b"rt-dead-revoked-2").await.expect("rt"),
+        None
+    );
+    // Nothing was written: the dead token was not spent either.
+    let old = store
+        .refresh_get(b"rt-dead-revoked")
+        .await
+        .expect("rt")
+        .expect("row");
+    assert_eq!(old.consumed_at, None);
+}
+
+pub async fn rotation_is_dead_once_the_idle_time_or_the_session_runs_out(store: &dyn Store) {
+    let (c, u) = seed(store, "dead-idle").await;
+    seed_family(store, &c, &u, "s-dead-idle", "rt-dead-idle").await;
+    let idle_end = refresh("x", "s-dead-idle", &c).idle_expires_at;
+    let next = refresh("rt-dead-idle-2", "s-dead-idle", &c);
+    let out = store
+        .refresh_rotate(b"rt-dead-idle", idle_end, &next, None)
+        .await
+        .expect("rotate");
+    assert_eq!(out, RotateOutcome::Dead);
+    assert_eq!(
+        store.refresh_get(b"rt-dead-idle-2").await.expect("rt"),
+        None
+    );
+
+    // A token whose idle time is fine but whose session has reached its absolute end.
+    seed_family(store, &c, &u, "s-dead-abs", "rt-dead-abs").await;
+    let s = store
+        .session_get("s-dead-abs")
+        .await
+        .expect("s")
+        .expect("row");
+    let mut long_idle = refresh("rt-dead-abs-long", "s-dead-abs", &c);
+    long_idle.idle_expires_at = s.expires_at + 1000;
+    let out = store
+        .refresh_rotate(b"rt-dead-abs", T0 + 50, &long_idle, None)
+        .await
+        .expect("rotate");
+    assert!(matches!(out, RotateOutcome::Rotated { .. }), "{out:?}");
+    let next = refresh("rt-dead-abs-2", "s-dead-abs", &c);
+    let out = store
+        .refresh_rotate(b"rt-dead-abs-long", s.expires_at, &next, None)
+        .await
+        .expect("rotate");
+    assert_eq!(out, RotateOutcome::Dead);
+    assert_eq!(store.refresh_get(b"rt-dead-abs-2").await.expect("rt"), None);
+}
+
+pub async fn rotating_an_unknown_token_is_not_found(store: &dyn Store) {
+    let (c, u) = seed(store, "rt-unknown").await;
+    seed_family(store, &c, &u, "s-rt-unknown", "rt-unknown-real").await;
+    let next = refresh("rt-unknown-next", "s-rt-unknown", &c);
+    let out = store
+        .refresh_rotate(b"rt-never-issued", T0 + 5, &next, None)
+        .await
+        .expect("rotate");
+    assert_eq!(out, RotateOutcome::NotFound);
+    assert_eq!(
+        store.refresh_get(b"rt-unknown-next").await.expect("rt"),
+        None
+    );
+}
+
+pub async fn concurrent_rotations_of_one_token_succeed_exactly_once(store: &dyn Store) {
+    let (c, u) = seed(store, "race-rt").await;
+    seed_family(store, &c, &u, "s-race-rt", "rt-race").await;
+    let news: Vec<RefreshToken> = (0..50)
+        .map(|i| refresh(&format!("rt-race-{i}"), "s-race-rt", &c))
+        .collect();
+    let results = join_all(
+        news.iter()
+            .map(|n| store.refresh_rotate(b"rt-race", T0 + 5, n, None))
+            .collect(),
+    )
+    .await;
+    let mut rotated = 0;
+    for (i, r) in results.iter().enumerate() {
+        match r {
+            Ok(RotateOutcome::Rotated { .. }) => rotated += 1,
+            Ok(RotateOutcome::AlreadyConsumed {
+                session_id,
+                consumed_at,
+            }) => {
+                assert_eq!((session_id.as_str(), *consumed_at), ("s-race-rt", T0 + 5));
+            }
+            other => panic!("rotation {i}: {other:?}"),
+        }
+    }
+    assert_eq!(rotated, 1, "exactly one rotation wins");
+    let mut stored = 0;
+    for n in &news {
+        if store.refresh_get(&n.hash).await.expect("rt").is_some() {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 1, "exactly one successor token is stored");
+}
+
+/// The grace-window path: every unspent token of the family is spent and one fresh
+/// token issued, so the family never has two live tokens.
+pub async fn reissue_leaves_at_most_one_live_refresh_token(store: &dyn Store) {
+    let (c, u) = seed(store, "reissue").await;
+    seed_family(store, &c, &u, "s-reissue", "rt-reissue-1").await;
+    let rt2 = refresh("rt-reissue-2", "s-reissue", &c);
+    let out = store
+        .refresh_rotate(b"rt-reissue-1", T0 + 10, &rt2, None)
+        .await
+        .expect("rotate");
+    assert!(matches!(out, RotateOutcome::Rotated { .. }), "{out:?}");
+
+    let rt3 = refresh("rt-reissue-3", "s-reissue", &c);
+    let at3 = access("jti-reissue-3", Some("s-reissue"), &c);
+    assert!(store
+        .refresh_reissue("s-reissue", T0 + 12, &rt3, Some(&at3))
+        .await
+        .expect("reissue"));
+    let rt2_row = store
+        .refresh_get(b"rt-reissue-2")
+        .await
+        .expect("rt")
+        .expect("row");
+    assert_eq!(rt2_row.consumed_at, Some(T0 + 12));
+    assert_eq!(
+        store.refresh_get(b"rt-reissue-3").await.expect("rt"),
+        Some(rt3)
+    );
+    let listed = store
+        .sessions_list(
+            &SessionFilter {
+                client_id: Some(c.clone()),
+                ..Default::default()
+            },
+            T0 + 13,
+        )
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].live_refresh_tokens, 1);
+    assert_eq!(listed[0].session.last_used_at, T0 + 12);
+
+    // A revoked family is not revived by a retry.
+    store
+        .session_revoke("s-reissue", "test", T0 + 20, None)
+        .await
+        .expect("revoke");
+    let rt4 = refresh("rt-reissue-4", "s-reissue", &c);
+    assert!(!store
+        .refresh_reissue("s-reissue", T0 + 21, &rt4, None)
+        .await
+        .expect("reissue dead"));
+    assert_eq!(store.refresh_get(b"rt-reissue-4").await.expect("rt"), None);
+    let rt3_row = store
+        .refresh_get(b"rt-reissue-3")
+        .await
+        .expect("rt")
+        .expect("row");
+    assert_eq!(rt3_row.consumed_at, None);
+}
+
+// --- device codes --------------------------------------------------------------------
+
+pub async fn device_codes_go_from_pending_to_approved_to_consumed_once(store: &dyn Store) {
+    let (c, u) = seed(store, "device").await;
+    let si = sign_in("si-device", &u);
+    store.sign_in_insert(&si).await.expect("sign-in");
+    let dc = device("dev-flow", "uc-flow", &c);
+    store.device_insert(&dc).await.expect("insert");
+    assert_eq!(
+        store.device_get(b"dev-flow").await.expect("get"),
+        Some(dc.clone())
+    );
+    assert_eq!(
+        store.device_by_user_code(b"uc-flow").await.expect("by uc"),
+        Some(dc.clone())
+    );
+    assert_eq!(
+        store.device_by_user_code(b"uc-none").await.expect("by uc"),
+        None
+    );
+
+    store
+        .device_touch(b"dev-flow", T0 + 5, 10)
+        .await
+        .expect("touch");
+    let polled = store
+        .device_get(b"dev-flow")
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!((polled.last_polled_at, polled.interval), (Some(T0 + 5), 10));
+
+    let issue = issuance(&c, &u, "s-device");
+    assert!(!store
+        .device_redeem(b"dev-flow", T0 + 6, &issue)
+        .await
+        .expect("pending"));
+    assert_eq!(store.session_get("s-device").await.expect("s"), None);
+
+    assert!(store
+        .device_decide(b"uc-flow", true, &u, Some(&si.id), T0 - 5, T0 + 7)
+        .await
+        .expect("approve"));
+    assert!(!store
+        .device_decide(b"uc-flow", false, &u, None, T0 - 5, T0 + 8)
+        .await
+        .expect("decide twice"));
+    let approved = store
+        .device_get(b"dev-flow")
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(approved.status, DeviceStatus::Approved);
+    assert_eq!(approved.user_id.as_deref(), Some(u.as_str()));
+    assert_eq!(approved.sign_in_id.as_deref(), Some(si.id.as_str()));
+    assert_eq!(approved.auth_time, Some(T0 - 5));
+
+    assert!(store
+        .device_redeem(b"dev-flow", T0 + 9, &issue)
+        .await
+        .expect("redeem"));
+    let consumed = store
+        .device_get(b"dev-flow")
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(consumed.status, DeviceStatus::Consumed);
+    assert_eq!(consumed.session_id.as_deref(), Some("s-device"));
+    assert_eq!(
+        store.session_get("s-device").await.expect("s"),
+        issue.session
+    );
+    assert_eq!(
+        store.refresh_get(b"rt-s-device").await.expect("rt"),
+        issue.refresh
+    );
+
+    let again = issuance(&c, &u, "s-device-2");
+    assert!(!store
+        .device_redeem(b"dev-flow", T0 + 10, &again)
+        .await
+        .expect("twice"));
+    assert_eq!(store.session_get("s-device-2").await.expect("s"), None);
+}
+
+pub async fn denied_or_expired_device_codes_cannot_be_redeemed(store: &dyn Store) {
+    let (c, u) = seed(store, "device-no").await;
+    let issue = |s: &str| issuance(&c, &u, s);
+
+    store
+        .device_insert(&device("dev-denied", "uc-denied", &c))
+        .await
+        .expect("insert");
+    assert!(store
+        .device_decide(b"uc-denied", false, &u, None, T0, T0 + 1)
+        .await
+        .expect("deny"));
+    let denied = store
+        .device_get(b"dev-denied")
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(denied.status, DeviceStatus::Denied);
+    assert!(!store
+        .device_redeem(b"dev-denied", T0 + 2, &issue("s-dn-1"))
+        .await
+        .expect("redeem"));
+
+    let late = device("dev-late", "uc-late", &c);
+    store.device_insert(&late).await.expect("insert");
+    assert!(!store
+        .device_decide(b"uc-late", true, &u, None, T0, late.expires_at)
+        .await
+        .expect("decide expired"));
+    assert_eq!(
+        store
+            .device_get(b"dev-late")
+            .await
+            .expect("get")
+            .expect("row")
+            .status,
+        DeviceStatus::Pending
+    );
+
+    let slow = device("dev-slow", "uc-slow", &c);
+    store.device_insert(&slow).await.expect("insert");
+    assert!(store
+        .device_decide(b"uc-slow", true, &u, None, T0, T0 + 1)
+        .await
+        .expect("approve"));
+    assert!(!store
+        .device_redeem(b"dev-slow", slow.expires_at, &issue("s-dn-2"))
+        .await
+        .expect("redeem expired"));
+    for s in ["s-dn-1", "s-dn-2"] {
+        assert_eq!(store.session_get(s).await.expect("s"), None);
+    }
+    assert!(!store
+        .device_redeem(b"dev-none", T0, &issue("s-dn-3"))
+        .await
+        .expect("unknown"));
+}
+
+// --- sessions and revocation ---------------------------------------------------------
+
+pub async fn revoking_a_session_reports_whether_it_was_live(store: &dyn Store) {
+    let (c, u) = seed(store, "revoke-one").await;
+    seed_family(store, &c, &u, "s-revoke-one", "rt-revoke-one").await;
+    let ev = audit("session.revoke", "s-revoke-one");
+    assert!(store
+        .session_revoke("s-revoke-one", "admin", T0 + 10, Some(&ev))
+        .await
+        .expect("revoke"));
+    let s = store
+        .session_get("s-revoke-one")
+        .await
+        .expect("s")
+        .expect("row");
+    assert_eq!(
+        (s.revoked_at, s.revoked_reason.as_deref()),
+        (Some(T0 + 10), Some("admin"))
+    );
+    assert!(!s.is_live(T0 + 10));
+    assert_eq!(audited(store, "session.revoke", "s-revoke-one").await, 1);
+
+    assert!(!store
+        .session_revoke("s-revoke-one", "again", T0 + 20, None)
+        .await
+        .expect("revoke again"));
+    let s = store
+        .session_get("s-revoke-one")
+        .await
+        .expect("s")
+        .expect("row");
+    assert_eq!(
+        (s.revoked_at, s.revoked_reason.as_deref()),
+        (Some(T0 + 10), Some("admin"))
+    );
+    assert!(!store
+        .session_revoke("s-revoke-none", "x", T0, None)
+        .await
+        .expect("unknown"));
+
+    // An expired session was not live, whatever else happens to it.
+    seed_family(store, &c, &u, "s-revoke-old", "rt-revoke-old").await;
+    let end = store
+        .session_get("s-revoke-old")
+        .await
+        .expect("s")
+        .expect("row")
+        .expires_at;
+    assert!(!store
+        .session_revoke("s-revoke-old", "late", end + 1, None)
+        .await
+        .expect("revoke expired"));
+}
+
+pub async fn revoking_a_users_sessions_ends_their_sign_ins(store: &dyn Store) {
+    let (c, u) = seed(store, "revoke-user").await;
+    let (_, bystander) = seed(store, "revoke-user-bystander").await;
+    for id in ["si-ru-1", "si-ru-2"] {
+        store
+            .sign_in_insert(&sign_in(id, &u))
+            .await
+            .expect("sign-in");
+    }
+    store
+        .sign_in_insert(&sign_in("si-ru-bystander", &bystander))
+        .await
+        .expect("sign-in");
+    seed_family(store, &c, &u, "s-ru-1", "rt-ru-1").await;
+    seed_family(store, &c, &u, "s-ru-2", "rt-ru-2").await;
+    seed_family(store, &c, &u, "s-ru-old", "rt-ru-old").await;
+    store
+        .session_revoke("s-ru-old", "earlier", T0 + 1, None)
+        .await
+        .expect("revoke");
+    seed_family(store, &c, &bystander, "s-ru-bystander", "rt-ru-bystander").await;
+
+    let ev = audit("user.sessions.revoke", &u);
+    let n = store
+        .sessions_revoke_user(&u, T0 + 50, Some(&ev))
+        .await
+        .expect("revoke user");
+    assert_eq!(n, 2);
+    for s in ["s-ru-1", "s-ru-2"] {
+        let row = store.session_get(s).await.expect("s").expect("row");
+        assert_eq!(row.revoked_at, Some(T0 + 50), "{s}");
+    }
+    let old = store
+        .session_get("s-ru-old")
+        .await
+        .expect("s")
+        .expect("row");
+    assert_eq!(
+        (old.revoked_at, old.revoked_reason.as_deref()),
+        (Some(T0 + 1), Some("earlier"))
+    );
+    for si in ["si-ru-1", "si-ru-2"] {
+        let row = store.sign_in_get(si).await.expect("si").expect("row");
+        assert_eq!(row.ended_at, Some(T0 + 50), "{si}");
+    }
+    assert!(store
+        .session_get("s-ru-bystander")
+        .await
+        .expect("s")
+        .expect("row")
+        .is_live(T0 + 50));
+    assert_eq!(
+        store
+            .sign_in_get("si-ru-bystander")
+            .await
+            .expect("si")
+            .expect("row")
+            .ended_at,
+        None
+    );
+    assert_eq!(audited(store, "user.sessions.revoke", &u).await, 1);
+    let out = store
+        .refresh_rotate(
+            b"rt-ru-1",
+            T0 + 51,
+            &refresh("rt-ru-1b", "s-ru-1", &c),
+            None,
+        )
+        .await
+        .expect("rotate");
+    assert_eq!(out, RotateOutcome::Dead);
+}
+
+pub async fn revoking_a_clients_tokens_moves_its_watermark(store: &dyn Store) {
+    let (c, u) = seed(store, "revoke-client").await;
+    let (bystander, _) = seed(store, "revoke-client-bystander").await;
+    seed_family(store, &c, &u, "s-rc-1", "rt-rc-1").await;
+    seed_family(store, &c, &u, "s-rc-2", "rt-rc-2").await;
+    seed_family(store, &bystander, &u, "s-rc-bystander", "rt-rc-bystander").await;
+
+    let ev = audit("client.tokens.revoke", &c);
+    let n = store
+        .sessions_revoke_client(&c, T0 + 60, Some(&ev))
+        .await
+        .expect("revoke client");
+    assert_eq!(n, 2);
+    let client = store.client_get(&c).await.expect("get").expect("row");
+    assert_eq!(client.tokens_valid_after, T0 + 60);
+    for s in ["s-rc-1", "s-rc-2"] {
+        assert!(!store
+            .session_get(s)
+            .await
+            .expect("s")
+            .expect("row")
+            .is_live(T0 + 60));
+    }
+    assert!(store
+        .session_get("s-rc-bystander")
+        .await
+        .expect("s")
+        .expect("row")
+        .is_live(T0 + 60));
+    assert_eq!(
+        store
+            .client_get(&bystander)
+            .await
+            .expect("get")
+            .expect("row")
+            .tokens_valid_after,
+        0
+    );
+    assert_eq!(audited(store, "client.tokens.revoke", &c).await, 1);
+
+    // Nothing left to revoke: the count is 0 but the watermark still moves.
+    let n = store
+        .sessions_revoke_client(&c, T0 + 70, None)
+        .await
+        .expect("again");
+    assert_eq!(n, 0);
+    assert_eq!(
+        store
+            .client_get(&c)
+            .await
+            .expect("get")
+            .expect("row")
+            .tokens_valid_after,
+        T0 + 70
+    );
+    let ghost = store
+        .sessions_revoke_client("c-no-such-client", T0, None)
+        .await;
+    assert!(is_not_found(&ghost), "unknown client: {ghost:?}");
+}
+
+pub async fn sessions_are_listed_newest_first_with_names_and_live_token_counts(store: &dyn Store) {
+    let (c, a) = seed(store, "list").await;
+    let b = "u-list-b".to_owned();
+    store
+        .user_insert(&user(&b), &audit("user.create", &b))
+        .await
+        .expect("user b");
+    let now = T0 + 100;
+
+    // s1 (user a, oldest): its first refresh token spent by a rotation that also
+    // recorded an access token already expired at `now`; one live access record (from
+    // the redemption) and one live refresh token remain.
+    store
+        .auth_code_insert(&code("code-list-1", &c, &a))
+        .await
+        .expect("code");
+    let s1 = issuance(&c, &a, "s-list-1");
+    assert!(store
+        .auth_code_redeem(b"code-list-1", T0 + 1, &s1)
+        .await
+        .expect("redeem"));
+    let mut expired_at = access("jti-list-1-old", Some("s-list-1"), &c);
+    expired_at.expires_at = now;
+    let out = store
+        .refresh_rotate(
+            b"rt-s-list-1",
+            T0 + 2,
+            &refresh("rt-list-1b", "s-list-1", &c),
+            Some(&expired_at),
+        )
+        .await
+        .expect("rotate");
+    assert!(matches!(out, RotateOutcome::Rotated { .. }), "{out:?}");
+
+    // s2 (user b): its only refresh token's idle time ends exactly at `now`.
+    let mut s2 = issuance(&c, &b, "s-list-2");
+    if let Some(s) = s2.session.as_mut() {
+        s.created_at = T0 + 10;
+    }
+    if let Some(r) = s2.refresh.as_mut() {
+        r.idle_expires_at = now;
+    }
+    store
+        .auth_code_insert(&code("code-list-2", &c, &b))
+        .await
+        .expect("code");
+    assert!(store
+        .auth_code_redeem(b"code-list-2", T0 + 10, &s2)
+        .await
+        .expect("redeem"));
+
+    // s3 (user a, newest): revoked, with an unspent refresh token.
+    let mut s3 = issuance(&c, &a, "s-list-3");
+    if let Some(s) = s3.session.as_mut() {
+        s.created_at = T0 + 20;
+    }
+    store
+        .auth_code_insert(&code("code-list-3", &c, &a))
+        .await
+        .expect("code");
+    assert!(store
+        .auth_code_redeem(b"code-list-3", T0 + 20, &s3)
+        .await
+        .expect("redeem"));
+    store
+        .session_revoke("s-list-3", "test", T0 + 30, None)
+        .await
+        .expect("revoke");
+
+    let by_client = SessionFilter {
+        client_id: Some(c.clone()),
+        ..Default::default()
+    };
+    let all = store.sessions_list(&by_client, now).await.expect("list");
+    let ids: Vec<&str> = all.iter().map(|i| i.session.id.as_str()).collect();
+    assert_eq!(ids, ["s-list-3", "s-list-2", "s-list-1"]);
+    let one = &all[2];
+    assert_eq!(one.username, "name-u-list");
+    assert_eq!(one.client_name, "Client c-list");
+    assert_eq!((one.live_access_tokens, one.live_refresh_tokens), (1, 1));
+    assert_eq!(all[1].username, "name-u-list-b");
+    assert_eq!(
+        (all[1].live_access_tokens, all[1].live_refresh_tokens),
+        (1, 0),
+        "a refresh token past its idle time is not live"
+    );
+    assert_eq!(
+        all[0].live_refresh_tokens, 0,
+        "a revoked family has no live tokens"
+    );
+    assert_eq!(all[0].session.revoked_at, Some(T0 + 30));
+
+    let for_a = SessionFilter {
+        user_id: Some(a.clone()),
+        ..by_client.clone()
+    };
+    let ids: Vec<String> = store
+        .sessions_list(&for_a, now)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|i| i.session.id)
+        .collect();
+    assert_eq!(ids, ["s-list-3", "s-list-1"]);
+    let live = SessionFilter {
+        live_at: Some(now),
+        ..by_client.clone()
+    };
+    let ids: Vec<String> = store
+        .sessions_list(&live, now)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|i| i.session.id)
+        .collect();
+    assert_eq!(ids, ["s-list-2", "s-list-1"]);
+    let first = SessionFilter {
+        limit: Some(1),
+        ..by_client.clone()
+    };
+    let ids: Vec<String> = store
+        .sessions_list(&first, now)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|i| i.session.id)
+        .collect();
+    assert_eq!(ids, ["s-list-3"]);
+    let none = SessionFilter {
+        user_id: Some("u-nobody".into()),
+        ..by_client
+    };
+    assert!(store
+        .sessions_list(&none, now)
+        .await
+        .expect("list")
+        .is_empty());
+}
+
+pub async fn the_jti_denylist_remembers_revoked_access_tokens(store: &dyn Store) {
+    assert!(!store.access_token_revoked("jti-deny").await.expect("check"));
+    store
+        .access_token_revoke("jti-deny", T0 + 600)
+        .await
+        .expect("revoke");
+    assert!(store.access_token_revoked("jti-deny").await.expect("check"));
+    store
+        .access_token_revoke("jti-deny", T0 + 300)
+        .await
+        .expect("revoke twice");
+    assert!(store.access_token_revoked("jti-deny").await.expect("check"));
+    assert!(!store
+        .access_token_revoked("jti-deny-other")
+        .await
+        .expect("check"));
+}
+
+pub async fn a_jti_can_be_used_only_once(store: &dyn Store) {
+    assert!(store
+        .jti_use("client-a:jti-once", T0 + 60)
+        .await
+        .expect("first"));
+    assert!(!store
+        .jti_use("client-a:jti-once", T0 + 60)
+        .await
+        .expect("second"));
+    assert!(store
+        .jti_use("client-b:jti-once", T0 + 60)
+        .await
+        .expect("other key"));
+    let results = join_all(
+        (0..20)
+            .map(|_| store.jti_use("client-a:jti-race", T0 + 60))
+            .collect(),
+    )
+    .await;
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    let firsts = results.iter().filter(|r| matches!(r, Ok(true))).count();
+    assert_eq!(firsts, 1, "exactly one concurrent use wins");
+}
+
+// --- audit and housekeeping ------------------------------------------------------------
+
+pub async fn audit_events_are_listed_newest_first_and_filtered(store: &dyn Store) {
+    let actor = "user:audit-suite";
+    let events = [
+        NewAuditEvent::new(T0, actor, "client.create").target("c-audit-1"),
+        NewAuditEvent::new(T0 + 1, actor, "client.update")
+            .target("c-audit-1")
+            .before(&serde_json::json!({"name": "a"}))
+            .after(&serde_json::json!({"name": "b"})),
+        NewAuditEvent::new(T0 + 2, actor, "CLIENT.shout").target("c-audit-2"),
+        NewAuditEvent::new(T0 + 3, actor, "security.refresh_token.reuse_detected")
+            .target("s-audit")
+            .ip(Some("198.51.100.4".into()))
+            .security(),
+        NewAuditEvent::new(T0 + 4, "system", "client.update").target("c-audit-1"),
+    ];
+    for e in &events {
+        store.audit_insert(e).await.expect("audit_insert");
+    }
+    let by_actor = AuditFilter {
+        actor: Some(actor.into()),
+        ..Default::default()
+    };
+    let got = store.audit_list(&by_actor).await.expect("list");
+    let actions: Vec<&str> = got.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "security.refresh_token.reuse_detected",
+            "CLIENT.shout",
+            "client.update",
+            "client.create"
+        ]
+    );
+    assert!(
+        got.windows(2).all(|w| w[0].id > w[1].id),
+        "ids grow with time"
+    );
+    let reuse = &got[0];
+    assert!(reuse.security);
+    assert_eq!(
+        (reuse.at, reuse.ip.as_deref()),
+        (T0 + 3, Some("198.51.100.4"))
+    );
+    let update = &got[2];
+    assert_eq!(update.before.as_deref(), Some(r#"{"name":"a"}"#));
+    assert_eq!(update.after.as_deref(), Some(r#"{"name":"b"}"#));
+
+    let prefixed = AuditFilter {
+        action_prefix: Some("client.".into()),
+        ..by_actor.clone()
+    };
+    let actions: Vec<String> = store
+        .audit_list(&prefixed)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        ["client.update", "client.create"],
+        "the prefix matches literally, case included"
+    );
+    let secure = AuditFilter {
+        security_only: true,
+        ..by_actor.clone()
+    };
+    assert_eq!(store.audit_list(&secure).await.expect("list").len(), 1);
+    let target = AuditFilter {
+        target: Some("c-audit-1".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.audit_list(&target).await.expect("list").len(), 3);
+    let since = AuditFilter {
+        since: Some(T0 + 2),
+        ..by_actor.clone()
+    };
+    assert_eq!(store.audit_list(&since).await.expect("list").len(), 2);
+    let page = AuditFilter {
+        before_id: Some(got[1].id),
+        limit: Some(1),
+        ..by_actor.clone()
+    };
+    let older = store.audit_list(&page).await.expect("list");
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].id, got[2].id);
+}
+
+pub async fn meta_values_are_upserted(store: &dyn Store) {
+    assert_eq!(store.meta_get("suite.key").await.expect("get"), None);
+    store.meta_set("suite.key", "one").await.expect("set");
+    assert_eq!(
+        store.meta_get("suite.key").await.expect("get").as_deref(),
+        Some("one")
+    );
+    store.meta_set("suite.key", "two").await.expect("set again");
+    assert_eq!(
+        store.meta_get("suite.key").await.expect("get").as_deref(),
+        Some("two")
+    );
+}
+
+pub async fn purging_removes_expired_rows_and_keeps_live_ones(store: &dyn Store) {
+    let (c, u) = seed(store, "purge").await;
+    let now = T0 + 1000;
+
+    let mut old_code = code("code-purge-old", &c, &u);
+    old_code.expires_at = now;
+    let mut live_code = code("code-purge-live", &c, &u);
+    live_code.expires_at = now + 1;
+    let mut old_dev = device("dev-purge-old", "uc-purge-old", &c);
+    old_dev.expires_at = now - 1;
+    let mut live_dev = device("dev-purge-live", "uc-purge-live", &c);
+    live_dev.expires_at = now + 60;
+    for ac in [&old_code, &live_code] {
+        store.auth_code_insert(ac).await.expect("code");
+    }
+    for dc in [&old_dev, &live_dev] {
+        store.device_insert(dc).await.expect("device");
+    }
+    let req = |id: &str, expires_at| AuthRequest {
+        id: id.into(),
+        params: "{}".into(),
+        sign_in_id: None,
+        created_at: T0,
+        expires_at,
+        consumed_at: None,
+    };
+    store
+        .auth_request_insert(&req("ar-purge-old", now))
+        .await
+        .expect("ar");
+    store
+        .auth_request_insert(&req("ar-purge-live", now + 60))
+        .await
+        .expect("ar");
+
+    // A live family with a spent token (kept: reuse detection needs it) and a dead
+    // family whose spent token goes.
+    seed_family(store, &c, &u, "s-purge-live", "rt-purge-live-1").await;
+    let mut rt2 = refresh("rt-purge-live-2", "s-purge-live", &c);
+    rt2.idle_expires_at = now + 86_400;
+    store
+        .refresh_rotate(b"rt-purge-live-1", T0 + 10, &rt2, None)
+        .await
+        .expect("rotate");
+    seed_family(store, &c, &u, "s-purge-dead", "rt-purge-dead-1").await;
+    store
+        .refresh_rotate(
+            b"rt-purge-dead-1",
+            T0 + 10,
+            &refresh("rt-purge-dead-2", "s-purge-dead", &c),
+            None,
+        )
+        .await
+        .expect("rotate");
+    store
+        .session_revoke("s-purge-dead", "test", T0 + 20, None)
+        .await
+        .expect("revoke");
+
+    store
+        .access_token_revoke("jti-purge-old", now)
+        .await
+        .expect("deny");
+    store
+        .access_token_revoke("jti-purge-live", now + 60)
+        .await
+        .expect("deny");
+    assert!(store.jti_use("purge:old", now - 1).await.expect("jti"));
+    assert!(store.jti_use("purge:live", now + 60).await.expect("jti"));
+
+    let removed = store.purge_expired(now).await.expect("purge");
+    // Old code, device code, auth request, denylist entry, used jti, the dead family's
+    // two tokens, and the access records that expired (one per seeded family).
+    assert!(removed >= 9, "removed {removed}");
+
+    assert_eq!(
+        store.auth_code_get(b"code-purge-old").await.expect("code"),
+        None
+    );
+    assert!(store
+        .auth_code_get(b"code-purge-live")
+        .await
+        .expect("code")
+        .is_some());
+    assert_eq!(store.device_get(b"dev-purge-old").await.expect("dev"), None);
+    assert!(store
+        .device_get(b"dev-purge-live")
+        .await
+        .expect("dev")
+        .is_some());
+    assert_eq!(
+        store.auth_request_get("ar-purge-old").await.expect("ar"),
+        None
+    );
+    assert!(store
+        .auth_request_get("ar-purge-live")
+        .await
+        .expect("ar")
+        .is_some());
+    assert!(store
+        .refresh_get(b"rt-purge-live-1")
+        .await
+        .expect("rt")
+        .is_some());
+    assert!(store
+        .refresh_get(b"rt-purge-live-2")
+        .await
+        .expect("rt")
+        .is_some());
+    assert_eq!(
+        store.refresh_get(b"rt-purge-dead-1").await.expect("rt"),
+        None
+    );
+    assert!(!store
+        .access_token_revoked("jti-purge-old")
+        .await
+        .expect("deny"));
+    assert!(store
+        .access_token_revoked("jti-purge-live")
+        .await
+        .expect("deny"));
+    assert!(store
+        .jti_use("purge:old", now + 60)
+        .await
+        .expect("jti reusable after expiry"));
+    assert!(!store
+        .jti_use("purge:live", now + 60)
+        .await
+        .expect("jti still recorded"));
+    // Sessions themselves are history and stay.
+    assert!(store
+        .session_get("s-purge-dead")
+        .await
+        .expect("s")
+        .is_some());
+    assert_eq!(store.purge_expired(now).await.expect("purge again"), 0);
+}

@@ -1,0 +1,240 @@
+//! The JSON endpoints: discovery, JWKS, token, introspection, revocation, userinfo and
+//! device authorization. Each one parses, calls the engine, and shapes the answer per
+//! its RFC; no protocol decisions are made here.
+
+use crate::http::*;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latchkey_core::oauth::client_auth::Presented;
+use latchkey_core::oauth::error::{ErrorCode, OAuthError};
+use latchkey_core::oauth::introspect::BearerError;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+type St = State<Arc<AppState>>;
+type Peer = ConnectInfo<SocketAddr>;
+
+pub async fn discovery(State(st): St) -> Response {
+    let mut r = axum::Json(st.provider.discovery()).into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    r
+}
+
+pub async fn jwks(State(st): St) -> Response {
+    match st.provider.jwks().await {
+        Ok(v) => {
+            let mut r = axum::Json(v).into_response();
+            if let Ok(h) = HeaderValue::from_str(&format!(
+                "public, max-age={}",
+                st.provider.config.jwks_max_age
+            )) {
+                r.headers_mut().insert(header::CACHE_CONTROL, h);
+            }
+            r
+        }
+        Err(e) => oauth_error_response(&e),
+    }
+}
+
+/// Parses a client-authenticated form POST; on success returns params + presented
+/// credentials, on failure the finished error response.
+fn client_form(
+    st: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Params, Presented, String), Response> {
+    let ip = client_ip(peer, headers, &st.trusted_proxies).to_string();
+    let key = format!("ip:{ip}");
+    if let Some(wait) = st.limits.client_auth.blocked(&key) {
+        return Err(too_many(wait));
+    }
+    require_form(headers).map_err(|e| oauth_error_response(&e))?;
+    let params = Params::parse(body);
+    if !params.duplicated.is_empty() {
+        return Err(oauth_error_response(&OAuthError::invalid_request(
+            "a parameter is repeated",
+        )));
+    }
+    let basic = basic_auth(headers).map_err(|e| oauth_error_response(&e))?;
+    Ok((
+        params,
+        Presented {
+            basic,
+            ip: Some(ip),
+        },
+        key,
+    ))
+}
+
+fn note_failure(st: &AppState, key: &str, e: &OAuthError) {
+    if e.code == ErrorCode::InvalidClient {
+        st.limits.client_auth.fail(key);
+    }
+}
+
+pub async fn token(
+    State(st): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (params, presented, key) = match client_form(&st, peer, &headers, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match st.provider.token(&params.map, &presented).await {
+        Ok(resp) => {
+            st.metrics.token_issued();
+            json_response(
+                StatusCode::OK,
+                &serde_json::to_value(&resp).unwrap_or_default(),
+            )
+        }
+        Err(e) => {
+            note_failure(&st, &key, &e);
+            oauth_error_response(&e)
+        }
+    }
+}
+
+pub async fn introspect(
+    State(st): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (params, presented, key) = match client_form(&st, peer, &headers, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match st.provider.introspect(&params.map, &presented).await {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => {
+            note_failure(&st, &key, &e);
+            oauth_error_response(&e)
+        }
+    }
+}
+
+pub async fn revoke(
+    State(st): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (params, presented, key) = match client_form(&st, peer, &headers, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match st.provider.revoke(&params.map, &presented).await {
+        Ok(()) => {
+            let mut r = StatusCode::OK.into_response();
+            no_store(r.headers_mut());
+            r
+        }
+        Err(e) => {
+            note_failure(&st, &key, &e);
+            oauth_error_response(&e)
+        }
+    }
+}
+
+pub async fn device_authorization(
+    State(st): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (params, presented, key) = match client_form(&st, peer, &headers, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match st
+        .provider
+        .device_authorization(&params.map, &presented)
+        .await
+    {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => {
+            note_failure(&st, &key, &e);
+            oauth_error_response(&e)
+        }
+    }
+}
+
+fn bearer_error(e: BearerError) -> Response {
+    let (status, www) = match e {
+        BearerError::Missing => (StatusCode::UNAUTHORIZED, "Bearer realm=\"latchkey\""),
+        BearerError::InvalidToken => (
+            StatusCode::UNAUTHORIZED,
+            "Bearer realm=\"latchkey\", error=\"invalid_token\"",
+        ),
+        BearerError::InsufficientScope => (
+            StatusCode::FORBIDDEN,
+            "Bearer realm=\"latchkey\", error=\"insufficient_scope\", scope=\"openid\"",
+        ),
+        BearerError::Unavailable => {
+            return oauth_error_response(&OAuthError::unavailable());
+        }
+    };
+    let mut r = status.into_response();
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(www));
+    no_store(r.headers_mut());
+    r
+}
+
+/// OIDC Core §5.3: GET or POST with the header, or POST with a form body
+/// (RFC 6750 §2.2). Query tokens are refused (RFC 6750 §2.3, RFC 9700 §4.3.2).
+pub async fn userinfo(
+    State(st): St,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let q = Params::parse(query.unwrap_or_default().as_bytes());
+    if q.get("access_token").is_some() {
+        return oauth_error_response(&OAuthError::invalid_request(
+            "access tokens are not accepted in the query string",
+        ));
+    }
+    let header_token = bearer(&headers);
+    let body_token = if !body.is_empty() && require_form(&headers).is_ok() {
+        Params::parse(&body).get("access_token").map(str::to_string)
+    } else {
+        None
+    };
+    if header_token.is_some() && body_token.is_some() {
+        return oauth_error_response(&OAuthError::invalid_request(
+            "more than one access token presented",
+        ));
+    }
+    match st
+        .provider
+        .userinfo(header_token.or(body_token).as_deref())
+        .await
+    {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => bearer_error(e),
+    }
+}
+
+pub async fn style() -> Response {
+    let mut r = crate::html::STYLE.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    r
+}

@@ -1,0 +1,470 @@
+//! `latchkey-server`: the HTTP surface of Latchkey.
+//!
+//! Owns: the public listener (discovery, JWKS, authorize + login/consent/device pages,
+//! token, introspection, revocation, userinfo, logout), the admin listener (separate,
+//! loopback by default), TLS termination with certificate reload, trusted-proxy
+//! handling, brute-force limits, security headers, and the background jobs (key
+//! rotation, clean-up).
+//!
+//! Does not own: protocol decisions (those are `latchkey-core::oauth`), SQL (the store
+//! crates) or argument parsing (the `latchkey` binary). Only this crate depends on axum.
+
+pub mod api;
+pub mod html;
+pub mod http;
+pub mod limits;
+pub mod pages;
+mod tls;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use latchkey_core::clock::{Clock, SystemClock};
+use latchkey_core::crypto::Kek;
+use latchkey_core::model::Alg;
+use latchkey_core::oauth::{Config, Provider};
+use latchkey_core::store::Store;
+use latchkey_store_sqlite::{SqliteOptions, SqliteStore};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Everything `latchkey serve` needs, already merged from flags, env and config file.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub db: PathBuf,
+    pub issuer: String,
+    pub public_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub access_token_alg: Alg,
+    pub synchronous_normal: bool,
+    pub kek: Kek,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] latchkey_core::error::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("signing keys: {0}")]
+    Keys(String),
+}
+
+/// Checks the issuer per the CLI contract: `https://`, or `http://` only on a loopback
+/// host; no query or fragment (OIDC Discovery §3, RFC 8414 §2).
+pub fn validate_issuer(issuer: &str) -> Result<(), ServeError> {
+    let u = url::Url::parse(issuer).map_err(|_| ServeError::Config(format!("issuer {issuer:?} is not a URL")))?;
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(ServeError::Config("the issuer must not have a query or fragment".into()));
+    }
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match u.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err(ServeError::Config(
+                    "an http:// issuer is accepted only on loopback addresses; use https://".into(),
+                ))
+            }
+        }
+        _ => Err(ServeError::Config("the issuer must be an https:// URL".into())),
+    }
+}
+
+/// Tokens issued, per minute, for the last hour (a ring of 60 buckets).
+pub struct Metrics {
+    total: AtomicU64,
+    minutes: [AtomicU64; 60],
+    stamps: [AtomicU64; 60],
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            total: AtomicU64::new(0),
+            minutes: std::array::from_fn(|_| AtomicU64::new(0)),
+            stamps: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn token_issued(&self) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        let minute = SystemClock.now() as u64 / 60;
+        let i = (minute % 60) as usize;
+        if self.stamps[i].swap(minute, Ordering::Relaxed) != minute {
+            self.minutes[i].store(0, Ordering::Relaxed);
+        }
+        self.minutes[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+}
+
+pub struct AppState {
+    pub provider: Arc<Provider>,
+    pub limits: limits::Limits,
+    pub metrics: Metrics,
+    pub secure_cookies: bool,
+    pub hsts: bool,
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Whether requests must have arrived over HTTPS through a trusted proxy.
+    pub require_forwarded_https: bool,
+    pub issuer_origin: String,
+    pub keys_ready: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// `__Host-` cookies need `Secure`; only a loopback `http://` issuer drops both.
+    pub fn session_cookie(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-lk_session"
+        } else {
+            "lk_session"
+        }
+    }
+    pub fn csrf_cookie(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-lk_csrf"
+        } else {
+            "lk_csrf"
+        }
+    }
+}
+
+/// Builds the shared state. `keys_ready` flips to true once signing keys exist.
+pub fn app_state(provider: Arc<Provider>, trusted_proxies: Vec<IpAddr>, keys_ready: watch::Receiver<bool>) -> Arc<AppState> {
+    let issuer = provider.config.issuer.clone();
+    let https = issuer.starts_with("https://");
+    let origin = url::Url::parse(&issuer)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    Arc::new(AppState {
+        provider,
+        limits: limits::Limits::default(),
+        metrics: Metrics::default(),
+        secure_cookies: https,
+        hsts: https,
+        require_forwarded_https: https && !trusted_proxies.is_empty(),
+        trusted_proxies,
+        issuer_origin: origin,
+        keys_ready,
+    })
+}
+
+/// Requests that need keys wait (bounded) for the first key generation at start-up, so
+/// the listener can answer discovery at once on a fresh database.
+async fn await_keys(
+    axum::extract::State(st): axum::extract::State<Arc<AppState>>,
+    req: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
+    if !*st.keys_ready.borrow() {
+        let mut rx = st.keys_ready.clone();
+        let ok = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|r| *r)).await;
+        if !matches!(ok, Ok(Ok(_))) {
+            return http::oauth_error_response(&latchkey_core::oauth::error::OAuthError::unavailable());
+        }
+    }
+    next.run(req).await
+}
+
+/// HD-05 behind a proxy: only requests that reached the proxy over HTTPS are served;
+/// plain-HTTP page loads are redirected, anything else refused unprocessed.
+async fn forwarded_https(
+    axum::extract::State(st): axum::extract::State<Arc<AppState>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    req: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
+    if st.require_forwarded_https {
+        let from_proxy = st.trusted_proxies.contains(&peer.ip());
+        let proto = req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !from_proxy || !proto.eq_ignore_ascii_case("https") {
+            if req.method() == axum::http::Method::GET {
+                let target = format!(
+                    "{}{}",
+                    st.issuer_origin,
+                    req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/")
+                );
+                if let Ok(v) = HeaderValue::from_str(&target) {
+                    let mut r = StatusCode::MOVED_PERMANENTLY.into_response();
+                    r.headers_mut().insert(header::LOCATION, v);
+                    return r;
+                }
+            }
+            return http::oauth_error_response(&latchkey_core::oauth::error::OAuthError::invalid_request(
+                "HTTPS is required",
+            ));
+        }
+    }
+    next.run(req).await
+}
+
+/// The public OAuth/OIDC router. Paths are relative to the issuer.
+pub fn public_router(st: Arc<AppState>) -> Router {
+    let keyed = Router::new()
+        .route("/jwks", get(api::jwks))
+        .route("/token", post(api::token))
+        .route("/introspect", post(api::introspect))
+        .route("/revoke", post(api::revoke))
+        .route("/userinfo", get(api::userinfo).post(api::userinfo))
+        .route("/device_authorization", post(api::device_authorization))
+        .route("/authorize", get(pages::authorize).post(pages::authorize))
+        .route("/login", get(pages::login_get).post(pages::login_post))
+        .route("/consent", get(pages::consent_get).post(pages::consent_post))
+        .route("/device", get(pages::device_get).post(pages::device_post))
+        .route("/logout", get(pages::logout).post(pages::logout))
+        .route_layer(middleware::from_fn_with_state(st.clone(), await_keys));
+    Router::new()
+        .route("/.well-known/openid-configuration", get(api::discovery))
+        .route("/.well-known/oauth-authorization-server", get(api::discovery))
+        .route("/static/style.css", get(api::style))
+        .merge(keyed)
+        .layer(middleware::from_fn_with_state(st.clone(), forwarded_https))
+        .layer(DefaultBodyLimit::max(http::body_bytes_limit()))
+        .with_state(st)
+}
+
+/// The admin listener. The admin API proper comes with its own issue; this serves
+/// health and token statistics for monitoring.
+pub fn admin_router(st: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/admin/v1/health", get(admin_health))
+        .with_state(st)
+}
+
+async fn admin_health(axum::extract::State(st): axum::extract::State<Arc<AppState>>) -> Response {
+    let ready = *st.keys_ready.borrow();
+    let body = serde_json::json!({
+        "status": if ready { "ok" } else { "starting" },
+        "tokens_issued": st.metrics.total(),
+    });
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(body)).into_response()
+}
+
+/// A running server: its bound addresses, and a handle to stop it.
+pub struct Running {
+    pub public_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+
+    /// Waits until the server stops (Ctrl-C / SIGTERM are handled by [`serve`]).
+    pub async fn wait(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Opens the store, starts both listeners and the background jobs.
+pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
+    validate_issuer(&cfg.issuer)?;
+    let https_issuer = cfg.issuer.starts_with("https://");
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+        (None, None) => None,
+        _ => return Err(ServeError::Config("--tls-cert and --tls-key go together".into())),
+    };
+    if https_issuer && tls.is_none() && cfg.trusted_proxies.is_empty() {
+        return Err(ServeError::Config(
+            "an https:// issuer needs --tls-cert/--tls-key, or --trusted-proxy naming the TLS-terminating proxy".into(),
+        ));
+    }
+    let store = SqliteStore::open_with(
+        &cfg.db,
+        SqliteOptions {
+            synchronous_normal: cfg.synchronous_normal,
+            ..SqliteOptions::default()
+        },
+    )
+    .await?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let mut config = Config::new(cfg.issuer.clone());
+    config.access_token_alg = cfg.access_token_alg;
+    let provider = Arc::new(Provider::new(store, Arc::new(SystemClock), cfg.kek.clone(), config));
+    start_with(provider, cfg, tls).await
+}
+
+/// Starts listeners for an already-built provider (tests use this with a fixed clock).
+pub async fn start_with(
+    provider: Arc<Provider>,
+    cfg: ServeConfig,
+    tls: Option<(PathBuf, PathBuf)>,
+) -> Result<Running, ServeError> {
+    let (ready_tx, ready_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = app_state(provider.clone(), cfg.trusted_proxies.clone(), ready_rx);
+
+    let public = tokio::net::TcpListener::bind(cfg.public_addr)
+        .await
+        .map_err(|e| ServeError::Bind { addr: cfg.public_addr, source: e })?;
+    let admin = tokio::net::TcpListener::bind(cfg.admin_addr)
+        .await
+        .map_err(|e| ServeError::Bind { addr: cfg.admin_addr, source: e })?;
+    let public_addr = public.local_addr().map_err(|e| ServeError::Bind { addr: cfg.public_addr, source: e })?;
+    let admin_addr = admin.local_addr().map_err(|e| ServeError::Bind { addr: cfg.admin_addr, source: e })?;
+
+    let mut tasks = Vec::new();
+    let public_app = public_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some((cert, key)) => {
+            tasks.push(tls::serve_tls(public, public_app, cert, key, stop_rx.clone()).await?);
+        }
+        None => {
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let r = axum::serve(public, public_app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "public listener failed");
+                }
+            }));
+        }
+    }
+    let admin_app = admin_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let mut rx = stop_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let r = axum::serve(admin, admin_app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "admin listener failed");
+        }
+    }));
+
+    // Keys: made (first start) or brought up to date, then kept rotating on schedule.
+    let p = provider.clone();
+    let mut rx = stop_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            match p.maintain_keys().await {
+                Ok(()) => {
+                    let _ = ready_tx.send(true);
+                }
+                Err(e) => tracing::error!(error = %e, "key maintenance failed"),
+            }
+            if let Err(e) = p.store.purge_expired(p.now()).await {
+                tracing::warn!(error = %e, "clean-up of expired rows failed");
+            }
+            let wait = if *ready_tx.borrow() { 60 } else { 2 };
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
+                _ = rx.wait_for(|s| *s) => break,
+            }
+        }
+    }));
+
+    Ok(Running {
+        public_addr,
+        admin_addr,
+        state,
+        shutdown: stop_tx,
+        tasks,
+    })
+}
+
+/// `latchkey serve`: starts, prints where it listens, runs until Ctrl-C or SIGTERM.
+pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
+    let running = start(cfg.clone()).await?;
+    tracing::info!(
+        issuer = %cfg.issuer,
+        public = %running.public_addr,
+        admin = %running.admin_addr,
+        "latchkey listening"
+    );
+    eprintln!(
+        "latchkey: issuer {} · public {} · admin {}",
+        cfg.issuer, running.public_addr, running.admin_addr
+    );
+    shutdown_signal().await;
+    running.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_issuers_are_accepted_only_on_loopback() {
+        assert!(validate_issuer("http://127.0.0.1:8080").is_ok());
+        assert!(validate_issuer("http://[::1]:8080").is_ok());
+        assert!(validate_issuer("http://localhost:8080").is_ok());
+        assert!(validate_issuer("https://as.test").is_ok());
+        assert!(validate_issuer("http://as.test").is_err());
+        assert!(validate_issuer("http://10.0.0.5").is_err());
+        assert!(validate_issuer("https://as.test/?x=1").is_err());
+        assert!(validate_issuer("ftp://as.test").is_err());
+    }
+}

@@ -1,0 +1,490 @@
+//! The browser side: authorization endpoint, sign-in, consent, device verification and
+//! logout. Forms are CSRF-protected (a token bound to the sign-in or to a pre-login
+//! cookie, plus an `Origin` check), responses to form posts are 303 (RFC 9700 §4.12),
+//! and errors about the client or redirect URI are pages, never redirects.
+
+use crate::html::{self, hidden};
+use crate::http::*;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use latchkey_core::crypto::{b64url, ct_eq, random_token, sha256};
+use latchkey_core::model::{SignIn, User};
+use latchkey_core::oauth::authorize::{AuthorizeError, AuthzRequest, LoginError};
+use latchkey_core::oauth::error::{ErrorCode, OAuthError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+type St = State<Arc<AppState>>;
+type Peer = ConnectInfo<SocketAddr>;
+
+fn html_response(st: &AppState, status: StatusCode, body: String) -> Response {
+    let mut r = (status, axum::response::Html(body)).into_response();
+    html_headers(r.headers_mut(), st.hsts);
+    r
+}
+
+fn error_page(st: &AppState, status: StatusCode, msg: &str) -> Response {
+    html_response(st, status, html::error_page(msg))
+}
+
+/// 303 See Other: the browser follows with GET and drops the form body.
+fn see_other(st: &AppState, location: &str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        Err(_) => return error_page(st, StatusCode::BAD_REQUEST, "Invalid redirect target."),
+    }
+    html_headers(r.headers_mut(), st.hsts);
+    r
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn set_cookie(st: &AppState, r: &mut Response, name: &str, value: &str, max_age: Option<i64>) {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if st.secure_cookies {
+        c.push_str("; Secure");
+    }
+    if let Some(m) = max_age {
+        c.push_str(&format!("; Max-Age={m}"));
+    }
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// Same-origin check for form posts (AZ-20 c). Browsers send `Origin` on POST; a
+/// missing one (old clients, tests with plain HTTP tools) falls back to the CSRF token.
+fn origin_ok(st: &AppState, headers: &HeaderMap) -> bool {
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(o) => o == st.issuer_origin,
+    }
+}
+
+/// A CSRF token bound to the sign-in: it is derived from the secret cookie value, so
+/// it cannot be minted in another user's session (AZ-20 b).
+fn csrf_for(sign_in_id: &str, purpose: &str) -> String {
+    b64url(&sha256(format!("{purpose}\0{sign_in_id}").as_bytes())[..24])
+}
+
+async fn current_sign_in(st: &AppState, headers: &HeaderMap) -> Result<Option<(SignIn, User)>, OAuthError> {
+    match cookie(headers, st.session_cookie()) {
+        Some(id) => st.provider.sign_in_lookup(id).await,
+        None => Ok(None),
+    }
+}
+
+fn ip_of(st: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
+    client_ip(peer, headers, &st.trusted_proxies).to_string()
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(256).collect())
+}
+
+/// GET or POST /authorize (OIDC Core §3.1.2.1 allows both).
+pub async fn authorize(
+    State(st): St,
+    ConnectInfo(peer): Peer,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = if method == Method::POST {
+        if require_form(&headers).is_err() {
+            return error_page(&st, StatusCode::BAD_REQUEST, "The request must be a form.");
+        }
+        Params::parse(&body)
+    } else {
+        Params::parse(query.unwrap_or_default().as_bytes())
+    };
+    let (req, client) = match st.provider.authorize_validate(&params.map, &params.duplicated).await {
+        Ok(x) => x,
+        Err(AuthorizeError::Page(msg)) => return error_page(&st, StatusCode::BAD_REQUEST, msg),
+        Err(AuthorizeError::Redirect { redirect_uri, state, error }) => {
+            return see_other(&st, &st.provider.error_location(&redirect_uri, state.as_deref(), &error));
+        }
+    };
+    let signed_in = match current_sign_in(&st, &headers).await {
+        Ok(s) => s,
+        Err(_) => return unavailable_page(&st),
+    };
+    continue_authorization(&st, req, &client, signed_in, peer, &headers).await
+}
+
+fn unavailable_page(st: &AppState) -> Response {
+    let mut r = error_page(
+        st,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The service is temporarily unavailable. Try again shortly.",
+    );
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    r
+}
+
+/// After validation (or after the login form): sign in if needed, ask consent if
+/// needed, else issue the code.
+async fn continue_authorization(
+    st: &AppState,
+    req: AuthzRequest,
+    client: &latchkey_core::model::Client,
+    signed_in: Option<(SignIn, User)>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Response {
+    let p = &st.provider;
+    let redirect_err = |e: OAuthError| see_other(st, &p.error_location(&req.redirect_uri, req.state.as_deref(), &e));
+    if p.needs_login(&req, signed_in.as_ref().map(|s| &s.0)) {
+        if req.prompt_has("none") {
+            return redirect_err(OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"));
+        }
+        let mut req = req;
+        // Asked once: after this login, prompt=login/max_age are satisfied.
+        req.prompt.retain(|x| x != "login");
+        req.max_age = None;
+        return match p.park_request(&req, None).await {
+            Ok(id) => see_other(st, &format!("/login?req={id}")),
+            Err(_) => unavailable_page(st),
+        };
+    }
+    let Some((sign_in, user)) = signed_in else {
+        return unavailable_page(st);
+    };
+    match p.needs_consent(&req, client, &user.id).await {
+        Ok(true) => {
+            if req.prompt_has("none") {
+                return redirect_err(OAuthError::new(ErrorCode::ConsentRequired, "consent is required"));
+            }
+            match p.park_request(&req, Some(&sign_in.id)).await {
+                Ok(id) => see_other(st, &format!("/consent?req={id}")),
+                Err(_) => unavailable_page(st),
+            }
+        }
+        Ok(false) => {
+            let ip = ip_of(st, peer, headers);
+            match p.issue_code(&req, &sign_in, Some(&ip), user_agent(headers).as_deref()).await {
+                Ok(loc) => see_other(st, &loc),
+                Err(e) => redirect_err(e),
+            }
+        }
+        Err(_) => unavailable_page(st),
+    }
+}
+
+fn login_form(st: &AppState, fields: &[(&str, &str)], error: Option<&str>, username: &str, status: StatusCode) -> Response {
+    let token = random_token();
+    let mut h = hidden("csrf", &token);
+    for (k, v) in fields {
+        h.push_str(&hidden(k, v));
+    }
+    let mut r = html_response(st, status, html::login_page(&h, error, username));
+    set_cookie(st, &mut r, st.csrf_cookie(), &token, Some(3600));
+    r
+}
+
+/// GET /login: the form, carrying what to continue with afterwards.
+pub async fn login_get(State(st): St, RawQuery(query): RawQuery) -> Response {
+    let q = Params::parse(query.unwrap_or_default().as_bytes());
+    let mut fields = Vec::new();
+    if let Some(r) = q.get("req") {
+        fields.push(("req", r));
+    }
+    if let Some(d) = q.get("device") {
+        fields.push(("device", d));
+    }
+    login_form(&st, &fields, None, "", StatusCode::OK)
+}
+
+/// POST /login: checks the password, starts a sign-in (new id: no fixation) and
+/// continues the parked authorization request or the device flow.
+pub async fn login_post(
+    State(st): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let f = Params::parse(&body);
+    let ip = ip_of(&st, peer, &headers);
+    let username = f.get("username").unwrap_or("").trim().to_string();
+    let password = f.get("password").unwrap_or("");
+    let mut carry: Vec<(&str, &str)> = Vec::new();
+    if let Some(r) = f.get("req") {
+        carry.push(("req", r));
+    }
+    if let Some(d) = f.get("device") {
+        carry.push(("device", d));
+    }
+    let csrf_ok = match (cookie(&headers, st.csrf_cookie()), f.get("csrf")) {
+        (Some(c), Some(t)) => ct_eq(c.as_bytes(), t.as_bytes()),
+        _ => false,
+    };
+    if !origin_ok(&st, &headers) || !csrf_ok {
+        return error_page(&st, StatusCode::FORBIDDEN, "The form expired or came from another site. Go back and try again.");
+    }
+    let ip_key = format!("ip:{ip}");
+    let user_key = format!("user:{}", username.to_lowercase());
+    for key in [&ip_key, &user_key] {
+        if let Some(wait) = st.limits.login.blocked(key) {
+            let mut r = login_form(&st, &carry, Some("Too many failed attempts. Wait a moment and try again."), &username, StatusCode::TOO_MANY_REQUESTS);
+            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+    }
+    let ua = user_agent(&headers);
+    let (sign_in, user) = match st.provider.login(&username, password, Some(&ip), ua.as_deref()).await {
+        Ok(x) => x,
+        Err(LoginError::Invalid) => {
+            let blocked = [st.limits.login.fail(&ip_key), st.limits.login.fail(&user_key)];
+            let status = if blocked.iter().any(Option::is_some) {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::OK
+            };
+            return login_form(&st, &carry, Some("Wrong username or password."), &username, status);
+        }
+        Err(LoginError::Unavailable) => return unavailable_page(&st),
+    };
+    st.limits.login.succeed(&ip_key);
+    st.limits.login.succeed(&user_key);
+
+    let mut resp = if let Some(req_id) = f.get("req") {
+        match st.provider.parked_request(req_id, None).await {
+            Ok(Some(req)) => {
+                let _ = st.provider.consume_parked(req_id).await;
+                match st.provider.store.client_get(&req.client_id).await {
+                    Ok(Some(client)) if !client.disabled => {
+                        continue_authorization(&st, req, &client, Some((sign_in.clone(), user)), peer, &headers).await
+                    }
+                    Ok(_) => error_page(&st, StatusCode::BAD_REQUEST, "The application is no longer available."),
+                    Err(_) => unavailable_page(&st),
+                }
+            }
+            Ok(None) => error_page(&st, StatusCode::BAD_REQUEST, "This sign-in request has expired. Start again from the application."),
+            Err(_) => unavailable_page(&st),
+        }
+    } else if let Some(code) = f.get("device") {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        ser.append_pair("user_code", code);
+        see_other(&st, &format!("/device?{}", ser.finish()))
+    } else {
+        html_response(&st, StatusCode::OK, html::message_page("Signed in", "You are signed in. You can close this window."))
+    };
+    set_cookie(&st, &mut resp, st.session_cookie(), &sign_in.id, None);
+    resp
+}
+
+/// GET /consent?req=…
+pub async fn consent_get(State(st): St, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    let q = Params::parse(query.unwrap_or_default().as_bytes());
+    let Some(req_id) = q.get("req") else {
+        return error_page(&st, StatusCode::BAD_REQUEST, "Missing request.");
+    };
+    let Ok(Some((sign_in, user))) = current_sign_in(&st, &headers).await else {
+        return error_page(&st, StatusCode::FORBIDDEN, "You are not signed in. Start again from the application.");
+    };
+    let req = match st.provider.parked_request(req_id, Some(&sign_in.id)).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return error_page(&st, StatusCode::BAD_REQUEST, "This request has expired or was already answered."),
+        Err(_) => return unavailable_page(&st),
+    };
+    let client = match st.provider.store.client_get(&req.client_id).await {
+        Ok(Some(c)) => c,
+        _ => return error_page(&st, StatusCode::BAD_REQUEST, "The application is no longer available."),
+    };
+    let mut scopes = Vec::new();
+    for s in &req.scopes {
+        let d = match st.provider.store.scope_get(s).await {
+            Ok(Some(sc)) => sc.description,
+            _ => String::new(),
+        };
+        scopes.push((s.clone(), d));
+    }
+    let fields = format!("{}{}", hidden("req", req_id), hidden("csrf", &req.csrf));
+    html_response(&st, StatusCode::OK, html::decision_page("Allow access?", "/consent", &client.name, &scopes, &fields, &user.username))
+}
+
+/// POST /consent: bound to (sign-in, request id, client, code challenge) through the
+/// parked request; single use (AZ-20).
+pub async fn consent_post(
+    State(st): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !origin_ok(&st, &headers) {
+        return error_page(&st, StatusCode::FORBIDDEN, "Cross-site form submission refused.");
+    }
+    let f = Params::parse(&body);
+    let (Some(req_id), Some(csrf)) = (f.get("req"), f.get("csrf")) else {
+        return error_page(&st, StatusCode::FORBIDDEN, "The form is missing its anti-forgery token.");
+    };
+    let Ok(Some((sign_in, user))) = current_sign_in(&st, &headers).await else {
+        return error_page(&st, StatusCode::FORBIDDEN, "You are not signed in.");
+    };
+    let raw = match st.provider.store.auth_request_get(req_id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return error_page(&st, StatusCode::BAD_REQUEST, "Unknown request."),
+        Err(_) => return unavailable_page(&st),
+    };
+    if raw.sign_in_id.as_deref() != Some(sign_in.id.as_str()) {
+        return error_page(&st, StatusCode::FORBIDDEN, "This request belongs to another session.");
+    }
+    let Ok(req) = serde_json::from_str::<AuthzRequest>(&raw.params) else {
+        return error_page(&st, StatusCode::BAD_REQUEST, "Unknown request.");
+    };
+    if !ct_eq(req.csrf.as_bytes(), csrf.as_bytes()) {
+        return error_page(&st, StatusCode::FORBIDDEN, "The anti-forgery token does not match.");
+    }
+    match st.provider.consume_parked(req_id).await {
+        Ok(true) => {}
+        Ok(false) => return error_page(&st, StatusCode::BAD_REQUEST, "This request has expired or was already answered."),
+        Err(_) => return unavailable_page(&st),
+    }
+    let p = &st.provider;
+    if f.get("decision") != Some("approve") {
+        let e = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
+        return see_other(&st, &p.error_location(&req.redirect_uri, req.state.as_deref(), &e));
+    }
+    if p.record_consent(&user.id, &req.client_id, &req.scopes).await.is_err() {
+        return unavailable_page(&st);
+    }
+    let ip = ip_of(&st, peer, &headers);
+    match p.issue_code(&req, &sign_in, Some(&ip), user_agent(&headers).as_deref()).await {
+        Ok(loc) => see_other(&st, &loc),
+        Err(e) => see_other(&st, &p.error_location(&req.redirect_uri, req.state.as_deref(), &e)),
+    }
+}
+
+/// GET /device[?user_code=…]: the code entry form (after sign-in).
+pub async fn device_get(State(st): St, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    let q = Params::parse(query.unwrap_or_default().as_bytes());
+    let code = q.get("user_code").unwrap_or("");
+    let Ok(Some((sign_in, _))) = current_sign_in(&st, &headers).await else {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        ser.append_pair("device", code);
+        return see_other(&st, &format!("/login?{}", ser.finish()));
+    };
+    let fields = hidden("csrf", &csrf_for(&sign_in.id, "device"));
+    html_response(&st, StatusCode::OK, html::device_entry_page(&fields, code, None))
+}
+
+/// POST /device: looks up the code (rate-limited, DV-07) and shows who asks for what,
+/// or records the decision when `decision` is present.
+pub async fn device_post(
+    State(st): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !origin_ok(&st, &headers) {
+        return error_page(&st, StatusCode::FORBIDDEN, "Cross-site form submission refused.");
+    }
+    let f = Params::parse(&body);
+    let Ok(Some((sign_in, user))) = current_sign_in(&st, &headers).await else {
+        return error_page(&st, StatusCode::FORBIDDEN, "You are not signed in.");
+    };
+    let expected = csrf_for(&sign_in.id, "device");
+    if !f.get("csrf").is_some_and(|t| ct_eq(t.as_bytes(), expected.as_bytes())) {
+        return error_page(&st, StatusCode::FORBIDDEN, "The anti-forgery token does not match.");
+    }
+    let ip = ip_of(&st, peer, &headers);
+    let keys = [format!("ip:{ip}"), format!("signin:{}", sign_in.id)];
+    for k in &keys {
+        if let Some(wait) = st.limits.device_code.blocked(k) {
+            let mut r = html_response(&st, StatusCode::TOO_MANY_REQUESTS, html::device_entry_page(&hidden("csrf", &expected), "", Some("Too many wrong codes. Wait a minute and try again.")));
+            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+    }
+    let code = f.get("user_code").unwrap_or("").to_string();
+    let found = match st.provider.device_lookup(&code).await {
+        Ok(x) => x,
+        Err(_) => return unavailable_page(&st),
+    };
+    let Some((dc, client)) = found else {
+        let blocked: Vec<Option<u64>> = keys.iter().map(|k| st.limits.device_code.fail(k)).collect();
+        let status = if blocked.iter().any(Option::is_some) { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::OK };
+        if status == StatusCode::OK {
+            st.provider.store.audit_insert(
+                &latchkey_core::model::NewAuditEvent::new(st.provider.now(), format!("user:{}", user.id), "security.device_code.wrong_user_code").ip(Some(ip.clone())).security(),
+            ).await.ok();
+        }
+        return html_response(&st, status, html::device_entry_page(&hidden("csrf", &expected), &code, Some("That code is not valid or has expired.")));
+    };
+    match f.get("decision") {
+        None => {
+            let mut scopes = Vec::new();
+            for s in &dc.scopes {
+                let d = match st.provider.store.scope_get(s).await {
+                    Ok(Some(sc)) => sc.description,
+                    _ => String::new(),
+                };
+                scopes.push((s.clone(), d));
+            }
+            let fields = format!("{}{}", hidden("csrf", &expected), hidden("user_code", &code));
+            html_response(&st, StatusCode::OK, html::decision_page("Connect this device?", "/device", &client.name, &scopes, &fields, &user.username))
+        }
+        Some(d) => {
+            let approve = d == "approve";
+            match st.provider.device_decide(&code, approve, &sign_in).await {
+                Ok(true) if approve => html_response(&st, StatusCode::OK, html::message_page("Device connected", "You can return to your device now.")),
+                Ok(true) => html_response(&st, StatusCode::OK, html::message_page("Request denied", "The device was not given access.")),
+                Ok(false) => error_page(&st, StatusCode::BAD_REQUEST, "This code was already used or has expired."),
+                Err(_) => unavailable_page(&st),
+            }
+        }
+    }
+}
+
+/// GET or POST /logout (OIDC RP-Initiated Logout §2).
+pub async fn logout(
+    State(st): St,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = if method == Method::POST {
+        Params::parse(&body)
+    } else {
+        Params::parse(query.unwrap_or_default().as_bytes())
+    };
+    if !params.duplicated.is_empty() {
+        return error_page(&st, StatusCode::BAD_REQUEST, "A parameter is repeated.");
+    }
+    let sign_in = cookie(&headers, st.session_cookie()).map(str::to_string);
+    match st.provider.end_session(&params.map, sign_in.as_deref()).await {
+        Ok(target) => {
+            let mut r = match target {
+                Some(loc) => see_other(&st, &loc),
+                None => html_response(&st, StatusCode::OK, html::message_page("Signed out", "You are signed out.")),
+            };
+            set_cookie(&st, &mut r, st.session_cookie(), "", Some(0));
+            r
+        }
+        Err(msg) => error_page(&st, StatusCode::BAD_REQUEST, msg),
+    }
+}

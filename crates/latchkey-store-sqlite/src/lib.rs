@@ -1,0 +1,215 @@
+//! `latchkey-store-sqlite`: the Latchkey store on SQLite, the embedded default.
+//!
+//! Owns: the SQLite schema and its migrations (`migrations/`, the same file names as the
+//! PostgreSQL store's), connection setup (WAL, `synchronous`, `busy_timeout`, foreign
+//! keys), the write discipline (every write is one `BEGIN IMMEDIATE` transaction on a
+//! single writer connection) and the mapping of SQLite failures onto
+//! [`StoreError`].
+//!
+//! Does not own: protocol logic. Whether a code may be redeemed, a refresh token reused
+//! within a grace window or a client authenticated is decided by `latchkey-core`; this
+//! crate only makes each [`Store`](latchkey_core::store::Store) method atomic and durable
+//! as the trait documents it.
+//!
+//! Why two pools: SQLite allows one writer at a time. Funnelling every write through one
+//! connection means this process never races itself for the write lock, and starting
+//! each write with `BEGIN IMMEDIATE` takes the lock up front, so a write that first
+//! reads cannot be refused with `SQLITE_BUSY` (without waiting out `busy_timeout`) when
+//! another process, such as `latchkey admin` on the same file, wrote in between. Reads
+//! go to a separate pool and, thanks to WAL, never wait for the writer.
+
+mod error;
+mod rows;
+mod store;
+
+use latchkey_core::error::StoreError;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Sqlite;
+use std::path::Path;
+use std::time::Duration;
+
+/// Tunables for [`SqliteStore::open_with`]. The defaults are the durable ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// `synchronous=NORMAL` instead of `FULL`. Faster, but in WAL mode a commit that was
+    /// acknowledged can roll back after a power loss or OS crash (not after a process
+    /// crash), and a rolled-back revocation is a revived token. Opt-in only.
+    pub synchronous_normal: bool,
+    /// Connections in the read pool.
+    pub readers: u32,
+    /// How long a statement waits for another process's lock before the store reports
+    /// `Unavailable` (the caller's 503).
+    pub busy_timeout: Duration,
+    /// How long a caller waits for a pooled connection (queued behind other writes)
+    /// before the store reports `Unavailable`.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous_normal: false,
+            readers: 4,
+            busy_timeout: Duration::from_millis(5000),
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The pragmas in force on one connection, as SQLite reports them (for health checks,
+/// startup logs and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionPragmas {
+    /// `wal` when healthy.
+    pub journal_mode: String,
+    /// 0 = OFF, 1 = NORMAL, 2 = FULL, 3 = EXTRA.
+    pub synchronous: i64,
+    pub busy_timeout_ms: i64,
+    pub foreign_keys: bool,
+    pub journal_size_limit: i64,
+    /// 2 = MEMORY.
+    pub temp_store: i64,
+}
+
+/// The SQLite-backed [`Store`](latchkey_core::store::Store). Cheap to clone: clones
+/// share the pools.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+const JOURNAL_SIZE_LIMIT: &str = "67108864";
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `path` with the default, durable
+    /// options, and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        Self::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Opens with explicit options. Fails if the file cannot be put in WAL mode (e.g. a
+    /// read-only directory) or carries a schema newer than this build.
+    pub async fn open_with(path: &Path, opts: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if opts.synchronous_normal {
+                SqliteSynchronous::Normal
+            } else {
+                SqliteSynchronous::Full
+            })
+            // Applied by sqlx with sqlite3_busy_timeout(), the call behind the pragma.
+            .busy_timeout(opts.busy_timeout)
+            .foreign_keys(true)
+            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT)
+            .pragma("temp_store", "MEMORY");
+        // macOS `fsync` does not flush the drive cache; FULL durability needs F_FULLFSYNC
+        // there. A no-op on other systems.
+        let base = if opts.synchronous_normal {
+            base
+        } else {
+            base.pragma("fullfsync", "ON")
+        };
+
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(base.clone())
+            .await
+            .map_err(error::db("open"))?;
+
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&writer)
+            .await
+            .map_err(error::db("open"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            writer.close().await;
+            return Err(StoreError::Unavailable(format!(
+                "open: journal_mode is {mode:?}, not wal (is the file on a network share?)"
+            )));
+        }
+
+        if let Err(e) = sqlx::migrate!("./migrations").run(&writer).await {
+            writer.close().await;
+            return Err(error::map("migrate", e.into()));
+        }
+
+        // Readers refuse writes outright, so a write that slips past the writer pool is
+        // a loud bug rather than a deferred transaction racing for the lock.
+        let reader = SqlitePoolOptions::new()
+            .max_connections(opts.readers.max(1))
+            .min_connections(0)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(base.pragma("query_only", "ON"))
+            .await
+            .map_err(error::db("open"))?;
+
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// `PRAGMA integrity_check`: `"ok"` on a healthy file, otherwise the first problem.
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(error::db("integrity_check"))
+    }
+
+    /// The pragmas in force on the writer connection.
+    pub async fn writer_pragmas(&self) -> Result<ConnectionPragmas, StoreError> {
+        let mut conn = self.writer.acquire().await.map_err(error::db("pragmas"))?;
+        read_pragmas(&mut conn).await
+    }
+
+    /// The pragmas in force on a reader connection.
+    pub async fn reader_pragmas(&self) -> Result<ConnectionPragmas, StoreError> {
+        let mut conn = self.reader.acquire().await.map_err(error::db("pragmas"))?;
+        read_pragmas(&mut conn).await
+    }
+
+    /// Closes both pools, waiting for connections in use to be returned. SQLite
+    /// checkpoints the WAL when the last connection to the file closes.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// Starts a write transaction on the writer connection. `BEGIN IMMEDIATE` takes the
+    /// write lock now, waiting up to `busy_timeout` for another process to release it,
+    /// so nothing later in the transaction can fail with an un-waited `SQLITE_BUSY`.
+    /// Dropping the transaction without committing rolls it back.
+    async fn write(
+        &self,
+        op: &'static str,
+    ) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(error::db(op))
+    }
+}
+
+async fn read_pragmas(conn: &mut sqlx::SqliteConnection) -> Result<ConnectionPragmas, StoreError> {
+    async fn one<T>(conn: &mut sqlx::SqliteConnection, sql: &'static str) -> Result<T, StoreError>
+    where
+        T: for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + Send + Unpin,
+    {
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(error::db("pragmas"))
+    }
+    Ok(ConnectionPragmas {
+        journal_mode: one(conn, "PRAGMA journal_mode").await?,
+        synchronous: one(conn, "PRAGMA synchronous").await?,
+        busy_timeout_ms: one(conn, "PRAGMA busy_timeout").await?,
+        foreign_keys: one::<i64>(conn, "PRAGMA foreign_keys").await? != 0,
+        journal_size_limit: one(conn, "PRAGMA journal_size_limit").await?,
+        temp_store: one(conn, "PRAGMA temp_store").await?,
+    })
+}

@@ -1,0 +1,922 @@
+//! `latchkey admin [--db PATH] <resource> <verb> … [--json]`: every command goes
+//! through the [`AdminBackend`] trait (the embedded backend on the database file), so
+//! the CLI, the admin API and the console share one set of operations and errors.
+//!
+//! Exit codes: 0 success, 1 an operation failed (`error: <message> (<code>)` on
+//! stderr), 2 bad usage (clap).
+
+use crate::config::{resolve_db, FileConfig};
+use crate::output::{duration, emit, opt, opt_time, short_grant, time, Table};
+use clap::{ArgGroup, Args, Subcommand};
+use latchkey_admin::{load_or_create_kek, AdminBackend, AdminError, Embedded};
+use latchkey_api_types::*;
+use serde::Serialize;
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// SQLite database file, created and migrated on first use [default: ./latchkey.db]
+    #[arg(long, global = true, env = "LATCHKEY_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// TOML config file (only its `db` key matters here)
+    #[arg(long, global = true, env = "LATCHKEY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Machine-readable JSON output
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub resource: Resource,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Resource {
+    /// OAuth clients (applications)
+    Clients {
+        #[command(subcommand)]
+        verb: ClientsCmd,
+    },
+    /// Scopes and the claims they release
+    Scopes {
+        #[command(subcommand)]
+        verb: ScopesCmd,
+    },
+    /// Users who sign in
+    Users {
+        #[command(subcommand)]
+        verb: UsersCmd,
+    },
+    /// Signing keys and their rotation
+    Keys {
+        #[command(subcommand)]
+        verb: KeysCmd,
+    },
+    /// Live sessions (one user's authorization of one client)
+    Sessions {
+        #[command(subcommand)]
+        verb: SessionsCmd,
+    },
+    /// The audit log of admin changes and security events
+    Audit {
+        #[command(subcommand)]
+        verb: AuditCmd,
+    },
+}
+
+/// The grant types `--grant` accepts (RFC 7591 `grant_types`), plus `device_code` as a
+/// shorthand for its URN.
+fn parse_grant(s: &str) -> Result<String, String> {
+    match s {
+        "authorization_code" | "client_credentials" | "refresh_token" => Ok(s.to_string()),
+        "device_code" | "urn:ietf:params:oauth:grant-type:device_code" => {
+            Ok("urn:ietf:params:oauth:grant-type:device_code".to_string())
+        }
+        _ => Err(
+            "expected authorization_code, client_credentials, refresh_token or \
+             urn:ietf:params:oauth:grant-type:device_code"
+                .to_string(),
+        ),
+    }
+}
+
+const AUTH_METHODS: [&str; 4] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
+
+#[derive(Debug, Args)]
+pub struct ClientCreateArgs {
+    /// Display name (shown on the consent page)
+    #[arg(long)]
+    pub name: String,
+    #[arg(long = "type", value_name = "TYPE", value_parser = ["confidential", "public"], default_value = "confidential")]
+    pub client_type: String,
+    /// Grant type (repeatable) [default: authorization_code + refresh_token]
+    #[arg(long = "grant", value_name = "G", value_parser = parse_grant, value_delimiter = ',')]
+    pub grants: Vec<String>,
+    /// Exact redirect URI (repeatable)
+    #[arg(long = "redirect-uri", value_name = "U")]
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return to (repeatable)
+    #[arg(long = "post-logout-redirect-uri", value_name = "U")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Allowed scope (repeatable, or space/comma separated) [default: the OIDC scopes for user-facing clients]
+    #[arg(long = "scope", value_name = "S")]
+    pub scopes: Vec<String>,
+    /// Token endpoint auth method [default: client_secret_basic, or none for public clients]
+    #[arg(long, value_name = "M", value_parser = AUTH_METHODS)]
+    pub auth_method: Option<String>,
+    /// File holding the client's public JWK Set (for private_key_jwt)
+    #[arg(long, value_name = "FILE")]
+    pub jwks: Option<PathBuf>,
+    /// Access token lifetime in seconds [default: 600, at most 3600]
+    #[arg(long, value_name = "SECS")]
+    pub access_token_ttl: Option<i64>,
+    /// Absolute refresh token lifetime in seconds [default: 30 days]
+    #[arg(long, value_name = "SECS")]
+    pub refresh_token_ttl: Option<i64>,
+    /// Refresh token idle lifetime in seconds [default: 7 days]
+    #[arg(long, value_name = "SECS")]
+    pub refresh_idle_ttl: Option<i64>,
+    /// Seconds a just-rotated refresh token may be retried (0–30) [default: 0]
+    #[arg(long, value_name = "SECS")]
+    pub refresh_grace: Option<i64>,
+    /// Skip the consent page (first-party apps)
+    #[arg(long)]
+    pub no_consent: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientUpdateArgs {
+    pub id: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replaces the redirect URIs (repeatable)
+    #[arg(long = "redirect-uri", value_name = "U")]
+    pub redirect_uris: Vec<String>,
+    /// Replaces the post-logout redirect URIs (repeatable)
+    #[arg(long = "post-logout-redirect-uri", value_name = "U")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Replaces the allowed scopes (repeatable, or space/comma separated)
+    #[arg(long = "scope", value_name = "S")]
+    pub scopes: Vec<String>,
+    /// Replaces the grant types (repeatable)
+    #[arg(long = "grant", value_name = "G", value_parser = parse_grant, value_delimiter = ',')]
+    pub grants: Vec<String>,
+    #[arg(long, value_name = "M", value_parser = AUTH_METHODS)]
+    pub auth_method: Option<String>,
+    /// File holding the client's public JWK Set
+    #[arg(long, value_name = "FILE")]
+    pub jwks: Option<PathBuf>,
+    #[arg(long, value_name = "SECS")]
+    pub access_token_ttl: Option<i64>,
+    #[arg(long, value_name = "SECS")]
+    pub refresh_token_ttl: Option<i64>,
+    #[arg(long, value_name = "SECS")]
+    pub refresh_idle_ttl: Option<i64>,
+    #[arg(long, value_name = "SECS")]
+    pub refresh_grace: Option<i64>,
+    #[arg(long, value_name = "BOOL")]
+    pub require_consent: Option<bool>,
+    #[arg(long, value_name = "BOOL")]
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCmd {
+    /// Register a client; prints its secret, once
+    Create(ClientCreateArgs),
+    List,
+    Get {
+        id: String,
+    },
+    /// Change a client; list flags replace the whole list
+    Update(ClientUpdateArgs),
+    /// Delete a client and every session and token it has
+    Delete {
+        id: String,
+    },
+    /// Issue a new secret; the old ones keep working for the overlap
+    RotateSecret {
+        id: String,
+        /// Seconds the previous secrets stay valid [default: 86400]
+        #[arg(long, value_name = "SECS")]
+        overlap: Option<i64>,
+    },
+    /// Refuse all new requests from a client
+    Disable {
+        id: String,
+    },
+    Enable {
+        id: String,
+    },
+    /// Register a new client with the settings of an existing one
+    Clone {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScopesCmd {
+    Create {
+        name: String,
+        /// Shown on the consent page
+        #[arg(long, default_value = "")]
+        description: String,
+        /// A user claim the scope releases (repeatable)
+        #[arg(long = "claim", value_name = "CLAIM")]
+        claims: Vec<String>,
+    },
+    List,
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCmd {
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Full name
+        #[arg(long)]
+        name: Option<String>,
+        /// May administer the server through the admin API
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input (never from the command line, where
+        /// other users and the shell history would see it)
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    List,
+    /// Disable a user (by id or username) and revoke all their sessions
+    Disable {
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    List,
+    /// Rotate now: the published successor starts signing, the current key retires
+    Rotate {
+        #[arg(long, value_parser = ["ES256", "RS256", "EdDSA"])]
+        alg: Option<String>,
+    },
+    /// Emergency revoke: every token the key signed becomes inactive
+    Revoke {
+        kid: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCmd {
+    List {
+        /// A user id or username
+        #[arg(long)]
+        user: Option<String>,
+        /// A client id
+        #[arg(long)]
+        client: Option<String>,
+        /// Include revoked and expired sessions
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_name = "N")]
+        limit: Option<i64>,
+    },
+    Get {
+        id: String,
+    },
+    /// Revoke one session, or every session of a user or of a client
+    #[command(group(ArgGroup::new("what").required(true).args(["id", "user", "client"])))]
+    Revoke {
+        id: Option<String>,
+        /// Every session of this user (id or username); also ends their sign-ins
+        #[arg(long)]
+        user: Option<String>,
+        /// Every session of this client; also makes all its earlier tokens inactive
+        #[arg(long)]
+        client: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Newest first
+    List {
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: i64,
+        /// Only security events
+        #[arg(long)]
+        security: bool,
+        /// Only actions starting with this prefix, e.g. `client.`
+        #[arg(long, value_name = "PREFIX")]
+        action: Option<String>,
+    },
+}
+
+/// What a command prints: a JSON value for `--json`, text otherwise.
+struct Out {
+    json: bool,
+}
+
+impl Out {
+    fn show<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) -> Result<(), AdminError> {
+        if self.json {
+            let s = serde_json::to_string_pretty(value)
+                .map_err(|e| AdminError::new("internal", format!("cannot encode JSON: {e}")))?;
+            emit(&s);
+        } else {
+            emit(&human(value));
+        }
+        Ok(())
+    }
+}
+
+/// Splits `--scope "openid profile"` and `--scope openid,profile` into names.
+fn split_scopes(v: &[String]) -> Vec<String> {
+    v.iter()
+        .flat_map(|s| s.split(|c: char| c.is_whitespace() || c == ','))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn read_jwks(path: &PathBuf) -> Result<serde_json::Value, AdminError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        AdminError::invalid_input(format!("cannot read --jwks file {}: {e}", path.display()))
+    })?;
+    serde_json::from_str(&text).map_err(|_| {
+        AdminError::invalid_input(format!("--jwks file {} is not valid JSON", path.display()))
+    })
+}
+
+fn read_password() -> Result<String, AdminError> {
+    let stdin = std::io::stdin();
+    let mut text = String::new();
+    if stdin.is_terminal() {
+        // Without a terminal-control dependency the input cannot be hidden; say so.
+        eprint!("Password (visible as you type; end with Enter): ");
+        stdin
+            .read_line(&mut text)
+            .map_err(|e| AdminError::invalid_input(format!("cannot read the password: {e}")))?;
+    } else {
+        stdin
+            .lock()
+            .read_to_string(&mut text)
+            .map_err(|e| AdminError::invalid_input(format!("cannot read the password: {e}")))?;
+    }
+    // Strip exactly one line ending (`echo pw |`), keep everything else as typed.
+    let pw = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
+    if pw.contains('\n') {
+        return Err(AdminError::invalid_input(
+            "the password on standard input must be a single line",
+        ));
+    }
+    Ok(pw.to_string())
+}
+
+fn err_line(e: &AdminError) -> String {
+    format!("error: {} ({})", e.message, e.code)
+}
+
+/// `latchkey admin …`.
+pub async fn run(args: AdminArgs) -> ExitCode {
+    let file = match FileConfig::load(args.config.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let db = resolve_db(args.db.clone(), &file);
+    let (kek, source) = match load_or_create_kek(&db) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{}", err_line(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    if source.created().is_some() {
+        eprintln!("notice: {}", source.describe());
+    }
+    let backend = match Embedded::open(&db, kek).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{}", err_line(&e));
+            if let Some(path) = source.created() {
+                eprintln!(
+                    "note: the key-encryption key at {} was created by this run; if the \
+                     database was made with another key, delete that file and set \
+                     LATCHKEY_KEK or LATCHKEY_KEK_FILE",
+                    path.display()
+                );
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let out = Out { json: args.json };
+    let result = dispatch(&backend, &out, args.resource).await;
+    backend.close().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}", err_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(b: &dyn AdminBackend, out: &Out, r: Resource) -> Result<(), AdminError> {
+    match r {
+        Resource::Clients { verb } => clients(b, out, verb).await,
+        Resource::Scopes { verb } => scopes(b, out, verb).await,
+        Resource::Users { verb } => users(b, out, verb).await,
+        Resource::Keys { verb } => keys(b, out, verb).await,
+        Resource::Sessions { verb } => sessions(b, out, verb).await,
+        Resource::Audit { verb } => audit(b, out, verb).await,
+    }
+}
+
+// --- clients ---------------------------------------------------------------------------
+
+fn client_status(c: &ClientDto) -> &'static str {
+    if c.disabled {
+        "disabled"
+    } else {
+        "enabled"
+    }
+}
+
+fn client_details(c: &ClientDto) -> String {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(" ")
+        }
+    };
+    let grants: Vec<String> = c.grant_types.iter().map(|g| short_grant(g).to_string()).collect();
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    let rows: Vec<(&str, String)> = vec![
+        ("client_id", c.client_id.clone()),
+        ("name", c.name.clone()),
+        ("type", c.client_type.clone()),
+        ("auth_method", c.auth_method.clone()),
+        ("grant_types", list(&grants)),
+        ("redirect_uris", list(&c.redirect_uris)),
+        ("post_logout_redirect_uris", list(&c.post_logout_redirect_uris)),
+        ("allowed_scopes", list(&c.allowed_scopes)),
+        (
+            "jwks",
+            match &c.jwks {
+                Some(j) => format!(
+                    "{} key(s)",
+                    j.get("keys").and_then(|k| k.as_array()).map_or(0, Vec::len)
+                ),
+                None => "-".into(),
+            },
+        ),
+        ("access_token_ttl", duration(c.access_token_ttl)),
+        ("refresh_token_ttl", duration(c.refresh_token_ttl)),
+        ("refresh_idle_ttl", duration(c.refresh_idle_ttl)),
+        ("refresh_grace", duration(c.refresh_grace_secs)),
+        ("require_consent", c.require_consent.to_string()),
+        ("status", client_status(c).to_string()),
+        ("tokens_valid_after", time(c.tokens_valid_after)),
+        ("created_at", time(c.created_at)),
+        ("updated_at", time(c.updated_at)),
+    ];
+    for (k, v) in rows {
+        t.row(vec![k.to_string(), v]);
+    }
+    t.render()
+}
+
+fn created_text(c: &ClientCreated, verb: &str) -> String {
+    let mut s = format!(
+        "{verb} {} client \"{}\".\nclient_id      {}\n",
+        c.client.client_type, c.client.name, c.client.client_id
+    );
+    match &c.client_secret {
+        Some(secret) => {
+            s.push_str(&format!("client_secret  {secret}\n"));
+            s.push_str(
+                "The client secret is shown only this once: store it now. \
+                 It cannot be displayed again (rotate it if it is lost).\n",
+            );
+        }
+        None => s.push_str(&format!(
+            "No client secret ({}).\n",
+            if c.client.client_type == "public" {
+                "public clients do not authenticate"
+            } else {
+                "it authenticates with private_key_jwt"
+            }
+        )),
+    }
+    s
+}
+
+async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<(), AdminError> {
+    match verb {
+        ClientsCmd::Create(a) => {
+            let req = ClientCreateRequest {
+                name: a.name,
+                client_type: Some(a.client_type),
+                auth_method: a.auth_method,
+                grant_types: a.grants,
+                redirect_uris: a.redirect_uris,
+                post_logout_redirect_uris: a.post_logout_redirect_uris,
+                allowed_scopes: split_scopes(&a.scopes),
+                jwks: a.jwks.as_ref().map(read_jwks).transpose()?,
+                access_token_ttl: a.access_token_ttl,
+                refresh_token_ttl: a.refresh_token_ttl,
+                refresh_idle_ttl: a.refresh_idle_ttl,
+                refresh_grace_secs: a.refresh_grace,
+                require_consent: a.no_consent.then_some(false),
+            };
+            let created = b.client_create(req).await?;
+            out.show(&created, |c| created_text(c, "Created"))
+        }
+        ClientsCmd::List => {
+            let list = b.clients_list().await?;
+            out.show(&list, |list| {
+                if list.is_empty() {
+                    return "No clients yet — register one with `latchkey admin clients create --name NAME`.".into();
+                }
+                let mut t = Table::new(&["CLIENT_ID", "NAME", "TYPE", "AUTH", "GRANTS", "STATUS"]);
+                for c in list {
+                    t.row(vec![
+                        c.client_id.clone(),
+                        c.name.clone(),
+                        c.client_type.clone(),
+                        c.auth_method.clone(),
+                        c.grant_types.iter().map(|g| short_grant(g)).collect::<Vec<_>>().join(","),
+                        client_status(c).into(),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        ClientsCmd::Get { id } => {
+            let c = b.client_get(&id).await?;
+            out.show(&c, client_details)
+        }
+        ClientsCmd::Update(a) => {
+            let non_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
+            let req = ClientUpdateRequest {
+                name: a.name,
+                auth_method: a.auth_method,
+                grant_types: non_empty(a.grants),
+                redirect_uris: non_empty(a.redirect_uris),
+                post_logout_redirect_uris: non_empty(a.post_logout_redirect_uris),
+                allowed_scopes: non_empty(split_scopes(&a.scopes)),
+                jwks: a.jwks.as_ref().map(read_jwks).transpose()?.map(Some),
+                access_token_ttl: a.access_token_ttl,
+                refresh_token_ttl: a.refresh_token_ttl,
+                refresh_idle_ttl: a.refresh_idle_ttl,
+                refresh_grace_secs: a.refresh_grace,
+                require_consent: a.require_consent,
+                disabled: a.disabled,
+            };
+            let c = b.client_update(&a.id, req).await?;
+            out.show(&c, client_details)
+        }
+        ClientsCmd::Delete { id } => {
+            b.client_delete(&id).await?;
+            out.show(&serde_json::json!({ "deleted": true, "client_id": id }), |_| {
+                format!("Deleted client {id} and every session and token it had.")
+            })
+        }
+        ClientsCmd::RotateSecret { id, overlap } => {
+            let r = b
+                .client_rotate_secret(&id, SecretRotateRequest { overlap_secs: overlap })
+                .await?;
+            out.show(&r, |r| {
+                format!(
+                    "New secret for client {}.\nclient_secret  {}\nShown only this once: store it now. \
+                     The previous secrets keep working until {}.\n",
+                    r.client_id,
+                    r.client_secret,
+                    time(r.previous_secrets_expire_at)
+                )
+            })
+        }
+        ClientsCmd::Disable { id } => {
+            let c = b.client_set_disabled(&id, true).await?;
+            out.show(&c, |c| format!("Disabled client {} ({}).", c.client_id, c.name))
+        }
+        ClientsCmd::Enable { id } => {
+            let c = b.client_set_disabled(&id, false).await?;
+            out.show(&c, |c| format!("Enabled client {} ({}).", c.client_id, c.name))
+        }
+        ClientsCmd::Clone { id, name } => {
+            let created = b.client_clone(&id, ClientCloneRequest { name }).await?;
+            out.show(&created, |c| created_text(c, "Cloned into"))
+        }
+    }
+}
+
+// --- scopes ----------------------------------------------------------------------------
+
+async fn scopes(b: &dyn AdminBackend, out: &Out, verb: ScopesCmd) -> Result<(), AdminError> {
+    match verb {
+        ScopesCmd::Create {
+            name,
+            description,
+            claims,
+        } => {
+            let s = b
+                .scope_create(ScopeCreateRequest {
+                    name,
+                    description,
+                    claims,
+                })
+                .await?;
+            out.show(&s, |s| format!("Created scope {}.", s.name))
+        }
+        ScopesCmd::List => {
+            let list = b.scopes_list().await?;
+            out.show(&list, |list| {
+                let mut t = Table::new(&["NAME", "BUILTIN", "CLAIMS", "DESCRIPTION"]);
+                for s in list {
+                    t.row(vec![
+                        s.name.clone(),
+                        if s.builtin { "yes" } else { "no" }.into(),
+                        if s.claims.is_empty() {
+                            "-".into()
+                        } else {
+                            s.claims.join(",")
+                        },
+                        opt(Some(&s.description)),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        ScopesCmd::Delete { name } => {
+            b.scope_delete(&name).await?;
+            out.show(&serde_json::json!({ "deleted": true, "name": name }), |_| {
+                format!("Deleted scope {name}.")
+            })
+        }
+    }
+}
+
+// --- users -----------------------------------------------------------------------------
+
+async fn users(b: &dyn AdminBackend, out: &Out, verb: UsersCmd) -> Result<(), AdminError> {
+    match verb {
+        UsersCmd::Create {
+            username,
+            email,
+            name,
+            admin,
+            password_stdin: _,
+        } => {
+            let password = read_password()?;
+            let u = b
+                .user_create(UserCreateRequest {
+                    username,
+                    email,
+                    name,
+                    password,
+                    is_admin: admin,
+                })
+                .await?;
+            out.show(&u, |u| format!("Created user {} (id {}).", u.username, u.id))
+        }
+        UsersCmd::List => {
+            let list = b.users_list().await?;
+            out.show(&list, |list| {
+                if list.is_empty() {
+                    return "No users yet — create one with `latchkey admin users create --username NAME --password-stdin`.".into();
+                }
+                let mut t = Table::new(&["ID", "USERNAME", "EMAIL", "ADMIN", "STATUS", "CREATED"]);
+                for u in list {
+                    t.row(vec![
+                        u.id.clone(),
+                        u.username.clone(),
+                        opt(u.email.as_deref()),
+                        if u.is_admin { "yes" } else { "no" }.into(),
+                        if u.disabled { "disabled" } else { "enabled" }.into(),
+                        time(u.created_at),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        UsersCmd::Disable { id } => {
+            let u = b.user_disable(&id).await?;
+            out.show(&u, |u| {
+                format!(
+                    "Disabled user {} (id {}); all their sessions are revoked.",
+                    u.username, u.id
+                )
+            })
+        }
+    }
+}
+
+// --- keys ------------------------------------------------------------------------------
+
+async fn keys(b: &dyn AdminBackend, out: &Out, verb: KeysCmd) -> Result<(), AdminError> {
+    match verb {
+        KeysCmd::List => {
+            let list = b.keys_list().await?;
+            out.show(&list, |list| {
+                let mut t = Table::new(&["KID", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRING", "ENDED"]);
+                for k in list {
+                    t.row(vec![
+                        k.kid.clone(),
+                        k.alg.clone(),
+                        k.state.clone(),
+                        time(k.created_at),
+                        opt_time(k.activated_at),
+                        opt_time(k.retiring_at),
+                        opt_time(k.revoked_at.or(k.retired_at)),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        KeysCmd::Rotate { alg } => {
+            let r = b.keys_rotate(KeysRotateRequest { alg }).await?;
+            out.show(&r, |r| {
+                let mut t = Table::new(&["ALG", "PREVIOUS (RETIRING)", "ACTIVE"]);
+                for x in r {
+                    t.row(vec![
+                        x.alg.clone(),
+                        opt(x.previous_kid.as_deref()),
+                        x.active_kid.clone(),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        KeysCmd::Revoke { kid } => {
+            let r = b.key_revoke(&kid).await?;
+            out.show(&r, |r| {
+                format!(
+                    "Revoked {} key {} (was {}); every token it signed is now inactive. \
+                     Signing with: {}.",
+                    r.alg,
+                    r.kid,
+                    r.previous_state,
+                    opt(r.active_kid.as_deref())
+                )
+            })
+        }
+    }
+}
+
+// --- sessions --------------------------------------------------------------------------
+
+fn session_details(s: &SessionDto) -> String {
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    let rows: Vec<(&str, String)> = vec![
+        ("id", s.id.clone()),
+        ("user", format!("{} ({})", s.username, s.user_id)),
+        ("client", format!("{} ({})", s.client_name, s.client_id)),
+        ("scopes", s.scopes.join(" ")),
+        ("auth_time", time(s.auth_time)),
+        ("created_at", time(s.created_at)),
+        ("last_used_at", time(s.last_used_at)),
+        ("expires_at", time(s.expires_at)),
+        ("ip", opt(s.ip.as_deref())),
+        ("user_agent", opt(s.user_agent.as_deref())),
+        ("revoked_at", opt_time(s.revoked_at)),
+        ("revoked_reason", opt(s.revoked_reason.as_deref())),
+        ("live_access_tokens", s.live_access_tokens.to_string()),
+        ("live_refresh_tokens", s.live_refresh_tokens.to_string()),
+    ];
+    for (k, v) in rows {
+        t.row(vec![k.to_string(), v]);
+    }
+    t.render()
+}
+
+async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<(), AdminError> {
+    match verb {
+        SessionsCmd::List {
+            user,
+            client,
+            all,
+            limit,
+        } => {
+            let list = b
+                .sessions_list(SessionFilterDto {
+                    user,
+                    client_id: client,
+                    include_inactive: all,
+                    limit,
+                })
+                .await?;
+            out.show(&list, |list| {
+                if list.is_empty() {
+                    return "No live sessions (use --all to include revoked and expired ones).".into();
+                }
+                let mut t = Table::new(&[
+                    "ID", "USER", "CLIENT", "SCOPES", "SINCE", "LAST USED", "IP", "AT/RT", "STATUS",
+                ]);
+                for s in list {
+                    t.row(vec![
+                        s.id.clone(),
+                        s.username.clone(),
+                        s.client_name.clone(),
+                        s.scopes.join(" "),
+                        time(s.created_at),
+                        time(s.last_used_at),
+                        opt(s.ip.as_deref()),
+                        format!("{}/{}", s.live_access_tokens, s.live_refresh_tokens),
+                        if s.revoked_at.is_some() { "revoked" } else { "live" }.into(),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        SessionsCmd::Get { id } => {
+            let s = b.session_get(&id).await?;
+            out.show(&s, session_details)
+        }
+        SessionsCmd::Revoke { id, user, client } => {
+            // clap's ArgGroup guarantees exactly one of the three.
+            let (r, what) = match (id, user, client) {
+                (Some(id), _, _) => (b.session_revoke(&id).await?, format!("session {id}")),
+                (_, Some(u), _) => (
+                    b.sessions_revoke_user(&u).await?,
+                    format!("sessions of user {u}"),
+                ),
+                (_, _, Some(c)) => (
+                    b.sessions_revoke_client(&c).await?,
+                    format!("sessions of client {c}"),
+                ),
+                (None, None, None) => {
+                    return Err(AdminError::invalid_input(
+                        "say what to revoke: a session id, --user or --client",
+                    ))
+                }
+            };
+            out.show(&r, |r| {
+                if r.revoked == 0 {
+                    format!("Nothing to revoke: no live {what}.")
+                } else {
+                    format!("Revoked {} live {what}.", r.revoked)
+                }
+            })
+        }
+    }
+}
+
+// --- audit -----------------------------------------------------------------------------
+
+async fn audit(b: &dyn AdminBackend, out: &Out, verb: AuditCmd) -> Result<(), AdminError> {
+    match verb {
+        AuditCmd::List {
+            limit,
+            security,
+            action,
+        } => {
+            let list = b
+                .audit_list(AuditFilterDto {
+                    limit: Some(limit),
+                    security_only: security,
+                    action_prefix: action,
+                    ..Default::default()
+                })
+                .await?;
+            out.show(&list, |list| {
+                let mut t = Table::new(&["ID", "AT", "ACTOR", "ACTION", "TARGET", "SECURITY"]);
+                for e in list {
+                    t.row(vec![
+                        e.id.to_string(),
+                        time(e.at),
+                        e.actor.clone(),
+                        e.action.clone(),
+                        opt(e.target.as_deref()),
+                        if e.security { "yes" } else { "" }.into(),
+                    ]);
+                }
+                t.render()
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_may_be_given_space_or_comma_separated() {
+        assert_eq!(
+            split_scopes(&["openid profile".into(), "email,api:read".into()]),
+            vec!["openid", "profile", "email", "api:read"]
+        );
+    }
+
+    #[test]
+    fn device_code_is_accepted_as_a_shorthand_for_its_urn() {
+        assert_eq!(
+            parse_grant("device_code").unwrap(),
+            "urn:ietf:params:oauth:grant-type:device_code"
+        );
+        assert!(parse_grant("password").is_err());
+        assert!(parse_grant("implicit").is_err());
+    }
+}

@@ -1,0 +1,104 @@
+//! The TOML configuration file (`--config FILE`). Its keys are the long flag names in
+//! snake_case (`db`, `issuer`, `public_addr`, …). Precedence, everywhere:
+//! command-line flag > `LATCHKEY_*` environment variable > this file > built-in default.
+//! Clap handles the first two (each flag is an `Option` with an `env` fallback); the
+//! merge with this file and the defaults happens in one place per command.
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_DB: &str = "./latchkey.db";
+
+/// Every key the file may hold. Unknown keys are an error, so a typo (`isuser = …`)
+/// does not silently fall back to a default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub db: Option<PathBuf>,
+    pub issuer: Option<String>,
+    pub public_addr: Option<String>,
+    pub admin_addr: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// `--trusted-proxy` is repeatable; here it is a list.
+    #[serde(alias = "trusted_proxies")]
+    pub trusted_proxy: Option<Vec<String>>,
+    pub access_token_alg: Option<String>,
+    pub synchronous_normal: Option<bool>,
+}
+
+impl FileConfig {
+    /// Reads `path` if given; no file means every key unset.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+        let Some(path) = path else {
+            return Ok(FileConfig::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let mut cfg: FileConfig = toml::from_str(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        // Relative paths in the file are relative to the file, not to wherever the
+        // command happens to be started from.
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        for p in [&mut cfg.db, &mut cfg.tls_cert, &mut cfg.tls_key]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+/// The database path for any command: flag/env, then the file, then `./latchkey.db`.
+pub fn resolve_db(flag_or_env: Option<PathBuf>, file: &FileConfig) -> PathBuf {
+    flag_or_env
+        .or_else(|| file.db.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_in_the_config_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "isuser = \"https://x\"\n").unwrap();
+        let e = FileConfig::load(Some(&p)).unwrap_err();
+        assert!(format!("{e:#}").contains("isuser"), "{e:#}");
+    }
+
+    #[test]
+    fn relative_paths_in_the_config_file_are_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "db = \"data/l.db\"\ntrusted_proxy = [\"10.0.0.1\"]\nsynchronous_normal = true\n",
+        )
+        .unwrap();
+        let c = FileConfig::load(Some(&p)).unwrap();
+        assert_eq!(c.db, Some(dir.path().join("data/l.db")));
+        assert_eq!(c.trusted_proxy, Some(vec!["10.0.0.1".to_string()]));
+        assert_eq!(c.synchronous_normal, Some(true));
+    }
+
+    #[test]
+    fn the_database_path_prefers_the_flag_then_the_file_then_the_default() {
+        let file = FileConfig {
+            db: Some("file.db".into()),
+            ..Default::default()
+        };
+        assert_eq!(resolve_db(Some("flag.db".into()), &file), PathBuf::from("flag.db"));
+        assert_eq!(resolve_db(None, &file), PathBuf::from("file.db"));
+        assert_eq!(
+            resolve_db(None, &FileConfig::default()),
+            PathBuf::from(DEFAULT_DB)
+        );
+    }
+}

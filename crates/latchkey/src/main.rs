@@ -1,0 +1,59 @@
+//! `latchkey`: the command-line entry point.
+//!
+//! Owns: argument parsing (flags, `LATCHKEY_*` environment variables and the TOML config
+//! file, in that order of precedence), the human and JSON output of `latchkey admin`,
+//! and exit codes (0 ok, 1 an operation failed, 2 bad usage).
+//!
+//! Does not own: what the commands do. `serve` hands its settings to
+//! `latchkey-server`; `admin` goes through `latchkey-admin`'s `AdminBackend`, the same
+//! operations the admin API and the desktop console use.
+
+mod admin;
+mod config;
+mod output;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "An OAuth 2.0 / OpenID Connect identity server",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the authorization server
+    Serve(serve::ServeArgs),
+    /// Administer clients, scopes, users, keys, sessions and the audit log
+    Admin(admin::AdminArgs),
+}
+
+fn init_tracing() {
+    // Warnings and errors only by default: stdout belongs to the command's output and
+    // stderr to its messages. `RUST_LOG` widens it.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // Usage errors exit with 2 here, before anything is opened.
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command {
+        Command::Serve(args) => serve::run_serve(args).await,
+        Command::Admin(args) => admin::run(args).await,
+    }
+}

@@ -1,0 +1,297 @@
+//! `latchkey serve`: its flags, and their merge with the environment, the config file
+//! and the defaults into [`ServeSettings`].
+
+use crate::config::{resolve_db, FileConfig};
+use anyhow::{anyhow, bail, Context};
+use clap::builder::BoolishValueParser;
+use clap::Args;
+use latchkey_core::model::Alg;
+use serde::Serialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
+pub const DEFAULT_PUBLIC_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:8081";
+pub const DEFAULT_ACCESS_TOKEN_ALG: Alg = Alg::ES256;
+
+/// Every flag is optional here (no clap default) so that "not given" can fall through
+/// to the config file before the built-in default applies.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// TOML file whose keys mirror these flags in snake_case (db, issuer, public_addr, …)
+    #[arg(long, env = "LATCHKEY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// SQLite database file, created and migrated on first use [default: ./latchkey.db]
+    #[arg(long, env = "LATCHKEY_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Issuer URL: https://, or http:// only on a loopback address [default: http://127.0.0.1:8080]
+    #[arg(long, env = "LATCHKEY_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+
+    /// Listener for the public OAuth endpoints [default: 127.0.0.1:8080]
+    #[arg(long, env = "LATCHKEY_PUBLIC_ADDR", value_name = "HOST:PORT")]
+    pub public_addr: Option<String>,
+
+    /// Listener for the admin API, loopback by default [default: 127.0.0.1:8081]
+    #[arg(long, env = "LATCHKEY_ADMIN_ADDR", value_name = "HOST:PORT")]
+    pub admin_addr: Option<String>,
+
+    /// PEM certificate chain; serve HTTPS (reloaded when the file changes)
+    #[arg(long, env = "LATCHKEY_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert
+    #[arg(long, env = "LATCHKEY_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// IP address of a TLS-terminating proxy whose Forwarded/X-Forwarded-* headers are
+    /// believed (repeatable; comma-separated in the environment)
+    #[arg(
+        long = "trusted-proxy",
+        env = "LATCHKEY_TRUSTED_PROXY",
+        value_name = "IP",
+        value_delimiter = ','
+    )]
+    pub trusted_proxy: Vec<String>,
+
+    /// Algorithm for access tokens: ES256, RS256 or EdDSA [default: ES256]
+    #[arg(long, env = "LATCHKEY_ACCESS_TOKEN_ALG", value_name = "ALG")]
+    pub access_token_alg: Option<String>,
+
+    /// Use SQLite synchronous=NORMAL: faster, but an acknowledged write can be lost on
+    /// power failure or OS crash
+    #[arg(
+        long,
+        env = "LATCHKEY_SYNCHRONOUS_NORMAL",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new()
+    )]
+    pub synchronous_normal: Option<bool>,
+
+    /// Print the effective configuration as JSON and exit
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+/// The effective `serve` configuration. Field names and types match
+/// `latchkey_server::ServeConfig` (minus the KEK, which is loaded separately).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServeSettings {
+    pub db: PathBuf,
+    pub issuer: String,
+    pub public_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub access_token_alg: Alg,
+    pub synchronous_normal: bool,
+}
+
+fn parse_addr(flag: &str, v: &str) -> anyhow::Result<SocketAddr> {
+    v.parse()
+        .map_err(|_| anyhow!("--{flag} {v:?} is not an IP address with a port, e.g. 127.0.0.1:8080"))
+}
+
+/// The issuer as the CLI contract has it: `https://`, or `http://` only on a loopback
+/// address; no query or fragment (OIDC Discovery §3, RFC 8414 §2).
+fn check_issuer(issuer: &str) -> anyhow::Result<()> {
+    let u = url::Url::parse(issuer).map_err(|_| anyhow!("--issuer {issuer:?} is not a URL"))?;
+    if u.query().is_some() || u.fragment().is_some() {
+        bail!("--issuer must not have a query or a fragment");
+    }
+    match (u.scheme(), u.host()) {
+        ("https", Some(_)) => Ok(()),
+        ("http", Some(url::Host::Ipv4(ip))) if ip.is_loopback() => Ok(()),
+        ("http", Some(url::Host::Ipv6(ip))) if ip.is_loopback() => Ok(()),
+        ("http", Some(url::Host::Domain(d))) if d.eq_ignore_ascii_case("localhost") => Ok(()),
+        ("http", _) => bail!(
+            "--issuer {issuer:?}: http:// is accepted only on a loopback address; use https://"
+        ),
+        _ => bail!("--issuer {issuer:?} must be an https:// URL"),
+    }
+}
+
+impl ServeArgs {
+    /// Merges flags and environment (already in `self`) with the config file and the
+    /// defaults, and checks the result.
+    pub fn resolve(self) -> anyhow::Result<ServeSettings> {
+        let file = FileConfig::load(self.config.as_deref())?;
+        self.resolve_with(&file)
+    }
+
+    pub fn resolve_with(self, file: &FileConfig) -> anyhow::Result<ServeSettings> {
+        let issuer = self
+            .issuer
+            .or_else(|| file.issuer.clone())
+            .unwrap_or_else(|| DEFAULT_ISSUER.to_string());
+        check_issuer(&issuer)?;
+        let public_addr = self
+            .public_addr
+            .or_else(|| file.public_addr.clone())
+            .unwrap_or_else(|| DEFAULT_PUBLIC_ADDR.to_string());
+        let admin_addr = self
+            .admin_addr
+            .or_else(|| file.admin_addr.clone())
+            .unwrap_or_else(|| DEFAULT_ADMIN_ADDR.to_string());
+        let tls_cert = self.tls_cert.or_else(|| file.tls_cert.clone());
+        let tls_key = self.tls_key.or_else(|| file.tls_key.clone());
+        if tls_cert.is_some() != tls_key.is_some() {
+            bail!("--tls-cert and --tls-key must be given together");
+        }
+        let proxies = if self.trusted_proxy.is_empty() {
+            file.trusted_proxy.clone().unwrap_or_default()
+        } else {
+            self.trusted_proxy
+        };
+        let trusted_proxies = proxies
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<IpAddr>()
+                    .map_err(|_| anyhow!("--trusted-proxy {p:?} is not an IP address"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let access_token_alg = match self.access_token_alg.or_else(|| file.access_token_alg.clone())
+        {
+            Some(a) => a
+                .parse::<Alg>()
+                .map_err(|_| anyhow!("--access-token-alg {a:?}: expected ES256, RS256 or EdDSA"))?,
+            None => DEFAULT_ACCESS_TOKEN_ALG,
+        };
+        Ok(ServeSettings {
+            db: resolve_db(self.db, file),
+            issuer,
+            public_addr: parse_addr("public-addr", &public_addr)?,
+            admin_addr: parse_addr("admin-addr", &admin_addr)?,
+            tls_cert,
+            tls_key,
+            trusted_proxies,
+            access_token_alg,
+            synchronous_normal: self
+                .synchronous_normal
+                .or(file.synchronous_normal)
+                .unwrap_or(false),
+        })
+    }
+}
+
+/// `latchkey serve`.
+pub async fn run_serve(args: ServeArgs) -> ExitCode {
+    let check_only = args.check_config;
+    let settings = match args.resolve().context("invalid serve configuration") {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    if check_only {
+        match serde_json::to_string_pretty(&settings) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    // The lead wires this to `latchkey_server::serve`.
+    eprintln!("serve: not wired yet");
+    ExitCode::from(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_nothing_is_given() {
+        let s = ServeArgs::default()
+            .resolve_with(&FileConfig::default())
+            .unwrap();
+        assert_eq!(s.db, PathBuf::from("./latchkey.db"));
+        assert_eq!(s.issuer, DEFAULT_ISSUER);
+        assert_eq!(s.public_addr.to_string(), DEFAULT_PUBLIC_ADDR);
+        assert_eq!(s.admin_addr.to_string(), DEFAULT_ADMIN_ADDR);
+        assert_eq!(s.access_token_alg, Alg::ES256);
+        assert!(!s.synchronous_normal);
+        assert!(s.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn a_flag_beats_the_config_file_which_beats_the_default() {
+        let file = FileConfig {
+            issuer: Some("https://file.example".into()),
+            admin_addr: Some("127.0.0.1:9001".into()),
+            trusted_proxy: Some(vec!["10.0.0.1".into()]),
+            access_token_alg: Some("EdDSA".into()),
+            synchronous_normal: Some(true),
+            ..Default::default()
+        };
+        let args = ServeArgs {
+            issuer: Some("https://flag.example".into()),
+            synchronous_normal: Some(false),
+            ..Default::default()
+        };
+        let s = args.resolve_with(&file).unwrap();
+        assert_eq!(s.issuer, "https://flag.example");
+        assert_eq!(s.admin_addr.to_string(), "127.0.0.1:9001");
+        assert_eq!(s.public_addr.to_string(), DEFAULT_PUBLIC_ADDR);
+        assert_eq!(s.trusted_proxies, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(s.access_token_alg, Alg::EdDSA);
+        assert!(!s.synchronous_normal);
+    }
+
+    #[test]
+    fn an_http_issuer_is_refused_unless_it_is_loopback() {
+        for ok in [
+            "https://id.example.com",
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080",
+            "http://localhost:8080",
+        ] {
+            assert!(check_issuer(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://id.example.com",
+            "http://10.0.0.1",
+            "ftp://x",
+            "https://x/?a=b",
+            "not a url",
+        ] {
+            assert!(check_issuer(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tls_needs_both_a_certificate_and_a_key() {
+        let args = ServeArgs {
+            tls_cert: Some("c.pem".into()),
+            ..Default::default()
+        };
+        assert!(args.resolve_with(&FileConfig::default()).is_err());
+    }
+
+    #[test]
+    fn bad_addresses_and_algorithms_are_refused() {
+        let args = ServeArgs {
+            public_addr: Some("nowhere".into()),
+            ..Default::default()
+        };
+        assert!(args.resolve_with(&FileConfig::default()).is_err());
+        let args = ServeArgs {
+            access_token_alg: Some("HS256".into()),
+            ..Default::default()
+        };
+        assert!(args.resolve_with(&FileConfig::default()).is_err());
+    }
+}
