@@ -390,3 +390,387 @@ impl Harness {
         Ok(r.json().await?)
     }
 }
+
+/// Helpers for the catalogue suites RT, CC, DV, RV, IN, OI and the concurrency tests
+/// (`catalogue_*.rs`, `concurrency.rs`). Self-contained: free functions over a
+/// [`Harness`], so they cannot clash with helpers other suites add.
+pub mod catalogue_support {
+    use super::{hidden_field, location, pkce, Harness, TestClient};
+    use anyhow::{anyhow, Context, Result};
+    use latchkey_core::model::{AuditEvent, AuditFilter, SessionFilter};
+    use latchkey_core::store::Store;
+    use serde_json::Value;
+
+    /// A finished HTTP exchange: status, headers, body text and (if it parses) JSON.
+    #[derive(Debug, Clone)]
+    pub struct Reply {
+        pub status: u16,
+        pub headers: reqwest::header::HeaderMap,
+        pub text: String,
+        pub json: Value,
+    }
+
+    impl Reply {
+        pub async fn read(resp: reqwest::Response) -> Result<Reply> {
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let text = resp.text().await?;
+            let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+            Ok(Reply { status, headers, text, json })
+        }
+
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.get(name).and_then(|v| v.to_str().ok())
+        }
+
+        /// `error` of an OAuth error body.
+        pub fn error(&self) -> Option<&str> {
+            self.json.get("error").and_then(Value::as_str)
+        }
+
+        /// A string member of the JSON body.
+        pub fn str(&self, name: &str) -> Option<&str> {
+            self.json.get(name).and_then(Value::as_str)
+        }
+
+        /// A string member that must be there.
+        pub fn must(&self, name: &str) -> String {
+            match self.str(name) {
+                Some(v) => v.to_string(),
+                None => panic!("no {name} in {} {}", self.status, self.text),
+            }
+        }
+    }
+
+    /// RFC 6749 §5.2 error response: the status, the `error` code, JSON with
+    /// `Cache-Control: no-store`, an `error_description` (if any) within the §5.2
+    /// character set, and nothing internal in the body.
+    pub fn assert_oauth_error(r: &Reply, status: u16, error: &str) {
+        assert_eq!(r.status, status, "status of {}", r.text);
+        assert_eq!(r.error(), Some(error), "error code in {}", r.text);
+        assert!(
+            r.header("content-type").is_some_and(|c| c.starts_with("application/json")),
+            "JSON error body"
+        );
+        assert_eq!(r.header("cache-control"), Some("no-store"), "errors are not cached");
+        if let Some(d) = r.str("error_description") {
+            assert!(
+                d.chars().all(|c| matches!(c as u32, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
+                "error_description outside the RFC 6749 §5.2 set: {d:?}"
+            );
+        }
+        let lower = r.text.to_ascii_lowercase();
+        for leak in ["sqlite", "select ", "panicked", "backtrace", ".rs:", "sqlx"] {
+            assert!(!lower.contains(leak), "internal detail {leak:?} leaked: {}", r.text);
+        }
+        if let Some(obj) = r.json.as_object() {
+            assert!(
+                obj.keys().all(|k| matches!(k.as_str(), "error" | "error_description" | "error_uri")),
+                "no tokens or other members in an error: {}",
+                r.text
+            );
+        }
+    }
+
+    /// POSTs a form to `path`, authenticating as `client` the way it is registered:
+    /// HTTP Basic with a secret, otherwise `client_id` in the body. `None`: no client
+    /// authentication at all.
+    pub async fn post_form(h: &Harness, path: &str, client: Option<&TestClient>, form: &[(&str, &str)]) -> Result<Reply> {
+        let http = h.http();
+        let mut f: Vec<(&str, &str)> = form.to_vec();
+        let req = match client {
+            Some(c) if c.secret.is_some() => http.post(h.url(path)).basic_auth(&c.id, c.secret.as_deref()),
+            Some(c) => {
+                f.push(("client_id", c.id.as_str()));
+                http.post(h.url(path))
+            }
+            None => http.post(h.url(path)),
+        };
+        Reply::read(req.form(&f).send().await?).await
+    }
+
+    /// A token request by `client`.
+    pub async fn token(h: &Harness, client: &TestClient, form: &[(&str, &str)]) -> Result<Reply> {
+        post_form(h, "/token", Some(client), form).await
+    }
+
+    /// `grant_type=refresh_token`, optionally with `scope`.
+    pub async fn refresh(h: &Harness, client: &TestClient, rt: &str, scope: Option<&str>) -> Result<Reply> {
+        let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", rt)];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        token(h, client, &form).await
+    }
+
+    /// The authorization URL for `client` with PKCE `challenge`; `extra` adds or
+    /// replaces nothing, it is appended (e.g. `nonce`, `max_age`).
+    pub fn authorize_url(h: &Harness, client: &TestClient, scope: &str, challenge: &str, extra: &[(&str, &str)]) -> String {
+        let mut u = url::Url::parse(&h.url("/authorize")).expect("issuer is a URL");
+        u.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &client.id)
+            .append_pair("redirect_uri", &client.redirect_uri)
+            .append_pair("scope", scope)
+            .append_pair("state", "st-cat")
+            .append_pair("code_challenge", challenge)
+            .append_pair("code_challenge_method", "S256");
+        for (k, v) in extra {
+            u.query_pairs_mut().append_pair(k, v);
+        }
+        u.to_string()
+    }
+
+    /// Signs in through the real forms and returns (code, PKCE verifier).
+    pub async fn code_with(
+        h: &Harness,
+        browser: &reqwest::Client,
+        client: &TestClient,
+        scope: &str,
+        extra: &[(&str, &str)],
+        user: (&str, &str),
+    ) -> Result<(String, String)> {
+        let (verifier, challenge) = pkce();
+        let url = authorize_url(h, client, scope, &challenge, extra);
+        let loc = h.browser_authorize(browser, &url, user.0, user.1).await?;
+        let code = super::query_param(&loc, "code").ok_or_else(|| anyhow!("no code in {loc}"))?;
+        Ok((code, verifier))
+    }
+
+    /// Redeems a code at the token endpoint.
+    pub async fn redeem(h: &Harness, client: &TestClient, code: &str, verifier: &str) -> Result<Reply> {
+        token(
+            h,
+            client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", client.redirect_uri.as_str()),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+
+    /// Security events with exactly this action, newest first.
+    pub async fn security_events(h: &Harness, action: &str) -> Result<Vec<AuditEvent>> {
+        let all = h
+            .store
+            .audit_list(&AuditFilter {
+                action_prefix: Some(action.to_string()),
+                security_only: true,
+                limit: Some(1000),
+                ..Default::default()
+            })
+            .await?;
+        Ok(all.into_iter().filter(|e| e.action == action).collect())
+    }
+
+    /// What exists for a client: (sessions, live access-token records, live refresh
+    /// tokens). Negative tests compare it before and after: nothing may be created.
+    pub async fn token_rows(h: &Harness, client_id: &str) -> Result<(usize, i64, i64)> {
+        let list = h
+            .store
+            .sessions_list(
+                &SessionFilter {
+                    client_id: Some(client_id.to_string()),
+                    limit: Some(1000),
+                    ..Default::default()
+                },
+                h.provider.now(),
+            )
+            .await?;
+        Ok((
+            list.len(),
+            list.iter().map(|s| s.live_access_tokens).sum(),
+            list.iter().map(|s| s.live_refresh_tokens).sum(),
+        ))
+    }
+
+    /// Header and claims of a JWT, unverified.
+    pub fn jwt_parts(token: &str) -> (Value, Value) {
+        let p = latchkey_core::jwt::parse(token).expect("a compact JWS");
+        (Value::Object(p.header), Value::Object(p.claims))
+    }
+
+    /// Claims of a JWT, unverified.
+    pub fn claims_of(token: &str) -> Value {
+        jwt_parts(token).1
+    }
+
+    /// Verifies `token` against the server's published JWKS (key chosen by `kid`,
+    /// algorithm from the key) and returns its claims.
+    pub async fn verify_with_jwks(h: &Harness, token: &str) -> Result<Value> {
+        let jwks: Value = h.http().get(h.url("/jwks")).send().await?.json().await?;
+        let parsed = latchkey_core::jwt::parse(token).map_err(|e| anyhow!("{e}"))?;
+        latchkey_core::jwt::verify_with_jwks(&parsed, &jwks).map_err(|e| anyhow!("{e}"))?;
+        Ok(Value::Object(parsed.claims))
+    }
+
+    /// `POST /device_authorization` for `client`.
+    pub async fn device_start(h: &Harness, client: &TestClient, scope: &str) -> Result<Reply> {
+        post_form(h, "/device_authorization", Some(client), &[("scope", scope)]).await
+    }
+
+    /// Polls the token endpoint with a device code.
+    pub async fn device_poll(h: &Harness, client: &TestClient, device_code: &str) -> Result<Reply> {
+        token(
+            h,
+            client,
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", device_code),
+            ],
+        )
+        .await
+    }
+
+    /// A browser signed in as `user` through the device verification entry
+    /// (GET /device → login → back to /device); returns it with the page's CSRF token.
+    pub async fn device_browser(h: &Harness, user: (&str, &str)) -> Result<(reqwest::Client, String)> {
+        let b = h.browser();
+        let resp = b.get(h.url("/device")).send().await?;
+        let login = location(&resp).context("GET /device redirects to sign-in")?;
+        let page = b.get(h.url(&login)).send().await?.text().await?;
+        let resp = b
+            .post(h.url("/login"))
+            .form(&[
+                ("username", user.0),
+                ("password", user.1),
+                ("csrf", &hidden_field(&page, "csrf").context("login csrf")?),
+                ("device", &hidden_field(&page, "device").unwrap_or_default()),
+            ])
+            .send()
+            .await?;
+        let back = location(&resp).context("login redirects back to /device")?;
+        let page = b.get(h.url(&back)).send().await?.text().await?;
+        let csrf = hidden_field(&page, "csrf").context("device page csrf")?;
+        Ok((b, csrf))
+    }
+
+    /// POSTs the verification form in `browser`.
+    pub async fn device_form(h: &Harness, browser: &reqwest::Client, form: &[(&str, &str)]) -> Result<Reply> {
+        Reply::read(browser.post(h.url("/device")).form(form).send().await?).await
+    }
+
+    /// Confirms (`approve`/`deny`) `user_code` on the verification page.
+    pub async fn device_decide(h: &Harness, browser: &reqwest::Client, csrf: &str, user_code: &str, decision: &str) -> Result<Reply> {
+        device_form(h, browser, &[("user_code", user_code), ("csrf", csrf), ("decision", decision)]).await
+    }
+
+    /// `GET /userinfo` with `Authorization: Bearer`.
+    pub async fn userinfo_get(h: &Harness, token: &str) -> Result<Reply> {
+        Reply::read(h.http().get(h.url("/userinfo")).bearer_auth(token).send().await?).await
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// Helpers for the catalogue suites (catalogue_authorize/token/hardening.rs).
+// ------------------------------------------------------------------------------------
+
+/// How many rows the grant tables hold. Catalogue §1: a refused request creates none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GrantRows {
+    pub codes: i64,
+    pub sessions: i64,
+    pub refresh_tokens: i64,
+    pub access_tokens: i64,
+}
+
+/// The claims (payload) of a compact JWS, unverified.
+pub fn jwt_claims(token: &str) -> Result<serde_json::Value> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).context("not a JWS")?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+impl Harness {
+    /// Counts the rows of the code and token tables, read straight from the file.
+    pub async fn grant_rows(&self) -> Result<GrantRows> {
+        use sqlx::Connection;
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&self.db)
+            .read_only(true);
+        let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+        let mut n = [0i64; 4];
+        for (i, table) in ["auth_codes", "sessions", "refresh_tokens", "access_tokens"].iter().enumerate() {
+            n[i] = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&mut conn)
+                .await?;
+        }
+        conn.close().await?;
+        Ok(GrantRows {
+            codes: n[0],
+            sessions: n[1],
+            refresh_tokens: n[2],
+            access_tokens: n[3],
+        })
+    }
+
+    /// Security audit events whose action starts with `action_prefix`, newest first.
+    pub async fn security_events(&self, action_prefix: &str) -> Result<Vec<latchkey_core::model::AuditEvent>> {
+        Ok(self
+            .store
+            .audit_list(&latchkey_core::model::AuditFilter {
+                action_prefix: Some(action_prefix.to_string()),
+                security_only: true,
+                ..Default::default()
+            })
+            .await?)
+    }
+
+    /// `/authorize?…` with exactly these parameters, in this order.
+    pub fn authorize_url(&self, params: &[(&str, &str)]) -> String {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params {
+            ser.append_pair(k, v);
+        }
+        format!("{}?{}", self.url("/authorize"), ser.finish())
+    }
+
+    /// Signs `browser` in through the bare login form (no pending request).
+    pub async fn sign_in(&self, browser: &reqwest::Client, username: &str, password: &str) -> Result<reqwest::Response> {
+        let page = browser.get(self.url("/login")).send().await?.text().await?;
+        let csrf = hidden_field(&page, "csrf").context("login csrf")?;
+        Ok(browser
+            .post(self.url("/login"))
+            .form(&[("username", username), ("password", password), ("csrf", csrf.as_str())])
+            .send()
+            .await?)
+    }
+
+    /// Walks `authorize_url` → login (if asked) in `browser` up to the consent page and
+    /// returns its hidden `(req, csrf)` fields.
+    pub async fn consent_fields(
+        &self,
+        browser: &reqwest::Client,
+        authorize_url: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<(String, String)> {
+        let resp = browser.get(authorize_url).send().await?;
+        let mut loc = location(&resp).context("authorize did not redirect")?;
+        if loc.starts_with("/login") {
+            let page = browser.get(self.url(&loc)).send().await?.text().await?;
+            let mut form = vec![
+                ("username".to_string(), username.to_string()),
+                ("password".to_string(), password.to_string()),
+                ("csrf".to_string(), hidden_field(&page, "csrf").context("login csrf")?),
+            ];
+            if let Some(r) = hidden_field(&page, "req") {
+                form.push(("req".to_string(), r));
+            }
+            let resp = browser.post(self.url("/login")).form(&form).send().await?;
+            loc = location(&resp).context("login did not redirect")?;
+        }
+        if !loc.starts_with("/consent") {
+            return Err(anyhow!("expected the consent page, got a redirect to {loc}"));
+        }
+        let page = browser.get(self.url(&loc)).send().await?.text().await?;
+        Ok((
+            hidden_field(&page, "req").context("consent req")?,
+            hidden_field(&page, "csrf").context("consent csrf")?,
+        ))
+    }
+}

@@ -69,8 +69,16 @@ fn json_value(s: &str) -> Value {
 pub(crate) fn new_client(req: ClientCreateRequest) -> Result<NewClient, AdminError> {
     Ok(NewClient {
         name: req.name,
-        client_type: req.client_type.as_deref().map(parse_client_type).transpose()?,
-        auth_method: req.auth_method.as_deref().map(parse_auth_method).transpose()?,
+        client_type: req
+            .client_type
+            .as_deref()
+            .map(parse_client_type)
+            .transpose()?,
+        auth_method: req
+            .auth_method
+            .as_deref()
+            .map(parse_auth_method)
+            .transpose()?,
         grant_types: grants(&req.grant_types)?,
         redirect_uris: req.redirect_uris,
         post_logout_redirect_uris: req.post_logout_redirect_uris,
@@ -87,7 +95,11 @@ pub(crate) fn new_client(req: ClientCreateRequest) -> Result<NewClient, AdminErr
 pub(crate) fn client_update(req: ClientUpdateRequest) -> Result<ClientUpdate, AdminError> {
     Ok(ClientUpdate {
         name: req.name,
-        auth_method: req.auth_method.as_deref().map(parse_auth_method).transpose()?,
+        auth_method: req
+            .auth_method
+            .as_deref()
+            .map(parse_auth_method)
+            .transpose()?,
         grant_types: req.grant_types.as_deref().map(grants).transpose()?,
         redirect_uris: req.redirect_uris,
         post_logout_redirect_uris: req.post_logout_redirect_uris,

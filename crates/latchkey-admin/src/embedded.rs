@@ -62,9 +62,8 @@ impl Embedded {
         let sqlite = SqliteStore::open_with(db, opts.sqlite.clone())
             .await
             .map_err(|e| {
-                AdminError::from(latchkey_core::manage::ManageError::from(e)).with_context(
-                    &format!("cannot open database {}", db.display()),
-                )
+                AdminError::from(latchkey_core::manage::ManageError::from(e))
+                    .with_context(&format!("cannot open database {}", db.display()))
             })?;
         let store: Arc<dyn Store> = Arc::new(sqlite.clone());
         let embedded = Self::from_store(store, Arc::new(SystemClock), kek, opts);
@@ -91,17 +90,19 @@ impl Embedded {
         }
     }
 
-    /// Makes sure the built-in scopes exist and every algorithm has a signing key, then
-    /// checks the KEK against the stored keys. Idempotent.
+    /// Checks the KEK against the stored keys, then makes sure the built-in scopes exist
+    /// and every algorithm has a signing key. Idempotent.
     ///
     /// Only missing keys are created here: scheduled rotation stays with the server,
     /// whose rotation policy this process may not share.
     pub async fn prepare(&self) -> AdminResult<()> {
+        // The KEK check comes first: with the wrong KEK, creating a missing key would
+        // leave the store holding keys sealed under two different KEKs.
+        self.manager.verify_kek().await?;
         self.manager.ensure_builtin_scopes().await?;
         if !self.manager.keys_complete().await? {
             self.manager.ensure_keys().await?;
         }
-        self.manager.verify_kek().await?;
         Ok(())
     }
 
@@ -140,7 +141,13 @@ impl AdminError {
 #[async_trait::async_trait]
 impl AdminBackend for Embedded {
     async fn clients_list(&self) -> AdminResult<Vec<ClientDto>> {
-        Ok(self.manager.clients_list().await?.iter().map(client_dto).collect())
+        Ok(self
+            .manager
+            .clients_list()
+            .await?
+            .iter()
+            .map(client_dto)
+            .collect())
     }
 
     async fn client_get(&self, id: &str) -> AdminResult<ClientDto> {
@@ -193,12 +200,21 @@ impl AdminBackend for Embedded {
     }
 
     async fn scopes_list(&self) -> AdminResult<Vec<ScopeDto>> {
-        Ok(self.manager.scopes_list().await?.iter().map(scope_dto).collect())
+        Ok(self
+            .manager
+            .scopes_list()
+            .await?
+            .iter()
+            .map(scope_dto)
+            .collect())
     }
 
     async fn scope_create(&self, req: ScopeCreateRequest) -> AdminResult<ScopeDto> {
         Ok(scope_dto(
-            &self.manager.scope_create(&self.actor, new_scope(req)).await?,
+            &self
+                .manager
+                .scope_create(&self.actor, new_scope(req))
+                .await?,
         ))
     }
 
@@ -207,7 +223,13 @@ impl AdminBackend for Embedded {
     }
 
     async fn users_list(&self) -> AdminResult<Vec<UserDto>> {
-        Ok(self.manager.users_list().await?.iter().map(user_dto).collect())
+        Ok(self
+            .manager
+            .users_list()
+            .await?
+            .iter()
+            .map(user_dto)
+            .collect())
     }
 
     async fn user_create(&self, req: UserCreateRequest) -> AdminResult<UserDto> {
@@ -221,7 +243,13 @@ impl AdminBackend for Embedded {
     }
 
     async fn keys_list(&self) -> AdminResult<Vec<KeyDto>> {
-        Ok(self.manager.keys_list().await?.iter().map(key_dto).collect())
+        Ok(self
+            .manager
+            .keys_list()
+            .await?
+            .iter()
+            .map(key_dto)
+            .collect())
     }
 
     async fn keys_rotate(&self, req: KeysRotateRequest) -> AdminResult<Vec<KeyRotatedDto>> {
@@ -236,7 +264,9 @@ impl AdminBackend for Embedded {
     }
 
     async fn key_revoke(&self, kid: &str) -> AdminResult<KeyRevokedDto> {
-        Ok(key_revoked(self.manager.key_revoke(&self.actor, kid).await?))
+        Ok(key_revoked(
+            self.manager.key_revoke(&self.actor, kid).await?,
+        ))
     }
 
     async fn sessions_list(&self, filter: SessionFilterDto) -> AdminResult<Vec<SessionDto>> {

@@ -123,7 +123,10 @@ async fn user(b: &Embedded, name: &str) -> UserDto {
 async fn a_created_client_returns_its_secret_once_and_get_never_shows_it() {
     let (_dir, b) = open().await;
     let created = b.client_create(machine_client("Billing")).await.unwrap();
-    let secret = created.client_secret.clone().expect("a confidential client gets a secret");
+    let secret = created
+        .client_secret
+        .clone()
+        .expect("a confidential client gets a secret");
     assert!(crypto::b64url_decode(&secret).map(|s| s.len()) == Some(32));
     assert_eq!(created.client.auth_method, "client_secret_basic");
 
@@ -163,7 +166,10 @@ async fn a_public_client_gets_no_secret_and_auth_method_none() {
         created.client.grant_types,
         vec!["authorization_code", "refresh_token"]
     );
-    assert!(created.client.allowed_scopes.contains(&"openid".to_string()));
+    assert!(created
+        .client
+        .allowed_scopes
+        .contains(&"openid".to_string()));
 }
 
 #[tokio::test]
@@ -232,7 +238,12 @@ async fn rotating_a_secret_issues_a_new_one_and_keeps_the_old_for_the_overlap() 
 #[tokio::test]
 async fn a_deleted_client_is_gone() {
     let (_dir, b) = open().await;
-    let id = b.client_create(machine_client("Temp")).await.unwrap().client.client_id;
+    let id = b
+        .client_create(machine_client("Temp"))
+        .await
+        .unwrap()
+        .client
+        .client_id;
     b.client_delete(&id).await.unwrap();
     assert_eq!(b.client_get(&id).await.unwrap_err().code, "not_found");
     assert_eq!(b.client_delete(&id).await.unwrap_err().code, "not_found");
@@ -267,7 +278,12 @@ async fn updating_disabling_and_cloning_a_client_keep_it_valid() {
         .unwrap_err();
     assert_eq!(bad.code, "invalid_input");
 
-    assert!(b.client_set_disabled(&c.client_id, true).await.unwrap().disabled);
+    assert!(
+        b.client_set_disabled(&c.client_id, true)
+            .await
+            .unwrap()
+            .disabled
+    );
     let clone = b
         .client_clone(&c.client_id, ClientCloneRequest::default())
         .await
@@ -281,7 +297,13 @@ async fn updating_disabling_and_cloning_a_client_keep_it_valid() {
 #[tokio::test]
 async fn custom_scopes_can_be_created_and_deleted_but_builtin_ones_cannot() {
     let (_dir, b) = open().await;
-    let names: Vec<String> = b.scopes_list().await.unwrap().into_iter().map(|s| s.name).collect();
+    let names: Vec<String> = b
+        .scopes_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
     for builtin in ["openid", "profile", "email", "offline_access"] {
         assert!(names.iter().any(|n| n == builtin), "{builtin} missing");
     }
@@ -303,7 +325,10 @@ async fn custom_scopes_can_be_created_and_deleted_but_builtin_ones_cannot() {
         .unwrap_err();
     assert_eq!(dup.code, "conflict");
     b.scope_delete("billing:read").await.unwrap();
-    assert_eq!(b.scope_delete("billing:read").await.unwrap_err().code, "not_found");
+    assert_eq!(
+        b.scope_delete("billing:read").await.unwrap_err().code,
+        "not_found"
+    );
     let e = b.scope_delete("openid").await.unwrap_err();
     assert_eq!(e.code, "conflict");
     assert!(e.message.contains("built-in"), "{}", e.message);
@@ -398,16 +423,28 @@ async fn revoking_sessions_one_by_user_and_by_client() {
     let s1 = seed_session(&b, &erin.id, &client.client_id).await;
     assert_eq!(b.session_revoke(&s1).await.unwrap().revoked, 1);
     assert_eq!(b.session_revoke(&s1).await.unwrap().revoked, 0);
-    assert_eq!(b.session_revoke("nope").await.unwrap_err().code, "not_found");
+    assert_eq!(
+        b.session_revoke("nope").await.unwrap_err().code,
+        "not_found"
+    );
 
     seed_session(&b, &erin.id, &client.client_id).await;
     assert_eq!(b.sessions_revoke_user("erin").await.unwrap().revoked, 1);
     seed_session(&b, &erin.id, &client.client_id).await;
     assert_eq!(
-        b.sessions_revoke_client(&client.client_id).await.unwrap().revoked,
+        b.sessions_revoke_client(&client.client_id)
+            .await
+            .unwrap()
+            .revoked,
         1
     );
-    assert!(b.client_get(&client.client_id).await.unwrap().tokens_valid_after > 0);
+    assert!(
+        b.client_get(&client.client_id)
+            .await
+            .unwrap()
+            .tokens_valid_after
+            > 0
+    );
     let all = b
         .sessions_list(SessionFilterDto {
             include_inactive: true,
@@ -450,7 +487,10 @@ async fn rotating_keys_changes_the_active_kid() {
         .unwrap();
     assert_eq!(rotated.len(), 1);
     let r = &rotated[0];
-    assert_eq!(r.previous_kid.as_deref(), active(&before, "ES256").first().map(String::as_str));
+    assert_eq!(
+        r.previous_kid.as_deref(),
+        active(&before, "ES256").first().map(String::as_str)
+    );
     assert_ne!(Some(&r.active_kid), r.previous_kid.as_ref());
     let after = b.keys_list().await.unwrap();
     assert_eq!(active(&after, "ES256"), vec![r.active_kid.clone()]);
@@ -485,7 +525,10 @@ async fn revoking_the_active_key_promotes_another_so_signing_never_stops() {
     assert_ne!(now_active[0], kid);
     assert_eq!(r.active_kid.as_deref(), Some(now_active[0].as_str()));
     assert!(after.iter().any(|k| k.kid == kid && k.state == "revoked"));
-    assert_eq!(b.key_revoke("no-such-kid").await.unwrap_err().code, "not_found");
+    assert_eq!(
+        b.key_revoke("no-such-kid").await.unwrap_err().code,
+        "not_found"
+    );
 }
 
 #[tokio::test]
@@ -541,7 +584,10 @@ async fn the_audit_log_records_every_change_and_never_a_secret() {
 
     let json = serde_json::to_string(&events).unwrap();
     for secret in [&first, &second, &cloned] {
-        assert!(!json.contains(secret.as_str()), "a client secret reached the audit log");
+        assert!(
+            !json.contains(secret.as_str()),
+            "a client secret reached the audit log"
+        );
         let hash_hex: String = crypto::sha256(secret.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))

@@ -159,7 +159,10 @@ impl std::fmt::Debug for SecretRotated {
         f.debug_struct("SecretRotated")
             .field("client_id", &self.client_id)
             .field("client_secret", &"..")
-            .field("previous_secrets_expire_at", &self.previous_secrets_expire_at)
+            .field(
+                "previous_secrets_expire_at",
+                &self.previous_secrets_expire_at,
+            )
             .finish()
     }
 }

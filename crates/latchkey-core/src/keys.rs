@@ -311,7 +311,7 @@ mod tests {
         let a = key("a", Alg::ES256, KeyState::Active, 0);
         // An active key without a successor gets one published at once.
         assert_eq!(
-            plan_rotation(&[a.clone()], Alg::ES256, &p, 10, false),
+            plan_rotation(std::slice::from_ref(&a), Alg::ES256, &p, 10, false),
             (vec![], Some(KeyState::Next))
         );
         // Due, but the next key was published only 20 s ago: wait.

@@ -14,6 +14,7 @@ pub mod jwt;
 pub mod keys;
 pub mod manage;
 pub mod error;
+pub mod inspect;
 pub mod model;
 pub mod oauth;
 pub mod store;

@@ -23,7 +23,7 @@ pub struct Issuance {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotateOutcome {
     /// The old token was live and is now consumed; the new rows are written.
-    Rotated { session: Session },
+    Rotated { session: Box<Session> },
     /// The token was already spent at `consumed_at` (reuse, or a retry within grace).
     AlreadyConsumed {
         session_id: String,

@@ -43,7 +43,9 @@ pub async fn jwks(State(st): St) -> Response {
 }
 
 /// Parses a client-authenticated form POST; on success returns params + presented
-/// credentials, on failure the finished error response.
+/// credentials, on failure the finished error response (built once per failed
+/// request, so its size does not matter).
+#[allow(clippy::result_large_err)]
 fn client_form(
     st: &AppState,
     peer: SocketAddr,
@@ -87,7 +89,19 @@ pub async fn token(
 ) -> Response {
     let (params, presented, key) = match client_form(&st, peer, &headers, &body) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => {
+            // Malformed requests (wrong content type, repeated parameters) count as
+            // refusals too; throttled ones (429) are not recorded again.
+            if r.status() == StatusCode::BAD_REQUEST {
+                let p = Presented {
+                    basic: None,
+                    ip: Some(client_ip(peer, &headers, &st.trusted_proxies).to_string()),
+                };
+                let e = OAuthError::invalid_request("malformed token request");
+                record_token_rejection(&st, &Params::default(), &p, &e).await;
+            }
+            return r;
+        }
     };
     match st.provider.token(&params.map, &presented).await {
         Ok(resp) => {
@@ -99,8 +113,44 @@ pub async fn token(
         }
         Err(e) => {
             note_failure(&st, &key, &e);
+            record_token_rejection(&st, &params, &presented, &e).await;
             oauth_error_response(&e)
         }
+    }
+}
+
+/// Catalogue §1: every refused token request leaves a security audit event. Failed
+/// client authentication is already recorded by the engine (as are code and refresh
+/// token reuse, under their own actions); device-flow polling answers are not refusals.
+async fn record_token_rejection(st: &AppState, params: &Params, presented: &Presented, e: &OAuthError) {
+    if !matches!(
+        e.code,
+        ErrorCode::InvalidRequest
+            | ErrorCode::InvalidGrant
+            | ErrorCode::UnauthorizedClient
+            | ErrorCode::UnsupportedGrantType
+            | ErrorCode::InvalidScope
+    ) {
+        return;
+    }
+    let client = presented
+        .basic
+        .as_ref()
+        .map(|b| b.0.as_str())
+        .or(params.get("client_id"))
+        .map(|c| c.chars().take(128).collect::<String>());
+    let mut ev = latchkey_core::model::NewAuditEvent::new(
+        st.provider.now(),
+        "anonymous",
+        format!("security.token_rejected.{}", e.code.as_str()),
+    )
+    .ip(presented.ip.clone())
+    .security();
+    if let Some(c) = client {
+        ev = ev.target(c);
+    }
+    if let Err(err) = st.provider.store.audit_insert(&ev).await {
+        tracing::error!(error = ?err, "failed to record security event");
     }
 }
 

@@ -254,7 +254,22 @@ pub fn public_router(st: Arc<AppState>) -> Router {
         .merge(keyed)
         .layer(middleware::from_fn_with_state(st.clone(), forwarded_https))
         .layer(DefaultBodyLimit::max(http::body_bytes_limit()))
+        .layer(middleware::from_fn(request_id))
         .with_state(st)
+}
+
+/// HD-04: every response carries a correlation id (`X-Request-Id`), and everything
+/// logged while handling the request carries the same id (a span field), so an
+/// operator can find the detail behind an opaque 5xx answer.
+async fn request_id(req: Request<axum::body::Body>, next: Next) -> Response {
+    use tracing::Instrument;
+    let id = latchkey_core::crypto::random_id();
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut r = next.run(req).instrument(span).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        r.headers_mut().insert("x-request-id", v);
+    }
+    r
 }
 
 /// The admin listener. The admin API proper comes with its own issue; this serves

@@ -119,8 +119,13 @@ pub async fn authorize(
     };
     let (req, client) = match st.provider.authorize_validate(&params.map, &params.duplicated).await {
         Ok(x) => x,
-        Err(AuthorizeError::Page(msg)) => return error_page(&st, StatusCode::BAD_REQUEST, msg),
+        Err(AuthorizeError::Page(msg)) => {
+            record_refusal(&st, peer, &headers, "security.authorize_rejected.page", params.get("client_id")).await;
+            return error_page(&st, StatusCode::BAD_REQUEST, msg);
+        }
         Err(AuthorizeError::Redirect { redirect_uri, state, error }) => {
+            let action = format!("security.authorize_rejected.{}", error.code.as_str());
+            record_refusal(&st, peer, &headers, &action, params.get("client_id")).await;
             return see_other(&st, &st.provider.error_location(&redirect_uri, state.as_deref(), &error));
         }
     };
@@ -129,6 +134,20 @@ pub async fn authorize(
         Err(_) => return unavailable_page(&st),
     };
     continue_authorization(&st, req, &client, signed_in, peer, &headers).await
+}
+
+/// Catalogue §1: a refused authorization request or consent submission leaves a
+/// security audit event (the client id as sent, truncated; never other input).
+async fn record_refusal(st: &AppState, peer: SocketAddr, headers: &HeaderMap, action: &str, client_id: Option<&str>) {
+    let mut ev = latchkey_core::model::NewAuditEvent::new(st.provider.now(), "anonymous", action)
+        .ip(Some(ip_of(st, peer, headers)))
+        .security();
+    if let Some(c) = client_id {
+        ev = ev.target(c.chars().take(128).collect::<String>());
+    }
+    if let Err(e) = st.provider.store.audit_insert(&ev).await {
+        tracing::error!(error = ?e, "failed to record security event");
+    }
 }
 
 fn unavailable_page(st: &AppState) -> Response {
@@ -325,8 +344,21 @@ pub async fn consent_get(State(st): St, RawQuery(query): RawQuery, headers: Head
 }
 
 /// POST /consent: bound to (sign-in, request id, client, code challenge) through the
-/// parked request; single use (AZ-20).
+/// parked request; single use (AZ-20). Every refused submission is audited.
 pub async fn consent_post(
+    State(st): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let r = consent_post_checked(State(st.clone()), ConnectInfo(peer), headers.clone(), body).await;
+    if matches!(r.status(), StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN) {
+        record_refusal(&st, peer, &headers, "security.consent_rejected", None).await;
+    }
+    r
+}
+
+async fn consent_post_checked(
     State(st): St,
     ConnectInfo(peer): Peer,
     headers: HeaderMap,

@@ -914,7 +914,9 @@ impl Store for SqliteStore {
         touch_session(&mut tx, OP, &session_id, at).await?;
         commit(tx, OP).await?;
         session.last_used_at = at;
-        Ok(RotateOutcome::Rotated { session })
+        Ok(RotateOutcome::Rotated {
+            session: Box::new(session),
+        })
     }
 
     /// False (nothing written) when the family is revoked or expired: a grace-window

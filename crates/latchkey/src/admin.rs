@@ -312,7 +312,11 @@ struct Out {
 }
 
 impl Out {
-    fn show<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) -> Result<(), AdminError> {
+    fn show<T: Serialize>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&T) -> String,
+    ) -> Result<(), AdminError> {
         if self.json {
             let s = serde_json::to_string_pretty(value)
                 .map_err(|e| AdminError::new("internal", format!("cannot encode JSON: {e}")))?;
@@ -450,7 +454,11 @@ fn client_details(c: &ClientDto) -> String {
             v.join(" ")
         }
     };
-    let grants: Vec<String> = c.grant_types.iter().map(|g| short_grant(g).to_string()).collect();
+    let grants: Vec<String> = c
+        .grant_types
+        .iter()
+        .map(|g| short_grant(g).to_string())
+        .collect();
     let mut t = Table::new(&["FIELD", "VALUE"]);
     let rows: Vec<(&str, String)> = vec![
         ("client_id", c.client_id.clone()),
@@ -459,7 +467,10 @@ fn client_details(c: &ClientDto) -> String {
         ("auth_method", c.auth_method.clone()),
         ("grant_types", list(&grants)),
         ("redirect_uris", list(&c.redirect_uris)),
-        ("post_logout_redirect_uris", list(&c.post_logout_redirect_uris)),
+        (
+            "post_logout_redirect_uris",
+            list(&c.post_logout_redirect_uris),
+        ),
         ("allowed_scopes", list(&c.allowed_scopes)),
         (
             "jwks",
@@ -579,13 +590,19 @@ async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<()
         }
         ClientsCmd::Delete { id } => {
             b.client_delete(&id).await?;
-            out.show(&serde_json::json!({ "deleted": true, "client_id": id }), |_| {
-                format!("Deleted client {id} and every session and token it had.")
-            })
+            out.show(
+                &serde_json::json!({ "deleted": true, "client_id": id }),
+                |_| format!("Deleted client {id} and every session and token it had."),
+            )
         }
         ClientsCmd::RotateSecret { id, overlap } => {
             let r = b
-                .client_rotate_secret(&id, SecretRotateRequest { overlap_secs: overlap })
+                .client_rotate_secret(
+                    &id,
+                    SecretRotateRequest {
+                        overlap_secs: overlap,
+                    },
+                )
                 .await?;
             out.show(&r, |r| {
                 format!(
@@ -599,11 +616,15 @@ async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<()
         }
         ClientsCmd::Disable { id } => {
             let c = b.client_set_disabled(&id, true).await?;
-            out.show(&c, |c| format!("Disabled client {} ({}).", c.client_id, c.name))
+            out.show(&c, |c| {
+                format!("Disabled client {} ({}).", c.client_id, c.name)
+            })
         }
         ClientsCmd::Enable { id } => {
             let c = b.client_set_disabled(&id, false).await?;
-            out.show(&c, |c| format!("Enabled client {} ({}).", c.client_id, c.name))
+            out.show(&c, |c| {
+                format!("Enabled client {} ({}).", c.client_id, c.name)
+            })
         }
         ClientsCmd::Clone { id, name } => {
             let created = b.client_clone(&id, ClientCloneRequest { name }).await?;
@@ -651,9 +672,10 @@ async fn scopes(b: &dyn AdminBackend, out: &Out, verb: ScopesCmd) -> Result<(), 
         }
         ScopesCmd::Delete { name } => {
             b.scope_delete(&name).await?;
-            out.show(&serde_json::json!({ "deleted": true, "name": name }), |_| {
-                format!("Deleted scope {name}.")
-            })
+            out.show(
+                &serde_json::json!({ "deleted": true, "name": name }),
+                |_| format!("Deleted scope {name}."),
+            )
         }
     }
 }
@@ -679,7 +701,9 @@ async fn users(b: &dyn AdminBackend, out: &Out, verb: UsersCmd) -> Result<(), Ad
                     is_admin: admin,
                 })
                 .await?;
-            out.show(&u, |u| format!("Created user {} (id {}).", u.username, u.id))
+            out.show(&u, |u| {
+                format!("Created user {} (id {}).", u.username, u.id)
+            })
         }
         UsersCmd::List => {
             let list = b.users_list().await?;
@@ -720,7 +744,15 @@ async fn keys(b: &dyn AdminBackend, out: &Out, verb: KeysCmd) -> Result<(), Admi
         KeysCmd::List => {
             let list = b.keys_list().await?;
             out.show(&list, |list| {
-                let mut t = Table::new(&["KID", "ALG", "STATE", "CREATED", "ACTIVATED", "RETIRING", "ENDED"]);
+                let mut t = Table::new(&[
+                    "KID",
+                    "ALG",
+                    "STATE",
+                    "CREATED",
+                    "ACTIVATED",
+                    "RETIRING",
+                    "ENDED",
+                ]);
                 for k in list {
                     t.row(vec![
                         k.kid.clone(),
@@ -809,10 +841,19 @@ async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<
                 .await?;
             out.show(&list, |list| {
                 if list.is_empty() {
-                    return "No live sessions (use --all to include revoked and expired ones).".into();
+                    return "No live sessions (use --all to include revoked and expired ones)."
+                        .into();
                 }
                 let mut t = Table::new(&[
-                    "ID", "USER", "CLIENT", "SCOPES", "SINCE", "LAST USED", "IP", "AT/RT", "STATUS",
+                    "ID",
+                    "USER",
+                    "CLIENT",
+                    "SCOPES",
+                    "SINCE",
+                    "LAST USED",
+                    "IP",
+                    "AT/RT",
+                    "STATUS",
                 ]);
                 for s in list {
                     t.row(vec![
@@ -824,7 +865,12 @@ async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<
                         time(s.last_used_at),
                         opt(s.ip.as_deref()),
                         format!("{}/{}", s.live_access_tokens, s.live_refresh_tokens),
-                        if s.revoked_at.is_some() { "revoked" } else { "live" }.into(),
+                        if s.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "live"
+                        }
+                        .into(),
                     ]);
                 }
                 t.render()

@@ -94,7 +94,10 @@ mod tests {
             db: Some("file.db".into()),
             ..Default::default()
         };
-        assert_eq!(resolve_db(Some("flag.db".into()), &file), PathBuf::from("flag.db"));
+        assert_eq!(
+            resolve_db(Some("flag.db".into()), &file),
+            PathBuf::from("flag.db")
+        );
         assert_eq!(resolve_db(None, &file), PathBuf::from("file.db"));
         assert_eq!(
             resolve_db(None, &FileConfig::default()),

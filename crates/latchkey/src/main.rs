@@ -10,6 +10,7 @@
 
 mod admin;
 mod config;
+mod inspect;
 mod output;
 mod serve;
 
@@ -34,6 +35,17 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Administer clients, scopes, users, keys, sessions and the audit log
     Admin(admin::AdminArgs),
+    /// Work with tokens
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Decode a token, explain its claims and verify it against the issuer's keys
+    Inspect(inspect::InspectArgs),
 }
 
 fn init_tracing() {
@@ -55,5 +67,8 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run_serve(args).await,
         Command::Admin(args) => admin::run(args).await,
+        Command::Token {
+            command: TokenCommand::Inspect(args),
+        } => inspect::run(args).await,
     }
 }

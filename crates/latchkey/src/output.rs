@@ -105,7 +105,8 @@ pub fn duration(secs: i64) -> String {
 
 /// The short form of a grant type for tables (the device-code URN is long).
 pub fn short_grant(g: &str) -> &str {
-    g.strip_prefix("urn:ietf:params:oauth:grant-type:").unwrap_or(g)
+    g.strip_prefix("urn:ietf:params:oauth:grant-type:")
+        .unwrap_or(g)
 }
 
 #[cfg(test)]

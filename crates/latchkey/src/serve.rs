@@ -96,27 +96,9 @@ pub struct ServeSettings {
 }
 
 fn parse_addr(flag: &str, v: &str) -> anyhow::Result<SocketAddr> {
-    v.parse()
-        .map_err(|_| anyhow!("--{flag} {v:?} is not an IP address with a port, e.g. 127.0.0.1:8080"))
-}
-
-/// The issuer as the CLI contract has it: `https://`, or `http://` only on a loopback
-/// address; no query or fragment (OIDC Discovery §3, RFC 8414 §2).
-fn check_issuer(issuer: &str) -> anyhow::Result<()> {
-    let u = url::Url::parse(issuer).map_err(|_| anyhow!("--issuer {issuer:?} is not a URL"))?;
-    if u.query().is_some() || u.fragment().is_some() {
-        bail!("--issuer must not have a query or a fragment");
-    }
-    match (u.scheme(), u.host()) {
-        ("https", Some(_)) => Ok(()),
-        ("http", Some(url::Host::Ipv4(ip))) if ip.is_loopback() => Ok(()),
-        ("http", Some(url::Host::Ipv6(ip))) if ip.is_loopback() => Ok(()),
-        ("http", Some(url::Host::Domain(d))) if d.eq_ignore_ascii_case("localhost") => Ok(()),
-        ("http", _) => bail!(
-            "--issuer {issuer:?}: http:// is accepted only on a loopback address; use https://"
-        ),
-        _ => bail!("--issuer {issuer:?} must be an https:// URL"),
-    }
+    v.parse().map_err(|_| {
+        anyhow!("--{flag} {v:?} is not an IP address with a port, e.g. 127.0.0.1:8080")
+    })
 }
 
 impl ServeArgs {
@@ -132,7 +114,7 @@ impl ServeArgs {
             .issuer
             .or_else(|| file.issuer.clone())
             .unwrap_or_else(|| DEFAULT_ISSUER.to_string());
-        check_issuer(&issuer)?;
+        latchkey_server::validate_issuer(&issuer).map_err(|e| anyhow!("--issuer {issuer:?}: {e}"))?;
         let public_addr = self
             .public_addr
             .or_else(|| file.public_addr.clone())
@@ -160,7 +142,9 @@ impl ServeArgs {
                     .map_err(|_| anyhow!("--trusted-proxy {p:?} is not an IP address"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let access_token_alg = match self.access_token_alg.or_else(|| file.access_token_alg.clone())
+        let access_token_alg = match self
+            .access_token_alg
+            .or_else(|| file.access_token_alg.clone())
         {
             Some(a) => a
                 .parse::<Alg>()
@@ -204,9 +188,35 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    // The lead wires this to `latchkey_server::serve`.
-    eprintln!("serve: not wired yet");
-    ExitCode::from(2)
+    let (kek, source) = match latchkey_admin::load_or_create_kek(&settings.db) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {} ({})", e.message, e.code);
+            return ExitCode::FAILURE;
+        }
+    };
+    if source.created().is_some() {
+        eprintln!("latchkey: {}", source.describe());
+    }
+    let cfg = latchkey_server::ServeConfig {
+        db: settings.db,
+        issuer: settings.issuer,
+        public_addr: settings.public_addr,
+        admin_addr: settings.admin_addr,
+        tls_cert: settings.tls_cert,
+        tls_key: settings.tls_key,
+        trusted_proxies: settings.trusted_proxies,
+        access_token_alg: settings.access_token_alg,
+        synchronous_normal: settings.synchronous_normal,
+        kek,
+    };
+    match latchkey_server::serve(cfg).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]
@@ -246,13 +256,23 @@ mod tests {
         assert_eq!(s.issuer, "https://flag.example");
         assert_eq!(s.admin_addr.to_string(), "127.0.0.1:9001");
         assert_eq!(s.public_addr.to_string(), DEFAULT_PUBLIC_ADDR);
-        assert_eq!(s.trusted_proxies, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            s.trusted_proxies,
+            vec!["10.0.0.1".parse::<IpAddr>().unwrap()]
+        );
         assert_eq!(s.access_token_alg, Alg::EdDSA);
         assert!(!s.synchronous_normal);
     }
 
     #[test]
     fn an_http_issuer_is_refused_unless_it_is_loopback() {
+        let check_issuer = |i: &str| {
+            ServeArgs {
+                issuer: Some(i.to_string()),
+                ..Default::default()
+            }
+            .resolve_with(&FileConfig::default())
+        };
         for ok in [
             "https://id.example.com",
             "http://127.0.0.1:8080",

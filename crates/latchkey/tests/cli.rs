@@ -131,7 +131,10 @@ fn first_use_creates_the_database_a_kek_file_builtin_scopes_and_a_key_per_algori
         );
     }
     let kek = e.db.with_file_name("cli.db.kek");
-    let mode = std::fs::metadata(&kek).expect("kek file").permissions().mode();
+    let mode = std::fs::metadata(&kek)
+        .expect("kek file")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 
     // Second use: same keys, no new KEK, no notice.
@@ -139,7 +142,11 @@ fn first_use_creates_the_database_a_kek_file_builtin_scopes_and_a_key_per_algori
     let algs: Vec<String> = active_kids(&keys).into_iter().map(|(a, _)| a).collect();
     assert_eq!(algs, vec!["ES256", "EdDSA", "RS256"]);
     let again = admin(&e.db, &["scopes", "list"]);
-    assert!(!stderr(&again).contains("key-encryption key"), "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("key-encryption key"),
+        "{}",
+        stderr(&again)
+    );
     for s in ["openid", "profile", "email", "offline_access"] {
         assert!(stdout(&again).contains(s), "{s} missing");
     }
@@ -150,10 +157,18 @@ fn scopes_can_be_created_listed_and_deleted() {
     let e = env();
     ok(
         &e.db,
-        &["scopes", "create", "invoices:read", "--description", "Read your invoices"],
+        &[
+            "scopes",
+            "create",
+            "invoices:read",
+            "--description",
+            "Read your invoices",
+        ],
     );
     let list = ok(&e.db, &["scopes", "list"]);
-    assert!(list.lines().any(|l| l.starts_with("invoices:read") && l.contains("Read your invoices")));
+    assert!(list
+        .lines()
+        .any(|l| l.starts_with("invoices:read") && l.contains("Read your invoices")));
     let scopes = json(&e.db, &["scopes", "list"]);
     assert!(scopes
         .as_array()
@@ -163,7 +178,11 @@ fn scopes_can_be_created_listed_and_deleted() {
     ok(&e.db, &["scopes", "delete", "invoices:read"]);
     let refused = admin(&e.db, &["scopes", "delete", "openid"]);
     assert_eq!(refused.status.code(), Some(1));
-    assert!(stderr(&refused).ends_with("(conflict)\n"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).ends_with("(conflict)\n"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 #[test]
@@ -183,13 +202,26 @@ fn a_client_secret_is_printed_once_and_never_again() {
             "api",
         ],
     );
-    let id = created["client_id"].as_str().expect("client_id").to_string();
-    let secret = created["client_secret"].as_str().expect("client_secret").to_string();
+    let id = created["client_id"]
+        .as_str()
+        .expect("client_id")
+        .to_string();
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("client_secret")
+        .to_string();
     assert_eq!(secret.len(), 43, "256-bit base64url secret");
-    assert_eq!(created["grant_types"], serde_json::json!(["client_credentials"]));
+    assert_eq!(
+        created["grant_types"],
+        serde_json::json!(["client_credentials"])
+    );
 
     let list = ok(&e.db, &["clients", "list"]);
-    assert!(list.lines().any(|l| l.contains(&id) && l.contains("Billing worker")), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.contains(&id) && l.contains("Billing worker")),
+        "{list}"
+    );
 
     let later = [
         list,
@@ -200,7 +232,10 @@ fn a_client_secret_is_printed_once_and_never_again() {
         ok(&e.db, &["audit", "list"]),
     ];
     for out in &later {
-        assert!(!out.contains(&secret), "the secret was printed again:\n{out}");
+        assert!(
+            !out.contains(&secret),
+            "the secret was printed again:\n{out}"
+        );
     }
     let audit: Value = serde_json::from_str(&later[4]).unwrap();
     assert!(audit
@@ -215,7 +250,14 @@ fn rotating_a_secret_prints_the_new_one_once() {
     let e = env();
     let created = json(
         &e.db,
-        &["clients", "create", "--name", "W", "--grant", "client_credentials"],
+        &[
+            "clients",
+            "create",
+            "--name",
+            "W",
+            "--grant",
+            "client_credentials",
+        ],
     );
     let id = created["client_id"].as_str().unwrap().to_string();
     let rotated = json(&e.db, &["clients", "rotate-secret", &id, "--overlap", "60"]);
@@ -248,7 +290,9 @@ fn a_user_is_created_with_the_password_read_from_stdin() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let list = ok(&e.db, &["users", "list"]);
-    assert!(list.lines().any(|l| l.contains("alice") && l.contains("alice@example.com")));
+    assert!(list
+        .lines()
+        .any(|l| l.contains("alice") && l.contains("alice@example.com")));
     let users = ok(&e.db, &["users", "list", "--json"]);
     assert!(!users.contains("correct horse"));
     assert!(!users.contains("argon2"));
@@ -263,7 +307,11 @@ fn a_user_is_created_with_the_password_read_from_stdin() {
     assert!(!stderr(&short).contains("short\n(") && !stderr(&short).contains("\"short\""));
 
     let no_flag = admin(&e.db, &["users", "create", "--username", "carol"]);
-    assert_eq!(no_flag.status.code(), Some(2), "missing --password-stdin is a usage error");
+    assert_eq!(
+        no_flag.status.code(),
+        Some(2),
+        "missing --password-stdin is a usage error"
+    );
 
     ok(&e.db, &["users", "disable", "alice"]);
     assert!(ok(&e.db, &["users", "list"]).contains("disabled"));
@@ -295,7 +343,10 @@ fn rotating_keys_changes_the_active_kid() {
     assert_eq!(others(&before), others(&after));
 
     let human = ok(&e.db, &["keys", "rotate"]);
-    assert!(human.contains("RS256") && human.contains("EdDSA"), "{human}");
+    assert!(
+        human.contains("RS256") && human.contains("EdDSA"),
+        "{human}"
+    );
 }
 
 #[test]
@@ -345,9 +396,13 @@ fn invalid_client_input_is_an_operation_error_with_its_code() {
         ],
     );
     assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
-    assert!(err.starts_with("error: "), "{err}");
-    assert!(err.contains("127.0.0.1") && err.trim_end().ends_with("(invalid_input)"), "{err}");
+    let all = stderr(&o);
+    let err = all.lines().last().unwrap_or_default();
+    assert!(err.starts_with("error: "), "{all}");
+    assert!(
+        err.contains("127.0.0.1") && err.ends_with("(invalid_input)"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -379,7 +434,12 @@ fn serve_settings_take_the_flag_then_the_environment_then_the_config_file_then_t
     assert_eq!(s["synchronous_normal"], false);
 
     let bad = latchkey()
-        .args(["serve", "--issuer", "http://id.example.com", "--check-config"])
+        .args([
+            "serve",
+            "--issuer",
+            "http://id.example.com",
+            "--check-config",
+        ])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));

@@ -184,7 +184,7 @@ impl Provider {
         }
         self.check_scopes(&client, &scopes).await.map_err(fail)?;
         let prompt: Vec<String> = get("prompt")
-            .map(|p| parse_scope(p))
+            .map(parse_scope)
             .unwrap_or_default();
         for p in &prompt {
             if !matches!(p.as_str(), "none" | "login" | "consent" | "select_account") {

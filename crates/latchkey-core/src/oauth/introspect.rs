@@ -96,7 +96,18 @@ impl Provider {
     /// may introspect access tokens; refresh tokens only by the client they belong to.
     pub async fn introspect(&self, form: &HashMap<String, String>, presented: &Presented) -> OAuthResult<Value> {
         let auth = self.authenticate_client(form, presented, "introspect").await?;
-        self.require_authenticated(&auth)?;
+        if let Err(e) = self.require_authenticated(&auth) {
+            // Recorded like any other failed client authentication (catalogue §1).
+            let target: String = auth.client.id.chars().take(128).collect();
+            self.security_event(
+                "anonymous",
+                "security.client_auth_failed.introspect",
+                Some(&target),
+                presented.ip.as_deref(),
+            )
+            .await;
+            return Err(e);
+        }
         let token = form
             .get("token")
             .filter(|t| !t.is_empty())

@@ -202,7 +202,10 @@ impl Provider {
             .mint_access(client, &Subject { user: Some(user), session: Some(session) }, at_scopes, now)
             .await?;
         let (rt_value, rt_row) = if with_refresh {
-            let (v, r) = self.new_refresh(client, &session.id, now);
+            let (v, mut r) = self.new_refresh(client, &session.id, now);
+            // RT-07: the family ends refresh_token_ttl after the grant, even when the
+            // session (which also carries the access tokens) lives longer.
+            r.idle_expires_at = r.idle_expires_at.min(session.created_at + client.refresh_token_ttl);
             (Some(v), Some(r))
         } else {
             (None, None)
@@ -226,6 +229,7 @@ impl Provider {
         ))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn new_session(
         &self,
         client: &Client,
