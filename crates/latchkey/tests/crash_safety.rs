@@ -4,58 +4,21 @@
 //! the load received a 200 for is still stored, every acknowledged revocation is still
 //! in force, no family has two live refresh tokens, and the server restarts cleanly.
 
+mod common;
+
+use common::*;
 use latchkey_core::clock::{Clock, SystemClock};
-use latchkey_core::crypto::{random_id, random_token, sha256, Kek};
-use latchkey_core::manage::{ManagePolicy, Manager, NewClient, NewUser};
+use latchkey_core::crypto::{random_token, sha256, Kek};
 use latchkey_core::model::*;
-use latchkey_core::store::{Issuance, SessionInfo, Store};
+use latchkey_core::store::{SessionInfo, Store};
 use latchkey_store_sqlite::SqliteStore;
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const KILLS: usize = 25;
-const CHAINS: usize = 64;
 const WORKERS: usize = 16;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn spawn_server(db: &Path, kek: &str) -> (Child, String) {
-    let port = free_port();
-    let issuer = format!("http://127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
-        .args(["serve", "--db"])
-        .arg(db)
-        .args(["--issuer", &issuer, "--public-addr", &format!("127.0.0.1:{port}")])
-        .args(["--admin-addr", "127.0.0.1:0"])
-        .env("LATCHKEY_KEK", kek)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn latchkey serve");
-    (child, issuer)
-}
-
-async fn wait_ready(http: &reqwest::Client, issuer: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    // I5: restart is automatic and quick; no manual repair.
-    loop {
-        if let Ok(r) = http.get(format!("{issuer}/jwks")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "server did not restart within 10 s");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// What the load was told: acknowledged facts the server must never forget.
 #[derive(Default)]
@@ -64,103 +27,6 @@ struct Journal {
     issued: HashMap<usize, Vec<String>>,
     /// Chains whose refresh token was revoked with a 200.
     revoked: Vec<usize>,
-}
-
-async fn seed(db: &Path, kek: &Kek) -> (String, String, String) {
-    let store = Arc::new(SqliteStore::open(db).await.expect("open"));
-    let dyn_store: Arc<dyn Store> = store.clone();
-    let m = Manager::new(dyn_store.clone(), Arc::new(SystemClock), kek.clone(), ManagePolicy::default());
-    m.ensure_builtin_scopes().await.unwrap();
-    let user = m
-        .user_create(
-            "test",
-            NewUser {
-                username: "crash".into(),
-                password: "long enough password".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let created = m
-        .client_create(
-            "test",
-            NewClient {
-                name: "crash".into(),
-                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-                redirect_uris: vec!["https://c.test/cb".into()],
-                allowed_scopes: vec!["openid".into()],
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    store.close().await;
-    (created.client.id, created.secret.unwrap().into_string(), user.id)
-}
-
-/// One session + refresh token per chain, written the way a code redemption does.
-async fn seed_chains(db: &Path, client_id: &str, user_id: &str) -> Vec<(String, String)> {
-    let store = Arc::new(SqliteStore::open(db).await.expect("open"));
-    let dyn_store: Arc<dyn Store> = store.clone();
-    let now = SystemClock.now();
-    let mut chains = Vec::new();
-    for _ in 0..CHAINS {
-        let code = random_token();
-        let session = Session {
-            id: random_id(),
-            user_id: user_id.to_string(),
-            client_id: client_id.to_string(),
-            sign_in_id: None,
-            scopes: vec!["openid".into()],
-            auth_time: now,
-            created_at: now,
-            last_used_at: now,
-            expires_at: now + 86400,
-            ip: None,
-            user_agent: None,
-            revoked_at: None,
-            revoked_reason: None,
-        };
-        dyn_store
-            .auth_code_insert(&AuthCode {
-                hash: sha256(code.as_bytes()),
-                client_id: client_id.to_string(),
-                user_id: user_id.to_string(),
-                sign_in_id: None,
-                redirect_uri: "https://c.test/cb".into(),
-                redirect_uri_sent: true,
-                scopes: vec!["openid".into()],
-                nonce: None,
-                code_challenge: None,
-                auth_time: now,
-                created_at: now,
-                expires_at: now + 600,
-                consumed_at: None,
-                session_id: None,
-                ip: None,
-                user_agent: None,
-            })
-            .await
-            .unwrap();
-        let rt = random_token();
-        let issue = Issuance {
-            session: Some(session.clone()),
-            refresh: Some(RefreshToken {
-                hash: sha256(rt.as_bytes()),
-                session_id: session.id.clone(),
-                client_id: client_id.to_string(),
-                created_at: now,
-                consumed_at: None,
-                idle_expires_at: now + 86400,
-            }),
-            access: None,
-        };
-        assert!(dyn_store.auth_code_redeem(&sha256(code.as_bytes()), now, &issue).await.unwrap());
-        chains.push((session.id, rt));
-    }
-    store.close().await;
-    chains
 }
 
 async fn check_invariants(db: &Path, journal: &Journal, sessions: &[(String, String)]) {

@@ -46,12 +46,21 @@ impl Provider {
         if !matches!(state, KeyState::Active | KeyState::Retiring | KeyState::Next) {
             return Ok(None);
         }
-        if parsed.alg() != Some(alg.as_str())
-            || jwt::verify_with_jwk(jwk, *alg, parsed.signing_input.as_bytes(), &parsed.signature).is_err()
-        {
+        if parsed.alg() != Some(alg.as_str()) {
             return Ok(None);
         }
         let now = self.now();
+        // A signature once verified need not be verified again while the token lives:
+        // the key's state above and every revocation below are still checked each time.
+        let fingerprint = sha256(token.as_bytes());
+        if !self.signature_known(&fingerprint, now) {
+            if jwt::verify_with_jwk(jwk, *alg, parsed.signing_input.as_bytes(), &parsed.signature).is_err() {
+                return Ok(None);
+            }
+            if let Some(exp) = parsed.int_claim("exp") {
+                self.remember_signature(fingerprint, exp, now);
+            }
+        }
         if parsed.str_claim("iss") != Some(self.config.issuer.as_str()) {
             return Ok(None);
         }

@@ -14,7 +14,7 @@ pub mod token;
 use crate::clock::{Clock, Timestamp};
 use crate::crypto::{random_id, Kek};
 use crate::keys::{self, LoadedKey, RotationPolicy};
-use crate::model::{Alg, KeyState, NewAuditEvent, SigningKey};
+use crate::model::{Alg, KeyState, NewAuditEvent};
 use crate::store::Store;
 use error::{OAuthError, OAuthResult};
 use serde_json::{json, Value};
@@ -81,13 +81,28 @@ struct KeyCache {
     set: Arc<KeySet>,
 }
 
+fn manage_error(e: crate::manage::ManageError) -> OAuthError {
+    match e {
+        crate::manage::ManageError::Unavailable(_) => OAuthError::unavailable(),
+        other => {
+            tracing::error!(error = %other, "key maintenance failed");
+            OAuthError::server_error()
+        }
+    }
+}
+
 pub struct Provider {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub config: Config,
     kek: Kek,
     keys: RwLock<KeyCache>,
+    /// SHA-256 of access tokens whose signature verified → their `exp`.
+    verified: std::sync::Mutex<HashMap<Vec<u8>, Timestamp>>,
 }
+
+/// Bound on remembered signatures; past it, expired entries go, then all.
+const VERIFIED_CACHE_MAX: usize = 100_000;
 
 impl Provider {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, kek: Kek, config: Config) -> Self {
@@ -104,6 +119,26 @@ impl Provider {
                     jwks: json!({"keys": []}),
                 }),
             }),
+            verified: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn signature_known(&self, fingerprint: &[u8], now: Timestamp) -> bool {
+        self.verified
+            .lock()
+            .map(|m| m.get(fingerprint).is_some_and(|exp| *exp > now))
+            .unwrap_or(false)
+    }
+
+    pub(crate) fn remember_signature(&self, fingerprint: Vec<u8>, exp: Timestamp, now: Timestamp) {
+        if let Ok(mut m) = self.verified.lock() {
+            if m.len() >= VERIFIED_CACHE_MAX {
+                m.retain(|_, e| *e > now);
+                if m.len() >= VERIFIED_CACHE_MAX {
+                    m.clear();
+                }
+            }
+            m.insert(fingerprint, exp);
         }
     }
 
@@ -115,43 +150,34 @@ impl Provider {
         &self.config.issuer
     }
 
+    /// The admin operations over this provider's store, for the key jobs below.
+    pub fn manager(&self) -> crate::manage::Manager {
+        crate::manage::Manager::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.kek.clone(),
+            crate::manage::ManagePolicy {
+                rotation: self.config.rotation,
+                ..Default::default()
+            },
+        )
+    }
+
     /// Brings the keys of every algorithm in line with the rotation policy (creating
     /// them on first start). Called at start-up and by the scheduler.
     pub async fn maintain_keys(&self) -> OAuthResult<()> {
-        for alg in Alg::ALL {
-            self.rotate_alg(*alg, false, "system").await?;
-        }
+        self.manager().ensure_keys().await.map_err(manage_error)?;
         self.invalidate_keys();
         Ok(())
     }
 
-    /// Rotate-now for one algorithm (the successor takes over at once); `actor` is
-    /// recorded in the audit log.
-    pub async fn rotate_alg(&self, alg: Alg, force: bool, actor: &str) -> OAuthResult<()> {
-        // Each round makes at most one new key; three rounds reach the steady state
-        // (active + next) from nothing.
-        for round in 0..3 {
-            let existing = self.store.keys_list().await?;
-            let now = self.now();
-            let (updates, new_state) =
-                keys::plan_rotation(&existing, alg, &self.config.rotation, now, force && round == 0);
-            if updates.is_empty() && new_state.is_none() {
-                break;
-            }
-            let new_key: Option<SigningKey> = match new_state {
-                Some(state) => Some(keys::new_signing_key(alg, state, &self.kek, now)?),
-                None => None,
-            };
-            let audit = NewAuditEvent::new(now, actor, "key.rotate")
-                .target(alg.as_str())
-                .after(&json!({
-                    "changes": updates.iter().map(|u| json!({"kid": u.kid, "state": u.state.as_str()})).collect::<Vec<_>>(),
-                    "created": new_key.as_ref().map(|k| json!({"kid": k.kid, "state": k.state.as_str()})),
-                }));
-            self.store
-                .keys_apply(&updates, new_key.as_ref(), Some(&audit))
-                .await?;
-        }
+    /// Rotate-now for one algorithm (the pre-published successor signs at once);
+    /// `actor` is recorded in the audit log.
+    pub async fn rotate_alg(&self, alg: Alg, actor: &str) -> OAuthResult<()> {
+        self.manager()
+            .keys_rotate(actor, Some(alg))
+            .await
+            .map_err(manage_error)?;
         self.invalidate_keys();
         Ok(())
     }
