@@ -73,7 +73,12 @@ impl Harness {
         };
         let kek = Kek::generate();
         let dyn_store: Arc<dyn Store> = store.clone();
-        let manager = Manager::new(dyn_store.clone(), clock.clone(), kek.clone(), ManagePolicy::default());
+        let manager = Manager::new(
+            dyn_store.clone(),
+            clock.clone(),
+            kek.clone(),
+            ManagePolicy::default(),
+        );
         manager.ensure_builtin_scopes().await?;
         let (tls_files, ca_pem) = if tls {
             let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])?;
@@ -90,7 +95,12 @@ impl Harness {
             let port = free_port();
             let scheme = if tls { "https" } else { "http" };
             let issuer = format!("{scheme}://127.0.0.1:{port}");
-            let provider = Arc::new(Provider::new(dyn_store.clone(), clock.clone(), kek.clone(), Config::new(&issuer)));
+            let provider = Arc::new(Provider::new(
+                dyn_store.clone(),
+                clock.clone(),
+                kek.clone(),
+                Config::new(&issuer),
+            ));
             let cfg = ServeConfig {
                 db: db.clone(),
                 issuer: issuer.clone(),
@@ -144,7 +154,10 @@ impl Harness {
     }
 
     pub fn admin_addr(&self) -> SocketAddr {
-        self.running.as_ref().map(|r| r.admin_addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.running
+            .as_ref()
+            .map(|r| r.admin_addr)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub async fn stop(&mut self) {
@@ -155,18 +168,51 @@ impl Harness {
 
     pub async fn scope(&self, name: &str, description: &str) -> Result<()> {
         self.manager
-            .scope_create("test", NewScope { name: name.into(), description: description.into(), claims: vec![] })
+            .scope_create(
+                "test",
+                NewScope {
+                    name: name.into(),
+                    description: description.into(),
+                    claims: vec![],
+                },
+            )
             .await?;
         Ok(())
     }
 
     /// A confidential client (`client_secret_basic` unless `auth` says otherwise).
-    pub async fn confidential(&self, grants: &[GrantType], redirect: &str, scopes: &[&str]) -> Result<TestClient> {
-        self.client(ClientType::Confidential, None, grants, redirect, scopes, None).await
+    pub async fn confidential(
+        &self,
+        grants: &[GrantType],
+        redirect: &str,
+        scopes: &[&str],
+    ) -> Result<TestClient> {
+        self.client(
+            ClientType::Confidential,
+            None,
+            grants,
+            redirect,
+            scopes,
+            None,
+        )
+        .await
     }
 
-    pub async fn public(&self, grants: &[GrantType], redirect: &str, scopes: &[&str]) -> Result<TestClient> {
-        self.client(ClientType::Public, Some(AuthMethod::None), grants, redirect, scopes, None).await
+    pub async fn public(
+        &self,
+        grants: &[GrantType],
+        redirect: &str,
+        scopes: &[&str],
+    ) -> Result<TestClient> {
+        self.client(
+            ClientType::Public,
+            Some(AuthMethod::None),
+            grants,
+            redirect,
+            scopes,
+            None,
+        )
+        .await
     }
 
     pub async fn client(
@@ -187,7 +233,11 @@ impl Harness {
                     client_type: Some(kind),
                     auth_method: auth,
                     grant_types: grants.to_vec(),
-                    redirect_uris: if redirect.is_empty() { vec![] } else { vec![redirect.to_string()] },
+                    redirect_uris: if redirect.is_empty() {
+                        vec![]
+                    } else {
+                        vec![redirect.to_string()]
+                    },
                     post_logout_redirect_uris: vec![],
                     allowed_scopes: scopes.iter().map(|s| s.to_string()).collect(),
                     jwks,
@@ -250,17 +300,30 @@ pub fn hidden_field(html: &str, name: &str) -> Option<String> {
     let needle = format!("name=\"{name}\" value=\"");
     let start = html.find(&needle)? + needle.len();
     let end = html[start..].find('"')? + start;
-    Some(html[start..end].replace("&amp;", "&").replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">"))
+    Some(
+        html[start..end]
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">"),
+    )
 }
 
 pub fn location(resp: &reqwest::Response) -> Option<String> {
-    resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string)
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// Query parameter of a URL.
 pub fn query_param(u: &str, name: &str) -> Option<String> {
     let parsed = url::Url::parse(u).ok()?;
-    parsed.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    parsed
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 impl Harness {
@@ -281,12 +344,21 @@ impl Harness {
 
     /// A browser stand-in for this server: keeps cookies.
     pub fn browser(&self) -> reqwest::Client {
-        self.builder().cookie_store(true).build().unwrap_or_default()
+        self.builder()
+            .cookie_store(true)
+            .build()
+            .unwrap_or_default()
     }
 
     /// Walks authorize → login → consent in `browser` and returns the final redirect
     /// (to the client) — the Location header of the last 303.
-    pub async fn browser_authorize(&self, browser: &reqwest::Client, authorize_url: &str, username: &str, password: &str) -> Result<String> {
+    pub async fn browser_authorize(
+        &self,
+        browser: &reqwest::Client,
+        authorize_url: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<String> {
         let mut resp = browser.get(authorize_url).send().await?;
         let mut hops = 0;
         loop {
@@ -300,7 +372,11 @@ impl Harness {
                 if !loc.starts_with('/') && !loc.starts_with(&self.issuer) {
                     return Ok(loc);
                 }
-                let next = if loc.starts_with('/') { self.url(&loc) } else { loc };
+                let next = if loc.starts_with('/') {
+                    self.url(&loc)
+                } else {
+                    loc
+                };
                 resp = browser.get(&next).send().await?;
                 continue;
             }
@@ -310,7 +386,10 @@ impl Harness {
                 let mut form = vec![
                     ("username".to_string(), username.to_string()),
                     ("password".to_string(), password.to_string()),
-                    ("csrf".to_string(), hidden_field(&body, "csrf").context("login csrf")?),
+                    (
+                        "csrf".to_string(),
+                        hidden_field(&body, "csrf").context("login csrf")?,
+                    ),
                 ];
                 for extra in ["req", "device"] {
                     if let Some(v) = hidden_field(&body, extra) {
@@ -320,19 +399,38 @@ impl Harness {
                 resp = browser.post(self.url("/login")).form(&form).send().await?;
             } else if url.contains("/consent") {
                 let form = vec![
-                    ("req".to_string(), hidden_field(&body, "req").context("consent req")?),
-                    ("csrf".to_string(), hidden_field(&body, "csrf").context("consent csrf")?),
+                    (
+                        "req".to_string(),
+                        hidden_field(&body, "req").context("consent req")?,
+                    ),
+                    (
+                        "csrf".to_string(),
+                        hidden_field(&body, "csrf").context("consent csrf")?,
+                    ),
                     ("decision".to_string(), "approve".to_string()),
                 ];
-                resp = browser.post(self.url("/consent")).form(&form).send().await?;
+                resp = browser
+                    .post(self.url("/consent"))
+                    .form(&form)
+                    .send()
+                    .await?;
             } else {
-                return Err(anyhow!("unexpected page at {url} ({status}): {}", &body[..body.len().min(300)]));
+                return Err(anyhow!(
+                    "unexpected page at {url} ({status}): {}",
+                    &body[..body.len().min(300)]
+                ));
             }
         }
     }
 
     /// A full authorization-code flow for `client`: returns the code.
-    pub async fn get_code(&self, client: &TestClient, scope: &str, challenge: &str, user: (&str, &str)) -> Result<String> {
+    pub async fn get_code(
+        &self,
+        client: &TestClient,
+        scope: &str,
+        challenge: &str,
+        user: (&str, &str),
+    ) -> Result<String> {
         let b = self.browser();
         let mut u = url::Url::parse(&self.url("/authorize"))?;
         u.query_pairs_mut()
@@ -344,12 +442,19 @@ impl Harness {
             .append_pair("nonce", "n-1")
             .append_pair("code_challenge", challenge)
             .append_pair("code_challenge_method", "S256");
-        let loc = self.browser_authorize(&b, u.as_str(), user.0, user.1).await?;
+        let loc = self
+            .browser_authorize(&b, u.as_str(), user.0, user.1)
+            .await?;
         query_param(&loc, "code").ok_or_else(|| anyhow!("no code in {loc}"))
     }
 
     /// POSTs a form to `path` with HTTP Basic client authentication.
-    pub async fn post_basic(&self, path: &str, client: &TestClient, form: &[(&str, &str)]) -> Result<reqwest::Response> {
+    pub async fn post_basic(
+        &self,
+        path: &str,
+        client: &TestClient,
+        form: &[(&str, &str)],
+    ) -> Result<reqwest::Response> {
         Ok(self
             .http()
             .post(self.url(path))
@@ -360,7 +465,12 @@ impl Harness {
     }
 
     /// Code + tokens for `client`, through the real forms: (token response JSON).
-    pub async fn code_flow_tokens(&self, client: &TestClient, scope: &str, user: (&str, &str)) -> Result<serde_json::Value> {
+    pub async fn code_flow_tokens(
+        &self,
+        client: &TestClient,
+        scope: &str,
+        user: (&str, &str),
+    ) -> Result<serde_json::Value> {
         let (verifier, challenge) = pkce();
         let code = self.get_code(client, scope, &challenge, user).await?;
         let form = [
@@ -386,7 +496,9 @@ impl Harness {
 
     /// Introspects `token` with `rs` (a confidential client) and returns the JSON.
     pub async fn introspect(&self, rs: &TestClient, token: &str) -> Result<serde_json::Value> {
-        let r = self.post_basic("/introspect", rs, &[("token", token)]).await?;
+        let r = self
+            .post_basic("/introspect", rs, &[("token", token)])
+            .await?;
         Ok(r.json().await?)
     }
 }
@@ -416,7 +528,12 @@ pub mod catalogue_support {
             let headers = resp.headers().clone();
             let text = resp.text().await?;
             let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-            Ok(Reply { status, headers, text, json })
+            Ok(Reply {
+                status,
+                headers,
+                text,
+                json,
+            })
         }
 
         pub fn header(&self, name: &str) -> Option<&str> {
@@ -449,23 +566,34 @@ pub mod catalogue_support {
         assert_eq!(r.status, status, "status of {}", r.text);
         assert_eq!(r.error(), Some(error), "error code in {}", r.text);
         assert!(
-            r.header("content-type").is_some_and(|c| c.starts_with("application/json")),
+            r.header("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
             "JSON error body"
         );
-        assert_eq!(r.header("cache-control"), Some("no-store"), "errors are not cached");
+        assert_eq!(
+            r.header("cache-control"),
+            Some("no-store"),
+            "errors are not cached"
+        );
         if let Some(d) = r.str("error_description") {
             assert!(
-                d.chars().all(|c| matches!(c as u32, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
+                d.chars()
+                    .all(|c| matches!(c as u32, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
                 "error_description outside the RFC 6749 §5.2 set: {d:?}"
             );
         }
         let lower = r.text.to_ascii_lowercase();
         for leak in ["sqlite", "select ", "panicked", "backtrace", ".rs:", "sqlx"] {
-            assert!(!lower.contains(leak), "internal detail {leak:?} leaked: {}", r.text);
+            assert!(
+                !lower.contains(leak),
+                "internal detail {leak:?} leaked: {}",
+                r.text
+            );
         }
         if let Some(obj) = r.json.as_object() {
             assert!(
-                obj.keys().all(|k| matches!(k.as_str(), "error" | "error_description" | "error_uri")),
+                obj.keys()
+                    .all(|k| matches!(k.as_str(), "error" | "error_description" | "error_uri")),
                 "no tokens or other members in an error: {}",
                 r.text
             );
@@ -475,11 +603,18 @@ pub mod catalogue_support {
     /// POSTs a form to `path`, authenticating as `client` the way it is registered:
     /// HTTP Basic with a secret, otherwise `client_id` in the body. `None`: no client
     /// authentication at all.
-    pub async fn post_form(h: &Harness, path: &str, client: Option<&TestClient>, form: &[(&str, &str)]) -> Result<Reply> {
+    pub async fn post_form(
+        h: &Harness,
+        path: &str,
+        client: Option<&TestClient>,
+        form: &[(&str, &str)],
+    ) -> Result<Reply> {
         let http = h.http();
         let mut f: Vec<(&str, &str)> = form.to_vec();
         let req = match client {
-            Some(c) if c.secret.is_some() => http.post(h.url(path)).basic_auth(&c.id, c.secret.as_deref()),
+            Some(c) if c.secret.is_some() => http
+                .post(h.url(path))
+                .basic_auth(&c.id, c.secret.as_deref()),
             Some(c) => {
                 f.push(("client_id", c.id.as_str()));
                 http.post(h.url(path))
@@ -495,7 +630,12 @@ pub mod catalogue_support {
     }
 
     /// `grant_type=refresh_token`, optionally with `scope`.
-    pub async fn refresh(h: &Harness, client: &TestClient, rt: &str, scope: Option<&str>) -> Result<Reply> {
+    pub async fn refresh(
+        h: &Harness,
+        client: &TestClient,
+        rt: &str,
+        scope: Option<&str>,
+    ) -> Result<Reply> {
         let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", rt)];
         if let Some(s) = scope {
             form.push(("scope", s));
@@ -505,7 +645,13 @@ pub mod catalogue_support {
 
     /// The authorization URL for `client` with PKCE `challenge`; `extra` adds or
     /// replaces nothing, it is appended (e.g. `nonce`, `max_age`).
-    pub fn authorize_url(h: &Harness, client: &TestClient, scope: &str, challenge: &str, extra: &[(&str, &str)]) -> String {
+    pub fn authorize_url(
+        h: &Harness,
+        client: &TestClient,
+        scope: &str,
+        challenge: &str,
+        extra: &[(&str, &str)],
+    ) -> String {
         let mut u = url::Url::parse(&h.url("/authorize")).expect("issuer is a URL");
         u.query_pairs_mut()
             .append_pair("response_type", "code")
@@ -538,7 +684,12 @@ pub mod catalogue_support {
     }
 
     /// Redeems a code at the token endpoint.
-    pub async fn redeem(h: &Harness, client: &TestClient, code: &str, verifier: &str) -> Result<Reply> {
+    pub async fn redeem(
+        h: &Harness,
+        client: &TestClient,
+        code: &str,
+        verifier: &str,
+    ) -> Result<Reply> {
         token(
             h,
             client,
@@ -609,7 +760,13 @@ pub mod catalogue_support {
 
     /// `POST /device_authorization` for `client`.
     pub async fn device_start(h: &Harness, client: &TestClient, scope: &str) -> Result<Reply> {
-        post_form(h, "/device_authorization", Some(client), &[("scope", scope)]).await
+        post_form(
+            h,
+            "/device_authorization",
+            Some(client),
+            &[("scope", scope)],
+        )
+        .await
     }
 
     /// Polls the token endpoint with a device code.
@@ -627,7 +784,10 @@ pub mod catalogue_support {
 
     /// A browser signed in as `user` through the device verification entry
     /// (GET /device → login → back to /device); returns it with the page's CSRF token.
-    pub async fn device_browser(h: &Harness, user: (&str, &str)) -> Result<(reqwest::Client, String)> {
+    pub async fn device_browser(
+        h: &Harness,
+        user: (&str, &str),
+    ) -> Result<(reqwest::Client, String)> {
         let b = h.browser();
         let resp = b.get(h.url("/device")).send().await?;
         let login = location(&resp).context("GET /device redirects to sign-in")?;
@@ -649,18 +809,44 @@ pub mod catalogue_support {
     }
 
     /// POSTs the verification form in `browser`.
-    pub async fn device_form(h: &Harness, browser: &reqwest::Client, form: &[(&str, &str)]) -> Result<Reply> {
+    pub async fn device_form(
+        h: &Harness,
+        browser: &reqwest::Client,
+        form: &[(&str, &str)],
+    ) -> Result<Reply> {
         Reply::read(browser.post(h.url("/device")).form(form).send().await?).await
     }
 
     /// Confirms (`approve`/`deny`) `user_code` on the verification page.
-    pub async fn device_decide(h: &Harness, browser: &reqwest::Client, csrf: &str, user_code: &str, decision: &str) -> Result<Reply> {
-        device_form(h, browser, &[("user_code", user_code), ("csrf", csrf), ("decision", decision)]).await
+    pub async fn device_decide(
+        h: &Harness,
+        browser: &reqwest::Client,
+        csrf: &str,
+        user_code: &str,
+        decision: &str,
+    ) -> Result<Reply> {
+        device_form(
+            h,
+            browser,
+            &[
+                ("user_code", user_code),
+                ("csrf", csrf),
+                ("decision", decision),
+            ],
+        )
+        .await
     }
 
     /// `GET /userinfo` with `Authorization: Bearer`.
     pub async fn userinfo_get(h: &Harness, token: &str) -> Result<Reply> {
-        Reply::read(h.http().get(h.url("/userinfo")).bearer_auth(token).send().await?).await
+        Reply::read(
+            h.http()
+                .get(h.url("/userinfo"))
+                .bearer_auth(token)
+                .send()
+                .await?,
+        )
+        .await
     }
 }
 
@@ -694,7 +880,10 @@ impl Harness {
             .read_only(true);
         let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
         let mut n = [0i64; 4];
-        for (i, table) in ["auth_codes", "sessions", "refresh_tokens", "access_tokens"].iter().enumerate() {
+        for (i, table) in ["auth_codes", "sessions", "refresh_tokens", "access_tokens"]
+            .iter()
+            .enumerate()
+        {
             n[i] = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
                 .fetch_one(&mut conn)
                 .await?;
@@ -709,7 +898,10 @@ impl Harness {
     }
 
     /// Security audit events whose action starts with `action_prefix`, newest first.
-    pub async fn security_events(&self, action_prefix: &str) -> Result<Vec<latchkey_core::model::AuditEvent>> {
+    pub async fn security_events(
+        &self,
+        action_prefix: &str,
+    ) -> Result<Vec<latchkey_core::model::AuditEvent>> {
         Ok(self
             .store
             .audit_list(&latchkey_core::model::AuditFilter {
@@ -730,12 +922,21 @@ impl Harness {
     }
 
     /// Signs `browser` in through the bare login form (no pending request).
-    pub async fn sign_in(&self, browser: &reqwest::Client, username: &str, password: &str) -> Result<reqwest::Response> {
+    pub async fn sign_in(
+        &self,
+        browser: &reqwest::Client,
+        username: &str,
+        password: &str,
+    ) -> Result<reqwest::Response> {
         let page = browser.get(self.url("/login")).send().await?.text().await?;
         let csrf = hidden_field(&page, "csrf").context("login csrf")?;
         Ok(browser
             .post(self.url("/login"))
-            .form(&[("username", username), ("password", password), ("csrf", csrf.as_str())])
+            .form(&[
+                ("username", username),
+                ("password", password),
+                ("csrf", csrf.as_str()),
+            ])
             .send()
             .await?)
     }
@@ -756,7 +957,10 @@ impl Harness {
             let mut form = vec![
                 ("username".to_string(), username.to_string()),
                 ("password".to_string(), password.to_string()),
-                ("csrf".to_string(), hidden_field(&page, "csrf").context("login csrf")?),
+                (
+                    "csrf".to_string(),
+                    hidden_field(&page, "csrf").context("login csrf")?,
+                ),
             ];
             if let Some(r) = hidden_field(&page, "req") {
                 form.push(("req".to_string(), r));
@@ -765,7 +969,9 @@ impl Harness {
             loc = location(&resp).context("login did not redirect")?;
         }
         if !loc.starts_with("/consent") {
-            return Err(anyhow!("expected the consent page, got a redirect to {loc}"));
+            return Err(anyhow!(
+                "expected the consent page, got a redirect to {loc}"
+            ));
         }
         let page = browser.get(self.url(&loc)).send().await?.text().await?;
         Ok((

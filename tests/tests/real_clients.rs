@@ -31,7 +31,8 @@ async fn setup_on(h: Harness) -> (Harness, TestClient) {
 }
 
 #[tokio::test]
-async fn the_oauth2_crate_completes_code_flow_with_pkce_refresh_introspection_and_revocation_over_tls() {
+async fn the_oauth2_crate_completes_code_flow_with_pkce_refresh_introspection_and_revocation_over_tls(
+) {
     // Over HTTPS: the oauth2 crate refuses a plain-HTTP revocation endpoint (RFC 7009 §2).
     let (h, c) = setup_on(Harness::start_tls().await.expect("TLS server")).await;
     let client = BasicClient::new(ClientId::new(c.id.clone()))
@@ -52,8 +53,14 @@ async fn the_oauth2_crate_completes_code_flow_with_pkce_refresh_introspection_an
         .browser_authorize(&h.browser(), auth_url.as_str(), USER.0, USER.1)
         .await
         .expect("sign in");
-    assert_eq!(query_param(&redirect, "state").as_deref(), Some(csrf.secret().as_str()));
-    assert_eq!(query_param(&redirect, "iss").as_deref(), Some(h.issuer.as_str()));
+    assert_eq!(
+        query_param(&redirect, "state").as_deref(),
+        Some(csrf.secret().as_str())
+    );
+    assert_eq!(
+        query_param(&redirect, "iss").as_deref(),
+        Some(h.issuer.as_str())
+    );
     let code = query_param(&redirect, "code").expect("code");
 
     let http = h.http();
@@ -66,7 +73,11 @@ async fn the_oauth2_crate_completes_code_flow_with_pkce_refresh_introspection_an
     let at = tokens.access_token().clone();
     let rt = tokens.refresh_token().expect("refresh token").clone();
 
-    let intro = client.introspect(&at).request_async(&http).await.expect("introspect");
+    let intro = client
+        .introspect(&at)
+        .request_async(&http)
+        .await
+        .expect("introspect");
     assert!(intro.active());
 
     let refreshed = client
@@ -91,14 +102,21 @@ async fn the_oauth2_crate_completes_code_flow_with_pkce_refresh_introspection_an
         .request_async(&http)
         .await
         .expect("revoke");
-    let intro = client.introspect(&at2).request_async(&http).await.expect("introspect");
+    let intro = client
+        .introspect(&at2)
+        .request_async(&http)
+        .await
+        .expect("introspect");
     assert!(!intro.active());
 }
 
 #[tokio::test]
 async fn the_oauth2_crate_gets_client_credentials_tokens_without_refresh_or_id_token() {
     let (h, _) = setup().await;
-    let m2m = h.confidential(&[GrantType::ClientCredentials], "", &["api"]).await.unwrap();
+    let m2m = h
+        .confidential(&[GrantType::ClientCredentials], "", &["api"])
+        .await
+        .unwrap();
     let client = BasicClient::new(ClientId::new(m2m.id.clone()))
         .set_client_secret(ClientSecret::new(m2m.secret.clone().unwrap()))
         .set_token_uri(TokenUrl::new(h.url("/token")).unwrap());
@@ -110,7 +128,10 @@ async fn the_oauth2_crate_gets_client_credentials_tokens_without_refresh_or_id_t
         .expect("client credentials");
     assert!(tok.refresh_token().is_none());
     assert_eq!(tok.scopes().unwrap()[0].as_str(), "api");
-    let intro = h.introspect(&m2m, tok.access_token().secret()).await.unwrap();
+    let intro = h
+        .introspect(&m2m, tok.access_token().secret())
+        .await
+        .unwrap();
     assert_eq!(intro["active"], true);
     assert_eq!(intro["sub"], format!("client:{}", m2m.id));
 }
@@ -119,13 +140,19 @@ async fn the_oauth2_crate_gets_client_credentials_tokens_without_refresh_or_id_t
 async fn the_oauth2_crate_completes_the_device_flow_approved_on_the_verification_page() {
     let (h, _) = setup().await;
     let tv = h
-        .public(&[GrantType::DeviceCode, GrantType::RefreshToken], "", &["openid", "api"])
+        .public(
+            &[GrantType::DeviceCode, GrantType::RefreshToken],
+            "",
+            &["openid", "api"],
+        )
         .await
         .unwrap();
     let client = BasicClient::new(ClientId::new(tv.id.clone()))
         .set_auth_uri(AuthUrl::new(h.url("/authorize")).unwrap())
         .set_token_uri(TokenUrl::new(h.url("/token")).unwrap())
-        .set_device_authorization_url(DeviceAuthorizationUrl::new(h.url("/device_authorization")).unwrap());
+        .set_device_authorization_url(
+            DeviceAuthorizationUrl::new(h.url("/device_authorization")).unwrap(),
+        );
     let http = plain_http();
     let details: oauth2::StandardDeviceAuthorizationResponse = client
         .exchange_device_code()
@@ -146,7 +173,14 @@ async fn the_oauth2_crate_completes_the_device_flow_approved_on_the_verification
         async move {
             let resp = b.get(&complete).send().await.unwrap();
             let login = location(&resp).unwrap();
-            let page = b.get(format!("{h_url}{login}")).send().await.unwrap().text().await.unwrap();
+            let page = b
+                .get(format!("{h_url}{login}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             let resp = b
                 .post(format!("{h_url}/login"))
                 .form(&[
@@ -159,7 +193,14 @@ async fn the_oauth2_crate_completes_the_device_flow_approved_on_the_verification
                 .await
                 .unwrap();
             let entry = location(&resp).unwrap();
-            let page = b.get(format!("{h_url}{entry}")).send().await.unwrap().text().await.unwrap();
+            let page = b
+                .get(format!("{h_url}{entry}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             let csrf = hidden_field(&page, "csrf").unwrap();
             let confirm = b
                 .post(format!("{h_url}/device"))
@@ -174,16 +215,22 @@ async fn the_oauth2_crate_completes_the_device_flow_approved_on_the_verification
             assert!(confirm.contains("api"), "the page lists the scopes");
             let done = b
                 .post(format!("{h_url}/device"))
-                .form(&[("user_code", user_code.as_str()), ("csrf", &csrf), ("decision", "approve")])
+                .form(&[
+                    ("user_code", user_code.as_str()),
+                    ("csrf", &csrf),
+                    ("decision", "approve"),
+                ])
                 .send()
                 .await
                 .unwrap();
             assert!(done.status().is_success());
         }
     };
-    let poll = client
-        .exchange_device_access_token(&details)
-        .request_async(&http, tokio::time::sleep, Some(std::time::Duration::from_secs(60)));
+    let poll = client.exchange_device_access_token(&details).request_async(
+        &http,
+        tokio::time::sleep,
+        Some(std::time::Duration::from_secs(60)),
+    );
     let (tok, ()) = tokio::join!(poll, hb);
     let tok = tok.expect("device token");
     assert!(tok.refresh_token().is_some());
@@ -195,9 +242,10 @@ async fn the_openidconnect_crate_discovers_the_server_and_validates_its_id_token
     use openidconnect::{AuthenticationFlow, IssuerUrl, Nonce, TokenResponse as _};
     let (h, c) = setup().await;
     let http = plain_http();
-    let meta = CoreProviderMetadata::discover_async(IssuerUrl::new(h.issuer.clone()).unwrap(), &http)
-        .await
-        .expect("discovery");
+    let meta =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(h.issuer.clone()).unwrap(), &http)
+            .await
+            .expect("discovery");
     let client = CoreClient::from_provider_metadata(
         meta,
         openidconnect::ClientId::new(c.id.clone()),
@@ -215,7 +263,10 @@ async fn the_openidconnect_crate_discovers_the_server_and_validates_its_id_token
         .add_scope(openidconnect::Scope::new("email".into()))
         .set_pkce_challenge(challenge)
         .url();
-    let redirect = h.browser_authorize(&browser(), url.as_str(), USER.0, USER.1).await.unwrap();
+    let redirect = h
+        .browser_authorize(&browser(), url.as_str(), USER.0, USER.1)
+        .await
+        .unwrap();
     let code = query_param(&redirect, "code").unwrap();
     let tokens = client
         .exchange_code(openidconnect::AuthorizationCode::new(code))
@@ -229,7 +280,10 @@ async fn the_openidconnect_crate_discovers_the_server_and_validates_its_id_token
         .claims(&client.id_token_verifier(), &nonce)
         .expect("ID token validates (signature via JWKS, iss, aud, nonce, exp)");
     assert_eq!(claims.issuer().as_str(), h.issuer);
-    assert_eq!(claims.email().map(|e| e.as_str()), Some("alice@example.test"));
+    assert_eq!(
+        claims.email().map(|e| e.as_str()),
+        Some("alice@example.test")
+    );
     // at_hash binds the access token to the ID token (OIDC Core §3.1.3.6).
     let expected = openidconnect::AccessTokenHash::from_token(
         tokens.access_token(),

@@ -107,7 +107,8 @@ impl Kek {
         let bytes = if s.len() == 64 {
             hex::decode(s).map_err(|_| CryptoError::InvalidKey("KEK is not hex".into()))?
         } else {
-            b64url_decode(s).ok_or_else(|| CryptoError::InvalidKey("KEK is not base64url".into()))?
+            b64url_decode(s)
+                .ok_or_else(|| CryptoError::InvalidKey("KEK is not base64url".into()))?
         };
         let key: [u8; 32] = bytes
             .try_into()

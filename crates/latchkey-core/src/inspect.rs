@@ -40,7 +40,9 @@ pub struct Inspection {
 pub fn claim_meaning(claim: &str) -> &'static str {
     match claim {
         "iss" => "Issuer: the server that created the token",
-        "sub" => "Subject: the user (or, with a client: prefix, the application) the token is about",
+        "sub" => {
+            "Subject: the user (or, with a client: prefix, the application) the token is about"
+        }
         "aud" => "Audience: who the token is meant for",
         "exp" => "Expires at: after this the token must be refused",
         "nbf" => "Not before: the token must be refused before this",
@@ -119,7 +121,9 @@ pub fn inspect(
         detail: if alg_ok {
             format!("{alg} is an accepted asymmetric algorithm")
         } else {
-            format!("{alg:?} is refused: only RS256, ES256 and EdDSA are accepted (never none or HMAC)")
+            format!(
+                "{alg:?} is refused: only RS256, ES256 and EdDSA are accepted (never none or HMAC)"
+            )
         },
     });
     match jwks {
@@ -150,7 +154,8 @@ pub fn inspect(
                 ),
                 Err(_) => (
                     false,
-                    "the signature does not match: the token was altered or signed by someone else".into(),
+                    "the signature does not match: the token was altered or signed by someone else"
+                        .into(),
                 ),
             };
             checks.push(Check {
@@ -208,7 +213,11 @@ pub fn inspect(
         ok: None,
         detail: match typ {
             "at+jwt" | "application/at+jwt" => "access token (RFC 9068)".into(),
-            "JWT" | "" if parsed.claims.contains_key("nonce") || parsed.claims.contains_key("at_hash") || parsed.claims.contains_key("azp") => {
+            "JWT" | ""
+                if parsed.claims.contains_key("nonce")
+                    || parsed.claims.contains_key("at_hash")
+                    || parsed.claims.contains_key("azp") =>
+            {
                 "ID token (OpenID Connect)".into()
             }
             other => format!("typ {other:?}"),
@@ -224,7 +233,9 @@ pub fn inspect(
         })
         .collect();
     let failed = checks.iter().find(|c| c.ok == Some(false));
-    let unchecked = checks.iter().any(|c| c.name == "signature" && c.ok.is_none());
+    let unchecked = checks
+        .iter()
+        .any(|c| c.name == "signature" && c.ok.is_none());
     let (valid, verdict) = match failed {
         Some(c) => (false, format!("Rejected: {} — {}.", c.name, c.detail)),
         None if unchecked => (
@@ -233,7 +244,8 @@ pub fn inspect(
         ),
         None => (
             true,
-            "Valid: signature, issuer and lifetime check out (revocation needs introspection).".to_string(),
+            "Valid: signature, issuer and lifetime check out (revocation needs introspection)."
+                .to_string(),
         ),
     };
     Inspection {
@@ -268,7 +280,10 @@ mod tests {
         let (t, jwks) = signed(json!({"iss":"https://as.test","sub":"u","exp":1300,"iat":1000}));
         let i = inspect(&t, Some(&jwks), Some("https://as.test"), 1060, 0);
         assert!(i.valid, "{}", i.verdict);
-        assert!(i.checks.iter().any(|c| c.name == "expiry" && c.detail == "expires in 4 min"));
+        assert!(i
+            .checks
+            .iter()
+            .any(|c| c.name == "expiry" && c.detail == "expires in 4 min"));
         assert_eq!(i.claim_lines.len(), 4);
         assert!(i.claim_lines.iter().all(|l| !l.meaning.is_empty()));
     }

@@ -244,7 +244,12 @@ mod tests {
         let (k, jwks) = es_key();
         let t = sign(&k, None, &json!({"sub":"u1"})).unwrap();
         let parts: Vec<&str> = t.split('.').collect();
-        let forged = format!("{}.{}.{}", parts[0], b64url(br#"{"sub":"admin"}"#), parts[2]);
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64url(br#"{"sub":"admin"}"#),
+            parts[2]
+        );
         assert_eq!(
             verify_with_jwks(&parse(&forged).unwrap(), &jwks),
             Err(JwtError::BadSignature)
@@ -253,7 +258,15 @@ mod tests {
 
     #[test]
     fn garbage_is_malformed_not_a_panic() {
-        for t in ["", "a", "a.b", "a.b.c.d", "!!.??.**", "e30.e30", "W10.e30.AA"] {
+        for t in [
+            "",
+            "a",
+            "a.b",
+            "a.b.c.d",
+            "!!.??.**",
+            "e30.e30",
+            "W10.e30.AA",
+        ] {
             assert!(parse(t).is_err(), "{t}");
         }
     }

@@ -86,8 +86,9 @@ pub fn generate(alg: Alg, kid: &str) -> Result<(Vec<u8>, Value), CryptoError> {
     let rng = SystemRandom::new();
     match alg {
         Alg::ES256 => {
-            let der = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                .map_err(|_| CryptoError::KeyGen)?;
+            let der =
+                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .map_err(|_| CryptoError::KeyGen)?;
             let kp = EcdsaKeyPair::from_pkcs8(
                 &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
                 der.as_ref(),
@@ -133,7 +134,11 @@ pub fn new_signing_key(
     kek: &Kek,
     now: Timestamp,
 ) -> Result<SigningKey, CryptoError> {
-    let kid = format!("{}-{}", alg.as_str().to_ascii_lowercase(), &random_id()[..12]);
+    let kid = format!(
+        "{}-{}",
+        alg.as_str().to_ascii_lowercase(),
+        &random_id()[..12]
+    );
     let (der, jwk) = generate(alg, &kid)?;
     Ok(SigningKey {
         private_enc: kek.seal(&der, kid.as_bytes()),
@@ -156,7 +161,10 @@ pub fn load(key: &SigningKey, kek: &Kek) -> Result<LoadedKey, CryptoError> {
 
 /// Whether a key in this state appears in the JWKS.
 pub fn is_published(state: KeyState) -> bool {
-    matches!(state, KeyState::Next | KeyState::Active | KeyState::Retiring)
+    matches!(
+        state,
+        KeyState::Next | KeyState::Active | KeyState::Retiring
+    )
 }
 
 /// The lifecycle policy, in seconds.
@@ -200,7 +208,9 @@ pub fn plan_rotation(
 
     for k in &mine {
         if k.state == KeyState::Retiring
-            && k.retiring_at.map(|t| now >= t + policy.retire_after).unwrap_or(true)
+            && k.retiring_at
+                .map(|t| now >= t + policy.retire_after)
+                .unwrap_or(true)
         {
             updates.push(KeyUpdate {
                 kid: k.kid.clone(),
@@ -316,13 +326,21 @@ mod tests {
         );
         // Due, but the next key was published only 20 s ago: wait.
         let n = key("n", Alg::ES256, KeyState::Next, 990);
-        assert!(plan_rotation(&[a.clone(), n.clone()], Alg::ES256, &p, 1010, false).0.is_empty());
+        assert!(
+            plan_rotation(&[a.clone(), n.clone()], Alg::ES256, &p, 1010, false)
+                .0
+                .is_empty()
+        );
         // Published long enough: swap.
         let (u, new) = plan_rotation(&[a.clone(), n.clone()], Alg::ES256, &p, 1100, false);
         assert_eq!(new, None);
         assert_eq!(u.len(), 2);
-        assert!(u.iter().any(|x| x.kid == "n" && x.state == KeyState::Active));
-        assert!(u.iter().any(|x| x.kid == "a" && x.state == KeyState::Retiring));
+        assert!(u
+            .iter()
+            .any(|x| x.kid == "n" && x.state == KeyState::Active));
+        assert!(u
+            .iter()
+            .any(|x| x.kid == "a" && x.state == KeyState::Retiring));
         // Rotate-now swaps whenever a successor exists.
         assert_eq!(plan_rotation(&[a, n], Alg::ES256, &p, 995, true).0.len(), 2);
     }
@@ -336,7 +354,11 @@ mod tests {
         };
         let a = key("a", Alg::ES256, KeyState::Active, 0);
         let r = key("r", Alg::ES256, KeyState::Retiring, 10);
-        assert!(plan_rotation(&[a.clone(), r.clone()], Alg::ES256, &p, 400, false).0.is_empty());
+        assert!(
+            plan_rotation(&[a.clone(), r.clone()], Alg::ES256, &p, 400, false)
+                .0
+                .is_empty()
+        );
         let (u, _) = plan_rotation(&[a, r], Alg::ES256, &p, 510, false);
         assert_eq!(u[0].state, KeyState::Retired);
     }

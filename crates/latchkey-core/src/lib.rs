@@ -10,11 +10,11 @@
 
 pub mod clock;
 pub mod crypto;
+pub mod error;
+pub mod inspect;
 pub mod jwt;
 pub mod keys;
 pub mod manage;
-pub mod error;
-pub mod inspect;
 pub mod model;
 pub mod oauth;
 pub mod store;

@@ -23,7 +23,9 @@ pub struct Issuance {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RotateOutcome {
     /// The old token was live and is now consumed; the new rows are written.
-    Rotated { session: Box<Session> },
+    Rotated {
+        session: Box<Session>,
+    },
     /// The token was already spent at `consumed_at` (reuse, or a retry within grace).
     AlreadyConsumed {
         session_id: String,
@@ -67,6 +69,14 @@ pub struct AuthRequest {
 
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// A cheap value that changes whenever the stored data may have changed, from this
+    /// process or any other. Engines cache reads against it (a read is reused only while
+    /// the marker is unchanged, and never longer than a second). `None`: no such value,
+    /// nothing is cached.
+    fn change_marker(&self) -> Option<u64> {
+        None
+    }
+
     // --- clients -----------------------------------------------------------------
     async fn client_get(&self, id: &str) -> StoreResult<Option<Client>>;
     async fn clients_list(&self) -> StoreResult<Vec<Client>>;
@@ -182,13 +192,20 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> StoreResult<bool>;
     /// approved → consumed atomically, writing `issue`; false if not approved/expired.
-    async fn device_redeem(&self, hash: &[u8], at: Timestamp, issue: &Issuance)
-        -> StoreResult<bool>;
+    async fn device_redeem(
+        &self,
+        hash: &[u8],
+        at: Timestamp,
+        issue: &Issuance,
+    ) -> StoreResult<bool>;
 
     // --- sessions and revocation -------------------------------------------------
     async fn session_get(&self, id: &str) -> StoreResult<Option<Session>>;
-    async fn sessions_list(&self, filter: &SessionFilter, at: Timestamp)
-        -> StoreResult<Vec<SessionInfo>>;
+    async fn sessions_list(
+        &self,
+        filter: &SessionFilter,
+        at: Timestamp,
+    ) -> StoreResult<Vec<SessionInfo>>;
     /// Revokes one session (its refresh family dies with it). Returns whether it was
     /// live before.
     async fn session_revoke(

@@ -122,7 +122,12 @@ pub async fn token(
 /// Catalogue §1: every refused token request leaves a security audit event. Failed
 /// client authentication is already recorded by the engine (as are code and refresh
 /// token reuse, under their own actions); device-flow polling answers are not refusals.
-async fn record_token_rejection(st: &AppState, params: &Params, presented: &Presented, e: &OAuthError) {
+async fn record_token_rejection(
+    st: &AppState,
+    params: &Params,
+    presented: &Presented,
+    e: &OAuthError,
+) {
     if !matches!(
         e.code,
         ErrorCode::InvalidRequest
@@ -249,11 +254,19 @@ pub async fn userinfo(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // RFC 6750 §3, §3.1: no usable token in the request, so the Bearer challenge,
+    // with error="invalid_request".
+    let refuse = |d: &'static str| {
+        let mut r = oauth_error_response(&OAuthError::invalid_request(d));
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"latchkey\", error=\"invalid_request\""),
+        );
+        r
+    };
     let q = Params::parse(query.unwrap_or_default().as_bytes());
     if q.get("access_token").is_some() {
-        return oauth_error_response(&OAuthError::invalid_request(
-            "access tokens are not accepted in the query string",
-        ));
+        return refuse("access tokens are not accepted in the query string");
     }
     let header_token = bearer(&headers);
     let body_token = if !body.is_empty() && require_form(&headers).is_ok() {
@@ -262,9 +275,7 @@ pub async fn userinfo(
         None
     };
     if header_token.is_some() && body_token.is_some() {
-        return oauth_error_response(&OAuthError::invalid_request(
-            "more than one access token presented",
-        ));
+        return refuse("more than one access token presented");
     }
     match st
         .provider

@@ -74,7 +74,9 @@ pub fn basic_auth(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuth
         .decode(rest.trim())
         .map_err(|_| OAuthError::invalid_client())?;
     let text = String::from_utf8(decoded).map_err(|_| OAuthError::invalid_client())?;
-    let (id, secret) = text.split_once(':').ok_or_else(OAuthError::invalid_client)?;
+    let (id, secret) = text
+        .split_once(':')
+        .ok_or_else(OAuthError::invalid_client)?;
     let dec = |s: &str| -> String {
         form_urlencoded::parse(format!("x={s}").as_bytes())
             .next()
@@ -123,9 +125,15 @@ pub fn html_headers(h: &mut HeaderMap, hsts: bool) {
         ),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if hsts {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,

@@ -70,9 +70,12 @@ pub enum ServeError {
 /// Checks the issuer per the CLI contract: `https://`, or `http://` only on a loopback
 /// host; no query or fragment (OIDC Discovery §3, RFC 8414 §2).
 pub fn validate_issuer(issuer: &str) -> Result<(), ServeError> {
-    let u = url::Url::parse(issuer).map_err(|_| ServeError::Config(format!("issuer {issuer:?} is not a URL")))?;
+    let u = url::Url::parse(issuer)
+        .map_err(|_| ServeError::Config(format!("issuer {issuer:?} is not a URL")))?;
     if u.query().is_some() || u.fragment().is_some() {
-        return Err(ServeError::Config("the issuer must not have a query or fragment".into()));
+        return Err(ServeError::Config(
+            "the issuer must not have a query or fragment".into(),
+        ));
     }
     match u.scheme() {
         "https" => Ok(()),
@@ -91,7 +94,9 @@ pub fn validate_issuer(issuer: &str) -> Result<(), ServeError> {
                 ))
             }
         }
-        _ => Err(ServeError::Config("the issuer must be an https:// URL".into())),
+        _ => Err(ServeError::Config(
+            "the issuer must be an https:// URL".into(),
+        )),
     }
 }
 
@@ -160,7 +165,11 @@ impl AppState {
 }
 
 /// Builds the shared state. `keys_ready` flips to true once signing keys exist.
-pub fn app_state(provider: Arc<Provider>, trusted_proxies: Vec<IpAddr>, keys_ready: watch::Receiver<bool>) -> Arc<AppState> {
+pub fn app_state(
+    provider: Arc<Provider>,
+    trusted_proxies: Vec<IpAddr>,
+    keys_ready: watch::Receiver<bool>,
+) -> Arc<AppState> {
     let issuer = provider.config.issuer.clone();
     let https = issuer.starts_with("https://");
     let origin = url::Url::parse(&issuer)
@@ -190,7 +199,9 @@ async fn await_keys(
         let mut rx = st.keys_ready.clone();
         let ok = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|r| *r)).await;
         if !matches!(ok, Ok(Ok(_))) {
-            return http::oauth_error_response(&latchkey_core::oauth::error::OAuthError::unavailable());
+            return http::oauth_error_response(
+                &latchkey_core::oauth::error::OAuthError::unavailable(),
+            );
         }
     }
     next.run(req).await
@@ -216,7 +227,10 @@ async fn forwarded_https(
                 let target = format!(
                     "{}{}",
                     st.issuer_origin,
-                    req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/")
+                    req.uri()
+                        .path_and_query()
+                        .map(|p| p.as_str())
+                        .unwrap_or("/")
                 );
                 if let Ok(v) = HeaderValue::from_str(&target) {
                     let mut r = StatusCode::MOVED_PERMANENTLY.into_response();
@@ -224,9 +238,9 @@ async fn forwarded_https(
                     return r;
                 }
             }
-            return http::oauth_error_response(&latchkey_core::oauth::error::OAuthError::invalid_request(
-                "HTTPS is required",
-            ));
+            return http::oauth_error_response(
+                &latchkey_core::oauth::error::OAuthError::invalid_request("HTTPS is required"),
+            );
         }
     }
     next.run(req).await
@@ -243,13 +257,19 @@ pub fn public_router(st: Arc<AppState>) -> Router {
         .route("/device_authorization", post(api::device_authorization))
         .route("/authorize", get(pages::authorize).post(pages::authorize))
         .route("/login", get(pages::login_get).post(pages::login_post))
-        .route("/consent", get(pages::consent_get).post(pages::consent_post))
+        .route(
+            "/consent",
+            get(pages::consent_get).post(pages::consent_post),
+        )
         .route("/device", get(pages::device_get).post(pages::device_post))
         .route("/logout", get(pages::logout).post(pages::logout))
         .route_layer(middleware::from_fn_with_state(st.clone(), await_keys));
     Router::new()
         .route("/.well-known/openid-configuration", get(api::discovery))
-        .route("/.well-known/oauth-authorization-server", get(api::discovery))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(api::discovery),
+        )
         .route("/static/style.css", get(api::style))
         .merge(keyed)
         .layer(middleware::from_fn_with_state(st.clone(), forwarded_https))
@@ -286,7 +306,11 @@ async fn admin_health(axum::extract::State(st): axum::extract::State<Arc<AppStat
         "status": if ready { "ok" } else { "starting" },
         "tokens_issued": st.metrics.total(),
     });
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, axum::Json(body)).into_response()
 }
 
@@ -322,7 +346,11 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(c), Some(k)) => Some((c.clone(), k.clone())),
         (None, None) => None,
-        _ => return Err(ServeError::Config("--tls-cert and --tls-key go together".into())),
+        _ => {
+            return Err(ServeError::Config(
+                "--tls-cert and --tls-key go together".into(),
+            ))
+        }
     };
     if https_issuer && tls.is_none() && cfg.trusted_proxies.is_empty() {
         return Err(ServeError::Config(
@@ -340,7 +368,12 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     let store: Arc<dyn Store> = Arc::new(store);
     let mut config = Config::new(cfg.issuer.clone());
     config.access_token_alg = cfg.access_token_alg;
-    let provider = Arc::new(Provider::new(store, Arc::new(SystemClock), cfg.kek.clone(), config));
+    let provider = Arc::new(Provider::new(
+        store,
+        Arc::new(SystemClock),
+        cfg.kek.clone(),
+        config,
+    ));
     start_with(provider, cfg, tls).await
 }
 
@@ -356,15 +389,28 @@ pub async fn start_with(
 
     let public = tokio::net::TcpListener::bind(cfg.public_addr)
         .await
-        .map_err(|e| ServeError::Bind { addr: cfg.public_addr, source: e })?;
+        .map_err(|e| ServeError::Bind {
+            addr: cfg.public_addr,
+            source: e,
+        })?;
     let admin = tokio::net::TcpListener::bind(cfg.admin_addr)
         .await
-        .map_err(|e| ServeError::Bind { addr: cfg.admin_addr, source: e })?;
-    let public_addr = public.local_addr().map_err(|e| ServeError::Bind { addr: cfg.public_addr, source: e })?;
-    let admin_addr = admin.local_addr().map_err(|e| ServeError::Bind { addr: cfg.admin_addr, source: e })?;
+        .map_err(|e| ServeError::Bind {
+            addr: cfg.admin_addr,
+            source: e,
+        })?;
+    let public_addr = public.local_addr().map_err(|e| ServeError::Bind {
+        addr: cfg.public_addr,
+        source: e,
+    })?;
+    let admin_addr = admin.local_addr().map_err(|e| ServeError::Bind {
+        addr: cfg.admin_addr,
+        source: e,
+    })?;
 
     let mut tasks = Vec::new();
-    let public_app = public_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let public_app =
+        public_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         Some((cert, key)) => {
             tasks.push(tls::serve_tls(public, public_app, cert, key, stop_rx.clone()).await?);
@@ -449,13 +495,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -82,7 +82,10 @@ fn csrf_for(sign_in_id: &str, purpose: &str) -> String {
     b64url(&sha256(format!("{purpose}\0{sign_in_id}").as_bytes())[..24])
 }
 
-async fn current_sign_in(st: &AppState, headers: &HeaderMap) -> Result<Option<(SignIn, User)>, OAuthError> {
+async fn current_sign_in(
+    st: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(SignIn, User)>, OAuthError> {
     match cookie(headers, st.session_cookie()) {
         Some(id) => st.provider.sign_in_lookup(id).await,
         None => Ok(None),
@@ -117,16 +120,35 @@ pub async fn authorize(
     } else {
         Params::parse(query.unwrap_or_default().as_bytes())
     };
-    let (req, client) = match st.provider.authorize_validate(&params.map, &params.duplicated).await {
+    let (req, client) = match st
+        .provider
+        .authorize_validate(&params.map, &params.duplicated)
+        .await
+    {
         Ok(x) => x,
         Err(AuthorizeError::Page(msg)) => {
-            record_refusal(&st, peer, &headers, "security.authorize_rejected.page", params.get("client_id")).await;
+            record_refusal(
+                &st,
+                peer,
+                &headers,
+                "security.authorize_rejected.page",
+                params.get("client_id"),
+            )
+            .await;
             return error_page(&st, StatusCode::BAD_REQUEST, msg);
         }
-        Err(AuthorizeError::Redirect { redirect_uri, state, error }) => {
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            state,
+            error,
+        }) => {
             let action = format!("security.authorize_rejected.{}", error.code.as_str());
             record_refusal(&st, peer, &headers, &action, params.get("client_id")).await;
-            return see_other(&st, &st.provider.error_location(&redirect_uri, state.as_deref(), &error));
+            return see_other(
+                &st,
+                &st.provider
+                    .error_location(&redirect_uri, state.as_deref(), &error),
+            );
         }
     };
     let signed_in = match current_sign_in(&st, &headers).await {
@@ -138,7 +160,13 @@ pub async fn authorize(
 
 /// Catalogue §1: a refused authorization request or consent submission leaves a
 /// security audit event (the client id as sent, truncated; never other input).
-async fn record_refusal(st: &AppState, peer: SocketAddr, headers: &HeaderMap, action: &str, client_id: Option<&str>) {
+async fn record_refusal(
+    st: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    action: &str,
+    client_id: Option<&str>,
+) {
     let mut ev = latchkey_core::model::NewAuditEvent::new(st.provider.now(), "anonymous", action)
         .ip(Some(ip_of(st, peer, headers)))
         .security();
@@ -156,7 +184,8 @@ fn unavailable_page(st: &AppState) -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         "The service is temporarily unavailable. Try again shortly.",
     );
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     r
 }
 
@@ -171,10 +200,18 @@ async fn continue_authorization(
     headers: &HeaderMap,
 ) -> Response {
     let p = &st.provider;
-    let redirect_err = |e: OAuthError| see_other(st, &p.error_location(&req.redirect_uri, req.state.as_deref(), &e));
+    let redirect_err = |e: OAuthError| {
+        see_other(
+            st,
+            &p.error_location(&req.redirect_uri, req.state.as_deref(), &e),
+        )
+    };
     if p.needs_login(&req, signed_in.as_ref().map(|s| &s.0)) {
         if req.prompt_has("none") {
-            return redirect_err(OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"));
+            return redirect_err(OAuthError::new(
+                ErrorCode::LoginRequired,
+                "the user is not signed in",
+            ));
         }
         let mut req = req;
         // Asked once: after this login, prompt=login/max_age are satisfied.
@@ -191,7 +228,10 @@ async fn continue_authorization(
     match p.needs_consent(&req, client, &user.id).await {
         Ok(true) => {
             if req.prompt_has("none") {
-                return redirect_err(OAuthError::new(ErrorCode::ConsentRequired, "consent is required"));
+                return redirect_err(OAuthError::new(
+                    ErrorCode::ConsentRequired,
+                    "consent is required",
+                ));
             }
             match p.park_request(&req, Some(&sign_in.id)).await {
                 Ok(id) => see_other(st, &format!("/consent?req={id}")),
@@ -200,7 +240,10 @@ async fn continue_authorization(
         }
         Ok(false) => {
             let ip = ip_of(st, peer, headers);
-            match p.issue_code(&req, &sign_in, Some(&ip), user_agent(headers).as_deref()).await {
+            match p
+                .issue_code(&req, &sign_in, Some(&ip), user_agent(headers).as_deref())
+                .await
+            {
                 Ok(loc) => see_other(st, &loc),
                 Err(e) => redirect_err(e),
             }
@@ -209,7 +252,13 @@ async fn continue_authorization(
     }
 }
 
-fn login_form(st: &AppState, fields: &[(&str, &str)], error: Option<&str>, username: &str, status: StatusCode) -> Response {
+fn login_form(
+    st: &AppState,
+    fields: &[(&str, &str)],
+    error: Option<&str>,
+    username: &str,
+    status: StatusCode,
+) -> Response {
     let token = random_token();
     let mut h = hidden("csrf", &token);
     for (k, v) in fields {
@@ -257,13 +306,23 @@ pub async fn login_post(
         _ => false,
     };
     if !origin_ok(&st, &headers) || !csrf_ok {
-        return error_page(&st, StatusCode::FORBIDDEN, "The form expired or came from another site. Go back and try again.");
+        return error_page(
+            &st,
+            StatusCode::FORBIDDEN,
+            "The form expired or came from another site. Go back and try again.",
+        );
     }
     let ip_key = format!("ip:{ip}");
     let user_key = format!("user:{}", username.to_lowercase());
     for key in [&ip_key, &user_key] {
         if let Some(wait) = st.limits.login.blocked(key) {
-            let mut r = login_form(&st, &carry, Some("Too many failed attempts. Wait a moment and try again."), &username, StatusCode::TOO_MANY_REQUESTS);
+            let mut r = login_form(
+                &st,
+                &carry,
+                Some("Too many failed attempts. Wait a moment and try again."),
+                &username,
+                StatusCode::TOO_MANY_REQUESTS,
+            );
             if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
@@ -271,16 +330,35 @@ pub async fn login_post(
         }
     }
     let ua = user_agent(&headers);
-    let (sign_in, user) = match st.provider.login(&username, password, Some(&ip), ua.as_deref()).await {
+    let (sign_in, user) = match st
+        .provider
+        .login(&username, password, Some(&ip), ua.as_deref())
+        .await
+    {
         Ok(x) => x,
         Err(LoginError::Invalid) => {
-            let blocked = [st.limits.login.fail(&ip_key), st.limits.login.fail(&user_key)];
-            let status = if blocked.iter().any(Option::is_some) {
+            let blocked = [
+                st.limits.login.fail(&ip_key),
+                st.limits.login.fail(&user_key),
+            ];
+            // The failure that crosses the limit is a 429 too, with its Retry-After (HD-09).
+            let wait = blocked.iter().flatten().max().copied();
+            let status = if wait.is_some() {
                 StatusCode::TOO_MANY_REQUESTS
             } else {
                 StatusCode::OK
             };
-            return login_form(&st, &carry, Some("Wrong username or password."), &username, status);
+            let mut r = login_form(
+                &st,
+                &carry,
+                Some("Wrong username or password."),
+                &username,
+                status,
+            );
+            if let Some(v) = wait.and_then(|w| HeaderValue::from_str(&w.to_string()).ok()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
         }
         Err(LoginError::Unavailable) => return unavailable_page(&st),
     };
@@ -293,13 +371,29 @@ pub async fn login_post(
                 let _ = st.provider.consume_parked(req_id).await;
                 match st.provider.store.client_get(&req.client_id).await {
                     Ok(Some(client)) if !client.disabled => {
-                        continue_authorization(&st, req, &client, Some((sign_in.clone(), user)), peer, &headers).await
+                        continue_authorization(
+                            &st,
+                            req,
+                            &client,
+                            Some((sign_in.clone(), user)),
+                            peer,
+                            &headers,
+                        )
+                        .await
                     }
-                    Ok(_) => error_page(&st, StatusCode::BAD_REQUEST, "The application is no longer available."),
+                    Ok(_) => error_page(
+                        &st,
+                        StatusCode::BAD_REQUEST,
+                        "The application is no longer available.",
+                    ),
                     Err(_) => unavailable_page(&st),
                 }
             }
-            Ok(None) => error_page(&st, StatusCode::BAD_REQUEST, "This sign-in request has expired. Start again from the application."),
+            Ok(None) => error_page(
+                &st,
+                StatusCode::BAD_REQUEST,
+                "This sign-in request has expired. Start again from the application.",
+            ),
             Err(_) => unavailable_page(&st),
         }
     } else if let Some(code) = f.get("device") {
@@ -307,7 +401,11 @@ pub async fn login_post(
         ser.append_pair("user_code", code);
         see_other(&st, &format!("/device?{}", ser.finish()))
     } else {
-        html_response(&st, StatusCode::OK, html::message_page("Signed in", "You are signed in. You can close this window."))
+        html_response(
+            &st,
+            StatusCode::OK,
+            html::message_page("Signed in", "You are signed in. You can close this window."),
+        )
     };
     set_cookie(&st, &mut resp, st.session_cookie(), &sign_in.id, None);
     resp
@@ -320,16 +418,32 @@ pub async fn consent_get(State(st): St, RawQuery(query): RawQuery, headers: Head
         return error_page(&st, StatusCode::BAD_REQUEST, "Missing request.");
     };
     let Ok(Some((sign_in, user))) = current_sign_in(&st, &headers).await else {
-        return error_page(&st, StatusCode::FORBIDDEN, "You are not signed in. Start again from the application.");
+        return error_page(
+            &st,
+            StatusCode::FORBIDDEN,
+            "You are not signed in. Start again from the application.",
+        );
     };
     let req = match st.provider.parked_request(req_id, Some(&sign_in.id)).await {
         Ok(Some(r)) => r,
-        Ok(None) => return error_page(&st, StatusCode::BAD_REQUEST, "This request has expired or was already answered."),
+        Ok(None) => {
+            return error_page(
+                &st,
+                StatusCode::BAD_REQUEST,
+                "This request has expired or was already answered.",
+            )
+        }
         Err(_) => return unavailable_page(&st),
     };
     let client = match st.provider.store.client_get(&req.client_id).await {
         Ok(Some(c)) => c,
-        _ => return error_page(&st, StatusCode::BAD_REQUEST, "The application is no longer available."),
+        _ => {
+            return error_page(
+                &st,
+                StatusCode::BAD_REQUEST,
+                "The application is no longer available.",
+            )
+        }
     };
     let mut scopes = Vec::new();
     for s in &req.scopes {
@@ -340,7 +454,18 @@ pub async fn consent_get(State(st): St, RawQuery(query): RawQuery, headers: Head
         scopes.push((s.clone(), d));
     }
     let fields = format!("{}{}", hidden("req", req_id), hidden("csrf", &req.csrf));
-    html_response(&st, StatusCode::OK, html::decision_page("Allow access?", "/consent", &client.name, &scopes, &fields, &user.username))
+    html_response(
+        &st,
+        StatusCode::OK,
+        html::decision_page(
+            "Allow access?",
+            "/consent",
+            &client.name,
+            &scopes,
+            &fields,
+            &user.username,
+        ),
+    )
 }
 
 /// POST /consent: bound to (sign-in, request id, client, code challenge) through the
@@ -365,11 +490,19 @@ async fn consent_post_checked(
     body: Bytes,
 ) -> Response {
     if !origin_ok(&st, &headers) {
-        return error_page(&st, StatusCode::FORBIDDEN, "Cross-site form submission refused.");
+        return error_page(
+            &st,
+            StatusCode::FORBIDDEN,
+            "Cross-site form submission refused.",
+        );
     }
     let f = Params::parse(&body);
     let (Some(req_id), Some(csrf)) = (f.get("req"), f.get("csrf")) else {
-        return error_page(&st, StatusCode::FORBIDDEN, "The form is missing its anti-forgery token.");
+        return error_page(
+            &st,
+            StatusCode::FORBIDDEN,
+            "The form is missing its anti-forgery token.",
+        );
     };
     let Ok(Some((sign_in, user))) = current_sign_in(&st, &headers).await else {
         return error_page(&st, StatusCode::FORBIDDEN, "You are not signed in.");
@@ -380,31 +513,57 @@ async fn consent_post_checked(
         Err(_) => return unavailable_page(&st),
     };
     if raw.sign_in_id.as_deref() != Some(sign_in.id.as_str()) {
-        return error_page(&st, StatusCode::FORBIDDEN, "This request belongs to another session.");
+        return error_page(
+            &st,
+            StatusCode::FORBIDDEN,
+            "This request belongs to another session.",
+        );
     }
     let Ok(req) = serde_json::from_str::<AuthzRequest>(&raw.params) else {
         return error_page(&st, StatusCode::BAD_REQUEST, "Unknown request.");
     };
     if !ct_eq(req.csrf.as_bytes(), csrf.as_bytes()) {
-        return error_page(&st, StatusCode::FORBIDDEN, "The anti-forgery token does not match.");
+        return error_page(
+            &st,
+            StatusCode::FORBIDDEN,
+            "The anti-forgery token does not match.",
+        );
     }
     match st.provider.consume_parked(req_id).await {
         Ok(true) => {}
-        Ok(false) => return error_page(&st, StatusCode::BAD_REQUEST, "This request has expired or was already answered."),
+        Ok(false) => {
+            return error_page(
+                &st,
+                StatusCode::BAD_REQUEST,
+                "This request has expired or was already answered.",
+            )
+        }
         Err(_) => return unavailable_page(&st),
     }
     let p = &st.provider;
     if f.get("decision") != Some("approve") {
         let e = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
-        return see_other(&st, &p.error_location(&req.redirect_uri, req.state.as_deref(), &e));
+        return see_other(
+            &st,
+            &p.error_location(&req.redirect_uri, req.state.as_deref(), &e),
+        );
     }
-    if p.record_consent(&user.id, &req.client_id, &req.scopes).await.is_err() {
+    if p.record_consent(&user.id, &req.client_id, &req.scopes)
+        .await
+        .is_err()
+    {
         return unavailable_page(&st);
     }
     let ip = ip_of(&st, peer, &headers);
-    match p.issue_code(&req, &sign_in, Some(&ip), user_agent(&headers).as_deref()).await {
+    match p
+        .issue_code(&req, &sign_in, Some(&ip), user_agent(&headers).as_deref())
+        .await
+    {
         Ok(loc) => see_other(&st, &loc),
-        Err(e) => see_other(&st, &p.error_location(&req.redirect_uri, req.state.as_deref(), &e)),
+        Err(e) => see_other(
+            &st,
+            &p.error_location(&req.redirect_uri, req.state.as_deref(), &e),
+        ),
     }
 }
 
@@ -418,7 +577,11 @@ pub async fn device_get(State(st): St, RawQuery(query): RawQuery, headers: Heade
         return see_other(&st, &format!("/login?{}", ser.finish()));
     };
     let fields = hidden("csrf", &csrf_for(&sign_in.id, "device"));
-    html_response(&st, StatusCode::OK, html::device_entry_page(&fields, code, None))
+    html_response(
+        &st,
+        StatusCode::OK,
+        html::device_entry_page(&fields, code, None),
+    )
 }
 
 /// POST /device: looks up the code (rate-limited, DV-07) and shows who asks for what,
@@ -430,21 +593,40 @@ pub async fn device_post(
     body: Bytes,
 ) -> Response {
     if !origin_ok(&st, &headers) {
-        return error_page(&st, StatusCode::FORBIDDEN, "Cross-site form submission refused.");
+        return error_page(
+            &st,
+            StatusCode::FORBIDDEN,
+            "Cross-site form submission refused.",
+        );
     }
     let f = Params::parse(&body);
     let Ok(Some((sign_in, user))) = current_sign_in(&st, &headers).await else {
         return error_page(&st, StatusCode::FORBIDDEN, "You are not signed in.");
     };
     let expected = csrf_for(&sign_in.id, "device");
-    if !f.get("csrf").is_some_and(|t| ct_eq(t.as_bytes(), expected.as_bytes())) {
-        return error_page(&st, StatusCode::FORBIDDEN, "The anti-forgery token does not match.");
+    if !f
+        .get("csrf")
+        .is_some_and(|t| ct_eq(t.as_bytes(), expected.as_bytes()))
+    {
+        return error_page(
+            &st,
+            StatusCode::FORBIDDEN,
+            "The anti-forgery token does not match.",
+        );
     }
     let ip = ip_of(&st, peer, &headers);
     let keys = [format!("ip:{ip}"), format!("signin:{}", sign_in.id)];
     for k in &keys {
         if let Some(wait) = st.limits.device_code.blocked(k) {
-            let mut r = html_response(&st, StatusCode::TOO_MANY_REQUESTS, html::device_entry_page(&hidden("csrf", &expected), "", Some("Too many wrong codes. Wait a minute and try again.")));
+            let mut r = html_response(
+                &st,
+                StatusCode::TOO_MANY_REQUESTS,
+                html::device_entry_page(
+                    &hidden("csrf", &expected),
+                    "",
+                    Some("Too many wrong codes. Wait a minute and try again."),
+                ),
+            );
             if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
@@ -457,14 +639,45 @@ pub async fn device_post(
         Err(_) => return unavailable_page(&st),
     };
     let Some((dc, client)) = found else {
-        let blocked: Vec<Option<u64>> = keys.iter().map(|k| st.limits.device_code.fail(k)).collect();
-        let status = if blocked.iter().any(Option::is_some) { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::OK };
+        let blocked: Vec<Option<u64>> =
+            keys.iter().map(|k| st.limits.device_code.fail(k)).collect();
+        let status = if blocked.iter().any(Option::is_some) {
+            StatusCode::TOO_MANY_REQUESTS
+        } else {
+            StatusCode::OK
+        };
         if status == StatusCode::OK {
-            st.provider.store.audit_insert(
-                &latchkey_core::model::NewAuditEvent::new(st.provider.now(), format!("user:{}", user.id), "security.device_code.wrong_user_code").ip(Some(ip.clone())).security(),
-            ).await.ok();
+            st.provider
+                .store
+                .audit_insert(
+                    &latchkey_core::model::NewAuditEvent::new(
+                        st.provider.now(),
+                        format!("user:{}", user.id),
+                        "security.device_code.wrong_user_code",
+                    )
+                    .ip(Some(ip.clone()))
+                    .security(),
+                )
+                .await
+                .ok();
         }
-        return html_response(&st, status, html::device_entry_page(&hidden("csrf", &expected), &code, Some("That code is not valid or has expired.")));
+        let mut r = html_response(
+            &st,
+            status,
+            html::device_entry_page(
+                &hidden("csrf", &expected),
+                &code,
+                Some("That code is not valid or has expired."),
+            ),
+        );
+        // The attempt that crosses the limit gets a 429 like the blocked ones after it,
+        // and with it the wait (RFC 6585 §4).
+        if let Some(wait) = blocked.iter().flatten().max() {
+            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        return r;
     };
     match f.get("decision") {
         None => {
@@ -476,15 +689,42 @@ pub async fn device_post(
                 };
                 scopes.push((s.clone(), d));
             }
-            let fields = format!("{}{}", hidden("csrf", &expected), hidden("user_code", &code));
-            html_response(&st, StatusCode::OK, html::decision_page("Connect this device?", "/device", &client.name, &scopes, &fields, &user.username))
+            let fields = format!(
+                "{}{}",
+                hidden("csrf", &expected),
+                hidden("user_code", &code)
+            );
+            html_response(
+                &st,
+                StatusCode::OK,
+                html::decision_page(
+                    "Connect this device?",
+                    "/device",
+                    &client.name,
+                    &scopes,
+                    &fields,
+                    &user.username,
+                ),
+            )
         }
         Some(d) => {
             let approve = d == "approve";
             match st.provider.device_decide(&code, approve, &sign_in).await {
-                Ok(true) if approve => html_response(&st, StatusCode::OK, html::message_page("Device connected", "You can return to your device now.")),
-                Ok(true) => html_response(&st, StatusCode::OK, html::message_page("Request denied", "The device was not given access.")),
-                Ok(false) => error_page(&st, StatusCode::BAD_REQUEST, "This code was already used or has expired."),
+                Ok(true) if approve => html_response(
+                    &st,
+                    StatusCode::OK,
+                    html::message_page("Device connected", "You can return to your device now."),
+                ),
+                Ok(true) => html_response(
+                    &st,
+                    StatusCode::OK,
+                    html::message_page("Request denied", "The device was not given access."),
+                ),
+                Ok(false) => error_page(
+                    &st,
+                    StatusCode::BAD_REQUEST,
+                    "This code was already used or has expired.",
+                ),
                 Err(_) => unavailable_page(&st),
             }
         }
@@ -508,11 +748,19 @@ pub async fn logout(
         return error_page(&st, StatusCode::BAD_REQUEST, "A parameter is repeated.");
     }
     let sign_in = cookie(&headers, st.session_cookie()).map(str::to_string);
-    match st.provider.end_session(&params.map, sign_in.as_deref()).await {
+    match st
+        .provider
+        .end_session(&params.map, sign_in.as_deref())
+        .await
+    {
         Ok(target) => {
             let mut r = match target {
                 Some(loc) => see_other(&st, &loc),
-                None => html_response(&st, StatusCode::OK, html::message_page("Signed out", "You are signed out.")),
+                None => html_response(
+                    &st,
+                    StatusCode::OK,
+                    html::message_page("Signed out", "You are signed out."),
+                ),
             };
             set_cookie(&st, &mut r, st.session_cookie(), "", Some(0));
             r

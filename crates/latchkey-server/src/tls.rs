@@ -47,7 +47,9 @@ pub async fn serve_tls(
                         seen = now;
                     }
                     // Keep serving the old certificate; a half-written file is retried.
-                    Err(e) => tracing::warn!(error = %e, "TLS reload failed; keeping the current certificate"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "TLS reload failed; keeping the current certificate")
+                    }
                 }
             }
         }

@@ -27,7 +27,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::Sqlite;
-use std::path::Path;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Tunables for [`SqliteStore::open_with`]. The defaults are the durable ones.
@@ -79,6 +82,10 @@ pub struct ConnectionPragmas {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The database and its WAL, whose size and mtime reveal commits by other processes.
+    files: Arc<[PathBuf; 2]>,
+    /// Bumped after every commit of this process.
+    generation: Arc<AtomicU64>,
 }
 
 const JOURNAL_SIZE_LIMIT: &str = "67108864";
@@ -149,7 +156,14 @@ impl SqliteStore {
             .await
             .map_err(error::db("open"))?;
 
-        Ok(SqliteStore { writer, reader })
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        Ok(SqliteStore {
+            writer,
+            reader,
+            files: Arc::new([path.to_path_buf(), PathBuf::from(wal)]),
+            generation: Arc::new(AtomicU64::new(0)),
+        })
     }
 
     /// `PRAGMA integrity_check`: `"ok"` on a healthy file, otherwise the first problem.
@@ -183,6 +197,33 @@ impl SqliteStore {
     /// write lock now, waiting up to `busy_timeout` for another process to release it,
     /// so nothing later in the transaction can fail with an un-waited `SQLITE_BUSY`.
     /// Dropping the transaction without committing rolls it back.
+    async fn commit(
+        &self,
+        tx: sqlx::Transaction<'static, Sqlite>,
+        op: &'static str,
+    ) -> Result<(), StoreError> {
+        tx.commit().await.map_err(error::db(op))?;
+        self.generation.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+
+    /// See [`Store::change_marker`]: this process's commit count, plus size and mtime of
+    /// the database and its WAL (every commit by any process appends to the WAL; a
+    /// checkpoint rewrites the database). Two `stat` calls, no query.
+    pub(crate) fn marker(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.generation.load(Ordering::Acquire).hash(&mut h);
+        for f in self.files.iter() {
+            if let Ok(m) = std::fs::metadata(f) {
+                m.len().hash(&mut h);
+                if let Ok(t) = m.modified() {
+                    t.hash(&mut h);
+                }
+            }
+        }
+        h.finish()
+    }
+
     async fn write(
         &self,
         op: &'static str,

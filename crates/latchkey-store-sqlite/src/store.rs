@@ -242,10 +242,6 @@ async fn touch_session(
     Ok(())
 }
 
-async fn commit(tx: sqlx::Transaction<'static, Sqlite>, op: &'static str) -> StoreResult<()> {
-    tx.commit().await.map_err(db(op))
-}
-
 /// Explicit rollback on the paths that decide not to write; a failure here only means
 /// the connection will roll back when it is next used, so it is logged, not returned.
 async fn rollback(tx: sqlx::Transaction<'static, Sqlite>, op: &'static str) {
@@ -256,6 +252,10 @@ async fn rollback(tx: sqlx::Transaction<'static, Sqlite>, op: &'static str) {
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
+    fn change_marker(&self) -> Option<u64> {
+        Some(self.marker())
+    }
+
     // --- clients -----------------------------------------------------------------
 
     async fn client_get(&self, id: &str) -> StoreResult<Option<Client>> {
@@ -325,7 +325,7 @@ impl Store for SqliteStore {
             insert_secret(&mut tx, OP, s).await?;
         }
         insert_audit(&mut tx, OP, audit).await?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     /// The watermark only moves forward here: an edit made from a client loaded before
@@ -366,7 +366,7 @@ impl Store for SqliteStore {
         .map_err(db(OP))?;
         affected(done.rows_affected())?;
         insert_audit(&mut tx, OP, audit).await?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     async fn client_delete(&self, id: &str, audit: &NewAuditEvent) -> StoreResult<()> {
@@ -381,7 +381,7 @@ impl Store for SqliteStore {
             .map_err(db(OP))?;
         affected(done.rows_affected())?;
         insert_audit(&mut tx, OP, audit).await?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     async fn client_secrets(&self, client_id: &str) -> StoreResult<Vec<ClientSecret>> {
@@ -420,7 +420,7 @@ impl Store for SqliteStore {
         .map_err(db(OP))?;
         insert_secret(&mut tx, OP, secret).await?;
         insert_audit(&mut tx, OP, audit).await?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     // --- scopes ------------------------------------------------------------------
@@ -460,7 +460,7 @@ impl Store for SqliteStore {
         .await
         .map_err(db(OP))?;
         insert_audit(&mut tx, OP, audit).await?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     /// Built-in (OIDC) scopes are refused with `Conflict` even if the engine forgot to
@@ -488,7 +488,7 @@ impl Store for SqliteStore {
             .await
             .map_err(db(OP))?;
         insert_audit(&mut tx, OP, audit).await?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     // --- users -------------------------------------------------------------------
@@ -541,7 +541,7 @@ impl Store for SqliteStore {
         .await
         .map_err(db(OP))?;
         insert_audit(&mut tx, OP, audit).await?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     async fn user_update(&self, user: &User, audit: &NewAuditEvent) -> StoreResult<()> {
@@ -566,7 +566,7 @@ impl Store for SqliteStore {
         .map_err(db(OP))?;
         affected(done.rows_affected())?;
         insert_audit(&mut tx, OP, audit).await?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     // --- signing keys ------------------------------------------------------------
@@ -640,7 +640,7 @@ impl Store for SqliteStore {
             .map_err(db(OP))?;
         }
         insert_audit_opt(&mut tx, OP, audit).await?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     // --- sign-ins and consent ----------------------------------------------------
@@ -663,7 +663,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     async fn sign_in_get(&self, id: &str) -> StoreResult<Option<SignIn>> {
@@ -686,7 +686,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db(OP))?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     async fn consent_get(&self, user_id: &str, client_id: &str) -> StoreResult<Vec<String>> {
@@ -727,7 +727,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     async fn auth_request_insert(&self, req: &AuthRequest) -> StoreResult<()> {
@@ -746,7 +746,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     async fn auth_request_get(&self, id: &str) -> StoreResult<Option<AuthRequest>> {
@@ -772,7 +772,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
-        commit(tx, OP).await?;
+        self.commit(tx, OP).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -806,7 +806,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     async fn auth_code_get(&self, hash: &[u8]) -> StoreResult<Option<AuthCode>> {
@@ -844,7 +844,7 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         insert_issuance(&mut tx, OP, issue).await?;
-        commit(tx, OP).await?;
+        self.commit(tx, OP).await?;
         Ok(true)
     }
 
@@ -912,7 +912,7 @@ impl Store for SqliteStore {
             insert_access(&mut tx, OP, a).await?;
         }
         touch_session(&mut tx, OP, &session_id, at).await?;
-        commit(tx, OP).await?;
+        self.commit(tx, OP).await?;
         session.last_used_at = at;
         Ok(RotateOutcome::Rotated {
             session: Box::new(session),
@@ -951,7 +951,7 @@ impl Store for SqliteStore {
             insert_access(&mut tx, OP, a).await?;
         }
         touch_session(&mut tx, OP, session_id, at).await?;
-        commit(tx, OP).await?;
+        self.commit(tx, OP).await?;
         Ok(true)
     }
 
@@ -981,7 +981,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     async fn device_get(&self, hash: &[u8]) -> StoreResult<Option<DeviceCode>> {
@@ -1016,7 +1016,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db(OP))?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     async fn device_decide(
@@ -1048,7 +1048,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
-        commit(tx, OP).await?;
+        self.commit(tx, OP).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -1076,7 +1076,7 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         insert_issuance(&mut tx, OP, issue).await?;
-        commit(tx, OP).await?;
+        self.commit(tx, OP).await?;
         Ok(true)
     }
 
@@ -1175,7 +1175,7 @@ impl Store for SqliteStore {
         .await
         .map_err(db(OP))?;
         insert_audit_opt(&mut tx, OP, audit).await?;
-        commit(tx, OP).await?;
+        self.commit(tx, OP).await?;
         Ok(expires_at.is_some_and(|e| e > at))
     }
 
@@ -1216,7 +1216,7 @@ impl Store for SqliteStore {
             .await
             .map_err(db(OP))?;
         insert_audit_opt(&mut tx, OP, audit).await?;
-        commit(tx, OP).await?;
+        self.commit(tx, OP).await?;
         Ok(done.rows_affected())
     }
 
@@ -1252,7 +1252,7 @@ impl Store for SqliteStore {
         .await
         .map_err(db(OP))?;
         insert_audit_opt(&mut tx, OP, audit).await?;
-        commit(tx, OP).await?;
+        self.commit(tx, OP).await?;
         Ok(done.rows_affected())
     }
 
@@ -1271,7 +1271,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     async fn access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
@@ -1296,7 +1296,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
-        commit(tx, OP).await?;
+        self.commit(tx, OP).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -1306,7 +1306,7 @@ impl Store for SqliteStore {
         const OP: &str = "audit_insert";
         let mut tx = self.write(OP).await?;
         insert_audit(&mut tx, OP, event).await?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     /// Newest first (by id); `before_id` pages backwards.
@@ -1370,7 +1370,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
-        commit(tx, OP).await
+        self.commit(tx, OP).await
     }
 
     /// One short transaction per table rather than one long one, so a large purge does
@@ -1397,7 +1397,7 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db(OP))?;
-            commit(tx, OP).await?;
+            self.commit(tx, OP).await?;
             removed += done.rows_affected();
         }
         Ok(removed)

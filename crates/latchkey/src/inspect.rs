@@ -32,15 +32,24 @@ async fn fetch_json(http: &reqwest::Client, url: &str) -> anyhow::Result<Value> 
     if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
         bail!("refusing to fetch keys over plain HTTP from {url} (https required off loopback)");
     }
-    let r = http.get(u).send().await.with_context(|| format!("cannot reach {url}"))?;
+    let r = http
+        .get(u)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
     if !r.status().is_success() {
         bail!("{url} answered {}", r.status());
     }
-    r.json().await.with_context(|| format!("{url} did not return JSON"))
+    r.json()
+        .await
+        .with_context(|| format!("{url} did not return JSON"))
 }
 
 async fn jwks_for(http: &reqwest::Client, issuer: &str) -> anyhow::Result<Value> {
-    let disc = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    let disc = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
     let meta = fetch_json(http, &disc).await?;
     // OIDC Discovery §4.3: the document must name the issuer it was fetched for.
     if meta.get("issuer").and_then(Value::as_str) != Some(issuer) {
@@ -71,7 +80,12 @@ fn print_human(i: &Inspection) {
         }
         println!("\nClaims");
         for l in &i.claim_lines {
-            println!("  {:<18} {:<40} {}", l.claim, l.value.to_string(), l.meaning);
+            println!(
+                "  {:<18} {:<40} {}",
+                l.claim,
+                l.value.to_string(),
+                l.meaning
+            );
         }
     }
 }
@@ -96,7 +110,9 @@ async fn run_inner(args: InspectArgs) -> anyhow::Result<bool> {
     let token = match args.token.as_deref() {
         None | Some("-") => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("reading the token from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the token from stdin")?;
             s
         }
         Some(t) => t.to_string(),
@@ -131,7 +147,13 @@ async fn run_inner(args: InspectArgs) -> anyhow::Result<bool> {
         },
         (None, None) => (None, None),
     };
-    let i = inspect(&token, jwks.as_ref(), args.issuer.as_deref().or(issuer.as_deref()), SystemClock.now(), 0);
+    let i = inspect(
+        &token,
+        jwks.as_ref(),
+        args.issuer.as_deref().or(issuer.as_deref()),
+        SystemClock.now(),
+        0,
+    );
     if args.json {
         let mut v = serde_json::to_value(&i)?;
         if let Some(e) = key_error {

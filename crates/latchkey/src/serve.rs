@@ -114,7 +114,8 @@ impl ServeArgs {
             .issuer
             .or_else(|| file.issuer.clone())
             .unwrap_or_else(|| DEFAULT_ISSUER.to_string());
-        latchkey_server::validate_issuer(&issuer).map_err(|e| anyhow!("--issuer {issuer:?}: {e}"))?;
+        latchkey_server::validate_issuer(&issuer)
+            .map_err(|e| anyhow!("--issuer {issuer:?}: {e}"))?;
         let public_addr = self
             .public_addr
             .or_else(|| file.public_addr.clone())

@@ -21,7 +21,7 @@ const KILLS: usize = 25;
 const WORKERS: usize = 16;
 
 /// What the load was told: acknowledged facts the server must never forget.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Journal {
     /// Refresh tokens received with a 200, per chain, in order.
     issued: HashMap<usize, Vec<String>>,
@@ -37,23 +37,45 @@ async fn check_invariants(db: &Path, journal: &Journal, sessions: &[(String, Str
     for (chain, tokens) in &journal.issued {
         for t in tokens {
             assert!(
-                store.refresh_get(&sha256(t.as_bytes())).await.unwrap().is_some(),
+                store
+                    .refresh_get(&sha256(t.as_bytes()))
+                    .await
+                    .unwrap()
+                    .is_some(),
                 "chain {chain}: an acknowledged refresh token was lost"
             );
         }
     }
     // I2: every acknowledged revocation is still in force.
     for chain in &journal.revoked {
-        let s = store.session_get(&sessions[*chain].0).await.unwrap().unwrap();
-        assert!(s.revoked_at.is_some(), "chain {chain}: an acknowledged revocation came back");
+        let s = store
+            .session_get(&sessions[*chain].0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            s.revoked_at.is_some(),
+            "chain {chain}: an acknowledged revocation came back"
+        );
     }
     // I3: at most one live refresh token per family.
     let infos: Vec<SessionInfo> = store
-        .sessions_list(&SessionFilter { limit: Some(10_000), ..Default::default() }, SystemClock.now())
+        .sessions_list(
+            &SessionFilter {
+                limit: Some(10_000),
+                ..Default::default()
+            },
+            SystemClock.now(),
+        )
         .await
         .unwrap();
     for i in infos {
-        assert!(i.live_refresh_tokens <= 1, "family {} has {} live refresh tokens", i.session.id, i.live_refresh_tokens);
+        assert!(
+            i.live_refresh_tokens <= 1,
+            "family {} has {} live refresh tokens",
+            i.session.id,
+            i.live_refresh_tokens
+        );
     }
     store.close().await;
 }
@@ -72,7 +94,8 @@ async fn acknowledged_tokens_and_revocations_survive_repeated_sigkill_under_writ
     let journal = Arc::new(Mutex::new(Journal::default()));
     // The current refresh token of each chain (None once revoked).
     let current: Arc<Mutex<Vec<Option<String>>>> = Arc::new(Mutex::new(Vec::new()));
-    let mut rng_state = u64::from_le_bytes(sha256(random_token().as_bytes())[..8].try_into().unwrap());
+    let mut rng_state =
+        u64::from_le_bytes(sha256(random_token().as_bytes())[..8].try_into().unwrap());
     let mut next_rand = move |n: u64| {
         rng_state ^= rng_state << 13;
         rng_state ^= rng_state >> 7;
@@ -97,8 +120,14 @@ async fn acknowledged_tokens_and_revocations_survive_repeated_sigkill_under_writ
         let acks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut workers = Vec::new();
         for w in 0..WORKERS {
-            let (http, issuer, client_id, secret) = (http.clone(), issuer.clone(), client_id.clone(), secret.clone());
-            let (journal, current, stop, acks) = (journal.clone(), current.clone(), stop.clone(), acks.clone());
+            let (http, issuer, client_id, secret) = (
+                http.clone(),
+                issuer.clone(),
+                client_id.clone(),
+                secret.clone(),
+            );
+            let (journal, current, stop, acks) =
+                (journal.clone(), current.clone(), stop.clone(), acks.clone());
             workers.push(tokio::spawn(async move {
                 let mut i = 0usize;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -110,7 +139,7 @@ async fn acknowledged_tokens_and_revocations_survive_repeated_sigkill_under_writ
                         continue;
                     };
                     // Every 25th step of a chain revokes it; the rest rotate.
-                    if i % 25 == 0 {
+                    if i.is_multiple_of(25) {
                         let r = http
                             .post(format!("{issuer}/revoke"))
                             .basic_auth(&client_id, Some(&secret))
@@ -127,7 +156,10 @@ async fn acknowledged_tokens_and_revocations_survive_repeated_sigkill_under_writ
                     let r = http
                         .post(format!("{issuer}/token"))
                         .basic_auth(&client_id, Some(&secret))
-                        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+                        .form(&[
+                            ("grant_type", "refresh_token"),
+                            ("refresh_token", rt.as_str()),
+                        ])
                         .send()
                         .await;
                     let Ok(resp) = r else {
@@ -148,7 +180,13 @@ async fn acknowledged_tokens_and_revocations_survive_repeated_sigkill_under_writ
                             }
                         };
                         let new_rt = body["refresh_token"].as_str().unwrap().to_string();
-                        journal.lock().unwrap().issued.entry(chain).or_default().push(new_rt.clone());
+                        journal
+                            .lock()
+                            .unwrap()
+                            .issued
+                            .entry(chain)
+                            .or_default()
+                            .push(new_rt.clone());
                         current.lock().unwrap()[chain] = Some(new_rt);
                         acks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     } else {
@@ -166,7 +204,11 @@ async fn acknowledged_tokens_and_revocations_survive_repeated_sigkill_under_writ
             w.await.expect("worker");
         }
         total_acks += acks.load(std::sync::atomic::Ordering::Relaxed);
-        check_invariants(&db, &journal.lock().unwrap(), &sessions).await;
+        let snapshot = journal.lock().unwrap().clone();
+        check_invariants(&db, &snapshot, &sessions).await;
     }
-    assert!(total_acks > KILLS, "the load made progress ({total_acks} acknowledged writes)");
+    assert!(
+        total_acks > KILLS,
+        "the load made progress ({total_acks} acknowledged writes)"
+    );
 }

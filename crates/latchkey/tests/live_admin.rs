@@ -21,7 +21,11 @@ fn admin(db: &Path, kek: &Kek, args: &[&str]) -> Value {
         .env("LATCHKEY_KEK", kek.encode())
         .output()
         .expect("run latchkey admin");
-    assert!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
 }
 
@@ -50,7 +54,10 @@ async fn changes_made_with_the_cli_reach_a_running_server_at_once() {
     let tok: Value = http
         .post(format!("{issuer}/token"))
         .basic_auth(&client_id, Some(&secret))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+        ])
         .send()
         .await
         .unwrap()
@@ -60,7 +67,12 @@ async fn changes_made_with_the_cli_reach_a_running_server_at_once() {
     let at = tok["access_token"].as_str().unwrap().to_string();
     let rt2 = tok["refresh_token"].as_str().unwrap().to_string();
     let introspect = |token: String| {
-        let (http, issuer, client_id, secret) = (http.clone(), issuer.clone(), client_id.clone(), secret.clone());
+        let (http, issuer, client_id, secret) = (
+            http.clone(),
+            issuer.clone(),
+            client_id.clone(),
+            secret.clone(),
+        );
         async move {
             http.post(format!("{issuer}/introspect"))
                 .basic_auth(&client_id, Some(&secret))
@@ -77,22 +89,43 @@ async fn changes_made_with_the_cli_reach_a_running_server_at_once() {
 
     // … until the CLI revokes the session: the very next request sees it.
     admin(&db, &kek, &["sessions", "revoke", sid]);
-    assert_eq!(introspect(at.clone()).await, serde_json::json!({"active": false}));
+    assert_eq!(
+        introspect(at.clone()).await,
+        serde_json::json!({"active": false})
+    );
     let r = http
         .post(format!("{issuer}/token"))
         .basic_auth(&client_id, Some(&secret))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt2.as_str())])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt2.as_str()),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
 
     // A client created with the CLI can get tokens within a second.
-    admin(&db, &kek, &["scopes", "create", "api", "--description", "API"]);
+    admin(
+        &db,
+        &kek,
+        &["scopes", "create", "api", "--description", "API"],
+    );
     let created = admin(
         &db,
         &kek,
-        &["clients", "create", "--name", "m2m", "--type", "confidential", "--grant", "client_credentials", "--scope", "api"],
+        &[
+            "clients",
+            "create",
+            "--name",
+            "m2m",
+            "--type",
+            "confidential",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "api",
+        ],
     );
     let (id2, secret2) = (
         created["client_id"].as_str().unwrap().to_string(),
@@ -108,9 +141,15 @@ async fn changes_made_with_the_cli_reach_a_running_server_at_once() {
             .await
             .unwrap();
         if r.status() == 200 {
-            break r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string();
+            break r.json::<Value>().await.unwrap()["access_token"]
+                .as_str()
+                .unwrap()
+                .to_string();
         }
-        assert!(started.elapsed() < Duration::from_secs(1), "new client not usable within a second");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "new client not usable within a second"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
 
@@ -120,7 +159,10 @@ async fn changes_made_with_the_cli_reach_a_running_server_at_once() {
     let kid = {
         let header = cc_token.split('.').next().unwrap();
         let bytes = latchkey_core::crypto::b64url_decode(header).unwrap();
-        serde_json::from_slice::<Value>(&bytes).unwrap()["kid"].as_str().unwrap().to_string()
+        serde_json::from_slice::<Value>(&bytes).unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     admin(&db, &kek, &["keys", "revoke", &kid]);
     let started = Instant::now();
@@ -128,7 +170,10 @@ async fn changes_made_with_the_cli_reach_a_running_server_at_once() {
         if introspect(cc_token.clone()).await == serde_json::json!({"active": false}) {
             break;
         }
-        assert!(started.elapsed() < Duration::from_millis(1500), "key revocation not seen");
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "key revocation not seen"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // And signing goes on with the successor.

@@ -4,7 +4,7 @@
 
 use super::error::{ErrorCode, OAuthError, OAuthResult};
 use super::{pkce, Provider};
-use crate::crypto::{random_id, random_token, sha256, verify_password, burn_password_check};
+use crate::crypto::{burn_password_check, random_id, random_token, sha256, verify_password};
 use crate::model::*;
 use crate::store::AuthRequest;
 use serde::{Deserialize, Serialize};
@@ -65,7 +65,10 @@ pub fn redirect_uri_matches(registered: &str, candidate: &str) -> bool {
         return true;
     }
     for prefix in ["http://127.0.0.1", "http://[::1]"] {
-        if let (Some(r), Some(c)) = (registered.strip_prefix(prefix), candidate.strip_prefix(prefix)) {
+        if let (Some(r), Some(c)) = (
+            registered.strip_prefix(prefix),
+            candidate.strip_prefix(prefix),
+        ) {
             let strip_port = |s: &str| -> Option<String> {
                 match s.strip_prefix(':') {
                     Some(rest) => {
@@ -104,22 +107,35 @@ impl Provider {
         duplicated: &[String],
     ) -> Result<(AuthzRequest, Client), AuthorizeError> {
         let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
-        if duplicated.iter().any(|d| d == "client_id" || d == "redirect_uri") {
-            return Err(AuthorizeError::Page("The request repeats client_id or redirect_uri."));
+        if duplicated
+            .iter()
+            .any(|d| d == "client_id" || d == "redirect_uri")
+        {
+            return Err(AuthorizeError::Page(
+                "The request repeats client_id or redirect_uri.",
+            ));
         }
         let Some(client_id) = get("client_id") else {
             return Err(AuthorizeError::Page("The request has no client_id."));
         };
-        let client = match self.store.client_get(client_id).await.map_err(OAuthError::from)? {
+        let client = match self.cached_client(client_id).await? {
             Some(c) if !c.disabled => c,
-            _ => return Err(AuthorizeError::Page("The application (client_id) is not known.")),
+            _ => {
+                return Err(AuthorizeError::Page(
+                    "The application (client_id) is not known.",
+                ))
+            }
         };
         let scope_str = get("scope").unwrap_or("");
         let scopes = parse_scope(scope_str);
         let is_oidc = scopes.iter().any(|s| s == "openid");
         let (redirect_uri, sent) = match get("redirect_uri") {
             Some(r) => {
-                if !client.redirect_uris.iter().any(|reg| redirect_uri_matches(reg, r)) {
+                if !client
+                    .redirect_uris
+                    .iter()
+                    .any(|reg| redirect_uri_matches(reg, r))
+                {
                     return Err(AuthorizeError::Page(
                         "The redirect_uri is not registered for this application.",
                     ));
@@ -145,7 +161,11 @@ impl Provider {
             return Err(fail(OAuthError::invalid_request("a parameter is repeated")));
         }
         match get("response_type") {
-            None => return Err(fail(OAuthError::invalid_request("response_type is required"))),
+            None => {
+                return Err(fail(OAuthError::invalid_request(
+                    "response_type is required",
+                )))
+            }
             Some("code") => {}
             Some(_) => {
                 return Err(fail(OAuthError::new(
@@ -156,11 +176,15 @@ impl Provider {
         }
         if let Some(m) = get("response_mode") {
             if m != "query" {
-                return Err(fail(OAuthError::invalid_request("only response_mode=query is supported")));
+                return Err(fail(OAuthError::invalid_request(
+                    "only response_mode=query is supported",
+                )));
             }
         }
         if get("request").is_some() || get("request_uri").is_some() {
-            return Err(fail(OAuthError::invalid_request("request objects are not supported")));
+            return Err(fail(OAuthError::invalid_request(
+                "request objects are not supported",
+            )));
         }
         if !client.allows_grant(GrantType::AuthorizationCode) {
             return Err(fail(OAuthError::new(
@@ -177,32 +201,42 @@ impl Provider {
             )));
         }
         if !pkce::is_valid_s256_challenge(challenge) {
-            return Err(fail(OAuthError::invalid_request("code_challenge is malformed")));
+            return Err(fail(OAuthError::invalid_request(
+                "code_challenge is malformed",
+            )));
         }
         if scopes.is_empty() {
             return Err(fail(OAuthError::invalid_scope("scope is required")));
         }
         self.check_scopes(&client, &scopes).await.map_err(fail)?;
-        let prompt: Vec<String> = get("prompt")
-            .map(parse_scope)
-            .unwrap_or_default();
+        let prompt: Vec<String> = get("prompt").map(parse_scope).unwrap_or_default();
         for p in &prompt {
             if !matches!(p.as_str(), "none" | "login" | "consent" | "select_account") {
-                return Err(fail(OAuthError::invalid_request("unsupported prompt value")));
+                return Err(fail(OAuthError::invalid_request(
+                    "unsupported prompt value",
+                )));
             }
         }
         if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
-            return Err(fail(OAuthError::invalid_request("prompt=none cannot be combined")));
+            return Err(fail(OAuthError::invalid_request(
+                "prompt=none cannot be combined",
+            )));
         }
         let max_age = match get("max_age") {
             None => None,
             Some(v) => match v.parse::<i64>() {
                 Ok(n) if n >= 0 => Some(n),
-                _ => return Err(fail(OAuthError::invalid_request("max_age must be a non-negative integer"))),
+                _ => {
+                    return Err(fail(OAuthError::invalid_request(
+                        "max_age must be a non-negative integer",
+                    )))
+                }
             },
         };
         let nonce = get("nonce").map(str::to_string);
-        if nonce.as_ref().is_some_and(|n| n.len() > 512) || state.as_ref().is_some_and(|s| s.len() > 2048) {
+        if nonce.as_ref().is_some_and(|n| n.len() > 512)
+            || state.as_ref().is_some_and(|s| s.len() > 2048)
+        {
             return Err(fail(OAuthError::invalid_request("state or nonce too long")));
         }
         Ok((
@@ -231,9 +265,11 @@ impl Provider {
                 return Err(OAuthError::invalid_scope("malformed scope"));
             }
             if !client.allowed_scopes.iter().any(|a| a == s) {
-                return Err(OAuthError::invalid_scope("scope not allowed for this client"));
+                return Err(OAuthError::invalid_scope(
+                    "scope not allowed for this client",
+                ));
             }
-            if self.store.scope_get(s).await?.is_none() {
+            if self.cached_scope(s).await?.is_none() {
                 return Err(OAuthError::invalid_scope("unknown scope"));
             }
         }
@@ -252,7 +288,12 @@ impl Provider {
         format!("{redirect_uri}{sep}{}", ser.finish())
     }
 
-    pub fn error_location(&self, redirect_uri: &str, state: Option<&str>, e: &OAuthError) -> String {
+    pub fn error_location(
+        &self,
+        redirect_uri: &str,
+        state: Option<&str>,
+        e: &OAuthError,
+    ) -> String {
         let mut p: Vec<(&str, &str)> = vec![("error", e.code.as_str())];
         if let Some(d) = e.description() {
             p.push(("error_description", d));
@@ -269,14 +310,18 @@ impl Provider {
         match sign_in {
             None => true,
             Some(s) => {
-                req.prompt_has("login")
-                    || req.max_age.is_some_and(|m| self.now() - s.auth_time > m)
+                req.prompt_has("login") || req.max_age.is_some_and(|m| self.now() - s.auth_time > m)
             }
         }
     }
 
     /// Whether consent must be asked (and thus, with `prompt=none`, `consent_required`).
-    pub async fn needs_consent(&self, req: &AuthzRequest, client: &Client, user_id: &str) -> OAuthResult<bool> {
+    pub async fn needs_consent(
+        &self,
+        req: &AuthzRequest,
+        client: &Client,
+        user_id: &str,
+    ) -> OAuthResult<bool> {
         if req.prompt_has("consent") {
             return Ok(true);
         }
@@ -295,7 +340,7 @@ impl Provider {
         if s.ended_at.is_some() || s.expires_at <= self.now() {
             return Ok(None);
         }
-        match self.store.user_get(&s.user_id).await? {
+        match self.cached_user(&s.user_id).await? {
             Some(u) if !u.disabled && u.password_changed_at <= s.auth_time => Ok(Some((s, u))),
             _ => Ok(None),
         }
@@ -327,7 +372,8 @@ impl Provider {
         };
         let Some(user) = ok_user else {
             let target: String = username.chars().take(64).collect();
-            self.security_event("anonymous", "security.login_failed", Some(&target), ip).await;
+            self.security_event("anonymous", "security.login_failed", Some(&target), ip)
+                .await;
             return Err(LoginError::Invalid);
         };
         let now = self.now();
@@ -354,7 +400,11 @@ impl Provider {
     }
 
     /// Parks a request that needs the consent page; returns its id.
-    pub async fn park_request(&self, req: &AuthzRequest, sign_in_id: Option<&str>) -> OAuthResult<String> {
+    pub async fn park_request(
+        &self,
+        req: &AuthzRequest,
+        sign_in_id: Option<&str>,
+    ) -> OAuthResult<String> {
         let now = self.now();
         let id = random_id();
         let params = serde_json::to_string(req).map_err(|_| OAuthError::server_error())?;
@@ -373,11 +423,18 @@ impl Provider {
 
     /// A parked request, if it is still pending and was parked under this sign-in
     /// (`None`: parked before anyone signed in, waiting for the login form).
-    pub async fn parked_request(&self, id: &str, sign_in_id: Option<&str>) -> OAuthResult<Option<AuthzRequest>> {
+    pub async fn parked_request(
+        &self,
+        id: &str,
+        sign_in_id: Option<&str>,
+    ) -> OAuthResult<Option<AuthzRequest>> {
         let Some(r) = self.store.auth_request_get(id).await? else {
             return Ok(None);
         };
-        if r.consumed_at.is_some() || r.expires_at <= self.now() || r.sign_in_id.as_deref() != sign_in_id {
+        if r.consumed_at.is_some()
+            || r.expires_at <= self.now()
+            || r.sign_in_id.as_deref() != sign_in_id
+        {
             return Ok(None);
         }
         Ok(serde_json::from_str(&r.params).ok())
@@ -388,14 +445,21 @@ impl Provider {
         Ok(self.store.auth_request_consume(id, self.now()).await?)
     }
 
-    pub async fn record_consent(&self, user_id: &str, client_id: &str, scopes: &[String]) -> OAuthResult<()> {
+    pub async fn record_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &[String],
+    ) -> OAuthResult<()> {
         let mut all = self.store.consent_get(user_id, client_id).await?;
         for s in scopes {
             if !all.contains(s) {
                 all.push(s.clone());
             }
         }
-        self.store.consent_put(user_id, client_id, &all, self.now()).await?;
+        self.store
+            .consent_put(user_id, client_id, &all, self.now())
+            .await?;
         Ok(())
     }
 

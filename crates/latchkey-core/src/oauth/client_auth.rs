@@ -5,8 +5,8 @@
 use super::error::{OAuthError, OAuthResult};
 use super::Provider;
 use crate::crypto::{ct_eq, sha256};
-use crate::model::{AuthMethod, Client};
 use crate::jwt;
+use crate::model::{AuthMethod, Client};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -52,20 +52,28 @@ impl Provider {
 
         let (client_id, method) = if let Some((id, _)) = &presented.basic {
             if body_id.is_some_and(|b| b != id) {
-                return Err(OAuthError::invalid_request("client_id does not match the credentials"));
+                return Err(OAuthError::invalid_request(
+                    "client_id does not match the credentials",
+                ));
             }
             (id.clone(), AuthMethod::ClientSecretBasic)
         } else if let Some(a) = assertion {
             if assertion_type.map(String::as_str) != Some(JWT_BEARER_ASSERTION) {
-                return Err(OAuthError::invalid_request("unsupported client_assertion_type"));
+                return Err(OAuthError::invalid_request(
+                    "unsupported client_assertion_type",
+                ));
             }
-            let parsed = jwt::parse(a).map_err(|_| OAuthError::invalid_client())?;
-            let iss = parsed
-                .str_claim("iss")
-                .map(str::to_string)
-                .ok_or_else(OAuthError::invalid_client)?;
+            // Unparseable, issuer-less or mismatched assertions are failed client
+            // authentications like any other, and recorded as such.
+            let claimed = body_id.map(String::as_str).unwrap_or("");
+            let Some(iss) = jwt::parse(a)
+                .ok()
+                .and_then(|p| p.str_claim("iss").map(str::to_string))
+            else {
+                return Err(self.auth_failed(claimed, presented, endpoint).await);
+            };
             if body_id.is_some_and(|b| *b != iss) {
-                return Err(OAuthError::invalid_client());
+                return Err(self.auth_failed(claimed, presented, endpoint).await);
             }
             (iss, AuthMethod::PrivateKeyJwt)
         } else if let Some(id) = body_id {
@@ -76,13 +84,16 @@ impl Provider {
             };
             (id.clone(), m)
         } else {
-            return Err(OAuthError::invalid_client());
+            // No client identified at all: still a failed authentication.
+            return Err(self.auth_failed("", presented, endpoint).await);
         };
 
-        let client = match self.store.client_get(&client_id).await? {
+        let client = match self.cached_client(&client_id).await? {
             Some(c) if !c.disabled => c,
             _ => {
-                // Same work as a real comparison, so timing does not reveal existence.
+                // Same work as a real comparison, so timing does not reveal existence:
+                // the secrets lookup (it finds nothing) and a hash comparison (CA-02).
+                let _ = self.cached_secrets(&client_id).await;
                 let _ = ct_eq(&sha256(b"x"), &sha256(b"y"));
                 return Err(self.auth_failed(&client_id, presented, endpoint).await);
             }
@@ -128,7 +139,7 @@ impl Provider {
         let now = self.now();
         let mut ok = false;
         // Compare against every live secret without short-circuiting (overlap window).
-        for s in self.store.client_secrets(&client.id).await? {
+        for s in self.cached_secrets(&client.id).await? {
             if s.expires_at.is_none_or(|e| e > now) {
                 ok |= ct_eq(&presented, &s.hash);
             }
@@ -137,7 +148,12 @@ impl Provider {
     }
 
     /// RFC 7523 §3 checks, with the algorithm taken from the client's registered key.
-    async fn assertion_valid(&self, client: &Client, assertion: &str, endpoint: &str) -> OAuthResult<bool> {
+    async fn assertion_valid(
+        &self,
+        client: &Client,
+        assertion: &str,
+        endpoint: &str,
+    ) -> OAuthResult<bool> {
         let Some(jwks_text) = client.jwks.as_deref() else {
             return Ok(false);
         };
@@ -178,10 +194,16 @@ impl Provider {
         if exp <= now - leeway || exp > now + 3600 {
             return Ok(false);
         }
-        if parsed.int_claim("nbf").is_some_and(|nbf| nbf > now + leeway) {
+        if parsed
+            .int_claim("nbf")
+            .is_some_and(|nbf| nbf > now + leeway)
+        {
             return Ok(false);
         }
-        if parsed.int_claim("iat").is_some_and(|iat| iat > now + leeway) {
+        if parsed
+            .int_claim("iat")
+            .is_some_and(|iat| iat > now + leeway)
+        {
             return Ok(false);
         }
         let Some(jti) = parsed.str_claim("jti") else {

@@ -40,7 +40,9 @@ impl Provider {
         form: &HashMap<String, String>,
         presented: &Presented,
     ) -> OAuthResult<Value> {
-        let auth = self.authenticate_client(form, presented, "device_authorization").await?;
+        let auth = self
+            .authenticate_client(form, presented, "device_authorization")
+            .await?;
         let client = auth.client;
         if !client.allows_grant(GrantType::DeviceCode) {
             return Err(OAuthError::new(
@@ -86,22 +88,34 @@ impl Provider {
     }
 
     /// A pending, unexpired device request and its client, for the verification page.
-    pub async fn device_lookup(&self, user_code: &str) -> OAuthResult<Option<(DeviceCode, Client)>> {
+    pub async fn device_lookup(
+        &self,
+        user_code: &str,
+    ) -> OAuthResult<Option<(DeviceCode, Client)>> {
         let Some(n) = normalize_user_code(user_code) else {
             return Ok(None);
         };
-        let Some(dc) = self.store.device_by_user_code(&sha256(n.as_bytes())).await? else {
+        let Some(dc) = self
+            .store
+            .device_by_user_code(&sha256(n.as_bytes()))
+            .await?
+        else {
             return Ok(None);
         };
         if dc.status != DeviceStatus::Pending || dc.expires_at <= self.now() {
             return Ok(None);
         }
-        Ok(self.store.client_get(&dc.client_id).await?.map(|c| (dc, c)))
+        Ok(self.cached_client(&dc.client_id).await?.map(|c| (dc, c)))
     }
 
     /// The user's decision on the verification page (§3.3). False if the code is no
     /// longer pending.
-    pub async fn device_decide(&self, user_code: &str, approve: bool, sign_in: &SignIn) -> OAuthResult<bool> {
+    pub async fn device_decide(
+        &self,
+        user_code: &str,
+        approve: bool,
+        sign_in: &SignIn,
+    ) -> OAuthResult<bool> {
         let Some(n) = normalize_user_code(user_code) else {
             return Ok(false);
         };

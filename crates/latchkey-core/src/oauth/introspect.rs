@@ -32,7 +32,10 @@ pub enum BearerError {
 impl Provider {
     /// Verifies one of our JWT access tokens and every revocation that applies to it.
     /// `Ok(None)` = not active (for whatever reason); errors are storage failures only.
-    pub async fn active_access_token(&self, token: &str) -> OAuthResult<Option<Map<String, Value>>> {
+    pub async fn active_access_token(
+        &self,
+        token: &str,
+    ) -> OAuthResult<Option<Map<String, Value>>> {
         let Ok(parsed) = jwt::parse(token) else {
             return Ok(None);
         };
@@ -43,7 +46,10 @@ impl Provider {
         let Some((alg, state, jwk)) = parsed.kid().and_then(|k| keys.by_kid.get(k)) else {
             return Ok(None);
         };
-        if !matches!(state, KeyState::Active | KeyState::Retiring | KeyState::Next) {
+        if !matches!(
+            state,
+            KeyState::Active | KeyState::Retiring | KeyState::Next
+        ) {
             return Ok(None);
         }
         if parsed.alg() != Some(alg.as_str()) {
@@ -54,7 +60,14 @@ impl Provider {
         // the key's state above and every revocation below are still checked each time.
         let fingerprint = sha256(token.as_bytes());
         if !self.signature_known(&fingerprint, now) {
-            if jwt::verify_with_jwk(jwk, *alg, parsed.signing_input.as_bytes(), &parsed.signature).is_err() {
+            if jwt::verify_with_jwk(
+                jwk,
+                *alg,
+                parsed.signing_input.as_bytes(),
+                &parsed.signature,
+            )
+            .is_err()
+            {
                 return Ok(None);
             }
             if let Some(exp) = parsed.int_claim("exp") {
@@ -73,18 +86,18 @@ impl Provider {
         let Some(client_id) = parsed.str_claim("client_id") else {
             return Ok(None);
         };
-        match self.store.client_get(client_id).await? {
+        match self.cached_client(client_id).await? {
             Some(c) if !c.disabled && iat > c.tokens_valid_after => {}
             _ => return Ok(None),
         }
         if let Some(sid) = parsed.str_claim("sid") {
-            match self.store.session_get(sid).await? {
+            match self.cached_session(sid).await? {
                 Some(s) if s.is_live(now) => {}
                 _ => return Ok(None),
             }
         }
         if let Some(jti) = parsed.str_claim("jti") {
-            if self.store.access_token_revoked(jti).await? {
+            if self.cached_jti_revoked(jti).await? {
                 return Ok(None);
             }
         } else {
@@ -103,8 +116,14 @@ impl Provider {
 
     /// RFC 7662 §2. Policy: any authenticated confidential client (a resource server)
     /// may introspect access tokens; refresh tokens only by the client they belong to.
-    pub async fn introspect(&self, form: &HashMap<String, String>, presented: &Presented) -> OAuthResult<Value> {
-        let auth = self.authenticate_client(form, presented, "introspect").await?;
+    pub async fn introspect(
+        &self,
+        form: &HashMap<String, String>,
+        presented: &Presented,
+    ) -> OAuthResult<Value> {
+        let auth = self
+            .authenticate_client(form, presented, "introspect")
+            .await?;
         if let Err(e) = self.require_authenticated(&auth) {
             // Recorded like any other failed client authentication (catalogue §1).
             let target: String = auth.client.id.chars().take(128).collect();
@@ -129,13 +148,24 @@ impl Provider {
             let mut out = Map::new();
             out.insert("active".into(), json!(true));
             out.insert("token_type".into(), json!("Bearer"));
-            for k in ["scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "sid", "auth_time"] {
+            for k in [
+                "scope",
+                "client_id",
+                "sub",
+                "aud",
+                "iss",
+                "exp",
+                "iat",
+                "jti",
+                "sid",
+                "auth_time",
+            ] {
                 if let Some(v) = claims.get(k) {
                     out.insert(k.into(), v.clone());
                 }
             }
             if let Some(sub) = claims.get("sub").and_then(Value::as_str) {
-                if let Ok(Some(u)) = self.store.user_get(sub).await {
+                if let Ok(Some(u)) = self.cached_user(sub).await {
                     out.insert("username".into(), json!(u.username));
                 }
             }
@@ -170,7 +200,11 @@ impl Provider {
     /// RFC 7009 §2. Revoking a refresh token ends its session (and so the access tokens
     /// of the grant); revoking a JWT access token denylists its `jti` until expiry
     /// (RV-06). Unknown tokens succeed silently (§2.2, no oracle).
-    pub async fn revoke(&self, form: &HashMap<String, String>, presented: &Presented) -> OAuthResult<()> {
+    pub async fn revoke(
+        &self,
+        form: &HashMap<String, String>,
+        presented: &Presented,
+    ) -> OAuthResult<()> {
         let auth = self.authenticate_client(form, presented, "revoke").await?;
         let token = form
             .get("token")
@@ -180,16 +214,25 @@ impl Provider {
         // The hint is only an optimisation (RV-02): both kinds are tried.
         if let Some(rt) = self.store.refresh_get(&sha256(token.as_bytes())).await? {
             if rt.client_id != auth.client.id {
-                return Err(OAuthError::invalid_request("the token was not issued to this client"));
+                return Err(OAuthError::invalid_request(
+                    "the token was not issued to this client",
+                ));
             }
-            self.store.session_revoke(&rt.session_id, "revoked_by_client", now, None).await?;
+            self.store
+                .session_revoke(&rt.session_id, "revoked_by_client", now, None)
+                .await?;
             return Ok(());
         }
         if let Some(claims) = self.active_access_token(token).await? {
             if claims.get("client_id").and_then(Value::as_str) != Some(auth.client.id.as_str()) {
-                return Err(OAuthError::invalid_request("the token was not issued to this client"));
+                return Err(OAuthError::invalid_request(
+                    "the token was not issued to this client",
+                ));
             }
-            let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
+            let jti = claims
+                .get("jti")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
             self.store.access_token_revoke(jti, exp).await?;
         }
@@ -204,13 +247,17 @@ impl Provider {
         let claims = match self.active_access_token(token).await {
             Ok(Some(c)) => c,
             Ok(None) => return Err(BearerError::InvalidToken),
-            Err(e) if e.code == ErrorCode::TemporarilyUnavailable => return Err(BearerError::Unavailable),
+            Err(e) if e.code == ErrorCode::TemporarilyUnavailable => {
+                return Err(BearerError::Unavailable)
+            }
             Err(_) => return Err(BearerError::Unavailable),
         };
         // OI-08: a token for another resource server is not for us.
         let aud_ok = match claims.get("aud") {
             Some(Value::String(a)) => *a == self.config.issuer,
-            Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(self.config.issuer.as_str())),
+            Some(Value::Array(a)) => a
+                .iter()
+                .any(|x| x.as_str() == Some(self.config.issuer.as_str())),
             _ => false,
         };
         if !aud_ok {
@@ -220,8 +267,11 @@ impl Provider {
         if !scopes.iter().any(|s| s == "openid") {
             return Err(BearerError::InsufficientScope);
         }
-        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
-        let user = match self.store.user_get(sub).await {
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let user = match self.cached_user(sub).await {
             Ok(Some(u)) if !u.disabled => u,
             Ok(_) => return Err(BearerError::InvalidToken),
             Err(_) => return Err(BearerError::Unavailable),
@@ -243,13 +293,26 @@ impl Provider {
         let mut client_id = params.get("client_id").cloned();
         if let Some(hint) = params.get("id_token_hint").filter(|h| !h.is_empty()) {
             let parsed = jwt::parse(hint).map_err(|_| "The id_token_hint is not a valid token.")?;
-            let keys = self.keys().await.map_err(|_| "The service is temporarily unavailable.")?;
+            let keys = self
+                .keys()
+                .await
+                .map_err(|_| "The service is temporarily unavailable.")?;
             // Expired hints are fine (the spec expects them); forged ones are not.
-            let ok = parsed.kid().and_then(|k| keys.by_kid.get(k)).is_some_and(|(alg, state, jwk)| {
-                *state != KeyState::Revoked
-                    && parsed.alg() == Some(alg.as_str())
-                    && jwt::verify_with_jwk(jwk, *alg, parsed.signing_input.as_bytes(), &parsed.signature).is_ok()
-            });
+            let ok =
+                parsed
+                    .kid()
+                    .and_then(|k| keys.by_kid.get(k))
+                    .is_some_and(|(alg, state, jwk)| {
+                        *state != KeyState::Revoked
+                            && parsed.alg() == Some(alg.as_str())
+                            && jwt::verify_with_jwk(
+                                jwk,
+                                *alg,
+                                parsed.signing_input.as_bytes(),
+                                &parsed.signature,
+                            )
+                            .is_ok()
+                    });
             if !ok || parsed.str_claim("iss") != Some(self.config.issuer.as_str()) {
                 return Err("The id_token_hint was not issued by this server.");
             }
@@ -259,7 +322,10 @@ impl Provider {
             }
             client_id = client_id.or(aud);
         }
-        let redirect = match params.get("post_logout_redirect_uri").filter(|r| !r.is_empty()) {
+        let redirect = match params
+            .get("post_logout_redirect_uri")
+            .filter(|r| !r.is_empty())
+        {
             None => None,
             Some(uri) => {
                 let Some(cid) = client_id.as_deref() else {
@@ -271,7 +337,9 @@ impl Provider {
                     Err(_) => return Err("The service is temporarily unavailable."),
                 };
                 if !client.post_logout_redirect_uris.iter().any(|r| r == uri) {
-                    return Err("The post_logout_redirect_uri is not registered for this application.");
+                    return Err(
+                        "The post_logout_redirect_uri is not registered for this application.",
+                    );
                 }
                 let mut p: Vec<(&str, &str)> = Vec::new();
                 let state = params.get("state");
@@ -293,7 +361,9 @@ impl Provider {
             }
         };
         if let Some(id) = sign_in_id {
-            self.logout_sign_in(id).await.map_err(|_| "The service is temporarily unavailable.")?;
+            self.logout_sign_in(id)
+                .await
+                .map_err(|_| "The service is temporarily unavailable.")?;
         }
         Ok(redirect)
     }

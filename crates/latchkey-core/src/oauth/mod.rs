@@ -3,6 +3,7 @@
 //! [`error::OAuthError`] with the RFC codes; mapping to HTTP is the server's business.
 
 pub mod authorize;
+mod cache;
 pub mod client_auth;
 pub mod device;
 pub mod discovery;
@@ -97,6 +98,7 @@ pub struct Provider {
     pub config: Config,
     kek: Kek,
     keys: RwLock<KeyCache>,
+    caches: cache::Caches,
     /// SHA-256 of access tokens whose signature verified → their `exp`.
     verified: std::sync::Mutex<HashMap<Vec<u8>, Timestamp>>,
 }
@@ -120,6 +122,7 @@ impl Provider {
                 }),
             }),
             verified: std::sync::Mutex::new(HashMap::new()),
+            caches: cache::Caches::new(),
         }
     }
 

@@ -5,8 +5,7 @@ use crate::crypto::{b64url, ct_eq, sha256};
 /// §4.1: 43–128 chars of [A-Z a-z 0-9 - . _ ~].
 pub fn is_valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len())
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
@@ -14,14 +13,17 @@ pub fn is_valid_verifier(v: &str) -> bool {
 /// chars of the base64url alphabet.
 pub fn is_valid_s256_challenge(c: &str) -> bool {
     c.len() == 43
-        && c
-            .bytes()
+        && c.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
 }
 
 /// §4.6.
 pub fn verify_s256(verifier: &str, challenge: &str) -> bool {
-    is_valid_verifier(verifier) && ct_eq(b64url(&sha256(verifier.as_bytes())).as_bytes(), challenge.as_bytes())
+    is_valid_verifier(verifier)
+        && ct_eq(
+            b64url(&sha256(verifier.as_bytes())).as_bytes(),
+            challenge.as_bytes(),
+        )
 }
 
 #[cfg(test)]

@@ -138,14 +138,20 @@ impl Provider {
         if let Some(n) = nonce {
             claims["nonce"] = json!(n);
         }
-        self.add_user_claims(&mut claims, user, &session.scopes).await?;
+        self.add_user_claims(&mut claims, user, &session.scopes)
+            .await?;
         Ok(jwt::sign(&key, Some("JWT"), &claims)?)
     }
 
     /// OIDC Core §5.4: the claims the granted scopes release, as configured per scope.
-    pub async fn add_user_claims(&self, out: &mut Value, user: &User, scopes: &[String]) -> OAuthResult<()> {
+    pub async fn add_user_claims(
+        &self,
+        out: &mut Value,
+        user: &User,
+        scopes: &[String],
+    ) -> OAuthResult<()> {
         for s in scopes {
-            let Some(scope) = self.store.scope_get(s).await? else {
+            let Some(scope) = self.cached_scope(s).await? else {
                 continue;
             };
             for c in &scope.claims {
@@ -153,7 +159,10 @@ impl Provider {
                     "name" => user.name.clone().map(Value::from),
                     "preferred_username" => Some(Value::from(user.username.clone())),
                     "email" => user.email.clone().map(Value::from),
-                    "email_verified" => user.email.as_ref().map(|_| Value::from(user.email_verified)),
+                    "email_verified" => user
+                        .email
+                        .as_ref()
+                        .map(|_| Value::from(user.email_verified)),
                     "updated_at" => Some(Value::from(user.created_at)),
                     _ => None,
                 };
@@ -165,7 +174,12 @@ impl Provider {
         Ok(())
     }
 
-    fn new_refresh(&self, client: &Client, session_id: &str, now: Timestamp) -> (String, RefreshToken) {
+    fn new_refresh(
+        &self,
+        client: &Client,
+        session_id: &str,
+        now: Timestamp,
+    ) -> (String, RefreshToken) {
         let value = random_token();
         let row = RefreshToken {
             hash: sha256(value.as_bytes()),
@@ -179,7 +193,7 @@ impl Provider {
     }
 
     async fn live_user(&self, user_id: &str, auth_time: Timestamp) -> OAuthResult<User> {
-        match self.store.user_get(user_id).await? {
+        match self.cached_user(user_id).await? {
             // RT-08: a disabled user, or a password change after the sign-in, ends it.
             Some(u) if !u.disabled && u.password_changed_at <= auth_time => Ok(u),
             _ => Err(OAuthError::invalid_grant("the user is no longer active")),
@@ -199,19 +213,32 @@ impl Provider {
         now: Timestamp,
     ) -> OAuthResult<(TokenResponse, Option<RefreshToken>, AccessTokenRecord)> {
         let access = self
-            .mint_access(client, &Subject { user: Some(user), session: Some(session) }, at_scopes, now)
+            .mint_access(
+                client,
+                &Subject {
+                    user: Some(user),
+                    session: Some(session),
+                },
+                at_scopes,
+                now,
+            )
             .await?;
         let (rt_value, rt_row) = if with_refresh {
             let (v, mut r) = self.new_refresh(client, &session.id, now);
             // RT-07: the family ends refresh_token_ttl after the grant, even when the
             // session (which also carries the access tokens) lives longer.
-            r.idle_expires_at = r.idle_expires_at.min(session.created_at + client.refresh_token_ttl);
+            r.idle_expires_at = r
+                .idle_expires_at
+                .min(session.created_at + client.refresh_token_ttl);
             (Some(v), Some(r))
         } else {
             (None, None)
         };
         let id_token = if session.scopes.iter().any(|s| s == "openid") {
-            Some(self.mint_id_token(client, user, session, nonce, &access.token, now).await?)
+            Some(
+                self.mint_id_token(client, user, session, nonce, &access.token, now)
+                    .await?,
+            )
         } else {
             None
         };
@@ -286,7 +313,11 @@ impl Provider {
         match form.get("redirect_uri") {
             Some(r) if *r == row.redirect_uri => {}
             None if !row.redirect_uri_sent => {}
-            _ => return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request")),
+            _ => {
+                return Err(OAuthError::invalid_grant(
+                    "redirect_uri does not match the authorization request",
+                ))
+            }
         }
         let verifier = form.get("code_verifier");
         match (&row.code_challenge, verifier) {
@@ -307,7 +338,15 @@ impl Provider {
         );
         let with_refresh = client.allows_grant(GrantType::RefreshToken);
         let (resp, rt, at) = self
-            .session_tokens(client, &user, &session, &row.scopes, row.nonce.as_deref(), with_refresh, now)
+            .session_tokens(
+                client,
+                &user,
+                &session,
+                &row.scopes,
+                row.nonce.as_deref(),
+                with_refresh,
+                now,
+            )
             .await?;
         let issue = Issuance {
             session: Some(session),
@@ -374,7 +413,9 @@ impl Provider {
             Some(s) => {
                 let req = parse_scope(s);
                 if req.is_empty() || !req.iter().all(|r| session.scopes.contains(r)) {
-                    return Err(OAuthError::invalid_scope("scope exceeds the original grant"));
+                    return Err(OAuthError::invalid_scope(
+                        "scope exceeds the original grant",
+                    ));
                 }
                 req
             }
@@ -386,11 +427,24 @@ impl Provider {
         let Some(new_rt) = new_rt else {
             return Err(OAuthError::server_error());
         };
-        match self.store.refresh_rotate(&hash, now, &new_rt, Some(&at)).await? {
+        match self
+            .store
+            .refresh_rotate(&hash, now, &new_rt, Some(&at))
+            .await?
+        {
             RotateOutcome::Rotated { .. } => Ok(resp),
-            RotateOutcome::AlreadyConsumed { session_id, consumed_at } => {
-                if client.refresh_grace_secs > 0 && now - consumed_at <= client.refresh_grace_secs.min(30) {
-                    if self.store.refresh_reissue(&session_id, now, &new_rt, Some(&at)).await? {
+            RotateOutcome::AlreadyConsumed {
+                session_id,
+                consumed_at,
+            } => {
+                if client.refresh_grace_secs > 0
+                    && now - consumed_at <= client.refresh_grace_secs.min(30)
+                {
+                    if self
+                        .store
+                        .refresh_reissue(&session_id, now, &new_rt, Some(&at))
+                        .await?
+                    {
                         return Ok(resp);
                     }
                     return Err(OAuthError::invalid_grant("invalid refresh token"));
@@ -430,17 +484,35 @@ impl Provider {
             _ => client
                 .allowed_scopes
                 .iter()
-                .filter(|s| !matches!(s.as_str(), "openid" | "offline_access" | "profile" | "email"))
+                .filter(|s| {
+                    !matches!(
+                        s.as_str(),
+                        "openid" | "offline_access" | "profile" | "email"
+                    )
+                })
                 .cloned()
                 .collect(),
         };
-        if scopes.iter().any(|s| matches!(s.as_str(), "openid" | "offline_access")) {
-            return Err(OAuthError::invalid_scope("user scopes are not available to client_credentials"));
+        if scopes
+            .iter()
+            .any(|s| matches!(s.as_str(), "openid" | "offline_access"))
+        {
+            return Err(OAuthError::invalid_scope(
+                "user scopes are not available to client_credentials",
+            ));
         }
         self.check_scopes(client, &scopes).await?;
         let now = self.now();
         let access = self
-            .mint_access(client, &Subject { user: None, session: None }, &scopes, now)
+            .mint_access(
+                client,
+                &Subject {
+                    user: None,
+                    session: None,
+                },
+                &scopes,
+                now,
+            )
             .await?;
         Ok(TokenResponse {
             access_token: access.token,
@@ -471,10 +543,16 @@ impl Provider {
             return Err(OAuthError::invalid_grant("invalid device code"));
         }
         if dc.expires_at <= now {
-            return Err(OAuthError::new(ErrorCode::ExpiredToken, "the device code has expired"));
+            return Err(OAuthError::new(
+                ErrorCode::ExpiredToken,
+                "the device code has expired",
+            ));
         }
         match dc.status {
-            DeviceStatus::Denied => Err(OAuthError::new(ErrorCode::AccessDenied, "the user denied the request")),
+            DeviceStatus::Denied => Err(OAuthError::new(
+                ErrorCode::AccessDenied,
+                "the user denied the request",
+            )),
             DeviceStatus::Consumed => Err(OAuthError::invalid_grant("invalid device code")),
             DeviceStatus::Pending => {
                 // §3.5 slow_down: polling faster than the interval widens it by 5 s.
@@ -483,7 +561,10 @@ impl Provider {
                     return Err(OAuthError::new(ErrorCode::SlowDown, "polling too fast"));
                 }
                 self.store.device_touch(&hash, now, dc.interval).await?;
-                Err(OAuthError::new(ErrorCode::AuthorizationPending, "the user has not yet decided"))
+                Err(OAuthError::new(
+                    ErrorCode::AuthorizationPending,
+                    "the user has not yet decided",
+                ))
             }
             DeviceStatus::Approved => {
                 let (Some(user_id), Some(auth_time)) = (dc.user_id.clone(), dc.auth_time) else {

@@ -29,7 +29,12 @@ pub fn spawn_server(db: &Path, kek: &str) -> (Child, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
         .args(["serve", "--db"])
         .arg(db)
-        .args(["--issuer", &issuer, "--public-addr", &format!("127.0.0.1:{port}")])
+        .args([
+            "--issuer",
+            &issuer,
+            "--public-addr",
+            &format!("127.0.0.1:{port}"),
+        ])
         .args(["--admin-addr", "127.0.0.1:0"])
         .env("LATCHKEY_KEK", kek)
         .stdout(Stdio::null())
@@ -48,7 +53,10 @@ pub async fn wait_ready(http: &reqwest::Client, issuer: &str) {
                 return;
             }
         }
-        assert!(Instant::now() < deadline, "server did not restart within 10 s");
+        assert!(
+            Instant::now() < deadline,
+            "server did not restart within 10 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -56,7 +64,12 @@ pub async fn wait_ready(http: &reqwest::Client, issuer: &str) {
 pub async fn seed(db: &Path, kek: &Kek) -> (String, String, String) {
     let store = Arc::new(SqliteStore::open(db).await.expect("open"));
     let dyn_store: Arc<dyn Store> = store.clone();
-    let m = Manager::new(dyn_store.clone(), Arc::new(SystemClock), kek.clone(), ManagePolicy::default());
+    let m = Manager::new(
+        dyn_store.clone(),
+        Arc::new(SystemClock),
+        kek.clone(),
+        ManagePolicy::default(),
+    );
     m.ensure_builtin_scopes().await.unwrap();
     let user = m
         .user_create(
@@ -83,7 +96,11 @@ pub async fn seed(db: &Path, kek: &Kek) -> (String, String, String) {
         .await
         .unwrap();
     store.close().await;
-    (created.client.id, created.secret.unwrap().into_string(), user.id)
+    (
+        created.client.id,
+        created.secret.unwrap().into_string(),
+        user.id,
+    )
 }
 
 /// One session + refresh token per chain, written the way a code redemption does.
@@ -143,10 +160,12 @@ pub async fn seed_chains(db: &Path, client_id: &str, user_id: &str) -> Vec<(Stri
             }),
             access: None,
         };
-        assert!(dyn_store.auth_code_redeem(&sha256(code.as_bytes()), now, &issue).await.unwrap());
+        assert!(dyn_store
+            .auth_code_redeem(&sha256(code.as_bytes()), now, &issue)
+            .await
+            .unwrap());
         chains.push((session.id, rt));
     }
     store.close().await;
     chains
 }
-

@@ -1,0 +1,113 @@
+//! Read caches for the hot paths (client authentication, scope checks, token
+//! verification). An entry is reused only while the store's change marker is the one
+//! seen before the read, and never longer than a second, so a change by this process or
+//! another (the CLI) is seen on the next request. Writes and single-use checks (code
+//! redemption, refresh rotation) never go through here.
+
+use super::error::OAuthResult;
+use super::Provider;
+use crate::model::{Client, ClientSecret, Scope, Session, User};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const MAX_ENTRIES: usize = 20_000;
+const MAX_AGE: Duration = Duration::from_secs(1);
+
+pub(crate) struct MarkerCache<K, V> {
+    map: Mutex<HashMap<K, (u64, Instant, V)>>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> MarkerCache<K, V> {
+    pub(crate) fn new() -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &K, marker: Option<u64>) -> Option<V> {
+        let marker = marker?;
+        let map = self.map.lock().ok()?;
+        let (m, at, v) = map.get(key)?;
+        (*m == marker && at.elapsed() < MAX_AGE).then(|| v.clone())
+    }
+
+    fn put(&self, key: K, marker: Option<u64>, v: V) {
+        let Some(marker) = marker else {
+            return;
+        };
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(key, (marker, Instant::now(), v));
+        }
+    }
+}
+
+pub(crate) struct Caches {
+    clients: MarkerCache<String, Option<Client>>,
+    secrets: MarkerCache<String, Vec<ClientSecret>>,
+    scopes: MarkerCache<String, Option<Scope>>,
+    sessions: MarkerCache<String, Option<Session>>,
+    users: MarkerCache<String, Option<User>>,
+    revoked_jtis: MarkerCache<String, bool>,
+}
+
+impl Caches {
+    pub(crate) fn new() -> Self {
+        Self {
+            clients: MarkerCache::new(),
+            secrets: MarkerCache::new(),
+            scopes: MarkerCache::new(),
+            sessions: MarkerCache::new(),
+            users: MarkerCache::new(),
+            revoked_jtis: MarkerCache::new(),
+        }
+    }
+}
+
+macro_rules! cached_read {
+    ($name:ident, $field:ident, $key:ty, $val:ty, $read:ident) => {
+        pub(crate) async fn $name(&self, key: &str) -> OAuthResult<$val> {
+            // The marker is taken before the read: a change that lands during the read
+            // alters the marker, so the entry is not reused.
+            let marker = self.store.change_marker();
+            let k: $key = key.to_string();
+            if let Some(v) = self.caches.$field.get(&k, marker) {
+                return Ok(v);
+            }
+            let v = self.store.$read(key).await?;
+            self.caches.$field.put(k, marker, v.clone());
+            Ok(v)
+        }
+    };
+}
+
+impl Provider {
+    cached_read!(cached_client, clients, String, Option<Client>, client_get);
+    cached_read!(
+        cached_secrets,
+        secrets,
+        String,
+        Vec<ClientSecret>,
+        client_secrets
+    );
+    cached_read!(cached_scope, scopes, String, Option<Scope>, scope_get);
+    cached_read!(
+        cached_session,
+        sessions,
+        String,
+        Option<Session>,
+        session_get
+    );
+    cached_read!(cached_user, users, String, Option<User>, user_get);
+    cached_read!(
+        cached_jti_revoked,
+        revoked_jtis,
+        String,
+        bool,
+        access_token_revoked
+    );
+}
