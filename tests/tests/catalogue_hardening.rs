@@ -201,14 +201,9 @@ async fn full_flow(h: &Harness, c1: &TestClient) -> Secrets {
         .await
         .unwrap();
     assert_eq!(ui.status(), 200);
-    // The sign-in id is the session cookie: a credential too.
-    let sid = jwt_claims(&at2).unwrap()["sid"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let session = h.store.session_get(&sid).await.unwrap().unwrap();
-    let sign_in = session.sign_in_id.unwrap();
-    s.push("session cookie", &sign_in);
+    // The SSO session cookie is a credential too: sign in once more by hand and keep
+    // the cookie value the browser would hold.
+    s.push("session cookie", &login_cookie(h).await);
     let r = h
         .post_basic("/revoke", c1, &[("token", &rt2)])
         .await
@@ -379,6 +374,43 @@ async fn hd_02_a_full_flow_logged_at_trace_level_never_logs_codes_tokens_secrets
     assert_absent(text.as_bytes(), &secrets, "the TRACE log");
 }
 
+/// Signs alice in through the real form with a cookie-less client and returns the
+/// `lk_session` value the server set.
+async fn login_cookie(h: &Harness) -> String {
+    let http = h.http();
+    let page = http.get(h.url("/login")).send().await.unwrap();
+    let csrf_cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("lk_csrf="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let body = page.text().await.unwrap();
+    let r = http
+        .post(h.url("/login"))
+        .header("cookie", format!("lk_csrf={csrf_cookie}"))
+        .form(&[
+            ("username", ALICE.0),
+            ("password", ALICE.1),
+            ("csrf", &hidden_field(&body, "csrf").unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("lk_session="))
+        .and_then(|c| c.split(';').next())
+        .filter(|v| !v.is_empty())
+        .expect("a session cookie")
+        .to_string()
+}
+
 #[tokio::test]
 async fn hd_03_the_database_files_hold_no_plaintext_secrets_codes_refresh_tokens_or_passwords() {
     let h = Harness::start().await.unwrap();
@@ -392,17 +424,10 @@ async fn hd_03_the_database_files_hold_no_plaintext_secrets_codes_refresh_tokens
         }
     }
     assert!(bytes.len() > 4096, "read the database");
-    // The catalogue's list: secrets, passwords, codes, refresh tokens (and the rest of
-    // what the flow saw). Sign-in ids (the session cookie) are not on it: they are the
-    // primary key of `sign_ins` and stored as issued — see the report.
-    let at_rest = Secrets {
-        values: secrets
-            .values
-            .into_iter()
-            .filter(|(w, _)| *w != "session cookie")
-            .collect(),
-    };
-    assert_absent(&bytes, &at_rest, "the database files");
+    // The catalogue's list: secrets, passwords, codes, refresh tokens — and the SSO
+    // session cookie, of which only a hash is stored.
+    assert!(secrets.values.iter().any(|(w, _)| *w == "session cookie"));
+    assert_absent(&bytes, &secrets, "the database files");
 
     // How they are kept instead: Argon2id for passwords, SHA-256 for client secrets
     // (256-bit random, RFC 6819 §5.1.4.1.3), private keys sealed under the KEK.

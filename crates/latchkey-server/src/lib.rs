@@ -274,8 +274,25 @@ pub fn public_router(st: Arc<AppState>) -> Router {
         .merge(keyed)
         .layer(middleware::from_fn_with_state(st.clone(), forwarded_https))
         .layer(DefaultBodyLimit::max(http::body_bytes_limit()))
+        .layer(middleware::from_fn(catch_panic))
         .layer(middleware::from_fn(request_id))
         .with_state(st)
+}
+
+/// HD-04: a bug that panics in a handler answers 500 `server_error` (with the request
+/// id, nothing else) instead of dropping the connection.
+pub(crate) async fn catch_panic(req: Request<axum::body::Body>, next: Next) -> Response {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!("request handler panicked");
+            http::oauth_error_response(&latchkey_core::oauth::error::OAuthError::server_error())
+        }
+    }
 }
 
 /// HD-04: every response carries a correlation id (`X-Request-Id`), and everything
@@ -283,7 +300,11 @@ pub fn public_router(st: Arc<AppState>) -> Router {
 /// operator can find the detail behind an opaque 5xx answer.
 async fn request_id(req: Request<axum::body::Body>, next: Next) -> Response {
     use tracing::Instrument;
-    let id = latchkey_core::crypto::random_id();
+    // A per-process random prefix and a counter: unique without a syscall per request.
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(latchkey_core::crypto::random_id);
+    let id = format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed));
     let span = tracing::info_span!("request", request_id = %id);
     let mut r = next.run(req).instrument(span).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
@@ -517,6 +538,35 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_server_error_without_internals() {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let app = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    let v: Vec<u8> = Vec::new();
+                    // An out-of-bounds index: the kind of bug the layer must contain.
+                    format!("{}", v[usize::from(v.is_empty())])
+                }),
+            )
+            .layer(middleware::from_fn(catch_panic));
+        let r = app
+            .oneshot(
+                Request::get("/boom")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"], "server_error");
+        assert!(!String::from_utf8_lossy(&body).contains("index out of bounds"));
+    }
 
     #[test]
     fn http_issuers_are_accepted_only_on_loopback() {

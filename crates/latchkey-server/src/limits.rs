@@ -39,7 +39,8 @@ impl FailureLimiter {
         let now = Instant::now();
         let map = self.map.lock().ok()?;
         let until = map.get(key)?.blocked_until?;
-        (until > now).then(|| (until - now).as_secs().max(1))
+        // Rounded up: a client told to wait 1 s when 1.9 s remain would retry too early.
+        (until > now).then(|| (until - now).as_secs_f64().ceil().max(1.0) as u64)
     }
 
     /// Records a failure; returns the block in seconds if this failure crossed the limit.

@@ -126,6 +126,7 @@ pub async fn authorize(
         .await
     {
         Ok(x) => x,
+        Err(AuthorizeError::Unavailable) => return unavailable_page(&st),
         Err(AuthorizeError::Page(msg)) => {
             record_refusal(
                 &st,
@@ -330,7 +331,7 @@ pub async fn login_post(
         }
     }
     let ua = user_agent(&headers);
-    let (sign_in, user) = match st
+    let (sign_in, user, cookie_value) = match st
         .provider
         .login(&username, password, Some(&ip), ua.as_deref())
         .await
@@ -407,8 +408,21 @@ pub async fn login_post(
             html::message_page("Signed in", "You are signed in. You can close this window."),
         )
     };
-    set_cookie(&st, &mut resp, st.session_cookie(), &sign_in.id, None);
+    set_cookie(&st, &mut resp, st.session_cookie(), &cookie_value, None);
     resp
+}
+
+/// Each requested scope with the description the consent and device pages show.
+async fn scope_lines(st: &AppState, scopes: &[String]) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(scopes.len());
+    for s in scopes {
+        let d = match st.provider.store.scope_get(s).await {
+            Ok(Some(sc)) => sc.description,
+            _ => String::new(),
+        };
+        out.push((s.clone(), d));
+    }
+    out
 }
 
 /// GET /consent?req=…
@@ -445,14 +459,7 @@ pub async fn consent_get(State(st): St, RawQuery(query): RawQuery, headers: Head
             )
         }
     };
-    let mut scopes = Vec::new();
-    for s in &req.scopes {
-        let d = match st.provider.store.scope_get(s).await {
-            Ok(Some(sc)) => sc.description,
-            _ => String::new(),
-        };
-        scopes.push((s.clone(), d));
-    }
+    let scopes = scope_lines(&st, &req.scopes).await;
     let fields = format!("{}{}", hidden("req", req_id), hidden("csrf", &req.csrf));
     html_response(
         &st,
@@ -681,14 +688,7 @@ pub async fn device_post(
     };
     match f.get("decision") {
         None => {
-            let mut scopes = Vec::new();
-            for s in &dc.scopes {
-                let d = match st.provider.store.scope_get(s).await {
-                    Ok(Some(sc)) => sc.description,
-                    _ => String::new(),
-                };
-                scopes.push((s.clone(), d));
-            }
+            let scopes = scope_lines(&st, &dc.scopes).await;
             let fields = format!(
                 "{}{}",
                 hidden("csrf", &expected),

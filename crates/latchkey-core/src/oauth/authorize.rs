@@ -45,14 +45,14 @@ pub enum AuthorizeError {
         state: Option<String>,
         error: OAuthError,
     },
+    /// Storage trouble while validating: a 503 page, nothing about the request decided.
+    Unavailable,
 }
 
 impl From<OAuthError> for AuthorizeError {
     fn from(e: OAuthError) -> Self {
         match e.code {
-            ErrorCode::TemporarilyUnavailable => {
-                AuthorizeError::Page("The service is temporarily unavailable. Try again shortly.")
-            }
+            ErrorCode::TemporarilyUnavailable => AuthorizeError::Unavailable,
             _ => AuthorizeError::Page("The request could not be processed."),
         }
     }
@@ -89,6 +89,11 @@ pub fn redirect_uri_matches(registered: &str, candidate: &str) -> bool {
         }
     }
     false
+}
+
+/// The stored id of the sign-in whose cookie holds `cookie`.
+pub fn sign_in_id_for(cookie: &str) -> String {
+    crate::crypto::b64url(&sha256(cookie.as_bytes()))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,8 +338,8 @@ impl Provider {
     }
 
     /// A live sign-in and its (enabled) user, from the SSO cookie value.
-    pub async fn sign_in_lookup(&self, id: &str) -> OAuthResult<Option<(SignIn, User)>> {
-        let Some(s) = self.store.sign_in_get(id).await? else {
+    pub async fn sign_in_lookup(&self, cookie: &str) -> OAuthResult<Option<(SignIn, User)>> {
+        let Some(s) = self.store.sign_in_get(&sign_in_id_for(cookie)).await? else {
             return Ok(None);
         };
         if s.ended_at.is_some() || s.expires_at <= self.now() {
@@ -347,13 +352,14 @@ impl Provider {
     }
 
     /// Checks a password and starts a sign-in (a new id every time: no session fixation).
+    /// Returns the sign-in, its user and the cookie value to hand to the browser.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         ip: Option<&str>,
         user_agent: Option<&str>,
-    ) -> Result<(SignIn, User), LoginError> {
+    ) -> Result<(SignIn, User, String), LoginError> {
         let user = match self.store.user_by_username(username).await {
             Ok(u) => u,
             Err(e) if e.is_unavailable() => return Err(LoginError::Unavailable),
@@ -377,8 +383,11 @@ impl Provider {
             return Err(LoginError::Invalid);
         };
         let now = self.now();
+        // The browser holds a random value; the store only its hash (HD-03), so a copy
+        // of the database cannot be used to take over live sign-ins.
+        let cookie = random_token();
         let sign_in = SignIn {
-            id: random_token(),
+            id: sign_in_id_for(&cookie),
             user_id: user.id.clone(),
             auth_time: now,
             ip: ip.map(str::to_string),
@@ -391,11 +400,14 @@ impl Provider {
             tracing::error!(error = ?e, "sign-in insert failed");
             LoginError::Unavailable
         })?;
-        Ok((sign_in, user))
+        Ok((sign_in, user, cookie))
     }
 
-    pub async fn logout_sign_in(&self, id: &str) -> OAuthResult<()> {
-        self.store.sign_in_end(id, self.now()).await?;
+    /// Ends the sign-in behind an SSO cookie value.
+    pub async fn logout_sign_in(&self, cookie: &str) -> OAuthResult<()> {
+        self.store
+            .sign_in_end(&sign_in_id_for(cookie), self.now())
+            .await?;
         Ok(())
     }
 

@@ -288,7 +288,7 @@ impl Provider {
     pub async fn end_session(
         &self,
         params: &HashMap<String, String>,
-        sign_in_id: Option<&str>,
+        sign_in_cookie: Option<&str>,
     ) -> Result<Option<String>, &'static str> {
         let mut client_id = params.get("client_id").cloned();
         if let Some(hint) = params.get("id_token_hint").filter(|h| !h.is_empty()) {
@@ -360,8 +360,8 @@ impl Provider {
                 })
             }
         };
-        if let Some(id) = sign_in_id {
-            self.logout_sign_in(id)
+        if let Some(cookie) = sign_in_cookie {
+            self.logout_sign_in(cookie)
                 .await
                 .map_err(|_| "The service is temporarily unavailable.")?;
         }
