@@ -95,24 +95,83 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| rest.trim().to_string())
 }
 
+/// The hops a trusted proxy reports, nearest last: RFC 7239 `Forwarded: for=…` if
+/// present, else `X-Forwarded-For`. Entries that are not IP addresses (obfuscated
+/// identifiers, `unknown`) come back as `None`.
+fn forwarded_hops(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
+    if let Some(fwd) = headers.get("forwarded").and_then(|v| v.to_str().ok()) {
+        let hops = fwd
+            .split(',')
+            .map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (k, v) = pair.trim().split_once('=')?;
+                    if !k.trim().eq_ignore_ascii_case("for") {
+                        return None;
+                    }
+                    // for="[2001:db8::1]:4711" / for=192.0.2.60:8080 / for=192.0.2.60
+                    let v = v.trim().trim_matches('"');
+                    let host = match v.strip_prefix('[') {
+                        Some(rest) => rest.split(']').next().unwrap_or(""),
+                        None => v.split(':').next().unwrap_or(""),
+                    };
+                    host.parse::<IpAddr>().ok()
+                })
+            })
+            .collect();
+        return Some(hops);
+    }
+    let xff = headers.get("x-forwarded-for")?.to_str().ok()?;
+    Some(
+        xff.split(',')
+            .map(|h| h.trim().parse::<IpAddr>().ok())
+            .collect(),
+    )
+}
+
 /// The caller's address: the socket peer, unless the peer is a trusted proxy, in which
-/// case the right-most untrusted address of `X-Forwarded-For`.
+/// case the right-most address the trusted proxies report that is not itself a trusted
+/// proxy. Headers from anyone else are ignored (they are trivially forged).
 pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
     let peer_ip = peer.ip();
     if !trusted.contains(&peer_ip) {
         return peer_ip;
     }
-    let Some(xff) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) else {
+    let Some(hops) = forwarded_hops(headers) else {
         return peer_ip;
     };
-    for hop in xff.rsplit(',') {
-        match hop.trim().parse::<IpAddr>() {
-            Ok(ip) if !trusted.contains(&ip) => return ip,
-            Ok(_) => continue,
-            Err(_) => break,
+    for hop in hops.iter().rev() {
+        match hop {
+            Some(ip) if !trusted.contains(ip) => return *ip,
+            Some(_) => continue,
+            None => break,
         }
     }
     peer_ip
+}
+
+/// The scheme the client used, as a trusted proxy reports it (`Forwarded: proto=`,
+/// else `X-Forwarded-Proto`).
+pub fn forwarded_proto(headers: &HeaderMap) -> Option<String> {
+    if let Some(fwd) = headers.get("forwarded").and_then(|v| v.to_str().ok()) {
+        // The first element is the one the client-facing proxy wrote.
+        let first = fwd.split(',').next().unwrap_or("");
+        return first.split(';').find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("proto")
+                .then(|| v.trim().trim_matches('"').to_ascii_lowercase())
+        });
+    }
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
 }
 
 /// Security headers for every HTML page (AZ-21): no framing, no referrer, no caching,
@@ -205,3 +264,45 @@ pub fn body_bytes_limit() -> usize {
 }
 
 pub type Body = Bytes;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarding_headers_are_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let peer = SocketAddr::new(proxy, 443);
+        let h = headers(&[("x-forwarded-for", "203.0.113.9, 198.51.100.7")]);
+        assert_eq!(client_ip(peer, &h, &[proxy]).to_string(), "198.51.100.7");
+        // The same header from an untrusted peer is ignored.
+        assert_eq!(client_ip(peer, &h, &[]).to_string(), "10.0.0.1");
+    }
+
+    #[test]
+    fn rfc_7239_forwarded_wins_and_handles_ports_quotes_and_ipv6() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let peer = SocketAddr::new(proxy, 443);
+        let h = headers(&[
+            (
+                "forwarded",
+                "for=192.0.2.60;proto=https, for=\"[2001:db8::1]:4711\"",
+            ),
+            ("x-forwarded-for", "203.0.113.9"),
+        ]);
+        assert_eq!(client_ip(peer, &h, &[proxy]).to_string(), "2001:db8::1");
+        assert_eq!(forwarded_proto(&h).as_deref(), Some("https"));
+        let h = headers(&[("forwarded", "for=unknown")]);
+        assert_eq!(client_ip(peer, &h, &[proxy]), proxy);
+        let h = headers(&[("x-forwarded-proto", "HTTP")]);
+        assert_eq!(forwarded_proto(&h).as_deref(), Some("http"));
+    }
+}

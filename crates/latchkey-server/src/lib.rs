@@ -217,12 +217,8 @@ async fn forwarded_https(
 ) -> Response {
     if st.require_forwarded_https {
         let from_proxy = st.trusted_proxies.contains(&peer.ip());
-        let proto = req
-            .headers()
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !from_proxy || !proto.eq_ignore_ascii_case("https") {
+        let proto = http::forwarded_proto(req.headers());
+        if !from_proxy || proto.as_deref() != Some("https") {
             if req.method() == axum::http::Method::GET {
                 let target = format!(
                     "{}{}",
