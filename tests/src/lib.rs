@@ -95,12 +95,15 @@ impl Harness {
             let port = free_port();
             let scheme = if tls { "https" } else { "http" };
             let issuer = format!("{scheme}://127.0.0.1:{port}");
-            let provider = Arc::new(Provider::new(
-                dyn_store.clone(),
-                clock.clone(),
-                kek.clone(),
-                Config::new(&issuer),
-            ));
+            let mut config = Config::new(&issuer);
+            // Key-URL re-fetches are rate-limited; tests wait this long, not 10 s.
+            config.jwks_refetch_min = std::time::Duration::from_millis(300);
+            let provider = Arc::new(
+                Provider::new(dyn_store.clone(), clock.clone(), kek.clone(), config)
+                    .with_jwks_fetcher(Arc::new(latchkey_server::fetch::HttpJwksFetcher::new(
+                        true,
+                    ))),
+            );
             let cfg = ServeConfig {
                 db: db.clone(),
                 issuer: issuer.clone(),

@@ -1,9 +1,9 @@
 //! Catalogue §1.9 OI: discovery, JWKS, ID token, userinfo, key rotation and
 //! RP-initiated logout, end to end against a real server on loopback.
 //!
-//! Not built, so not tested here: OI-05 (dynamic client registration), OI-08 (token
-//! exchange: no access token for another resource server can be issued), OI-11
-//! (clients register inline `jwks` only, there is no `jwks_uri` to re-fetch).
+//! Not built, so not tested here: OI-05 (dynamic client registration) and OI-08 (token
+//! exchange: no access token for another resource server can be issued). OI-11 (a
+//! client's `jwks_uri` re-fetched on an unknown kid) is in `client_jwks_uri.rs`.
 
 use latchkey_e2e::catalogue_support::*;
 use latchkey_e2e::latchkey_core::jwt;

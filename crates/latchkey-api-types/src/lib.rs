@@ -41,6 +41,8 @@ pub struct ClientDto {
     pub allowed_scopes: Vec<String>,
     /// The client's public JWK Set (`private_key_jwt`).
     pub jwks: Option<Value>,
+    /// Or where the client publishes it.
+    pub jwks_uri: Option<String>,
     pub access_token_ttl: i64,
     pub refresh_token_ttl: i64,
     pub refresh_idle_ttl: i64,
@@ -65,6 +67,7 @@ pub struct ClientCreateRequest {
     pub post_logout_redirect_uris: Vec<String>,
     pub allowed_scopes: Vec<String>,
     pub jwks: Option<Value>,
+    pub jwks_uri: Option<String>,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub refresh_idle_ttl: Option<i64>,
@@ -94,6 +97,12 @@ pub struct ClientUpdateRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub jwks: Option<Option<Value>>,
+    /// `null` removes the JWK Set URL; absent leaves it.
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub jwks_uri: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token_ttl: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -110,11 +119,12 @@ pub struct ClientUpdateRequest {
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`,
 /// via `#[serde(default)]`); plain `Option` would fold both into `None`.
-fn present_or_null<'de, D>(d: D) -> Result<Option<Option<Value>>, D::Error>
+fn present_or_null<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
+    T: Deserialize<'de>,
 {
-    Option::<Value>::deserialize(d).map(Some)
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A newly registered client. Serialised flat, so the JSON has `client_id` and — this
@@ -376,6 +386,7 @@ mod tests {
             post_logout_redirect_uris: vec![],
             allowed_scopes: vec![],
             jwks: None,
+            jwks_uri: None,
             access_token_ttl: 600,
             refresh_token_ttl: 1,
             refresh_idle_ttl: 1,

@@ -198,6 +198,8 @@ pub struct NewClient {
     pub allowed_scopes: Vec<String>,
     /// A JWK Set (JSON text) of public keys, for `private_key_jwt`.
     pub jwks: Option<String>,
+    /// Or the URL where the client publishes it (not both).
+    pub jwks_uri: Option<String>,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub refresh_idle_ttl: Option<i64>,
@@ -218,6 +220,8 @@ pub struct ClientUpdate {
     /// `Some(None)` removes the JWK Set. Leaving the `private_key_jwt` method removes
     /// it too unless a new one is given.
     pub jwks: Option<Option<String>>,
+    /// `Some(None)` removes the JWK Set URL.
+    pub jwks_uri: Option<Option<String>>,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
     pub refresh_idle_ttl: Option<i64>,
@@ -502,6 +506,34 @@ fn validate_ttls(c: &Client) -> ManageResult<()> {
     Ok(())
 }
 
+/// A client's JWK Set URL: absolute `https://` (plain `http://` only on a loopback
+/// address, for local development), no credentials, no fragment. Where it may point
+/// is checked again at fetch time, against the address it resolves to.
+pub fn validate_jwks_uri(uri: &str) -> ManageResult<()> {
+    if uri.len() > REDIRECT_URI_MAX {
+        return Err(ManageError::invalid("jwks_uri is too long"));
+    }
+    let u = url::Url::parse(uri)
+        .map_err(|_| ManageError::invalid("jwks_uri must be an absolute URL"))?;
+    if u.fragment().is_some() || !u.username().is_empty() || u.password().is_some() {
+        return Err(ManageError::invalid(
+            "jwks_uri must not carry a fragment or credentials",
+        ));
+    }
+    let loopback = match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    match u.scheme() {
+        "https" if u.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(ManageError::invalid(
+            "jwks_uri must be an https:// URL (http:// only on a loopback address)",
+        )),
+    }
+}
+
 /// Every rule a client must satisfy that needs nothing but the client itself (scope
 /// existence is checked against the store separately).
 pub fn validate_client(c: &Client) -> ManageResult<()> {
@@ -550,19 +582,26 @@ pub fn validate_client(c: &Client) -> ManageResult<()> {
              or the device_code grant",
         ));
     }
-    match (&c.jwks, c.auth_method) {
-        (None, AuthMethod::PrivateKeyJwt) => {
+    match (&c.jwks, &c.jwks_uri, c.auth_method) {
+        (Some(_), Some(_), _) => {
+            // RFC 7591 §2: jwks and jwks_uri MUST NOT both be present.
             return Err(ManageError::invalid(
-                "private_key_jwt needs a JWK Set with the client's public keys (jwks)",
+                "give the client's keys either inline (jwks) or by URL (jwks_uri), not both",
+            ));
+        }
+        (None, None, AuthMethod::PrivateKeyJwt) => {
+            return Err(ManageError::invalid(
+                "private_key_jwt needs the client's public keys: a JWK Set (jwks) or its URL (jwks_uri)",
             ))
         }
-        (Some(j), AuthMethod::PrivateKeyJwt) => validate_jwks(j)?,
-        (Some(_), _) => {
+        (Some(j), None, AuthMethod::PrivateKeyJwt) => validate_jwks(j)?,
+        (None, Some(u), AuthMethod::PrivateKeyJwt) => validate_jwks_uri(u)?,
+        (Some(_), None, _) | (None, Some(_), _) => {
             return Err(ManageError::invalid(
-                "jwks is only used with the private_key_jwt auth method",
+                "jwks and jwks_uri are only used with the private_key_jwt auth method",
             ))
         }
-        (None, _) => {}
+        (None, None, _) => {}
     }
     for u in &c.redirect_uris {
         validate_redirect_uri(u)?;
@@ -841,6 +880,7 @@ impl Manager {
             post_logout_redirect_uris: dedup(&input.post_logout_redirect_uris),
             allowed_scopes,
             jwks: input.jwks,
+            jwks_uri: input.jwks_uri,
             access_token_ttl: input.access_token_ttl.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL),
             refresh_token_ttl,
             // A shorter absolute lifetime caps the default idle time rather than
@@ -924,9 +964,22 @@ impl Manager {
             if m != AuthMethod::PrivateKeyJwt && upd.jwks.is_none() {
                 c.jwks = None;
             }
+            if m != AuthMethod::PrivateKeyJwt && upd.jwks_uri.is_none() {
+                c.jwks_uri = None;
+            }
         }
+        // Setting one source of keys replaces the other.
         if let Some(j) = upd.jwks {
+            if j.is_some() && upd.jwks_uri.is_none() {
+                c.jwks_uri = None;
+            }
             c.jwks = j;
+        }
+        if let Some(u) = upd.jwks_uri {
+            if u.is_some() {
+                c.jwks = None;
+            }
+            c.jwks_uri = u;
         }
         if let Some(g) = upd.grant_types {
             c.grant_types = dedup(&g);
@@ -1643,6 +1696,35 @@ fn clamp_limit(limit: Option<i64>) -> i64 {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_jwks_uri_must_be_https_or_loopback_http_without_credentials_or_fragment() {
+        assert!(validate_jwks_uri("https://rp.example/jwks.json").is_ok());
+        assert!(validate_jwks_uri("http://127.0.0.1:8443/jwks").is_ok());
+        for bad in [
+            "http://rp.example/jwks",
+            "file:///etc/passwd",
+            "https://user:pw@rp.example/jwks",
+            "https://rp.example/jwks#x",
+            "/jwks",
+        ] {
+            assert!(validate_jwks_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn inline_keys_and_a_key_url_cannot_both_be_registered() {
+        let mut c = client(
+            ClientType::Confidential,
+            AuthMethod::PrivateKeyJwt,
+            &[GrantType::ClientCredentials],
+            &[],
+        );
+        c.jwks_uri = Some("https://rp.example/jwks".into());
+        assert!(validate_client(&c).is_ok());
+        c.jwks = Some(r#"{"keys":[]}"#.into());
+        assert!(validate_client(&c).is_err());
+    }
+
     fn client(t: ClientType, m: AuthMethod, grants: &[GrantType], uris: &[&str]) -> Client {
         Client {
             id: "c".into(),
@@ -1654,6 +1736,7 @@ mod tests {
             post_logout_redirect_uris: vec![],
             allowed_scopes: vec!["openid".into()],
             jwks: None,
+            jwks_uri: None,
             access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
             refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
             refresh_idle_ttl: DEFAULT_REFRESH_IDLE_TTL,

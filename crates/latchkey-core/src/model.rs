@@ -95,6 +95,10 @@ pub struct Client {
     pub allowed_scopes: Vec<String>,
     /// A JWK Set (JSON) for `private_key_jwt`.
     pub jwks: Option<String>,
+    /// Where the client publishes its JWK Set instead (RFC 7591 §2), re-fetched when
+    /// an assertion names an unknown `kid`.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
     pub access_token_ttl: i64,
     pub refresh_token_ttl: i64,
     pub refresh_idle_ttl: i64,

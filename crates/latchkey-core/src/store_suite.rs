@@ -153,6 +153,7 @@ pub fn client(id: &str) -> Client {
         post_logout_redirect_uris: vec![format!("https://{id}.example/bye")],
         allowed_scopes: vec!["openid".into(), "profile".into(), "email".into()],
         jwks: None,
+        jwks_uri: None,
         access_token_ttl: 600,
         refresh_token_ttl: 30 * 86_400,
         refresh_idle_ttl: 86_400,

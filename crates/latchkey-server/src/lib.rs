@@ -10,6 +10,7 @@
 //! crates) or argument parsing (the `latchkey` binary). Only this crate depends on axum.
 
 pub mod api;
+pub mod fetch;
 pub mod html;
 pub mod http;
 pub mod limits;
@@ -98,6 +99,20 @@ pub fn validate_issuer(issuer: &str) -> Result<(), ServeError> {
             "the issuer must be an https:// URL".into(),
         )),
     }
+}
+
+/// Whether the issuer is a loopback `http://` one (local use): then client key URLs
+/// on loopback may be fetched too.
+pub fn issuer_is_loopback(issuer: &str) -> bool {
+    url::Url::parse(issuer)
+        .ok()
+        .map(|u| match u.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        })
+        .unwrap_or(false)
 }
 
 /// Tokens issued, per minute, for the last hour (a ring of 60 buckets).
@@ -385,12 +400,11 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     let store: Arc<dyn Store> = Arc::new(store);
     let mut config = Config::new(cfg.issuer.clone());
     config.access_token_alg = cfg.access_token_alg;
-    let provider = Arc::new(Provider::new(
-        store,
-        Arc::new(SystemClock),
-        cfg.kek.clone(),
-        config,
-    ));
+    let fetcher = Arc::new(fetch::HttpJwksFetcher::new(issuer_is_loopback(&cfg.issuer)));
+    let provider = Arc::new(
+        Provider::new(store, Arc::new(SystemClock), cfg.kek.clone(), config)
+            .with_jwks_fetcher(fetcher),
+    );
     start_with(provider, cfg, tls).await
 }
 

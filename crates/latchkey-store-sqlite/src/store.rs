@@ -295,10 +295,10 @@ impl Store for SqliteStore {
         let mut tx = self.write(OP).await?;
         sqlx::query(
             "INSERT INTO clients (id, name, client_type, auth_method, grant_types, \
-             redirect_uris, post_logout_redirect_uris, allowed_scopes, jwks, access_token_ttl, \
+             redirect_uris, post_logout_redirect_uris, allowed_scopes, jwks, jwks_uri, access_token_ttl, \
              refresh_token_ttl, refresh_idle_ttl, refresh_grace_secs, require_consent, disabled, \
              tokens_valid_after, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&client.id)
         .bind(&client.name)
@@ -309,6 +309,7 @@ impl Store for SqliteStore {
         .bind(to_json_list(&client.post_logout_redirect_uris)?)
         .bind(to_json_list(&client.allowed_scopes)?)
         .bind(&client.jwks)
+        .bind(&client.jwks_uri)
         .bind(client.access_token_ttl)
         .bind(client.refresh_token_ttl)
         .bind(client.refresh_idle_ttl)
@@ -337,7 +338,7 @@ impl Store for SqliteStore {
         let mut tx = self.write(OP).await?;
         let done = sqlx::query(
             "UPDATE clients SET name = ?, client_type = ?, auth_method = ?, grant_types = ?, \
-             redirect_uris = ?, post_logout_redirect_uris = ?, allowed_scopes = ?, jwks = ?, \
+             redirect_uris = ?, post_logout_redirect_uris = ?, allowed_scopes = ?, jwks = ?, jwks_uri = ?, \
              access_token_ttl = ?, refresh_token_ttl = ?, refresh_idle_ttl = ?, \
              refresh_grace_secs = ?, require_consent = ?, disabled = ?, \
              tokens_valid_after = CASE WHEN tokens_valid_after > ? THEN tokens_valid_after \
@@ -351,6 +352,7 @@ impl Store for SqliteStore {
         .bind(to_json_list(&client.post_logout_redirect_uris)?)
         .bind(to_json_list(&client.allowed_scopes)?)
         .bind(&client.jwks)
+        .bind(&client.jwks_uri)
         .bind(client.access_token_ttl)
         .bind(client.refresh_token_ttl)
         .bind(client.refresh_idle_ttl)

@@ -154,17 +154,28 @@ impl Provider {
         assertion: &str,
         endpoint: &str,
     ) -> OAuthResult<bool> {
-        let Some(jwks_text) = client.jwks.as_deref() else {
-            return Ok(false);
-        };
-        let Ok(jwks) = serde_json::from_str::<Value>(jwks_text) else {
-            return Ok(false);
-        };
         let Ok(parsed) = jwt::parse(assertion) else {
             return Ok(false);
         };
-        if jwt::verify_with_jwks(&parsed, &jwks).is_err() {
+        let keys = match (&client.jwks, &client.jwks_uri) {
+            (Some(text), _) => serde_json::from_str::<Value>(text).ok(),
+            (None, Some(uri)) => self.remote_jwks(uri, false).await,
+            (None, None) => None,
+        };
+        let Some(keys) = keys else {
             return Ok(false);
+        };
+        match jwt::verify_with_jwks(&parsed, &keys) {
+            Ok(_) => {}
+            // OI-11: the client may have rotated its keys; look once more (rate-limited).
+            Err(jwt::JwtError::UnknownKey) if client.jwks.is_none() => {
+                let uri = client.jwks_uri.as_deref().unwrap_or_default();
+                match self.remote_jwks(uri, true).await {
+                    Some(fresh) if jwt::verify_with_jwks(&parsed, &fresh).is_ok() => {}
+                    _ => return Ok(false),
+                }
+            }
+            Err(_) => return Ok(false),
         }
         let now = self.now();
         let leeway = self.config.jwt_leeway;

@@ -8,6 +8,7 @@ pub mod client_auth;
 pub mod device;
 pub mod discovery;
 pub mod error;
+pub mod fetch;
 pub mod introspect;
 pub mod pkce;
 pub mod token;
@@ -43,6 +44,8 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// Leeway for `nbf`/`iat` of JWTs we receive (client assertions): CA-05 accepts +8 s.
     pub jwt_leeway: i64,
+    /// Least time between two fetches of one client `jwks_uri` on an unknown `kid`.
+    pub jwks_refetch_min: Duration,
 }
 
 impl Config {
@@ -61,6 +64,7 @@ impl Config {
             jwks_max_age: 300,
             cache_ttl: Duration::from_secs(1),
             jwt_leeway: 10,
+            jwks_refetch_min: Duration::from_secs(10),
         }
     }
 
@@ -99,6 +103,9 @@ pub struct Provider {
     kek: Kek,
     keys: RwLock<KeyCache>,
     caches: cache::Caches,
+    jwks_fetcher: Option<Arc<dyn fetch::JwksFetcher>>,
+    /// Client JWK Sets fetched from `jwks_uri`: URL → (when, the set if any).
+    remote_keys: std::sync::Mutex<HashMap<String, (Instant, Option<Value>)>>,
     /// SHA-256 of access tokens whose signature verified → their `exp`.
     verified: std::sync::Mutex<HashMap<Vec<u8>, Timestamp>>,
 }
@@ -123,7 +130,15 @@ impl Provider {
             }),
             verified: std::sync::Mutex::new(HashMap::new()),
             caches: cache::Caches::new(),
+            jwks_fetcher: None,
+            remote_keys: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Lets `private_key_jwt` clients publish their keys at a `jwks_uri`.
+    pub fn with_jwks_fetcher(mut self, fetcher: Arc<dyn fetch::JwksFetcher>) -> Self {
+        self.jwks_fetcher = Some(fetcher);
+        self
     }
 
     pub(crate) fn signature_known(&self, fingerprint: &[u8], now: Timestamp) -> bool {
