@@ -983,3 +983,57 @@ impl Harness {
         ))
     }
 }
+
+/// The catalogue's conventional setup (security-catalogue.md §1): users alice and bob,
+/// scopes `api` and `admin`, confidential clients C1 and C2 (code + refresh), public
+/// client P1 (loopback redirect) and a resource server RS (client credentials).
+pub mod catalogue {
+    use super::{Harness, TestClient};
+    use latchkey_core::model::GrantType;
+
+    pub const ALICE: (&str, &str) = ("alice", "correct horse battery");
+    pub const BOB: (&str, &str) = ("bob", "another long passphrase");
+
+    pub struct Catalogue {
+        pub h: Harness,
+        pub c1: TestClient,
+        pub c2: TestClient,
+        pub p1: TestClient,
+        /// A resource server: a confidential client that introspects.
+        pub rs: TestClient,
+    }
+
+    impl Catalogue {
+        pub async fn start() -> Self {
+            Self::on(Harness::start().await.expect("server")).await
+        }
+
+        pub async fn on(h: Harness) -> Self {
+            h.user(ALICE.0, ALICE.1).await.expect("alice");
+            h.user(BOB.0, BOB.1).await.expect("bob");
+            h.scope("api", "Read the demo API").await.expect("scope");
+            h.scope("admin", "Administer everything")
+                .await
+                .expect("scope");
+            let grants = [GrantType::AuthorizationCode, GrantType::RefreshToken];
+            let scopes = ["openid", "profile", "email", "api"];
+            let c1 = h
+                .confidential(&grants, "https://c1.test/cb", &scopes)
+                .await
+                .expect("C1");
+            let c2 = h
+                .confidential(&grants, "https://c2.test/cb", &scopes)
+                .await
+                .expect("C2");
+            let p1 = h
+                .public(&grants, "http://127.0.0.1/cb", &["openid", "api"])
+                .await
+                .expect("P1");
+            let rs = h
+                .confidential(&[GrantType::ClientCredentials], "", &["api"])
+                .await
+                .expect("RS");
+            Catalogue { h, c1, c2, p1, rs }
+        }
+    }
+}

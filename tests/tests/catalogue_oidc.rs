@@ -8,7 +8,7 @@
 use latchkey_e2e::catalogue_support::*;
 use latchkey_e2e::latchkey_core::jwt;
 use latchkey_e2e::latchkey_core::manage::ClientUpdate;
-use latchkey_e2e::latchkey_core::model::{Alg, GrantType};
+use latchkey_e2e::latchkey_core::model::Alg;
 use latchkey_e2e::{Harness, TestClient};
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -18,36 +18,14 @@ const BOB: (&str, &str) = ("bob", "another long passphrase");
 const T0: i64 = 1_700_000_000;
 const BYE: &str = "https://c1.test/bye";
 
-struct World {
-    h: Harness,
-    c1: TestClient,
-    c2: TestClient,
-    rs: TestClient,
+type World = latchkey_e2e::catalogue::Catalogue;
+
+async fn world() -> World {
+    World::start().await
 }
 
 async fn world_on(h: Harness) -> World {
-    h.user(USER.0, USER.1).await.expect("user");
-    h.user(BOB.0, BOB.1).await.expect("user");
-    h.scope("api", "Read the demo API").await.expect("scope");
-    let grants = [GrantType::AuthorizationCode, GrantType::RefreshToken];
-    let scopes = ["openid", "profile", "email", "api"];
-    let c1 = h
-        .confidential(&grants, "https://c1.test/cb", &scopes)
-        .await
-        .expect("C1");
-    let c2 = h
-        .confidential(&grants, "https://c2.test/cb", &scopes)
-        .await
-        .expect("C2");
-    let rs = h
-        .confidential(&[GrantType::ClientCredentials], "", &["api"])
-        .await
-        .expect("RS");
-    World { h, c1, c2, rs }
-}
-
-async fn world() -> World {
-    world_on(Harness::start().await.expect("server")).await
+    World::on(h).await
 }
 
 async fn get(h: &Harness, path: &str) -> Reply {

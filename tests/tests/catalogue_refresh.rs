@@ -15,34 +15,14 @@ const BOB: (&str, &str) = ("bob", "another long passphrase");
 const T0: i64 = 1_700_000_000;
 const REUSE: &str = "security.refresh_token.reuse_detected";
 
-struct World {
-    h: Harness,
-    c1: TestClient,
-    c2: TestClient,
+type World = latchkey_e2e::catalogue::Catalogue;
+
+async fn world() -> World {
+    World::start().await
 }
 
 async fn world_on(h: Harness) -> World {
-    h.user(USER.0, USER.1).await.expect("user");
-    h.user(BOB.0, BOB.1).await.expect("user");
-    h.scope("api", "Read the demo API").await.expect("scope");
-    h.scope("admin", "Administer everything")
-        .await
-        .expect("scope");
-    let grants = [GrantType::AuthorizationCode, GrantType::RefreshToken];
-    let scopes = ["openid", "profile", "email", "api"];
-    let c1 = h
-        .confidential(&grants, "https://c1.test/cb", &scopes)
-        .await
-        .expect("C1");
-    let c2 = h
-        .confidential(&grants, "https://c2.test/cb", &scopes)
-        .await
-        .expect("C2");
-    World { h, c1, c2 }
-}
-
-async fn world() -> World {
-    world_on(Harness::start().await.expect("server")).await
+    World::on(h).await
 }
 
 async fn clock_world() -> World {
@@ -215,7 +195,7 @@ async fn rt_03_in_grace_mode_a_retry_within_the_window_gets_tokens_and_at_most_o
 
 #[tokio::test]
 async fn rt_04_another_clients_refresh_token_is_invalid_grant_and_keeps_working_for_its_owner() {
-    let World { h, c1, c2 } = world().await;
+    let World { h, c1, c2, .. } = world().await;
     let (at, rt, _) = grant(&h, &c1, "openid api", USER).await;
     let before = (
         token_rows(&h, &c1.id).await.unwrap(),

@@ -7,7 +7,6 @@
 //! `invalid_request` and changes nothing (RV-05).
 
 use latchkey_e2e::catalogue_support::*;
-use latchkey_e2e::latchkey_core::model::GrantType;
 use latchkey_e2e::{Harness, TestClient};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -15,36 +14,14 @@ use std::time::{Duration, Instant};
 const USER: (&str, &str) = ("alice", "correct horse battery");
 const T0: i64 = 1_700_000_000;
 
-struct World {
-    h: Harness,
-    c1: TestClient,
-    c2: TestClient,
-    /// A resource server: a confidential client that only introspects.
-    rs: TestClient,
+type World = latchkey_e2e::catalogue::Catalogue;
+
+async fn world() -> World {
+    World::start().await
 }
 
 async fn world_on(h: Harness) -> World {
-    h.user(USER.0, USER.1).await.expect("user");
-    h.scope("api", "Read the demo API").await.expect("scope");
-    let grants = [GrantType::AuthorizationCode, GrantType::RefreshToken];
-    let scopes = ["openid", "profile", "email", "api"];
-    let c1 = h
-        .confidential(&grants, "https://c1.test/cb", &scopes)
-        .await
-        .expect("C1");
-    let c2 = h
-        .confidential(&grants, "https://c2.test/cb", &scopes)
-        .await
-        .expect("C2");
-    let rs = h
-        .confidential(&[GrantType::ClientCredentials], "", &["api"])
-        .await
-        .expect("RS");
-    World { h, c1, c2, rs }
-}
-
-async fn world() -> World {
-    world_on(Harness::start().await.expect("server")).await
+    World::on(h).await
 }
 
 /// (access token, refresh token) of a fresh code flow.
@@ -254,7 +231,7 @@ async fn rv_04_a_revocation_without_a_token_parameter_is_invalid_request() {
 #[tokio::test]
 async fn rv_05_a_client_revoking_another_clients_token_gets_invalid_request_and_the_token_stays_active(
 ) {
-    let World { h, c1, c2, rs } = world().await;
+    let World { h, c1, c2, rs, .. } = world().await;
     let (at, rt) = grant(&h, &c1).await;
     for token in [&rt, &at] {
         for hint in [None, Some("refresh_token"), Some("access_token")] {
@@ -419,7 +396,7 @@ async fn in_02_an_active_access_token_introspects_with_its_scope_client_type_tim
 #[tokio::test]
 async fn in_03_expired_revoked_unknown_consumed_or_not_permitted_tokens_introspect_as_exactly_active_false(
 ) {
-    let World { h, c1, c2, rs } =
+    let World { h, c1, c2, rs, .. } =
         world_on(Harness::start_with_clock(T0).await.expect("server")).await;
     let b = h.browser();
 

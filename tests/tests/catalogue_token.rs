@@ -18,35 +18,14 @@ use serde_json::{json, Value};
 const ALICE: (&str, &str) = ("alice", "correct horse battery");
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-struct Env {
-    h: Harness,
-    c1: TestClient,
-    c2: TestClient,
-    p1: TestClient,
-}
+type Env = latchkey_e2e::catalogue::Catalogue;
 
 async fn env() -> Env {
-    env_on(Harness::start().await.expect("server")).await
+    Env::start().await
 }
 
 async fn env_on(h: Harness) -> Env {
-    h.user(ALICE.0, ALICE.1).await.expect("alice");
-    h.scope("api", "Read the demo API").await.expect("scope");
-    let grants = [GrantType::AuthorizationCode, GrantType::RefreshToken];
-    let scopes = ["openid", "profile", "email", "api"];
-    let c1 = h
-        .confidential(&grants, "https://c1.test/cb", &scopes)
-        .await
-        .expect("C1");
-    let c2 = h
-        .confidential(&grants, "https://c2.test/cb", &scopes)
-        .await
-        .expect("C2");
-    let p1 = h
-        .public(&grants, "http://127.0.0.1/cb", &["openid", "api"])
-        .await
-        .expect("P1");
-    Env { h, c1, c2, p1 }
+    Env::on(h).await
 }
 
 fn now() -> i64 {
