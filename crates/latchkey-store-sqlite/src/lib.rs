@@ -19,6 +19,7 @@
 //! go to a separate pool and, thanks to WAL, never wait for the writer.
 
 mod error;
+mod fs;
 mod rows;
 mod store;
 
@@ -100,6 +101,12 @@ impl SqliteStore {
     /// Opens with explicit options. Fails if the file cannot be put in WAL mode (e.g. a
     /// read-only directory) or carries a schema newer than this build.
     pub async fn open_with(path: &Path, opts: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        if let Err(fstype) = fs::check_local(path) {
+            return Err(StoreError::Unavailable(format!(
+                "open: the database is on a network filesystem ({fstype}); SQLite's WAL mode \
+                 needs a local disk. Use a local path, or PostgreSQL for shared storage"
+            )));
+        }
         let base = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
