@@ -142,21 +142,15 @@ async fn record_token_rejection(
         .basic
         .as_ref()
         .map(|b| b.0.as_str())
-        .or(params.get("client_id"))
-        .map(|c| c.chars().take(128).collect::<String>());
-    let mut ev = latchkey_core::model::NewAuditEvent::new(
-        st.provider.now(),
-        "anonymous",
-        format!("security.token_rejected.{}", e.code.as_str()),
-    )
-    .ip(presented.ip.clone())
-    .security();
-    if let Some(c) = client {
-        ev = ev.target(c);
-    }
-    if let Err(err) = st.provider.store.audit_insert(&ev).await {
-        tracing::error!(error = ?err, "failed to record security event");
-    }
+        .or(params.get("client_id"));
+    st.provider
+        .security_event(
+            "anonymous",
+            &format!("security.token_rejected.{}", e.code.as_str()),
+            client,
+            presented.ip.as_deref(),
+        )
+        .await;
 }
 
 pub async fn introspect(

@@ -81,13 +81,7 @@ pub fn validate_issuer(issuer: &str) -> Result<(), ServeError> {
     match u.scheme() {
         "https" => Ok(()),
         "http" => {
-            let loopback = match u.host() {
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                Some(url::Host::Domain(d)) => d == "localhost",
-                None => false,
-            };
-            if loopback {
+            if host_is_loopback(&u) {
                 Ok(())
             } else {
                 Err(ServeError::Config(
@@ -105,14 +99,17 @@ pub fn validate_issuer(issuer: &str) -> Result<(), ServeError> {
 /// on loopback may be fetched too.
 pub fn issuer_is_loopback(issuer: &str) -> bool {
     url::Url::parse(issuer)
-        .ok()
-        .map(|u| match u.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d == "localhost",
-            None => false,
-        })
+        .map(|u| host_is_loopback(&u))
         .unwrap_or(false)
+}
+
+fn host_is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
 }
 
 /// Tokens issued, per minute, for the last hour (a ring of 60 buckets).

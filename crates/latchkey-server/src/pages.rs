@@ -168,15 +168,10 @@ async fn record_refusal(
     action: &str,
     client_id: Option<&str>,
 ) {
-    let mut ev = latchkey_core::model::NewAuditEvent::new(st.provider.now(), "anonymous", action)
-        .ip(Some(ip_of(st, peer, headers)))
-        .security();
-    if let Some(c) = client_id {
-        ev = ev.target(c.chars().take(128).collect::<String>());
-    }
-    if let Err(e) = st.provider.store.audit_insert(&ev).await {
-        tracing::error!(error = ?e, "failed to record security event");
-    }
+    let ip = ip_of(st, peer, headers);
+    st.provider
+        .security_event("anonymous", action, client_id, Some(&ip))
+        .await;
 }
 
 fn unavailable_page(st: &AppState) -> Response {
@@ -655,18 +650,13 @@ pub async fn device_post(
         };
         if status == StatusCode::OK {
             st.provider
-                .store
-                .audit_insert(
-                    &latchkey_core::model::NewAuditEvent::new(
-                        st.provider.now(),
-                        format!("user:{}", user.id),
-                        "security.device_code.wrong_user_code",
-                    )
-                    .ip(Some(ip.clone()))
-                    .security(),
+                .security_event(
+                    &format!("user:{}", user.id),
+                    "security.device_code.wrong_user_code",
+                    None,
+                    Some(&ip),
                 )
-                .await
-                .ok();
+                .await;
         }
         let mut r = html_response(
             &st,

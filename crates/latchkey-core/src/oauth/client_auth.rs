@@ -123,11 +123,10 @@ impl Provider {
     }
 
     async fn auth_failed(&self, client_id: &str, p: &Presented, endpoint: &str) -> OAuthError {
-        let target: String = client_id.chars().take(128).collect();
         self.security_event(
             "anonymous",
             &format!("security.client_auth_failed.{endpoint}"),
-            Some(&target),
+            Some(client_id),
             p.ip.as_deref(),
         )
         .await;

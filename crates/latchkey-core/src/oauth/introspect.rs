@@ -126,11 +126,10 @@ impl Provider {
             .await?;
         if let Err(e) = self.require_authenticated(&auth) {
             // Recorded like any other failed client authentication (catalogue §1).
-            let target: String = auth.client.id.chars().take(128).collect();
             self.security_event(
                 "anonymous",
                 "security.client_auth_failed.introspect",
-                Some(&target),
+                Some(&auth.client.id),
                 presented.ip.as_deref(),
             )
             .await;

@@ -276,7 +276,9 @@ impl Provider {
         Ok(self.keys().await?.jwks.clone())
     }
 
-    pub(crate) async fn security_event(
+    /// Records a security event (audit, flagged) and logs it. Never fails the request:
+    /// a store error here is logged. `target` comes from the request, so it is capped.
+    pub async fn security_event(
         &self,
         actor: &str,
         action: &str,
@@ -287,7 +289,7 @@ impl Provider {
             .ip(ip.map(str::to_string))
             .security();
         if let Some(t) = target {
-            ev = ev.target(t);
+            ev = ev.target(t.chars().take(128).collect::<String>());
         }
         tracing::warn!(action, actor, "security event");
         if let Err(e) = self.store.audit_insert(&ev).await {
