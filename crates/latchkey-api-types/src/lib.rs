@@ -12,6 +12,8 @@
 //! Types that carry a secret or a password print `..` in their `Debug` form, so a
 //! stray `{:?}` in a log line cannot leak one.
 
+pub mod ts;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
