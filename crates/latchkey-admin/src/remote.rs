@@ -476,11 +476,8 @@ struct SseEvent {
 /// Comment lines (`: keep-alive`) are dropped; an event without data is not dispatched.
 fn take_events(buf: &mut String) -> Vec<SseEvent> {
     let mut out = Vec::new();
-    loop {
-        // Lines may end in CRLF, LF or CR; normalising CRLF first keeps one rule.
-        let Some(end) = buf.find("\n\n") else {
-            break;
-        };
+    // The caller has turned CRLF and CR line ends into LF, so one rule splits events.
+    while let Some(end) = buf.find("\n\n") {
         let block: String = buf.drain(..end + 2).collect();
         let mut ev = SseEvent::default();
         let mut has_data = false;
