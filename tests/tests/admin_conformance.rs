@@ -1050,3 +1050,100 @@ async fn credentials_and_failures_of_the_remote_backend_are_reported_plainly() -
 
     Ok(())
 }
+
+/// The sign-in of `latchkey admin login` minus the terminal: discovery, then the device
+/// flow (RFC 8628) and the code flow with PKCE on a loopback redirect (RFC 8252), each
+/// ending in tokens that administer the server through the remote backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_signs_in_with_the_device_flow_or_the_browser_and_the_tokens_work(
+) -> Result<()> {
+    use latchkey_admin::signin;
+    use latchkey_e2e::latchkey_core::crypto::{b64url, random_token, sha256};
+    let cat = Catalogue::start().await;
+    let h = &cat.h;
+    let root = ("root", "root passphrase long");
+    h.admin_user(root.0, root.1).await?;
+    let http = signin::http_client();
+    let ep = signin::discover(&http, &h.issuer).await?;
+    assert_eq!(ep.issuer, h.issuer);
+
+    // Device flow: the poll runs while the administrator approves in a browser.
+    let auth = signin::device_authorize(&http, &ep, signin::ADMIN_SCOPE).await?;
+    assert!(!format!("{auth:?}").contains(auth.device_code.expose()));
+    let poll = {
+        let (http, ep, auth) = (http.clone(), ep.clone(), auth.clone());
+        tokio::spawn(async move { signin::device_poll(&http, &ep, &auth).await })
+    };
+    let (browser, csrf) = flows::device_browser(h, root).await?;
+    let approved = flows::device_decide(h, &browser, &csrf, &auth.user_code, "approve").await?;
+    assert!(approved.status < 400, "{}", approved.text);
+    let tokens = tokio::time::timeout(Duration::from_secs(60), poll).await???;
+    assert!(
+        tokens.refresh_token.is_some(),
+        "offline_access gives a refresh token"
+    );
+    assert!(tokens
+        .scope
+        .as_deref()
+        .unwrap_or_default()
+        .contains("latchkey:admin"));
+    let remote = Remote::new(&h.admin_url(""), Credential::OAuth(tokens))?;
+    assert!(remote
+        .clients_list()
+        .await?
+        .iter()
+        .any(|c| c.client_id == cat.c1.id));
+    let made = remote.scope_create(ScopeCreateRequest {
+        name: "signed-in".into(),
+        description: "made by a signed-in administrator".into(),
+        claims: vec![],
+    });
+    made.await?;
+
+    // Browser flow: authorization code + S256 PKCE to a loopback redirect on any port.
+    let verifier = random_token();
+    let challenge = b64url(&sha256(verifier.as_bytes()));
+    let state = random_token();
+    let redirect = "http://127.0.0.1:49152/callback";
+    let url = signin::authorization_url(&ep, redirect, &state, &challenge, signin::ADMIN_SCOPE)?;
+    let back = h
+        .browser_authorize(&h.browser(), &url, root.0, root.1)
+        .await?;
+    assert!(back.starts_with(redirect), "{back}");
+    assert_eq!(
+        latchkey_e2e::query_param(&back, "state").as_deref(),
+        Some(state.as_str())
+    );
+    let code = latchkey_e2e::query_param(&back, "code").expect("a code");
+    let tokens = signin::exchange_code(&http, &ep, &code, redirect, &verifier).await?;
+    let remote = Remote::new(&h.admin_url(""), Credential::OAuth(tokens.clone()))?;
+    let audit = remote
+        .audit_list(AuditFilterDto {
+            action_prefix: Some("scope.create".into()),
+            ..Default::default()
+        })
+        .await?;
+    assert!(
+        audit.items[0].actor.starts_with("user:"),
+        "{:?}",
+        audit.items[0]
+    );
+
+    // A code is good once (RFC 6749 §4.1.2): the second exchange is refused plainly.
+    let again = signin::exchange_code(&http, &ep, &code, redirect, &verifier)
+        .await
+        .unwrap_err();
+    assert_eq!(again.code, "unauthorized");
+
+    // A user without the admin role gets no admin scope, so no admin API.
+    let url = signin::authorization_url(&ep, redirect, &state, &challenge, signin::ADMIN_SCOPE)?;
+    let back = h
+        .browser_authorize(&h.browser(), &url, ALICE.0, ALICE.1)
+        .await?;
+    if let Some(code) = latchkey_e2e::query_param(&back, "code") {
+        let t = signin::exchange_code(&http, &ep, &code, redirect, &verifier).await?;
+        let plain = Remote::new(&h.admin_url(""), Credential::OAuth(t))?;
+        assert_eq!(plain.clients_list().await.unwrap_err().code, "forbidden");
+    }
+    Ok(())
+}
