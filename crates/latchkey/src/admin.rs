@@ -340,8 +340,8 @@ pub enum SessionsCmd {
     Get {
         id: String,
     },
-    /// Revoke one session, or every session of a user or of a client
-    #[command(group(ArgGroup::new("what").required(true).args(["id", "user", "client"])))]
+    /// Revoke one session, or every session of a user, of a client or from an address
+    #[command(group(ArgGroup::new("what").required(true).args(["id", "user", "client", "ip"])))]
     Revoke {
         id: Option<String>,
         /// Every session of this user (id or username); also ends their sign-ins
@@ -350,6 +350,9 @@ pub enum SessionsCmd {
         /// Every session of this client; also makes all its earlier tokens inactive
         #[arg(long)]
         client: Option<String>,
+        /// Every live session from this address, or a prefix ending in `.`, `:` or `*`
+        #[arg(long)]
+        ip: Option<String>,
         /// Only say what the revoke would cut off
         #[arg(long)]
         dry_run: bool,
@@ -1107,6 +1110,27 @@ fn session_details(s: &SessionDto) -> String {
     t.render()
 }
 
+/// What a bulk revoke cut off, or with `--dry-run` would cut off.
+fn impact_text(r: &RevokeImpactDto, what: &str) -> String {
+    let cut = format!(
+        "{} refresh-token famil{} and {} live access token{}",
+        r.refresh_families,
+        if r.refresh_families == 1 { "y" } else { "ies" },
+        r.live_access_tokens,
+        if r.live_access_tokens == 1 { "" } else { "s" },
+    );
+    if r.dry_run {
+        format!(
+            "Would revoke {} live {what}, cutting off {cut}.",
+            r.sessions
+        )
+    } else if r.sessions == 0 {
+        format!("Nothing to revoke: no live {what}.")
+    } else {
+        format!("Revoked {} live {what}, cutting off {cut}.", r.sessions)
+    }
+}
+
 async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<(), AdminError> {
     match verb {
         SessionsCmd::List {
@@ -1181,9 +1205,22 @@ async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<
             id,
             user,
             client,
+            ip,
             dry_run,
         } => {
-            // clap's ArgGroup guarantees exactly one of the three.
+            if let Some(ip) = ip {
+                let req = SessionsRevokeRequest {
+                    filter: Some(SessionFilterDto {
+                        ip: Some(ip.clone()),
+                        ..Default::default()
+                    }),
+                    dry_run,
+                    ..Default::default()
+                };
+                let r = b.sessions_revoke(req).await?;
+                return out.show(&r, |r| impact_text(r, &format!("sessions from {ip}")));
+            }
+            // clap's ArgGroup guarantees exactly one of the four.
             let (req, what) = match (id, user, client) {
                 (Some(id), _, _) if !dry_run => {
                     let r = b.session_revoke(&id).await?;
@@ -1225,25 +1262,7 @@ async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<
             let r = b
                 .sessions_revoke(SessionsRevokeRequest { dry_run, ..req })
                 .await?;
-            out.show(&r, |r| {
-                let cut = format!(
-                    "{} refresh-token famil{} and {} live access token{}",
-                    r.refresh_families,
-                    if r.refresh_families == 1 { "y" } else { "ies" },
-                    r.live_access_tokens,
-                    if r.live_access_tokens == 1 { "" } else { "s" },
-                );
-                if r.dry_run {
-                    format!(
-                        "Would revoke {} live {what}, cutting off {cut}.",
-                        r.sessions
-                    )
-                } else if r.sessions == 0 {
-                    format!("Nothing to revoke: no live {what}.")
-                } else {
-                    format!("Revoked {} live {what}, cutting off {cut}.", r.sessions)
-                }
-            })
+            out.show(&r, |r| impact_text(r, &what))
         }
     }
 }

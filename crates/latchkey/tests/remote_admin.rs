@@ -163,6 +163,14 @@ async fn a_list_and_a_create_go_to_the_server_named_by_server_with_an_api_key() 
     let actor = audit["items"][0]["actor"].as_str().unwrap_or_default();
     assert!(actor.starts_with("api-key:"), "actor {actor}");
 
+    // A bulk revoke by address, as a dry run: nothing live there, nothing changes.
+    let dry = ok_json(s.admin(
+        &key,
+        &["sessions", "revoke", "--ip", "10.0.", "--dry-run", "--json"],
+    ));
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["sessions"], 0);
+
     // A wrong key: the server's code, exit 1, and the key itself is never echoed.
     let out = s.admin("lk_wrong_key_value", &["clients", "list"]);
     assert_eq!(out.status.code(), Some(1));
