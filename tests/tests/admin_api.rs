@@ -307,7 +307,9 @@ async fn admin_scopes_are_granted_to_administrators_only_and_their_tokens_work()
 }
 
 #[tokio::test]
-async fn a_client_secret_is_only_in_the_create_and_rotate_answers_never_in_reads_events_or_audit() {
+async fn a_client_secret_is_only_in_the_create_and_rotate_answers_never_in_reads_events_logs_or_audit(
+) {
+    let logs = latchkey_e2e::logs::captured_logs();
     let h = Harness::start().await.unwrap();
     let (_, key) = h.api_key(false).await.unwrap();
     let events = http()
@@ -448,6 +450,12 @@ async fn a_client_secret_is_only_in_the_create_and_rotate_answers_never_in_reads
             .status(),
         401
     );
+    // Nor did any of it reach a log line, at TRACE.
+    let logged = logs.text();
+    assert!(logged.contains("admin"), "the capture saw the run");
+    for secret in [secret1.as_str(), secret2.as_str(), new_key, key.as_str()] {
+        assert!(!logged.contains(secret), "a secret was logged");
+    }
 }
 
 #[tokio::test]
