@@ -74,6 +74,19 @@ async fn call(
     Ok(rb.send().await?)
 }
 
+/// `call` that must succeed, returning the JSON body.
+async fn json_of(
+    h: &Harness,
+    method: &str,
+    path: &str,
+    bearer: &str,
+    body: Option<&Value>,
+) -> Value {
+    let r = call(h, method, path, Some(bearer), body).await.unwrap();
+    assert!(r.status().is_success(), "{method} {path}: {}", r.status());
+    r.json().await.unwrap()
+}
+
 /// An access token from the real authorization-code flow of the console client.
 async fn console_token(h: &Harness, user: (&str, &str), scope: &str) -> Result<Value> {
     let console: TestClient = h.console_client();
@@ -307,7 +320,9 @@ async fn admin_scopes_are_granted_to_administrators_only_and_their_tokens_work()
 }
 
 #[tokio::test]
-async fn a_client_secret_is_only_in_the_create_and_rotate_answers_never_in_reads_events_or_audit() {
+async fn a_client_secret_is_only_in_the_create_and_rotate_answers_never_in_reads_events_logs_or_audit(
+) {
+    let logs = latchkey_e2e::logs::captured_logs();
     let h = Harness::start().await.unwrap();
     let (_, key) = h.api_key(false).await.unwrap();
     let events = http()
@@ -448,6 +463,12 @@ async fn a_client_secret_is_only_in_the_create_and_rotate_answers_never_in_reads
             .status(),
         401
     );
+    // Nor did any of it reach a log line, at TRACE.
+    let logged = logs.text();
+    assert!(logged.contains("admin"), "the capture saw the run");
+    for secret in [secret1.as_str(), secret2.as_str(), new_key, key.as_str()] {
+        assert!(!logged.contains(secret), "a secret was logged");
+    }
 }
 
 #[tokio::test]
@@ -468,53 +489,34 @@ async fn a_bulk_revoke_cuts_off_what_its_dry_run_announced_and_the_tokens_go_ina
         .await
         .unwrap();
 
-    let page: Value = call(
+    let page: Value = json_of(
         h,
         "get",
         "/admin/v1/sessions?user=alice&limit=2",
-        Some(&key),
+        &key,
         None,
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     let cursor = page["next_cursor"]
         .as_str()
         .context("a second page")
         .unwrap();
-    let page2: Value = call(
+    let page2: Value = json_of(
         h,
         "get",
         &format!("/admin/v1/sessions?user=alice&limit=2&cursor={cursor}"),
-        Some(&key),
+        &key,
         None,
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(page2["items"].as_array().unwrap().len(), 1);
     assert!(page2["next_cursor"].is_null());
 
     let filter = json!({"filter": {"user": "alice", "client_id": cat.c1.id, "ip": "127.0.0."}});
     let mut dry = filter.clone();
     dry["dry_run"] = json!(true);
-    let would: Value = call(
-        h,
-        "post",
-        "/admin/v1/sessions/revoke",
-        Some(&key),
-        Some(&dry),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let would: Value = json_of(h, "post", "/admin/v1/sessions/revoke", &key, Some(&dry)).await;
     assert_eq!(
         would,
         json!({"sessions": 3, "refresh_families": 3, "live_access_tokens": 3, "dry_run": true})
@@ -522,18 +524,7 @@ async fn a_bulk_revoke_cuts_off_what_its_dry_run_announced_and_the_tokens_go_ina
     for at in &ats {
         assert_eq!(h.introspect(&cat.rs, at).await.unwrap()["active"], true);
     }
-    let did: Value = call(
-        h,
-        "post",
-        "/admin/v1/sessions/revoke",
-        Some(&key),
-        Some(&filter),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let did: Value = json_of(h, "post", "/admin/v1/sessions/revoke", &key, Some(&filter)).await;
     assert_eq!(
         did,
         json!({"sessions": 3, "refresh_families": 3, "live_access_tokens": 3, "dry_run": false})
@@ -581,12 +572,7 @@ async fn a_bulk_revoke_cuts_off_what_its_dry_run_announced_and_the_tokens_go_ina
     // Stats saw the code grants (flushed every few seconds).
     let mut issued = 0;
     for _ in 0..50 {
-        let st: Value = call(h, "get", "/admin/v1/stats?minutes=10", Some(&key), None)
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let st: Value = json_of(h, "get", "/admin/v1/stats?minutes=10", &key, None).await;
         issued = st["tokens_per_minute"]
             .as_array()
             .unwrap()
@@ -888,4 +874,78 @@ async fn random_and_malformed_requests_from_the_openapi_document_never_get_a_5xx
         failures.join("\n")
     );
     assert!(sent > 300);
+}
+
+#[tokio::test]
+async fn the_audit_log_pages_both_ways_and_filters_by_actor_action_target_and_time() {
+    let h = Harness::start().await.unwrap();
+    let (key_id, key) = h.api_key(false).await.unwrap();
+    for i in 0..5 {
+        let r = call(
+            &h,
+            "post",
+            "/admin/v1/scopes",
+            Some(&key),
+            Some(&json!({"name": format!("s{i}"), "description": "d"})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let actor = format!("api-key:{key_id}");
+    let get = |q: String| {
+        let h = &h;
+        let key = key.clone();
+        async move {
+            let v: Value = json_of(h, "get", &format!("/admin/v1/audit?{q}"), &key, None).await;
+            v
+        }
+    };
+    let targets = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["target"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let newest = get(format!("actor={actor}&limit=2")).await;
+    assert_eq!(targets(&newest), ["s4", "s3"]);
+    let older = get(format!(
+        "actor={actor}&limit=2&cursor={}",
+        newest["next_cursor"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(targets(&older), ["s2", "s1"]);
+    let oldest = get(format!("actor={actor}&order=asc&limit=3")).await;
+    assert_eq!(targets(&oldest), ["s0", "s1", "s2"]);
+    let rest = get(format!(
+        "actor={actor}&order=asc&limit=3&cursor={}",
+        oldest["next_cursor"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(targets(&rest), ["s3", "s4"]);
+    assert!(rest["next_cursor"].is_null());
+    let one = get("action_prefix=scope.create&target=s2".into()).await;
+    assert_eq!(targets(&one), ["s2"]);
+    let now = one["items"][0]["at"].as_i64().unwrap();
+    let none = get(format!("actor={actor}&until={}", now - 3600)).await;
+    assert!(targets(&none).is_empty());
+    let all = get(format!(
+        "actor={actor}&since={}&until={}",
+        now - 60,
+        now + 60
+    ))
+    .await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 5);
+    let bad = call(
+        &h,
+        "get",
+        "/admin/v1/audit?order=sideways",
+        Some(&key),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
 }
