@@ -707,6 +707,16 @@ async fn the_audit_log_pages_and_filters_and_lists_security_events(w: &World) {
     }
     let all: Vec<i64> = clients.items.iter().map(|e| e.id).collect();
     assert_eq!(seen, all);
+    let oldest_first = b
+        .audit_list(AuditFilterDto {
+            action_prefix: Some("client.".into()),
+            order: Some("asc".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let asc: Vec<i64> = oldest_first.items.iter().map(|e| e.id).collect();
+    assert_eq!(asc, all.iter().rev().copied().collect::<Vec<_>>());
 
     let actor = clients.items[0].actor.clone();
     let mine = b

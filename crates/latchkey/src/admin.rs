@@ -381,6 +381,10 @@ pub struct AuditFilterArgs {
     /// Before WHEN
     #[arg(long, value_name = "WHEN", value_parser = parse_when)]
     until: Option<i64>,
+    /// desc (newest first; the default of `list`) or asc (oldest first; the default of
+    /// `export`)
+    #[arg(long, value_parser = ["desc", "asc"])]
+    order: Option<String>,
 }
 
 impl AuditFilterArgs {
@@ -392,6 +396,7 @@ impl AuditFilterArgs {
             security_only: self.security,
             since: self.since,
             until: self.until,
+            order: self.order,
             cursor,
             limit: Some(limit),
         }
@@ -410,7 +415,7 @@ pub enum AuditCmd {
         #[command(flatten)]
         filter: AuditFilterArgs,
     },
-    /// The whole (filtered) log as JSON lines on stdout, newest first
+    /// The whole (filtered) log as JSON lines on stdout, oldest first
     Export {
         #[command(flatten)]
         filter: AuditFilterArgs,
@@ -1298,7 +1303,9 @@ async fn audit(b: &dyn AdminBackend, out: &Out, verb: AuditCmd) -> Result<(), Ad
         }
         AuditCmd::Export { filter } => {
             // JSON lines whatever --json says: one event per line, the whole log.
-            let first = filter.dto(1000, None);
+            let mut first = filter.dto(1000, None);
+            // A log file reads oldest first, and appending later exports keeps it so.
+            first.order = first.order.or(Some("asc".into()));
             let mut cursor = None;
             let mut stdout = std::io::stdout().lock();
             loop {

@@ -246,8 +246,8 @@ async fn audit_export_prints_the_whole_log_as_json_lines() {
     let ids: Vec<i64> = events.iter().filter_map(|e| e["id"].as_i64()).collect();
     assert_eq!(ids.len(), events.len());
     assert!(
-        ids.windows(2).all(|p| p[0] > p[1]),
-        "newest first, no repeats"
+        ids.windows(2).all(|p| p[0] < p[1]),
+        "oldest first, no repeats"
     );
     let scopes = events
         .iter()
