@@ -5,12 +5,13 @@
 # a fresh clone with no manual steps.
 #
 #   apt:   build-essential pkg-config sqlite3 wrk curl ca-certificates procps
+#          libdbus-1-dev (the OS keyring of `latchkey admin login`: Secret Service over D-Bus)
 #          python3 too, but only when no python3 is on PATH (bench/ scripts use it)
 #   cargo: cargo-nextest (cargo install --locked, only when `cargo nextest` is missing)
 #   rustup components rustfmt and clippy, only when missing and rustup is present
 set -euo pipefail
 
-APT_PACKAGES=(build-essential pkg-config sqlite3 wrk curl ca-certificates procps)
+APT_PACKAGES=(build-essential pkg-config sqlite3 wrk curl ca-certificates procps libdbus-1-dev)
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
