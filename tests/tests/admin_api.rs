@@ -949,3 +949,40 @@ async fn the_audit_log_pages_both_ways_and_filters_by_actor_action_target_and_ti
     .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+#[tokio::test]
+async fn the_event_stream_ends_when_the_server_stops_and_health_names_the_issuer() {
+    let mut h = Harness::start().await.unwrap();
+    let health: Value = http()
+        .get(h.admin_url("/admin/v1/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["issuer"], h.issuer.as_str());
+    let (_, key) = h.api_key(true).await.unwrap();
+    let resp = http()
+        .get(h.admin_url("/admin/v1/events"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let mut stream = resp.bytes_stream();
+    let stopped = tokio::time::timeout(Duration::from_secs(4), h.stop()).await;
+    assert!(stopped.is_ok(), "stopping waited on the open event stream");
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = stream.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the event stream stayed open after the server stopped"
+    );
+}

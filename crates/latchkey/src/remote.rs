@@ -108,14 +108,19 @@ pub fn backend(server: &str, api_key: Option<String>) -> Result<Remote, AdminErr
     )
 }
 
-/// Where the sign-in happens: the issuer named on the command line, else the admin
-/// API's own origin (when both are served behind one proxy).
+/// Where the sign-in happens: the issuer named on the command line, else the one the
+/// admin API's health answer names, else the admin API's own origin (when both are
+/// served behind one proxy).
 async fn endpoints(
     http: &reqwest::Client,
     server: &str,
     issuer: Option<&str>,
 ) -> Result<Endpoints, AdminError> {
-    let issuer = issuer.unwrap_or(server);
+    let announced = match issuer {
+        Some(_) => None,
+        None => announced_issuer(http, server).await,
+    };
+    let issuer = issuer.or(announced.as_deref()).unwrap_or(server);
     signin::discover(http, issuer).await.map_err(|e| {
         if issuer == server {
             AdminError::new(
@@ -129,6 +134,14 @@ async fn endpoints(
             e
         }
     })
+}
+
+/// The issuer in `GET /admin/v1/health`, if the server says.
+async fn announced_issuer(http: &reqwest::Client, server: &str) -> Option<String> {
+    let url = format!("{}/admin/v1/health", server.trim_end_matches('/'));
+    let health: latchkey_api_types::HealthDto =
+        http.get(url).send().await.ok()?.json().await.ok()?;
+    health.issuer
 }
 
 /// `latchkey admin --server URL login [--device] [--issuer URL]`.
