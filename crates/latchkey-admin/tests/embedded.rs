@@ -660,3 +660,35 @@ async fn reopening_with_another_kek_is_refused_clearly() {
     assert_eq!(e.code, "internal");
     assert!(e.message.contains("key-encryption key"), "{}", e.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn first_uses_racing_on_a_new_file_leave_one_active_and_one_next_key_per_algorithm() {
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("race.db");
+        let kek = Kek::generate();
+        // Each open is its own store (its own writer connection), as two processes are.
+        let opens: Vec<_> = (0..4)
+            .map(|_| {
+                let (db, kek) = (db.clone(), kek.clone());
+                tokio::spawn(async move { Embedded::open(&db, kek).await })
+            })
+            .collect();
+        let mut backends = Vec::new();
+        for o in opens {
+            backends.push(o.await.unwrap().unwrap());
+        }
+        let keys = backends[0].keys_list().await.unwrap();
+        for alg in ["RS256", "ES256", "EdDSA"] {
+            let count = |state: &str| {
+                keys.iter()
+                    .filter(|k| k.alg == alg && k.state == state)
+                    .count()
+            };
+            assert_eq!((count("active"), count("next")), (1, 1), "{alg}: {keys:?}");
+        }
+        for b in backends {
+            b.close().await;
+        }
+    }
+}

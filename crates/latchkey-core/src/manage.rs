@@ -1488,16 +1488,23 @@ impl Manager {
     /// steps: e.g. create active, then publish a successor). Returns the steps applied.
     async fn ensure_alg(&self, actor: &str, action: &str, alg: Alg) -> ManageResult<usize> {
         let mut steps = 0;
-        for _ in 0..3 {
+        for _ in 0..6 {
             let keys = self.store.keys_list().await?;
             let (updates, new_state) =
                 keys::plan_rotation(&keys, alg, &self.policy.rotation, self.now(), false);
             if updates.is_empty() && new_state.is_none() {
                 break;
             }
-            self.apply_key_plan(actor, action, alg, &keys, updates, new_state)
-                .await?;
-            steps += 1;
+            match self
+                .apply_key_plan(actor, action, alg, &keys, updates, new_state)
+                .await
+            {
+                Ok(()) => steps += 1,
+                // Another process (a second node, the CLI) moved the keys first: plan
+                // again on what it left.
+                Err(ManageError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
         }
         Ok(steps)
     }

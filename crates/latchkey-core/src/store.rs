@@ -119,7 +119,9 @@ pub trait Store: Send + Sync + 'static {
 
     // --- signing keys ------------------------------------------------------------
     async fn keys_list(&self) -> StoreResult<Vec<SigningKey>>;
-    /// Applies state changes and inserts a new key in one transaction.
+    /// Applies state changes and inserts a new key in one transaction. Refuses
+    /// (`Conflict`, nothing written) to leave two `active` or two `next` keys for one
+    /// algorithm: the caller planned on a key set another process has changed since.
     async fn keys_apply(
         &self,
         updates: &[KeyUpdate],

@@ -79,6 +79,7 @@ macro_rules! store_suite_tests {
             api_keys_are_found_by_hash_and_revoked_once,
             token_counts_add_up_per_minute_grant_and_client,
             the_audit_feed_tails_forward_and_pages_back,
+            a_second_active_or_next_key_for_one_algorithm_is_refused,
             meta_values_are_upserted,
             purging_removes_expired_rows_and_keeps_live_ones,
         );
@@ -2500,4 +2501,59 @@ pub async fn the_audit_feed_tails_forward_and_pages_back(store: &dyn Store) {
         .expect("window");
     let targets: Vec<_> = window.iter().filter_map(|e| e.target.clone()).collect();
     assert_eq!(targets, ["feed-2", "feed-1"]);
+}
+
+fn signing_key_row(kid: &str, state: KeyState) -> SigningKey {
+    SigningKey {
+        kid: kid.into(),
+        alg: Alg::ES256,
+        state,
+        public_jwk: format!(r#"{{"kid":"{kid}"}}"#),
+        private_enc: vec![1, 2, 3],
+        created_at: T0,
+        activated_at: (state == KeyState::Active).then_some(T0),
+        retiring_at: None,
+        retired_at: None,
+        revoked_at: None,
+    }
+}
+
+pub async fn a_second_active_or_next_key_for_one_algorithm_is_refused(store: &dyn Store) {
+    let mut a = signing_key_row("kid-dup-a", KeyState::Active);
+    a.alg = Alg::EdDSA;
+    let mut b = signing_key_row("kid-dup-b", KeyState::Active);
+    b.alg = Alg::EdDSA;
+    // Another test's keys may exist; use an algorithm slot this test owns by checking
+    // first that none is active for it.
+    let before = store.keys_list().await.expect("list");
+    if before
+        .iter()
+        .any(|k| k.alg == Alg::EdDSA && matches!(k.state, KeyState::Active | KeyState::Next))
+    {
+        return;
+    }
+    store
+        .keys_apply(&[], Some(&a), None)
+        .await
+        .expect("first active key");
+    let dup = store
+        .keys_apply(&[], Some(&b), Some(&audit("key.create", "kid-dup-b")))
+        .await;
+    assert!(is_conflict(&dup), "a second active key: {dup:?}");
+    let keys = store.keys_list().await.expect("list");
+    assert!(
+        keys.iter().all(|k| k.kid != "kid-dup-b"),
+        "nothing of the refused call is stored"
+    );
+    assert_eq!(audited(store, "key.create", "kid-dup-b").await, 0);
+    // A proper successor (next) is fine, a second one is not.
+    let mut n1 = signing_key_row("kid-dup-n1", KeyState::Next);
+    n1.alg = Alg::EdDSA;
+    store
+        .keys_apply(&[], Some(&n1), None)
+        .await
+        .expect("a successor");
+    let mut n2 = signing_key_row("kid-dup-n2", KeyState::Next);
+    n2.alg = Alg::EdDSA;
+    assert!(is_conflict(&store.keys_apply(&[], Some(&n2), None).await));
 }

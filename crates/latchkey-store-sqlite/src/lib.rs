@@ -148,9 +148,32 @@ impl SqliteStore {
             )));
         }
 
-        if let Err(e) = sqlx::migrate!("./migrations").run(&writer).await {
-            writer.close().await;
-            return Err(error::map("migrate", e.into()));
+        // Two processes opening a new file at once (the console and `latchkey serve`, a
+        // script starting both) both see "not applied" and race to apply the same
+        // migration; each runs in a transaction, so the loser changed nothing and, once
+        // the winner is done, finds everything applied. Retry for a few seconds.
+        let migrator = sqlx::migrate!("./migrations");
+        let mut attempt = 0;
+        loop {
+            match migrator.run(&writer).await {
+                Ok(()) => break,
+                Err(e)
+                    if attempt < 40
+                        && !matches!(
+                            e,
+                            sqlx::migrate::MigrateError::VersionMissing(_)
+                                | sqlx::migrate::MigrateError::VersionMismatch(_)
+                        ) =>
+                {
+                    attempt += 1;
+                    tracing::debug!(target: "latchkey::store", "migration raced another process ({e}); retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(50 + 10 * attempt)).await;
+                }
+                Err(e) => {
+                    writer.close().await;
+                    return Err(error::map("migrate", e.into()));
+                }
+            }
         }
 
         // Readers refuse writes outright, so a write that slips past the writer pool is

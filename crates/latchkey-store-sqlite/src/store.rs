@@ -759,6 +759,23 @@ impl Store for SqliteStore {
             .await
             .map_err(db(OP))?;
         }
+        // Two processes planning on the same old key set (a first `latchkey admin` and
+        // `latchkey serve` on a new file) would each add an active key: whoever commits
+        // second is refused and re-plans.
+        let doubled: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM signing_keys WHERE state IN ('active', 'next') \
+             GROUP BY alg, state HAVING COUNT(*) > 1)",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        if doubled > 0 {
+            rollback(tx, OP).await;
+            return Err(StoreError::Conflict(
+                "the signing keys changed meanwhile (two active or next keys for one algorithm)"
+                    .into(),
+            ));
+        }
         insert_audit_opt(&mut tx, OP, audit).await?;
         self.commit(tx, OP).await
     }
