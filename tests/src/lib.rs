@@ -1,7 +1,10 @@
 //! Test harness for the end-to-end suites in `tests/tests/`: a real `latchkey-server`
-//! on a loopback port over a temporary SQLite file, seeded through the same admin
-//! operations the CLI uses, plus an HTTP client that can walk the login and consent
-//! forms like a browser.
+//! on a loopback port over a temporary SQLite file — or, with
+//! `LATCHKEY_TEST_STORE=postgres`, a database of its own on a throwaway PostgreSQL
+//! cluster ([`pg`]) — seeded through the same admin operations the CLI uses, plus an
+//! HTTP client that can walk the login and consent forms like a browser.
+
+pub mod pg;
 
 use anyhow::{anyhow, Context, Result};
 use latchkey_core::clock::{Clock, FixedClock, SystemClock};
@@ -11,6 +14,7 @@ use latchkey_core::model::{AuthMethod, ClientType, GrantType};
 use latchkey_core::oauth::{Config, Provider};
 use latchkey_core::store::Store;
 use latchkey_server::{Running, ServeConfig};
+use latchkey_store_postgres::PgStore;
 use latchkey_store_sqlite::SqliteStore;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,7 +30,9 @@ pub struct Harness {
     pub issuer: String,
     pub manager: Manager,
     pub provider: Arc<Provider>,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
+    /// The PostgreSQL database when the harness runs on PostgreSQL.
+    pub pg: Option<pg::TestDatabase>,
     /// Set when started with a fixed clock.
     pub clock: Option<FixedClock>,
     /// The self-signed certificate (PEM) when serving HTTPS.
@@ -39,6 +45,11 @@ pub struct TestClient {
     pub id: String,
     pub secret: Option<String>,
     pub redirect_uri: String,
+}
+
+/// Whether the suites run on PostgreSQL (`LATCHKEY_TEST_STORE=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("LATCHKEY_TEST_STORE").is_ok_and(|v| v.eq_ignore_ascii_case("postgres"))
 }
 
 fn free_port() -> u16 {
@@ -66,13 +77,20 @@ impl Harness {
     async fn start_inner(fixed: Option<FixedClock>, tls: bool) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let db = dir.path().join("latchkey.db");
-        let store = Arc::new(SqliteStore::open(&db).await?);
+        let (store, pg): (Arc<dyn Store>, _) = if on_postgres() {
+            let database = pg::TestDatabase::create().await?;
+            let store = PgStore::connect(&database.url).await?;
+            (Arc::new(store), Some(database))
+        } else {
+            (Arc::new(SqliteStore::open(&db).await?), None)
+        };
         let clock: Arc<dyn Clock> = match &fixed {
             Some(c) => Arc::new(c.clone()),
             None => Arc::new(SystemClock),
         };
         let kek = Kek::generate();
         let dyn_store: Arc<dyn Store> = store.clone();
+        let mut pg = pg;
         let manager = Manager::new(
             dyn_store.clone(),
             clock.clone(),
@@ -126,6 +144,7 @@ impl Harness {
                         manager,
                         provider,
                         store,
+                        pg: pg.take(),
                         clock: fixed,
                         ca_pem,
                     };
@@ -513,7 +532,6 @@ pub mod catalogue_support {
     use super::{hidden_field, location, pkce, Harness, TestClient};
     use anyhow::{anyhow, Context, Result};
     use latchkey_core::model::{AuditEvent, AuditFilter, SessionFilter};
-    use latchkey_core::store::Store;
     use serde_json::Value;
 
     /// A finished HTTP exchange: status, headers, body text and (if it parses) JSON.
@@ -875,23 +893,31 @@ pub fn jwt_claims(token: &str) -> Result<serde_json::Value> {
 }
 
 impl Harness {
-    /// Counts the rows of the code and token tables, read straight from the file.
+    /// Counts the rows of the code and token tables, read straight from the database.
     pub async fn grant_rows(&self) -> Result<GrantRows> {
         use sqlx::Connection;
-        let opts = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&self.db)
-            .read_only(true);
-        let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+        const TABLES: [&str; 4] = ["auth_codes", "sessions", "refresh_tokens", "access_tokens"];
         let mut n = [0i64; 4];
-        for (i, table) in ["auth_codes", "sessions", "refresh_tokens", "access_tokens"]
-            .iter()
-            .enumerate()
-        {
-            n[i] = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-                .fetch_one(&mut conn)
-                .await?;
+        if let Some(pg) = &self.pg {
+            let mut conn = sqlx::PgConnection::connect(&pg.url).await?;
+            for (i, table) in TABLES.iter().enumerate() {
+                n[i] = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                    .fetch_one(&mut conn)
+                    .await?;
+            }
+            conn.close().await?;
+        } else {
+            let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&self.db)
+                .read_only(true);
+            let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+            for (i, table) in TABLES.iter().enumerate() {
+                n[i] = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                    .fetch_one(&mut conn)
+                    .await?;
+            }
+            conn.close().await?;
         }
-        conn.close().await?;
         Ok(GrantRows {
             codes: n[0],
             sessions: n[1],
