@@ -159,8 +159,11 @@ async fn migrate_locked(conn: &mut PgConnection) -> Result<Vec<i64>, StoreError>
              migrated by a newer Latchkey"
         )));
     }
+    // run_direct on the connection that holds the lock (sqlx takes its own advisory
+    // lock too; both are session locks on this connection). `run` with `&mut conn`
+    // would make this future not `Send`.
     migrator
-        .run(&mut *conn)
+        .run_direct(&mut *conn)
         .await
         .map_err(|e| error::migrate(OP, e))?;
     let after = applied_versions(conn).await?;
