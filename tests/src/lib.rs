@@ -124,6 +124,7 @@ impl Harness {
             );
             let cfg = ServeConfig {
                 db: db.clone(),
+                database: None,
                 issuer: issuer.clone(),
                 public_addr: SocketAddr::from(([127, 0, 0, 1], port)),
                 admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),

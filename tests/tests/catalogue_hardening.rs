@@ -572,6 +572,7 @@ async fn hd_05_an_https_issuer_is_refused_without_tls_or_a_trusted_proxy() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = |issuer: &str| ServeConfig {
         db: dir.path().join("latchkey.db"),
+        database: None,
         issuer: issuer.to_string(),
         public_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),

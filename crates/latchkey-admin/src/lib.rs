@@ -1,6 +1,7 @@
 //! `latchkey-admin`: the [`AdminBackend`] trait — every administrative operation, named
 //! as in every other layer — and its [`Embedded`] implementation over `latchkey-core`'s
-//! [`Manager`](latchkey_core::manage::Manager) and a SQLite file.
+//! [`Manager`](latchkey_core::manage::Manager) and a SQLite file or a PostgreSQL
+//! database.
 //!
 //! Owns: the backend-neutral admin surface the CLI (`latchkey admin`), the desktop
 //! console and the server's admin routes share; conversions between domain types and
@@ -17,7 +18,9 @@ mod embedded;
 mod kek;
 
 pub use embedded::{Embedded, EmbeddedOptions};
-pub use kek::{kek_path_for, load_or_create_kek, load_or_create_kek_with, KekSource};
+pub use kek::{
+    kek_path_for, load_or_create_kek, load_or_create_kek_with, load_shared_kek, KekSource,
+};
 
 use latchkey_api_types::*;
 use latchkey_core::manage::ManageError;
