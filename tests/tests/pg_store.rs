@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 struct TestDb {
     // Field order: the store's pool closes before the database is dropped.
     store: PgStore,
-    db: TestDatabase,
+    _db: TestDatabase,
 }
 
 impl TestDb {
     async fn new() -> Self {
         let db = TestDatabase::create().await.expect("test database");
         let store = PgStore::connect(&db.url).await.expect("connect");
-        Self { store, db }
+        Self { store, _db: db }
     }
 
     fn store(&self) -> &PgStore {

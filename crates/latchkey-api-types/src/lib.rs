@@ -319,19 +319,70 @@ pub struct SessionDto {
     pub live_refresh_tokens: i64,
 }
 
-/// `GET /admin/v1/sessions?…`.
+/// `GET /admin/v1/sessions?…`. Every field narrows the list.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SessionFilterDto {
     /// A user id or a username.
     pub user: Option<String>,
     pub client_id: Option<String>,
-    /// Also list revoked and expired sessions (default: live ones only).
-    pub include_inactive: bool,
+    /// An exact address, or a prefix ending in `.`, `:` or `*` (`10.0.` matches 10.0.x.x).
+    pub ip: Option<String>,
+    /// Unix seconds: created at or after.
+    pub created_from: Option<i64>,
+    /// Unix seconds: created before.
+    pub created_to: Option<i64>,
+    /// `active` (default) | `revoked` | `expired` | `any`.
+    pub state: Option<String>,
+    /// `created_at` (default) | `last_used_at`.
+    pub sort: Option<String>,
+    /// `desc` (default, newest first) | `asc`.
+    pub order: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Default 100, at most 1000.
     pub limit: Option<i64>,
 }
 
-/// The result of a revocation.
+/// One page of sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionPageDto {
+    pub items: Vec<SessionDto>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /admin/v1/sessions/revoke`: exactly one of `session_ids`, `user`, `client_id`
+/// or `filter`. With `dry_run` nothing changes and the answer says what would be cut off.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionsRevokeRequest {
+    pub session_ids: Option<Vec<String>>,
+    /// A user id or username: every session of the user, and their sign-ins end.
+    pub user: Option<String>,
+    /// Every session of the client; every token issued to it before now (client
+    /// credentials ones included) becomes inactive.
+    pub client_id: Option<String>,
+    /// Every live session matching the filter (its state, sort, cursor and limit are
+    /// ignored).
+    pub filter: Option<SessionFilterDto>,
+    pub dry_run: bool,
+}
+
+/// What a revoke cut off, or with `dry_run` would cut off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeImpactDto {
+    /// Live sessions that end.
+    pub sessions: u64,
+    /// Refresh-token families that stop working.
+    pub refresh_families: u64,
+    /// Unexpired access tokens of those sessions, inactive at introspection from now
+    /// on (resource servers that only check signatures see them until they expire).
+    pub live_access_tokens: u64,
+    pub dry_run: bool,
+}
+
+/// The result of revoking one session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevokedDto {
     /// How many live sessions were revoked (0 when they had already ended).
@@ -361,14 +412,164 @@ pub struct AuditEventDto {
 #[serde(default)]
 pub struct AuditFilterDto {
     pub actor: Option<String>,
+    /// Actions starting with this (`client.` for every client change).
     pub action_prefix: Option<String>,
     pub target: Option<String>,
     pub security_only: bool,
+    /// Unix seconds: at or after.
     pub since: Option<i64>,
-    /// Pagination: only events older than this id.
-    pub before_id: Option<i64>,
+    /// Unix seconds: before.
+    pub until: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
     /// Default 100, at most 1000.
     pub limit: Option<i64>,
+}
+
+/// One page of audit events, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPageDto {
+    pub items: Vec<AuditEventDto>,
+    pub next_cursor: Option<String>,
+}
+
+// --- admin API keys ----------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyDto {
+    pub id: String,
+    pub name: String,
+    /// Read-only keys may only call the admin API's reads.
+    pub read_only: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+/// `POST /admin/v1/api-keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApiKeyCreateRequest {
+    pub name: String,
+    pub read_only: bool,
+    /// Seconds until the key stops working; absent: it never expires.
+    pub expires_in: Option<i64>,
+}
+
+/// The answer to creating an API key: the key itself, shown this once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    pub key: ApiKeyDto,
+    /// Send as `Authorization: Bearer <api_key>`. Never shown again.
+    pub api_key: String,
+}
+
+impl std::fmt::Debug for ApiKeyCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyCreated")
+            .field("key", &self.key)
+            .field("api_key", &"..")
+            .finish()
+    }
+}
+
+// --- statistics, health, keys schedule, tokens ------------------------------------------
+
+/// `GET /admin/v1/stats?minutes=N`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StatsRequest {
+    /// The window, 1 to 1440 minutes (default 60).
+    pub minutes: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenCountDto {
+    /// Start of the minute, Unix seconds.
+    pub minute: i64,
+    pub grant_type: String,
+    pub client_id: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityCountDto {
+    pub action: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsDto {
+    pub window_minutes: i64,
+    /// Tokens issued per minute by grant and client (minutes with none are absent).
+    pub tokens_per_minute: Vec<TokenCountDto>,
+    pub active_sessions: i64,
+    pub clients: i64,
+    pub users: i64,
+    /// Failed client authentications and sign-ins in the window.
+    pub failed_authentications: i64,
+    /// Every security event in the window, per action.
+    pub security_events: Vec<SecurityCountDto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthDto {
+    /// `ok` when the store answers.
+    pub status: String,
+    pub version: String,
+    /// Unix seconds on the server.
+    pub time: i64,
+}
+
+/// When each algorithm's keys change next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyScheduleDto {
+    pub alg: String,
+    pub active_kid: Option<String>,
+    pub active_since: Option<i64>,
+    /// The published successor that will sign next.
+    pub next_kid: Option<String>,
+    /// When the scheduled rotation makes `next_kid` active.
+    pub next_rotation_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysScheduleDto {
+    /// Seconds a key signs before it is rotated.
+    pub rotate_every: i64,
+    /// Seconds a successor is published before it signs.
+    pub prepublish: i64,
+    /// Seconds a retired-from-signing key stays published.
+    pub retire_after: i64,
+    pub algorithms: Vec<KeyScheduleDto>,
+}
+
+/// `POST /admin/v1/tokens/introspect` and `/admin/v1/tokens/revoke`.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenRequest {
+    pub token: String,
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenRequest { token: .. }")
+    }
+}
+
+// --- live events -------------------------------------------------------------------------
+
+/// One event of `GET /admin/v1/events` (server-sent events, `event:` = `kind`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminEventDto {
+    /// `session_created` | `session_revoked` | `key_rotated` | `key_revoked` |
+    /// `client_changed` | `security_event` | `changed` (any other audited change).
+    pub kind: String,
+    /// The audit event behind it (secrets redacted there already).
+    pub event: AuditEventDto,
 }
 
 #[cfg(test)]

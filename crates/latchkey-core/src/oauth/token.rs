@@ -61,12 +61,14 @@ impl Provider {
                 "the client may not use this grant type",
             ));
         }
-        match grant {
+        let resp = match grant {
             GrantType::AuthorizationCode => self.grant_code(&client, form, presented).await,
             GrantType::RefreshToken => self.grant_refresh(&client, form, presented).await,
             GrantType::ClientCredentials => self.grant_client_credentials(&client, form).await,
             GrantType::DeviceCode => self.grant_device(&client, form, presented).await,
-        }
+        }?;
+        self.count_issued(grant.as_str(), &client.id);
+        Ok(resp)
     }
 
     /// RFC 9068 §2.2 access token.
@@ -349,6 +351,7 @@ impl Provider {
             )
             .await?;
         let issue = Issuance {
+            event: Some(session_created_event(&session, "authorization_code")),
             session: Some(session),
             refresh: rt,
             access: Some(at),
@@ -586,6 +589,7 @@ impl Provider {
                     .session_tokens(client, &user, &session, &dc.scopes, None, with_refresh, now)
                     .await?;
                 let issue = Issuance {
+                    event: Some(session_created_event(&session, "device_code")),
                     session: Some(session),
                     refresh: rt,
                     access: Some(at),
@@ -597,4 +601,22 @@ impl Provider {
             }
         }
     }
+}
+
+/// The activity record of a new session: who signed in to which client, from where. It
+/// feeds the console's live session table and the audit log; no token material in it.
+fn session_created_event(session: &Session, grant: &str) -> NewAuditEvent {
+    NewAuditEvent::new(
+        session.created_at,
+        format!("user:{}", session.user_id),
+        "session.create",
+    )
+    .target(session.id.clone())
+    .after(&serde_json::json!({
+        "client_id": session.client_id,
+        "scopes": session.scopes,
+        "grant_type": grant,
+        "user_agent": session.user_agent,
+    }))
+    .ip(session.ip.clone())
 }
