@@ -147,7 +147,7 @@ async fn session_impact(
     );
     qb.push_bind(at);
     qb.push(
-        ")::int), 0)::bigint, COALESCE(SUM((SELECT COUNT(*) FROM access_tokens a \
+        "))::int), 0)::bigint, COALESCE(SUM((SELECT COUNT(*) FROM access_tokens a \
            WHERE a.session_id = s.id AND a.expires_at > ",
     );
     qb.push_bind(at);
