@@ -1,7 +1,7 @@
 //! Test harness for the end-to-end suites in `tests/tests/`: a real `latchkey-server`
 //! on a loopback port over a temporary SQLite file — or, with
-//! `LATCHKEY_TEST_STORE=postgres`, a database of its own on a throwaway PostgreSQL
-//! cluster ([`pg`]) — seeded through the same admin operations the CLI uses, plus an
+//! `LATCHKEY_TEST_STORE=postgres` or in the `pg_catalogue` test binary, a database of
+//! its own on a throwaway PostgreSQL cluster ([`pg`]) — seeded through the same admin operations the CLI uses, plus an
 //! HTTP client that can walk the login and consent forms like a browser.
 
 pub mod pg;
@@ -47,9 +47,17 @@ pub struct TestClient {
     pub redirect_uri: String,
 }
 
-/// Whether the suites run on PostgreSQL (`LATCHKEY_TEST_STORE=postgres`).
+/// Whether the suites run on PostgreSQL: in the `pg_catalogue` test binary (the
+/// catalogue files compiled a second time), or anywhere with
+/// `LATCHKEY_TEST_STORE=postgres`.
 pub fn on_postgres() -> bool {
-    std::env::var("LATCHKEY_TEST_STORE").is_ok_and(|v| v.eq_ignore_ascii_case("postgres"))
+    let by_env =
+        std::env::var("LATCHKEY_TEST_STORE").is_ok_and(|v| v.eq_ignore_ascii_case("postgres"));
+    let by_binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .is_some_and(|n| n.starts_with("pg_catalogue"));
+    by_env || by_binary
 }
 
 fn free_port() -> u16 {
@@ -925,6 +933,56 @@ impl Harness {
             refresh_tokens: n[2],
             access_tokens: n[3],
         })
+    }
+
+    /// Everything the database holds, as bytes: the SQLite file with its WAL and shared
+    /// memory, or on PostgreSQL every row as JSON text plus the raw bytes of every
+    /// BYTEA value (which JSON would show only as hex). For "no plaintext secret at
+    /// rest" checks.
+    pub async fn database_bytes(&self) -> Result<Vec<u8>> {
+        use sqlx::Connection;
+        let mut bytes = Vec::new();
+        let Some(pg) = &self.pg else {
+            for suffix in ["", "-wal", "-shm"] {
+                let p = format!("{}{suffix}", self.db.display());
+                if let Ok(b) = std::fs::read(&p) {
+                    bytes.extend_from_slice(&b);
+                }
+            }
+            return Ok(bytes);
+        };
+        let mut conn = sqlx::PgConnection::connect(&pg.url).await?;
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+        )
+        .fetch_all(&mut conn)
+        .await?;
+        for t in &tables {
+            let rows: Vec<String> =
+                sqlx::query_scalar(&format!("SELECT row_to_json(t)::text FROM {t} t"))
+                    .fetch_all(&mut conn)
+                    .await?;
+            for r in rows {
+                bytes.extend_from_slice(r.as_bytes());
+            }
+        }
+        let blobs: Vec<(String, String)> = sqlx::query_as(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = 'public' AND data_type = 'bytea'",
+        )
+        .fetch_all(&mut conn)
+        .await?;
+        for (t, c) in blobs {
+            let vals: Vec<Option<Vec<u8>>> = sqlx::query_scalar(&format!("SELECT {c} FROM {t}"))
+                .fetch_all(&mut conn)
+                .await?;
+            for v in vals.into_iter().flatten() {
+                bytes.extend_from_slice(&v);
+            }
+        }
+        conn.close().await?;
+        Ok(bytes)
     }
 
     /// Security audit events whose action starts with `action_prefix`, newest first.

@@ -416,13 +416,7 @@ async fn hd_03_the_database_files_hold_no_plaintext_secrets_codes_refresh_tokens
     let h = Harness::start().await.unwrap();
     let c1 = setup(&h).await;
     let secrets = full_flow(&h, &c1).await;
-    let mut bytes = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
-        let p = format!("{}{suffix}", h.db.display());
-        if let Ok(b) = std::fs::read(&p) {
-            bytes.extend_from_slice(&b);
-        }
-    }
+    let bytes = h.database_bytes().await.unwrap();
     assert!(bytes.len() > 4096, "read the database");
     // The catalogue's list: secrets, passwords, codes, refresh tokens — and the SSO
     // session cookie, of which only a hash is stored.
