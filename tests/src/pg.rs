@@ -260,16 +260,22 @@ impl TestDatabase {
     }
 
     /// Terminates the backends of this database whose last statement began with
-    /// `prefix` (e.g. `LISTEN`), as an operator or a network fault would. Returns how
-    /// many were ended.
-    pub async fn terminate_backends(&self, prefix: &str) -> Result<i64> {
+    /// `prefix` (e.g. `LISTEN`), only those of `application_name` if given, as an
+    /// operator or a network fault would. Returns how many were ended.
+    pub async fn terminate_backends(
+        &self,
+        application_name: Option<&str>,
+        prefix: &str,
+    ) -> Result<i64> {
         let mut conn = sqlx::PgConnection::connect(&self.admin_url).await?;
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = $1 AND starts_with(query, $2) AND pid <> pg_backend_pid()) t",
+             WHERE datname = $1 AND starts_with(query, $2) AND pid <> pg_backend_pid() \
+             AND ($3::text IS NULL OR application_name = $3)) t",
         )
         .bind(&self.name)
         .bind(prefix)
+        .bind(application_name)
         .fetch_one(&mut conn)
         .await?;
         conn.close().await?;

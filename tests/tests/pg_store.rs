@@ -162,7 +162,7 @@ async fn losing_the_listen_connection_flushes_the_caches() {
     let a = PgStore::connect(&db.url).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = a.change_marker();
-    assert!(db.terminate_backends("LISTEN").await.unwrap() >= 1);
+    assert!(db.terminate_backends(None, "LISTEN").await.unwrap() >= 1);
     assert!(marker_moves(&a, before).await);
     a.close().await;
 }
