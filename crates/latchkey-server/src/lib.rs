@@ -534,8 +534,11 @@ pub async fn start_with(
                 if let Err(e) = p.store.purge_expired(p.now()).await {
                     tracing::warn!(error = %e, "clean-up of expired rows failed");
                 }
-            } else if !*ready_tx.borrow() && p.signer(p.config.access_token_alg).await.is_ok() {
-                let _ = ready_tx.send(true);
+            } else if !*ready_tx.borrow() {
+                let alg = p.config.access_token_alg;
+                if p.keys().await.is_ok_and(|k| k.signers.contains_key(&alg)) {
+                    let _ = ready_tx.send(true);
+                }
             }
             let wait = if *ready_tx.borrow() { 60 } else { 2 };
             tokio::select! {
