@@ -331,7 +331,7 @@ echo
 cat "$BENCH/results/summary.md"
 if [ "${BENCH_PG:-1}" = 1 ] && [ "$BENCH_ONLY" != peer ]; then
   say "PostgreSQL scale-out (bench/pg.sh)"
-  BENCH_SKIP_BUILD=1 bash "$BENCH/pg.sh" || RC=1
+  bash "$BENCH/pg.sh" || RC=1
 fi
 [ "$RC" = 0 ] || echo "bench: some runs FAILED; see $OUT_DIR" >&2
 exit "$RC"
