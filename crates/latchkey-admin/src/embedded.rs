@@ -145,6 +145,18 @@ impl Embedded {
         }
     }
 
+    /// Over a ready-made manager (the server's, which shares its provider's store,
+    /// clock, KEK and rotation policy).
+    pub fn from_manager(manager: Manager, actor: impl Into<String>) -> Embedded {
+        Embedded {
+            manager,
+            actor: actor.into(),
+            sqlite: None,
+            postgres: None,
+            provider: None,
+        }
+    }
+
     /// Checks the KEK against the stored keys, then makes sure the built-in scopes exist
     /// and every algorithm has a signing key. Idempotent.
     ///
@@ -181,6 +193,12 @@ impl Embedded {
     /// The same backend acting as someone else (as recorded in the audit log).
     pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
         self.actor = actor.into();
+        self
+    }
+
+    /// The same backend recording `ip` as the source address of every change it makes.
+    pub fn with_source_ip(mut self, ip: Option<String>) -> Self {
+        self.manager = self.manager.with_source_ip(ip);
         self
     }
 

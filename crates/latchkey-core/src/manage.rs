@@ -145,6 +145,11 @@ pub const DEFAULT_LIST_LIMIT: i64 = 100;
 pub const MAX_LIST_LIMIT: i64 = 1000;
 
 /// The OIDC scopes that ship with the server (OIDC Core §5.4) and cannot be deleted.
+/// The built-in public client of the console and `latchkey admin login`.
+pub const CONSOLE_CLIENT_ID: &str = "latchkey-console";
+/// Registered once; any loopback port matches it (RFC 8252 §7.3).
+pub const CONSOLE_REDIRECT_URI: &str = "http://127.0.0.1/callback";
+
 pub const BUILTIN_SCOPES: &[(&str, &str, &[&str])] = &[
     ("openid", "Sign you in with your account", &[]),
     (
@@ -786,6 +791,8 @@ pub struct Manager {
     clock: Arc<dyn Clock>,
     kek: Kek,
     policy: ManagePolicy,
+    /// Where the change came from (the admin API caller's address), for the audit log.
+    source_ip: Option<String>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -808,7 +815,23 @@ impl Manager {
             clock,
             kek,
             policy,
+            source_ip: None,
         }
+    }
+
+    /// The same operations, recording `ip` as the source of every change.
+    pub fn with_source_ip(mut self, ip: Option<String>) -> Self {
+        self.source_ip = ip;
+        self
+    }
+
+    fn audit_event(
+        &self,
+        at: Timestamp,
+        actor: impl Into<String>,
+        action: impl Into<String>,
+    ) -> NewAuditEvent {
+        NewAuditEvent::new(at, actor, action).ip(self.source_ip.clone())
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -969,7 +992,8 @@ impl Manager {
                 obj.insert("cloned_from".into(), Value::from(src));
             }
         }
-        let audit = NewAuditEvent::new(now, actor, action)
+        let audit = self
+            .audit_event(now, actor, action)
             .target(client.id.clone())
             .after(&after);
         self.store
@@ -1052,7 +1076,8 @@ impl Manager {
         c.updated_at = self.now();
         validate_client(&c)?;
         self.check_scopes_exist(&c.allowed_scopes).await?;
-        let audit = NewAuditEvent::new(c.updated_at, actor, "client.update")
+        let audit = self
+            .audit_event(c.updated_at, actor, "client.update")
             .target(c.id.clone())
             .before(&before)
             .after(&c);
@@ -1064,7 +1089,8 @@ impl Manager {
     /// die with it).
     pub async fn client_delete(&self, actor: &str, id: &str) -> ManageResult<()> {
         let before = self.client_get(id).await?;
-        let audit = NewAuditEvent::new(self.now(), actor, "client.delete")
+        let audit = self
+            .audit_event(self.now(), actor, "client.delete")
             .target(id)
             .before(&before);
         self.store.client_delete(id, &audit).await?;
@@ -1096,7 +1122,8 @@ impl Manager {
         let now = self.now();
         let (plain, row) = self.new_secret(id, now);
         let previous_expire_at = now + overlap;
-        let audit = NewAuditEvent::new(now, actor, "client.rotate_secret")
+        let audit = self
+            .audit_event(now, actor, "client.rotate_secret")
             .target(id)
             .after(&json!({
                 "secret_id": row.id,
@@ -1130,7 +1157,8 @@ impl Manager {
         } else {
             "client.enable"
         };
-        let audit = NewAuditEvent::new(c.updated_at, actor, action)
+        let audit = self
+            .audit_event(c.updated_at, actor, action)
             .target(id)
             .before(&before)
             .after(&c);
@@ -1190,7 +1218,8 @@ impl Manager {
             builtin: false,
             created_at: now,
         };
-        let audit = NewAuditEvent::new(now, actor, "scope.create")
+        let audit = self
+            .audit_event(now, actor, "scope.create")
             .target(scope.name.clone())
             .after(&scope);
         self.store.scope_insert(&scope, &audit).await?;
@@ -1231,7 +1260,8 @@ impl Manager {
                 users[..users.len().min(3)].join(", ")
             )));
         }
-        let audit = NewAuditEvent::new(self.now(), actor, "scope.delete")
+        let audit = self
+            .audit_event(self.now(), actor, "scope.delete")
             .target(name)
             .before(&scope);
         self.store.scope_delete(name, &audit).await?;
@@ -1254,7 +1284,8 @@ impl Manager {
                 builtin: true,
                 created_at: now,
             };
-            let audit = NewAuditEvent::new(now, "system", "scope.create")
+            let audit = self
+                .audit_event(now, "system", "scope.create")
                 .target(*name)
                 .after(&scope);
             match self.store.scope_insert(&scope, &audit).await {
@@ -1337,7 +1368,8 @@ impl Manager {
             created_at: now,
         };
         // `User` skips `password_hash` when serialised, so the audit never holds it.
-        let audit = NewAuditEvent::new(now, actor, "user.create")
+        let audit = self
+            .audit_event(now, actor, "user.create")
             .target(user.id.clone())
             .after(&user);
         self.store.user_insert(&user, &audit).await?;
@@ -1352,7 +1384,8 @@ impl Manager {
         let mut user = before.clone();
         if !before.disabled {
             user.disabled = true;
-            let audit = NewAuditEvent::new(now, actor, "user.disable")
+            let audit = self
+                .audit_event(now, actor, "user.disable")
                 .target(user.id.clone())
                 .before(&before)
                 .after(&user);
@@ -1360,7 +1393,9 @@ impl Manager {
             // ones are cut.
             self.store.user_update(&user, &audit).await?;
         }
-        let audit = NewAuditEvent::new(now, actor, "session.revoke_user").target(user.id.clone());
+        let audit = self
+            .audit_event(now, actor, "session.revoke_user")
+            .target(user.id.clone());
         self.store
             .sessions_revoke_user(&user.id, now, Some(&audit))
             .await?;
@@ -1374,7 +1409,8 @@ impl Manager {
         }
         let mut user = before.clone();
         user.disabled = false;
-        let audit = NewAuditEvent::new(self.now(), actor, "user.enable")
+        let audit = self
+            .audit_event(self.now(), actor, "user.enable")
             .target(user.id.clone())
             .before(&before)
             .after(&user);
@@ -1395,7 +1431,8 @@ impl Manager {
         user.password_hash = crypto::hash_password(password)
             .map_err(|_| ManageError::Internal("password hashing failed".into()))?;
         user.password_changed_at = now;
-        let audit = NewAuditEvent::new(now, actor, "user.set_password")
+        let audit = self
+            .audit_event(now, actor, "user.set_password")
             .target(user.id.clone())
             .before(&before)
             .after(&user);
@@ -1436,7 +1473,8 @@ impl Manager {
                 .collect::<Vec<_>>(),
             "new_key": new_key.as_ref().map(key_summary),
         });
-        let audit = NewAuditEvent::new(now, actor, action)
+        let audit = self
+            .audit_event(now, actor, action)
             .target(alg.as_str())
             .before(&before)
             .after(&after);
@@ -1589,7 +1627,8 @@ impl Manager {
                 .collect::<Vec<_>>(),
             "new_key": new_key.as_ref().map(key_summary),
         });
-        let audit = NewAuditEvent::new(now, actor, "key.revoke")
+        let audit = self
+            .audit_event(now, actor, "key.revoke")
             .target(key.kid.clone())
             .before(&key_summary(&key))
             .after(&after)
@@ -1608,6 +1647,89 @@ impl Manager {
     }
 
     // --- sessions ----------------------------------------------------------------
+
+    /// The admin API's scopes and the built-in public client `latchkey-console` through
+    /// which the desktop console and `latchkey admin login` obtain admin tokens
+    /// (authorization code + PKCE with a loopback redirect on any port, RFC 8252 §7.3;
+    /// or the device flow). Idempotent; returns whether anything was created.
+    pub async fn ensure_console_client(&self) -> ManageResult<bool> {
+        let mut created = false;
+        for (name, description) in [
+            (ADMIN_SCOPE, "Administer this Latchkey server"),
+            (
+                ADMIN_READ_SCOPE,
+                "Read this Latchkey server's configuration, sessions and audit log",
+            ),
+        ] {
+            if self.store.scope_get(name).await?.is_some() {
+                continue;
+            }
+            let now = self.now();
+            let scope = Scope {
+                name: name.to_string(),
+                description: description.to_string(),
+                claims: vec![],
+                builtin: true,
+                created_at: now,
+            };
+            let audit = self
+                .audit_event(now, "system", "scope.create")
+                .target(name)
+                .after(&scope);
+            match self.store.scope_insert(&scope, &audit).await {
+                Ok(()) => created = true,
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if self.store.client_get(CONSOLE_CLIENT_ID).await?.is_some() {
+            return Ok(created);
+        }
+        let now = self.now();
+        let client = Client {
+            id: CONSOLE_CLIENT_ID.to_string(),
+            name: "Latchkey console".into(),
+            client_type: ClientType::Public,
+            auth_method: AuthMethod::None,
+            grant_types: vec![
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::DeviceCode,
+            ],
+            redirect_uris: vec![CONSOLE_REDIRECT_URI.into()],
+            post_logout_redirect_uris: vec![],
+            allowed_scopes: [
+                "openid",
+                "profile",
+                "offline_access",
+                ADMIN_SCOPE,
+                ADMIN_READ_SCOPE,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            jwks: None,
+            jwks_uri: None,
+            access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
+            refresh_token_ttl: 12 * 3600,
+            refresh_idle_ttl: 2 * 3600,
+            refresh_grace_secs: 0,
+            // First-party: the administrator signing in is the one consenting.
+            require_consent: false,
+            disabled: false,
+            tokens_valid_after: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        match self
+            .insert_client("system", client, "client.create", None)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(ManageError::Conflict(_)) => Ok(created),
+            Err(e) => Err(e),
+        }
+    }
 
     /// Resolves the names in a query (username → id) and checks the references exist,
     /// so an unknown user or client is a clear `not_found`, not an empty list.
@@ -1738,23 +1860,26 @@ impl Manager {
         match sel {
             SessionSelector::User(_) => {
                 let user_id = filter.user_id.clone().unwrap_or_default();
-                let audit =
-                    NewAuditEvent::new(now, actor, "session.revoke_user").target(user_id.clone());
+                let audit = self
+                    .audit_event(now, actor, "session.revoke_user")
+                    .target(user_id.clone());
                 Ok(self
                     .store
                     .sessions_revoke_user(&user_id, now, Some(&audit))
                     .await?)
             }
             SessionSelector::Client(c) => {
-                let audit =
-                    NewAuditEvent::new(now, actor, "session.revoke_client").target(c.clone());
+                let audit = self
+                    .audit_event(now, actor, "session.revoke_client")
+                    .target(c.clone());
                 Ok(self
                     .store
                     .sessions_revoke_client(c, now, Some(&audit))
                     .await?)
             }
             SessionSelector::Ids(ids) => {
-                let audit = NewAuditEvent::new(now, actor, "session.revoke_selected")
+                let audit = self
+                    .audit_event(now, actor, "session.revoke_selected")
                     .before(&json!({ "ids": ids }));
                 Ok(self
                     .store
@@ -1762,8 +1887,9 @@ impl Manager {
                     .await?)
             }
             SessionSelector::Filter(q) => {
-                let audit =
-                    NewAuditEvent::new(now, actor, "session.revoke_filter").before(&json!({
+                let audit = self
+                    .audit_event(now, actor, "session.revoke_filter")
+                    .before(&json!({
                         "user": q.user, "client_id": q.client_id, "ip": q.ip,
                         "created_from": q.created_from, "created_to": q.created_to,
                     }));
@@ -1782,7 +1908,8 @@ impl Manager {
             ManageError::NotFound(format!("no session with id \"{}\"", shown(id)))
         })?;
         let now = self.now();
-        let audit = NewAuditEvent::new(now, actor, "session.revoke")
+        let audit = self
+            .audit_event(now, actor, "session.revoke")
             .target(id)
             .before(&s);
         Ok(self
@@ -1860,7 +1987,8 @@ impl Manager {
             revoked_at: None,
             last_used_at: None,
         };
-        let audit = NewAuditEvent::new(now, actor, "api_key.create")
+        let audit = self
+            .audit_event(now, actor, "api_key.create")
             .target(key.id.clone())
             .after(&api_key_summary(&key));
         self.store.api_key_insert(&key, &audit).await?;
@@ -1869,7 +1997,7 @@ impl Manager {
 
     pub async fn api_key_revoke(&self, actor: &str, id: &str) -> ManageResult<ApiKey> {
         let now = self.now();
-        let audit = NewAuditEvent::new(now, actor, "api_key.revoke").target(id);
+        let audit = self.audit_event(now, actor, "api_key.revoke").target(id);
         match self.store.api_key_revoke(id, now, &audit).await {
             Err(StoreError::NotFound) => {
                 return Err(ManageError::NotFound(format!(

@@ -496,6 +496,14 @@ pub struct StoreStats {
     pub security_events: Vec<(String, i64)>,
 }
 
+/// The admin API's scopes: full access, and read-only access.
+pub const ADMIN_SCOPE: &str = "latchkey:admin";
+pub const ADMIN_READ_SCOPE: &str = "latchkey:admin:read";
+
+pub fn is_admin_scope(s: &str) -> bool {
+    s == ADMIN_SCOPE || s == ADMIN_READ_SCOPE
+}
+
 /// Split and deduplicate a space-separated scope string (RFC 6749 §3.3), keeping order.
 pub fn parse_scope(s: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
