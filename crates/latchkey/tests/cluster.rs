@@ -36,15 +36,17 @@ struct Client {
 struct Node {
     child: Child,
     base: String,
+    admin: String,
     port: u16,
 }
 
 impl Node {
     fn spawn(url: &str, kek: &str, issuer: &str, port: u16) -> Node {
+        let admin_port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
             .args(["serve", "--database", url, "--issuer", issuer])
             .args(["--public-addr", &format!("127.0.0.1:{port}")])
-            .args(["--admin-addr", "127.0.0.1:0"])
+            .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])
             .env("LATCHKEY_KEK", kek)
             .env_remove("LATCHKEY_DB")
             .stdout(Stdio::null())
@@ -54,6 +56,7 @@ impl Node {
         Node {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            admin: format!("http://127.0.0.1:{admin_port}"),
             port,
         }
     }
@@ -103,6 +106,8 @@ struct World {
     b: Node,
     app: Client,
     rs: Client,
+    /// A read-write admin API key (`Authorization: Bearer …`).
+    api_key: String,
     user_id: String,
     store: PgStore,
     db: TestDatabase,
@@ -160,6 +165,10 @@ impl World {
             )
             .await
             .unwrap();
+        let (_, api_key) = m
+            .api_key_create("test", "cluster test", false, None)
+            .await
+            .unwrap();
         let (pa, pb) = (free_port(), free_port());
         let issuer = format!("http://127.0.0.1:{pa}");
         let kek = kek.encode();
@@ -183,6 +192,7 @@ impl World {
                 id: rs.client.id,
                 secret: rs.secret.expect("secret").into_string(),
             },
+            api_key: api_key.into_string(),
             user_id: user.id,
             store,
             db,
@@ -330,7 +340,7 @@ const PROPAGATION_BOUND: Duration = Duration::from_secs(1);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_session_revoked_through_node_b_introspects_inactive_on_node_a() {
     let w = World::start().await;
-    let fams = w.families(2).await;
+    let fams = w.families(3).await;
 
     // Through B's revocation endpoint (RFC 7009): the refresh token's family dies.
     let (at, rt) = w.refresh(&w.a, &fams[0].1).await;
@@ -351,6 +361,21 @@ async fn a_session_revoked_through_node_b_introspects_inactive_on_node_a() {
     let took = w.inactive_within(&w.a, &at, PROPAGATION_BOUND).await;
     assert!(took.is_some(), "A still says active 1 s after the CLI revoked");
     eprintln!("revocation through the CLI seen by A after {took:?}");
+
+    // Through B's admin API.
+    let (at, _) = w.refresh(&w.a, &fams[2].1).await;
+    assert!(w.active_at(&w.a, &at).await);
+    let r = w
+        .http
+        .post(format!("{}/admin/v1/sessions/{}/revoke", w.b.admin, fams[2].0))
+        .bearer_auth(&w.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let took = w.inactive_within(&w.a, &at, PROPAGATION_BOUND).await;
+    assert!(took.is_some(), "A still says active 1 s after B's admin API revoked");
+    eprintln!("revocation through B's admin API seen by A after {took:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
