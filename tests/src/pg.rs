@@ -74,7 +74,9 @@ fn uid_gid_of(user: &str) -> Result<(u32, u32)> {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 impl Cluster {
@@ -167,8 +169,8 @@ impl Cluster {
             .output()
             .with_context(|| format!("cannot run {}", exe.display()))?;
         if !out.status.success() {
-            let log = std::fs::read_to_string(self.dir.path().join("postgres.log"))
-                .unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default();
             bail!(
                 "{tool} failed: {}{}\n{log}",
                 String::from_utf8_lossy(&out.stdout),
@@ -237,7 +239,9 @@ impl TestDatabase {
         };
         let name = format!(
             "lk_test_{}",
-            latchkey_core::crypto::random_id().to_lowercase().replace('-', "_")
+            latchkey_core::crypto::random_id()
+                .to_lowercase()
+                .replace('-', "_")
         );
         let name: String = name
             .chars()
@@ -298,9 +302,10 @@ impl Drop for TestDatabase {
             if let Ok(rt) = rt {
                 rt.block_on(async move {
                     if let Ok(mut c) = sqlx::PgConnection::connect(&url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut c)
-                            .await;
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut c)
+                                .await;
                         let _ = c.close().await;
                     }
                 });

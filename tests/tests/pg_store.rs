@@ -54,12 +54,16 @@ async fn concurrent_starts_on_an_empty_database_run_each_migration_exactly_once(
         .iter()
         .map(|m| m.0)
         .collect();
-    assert_eq!(applied, known, "each migration applied by exactly one start");
+    assert_eq!(
+        applied, known,
+        "each migration applied by exactly one start"
+    );
     let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let rows: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+    let rows: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(rows, known);
     conn.close().await.unwrap();
     // And a later start has nothing left to do.

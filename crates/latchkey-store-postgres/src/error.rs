@@ -51,12 +51,12 @@ fn classify(op: &'static str, err: sqlx::Error) -> StoreError {
                 // Serialization failure / deadlock (after the retries), connection
                 // exceptions, insufficient resources, operator intervention (shutdown,
                 // cancel), lock not available, read-only standby.
-                (_, "40001" | "40P01") => StoreError::Unavailable(format!(
-                    "{op}: {RETRY_TAG} (SQLSTATE {code})"
-                )),
-                (_, "55P03" | "25006") | ("08" | "53" | "57", _) => {
-                    StoreError::Unavailable(format!("{op}: database busy or unreachable (SQLSTATE {code})"))
+                (_, "40001" | "40P01") => {
+                    StoreError::Unavailable(format!("{op}: {RETRY_TAG} (SQLSTATE {code})"))
                 }
+                (_, "55P03" | "25006") | ("08" | "53" | "57", _) => StoreError::Unavailable(
+                    format!("{op}: database busy or unreachable (SQLSTATE {code})"),
+                ),
                 (_, "XX001" | "XX002") => {
                     StoreError::Corrupt(format!("{op}: database is damaged (SQLSTATE {code})"))
                 }

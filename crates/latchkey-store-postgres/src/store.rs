@@ -221,11 +221,7 @@ async fn insert_secret(
     Ok(())
 }
 
-async fn insert_session(
-    conn: &mut PgConnection,
-    op: &'static str,
-    s: &Session,
-) -> StoreResult<()> {
+async fn insert_session(conn: &mut PgConnection, op: &'static str, s: &Session) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO sessions (id, user_id, client_id, sign_in_id, scopes, auth_time, \
          created_at, last_used_at, expires_at, ip, user_agent, revoked_at, revoked_reason) \
@@ -423,7 +419,6 @@ impl PgStore {
     }
 }
 
-
 impl PgStore {
     async fn auth_code_redeem_once(
         &self,
@@ -476,12 +471,13 @@ impl PgStore {
         let Some((session_id, idle_expires_at)) = spent else {
             // Not spendable: tell reuse (which the engine answers by revoking the family)
             // apart from a token we never issued.
-            let prev: Option<(String, Option<i64>)> =
-                sqlx::query_as("SELECT session_id, consumed_at FROM refresh_tokens WHERE hash = $1")
-                    .bind(old)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db(OP))?;
+            let prev: Option<(String, Option<i64>)> = sqlx::query_as(
+                "SELECT session_id, consumed_at FROM refresh_tokens WHERE hash = $1",
+            )
+            .bind(old)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db(OP))?;
             rollback(tx, OP).await;
             return match prev {
                 None => Ok(RotateOutcome::NotFound),
@@ -800,7 +796,9 @@ impl PgStore {
         }
         // Every node upserts in one key order, or two nodes' batches could deadlock.
         let mut sorted: Vec<&TokenCount> = counts.iter().collect();
-        sorted.sort_by(|a, b| (a.minute, &a.grant, &a.client_id).cmp(&(b.minute, &b.grant, &b.client_id)));
+        sorted.sort_by(|a, b| {
+            (a.minute, &a.grant, &a.client_id).cmp(&(b.minute, &b.grant, &b.client_id))
+        });
         let mut tx = self.write(OP).await?;
         for c in sorted {
             sqlx::query(
@@ -1044,11 +1042,12 @@ impl Store for PgStore {
     async fn scope_delete(&self, name: &str, audit: &NewAuditEvent) -> StoreResult<()> {
         const OP: &str = "scope_delete";
         let mut tx = self.write(OP).await?;
-        let builtin: Option<bool> = sqlx::query_scalar("SELECT builtin FROM scopes WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db(OP))?;
+        let builtin: Option<bool> =
+            sqlx::query_scalar("SELECT builtin FROM scopes WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db(OP))?;
         match builtin {
             None => return Err(StoreError::NotFound),
             Some(true) => {
@@ -1479,13 +1478,15 @@ impl Store for PgStore {
     async fn device_touch(&self, hash: &[u8], at: Timestamp, interval: i64) -> StoreResult<()> {
         const OP: &str = "device_touch";
         let mut tx = self.write(OP).await?;
-        sqlx::query("UPDATE device_codes SET last_polled_at = $1, poll_interval = $2 WHERE hash = $3")
-            .bind(at)
-            .bind(interval)
-            .bind(hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(db(OP))?;
+        sqlx::query(
+            "UPDATE device_codes SET last_polled_at = $1, poll_interval = $2 WHERE hash = $3",
+        )
+        .bind(at)
+        .bind(interval)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
         self.commit(tx, OP).await
     }
 
@@ -1498,7 +1499,10 @@ impl Store for PgStore {
         auth_time: Timestamp,
         at: Timestamp,
     ) -> StoreResult<bool> {
-        retrying(|| self.device_decide_once(user_code_hash, approve, user_id, sign_in_id, auth_time, at)).await
+        retrying(|| {
+            self.device_decide_once(user_code_hash, approve, user_id, sign_in_id, auth_time, at)
+        })
+        .await
     }
 
     async fn device_redeem(

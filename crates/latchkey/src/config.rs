@@ -146,7 +146,9 @@ mod tests {
             resolve_database(Some("x.db".into()), None, &file).unwrap(),
             Database::Sqlite("x.db".into())
         );
-        assert!(resolve_database(Some("x.db".into()), Some("postgres://h/d".into()), &none).is_err());
+        assert!(
+            resolve_database(Some("x.db".into()), Some("postgres://h/d".into()), &none).is_err()
+        );
         let e = resolve_database(None, Some("mysql://u:pw@h/d".into()), &none).unwrap_err();
         assert!(!format!("{e:#}").contains("pw"));
     }

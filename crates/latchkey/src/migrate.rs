@@ -15,7 +15,12 @@ pub struct MigrateArgs {
     pub db: Option<PathBuf>,
 
     /// PostgreSQL URL (postgres://…)
-    #[arg(long, env = "LATCHKEY_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "LATCHKEY_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database: Option<String>,
 
     /// TOML config file (only its `db` and `database` keys matter here)

@@ -30,7 +30,12 @@ pub struct ServeArgs {
 
     /// PostgreSQL URL (postgres://…) shared by several nodes, instead of --db; needs
     /// LATCHKEY_KEK or LATCHKEY_KEK_FILE, the same on every node
-    #[arg(long, env = "LATCHKEY_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "LATCHKEY_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database: Option<String>,
 
     /// Issuer URL: https://, or http:// only on a loopback address [default: http://127.0.0.1:8080]

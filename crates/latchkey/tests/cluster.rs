@@ -86,7 +86,11 @@ impl Node {
                     }
                 }
             }
-            assert!(Instant::now() < deadline, "node {} never became ready", self.base);
+            assert!(
+                Instant::now() < deadline,
+                "node {} never became ready",
+                self.base
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -269,7 +273,13 @@ impl World {
         out
     }
 
-    async fn post(&self, node: &Node, path: &str, who: &Client, form: &[(&str, &str)]) -> (u16, Value) {
+    async fn post(
+        &self,
+        node: &Node,
+        path: &str,
+        who: &Client,
+        form: &[(&str, &str)],
+    ) -> (u16, Value) {
         match self
             .http
             .post(node.url(path))
@@ -344,7 +354,10 @@ async fn a_session_revoked_through_node_b_introspects_inactive_on_node_a() {
 
     // Through B's revocation endpoint (RFC 7009): the refresh token's family dies.
     let (at, rt) = w.refresh(&w.a, &fams[0].1).await;
-    assert!(w.active_at(&w.a, &at).await, "active before (and cached on A)");
+    assert!(
+        w.active_at(&w.a, &at).await,
+        "active before (and cached on A)"
+    );
     let (status, _) = w
         .post(&w.b, "/revoke", &w.app, &[("token", rt.as_str())])
         .await;
@@ -357,9 +370,16 @@ async fn a_session_revoked_through_node_b_introspects_inactive_on_node_a() {
     let (at, _) = w.refresh(&w.a, &fams[1].1).await;
     assert!(w.active_at(&w.a, &at).await);
     let out = w.cli(&["admin", "sessions", "revoke", &fams[1].0]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let took = w.inactive_within(&w.a, &at, PROPAGATION_BOUND).await;
-    assert!(took.is_some(), "A still says active 1 s after the CLI revoked");
+    assert!(
+        took.is_some(),
+        "A still says active 1 s after the CLI revoked"
+    );
     eprintln!("revocation through the CLI seen by A after {took:?}");
 
     // Through B's admin API.
@@ -367,14 +387,20 @@ async fn a_session_revoked_through_node_b_introspects_inactive_on_node_a() {
     assert!(w.active_at(&w.a, &at).await);
     let r = w
         .http
-        .post(format!("{}/admin/v1/sessions/{}/revoke", w.b.admin, fams[2].0))
+        .post(format!(
+            "{}/admin/v1/sessions/{}/revoke",
+            w.b.admin, fams[2].0
+        ))
         .bearer_auth(&w.api_key)
         .send()
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
     let took = w.inactive_within(&w.a, &at, PROPAGATION_BOUND).await;
-    assert!(took.is_some(), "A still says active 1 s after B's admin API revoked");
+    assert!(
+        took.is_some(),
+        "A still says active 1 s after B's admin API revoked"
+    );
     eprintln!("revocation through B's admin API seen by A after {took:?}");
 }
 
@@ -384,11 +410,10 @@ async fn a_revocation_reaches_node_a_even_after_its_listen_connection_was_killed
     let fams = w.families(2).await;
     let (at, rt) = w.refresh(&w.a, &fams[0].1).await;
     assert!(w.active_at(&w.a, &at).await);
-    let killed = w
-        .db
-        .terminate_backends(Some(&w.a.app_name()), "LISTEN")
-        .await
-        .unwrap();
+    let killed =
+        w.db.terminate_backends(Some(&w.a.app_name()), "LISTEN")
+            .await
+            .unwrap();
     assert_eq!(killed, 1, "A's LISTEN connection");
     // Revoke at once, while A may still be reconnecting: the notification can be lost;
     // the reconnect flush or the generation poll must still get A there.
@@ -397,7 +422,9 @@ async fn a_revocation_reaches_node_a_even_after_its_listen_connection_was_killed
         .await;
     assert_eq!(status, 200);
     assert!(
-        w.inactive_within(&w.a, &at, PROPAGATION_BOUND).await.is_some(),
+        w.inactive_within(&w.a, &at, PROPAGATION_BOUND)
+            .await
+            .is_some(),
         "A still says active 1 s after B revoked"
     );
     // And A listens again: the next revocation arrives the ordinary way.
@@ -405,7 +432,10 @@ async fn a_revocation_reaches_node_a_even_after_its_listen_connection_was_killed
     assert!(w.active_at(&w.a, &at).await);
     w.post(&w.b, "/revoke", &w.app, &[("token", rt.as_str())])
         .await;
-    assert!(w.inactive_within(&w.a, &at, PROPAGATION_BOUND).await.is_some());
+    assert!(w
+        .inactive_within(&w.a, &at, PROPAGATION_BOUND)
+        .await
+        .is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -417,8 +447,11 @@ async fn a_refresh_storm_across_both_nodes_succeeds_exactly_once_per_family_with
     let mut calls = Vec::new();
     for (i, (_, rt)) in fams.iter().enumerate() {
         for k in 0..4 {
-            let node = if (i + k) % 2 == 0 { &w.a } else { &w.b };
-            let form = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+            let node = if (i + k) & 1 == 0 { &w.a } else { &w.b };
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+            ];
             calls.push(async move { (i, w.post(node, "/token", &w.app, &form).await) });
         }
     }
@@ -432,7 +465,10 @@ async fn a_refresh_storm_across_both_nodes_succeeds_exactly_once_per_family_with
             assert_eq!(body["error"], "invalid_grant", "{body}");
         }
     }
-    assert!(wins.iter().all(|&n| n == 1), "successes per family: {wins:?}");
+    assert!(
+        wins.iter().all(|&n| n == 1),
+        "successes per family: {wins:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -447,27 +483,43 @@ async fn rotating_keys_under_load_never_fails_a_relying_party_verifying_through_
         load.push(tokio::spawn(async move {
             // The relying party: one JWKS copy, fetched again only for an unknown kid,
             // from whichever node it happens to ask.
-            let mut jwks: Value = w.http.get(w.b.url("/jwks")).send().await.unwrap().json().await.unwrap();
+            let mut jwks: Value = w
+                .http
+                .get(w.b.url("/jwks"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                let node = if (n + worker) % 2 == 0 { &w.a } else { &w.b };
+                let node = if (n + worker) & 1 == 0 { &w.a } else { &w.b };
                 let (status, body) = w
-                    .post(node, "/token", &w.rs, &[("grant_type", "client_credentials")])
+                    .post(
+                        node,
+                        "/token",
+                        &w.rs,
+                        &[("grant_type", "client_credentials")],
+                    )
                     .await;
                 if status != 200 {
                     eprintln!("token request failed: {status} {body}");
                     failed.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                let token = body["access_token"].as_str().unwrap_or_default().to_string();
+                let token = body["access_token"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 let Ok(parsed) = latchkey_core::jwt::parse(&token) else {
                     failed.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
                 let mut ok = latchkey_core::jwt::verify_with_jwks(&parsed, &jwks).is_ok();
                 if !ok {
-                    let other = if n % 2 == 0 { &w.b } else { &w.a };
+                    let other = if n & 1 == 0 { &w.b } else { &w.a };
                     if let Ok(r) = w.http.get(other.url("/jwks")).send().await {
                         jwks = r.json().await.unwrap_or(Value::Null);
                     }
@@ -487,7 +539,11 @@ async fn rotating_keys_under_load_never_fails_a_relying_party_verifying_through_
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let out = w.cli(&["admin", "keys", "rotate", "--alg", "ES256", "--json"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         kids.push(String::from_utf8_lossy(&out.stdout).into_owned());
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -495,7 +551,10 @@ async fn rotating_keys_under_load_never_fails_a_relying_party_verifying_through_
     for l in load {
         l.await.unwrap();
     }
-    let (v, f) = (verified.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let (v, f) = (
+        verified.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+    );
     eprintln!("verified {v} tokens across 3 rotations");
     assert_eq!(f, 0, "{f} failures out of {}", v + f);
     assert!(v > 0);
@@ -549,7 +608,12 @@ async fn killing_one_node_mid_load_leaves_the_other_serving_and_it_restarts_clea
     assert!(ok > 0);
     // The restarted A serves, and B still introspects its tokens.
     let (status, body) = w
-        .post(&w.a, "/token", &w.rs, &[("grant_type", "client_credentials")])
+        .post(
+            &w.a,
+            "/token",
+            &w.rs,
+            &[("grant_type", "client_credentials")],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let token = body["access_token"].as_str().unwrap().to_string();
@@ -570,13 +634,24 @@ async fn the_admin_cli_administers_a_postgres_database_like_a_file_and_migrate_i
             .expect("run latchkey")
     };
     let out = run(&["migrate", "--database", &db.url]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("applied migrations 0001"));
     let out = run(&["migrate", "--database", &db.url]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "schema up to date");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "schema up to date"
+    );
 
     let out = run(&["admin", "--database", &db.url, "scopes", "list", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let scopes: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(scopes
         .as_array()
@@ -598,6 +673,14 @@ async fn the_admin_cli_administers_a_postgres_database_like_a_file_and_migrate_i
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("LATCHKEY_KEK"));
     // Both --db and --database is a usage error.
-    let out = run(&["admin", "--db", "x.db", "--database", &db.url, "keys", "list"]);
+    let out = run(&[
+        "admin",
+        "--db",
+        "x.db",
+        "--database",
+        &db.url,
+        "keys",
+        "list",
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }

@@ -29,7 +29,10 @@ async fn main() -> Result<()> {
     let (cid, csec) = (env("CLIENT_ID")?, env("CLIENT_SECRET")?);
     let (rid, rsec) = (env("RS_ID")?, env("RS_SECRET")?);
     let user = env("USER_ID")?;
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(200);
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(200);
     let store = PgStore::connect_with(
         &url,
         PgOptions {
@@ -98,13 +101,20 @@ async fn main() -> Result<()> {
         let t: Value = http
             .post(format!("{a}/token"))
             .basic_auth(&cid, Some(&csec))
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+            ])
             .send()
             .await?
             .json()
             .await?;
-        let at = t["access_token"].as_str().ok_or_else(|| anyhow!("refresh failed: {t}"))?;
-        let rt2 = t["refresh_token"].as_str().ok_or_else(|| anyhow!("no refresh token: {t}"))?;
+        let at = t["access_token"]
+            .as_str()
+            .ok_or_else(|| anyhow!("refresh failed: {t}"))?;
+        let rt2 = t["refresh_token"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no refresh token: {t}"))?;
         let active = |token: String| {
             let (http, a, rid, rsec) = (http.clone(), a.clone(), rid.clone(), rsec.clone());
             async move {
@@ -116,7 +126,9 @@ async fn main() -> Result<()> {
                     .await?
                     .json()
                     .await?;
-                v["active"].as_bool().ok_or_else(|| anyhow!("introspection: {v}"))
+                v["active"]
+                    .as_bool()
+                    .ok_or_else(|| anyhow!("introspection: {v}"))
             }
         };
         if !active(at.to_string()).await? {
@@ -143,6 +155,9 @@ async fn main() -> Result<()> {
         samples.push(revoked.elapsed());
     }
     store.close().await;
+    if samples.is_empty() {
+        return Err(anyhow!("ROUNDS must be at least 1"));
+    }
     samples.sort();
     let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
