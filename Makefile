@@ -42,12 +42,13 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# pg-cluster is built with the workspace's binaries (`-p latchkey-e2e` alone would resolve
+# other features and compile sqlx a second time).
 test: setup lint
-	$(CARGO) build -p latchkey-e2e --bin pg-cluster
+	$(CARGO) build --workspace --bins
 	$(PG_CLUSTER) -- $(CARGO) nextest run --workspace --no-fail-fast
 
 serve-cluster: build
-	$(CARGO) build -p latchkey-e2e --bin pg-cluster
 	$(PG_CLUSTER) -- bash scripts/serve-cluster.sh
 
 bench: setup

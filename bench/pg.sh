@@ -23,7 +23,7 @@ LUA="$ROOT/bench/peer-oidc-provider/form_post.lua"
 
 if [ "${BENCH_SKIP_BUILD:-}" != 1 ] && [ -z "${PG_BENCH_INNER:-}" ]; then
   cargo build --release -p latchkey
-  cargo build -p latchkey-e2e --bin pg-cluster --bin pg-propagation
+  cargo build --workspace --bins
 fi
 if [ -z "${DATABASE_URL:-}" ]; then
   exec env PG_BENCH_INNER=1 "$TOOLS/pg-cluster" -- bash "$0" "$@"
