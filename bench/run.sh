@@ -16,6 +16,7 @@
 #   BENCH_RUNS      3    measured runs per scenario; medians are reported (bench.sh REPEATS)
 #   BENCH_ONLY      (both)  "peer" or "latchkey" to run one half only
 #   BENCH_SKIP_BUILD=1      do not run `cargo build --release -p latchkey`
+#   BENCH_SKIP_SESSIONS=1   skip bench/sessions.sh (admin session listing at 1M sessions)
 #   LATCHKEY_BIN    (target dir)/release/latchkey
 #   SERVER_CPU      0    CPU the servers are pinned to (wrk runs on LOADGEN_CPU, default 1)
 #   SERVER_NICE     (empty)  as in peer-oidc-provider/run.sh; pair with LOADGEN_NICE
@@ -329,6 +330,10 @@ summarize > "$OUT_DIR/summary.md" || RC=1
 cp "$OUT_DIR/summary.md" "$BENCH/results/summary.md"
 echo
 cat "$BENCH/results/summary.md"
+if [ "$BENCH_ONLY" != peer ] && [ "${BENCH_SKIP_SESSIONS:-0}" != 1 ]; then
+  echo
+  LATCHKEY_BIN="$LATCHKEY_BIN" bash "$BENCH/sessions.sh" || RC=1
+fi
 if [ "${BENCH_PG:-1}" = 1 ] && [ "$BENCH_ONLY" != peer ]; then
   say "PostgreSQL scale-out (bench/pg.sh)"
   bash "$BENCH/pg.sh" || RC=1
