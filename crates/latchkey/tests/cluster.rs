@@ -369,7 +369,8 @@ async fn a_session_revoked_through_node_b_introspects_inactive_on_node_a() {
     // Through `latchkey admin --database … sessions revoke`, another process entirely.
     let (at, _) = w.refresh(&w.a, &fams[1].1).await;
     assert!(w.active_at(&w.a, &at).await);
-    let out = w.cli(&["admin", "sessions", "revoke", &fams[1].0]);
+    // `--`: a session id is base64url and may begin with '-'.
+    let out = w.cli(&["admin", "sessions", "revoke", "--", &fams[1].0]);
     assert!(
         out.status.success(),
         "{}",
