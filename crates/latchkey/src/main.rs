@@ -13,6 +13,7 @@ mod config;
 mod inspect;
 mod migrate;
 mod output;
+mod remote;
 mod serve;
 
 use clap::{Parser, Subcommand};
