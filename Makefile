@@ -3,7 +3,9 @@
 #   make build   debug binaries (target/debug/latchkey)
 #   make serve   run the server; override the flags with ARGS="…"
 #   make lint    rustfmt check + clippy with warnings denied
-#   make test    lint, then the whole workspace's tests under cargo-nextest
+#   make test    lint, then the whole workspace's tests under cargo-nextest, with one
+#                throwaway PostgreSQL cluster for the PostgreSQL tests (pg-cluster)
+#   make serve-cluster  a throwaway PostgreSQL and two nodes on loopback (Ctrl-C stops)
 #   make bench   Latchkey vs node-oidc-provider under identical wrk load (bench/run.sh)
 #   make clean   cargo clean
 #
@@ -22,7 +24,10 @@ export CARGO_TARGET_DIR
 ARGS ?= --db ./latchkey.db --issuer http://127.0.0.1:8080 \
         --public-addr 127.0.0.1:8080 --admin-addr 127.0.0.1:8081
 
-.PHONY: setup build serve lint test bench clean
+# Starts a throwaway PostgreSQL cluster, runs its arguments with DATABASE_URL set, stops it.
+PG_CLUSTER = $(CARGO_TARGET_DIR)/debug/pg-cluster
+
+.PHONY: setup build serve serve-cluster lint test bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -37,8 +42,14 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# pg-cluster is built with the workspace's binaries (`-p latchkey-e2e` alone would resolve
+# other features and compile sqlx a second time).
 test: setup lint
-	$(CARGO) nextest run --workspace --no-fail-fast
+	$(CARGO) build --workspace --bins
+	$(PG_CLUSTER) -- $(CARGO) nextest run --workspace --no-fail-fast
+
+serve-cluster: build
+	$(PG_CLUSTER) -- bash scripts/serve-cluster.sh
 
 bench: setup
 	bash bench/run.sh

@@ -21,6 +21,8 @@
 #   SERVER_CPU      0    CPU the servers are pinned to (wrk runs on LOADGEN_CPU, default 1)
 #   SERVER_NICE     (empty)  as in peer-oidc-provider/run.sh; pair with LOADGEN_NICE
 #   LATCHKEY_PORT   3200 (admin listener on LATCHKEY_PORT+1)
+#   BENCH_PG        1    0 skips bench/pg.sh (PostgreSQL: one vs two nodes, revocation
+#                        propagation), which otherwise runs after the comparison
 #   Passed through to bench.sh: WARMUP CONNECTIONS THREADS TIMEOUT LOADGEN_CPU LOADGEN_NICE
 #
 # Output: bench/results/<UTC timestamp>/ (results.tsv, raw wrk output, server logs,
@@ -331,6 +333,10 @@ cat "$BENCH/results/summary.md"
 if [ "$BENCH_ONLY" != peer ] && [ "${BENCH_SKIP_SESSIONS:-0}" != 1 ]; then
   echo
   LATCHKEY_BIN="$LATCHKEY_BIN" bash "$BENCH/sessions.sh" || RC=1
+fi
+if [ "${BENCH_PG:-1}" = 1 ] && [ "$BENCH_ONLY" != peer ]; then
+  say "PostgreSQL scale-out (bench/pg.sh)"
+  bash "$BENCH/pg.sh" || RC=1
 fi
 [ "$RC" = 0 ] || echo "bench: some runs FAILED; see $OUT_DIR" >&2
 exit "$RC"

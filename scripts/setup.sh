@@ -4,14 +4,16 @@
 # everything is already present. Called by every `make` target, so `make test` works from
 # a fresh clone with no manual steps.
 #
-#   apt:   build-essential pkg-config sqlite3 wrk curl ca-certificates procps
+#   apt:   build-essential pkg-config sqlite3 wrk curl ca-certificates procps postgresql
 #          libdbus-1-dev (the OS keyring of `latchkey admin login`: Secret Service over D-Bus)
+#          (postgresql: initdb/pg_ctl for the tests' throwaway clusters and
+#          `make serve-cluster`; its own service is not used)
 #          python3 too, but only when no python3 is on PATH (bench/ scripts use it)
 #   cargo: cargo-nextest (cargo install --locked, only when `cargo nextest` is missing)
 #   rustup components rustfmt and clippy, only when missing and rustup is present
 set -euo pipefail
 
-APT_PACKAGES=(build-essential pkg-config sqlite3 wrk curl ca-certificates procps libdbus-1-dev)
+APT_PACKAGES=(build-essential pkg-config sqlite3 wrk curl ca-certificates procps libdbus-1-dev postgresql)
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo

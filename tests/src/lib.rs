@@ -1,7 +1,10 @@
 //! Test harness for the end-to-end suites in `tests/tests/`: a real `latchkey-server`
-//! on a loopback port over a temporary SQLite file, seeded through the same admin
-//! operations the CLI uses, plus an HTTP client that can walk the login and consent
-//! forms like a browser.
+//! on a loopback port over a temporary SQLite file — or, with
+//! `LATCHKEY_TEST_STORE=postgres` or in the `pg_catalogue` test binary, a database of
+//! its own on a throwaway PostgreSQL cluster ([`pg`]) — seeded through the same admin operations the CLI uses, plus an
+//! HTTP client that can walk the login and consent forms like a browser.
+
+pub mod pg;
 
 use anyhow::{anyhow, Context, Result};
 use latchkey_core::clock::{Clock, FixedClock, SystemClock};
@@ -11,6 +14,7 @@ use latchkey_core::model::{AuthMethod, ClientType, GrantType};
 use latchkey_core::oauth::{Config, Provider};
 use latchkey_core::store::Store;
 use latchkey_server::{Running, ServeConfig};
+use latchkey_store_postgres::PgStore;
 use latchkey_store_sqlite::SqliteStore;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,7 +30,9 @@ pub struct Harness {
     pub issuer: String,
     pub manager: Manager,
     pub provider: Arc<Provider>,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
+    /// The PostgreSQL database when the harness runs on PostgreSQL.
+    pub pg: Option<pg::TestDatabase>,
     /// Set when started with a fixed clock.
     pub clock: Option<FixedClock>,
     /// The self-signed certificate (PEM) when serving HTTPS.
@@ -39,6 +45,19 @@ pub struct TestClient {
     pub id: String,
     pub secret: Option<String>,
     pub redirect_uri: String,
+}
+
+/// Whether the suites run on PostgreSQL: in the `pg_catalogue` test binary (the
+/// catalogue files compiled a second time), or anywhere with
+/// `LATCHKEY_TEST_STORE=postgres`.
+pub fn on_postgres() -> bool {
+    let by_env =
+        std::env::var("LATCHKEY_TEST_STORE").is_ok_and(|v| v.eq_ignore_ascii_case("postgres"));
+    let by_binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .is_some_and(|n| n.starts_with("pg_catalogue"));
+    by_env || by_binary
 }
 
 fn free_port() -> u16 {
@@ -66,13 +85,20 @@ impl Harness {
     async fn start_inner(fixed: Option<FixedClock>, tls: bool) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let db = dir.path().join("latchkey.db");
-        let store = Arc::new(SqliteStore::open(&db).await?);
+        let (store, pg): (Arc<dyn Store>, _) = if on_postgres() {
+            let database = pg::TestDatabase::create().await?;
+            let store = PgStore::connect(&database.url).await?;
+            (Arc::new(store), Some(database))
+        } else {
+            (Arc::new(SqliteStore::open(&db).await?), None)
+        };
         let clock: Arc<dyn Clock> = match &fixed {
             Some(c) => Arc::new(c.clone()),
             None => Arc::new(SystemClock),
         };
         let kek = Kek::generate();
         let dyn_store: Arc<dyn Store> = store.clone();
+        let mut pg = pg;
         let manager = Manager::new(
             dyn_store.clone(),
             clock.clone(),
@@ -106,6 +132,7 @@ impl Harness {
             );
             let cfg = ServeConfig {
                 db: db.clone(),
+                database: None,
                 issuer: issuer.clone(),
                 public_addr: SocketAddr::from(([127, 0, 0, 1], port)),
                 admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -126,6 +153,7 @@ impl Harness {
                         manager,
                         provider,
                         store,
+                        pg: pg.take(),
                         clock: fixed,
                         ca_pem,
                     };
@@ -554,7 +582,6 @@ pub mod catalogue_support {
     use super::{hidden_field, location, pkce, Harness, TestClient};
     use anyhow::{anyhow, Context, Result};
     use latchkey_core::model::{AuditEvent, AuditFilter, SessionFilter};
-    use latchkey_core::store::Store;
     use serde_json::Value;
 
     /// A finished HTTP exchange: status, headers, body text and (if it parses) JSON.
@@ -916,29 +943,87 @@ pub fn jwt_claims(token: &str) -> Result<serde_json::Value> {
 }
 
 impl Harness {
-    /// Counts the rows of the code and token tables, read straight from the file.
+    /// Counts the rows of the code and token tables, read straight from the database.
     pub async fn grant_rows(&self) -> Result<GrantRows> {
         use sqlx::Connection;
-        let opts = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&self.db)
-            .read_only(true);
-        let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+        const TABLES: [&str; 4] = ["auth_codes", "sessions", "refresh_tokens", "access_tokens"];
         let mut n = [0i64; 4];
-        for (i, table) in ["auth_codes", "sessions", "refresh_tokens", "access_tokens"]
-            .iter()
-            .enumerate()
-        {
-            n[i] = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-                .fetch_one(&mut conn)
-                .await?;
+        if let Some(pg) = &self.pg {
+            let mut conn = sqlx::PgConnection::connect(&pg.url).await?;
+            for (i, table) in TABLES.iter().enumerate() {
+                n[i] = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                    .fetch_one(&mut conn)
+                    .await?;
+            }
+            conn.close().await?;
+        } else {
+            let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&self.db)
+                .read_only(true);
+            let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+            for (i, table) in TABLES.iter().enumerate() {
+                n[i] = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                    .fetch_one(&mut conn)
+                    .await?;
+            }
+            conn.close().await?;
         }
-        conn.close().await?;
         Ok(GrantRows {
             codes: n[0],
             sessions: n[1],
             refresh_tokens: n[2],
             access_tokens: n[3],
         })
+    }
+
+    /// Everything the database holds, as bytes: the SQLite file with its WAL and shared
+    /// memory, or on PostgreSQL every row as JSON text plus the raw bytes of every
+    /// BYTEA value (which JSON would show only as hex). For "no plaintext secret at
+    /// rest" checks.
+    pub async fn database_bytes(&self) -> Result<Vec<u8>> {
+        use sqlx::Connection;
+        let mut bytes = Vec::new();
+        let Some(pg) = &self.pg else {
+            for suffix in ["", "-wal", "-shm"] {
+                let p = format!("{}{suffix}", self.db.display());
+                if let Ok(b) = std::fs::read(&p) {
+                    bytes.extend_from_slice(&b);
+                }
+            }
+            return Ok(bytes);
+        };
+        let mut conn = sqlx::PgConnection::connect(&pg.url).await?;
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+        )
+        .fetch_all(&mut conn)
+        .await?;
+        for t in &tables {
+            let rows: Vec<String> =
+                sqlx::query_scalar(&format!("SELECT row_to_json(t)::text FROM {t} t"))
+                    .fetch_all(&mut conn)
+                    .await?;
+            for r in rows {
+                bytes.extend_from_slice(r.as_bytes());
+            }
+        }
+        let blobs: Vec<(String, String)> = sqlx::query_as(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = 'public' AND data_type = 'bytea'",
+        )
+        .fetch_all(&mut conn)
+        .await?;
+        for (t, c) in blobs {
+            let vals: Vec<Option<Vec<u8>>> = sqlx::query_scalar(&format!("SELECT {c} FROM {t}"))
+                .fetch_all(&mut conn)
+                .await?;
+            for v in vals.into_iter().flatten() {
+                bytes.extend_from_slice(&v);
+            }
+        }
+        conn.close().await?;
+        Ok(bytes)
     }
 
     /// Security audit events whose action starts with `action_prefix`, newest first.

@@ -11,7 +11,6 @@
 
 use latchkey_e2e::latchkey_core::manage::NewClient;
 use latchkey_e2e::latchkey_core::model::{ClientType, GrantType};
-use latchkey_e2e::latchkey_core::store::Store;
 use latchkey_e2e::*;
 
 const ALICE: (&str, &str) = ("alice", "correct horse battery");

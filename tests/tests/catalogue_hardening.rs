@@ -373,13 +373,7 @@ async fn hd_03_the_database_files_hold_no_plaintext_secrets_codes_refresh_tokens
     let h = Harness::start().await.unwrap();
     let c1 = setup(&h).await;
     let secrets = full_flow(&h, &c1).await;
-    let mut bytes = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
-        let p = format!("{}{suffix}", h.db.display());
-        if let Ok(b) = std::fs::read(&p) {
-            bytes.extend_from_slice(&b);
-        }
-    }
+    let bytes = h.database_bytes().await.unwrap();
     assert!(bytes.len() > 4096, "read the database");
     // The catalogue's list: secrets, passwords, codes, refresh tokens — and the SSO
     // session cookie, of which only a hash is stored.
@@ -426,6 +420,12 @@ async fn hd_03_the_database_files_hold_no_plaintext_secrets_codes_refresh_tokens
 #[tokio::test]
 async fn hd_04_a_locked_database_gives_503_temporarily_unavailable_with_a_correlation_id_and_no_internals(
 ) {
+    if latchkey_e2e::on_postgres() {
+        // It holds SQLite's file write lock from another connection; on PostgreSQL the
+        // mapping of lock and connection failures to 503 is covered by the store suite.
+        eprintln!("SQLite-specific: skipped on PostgreSQL");
+        return;
+    }
     use sqlx::Connection;
     let logs = captured_logs();
     let h = Harness::start().await.unwrap();
@@ -523,6 +523,7 @@ async fn hd_05_an_https_issuer_is_refused_without_tls_or_a_trusted_proxy() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = |issuer: &str| ServeConfig {
         db: dir.path().join("latchkey.db"),
+        database: None,
         issuer: issuer.to_string(),
         public_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -291,6 +291,12 @@ async fn rv_06_revoking_a_jwt_access_token_denylists_its_jti_so_introspection_an
 #[tokio::test]
 async fn rv_07_revocation_while_the_database_is_locked_answers_503_with_retry_after_and_revokes_nothing(
 ) {
+    if latchkey_e2e::on_postgres() {
+        // It holds SQLite's file write lock from another connection; on PostgreSQL the
+        // mapping of lock and connection failures to 503 is covered by the store suite.
+        eprintln!("SQLite-specific: skipped on PostgreSQL");
+        return;
+    }
     use sqlx::{Connection, Executor};
     let World { h, c1, rs, .. } = world().await;
     let (at, rt) = grant(&h, &c1).await;

@@ -11,7 +11,6 @@ use latchkey_e2e::latchkey_core::crypto::{b64url, random_token, sha256};
 use latchkey_e2e::latchkey_core::jwt;
 use latchkey_e2e::latchkey_core::keys::{self, LoadedKey};
 use latchkey_e2e::latchkey_core::model::{Alg, AuthCode, AuthMethod, ClientType, GrantType};
-use latchkey_e2e::latchkey_core::store::Store;
 use latchkey_e2e::*;
 use serde_json::{json, Value};
 

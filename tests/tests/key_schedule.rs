@@ -3,7 +3,6 @@
 //! verifying (retiring, still in the JWKS) and is retired a day later.
 
 use latchkey_e2e::latchkey_core::model::{Alg, GrantType, KeyState};
-use latchkey_e2e::latchkey_core::store::Store;
 use latchkey_e2e::*;
 use serde_json::Value;
 

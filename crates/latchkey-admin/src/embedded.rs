@@ -12,6 +12,7 @@ use latchkey_core::manage::{ManagePolicy, Manager};
 use latchkey_core::model::{AuditFilter, KeyState};
 use latchkey_core::oauth::Provider;
 use latchkey_core::store::Store;
+use latchkey_store_postgres::{PgOptions, PgStore};
 use latchkey_store_sqlite::{SqliteOptions, SqliteStore};
 use std::path::Path;
 use std::sync::Arc;
@@ -43,6 +44,8 @@ pub struct Embedded {
     actor: String,
     /// Kept to close the pools cleanly (checkpointing the WAL) when opened from a path.
     sqlite: Option<SqliteStore>,
+    /// Kept to close the pool when opened from a URL.
+    postgres: Option<PgStore>,
     /// The authorization server over the same store, when one runs in this process (the
     /// server's admin API, the desktop console): token introspection and revocation
     /// need its keys and rules.
@@ -91,6 +94,40 @@ impl Embedded {
         Ok(embedded)
     }
 
+    /// Opens a PostgreSQL database shared with running `latchkey serve` nodes (migrating
+    /// it if needed, under the store's advisory lock), then prepares it as
+    /// [`open_with`](Self::open_with) does. Every change is announced to the nodes'
+    /// caches by the store itself.
+    pub async fn open_postgres(
+        url: &str,
+        kek: Kek,
+        opts: EmbeddedOptions,
+    ) -> Result<Embedded, AdminError> {
+        let pg = PgStore::connect_with(
+            url,
+            PgOptions {
+                max_connections: 4,
+                // One command, nothing cached: no listener, no poll.
+                follow_changes: false,
+                application_name: "latchkey-admin".into(),
+                ..PgOptions::default()
+            },
+        )
+        .await
+        .map_err(|e| {
+            AdminError::from(latchkey_core::manage::ManageError::from(e))
+                .with_context("cannot open the PostgreSQL database")
+        })?;
+        let store: Arc<dyn Store> = Arc::new(pg.clone());
+        let embedded = Self::from_store(store, Arc::new(SystemClock), kek, opts);
+        let embedded = Embedded {
+            postgres: Some(pg),
+            ..embedded
+        };
+        embedded.prepare().await?;
+        Ok(embedded)
+    }
+
     /// Over any store (tests, or a server that already holds one). Does not run the
     /// first-use preparation; call [`prepare`](Self::prepare) for that.
     pub fn from_store(
@@ -103,6 +140,7 @@ impl Embedded {
             manager: Manager::new(store, clock, kek, opts.policy),
             actor: opts.actor,
             sqlite: None,
+            postgres: None,
             provider: None,
         }
     }
@@ -114,6 +152,7 @@ impl Embedded {
             manager,
             actor: actor.into(),
             sqlite: None,
+            postgres: None,
             provider: None,
         }
     }
@@ -177,6 +216,9 @@ impl Embedded {
     pub async fn close(&self) {
         if let Some(s) = &self.sqlite {
             s.close().await;
+        }
+        if let Some(p) = &self.postgres {
+            p.close().await;
         }
     }
 }

@@ -78,6 +78,21 @@ pub fn load_or_create_kek(db: &Path) -> Result<(Kek, KekSource), AdminError> {
     )
 }
 
+/// The KEK for a database shared by several processes on several machines
+/// (PostgreSQL): only `LATCHKEY_KEK` or `LATCHKEY_KEK_FILE`, never a file created here,
+/// since every node must hold the same key and a file made on one machine would not
+/// be on the others.
+pub fn load_shared_kek() -> Result<(Kek, KekSource), AdminError> {
+    let non_empty = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let (kek, file) = (non_empty(ENV_KEK), non_empty(ENV_KEK_FILE));
+    if kek.is_none() && file.is_none() {
+        return Err(AdminError::invalid_input(format!(
+            "a PostgreSQL database needs the key-encryption key from ${ENV_KEK} or              ${ENV_KEK_FILE}, the same on every node (generate one with              `openssl rand -hex 32`)"
+        )));
+    }
+    load_or_create_kek_with(Path::new("unused.db"), kek, file.map(PathBuf::from))
+}
+
 /// [`load_or_create_kek`] with the environment passed in (for tests, and callers that
 /// read configuration elsewhere).
 pub fn load_or_create_kek_with(

@@ -1,7 +1,7 @@
 //! `latchkey-admin`: the [`AdminBackend`] trait — every administrative operation, named
 //! as in every other layer — with two implementations: [`Embedded`] over
-//! `latchkey-core`'s [`Manager`](latchkey_core::manage::Manager) and a SQLite file, and
-//! [`Remote`] over a running server's admin API (`/admin/v1`).
+//! `latchkey-core`'s [`Manager`](latchkey_core::manage::Manager) and a SQLite file or a
+//! PostgreSQL database, and [`Remote`] over a running server's admin API (`/admin/v1`).
 //!
 //! Owns: the backend-neutral admin surface the CLI (`latchkey admin`), the desktop
 //! console and the server's admin routes share; conversions between domain types and
@@ -21,7 +21,9 @@ mod remote;
 pub mod signin;
 
 pub use embedded::{Embedded, EmbeddedOptions};
-pub use kek::{kek_path_for, load_or_create_kek, load_or_create_kek_with, KekSource};
+pub use kek::{
+    kek_path_for, load_or_create_kek, load_or_create_kek_with, load_shared_kek, KekSource,
+};
 pub use remote::{OnRefresh, Remote};
 pub use signin::{Credential, Secret, TokenSet};
 

@@ -80,6 +80,14 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// Whether this process should run the cluster-wide jobs (scheduled key rotation,
+    /// purge of expired rows) now. A store shared by several server nodes elects one
+    /// at a time (PostgreSQL: an advisory lock held on a connection of its own, so a
+    /// dead node hands over); a store used by one server always says yes.
+    async fn lead_jobs(&self) -> StoreResult<bool> {
+        Ok(true)
+    }
+
     // --- clients -----------------------------------------------------------------
     async fn client_get(&self, id: &str) -> StoreResult<Option<Client>>;
     async fn clients_list(&self) -> StoreResult<Vec<Client>>;

@@ -29,6 +29,7 @@ use latchkey_core::crypto::Kek;
 use latchkey_core::model::Alg;
 use latchkey_core::oauth::{Config, Provider};
 use latchkey_core::store::Store;
+use latchkey_store_postgres::{PgOptions, PgStore};
 use latchkey_store_sqlite::{SqliteOptions, SqliteStore};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -37,10 +38,38 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// A `postgres://` URL. Its `Debug` hides the password, so a logged configuration
+/// never carries it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    /// The URL with any password replaced by `***`, for logs and `--check-config`.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("***"));
+                u.to_string()
+            }
+            Ok(u) => u.to_string(),
+            Err(_) => "<invalid database URL>".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
 /// Everything `latchkey serve` needs, already merged from flags, env and config file.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
+    /// The SQLite file; ignored when `database` is set.
     pub db: PathBuf,
+    /// A shared PostgreSQL database instead of the SQLite file (several nodes).
+    pub database: Option<DatabaseUrl>,
     pub issuer: String,
     pub public_addr: SocketAddr,
     pub admin_addr: SocketAddr,
@@ -380,15 +409,28 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
             "an https:// issuer needs --tls-cert/--tls-key, or --trusted-proxy naming the TLS-terminating proxy".into(),
         ));
     }
-    let store = SqliteStore::open_with(
-        &cfg.db,
-        SqliteOptions {
-            synchronous_normal: cfg.synchronous_normal,
-            ..SqliteOptions::default()
-        },
-    )
-    .await?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store: Arc<dyn Store> = match &cfg.database {
+        Some(url) => Arc::new(
+            PgStore::connect_with(
+                &url.0,
+                PgOptions {
+                    application_name: format!("latchkey-serve-{}", std::process::id()),
+                    ..PgOptions::default()
+                },
+            )
+            .await?,
+        ),
+        None => Arc::new(
+            SqliteStore::open_with(
+                &cfg.db,
+                SqliteOptions {
+                    synchronous_normal: cfg.synchronous_normal,
+                    ..SqliteOptions::default()
+                },
+            )
+            .await?,
+        ),
+    };
     let mut config = Config::new(cfg.issuer.clone());
     config.access_token_alg = cfg.access_token_alg;
     let fetcher = Arc::new(fetch::HttpJwksFetcher::new(issuer_is_loopback(&cfg.issuer)));
@@ -487,7 +529,10 @@ pub async fn start_with(
         }
     }));
 
-    // Keys: made (first start) or brought up to date, then kept rotating on schedule.
+    // Keys: made (first start) or brought up to date, then kept rotating on schedule,
+    // with the clean-up of expired rows. On a shared database only the elected node
+    // runs these jobs (two nodes rotating at once would each activate a key); the
+    // others are ready as soon as the leader's keys are there.
     let p = provider.clone();
     let mut rx = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
@@ -497,14 +542,25 @@ pub async fn start_with(
             tracing::warn!(error = %e, "could not create the latchkey-console client");
         }
         loop {
-            match p.maintain_keys().await {
-                Ok(()) => {
+            let lead = p.store.lead_jobs().await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "leader election failed; skipping the jobs");
+                false
+            });
+            if lead {
+                match p.maintain_keys().await {
+                    Ok(()) => {
+                        let _ = ready_tx.send(true);
+                    }
+                    Err(e) => tracing::error!(error = %e, "key maintenance failed"),
+                }
+                if let Err(e) = p.store.purge_expired(p.now()).await {
+                    tracing::warn!(error = %e, "clean-up of expired rows failed");
+                }
+            } else if !*ready_tx.borrow() {
+                let alg = p.config.access_token_alg;
+                if p.keys().await.is_ok_and(|k| k.signers.contains_key(&alg)) {
                     let _ = ready_tx.send(true);
                 }
-                Err(e) => tracing::error!(error = %e, "key maintenance failed"),
-            }
-            if let Err(e) = p.store.purge_expired(p.now()).await {
-                tracing::warn!(error = %e, "clean-up of expired rows failed");
             }
             let wait = if *ready_tx.borrow() { 60 } else { 2 };
             tokio::select! {

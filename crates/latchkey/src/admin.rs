@@ -1,15 +1,18 @@
-//! `latchkey admin [--db PATH | --server URL [--api-key KEY]] <resource> <verb> …
-//! [--json]`: every command goes through the [`AdminBackend`] trait — the embedded
-//! backend on a database file, or the remote one on a server's admin API — so the CLI,
-//! the admin API and the console share one set of operations and errors.
+//! `latchkey admin [--db PATH | --database URL | --server URL [--api-key KEY]]
+//! <resource> <verb> … [--json]`: every command goes through the [`AdminBackend`] trait —
+//! the embedded backend on a SQLite file or a shared PostgreSQL database, or the remote
+//! one on a server's admin API — so the CLI, the admin API and the console share one set
+//! of operations and errors.
 //!
 //! Exit codes: 0 success, 1 an operation failed (`error: <message> (<code>)` on
 //! stderr), 2 bad usage (clap).
 
-use crate::config::{resolve_db, FileConfig};
+use crate::config::{resolve_database, Database, FileConfig};
 use crate::output::{duration, emit, opt, opt_time, short_grant, time, Table};
 use clap::{ArgGroup, Args, Subcommand};
-use latchkey_admin::{load_or_create_kek, AdminBackend, AdminError, Embedded};
+use latchkey_admin::{
+    load_or_create_kek, load_shared_kek, AdminBackend, AdminError, Embedded, EmbeddedOptions,
+};
 use latchkey_api_types::*;
 use serde::Serialize;
 use std::io::{IsTerminal, Read, Write};
@@ -22,7 +25,17 @@ pub struct AdminArgs {
     #[arg(long, global = true, env = "LATCHKEY_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
 
-    /// TOML config file (only its `db` key matters here)
+    /// PostgreSQL URL (postgres://…) of a cluster's shared database, instead of --db
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+
+    /// TOML config file (only its `db` and `database` keys matter here)
     #[arg(long, global = true, env = "LATCHKEY_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -592,8 +605,18 @@ pub async fn run(args: AdminArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let db = resolve_db(args.db.clone(), &file);
-    let (kek, source) = match load_or_create_kek(&db) {
+    let database = match resolve_database(args.db.clone(), args.database.clone(), &file) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let kek = match &database {
+        Database::Sqlite(db) => load_or_create_kek(db),
+        Database::Postgres(_) => load_shared_kek(),
+    };
+    let (kek, source) = match kek {
         Ok(k) => k,
         Err(e) => {
             eprintln!("{}", err_line(&e));
@@ -603,7 +626,13 @@ pub async fn run(args: AdminArgs) -> ExitCode {
     if source.created().is_some() {
         eprintln!("notice: {}", source.describe());
     }
-    let backend = match Embedded::open(&db, kek).await {
+    let opened = match &database {
+        Database::Sqlite(db) => Embedded::open(db, kek).await,
+        Database::Postgres(url) => {
+            Embedded::open_postgres(url, kek, EmbeddedOptions::default()).await
+        }
+    };
+    let backend = match opened {
         Ok(b) => b,
         Err(e) => {
             eprintln!("{}", err_line(&e));

@@ -16,6 +16,8 @@ pub const DEFAULT_DB: &str = "./latchkey.db";
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub db: Option<PathBuf>,
+    /// A `postgres://` URL: serve from a shared PostgreSQL database instead of `db`.
+    pub database: Option<String>,
     pub issuer: Option<String>,
     pub public_addr: Option<String>,
     pub admin_addr: Option<String>,
@@ -60,6 +62,38 @@ pub fn resolve_db(flag_or_env: Option<PathBuf>, file: &FileConfig) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DB))
 }
 
+/// Where the data lives, for any command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// `--database`/`LATCHKEY_DATABASE_URL`, then the file's `database`, select PostgreSQL;
+/// otherwise the SQLite path as [`resolve_db`] finds it. Both on the command line (or
+/// in the environment) is a mistake worth refusing rather than guessing about.
+pub fn resolve_database(
+    db_flag_or_env: Option<PathBuf>,
+    url_flag_or_env: Option<String>,
+    file: &FileConfig,
+) -> anyhow::Result<Database> {
+    let url_flag = url_flag_or_env.filter(|u| !u.trim().is_empty());
+    if url_flag.is_some() && db_flag_or_env.is_some() {
+        anyhow::bail!("give either --db (SQLite file) or --database (PostgreSQL URL), not both");
+    }
+    let url = match url_flag {
+        Some(u) => Some(u),
+        None if db_flag_or_env.is_some() => None,
+        None => file.database.clone().filter(|u| !u.trim().is_empty()),
+    };
+    match url {
+        Some(u) if latchkey_store_postgres::is_postgres_url(&u) => Ok(Database::Postgres(u)),
+        // Never echo the value: it may carry a password.
+        Some(_) => anyhow::bail!("--database must be a postgres:// or postgresql:// URL"),
+        None => Ok(Database::Sqlite(resolve_db(db_flag_or_env, file))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +120,37 @@ mod tests {
         assert_eq!(c.db, Some(dir.path().join("data/l.db")));
         assert_eq!(c.trusted_proxy, Some(vec!["10.0.0.1".to_string()]));
         assert_eq!(c.synchronous_normal, Some(true));
+    }
+
+    #[test]
+    fn a_postgres_url_selects_postgres_and_db_keeps_selecting_sqlite() {
+        let none = FileConfig::default();
+        assert_eq!(
+            resolve_database(None, Some("postgres://h/db".into()), &none).unwrap(),
+            Database::Postgres("postgres://h/db".into())
+        );
+        assert_eq!(
+            resolve_database(Some("x.db".into()), None, &none).unwrap(),
+            Database::Sqlite("x.db".into())
+        );
+        let file = FileConfig {
+            database: Some("postgresql://h/db".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve_database(None, None, &file).unwrap(),
+            Database::Postgres("postgresql://h/db".into())
+        );
+        // A --db flag beats the file's database.
+        assert_eq!(
+            resolve_database(Some("x.db".into()), None, &file).unwrap(),
+            Database::Sqlite("x.db".into())
+        );
+        assert!(
+            resolve_database(Some("x.db".into()), Some("postgres://h/d".into()), &none).is_err()
+        );
+        let e = resolve_database(None, Some("mysql://u:pw@h/d".into()), &none).unwrap_err();
+        assert!(!format!("{e:#}").contains("pw"));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 mod admin;
 mod config;
 mod inspect;
+mod migrate;
 mod output;
 mod remote;
 mod serve;
@@ -36,6 +37,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Administer clients, scopes, users, keys, sessions and the audit log
     Admin(admin::AdminArgs),
+    /// Bring the database schema up to date, then exit
+    Migrate(migrate::MigrateArgs),
     /// Work with tokens
     Token {
         #[command(subcommand)]
@@ -68,6 +71,7 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run_serve(args).await,
         Command::Admin(args) => admin::run(args).await,
+        Command::Migrate(args) => migrate::run(args).await,
         Command::Token {
             command: TokenCommand::Inspect(args),
         } => inspect::run(args).await,

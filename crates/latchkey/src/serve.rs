@@ -1,7 +1,7 @@
 //! `latchkey serve`: its flags, and their merge with the environment, the config file
 //! and the defaults into [`ServeSettings`].
 
-use crate::config::{resolve_db, FileConfig};
+use crate::config::{resolve_database, Database, FileConfig};
 use anyhow::{anyhow, bail, Context};
 use clap::builder::BoolishValueParser;
 use clap::Args;
@@ -27,6 +27,16 @@ pub struct ServeArgs {
     /// SQLite database file, created and migrated on first use [default: ./latchkey.db]
     #[arg(long, env = "LATCHKEY_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
+
+    /// PostgreSQL URL (postgres://…) shared by several nodes, instead of --db; needs
+    /// LATCHKEY_KEK or LATCHKEY_KEK_FILE, the same on every node
+    #[arg(
+        long,
+        env = "LATCHKEY_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
 
     /// Issuer URL: https://, or http:// only on a loopback address [default: http://127.0.0.1:8080]
     #[arg(long, env = "LATCHKEY_ISSUER", value_name = "URL")]
@@ -85,6 +95,9 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServeSettings {
     pub db: PathBuf,
+    /// The PostgreSQL URL, password redacted when printed.
+    #[serde(serialize_with = "redacted")]
+    pub database: Option<String>,
     pub issuer: String,
     pub public_addr: SocketAddr,
     pub admin_addr: SocketAddr,
@@ -93,6 +106,13 @@ pub struct ServeSettings {
     pub trusted_proxies: Vec<IpAddr>,
     pub access_token_alg: Alg,
     pub synchronous_normal: bool,
+}
+
+fn redacted<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(u) => s.serialize_some(&latchkey_server::DatabaseUrl(u.clone()).redacted()),
+        None => s.serialize_none(),
+    }
 }
 
 fn parse_addr(flag: &str, v: &str) -> anyhow::Result<SocketAddr> {
@@ -152,8 +172,13 @@ impl ServeArgs {
                 .map_err(|_| anyhow!("--access-token-alg {a:?}: expected ES256, RS256 or EdDSA"))?,
             None => DEFAULT_ACCESS_TOKEN_ALG,
         };
+        let (db, database) = match resolve_database(self.db, self.database, file)? {
+            Database::Sqlite(p) => (p, None),
+            Database::Postgres(u) => (PathBuf::from(crate::config::DEFAULT_DB), Some(u)),
+        };
         Ok(ServeSettings {
-            db: resolve_db(self.db, file),
+            db,
+            database,
             issuer,
             public_addr: parse_addr("public-addr", &public_addr)?,
             admin_addr: parse_addr("admin-addr", &admin_addr)?,
@@ -189,7 +214,11 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let (kek, source) = match latchkey_admin::load_or_create_kek(&settings.db) {
+    let kek = match &settings.database {
+        Some(_) => latchkey_admin::load_shared_kek(),
+        None => latchkey_admin::load_or_create_kek(&settings.db),
+    };
+    let (kek, source) = match kek {
         Ok(k) => k,
         Err(e) => {
             eprintln!("error: {} ({})", e.message, e.code);
@@ -201,6 +230,7 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
     }
     let cfg = latchkey_server::ServeConfig {
         db: settings.db,
+        database: settings.database.map(latchkey_server::DatabaseUrl),
         issuer: settings.issuer,
         public_addr: settings.public_addr,
         admin_addr: settings.admin_addr,

@@ -1,0 +1,461 @@
+//! Row structs, one per table, and their conversions to and from the domain types: a
+//! copy of the SQLite store's, since both schemas have the same columns (PostgreSQL's
+//! BIGINT, BOOLEAN and BYTEA decode into the same Rust types).
+//!
+//! Rows mirror the columns exactly, so a schema change shows up here as a compile-time
+//! or decode error rather than as a silently misread field. Conversions that can fail
+//! (enum names, JSON lists) report `StoreError::Corrupt` naming the table and column but
+//! never the stored value, which might be sensitive.
+
+use latchkey_core::error::StoreError;
+use latchkey_core::model::{
+    ApiKey, AuditEvent, AuthCode, Client, ClientSecret, DeviceCode, RefreshToken, Scope, Session,
+    SignIn, SigningKey, User,
+};
+use latchkey_core::store::AuthRequest;
+use std::str::FromStr;
+
+/// Lists (scopes, grant types, redirect URIs, claims) are stored as JSON arrays: unlike
+/// space-separated text this survives any character a redirect URI may contain.
+pub(crate) fn to_json_list<T: AsRef<str>>(list: &[T]) -> Result<String, StoreError> {
+    let items: Vec<&str> = list.iter().map(AsRef::as_ref).collect();
+    serde_json::to_string(&items).map_err(|e| StoreError::Other(format!("encoding a list: {e}")))
+}
+
+fn from_json_list(text: &str, what: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn parse<T>(text: &str, what: &str) -> Result<T, StoreError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|e: T::Err| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientRow {
+    pub id: String,
+    pub name: String,
+    pub client_type: String,
+    pub auth_method: String,
+    pub grant_types: String,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub allowed_scopes: String,
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub access_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub refresh_idle_ttl: i64,
+    pub refresh_grace_secs: i64,
+    pub require_consent: bool,
+    pub disabled: bool,
+    pub tokens_valid_after: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+    fn try_from(r: ClientRow) -> Result<Self, StoreError> {
+        let grant_types = from_json_list(&r.grant_types, "clients.grant_types")?
+            .iter()
+            .map(|g| parse(g, "clients.grant_types"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Client {
+            client_type: parse(&r.client_type, "clients.client_type")?,
+            auth_method: parse(&r.auth_method, "clients.auth_method")?,
+            grant_types,
+            redirect_uris: from_json_list(&r.redirect_uris, "clients.redirect_uris")?,
+            post_logout_redirect_uris: from_json_list(
+                &r.post_logout_redirect_uris,
+                "clients.post_logout_redirect_uris",
+            )?,
+            allowed_scopes: from_json_list(&r.allowed_scopes, "clients.allowed_scopes")?,
+            id: r.id,
+            name: r.name,
+            jwks: r.jwks,
+            jwks_uri: r.jwks_uri,
+            access_token_ttl: r.access_token_ttl,
+            refresh_token_ttl: r.refresh_token_ttl,
+            refresh_idle_ttl: r.refresh_idle_ttl,
+            refresh_grace_secs: r.refresh_grace_secs,
+            require_consent: r.require_consent,
+            disabled: r.disabled,
+            tokens_valid_after: r.tokens_valid_after,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientSecretRow {
+    pub id: String,
+    pub client_id: String,
+    pub hash: Vec<u8>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+impl From<ClientSecretRow> for ClientSecret {
+    fn from(r: ClientSecretRow) -> Self {
+        ClientSecret {
+            id: r.id,
+            client_id: r.client_id,
+            hash: r.hash,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ScopeRow {
+    pub name: String,
+    pub description: String,
+    pub claims: String,
+    pub builtin: bool,
+    pub created_at: i64,
+}
+
+impl TryFrom<ScopeRow> for Scope {
+    type Error = StoreError;
+    fn try_from(r: ScopeRow) -> Result<Self, StoreError> {
+        Ok(Scope {
+            claims: from_json_list(&r.claims, "scopes.claims")?,
+            name: r.name,
+            description: r.description,
+            builtin: r.builtin,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub is_admin: bool,
+    pub password_changed_at: i64,
+    pub created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: r.id,
+            username: r.username,
+            email: r.email,
+            email_verified: r.email_verified,
+            name: r.name,
+            password_hash: r.password_hash,
+            disabled: r.disabled,
+            is_admin: r.is_admin,
+            password_changed_at: r.password_changed_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SigningKeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub state: String,
+    pub public_jwk: String,
+    pub private_enc: Vec<u8>,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub retiring_at: Option<i64>,
+    pub retired_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl TryFrom<SigningKeyRow> for SigningKey {
+    type Error = StoreError;
+    fn try_from(r: SigningKeyRow) -> Result<Self, StoreError> {
+        Ok(SigningKey {
+            alg: parse(&r.alg, "signing_keys.alg")?,
+            state: parse(&r.state, "signing_keys.state")?,
+            kid: r.kid,
+            public_jwk: r.public_jwk,
+            private_enc: r.private_enc,
+            created_at: r.created_at,
+            activated_at: r.activated_at,
+            retiring_at: r.retiring_at,
+            retired_at: r.retired_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SignInRow {
+    pub id: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+impl From<SignInRow> for SignIn {
+    fn from(r: SignInRow) -> Self {
+        SignIn {
+            id: r.id,
+            user_id: r.user_id,
+            auth_time: r.auth_time,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            ended_at: r.ended_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuthRequestRow {
+    pub id: String,
+    pub params: String,
+    pub sign_in_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+}
+
+impl From<AuthRequestRow> for AuthRequest {
+    fn from(r: AuthRequestRow) -> Self {
+        AuthRequest {
+            id: r.id,
+            params: r.params,
+            sign_in_id: r.sign_in_id,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            consumed_at: r.consumed_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub sign_in_id: Option<String>,
+    pub scopes: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+    fn try_from(r: SessionRow) -> Result<Self, StoreError> {
+        Ok(Session {
+            scopes: from_json_list(&r.scopes, "sessions.scopes")?,
+            id: r.id,
+            user_id: r.user_id,
+            client_id: r.client_id,
+            sign_in_id: r.sign_in_id,
+            auth_time: r.auth_time,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            expires_at: r.expires_at,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            revoked_at: r.revoked_at,
+            revoked_reason: r.revoked_reason,
+        })
+    }
+}
+
+/// A session joined with the names and live-token counts the console shows.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionInfoRow {
+    #[sqlx(flatten)]
+    pub session: SessionRow,
+    pub username: String,
+    pub client_name: String,
+    pub live_access_tokens: i64,
+    pub live_refresh_tokens: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuthCodeRow {
+    pub hash: Vec<u8>,
+    pub client_id: String,
+    pub user_id: String,
+    pub sign_in_id: Option<String>,
+    pub redirect_uri: String,
+    pub redirect_uri_sent: bool,
+    pub scopes: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+    pub session_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl TryFrom<AuthCodeRow> for AuthCode {
+    type Error = StoreError;
+    fn try_from(r: AuthCodeRow) -> Result<Self, StoreError> {
+        Ok(AuthCode {
+            scopes: from_json_list(&r.scopes, "auth_codes.scopes")?,
+            hash: r.hash,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            sign_in_id: r.sign_in_id,
+            redirect_uri: r.redirect_uri,
+            redirect_uri_sent: r.redirect_uri_sent,
+            nonce: r.nonce,
+            code_challenge: r.code_challenge,
+            auth_time: r.auth_time,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            consumed_at: r.consumed_at,
+            session_id: r.session_id,
+            ip: r.ip,
+            user_agent: r.user_agent,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeviceCodeRow {
+    pub hash: Vec<u8>,
+    pub user_code_hash: Vec<u8>,
+    pub client_id: String,
+    pub scopes: String,
+    pub status: String,
+    pub user_id: Option<String>,
+    pub sign_in_id: Option<String>,
+    pub auth_time: Option<i64>,
+    pub poll_interval: i64,
+    pub last_polled_at: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub session_id: Option<String>,
+}
+
+impl TryFrom<DeviceCodeRow> for DeviceCode {
+    type Error = StoreError;
+    fn try_from(r: DeviceCodeRow) -> Result<Self, StoreError> {
+        Ok(DeviceCode {
+            scopes: from_json_list(&r.scopes, "device_codes.scopes")?,
+            status: parse(&r.status, "device_codes.status")?,
+            hash: r.hash,
+            user_code_hash: r.user_code_hash,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            sign_in_id: r.sign_in_id,
+            auth_time: r.auth_time,
+            interval: r.poll_interval,
+            last_polled_at: r.last_polled_at,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            session_id: r.session_id,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RefreshTokenRow {
+    pub hash: Vec<u8>,
+    pub session_id: String,
+    pub client_id: String,
+    pub created_at: i64,
+    pub consumed_at: Option<i64>,
+    pub idle_expires_at: i64,
+}
+
+impl From<RefreshTokenRow> for RefreshToken {
+    fn from(r: RefreshTokenRow) -> Self {
+        RefreshToken {
+            hash: r.hash,
+            session_id: r.session_id,
+            client_id: r.client_id,
+            created_at: r.created_at,
+            consumed_at: r.consumed_at,
+            idle_expires_at: r.idle_expires_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditEventRow {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub ip: Option<String>,
+    pub security: bool,
+}
+
+impl From<AuditEventRow> for AuditEvent {
+    fn from(r: AuditEventRow) -> Self {
+        AuditEvent {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            before: r.before,
+            after: r.after,
+            ip: r.ip,
+            security: r.security,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiKeyRow {
+    pub id: String,
+    pub name: String,
+    pub hash: Vec<u8>,
+    pub read_only: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(r: ApiKeyRow) -> Self {
+        ApiKey {
+            id: r.id,
+            name: r.name,
+            hash: r.hash,
+            read_only: r.read_only,
+            created_at: r.created_at,
+            created_by: r.created_by,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+            last_used_at: r.last_used_at,
+        }
+    }
+}

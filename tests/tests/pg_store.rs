@@ -1,0 +1,191 @@
+//! The shared store suite on PostgreSQL (a database of its own per case), plus what only
+//! the PostgreSQL store has: migrations under an advisory lock, refusing a newer
+//! schema, change notification between nodes and the leader lock.
+
+use latchkey_core::model::NewAuditEvent;
+use latchkey_core::store::Store;
+use latchkey_core::store_suite::{self, client, T0};
+use latchkey_e2e::pg::TestDatabase;
+use latchkey_store_postgres::{PgOptions, PgStore};
+use sqlx::Connection;
+use std::time::{Duration, Instant};
+
+struct TestDb {
+    // Field order: the store's pool closes before the database is dropped.
+    store: PgStore,
+    _db: TestDatabase,
+}
+
+impl TestDb {
+    async fn new() -> Self {
+        let db = TestDatabase::create().await.expect("test database");
+        let store = PgStore::connect(&db.url).await.expect("connect");
+        Self { store, _db: db }
+    }
+
+    fn store(&self) -> &PgStore {
+        &self.store
+    }
+}
+
+latchkey_core::store_suite_tests!(TestDb::new());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_suite_passes_on_one_shared_database() {
+    let db = TestDb::new().await;
+    store_suite::run_all(db.store()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_starts_on_an_empty_database_run_each_migration_exactly_once() {
+    let db = TestDatabase::create().await.unwrap();
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = db.url.clone();
+            tokio::spawn(async move { latchkey_store_postgres::migrate(&url).await })
+        })
+        .collect();
+    let mut applied = Vec::new();
+    for s in starts {
+        applied.extend(s.await.unwrap().expect("migrate"));
+    }
+    applied.sort();
+    let known: Vec<i64> = latchkey_store_postgres::known_migrations()
+        .iter()
+        .map(|m| m.0)
+        .collect();
+    assert_eq!(
+        applied, known,
+        "each migration applied by exactly one start"
+    );
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let rows: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(rows, known);
+    conn.close().await.unwrap();
+    // And a later start has nothing left to do.
+    assert!(latchkey_store_postgres::migrate(&db.url)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_migrated_by_a_newer_build_is_refused() {
+    let db = TestDatabase::create().await.unwrap();
+    latchkey_store_postgres::migrate(&db.url).await.unwrap();
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', TRUE, '\\x00'::bytea, 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    let err = PgStore::connect(&db.url).await.unwrap_err();
+    assert!(
+        matches!(err, latchkey_core::error::StoreError::Corrupt(ref m) if m.contains("newer")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_url_is_refused_without_echoing_its_password() {
+    let err = PgStore::connect("postgres://u:hunter2@127.0.0.1:notaport/db")
+        .await
+        .unwrap_err();
+    assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+}
+
+/// Waits (bounded) for `store`'s change marker to move away from `before`.
+async fn marker_moves(store: &PgStore, before: Option<u64>) -> bool {
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        if store.change_marker() != before {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_on_one_node_moves_the_other_nodes_marker() {
+    let db = TestDatabase::create().await.unwrap();
+    let a = PgStore::connect(&db.url).await.unwrap();
+    let b = PgStore::connect(&db.url).await.unwrap();
+    // Let B's listener settle (its first connect bumps the marker once).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = b.change_marker();
+    a.client_insert(
+        &client("c-notify"),
+        None,
+        &NewAuditEvent::new(T0, "test", "client.create"),
+    )
+    .await
+    .unwrap();
+    assert!(marker_moves(&b, before).await, "B never saw A's change");
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poll_catches_a_change_whose_notification_was_lost() {
+    let db = TestDatabase::create().await.unwrap();
+    let a = PgStore::connect(&db.url).await.unwrap();
+    let b = PgStore::connect_with(
+        &db.url,
+        PgOptions {
+            poll_interval: Duration::from_millis(100),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = b.change_marker();
+    // A change made behind the store's back: the generation moves, no NOTIFY is sent.
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE cache_generation SET n = n + 1")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    assert!(marker_moves(&b, before).await, "the poll never noticed");
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_listen_connection_flushes_the_caches() {
+    let db = TestDatabase::create().await.unwrap();
+    let a = PgStore::connect(&db.url).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = a.change_marker();
+    assert!(db.terminate_backends(None, "LISTEN").await.unwrap() >= 1);
+    assert!(marker_moves(&a, before).await);
+    a.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_at_a_time_leads_and_a_closed_leader_hands_over() {
+    let db = TestDatabase::create().await.unwrap();
+    let a = PgStore::connect(&db.url).await.unwrap();
+    let b = PgStore::connect(&db.url).await.unwrap();
+    assert!(a.lead_jobs().await.unwrap());
+    assert!(a.lead_jobs().await.unwrap(), "the leader keeps leading");
+    assert!(!b.lead_jobs().await.unwrap());
+    a.close().await;
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut took_over = false;
+    while Instant::now() < until && !took_over {
+        took_over = b.lead_jobs().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(took_over, "B never took over after A closed");
+    b.close().await;
+}
