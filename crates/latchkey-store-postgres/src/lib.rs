@@ -44,6 +44,8 @@ pub const CHANNEL: &str = "latchkey_cache";
 /// "lk" + purpose.
 const MIGRATE_LOCK: i64 = 0x6c6b_0000_0000_0001;
 const LEADER_LOCK: i64 = 0x6c6b_0000_0000_0002;
+/// Serialises signing-key changes across nodes (transaction-scoped).
+pub(crate) const KEYS_LOCK: i64 = 0x6c6b_0000_0000_0003;
 
 /// Tunables for [`PgStore::connect_with`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1175,6 +1175,13 @@ impl Store for PgStore {
     ) -> StoreResult<()> {
         const OP: &str = "keys_apply";
         let mut tx = self.write(OP).await?;
+        // Key changes from different nodes queue here, so the check below sees every
+        // committed change (READ COMMITTED alone would let two new active keys pass).
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(crate::KEYS_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
         for u in updates {
             // Column names come from this fixed table, never from input.
             let stamp = match u.state {
@@ -1222,6 +1229,22 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db(OP))?;
+        }
+        // As in SQLite: a caller that planned on a key set another node has changed
+        // since is refused and re-plans.
+        let doubled: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM signing_keys WHERE state IN ('active', 'next') \
+             GROUP BY alg, state HAVING COUNT(*) > 1) d",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        if doubled > 0 {
+            rollback(tx, OP).await;
+            return Err(StoreError::Conflict(
+                "the signing keys changed meanwhile (two active or next keys for one algorithm)"
+                    .into(),
+            ));
         }
         insert_audit_opt(&mut tx, OP, audit).await?;
         self.publish(tx, OP).await

@@ -351,11 +351,15 @@ pub enum SessionsCmd {
         cursor: Option<String>,
     },
     Get {
+        /// Session ids are base64url and may begin with `-`
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Revoke one session, or every session of a user, of a client or from an address
     #[command(group(ArgGroup::new("what").required(true).args(["id", "user", "client", "ip"])))]
     Revoke {
+        /// Session ids are base64url and may begin with `-`
+        #[arg(allow_hyphen_values = true)]
         id: Option<String>,
         /// Every session of this user (id or username); also ends their sign-ins
         #[arg(long)]
