@@ -42,7 +42,8 @@ export function audit({ conf, capabilities, cargoToml, commands }) {
   if (sec.assetProtocol?.enable) p.push('app.security.assetProtocol must stay disabled');
   if (sec.pattern && sec.pattern.use && sec.pattern.use !== 'isolation' && sec.pattern.use !== 'brownfield') p.push('app.security.pattern: unknown');
 
-  const allowed = new Set(commands.map((c) => `allow-${c}`));
+  // tauri-build names a command's permission allow-<command> with hyphens for underscores.
+  const allowed = new Set(commands.map((c) => `allow-${c.replace(/_/g, '-')}`));
   for (const [file, cap] of Object.entries(capabilities)) {
     if (cap.remote) p.push(`${file}: remote origins are not allowed`);
     for (const w of [...(cap.windows ?? []), ...(cap.webviews ?? [])]) {

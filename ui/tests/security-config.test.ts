@@ -24,7 +24,7 @@ describe('the shell security check', () => {
     ['a "*" window', (c) => (c.capabilities['capabilities/main.json'].windows = ['*']), /pattern "\*"/],
     ['the shell plugin', (c) => c.capabilities['capabilities/main.json'].permissions.push('shell:allow-execute'), /no shell/],
     ['a $HOME fs scope', (c) => c.capabilities['capabilities/main.json'].permissions.push({ identifier: 'fs:allow-read', allow: [{ path: '$HOME/**' }] }), /fs plugin|\$HOME/],
-    ['a command outside the manifest', (c) => c.capabilities['capabilities/main.json'].permissions.push('allow-eval_js'), /not in the app manifest/],
+    ['a command outside the manifest', (c) => c.capabilities['capabilities/main.json'].permissions.push('allow-eval-js'), /not in the app manifest/],
     ['devtools in release', (c) => (c.cargoToml = c.cargoToml.replace('tauri = { version = "2", features = [] }', 'tauri = { version = "2", features = ["devtools"] }')), /devtools/],
   ];
   for (const [what, spoil, expected] of cases) {
