@@ -256,6 +256,47 @@ impl Harness {
         })
     }
 
+    /// A user with the admin role (may be granted the admin API scopes).
+    pub async fn admin_user(&self, username: &str, password: &str) -> Result<String> {
+        let u = self
+            .manager
+            .user_create(
+                "test",
+                NewUser {
+                    username: username.into(),
+                    email: None,
+                    name: None,
+                    password: password.into(),
+                    is_admin: true,
+                },
+            )
+            .await?;
+        Ok(u.id)
+    }
+
+    /// An admin API key (`read_only` or read-write) and its id.
+    pub async fn api_key(&self, read_only: bool) -> Result<(String, String)> {
+        let (key, secret) = self
+            .manager
+            .api_key_create("test", "test key", read_only, None)
+            .await?;
+        Ok((key.id, secret.into_string()))
+    }
+
+    /// The admin API's base URL (`http://127.0.0.1:<admin port>`).
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.admin_addr(), path)
+    }
+
+    /// The built-in public client of the console, redirecting to a loopback port.
+    pub fn console_client(&self) -> TestClient {
+        TestClient {
+            id: "latchkey-console".into(),
+            secret: None,
+            redirect_uri: "http://127.0.0.1:5555/callback".into(),
+        }
+    }
+
     pub async fn user(&self, username: &str, password: &str) -> Result<String> {
         let u = self
             .manager

@@ -1,15 +1,15 @@
 //! Domain types ↔ wire DTOs. Kept here, at the edge, so `latchkey-api-types` needs no
 //! dependency on the engine and the engine knows nothing of the wire.
 
-use crate::AdminError;
+use crate::{AdminError, AdminResult};
 use latchkey_api_types::*;
 use latchkey_core::manage::{
     ClientCreated as CoreClientCreated, ClientUpdate, KeyRevocation, KeyRotation, NewClient,
-    NewScope, NewUser, SecretRotated as CoreSecretRotated,
+    NewScope, NewUser, SecretRotated as CoreSecretRotated, SessionQuery, SessionSelector,
 };
 use latchkey_core::model::{
-    Alg, AuditEvent, AuditFilter, AuthMethod, Client, ClientType, GrantType, Scope, SigningKey,
-    User,
+    Alg, ApiKey, AuditEvent, AuditFilter, AuthMethod, Client, ClientType, GrantType, RevokeImpact,
+    Scope, SessionSort, SessionStateFilter, SigningKey, StoreStats, User,
 };
 use latchkey_core::store::SessionInfo;
 use serde_json::Value;
@@ -255,16 +255,194 @@ pub(crate) fn session_dto(i: &SessionInfo) -> SessionDto {
     }
 }
 
-pub(crate) fn audit_filter(f: AuditFilterDto) -> AuditFilter {
-    AuditFilter {
+pub(crate) fn audit_filter(f: AuditFilterDto) -> AdminResult<AuditFilter> {
+    let before_id = match f.cursor.as_deref() {
+        Some(c) => Some(c.parse::<i64>().map_err(|_| {
+            AdminError::invalid_input("the cursor is not one this listing returned")
+        })?),
+        None => None,
+    };
+    Ok(AuditFilter {
         actor: f.actor,
         action_prefix: f.action_prefix,
         target: f.target,
         security_only: f.security_only,
         since: f.since,
-        before_id: f.before_id,
+        until: f.until,
+        before_id,
+        after_id: None,
         limit: f.limit,
+    })
+}
+
+/// A page of audit events; a full page carries the cursor of the next one.
+pub(crate) fn audit_page(items: Vec<AuditEvent>, limit: i64) -> AuditPageDto {
+    let next_cursor = match items.last() {
+        Some(last) if i64::try_from(items.len()).unwrap_or(i64::MAX) >= limit => {
+            Some(last.id.to_string())
+        }
+        _ => None,
+    };
+    AuditPageDto {
+        items: items.iter().map(audit_dto).collect(),
+        next_cursor,
     }
+}
+
+/// What the console's live views care about in an audited action.
+pub(crate) fn event_kind(e: &AuditEvent) -> &'static str {
+    let a = e.action.as_str();
+    if e.security {
+        "security_event"
+    } else if a == "session.create" {
+        "session_created"
+    } else if a.starts_with("session.") || a == "token.revoke" || a == "user.disable" {
+        "session_revoked"
+    } else if a == "key.revoke" {
+        "key_revoked"
+    } else if a.starts_with("key.") {
+        "key_rotated"
+    } else if a.starts_with("client.") {
+        "client_changed"
+    } else {
+        "changed"
+    }
+}
+
+pub(crate) fn admin_event(e: &AuditEvent) -> AdminEventDto {
+    AdminEventDto {
+        kind: event_kind(e).to_string(),
+        event: audit_dto(e),
+    }
+}
+
+pub(crate) fn session_query(f: SessionFilterDto) -> AdminResult<SessionQuery> {
+    let state = match f.state.as_deref() {
+        None | Some("active") => SessionStateFilter::Active,
+        Some("revoked") => SessionStateFilter::Revoked,
+        Some("expired") => SessionStateFilter::Expired,
+        Some("any") => SessionStateFilter::Any,
+        Some(other) => {
+            return Err(AdminError::invalid_input(format!(
+                "state \"{}\" is not one of active, revoked, expired, any",
+                shown(other)
+            )))
+        }
+    };
+    let sort = match f.sort.as_deref() {
+        None | Some("created_at") => SessionSort::CreatedAt,
+        Some("last_used_at") => SessionSort::LastUsedAt,
+        Some(other) => {
+            return Err(AdminError::invalid_input(format!(
+                "sort \"{}\" is not one of created_at, last_used_at",
+                shown(other)
+            )))
+        }
+    };
+    let ascending = match f.order.as_deref() {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(other) => {
+            return Err(AdminError::invalid_input(format!(
+                "order \"{}\" is not one of asc, desc",
+                shown(other)
+            )))
+        }
+    };
+    Ok(SessionQuery {
+        user: f.user,
+        client_id: f.client_id,
+        ip: f.ip,
+        created_from: f.created_from,
+        created_to: f.created_to,
+        state,
+        sort,
+        ascending,
+        cursor: f.cursor,
+        limit: f.limit,
+    })
+}
+
+pub(crate) fn session_selector(req: SessionsRevokeRequest) -> AdminResult<SessionSelector> {
+    let mut given = Vec::new();
+    if let Some(ids) = req.session_ids {
+        given.push(SessionSelector::Ids(ids));
+    }
+    if let Some(u) = req.user {
+        given.push(SessionSelector::User(u));
+    }
+    if let Some(c) = req.client_id {
+        given.push(SessionSelector::Client(c));
+    }
+    if let Some(f) = req.filter {
+        given.push(SessionSelector::Filter(session_query(f)?));
+    }
+    match given.len() {
+        1 => Ok(given.remove(0)),
+        _ => Err(AdminError::invalid_input(
+            "give exactly one of session_ids, user, client_id or filter",
+        )),
+    }
+}
+
+pub(crate) fn impact_dto(i: RevokeImpact, dry_run: bool) -> RevokeImpactDto {
+    RevokeImpactDto {
+        sessions: i.sessions,
+        refresh_families: i.refresh_families,
+        live_access_tokens: i.live_access_tokens,
+        dry_run,
+    }
+}
+
+pub(crate) fn api_key_dto(k: &ApiKey) -> ApiKeyDto {
+    ApiKeyDto {
+        id: k.id.clone(),
+        name: k.name.clone(),
+        read_only: k.read_only,
+        created_at: k.created_at,
+        created_by: k.created_by.clone(),
+        expires_at: k.expires_at,
+        revoked_at: k.revoked_at,
+        last_used_at: k.last_used_at,
+    }
+}
+
+pub(crate) fn stats_dto(s: StoreStats, minutes: i64) -> StatsDto {
+    let failed_authentications = s
+        .security_events
+        .iter()
+        .filter(|(a, _)| {
+            a.starts_with("security.client_auth_failed") || a.starts_with("security.login_failed")
+        })
+        .map(|(_, n)| n)
+        .sum();
+    StatsDto {
+        window_minutes: minutes,
+        tokens_per_minute: s
+            .tokens
+            .into_iter()
+            .map(|t| TokenCountDto {
+                minute: t.minute,
+                grant_type: t.grant,
+                client_id: t.client_id,
+                count: t.count,
+            })
+            .collect(),
+        active_sessions: s.active_sessions,
+        clients: s.clients,
+        users: s.users,
+        failed_authentications,
+        security_events: s
+            .security_events
+            .into_iter()
+            .map(|(action, count)| SecurityCountDto { action, count })
+            .collect(),
+    }
+}
+
+/// Echoed input, bounded and without control characters.
+fn shown(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(40).collect()
 }
 
 pub(crate) fn audit_dto(e: &AuditEvent) -> AuditEventDto {

@@ -4,15 +4,18 @@
 //! and the server sees every change on its next read.
 
 use crate::convert::*;
-use crate::{AdminBackend, AdminError, AdminResult};
+use crate::{AdminBackend, AdminError, AdminResult, EventStream};
 use latchkey_api_types::*;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::crypto::Kek;
-use latchkey_core::manage::{ManagePolicy, Manager, SessionQuery};
+use latchkey_core::manage::{ManagePolicy, Manager};
+use latchkey_core::model::{AuditFilter, KeyState};
+use latchkey_core::oauth::Provider;
 use latchkey_core::store::Store;
 use latchkey_store_sqlite::{SqliteOptions, SqliteStore};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How to open an [`Embedded`] backend. The defaults are what `latchkey admin` uses.
 #[derive(Debug, Clone)]
@@ -34,12 +37,25 @@ impl Default for EmbeddedOptions {
 }
 
 /// [`AdminBackend`] over a local store.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Embedded {
     manager: Manager,
     actor: String,
     /// Kept to close the pools cleanly (checkpointing the WAL) when opened from a path.
     sqlite: Option<SqliteStore>,
+    /// The authorization server over the same store, when one runs in this process (the
+    /// server's admin API, the desktop console): token introspection and revocation
+    /// need its keys and rules.
+    provider: Option<Arc<Provider>>,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedded")
+            .field("actor", &self.actor)
+            .field("with_provider", &self.provider.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Embedded {
@@ -87,6 +103,18 @@ impl Embedded {
             manager: Manager::new(store, clock, kek, opts.policy),
             actor: opts.actor,
             sqlite: None,
+            provider: None,
+        }
+    }
+
+    /// Over a ready-made manager (the server's, which shares its provider's store,
+    /// clock, KEK and rotation policy).
+    pub fn from_manager(manager: Manager, actor: impl Into<String>) -> Embedded {
+        Embedded {
+            manager,
+            actor: actor.into(),
+            sqlite: None,
+            provider: None,
         }
     }
 
@@ -106,9 +134,32 @@ impl Embedded {
         Ok(())
     }
 
+    /// Token introspection and revocation through `provider` (which must share this
+    /// backend's store).
+    pub fn with_provider(mut self, provider: Arc<Provider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    fn provider(&self) -> AdminResult<&Arc<Provider>> {
+        self.provider.as_ref().ok_or_else(|| {
+            AdminError::new(
+                "unavailable",
+                "token introspection and revocation need the authorization server: \
+                 run them against `latchkey serve` (or use `latchkey token inspect`)",
+            )
+        })
+    }
+
     /// The same backend acting as someone else (as recorded in the audit log).
     pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
         self.actor = actor.into();
+        self
+    }
+
+    /// The same backend recording `ip` as the source address of every change it makes.
+    pub fn with_source_ip(mut self, ip: Option<String>) -> Self {
+        self.manager = self.manager.with_source_ip(ip);
         self
     }
 
@@ -232,6 +283,10 @@ impl AdminBackend for Embedded {
             .collect())
     }
 
+    async fn user_get(&self, id: &str) -> AdminResult<UserDto> {
+        Ok(user_dto(&self.manager.user_get(id).await?))
+    }
+
     async fn user_create(&self, req: UserCreateRequest) -> AdminResult<UserDto> {
         Ok(user_dto(
             &self.manager.user_create(&self.actor, new_user(req)).await?,
@@ -240,6 +295,10 @@ impl AdminBackend for Embedded {
 
     async fn user_disable(&self, id: &str) -> AdminResult<UserDto> {
         Ok(user_dto(&self.manager.user_disable(&self.actor, id).await?))
+    }
+
+    async fn user_enable(&self, id: &str) -> AdminResult<UserDto> {
+        Ok(user_dto(&self.manager.user_enable(&self.actor, id).await?))
     }
 
     async fn keys_list(&self) -> AdminResult<Vec<KeyDto>> {
@@ -269,20 +328,51 @@ impl AdminBackend for Embedded {
         ))
     }
 
-    async fn sessions_list(&self, filter: SessionFilterDto) -> AdminResult<Vec<SessionDto>> {
-        let q = SessionQuery {
-            user: filter.user,
-            client_id: filter.client_id,
-            include_inactive: filter.include_inactive,
-            limit: filter.limit,
-        };
-        Ok(self
-            .manager
-            .sessions_list(q)
-            .await?
+    async fn keys_schedule_get(&self) -> AdminResult<KeysScheduleDto> {
+        let policy = self.manager.policy().rotation;
+        let keys = self.manager.keys_list().await?;
+        let mut algorithms = Vec::new();
+        for alg in latchkey_core::model::Alg::ALL {
+            let of = |state: KeyState| {
+                keys.iter()
+                    .filter(|k| k.alg == *alg && k.state == state)
+                    .max_by_key(|k| k.created_at)
+            };
+            let active = of(KeyState::Active);
+            let next = of(KeyState::Next);
+            let active_since = active.and_then(|k| k.activated_at);
+            algorithms.push(KeyScheduleDto {
+                alg: alg.as_str().to_string(),
+                active_kid: active.map(|k| k.kid.clone()),
+                active_since,
+                next_kid: next.map(|k| k.kid.clone()),
+                next_rotation_at: active_since.map(|t| t + policy.rotate_every),
+            });
+        }
+        Ok(KeysScheduleDto {
+            rotate_every: policy.rotate_every,
+            prepublish: policy.prepublish,
+            retire_after: policy.retire_after,
+            algorithms,
+        })
+    }
+
+    async fn jwks_get(&self) -> AdminResult<serde_json::Value> {
+        let keys = self.manager.keys_list().await?;
+        let published: Vec<serde_json::Value> = keys
             .iter()
-            .map(session_dto)
-            .collect())
+            .filter(|k| latchkey_core::keys::is_published(k.state))
+            .filter_map(|k| serde_json::from_str(&k.public_jwk).ok())
+            .collect();
+        Ok(serde_json::json!({ "keys": published }))
+    }
+
+    async fn sessions_list(&self, filter: SessionFilterDto) -> AdminResult<SessionPageDto> {
+        let page = self.manager.sessions_list(session_query(filter)?).await?;
+        Ok(SessionPageDto {
+            items: page.items.iter().map(session_dto).collect(),
+            next_cursor: page.next_cursor,
+        })
     }
 
     async fn session_get(&self, id: &str) -> AdminResult<SessionDto> {
@@ -296,28 +386,176 @@ impl AdminBackend for Embedded {
         })
     }
 
-    async fn sessions_revoke_user(&self, user: &str) -> AdminResult<RevokedDto> {
+    async fn sessions_revoke(&self, req: SessionsRevokeRequest) -> AdminResult<RevokeImpactDto> {
+        let dry_run = req.dry_run;
+        let sel = session_selector(req)?;
+        let impact = self
+            .manager
+            .sessions_revoke(&self.actor, &sel, dry_run)
+            .await?;
+        Ok(impact_dto(impact, dry_run))
+    }
+
+    async fn token_introspect(&self, req: TokenRequest) -> AdminResult<serde_json::Value> {
+        self.provider()?
+            .introspect_as_admin(req.token.trim())
+            .await
+            .map_err(oauth_error)
+    }
+
+    async fn token_revoke(&self, req: TokenRequest) -> AdminResult<RevokedDto> {
+        let live = self
+            .provider()?
+            .revoke_as_admin(&self.actor, req.token.trim())
+            .await
+            .map_err(oauth_error)?;
         Ok(RevokedDto {
-            revoked: self.manager.sessions_revoke_user(&self.actor, user).await?,
+            revoked: u64::from(live),
         })
     }
 
-    async fn sessions_revoke_client(&self, client_id: &str) -> AdminResult<RevokedDto> {
-        Ok(RevokedDto {
-            revoked: self
-                .manager
-                .sessions_revoke_client(&self.actor, client_id)
-                .await?,
+    async fn audit_list(&self, filter: AuditFilterDto) -> AdminResult<AuditPageDto> {
+        let f = audit_filter(filter)?;
+        let limit = clamp(f.limit);
+        let items = self
+            .manager
+            .audit_list(AuditFilter {
+                limit: Some(limit),
+                ..f
+            })
+            .await?;
+        Ok(audit_page(items, limit))
+    }
+
+    async fn security_events_list(&self, filter: AuditFilterDto) -> AdminResult<AuditPageDto> {
+        self.audit_list(AuditFilterDto {
+            security_only: true,
+            ..filter
+        })
+        .await
+    }
+
+    async fn stats_get(&self, req: StatsRequest) -> AdminResult<StatsDto> {
+        let minutes = req.minutes.unwrap_or(60).clamp(1, 1440);
+        Ok(stats_dto(self.manager.stats(minutes).await?, minutes))
+    }
+
+    async fn health_get(&self) -> AdminResult<HealthDto> {
+        // A read that touches the store: a health answer must not lie about it.
+        self.manager
+            .store()
+            .meta_get("schema")
+            .await
+            .map_err(|e| AdminError::from(latchkey_core::manage::ManageError::from(e)))?;
+        Ok(HealthDto {
+            status: "ok".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            time: self.manager.now(),
         })
     }
 
-    async fn audit_list(&self, filter: AuditFilterDto) -> AdminResult<Vec<AuditEventDto>> {
+    async fn events_subscribe(&self, after_id: Option<i64>) -> AdminResult<EventStream> {
+        let store = self.manager.store().clone();
+        let start = match after_id {
+            Some(id) => id,
+            None => latest_event_id(&*store).await?,
+        };
+        Ok(Box::pin(futures_util::stream::unfold(
+            (store, start, std::collections::VecDeque::new(), None::<u64>),
+            |(store, mut last, mut queue, mut marker)| async move {
+                loop {
+                    if let Some(e) = queue.pop_front() {
+                        return Some((Ok(e), (store, last, queue, marker)));
+                    }
+                    // The change marker makes an idle poll free; a store without one is
+                    // polled anyway.
+                    let now_marker = store.change_marker();
+                    if now_marker.is_some() && now_marker == marker {
+                        tokio::time::sleep(EVENT_POLL).await;
+                        continue;
+                    }
+                    let filter = AuditFilter {
+                        after_id: Some(last),
+                        limit: Some(500),
+                        ..AuditFilter::default()
+                    };
+                    match store.audit_list(&filter).await {
+                        Ok(events) => {
+                            if events.is_empty() {
+                                marker = now_marker;
+                                tokio::time::sleep(EVENT_POLL).await;
+                                continue;
+                            }
+                            for e in &events {
+                                last = last.max(e.id);
+                                queue.push_back(admin_event(e));
+                            }
+                        }
+                        Err(e) => {
+                            let err = AdminError::from(latchkey_core::manage::ManageError::from(e));
+                            return Some((Err(err), (store, last, queue, marker)));
+                        }
+                    }
+                }
+            },
+        )))
+    }
+
+    async fn api_keys_list(&self) -> AdminResult<Vec<ApiKeyDto>> {
         Ok(self
             .manager
-            .audit_list(audit_filter(filter))
+            .api_keys_list()
             .await?
             .iter()
-            .map(audit_dto)
+            .map(api_key_dto)
             .collect())
     }
+
+    async fn api_key_create(&self, req: ApiKeyCreateRequest) -> AdminResult<ApiKeyCreated> {
+        let (key, secret) = self
+            .manager
+            .api_key_create(&self.actor, &req.name, req.read_only, req.expires_in)
+            .await?;
+        Ok(ApiKeyCreated {
+            key: api_key_dto(&key),
+            api_key: secret.into_string(),
+        })
+    }
+
+    async fn api_key_revoke(&self, id: &str) -> AdminResult<ApiKeyDto> {
+        Ok(api_key_dto(
+            &self.manager.api_key_revoke(&self.actor, id).await?,
+        ))
+    }
+}
+
+/// How often an idle event subscription looks for news: the console's live views lag
+/// by at most this.
+const EVENT_POLL: Duration = Duration::from_millis(250);
+
+async fn latest_event_id(store: &dyn Store) -> AdminResult<i64> {
+    let newest = store
+        .audit_list(&AuditFilter {
+            limit: Some(1),
+            ..AuditFilter::default()
+        })
+        .await
+        .map_err(|e| AdminError::from(latchkey_core::manage::ManageError::from(e)))?;
+    Ok(newest.first().map_or(0, |e| e.id))
+}
+
+fn clamp(limit: Option<i64>) -> i64 {
+    limit.unwrap_or(100).clamp(1, 1000)
+}
+
+/// An OAuth error met on the admin path, as an admin error with the same words.
+fn oauth_error(e: latchkey_core::oauth::error::OAuthError) -> AdminError {
+    use latchkey_core::oauth::error::ErrorCode;
+    let code = match e.code {
+        ErrorCode::TemporarilyUnavailable => "unavailable",
+        ErrorCode::ServerError => "internal",
+        _ => "invalid_input",
+    };
+    let message = e.description().unwrap_or(e.code.as_str()).to_string();
+    AdminError::new(code, message)
 }

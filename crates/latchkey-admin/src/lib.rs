@@ -72,6 +72,10 @@ impl From<ApiErrorDto> for AdminError {
 
 pub type AdminResult<T> = Result<T, AdminError>;
 
+/// The live admin events of [`AdminBackend::events_subscribe`].
+pub type EventStream =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = AdminResult<AdminEventDto>> + Send>>;
+
 /// Every administrative operation. One name per operation in every layer:
 /// `AdminBackend::clients_list` ↔ `GET /admin/v1/clients` ↔ the Tauri command
 /// `clients_list` ↔ `latchkey admin clients list`.
@@ -103,23 +107,47 @@ pub trait AdminBackend: Send + Sync {
 
     // users
     async fn users_list(&self) -> AdminResult<Vec<UserDto>>;
+    /// `id` is a user id or a username.
+    async fn user_get(&self, id: &str) -> AdminResult<UserDto>;
     async fn user_create(&self, req: UserCreateRequest) -> AdminResult<UserDto>;
     /// `id` is a user id or a username. Also revokes all the user's sessions.
     async fn user_disable(&self, id: &str) -> AdminResult<UserDto>;
+    async fn user_enable(&self, id: &str) -> AdminResult<UserDto>;
 
     // signing keys
     async fn keys_list(&self) -> AdminResult<Vec<KeyDto>>;
     async fn keys_rotate(&self, req: KeysRotateRequest) -> AdminResult<Vec<KeyRotatedDto>>;
     async fn key_revoke(&self, kid: &str) -> AdminResult<KeyRevokedDto>;
+    async fn keys_schedule_get(&self) -> AdminResult<KeysScheduleDto>;
+    /// The JWK Set exactly as relying parties fetch it.
+    async fn jwks_get(&self) -> AdminResult<serde_json::Value>;
 
     // sessions
-    async fn sessions_list(&self, filter: SessionFilterDto) -> AdminResult<Vec<SessionDto>>;
+    async fn sessions_list(&self, filter: SessionFilterDto) -> AdminResult<SessionPageDto>;
     async fn session_get(&self, id: &str) -> AdminResult<SessionDto>;
     async fn session_revoke(&self, id: &str) -> AdminResult<RevokedDto>;
-    /// `user` is a user id or a username.
-    async fn sessions_revoke_user(&self, user: &str) -> AdminResult<RevokedDto>;
-    async fn sessions_revoke_client(&self, client_id: &str) -> AdminResult<RevokedDto>;
+    /// Bulk revoke by ids, user, client or filter; with `dry_run`, only what it would
+    /// cut off.
+    async fn sessions_revoke(&self, req: SessionsRevokeRequest) -> AdminResult<RevokeImpactDto>;
 
-    // audit
-    async fn audit_list(&self, filter: AuditFilterDto) -> AdminResult<Vec<AuditEventDto>>;
+    // tokens of this server
+    /// RFC 7662 answer, on the administrator's authority (any client's tokens).
+    async fn token_introspect(&self, req: TokenRequest) -> AdminResult<serde_json::Value>;
+    async fn token_revoke(&self, req: TokenRequest) -> AdminResult<RevokedDto>;
+
+    // audit, security events, statistics, health
+    async fn audit_list(&self, filter: AuditFilterDto) -> AdminResult<AuditPageDto>;
+    /// `audit_list` of security events only.
+    async fn security_events_list(&self, filter: AuditFilterDto) -> AdminResult<AuditPageDto>;
+    async fn stats_get(&self, req: StatsRequest) -> AdminResult<StatsDto>;
+    async fn health_get(&self) -> AdminResult<HealthDto>;
+    /// Live events after `after_id` (or from now on when absent), until the stream is
+    /// dropped. A backend that loses its connection ends the stream with an error.
+    async fn events_subscribe(&self, after_id: Option<i64>) -> AdminResult<EventStream>;
+
+    // admin API keys
+    async fn api_keys_list(&self) -> AdminResult<Vec<ApiKeyDto>>;
+    /// The key in the result is the only copy that will ever be shown.
+    async fn api_key_create(&self, req: ApiKeyCreateRequest) -> AdminResult<ApiKeyCreated>;
+    async fn api_key_revoke(&self, id: &str) -> AdminResult<ApiKeyDto>;
 }

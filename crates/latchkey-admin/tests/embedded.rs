@@ -90,6 +90,7 @@ async fn seed_session(b: &Embedded, user_id: &str, client_id: &str) -> String {
             expires_at: t + 600,
         }),
         session: Some(session.clone()),
+        event: None,
     };
     assert!(store
         .auth_code_redeem(&code_hash, t, &issue)
@@ -367,7 +368,8 @@ async fn disabling_a_user_revokes_all_their_sessions() {
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(live.len(), 2);
     assert_eq!(live[0].username, "alice");
     assert_eq!(live[0].client_name, "Web");
@@ -382,7 +384,8 @@ async fn disabling_a_user_revokes_all_their_sessions() {
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert!(after.is_empty(), "alice still has live sessions: {after:?}");
     assert!(b.session_get(&s1).await.unwrap().revoked_at.is_some());
     assert!(b.session_get(&bobs).await.unwrap().revoked_at.is_none());
@@ -429,15 +432,44 @@ async fn revoking_sessions_one_by_user_and_by_client() {
     );
 
     seed_session(&b, &erin.id, &client.client_id).await;
-    assert_eq!(b.sessions_revoke_user("erin").await.unwrap().revoked, 1);
-    seed_session(&b, &erin.id, &client.client_id).await;
+    let by_user = SessionsRevokeRequest {
+        user: Some("erin".into()),
+        ..Default::default()
+    };
+    let dry = b
+        .sessions_revoke(SessionsRevokeRequest {
+            dry_run: true,
+            ..by_user.clone()
+        })
+        .await
+        .unwrap();
     assert_eq!(
-        b.sessions_revoke_client(&client.client_id)
-            .await
-            .unwrap()
-            .revoked,
-        1
+        (dry.sessions, dry.refresh_families, dry.dry_run),
+        (1, 1, true)
     );
+    let done = b.sessions_revoke(by_user).await.unwrap();
+    assert_eq!(
+        (done.sessions, done.refresh_families, done.dry_run),
+        (1, 1, false)
+    );
+    seed_session(&b, &erin.id, &client.client_id).await;
+    let by_client = b
+        .sessions_revoke(SessionsRevokeRequest {
+            client_id: Some(client.client_id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_client.sessions, 1);
+    let two = b
+        .sessions_revoke(SessionsRevokeRequest {
+            user: Some("erin".into()),
+            client_id: Some(client.client_id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(two.code, "invalid_input");
     assert!(
         b.client_get(&client.client_id)
             .await
@@ -447,11 +479,12 @@ async fn revoking_sessions_one_by_user_and_by_client() {
     );
     let all = b
         .sessions_list(SessionFilterDto {
-            include_inactive: true,
+            state: Some("any".into()),
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(all.len(), 3);
 }
 
@@ -564,7 +597,8 @@ async fn the_audit_log_records_every_change_and_never_a_secret() {
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     for a in [
         "client.create",
@@ -611,7 +645,8 @@ async fn the_actor_is_recorded_as_configured() {
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(ev[0].actor, "api-key:ci");
 }
 

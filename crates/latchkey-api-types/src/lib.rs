@@ -12,13 +12,16 @@
 //! Types that carry a secret or a password print `..` in their `Debug` form, so a
 //! stray `{:?}` in a log line cannot leak one.
 
+pub mod ts;
+
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// Every error of the admin API and the IPC: a stable `code` the UI can branch on
 /// (`not_found`, `invalid_input`, `conflict`, `unavailable`, `internal`, and at the
 /// API edge `unauthorized`, `forbidden`) and a human message without secrets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ApiErrorDto {
     pub code: String,
     pub message: String,
@@ -26,7 +29,7 @@ pub struct ApiErrorDto {
 
 // --- clients -------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ClientDto {
     pub client_id: String,
     pub name: String,
@@ -56,7 +59,7 @@ pub struct ClientDto {
 }
 
 /// `POST /admin/v1/clients`. Omitted fields take the server's defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ClientCreateRequest {
     pub name: String,
@@ -77,7 +80,7 @@ pub struct ClientCreateRequest {
 
 /// `PATCH /admin/v1/clients/{id}`: absent fields stay as they are. `jwks: null`
 /// removes the JWK Set (absent leaves it).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ClientUpdateRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,7 +132,7 @@ where
 
 /// A newly registered client. Serialised flat, so the JSON has `client_id` and — this
 /// once — `client_secret` at the top level, as RFC 7591 §3.2.1 responses do.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ClientCreated {
     #[serde(flatten)]
     pub client: ClientDto,
@@ -148,14 +151,14 @@ impl std::fmt::Debug for ClientCreated {
 }
 
 /// `POST /admin/v1/clients/{id}/rotate_secret`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct SecretRotateRequest {
     /// Seconds the previous secrets stay valid (default 24 h).
     pub overlap_secs: Option<i64>,
 }
 
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SecretRotated {
     pub client_id: String,
     /// Shown once.
@@ -178,13 +181,13 @@ impl std::fmt::Debug for SecretRotated {
 }
 
 /// `POST /admin/v1/clients/{id}/disabled`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ClientSetDisabledRequest {
     pub disabled: bool,
 }
 
 /// `POST /admin/v1/clients/{id}/clone`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ClientCloneRequest {
     /// Default: "<name> (copy)".
@@ -193,7 +196,7 @@ pub struct ClientCloneRequest {
 
 // --- scopes --------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ScopeDto {
     pub name: String,
     /// Shown on the consent page.
@@ -204,7 +207,7 @@ pub struct ScopeDto {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ScopeCreateRequest {
     pub name: String,
@@ -214,7 +217,7 @@ pub struct ScopeCreateRequest {
 
 // --- users ---------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserDto {
     pub id: String,
     pub username: String,
@@ -227,7 +230,7 @@ pub struct UserDto {
     pub created_at: i64,
 }
 
-#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct UserCreateRequest {
     pub username: String,
@@ -251,7 +254,7 @@ impl std::fmt::Debug for UserCreateRequest {
 
 // --- signing keys ----------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct KeyDto {
     pub kid: String,
     /// `RS256` | `ES256` | `EdDSA`.
@@ -268,7 +271,7 @@ pub struct KeyDto {
 }
 
 /// `POST /admin/v1/keys/rotate`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct KeysRotateRequest {
     /// One algorithm, or every algorithm when absent.
@@ -276,7 +279,7 @@ pub struct KeysRotateRequest {
 }
 
 /// What a rotation did to one algorithm.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct KeyRotatedDto {
     pub alg: String,
     /// The key that signed before (now retiring), if any.
@@ -285,7 +288,7 @@ pub struct KeyRotatedDto {
     pub active_kid: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct KeyRevokedDto {
     pub kid: String,
     pub alg: String,
@@ -297,7 +300,7 @@ pub struct KeyRevokedDto {
 
 // --- sessions --------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionDto {
     /// The `sid` of the session's tokens.
     pub id: String,
@@ -319,20 +322,71 @@ pub struct SessionDto {
     pub live_refresh_tokens: i64,
 }
 
-/// `GET /admin/v1/sessions?…`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// `GET /admin/v1/sessions?…`. Every field narrows the list.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct SessionFilterDto {
     /// A user id or a username.
     pub user: Option<String>,
     pub client_id: Option<String>,
-    /// Also list revoked and expired sessions (default: live ones only).
-    pub include_inactive: bool,
+    /// An exact address, or a prefix ending in `.`, `:` or `*` (`10.0.` matches 10.0.x.x).
+    pub ip: Option<String>,
+    /// Unix seconds: created at or after.
+    pub created_from: Option<i64>,
+    /// Unix seconds: created before.
+    pub created_to: Option<i64>,
+    /// `active` (default) | `revoked` | `expired` | `any`.
+    pub state: Option<String>,
+    /// `created_at` (default) | `last_used_at`.
+    pub sort: Option<String>,
+    /// `desc` (default, newest first) | `asc`.
+    pub order: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Default 100, at most 1000.
     pub limit: Option<i64>,
 }
 
-/// The result of a revocation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One page of sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionPageDto {
+    pub items: Vec<SessionDto>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /admin/v1/sessions/revoke`: exactly one of `session_ids`, `user`, `client_id`
+/// or `filter`. With `dry_run` nothing changes and the answer says what would be cut off.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct SessionsRevokeRequest {
+    pub session_ids: Option<Vec<String>>,
+    /// A user id or username: every session of the user, and their sign-ins end.
+    pub user: Option<String>,
+    /// Every session of the client; every token issued to it before now (client
+    /// credentials ones included) becomes inactive.
+    pub client_id: Option<String>,
+    /// Every live session matching the filter (its state, sort, cursor and limit are
+    /// ignored).
+    pub filter: Option<SessionFilterDto>,
+    pub dry_run: bool,
+}
+
+/// What a revoke cut off, or with `dry_run` would cut off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RevokeImpactDto {
+    /// Live sessions that end.
+    pub sessions: u64,
+    /// Refresh-token families that stop working.
+    pub refresh_families: u64,
+    /// Unexpired access tokens of those sessions, inactive at introspection from now
+    /// on (resource servers that only check signatures see them until they expire).
+    pub live_access_tokens: u64,
+    pub dry_run: bool,
+}
+
+/// The result of revoking one session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RevokedDto {
     /// How many live sessions were revoked (0 when they had already ended).
     pub revoked: u64,
@@ -340,7 +394,7 @@ pub struct RevokedDto {
 
 // --- audit ---------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AuditEventDto {
     pub id: i64,
     pub at: i64,
@@ -357,18 +411,168 @@ pub struct AuditEventDto {
 }
 
 /// `GET /admin/v1/audit?…`. Newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct AuditFilterDto {
     pub actor: Option<String>,
+    /// Actions starting with this (`client.` for every client change).
     pub action_prefix: Option<String>,
     pub target: Option<String>,
     pub security_only: bool,
+    /// Unix seconds: at or after.
     pub since: Option<i64>,
-    /// Pagination: only events older than this id.
-    pub before_id: Option<i64>,
+    /// Unix seconds: before.
+    pub until: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
     /// Default 100, at most 1000.
     pub limit: Option<i64>,
+}
+
+/// One page of audit events, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditPageDto {
+    pub items: Vec<AuditEventDto>,
+    pub next_cursor: Option<String>,
+}
+
+// --- admin API keys ----------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiKeyDto {
+    pub id: String,
+    pub name: String,
+    /// Read-only keys may only call the admin API's reads.
+    pub read_only: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+/// `POST /admin/v1/api-keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct ApiKeyCreateRequest {
+    pub name: String,
+    pub read_only: bool,
+    /// Seconds until the key stops working; absent: it never expires.
+    pub expires_in: Option<i64>,
+}
+
+/// The answer to creating an API key: the key itself, shown this once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    pub key: ApiKeyDto,
+    /// Send as `Authorization: Bearer <api_key>`. Never shown again.
+    pub api_key: String,
+}
+
+impl std::fmt::Debug for ApiKeyCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyCreated")
+            .field("key", &self.key)
+            .field("api_key", &"..")
+            .finish()
+    }
+}
+
+// --- statistics, health, keys schedule, tokens ------------------------------------------
+
+/// `GET /admin/v1/stats?minutes=N`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct StatsRequest {
+    /// The window, 1 to 1440 minutes (default 60).
+    pub minutes: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenCountDto {
+    /// Start of the minute, Unix seconds.
+    pub minute: i64,
+    pub grant_type: String,
+    pub client_id: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SecurityCountDto {
+    pub action: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StatsDto {
+    pub window_minutes: i64,
+    /// Tokens issued per minute by grant and client (minutes with none are absent).
+    pub tokens_per_minute: Vec<TokenCountDto>,
+    pub active_sessions: i64,
+    pub clients: i64,
+    pub users: i64,
+    /// Failed client authentications and sign-ins in the window.
+    pub failed_authentications: i64,
+    /// Every security event in the window, per action.
+    pub security_events: Vec<SecurityCountDto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HealthDto {
+    /// `ok` when the store answers.
+    pub status: String,
+    pub version: String,
+    /// Unix seconds on the server.
+    pub time: i64,
+}
+
+/// When each algorithm's keys change next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KeyScheduleDto {
+    pub alg: String,
+    pub active_kid: Option<String>,
+    pub active_since: Option<i64>,
+    /// The published successor that will sign next.
+    pub next_kid: Option<String>,
+    /// When the scheduled rotation makes `next_kid` active.
+    pub next_rotation_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KeysScheduleDto {
+    /// Seconds a key signs before it is rotated.
+    pub rotate_every: i64,
+    /// Seconds a successor is published before it signs.
+    pub prepublish: i64,
+    /// Seconds a retired-from-signing key stays published.
+    pub retire_after: i64,
+    pub algorithms: Vec<KeyScheduleDto>,
+}
+
+/// `POST /admin/v1/tokens/introspect` and `/admin/v1/tokens/revoke`.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct TokenRequest {
+    pub token: String,
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenRequest { token: .. }")
+    }
+}
+
+// --- live events -------------------------------------------------------------------------
+
+/// One event of `GET /admin/v1/events` (server-sent events, `event:` = `kind`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AdminEventDto {
+    /// `session_created` | `session_revoked` | `key_rotated` | `key_revoked` |
+    /// `client_changed` | `security_event` | `changed` (any other audited change).
+    pub kind: String,
+    /// The audit event behind it (secrets redacted there already).
+    pub event: AuditEventDto,
 }
 
 #[cfg(test)]

@@ -145,6 +145,11 @@ pub const DEFAULT_LIST_LIMIT: i64 = 100;
 pub const MAX_LIST_LIMIT: i64 = 1000;
 
 /// The OIDC scopes that ship with the server (OIDC Core §5.4) and cannot be deleted.
+/// The built-in public client of the console and `latchkey admin login`.
+pub const CONSOLE_CLIENT_ID: &str = "latchkey-console";
+/// Registered once; any loopback port matches it (RFC 8252 §7.3).
+pub const CONSOLE_REDIRECT_URI: &str = "http://127.0.0.1/callback";
+
 pub const BUILTIN_SCOPES: &[(&str, &str, &[&str])] = &[
     ("openid", "Sign you in with your account", &[]),
     (
@@ -293,15 +298,50 @@ pub struct KeyRevocation {
     pub active_kid: Option<String>,
 }
 
-/// Which sessions to list. `user` is a user id or a username.
+/// Which sessions to list or revoke. `user` is a user id or a username.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionQuery {
     pub user: Option<String>,
     pub client_id: Option<String>,
-    /// Also list revoked and expired sessions.
-    pub include_inactive: bool,
+    /// Exact address, or a prefix ending in `.`, `:` or `*`.
+    pub ip: Option<String>,
+    pub created_from: Option<Timestamp>,
+    pub created_to: Option<Timestamp>,
+    pub state: SessionStateFilter,
+    pub sort: SessionSort,
+    pub ascending: bool,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
     pub limit: Option<i64>,
 }
+
+/// One page of sessions; `next_cursor` is absent on the last page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionPage {
+    pub items: Vec<SessionInfo>,
+    pub next_cursor: Option<String>,
+}
+
+/// The sessions a bulk revoke covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionSelector {
+    /// A multi-selection.
+    Ids(Vec<String>),
+    /// Everything of a user (id or username); also ends their sign-ins.
+    User(String),
+    /// Everything of a client; also moves its watermark, so client-credentials tokens
+    /// issued before now are inactive too.
+    Client(String),
+    /// Every live session matching a filter (its state, sort, cursor and limit are
+    /// ignored).
+    Filter(SessionQuery),
+}
+
+/// An admin API key as listed (the key itself is never shown again).
+pub const API_KEY_PREFIX: &str = "lk_";
+pub const API_KEY_NAME_MAX: usize = 100;
+/// Longest lifetime an API key may be given: automation keys should be rotated.
+pub const API_KEY_MAX_TTL: i64 = 2 * 366 * 24 * 3600;
 
 // ------------------------------------------------------------------------------------
 // Validators (pure; also meant for dynamic client registration later)
@@ -751,6 +791,8 @@ pub struct Manager {
     clock: Arc<dyn Clock>,
     kek: Kek,
     policy: ManagePolicy,
+    /// Where the change came from (the admin API caller's address), for the audit log.
+    source_ip: Option<String>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -773,7 +815,23 @@ impl Manager {
             clock,
             kek,
             policy,
+            source_ip: None,
         }
+    }
+
+    /// The same operations, recording `ip` as the source of every change.
+    pub fn with_source_ip(mut self, ip: Option<String>) -> Self {
+        self.source_ip = ip;
+        self
+    }
+
+    fn audit_event(
+        &self,
+        at: Timestamp,
+        actor: impl Into<String>,
+        action: impl Into<String>,
+    ) -> NewAuditEvent {
+        NewAuditEvent::new(at, actor, action).ip(self.source_ip.clone())
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -784,7 +842,7 @@ impl Manager {
         &self.policy
     }
 
-    fn now(&self) -> Timestamp {
+    pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
 
@@ -934,7 +992,8 @@ impl Manager {
                 obj.insert("cloned_from".into(), Value::from(src));
             }
         }
-        let audit = NewAuditEvent::new(now, actor, action)
+        let audit = self
+            .audit_event(now, actor, action)
             .target(client.id.clone())
             .after(&after);
         self.store
@@ -1017,7 +1076,8 @@ impl Manager {
         c.updated_at = self.now();
         validate_client(&c)?;
         self.check_scopes_exist(&c.allowed_scopes).await?;
-        let audit = NewAuditEvent::new(c.updated_at, actor, "client.update")
+        let audit = self
+            .audit_event(c.updated_at, actor, "client.update")
             .target(c.id.clone())
             .before(&before)
             .after(&c);
@@ -1029,7 +1089,8 @@ impl Manager {
     /// die with it).
     pub async fn client_delete(&self, actor: &str, id: &str) -> ManageResult<()> {
         let before = self.client_get(id).await?;
-        let audit = NewAuditEvent::new(self.now(), actor, "client.delete")
+        let audit = self
+            .audit_event(self.now(), actor, "client.delete")
             .target(id)
             .before(&before);
         self.store.client_delete(id, &audit).await?;
@@ -1061,7 +1122,8 @@ impl Manager {
         let now = self.now();
         let (plain, row) = self.new_secret(id, now);
         let previous_expire_at = now + overlap;
-        let audit = NewAuditEvent::new(now, actor, "client.rotate_secret")
+        let audit = self
+            .audit_event(now, actor, "client.rotate_secret")
             .target(id)
             .after(&json!({
                 "secret_id": row.id,
@@ -1095,7 +1157,8 @@ impl Manager {
         } else {
             "client.enable"
         };
-        let audit = NewAuditEvent::new(c.updated_at, actor, action)
+        let audit = self
+            .audit_event(c.updated_at, actor, action)
             .target(id)
             .before(&before)
             .after(&c);
@@ -1155,7 +1218,8 @@ impl Manager {
             builtin: false,
             created_at: now,
         };
-        let audit = NewAuditEvent::new(now, actor, "scope.create")
+        let audit = self
+            .audit_event(now, actor, "scope.create")
             .target(scope.name.clone())
             .after(&scope);
         self.store.scope_insert(&scope, &audit).await?;
@@ -1196,7 +1260,8 @@ impl Manager {
                 users[..users.len().min(3)].join(", ")
             )));
         }
-        let audit = NewAuditEvent::new(self.now(), actor, "scope.delete")
+        let audit = self
+            .audit_event(self.now(), actor, "scope.delete")
             .target(name)
             .before(&scope);
         self.store.scope_delete(name, &audit).await?;
@@ -1219,7 +1284,8 @@ impl Manager {
                 builtin: true,
                 created_at: now,
             };
-            let audit = NewAuditEvent::new(now, "system", "scope.create")
+            let audit = self
+                .audit_event(now, "system", "scope.create")
                 .target(*name)
                 .after(&scope);
             match self.store.scope_insert(&scope, &audit).await {
@@ -1302,7 +1368,8 @@ impl Manager {
             created_at: now,
         };
         // `User` skips `password_hash` when serialised, so the audit never holds it.
-        let audit = NewAuditEvent::new(now, actor, "user.create")
+        let audit = self
+            .audit_event(now, actor, "user.create")
             .target(user.id.clone())
             .after(&user);
         self.store.user_insert(&user, &audit).await?;
@@ -1317,7 +1384,8 @@ impl Manager {
         let mut user = before.clone();
         if !before.disabled {
             user.disabled = true;
-            let audit = NewAuditEvent::new(now, actor, "user.disable")
+            let audit = self
+                .audit_event(now, actor, "user.disable")
                 .target(user.id.clone())
                 .before(&before)
                 .after(&user);
@@ -1325,7 +1393,9 @@ impl Manager {
             // ones are cut.
             self.store.user_update(&user, &audit).await?;
         }
-        let audit = NewAuditEvent::new(now, actor, "session.revoke_user").target(user.id.clone());
+        let audit = self
+            .audit_event(now, actor, "session.revoke_user")
+            .target(user.id.clone());
         self.store
             .sessions_revoke_user(&user.id, now, Some(&audit))
             .await?;
@@ -1339,7 +1409,8 @@ impl Manager {
         }
         let mut user = before.clone();
         user.disabled = false;
-        let audit = NewAuditEvent::new(self.now(), actor, "user.enable")
+        let audit = self
+            .audit_event(self.now(), actor, "user.enable")
             .target(user.id.clone())
             .before(&before)
             .after(&user);
@@ -1360,7 +1431,8 @@ impl Manager {
         user.password_hash = crypto::hash_password(password)
             .map_err(|_| ManageError::Internal("password hashing failed".into()))?;
         user.password_changed_at = now;
-        let audit = NewAuditEvent::new(now, actor, "user.set_password")
+        let audit = self
+            .audit_event(now, actor, "user.set_password")
             .target(user.id.clone())
             .before(&before)
             .after(&user);
@@ -1401,7 +1473,8 @@ impl Manager {
                 .collect::<Vec<_>>(),
             "new_key": new_key.as_ref().map(key_summary),
         });
-        let audit = NewAuditEvent::new(now, actor, action)
+        let audit = self
+            .audit_event(now, actor, action)
             .target(alg.as_str())
             .before(&before)
             .after(&after);
@@ -1554,7 +1627,8 @@ impl Manager {
                 .collect::<Vec<_>>(),
             "new_key": new_key.as_ref().map(key_summary),
         });
-        let audit = NewAuditEvent::new(now, actor, "key.revoke")
+        let audit = self
+            .audit_event(now, actor, "key.revoke")
             .target(key.kid.clone())
             .before(&key_summary(&key))
             .after(&after)
@@ -1574,7 +1648,92 @@ impl Manager {
 
     // --- sessions ----------------------------------------------------------------
 
-    pub async fn sessions_list(&self, q: SessionQuery) -> ManageResult<Vec<SessionInfo>> {
+    /// The admin API's scopes and the built-in public client `latchkey-console` through
+    /// which the desktop console and `latchkey admin login` obtain admin tokens
+    /// (authorization code + PKCE with a loopback redirect on any port, RFC 8252 §7.3;
+    /// or the device flow). Idempotent; returns whether anything was created.
+    pub async fn ensure_console_client(&self) -> ManageResult<bool> {
+        let mut created = false;
+        for (name, description) in [
+            (ADMIN_SCOPE, "Administer this Latchkey server"),
+            (
+                ADMIN_READ_SCOPE,
+                "Read this Latchkey server's configuration, sessions and audit log",
+            ),
+        ] {
+            if self.store.scope_get(name).await?.is_some() {
+                continue;
+            }
+            let now = self.now();
+            let scope = Scope {
+                name: name.to_string(),
+                description: description.to_string(),
+                claims: vec![],
+                builtin: true,
+                created_at: now,
+            };
+            let audit = self
+                .audit_event(now, "system", "scope.create")
+                .target(name)
+                .after(&scope);
+            match self.store.scope_insert(&scope, &audit).await {
+                Ok(()) => created = true,
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if self.store.client_get(CONSOLE_CLIENT_ID).await?.is_some() {
+            return Ok(created);
+        }
+        let now = self.now();
+        let client = Client {
+            id: CONSOLE_CLIENT_ID.to_string(),
+            name: "Latchkey console".into(),
+            client_type: ClientType::Public,
+            auth_method: AuthMethod::None,
+            grant_types: vec![
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::DeviceCode,
+            ],
+            redirect_uris: vec![CONSOLE_REDIRECT_URI.into()],
+            post_logout_redirect_uris: vec![],
+            allowed_scopes: [
+                "openid",
+                "profile",
+                "offline_access",
+                ADMIN_SCOPE,
+                ADMIN_READ_SCOPE,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            jwks: None,
+            jwks_uri: None,
+            access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
+            refresh_token_ttl: 12 * 3600,
+            refresh_idle_ttl: 2 * 3600,
+            refresh_grace_secs: 0,
+            // First-party: the administrator signing in is the one consenting.
+            require_consent: false,
+            disabled: false,
+            tokens_valid_after: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        match self
+            .insert_client("system", client, "client.create", None)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(ManageError::Conflict(_)) => Ok(created),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Resolves the names in a query (username → id) and checks the references exist,
+    /// so an unknown user or client is a clear `not_found`, not an empty list.
+    async fn session_filter(&self, q: &SessionQuery) -> ManageResult<SessionFilter> {
         let user_id = match &q.user {
             Some(u) => Some(self.user_get(u).await?.id),
             None => None,
@@ -1582,59 +1741,164 @@ impl Manager {
         if let Some(c) = &q.client_id {
             self.client_get(c).await?;
         }
-        let filter = SessionFilter {
-            user_id,
-            client_id: q.client_id,
-            live_at: (!q.include_inactive).then(|| self.now()),
-            limit: Some(clamp_limit(q.limit)),
+        if let Some(ip) = &q.ip {
+            if ip.is_empty() || ip.len() > 64 || ip.chars().any(|c| c.is_control() || c == ' ') {
+                return Err(ManageError::InvalidInput(format!(
+                    "ip filter \"{}\" is not an address or address prefix",
+                    shown(ip)
+                )));
+            }
+        }
+        if let (Some(from), Some(to)) = (q.created_from, q.created_to) {
+            if from >= to {
+                return Err(ManageError::InvalidInput(
+                    "created_from must be before created_to".into(),
+                ));
+            }
+        }
+        let after = match &q.cursor {
+            Some(c) => Some(decode_session_cursor(c, q.sort)?),
+            None => None,
         };
-        Ok(self.store.sessions_list(&filter, self.now()).await?)
+        Ok(SessionFilter {
+            ids: None,
+            user_id,
+            client_id: q.client_id.clone(),
+            ip: q.ip.clone(),
+            created_from: q.created_from,
+            created_to: q.created_to,
+            state: q.state,
+            sort: q.sort,
+            ascending: q.ascending,
+            after,
+            limit: Some(clamp_limit(q.limit)),
+        })
+    }
+
+    /// One page of sessions, keyset-paginated (stable while sessions are created).
+    pub async fn sessions_list(&self, q: SessionQuery) -> ManageResult<SessionPage> {
+        let filter = self.session_filter(&q).await?;
+        let limit = filter.limit.unwrap_or(DEFAULT_LIST_LIMIT);
+        let items = self.store.sessions_list(&filter, self.now()).await?;
+        let next_cursor = match items.last() {
+            Some(last) if i64::try_from(items.len()).unwrap_or(i64::MAX) >= limit => {
+                Some(encode_session_cursor(&last.session, q.sort))
+            }
+            _ => None,
+        };
+        Ok(SessionPage { items, next_cursor })
     }
 
     pub async fn session_get(&self, id: &str) -> ManageResult<SessionInfo> {
-        let not_found = || ManageError::NotFound(format!("no session with id \"{}\"", shown(id)));
-        let s = self.store.session_get(id).await?.ok_or_else(not_found)?;
-        // The store reports the token counts only in listings; narrow one to this
-        // session's user and client (and to live sessions, if it is live) and pick it
-        // out.
-        let now = self.now();
         let filter = SessionFilter {
-            user_id: Some(s.user_id.clone()),
-            client_id: Some(s.client_id.clone()),
-            live_at: s.is_live(now).then_some(now),
-            limit: Some(MAX_LIST_LIMIT),
+            ids: Some(vec![id.to_string()]),
+            limit: Some(1),
+            ..SessionFilter::default()
         };
-        if let Some(info) = self
-            .store
-            .sessions_list(&filter, now)
+        self.store
+            .sessions_list(&filter, self.now())
             .await?
             .into_iter()
-            .find(|i| i.session.id == id)
-        {
-            return Ok(info);
-        }
-        // More than MAX_LIST_LIMIT sessions of one user at one client: the listing cut
-        // this one off. Report it without counts rather than as missing.
-        tracing::warn!(target: "latchkey::manage", "session_get: token counts unavailable for a session");
-        let username = self
-            .store
-            .user_get(&s.user_id)
-            .await?
-            .map(|u| u.username)
-            .unwrap_or_default();
-        let client_name = self
-            .store
-            .client_get(&s.client_id)
-            .await?
-            .map(|c| c.name)
-            .unwrap_or_default();
-        Ok(SessionInfo {
-            session: s,
-            username,
-            client_name,
-            live_access_tokens: 0,
-            live_refresh_tokens: 0,
+            .next()
+            .ok_or_else(|| ManageError::NotFound(format!("no session with id \"{}\"", shown(id))))
+    }
+
+    async fn selector_filter(&self, sel: &SessionSelector) -> ManageResult<SessionFilter> {
+        Ok(match sel {
+            SessionSelector::Ids(ids) => {
+                if ids.is_empty() {
+                    return Err(ManageError::InvalidInput("no sessions selected".into()));
+                }
+                if ids.len() > MAX_LIST_LIMIT as usize {
+                    return Err(ManageError::InvalidInput(format!(
+                        "at most {MAX_LIST_LIMIT} sessions can be selected at once; \
+                         revoke by filter instead"
+                    )));
+                }
+                SessionFilter {
+                    ids: Some(ids.clone()),
+                    ..SessionFilter::default()
+                }
+            }
+            SessionSelector::User(u) => SessionFilter {
+                user_id: Some(self.user_get(u).await?.id),
+                ..SessionFilter::default()
+            },
+            SessionSelector::Client(c) => {
+                self.client_get(c).await?;
+                SessionFilter {
+                    client_id: Some(c.clone()),
+                    ..SessionFilter::default()
+                }
+            }
+            SessionSelector::Filter(q) => {
+                let f = self.session_filter(q).await?;
+                SessionFilter {
+                    after: None,
+                    limit: None,
+                    state: SessionStateFilter::Active,
+                    ..f
+                }
+            }
         })
+    }
+
+    /// Revokes what `sel` covers, or with `dry_run` only counts what it would cut off.
+    /// The dry run and the revoke use one filter, so the count shown before confirming
+    /// is what the revoke does (sessions created in between aside).
+    pub async fn sessions_revoke(
+        &self,
+        actor: &str,
+        sel: &SessionSelector,
+        dry_run: bool,
+    ) -> ManageResult<RevokeImpact> {
+        let filter = self.selector_filter(sel).await?;
+        let now = self.now();
+        if dry_run {
+            return Ok(self.store.sessions_impact(&filter, now).await?);
+        }
+        match sel {
+            SessionSelector::User(_) => {
+                let user_id = filter.user_id.clone().unwrap_or_default();
+                let audit = self
+                    .audit_event(now, actor, "session.revoke_user")
+                    .target(user_id.clone());
+                Ok(self
+                    .store
+                    .sessions_revoke_user(&user_id, now, Some(&audit))
+                    .await?)
+            }
+            SessionSelector::Client(c) => {
+                let audit = self
+                    .audit_event(now, actor, "session.revoke_client")
+                    .target(c.clone());
+                Ok(self
+                    .store
+                    .sessions_revoke_client(c, now, Some(&audit))
+                    .await?)
+            }
+            SessionSelector::Ids(ids) => {
+                let audit = self
+                    .audit_event(now, actor, "session.revoke_selected")
+                    .before(&json!({ "ids": ids }));
+                Ok(self
+                    .store
+                    .sessions_revoke_matching(&filter, "revoked by administrator", now, &audit)
+                    .await?)
+            }
+            SessionSelector::Filter(q) => {
+                let audit = self
+                    .audit_event(now, actor, "session.revoke_filter")
+                    .before(&json!({
+                        "user": q.user, "client_id": q.client_id, "ip": q.ip,
+                        "created_from": q.created_from, "created_to": q.created_to,
+                    }));
+                Ok(self
+                    .store
+                    .sessions_revoke_matching(&filter, "revoked by administrator", now, &audit)
+                    .await?)
+            }
+        }
     }
 
     /// Revokes one session: its refresh tokens stop working and its access tokens read
@@ -1644,7 +1908,8 @@ impl Manager {
             ManageError::NotFound(format!("no session with id \"{}\"", shown(id)))
         })?;
         let now = self.now();
-        let audit = NewAuditEvent::new(now, actor, "session.revoke")
+        let audit = self
+            .audit_event(now, actor, "session.revoke")
             .target(id)
             .before(&s);
         Ok(self
@@ -1654,26 +1919,131 @@ impl Manager {
     }
 
     /// Revokes every live session of a user (id or username) and ends their sign-ins.
-    pub async fn sessions_revoke_user(&self, actor: &str, user: &str) -> ManageResult<u64> {
-        let user = self.user_get(user).await?;
-        let now = self.now();
-        let audit = NewAuditEvent::new(now, actor, "session.revoke_user").target(user.id.clone());
-        Ok(self
-            .store
-            .sessions_revoke_user(&user.id, now, Some(&audit))
-            .await?)
+    pub async fn sessions_revoke_user(
+        &self,
+        actor: &str,
+        user: &str,
+    ) -> ManageResult<RevokeImpact> {
+        self.sessions_revoke(actor, &SessionSelector::User(user.to_string()), false)
+            .await
     }
 
     /// Revokes every live session of a client and moves its `tokens_valid_after`, so
     /// every token issued to it before now (client-credentials ones too) is inactive.
-    pub async fn sessions_revoke_client(&self, actor: &str, client_id: &str) -> ManageResult<u64> {
-        self.client_get(client_id).await?;
+    pub async fn sessions_revoke_client(
+        &self,
+        actor: &str,
+        client_id: &str,
+    ) -> ManageResult<RevokeImpact> {
+        self.sessions_revoke(
+            actor,
+            &SessionSelector::Client(client_id.to_string()),
+            false,
+        )
+        .await
+    }
+
+    // --- admin API keys ----------------------------------------------------------
+
+    pub async fn api_keys_list(&self) -> ManageResult<Vec<ApiKey>> {
+        Ok(self.store.api_keys_list().await?)
+    }
+
+    /// Creates an API key; the returned secret is the only copy there will ever be.
+    pub async fn api_key_create(
+        &self,
+        actor: &str,
+        name: &str,
+        read_only: bool,
+        expires_in: Option<i64>,
+    ) -> ManageResult<(ApiKey, PlainSecret)> {
+        let name = name.trim();
+        if name.is_empty()
+            || name.chars().count() > API_KEY_NAME_MAX
+            || name.chars().any(char::is_control)
+        {
+            return Err(ManageError::InvalidInput(format!(
+                "an API key needs a name of 1 to {API_KEY_NAME_MAX} printable characters"
+            )));
+        }
+        if let Some(ttl) = expires_in {
+            if ttl <= 0 || ttl > API_KEY_MAX_TTL {
+                return Err(ManageError::InvalidInput(format!(
+                    "expires_in must be between 1 second and {} days",
+                    API_KEY_MAX_TTL / 86_400
+                )));
+            }
+        }
         let now = self.now();
-        let audit = NewAuditEvent::new(now, actor, "session.revoke_client").target(client_id);
-        Ok(self
-            .store
-            .sessions_revoke_client(client_id, now, Some(&audit))
-            .await?)
+        let secret = format!("{API_KEY_PREFIX}{}", crypto::random_token());
+        let key = ApiKey {
+            id: crypto::random_id(),
+            name: name.to_string(),
+            hash: crypto::sha256(secret.as_bytes()),
+            read_only,
+            created_at: now,
+            created_by: actor.to_string(),
+            expires_at: expires_in.map(|t| now + t),
+            revoked_at: None,
+            last_used_at: None,
+        };
+        let audit = self
+            .audit_event(now, actor, "api_key.create")
+            .target(key.id.clone())
+            .after(&api_key_summary(&key));
+        self.store.api_key_insert(&key, &audit).await?;
+        Ok((key, PlainSecret(secret)))
+    }
+
+    pub async fn api_key_revoke(&self, actor: &str, id: &str) -> ManageResult<ApiKey> {
+        let now = self.now();
+        let audit = self.audit_event(now, actor, "api_key.revoke").target(id);
+        match self.store.api_key_revoke(id, now, &audit).await {
+            Err(StoreError::NotFound) => {
+                return Err(ManageError::NotFound(format!(
+                    "no API key with id \"{}\"",
+                    shown(id)
+                )))
+            }
+            other => other?,
+        };
+        self.store
+            .api_keys_list()
+            .await?
+            .into_iter()
+            .find(|k| k.id == id)
+            .ok_or_else(|| ManageError::NotFound(format!("no API key with id \"{}\"", shown(id))))
+    }
+
+    /// The usable key a bearer value names, if any. Records the use at most once a
+    /// minute (it is informational and a write per request would be waste).
+    pub async fn api_key_authenticate(&self, presented: &str) -> ManageResult<Option<ApiKey>> {
+        if !presented.starts_with(API_KEY_PREFIX) || presented.len() > 200 {
+            return Ok(None);
+        }
+        let hash = crypto::sha256(presented.as_bytes());
+        let now = self.now();
+        let Some(key) = self.store.api_key_by_hash(&hash).await? else {
+            return Ok(None);
+        };
+        if !key.is_usable(now) {
+            return Ok(None);
+        }
+        if key.last_used_at.is_none_or(|t| now - t >= 60) {
+            if let Err(e) = self.store.api_key_touch(&key.id, now).await {
+                tracing::warn!(target: "latchkey::manage", "api_key_touch failed: {e}");
+            }
+        }
+        Ok(Some(key))
+    }
+
+    // --- statistics ----------------------------------------------------------------
+
+    /// The dashboard's numbers over the last `minutes` minutes (1 to 1440).
+    pub async fn stats(&self, minutes: i64) -> ManageResult<StoreStats> {
+        let minutes = minutes.clamp(1, 1440);
+        let now = self.now();
+        Ok(self.store.stats(now - minutes * 60, now).await?)
     }
 
     // --- audit -------------------------------------------------------------------
@@ -1686,6 +2056,44 @@ impl Manager {
         };
         Ok(self.store.audit_list(&filter).await?)
     }
+}
+
+/// What the audit log records of an API key (never the key or its hash).
+pub fn api_key_summary(k: &ApiKey) -> Value {
+    json!({
+        "id": k.id,
+        "name": k.name,
+        "read_only": k.read_only,
+        "expires_at": k.expires_at,
+    })
+}
+
+fn encode_session_cursor(s: &Session, sort: SessionSort) -> String {
+    let (tag, key) = match sort {
+        SessionSort::CreatedAt => ('c', s.created_at),
+        SessionSort::LastUsedAt => ('u', s.last_used_at),
+    };
+    crypto::b64url(format!("{tag}:{key}:{}", s.id).as_bytes())
+}
+
+fn decode_session_cursor(c: &str, sort: SessionSort) -> ManageResult<SessionCursor> {
+    let bad = || ManageError::InvalidInput("the cursor is not one this listing returned".into());
+    let raw = crypto::b64url_decode(c).ok_or_else(bad)?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let mut parts = raw.splitn(3, ':');
+    let tag = parts.next().ok_or_else(bad)?;
+    let key: Timestamp = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+    let id = parts.next().ok_or_else(bad)?.to_string();
+    let expected = match sort {
+        SessionSort::CreatedAt => "c",
+        SessionSort::LastUsedAt => "u",
+    };
+    if tag != expected {
+        return Err(ManageError::InvalidInput(
+            "the cursor belongs to a listing with another sort order".into(),
+        ));
+    }
+    Ok(SessionCursor { key, id })
 }
 
 fn clamp_limit(limit: Option<i64>) -> i64 {

@@ -350,14 +350,82 @@ impl NewAuditEvent {
     }
 }
 
-/// Filters for session listings.
+/// Which sessions a listing or a bulk revoke covers. Every field narrows the set; the
+/// same filter drives the admin list, the dry run and the revoke, so what the dry run
+/// counted is exactly what the revoke cuts off.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionFilter {
+    /// Exactly these sessions (a multi-selection in the console).
+    pub ids: Option<Vec<String>>,
     pub user_id: Option<String>,
     pub client_id: Option<String>,
-    /// Only sessions neither revoked nor expired at this instant.
-    pub live_at: Option<Timestamp>,
+    /// Exact address, or a prefix when it ends with `.`, `:` or `*` (`10.0.` → 10.0.x.x).
+    pub ip: Option<String>,
+    /// Created at or after.
+    pub created_from: Option<Timestamp>,
+    /// Created strictly before.
+    pub created_to: Option<Timestamp>,
+    /// State at the instant passed with the query.
+    pub state: SessionStateFilter,
+    pub sort: SessionSort,
+    /// Oldest first instead of newest first.
+    pub ascending: bool,
+    /// Keyset cursor: the sort key and id of the last row of the previous page.
+    pub after: Option<SessionCursor>,
     pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SessionStateFilter {
+    #[default]
+    Any,
+    /// Neither revoked nor expired.
+    Active,
+    Revoked,
+    /// Ran out without being revoked.
+    Expired,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SessionSort {
+    #[default]
+    CreatedAt,
+    LastUsedAt,
+}
+
+/// Position after which the next page starts: the sort key of the last row and its id
+/// (the tie-breaker), so pages stay stable while sessions are created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCursor {
+    pub key: Timestamp,
+    pub id: String,
+}
+
+/// `10.0.` / `2001:db8:` / `10.0*` → the half-open string range `[low, high)` of
+/// addresses starting with the prefix, so a store can answer an IP-prefix filter from an
+/// index; `None` for an exact address.
+pub fn ip_prefix_range(ip: &str) -> Option<(String, String)> {
+    let prefix = ip.strip_suffix('*').unwrap_or(ip);
+    if prefix.len() == ip.len() && !(ip.ends_with('.') || ip.ends_with(':')) {
+        return None;
+    }
+    let mut high: Vec<char> = prefix.chars().collect();
+    let last = high.pop()?;
+    let next = char::from_u32(u32::from(last) + 1)?;
+    high.push(next);
+    Some((prefix.to_string(), high.into_iter().collect()))
+}
+
+/// What a revoke cuts off (or, in a dry run, would cut off).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RevokeImpact {
+    /// Live sessions that end.
+    pub sessions: u64,
+    /// Of those, the ones with a live refresh token: each is one family that stops working.
+    pub refresh_families: u64,
+    /// Unexpired access tokens issued under those sessions, which introspect inactive
+    /// from then on.
+    pub live_access_tokens: u64,
 }
 
 /// Filters for audit listings.
@@ -368,8 +436,72 @@ pub struct AuditFilter {
     pub target: Option<String>,
     pub security_only: bool,
     pub since: Option<Timestamp>,
+    /// Strictly before this instant.
+    pub until: Option<Timestamp>,
+    /// Page backwards (newest first): events with a smaller id.
     pub before_id: Option<i64>,
+    /// Tail forwards (oldest first): events with a larger id. Used by the live event
+    /// feed; takes precedence over `before_id`.
+    pub after_id: Option<i64>,
     pub limit: Option<i64>,
+}
+
+/// An admin API key for automation. The key itself is shown once at creation and kept
+/// only as its SHA-256 (it is 256 random bits, so a slow hash adds nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub hash: Vec<u8>,
+    /// Read-only keys may call only the admin API's reads.
+    pub read_only: bool,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl RevokeImpact {
+    /// The audit record's `after` for a bulk revoke.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl ApiKey {
+    pub fn is_usable(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+/// Tokens issued in one minute for one grant and client (the dashboard's chart).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenCount {
+    /// Start of the minute, seconds since the epoch.
+    pub minute: Timestamp,
+    pub grant: String,
+    pub client_id: String,
+    pub count: i64,
+}
+
+/// What the dashboard shows, read in one go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub tokens: Vec<TokenCount>,
+    pub active_sessions: i64,
+    pub clients: i64,
+    pub users: i64,
+    /// Security events since the window start, per action.
+    pub security_events: Vec<(String, i64)>,
+}
+
+/// The admin API's scopes: full access, and read-only access.
+pub const ADMIN_SCOPE: &str = "latchkey:admin";
+pub const ADMIN_READ_SCOPE: &str = "latchkey:admin:read";
+
+pub fn is_admin_scope(s: &str) -> bool {
+    s == ADMIN_SCOPE || s == ADMIN_READ_SCOPE
 }
 
 /// Split and deduplicate a space-separated scope string (RFC 6749 §3.3), keeping order.

@@ -18,6 +18,9 @@ pub struct Issuance {
     pub session: Option<Session>,
     pub refresh: Option<RefreshToken>,
     pub access: Option<AccessTokenRecord>,
+    /// The activity event for a new session (`session.create`), written with it so the
+    /// live event feed and the audit log never miss or invent one.
+    pub event: Option<NewAuditEvent>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,20 +218,39 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
         audit: Option<&NewAuditEvent>,
     ) -> StoreResult<bool>;
-    /// Revokes every live session of a user and ends their sign-ins.
+    /// Revokes every live session of a user and ends their sign-ins. Returns what it
+    /// cut off, counted in the same transaction.
     async fn sessions_revoke_user(
         &self,
         user_id: &str,
         at: Timestamp,
         audit: Option<&NewAuditEvent>,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<RevokeImpact>;
     /// Revokes every live session of a client and moves its `tokens_valid_after`.
+    /// Returns what it cut off among sessions, counted in the same transaction.
     async fn sessions_revoke_client(
         &self,
         client_id: &str,
         at: Timestamp,
         audit: Option<&NewAuditEvent>,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<RevokeImpact>;
+    /// Counts what revoking the live sessions matching `filter` would cut off (the
+    /// dry run the console shows before anyone confirms). `filter.state`, sort, cursor
+    /// and limit are ignored: a revoke always covers every live match.
+    async fn sessions_impact(
+        &self,
+        filter: &SessionFilter,
+        at: Timestamp,
+    ) -> StoreResult<RevokeImpact>;
+    /// Revokes every live session matching `filter` (as counted by `sessions_impact`, in
+    /// the same transaction), with one audit event for the whole operation.
+    async fn sessions_revoke_matching(
+        &self,
+        filter: &SessionFilter,
+        reason: &str,
+        at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<RevokeImpact>;
     /// Denylists one access token by `jti` until its expiry (RFC 7009 for JWT ATs).
     async fn access_token_revoke(&self, jti: &str, expires_at: Timestamp) -> StoreResult<()>;
     async fn access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
@@ -240,6 +262,28 @@ pub trait Store: Send + Sync + 'static {
     // --- audit -------------------------------------------------------------------
     async fn audit_insert(&self, event: &NewAuditEvent) -> StoreResult<()>;
     async fn audit_list(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+
+    // --- admin API keys ----------------------------------------------------------
+    async fn api_key_insert(&self, key: &ApiKey, audit: &NewAuditEvent) -> StoreResult<()>;
+    async fn api_key_by_hash(&self, hash: &[u8]) -> StoreResult<Option<ApiKey>>;
+    async fn api_keys_list(&self) -> StoreResult<Vec<ApiKey>>;
+    /// Returns whether the key existed and was not yet revoked.
+    async fn api_key_revoke(
+        &self,
+        id: &str,
+        at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool>;
+    /// Records a use (callers throttle this; it is informational).
+    async fn api_key_touch(&self, id: &str, at: Timestamp) -> StoreResult<()>;
+
+    // --- statistics ----------------------------------------------------------------
+    /// Adds issuance counts (one node's counters since its last flush) to the
+    /// per-minute totals.
+    async fn stats_record(&self, counts: &[TokenCount]) -> StoreResult<()>;
+    /// Issuance since `since`, live-session, client and user counts at `at`, and
+    /// security events since `since`.
+    async fn stats(&self, since: Timestamp, at: Timestamp) -> StoreResult<StoreStats>;
 
     // --- housekeeping ------------------------------------------------------------
     async fn meta_get(&self, key: &str) -> StoreResult<Option<String>>;

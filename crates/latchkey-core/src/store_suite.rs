@@ -73,6 +73,12 @@ macro_rules! store_suite_tests {
             the_jti_denylist_remembers_revoked_access_tokens,
             a_jti_can_be_used_only_once,
             audit_events_are_listed_newest_first_and_filtered,
+            sessions_page_by_keyset_and_filter_by_ip_time_and_state,
+            a_bulk_revoke_cuts_off_exactly_what_its_dry_run_counted,
+            a_new_session_is_written_with_its_activity_event,
+            api_keys_are_found_by_hash_and_revoked_once,
+            token_counts_add_up_per_minute_grant_and_client,
+            the_audit_feed_tails_forward_and_pages_back,
             meta_values_are_upserted,
             purging_removes_expired_rows_and_keeps_live_ones,
         );
@@ -297,6 +303,7 @@ async fn seed_family(store: &dyn Store, c: &str, u: &str, s: &str, rt: &str) {
         session: Some(session(s, u, c)),
         refresh: Some(refresh(rt, s, c)),
         access: Some(access(&format!("jti-{rt}"), Some(s), c)),
+        event: None,
     };
     assert!(store
         .auth_code_redeem(code_hash.as_bytes(), T0 + 1, &issue)
@@ -882,6 +889,7 @@ fn issuance(c: &str, u: &str, s: &str) -> Issuance {
         session: Some(session(s, u, c)),
         refresh: Some(refresh(&format!("rt-{s}"), s, c)),
         access: Some(access(&format!("jti-{s}"), Some(s), c)),
+        event: None,
     }
 }
 
@@ -966,6 +974,7 @@ pub async fn a_failed_issuance_leaves_the_code_unspent(store: &dyn Store) {
         session: Some(session("s-atomic-taken", &u, &c)),
         refresh: Some(refresh("rt-atomic-new", "s-atomic-taken", &c)),
         access: None,
+        event: None,
     };
     let r = store.auth_code_redeem(b"code-atomic", T0 + 5, &clash).await;
     assert!(
@@ -1481,7 +1490,14 @@ pub async fn revoking_a_users_sessions_ends_their_sign_ins(store: &dyn Store) {
         .sessions_revoke_user(&u, T0 + 50, Some(&ev))
         .await
         .expect("revoke user");
-    assert_eq!(n, 2);
+    assert_eq!(
+        n,
+        RevokeImpact {
+            sessions: 2,
+            refresh_families: 2,
+            live_access_tokens: 2
+        }
+    );
     for s in ["s-ru-1", "s-ru-2"] {
         let row = store.session_get(s).await.expect("s").expect("row");
         assert_eq!(row.revoked_at, Some(T0 + 50), "{s}");
@@ -1539,7 +1555,7 @@ pub async fn revoking_a_clients_tokens_moves_its_watermark(store: &dyn Store) {
         .sessions_revoke_client(&c, T0 + 60, Some(&ev))
         .await
         .expect("revoke client");
-    assert_eq!(n, 2);
+    assert_eq!(n.sessions, 2);
     let client = store.client_get(&c).await.expect("get").expect("row");
     assert_eq!(client.tokens_valid_after, T0 + 60);
     for s in ["s-rc-1", "s-rc-2"] {
@@ -1572,7 +1588,7 @@ pub async fn revoking_a_clients_tokens_moves_its_watermark(store: &dyn Store) {
         .sessions_revoke_client(&c, T0 + 70, None)
         .await
         .expect("again");
-    assert_eq!(n, 0);
+    assert_eq!(n, RevokeImpact::default());
     assert_eq!(
         store
             .client_get(&c)
@@ -1693,7 +1709,7 @@ pub async fn sessions_are_listed_newest_first_with_names_and_live_token_counts(s
         .collect();
     assert_eq!(ids, ["s-list-3", "s-list-1"]);
     let live = SessionFilter {
-        live_at: Some(now),
+        state: SessionStateFilter::Active,
         ..by_client.clone()
     };
     let ids: Vec<String> = store
@@ -2009,4 +2025,479 @@ pub async fn purging_removes_expired_rows_and_keeps_live_ones(store: &dyn Store)
         .expect("s")
         .is_some());
     assert_eq!(store.purge_expired(now).await.expect("purge again"), 0);
+}
+
+// --- admin API (issue 3) ---------------------------------------------------------------
+
+/// `n` live sessions of `u` at `c`, created one second apart from `T0 + 1`, with ips
+/// `10.0.<i>.1`.
+async fn seed_sessions(store: &dyn Store, c: &str, u: &str, tag: &str, n: i64) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = format!("s-{tag}-{i:03}");
+        let code_hash = format!("code-{id}");
+        store
+            .auth_code_insert(&code(&code_hash, c, u))
+            .await
+            .expect("code");
+        let mut sess = session(&id, u, c);
+        sess.created_at = T0 + 1 + i;
+        sess.last_used_at = T0 + 1000 - i;
+        sess.ip = Some(format!("10.0.{i}.1"));
+        let issue = Issuance {
+            session: Some(sess),
+            refresh: Some(refresh(&format!("rt-{id}"), &id, c)),
+            access: Some(access(&format!("jti-{id}"), Some(&id), c)),
+            event: None,
+        };
+        assert!(store
+            .auth_code_redeem(code_hash.as_bytes(), T0 + 1, &issue)
+            .await
+            .expect("redeem"));
+        ids.push(id);
+    }
+    ids
+}
+
+fn ids_of(list: &[SessionInfo]) -> Vec<String> {
+    list.iter().map(|i| i.session.id.clone()).collect()
+}
+
+pub async fn sessions_page_by_keyset_and_filter_by_ip_time_and_state(store: &dyn Store) {
+    let (c, u) = seed(store, "page").await;
+    let ids = seed_sessions(store, &c, &u, "page", 12).await;
+    let now = T0 + 100;
+    let base = SessionFilter {
+        client_id: Some(c.clone()),
+        limit: Some(5),
+        ..SessionFilter::default()
+    };
+    // Newest first, three pages, no overlap, no gap.
+    let mut seen = Vec::new();
+    let mut after = None;
+    for _ in 0..3 {
+        let page = store
+            .sessions_list(
+                &SessionFilter {
+                    after: after.clone(),
+                    ..base.clone()
+                },
+                now,
+            )
+            .await
+            .expect("page");
+        let last = page.last().expect("non-empty page");
+        after = Some(SessionCursor {
+            key: last.session.created_at,
+            id: last.session.id.clone(),
+        });
+        seen.extend(ids_of(&page));
+    }
+    let mut expected = ids.clone();
+    expected.reverse();
+    assert_eq!(seen, expected);
+    // Ascending by last use: the last-created session was used longest ago.
+    let by_use = store
+        .sessions_list(
+            &SessionFilter {
+                sort: SessionSort::LastUsedAt,
+                ascending: true,
+                ..base.clone()
+            },
+            now,
+        )
+        .await
+        .expect("by use");
+    assert_eq!(ids_of(&by_use)[0], ids[11]);
+    let next = store
+        .sessions_list(
+            &SessionFilter {
+                sort: SessionSort::LastUsedAt,
+                ascending: true,
+                after: Some(SessionCursor {
+                    key: by_use[4].session.last_used_at,
+                    id: by_use[4].session.id.clone(),
+                }),
+                ..base.clone()
+            },
+            now,
+        )
+        .await
+        .expect("by use, page 2");
+    assert_eq!(ids_of(&next)[0], ids[6]);
+    // IP: exact and prefix (10.0.1. must not match 10.0.10.1 or 10.0.11.1).
+    let exact = store
+        .sessions_list(
+            &SessionFilter {
+                ip: Some("10.0.3.1".into()),
+                ..base.clone()
+            },
+            now,
+        )
+        .await
+        .expect("ip");
+    assert_eq!(ids_of(&exact), [ids[3].clone()]);
+    let prefix = store
+        .sessions_list(
+            &SessionFilter {
+                ip: Some("10.0.1.".into()),
+                limit: Some(50),
+                ..base.clone()
+            },
+            now,
+        )
+        .await
+        .expect("ip prefix");
+    assert_eq!(ids_of(&prefix), [ids[1].clone()]);
+    let star = store
+        .sessions_list(
+            &SessionFilter {
+                ip: Some("10.0.1*".into()),
+                limit: Some(50),
+                ..base.clone()
+            },
+            now,
+        )
+        .await
+        .expect("ip star");
+    assert_eq!(
+        ids_of(&star),
+        [ids[11].clone(), ids[10].clone(), ids[1].clone()]
+    );
+    // Time range: [T0+3, T0+6) → sessions 2, 3, 4.
+    let window = store
+        .sessions_list(
+            &SessionFilter {
+                created_from: Some(T0 + 3),
+                created_to: Some(T0 + 6),
+                ..base.clone()
+            },
+            now,
+        )
+        .await
+        .expect("window");
+    assert_eq!(
+        ids_of(&window),
+        [ids[4].clone(), ids[3].clone(), ids[2].clone()]
+    );
+    // State: one revoked, the rest active; none expired yet; all expired much later.
+    store
+        .session_revoke(&ids[0], "test", T0 + 50, None)
+        .await
+        .expect("revoke");
+    let revoked = store
+        .sessions_list(
+            &SessionFilter {
+                state: SessionStateFilter::Revoked,
+                ..base.clone()
+            },
+            now,
+        )
+        .await
+        .expect("revoked");
+    assert_eq!(ids_of(&revoked), [ids[0].clone()]);
+    let active = store
+        .sessions_list(
+            &SessionFilter {
+                state: SessionStateFilter::Active,
+                limit: Some(50),
+                ..base.clone()
+            },
+            now,
+        )
+        .await
+        .expect("active");
+    assert_eq!(active.len(), 11);
+    let expired = store
+        .sessions_list(
+            &SessionFilter {
+                state: SessionStateFilter::Expired,
+                ..base.clone()
+            },
+            now,
+        )
+        .await
+        .expect("expired");
+    assert!(expired.is_empty());
+    let far = session("x", &u, &c).expires_at + 1;
+    let expired = store
+        .sessions_list(
+            &SessionFilter {
+                state: SessionStateFilter::Expired,
+                limit: Some(50),
+                ..base.clone()
+            },
+            far,
+        )
+        .await
+        .expect("expired later");
+    assert_eq!(
+        expired.len(),
+        11,
+        "the revoked one counts as revoked, not expired"
+    );
+    // By ids.
+    let picked = store
+        .sessions_list(
+            &SessionFilter {
+                ids: Some(vec![ids[5].clone(), ids[7].clone()]),
+                ..base.clone()
+            },
+            now,
+        )
+        .await
+        .expect("ids");
+    assert_eq!(ids_of(&picked), [ids[7].clone(), ids[5].clone()]);
+    let nothing = store
+        .sessions_list(
+            &SessionFilter {
+                ids: Some(vec![]),
+                ..base
+            },
+            now,
+        )
+        .await
+        .expect("no ids");
+    assert!(nothing.is_empty());
+}
+
+pub async fn a_bulk_revoke_cuts_off_exactly_what_its_dry_run_counted(store: &dyn Store) {
+    let (c, u) = seed(store, "bulk").await;
+    let ids = seed_sessions(store, &c, &u, "bulk", 6).await;
+    let now = T0 + 100;
+    // A session revoked earlier is not counted (or revoked) again.
+    store
+        .session_revoke(&ids[5], "earlier", T0 + 10, None)
+        .await
+        .expect("revoke one");
+    let filter = SessionFilter {
+        client_id: Some(c.clone()),
+        ip: Some("10.0.".into()),
+        created_from: Some(T0 + 2),
+        ..SessionFilter::default()
+    };
+    let dry = store.sessions_impact(&filter, now).await.expect("dry run");
+    assert_eq!(
+        dry,
+        RevokeImpact {
+            sessions: 4,
+            refresh_families: 4,
+            live_access_tokens: 4
+        },
+        "sessions 1..=4 are live and match; 0 is too old; 5 is already revoked"
+    );
+    // The dry run changed nothing.
+    assert!(store
+        .session_get(&ids[1])
+        .await
+        .expect("s")
+        .expect("row")
+        .is_live(now));
+    let ev = audit("session.revoke_filter", &c);
+    let done = store
+        .sessions_revoke_matching(&filter, "bulk", now, &ev)
+        .await
+        .expect("revoke");
+    assert_eq!(done, dry);
+    for (i, id) in ids.iter().enumerate() {
+        let live = store
+            .session_get(id)
+            .await
+            .expect("s")
+            .expect("row")
+            .is_live(now);
+        assert_eq!(live, i == 0, "session {i}");
+    }
+    let again = store
+        .sessions_impact(&filter, now)
+        .await
+        .expect("dry run again");
+    assert_eq!(again, RevokeImpact::default());
+    let events = store
+        .audit_list(&AuditFilter {
+            action_prefix: Some("session.revoke_filter".into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(events.len(), 1);
+    let after: serde_json::Value =
+        serde_json::from_str(events[0].after.as_deref().expect("after")).expect("json");
+    assert_eq!(after["sessions"], 4);
+}
+
+pub async fn a_new_session_is_written_with_its_activity_event(store: &dyn Store) {
+    let (c, u) = seed(store, "act").await;
+    store
+        .auth_code_insert(&code("code-act", &c, &u))
+        .await
+        .expect("code");
+    let ev = NewAuditEvent::new(T0 + 1, format!("user:{u}"), "session.create").target("s-act");
+    let issue = Issuance {
+        session: Some(session("s-act", &u, &c)),
+        refresh: None,
+        access: None,
+        event: Some(ev),
+    };
+    assert!(store
+        .auth_code_redeem(b"code-act", T0 + 1, &issue)
+        .await
+        .expect("redeem"));
+    assert_eq!(audited(store, "session.create", "s-act").await, 1);
+    // A redemption that loses (the code is spent) writes no event.
+    let issue2 = Issuance {
+        session: Some(session("s-act-2", &u, &c)),
+        event: Some(
+            NewAuditEvent::new(T0 + 2, format!("user:{u}"), "session.create").target("s-act-2"),
+        ),
+        ..Issuance::default()
+    };
+    assert!(!store
+        .auth_code_redeem(b"code-act", T0 + 2, &issue2)
+        .await
+        .expect("redeem"));
+    assert_eq!(audited(store, "session.create", "s-act-2").await, 0);
+}
+
+pub async fn api_keys_are_found_by_hash_and_revoked_once(store: &dyn Store) {
+    let key = ApiKey {
+        id: "ak-1".into(),
+        name: "deploy bot".into(),
+        hash: b"hash-ak-1".to_vec(),
+        read_only: true,
+        created_at: T0,
+        created_by: "local-admin".into(),
+        expires_at: Some(T0 + 3600),
+        revoked_at: None,
+        last_used_at: None,
+    };
+    store
+        .api_key_insert(&key, &audit("api_key.create", "ak-1"))
+        .await
+        .expect("insert");
+    let dup = store
+        .api_key_insert(&key, &audit("api_key.create", "ak-1"))
+        .await;
+    assert!(is_conflict(&dup), "duplicate key: {dup:?}");
+    assert_eq!(
+        store.api_key_by_hash(b"hash-ak-1").await.expect("get"),
+        Some(key.clone())
+    );
+    assert_eq!(store.api_key_by_hash(b"nope").await.expect("get"), None);
+    store.api_key_touch("ak-1", T0 + 5).await.expect("touch");
+    assert_eq!(
+        store
+            .api_key_by_hash(b"hash-ak-1")
+            .await
+            .expect("get")
+            .expect("row")
+            .last_used_at,
+        Some(T0 + 5)
+    );
+    assert!(store
+        .api_key_revoke("ak-1", T0 + 10, &audit("api_key.revoke", "ak-1"))
+        .await
+        .expect("revoke"));
+    assert!(!store
+        .api_key_revoke("ak-1", T0 + 20, &audit("api_key.revoke", "ak-1"))
+        .await
+        .expect("revoke twice"));
+    let listed = store.api_keys_list().await.expect("list");
+    let row = listed.iter().find(|k| k.id == "ak-1").expect("listed");
+    assert_eq!(row.revoked_at, Some(T0 + 10));
+    assert!(!row.is_usable(T0 + 11));
+    let ghost = store
+        .api_key_revoke("ak-none", T0, &audit("api_key.revoke", "ak-none"))
+        .await;
+    assert!(is_not_found(&ghost), "unknown key: {ghost:?}");
+    assert_eq!(audited(store, "api_key.revoke", "ak-1").await, 2);
+}
+
+pub async fn token_counts_add_up_per_minute_grant_and_client(store: &dyn Store) {
+    let (c, u) = seed(store, "stats").await;
+    seed_sessions(store, &c, &u, "stats", 2).await;
+    let m = T0 - T0.rem_euclid(60);
+    let tc = |minute: i64, grant: &str, n: i64| TokenCount {
+        minute,
+        grant: grant.into(),
+        client_id: c.clone(),
+        count: n,
+    };
+    store
+        .stats_record(&[
+            tc(m, "client_credentials", 3),
+            tc(m + 60, "refresh_token", 1),
+        ])
+        .await
+        .expect("record");
+    // A second node (or a later flush) adds to the same minute.
+    store
+        .stats_record(&[tc(m, "client_credentials", 4)])
+        .await
+        .expect("record again");
+    store.stats_record(&[]).await.expect("nothing");
+    store
+        .audit_insert(&audit("security.login_failed", "alice").security())
+        .await
+        .expect("security event");
+    let st = store.stats(T0 - 60, T0 + 100).await.expect("stats");
+    let mine: Vec<&TokenCount> = st.tokens.iter().filter(|t| t.client_id == c).collect();
+    assert_eq!(
+        mine,
+        [
+            &tc(m, "client_credentials", 7),
+            &tc(m + 60, "refresh_token", 1)
+        ]
+    );
+    assert!(st.active_sessions >= 2);
+    assert!(st.clients >= 1 && st.users >= 1);
+    assert!(st
+        .security_events
+        .iter()
+        .any(|(a, n)| a == "security.login_failed" && *n >= 1));
+    let later = store.stats(m + 120, T0 + 100).await.expect("stats later");
+    assert!(later.tokens.iter().all(|t| t.client_id != c));
+}
+
+pub async fn the_audit_feed_tails_forward_and_pages_back(store: &dyn Store) {
+    for i in 0..5 {
+        let mut ev = audit("feed.step", &format!("feed-{i}"));
+        ev.at = T0 + 500 + i;
+        store.audit_insert(&ev).await.expect("insert");
+    }
+    let newest = store
+        .audit_list(&AuditFilter {
+            action_prefix: Some("feed.".into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(newest.len(), 5);
+    let first_id = newest[4].id;
+    let tail = store
+        .audit_list(&AuditFilter {
+            action_prefix: Some("feed.".into()),
+            after_id: Some(first_id),
+            limit: Some(2),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("tail");
+    let targets: Vec<_> = tail.iter().filter_map(|e| e.target.clone()).collect();
+    assert_eq!(
+        targets,
+        ["feed-1", "feed-2"],
+        "oldest first after the cursor"
+    );
+    let window = store
+        .audit_list(&AuditFilter {
+            action_prefix: Some("feed.".into()),
+            since: Some(T0 + 501),
+            until: Some(T0 + 503),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("window");
+    let targets: Vec<_> = window.iter().filter_map(|e| e.target.clone()).collect();
+    assert_eq!(targets, ["feed-2", "feed-1"]);
 }

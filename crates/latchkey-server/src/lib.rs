@@ -9,6 +9,7 @@
 //! Does not own: protocol decisions (those are `latchkey-core::oauth`), SQL (the store
 //! crates) or argument parsing (the `latchkey` binary). Only this crate depends on axum.
 
+pub mod admin;
 pub mod api;
 pub mod fetch;
 pub mod html;
@@ -156,6 +157,9 @@ pub struct AppState {
     pub require_forwarded_https: bool,
     pub issuer_origin: String,
     pub keys_ready: watch::Receiver<bool>,
+    /// The admin operations over the provider's store (acting as `system` until the
+    /// admin API's auth layer names the caller).
+    pub admin: latchkey_admin::Embedded,
 }
 
 impl AppState {
@@ -188,7 +192,6 @@ pub fn app_state(
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
     Arc::new(AppState {
-        provider,
         limits: limits::Limits::default(),
         metrics: Metrics::default(),
         secure_cookies: https,
@@ -197,6 +200,9 @@ pub fn app_state(
         trusted_proxies,
         issuer_origin: origin,
         keys_ready,
+        admin: latchkey_admin::Embedded::from_manager(provider.manager(), "system")
+            .with_provider(provider.clone()),
+        provider,
     })
 }
 
@@ -321,27 +327,10 @@ async fn request_id(req: Request<axum::body::Body>, next: Next) -> Response {
     r
 }
 
-/// The admin listener. The admin API proper comes with its own issue; this serves
-/// health and token statistics for monitoring.
-pub fn admin_router(st: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/admin/v1/health", get(admin_health))
-        .with_state(st)
-}
+pub use admin::admin_router;
 
-async fn admin_health(axum::extract::State(st): axum::extract::State<Arc<AppState>>) -> Response {
-    let ready = *st.keys_ready.borrow();
-    let body = serde_json::json!({
-        "status": if ready { "ok" } else { "starting" },
-        "tokens_issued": st.metrics.total(),
-    });
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, axum::Json(body)).into_response()
-}
+/// How often issuance counts go to the store.
+const STATS_FLUSH: Duration = Duration::from_secs(5);
 
 /// A running server: its bound addresses, and a handle to stop it.
 pub struct Running {
@@ -470,10 +459,38 @@ pub async fn start_with(
         }
     }));
 
+    // Issuance counts: kept in memory per request, added to the store's per-minute
+    // totals every few seconds (and once more on the way out).
+    let p = provider.clone();
+    let mut rx = stop_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            let stopping = tokio::select! {
+                _ = tokio::time::sleep(STATS_FLUSH) => false,
+                _ = rx.wait_for(|s| *s) => true,
+            };
+            let counts = p.take_token_counts();
+            if !counts.is_empty() {
+                if let Err(e) = p.store.stats_record(&counts).await {
+                    tracing::warn!(error = %e, "recording token statistics failed; kept for the next try");
+                    p.restore_token_counts(counts);
+                }
+            }
+            if stopping {
+                break;
+            }
+        }
+    }));
+
     // Keys: made (first start) or brought up to date, then kept rotating on schedule.
     let p = provider.clone();
     let mut rx = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
+        // The admin scopes and the console's public client, so `latchkey admin login`
+        // and the desktop console can sign in to any server.
+        if let Err(e) = p.manager().ensure_console_client().await {
+            tracing::warn!(error = %e, "could not create the latchkey-console client");
+        }
         loop {
             match p.maintain_keys().await {
                 Ok(()) => {

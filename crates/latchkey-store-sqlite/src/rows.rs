@@ -7,8 +7,8 @@
 
 use latchkey_core::error::StoreError;
 use latchkey_core::model::{
-    AuditEvent, AuthCode, Client, ClientSecret, DeviceCode, RefreshToken, Scope, Session, SignIn,
-    SigningKey, User,
+    ApiKey, AuditEvent, AuthCode, Client, ClientSecret, DeviceCode, RefreshToken, Scope, Session,
+    SignIn, SigningKey, User,
 };
 use latchkey_core::store::AuthRequest;
 use std::str::FromStr;
@@ -425,6 +425,35 @@ impl From<AuditEventRow> for AuditEvent {
             after: r.after,
             ip: r.ip,
             security: r.security,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiKeyRow {
+    pub id: String,
+    pub name: String,
+    pub hash: Vec<u8>,
+    pub read_only: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(r: ApiKeyRow) -> Self {
+        ApiKey {
+            id: r.id,
+            name: r.name,
+            hash: r.hash,
+            read_only: r.read_only,
+            created_at: r.created_at,
+            created_by: r.created_by,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+            last_used_at: r.last_used_at,
         }
     }
 }

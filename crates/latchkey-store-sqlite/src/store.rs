@@ -60,6 +60,105 @@ fn affected(n: u64) -> StoreResult<()> {
 
 // --- statements shared by several methods -------------------------------------------
 
+/// The WHERE conditions of a [`SessionFilter`] (without state, order, cursor or limit),
+/// shared by the listing, the dry run and the bulk revoke so all three see one set.
+fn push_session_filter<'a>(qb: &mut QueryBuilder<'a, Sqlite>, f: &'a SessionFilter) {
+    if let Some(ids) = &f.ids {
+        if ids.is_empty() {
+            qb.push(" AND 0 = 1");
+        } else {
+            qb.push(" AND s.id IN (");
+            let mut sep = qb.separated(", ");
+            for id in ids {
+                sep.push_bind(id);
+            }
+            sep.push_unseparated(")");
+        }
+    }
+    if let Some(user_id) = &f.user_id {
+        qb.push(" AND s.user_id = ").push_bind(user_id);
+    }
+    if let Some(client_id) = &f.client_id {
+        qb.push(" AND s.client_id = ").push_bind(client_id);
+    }
+    if let Some(ip) = &f.ip {
+        match ip_prefix_range(ip) {
+            // A range, not LIKE or substr, so the (ip, created_at) index serves it.
+            Some((low, high)) => {
+                qb.push(" AND s.ip >= ")
+                    .push_bind(low)
+                    .push(" AND s.ip < ")
+                    .push_bind(high);
+            }
+            None => {
+                qb.push(" AND s.ip = ").push_bind(ip);
+            }
+        }
+    }
+    if let Some(from) = f.created_from {
+        qb.push(" AND s.created_at >= ").push_bind(from);
+    }
+    if let Some(to) = f.created_to {
+        qb.push(" AND s.created_at < ").push_bind(to);
+    }
+}
+
+fn push_session_state<'a>(
+    qb: &mut QueryBuilder<'a, Sqlite>,
+    state: SessionStateFilter,
+    at: Timestamp,
+) {
+    match state {
+        SessionStateFilter::Any => {}
+        SessionStateFilter::Active => {
+            qb.push(" AND s.revoked_at IS NULL AND s.expires_at > ")
+                .push_bind(at);
+        }
+        SessionStateFilter::Revoked => {
+            qb.push(" AND s.revoked_at IS NOT NULL");
+        }
+        SessionStateFilter::Expired => {
+            qb.push(" AND s.revoked_at IS NULL AND s.expires_at <= ")
+                .push_bind(at);
+        }
+    }
+}
+
+/// What revoking the live sessions matching `f` would cut off, read on `conn` so a
+/// revoke can count inside its own transaction.
+async fn session_impact(
+    conn: &mut SqliteConnection,
+    op: &'static str,
+    f: &SessionFilter,
+    at: Timestamp,
+) -> StoreResult<RevokeImpact> {
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT COUNT(*), \
+         COALESCE(SUM(EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = s.id \
+           AND r.consumed_at IS NULL AND r.idle_expires_at > ",
+    );
+    qb.push_bind(at);
+    qb.push(
+        ")), 0), COALESCE(SUM((SELECT COUNT(*) FROM access_tokens a \
+           WHERE a.session_id = s.id AND a.expires_at > ",
+    );
+    qb.push_bind(at);
+    qb.push(")), 0) FROM sessions s WHERE 1 = 1");
+    push_session_filter(&mut qb, f);
+    push_session_state(&mut qb, SessionStateFilter::Active, at);
+    let (sessions, families, tokens): (i64, i64, i64) = qb
+        .build_query_as()
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db(op))?;
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(RevokeImpact {
+        sessions: n(sessions),
+        refresh_families: n(families),
+        live_access_tokens: n(tokens),
+    })
+}
+
 async fn insert_audit(
     conn: &mut SqliteConnection,
     op: &'static str,
@@ -195,6 +294,9 @@ async fn insert_issuance(
     }
     if let Some(r) = &issue.refresh {
         insert_refresh(conn, op, r).await?;
+    }
+    if let Some(ev) = &issue.event {
+        insert_audit(conn, op, ev).await?;
     }
     if let Some(a) = &issue.access {
         insert_access(conn, op, a).await?;
@@ -1123,17 +1225,23 @@ impl Store for SqliteStore {
              JOIN clients c ON c.id = s.client_id \
              WHERE 1 = 1",
         );
-        if let Some(user_id) = &filter.user_id {
-            qb.push(" AND s.user_id = ").push_bind(user_id);
+        push_session_filter(&mut qb, filter);
+        push_session_state(&mut qb, filter.state, at);
+        let (col, dir, cmp) = match (filter.sort, filter.ascending) {
+            (SessionSort::CreatedAt, false) => ("s.created_at", "DESC", "<"),
+            (SessionSort::CreatedAt, true) => ("s.created_at", "ASC", ">"),
+            (SessionSort::LastUsedAt, false) => ("s.last_used_at", "DESC", "<"),
+            (SessionSort::LastUsedAt, true) => ("s.last_used_at", "ASC", ">"),
+        };
+        if let Some(c) = &filter.after {
+            // Keyset pagination: a row value comparison the index can seek to.
+            qb.push(format!(" AND ({col}, s.id) {cmp} ("))
+                .push_bind(c.key)
+                .push(", ")
+                .push_bind(&c.id)
+                .push(")");
         }
-        if let Some(client_id) = &filter.client_id {
-            qb.push(" AND s.client_id = ").push_bind(client_id);
-        }
-        if let Some(live_at) = filter.live_at {
-            qb.push(" AND s.revoked_at IS NULL AND s.expires_at > ")
-                .push_bind(live_at);
-        }
-        qb.push(" ORDER BY s.created_at DESC, s.id DESC LIMIT ")
+        qb.push(format!(" ORDER BY {col} {dir}, s.id {dir} LIMIT "))
             .push_bind(limit(filter.limit));
         let rows: Vec<SessionInfoRow> = qb
             .build_query_as()
@@ -1187,7 +1295,7 @@ impl Store for SqliteStore {
         user_id: &str,
         at: Timestamp,
         audit: Option<&NewAuditEvent>,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<RevokeImpact> {
         const OP: &str = "sessions_revoke_user";
         let mut tx = self.write(OP).await?;
         let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = ?")
@@ -1198,7 +1306,12 @@ impl Store for SqliteStore {
         if known.is_none() {
             return Err(StoreError::NotFound);
         }
-        let done = sqlx::query(
+        let filter = SessionFilter {
+            user_id: Some(user_id.to_string()),
+            ..SessionFilter::default()
+        };
+        let impact = session_impact(&mut tx, OP, &filter, at).await?;
+        sqlx::query(
             "UPDATE sessions SET revoked_at = ?, revoked_reason = ? \
              WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
         )
@@ -1219,7 +1332,7 @@ impl Store for SqliteStore {
             .map_err(db(OP))?;
         insert_audit_opt(&mut tx, OP, audit).await?;
         self.commit(tx, OP).await?;
-        Ok(done.rows_affected())
+        Ok(impact)
     }
 
     /// `NotFound` for an unknown client. The watermark never moves backwards.
@@ -1228,7 +1341,7 @@ impl Store for SqliteStore {
         client_id: &str,
         at: Timestamp,
         audit: Option<&NewAuditEvent>,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<RevokeImpact> {
         const OP: &str = "sessions_revoke_client";
         let mut tx = self.write(OP).await?;
         let moved = sqlx::query(
@@ -1242,7 +1355,12 @@ impl Store for SqliteStore {
         .await
         .map_err(db(OP))?;
         affected(moved.rows_affected())?;
-        let done = sqlx::query(
+        let filter = SessionFilter {
+            client_id: Some(client_id.to_string()),
+            ..SessionFilter::default()
+        };
+        let impact = session_impact(&mut tx, OP, &filter, at).await?;
+        sqlx::query(
             "UPDATE sessions SET revoked_at = ?, revoked_reason = ? \
              WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?",
         )
@@ -1255,7 +1373,45 @@ impl Store for SqliteStore {
         .map_err(db(OP))?;
         insert_audit_opt(&mut tx, OP, audit).await?;
         self.commit(tx, OP).await?;
-        Ok(done.rows_affected())
+        Ok(impact)
+    }
+
+    async fn sessions_impact(
+        &self,
+        filter: &SessionFilter,
+        at: Timestamp,
+    ) -> StoreResult<RevokeImpact> {
+        const OP: &str = "sessions_impact";
+        let mut conn = self.reader.acquire().await.map_err(db(OP))?;
+        session_impact(&mut conn, OP, filter, at).await
+    }
+
+    async fn sessions_revoke_matching(
+        &self,
+        filter: &SessionFilter,
+        reason: &str,
+        at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<RevokeImpact> {
+        const OP: &str = "sessions_revoke_matching";
+        let mut tx = self.write(OP).await?;
+        let impact = session_impact(&mut tx, OP, filter, at).await?;
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE sessions SET revoked_at = ");
+        qb.push_bind(at)
+            .push(", revoked_reason = ")
+            .push_bind(reason)
+            .push(" WHERE id IN (SELECT s.id FROM sessions s WHERE 1 = 1");
+        push_session_filter(&mut qb, filter);
+        push_session_state(&mut qb, SessionStateFilter::Active, at);
+        qb.push(")");
+        qb.build().execute(&mut *tx).await.map_err(db(OP))?;
+        let mut ev = audit.clone();
+        if ev.after.is_none() {
+            ev.after = Some(impact.to_json());
+        }
+        insert_audit(&mut tx, OP, &ev).await?;
+        self.commit(tx, OP).await?;
+        Ok(impact)
     }
 
     /// Revoking twice keeps the later expiry, so the entry outlives every copy.
@@ -1337,17 +1493,184 @@ impl Store for SqliteStore {
         if let Some(since) = filter.since {
             qb.push(" AND at >= ").push_bind(since);
         }
-        if let Some(before_id) = filter.before_id {
-            qb.push(" AND id < ").push_bind(before_id);
+        if let Some(until) = filter.until {
+            qb.push(" AND at < ").push_bind(until);
         }
-        qb.push(" ORDER BY id DESC LIMIT ")
-            .push_bind(limit(filter.limit));
+        if let Some(after_id) = filter.after_id {
+            qb.push(" AND id > ").push_bind(after_id);
+            qb.push(" ORDER BY id ASC LIMIT ");
+        } else {
+            if let Some(before_id) = filter.before_id {
+                qb.push(" AND id < ").push_bind(before_id);
+            }
+            qb.push(" ORDER BY id DESC LIMIT ");
+        }
+        qb.push_bind(limit(filter.limit));
         let rows: Vec<AuditEventRow> = qb
             .build_query_as()
             .fetch_all(&self.reader)
             .await
             .map_err(db(OP))?;
         Ok(rows.into_iter().map(AuditEvent::from).collect())
+    }
+
+    // --- admin API keys ----------------------------------------------------------
+
+    async fn api_key_insert(&self, key: &ApiKey, audit: &NewAuditEvent) -> StoreResult<()> {
+        const OP: &str = "api_key_insert";
+        let mut tx = self.write(OP).await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, name, hash, read_only, created_at, created_by, \
+             expires_at, revoked_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&key.id)
+        .bind(&key.name)
+        .bind(&key.hash)
+        .bind(key.read_only)
+        .bind(key.created_at)
+        .bind(&key.created_by)
+        .bind(key.expires_at)
+        .bind(key.revoked_at)
+        .bind(key.last_used_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        insert_audit(&mut tx, OP, audit).await?;
+        self.commit(tx, OP).await
+    }
+
+    async fn api_key_by_hash(&self, hash: &[u8]) -> StoreResult<Option<ApiKey>> {
+        let row: Option<ApiKeyRow> = sqlx::query_as("SELECT * FROM api_keys WHERE hash = ?")
+            .bind(hash)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db("api_key_by_hash"))?;
+        Ok(row.map(ApiKey::from))
+    }
+
+    async fn api_keys_list(&self) -> StoreResult<Vec<ApiKey>> {
+        let rows: Vec<ApiKeyRow> =
+            sqlx::query_as("SELECT * FROM api_keys ORDER BY created_at DESC, id")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db("api_keys_list"))?;
+        Ok(rows.into_iter().map(ApiKey::from).collect())
+    }
+
+    async fn api_key_revoke(
+        &self,
+        id: &str,
+        at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool> {
+        const OP: &str = "api_key_revoke";
+        let mut tx = self.write(OP).await?;
+        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM api_keys WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        if known.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(OP))?;
+        insert_audit(&mut tx, OP, audit).await?;
+        self.commit(tx, OP).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn api_key_touch(&self, id: &str, at: Timestamp) -> StoreResult<()> {
+        const OP: &str = "api_key_touch";
+        let mut tx = self.write(OP).await?;
+        sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        self.commit(tx, OP).await
+    }
+
+    // --- statistics ----------------------------------------------------------------
+
+    async fn stats_record(&self, counts: &[TokenCount]) -> StoreResult<()> {
+        const OP: &str = "stats_record";
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write(OP).await?;
+        for c in counts {
+            sqlx::query(
+                "INSERT INTO token_stats (minute, grant_type, client_id, count) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT (minute, grant_type, client_id) \
+                 DO UPDATE SET count = count + excluded.count",
+            )
+            .bind(c.minute)
+            .bind(&c.grant)
+            .bind(&c.client_id)
+            .bind(c.count)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        }
+        self.commit(tx, OP).await
+    }
+
+    async fn stats(&self, since: Timestamp, at: Timestamp) -> StoreResult<StoreStats> {
+        const OP: &str = "stats";
+        let mut conn = self.reader.acquire().await.map_err(db(OP))?;
+        let tokens: Vec<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT minute, grant_type, client_id, count FROM token_stats \
+             WHERE minute >= ? ORDER BY minute, grant_type, client_id",
+        )
+        .bind(since - since.rem_euclid(60))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db(OP))?;
+        let active_sessions: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?",
+        )
+        .bind(at)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db(OP))?;
+        let clients: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db(OP))?;
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db(OP))?;
+        let security_events: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT action, COUNT(*) FROM audit_events WHERE security = 1 AND at >= ? \
+             GROUP BY action ORDER BY action",
+        )
+        .bind(since)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db(OP))?;
+        Ok(StoreStats {
+            tokens: tokens
+                .into_iter()
+                .map(|(minute, grant, client_id, count)| TokenCount {
+                    minute,
+                    grant,
+                    client_id,
+                    count,
+                })
+                .collect(),
+            active_sessions,
+            clients,
+            users,
+            security_events,
+        })
     }
 
     // --- housekeeping ------------------------------------------------------------

@@ -73,6 +73,7 @@ async fn family(store: &SqliteStore, tag: &str, rt: &str) -> (String, String, St
         session: Some(session(&s, &u, &c)),
         refresh: Some(refresh(rt, &s, &c)),
         access: None,
+        event: None,
     };
     assert!(store
         .auth_code_redeem(format!("code-{tag}").as_bytes(), T0 + 1, &issue)
@@ -192,7 +193,7 @@ async fn a_second_store_on_the_same_file_sees_writes_at_once() {
         .sessions_revoke_client(&c.id, T0 + 5, None)
         .await
         .expect("revoke from the CLI");
-    assert_eq!(n, 0);
+    assert_eq!(n.sessions, 0);
     let seen = db
         .store()
         .client_get(&c.id)
@@ -391,6 +392,7 @@ async fn redemptions_racing_from_two_stores_on_one_file_succeed_exactly_once() {
             session: Some(session(&s, &u, &c)),
             refresh: Some(refresh(&format!("rt-{s}"), &s, &c)),
             access: Some(access(&format!("jti-{s}"), Some(&s), &c)),
+            event: None,
         };
         tasks.push(tokio::spawn(async move {
             store

@@ -277,11 +277,20 @@ pub enum SessionsCmd {
         /// A client id
         #[arg(long)]
         client: Option<String>,
-        /// Include revoked and expired sessions
+        /// An address, or a prefix ending in `.`, `:` or `*`
         #[arg(long)]
+        ip: Option<String>,
+        /// Include revoked and expired sessions (same as `--state any`)
+        #[arg(long, conflicts_with = "state")]
         all: bool,
+        /// active (default), revoked, expired or any
+        #[arg(long)]
+        state: Option<String>,
         #[arg(long, value_name = "N")]
         limit: Option<i64>,
+        /// The next_cursor printed with the previous page
+        #[arg(long)]
+        cursor: Option<String>,
     },
     Get {
         id: String,
@@ -296,6 +305,9 @@ pub enum SessionsCmd {
         /// Every session of this client; also makes all its earlier tokens inactive
         #[arg(long)]
         client: Option<String>,
+        /// Only say what the revoke would cut off
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -839,19 +851,25 @@ async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<
         SessionsCmd::List {
             user,
             client,
+            ip,
             all,
+            state,
             limit,
+            cursor,
         } => {
-            let list = b
+            let page = b
                 .sessions_list(SessionFilterDto {
                     user,
                     client_id: client,
-                    include_inactive: all,
+                    ip,
+                    state: if all { Some("any".into()) } else { state },
                     limit,
+                    cursor,
+                    ..Default::default()
                 })
                 .await?;
-            out.show(&list, |list| {
-                if list.is_empty() {
+            out.show(&page, |page| {
+                if page.items.is_empty() {
                     return "No live sessions (use --all to include revoked and expired ones)."
                         .into();
                 }
@@ -866,7 +884,7 @@ async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<
                     "AT/RT",
                     "STATUS",
                 ]);
-                for s in list {
+                for s in &page.items {
                     t.row(vec![
                         s.id.clone(),
                         s.username.clone(),
@@ -891,16 +909,43 @@ async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<
             let s = b.session_get(&id).await?;
             out.show(&s, session_details)
         }
-        SessionsCmd::Revoke { id, user, client } => {
+        SessionsCmd::Revoke {
+            id,
+            user,
+            client,
+            dry_run,
+        } => {
             // clap's ArgGroup guarantees exactly one of the three.
-            let (r, what) = match (id, user, client) {
-                (Some(id), _, _) => (b.session_revoke(&id).await?, format!("session {id}")),
+            let (req, what) = match (id, user, client) {
+                (Some(id), _, _) if !dry_run => {
+                    let r = b.session_revoke(&id).await?;
+                    return out.show(&r, |r| {
+                        if r.revoked == 0 {
+                            format!("Nothing to revoke: session {id} had already ended.")
+                        } else {
+                            format!("Revoked session {id}.")
+                        }
+                    });
+                }
+                (Some(id), _, _) => (
+                    SessionsRevokeRequest {
+                        session_ids: Some(vec![id.clone()]),
+                        ..Default::default()
+                    },
+                    format!("session {id}"),
+                ),
                 (_, Some(u), _) => (
-                    b.sessions_revoke_user(&u).await?,
+                    SessionsRevokeRequest {
+                        user: Some(u.clone()),
+                        ..Default::default()
+                    },
                     format!("sessions of user {u}"),
                 ),
                 (_, _, Some(c)) => (
-                    b.sessions_revoke_client(&c).await?,
+                    SessionsRevokeRequest {
+                        client_id: Some(c.clone()),
+                        ..Default::default()
+                    },
                     format!("sessions of client {c}"),
                 ),
                 (None, None, None) => {
@@ -909,11 +954,26 @@ async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<
                     ))
                 }
             };
+            let r = b
+                .sessions_revoke(SessionsRevokeRequest { dry_run, ..req })
+                .await?;
             out.show(&r, |r| {
-                if r.revoked == 0 {
+                let cut = format!(
+                    "{} refresh-token famil{} and {} live access token{}",
+                    r.refresh_families,
+                    if r.refresh_families == 1 { "y" } else { "ies" },
+                    r.live_access_tokens,
+                    if r.live_access_tokens == 1 { "" } else { "s" },
+                );
+                if r.dry_run {
+                    format!(
+                        "Would revoke {} live {what}, cutting off {cut}.",
+                        r.sessions
+                    )
+                } else if r.sessions == 0 {
                     format!("Nothing to revoke: no live {what}.")
                 } else {
-                    format!("Revoked {} live {what}.", r.revoked)
+                    format!("Revoked {} live {what}, cutting off {cut}.", r.sessions)
                 }
             })
         }
@@ -939,7 +999,7 @@ async fn audit(b: &dyn AdminBackend, out: &Out, verb: AuditCmd) -> Result<(), Ad
                 .await?;
             out.show(&list, |list| {
                 let mut t = Table::new(&["ID", "AT", "ACTOR", "ACTION", "TARGET", "SECURITY"]);
-                for e in list {
+                for e in &list.items {
                     t.row(vec![
                         e.id.to_string(),
                         time(e.at),

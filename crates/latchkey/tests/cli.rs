@@ -238,7 +238,7 @@ fn a_client_secret_is_printed_once_and_never_again() {
         );
     }
     let audit: Value = serde_json::from_str(&later[4]).unwrap();
-    assert!(audit
+    assert!(audit["items"]
         .as_array()
         .unwrap()
         .iter()

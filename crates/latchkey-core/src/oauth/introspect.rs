@@ -12,7 +12,7 @@ use super::error::{ErrorCode, OAuthError, OAuthResult};
 use super::Provider;
 use crate::crypto::sha256;
 use crate::jwt;
-use crate::model::{parse_scope, AuthMethod, KeyState};
+use crate::model::{parse_scope, AuthMethod, KeyState, NewAuditEvent};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -139,6 +139,21 @@ impl Provider {
             .get("token")
             .filter(|t| !t.is_empty())
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+        self.token_state(token, Some(&auth.client.id)).await
+    }
+
+    /// Introspection on an administrator's authority (the admin API and the console's
+    /// token inspector): any token of this server, refresh tokens of every client.
+    pub async fn introspect_as_admin(&self, token: &str) -> OAuthResult<Value> {
+        if token.is_empty() {
+            return Err(OAuthError::invalid_request("token is required"));
+        }
+        self.token_state(token, None).await
+    }
+
+    /// RFC 7662 §2.2 answer for `token`; a refresh token only if `owner` is its client
+    /// (or no owner is required).
+    async fn token_state(&self, token: &str, owner: Option<&str>) -> OAuthResult<Value> {
         let inactive = json!({"active": false});
         if token.matches('.').count() == 2 {
             let Some(claims) = self.active_access_token(token).await? else {
@@ -174,7 +189,10 @@ impl Provider {
         let Some(rt) = self.store.refresh_get(&sha256(token.as_bytes())).await? else {
             return Ok(inactive);
         };
-        if rt.client_id != auth.client.id || rt.consumed_at.is_some() || rt.idle_expires_at <= now {
+        if owner.is_some_and(|o| o != rt.client_id)
+            || rt.consumed_at.is_some()
+            || rt.idle_expires_at <= now
+        {
             return Ok(inactive);
         }
         let Some(session) = self.store.session_get(&rt.session_id).await? else {
@@ -236,6 +254,44 @@ impl Provider {
             self.store.access_token_revoke(jti, exp).await?;
         }
         Ok(())
+    }
+
+    /// Revocation on an administrator's authority: a refresh token ends its session, an
+    /// access token is denylisted until it expires. Audited as `token.revoke` (never
+    /// with the token). Returns whether the token was one of ours and still live.
+    pub async fn revoke_as_admin(&self, actor: &str, token: &str) -> OAuthResult<bool> {
+        if token.is_empty() {
+            return Err(OAuthError::invalid_request("token is required"));
+        }
+        let now = self.now();
+        if let Some(rt) = self.store.refresh_get(&sha256(token.as_bytes())).await? {
+            let audit = NewAuditEvent::new(now, actor, "token.revoke")
+                .target(rt.session_id.clone())
+                .after(&json!({"token_type": "refresh_token", "client_id": rt.client_id}));
+            return Ok(self
+                .store
+                .session_revoke(
+                    &rt.session_id,
+                    "revoked by administrator",
+                    now,
+                    Some(&audit),
+                )
+                .await?);
+        }
+        let Some(claims) = self.active_access_token(token).await? else {
+            return Ok(false);
+        };
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+        self.store.access_token_revoke(jti, exp).await?;
+        let audit = NewAuditEvent::new(now, actor, "token.revoke")
+            .target(jti)
+            .after(&json!({"token_type": "access_token", "client_id": claims.get("client_id")}));
+        self.store.audit_insert(&audit).await?;
+        Ok(true)
     }
 
     /// OIDC Core §5.3.

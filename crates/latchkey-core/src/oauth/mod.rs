@@ -16,11 +16,12 @@ pub mod token;
 use crate::clock::{Clock, Timestamp};
 use crate::crypto::{random_id, Kek};
 use crate::keys::{self, LoadedKey, RotationPolicy};
-use crate::model::{Alg, KeyState, NewAuditEvent};
+use crate::model::{Alg, GrantType, KeyState, NewAuditEvent, TokenCount};
 use crate::store::Store;
 use error::{OAuthError, OAuthResult};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -108,12 +109,48 @@ pub struct Provider {
     remote_keys: std::sync::Mutex<HashMap<String, (Instant, Option<Value>)>>,
     /// SHA-256 of access tokens whose signature verified → their `exp`.
     verified: std::sync::Mutex<HashMap<Vec<u8>, Timestamp>>,
+    /// Token responses per (minute, grant, client) since the last flush. Counted in
+    /// memory so issuing a client-credentials token still writes nothing; the server
+    /// flushes them to the store every few seconds (`take_token_counts`).
+    issued: std::sync::Mutex<HashMap<(Timestamp, &'static str, String), i64>>,
 }
 
 /// Bound on remembered signatures; past it, expired entries go, then all.
 const VERIFIED_CACHE_MAX: usize = 100_000;
 
 impl Provider {
+    fn count_issued(&self, grant: &'static str, client_id: &str) {
+        let now = self.clock.now();
+        let minute = now - now.rem_euclid(60);
+        let mut map = self.issued.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry((minute, grant, client_id.to_string()))
+            .or_insert(0) += 1;
+    }
+
+    /// The issuance counts since the previous call, for `Store::stats_record`. A caller
+    /// whose write fails hands them back with `restore_token_counts`.
+    pub fn take_token_counts(&self) -> Vec<TokenCount> {
+        let map = std::mem::take(&mut *self.issued.lock().unwrap_or_else(|e| e.into_inner()));
+        map.into_iter()
+            .map(|((minute, grant, client_id), count)| TokenCount {
+                minute,
+                grant: grant.to_string(),
+                client_id,
+                count,
+            })
+            .collect()
+    }
+
+    pub fn restore_token_counts(&self, counts: Vec<TokenCount>) {
+        let mut map = self.issued.lock().unwrap_or_else(|e| e.into_inner());
+        for c in counts {
+            let grant = GrantType::from_str(&c.grant)
+                .map(|g| g.as_str())
+                .unwrap_or("unknown");
+            *map.entry((c.minute, grant, c.client_id)).or_insert(0) += c.count;
+        }
+    }
+
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, kek: Kek, config: Config) -> Self {
         Self {
             store,
@@ -129,6 +166,7 @@ impl Provider {
                 }),
             }),
             verified: std::sync::Mutex::new(HashMap::new()),
+            issued: std::sync::Mutex::new(HashMap::new()),
             caches: cache::Caches::new(),
             jwks_fetcher: None,
             remote_keys: std::sync::Mutex::new(HashMap::new()),

@@ -61,12 +61,14 @@ impl Provider {
                 "the client may not use this grant type",
             ));
         }
-        match grant {
+        let resp = match grant {
             GrantType::AuthorizationCode => self.grant_code(&client, form, presented).await,
             GrantType::RefreshToken => self.grant_refresh(&client, form, presented).await,
             GrantType::ClientCredentials => self.grant_client_credentials(&client, form).await,
             GrantType::DeviceCode => self.grant_device(&client, form, presented).await,
-        }
+        }?;
+        self.count_issued(grant.as_str(), &client.id);
+        Ok(resp)
     }
 
     /// RFC 9068 §2.2 access token.
@@ -326,11 +328,12 @@ impl Provider {
             _ => return Err(OAuthError::invalid_grant("PKCE verification failed")),
         }
         let user = self.live_user(&row.user_id, row.auth_time).await?;
+        let scopes = grantable_scopes(&user, &row.scopes);
         let session = self.new_session(
             client,
             &user.id,
             row.sign_in_id.clone(),
-            row.scopes.clone(),
+            scopes.clone(),
             row.auth_time,
             row.ip.clone(),
             row.user_agent.clone(),
@@ -342,13 +345,14 @@ impl Provider {
                 client,
                 &user,
                 &session,
-                &row.scopes,
+                &scopes,
                 row.nonce.as_deref(),
                 with_refresh,
                 now,
             )
             .await?;
         let issue = Issuance {
+            event: Some(session_created_event(&session, "authorization_code")),
             session: Some(session),
             refresh: rt,
             access: Some(at),
@@ -488,7 +492,7 @@ impl Provider {
                     !matches!(
                         s.as_str(),
                         "openid" | "offline_access" | "profile" | "email"
-                    )
+                    ) && !is_admin_scope(s)
                 })
                 .cloned()
                 .collect(),
@@ -499,6 +503,11 @@ impl Provider {
         {
             return Err(OAuthError::invalid_scope(
                 "user scopes are not available to client_credentials",
+            ));
+        }
+        if scopes.iter().any(|s| is_admin_scope(s)) {
+            return Err(OAuthError::invalid_scope(
+                "admin scopes are granted only to administrators, never to a client alone",
             ));
         }
         self.check_scopes(client, &scopes).await?;
@@ -571,11 +580,12 @@ impl Provider {
                     return Err(OAuthError::invalid_grant("invalid device code"));
                 };
                 let user = self.live_user(&user_id, auth_time).await?;
+                let scopes = grantable_scopes(&user, &dc.scopes);
                 let session = self.new_session(
                     client,
                     &user.id,
                     dc.sign_in_id.clone(),
-                    dc.scopes.clone(),
+                    scopes.clone(),
                     auth_time,
                     presented.ip.clone(),
                     None,
@@ -583,9 +593,10 @@ impl Provider {
                 );
                 let with_refresh = client.allows_grant(GrantType::RefreshToken);
                 let (resp, rt, at) = self
-                    .session_tokens(client, &user, &session, &dc.scopes, None, with_refresh, now)
+                    .session_tokens(client, &user, &session, &scopes, None, with_refresh, now)
                     .await?;
                 let issue = Issuance {
+                    event: Some(session_created_event(&session, "device_code")),
                     session: Some(session),
                     refresh: rt,
                     access: Some(at),
@@ -597,4 +608,32 @@ impl Provider {
             }
         }
     }
+}
+
+/// The activity record of a new session: who signed in to which client, from where. It
+/// feeds the console's live session table and the audit log; no token material in it.
+fn session_created_event(session: &Session, grant: &str) -> NewAuditEvent {
+    NewAuditEvent::new(
+        session.created_at,
+        format!("user:{}", session.user_id),
+        "session.create",
+    )
+    .target(session.id.clone())
+    .after(&serde_json::json!({
+        "client_id": session.client_id,
+        "scopes": session.scopes,
+        "grant_type": grant,
+        "user_agent": session.user_agent,
+    }))
+    .ip(session.ip.clone())
+}
+
+/// RFC 6749 §3.3 lets the server grant less than was asked: the admin API scopes go only
+/// to users with the admin role, whatever the client may request.
+fn grantable_scopes(user: &User, requested: &[String]) -> Vec<String> {
+    requested
+        .iter()
+        .filter(|s| user.is_admin || !is_admin_scope(s))
+        .cloned()
+        .collect()
 }

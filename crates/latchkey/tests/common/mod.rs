@@ -159,6 +159,7 @@ pub async fn seed_chains(db: &Path, client_id: &str, user_id: &str) -> Vec<(Stri
                 idle_expires_at: now + 86400,
             }),
             access: None,
+            event: None,
         };
         assert!(dyn_store
             .auth_code_redeem(&sha256(code.as_bytes()), now, &issue)

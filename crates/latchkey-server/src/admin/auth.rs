@@ -1,0 +1,143 @@
+//! Who is calling the admin API, and may they do this.
+//!
+//! Two kinds of credential, both as `Authorization: Bearer …` (RFC 6750 §2.1):
+//! * an admin API key (`lk_…`), looked up by its SHA-256; read-only keys may only read;
+//! * an access token of this server (RFC 9068 JWT, checked exactly as introspection
+//!   checks it: signature, key state, expiry, every revocation) carrying
+//!   `latchkey:admin` (read and write) or `latchkey:admin:read` (read only), whose
+//!   subject is a live user with the admin role *now* — a demoted admin's token stops
+//!   working at once, not when it expires.
+//!
+//! Whether a route writes is part of its entry in [`super::openapi::OPERATIONS`]
+//! (introspecting a token is a read though it is a `POST`). 401 means "who are you?" (no or unusable
+//! credential), 403 "you may not" (AD-01).
+
+use super::ApiError;
+use crate::AppState;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use latchkey_admin::{AdminError, Embedded};
+use latchkey_core::model::{parse_scope, ADMIN_READ_SCOPE, ADMIN_SCOPE};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The authenticated caller: the admin backend acting as them (their name in the audit
+/// log, their address as the source of every change).
+#[derive(Clone)]
+pub struct Caller {
+    pub backend: Embedded,
+    pub actor: String,
+    pub can_write: bool,
+}
+
+fn unauthorized(message: &str) -> Response {
+    ApiError(AdminError::new("unauthorized", message)).into_response()
+}
+
+fn forbidden(message: &str) -> Response {
+    ApiError(AdminError::new("forbidden", message)).into_response()
+}
+
+/// Authenticates the bearer credential and authorises the method, then hands the
+/// request on with a [`Caller`] extension.
+pub async fn require_admin(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(token) = bearer(&req) else {
+        return unauthorized("an admin API key or an admin access token is required");
+    };
+    let who = match identify(&st, &token).await {
+        Ok(w) => w,
+        Err(resp) => return resp,
+    };
+    let (actor, can_write) = who;
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let writes = match route {
+        Some(path) => super::openapi::is_write(req.method(), path.as_str()),
+        None => true,
+    };
+    if writes && !can_write {
+        return forbidden("this credential is read-only");
+    }
+    let ip = crate::http::client_ip(peer, req.headers(), &st.trusted_proxies).to_string();
+    let backend = st
+        .admin
+        .clone()
+        .with_actor(actor.clone())
+        .with_source_ip(Some(ip));
+    req.extensions_mut().insert(Caller {
+        backend,
+        actor,
+        can_write,
+    });
+    next.run(req).await
+}
+
+fn bearer(req: &Request) -> Option<String> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+}
+
+/// `(actor, may write)` for a credential, or the response refusing it.
+async fn identify(st: &AppState, token: &str) -> Result<(String, bool), Response> {
+    let manager = st.admin.manager();
+    if token.starts_with(latchkey_core::manage::API_KEY_PREFIX) {
+        return match manager.api_key_authenticate(token).await {
+            Ok(Some(key)) => Ok((format!("api-key:{}", key.id), !key.read_only)),
+            Ok(None) => Err(unauthorized("the API key is unknown, revoked or expired")),
+            Err(e) => Err(ApiError(AdminError::from(e)).into_response()),
+        };
+    }
+    let claims = match st.provider.active_access_token(token).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return Err(unauthorized(
+                "the access token is invalid, expired or revoked",
+            ))
+        }
+        Err(e) => {
+            let admin = AdminError::new(
+                if e.code == latchkey_core::oauth::error::ErrorCode::TemporarilyUnavailable {
+                    "unavailable"
+                } else {
+                    "internal"
+                },
+                e.description().unwrap_or("token check failed").to_string(),
+            );
+            return Err(ApiError(admin).into_response());
+        }
+    };
+    let scopes = parse_scope(claims.get("scope").and_then(Value::as_str).unwrap_or(""));
+    let can_write = scopes.iter().any(|s| s == ADMIN_SCOPE);
+    let can_read = can_write || scopes.iter().any(|s| s == ADMIN_READ_SCOPE);
+    if !can_read {
+        return Err(forbidden(
+            "the access token lacks the latchkey:admin or latchkey:admin:read scope",
+        ));
+    }
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match manager.store().user_get(sub).await {
+        Ok(Some(u)) if u.is_admin && !u.disabled => Ok((format!("user:{}", u.id), can_write)),
+        Ok(_) => Err(forbidden("the token's subject is not an administrator")),
+        Err(e) => Err(
+            ApiError(AdminError::from(latchkey_core::manage::ManageError::from(
+                e,
+            )))
+            .into_response(),
+        ),
+    }
+}

@@ -1,0 +1,304 @@
+//! The handlers: each one parses, calls the [`AdminBackend`] method of the same name as
+//! the caller, and answers. No rules here; they live in `latchkey_core::manage`.
+
+use super::auth::{require_admin, Caller};
+use super::{created, ApiResult, Body, Query};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use futures_util::StreamExt;
+use latchkey_admin::AdminBackend;
+use latchkey_api_types::*;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(super) fn router(st: Arc<AppState>) -> Router {
+    let guarded = Router::new()
+        .route("/admin/v1/clients", get(clients_list).post(client_create))
+        .route(
+            "/admin/v1/clients/{id}",
+            get(client_get).patch(client_update).delete(client_delete),
+        )
+        .route(
+            "/admin/v1/clients/{id}/rotate-secret",
+            post(client_rotate_secret),
+        )
+        .route("/admin/v1/clients/{id}/disabled", post(client_set_disabled))
+        .route("/admin/v1/clients/{id}/clone", post(client_clone))
+        .route("/admin/v1/scopes", get(scopes_list).post(scope_create))
+        .route(
+            "/admin/v1/scopes/{name}",
+            axum::routing::delete(scope_delete),
+        )
+        .route("/admin/v1/users", get(users_list).post(user_create))
+        .route("/admin/v1/users/{id}", get(user_get))
+        .route("/admin/v1/users/{id}/disable", post(user_disable))
+        .route("/admin/v1/users/{id}/enable", post(user_enable))
+        .route("/admin/v1/keys", get(keys_list))
+        .route("/admin/v1/keys/rotate", post(keys_rotate))
+        .route("/admin/v1/keys/schedule", get(keys_schedule_get))
+        .route("/admin/v1/keys/{kid}/revoke", post(key_revoke))
+        .route("/admin/v1/jwks", get(jwks_get))
+        .route("/admin/v1/sessions", get(sessions_list))
+        .route("/admin/v1/sessions/revoke", post(sessions_revoke))
+        .route("/admin/v1/sessions/{id}", get(session_get))
+        .route("/admin/v1/sessions/{id}/revoke", post(session_revoke))
+        .route("/admin/v1/tokens/introspect", post(token_introspect))
+        .route("/admin/v1/tokens/revoke", post(token_revoke))
+        .route("/admin/v1/audit", get(audit_list))
+        .route("/admin/v1/security-events", get(security_events_list))
+        .route("/admin/v1/stats", get(stats_get))
+        .route("/admin/v1/events", get(events_subscribe))
+        .route(
+            "/admin/v1/api-keys",
+            get(api_keys_list).post(api_key_create),
+        )
+        .route("/admin/v1/api-keys/{id}/revoke", post(api_key_revoke))
+        .route_layer(axum::middleware::from_fn_with_state(
+            st.clone(),
+            require_admin,
+        ));
+    Router::new()
+        .route("/admin/v1/health", get(health_get))
+        .route("/admin/v1/openapi.json", get(openapi_json))
+        .merge(guarded)
+        .fallback(not_found)
+        .with_state(st)
+}
+
+async fn not_found() -> super::ApiError {
+    super::ApiError(latchkey_admin::AdminError::not_found(
+        "no such admin API route (see /admin/v1/openapi.json)",
+    ))
+}
+
+async fn openapi_json() -> Response {
+    Json(super::openapi::document()).into_response()
+}
+
+/// Unauthenticated: load balancers and monitors call it. Says only whether the store
+/// answers and keys exist, plus the version.
+async fn health_get(State(st): State<Arc<AppState>>) -> Response {
+    let ready = *st.keys_ready.borrow();
+    match st.admin.health_get().await {
+        Ok(h) if ready => Json(h).into_response(),
+        Ok(h) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(HealthDto {
+                status: "starting".into(),
+                ..h
+            }),
+        )
+            .into_response(),
+        Err(e) => super::ApiError(e).into_response(),
+    }
+}
+
+type C = Extension<Caller>;
+
+// --- clients ---------------------------------------------------------------------------
+
+async fn clients_list(Extension(c): C) -> ApiResult<Json<Vec<ClientDto>>> {
+    Ok(Json(c.backend.clients_list().await?))
+}
+async fn client_get(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<ClientDto>> {
+    Ok(Json(c.backend.client_get(&id).await?))
+}
+async fn client_create(
+    Extension(c): C,
+    Body(req): Body<ClientCreateRequest>,
+) -> ApiResult<Response> {
+    Ok(created(c.backend.client_create(req).await?))
+}
+async fn client_update(
+    Extension(c): C,
+    Path(id): Path<String>,
+    Body(req): Body<ClientUpdateRequest>,
+) -> ApiResult<Json<ClientDto>> {
+    Ok(Json(c.backend.client_update(&id, req).await?))
+}
+async fn client_delete(Extension(c): C, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    c.backend.client_delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn client_rotate_secret(
+    Extension(c): C,
+    Path(id): Path<String>,
+    Body(req): Body<SecretRotateRequest>,
+) -> ApiResult<Json<SecretRotated>> {
+    Ok(Json(c.backend.client_rotate_secret(&id, req).await?))
+}
+async fn client_set_disabled(
+    Extension(c): C,
+    Path(id): Path<String>,
+    Body(req): Body<ClientSetDisabledRequest>,
+) -> ApiResult<Json<ClientDto>> {
+    Ok(Json(
+        c.backend.client_set_disabled(&id, req.disabled).await?,
+    ))
+}
+async fn client_clone(
+    Extension(c): C,
+    Path(id): Path<String>,
+    Body(req): Body<ClientCloneRequest>,
+) -> ApiResult<Response> {
+    Ok(created(c.backend.client_clone(&id, req).await?))
+}
+
+// --- scopes, users ---------------------------------------------------------------------
+
+async fn scopes_list(Extension(c): C) -> ApiResult<Json<Vec<ScopeDto>>> {
+    Ok(Json(c.backend.scopes_list().await?))
+}
+async fn scope_create(Extension(c): C, Body(req): Body<ScopeCreateRequest>) -> ApiResult<Response> {
+    Ok(created(c.backend.scope_create(req).await?))
+}
+async fn scope_delete(Extension(c): C, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    c.backend.scope_delete(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn users_list(Extension(c): C) -> ApiResult<Json<Vec<UserDto>>> {
+    Ok(Json(c.backend.users_list().await?))
+}
+async fn user_get(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<UserDto>> {
+    Ok(Json(c.backend.user_get(&id).await?))
+}
+async fn user_create(Extension(c): C, Body(req): Body<UserCreateRequest>) -> ApiResult<Response> {
+    Ok(created(c.backend.user_create(req).await?))
+}
+async fn user_disable(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<UserDto>> {
+    Ok(Json(c.backend.user_disable(&id).await?))
+}
+async fn user_enable(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<UserDto>> {
+    Ok(Json(c.backend.user_enable(&id).await?))
+}
+
+// --- keys ------------------------------------------------------------------------------
+
+async fn keys_list(Extension(c): C) -> ApiResult<Json<Vec<KeyDto>>> {
+    Ok(Json(c.backend.keys_list().await?))
+}
+async fn keys_rotate(
+    Extension(c): C,
+    Body(req): Body<KeysRotateRequest>,
+) -> ApiResult<Json<Vec<KeyRotatedDto>>> {
+    Ok(Json(c.backend.keys_rotate(req).await?))
+}
+async fn key_revoke(Extension(c): C, Path(kid): Path<String>) -> ApiResult<Json<KeyRevokedDto>> {
+    Ok(Json(c.backend.key_revoke(&kid).await?))
+}
+async fn keys_schedule_get(Extension(c): C) -> ApiResult<Json<KeysScheduleDto>> {
+    Ok(Json(c.backend.keys_schedule_get().await?))
+}
+async fn jwks_get(Extension(c): C) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(c.backend.jwks_get().await?))
+}
+
+// --- sessions and tokens ---------------------------------------------------------------
+
+async fn sessions_list(
+    Extension(c): C,
+    Query(f): Query<SessionFilterDto>,
+) -> ApiResult<Json<SessionPageDto>> {
+    Ok(Json(c.backend.sessions_list(f).await?))
+}
+async fn session_get(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<SessionDto>> {
+    Ok(Json(c.backend.session_get(&id).await?))
+}
+async fn session_revoke(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<RevokedDto>> {
+    Ok(Json(c.backend.session_revoke(&id).await?))
+}
+async fn sessions_revoke(
+    Extension(c): C,
+    Body(req): Body<SessionsRevokeRequest>,
+) -> ApiResult<Json<RevokeImpactDto>> {
+    Ok(Json(c.backend.sessions_revoke(req).await?))
+}
+async fn token_introspect(
+    Extension(c): C,
+    Body(req): Body<TokenRequest>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(c.backend.token_introspect(req).await?))
+}
+async fn token_revoke(
+    Extension(c): C,
+    Body(req): Body<TokenRequest>,
+) -> ApiResult<Json<RevokedDto>> {
+    Ok(Json(c.backend.token_revoke(req).await?))
+}
+
+// --- audit, stats, events --------------------------------------------------------------
+
+async fn audit_list(
+    Extension(c): C,
+    Query(f): Query<AuditFilterDto>,
+) -> ApiResult<Json<AuditPageDto>> {
+    Ok(Json(c.backend.audit_list(f).await?))
+}
+async fn security_events_list(
+    Extension(c): C,
+    Query(f): Query<AuditFilterDto>,
+) -> ApiResult<Json<AuditPageDto>> {
+    Ok(Json(c.backend.security_events_list(f).await?))
+}
+async fn stats_get(Extension(c): C, Query(q): Query<StatsRequest>) -> ApiResult<Json<StatsDto>> {
+    Ok(Json(c.backend.stats_get(q).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct EventsQuery {
+    after_id: Option<i64>,
+}
+
+/// Server-sent events (HTML Living Standard §9.2): `id` is the audit event id, so a
+/// reconnecting client's `Last-Event-ID` resumes exactly where it left off.
+async fn events_subscribe(
+    Extension(c): C,
+    Query(q): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let stream = c.backend.events_subscribe(q.after_id.or(resume)).await?;
+    let events = stream
+        .take_while(|r| std::future::ready(r.is_ok()))
+        .filter_map(|r| async move {
+            let e = r.ok()?;
+            let ev = Event::default()
+                .id(e.event.id.to_string())
+                .event(e.kind.clone())
+                .json_data(&e)
+                .ok()?;
+            Some(Ok::<_, std::convert::Infallible>(ev))
+        });
+    Ok(Sse::new(events)
+        .keep_alive(
+            KeepAlive::new()
+                .interval(Duration::from_secs(15))
+                .text("keep-alive"),
+        )
+        .into_response())
+}
+
+// --- API keys --------------------------------------------------------------------------
+
+async fn api_keys_list(Extension(c): C) -> ApiResult<Json<Vec<ApiKeyDto>>> {
+    Ok(Json(c.backend.api_keys_list().await?))
+}
+async fn api_key_create(
+    Extension(c): C,
+    Body(req): Body<ApiKeyCreateRequest>,
+) -> ApiResult<Response> {
+    Ok(created(c.backend.api_key_create(req).await?))
+}
+async fn api_key_revoke(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<ApiKeyDto>> {
+    Ok(Json(c.backend.api_key_revoke(&id).await?))
+}

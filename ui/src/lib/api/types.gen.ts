@@ -1,0 +1,461 @@
+// Generated from the Rust types in crates/latchkey-api-types. Do not edit:
+// run `LATCHKEY_UPDATE_TS=1 cargo test -p latchkey-api-types` after changing them.
+/* eslint-disable */
+
+/** One event of `GET /admin/v1/events` (server-sent events, `event:` = `kind`). */
+export interface AdminEventDto {
+  /** The audit event behind it (secrets redacted there already). */
+  event: AuditEventDto;
+  /**
+   * `session_created` | `session_revoked` | `key_rotated` | `key_revoked` |
+   * `client_changed` | `security_event` | `changed` (any other audited change).
+   */
+  kind: string;
+}
+
+/**
+ * Every error of the admin API and the IPC: a stable `code` the UI can branch on
+ * (`not_found`, `invalid_input`, `conflict`, `unavailable`, `internal`, and at the
+ * API edge `unauthorized`, `forbidden`) and a human message without secrets.
+ */
+export interface ApiErrorDto {
+  code: string;
+  message: string;
+}
+
+/** `POST /admin/v1/api-keys`. */
+export interface ApiKeyCreateRequest {
+  /** Seconds until the key stops working; absent: it never expires. */
+  expires_in?: number | null;
+  name?: string;
+  read_only?: boolean;
+}
+
+/** The answer to creating an API key: the key itself, shown this once. */
+export interface ApiKeyCreated {
+  /** Send as `Authorization: Bearer <api_key>`. Never shown again. */
+  api_key: string;
+  created_at: number;
+  created_by: string;
+  expires_at?: number | null;
+  id: string;
+  last_used_at?: number | null;
+  name: string;
+  /** Read-only keys may only call the admin API's reads. */
+  read_only: boolean;
+  revoked_at?: number | null;
+}
+
+export interface ApiKeyDto {
+  created_at: number;
+  created_by: string;
+  expires_at?: number | null;
+  id: string;
+  last_used_at?: number | null;
+  name: string;
+  /** Read-only keys may only call the admin API's reads. */
+  read_only: boolean;
+  revoked_at?: number | null;
+}
+
+export interface AuditEventDto {
+  /** e.g. `client.create`, `session.revoke`, `security.refresh_token.reuse_detected`. */
+  action: string;
+  /** `local-admin`, `user:<id>`, `api-key:<id>`, `system`, … */
+  actor: string;
+  after?: unknown;
+  at: number;
+  /** JSON values before and after the change, secrets redacted. */
+  before?: unknown;
+  id: number;
+  ip?: string | null;
+  security: boolean;
+  target?: string | null;
+}
+
+/** `GET /admin/v1/audit?…`. Newest first. */
+export interface AuditFilterDto {
+  /** Actions starting with this (`client.` for every client change). */
+  action_prefix?: string | null;
+  actor?: string | null;
+  /** `next_cursor` of the previous page. */
+  cursor?: string | null;
+  /** Default 100, at most 1000. */
+  limit?: number | null;
+  security_only?: boolean;
+  /** Unix seconds: at or after. */
+  since?: number | null;
+  target?: string | null;
+  /** Unix seconds: before. */
+  until?: number | null;
+}
+
+/** One page of audit events, newest first. */
+export interface AuditPageDto {
+  items: AuditEventDto[];
+  next_cursor?: string | null;
+}
+
+/** `POST /admin/v1/clients/{id}/clone`. */
+export interface ClientCloneRequest {
+  /** Default: "<name> (copy)". */
+  name?: string | null;
+}
+
+/** `POST /admin/v1/clients`. Omitted fields take the server's defaults. */
+export interface ClientCreateRequest {
+  access_token_ttl?: number | null;
+  allowed_scopes?: string[];
+  auth_method?: string | null;
+  client_type?: string | null;
+  grant_types?: string[];
+  jwks?: unknown;
+  jwks_uri?: string | null;
+  name?: string;
+  post_logout_redirect_uris?: string[];
+  redirect_uris?: string[];
+  refresh_grace_secs?: number | null;
+  refresh_idle_ttl?: number | null;
+  refresh_token_ttl?: number | null;
+  require_consent?: boolean | null;
+}
+
+/**
+ * A newly registered client. Serialised flat, so the JSON has `client_id` and — this
+ * once — `client_secret` at the top level, as RFC 7591 §3.2.1 responses do.
+ */
+export interface ClientCreated {
+  access_token_ttl: number;
+  allowed_scopes: string[];
+  /** RFC 7591 `token_endpoint_auth_method`. */
+  auth_method: string;
+  client_id: string;
+  /**
+   * Present for confidential clients that authenticate with a secret. Never
+   * retrievable again.
+   */
+  client_secret?: string | null;
+  /** `confidential` | `public` (RFC 6749 §2.1). */
+  client_type: string;
+  created_at: number;
+  disabled: boolean;
+  /** RFC 7591 `grant_types` values. */
+  grant_types: string[];
+  /** The client's public JWK Set (`private_key_jwt`). */
+  jwks?: unknown;
+  /** Or where the client publishes it. */
+  jwks_uri?: string | null;
+  name: string;
+  post_logout_redirect_uris: string[];
+  redirect_uris: string[];
+  refresh_grace_secs: number;
+  refresh_idle_ttl: number;
+  refresh_token_ttl: number;
+  require_consent: boolean;
+  /** Unix seconds; every token issued to the client before it is inactive. */
+  tokens_valid_after: number;
+  updated_at: number;
+}
+
+export interface ClientDto {
+  access_token_ttl: number;
+  allowed_scopes: string[];
+  /** RFC 7591 `token_endpoint_auth_method`. */
+  auth_method: string;
+  client_id: string;
+  /** `confidential` | `public` (RFC 6749 §2.1). */
+  client_type: string;
+  created_at: number;
+  disabled: boolean;
+  /** RFC 7591 `grant_types` values. */
+  grant_types: string[];
+  /** The client's public JWK Set (`private_key_jwt`). */
+  jwks?: unknown;
+  /** Or where the client publishes it. */
+  jwks_uri?: string | null;
+  name: string;
+  post_logout_redirect_uris: string[];
+  redirect_uris: string[];
+  refresh_grace_secs: number;
+  refresh_idle_ttl: number;
+  refresh_token_ttl: number;
+  require_consent: boolean;
+  /** Unix seconds; every token issued to the client before it is inactive. */
+  tokens_valid_after: number;
+  updated_at: number;
+}
+
+/** `POST /admin/v1/clients/{id}/disabled`. */
+export interface ClientSetDisabledRequest {
+  disabled: boolean;
+}
+
+/**
+ * `PATCH /admin/v1/clients/{id}`: absent fields stay as they are. `jwks: null`
+ * removes the JWK Set (absent leaves it).
+ */
+export interface ClientUpdateRequest {
+  access_token_ttl?: number | null;
+  allowed_scopes?: string[] | null;
+  auth_method?: string | null;
+  disabled?: boolean | null;
+  grant_types?: string[] | null;
+  jwks?: unknown;
+  /** `null` removes the JWK Set URL; absent leaves it. */
+  jwks_uri?: string | null;
+  name?: string | null;
+  post_logout_redirect_uris?: string[] | null;
+  redirect_uris?: string[] | null;
+  refresh_grace_secs?: number | null;
+  refresh_idle_ttl?: number | null;
+  refresh_token_ttl?: number | null;
+  require_consent?: boolean | null;
+}
+
+export interface HealthDto {
+  /** `ok` when the store answers. */
+  status: string;
+  /** Unix seconds on the server. */
+  time: number;
+  version: string;
+}
+
+export interface KeyDto {
+  activated_at?: number | null;
+  /** `RS256` | `ES256` | `EdDSA`. */
+  alg: string;
+  created_at: number;
+  kid: string;
+  /** The public JWK as published in the JWKS. */
+  public_jwk: unknown;
+  retired_at?: number | null;
+  retiring_at?: number | null;
+  revoked_at?: number | null;
+  /** `next` | `active` | `retiring` | `retired` | `revoked`. */
+  state: string;
+}
+
+export interface KeyRevokedDto {
+  /** The key that signs for this algorithm now. */
+  active_kid?: string | null;
+  alg: string;
+  kid: string;
+  /** The state the key was in before it was revoked. */
+  previous_state: string;
+}
+
+/** What a rotation did to one algorithm. */
+export interface KeyRotatedDto {
+  /** The key that signs now. */
+  active_kid: string;
+  alg: string;
+  /** The key that signed before (now retiring), if any. */
+  previous_kid?: string | null;
+}
+
+/** When each algorithm's keys change next. */
+export interface KeyScheduleDto {
+  active_kid?: string | null;
+  active_since?: number | null;
+  alg: string;
+  /** The published successor that will sign next. */
+  next_kid?: string | null;
+  /** When the scheduled rotation makes `next_kid` active. */
+  next_rotation_at?: number | null;
+}
+
+/** `POST /admin/v1/keys/rotate`. */
+export interface KeysRotateRequest {
+  /** One algorithm, or every algorithm when absent. */
+  alg?: string | null;
+}
+
+export interface KeysScheduleDto {
+  algorithms: KeyScheduleDto[];
+  /** Seconds a successor is published before it signs. */
+  prepublish: number;
+  /** Seconds a retired-from-signing key stays published. */
+  retire_after: number;
+  /** Seconds a key signs before it is rotated. */
+  rotate_every: number;
+}
+
+/** What a revoke cut off, or with `dry_run` would cut off. */
+export interface RevokeImpactDto {
+  dry_run: boolean;
+  /**
+   * Unexpired access tokens of those sessions, inactive at introspection from now
+   * on (resource servers that only check signatures see them until they expire).
+   */
+  live_access_tokens: number;
+  /** Refresh-token families that stop working. */
+  refresh_families: number;
+  /** Live sessions that end. */
+  sessions: number;
+}
+
+/** The result of revoking one session. */
+export interface RevokedDto {
+  /** How many live sessions were revoked (0 when they had already ended). */
+  revoked: number;
+}
+
+export interface ScopeCreateRequest {
+  claims?: string[];
+  description?: string;
+  name?: string;
+}
+
+export interface ScopeDto {
+  builtin: boolean;
+  /** The user claims the scope releases (OIDC Core §5.4). */
+  claims: string[];
+  created_at: number;
+  /** Shown on the consent page. */
+  description: string;
+  name: string;
+}
+
+/** `POST /admin/v1/clients/{id}/rotate_secret`. */
+export interface SecretRotateRequest {
+  /** Seconds the previous secrets stay valid (default 24 h). */
+  overlap_secs?: number | null;
+}
+
+export interface SecretRotated {
+  client_id: string;
+  /** Shown once. */
+  client_secret: string;
+  /** Unix seconds at which the secrets valid before the rotation stop working. */
+  previous_secrets_expire_at: number;
+}
+
+export interface SecurityCountDto {
+  action: string;
+  count: number;
+}
+
+export interface SessionDto {
+  auth_time: number;
+  client_id: string;
+  client_name: string;
+  created_at: number;
+  expires_at: number;
+  /** The `sid` of the session's tokens. */
+  id: string;
+  ip?: string | null;
+  last_used_at: number;
+  /** What a revoke would cut off. */
+  live_access_tokens: number;
+  live_refresh_tokens: number;
+  revoked_at?: number | null;
+  revoked_reason?: string | null;
+  scopes: string[];
+  user_agent?: string | null;
+  user_id: string;
+  username: string;
+}
+
+/** `GET /admin/v1/sessions?…`. Every field narrows the list. */
+export interface SessionFilterDto {
+  client_id?: string | null;
+  /** Unix seconds: created at or after. */
+  created_from?: number | null;
+  /** Unix seconds: created before. */
+  created_to?: number | null;
+  /** `next_cursor` of the previous page. */
+  cursor?: string | null;
+  /** An exact address, or a prefix ending in `.`, `:` or `*` (`10.0.` matches 10.0.x.x). */
+  ip?: string | null;
+  /** Default 100, at most 1000. */
+  limit?: number | null;
+  /** `desc` (default, newest first) | `asc`. */
+  order?: string | null;
+  /** `created_at` (default) | `last_used_at`. */
+  sort?: string | null;
+  /** `active` (default) | `revoked` | `expired` | `any`. */
+  state?: string | null;
+  /** A user id or a username. */
+  user?: string | null;
+}
+
+/** One page of sessions. */
+export interface SessionPageDto {
+  items: SessionDto[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  next_cursor?: string | null;
+}
+
+/**
+ * `POST /admin/v1/sessions/revoke`: exactly one of `session_ids`, `user`, `client_id`
+ * or `filter`. With `dry_run` nothing changes and the answer says what would be cut off.
+ */
+export interface SessionsRevokeRequest {
+  /**
+   * Every session of the client; every token issued to it before now (client
+   * credentials ones included) becomes inactive.
+   */
+  client_id?: string | null;
+  dry_run?: boolean;
+  /**
+   * Every live session matching the filter (its state, sort, cursor and limit are
+   * ignored).
+   */
+  filter?: SessionFilterDto | null;
+  session_ids?: string[] | null;
+  /** A user id or username: every session of the user, and their sign-ins end. */
+  user?: string | null;
+}
+
+export interface StatsDto {
+  active_sessions: number;
+  clients: number;
+  /** Failed client authentications and sign-ins in the window. */
+  failed_authentications: number;
+  /** Every security event in the window, per action. */
+  security_events: SecurityCountDto[];
+  /** Tokens issued per minute by grant and client (minutes with none are absent). */
+  tokens_per_minute: TokenCountDto[];
+  users: number;
+  window_minutes: number;
+}
+
+/** `GET /admin/v1/stats?minutes=N`. */
+export interface StatsRequest {
+  /** The window, 1 to 1440 minutes (default 60). */
+  minutes?: number | null;
+}
+
+export interface TokenCountDto {
+  client_id: string;
+  count: number;
+  grant_type: string;
+  /** Start of the minute, Unix seconds. */
+  minute: number;
+}
+
+/** `POST /admin/v1/tokens/introspect` and `/admin/v1/tokens/revoke`. */
+export interface TokenRequest {
+  token?: string;
+}
+
+export interface UserCreateRequest {
+  email?: string | null;
+  is_admin?: boolean;
+  name?: string | null;
+  password?: string;
+  username?: string;
+}
+
+export interface UserDto {
+  created_at: number;
+  disabled: boolean;
+  email?: string | null;
+  email_verified: boolean;
+  id: string;
+  is_admin: boolean;
+  name?: string | null;
+  password_changed_at: number;
+  username: string;
+}
+
