@@ -3,10 +3,12 @@
 //! `{code, message}` ([`ApiErrorDto`]) the UI can branch on.
 
 use crate::console::{Console, ConsoleStatus};
+use futures_util::StreamExt;
 use latchkey_api_types::*;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::inspect::Inspection;
-use serde_json::{json, Value};
+use serde_json::Value;
+use tauri::ipc::Channel;
 use tauri::State;
 
 type CmdResult<T> = Result<T, ApiErrorDto>;
@@ -120,6 +122,11 @@ pub async fn users_list(console: State<'_, Console>) -> CmdResult<Vec<UserDto>> 
 }
 
 #[tauri::command(rename_all = "snake_case")]
+pub async fn user_get(console: State<'_, Console>, id: String) -> CmdResult<UserDto> {
+    Ok(console.backend().await?.user_get(&id).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
 pub async fn user_create(
     console: State<'_, Console>,
     req: UserCreateRequest,
@@ -130,6 +137,11 @@ pub async fn user_create(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn user_disable(console: State<'_, Console>, id: String) -> CmdResult<UserDto> {
     Ok(console.backend().await?.user_disable(&id).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn user_enable(console: State<'_, Console>, id: String) -> CmdResult<UserDto> {
+    Ok(console.backend().await?.user_enable(&id).await?)
 }
 
 // --- signing keys ------------------------------------------------------------------------
@@ -152,13 +164,23 @@ pub async fn key_revoke(console: State<'_, Console>, kid: String) -> CmdResult<K
     Ok(console.backend().await?.key_revoke(&kid).await?)
 }
 
+#[tauri::command(rename_all = "snake_case")]
+pub async fn keys_schedule_get(console: State<'_, Console>) -> CmdResult<KeysScheduleDto> {
+    Ok(console.backend().await?.keys_schedule_get().await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn jwks_get(console: State<'_, Console>) -> CmdResult<Value> {
+    Ok(console.backend().await?.jwks_get().await?)
+}
+
 // --- sessions ----------------------------------------------------------------------------
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn sessions_list(
     console: State<'_, Console>,
     filter: SessionFilterDto,
-) -> CmdResult<Vec<SessionDto>> {
+) -> CmdResult<SessionPageDto> {
     Ok(console.backend().await?.sessions_list(filter).await?)
 }
 
@@ -172,40 +194,20 @@ pub async fn session_revoke(console: State<'_, Console>, id: String) -> CmdResul
     Ok(console.backend().await?.session_revoke(&id).await?)
 }
 
+/// Revokes by ids, user, client or filter; with `dry_run`, says what it would cut off
+/// (what the UI shows before asking to confirm).
 #[tauri::command(rename_all = "snake_case")]
-pub async fn sessions_revoke_user(
+pub async fn sessions_revoke(
     console: State<'_, Console>,
-    user: String,
-) -> CmdResult<RevokedDto> {
-    Ok(console.backend().await?.sessions_revoke_user(&user).await?)
-}
-
-#[tauri::command(rename_all = "snake_case")]
-pub async fn sessions_revoke_client(
-    console: State<'_, Console>,
-    client_id: String,
-) -> CmdResult<RevokedDto> {
-    Ok(console
-        .backend()
-        .await?
-        .sessions_revoke_client(&client_id)
-        .await?)
-}
-
-// --- audit -------------------------------------------------------------------------------
-
-#[tauri::command(rename_all = "snake_case")]
-pub async fn audit_list(
-    console: State<'_, Console>,
-    filter: AuditFilterDto,
-) -> CmdResult<Vec<AuditEventDto>> {
-    Ok(console.backend().await?.audit_list(filter).await?)
+    req: SessionsRevokeRequest,
+) -> CmdResult<RevokeImpactDto> {
+    Ok(console.backend().await?.sessions_revoke(req).await?)
 }
 
 // --- tokens ------------------------------------------------------------------------------
 
 /// Takes `token` apart and checks it against the connected server: its signature
-/// against the keys the server publishes (next, active and retiring), its issuer, its
+/// against the JWK Set the server publishes (retiring keys included), its issuer, its
 /// times. Nothing of the token is stored or logged.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn token_inspect(console: State<'_, Console>, token: String) -> CmdResult<Inspection> {
@@ -215,8 +217,7 @@ pub async fn token_inspect(console: State<'_, Console>, token: String) -> CmdRes
             message: "paste a token to inspect".into(),
         });
     }
-    let keys = console.backend().await?.keys_list().await?;
-    let jwks = published_jwks(&keys);
+    let jwks = console.backend().await?.jwks_get().await?;
     let issuer = console.issuer();
     Ok(latchkey_core::inspect::inspect(
         &token,
@@ -227,13 +228,86 @@ pub async fn token_inspect(console: State<'_, Console>, token: String) -> CmdRes
     ))
 }
 
-/// The JWK Set relying parties see: keys that are published (about to sign, signing,
-/// or still verifying tokens signed before a rotation).
-pub fn published_jwks(keys: &[KeyDto]) -> Value {
-    let published: Vec<&Value> = keys
-        .iter()
-        .filter(|k| matches!(k.state.as_str(), "next" | "active" | "retiring"))
-        .map(|k| &k.public_jwk)
-        .collect();
-    json!({ "keys": published })
+/// RFC 7662 answer of the connected server, on the administrator's authority.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn token_introspect(console: State<'_, Console>, req: TokenRequest) -> CmdResult<Value> {
+    Ok(console.backend().await?.token_introspect(req).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn token_revoke(console: State<'_, Console>, req: TokenRequest) -> CmdResult<RevokedDto> {
+    Ok(console.backend().await?.token_revoke(req).await?)
+}
+
+// --- audit, statistics, health, live events ---------------------------------------------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn audit_list(
+    console: State<'_, Console>,
+    filter: AuditFilterDto,
+) -> CmdResult<AuditPageDto> {
+    Ok(console.backend().await?.audit_list(filter).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn security_events_list(
+    console: State<'_, Console>,
+    filter: AuditFilterDto,
+) -> CmdResult<AuditPageDto> {
+    Ok(console
+        .backend()
+        .await?
+        .security_events_list(filter)
+        .await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn stats_get(console: State<'_, Console>, req: StatsRequest) -> CmdResult<StatsDto> {
+    Ok(console.backend().await?.stats_get(req).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn health_get(console: State<'_, Console>) -> CmdResult<HealthDto> {
+    Ok(console.backend().await?.health_get().await?)
+}
+
+/// Live events (sessions created and revoked, keys rotated, clients changed, security
+/// events) pushed to `on_event` until the webview drops the channel or the backend's
+/// stream ends.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn events_subscribe(
+    console: State<'_, Console>,
+    after_id: Option<i64>,
+    on_event: Channel<AdminEventDto>,
+) -> CmdResult<()> {
+    let mut stream = console.backend().await?.events_subscribe(after_id).await?;
+    tauri::async_runtime::spawn(async move {
+        while let Some(Ok(ev)) = stream.next().await {
+            if on_event.send(ev).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(())
+}
+
+// --- admin API keys ----------------------------------------------------------------------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn api_keys_list(console: State<'_, Console>) -> CmdResult<Vec<ApiKeyDto>> {
+    Ok(console.backend().await?.api_keys_list().await?)
+}
+
+/// The key in the answer is the only copy ever shown.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn api_key_create(
+    console: State<'_, Console>,
+    req: ApiKeyCreateRequest,
+) -> CmdResult<ApiKeyCreated> {
+    Ok(console.backend().await?.api_key_create(req).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn api_key_revoke(console: State<'_, Console>, id: String) -> CmdResult<ApiKeyDto> {
+    Ok(console.backend().await?.api_key_revoke(&id).await?)
 }

@@ -49,7 +49,8 @@ pub struct ConsoleStatus {
 
 struct Open {
     backend: Arc<dyn AdminBackend>,
-    embedded: Embedded,
+    /// Opened here (no server): closed on shutdown.
+    embedded: Option<Embedded>,
     server: Option<latchkey_server::Running>,
 }
 
@@ -126,43 +127,52 @@ impl Console {
             })?;
         }
         let (kek, _source) = latchkey_admin::load_or_create_kek(db)?;
+        // Migrate, create the keys and seed before the server starts: its key job and a
+        // second first-use preparation running at once on a fresh store would both
+        // create keys (two active keys per algorithm).
         let embedded = Embedded::open(db, kek.clone()).await?;
-        self.seed(&embedded).await?;
-        let server = if serve {
-            let cfg = latchkey_server::ServeConfig {
-                db: db.clone(),
-                issuer: self.issuer(),
-                public_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, self.inner.opts.port)),
-                // The admin HTTP API is not what the console uses; keep it off a fixed port.
-                admin_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-                tls_cert: None,
-                tls_key: None,
-                trusted_proxies: vec![],
-                access_token_alg: Alg::ES256,
-                synchronous_normal: false,
-                kek,
-            };
-            match latchkey_server::start(cfg).await {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    embedded.close().await;
-                    let hint = match &e {
-                        latchkey_server::ServeError::Bind { .. } => format!(
-                            " (is another server using port {}? start the console with --port N)",
-                            self.inner.opts.port
-                        ),
-                        _ => String::new(),
-                    };
-                    return Err(AdminError::new("unavailable", format!("{e}{hint}")));
-                }
-            }
-        } else {
-            None
+        if let Err(e) = self.seed(&embedded).await {
+            embedded.close().await;
+            return Err(e);
+        }
+        if !serve {
+            return Ok(Phase::Ready(Box::new(Open {
+                backend: Arc::new(embedded.clone()),
+                embedded: Some(embedded),
+                server: None,
+            })));
+        }
+        embedded.close().await;
+        let cfg = latchkey_server::ServeConfig {
+            db: db.clone(),
+            issuer: self.issuer(),
+            public_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, self.inner.opts.port)),
+            // The admin HTTP API is not what the console uses; keep it off a fixed port.
+            admin_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            tls_cert: None,
+            tls_key: None,
+            trusted_proxies: vec![],
+            access_token_alg: Alg::ES256,
+            synchronous_normal: false,
+            kek,
         };
+        let server = latchkey_server::start(cfg).await.map_err(|e| {
+            let hint = match &e {
+                latchkey_server::ServeError::Bind { .. } => format!(
+                    " (is another server using port {}? start the console with --port N)",
+                    self.inner.opts.port
+                ),
+                _ => String::new(),
+            };
+            AdminError::new("unavailable", format!("{e}{hint}"))
+        })?;
+        // The server's own backend: one pool on the file, and the provider that token
+        // introspection, revocation, statistics and live events need.
+        let backend = server.state.admin.clone().with_actor("local-admin");
         Ok(Phase::Ready(Box::new(Open {
-            backend: Arc::new(embedded.clone()),
-            embedded,
-            server,
+            backend: Arc::new(backend),
+            embedded: None,
+            server: Some(server),
         })))
     }
 
@@ -266,7 +276,9 @@ impl Console {
             if let Some(s) = open.server {
                 s.stop().await;
             }
-            open.embedded.close().await;
+            if let Some(e) = open.embedded {
+                e.close().await;
+            }
         }
     }
 }

@@ -117,12 +117,14 @@ const tests = [
     );
     const before = await states();
     const activeBefore = Object.keys(before).filter((k) => before[k] === 'active');
+    const algOf = (kid) => kid.split('-')[0];
     assert(activeBefore.length >= 1, 'there are active keys');
+    assert(new Set(activeBefore.map(algOf)).size === activeBefore.length, `exactly one active key per algorithm: ${activeBefore}`);
     await shot('08-keys-before');
     await d.clickCss('[data-testid=rotate-all]');
     await d.waitFor('[data-testid=keys-notice]');
     const after = await states();
-    for (const k of activeBefore) assert(after[k] === 'retiring', `key ${k} is retiring after the rotation (is ${after[k]})`);
+    for (const k of activeBefore) assert(after[k] === 'retiring', `key ${k} is retiring after the rotation (is ${after[k]}; before ${JSON.stringify(before)}, after ${JSON.stringify(after)})`);
     assert(Object.values(after).filter((s) => s === 'active').length === activeBefore.length, 'each algorithm has a new active key');
     await shot('09-keys-after');
   }],

@@ -29,6 +29,10 @@ export function session(i: number, over: Partial<T.SessionDto> = {}): T.SessionD
 
 export type Calls = { name: string; args: unknown[] }[];
 
+function user(username: string): T.UserDto {
+  return { id: `id-${username}`, username, email: null, email_verified: false, name: null, disabled: false, is_admin: false, password_changed_at: NOW, created_at: NOW };
+}
+
 export function fakeApi(data: {
   clients?: T.ClientDto[]; sessions?: T.SessionDto[]; keys?: T.KeyDto[]; audit?: T.AuditEventDto[];
   scopes?: T.ScopeDto[]; inspection?: T.Inspection; status?: Partial<T.ConsoleStatus>; password?: string | null;
@@ -66,21 +70,48 @@ export function fakeApi(data: {
       { name: 'openid', description: 'Sign you in', claims: ['sub'], builtin: true, created_at: NOW },
       { name: 'profile', description: 'Your name', claims: ['name'], builtin: true, created_at: NOW },
     ]),
-    scopeCreate: (req) => rec('scopeCreate', [req], { ...req, builtin: false, created_at: NOW }),
+    scopeCreate: (req) => rec('scopeCreate', [req], { name: req.name ?? '', description: req.description ?? '', claims: req.claims ?? [], builtin: false, created_at: NOW }),
     scopeDelete: (name) => rec('scopeDelete', [name], undefined),
     usersList: () => rec('usersList', [], []),
-    userCreate: (req) => rec('userCreate', [req], { id: 'u', username: req.username, email: null, email_verified: false, name: null, disabled: false, is_admin: req.is_admin, password_changed_at: NOW, created_at: NOW }),
-    userDisable: (id) => rec('userDisable', [id], { id, username: id, email: null, email_verified: false, name: null, disabled: true, is_admin: false, password_changed_at: NOW, created_at: NOW }),
+    userGet: (id) => rec('userGet', [id], user(id)),
+    userCreate: (req) => rec('userCreate', [req], user(req.username ?? 'u')),
+    userDisable: (id) => rec('userDisable', [id], { ...user(id), disabled: true }),
+    userEnable: (id) => rec('userEnable', [id], user(id)),
     keysList: () => rec('keysList', [], data.keys ?? []),
     keysRotate: (req) => rec('keysRotate', [req], [{ alg: 'ES256', previous_kid: 'k-old', active_kid: 'k-new' }]),
     keyRevoke: (kid) => rec('keyRevoke', [kid], { kid, alg: 'ES256', previous_state: 'active', active_kid: 'k-next' }),
-    sessionsList: (f) => rec('sessionsList', [f], data.sessions ?? []),
+    keysScheduleGet: () => rec('keysScheduleGet', [], { rotate_every: 86400 * 30, prepublish: 86400, retire_after: 86400, algorithms: [] }),
+    jwksGet: () => rec('jwksGet', [], { keys: [] }),
+    sessionsList: (f) => rec('sessionsList', [f], () => {
+      // Keyset pages of `limit`, the cursor being the next offset.
+      const all = data.sessions ?? [];
+      const from = Number(f.cursor ?? 0);
+      const n = f.limit ?? 100;
+      const items = all.slice(from, from + n);
+      return { items, next_cursor: from + n < all.length ? String(from + n) : null };
+    }),
     sessionGet: (id) => rec('sessionGet', [id], (data.sessions ?? []).find((s) => s.id === id)!),
     sessionRevoke: (id) => rec('sessionRevoke', [id], { revoked: 1 }),
-    sessionsRevokeUser: (u) => rec('sessionsRevokeUser', [u], { revoked: 2 }),
-    sessionsRevokeClient: (c) => rec('sessionsRevokeClient', [c], { revoked: 3 }),
-    auditList: (f) => rec('auditList', [f], data.audit ?? []),
+    sessionsRevoke: (req) => rec('sessionsRevoke', [req], () => {
+      const ss = (data.sessions ?? []).filter((s) => req.session_ids?.includes(s.id) || s.user_id === req.user || s.client_id === req.client_id);
+      return {
+        sessions: ss.length,
+        refresh_families: ss.reduce((n, s) => n + s.live_refresh_tokens, 0),
+        live_access_tokens: ss.reduce((n, s) => n + s.live_access_tokens, 0),
+        dry_run: !!req.dry_run,
+      };
+    }),
     tokenInspect: (t) => rec('tokenInspect', [t], () => { if (!data.inspection) throw new ApiError('invalid_input', 'paste a token'); return data.inspection; }),
+    tokenIntrospect: (req) => rec('tokenIntrospect', [req], { active: true }),
+    tokenRevoke: (req) => rec('tokenRevoke', [req], { revoked: 1 }),
+    auditList: (f) => rec('auditList', [f], { items: data.audit ?? [], next_cursor: null }),
+    securityEventsList: (f) => rec('securityEventsList', [f], { items: (data.audit ?? []).filter((e) => e.security), next_cursor: null }),
+    statsGet: (req) => rec('statsGet', [req], { window_minutes: 60, tokens_per_minute: [], active_sessions: (data.sessions ?? []).length, clients: clients.length, users: 1, failed_authentications: 0, security_events: [] }),
+    healthGet: () => rec('healthGet', [], { status: 'ok', version: '0.1.0', time: NOW }),
+    eventsSubscribe: (afterId, onEvent) => rec('eventsSubscribe', [afterId, onEvent], undefined),
+    apiKeysList: () => rec('apiKeysList', [], []),
+    apiKeyCreate: (req) => rec('apiKeyCreate', [req], { id: 'k1', name: req.name ?? '', read_only: !!req.read_only, created_at: NOW, created_by: 'local-admin', api_key: 'lk_secret' }),
+    apiKeyRevoke: (id) => rec('apiKeyRevoke', [id], { id, name: 'k', read_only: false, created_at: NOW, created_by: 'local-admin', revoked_at: NOW }),
   };
   return { api, calls };
 }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-// @ts-expect-error: a plain .mjs script without type declarations
 import { audit, load } from '../scripts/check-shell-security.mjs';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src-tauri');

@@ -10,13 +10,13 @@ describe('the Tauri AdminApi', () => {
     const seen: [string, unknown][] = [];
     mockIPC((cmd, args) => {
       seen.push([cmd, args]);
-      return cmd === 'clients_list' ? [] : { revoked: 1 };
+      return cmd === 'clients_list' ? [] : { sessions: 1, refresh_families: 1, live_access_tokens: 1, dry_run: true };
     });
     const api = tauriApi();
     await api.clientsList();
-    await api.sessionsRevokeClient('c1');
+    await api.sessionsRevoke({ client_id: 'c1', dry_run: true });
     expect(seen[0][0]).toBe('clients_list');
-    expect(seen[1]).toEqual(['sessions_revoke_client', { client_id: 'c1' }]);
+    expect(seen[1]).toEqual(['sessions_revoke', { req: { client_id: 'c1', dry_run: true } }]);
   });
 
   it('turns a {code, message} rejection into an ApiError with that code', async () => {

@@ -1,8 +1,9 @@
 // The only module that imports @tauri-apps/*: the AdminApi over Tauri IPC. Arguments
 // travel in snake_case, as the Rust commands declare them.
-import { invoke } from '@tauri-apps/api/core';
+import { Channel, invoke } from '@tauri-apps/api/core';
 import type { AdminApi } from './api';
 import { toApiError } from './api';
+import type { AdminEventDto } from './types';
 
 async function call<R>(cmd: string, args?: Record<string, unknown>): Promise<R> {
   try {
@@ -31,21 +32,38 @@ export function tauriApi(): AdminApi {
     scopeDelete: (name) => call('scope_delete', { name }),
 
     usersList: () => call('users_list'),
+    userGet: (id) => call('user_get', { id }),
     userCreate: (req) => call('user_create', { req }),
     userDisable: (id) => call('user_disable', { id }),
+    userEnable: (id) => call('user_enable', { id }),
 
     keysList: () => call('keys_list'),
     keysRotate: (req) => call('keys_rotate', { req }),
     keyRevoke: (kid) => call('key_revoke', { kid }),
+    keysScheduleGet: () => call('keys_schedule_get'),
+    jwksGet: () => call('jwks_get'),
 
     sessionsList: (filter) => call('sessions_list', { filter }),
     sessionGet: (id) => call('session_get', { id }),
     sessionRevoke: (id) => call('session_revoke', { id }),
-    sessionsRevokeUser: (user) => call('sessions_revoke_user', { user }),
-    sessionsRevokeClient: (clientId) => call('sessions_revoke_client', { client_id: clientId }),
-
-    auditList: (filter) => call('audit_list', { filter }),
+    sessionsRevoke: (req) => call('sessions_revoke', { req }),
 
     tokenInspect: (token) => call('token_inspect', { token }),
+    tokenIntrospect: (req) => call('token_introspect', { req }),
+    tokenRevoke: (req) => call('token_revoke', { req }),
+
+    auditList: (filter) => call('audit_list', { filter }),
+    securityEventsList: (filter) => call('security_events_list', { filter }),
+    statsGet: (req) => call('stats_get', { req }),
+    healthGet: () => call('health_get'),
+    eventsSubscribe: (afterId, onEvent) => {
+      const ch = new Channel<AdminEventDto>();
+      ch.onmessage = onEvent;
+      return call('events_subscribe', { after_id: afterId, on_event: ch });
+    },
+
+    apiKeysList: () => call('api_keys_list'),
+    apiKeyCreate: (req) => call('api_key_create', { req }),
+    apiKeyRevoke: (id) => call('api_key_revoke', { id }),
   };
 }

@@ -1,7 +1,7 @@
 // The console's view of the backend. Components call these methods and nothing else:
 // no invoke(), no fetch(). Each method is the camelCase twin of an IPC command, which is
 // the AdminBackend method of the same name (`clients_list` → `clientsList`).
-import type * as T from './types';
+import type * as T from '../types';
 
 export interface AdminApi {
   consoleStatus(): Promise<T.ConsoleStatus>;
@@ -21,22 +21,36 @@ export interface AdminApi {
   scopeDelete(name: string): Promise<void>;
 
   usersList(): Promise<T.UserDto[]>;
+  userGet(id: string): Promise<T.UserDto>;
   userCreate(req: T.UserCreateRequest): Promise<T.UserDto>;
   userDisable(id: string): Promise<T.UserDto>;
+  userEnable(id: string): Promise<T.UserDto>;
 
   keysList(): Promise<T.KeyDto[]>;
   keysRotate(req: T.KeysRotateRequest): Promise<T.KeyRotatedDto[]>;
   keyRevoke(kid: string): Promise<T.KeyRevokedDto>;
+  keysScheduleGet(): Promise<T.KeysScheduleDto>;
+  jwksGet(): Promise<T.JsonValue>;
 
-  sessionsList(filter: T.SessionFilterDto): Promise<T.SessionDto[]>;
+  sessionsList(filter: T.SessionFilterDto): Promise<T.SessionPageDto>;
   sessionGet(id: string): Promise<T.SessionDto>;
   sessionRevoke(id: string): Promise<T.RevokedDto>;
-  sessionsRevokeUser(user: string): Promise<T.RevokedDto>;
-  sessionsRevokeClient(clientId: string): Promise<T.RevokedDto>;
-
-  auditList(filter: T.AuditFilterDto): Promise<T.AuditEventDto[]>;
+  sessionsRevoke(req: T.SessionsRevokeRequest): Promise<T.RevokeImpactDto>;
 
   tokenInspect(token: string): Promise<T.Inspection>;
+  tokenIntrospect(req: T.TokenRequest): Promise<T.Introspection>;
+  tokenRevoke(req: T.TokenRequest): Promise<T.RevokedDto>;
+
+  auditList(filter: T.AuditFilterDto): Promise<T.AuditPageDto>;
+  securityEventsList(filter: T.AuditFilterDto): Promise<T.AuditPageDto>;
+  statsGet(req: T.StatsRequest): Promise<T.StatsDto>;
+  healthGet(): Promise<T.HealthDto>;
+  /** Calls `onEvent` for every live event from now on (or after `afterId`). */
+  eventsSubscribe(afterId: number | null, onEvent: (e: T.AdminEventDto) => void): Promise<void>;
+
+  apiKeysList(): Promise<T.ApiKeyDto[]>;
+  apiKeyCreate(req: T.ApiKeyCreateRequest): Promise<T.ApiKeyCreated>;
+  apiKeyRevoke(id: string): Promise<T.ApiKeyDto>;
 }
 
 /** Every failure the UI shows: a human message and the stable code behind it. */
