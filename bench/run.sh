@@ -16,6 +16,7 @@
 #   BENCH_RUNS      3    measured runs per scenario; medians are reported (bench.sh REPEATS)
 #   BENCH_ONLY      (both)  "peer" or "latchkey" to run one half only
 #   BENCH_SKIP_BUILD=1      do not run `cargo build --release -p latchkey`
+#   BENCH_SKIP_SESSIONS=1   skip bench/sessions.sh (admin session listing at 1M sessions)
 #   LATCHKEY_BIN    (target dir)/release/latchkey
 #   SERVER_CPU      0    CPU the servers are pinned to (wrk runs on LOADGEN_CPU, default 1)
 #   SERVER_NICE     (empty)  as in peer-oidc-provider/run.sh; pair with LOADGEN_NICE
@@ -327,5 +328,9 @@ summarize > "$OUT_DIR/summary.md" || RC=1
 cp "$OUT_DIR/summary.md" "$BENCH/results/summary.md"
 echo
 cat "$BENCH/results/summary.md"
+if [ "$BENCH_ONLY" != peer ] && [ "${BENCH_SKIP_SESSIONS:-0}" != 1 ]; then
+  echo
+  LATCHKEY_BIN="$LATCHKEY_BIN" bash "$BENCH/sessions.sh" || RC=1
+fi
 [ "$RC" = 0 ] || echo "bench: some runs FAILED; see $OUT_DIR" >&2
 exit "$RC"

@@ -1028,6 +1028,56 @@ impl Harness {
 /// The catalogue's conventional setup (security-catalogue.md §1): users alice and bob,
 /// scopes `api` and `admin`, confidential clients C1 and C2 (code + refresh), public
 /// client P1 (loopback redirect) and a resource server RS (client credentials).
+/// Everything this test process logs, captured at TRACE for secret greps (HD-02).
+pub mod logs {
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    #[derive(Clone, Default)]
+    pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut b) = self.0.lock() {
+                b.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().map(|b| b.clone()).unwrap_or_default())
+                .into_owned()
+        }
+    }
+
+    /// Everything logged in this process (server, engine, store and dependencies, plus
+    /// `log` records through the bridge), from the first call on.
+    pub fn captured_logs() -> Captured {
+        static LOGS: OnceLock<Captured> = OnceLock::new();
+        LOGS.get_or_init(|| {
+            let c = Captured::default();
+            let w = c.clone();
+            // Everything at TRACE except the test's own HTTP client (reqwest and its cookie
+            // jar log the cookies and URLs *they* handle; they are not the server).
+            let filter = tracing_subscriber::EnvFilter::new(
+                "trace,cookie_store=off,reqwest=off,hyper_util::client=off",
+            );
+            let installed = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(false)
+                .with_writer(move || w.clone())
+                .try_init();
+            assert!(installed.is_ok(), "another global subscriber is installed");
+            c
+        })
+        .clone()
+    }
+}
+
 pub mod catalogue {
     use super::{Harness, TestClient};
     use latchkey_core::model::GrantType;

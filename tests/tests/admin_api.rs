@@ -307,7 +307,9 @@ async fn admin_scopes_are_granted_to_administrators_only_and_their_tokens_work()
 }
 
 #[tokio::test]
-async fn a_client_secret_is_only_in_the_create_and_rotate_answers_never_in_reads_events_or_audit() {
+async fn a_client_secret_is_only_in_the_create_and_rotate_answers_never_in_reads_events_logs_or_audit(
+) {
+    let logs = latchkey_e2e::logs::captured_logs();
     let h = Harness::start().await.unwrap();
     let (_, key) = h.api_key(false).await.unwrap();
     let events = http()
@@ -448,6 +450,12 @@ async fn a_client_secret_is_only_in_the_create_and_rotate_answers_never_in_reads
             .status(),
         401
     );
+    // Nor did any of it reach a log line, at TRACE.
+    let logged = logs.text();
+    assert!(logged.contains("admin"), "the capture saw the run");
+    for secret in [secret1.as_str(), secret2.as_str(), new_key, key.as_str()] {
+        assert!(!logged.contains(secret), "a secret was logged");
+    }
 }
 
 #[tokio::test]
@@ -888,4 +896,83 @@ async fn random_and_malformed_requests_from_the_openapi_document_never_get_a_5xx
         failures.join("\n")
     );
     assert!(sent > 300);
+}
+
+#[tokio::test]
+async fn the_audit_log_pages_both_ways_and_filters_by_actor_action_target_and_time() {
+    let h = Harness::start().await.unwrap();
+    let (key_id, key) = h.api_key(false).await.unwrap();
+    for i in 0..5 {
+        let r = call(
+            &h,
+            "post",
+            "/admin/v1/scopes",
+            Some(&key),
+            Some(&json!({"name": format!("s{i}"), "description": "d"})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let actor = format!("api-key:{key_id}");
+    let get = |q: String| {
+        let h = &h;
+        let key = key.clone();
+        async move {
+            let v: Value = call(h, "get", &format!("/admin/v1/audit?{q}"), Some(&key), None)
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v
+        }
+    };
+    let targets = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["target"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let newest = get(format!("actor={actor}&limit=2")).await;
+    assert_eq!(targets(&newest), ["s4", "s3"]);
+    let older = get(format!(
+        "actor={actor}&limit=2&cursor={}",
+        newest["next_cursor"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(targets(&older), ["s2", "s1"]);
+    let oldest = get(format!("actor={actor}&order=asc&limit=3")).await;
+    assert_eq!(targets(&oldest), ["s0", "s1", "s2"]);
+    let rest = get(format!(
+        "actor={actor}&order=asc&limit=3&cursor={}",
+        oldest["next_cursor"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(targets(&rest), ["s3", "s4"]);
+    assert!(rest["next_cursor"].is_null());
+    let one = get("action_prefix=scope.create&target=s2".into()).await;
+    assert_eq!(targets(&one), ["s2"]);
+    let now = one["items"][0]["at"].as_i64().unwrap();
+    let none = get(format!("actor={actor}&until={}", now - 3600)).await;
+    assert!(targets(&none).is_empty());
+    let all = get(format!(
+        "actor={actor}&since={}&until={}",
+        now - 60,
+        now + 60
+    ))
+    .await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 5);
+    let bad = call(
+        &h,
+        "get",
+        "/admin/v1/audit?order=sideways",
+        Some(&key),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
 }

@@ -14,11 +14,12 @@ use latchkey_e2e::latchkey_core::oauth::{Config, Provider};
 use latchkey_e2e::latchkey_core::store::Store;
 use latchkey_e2e::latchkey_server::limits::{FailureLimiter, Rule};
 use latchkey_e2e::latchkey_server::{self as server, ServeConfig, ServeError};
+use latchkey_e2e::logs::captured_logs;
 use latchkey_e2e::*;
 use latchkey_store_sqlite::SqliteStore;
 use serde_json::Value;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
 
@@ -47,50 +48,6 @@ fn header(resp: &reqwest::Response, name: &str) -> String {
 // ------------------------------------------------------------------------------------
 // Log capture (HD-02, HD-04): one process-wide subscriber at TRACE into a buffer.
 // ------------------------------------------------------------------------------------
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut b) = self.0.lock() {
-            b.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned()
-    }
-}
-
-/// Everything logged in this process (server, engine, store and dependencies, plus
-/// `log` records through the bridge), from the first call on.
-fn captured_logs() -> Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let c = Captured::default();
-        let w = c.clone();
-        // Everything at TRACE except the test's own HTTP client (reqwest and its cookie
-        // jar log the cookies and URLs *they* handle; they are not the server).
-        let filter = tracing_subscriber::EnvFilter::new(
-            "trace,cookie_store=off,reqwest=off,hyper_util::client=off",
-        );
-        let installed = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(false)
-            .with_writer(move || w.clone())
-            .try_init();
-        assert!(installed.is_ok(), "another global subscriber is installed");
-        c
-    })
-    .clone()
-}
 
 // ------------------------------------------------------------------------------------
 // A full flow that touches every kind of secret (HD-02, HD-03).

@@ -256,11 +256,27 @@ pub(crate) fn session_dto(i: &SessionInfo) -> SessionDto {
 }
 
 pub(crate) fn audit_filter(f: AuditFilterDto) -> AdminResult<AuditFilter> {
-    let before_id = match f.cursor.as_deref() {
+    let cursor = match f.cursor.as_deref() {
         Some(c) => Some(c.parse::<i64>().map_err(|_| {
             AdminError::invalid_input("the cursor is not one this listing returned")
         })?),
         None => None,
+    };
+    let ascending = match f.order.as_deref() {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(other) => {
+            return Err(AdminError::invalid_input(format!(
+                "order \"{}\" is not one of asc, desc",
+                shown(other)
+            )))
+        }
+    };
+    // Newest first pages backwards from the cursor; oldest first tails forwards.
+    let (before_id, after_id) = if ascending {
+        (None, Some(cursor.unwrap_or(0)))
+    } else {
+        (cursor, None)
     };
     Ok(AuditFilter {
         actor: f.actor,
@@ -270,7 +286,7 @@ pub(crate) fn audit_filter(f: AuditFilterDto) -> AdminResult<AuditFilter> {
         since: f.since,
         until: f.until,
         before_id,
-        after_id: None,
+        after_id,
         limit: f.limit,
     })
 }

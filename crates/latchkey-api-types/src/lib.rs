@@ -410,7 +410,7 @@ pub struct AuditEventDto {
     pub security: bool,
 }
 
-/// `GET /admin/v1/audit?…`. Newest first.
+/// `GET /admin/v1/audit?…`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct AuditFilterDto {
@@ -423,13 +423,15 @@ pub struct AuditFilterDto {
     pub since: Option<i64>,
     /// Unix seconds: before.
     pub until: Option<i64>,
+    /// `desc` (default, newest first) | `asc` (oldest first, as an export reads).
+    pub order: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Default 100, at most 1000.
     pub limit: Option<i64>,
 }
 
-/// One page of audit events, newest first.
+/// One page of audit events, in the order asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AuditPageDto {
     pub items: Vec<AuditEventDto>,

@@ -25,6 +25,11 @@ CREATE TABLE token_stats (
     PRIMARY KEY (minute, grant_type, client_id)
 );
 
-CREATE INDEX sessions_by_ip ON sessions (ip, created_at);
-CREATE INDEX sessions_by_last_used ON sessions (last_used_at);
+-- Keyset pagination orders by (sort key, id): indexes that end in id let the first page
+-- of a listing read 50 index entries instead of sorting every match.
+CREATE INDEX sessions_by_created_id ON sessions (created_at, id);
+CREATE INDEX sessions_by_last_used_id ON sessions (last_used_at, id);
+CREATE INDEX sessions_by_user_created_id ON sessions (user_id, created_at, id);
+CREATE INDEX sessions_by_client_created_id ON sessions (client_id, created_at, id);
+CREATE INDEX sessions_by_ip_created_id ON sessions (ip, created_at, id);
 CREATE INDEX sessions_by_revoked ON sessions (revoked_at);

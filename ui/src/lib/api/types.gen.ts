@@ -73,7 +73,7 @@ export interface AuditEventDto {
   target?: string | null;
 }
 
-/** `GET /admin/v1/audit?…`. Newest first. */
+/** `GET /admin/v1/audit?…`. */
 export interface AuditFilterDto {
   /** Actions starting with this (`client.` for every client change). */
   action_prefix?: string | null;
@@ -82,6 +82,8 @@ export interface AuditFilterDto {
   cursor?: string | null;
   /** Default 100, at most 1000. */
   limit?: number | null;
+  /** `desc` (default, newest first) | `asc` (oldest first, as an export reads). */
+  order?: string | null;
   security_only?: boolean;
   /** Unix seconds: at or after. */
   since?: number | null;
@@ -90,7 +92,7 @@ export interface AuditFilterDto {
   until?: number | null;
 }
 
-/** One page of audit events, newest first. */
+/** One page of audit events, in the order asked for. */
 export interface AuditPageDto {
   items: AuditEventDto[];
   next_cursor?: string | null;
