@@ -17,6 +17,7 @@ trap 'rm -rf "$WORK"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 PORT="$(free_port)"; DRIVER_PORT="$(free_port)"; NATIVE_PORT="$(free_port)"
 rm -rf "$SHOTS"; mkdir -p "$SHOTS"
+echo "desktop-e2e: screenshots go to $SHOTS"
 
 export E2E_APP="$APP" E2E_DB="$WORK/e2e.db" E2E_PORT="$PORT" E2E_SHOTS="$SHOTS" \
        E2E_DRIVER="http://127.0.0.1:$DRIVER_PORT" TAURI_DRIVER DRIVER_PORT NATIVE_PORT WORK ROOT
@@ -31,4 +32,3 @@ timeout 300 xvfb-run -a -s "-screen 0 1400x900x24 -nolisten tcp" bash -c '
   done
   timeout 240 node "$ROOT/ui/e2e/desktop.e2e.mjs"
 ' || { rc=$?; echo "desktop-e2e: failed (exit $rc); tauri-driver log:"; tail -n 30 "$WORK/tauri-driver.log" 2>/dev/null || true; exit "$rc"; }
-echo "desktop-e2e: screenshots in $SHOTS"

@@ -284,3 +284,43 @@ fn a_port_in_use_is_reported_with_what_to_do() {
     assert_eq!(e.code, "unavailable");
     assert!(e.message.contains("--port"), "{}", e.message);
 }
+
+/// The fields of `export interface NAME { … }` in ui/src/lib/types.ts.
+fn ts_fields(name: &str) -> Vec<String> {
+    let ts = include_str!("../../ui/src/lib/types.ts");
+    let start = ts
+        .find(&format!("export interface {name} {{"))
+        .unwrap_or_else(|| panic!("no interface {name} in types.ts"));
+    let body = &ts[start..];
+    let open = body.find('{').expect("{") + 1;
+    let body = &body[open..open + body[open..].find('}').expect("}")];
+    let mut fields: Vec<String> = body
+        .split([';', '\n'])
+        .filter_map(|f| f.trim().split(':').next())
+        .map(|f| f.trim().trim_end_matches('?').to_string())
+        .filter(|f| !f.is_empty() && !f.starts_with('/') && !f.starts_with('*'))
+        .collect();
+    fields.sort();
+    fields
+}
+
+fn json_fields(v: &Value) -> Vec<String> {
+    let mut f: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+    f.sort();
+    f
+}
+
+#[test]
+fn the_shells_own_typescript_types_name_every_field_the_rust_side_sends() {
+    // The DTOs' types are generated (types.gen.ts); these two belong to the shell and
+    // to latchkey-core, so their hand-written TypeScript is held to the JSON here.
+    let w = world(false);
+    let st: Value = w.call("console_status", json!({}));
+    assert_eq!(json_fields(&st), ts_fields("ConsoleStatus"));
+
+    let jwt = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6MX0.c2ln";
+    let i: Value = w.call("token_inspect", json!({ "token": jwt }));
+    assert_eq!(json_fields(&i), ts_fields("Inspection"));
+    assert_eq!(json_fields(&i["checks"][0]), ts_fields("InspectionCheck"));
+    assert_eq!(json_fields(&i["claim_lines"][0]), ts_fields("ClaimLine"));
+}
