@@ -5,6 +5,7 @@
 # a fresh clone with no manual steps.
 #
 #   apt:   build-essential pkg-config sqlite3 wrk curl ca-certificates procps
+#          libdbus-1-dev (the OS keyring of `latchkey admin login`: Secret Service over D-Bus)
 #          python3 too, but only when no python3 is on PATH (bench/ scripts use it)
 #          the desktop console: libwebkit2gtk-4.1-dev (builds the Tauri shell),
 #          webkit2gtk-driver xvfb xauth (its end-to-end tests: WebKitWebDriver under Xvfb),
@@ -14,7 +15,7 @@
 #   rustup components rustfmt and clippy, only when missing and rustup is present
 set -euo pipefail
 
-APT_PACKAGES=(build-essential pkg-config sqlite3 wrk curl ca-certificates procps
+APT_PACKAGES=(build-essential pkg-config sqlite3 wrk curl ca-certificates procps libdbus-1-dev
               libwebkit2gtk-4.1-dev webkit2gtk-driver xvfb xauth chromium)
 
 SUDO=""

@@ -74,6 +74,19 @@ async fn call(
     Ok(rb.send().await?)
 }
 
+/// `call` that must succeed, returning the JSON body.
+async fn json_of(
+    h: &Harness,
+    method: &str,
+    path: &str,
+    bearer: &str,
+    body: Option<&Value>,
+) -> Value {
+    let r = call(h, method, path, Some(bearer), body).await.unwrap();
+    assert!(r.status().is_success(), "{method} {path}: {}", r.status());
+    r.json().await.unwrap()
+}
+
 /// An access token from the real authorization-code flow of the console client.
 async fn console_token(h: &Harness, user: (&str, &str), scope: &str) -> Result<Value> {
     let console: TestClient = h.console_client();
@@ -476,53 +489,34 @@ async fn a_bulk_revoke_cuts_off_what_its_dry_run_announced_and_the_tokens_go_ina
         .await
         .unwrap();
 
-    let page: Value = call(
+    let page: Value = json_of(
         h,
         "get",
         "/admin/v1/sessions?user=alice&limit=2",
-        Some(&key),
+        &key,
         None,
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     let cursor = page["next_cursor"]
         .as_str()
         .context("a second page")
         .unwrap();
-    let page2: Value = call(
+    let page2: Value = json_of(
         h,
         "get",
         &format!("/admin/v1/sessions?user=alice&limit=2&cursor={cursor}"),
-        Some(&key),
+        &key,
         None,
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(page2["items"].as_array().unwrap().len(), 1);
     assert!(page2["next_cursor"].is_null());
 
     let filter = json!({"filter": {"user": "alice", "client_id": cat.c1.id, "ip": "127.0.0."}});
     let mut dry = filter.clone();
     dry["dry_run"] = json!(true);
-    let would: Value = call(
-        h,
-        "post",
-        "/admin/v1/sessions/revoke",
-        Some(&key),
-        Some(&dry),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let would: Value = json_of(h, "post", "/admin/v1/sessions/revoke", &key, Some(&dry)).await;
     assert_eq!(
         would,
         json!({"sessions": 3, "refresh_families": 3, "live_access_tokens": 3, "dry_run": true})
@@ -530,18 +524,7 @@ async fn a_bulk_revoke_cuts_off_what_its_dry_run_announced_and_the_tokens_go_ina
     for at in &ats {
         assert_eq!(h.introspect(&cat.rs, at).await.unwrap()["active"], true);
     }
-    let did: Value = call(
-        h,
-        "post",
-        "/admin/v1/sessions/revoke",
-        Some(&key),
-        Some(&filter),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let did: Value = json_of(h, "post", "/admin/v1/sessions/revoke", &key, Some(&filter)).await;
     assert_eq!(
         did,
         json!({"sessions": 3, "refresh_families": 3, "live_access_tokens": 3, "dry_run": false})
@@ -589,12 +572,7 @@ async fn a_bulk_revoke_cuts_off_what_its_dry_run_announced_and_the_tokens_go_ina
     // Stats saw the code grants (flushed every few seconds).
     let mut issued = 0;
     for _ in 0..50 {
-        let st: Value = call(h, "get", "/admin/v1/stats?minutes=10", Some(&key), None)
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let st: Value = json_of(h, "get", "/admin/v1/stats?minutes=10", &key, None).await;
         issued = st["tokens_per_minute"]
             .as_array()
             .unwrap()
@@ -919,12 +897,7 @@ async fn the_audit_log_pages_both_ways_and_filters_by_actor_action_target_and_ti
         let h = &h;
         let key = key.clone();
         async move {
-            let v: Value = call(h, "get", &format!("/admin/v1/audit?{q}"), Some(&key), None)
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let v: Value = json_of(h, "get", &format!("/admin/v1/audit?{q}"), &key, None).await;
             v
         }
     };
@@ -975,4 +948,41 @@ async fn the_audit_log_pages_both_ways_and_filters_by_actor_action_target_and_ti
     .await
     .unwrap();
     assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn the_event_stream_ends_when_the_server_stops_and_health_names_the_issuer() {
+    let mut h = Harness::start().await.unwrap();
+    let health: Value = http()
+        .get(h.admin_url("/admin/v1/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["issuer"], h.issuer.as_str());
+    let (_, key) = h.api_key(true).await.unwrap();
+    let resp = http()
+        .get(h.admin_url("/admin/v1/events"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let mut stream = resp.bytes_stream();
+    let stopped = tokio::time::timeout(Duration::from_secs(4), h.stop()).await;
+    assert!(stopped.is_ok(), "stopping waited on the open event stream");
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = stream.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the event stream stayed open after the server stopped"
+    );
 }

@@ -262,16 +262,11 @@ pub(crate) fn audit_filter(f: AuditFilterDto) -> AdminResult<AuditFilter> {
         })?),
         None => None,
     };
-    let ascending = match f.order.as_deref() {
-        None | Some("desc") => false,
-        Some("asc") => true,
-        Some(other) => {
-            return Err(AdminError::invalid_input(format!(
-                "order \"{}\" is not one of asc, desc",
-                shown(other)
-            )))
-        }
-    };
+    let ascending = pick(
+        "order",
+        f.order.as_deref(),
+        &[("desc", false), ("asc", true)],
+    )?;
     // Newest first pages backwards from the cursor; oldest first tails forwards.
     let (before_id, after_id) = if ascending {
         (None, Some(cursor.unwrap_or(0)))
@@ -333,38 +328,30 @@ pub(crate) fn admin_event(e: &AuditEvent) -> AdminEventDto {
 }
 
 pub(crate) fn session_query(f: SessionFilterDto) -> AdminResult<SessionQuery> {
-    let state = match f.state.as_deref() {
-        None | Some("active") => SessionStateFilter::Active,
-        Some("revoked") => SessionStateFilter::Revoked,
-        Some("expired") => SessionStateFilter::Expired,
-        Some("any") => SessionStateFilter::Any,
-        Some(other) => {
-            return Err(AdminError::invalid_input(format!(
-                "state \"{}\" is not one of active, revoked, expired, any",
-                shown(other)
-            )))
-        }
-    };
-    let sort = match f.sort.as_deref() {
-        None | Some("created_at") => SessionSort::CreatedAt,
-        Some("last_used_at") => SessionSort::LastUsedAt,
-        Some(other) => {
-            return Err(AdminError::invalid_input(format!(
-                "sort \"{}\" is not one of created_at, last_used_at",
-                shown(other)
-            )))
-        }
-    };
-    let ascending = match f.order.as_deref() {
-        None | Some("desc") => false,
-        Some("asc") => true,
-        Some(other) => {
-            return Err(AdminError::invalid_input(format!(
-                "order \"{}\" is not one of asc, desc",
-                shown(other)
-            )))
-        }
-    };
+    use SessionStateFilter as St;
+    let state = pick(
+        "state",
+        f.state.as_deref(),
+        &[
+            ("active", St::Active),
+            ("revoked", St::Revoked),
+            ("expired", St::Expired),
+            ("any", St::Any),
+        ],
+    )?;
+    let sort = pick(
+        "sort",
+        f.sort.as_deref(),
+        &[
+            ("created_at", SessionSort::CreatedAt),
+            ("last_used_at", SessionSort::LastUsedAt),
+        ],
+    )?;
+    let ascending = pick(
+        "order",
+        f.order.as_deref(),
+        &[("desc", false), ("asc", true)],
+    )?;
     Ok(SessionQuery {
         user: f.user,
         client_id: f.client_id,
@@ -454,6 +441,28 @@ pub(crate) fn stats_dto(s: StoreStats, minutes: i64) -> StatsDto {
             .map(|(action, count)| SecurityCountDto { action, count })
             .collect(),
     }
+}
+
+/// One of a few named choices; absent means the first. The error lists them all.
+fn pick<T: Copy>(what: &str, given: Option<&str>, choices: &[(&str, T)]) -> AdminResult<T> {
+    let Some(given) = given else {
+        return choices
+            .first()
+            .map(|c| c.1)
+            .ok_or_else(|| AdminError::invalid_input(format!("no {what} is possible")));
+    };
+    choices
+        .iter()
+        .find(|(name, _)| *name == given)
+        .map(|c| c.1)
+        .ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|c| c.0).collect();
+            AdminError::invalid_input(format!(
+                "{what} \"{}\" is not one of {}",
+                shown(given),
+                names.join(", ")
+            ))
+        })
 }
 
 /// Echoed input, bounded and without control characters.

@@ -451,6 +451,7 @@ impl AdminBackend for Embedded {
             status: "ok".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             time: self.manager.now(),
+            issuer: self.provider.as_ref().map(|p| p.config.issuer.clone()),
         })
     }
 

@@ -1,6 +1,7 @@
 //! `latchkey-admin`: the [`AdminBackend`] trait — every administrative operation, named
-//! as in every other layer — and its [`Embedded`] implementation over `latchkey-core`'s
-//! [`Manager`](latchkey_core::manage::Manager) and a SQLite file.
+//! as in every other layer — with two implementations: [`Embedded`] over
+//! `latchkey-core`'s [`Manager`](latchkey_core::manage::Manager) and a SQLite file, and
+//! [`Remote`] over a running server's admin API (`/admin/v1`).
 //!
 //! Owns: the backend-neutral admin surface the CLI (`latchkey admin`), the desktop
 //! console and the server's admin routes share; conversions between domain types and
@@ -8,16 +9,21 @@
 //! ([`load_or_create_kek`]) for the CLI and the server alike.
 //!
 //! Does not own: the rules (validation, secret generation, rotation, audit live in
-//! `latchkey_core::manage`), SQL (`latchkey-store-sqlite`), HTTP or presentation. The
-//! remote backend (admin API over HTTPS) comes later and implements the same trait, so
-//! its callers cannot tell the two apart — including the error codes.
+//! `latchkey_core::manage`), SQL (`latchkey-store-sqlite`), the admin API's routes
+//! (`latchkey-server`) or presentation. Both backends implement the same trait, so
+//! their callers cannot tell the two apart — including the error codes (checked by
+//! the conformance suite, `tests/tests/admin_conformance.rs`).
 
 mod convert;
 mod embedded;
 mod kek;
+mod remote;
+pub mod signin;
 
 pub use embedded::{Embedded, EmbeddedOptions};
 pub use kek::{kek_path_for, load_or_create_kek, load_or_create_kek_with, KekSource};
+pub use remote::{OnRefresh, Remote};
+pub use signin::{Credential, Secret, TokenSet};
 
 use latchkey_api_types::*;
 use latchkey_core::manage::ManageError;

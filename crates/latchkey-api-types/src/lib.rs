@@ -527,6 +527,10 @@ pub struct HealthDto {
     pub version: String,
     /// Unix seconds on the server.
     pub time: i64,
+    /// The authorization server's issuer, where admin sign-in happens (absent when the
+    /// backend runs no authorization server).
+    #[serde(default)]
+    pub issuer: Option<String>,
 }
 
 /// When each algorithm's keys change next.

@@ -160,6 +160,9 @@ pub struct AppState {
     /// The admin operations over the provider's store (acting as `system` until the
     /// admin API's auth layer names the caller).
     pub admin: latchkey_admin::Embedded,
+    /// Flips to true when the server stops, so endless responses (the admin event
+    /// stream) end instead of holding the shutdown up.
+    pub shutdown: watch::Sender<bool>,
 }
 
 impl AppState {
@@ -203,6 +206,7 @@ pub fn app_state(
         admin: latchkey_admin::Embedded::from_manager(provider.manager(), "system")
             .with_provider(provider.clone()),
         provider,
+        shutdown: watch::channel(false).0,
     })
 }
 
@@ -343,6 +347,7 @@ pub struct Running {
 
 impl Running {
     pub async fn stop(self) {
+        self.state.shutdown.send_replace(true);
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;

@@ -60,6 +60,22 @@ fn affected(n: u64) -> StoreResult<()> {
 
 // --- statements shared by several methods -------------------------------------------
 
+/// `NotFound` unless `sql` (a `SELECT 1 … WHERE id = ?`) finds a row: a count of 0
+/// would otherwise hide a typo.
+async fn must_exist(
+    conn: &mut SqliteConnection,
+    op: &'static str,
+    sql: &'static str,
+    id: &str,
+) -> StoreResult<()> {
+    let known: Option<i64> = sqlx::query_scalar(sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db(op))?;
+    known.map(|_| ()).ok_or(StoreError::NotFound)
+}
+
 /// The WHERE conditions of a [`SessionFilter`] (without state, order, cursor or limit),
 /// shared by the listing, the dry run and the bulk revoke so all three see one set.
 fn push_session_filter<'a>(qb: &mut QueryBuilder<'a, Sqlite>, f: &'a SessionFilter) {
@@ -1298,14 +1314,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<RevokeImpact> {
         const OP: &str = "sessions_revoke_user";
         let mut tx = self.write(OP).await?;
-        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM users WHERE id = ?")
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db(OP))?;
-        if known.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        must_exist(&mut tx, OP, "SELECT 1 FROM users WHERE id = ?", user_id).await?;
         let filter = SessionFilter {
             user_id: Some(user_id.to_string()),
             ..SessionFilter::default()
@@ -1565,14 +1574,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<bool> {
         const OP: &str = "api_key_revoke";
         let mut tx = self.write(OP).await?;
-        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM api_keys WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db(OP))?;
-        if known.is_none() {
-            return Err(StoreError::NotFound);
-        }
+        must_exist(&mut tx, OP, "SELECT 1 FROM api_keys WHERE id = ?", id).await?;
         let done =
             sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
                 .bind(at)

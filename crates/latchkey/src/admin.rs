@@ -1,6 +1,7 @@
-//! `latchkey admin [--db PATH] <resource> <verb> … [--json]`: every command goes
-//! through the [`AdminBackend`] trait (the embedded backend on the database file), so
-//! the CLI, the admin API and the console share one set of operations and errors.
+//! `latchkey admin [--db PATH | --server URL [--api-key KEY]] <resource> <verb> …
+//! [--json]`: every command goes through the [`AdminBackend`] trait — the embedded
+//! backend on a database file, or the remote one on a server's admin API — so the CLI,
+//! the admin API and the console share one set of operations and errors.
 //!
 //! Exit codes: 0 success, 1 an operation failed (`error: <message> (<code>)` on
 //! stderr), 2 bad usage (clap).
@@ -11,7 +12,7 @@ use clap::{ArgGroup, Args, Subcommand};
 use latchkey_admin::{load_or_create_kek, AdminBackend, AdminError, Embedded};
 use latchkey_api_types::*;
 use serde::Serialize;
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,6 +25,22 @@ pub struct AdminArgs {
     /// TOML config file (only its `db` key matters here)
     #[arg(long, global = true, env = "LATCHKEY_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Administer the server whose admin API is at URL (https://, or http:// on
+    /// loopback) instead of a database file
+    #[arg(long, global = true, env = "LATCHKEY_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+
+    /// Admin API key for --server (prefer LATCHKEY_API_KEY: other users see flags in `ps`);
+    /// without one, the tokens of `login` are used
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<String>,
 
     /// Machine-readable JSON output
     #[arg(long, global = true)]
@@ -67,6 +84,29 @@ pub enum Resource {
         #[command(subcommand)]
         verb: AuditCmd,
     },
+    /// Admin API keys for automation (sent as `Authorization: Bearer <key>`)
+    ApiKeys {
+        #[command(subcommand)]
+        verb: ApiKeysCmd,
+    },
+    /// Tokens issued per minute, live sessions, failed authentications
+    Stats {
+        /// The window in minutes (1–1440)
+        #[arg(long, value_name = "N", default_value_t = 60)]
+        minutes: i64,
+    },
+    /// Sign in to --server as an administrator; the tokens go to the OS keyring
+    Login {
+        /// Use the device flow (enter a code on another device) instead of this
+        /// machine's browser
+        #[arg(long)]
+        device: bool,
+        /// The authorization server's issuer URL, when it is not the --server origin
+        #[arg(long, value_name = "URL")]
+        issuer: Option<String>,
+    },
+    /// Revoke the sign-in's refresh token and remove it from the OS keyring
+    Logout,
 }
 
 /// The grant types `--grant` accepts (RFC 7591 `grant_types`), plus `device_code` as a
@@ -92,14 +132,11 @@ const AUTH_METHODS: [&str; 4] = [
     "none",
 ];
 
+/// The client settings `create` and `update` share. On `update`, a list flag replaces
+/// the whole list and an absent flag leaves the setting as it is.
 #[derive(Debug, Args)]
-pub struct ClientCreateArgs {
-    /// Display name (shown on the consent page)
-    #[arg(long)]
-    pub name: String,
-    #[arg(long = "type", value_name = "TYPE", value_parser = ["confidential", "public"], default_value = "confidential")]
-    pub client_type: String,
-    /// Grant type (repeatable) [default: authorization_code + refresh_token]
+pub struct ClientSettingsArgs {
+    /// Grant type (repeatable) [create default: authorization_code + refresh_token]
     #[arg(long = "grant", value_name = "G", value_parser = parse_grant, value_delimiter = ',')]
     pub grants: Vec<String>,
     /// Exact redirect URI (repeatable)
@@ -108,10 +145,10 @@ pub struct ClientCreateArgs {
     /// Where RP-initiated logout may return to (repeatable)
     #[arg(long = "post-logout-redirect-uri", value_name = "U")]
     pub post_logout_redirect_uris: Vec<String>,
-    /// Allowed scope (repeatable, or space/comma separated) [default: the OIDC scopes for user-facing clients]
+    /// Allowed scope (repeatable, or space/comma separated) [create default: the OIDC scopes for user-facing clients]
     #[arg(long = "scope", value_name = "S")]
     pub scopes: Vec<String>,
-    /// Token endpoint auth method [default: client_secret_basic, or none for public clients]
+    /// Token endpoint auth method [create default: client_secret_basic, or none for public clients]
     #[arg(long, value_name = "M", value_parser = AUTH_METHODS)]
     pub auth_method: Option<String>,
     /// File holding the client's public JWK Set (for private_key_jwt)
@@ -120,18 +157,29 @@ pub struct ClientCreateArgs {
     /// URL where the client publishes its JWK Set (for private_key_jwt)
     #[arg(long, value_name = "URL")]
     pub jwks_uri: Option<String>,
-    /// Access token lifetime in seconds [default: 600, at most 3600]
+    /// Access token lifetime in seconds [create default: 600, at most 3600]
     #[arg(long, value_name = "SECS")]
     pub access_token_ttl: Option<i64>,
-    /// Absolute refresh token lifetime in seconds [default: 30 days]
+    /// Absolute refresh token lifetime in seconds [create default: 30 days]
     #[arg(long, value_name = "SECS")]
     pub refresh_token_ttl: Option<i64>,
-    /// Refresh token idle lifetime in seconds [default: 7 days]
+    /// Refresh token idle lifetime in seconds [create default: 7 days]
     #[arg(long, value_name = "SECS")]
     pub refresh_idle_ttl: Option<i64>,
-    /// Seconds a just-rotated refresh token may be retried (0–30) [default: 0]
+    /// Seconds a just-rotated refresh token may be retried (0–30) [create default: 0]
     #[arg(long, value_name = "SECS")]
     pub refresh_grace: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientCreateArgs {
+    /// Display name (shown on the consent page)
+    #[arg(long)]
+    pub name: String,
+    #[arg(long = "type", value_name = "TYPE", value_parser = ["confidential", "public"], default_value = "confidential")]
+    pub client_type: String,
+    #[command(flatten)]
+    pub settings: ClientSettingsArgs,
     /// Skip the consent page (first-party apps)
     #[arg(long)]
     pub no_consent: bool,
@@ -142,34 +190,8 @@ pub struct ClientUpdateArgs {
     pub id: String,
     #[arg(long)]
     pub name: Option<String>,
-    /// Replaces the redirect URIs (repeatable)
-    #[arg(long = "redirect-uri", value_name = "U")]
-    pub redirect_uris: Vec<String>,
-    /// Replaces the post-logout redirect URIs (repeatable)
-    #[arg(long = "post-logout-redirect-uri", value_name = "U")]
-    pub post_logout_redirect_uris: Vec<String>,
-    /// Replaces the allowed scopes (repeatable, or space/comma separated)
-    #[arg(long = "scope", value_name = "S")]
-    pub scopes: Vec<String>,
-    /// Replaces the grant types (repeatable)
-    #[arg(long = "grant", value_name = "G", value_parser = parse_grant, value_delimiter = ',')]
-    pub grants: Vec<String>,
-    #[arg(long, value_name = "M", value_parser = AUTH_METHODS)]
-    pub auth_method: Option<String>,
-    /// File holding the client's public JWK Set
-    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
-    pub jwks: Option<PathBuf>,
-    /// URL where the client publishes its JWK Set
-    #[arg(long, value_name = "URL")]
-    pub jwks_uri: Option<String>,
-    #[arg(long, value_name = "SECS")]
-    pub access_token_ttl: Option<i64>,
-    #[arg(long, value_name = "SECS")]
-    pub refresh_token_ttl: Option<i64>,
-    #[arg(long, value_name = "SECS")]
-    pub refresh_idle_ttl: Option<i64>,
-    #[arg(long, value_name = "SECS")]
-    pub refresh_grace: Option<i64>,
+    #[command(flatten)]
+    pub settings: ClientSettingsArgs,
     #[arg(long, value_name = "BOOL")]
     pub require_consent: Option<bool>,
     #[arg(long, value_name = "BOOL")]
@@ -248,8 +270,16 @@ pub enum UsersCmd {
         password_stdin: bool,
     },
     List,
+    /// One user, by id or username
+    Get {
+        id: String,
+    },
     /// Disable a user (by id or username) and revoke all their sessions
     Disable {
+        id: String,
+    },
+    /// Let a disabled user sign in again
+    Enable {
         id: String,
     },
 }
@@ -266,6 +296,8 @@ pub enum KeysCmd {
     Revoke {
         kid: String,
     },
+    /// When each algorithm's key rotates next
+    Schedule,
 }
 
 #[derive(Debug, Subcommand)]
@@ -284,8 +316,21 @@ pub enum SessionsCmd {
         #[arg(long, conflicts_with = "state")]
         all: bool,
         /// active (default), revoked, expired or any
-        #[arg(long)]
+        #[arg(long, value_parser = ["active", "revoked", "expired", "any"])]
         state: Option<String>,
+        /// Created at or after WHEN (Unix seconds, YYYY-MM-DD[THH:MM[:SS]], or a
+        /// duration ago such as 7d)
+        #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+        since: Option<i64>,
+        /// Created before WHEN
+        #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+        until: Option<i64>,
+        /// created_at (default) or last_used_at
+        #[arg(long, value_parser = ["created_at", "last_used_at"])]
+        sort: Option<String>,
+        /// desc (default, newest first) or asc
+        #[arg(long, value_parser = ["desc", "asc"])]
+        order: Option<String>,
         #[arg(long, value_name = "N")]
         limit: Option<i64>,
         /// The next_cursor printed with the previous page
@@ -295,8 +340,8 @@ pub enum SessionsCmd {
     Get {
         id: String,
     },
-    /// Revoke one session, or every session of a user or of a client
-    #[command(group(ArgGroup::new("what").required(true).args(["id", "user", "client"])))]
+    /// Revoke one session, or every session of a user, of a client or from an address
+    #[command(group(ArgGroup::new("what").required(true).args(["id", "user", "client", "ip"])))]
     Revoke {
         id: Option<String>,
         /// Every session of this user (id or username); also ends their sign-ins
@@ -305,10 +350,57 @@ pub enum SessionsCmd {
         /// Every session of this client; also makes all its earlier tokens inactive
         #[arg(long)]
         client: Option<String>,
+        /// Every live session from this address, or a prefix ending in `.`, `:` or `*`
+        #[arg(long)]
+        ip: Option<String>,
         /// Only say what the revoke would cut off
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// Which audit events (shared by `audit list` and `audit export`).
+#[derive(Debug, Clone, Args)]
+pub struct AuditFilterArgs {
+    /// Only events by this actor (`local-admin`, `user:<id>`, `api-key:<id>`, …)
+    #[arg(long)]
+    actor: Option<String>,
+    /// Only actions starting with this prefix, e.g. `client.`
+    #[arg(long, value_name = "PREFIX")]
+    action: Option<String>,
+    /// Only events about this target (a client id, user id, kid, …)
+    #[arg(long)]
+    target: Option<String>,
+    /// Only security events
+    #[arg(long)]
+    security: bool,
+    /// At or after WHEN (Unix seconds, YYYY-MM-DD[THH:MM[:SS]], or a duration ago
+    /// such as 7d)
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    since: Option<i64>,
+    /// Before WHEN
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    until: Option<i64>,
+    /// desc (newest first; the default of `list`) or asc (oldest first; the default of
+    /// `export`)
+    #[arg(long, value_parser = ["desc", "asc"])]
+    order: Option<String>,
+}
+
+impl AuditFilterArgs {
+    fn dto(self, limit: i64, cursor: Option<String>) -> AuditFilterDto {
+        AuditFilterDto {
+            actor: self.actor,
+            action_prefix: self.action,
+            target: self.target,
+            security_only: self.security,
+            since: self.since,
+            until: self.until,
+            order: self.order,
+            cursor,
+            limit: Some(limit),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,13 +409,98 @@ pub enum AuditCmd {
     List {
         #[arg(long, value_name = "N", default_value_t = 50)]
         limit: i64,
-        /// Only security events
+        /// The next_cursor printed with the previous page
         #[arg(long)]
-        security: bool,
-        /// Only actions starting with this prefix, e.g. `client.`
-        #[arg(long, value_name = "PREFIX")]
-        action: Option<String>,
+        cursor: Option<String>,
+        #[command(flatten)]
+        filter: AuditFilterArgs,
     },
+    /// The whole (filtered) log as JSON lines on stdout, oldest first
+    Export {
+        #[command(flatten)]
+        filter: AuditFilterArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeysCmd {
+    /// Create a key; prints it once
+    Create {
+        #[arg(long)]
+        name: String,
+        /// May only call the admin API's reads
+        #[arg(long)]
+        read_only: bool,
+        /// Stops working after DURATION (e.g. 30d, 12h, 90m) [default: never]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        expires_in: Option<i64>,
+    },
+    /// Every key, never the key itself
+    List,
+    /// The key stops working at once
+    Revoke { id: String },
+}
+
+/// `30d`, `12h`, `90m`, `45s`, `2w` (or plain seconds) as seconds.
+fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and a unit, like 30d, 12h or 90m"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(format!("{s:?}: the unit must be s, m, h, d or w")),
+    };
+    match n.checked_mul(mult) {
+        Some(v) if v > 0 => Ok(v),
+        _ => Err(format!("{s:?}: must be positive and reasonably sized")),
+    }
+}
+
+/// Unix seconds; `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS][Z]` (UTC); or a duration ago.
+fn parse_when(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    if let Ok(d) = parse_duration(s) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        return Ok(now - d);
+    }
+    let bad = || {
+        format!("{s:?}: expected Unix seconds, YYYY-MM-DD[THH:MM[:SS]] (UTC) or a duration like 7d")
+    };
+    let s2 = s.trim_end_matches('Z');
+    let (date, clock) = s2.split_once(['T', ' ']).unwrap_or((s2, "00:00:00"));
+    let num = |x: &str| x.parse::<i64>().map_err(|_| bad());
+    let d: Vec<&str> = date.split('-').collect();
+    let t: Vec<&str> = clock.split(':').collect();
+    if d.len() != 3 || !(2..=3).contains(&t.len()) {
+        return Err(bad());
+    }
+    let (y, m, day) = (num(d[0])?, num(d[1])?, num(d[2])?);
+    let (hh, mm) = (num(t[0])?, num(t[1])?);
+    let ss = t.get(2).map(|x| num(x)).transpose()?.unwrap_or(0);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        return Err(bad());
+    }
+    // Howard Hinnant's days-from-civil (proleptic Gregorian), the inverse of output::time.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
 /// What a command prints: a JSON value for `--json`, text otherwise.
@@ -400,6 +577,14 @@ fn err_line(e: &AdminError) -> String {
 
 /// `latchkey admin …`.
 pub async fn run(args: AdminArgs) -> ExitCode {
+    let out = Out { json: args.json };
+    if let Some(server) = args.server {
+        return finish(run_remote(&server, args.api_key, &out, args.resource).await);
+    }
+    if matches!(args.resource, Resource::Login { .. } | Resource::Logout) {
+        eprintln!("error: login and logout need --server URL (the admin API to sign in to)");
+        return ExitCode::from(2);
+    }
     let file = match FileConfig::load(args.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {
@@ -433,14 +618,36 @@ pub async fn run(args: AdminArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let out = Out { json: args.json };
     let result = dispatch(&backend, &out, args.resource).await;
     backend.close().await;
+    finish(result)
+}
+
+fn finish(result: Result<(), AdminError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{}", err_line(&e));
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--server URL`: sign-in commands, or any other command on the remote backend.
+async fn run_remote(
+    server: &str,
+    api_key: Option<String>,
+    out: &Out,
+    r: Resource,
+) -> Result<(), AdminError> {
+    match r {
+        Resource::Login { device, issuer } => {
+            crate::remote::login(server, issuer.as_deref(), device).await
+        }
+        Resource::Logout => crate::remote::logout(server).await,
+        r => {
+            let backend = crate::remote::backend(server, api_key)?;
+            dispatch(&backend, out, r).await
         }
     }
 }
@@ -453,6 +660,11 @@ async fn dispatch(b: &dyn AdminBackend, out: &Out, r: Resource) -> Result<(), Ad
         Resource::Keys { verb } => keys(b, out, verb).await,
         Resource::Sessions { verb } => sessions(b, out, verb).await,
         Resource::Audit { verb } => audit(b, out, verb).await,
+        Resource::ApiKeys { verb } => api_keys(b, out, verb).await,
+        Resource::Stats { minutes } => stats(b, out, minutes).await,
+        Resource::Login { .. } | Resource::Logout => Err(AdminError::invalid_input(
+            "login and logout need --server URL",
+        )),
     }
 }
 
@@ -547,20 +759,21 @@ fn created_text(c: &ClientCreated, verb: &str) -> String {
 async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<(), AdminError> {
     match verb {
         ClientsCmd::Create(a) => {
+            let c = a.settings;
             let req = ClientCreateRequest {
                 name: a.name,
                 client_type: Some(a.client_type),
-                auth_method: a.auth_method,
-                grant_types: a.grants,
-                redirect_uris: a.redirect_uris,
-                post_logout_redirect_uris: a.post_logout_redirect_uris,
-                allowed_scopes: split_scopes(&a.scopes),
-                jwks: a.jwks.as_ref().map(read_jwks).transpose()?,
-                jwks_uri: a.jwks_uri,
-                access_token_ttl: a.access_token_ttl,
-                refresh_token_ttl: a.refresh_token_ttl,
-                refresh_idle_ttl: a.refresh_idle_ttl,
-                refresh_grace_secs: a.refresh_grace,
+                auth_method: c.auth_method,
+                grant_types: c.grants,
+                redirect_uris: c.redirect_uris,
+                post_logout_redirect_uris: c.post_logout_redirect_uris,
+                allowed_scopes: split_scopes(&c.scopes),
+                jwks: c.jwks.as_ref().map(read_jwks).transpose()?,
+                jwks_uri: c.jwks_uri,
+                access_token_ttl: c.access_token_ttl,
+                refresh_token_ttl: c.refresh_token_ttl,
+                refresh_idle_ttl: c.refresh_idle_ttl,
+                refresh_grace_secs: c.refresh_grace,
                 require_consent: a.no_consent.then_some(false),
             };
             let created = b.client_create(req).await?;
@@ -592,19 +805,20 @@ async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<()
         }
         ClientsCmd::Update(a) => {
             let non_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
+            let c = a.settings;
             let req = ClientUpdateRequest {
                 name: a.name,
-                auth_method: a.auth_method,
-                grant_types: non_empty(a.grants),
-                redirect_uris: non_empty(a.redirect_uris),
-                post_logout_redirect_uris: non_empty(a.post_logout_redirect_uris),
-                allowed_scopes: non_empty(split_scopes(&a.scopes)),
-                jwks: a.jwks.as_ref().map(read_jwks).transpose()?.map(Some),
-                jwks_uri: a.jwks_uri.map(Some),
-                access_token_ttl: a.access_token_ttl,
-                refresh_token_ttl: a.refresh_token_ttl,
-                refresh_idle_ttl: a.refresh_idle_ttl,
-                refresh_grace_secs: a.refresh_grace,
+                auth_method: c.auth_method,
+                grant_types: non_empty(c.grants),
+                redirect_uris: non_empty(c.redirect_uris),
+                post_logout_redirect_uris: non_empty(c.post_logout_redirect_uris),
+                allowed_scopes: non_empty(split_scopes(&c.scopes)),
+                jwks: c.jwks.as_ref().map(read_jwks).transpose()?.map(Some),
+                jwks_uri: c.jwks_uri.map(Some),
+                access_token_ttl: c.access_token_ttl,
+                refresh_token_ttl: c.refresh_token_ttl,
+                refresh_idle_ttl: c.refresh_idle_ttl,
+                refresh_grace_secs: c.refresh_grace,
                 require_consent: a.require_consent,
                 disabled: a.disabled,
             };
@@ -748,6 +962,16 @@ async fn users(b: &dyn AdminBackend, out: &Out, verb: UsersCmd) -> Result<(), Ad
                 t.render()
             })
         }
+        UsersCmd::Get { id } => {
+            let u = b.user_get(&id).await?;
+            out.show(&u, user_details)
+        }
+        UsersCmd::Enable { id } => {
+            let u = b.user_enable(&id).await?;
+            out.show(&u, |u| {
+                format!("Enabled user {} (id {}).", u.username, u.id)
+            })
+        }
         UsersCmd::Disable { id } => {
             let u = b.user_disable(&id).await?;
             out.show(&u, |u| {
@@ -758,6 +982,28 @@ async fn users(b: &dyn AdminBackend, out: &Out, verb: UsersCmd) -> Result<(), Ad
             })
         }
     }
+}
+
+fn user_details(u: &UserDto) -> String {
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    let rows: Vec<(&str, String)> = vec![
+        ("id", u.id.clone()),
+        ("username", u.username.clone()),
+        ("email", opt(u.email.as_deref())),
+        ("email_verified", u.email_verified.to_string()),
+        ("name", opt(u.name.as_deref())),
+        ("admin", u.is_admin.to_string()),
+        (
+            "status",
+            if u.disabled { "disabled" } else { "enabled" }.into(),
+        ),
+        ("password_changed_at", time(u.password_changed_at)),
+        ("created_at", time(u.created_at)),
+    ];
+    for (k, v) in rows {
+        t.row(vec![k.to_string(), v]);
+    }
+    t.render()
 }
 
 // --- keys ------------------------------------------------------------------------------
@@ -804,6 +1050,29 @@ async fn keys(b: &dyn AdminBackend, out: &Out, verb: KeysCmd) -> Result<(), Admi
                 t.render()
             })
         }
+        KeysCmd::Schedule => {
+            let sch = b.keys_schedule_get().await?;
+            out.show(&sch, |sch| {
+                let mut t = Table::new(&["ALG", "ACTIVE", "SINCE", "NEXT", "ROTATES AT"]);
+                for a in &sch.algorithms {
+                    t.row(vec![
+                        a.alg.clone(),
+                        opt(a.active_kid.as_deref()),
+                        opt_time(a.active_since),
+                        opt(a.next_kid.as_deref()),
+                        opt_time(a.next_rotation_at),
+                    ]);
+                }
+                format!(
+                    "Keys sign for {}, successors are published {} ahead, retired keys stay \
+                     published {}.\n{}",
+                    duration(sch.rotate_every),
+                    duration(sch.prepublish),
+                    duration(sch.retire_after),
+                    t.render()
+                )
+            })
+        }
         KeysCmd::Revoke { kid } => {
             let r = b.key_revoke(&kid).await?;
             out.show(&r, |r| {
@@ -846,6 +1115,27 @@ fn session_details(s: &SessionDto) -> String {
     t.render()
 }
 
+/// What a bulk revoke cut off, or with `--dry-run` would cut off.
+fn impact_text(r: &RevokeImpactDto, what: &str) -> String {
+    let cut = format!(
+        "{} refresh-token famil{} and {} live access token{}",
+        r.refresh_families,
+        if r.refresh_families == 1 { "y" } else { "ies" },
+        r.live_access_tokens,
+        if r.live_access_tokens == 1 { "" } else { "s" },
+    );
+    if r.dry_run {
+        format!(
+            "Would revoke {} live {what}, cutting off {cut}.",
+            r.sessions
+        )
+    } else if r.sessions == 0 {
+        format!("Nothing to revoke: no live {what}.")
+    } else {
+        format!("Revoked {} live {what}, cutting off {cut}.", r.sessions)
+    }
+}
+
 async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<(), AdminError> {
     match verb {
         SessionsCmd::List {
@@ -854,6 +1144,10 @@ async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<
             ip,
             all,
             state,
+            since,
+            until,
+            sort,
+            order,
             limit,
             cursor,
         } => {
@@ -862,10 +1156,13 @@ async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<
                     user,
                     client_id: client,
                     ip,
+                    created_from: since,
+                    created_to: until,
                     state: if all { Some("any".into()) } else { state },
+                    sort,
+                    order,
                     limit,
                     cursor,
-                    ..Default::default()
                 })
                 .await?;
             out.show(&page, |page| {
@@ -913,9 +1210,22 @@ async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<
             id,
             user,
             client,
+            ip,
             dry_run,
         } => {
-            // clap's ArgGroup guarantees exactly one of the three.
+            if let Some(ip) = ip {
+                let req = SessionsRevokeRequest {
+                    filter: Some(SessionFilterDto {
+                        ip: Some(ip.clone()),
+                        ..Default::default()
+                    }),
+                    dry_run,
+                    ..Default::default()
+                };
+                let r = b.sessions_revoke(req).await?;
+                return out.show(&r, |r| impact_text(r, &format!("sessions from {ip}")));
+            }
+            // clap's ArgGroup guarantees exactly one of the four.
             let (req, what) = match (id, user, client) {
                 (Some(id), _, _) if !dry_run => {
                     let r = b.session_revoke(&id).await?;
@@ -957,25 +1267,7 @@ async fn sessions(b: &dyn AdminBackend, out: &Out, verb: SessionsCmd) -> Result<
             let r = b
                 .sessions_revoke(SessionsRevokeRequest { dry_run, ..req })
                 .await?;
-            out.show(&r, |r| {
-                let cut = format!(
-                    "{} refresh-token famil{} and {} live access token{}",
-                    r.refresh_families,
-                    if r.refresh_families == 1 { "y" } else { "ies" },
-                    r.live_access_tokens,
-                    if r.live_access_tokens == 1 { "" } else { "s" },
-                );
-                if r.dry_run {
-                    format!(
-                        "Would revoke {} live {what}, cutting off {cut}.",
-                        r.sessions
-                    )
-                } else if r.sessions == 0 {
-                    format!("Nothing to revoke: no live {what}.")
-                } else {
-                    format!("Revoked {} live {what}, cutting off {cut}.", r.sessions)
-                }
-            })
+            out.show(&r, |r| impact_text(r, &what))
         }
     }
 }
@@ -986,20 +1278,13 @@ async fn audit(b: &dyn AdminBackend, out: &Out, verb: AuditCmd) -> Result<(), Ad
     match verb {
         AuditCmd::List {
             limit,
-            security,
-            action,
+            cursor,
+            filter,
         } => {
-            let list = b
-                .audit_list(AuditFilterDto {
-                    limit: Some(limit),
-                    security_only: security,
-                    action_prefix: action,
-                    ..Default::default()
-                })
-                .await?;
-            out.show(&list, |list| {
+            let page = b.audit_list(filter.dto(limit, cursor)).await?;
+            out.show(&page, |page| {
                 let mut t = Table::new(&["ID", "AT", "ACTOR", "ACTION", "TARGET", "SECURITY"]);
-                for e in &list.items {
+                for e in &page.items {
                     t.row(vec![
                         e.id.to_string(),
                         time(e.at),
@@ -1009,10 +1294,160 @@ async fn audit(b: &dyn AdminBackend, out: &Out, verb: AuditCmd) -> Result<(), Ad
                         if e.security { "yes" } else { "" }.into(),
                     ]);
                 }
+                let mut text = t.render();
+                if let Some(c) = &page.next_cursor {
+                    text.push_str(&format!("More: --cursor {c}\n"));
+                }
+                text
+            })
+        }
+        AuditCmd::Export { filter } => {
+            // JSON lines whatever --json says: one event per line, the whole log.
+            let mut first = filter.dto(1000, None);
+            // A log file reads oldest first, and appending later exports keeps it so.
+            first.order = first.order.or(Some("asc".into()));
+            let mut cursor = None;
+            let mut stdout = std::io::stdout().lock();
+            loop {
+                let page = b
+                    .audit_list(AuditFilterDto {
+                        cursor: cursor.take(),
+                        ..first.clone()
+                    })
+                    .await?;
+                for e in &page.items {
+                    let line = serde_json::to_string(e).map_err(|e| {
+                        AdminError::new("internal", format!("cannot encode JSON: {e}"))
+                    })?;
+                    if writeln!(stdout, "{line}").is_err() {
+                        // A closed pipe (`| head`) ends the export, successfully.
+                        return Ok(());
+                    }
+                }
+                match page.next_cursor {
+                    Some(c) if !page.items.is_empty() => cursor = Some(c),
+                    _ => break,
+                }
+            }
+            let _ = stdout.flush();
+            Ok(())
+        }
+    }
+}
+
+// --- admin API keys ----------------------------------------------------------------------
+
+async fn api_keys(b: &dyn AdminBackend, out: &Out, verb: ApiKeysCmd) -> Result<(), AdminError> {
+    match verb {
+        ApiKeysCmd::Create {
+            name,
+            read_only,
+            expires_in,
+        } => {
+            let k = b
+                .api_key_create(ApiKeyCreateRequest {
+                    name,
+                    read_only,
+                    expires_in,
+                })
+                .await?;
+            out.show(&k, |k| {
+                format!(
+                    "Created {} API key \"{}\" (id {}), expiring {}.\napi_key  {}\n\
+                     The key is shown only this once: store it now (send it as \
+                     `Authorization: Bearer <key>`, or set LATCHKEY_API_KEY).\n",
+                    if k.key.read_only {
+                        "read-only"
+                    } else {
+                        "read-write"
+                    },
+                    k.key.name,
+                    k.key.id,
+                    k.key.expires_at.map_or_else(|| "never".into(), time),
+                    k.api_key
+                )
+            })
+        }
+        ApiKeysCmd::List => {
+            let list = b.api_keys_list().await?;
+            out.show(&list, |list| {
+                let mut t = Table::new(&[
+                    "ID",
+                    "NAME",
+                    "ACCESS",
+                    "CREATED",
+                    "BY",
+                    "EXPIRES",
+                    "LAST USED",
+                    "STATUS",
+                ]);
+                for k in list {
+                    t.row(vec![
+                        k.id.clone(),
+                        k.name.clone(),
+                        if k.read_only { "read" } else { "write" }.into(),
+                        time(k.created_at),
+                        k.created_by.clone(),
+                        opt_time(k.expires_at),
+                        opt_time(k.last_used_at),
+                        if k.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "live"
+                        }
+                        .into(),
+                    ]);
+                }
                 t.render()
             })
         }
+        ApiKeysCmd::Revoke { id } => {
+            let k = b.api_key_revoke(&id).await?;
+            out.show(&k, |k| format!("Revoked API key {} ({}).", k.id, k.name))
+        }
     }
+}
+
+// --- statistics ----------------------------------------------------------------------------
+
+async fn stats(b: &dyn AdminBackend, out: &Out, minutes: i64) -> Result<(), AdminError> {
+    let st = b
+        .stats_get(StatsRequest {
+            minutes: Some(minutes),
+        })
+        .await?;
+    out.show(&st, |st| {
+        let issued: i64 = st.tokens_per_minute.iter().map(|c| c.count).sum();
+        let mut text = format!(
+            "Last {} min: {issued} tokens issued, {} failed authentications.\n\
+             Now: {} active sessions, {} clients, {} users.\n",
+            st.window_minutes, st.failed_authentications, st.active_sessions, st.clients, st.users
+        );
+        let mut by: std::collections::BTreeMap<(&str, &str), i64> = Default::default();
+        for c in &st.tokens_per_minute {
+            *by.entry((c.grant_type.as_str(), c.client_id.as_str()))
+                .or_default() += c.count;
+        }
+        if !by.is_empty() {
+            let mut t = Table::new(&["GRANT", "CLIENT", "TOKENS"]);
+            for ((g, c), n) in by {
+                t.row(vec![
+                    short_grant(g).to_string(),
+                    c.to_string(),
+                    n.to_string(),
+                ]);
+            }
+            text.push_str(&t.render());
+        }
+        if !st.security_events.is_empty() {
+            let mut t = Table::new(&["SECURITY EVENT", "COUNT"]);
+            for e in &st.security_events {
+                t.row(vec![e.action.clone(), e.count.to_string()]);
+            }
+            text.push_str(&t.render());
+        }
+        text
+    })
 }
 
 #[cfg(test)]
@@ -1025,6 +1460,28 @@ mod tests {
             split_scopes(&["openid profile".into(), "email,api:read".into()]),
             vec!["openid", "profile", "email", "api:read"]
         );
+    }
+
+    #[test]
+    fn durations_take_a_unit_and_times_take_dates_seconds_or_durations_ago() {
+        assert_eq!(parse_duration("30d"), Ok(2_592_000));
+        assert_eq!(parse_duration("12h"), Ok(43_200));
+        assert_eq!(parse_duration("90m"), Ok(5_400));
+        assert!(parse_duration("0d").is_err());
+        assert!(parse_duration("3y").is_err());
+        assert!(parse_duration("d").is_err());
+        assert_eq!(parse_when("1700000000"), Ok(1_700_000_000));
+        assert_eq!(parse_when("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
+        assert_eq!(parse_when("2000-02-29"), Ok(951_782_400));
+        assert_eq!(parse_when("2000-03-01 00:00"), Ok(951_868_800));
+        assert!(parse_when("2000-13-01").is_err());
+        assert!(parse_when("yesterday").is_err());
+        let ago = parse_when("1h").unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        assert!((now - 3600 - ago).abs() <= 2);
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod admin;
 mod config;
 mod inspect;
 mod output;
+mod remote;
 mod serve;
 
 use clap::{Parser, Subcommand};

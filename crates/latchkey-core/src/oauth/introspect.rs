@@ -246,14 +246,21 @@ impl Provider {
                     "the token was not issued to this client",
                 ));
             }
-            let jti = claims
-                .get("jti")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
-            self.store.access_token_revoke(jti, exp).await?;
+            self.denylist(&claims, now).await?;
         }
         Ok(())
+    }
+
+    /// RFC 7009 for a JWT access token: its `jti` is denylisted until it would expire
+    /// (RV-06). Returns the `jti`.
+    async fn denylist(&self, claims: &Map<String, Value>, now: i64) -> OAuthResult<String> {
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+        self.store.access_token_revoke(jti, exp).await?;
+        Ok(jti.to_string())
     }
 
     /// Revocation on an administrator's authority: a refresh token ends its session, an
@@ -281,14 +288,9 @@ impl Provider {
         let Some(claims) = self.active_access_token(token).await? else {
             return Ok(false);
         };
-        let jti = claims
-            .get("jti")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
-        self.store.access_token_revoke(jti, exp).await?;
+        let jti = self.denylist(&claims, now).await?;
         let audit = NewAuditEvent::new(now, actor, "token.revoke")
-            .target(jti)
+            .target(jti.clone())
             .after(&json!({"token_type": "access_token", "client_id": claims.get("client_id")}));
         self.store.audit_insert(&audit).await?;
         Ok(true)

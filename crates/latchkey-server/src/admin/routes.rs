@@ -259,16 +259,21 @@ pub(super) struct EventsQuery {
 /// Server-sent events (HTML Living Standard §9.2): `id` is the audit event id, so a
 /// reconnecting client's `Last-Event-ID` resumes exactly where it left off.
 async fn events_subscribe(
+    State(st): State<Arc<AppState>>,
     Extension(c): C,
     Query(q): Query<EventsQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let mut stopping = st.shutdown.subscribe();
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
     let stream = c.backend.events_subscribe(q.after_id.or(resume)).await?;
     let events = stream
+        .take_until(async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        })
         .take_while(|r| std::future::ready(r.is_ok()))
         .filter_map(|r| async move {
             let e = r.ok()?;

@@ -215,6 +215,11 @@ export interface ClientUpdateRequest {
 }
 
 export interface HealthDto {
+  /**
+   * The authorization server's issuer, where admin sign-in happens (absent when the
+   * backend runs no authorization server).
+   */
+  issuer?: string | null;
   /** `ok` when the store answers. */
   status: string;
   /** Unix seconds on the server. */

@@ -1,0 +1,649 @@
+//! The remote backend: every [`AdminBackend`] operation as one call of a running
+//! server's admin API (`/admin/v1/…`), with the route named after the method.
+//!
+//! Errors come back as the server's `{"code","message"}` unchanged, so a caller sees
+//! the same codes as from the embedded backend; a connection that fails is
+//! `unavailable`, naming the server. The bearer credential never reaches a log line or
+//! an error message: it lives in [`Secret`]s and only goes into the `Authorization`
+//! header.
+
+use crate::signin::{self, now, unavailable, Credential, Secret, TokenSet};
+use crate::{AdminBackend, AdminError, AdminResult, EventStream};
+use futures_util::StreamExt;
+use latchkey_api_types::*;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A plain admin call may take this long, end to end.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The event stream sends a keep-alive comment well within this; silence this long
+/// means the connection is gone.
+const READ_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Called with the new tokens after every refresh, so the caller can store them (a
+/// rotated refresh token is the only one that still works).
+pub type OnRefresh = Arc<dyn Fn(&TokenSet) + Send + Sync>;
+
+/// [`AdminBackend`] over the admin API of a `latchkey serve`.
+pub struct Remote {
+    /// The admin API's origin (and path prefix, behind a proxy), without `/admin/v1`.
+    base: String,
+    http: reqwest::Client,
+    credential: tokio::sync::Mutex<Credential>,
+    on_refresh: Option<OnRefresh>,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The unreserved characters of RFC 3986 §2.3; everything else in a path segment is
+/// percent-encoded (§2.1), `/` and `?` included, so an id can never change the route.
+fn encode_segment(seg: &str) -> String {
+    // "." and ".." are dot-segments (§3.3) that a proxy would resolve away.
+    if seg.chars().all(|c| c == '.') {
+        return seg.replace('.', "%2E");
+    }
+    let mut out = String::with_capacity(seg.len());
+    for b in seg.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A request's body, if any: serialised here so the retry after a refresh can resend it.
+type Body = Option<serde_json::Value>;
+
+fn body<T: Serialize>(v: &T) -> AdminResult<Body> {
+    serde_json::to_value(v)
+        .map(Some)
+        .map_err(|e| AdminError::new("internal", format!("cannot encode the request: {e}")))
+}
+
+/// The filter DTOs are flat structs of scalars: their JSON members become `k=v`
+/// pairs, absent ones (`null`) are left out.
+fn query<T: Serialize>(v: &T) -> AdminResult<String> {
+    let value = serde_json::to_value(v)
+        .map_err(|e| AdminError::new("internal", format!("cannot encode the query: {e}")))?;
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if let serde_json::Value::Object(map) = value {
+        for (k, v) in map {
+            match v {
+                serde_json::Value::Null => {}
+                serde_json::Value::String(s) => {
+                    q.append_pair(&k, &s);
+                }
+                other => {
+                    q.append_pair(&k, &other.to_string());
+                }
+            }
+        }
+    }
+    Ok(q.finish())
+}
+
+impl Remote {
+    /// A backend for the admin API at `server` (e.g. `https://id.example.com:8443`,
+    /// or `http://127.0.0.1:8081` on loopback), authenticating with `credential`.
+    pub fn new(server: &str, credential: Credential) -> AdminResult<Remote> {
+        let u = signin::check_transport(server)?;
+        let http = reqwest::Client::builder()
+            // A redirect would re-send the bearer to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(READ_TIMEOUT)
+            .user_agent(concat!("latchkey-admin/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AdminError::new("internal", format!("cannot build HTTP client: {e}")))?;
+        Ok(Remote {
+            base: u.as_str().trim_end_matches('/').to_string(),
+            http,
+            credential: tokio::sync::Mutex::new(credential),
+            on_refresh: None,
+        })
+    }
+
+    /// Calls `f` with the new tokens after each refresh (to keep them in a keyring).
+    pub fn on_refresh(mut self, f: OnRefresh) -> Self {
+        self.on_refresh = Some(f);
+        self
+    }
+
+    /// The server this backend talks to, as given.
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    /// The credential as it is now (after any refresh).
+    pub async fn credential(&self) -> Credential {
+        self.credential.lock().await.clone()
+    }
+
+    fn url(&self, segments: &[&str], query: Option<&str>) -> String {
+        let mut u = format!("{}/admin/v1", self.base);
+        for s in segments {
+            u.push('/');
+            u.push_str(&encode_segment(s));
+        }
+        if let Some(q) = query.filter(|q| !q.is_empty()) {
+            u.push('?');
+            u.push_str(q);
+        }
+        u
+    }
+
+    /// The bearer to send, refreshing an OAuth token that has expired (or, with
+    /// `force`, one the server just refused).
+    async fn bearer(&self, force_refresh: bool) -> AdminResult<Secret> {
+        let mut cred = self.credential.lock().await;
+        match &*cred {
+            Credential::ApiKey(k) => Ok(k.clone()),
+            Credential::OAuth(t) => {
+                if !(force_refresh || t.expires_soon(now())) {
+                    return Ok(t.access_token.clone());
+                }
+                let fresh = signin::refresh(&self.http, t).await?;
+                if let Some(f) = &self.on_refresh {
+                    f(&fresh);
+                }
+                let at = fresh.access_token.clone();
+                *cred = Credential::OAuth(fresh);
+                Ok(at)
+            }
+        }
+    }
+
+    async fn is_oauth(&self) -> bool {
+        matches!(&*self.credential.lock().await, Credential::OAuth(_))
+    }
+
+    /// Sends one request; on a 401 with OAuth tokens, refreshes once and retries.
+    /// Returns the successful response, or the server's error as an [`AdminError`].
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: &Body,
+        streaming: bool,
+    ) -> AdminResult<reqwest::Response> {
+        let mut refreshed = false;
+        loop {
+            let bearer = self.bearer(refreshed).await?;
+            let mut req = self
+                .http
+                .request(method.clone(), url)
+                .bearer_auth(bearer.expose());
+            if streaming {
+                req = req.header(reqwest::header::ACCEPT, "text/event-stream");
+            } else {
+                req = req.timeout(REQUEST_TIMEOUT);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| unavailable(&format!("the admin API at {}", self.base), &e))?;
+            if resp.status() == StatusCode::UNAUTHORIZED && !refreshed && self.is_oauth().await {
+                refreshed = true;
+                continue;
+            }
+            if resp.status().is_success() {
+                return Ok(resp);
+            }
+            return Err(self.error_of(resp).await);
+        }
+    }
+
+    /// The server's error body unchanged; a body that is not one (a proxy's page)
+    /// becomes the code its status stands for.
+    async fn error_of(&self, resp: reqwest::Response) -> AdminError {
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = resp.bytes().await.unwrap_or_default();
+        if let Ok(e) = serde_json::from_slice::<ApiErrorDto>(&bytes) {
+            return e.into();
+        }
+        let code = match status {
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "invalid_input",
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => "not_found",
+            StatusCode::CONFLICT => "conflict",
+            StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::GATEWAY_TIMEOUT => "unavailable",
+            _ => "internal",
+        };
+        let mut message = format!(
+            "the admin API at {} answered HTTP {}",
+            self.base,
+            status.as_u16()
+        );
+        if let Some(r) = retry_after {
+            message.push_str(&format!(" (retry after {r} s)"));
+        }
+        AdminError::new(code, message)
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: Option<&str>,
+        body: Body,
+    ) -> AdminResult<T> {
+        let url = self.url(segments, query);
+        let resp = self.send(method, &url, &body, false).await?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| unavailable(&format!("the admin API at {}", self.base), &e))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            AdminError::new(
+                "internal",
+                format!(
+                    "the admin API at {} sent an unexpected answer: {e}",
+                    self.base
+                ),
+            )
+        })
+    }
+
+    /// For routes that answer 204 No Content.
+    async fn call_empty(&self, method: Method, segments: &[&str], body: Body) -> AdminResult<()> {
+        let url = self.url(segments, None);
+        self.send(method, &url, &body, false).await.map(drop)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> AdminResult<T> {
+        self.call(Method::GET, segments, None, None).await
+    }
+
+    async fn post<T: DeserializeOwned>(&self, segments: &[&str], b: Body) -> AdminResult<T> {
+        self.call(Method::POST, segments, None, b).await
+    }
+}
+
+#[async_trait::async_trait]
+impl AdminBackend for Remote {
+    async fn clients_list(&self) -> AdminResult<Vec<ClientDto>> {
+        self.get(&["clients"]).await
+    }
+
+    async fn client_get(&self, id: &str) -> AdminResult<ClientDto> {
+        self.get(&["clients", id]).await
+    }
+
+    async fn client_create(&self, req: ClientCreateRequest) -> AdminResult<ClientCreated> {
+        self.post(&["clients"], body(&req)?).await
+    }
+
+    async fn client_update(&self, id: &str, req: ClientUpdateRequest) -> AdminResult<ClientDto> {
+        self.call(Method::PATCH, &["clients", id], None, body(&req)?)
+            .await
+    }
+
+    async fn client_delete(&self, id: &str) -> AdminResult<()> {
+        self.call_empty(Method::DELETE, &["clients", id], None)
+            .await
+    }
+
+    async fn client_rotate_secret(
+        &self,
+        id: &str,
+        req: SecretRotateRequest,
+    ) -> AdminResult<SecretRotated> {
+        self.post(&["clients", id, "rotate-secret"], body(&req)?)
+            .await
+    }
+
+    async fn client_set_disabled(&self, id: &str, disabled: bool) -> AdminResult<ClientDto> {
+        let req = ClientSetDisabledRequest { disabled };
+        self.post(&["clients", id, "disabled"], body(&req)?).await
+    }
+
+    async fn client_clone(&self, id: &str, req: ClientCloneRequest) -> AdminResult<ClientCreated> {
+        self.post(&["clients", id, "clone"], body(&req)?).await
+    }
+
+    async fn scopes_list(&self) -> AdminResult<Vec<ScopeDto>> {
+        self.get(&["scopes"]).await
+    }
+
+    async fn scope_create(&self, req: ScopeCreateRequest) -> AdminResult<ScopeDto> {
+        self.post(&["scopes"], body(&req)?).await
+    }
+
+    async fn scope_delete(&self, name: &str) -> AdminResult<()> {
+        self.call_empty(Method::DELETE, &["scopes", name], None)
+            .await
+    }
+
+    async fn users_list(&self) -> AdminResult<Vec<UserDto>> {
+        self.get(&["users"]).await
+    }
+
+    async fn user_get(&self, id: &str) -> AdminResult<UserDto> {
+        self.get(&["users", id]).await
+    }
+
+    async fn user_create(&self, req: UserCreateRequest) -> AdminResult<UserDto> {
+        self.post(&["users"], body(&req)?).await
+    }
+
+    async fn user_disable(&self, id: &str) -> AdminResult<UserDto> {
+        self.post(&["users", id, "disable"], None).await
+    }
+
+    async fn user_enable(&self, id: &str) -> AdminResult<UserDto> {
+        self.post(&["users", id, "enable"], None).await
+    }
+
+    async fn keys_list(&self) -> AdminResult<Vec<KeyDto>> {
+        self.get(&["keys"]).await
+    }
+
+    async fn keys_rotate(&self, req: KeysRotateRequest) -> AdminResult<Vec<KeyRotatedDto>> {
+        self.post(&["keys", "rotate"], body(&req)?).await
+    }
+
+    async fn key_revoke(&self, kid: &str) -> AdminResult<KeyRevokedDto> {
+        self.post(&["keys", kid, "revoke"], None).await
+    }
+
+    async fn keys_schedule_get(&self) -> AdminResult<KeysScheduleDto> {
+        self.get(&["keys", "schedule"]).await
+    }
+
+    async fn jwks_get(&self) -> AdminResult<serde_json::Value> {
+        self.get(&["jwks"]).await
+    }
+
+    async fn sessions_list(&self, filter: SessionFilterDto) -> AdminResult<SessionPageDto> {
+        let q = query(&filter)?;
+        self.call(Method::GET, &["sessions"], Some(&q), None).await
+    }
+
+    async fn session_get(&self, id: &str) -> AdminResult<SessionDto> {
+        self.get(&["sessions", id]).await
+    }
+
+    async fn session_revoke(&self, id: &str) -> AdminResult<RevokedDto> {
+        self.post(&["sessions", id, "revoke"], None).await
+    }
+
+    async fn sessions_revoke(&self, req: SessionsRevokeRequest) -> AdminResult<RevokeImpactDto> {
+        self.post(&["sessions", "revoke"], body(&req)?).await
+    }
+
+    async fn token_introspect(&self, req: TokenRequest) -> AdminResult<serde_json::Value> {
+        self.post(&["tokens", "introspect"], body(&req)?).await
+    }
+
+    async fn token_revoke(&self, req: TokenRequest) -> AdminResult<RevokedDto> {
+        self.post(&["tokens", "revoke"], body(&req)?).await
+    }
+
+    async fn audit_list(&self, filter: AuditFilterDto) -> AdminResult<AuditPageDto> {
+        let q = query(&filter)?;
+        self.call(Method::GET, &["audit"], Some(&q), None).await
+    }
+
+    async fn security_events_list(&self, filter: AuditFilterDto) -> AdminResult<AuditPageDto> {
+        let q = query(&filter)?;
+        self.call(Method::GET, &["security-events"], Some(&q), None)
+            .await
+    }
+
+    async fn stats_get(&self, req: StatsRequest) -> AdminResult<StatsDto> {
+        let q = query(&req)?;
+        self.call(Method::GET, &["stats"], Some(&q), None).await
+    }
+
+    async fn health_get(&self) -> AdminResult<HealthDto> {
+        // No credential needed (monitoring probes have none), so none is sent: a
+        // health check must not trigger a refresh.
+        let url = self.url(&["health"], None);
+        let resp = self
+            .http
+            .get(&url)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| unavailable(&format!("the admin API at {}", self.base), &e))?;
+        if !resp.status().is_success() {
+            return Err(self.error_of(resp).await);
+        }
+        resp.json().await.map_err(|e| {
+            AdminError::new(
+                "internal",
+                format!(
+                    "the admin API at {} sent an unexpected answer: {e}",
+                    self.base
+                ),
+            )
+        })
+    }
+
+    async fn events_subscribe(&self, after_id: Option<i64>) -> AdminResult<EventStream> {
+        let q = after_id.map(|id| format!("after_id={id}"));
+        let url = self.url(&["events"], q.as_deref());
+        let resp = self.send(Method::GET, &url, &None, true).await?;
+        let server = self.base.clone();
+        Ok(Box::pin(sse_events(resp.bytes_stream(), server)))
+    }
+
+    async fn api_keys_list(&self) -> AdminResult<Vec<ApiKeyDto>> {
+        self.get(&["api-keys"]).await
+    }
+
+    async fn api_key_create(&self, req: ApiKeyCreateRequest) -> AdminResult<ApiKeyCreated> {
+        self.post(&["api-keys"], body(&req)?).await
+    }
+
+    async fn api_key_revoke(&self, id: &str) -> AdminResult<ApiKeyDto> {
+        self.post(&["api-keys", id, "revoke"], None).await
+    }
+}
+
+/// One parsed server-sent event (HTML Living Standard §9.2.6, "Interpreting an event
+/// stream"): only the fields this API sends.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct SseEvent {
+    data: String,
+    event: Option<String>,
+    id: Option<String>,
+}
+
+/// Splits complete events off the front of `buf`; what is left is an incomplete one.
+/// Comment lines (`: keep-alive`) are dropped; an event without data is not dispatched.
+fn take_events(buf: &mut String) -> Vec<SseEvent> {
+    let mut out = Vec::new();
+    // The caller has turned CRLF and CR line ends into LF, so one rule splits events.
+    while let Some(end) = buf.find("\n\n") {
+        let block: String = buf.drain(..end + 2).collect();
+        let mut ev = SseEvent::default();
+        let mut has_data = false;
+        for line in block.lines() {
+            if line.is_empty() || line.starts_with(':') {
+                continue;
+            }
+            let (field, value) = match line.split_once(':') {
+                Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+                None => (line, ""),
+            };
+            match field {
+                "data" => {
+                    if has_data {
+                        ev.data.push('\n');
+                    }
+                    ev.data.push_str(value);
+                    has_data = true;
+                }
+                "event" => ev.event = Some(value.to_string()),
+                "id" => ev.id = Some(value.to_string()),
+                _ => {}
+            }
+        }
+        if has_data {
+            out.push(ev);
+        }
+    }
+    out
+}
+
+/// The admin events of an SSE body. The stream ends with an `unavailable` error when
+/// the connection drops or ends (the server never ends it on its own): reconnecting,
+/// with the last event's id as `after_id`, is the caller's decision.
+fn sse_events<S, B>(
+    bytes: S,
+    server: String,
+) -> impl futures_util::Stream<Item = AdminResult<AdminEventDto>> + Send
+where
+    S: futures_util::Stream<Item = reqwest::Result<B>> + Send + 'static,
+    B: AsRef<[u8]>,
+{
+    struct St<S> {
+        bytes: std::pin::Pin<Box<S>>,
+        buf: String,
+        pending: std::collections::VecDeque<AdminResult<AdminEventDto>>,
+        done: bool,
+        server: String,
+    }
+    let st = St {
+        bytes: Box::pin(bytes),
+        buf: String::new(),
+        pending: Default::default(),
+        done: false,
+        server,
+    };
+    futures_util::stream::unfold(st, |mut st| async move {
+        loop {
+            if let Some(item) = st.pending.pop_front() {
+                return Some((item, st));
+            }
+            if st.done {
+                return None;
+            }
+            match st.bytes.next().await {
+                Some(Ok(chunk)) => {
+                    st.buf.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+                    if st.buf.contains('\r') {
+                        st.buf = st.buf.replace("\r\n", "\n").replace('\r', "\n");
+                    }
+                    for ev in take_events(&mut st.buf) {
+                        let parsed = serde_json::from_str::<AdminEventDto>(&ev.data).map_err(|e| {
+                            AdminError::new(
+                                "internal",
+                                format!(
+                                    "the admin API at {} sent an unreadable event: {e}",
+                                    st.server
+                                ),
+                            )
+                        });
+                        st.pending.push_back(parsed);
+                    }
+                }
+                Some(Err(e)) => {
+                    st.done = true;
+                    st.pending.push_back(Err(AdminError::new(
+                        "unavailable",
+                        format!("lost the event stream of {}: {e}", st.server),
+                    )));
+                }
+                None => {
+                    st.done = true;
+                    st.pending.push_back(Err(AdminError::new(
+                        "unavailable",
+                        format!("the event stream of {} ended", st.server),
+                    )));
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded_so_an_id_cannot_change_the_route() {
+        assert_eq!(encode_segment("abc-DEF_1.2~"), "abc-DEF_1.2~");
+        assert_eq!(encode_segment("a/b?c#d e"), "a%2Fb%3Fc%23d%20e");
+        assert_eq!(encode_segment(".."), "%2E%2E");
+        assert_eq!(encode_segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn filters_become_flat_query_strings_without_absent_fields() {
+        let q = query(&SessionFilterDto {
+            user: Some("alice smith".into()),
+            limit: Some(5),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(q, "limit=5&user=alice+smith");
+        let q = query(&AuditFilterDto {
+            security_only: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(q, "security_only=true");
+    }
+
+    #[test]
+    fn server_sent_events_are_split_and_comments_skipped() {
+        let mut buf = String::from(
+            ": keep-alive\n\nid: 7\nevent: client_changed\ndata: {\"a\":1}\n\nid: 8\ndata: x\ndata: y\n\nid: 9\nda",
+        );
+        let evs = take_events(&mut buf);
+        assert_eq!(
+            evs,
+            vec![
+                SseEvent {
+                    data: "{\"a\":1}".into(),
+                    event: Some("client_changed".into()),
+                    id: Some("7".into())
+                },
+                SseEvent {
+                    data: "x\ny".into(),
+                    event: None,
+                    id: Some("8".into())
+                },
+            ]
+        );
+        assert_eq!(buf, "id: 9\nda");
+    }
+
+    #[test]
+    fn a_remote_over_plain_http_is_refused_unless_on_loopback() {
+        let key = || Credential::ApiKey(Secret::new("lk_x"));
+        assert!(Remote::new("http://127.0.0.1:8081", key()).is_ok());
+        let e = Remote::new("http://admin.example:8081", key()).unwrap_err();
+        assert_eq!(e.code, "invalid_input");
+        let r = Remote::new("https://admin.example/", key()).unwrap();
+        assert_eq!(
+            r.url(&["clients", "a b"], Some("x=1")),
+            "https://admin.example/admin/v1/clients/a%20b?x=1"
+        );
+        assert!(!format!("{r:?}").contains("lk_x"));
+    }
+}

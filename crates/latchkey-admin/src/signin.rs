@@ -1,0 +1,500 @@
+//! Signing a person in to a remote server's admin API: the OAuth side of the remote
+//! backend, with the built-in public client `latchkey-console` (RFC 8252 native app).
+//!
+//! Owns: the credential types ([`Credential`], [`TokenSet`], [`Secret`]), discovery of
+//! the issuer's endpoints (OIDC Discovery §4), the device authorization grant
+//! (RFC 8628 §3.1–3.5), the authorization-code exchange with PKCE (RFC 6749 §4.1.3,
+//! RFC 7636 §4.5), refresh (RFC 6749 §6) and revocation (RFC 7009 §2).
+//!
+//! Does not own: where tokens are kept (the CLI puts them in the OS keyring, the desktop
+//! shell in its own), the loopback redirect listener or opening a browser (the caller's
+//! terminal or window), or building the authorization URL's PKCE pair (the caller draws
+//! the verifier so it never leaves its process).
+
+use crate::AdminError;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The built-in public client every admin sign-in uses.
+pub const CONSOLE_CLIENT_ID: &str = "latchkey-console";
+/// What an administrator's sign-in asks for: an ID token, a refresh token, and write
+/// access to the admin API.
+pub const ADMIN_SCOPE: &str = "openid offline_access latchkey:admin";
+
+/// A secret string (API key, access or refresh token). `Debug` prints `..` and there
+/// is no `Display`, so neither a log line nor an error message can carry one by
+/// accident; [`expose`](Self::expose) is the one way out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
+}
+
+/// What the remote backend presents as `Authorization: Bearer …`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An admin API key (`lk_…`), for automation.
+    ApiKey(Secret),
+    /// A person's tokens from [`CONSOLE_CLIENT_ID`], refreshed when they expire.
+    OAuth(TokenSet),
+}
+
+/// Tokens from a sign-in, with the endpoints needed to keep them alive and to end them.
+/// Serialisable so a keyring can hold it: it is secret as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSet {
+    pub access_token: Secret,
+    pub refresh_token: Option<Secret>,
+    /// Unix seconds; absent when the server did not say.
+    pub expires_at: Option<i64>,
+    pub scope: Option<String>,
+    pub token_endpoint: String,
+    pub revocation_endpoint: Option<String>,
+    pub client_id: String,
+}
+
+impl TokenSet {
+    /// Expired, or about to: refresh this close to the end so a request does not race
+    /// the expiry in flight.
+    pub fn expires_soon(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|at| at - 30 <= now)
+    }
+}
+
+/// The issuer's endpoints this module uses (OIDC Discovery §3 / RFC 8414 §2 names).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Endpoints {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub device_authorization_endpoint: Option<String>,
+    pub revocation_endpoint: Option<String>,
+}
+
+/// RFC 8628 §3.2 device authorization response.
+#[derive(Clone, Deserialize)]
+pub struct DeviceAuthorization {
+    pub device_code: Secret,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: Option<String>,
+    pub expires_in: i64,
+    #[serde(default = "default_interval")]
+    pub interval: u64,
+}
+
+impl std::fmt::Debug for DeviceAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceAuthorization")
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_interval() -> u64 {
+    5
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: Secret,
+    refresh_token: Option<Secret>,
+    expires_in: Option<i64>,
+    scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OAuthErrorBody {
+    error: String,
+    error_description: Option<String>,
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+pub(crate) fn unavailable(what: &str, e: &reqwest::Error) -> AdminError {
+    // reqwest's message names the URL (never a credential: those travel in headers
+    // and form bodies).
+    AdminError::new("unavailable", format!("cannot reach {what}: {e}"))
+}
+
+/// Checks that `url` may carry credentials: `https://`, or `http://` on a loopback host
+/// only (RFC 8252 §8.3 allows cleartext nowhere else).
+pub fn check_transport(url: &str) -> Result<url::Url, AdminError> {
+    let u = url::Url::parse(url)
+        .map_err(|_| AdminError::invalid_input(format!("{url:?} is not a URL")))?;
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(AdminError::invalid_input(format!(
+            "{url} must not have a query or fragment"
+        )));
+    }
+    let loopback = match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match u.scheme() {
+        "https" => Ok(u),
+        "http" if loopback => Ok(u),
+        "http" => Err(AdminError::invalid_input(format!(
+            "{url}: credentials are sent over https:// only (http:// is accepted on loopback \
+             addresses alone)"
+        ))),
+        other => Err(AdminError::invalid_input(format!(
+            "{url}: unsupported scheme {other}; use https://"
+        ))),
+    }
+}
+
+/// The HTTP client for sign-in calls: no redirects (a token endpoint that redirects is
+/// misconfigured, and following it could hand a code or refresh token to another host).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
+}
+
+/// Reads `{issuer}/.well-known/openid-configuration` (OIDC Discovery §4).
+pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Endpoints, AdminError> {
+    let base = check_transport(issuer)?;
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        base.as_str().trim_end_matches('/')
+    );
+    let resp = http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| unavailable(issuer, &e))?;
+    if !resp.status().is_success() {
+        return Err(AdminError::new(
+            "unavailable",
+            format!(
+                "{issuer} has no OpenID discovery document (HTTP {}); is it the issuer URL?",
+                resp.status().as_u16()
+            ),
+        ));
+    }
+    let ep: Endpoints = resp.json().await.map_err(|e| {
+        AdminError::new(
+            "unavailable",
+            format!("{issuer}: unreadable discovery document: {e}"),
+        )
+    })?;
+    for u in [&ep.token_endpoint, &ep.authorization_endpoint]
+        .into_iter()
+        .chain(ep.device_authorization_endpoint.as_ref())
+        .chain(ep.revocation_endpoint.as_ref())
+    {
+        check_transport(u)?;
+    }
+    Ok(ep)
+}
+
+async fn token_call(
+    http: &reqwest::Client,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> Result<Result<TokenResponse, OAuthErrorBody>, AdminError> {
+    let resp = http
+        .post(endpoint)
+        .form(form)
+        .send()
+        .await
+        .map_err(|e| unavailable(endpoint, &e))?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| unavailable(endpoint, &e))?;
+    if status.is_success() {
+        serde_json::from_slice(&bytes).map(Ok).map_err(|_| {
+            AdminError::new(
+                "unavailable",
+                format!("{endpoint} answered with an unreadable token response"),
+            )
+        })
+    } else {
+        match serde_json::from_slice::<OAuthErrorBody>(&bytes) {
+            Ok(e) => Ok(Err(e)),
+            Err(_) => Err(AdminError::new(
+                "unavailable",
+                format!("{endpoint} answered HTTP {}", status.as_u16()),
+            )),
+        }
+    }
+}
+
+fn token_set(t: TokenResponse, ep: &Endpoints) -> TokenSet {
+    TokenSet {
+        access_token: t.access_token,
+        refresh_token: t.refresh_token,
+        expires_at: t.expires_in.map(|s| now() + s),
+        scope: t.scope,
+        token_endpoint: ep.token_endpoint.clone(),
+        revocation_endpoint: ep.revocation_endpoint.clone(),
+        client_id: CONSOLE_CLIENT_ID.into(),
+    }
+}
+
+fn oauth_failure(e: OAuthErrorBody) -> AdminError {
+    let code = match e.error.as_str() {
+        "invalid_grant" | "access_denied" | "expired_token" => "unauthorized",
+        "invalid_scope" => "forbidden",
+        "temporarily_unavailable" => "unavailable",
+        _ => "invalid_input",
+    };
+    let msg = match e.error_description {
+        Some(d) => format!("{}: {d}", e.error),
+        None => e.error,
+    };
+    AdminError::new(code, format!("sign-in refused ({msg})"))
+}
+
+/// RFC 8628 §3.1: asks for a user code.
+pub async fn device_authorize(
+    http: &reqwest::Client,
+    ep: &Endpoints,
+    scope: &str,
+) -> Result<DeviceAuthorization, AdminError> {
+    let endpoint = ep.device_authorization_endpoint.as_deref().ok_or_else(|| {
+        AdminError::new(
+            "unavailable",
+            format!("{} does not offer the device flow", ep.issuer),
+        )
+    })?;
+    let resp = http
+        .post(endpoint)
+        .form(&[("client_id", CONSOLE_CLIENT_ID), ("scope", scope)])
+        .send()
+        .await
+        .map_err(|e| unavailable(endpoint, &e))?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| unavailable(endpoint, &e))?;
+    if !status.is_success() {
+        return Err(match serde_json::from_slice::<OAuthErrorBody>(&bytes) {
+            Ok(e) => oauth_failure(e),
+            Err(_) => AdminError::new(
+                "unavailable",
+                format!("{endpoint} answered HTTP {}", status.as_u16()),
+            ),
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(|_| {
+        AdminError::new(
+            "unavailable",
+            format!("{endpoint}: unreadable device authorization response"),
+        )
+    })
+}
+
+/// RFC 8628 §3.4–3.5: polls the token endpoint until the user decides, honouring
+/// `slow_down`, and gives up when the code expires.
+pub async fn device_poll(
+    http: &reqwest::Client,
+    ep: &Endpoints,
+    auth: &DeviceAuthorization,
+) -> Result<TokenSet, AdminError> {
+    let deadline = now() + auth.expires_in.max(1);
+    let mut interval = auth.interval.max(1);
+    loop {
+        tokio::time::sleep(Duration::from_secs(interval)).await;
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", auth.device_code.expose()),
+            ("client_id", CONSOLE_CLIENT_ID),
+        ];
+        match token_call(http, &ep.token_endpoint, &form).await? {
+            Ok(t) => return Ok(token_set(t, ep)),
+            Err(e) if e.error == "authorization_pending" => {}
+            // §3.5: "the interval MUST be increased by 5 seconds for this and all
+            // subsequent requests".
+            Err(e) if e.error == "slow_down" => interval += 5,
+            Err(e) => return Err(oauth_failure(e)),
+        }
+        if now() >= deadline {
+            return Err(AdminError::new(
+                "unauthorized",
+                "the user code expired before anyone approved it; run login again",
+            ));
+        }
+    }
+}
+
+/// The authorization request URL (RFC 6749 §4.1.1 with RFC 7636 §4.3 S256 PKCE).
+pub fn authorization_url(
+    ep: &Endpoints,
+    redirect_uri: &str,
+    state: &str,
+    code_challenge: &str,
+    scope: &str,
+) -> Result<String, AdminError> {
+    let mut u = url::Url::parse(&ep.authorization_endpoint).map_err(|_| {
+        AdminError::new(
+            "unavailable",
+            format!("{}: bad authorization_endpoint", ep.issuer),
+        )
+    })?;
+    u.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", CONSOLE_CLIENT_ID)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", scope)
+        .append_pair("state", state)
+        .append_pair("code_challenge", code_challenge)
+        .append_pair("code_challenge_method", "S256");
+    Ok(u.into())
+}
+
+/// RFC 6749 §4.1.3 with the PKCE verifier (RFC 7636 §4.5).
+pub async fn exchange_code(
+    http: &reqwest::Client,
+    ep: &Endpoints,
+    code: &str,
+    redirect_uri: &str,
+    verifier: &str,
+) -> Result<TokenSet, AdminError> {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("client_id", CONSOLE_CLIENT_ID),
+        ("code_verifier", verifier),
+    ];
+    match token_call(http, &ep.token_endpoint, &form).await? {
+        Ok(t) => Ok(token_set(t, ep)),
+        Err(e) => Err(oauth_failure(e)),
+    }
+}
+
+/// RFC 6749 §6. Keeps the old refresh token when the server does not rotate it.
+pub async fn refresh(http: &reqwest::Client, t: &TokenSet) -> Result<TokenSet, AdminError> {
+    let Some(rt) = &t.refresh_token else {
+        return Err(AdminError::new(
+            "unauthorized",
+            "the sign-in has expired and has no refresh token; sign in again (login)",
+        ));
+    };
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt.expose()),
+        ("client_id", t.client_id.as_str()),
+    ];
+    match token_call(http, &t.token_endpoint, &form).await? {
+        Ok(r) => Ok(TokenSet {
+            access_token: r.access_token,
+            refresh_token: r.refresh_token.or_else(|| t.refresh_token.clone()),
+            expires_at: r.expires_in.map(|s| now() + s),
+            scope: r.scope.or_else(|| t.scope.clone()),
+            ..t.clone()
+        }),
+        Err(e) if e.error == "invalid_grant" => Err(AdminError::new(
+            "unauthorized",
+            "the sign-in has ended (refresh token expired or revoked); sign in again (login)",
+        )),
+        Err(e) => Err(oauth_failure(e)),
+    }
+}
+
+/// RFC 7009 §2.1: revokes the refresh token (and with it, on this server, the
+/// session's access tokens). Without a revocation endpoint there is nothing to call.
+pub async fn revoke(http: &reqwest::Client, t: &TokenSet) -> Result<(), AdminError> {
+    let Some(endpoint) = &t.revocation_endpoint else {
+        return Ok(());
+    };
+    let (token, hint) = match &t.refresh_token {
+        Some(rt) => (rt.expose(), "refresh_token"),
+        None => (t.access_token.expose(), "access_token"),
+    };
+    let resp = http
+        .post(endpoint)
+        .form(&[
+            ("token", token),
+            ("token_type_hint", hint),
+            ("client_id", t.client_id.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(|e| unavailable(endpoint, &e))?;
+    // §2.2: 200 whether or not the token was valid.
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(AdminError::new(
+            "unavailable",
+            format!(
+                "{endpoint} refused the revocation (HTTP {})",
+                resp.status().as_u16()
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_and_token_sets_never_print_their_values() {
+        let t = TokenSet {
+            access_token: Secret::new("at-value-123"),
+            refresh_token: Some(Secret::new("rt-value-456")),
+            expires_at: Some(1),
+            scope: None,
+            token_endpoint: "https://id.example/token".into(),
+            revocation_endpoint: None,
+            client_id: CONSOLE_CLIENT_ID.into(),
+        };
+        let shown = format!("{:?} {:?}", t, Credential::ApiKey(Secret::new("lk_key789")));
+        assert!(!shown.contains("at-value-123"));
+        assert!(!shown.contains("rt-value-456"));
+        assert!(!shown.contains("lk_key789"));
+    }
+
+    #[test]
+    fn credentials_travel_over_https_or_loopback_http_only() {
+        assert!(check_transport("https://id.example").is_ok());
+        assert!(check_transport("http://127.0.0.1:8081").is_ok());
+        assert!(check_transport("http://[::1]:8081").is_ok());
+        assert!(check_transport("http://localhost:8081").is_ok());
+        let e = check_transport("http://id.example").unwrap_err();
+        assert_eq!(e.code, "invalid_input");
+        assert!(check_transport("ftp://id.example").is_err());
+        assert!(check_transport("https://id.example/?x=1").is_err());
+    }
+
+    #[test]
+    fn a_token_is_refreshed_shortly_before_it_expires() {
+        let mut t = TokenSet {
+            access_token: Secret::new("a"),
+            refresh_token: None,
+            expires_at: Some(1000),
+            scope: None,
+            token_endpoint: String::new(),
+            revocation_endpoint: None,
+            client_id: String::new(),
+        };
+        assert!(!t.expires_soon(900));
+        assert!(t.expires_soon(975));
+        t.expires_at = None;
+        assert!(!t.expires_soon(i64::MAX));
+    }
+}
