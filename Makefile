@@ -1,10 +1,14 @@
 # Latchkey — build, test and benchmark entry points.
 #
 #   make build   debug binaries (target/debug/latchkey)
+#   make run     build and open the desktop console on the embedded default store
+#                (override with RUN_ARGS="--db PATH --port N")
 #   make serve   run the server; override the flags with ARGS="…"
 #   make lint    rustfmt check + clippy with warnings denied
-#   make test    lint, then the whole workspace's tests under cargo-nextest, with one
-#                throwaway PostgreSQL cluster for the PostgreSQL tests (pg-cluster)
+#   make test    lint, the UI checks (svelte-check, Vitest, shell security), the whole
+#                workspace's tests under cargo-nextest with one throwaway PostgreSQL
+#                cluster for the PostgreSQL tests (pg-cluster), then the desktop
+#                end-to-end tests
 #   make serve-cluster  a throwaway PostgreSQL and two nodes on loopback (Ctrl-C stops)
 #   make bench   Latchkey vs node-oidc-provider under identical wrk load (bench/run.sh)
 #   make clean   cargo clean
@@ -27,26 +31,54 @@ ARGS ?= --db ./latchkey.db --issuer http://127.0.0.1:8080 \
 # Starts a throwaway PostgreSQL cluster, runs its arguments with DATABASE_URL set, stops it.
 PG_CLUSTER = $(CARGO_TARGET_DIR)/debug/pg-cluster
 
-.PHONY: setup build serve serve-cluster lint test bench clean
+.PHONY: setup build serve serve-cluster lint test bench clean run ui ui-check desktop desktop-e2e
+
+RUN_ARGS ?=
 
 setup:
 	@bash scripts/setup.sh
 
-build: setup
+# The console UI. `npm ci` only when the lock file changed since the last install. The
+# Tauri crate embeds ui/dist at compile time, so every cargo command that touches the
+# workspace needs it built first.
+ui/node_modules/.package-lock.json: ui/package-lock.json ui/package.json
+	cd ui && npm ci --no-audit --no-fund
+
+ui: setup ui/node_modules/.package-lock.json
+	cd ui && npm run build
+
+ui-check: ui
+	cd ui && npm run check
+	cd ui && npm test
+	node ui/scripts/check-shell-security.mjs
+
+build: setup ui
 	$(CARGO) build --workspace --bins
+
+desktop: setup ui
+	$(CARGO) build -p latchkey-desktop
+
+run: desktop
+	@if [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
+	  echo "make run: no display (DISPLAY/WAYLAND_DISPLAY unset); on a headless machine try: xvfb-run make run" >&2; exit 1; fi
+	$(CARGO_TARGET_DIR)/debug/latchkey-desktop $(RUN_ARGS)
+
+desktop-e2e: desktop
+	bash scripts/desktop-e2e.sh
 
 serve: build
 	$(CARGO) run -p latchkey -- serve $(ARGS)
 
-lint: setup
+lint: setup ui
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # pg-cluster is built with the workspace's binaries (`-p latchkey-e2e` alone would resolve
 # other features and compile sqlx a second time).
-test: setup lint
+test: setup lint ui-check
 	$(CARGO) build --workspace --bins
 	$(PG_CLUSTER) -- $(CARGO) nextest run --workspace --no-fail-fast
+	$(MAKE) --no-print-directory desktop-e2e
 
 serve-cluster: build
 	$(PG_CLUSTER) -- bash scripts/serve-cluster.sh

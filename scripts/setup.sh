@@ -9,11 +9,16 @@
 #          (postgresql: initdb/pg_ctl for the tests' throwaway clusters and
 #          `make serve-cluster`; its own service is not used)
 #          python3 too, but only when no python3 is on PATH (bench/ scripts use it)
+#          the desktop console: libwebkit2gtk-4.1-dev (builds the Tauri shell),
+#          webkit2gtk-driver xvfb xauth (its end-to-end tests: WebKitWebDriver under Xvfb),
+#          chromium (a headless browser for looking at the UI build)
 #   cargo: cargo-nextest (cargo install --locked, only when `cargo nextest` is missing)
+#          tauri-driver (cargo install --locked, only when missing)
 #   rustup components rustfmt and clippy, only when missing and rustup is present
 set -euo pipefail
 
-APT_PACKAGES=(build-essential pkg-config sqlite3 wrk curl ca-certificates procps libdbus-1-dev postgresql)
+APT_PACKAGES=(build-essential pkg-config sqlite3 wrk curl ca-certificates procps libdbus-1-dev
+              postgresql libwebkit2gtk-4.1-dev webkit2gtk-driver xvfb xauth chromium)
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -54,4 +59,13 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   say "installing cargo-nextest (cargo install --locked; takes a few minutes)"
   cargo install cargo-nextest --locked
+fi
+
+# tauri-driver: the WebDriver front of the desktop console's end-to-end tests. cargo
+# installs it into ~/.cargo/bin; look there too when that is not on PATH.
+if command -v tauri-driver >/dev/null 2>&1 || [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  say "tauri-driver present"
+else
+  say "installing tauri-driver (cargo install --locked; about a minute)"
+  cargo install tauri-driver --locked
 fi

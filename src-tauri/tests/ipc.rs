@@ -1,0 +1,326 @@
+//! The console's IPC surface through Tauri's real IPC path (`MockRuntime`, no display):
+//! commands over a real embedded store, errors as `{code, message}`, secrets shown once
+//! and never again, and the command lists kept in step.
+
+use latchkey_api_types::*;
+use latchkey_desktop::console::ConsoleStatus;
+use latchkey_desktop::{Console, ConsoleOptions, COMMANDS};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{
+    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
+};
+use tauri::webview::InvokeRequest;
+use tauri::WebviewWindow;
+
+struct World {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    console: Console,
+    _app: tauri::App<MockRuntime>,
+    webview: WebviewWindow<MockRuntime>,
+}
+
+fn world(with_server: bool) -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("console.db");
+    let console = Console::new(ConsoleOptions {
+        db: db.clone(),
+        port: 0,
+    });
+    let c = console.clone();
+    tauri::async_runtime::block_on(async move {
+        if with_server {
+            c.start().await
+        } else {
+            c.start_without_server().await
+        }
+    });
+    let app = latchkey_desktop::builder(mock_builder())
+        .manage(console.clone())
+        .build(mock_context(noop_assets()))
+        .expect("app");
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .expect("webview");
+    World {
+        _dir: dir,
+        db,
+        console,
+        _app: app,
+        webview,
+    }
+}
+
+impl World {
+    fn call_raw(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        get_ipc_response(
+            &self.webview,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().expect("url"),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<Value>().expect("json body"))
+    }
+
+    fn call<T: DeserializeOwned>(&self, cmd: &str, args: Value) -> T {
+        let v = self
+            .call_raw(cmd, args)
+            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"));
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("{cmd}: unexpected answer: {e}"))
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let c = self.console.clone();
+        tauri::async_runtime::block_on(async move { c.shutdown().await });
+    }
+}
+
+#[test]
+fn the_manifest_the_handler_and_the_capability_name_the_same_commands() {
+    let build_rs = include_str!("../build.rs");
+    let manifest: Vec<&str> = build_rs
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix('"')
+                .and_then(|l| l.strip_suffix("\","))
+        })
+        .collect();
+    assert_eq!(manifest, COMMANDS, "build.rs and lib.rs COMMANDS differ");
+
+    let cap: Value = serde_json::from_str(include_str!("../capabilities/main.json")).expect("json");
+    assert_eq!(cap["windows"], json!(["main"]));
+    let granted: Vec<String> = cap["permissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .map(|p| p.as_str().expect("a plain permission").to_string())
+        .collect();
+    // tauri-build names each command's permission allow-<command>, hyphens for underscores.
+    let expected: Vec<String> = COMMANDS
+        .iter()
+        .map(|c| format!("allow-{}", c.replace('_', "-")))
+        .collect();
+    assert_eq!(
+        granted, expected,
+        "the capability must grant exactly the commands"
+    );
+
+    let lib_rs = include_str!("../src/lib.rs");
+    for c in COMMANDS {
+        assert!(
+            lib_rs.contains(&format!("commands::{c},")),
+            "{c} is not in the handler"
+        );
+    }
+}
+
+#[test]
+fn a_fresh_store_gets_an_admin_whose_password_is_shown_once_and_a_sample_client() {
+    let w = world(false);
+    let st: ConsoleStatus = w.call("console_status", json!({}));
+    assert_eq!(st.state, "ready");
+    assert_eq!(st.first_admin_pending.as_deref(), Some("admin"));
+
+    let password: Option<String> = w.call("first_admin_password_take", json!({}));
+    let password = password.expect("the first call shows the password");
+    assert!(password.len() >= 20);
+    let again: Option<String> = w.call("first_admin_password_take", json!({}));
+    assert_eq!(again, None, "the password is shown once");
+    let st: ConsoleStatus = w.call("console_status", json!({}));
+    assert_eq!(st.first_admin_pending, None);
+
+    let users: Vec<UserDto> = w.call("users_list", json!({}));
+    assert!(users.iter().any(|u| u.username == "admin" && u.is_admin));
+    let clients: Vec<ClientDto> = w.call("clients_list", json!({}));
+    assert!(clients.iter().any(|c| c.name == "Sample web app"));
+
+    // Only the hash is stored.
+    let c = w.console.clone();
+    tauri::async_runtime::block_on(async move { c.shutdown().await });
+    let bytes = std::fs::read(&w.db).expect("db");
+    assert!(!bytes
+        .windows(password.len())
+        .any(|win| win == password.as_bytes()));
+}
+
+#[test]
+fn errors_arrive_as_a_code_and_a_human_message() {
+    let w = world(false);
+    let err = w
+        .call_raw("client_get", json!({ "id": "no-such-client" }))
+        .expect_err("unknown client");
+    assert_eq!(err["code"], "not_found", "{err}");
+    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
+
+    let err = w
+        .call_raw(
+            "client_create",
+            json!({ "req": { "name": "x", "grant_types": ["password"] } }),
+        )
+        .expect_err("the password grant does not exist");
+    assert_eq!(err["code"], "invalid_input", "{err}");
+}
+
+#[test]
+fn a_client_secret_crosses_into_the_webview_once_at_creation_and_never_after() {
+    let w = world(false);
+    let created: Value = w.call(
+        "client_create",
+        json!({ "req": {
+            "name": "Billing job",
+            "client_type": "confidential",
+            "auth_method": "client_secret_basic",
+            "grant_types": ["client_credentials"]
+        }}),
+    );
+    let id = created["client_id"].as_str().expect("id").to_string();
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret shown once")
+        .to_string();
+
+    let got: Value = w.call("client_get", json!({ "id": id }));
+    let list: Value = w.call("clients_list", json!({}));
+    let audit: Value = w.call("audit_list", json!({ "filter": {} }));
+    for (what, v) in [
+        ("client_get", &got),
+        ("clients_list", &list),
+        ("audit_list", &audit),
+    ] {
+        let text = v.to_string();
+        assert!(!text.contains(&secret), "{what} leaks the secret");
+        assert!(
+            !text.contains("client_secret\""),
+            "{what} has a secret field"
+        );
+    }
+}
+
+#[test]
+fn the_inspector_verifies_a_token_from_the_in_process_server_against_its_keys() {
+    let w = world(true);
+    let st: ConsoleStatus = w.call("console_status", json!({}));
+    assert_eq!(st.state, "ready", "{:?}", st.error);
+    let created: Value = w.call(
+        "client_create",
+        json!({ "req": {
+            "name": "Reporter",
+            "client_type": "confidential",
+            "auth_method": "client_secret_basic",
+            "grant_types": ["client_credentials"]
+        }}),
+    );
+    let id = created["client_id"].as_str().expect("id").to_string();
+    let secret = created["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let issuer = st.issuer.clone();
+    let token: Value = tauri::async_runtime::block_on(async move {
+        reqwest::Client::new()
+            .post(format!("{issuer}/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token request")
+            .json()
+            .await
+            .expect("token json")
+    });
+    let at = token["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_string();
+
+    let i: Value = w.call("token_inspect", json!({ "token": at }));
+    assert_eq!(i["kind"], "jwt");
+    assert_eq!(i["valid"], true, "{i}");
+    let sig = i["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "signature")
+        .expect("a signature check");
+    assert_eq!(sig["ok"], true, "{sig}");
+
+    let tampered = format!("{}x", &at[..at.len() - 1]);
+    let i: Value = w.call("token_inspect", json!({ "token": tampered }));
+    assert_eq!(i["valid"], false);
+
+    let err = w
+        .call_raw("token_inspect", json!({ "token": "  " }))
+        .expect_err("empty");
+    assert_eq!(err["code"], "invalid_input");
+}
+
+#[test]
+fn a_port_in_use_is_reported_with_what_to_do() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let console = Console::new(ConsoleOptions {
+        db: dir.path().join("c.db"),
+        port,
+    });
+    let c = console.clone();
+    let st = tauri::async_runtime::block_on(async move {
+        c.start().await;
+        c.status().await
+    });
+    assert_eq!(st.state, "failed");
+    let e = st.error.expect("an error");
+    assert_eq!(e.code, "unavailable");
+    assert!(e.message.contains("--port"), "{}", e.message);
+}
+
+/// The fields of `export interface NAME { … }` in ui/src/lib/types.ts.
+fn ts_fields(name: &str) -> Vec<String> {
+    let ts = include_str!("../../ui/src/lib/types.ts");
+    let start = ts
+        .find(&format!("export interface {name} {{"))
+        .unwrap_or_else(|| panic!("no interface {name} in types.ts"));
+    let body = &ts[start..];
+    let open = body.find('{').expect("{") + 1;
+    let body = &body[open..open + body[open..].find('}').expect("}")];
+    let mut fields: Vec<String> = body
+        .split([';', '\n'])
+        .filter_map(|f| f.trim().split(':').next())
+        .map(|f| f.trim().trim_end_matches('?').to_string())
+        .filter(|f| !f.is_empty() && !f.starts_with('/') && !f.starts_with('*'))
+        .collect();
+    fields.sort();
+    fields
+}
+
+fn json_fields(v: &Value) -> Vec<String> {
+    let mut f: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+    f.sort();
+    f
+}
+
+#[test]
+fn the_shells_own_typescript_types_name_every_field_the_rust_side_sends() {
+    // The DTOs' types are generated (types.gen.ts); these two belong to the shell and
+    // to latchkey-core, so their hand-written TypeScript is held to the JSON here.
+    let w = world(false);
+    let st: Value = w.call("console_status", json!({}));
+    assert_eq!(json_fields(&st), ts_fields("ConsoleStatus"));
+
+    let jwt = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6MX0.c2ln";
+    let i: Value = w.call("token_inspect", json!({ "token": jwt }));
+    assert_eq!(json_fields(&i), ts_fields("Inspection"));
+    assert_eq!(json_fields(&i["checks"][0]), ts_fields("InspectionCheck"));
+    assert_eq!(json_fields(&i["claim_lines"][0]), ts_fields("ClaimLine"));
+}

@@ -1,0 +1,196 @@
+// End-to-end tests of the real console: the built latchkey-desktop binary driven through
+// tauri-driver + WebKitWebDriver under Xvfb, on a temporary embedded store with the
+// authorization server in-process. Run by scripts/desktop-e2e.sh, which provides:
+//   E2E_APP (absolute path of the binary), E2E_DB, E2E_PORT, E2E_DRIVER (tauri-driver
+//   URL), E2E_SHOTS (screenshot directory).
+// Prints "N passed, M failed" and exits non-zero on any failure.
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Driver } from './webdriver.mjs';
+import { signIn, introspect } from './oauth.mjs';
+
+const { E2E_APP, E2E_DB, E2E_PORT, E2E_DRIVER, E2E_SHOTS } = process.env;
+if (!E2E_APP || !E2E_DB || !E2E_PORT || !E2E_DRIVER || !E2E_SHOTS) {
+  console.error('desktop e2e: run through scripts/desktop-e2e.sh');
+  process.exit(2);
+}
+const issuer = `http://127.0.0.1:${E2E_PORT}`;
+mkdirSync(E2E_SHOTS, { recursive: true });
+
+const d = new Driver(E2E_DRIVER);
+// What the tests learn along the way (they run in order, as one story).
+const world = {};
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+async function shot(name) {
+  const png = await d.screenshot();
+  writeFileSync(join(E2E_SHOTS, `${name}.png`), Buffer.from(png, 'base64'));
+}
+
+async function go(page) {
+  await d.clickCss(`#nav-${page}`);
+}
+
+const tests = [
+  ['the console opens on the new store, shows the port and the admin password once', async () => {
+    const port = await d.waitFor('[data-testid=port]', { timeout: 60000 });
+    assert((await d.text(port)) === E2E_PORT, 'the UI shows the server port');
+    const secret = await d.waitFor('[data-testid=secret-value]');
+    world.adminPassword = await d.text(secret);
+    assert(world.adminPassword.length >= 20, 'a generated admin password is shown');
+    await shot('01-first-start');
+    await d.clickCss('section.once button.primary');
+    const again = await d.execAsync(
+      `const done = arguments[arguments.length - 1];
+       window.__TAURI_INTERNALS__.invoke('first_admin_password_take').then((v) => done(v), (e) => done('error:' + JSON.stringify(e)));`,
+    );
+    assert(again === null, `the password is not handed out a second time (got ${JSON.stringify(again)})`);
+  }],
+
+  ['a client registered through the wizard gets its secret shown once', async () => {
+    await go('clients');
+    await d.clickCss('[data-testid=new-client]');
+    await d.clickCss('input[type=radio][value=web]');
+    await d.clickCss('[data-testid=wizard-next]');
+    await d.fill(await d.waitFor('[data-testid=client-name]'), 'E2E web app');
+    world.redirectUri = 'http://127.0.0.1:9/callback';
+    await d.fill(await d.find('[data-testid=client-redirects]'), world.redirectUri);
+    await shot('02-wizard');
+    await d.clickCss('[data-testid=wizard-create]');
+    const secret = await d.waitFor('[data-testid=secret-value]');
+    world.clientSecret = await d.text(secret);
+    assert(world.clientSecret.length >= 20, 'the client secret is shown');
+    const ids = await d.exec(
+      `return [...document.querySelectorAll('[data-testid=client-row]')]
+         .filter((r) => r.textContent.includes('E2E web app'))
+         .map((r) => r.querySelector('td:nth-child(2) code').textContent);`,
+    );
+    assert(ids.length === 1, 'the new client is in the table');
+    world.clientId = ids[0];
+    await shot('03-client-created');
+    await d.clickCss('section.once button.primary');
+  }],
+
+  ['a scripted sign-in makes a session, and the inspector verifies its access token', async () => {
+    world.tokens = await signIn({
+      issuer, clientId: world.clientId, clientSecret: world.clientSecret, redirectUri: world.redirectUri,
+      username: 'admin', password: world.adminPassword,
+    });
+    assert(world.tokens.access_token, 'an access token was issued');
+    await go('tokens');
+    await d.fill(await d.waitFor('[data-testid=token-input]'), world.tokens.access_token);
+    await d.clickCss('[data-testid=inspect]');
+    const verdict = await d.waitFor('[data-testid=verdict]');
+    assert((await d.attr(verdict, 'data-valid')) === 'true', `the token is valid: ${await d.text(verdict)}`);
+    const sig = await d.find('[data-check=signature]');
+    assert((await d.attr(sig, 'data-ok')) === 'true', 'the signature verifies against the server keys');
+    const sub = await d.find('[data-claim=sub]');
+    assert((await d.text(sub)).length > 0, 'claims are listed');
+    await shot('04-inspector');
+  }],
+
+  ['revoking the session by clicking makes its token introspect inactive', async () => {
+    const before = await introspect({ issuer, clientId: world.clientId, clientSecret: world.clientSecret, token: world.tokens.access_token });
+    assert(before.active === true, 'active before the revoke');
+    await go('sessions');
+    await d.waitFor('[data-testid=session-row]', { timeout: 20000 });
+    await shot('05-sessions');
+    await d.clickCss('[data-testid=revoke-session]');
+    const impact = await d.waitFor('[data-testid=revoke-impact]');
+    assert(/1\s+live session/.test(await d.text(impact)), 'the impact is shown before confirming');
+    await shot('06-revoke-impact');
+    await d.clickCss('[data-testid=confirm-revoke]');
+    await d.waitFor('p.notice', { pred: (t) => t.includes('revoked') });
+    const after = await introspect({ issuer, clientId: world.clientId, clientSecret: world.clientSecret, token: world.tokens.access_token });
+    assert(after.active === false, `inactive after the revoke (got ${JSON.stringify(after)})`);
+    await shot('07-revoked');
+  }],
+
+  ['rotating the keys moves the active key to retiring on the timeline', async () => {
+    await go('keys');
+    await d.waitFor('[data-testid=key-row]');
+    const states = () => d.exec(
+      `return Object.fromEntries([...document.querySelectorAll('[data-testid=key-row]')].map((r) => [r.dataset.kid, r.dataset.state]));`,
+    );
+    const before = await states();
+    const activeBefore = Object.keys(before).filter((k) => before[k] === 'active');
+    const algOf = (kid) => kid.split('-')[0];
+    assert(activeBefore.length >= 1, 'there are active keys');
+    assert(new Set(activeBefore.map(algOf)).size === activeBefore.length, `exactly one active key per algorithm: ${activeBefore}`);
+    await shot('08-keys-before');
+    await d.clickCss('[data-testid=rotate-all]');
+    await d.waitFor('[data-testid=keys-notice]');
+    const after = await states();
+    for (const k of activeBefore) assert(after[k] === 'retiring', `key ${k} is retiring after the rotation (is ${after[k]}; before ${JSON.stringify(before)}, after ${JSON.stringify(after)})`);
+    assert(Object.values(after).filter((s) => s === 'active').length === activeBefore.length, 'each algorithm has a new active key');
+    await shot('09-keys-after');
+  }],
+
+  ['the shell refuses a command not granted, navigation elsewhere and reading stored credentials', async () => {
+    const r = await d.execAsync(
+      `const done = arguments[arguments.length - 1];
+       const I = window.__TAURI_INTERNALS__;
+       const attempt = (cmd, args) => I.invoke(cmd, args).then(() => 'allowed', (e) => 'refused: ' + (typeof e === 'string' ? e : JSON.stringify(e)));
+       (async () => {
+         const out = {};
+         out.shell = await attempt('plugin:shell|execute', { program: 'sh', args: ['-c', 'id'] });
+         out.fs = await attempt('plugin:fs|read_text_file', { path: '/etc/passwd' });
+         out.devtools = await attempt('plugin:webview|internal_toggle_devtools', {});
+         out.unknown = await attempt('eval_js', { script: '1' });
+         out.password = await I.invoke('first_admin_password_take');
+         out.client = await I.invoke('client_get', { id: ${JSON.stringify(world.clientId)} });
+         out.clients = await I.invoke('clients_list');
+         out.globalTauri = typeof window.__TAURI__;
+         out.storage = JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie;
+         done(out);
+       })().catch((e) => done({ crashed: String(e) }));`,
+    );
+    assert(!r.crashed, `script ran: ${r.crashed}`);
+    for (const k of ['shell', 'fs', 'devtools', 'unknown']) assert(r[k].startsWith('refused'), `${k} must be refused, got ${r[k]}`);
+    assert(r.password === null, 'the admin password cannot be read again');
+    assert(r.globalTauri === 'undefined', 'no global Tauri object');
+    const visible = JSON.stringify([r.client, r.clients, r.storage]);
+    assert(!visible.includes(world.clientSecret), 'the client secret cannot be read back');
+    assert(!visible.includes(world.adminPassword), 'the admin password is nowhere in the webview');
+    assert(!('client_secret' in r.client), 'client_get has no secret field');
+
+    // Navigation away from the app is refused, window.open too.
+    const handles = (await d.windowHandles()).length;
+    await d.exec(`window.location.href = 'https://example.com/'; return 1;`).catch(() => {});
+    await new Promise((res) => setTimeout(res, 1500));
+    const url = await d.url();
+    assert(url.startsWith('tauri://localhost'), `still on the app after a foreign navigation (at ${url})`);
+    await d.exec(`window.open('https://example.com/'); return 1;`).catch(() => {});
+    await new Promise((res) => setTimeout(res, 800));
+    assert((await d.windowHandles()).length === handles, 'window.open opened no new window');
+    await d.waitFor('#nav-dashboard');
+    await shot('10-security');
+  }],
+];
+
+let passed = 0;
+let failed = 0;
+try {
+  await d.start(E2E_APP, ['--db', E2E_DB, '--port', E2E_PORT]);
+  for (const [name, fn] of tests) {
+    try {
+      await fn();
+      passed++;
+      console.log(`ok - ${name}`);
+    } catch (e) {
+      failed++;
+      console.log(`not ok - ${name}\n  ${e.message}`);
+      await shot(`failed-${passed + failed}`).catch(() => {});
+    }
+  }
+} catch (e) {
+  failed++;
+  console.log(`not ok - starting the console\n  ${e.message}`);
+} finally {
+  await d.quit();
+}
+console.log(`desktop: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

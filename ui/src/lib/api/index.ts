@@ -1,0 +1,77 @@
+// The console's view of the backend. Components call these methods and nothing else:
+// no invoke(), no fetch(). Each method is the camelCase twin of an IPC command, which is
+// the AdminBackend method of the same name (`clients_list` → `clientsList`).
+import type * as T from '../types';
+
+export interface AdminApi {
+  consoleStatus(): Promise<T.ConsoleStatus>;
+  firstAdminPasswordTake(): Promise<string | null>;
+
+  clientsList(): Promise<T.ClientDto[]>;
+  clientGet(id: string): Promise<T.ClientDto>;
+  clientCreate(req: T.ClientCreateRequest): Promise<T.ClientCreated>;
+  clientUpdate(id: string, req: T.ClientUpdateRequest): Promise<T.ClientDto>;
+  clientDelete(id: string): Promise<void>;
+  clientRotateSecret(id: string, req: T.SecretRotateRequest): Promise<T.SecretRotated>;
+  clientSetDisabled(id: string, disabled: boolean): Promise<T.ClientDto>;
+  clientClone(id: string, req: T.ClientCloneRequest): Promise<T.ClientCreated>;
+
+  scopesList(): Promise<T.ScopeDto[]>;
+  scopeCreate(req: T.ScopeCreateRequest): Promise<T.ScopeDto>;
+  scopeDelete(name: string): Promise<void>;
+
+  usersList(): Promise<T.UserDto[]>;
+  userGet(id: string): Promise<T.UserDto>;
+  userCreate(req: T.UserCreateRequest): Promise<T.UserDto>;
+  userDisable(id: string): Promise<T.UserDto>;
+  userEnable(id: string): Promise<T.UserDto>;
+
+  keysList(): Promise<T.KeyDto[]>;
+  keysRotate(req: T.KeysRotateRequest): Promise<T.KeyRotatedDto[]>;
+  keyRevoke(kid: string): Promise<T.KeyRevokedDto>;
+  keysScheduleGet(): Promise<T.KeysScheduleDto>;
+  jwksGet(): Promise<T.JsonValue>;
+
+  sessionsList(filter: T.SessionFilterDto): Promise<T.SessionPageDto>;
+  sessionGet(id: string): Promise<T.SessionDto>;
+  sessionRevoke(id: string): Promise<T.RevokedDto>;
+  sessionsRevoke(req: T.SessionsRevokeRequest): Promise<T.RevokeImpactDto>;
+
+  tokenInspect(token: string): Promise<T.Inspection>;
+  tokenIntrospect(req: T.TokenRequest): Promise<T.Introspection>;
+  tokenRevoke(req: T.TokenRequest): Promise<T.RevokedDto>;
+
+  auditList(filter: T.AuditFilterDto): Promise<T.AuditPageDto>;
+  securityEventsList(filter: T.AuditFilterDto): Promise<T.AuditPageDto>;
+  statsGet(req: T.StatsRequest): Promise<T.StatsDto>;
+  healthGet(): Promise<T.HealthDto>;
+  /** Calls `onEvent` for every live event from now on (or after `afterId`). */
+  eventsSubscribe(afterId: number | null, onEvent: (e: T.AdminEventDto) => void): Promise<void>;
+
+  apiKeysList(): Promise<T.ApiKeyDto[]>;
+  apiKeyCreate(req: T.ApiKeyCreateRequest): Promise<T.ApiKeyCreated>;
+  apiKeyRevoke(id: string): Promise<T.ApiKeyDto>;
+}
+
+/** Every failure the UI shows: a human message and the stable code behind it. */
+export class ApiError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+  }
+}
+
+/** Anything thrown by the backend (an `{code, message}` object, a string from the
+ * IPC layer itself such as "command not allowed", or an Error) as an ApiError. */
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
+    const o = e as { code: unknown; message: unknown };
+    return new ApiError(String(o.code), String(o.message));
+  }
+  if (typeof e === 'string') return new ApiError('ipc', e);
+  if (e instanceof Error) return new ApiError('internal', e.message);
+  return new ApiError('internal', 'something went wrong');
+}

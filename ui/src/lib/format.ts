@@ -1,0 +1,33 @@
+// Times and durations for people: local time, "expires in 4 min", "3 h ago".
+
+export function nowSecs(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+export function localTime(unix: number | null | undefined): string {
+  if (unix == null) return '—';
+  const d = new Date(unix * 1000);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** A span in the largest sensible unit: "45 s", "4 min", "3 h", "2 d". */
+export function span(secs: number): string {
+  const s = Math.abs(Math.round(secs));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 86400 * 2) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} d`;
+}
+
+/** "in 4 min" / "4 min ago" relative to `now`. */
+export function relative(unix: number | null | undefined, now: number = nowSecs()): string {
+  if (unix == null) return '—';
+  const d = unix - now;
+  if (Math.abs(d) < 5) return 'now';
+  return d > 0 ? `in ${span(d)}` : `${span(d)} ago`;
+}
+
+export function shortId(id: string, n = 10): string {
+  return id.length > n + 1 ? `${id.slice(0, n)}…` : id;
+}

@@ -1,0 +1,118 @@
+// The client wizard's application kinds: for each, the grants and client
+// authentication the kind needs, and why — in the words the wizard shows.
+
+export type KindId = 'web' | 'spa' | 'native' | 'device' | 'machine';
+
+export const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
+
+export interface AppKind {
+  id: KindId;
+  title: string;
+  examples: string;
+  client_type: 'confidential' | 'public';
+  auth_method: string;
+  grant_types: string[];
+  /** Whether users sign in (redirect URIs needed). */
+  redirects: 'web' | 'loopback' | 'none';
+  default_redirect: string;
+  scopes: string[];
+  why: string[];
+}
+
+export const KINDS: AppKind[] = [
+  {
+    id: 'web',
+    title: 'Web app with a backend',
+    examples: 'a server-rendered site, a backend-for-frontend',
+    client_type: 'confidential',
+    auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token'],
+    redirects: 'web',
+    default_redirect: 'https://app.example.com/callback',
+    scopes: ['openid', 'profile', 'email', 'offline_access'],
+    why: [
+      'The backend can keep a secret, so the client proves who it is with one (client_secret_basic).',
+      'Users sign in with the authorization code flow; the browser only sees a one-time code, which the backend exchanges with PKCE.',
+      'A refresh token lets the backend keep the session without asking the user again; it rotates on every use.',
+    ],
+  },
+  {
+    id: 'spa',
+    title: 'Single-page app',
+    examples: 'React, Svelte or Vue running in the browser',
+    client_type: 'public',
+    auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+    redirects: 'web',
+    default_redirect: 'https://app.example.com/callback',
+    scopes: ['openid', 'profile', 'email'],
+    why: [
+      'Code in a browser cannot keep a secret, so this is a public client (no client authentication).',
+      'PKCE protects the authorization code instead: only the tab that started the sign-in can redeem it.',
+      'Refresh tokens rotate on every use, so a stolen one is detected the moment both copies are used.',
+    ],
+  },
+  {
+    id: 'native',
+    title: 'Native or desktop app',
+    examples: 'a desktop program, a CLI, a mobile app',
+    client_type: 'public',
+    auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+    redirects: 'loopback',
+    default_redirect: 'http://127.0.0.1/callback',
+    scopes: ['openid', 'profile', 'offline_access'],
+    why: [
+      'An installed app cannot keep a secret either: anyone can read it out of the binary.',
+      'The sign-in opens the system browser and comes back to a loopback redirect (RFC 8252); any port is accepted on 127.0.0.1.',
+      'PKCE binds the code to the app instance that asked for it.',
+    ],
+  },
+  {
+    id: 'device',
+    title: 'TV or input-limited device',
+    examples: 'a smart TV, a console, a CLI on a headless server',
+    client_type: 'public',
+    auth_method: 'none',
+    grant_types: [DEVICE_CODE, 'refresh_token'],
+    redirects: 'none',
+    default_redirect: '',
+    scopes: ['openid', 'profile', 'offline_access'],
+    why: [
+      'The device shows a short code; the user confirms it on their phone or computer (Device Authorization Grant, RFC 8628).',
+      'No browser on the device and no redirect URI are needed.',
+      'The device cannot keep a secret, so it is a public client.',
+    ],
+  },
+  {
+    id: 'machine',
+    title: 'Machine to machine',
+    examples: 'a backend job, a service calling an API',
+    client_type: 'confidential',
+    auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    redirects: 'none',
+    default_redirect: '',
+    scopes: [],
+    why: [
+      'No user is involved: the service asks for a token for itself (client credentials, RFC 6749 §4.4).',
+      'It runs on a server, so it can keep a secret and authenticate with it.',
+      'No refresh token: it simply asks for a new access token when the old one expires.',
+    ],
+  },
+];
+
+export function kindById(id: KindId): AppKind {
+  const k = KINDS.find((k) => k.id === id);
+  if (!k) throw new Error(`unknown application kind ${id}`);
+  return k;
+}
+
+/** Best guess of a client's kind from its settings (for display and cloning). */
+export function kindOf(c: { client_type: string; grant_types: string[]; redirect_uris: string[] }): KindId {
+  if (c.grant_types.includes('client_credentials') && !c.grant_types.includes('authorization_code')) return 'machine';
+  if (c.grant_types.includes(DEVICE_CODE)) return 'device';
+  if (c.client_type === 'confidential') return 'web';
+  if (c.redirect_uris.some((u) => u.startsWith('http://127.0.0.1') || u.startsWith('http://[::1]') || !u.startsWith('http'))) return 'native';
+  return 'spa';
+}

@@ -1,0 +1,69 @@
+// The only module that imports @tauri-apps/*: the AdminApi over Tauri IPC. Arguments
+// travel in snake_case, as the Rust commands declare them.
+import { Channel, invoke } from '@tauri-apps/api/core';
+import type { AdminApi } from './api';
+import { toApiError } from './api';
+import type { AdminEventDto } from './types';
+
+async function call<R>(cmd: string, args?: Record<string, unknown>): Promise<R> {
+  try {
+    return await invoke<R>(cmd, args);
+  } catch (e) {
+    throw toApiError(e);
+  }
+}
+
+export function tauriApi(): AdminApi {
+  return {
+    consoleStatus: () => call('console_status'),
+    firstAdminPasswordTake: () => call('first_admin_password_take'),
+
+    clientsList: () => call('clients_list'),
+    clientGet: (id) => call('client_get', { id }),
+    clientCreate: (req) => call('client_create', { req }),
+    clientUpdate: (id, req) => call('client_update', { id, req }),
+    clientDelete: (id) => call('client_delete', { id }),
+    clientRotateSecret: (id, req) => call('client_rotate_secret', { id, req }),
+    clientSetDisabled: (id, disabled) => call('client_set_disabled', { id, disabled }),
+    clientClone: (id, req) => call('client_clone', { id, req }),
+
+    scopesList: () => call('scopes_list'),
+    scopeCreate: (req) => call('scope_create', { req }),
+    scopeDelete: (name) => call('scope_delete', { name }),
+
+    usersList: () => call('users_list'),
+    userGet: (id) => call('user_get', { id }),
+    userCreate: (req) => call('user_create', { req }),
+    userDisable: (id) => call('user_disable', { id }),
+    userEnable: (id) => call('user_enable', { id }),
+
+    keysList: () => call('keys_list'),
+    keysRotate: (req) => call('keys_rotate', { req }),
+    keyRevoke: (kid) => call('key_revoke', { kid }),
+    keysScheduleGet: () => call('keys_schedule_get'),
+    jwksGet: () => call('jwks_get'),
+
+    sessionsList: (filter) => call('sessions_list', { filter }),
+    sessionGet: (id) => call('session_get', { id }),
+    sessionRevoke: (id) => call('session_revoke', { id }),
+    sessionsRevoke: (req) => call('sessions_revoke', { req }),
+
+    tokenInspect: (token) => call('token_inspect', { token }),
+    tokenIntrospect: (req) => call('token_introspect', { req }),
+    tokenRevoke: (req) => call('token_revoke', { req }),
+
+    auditList: (filter) => call('audit_list', { filter }),
+    securityEventsList: (filter) => call('security_events_list', { filter }),
+    statsGet: (req) => call('stats_get', { req }),
+    healthGet: () => call('health_get'),
+    eventsSubscribe: (afterId, onEvent) => {
+      const ch = new Channel<AdminEventDto>();
+      ch.onmessage = onEvent;
+      return call('events_subscribe', { after_id: afterId, on_event: ch });
+    },
+
+    apiKeysList: () => call('api_keys_list'),
+    apiKeyCreate: (req) => call('api_key_create', { req }),
+    apiKeyRevoke: (id) => call('api_key_revoke', { id }),
+  };
+}

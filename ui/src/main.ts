@@ -1,0 +1,7 @@
+import { mount } from 'svelte';
+import './app.css';
+import App from './App.svelte';
+import { tauriApi } from './lib/tauri';
+
+const target = document.getElementById('app');
+if (target) mount(App, { target, props: { api: tauriApi() } });

@@ -1,0 +1,127 @@
+// An in-memory AdminApi for component tests (the one place a fake backend is allowed):
+// it records calls and answers from plain arrays.
+import type { AdminApi } from '../src/lib/api';
+import { ApiError } from '../src/lib/api';
+import type * as T from '../src/lib/types';
+import type { Shell } from '../src/lib/context';
+
+export const NOW = Math.floor(Date.now() / 1000);
+
+export function client(over: Partial<T.ClientDto> = {}): T.ClientDto {
+  return {
+    client_id: 'c-' + Math.random().toString(36).slice(2, 8), name: 'App', client_type: 'confidential',
+    auth_method: 'client_secret_basic', grant_types: ['authorization_code', 'refresh_token'],
+    redirect_uris: ['https://app.example/cb'], post_logout_redirect_uris: [], allowed_scopes: ['openid'],
+    jwks: null, jwks_uri: null, access_token_ttl: 600, refresh_token_ttl: 86400, refresh_idle_ttl: 3600,
+    refresh_grace_secs: 0, require_consent: true, disabled: false, tokens_valid_after: 0, created_at: NOW, updated_at: NOW,
+    ...over,
+  };
+}
+
+export function session(i: number, over: Partial<T.SessionDto> = {}): T.SessionDto {
+  return {
+    id: `s${i}`, user_id: `u${i % 50}`, username: `user${i % 50}`, client_id: `c${i % 7}`, client_name: `Client ${i % 7}`,
+    scopes: ['openid'], auth_time: NOW - 60, created_at: NOW - 60, last_used_at: NOW - 5, expires_at: NOW + 3600,
+    ip: `10.0.${i % 250}.1`, user_agent: null, revoked_at: null, revoked_reason: null, live_access_tokens: 2, live_refresh_tokens: 1,
+    ...over,
+  };
+}
+
+export type Calls = { name: string; args: unknown[] }[];
+
+function user(username: string): T.UserDto {
+  return { id: `id-${username}`, username, email: null, email_verified: false, name: null, disabled: false, is_admin: false, password_changed_at: NOW, created_at: NOW };
+}
+
+export function fakeApi(data: {
+  clients?: T.ClientDto[]; sessions?: T.SessionDto[]; keys?: T.KeyDto[]; audit?: T.AuditEventDto[];
+  scopes?: T.ScopeDto[]; inspection?: T.Inspection; status?: Partial<T.ConsoleStatus>; password?: string | null;
+} = {}): { api: AdminApi; calls: Calls } {
+  const calls: Calls = [];
+  let password = data.password ?? null;
+  const rec = <R>(name: string, args: unknown[], r: R | (() => R)): Promise<R> => {
+    calls.push({ name, args });
+    try {
+      return Promise.resolve(typeof r === 'function' ? (r as () => R)() : r);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  };
+  const clients = data.clients ?? [];
+  const api: AdminApi = {
+    consoleStatus: () => rec('consoleStatus', [], {
+      state: 'ready', kind: 'embedded', name: 'latchkey.db', db_path: '/tmp/latchkey.db', issuer: 'http://127.0.0.1:9280',
+      port: 9280, error: null, first_admin_pending: password ? 'admin' : null, version: '0.1.0', ...data.status,
+    } as T.ConsoleStatus),
+    firstAdminPasswordTake: () => rec('firstAdminPasswordTake', [], () => { const p = password; password = null; return p; }),
+    clientsList: () => rec('clientsList', [], () => [...clients]),
+    clientGet: (id) => rec('clientGet', [id], () => { const c = clients.find((c) => c.client_id === id); if (!c) throw new ApiError('not_found', `no client ${id}`); return c; }),
+    clientCreate: (req) => rec('clientCreate', [req], () => {
+      const c = client({ name: req.name, client_type: req.client_type ?? 'confidential', auth_method: req.auth_method ?? 'client_secret_basic', grant_types: req.grant_types ?? [], redirect_uris: req.redirect_uris ?? [] });
+      clients.push(c);
+      return { ...c, client_secret: c.client_type === 'confidential' ? 'the-one-time-secret' : null };
+    }),
+    clientUpdate: (id, req) => rec('clientUpdate', [id, req], () => ({ ...clients.find((c) => c.client_id === id)!, ...req } as T.ClientDto)),
+    clientDelete: (id) => rec('clientDelete', [id], () => { const i = clients.findIndex((c) => c.client_id === id); clients.splice(i, 1); }),
+    clientRotateSecret: (id, req) => rec('clientRotateSecret', [id, req], { client_id: id, client_secret: 'rotated-secret', previous_secrets_expire_at: NOW + 86400 }),
+    clientSetDisabled: (id, disabled) => rec('clientSetDisabled', [id, disabled], () => { const c = clients.find((c) => c.client_id === id)!; c.disabled = disabled; return c; }),
+    clientClone: (id, req) => rec('clientClone', [id, req], () => ({ ...client({ name: req.name ?? 'copy' }), client_secret: 'clone-secret' })),
+    scopesList: () => rec('scopesList', [], data.scopes ?? [
+      { name: 'openid', description: 'Sign you in', claims: ['sub'], builtin: true, created_at: NOW },
+      { name: 'profile', description: 'Your name', claims: ['name'], builtin: true, created_at: NOW },
+    ]),
+    scopeCreate: (req) => rec('scopeCreate', [req], { name: req.name ?? '', description: req.description ?? '', claims: req.claims ?? [], builtin: false, created_at: NOW }),
+    scopeDelete: (name) => rec('scopeDelete', [name], undefined),
+    usersList: () => rec('usersList', [], []),
+    userGet: (id) => rec('userGet', [id], user(id)),
+    userCreate: (req) => rec('userCreate', [req], user(req.username ?? 'u')),
+    userDisable: (id) => rec('userDisable', [id], { ...user(id), disabled: true }),
+    userEnable: (id) => rec('userEnable', [id], user(id)),
+    keysList: () => rec('keysList', [], data.keys ?? []),
+    keysRotate: (req) => rec('keysRotate', [req], [{ alg: 'ES256', previous_kid: 'k-old', active_kid: 'k-new' }]),
+    keyRevoke: (kid) => rec('keyRevoke', [kid], { kid, alg: 'ES256', previous_state: 'active', active_kid: 'k-next' }),
+    keysScheduleGet: () => rec('keysScheduleGet', [], { rotate_every: 86400 * 30, prepublish: 86400, retire_after: 86400, algorithms: [] }),
+    jwksGet: () => rec('jwksGet', [], { keys: [] }),
+    sessionsList: (f) => rec('sessionsList', [f], () => {
+      // Keyset pages of `limit`, the cursor being the next offset.
+      const all = data.sessions ?? [];
+      const from = Number(f.cursor ?? 0);
+      const n = f.limit ?? 100;
+      const items = all.slice(from, from + n);
+      return { items, next_cursor: from + n < all.length ? String(from + n) : null };
+    }),
+    sessionGet: (id) => rec('sessionGet', [id], (data.sessions ?? []).find((s) => s.id === id)!),
+    sessionRevoke: (id) => rec('sessionRevoke', [id], { revoked: 1 }),
+    sessionsRevoke: (req) => rec('sessionsRevoke', [req], () => {
+      const ss = (data.sessions ?? []).filter((s) => req.session_ids?.includes(s.id) || s.user_id === req.user || s.client_id === req.client_id);
+      return {
+        sessions: ss.length,
+        refresh_families: ss.reduce((n, s) => n + s.live_refresh_tokens, 0),
+        live_access_tokens: ss.reduce((n, s) => n + s.live_access_tokens, 0),
+        dry_run: !!req.dry_run,
+      };
+    }),
+    tokenInspect: (t) => rec('tokenInspect', [t], () => { if (!data.inspection) throw new ApiError('invalid_input', 'paste a token'); return data.inspection; }),
+    tokenIntrospect: (req) => rec('tokenIntrospect', [req], { active: true }),
+    tokenRevoke: (req) => rec('tokenRevoke', [req], { revoked: 1 }),
+    auditList: (f) => rec('auditList', [f], { items: data.audit ?? [], next_cursor: null }),
+    securityEventsList: (f) => rec('securityEventsList', [f], { items: (data.audit ?? []).filter((e) => e.security), next_cursor: null }),
+    statsGet: (req) => rec('statsGet', [req], { window_minutes: 60, tokens_per_minute: [], active_sessions: (data.sessions ?? []).length, clients: clients.length, users: 1, failed_authentications: 0, security_events: [] }),
+    healthGet: () => rec('healthGet', [], { status: 'ok', version: '0.1.0', time: NOW }),
+    eventsSubscribe: (afterId, onEvent) => rec('eventsSubscribe', [afterId, onEvent], undefined),
+    apiKeysList: () => rec('apiKeysList', [], []),
+    apiKeyCreate: (req) => rec('apiKeyCreate', [req], { id: 'k1', name: req.name ?? '', read_only: !!req.read_only, created_at: NOW, created_by: 'local-admin', api_key: 'lk_secret' }),
+    apiKeyRevoke: (id) => rec('apiKeyRevoke', [id], { id, name: 'k', read_only: false, created_at: NOW, created_by: 'local-admin', revoked_at: NOW }),
+  };
+  return { api, calls };
+}
+
+export function fakeShell(): Shell & { went: string[] } {
+  const went: string[] = [];
+  return { status: null, went, go: (p) => went.push(p), inspect: (t) => went.push(`tokens:${t}`) };
+}
+
+export async function settle(ms = 0): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+  await Promise.resolve();
+}

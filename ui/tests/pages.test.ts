@@ -1,0 +1,236 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { flushSync, mount, unmount, type Component } from 'svelte';
+import { contextFor } from '../src/lib/context';
+import { fakeApi, fakeShell, client, session, settle, NOW } from './fake-api';
+import Clients from '../src/pages/Clients.svelte';
+import Sessions from '../src/pages/Sessions.svelte';
+import Tokens from '../src/pages/Tokens.svelte';
+import Audit from '../src/pages/Audit.svelte';
+import Keys from '../src/pages/Keys.svelte';
+import App from '../src/App.svelte';
+
+let mounted: ReturnType<typeof mount> | null = null;
+afterEach(() => {
+  if (mounted) unmount(mounted);
+  mounted = null;
+  document.body.innerHTML = '';
+});
+
+function render<P extends Record<string, unknown>>(C: Component<P>, api: ReturnType<typeof fakeApi>['api'], props?: P) {
+  const target = document.createElement('div');
+  document.body.appendChild(target);
+  mounted = mount(C as Component<Record<string, unknown>>, { target, props: props ?? {}, context: contextFor(api, fakeShell()) });
+  return target;
+}
+
+const byText = (root: ParentNode, sel: string, text: string) =>
+  [...root.querySelectorAll<HTMLElement>(sel)].find((e) => e.textContent?.trim() === text);
+
+function click(el: Element | undefined | null) {
+  if (!el) throw new Error('nothing to click');
+  (el as HTMLElement).click();
+  flushSync();
+}
+
+describe('Clients', () => {
+  it('says what to do when there are no clients yet', async () => {
+    const { api } = fakeApi({ clients: [] });
+    const t = render(Clients, api);
+    await settle();
+    flushSync();
+    expect(t.textContent).toContain('No clients yet');
+    expect(byText(t, 'button', 'Register a client')).toBeTruthy();
+  });
+
+  it('registers a single-page app as a public PKCE client and explains why', async () => {
+    const { api, calls } = fakeApi({ clients: [] });
+    const t = render(Clients, api);
+    await settle();
+    click(t.querySelector('[data-testid=new-client]'));
+    const spa = t.querySelector<HTMLInputElement>('input[type=radio][value=spa]')!;
+    spa.click();
+    flushSync();
+    click(t.querySelector('[data-testid=wizard-next]'));
+    expect(t.textContent).toContain('cannot keep a secret');
+    const name = t.querySelector<HTMLInputElement>('[data-testid=client-name]')!;
+    name.value = 'Dashboard SPA';
+    name.dispatchEvent(new Event('input'));
+    flushSync();
+    click(t.querySelector('[data-testid=wizard-create]'));
+    await settle();
+    flushSync();
+    const req = calls.find((c) => c.name === 'clientCreate')!.args[0] as Record<string, unknown>;
+    expect(req).toMatchObject({ name: 'Dashboard SPA', client_type: 'public', auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] });
+    // A public client has no secret to show.
+    expect(t.querySelector('[data-testid=secret-value]')).toBeNull();
+  });
+
+  it('shows a new confidential client secret once, with a copy button, and forgets it on close', async () => {
+    const { api } = fakeApi({ clients: [] });
+    const t = render(Clients, api);
+    await settle();
+    click(t.querySelector('[data-testid=new-client]'));
+    t.querySelector<HTMLInputElement>('input[type=radio][value=machine]')!.click();
+    flushSync();
+    click(t.querySelector('[data-testid=wizard-next]'));
+    const name = t.querySelector<HTMLInputElement>('[data-testid=client-name]')!;
+    name.value = 'Nightly job';
+    name.dispatchEvent(new Event('input'));
+    flushSync();
+    click(t.querySelector('[data-testid=wizard-create]'));
+    await settle();
+    flushSync();
+    expect(t.querySelector('[data-testid=secret-value]')?.textContent).toBe('the-one-time-secret');
+    expect(t.querySelector('button[aria-label^="Copy the client secret"]')).toBeTruthy();
+    click(byText(t, 'button', 'I have copied it'));
+    expect(t.textContent).not.toContain('the-one-time-secret');
+  });
+
+  it('filters the table as you type', async () => {
+    const { api } = fakeApi({ clients: [client({ name: 'Billing' }), client({ name: 'Shop' })] });
+    const t = render(Clients, api);
+    await settle();
+    flushSync();
+    expect(t.querySelectorAll('[data-testid=client-row]').length).toBe(2);
+    const q = t.querySelector<HTMLInputElement>('#client-search')!;
+    q.value = 'bill';
+    q.dispatchEvent(new Event('input'));
+    flushSync();
+    expect(t.querySelectorAll('[data-testid=client-row]').length).toBe(1);
+  });
+
+  it('shows a failure as a human message with its code', async () => {
+    const { api } = fakeApi();
+    api.clientsList = () => Promise.reject({ code: 'unavailable', message: 'the database is locked' });
+    const t = render(Clients, api);
+    await settle();
+    flushSync();
+    const alert = t.querySelector('[role=alert]')!;
+    expect(alert.textContent).toContain('the database is locked');
+    expect(alert.textContent).toContain('unavailable');
+  });
+});
+
+describe('Sessions', () => {
+  it('keeps only a window of the 100 000 rows in the DOM', async () => {
+    const sessions = Array.from({ length: 100_000 }, (_, i) => session(i));
+    const { api } = fakeApi({ sessions });
+    const t = render(Sessions, api, { pollMs: 600_000 });
+    await settle(400);
+    for (let i = 0; i < 200 && t.querySelector('[data-testid=session-count]')?.textContent?.includes('…'); i++) await settle(20);
+    flushSync();
+    expect(t.querySelector('[data-testid=session-count]')?.textContent).toContain('100000 sessions');
+    const rows = t.querySelectorAll('[data-testid=session-row]').length;
+    expect(rows).toBeGreaterThan(0);
+    expect(rows).toBeLessThan(100);
+  }, 60_000);
+
+  it('shows what a revoke cuts off (a dry run) before revoking, then revokes', async () => {
+    const { api, calls } = fakeApi({ sessions: [session(1, { live_access_tokens: 3, live_refresh_tokens: 1 })] });
+    const t = render(Sessions, api, { pollMs: 600_000 });
+    await settle(400);
+    flushSync();
+    click(t.querySelector('[data-testid=revoke-session]'));
+    await settle();
+    flushSync();
+    const impact = t.querySelector('[data-testid=revoke-impact]')!.textContent!;
+    expect(impact).toMatch(/1\s+live session/);
+    expect(impact).toMatch(/1\s+refresh token family/);
+    expect(impact).toMatch(/3\s+live access tokens/);
+    const revokes = () => calls.filter((c) => c.name === 'sessionsRevoke').map((c) => c.args[0] as { dry_run: boolean; session_ids: string[] });
+    expect(revokes().map((r) => r.dry_run)).toEqual([true]);
+    click(t.querySelector('[data-testid=confirm-revoke]'));
+    await settle();
+    expect(revokes()[1]).toEqual({ session_ids: ['s1'], dry_run: false });
+  });
+
+  it('revokes a selection of sessions together', async () => {
+    const { api, calls } = fakeApi({ sessions: [session(1), session(2), session(3)] });
+    const t = render(Sessions, api, { pollMs: 600_000 });
+    await settle(400);
+    flushSync();
+    const boxes = t.querySelectorAll<HTMLInputElement>('[data-testid=session-row] input[type=checkbox]');
+    boxes[0].click();
+    boxes[2].click();
+    flushSync();
+    click(t.querySelector('[data-testid=revoke-selected]'));
+    await settle();
+    flushSync();
+    expect(t.querySelector('[data-testid=revoke-impact]')!.textContent).toMatch(/2\s+live sessions/);
+    click(t.querySelector('[data-testid=confirm-revoke]'));
+    await settle();
+    const last = calls.filter((c) => c.name === 'sessionsRevoke').at(-1)!.args[0];
+    expect(last).toEqual({ session_ids: ['s1', 's3'], dry_run: false });
+  });
+});
+
+describe('Tokens', () => {
+  it('shows the verdict, each check and every claim in words', async () => {
+    const soon = Math.floor(Date.now() / 1000) + 310;
+    const { api } = fakeApi({
+      inspection: {
+        kind: 'jwt', valid: true, verdict: 'valid: signed by an active key',
+        header: { alg: 'ES256', kid: 'k1' }, claims: { iat: soon - 310, exp: soon, sub: 'alice' },
+        claim_lines: [{ claim: 'sub', value: 'alice', meaning: 'the subject' }, { claim: 'exp', value: soon, meaning: 'expires' }],
+        checks: [{ name: 'signature', ok: true, detail: 'verified with k1' }, { name: 'expiry', ok: true, detail: 'not expired' }],
+      },
+    });
+    const t = render(Tokens, api, { initial: 'aaa.bbb.ccc' });
+    await settle();
+    flushSync();
+    expect(t.querySelector('[data-testid=verdict]')?.getAttribute('data-valid')).toBe('true');
+    expect(t.querySelector('[data-check=signature]')?.getAttribute('data-ok')).toBe('true');
+    expect(t.querySelector('[data-claim=sub]')?.textContent).toContain('the subject');
+    expect(t.textContent).toContain('Expires in 5 min');
+  });
+});
+
+describe('Audit', () => {
+  it('shows each change as before → after', async () => {
+    const { api } = fakeApi({
+      audit: [{ id: 1, at: NOW, actor: 'local-admin', action: 'client.update', target: 'c1', before: { name: 'Old', disabled: false }, after: { name: 'New', disabled: false }, ip: null, security: false }],
+    });
+    const t = render(Audit, api);
+    await settle();
+    flushSync();
+    click(byText(t, 'button', '1 change'));
+    const line = t.querySelector('[data-testid=diff-line]')!;
+    expect(line.textContent).toContain('name');
+    expect(line.querySelector('.before')?.textContent).toBe('Old');
+    expect(line.querySelector('.after')?.textContent).toBe('New');
+  });
+});
+
+describe('Keys', () => {
+  it('explains what an emergency revoke breaks before doing it', async () => {
+    const { api, calls } = fakeApi({
+      keys: [{ kid: 'k-active', alg: 'ES256', state: 'active', public_jwk: {}, created_at: NOW - 7200, activated_at: NOW - 3600, retiring_at: null, retired_at: null, revoked_at: null }],
+    });
+    const t = render(Keys, api);
+    await settle();
+    flushSync();
+    click(t.querySelector('button[aria-label="Emergency revoke of key k-active"]'));
+    expect(t.textContent).toContain('stops verifying');
+    expect(calls.some((c) => c.name === 'keyRevoke')).toBe(false);
+    click(byText(t, 'button', 'Revoke the key'));
+    await settle();
+    expect(calls.find((c) => c.name === 'keyRevoke')?.args).toEqual(['k-active']);
+  });
+});
+
+describe('App', () => {
+  it('shows the first admin password once and every page has a named nav button', async () => {
+    const { api, calls } = fakeApi({ password: 'generated-pw', clients: [] });
+    const target = document.createElement('div');
+    document.body.appendChild(target);
+    mounted = mount(App, { target, props: { api } });
+    await settle(10);
+    flushSync();
+    expect(target.querySelector('[data-testid=secret-value]')?.textContent).toBe('generated-pw');
+    expect(calls.filter((c) => c.name === 'firstAdminPasswordTake').length).toBe(1);
+    for (const p of ['Dashboard', 'Clients', 'Scopes', 'Keys', 'Sessions', 'Tokens', 'Audit', 'Settings']) {
+      expect(byText(target, 'nav button', p)).toBeTruthy();
+    }
+    expect(target.querySelector('[data-testid=port]')?.textContent).toBe('9280');
+  });
+});

@@ -1,0 +1,39 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { tauriApi } from '../src/lib/tauri';
+import { ApiError } from '../src/lib/api';
+
+afterEach(() => clearMocks());
+
+describe('the Tauri AdminApi', () => {
+  it('calls each command by its snake_case name with snake_case arguments', async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      seen.push([cmd, args]);
+      return cmd === 'clients_list' ? [] : { sessions: 1, refresh_families: 1, live_access_tokens: 1, dry_run: true };
+    });
+    const api = tauriApi();
+    await api.clientsList();
+    await api.sessionsRevoke({ client_id: 'c1', dry_run: true });
+    expect(seen[0][0]).toBe('clients_list');
+    expect(seen[1]).toEqual(['sessions_revoke', { req: { client_id: 'c1', dry_run: true } }]);
+  });
+
+  it('turns a {code, message} rejection into an ApiError with that code', async () => {
+    mockIPC(() => {
+      throw { code: 'not_found', message: 'no client "x"' };
+    });
+    const e = await tauriApi().clientGet('x').catch((e) => e);
+    expect(e).toBeInstanceOf(ApiError);
+    expect(e.code).toBe('not_found');
+    expect(e.message).toBe('no client "x"');
+  });
+
+  it('reports a refusal of the IPC layer itself (a command not allowed) with code ipc', async () => {
+    mockIPC(() => {
+      throw 'clients_list not allowed by ACL';
+    });
+    const e = await tauriApi().clientsList().catch((e) => e);
+    expect(e.code).toBe('ipc');
+  });
+});
