@@ -145,6 +145,7 @@ impl Console {
         embedded.close().await;
         let cfg = latchkey_server::ServeConfig {
             db: db.clone(),
+            database: None,
             issuer: self.issuer(),
             public_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, self.inner.opts.port)),
             // The admin HTTP API is not what the console uses; keep it off a fixed port.
