@@ -87,6 +87,36 @@ async fn json_of(
     r.json().await.unwrap()
 }
 
+/// Reads an SSE body until `needle` has appeared `times` times (or panics at `deadline`).
+async fn read_events<S, B>(
+    stream: &mut S,
+    needle: &str,
+    times: usize,
+    deadline: tokio::time::Instant,
+) -> String
+where
+    S: futures_util::Stream<Item = reqwest::Result<B>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    let mut seen = String::new();
+    while seen.matches(needle).count() < times {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("event before the deadline")
+            .expect("stream open")
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+    }
+    seen
+}
+
+/// The `id:` of the first event in an SSE text.
+fn first_event_id(text: &str) -> i64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix("id: ").and_then(|v| v.trim().parse().ok()))
+        .expect("an event id")
+}
+
 /// An access token from the real authorization-code flow of the console client.
 async fn console_token(h: &Harness, user: (&str, &str), scope: &str) -> Result<Value> {
     let console: TestClient = h.console_client();
@@ -368,16 +398,8 @@ async fn a_client_secret_is_only_in_the_create_and_rotate_answers_never_in_reads
     assert_ne!(secret1, secret2);
 
     // The live stream saw the creation and the rotation as client changes.
-    let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while seen.matches("event: client_changed").count() < 2 {
-        let chunk = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .expect("two client_changed events within 10 s")
-            .expect("stream open")
-            .unwrap();
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let seen = read_events(&mut stream, "event: client_changed", 2, deadline).await;
     assert!(seen.contains(&id));
 
     let mut reads = vec![seen];
@@ -602,20 +624,9 @@ async fn the_event_stream_reports_new_sessions_and_resumes_from_last_event_id() 
         .unwrap();
     let mut stream = resp.bytes_stream();
     h.code_flow_tokens(&cat.c1, "openid", ALICE).await.unwrap();
-    let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !seen.contains("event: session_created") {
-        let chunk = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .expect("event")
-            .expect("open")
-            .unwrap();
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    let id: i64 = seen
-        .lines()
-        .find_map(|l| l.strip_prefix("id: ").and_then(|v| v.trim().parse().ok()))
-        .unwrap();
+    let seen = read_events(&mut stream, "event: session_created", 1, deadline).await;
+    let id = first_event_id(&seen);
     drop(stream);
     // A later reconnect with Last-Event-ID gets what happened meanwhile, and nothing
     // from before.
@@ -628,19 +639,8 @@ async fn the_event_stream_reports_new_sessions_and_resumes_from_last_event_id() 
         .await
         .unwrap();
     let mut stream = resp.bytes_stream();
-    let mut again = String::new();
-    while !again.contains("event: session_created") {
-        let chunk = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .expect("event")
-            .expect("open")
-            .unwrap();
-        again.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    let first_id: i64 = again
-        .lines()
-        .find_map(|l| l.strip_prefix("id: ").and_then(|v| v.trim().parse().ok()))
-        .unwrap();
+    let again = read_events(&mut stream, "event: session_created", 1, deadline).await;
+    let first_id = first_event_id(&again);
     assert!(first_id > id);
 }
 
