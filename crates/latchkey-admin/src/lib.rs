@@ -17,6 +17,8 @@
 mod convert;
 mod embedded;
 mod kek;
+pub mod keyring;
+pub mod loopback;
 mod remote;
 pub mod signin;
 

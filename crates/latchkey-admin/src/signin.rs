@@ -3,13 +3,11 @@
 //!
 //! Owns: the credential types ([`Credential`], [`TokenSet`], [`Secret`]), discovery of
 //! the issuer's endpoints (OIDC Discovery §4), the device authorization grant
-//! (RFC 8628 §3.1–3.5), the authorization-code exchange with PKCE (RFC 6749 §4.1.3,
-//! RFC 7636 §4.5), refresh (RFC 6749 §6) and revocation (RFC 7009 §2).
+//! (RFC 8628 §3.1–3.5), the browser sign-in (through [`crate::loopback`], RFC 8252),
+//! refresh (RFC 6749 §6) and revocation (RFC 7009 §2).
 //!
-//! Does not own: where tokens are kept (the CLI puts them in the OS keyring, the desktop
-//! shell in its own), the loopback redirect listener or opening a browser (the caller's
-//! terminal or window), or building the authorization URL's PKCE pair (the caller draws
-//! the verifier so it never leaves its process).
+//! Does not own: where tokens are kept ([`crate::keyring`]) or opening a browser (the
+//! caller's terminal or window).
 
 use crate::AdminError;
 use serde::{Deserialize, Serialize};
@@ -339,50 +337,75 @@ pub async fn device_poll(
     }
 }
 
-/// The authorization request URL (RFC 6749 §4.1.1 with RFC 7636 §4.3 S256 PKCE).
-pub fn authorization_url(
-    ep: &Endpoints,
-    redirect_uri: &str,
-    state: &str,
-    code_challenge: &str,
-    scope: &str,
-) -> Result<String, AdminError> {
-    let mut u = url::Url::parse(&ep.authorization_endpoint).map_err(|_| {
-        AdminError::new(
-            "unavailable",
-            format!("{}: bad authorization_endpoint", ep.issuer),
-        )
-    })?;
-    u.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", CONSOLE_CLIENT_ID)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("scope", scope)
-        .append_pair("state", state)
-        .append_pair("code_challenge", code_challenge)
-        .append_pair("code_challenge_method", "S256");
-    Ok(u.into())
-}
-
-/// RFC 6749 §4.1.3 with the PKCE verifier (RFC 7636 §4.5).
-pub async fn exchange_code(
+/// RFC 8252 §7.3: the administrator signs in with the authorization code + PKCE in the
+/// system browser (`open` is handed the address), redirected to a loopback listener
+/// on any port.
+pub async fn browser_sign_in(
     http: &reqwest::Client,
     ep: &Endpoints,
-    code: &str,
-    redirect_uri: &str,
-    verifier: &str,
+    open: impl FnOnce(&str),
 ) -> Result<TokenSet, AdminError> {
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", redirect_uri),
-        ("client_id", CONSOLE_CLIENT_ID),
-        ("code_verifier", verifier),
-    ];
-    match token_call(http, &ep.token_endpoint, &form).await? {
-        Ok(t) => Ok(token_set(t, ep)),
-        Err(e) => Err(oauth_failure(e)),
-    }
+    let t = crate::loopback::run(
+        http,
+        crate::loopback::CodeFlow {
+            authorization_endpoint: &ep.authorization_endpoint,
+            token_endpoint: &ep.token_endpoint,
+            client_id: CONSOLE_CLIENT_ID,
+            client_secret: None,
+            secret_in_body: false,
+            redirect_uri: "http://127.0.0.1/callback",
+            scope: ADMIN_SCOPE,
+            timeout: Duration::from_secs(300),
+            done_message: "Signed in to Latchkey. You may close this tab.",
+        },
+        open,
+    )
+    .await?;
+    Ok(TokenSet {
+        access_token: t.access_token,
+        refresh_token: t.refresh_token,
+        expires_at: t.expires_in.map(|s| now() + s),
+        scope: t.scope,
+        token_endpoint: ep.token_endpoint.clone(),
+        revocation_endpoint: ep.revocation_endpoint.clone(),
+        client_id: CONSOLE_CLIENT_ID.into(),
+    })
+}
+
+/// Where an administrator of the admin API at `server` signs in: `issuer` when given,
+/// else the issuer the admin API's health answer names, else the admin API's own origin
+/// (both served behind one proxy).
+pub async fn endpoints_for(
+    http: &reqwest::Client,
+    server: &str,
+    issuer: Option<&str>,
+) -> Result<Endpoints, AdminError> {
+    let announced = match issuer {
+        Some(_) => None,
+        None => announced_issuer(http, server).await,
+    };
+    let issuer = issuer.or(announced.as_deref()).unwrap_or(server);
+    discover(http, issuer).await.map_err(|e| {
+        if issuer == server {
+            AdminError::new(
+                e.code,
+                format!(
+                    "{}; name the authorization server's URL (the issuer)",
+                    e.message
+                ),
+            )
+        } else {
+            e
+        }
+    })
+}
+
+/// The issuer in `GET /admin/v1/health`, if the server says.
+async fn announced_issuer(http: &reqwest::Client, server: &str) -> Option<String> {
+    let url = format!("{}/admin/v1/health", server.trim_end_matches('/'));
+    let health: latchkey_api_types::HealthDto =
+        http.get(url).send().await.ok()?.json().await.ok()?;
+    health.issuer
 }
 
 /// RFC 6749 §6. Keeps the old refresh token when the server does not rotate it.
