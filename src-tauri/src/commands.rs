@@ -2,11 +2,14 @@
 //! with the trait method's name, arguments in snake_case, and failures as
 //! `{code, message}` ([`ApiErrorDto`]) the UI can branch on.
 
-use crate::console::{Console, ConsoleStatus};
+use crate::connections::{Connection, RemoteAuth, Target};
+use crate::console::{self, ConnectRequest, Console, ConsoleStatus};
+use crate::try_it::{self, ClientTryRequest, ClientTryResult};
 use futures_util::StreamExt;
 use latchkey_api_types::*;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::inspect::Inspection;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -22,6 +25,202 @@ pub async fn console_status(console: State<'_, Console>) -> CmdResult<ConsoleSta
 #[tauri::command(rename_all = "snake_case")]
 pub fn first_admin_password_take(console: State<'_, Console>) -> Option<String> {
     console.first_admin_password_take()
+}
+
+// --- connections -----------------------------------------------------------------------
+
+/// A saved connection as the switcher lists it. No credential: only whether one is kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectionDto {
+    pub id: String,
+    pub name: String,
+    pub colour: String,
+    /// `embedded` | `remote`.
+    pub kind: String,
+    /// The database file, or the admin API's URL.
+    pub location: String,
+    pub issuer: Option<String>,
+    /// `api_key` | `browser` for a remote connection.
+    pub auth: Option<String>,
+    pub active: bool,
+    /// A remote connection's credential is stored (keyring, or memory for this run).
+    pub signed_in: bool,
+}
+
+/// A connection to add (and open): an embedded file, or a remote server.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConnectionAddRequest {
+    pub name: String,
+    pub colour: String,
+    /// `embedded` | `remote`.
+    pub kind: String,
+    pub db_path: Option<String>,
+    /// Make the file when it does not exist yet.
+    #[serde(default)]
+    pub create: bool,
+    pub server: Option<String>,
+    pub issuer: Option<String>,
+    /// `api_key` | `browser`.
+    pub auth: Option<String>,
+    /// Typed in once; kept in the OS keyring, never shown again.
+    pub api_key: Option<String>,
+}
+
+fn connection_dto(c: Connection, active: &str, signed_in: bool) -> ConnectionDto {
+    let (kind, location, issuer, auth) = match c.target {
+        Target::Embedded { db_path } => ("embedded", db_path, None, None),
+        Target::Remote {
+            server,
+            issuer,
+            auth,
+        } => (
+            "remote",
+            server,
+            issuer,
+            Some(match auth {
+                RemoteAuth::ApiKey => "api_key",
+                RemoteAuth::Browser => "browser",
+            }),
+        ),
+    };
+    ConnectionDto {
+        active: c.id == active,
+        id: c.id,
+        name: c.name,
+        colour: c.colour,
+        kind: kind.into(),
+        location,
+        issuer,
+        auth: auth.map(str::to_string),
+        signed_in,
+    }
+}
+
+fn invalid(message: &str) -> ApiErrorDto {
+    ApiErrorDto {
+        code: "invalid_input".into(),
+        message: message.into(),
+    }
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn connections_list(console: State<'_, Console>) -> CmdResult<Vec<ConnectionDto>> {
+    let (list, active) = console.connections();
+    let mut out = Vec::with_capacity(list.len());
+    for c in list {
+        let signed_in = console.has_credential(&c).await;
+        out.push(connection_dto(c, &active, signed_in));
+    }
+    Ok(out)
+}
+
+/// Switches to a saved connection. `api_key` replaces the stored key of an API-key
+/// connection; a browser connection with no sign-in opens the system browser.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn connection_open(
+    console: State<'_, Console>,
+    id: String,
+    api_key: Option<String>,
+) -> CmdResult<ConsoleStatus> {
+    let Some(conn) = console.connections().0.into_iter().find(|c| c.id == id) else {
+        return Err(ApiErrorDto {
+            code: "not_found".into(),
+            message: "no such connection".into(),
+        });
+    };
+    let credential = match api_key.as_deref() {
+        Some(k) => Some(console::api_key(k)?),
+        None => None,
+    };
+    Ok(console
+        .connect(ConnectRequest {
+            conn,
+            credential,
+            create: false,
+        })
+        .await?)
+}
+
+/// Adds a connection and switches to it (a remote one only once its credential works).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn connection_add(
+    console: State<'_, Console>,
+    req: ConnectionAddRequest,
+) -> CmdResult<ConsoleStatus> {
+    let target = match req.kind.as_str() {
+        "embedded" => Target::Embedded {
+            db_path: req
+                .db_path
+                .clone()
+                .filter(|p| !p.trim().is_empty())
+                .ok_or_else(|| invalid("give the database file's path"))?
+                .trim()
+                .to_string(),
+        },
+        "remote" => Target::Remote {
+            server: req
+                .server
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+                .ok_or_else(|| invalid("give the server's admin API URL"))?
+                .trim()
+                .trim_end_matches('/')
+                .to_string(),
+            issuer: req
+                .issuer
+                .clone()
+                .map(|i| i.trim().to_string())
+                .filter(|i| !i.is_empty()),
+            auth: match req.auth.as_deref() {
+                Some("api_key") => RemoteAuth::ApiKey,
+                Some("browser") => RemoteAuth::Browser,
+                _ => return Err(invalid("auth must be api_key or browser")),
+            },
+        },
+        _ => return Err(invalid("kind must be embedded or remote")),
+    };
+    let credential = match (&target, req.api_key.as_deref()) {
+        (
+            Target::Remote {
+                auth: RemoteAuth::ApiKey,
+                ..
+            },
+            key,
+        ) => Some(console::api_key(key.unwrap_or_default())?),
+        _ => None,
+    };
+    let conn = Connection {
+        id: Console::new_connection_id(),
+        name: req.name,
+        colour: req.colour,
+        target,
+    };
+    Ok(console
+        .connect(ConnectRequest {
+            conn,
+            credential,
+            create: req.create,
+        })
+        .await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn connection_update(
+    console: State<'_, Console>,
+    id: String,
+    name: Option<String>,
+    colour: Option<String>,
+) -> CmdResult<ConnectionDto> {
+    let c = console.connection_update(&id, name, colour)?;
+    let active = console.connections().1;
+    let signed_in = console.has_credential(&c).await;
+    Ok(connection_dto(c, &active, signed_in))
+}
+
+/// Forgets a connection and its stored credential (not the database file).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn connection_remove(console: State<'_, Console>, id: String) -> CmdResult<()> {
+    Ok(console.connection_remove(&id).await?)
 }
 
 // --- clients ---------------------------------------------------------------------------
@@ -70,6 +269,15 @@ pub async fn client_rotate_secret(
         .await?
         .client_rotate_secret(&id, req)
         .await?)
+}
+
+/// Runs the client's flow against the connected server; the tokens go to the inspector.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn client_try(
+    console: State<'_, Console>,
+    req: ClientTryRequest,
+) -> CmdResult<ClientTryResult> {
+    Ok(try_it::client_try(&console, req).await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -281,10 +489,21 @@ pub async fn events_subscribe(
     on_event: Channel<AdminEventDto>,
 ) -> CmdResult<()> {
     let mut stream = console.backend().await?.events_subscribe(after_id).await?;
+    let mut switched = console.switched();
+    switched.mark_unchanged();
     tauri::async_runtime::spawn(async move {
-        while let Some(Ok(ev)) = stream.next().await {
-            if on_event.send(ev).is_err() {
-                break;
+        loop {
+            tokio::select! {
+                ev = stream.next() => match ev {
+                    Some(Ok(ev)) => {
+                        if on_event.send(ev).is_err() {
+                            break;
+                        }
+                    }
+                    _ => break,
+                },
+                // Another connection now: its events are not this stream's.
+                _ = switched.changed() => break,
             }
         }
     });

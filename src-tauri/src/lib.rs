@@ -1,19 +1,23 @@
 //! `latchkey-desktop`: the Latchkey desktop console's shell.
 //!
-//! Owns: opening the connection the console administers (today the embedded one: a
-//! SQLite file, created, migrated and seeded on first start, with the authorization
-//! server running in this process on 127.0.0.1), the IPC commands — each a thin call
+//! Owns: opening the connection the console administers (an embedded SQLite file,
+//! created, migrated and seeded on first start, with the authorization server running
+//! in this process on 127.0.0.1; or a remote server's admin API), switching between
+//! saved connections with their credentials in the OS keyring, "Try it", the IPC commands — each a thin call
 //! on [`AdminBackend`], named exactly like the trait method — and the window's security
 //! (navigation lock, external links, the ACL in `capabilities/main.json`).
 //!
 //! Does not own: any admin rule or SQL (`latchkey-admin`, `latchkey-core`), the OAuth
 //! endpoints (`latchkey-server`) or any presentation (`ui/`). Secrets stay here: the
 //! only ones that ever cross into the webview are those the spec shows once — a new
-//! client secret, and the first admin's generated password.
+//! client secret, and the first admin's generated password — and the tokens "Try it"
+//! obtains for the inspector. Remote API keys and sign-ins go the other way only.
 
 pub mod commands;
+pub mod connections;
 pub mod console;
 pub mod navigation;
+pub mod try_it;
 
 pub use console::{Console, ConsoleOptions};
 
@@ -24,12 +28,18 @@ use tauri::{Runtime, WebviewUrl, WebviewWindowBuilder};
 pub const COMMANDS: &[&str] = &[
     "console_status",
     "first_admin_password_take",
+    "connections_list",
+    "connection_open",
+    "connection_add",
+    "connection_update",
+    "connection_remove",
     "clients_list",
     "client_get",
     "client_create",
     "client_update",
     "client_delete",
     "client_rotate_secret",
+    "client_try",
     "client_set_disabled",
     "client_clone",
     "scopes_list",
@@ -68,12 +78,18 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder.invoke_handler(tauri::generate_handler![
         commands::console_status,
         commands::first_admin_password_take,
+        commands::connections_list,
+        commands::connection_open,
+        commands::connection_add,
+        commands::connection_update,
+        commands::connection_remove,
         commands::clients_list,
         commands::client_get,
         commands::client_create,
         commands::client_update,
         commands::client_delete,
         commands::client_rotate_secret,
+        commands::client_try,
         commands::client_set_disabled,
         commands::client_clone,
         commands::scopes_list,
@@ -111,7 +127,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 /// while the store is opened and the server started in the background.
 pub fn run(opts: ConsoleOptions) -> Result<(), tauri::Error> {
     let console = Console::new(opts);
-    let nav = navigation::Policy::new(console.issuer());
+    let nav = console.navigation();
     let app = builder(tauri::Builder::default())
         .manage(console)
         .setup(move |app| {

@@ -1,7 +1,8 @@
 // No console window behind the app on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-//! `latchkey-desktop [--db PATH] [--port N]`: the desktop console on an embedded store.
+//! `latchkey-desktop [--db PATH] [--port N] [--connections PATH]`: the desktop console,
+//! opening on an embedded store.
 
 use clap::Parser;
 use latchkey_desktop::console::DEFAULT_PORT;
@@ -21,6 +22,11 @@ struct Args {
     /// Port of the authorization server on 127.0.0.1 (0: any free port)
     #[arg(long, env = "LATCHKEY_DESKTOP_PORT", value_name = "N", default_value_t = DEFAULT_PORT)]
     port: u16,
+
+    /// The saved connections (names, colours, files, server URLs; never a credential)
+    /// [default: latchkey/connections.json in the OS config directory]
+    #[arg(long, env = "LATCHKEY_DESKTOP_CONNECTIONS", value_name = "PATH")]
+    connections: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -35,9 +41,20 @@ fn main() -> ExitCode {
             }
         },
     };
+    let connections = match args.connections {
+        Some(p) => p,
+        None => match dirs::config_dir() {
+            Some(d) => d.join("latchkey").join("connections.json"),
+            None => {
+                eprintln!("error: no OS config directory (is $HOME set?); pass --connections PATH");
+                return ExitCode::from(2);
+            }
+        },
+    };
     match latchkey_desktop::run(ConsoleOptions {
         db,
         port: args.port,
+        connections,
     }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

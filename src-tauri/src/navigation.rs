@@ -4,12 +4,20 @@
 //! anything else is dropped. So a script injected into the UI can neither load a remote
 //! page into the privileged webview nor use the console to open arbitrary sites.
 
+use std::sync::{Arc, RwLock};
 use tauri::Url;
 
+/// Cheap to clone: the clones share the origin, which follows the active connection.
 #[derive(Debug, Clone)]
 pub struct Policy {
     /// `scheme://host:port` of the connected server.
-    external_origin: String,
+    external_origin: Arc<RwLock<String>>,
+}
+
+fn origin_of(issuer: &str) -> String {
+    Url::parse(issuer)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
 }
 
 /// Where a navigation request goes.
@@ -24,18 +32,30 @@ pub enum Verdict {
 
 impl Policy {
     pub fn new(issuer: String) -> Policy {
-        let external_origin = Url::parse(&issuer)
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default();
-        Policy { external_origin }
+        Policy {
+            external_origin: Arc::new(RwLock::new(origin_of(&issuer))),
+        }
+    }
+
+    /// The console switched connections: from now on, this server's pages (and no
+    /// longer the previous one's) open in the system browser.
+    pub fn set_issuer(&self, issuer: &str) {
+        if let Ok(mut o) = self.external_origin.write() {
+            *o = origin_of(issuer);
+        }
     }
 
     pub fn verdict(&self, url: &Url) -> Verdict {
+        let external = self
+            .external_origin
+            .read()
+            .map(|o| o.clone())
+            .unwrap_or_default();
         if is_app_url(url) {
             Verdict::App
         } else if matches!(url.scheme(), "http" | "https")
-            && !self.external_origin.is_empty()
-            && url.origin().ascii_serialization() == self.external_origin
+            && !external.is_empty()
+            && url.origin().ascii_serialization() == external
         {
             Verdict::SystemBrowser
         } else {
@@ -109,5 +129,17 @@ mod tests {
         assert_eq!(v(&p, "http://127.0.0.1:9281/"), Verdict::Refuse);
         assert_eq!(v(&p, "https://127.0.0.1:9280/"), Verdict::Refuse);
         assert_eq!(v(&p, "http://localhost:9280/"), Verdict::Refuse);
+    }
+
+    #[test]
+    fn after_a_switch_only_the_new_servers_pages_leave_for_the_browser() {
+        let p = Policy::new("http://127.0.0.1:9280".into());
+        let window_copy = p.clone();
+        p.set_issuer("https://id.example.com");
+        assert_eq!(
+            v(&window_copy, "https://id.example.com/login"),
+            Verdict::SystemBrowser
+        );
+        assert_eq!(v(&window_copy, "http://127.0.0.1:9280/"), Verdict::Refuse);
     }
 }

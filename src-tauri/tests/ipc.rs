@@ -3,10 +3,11 @@
 //! and never again, and the command lists kept in step.
 
 use latchkey_api_types::*;
-use latchkey_desktop::console::ConsoleStatus;
+use latchkey_desktop::console::{ConsoleStatus, Opener};
 use latchkey_desktop::{Console, ConsoleOptions, COMMANDS};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{
     get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
@@ -23,12 +24,20 @@ struct World {
 }
 
 fn world(with_server: bool) -> World {
+    world_with(with_server, Arc::new(|_: &str| {}))
+}
+
+fn world_with(with_server: bool, opener: Opener) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("console.db");
-    let console = Console::new(ConsoleOptions {
-        db: db.clone(),
-        port: 0,
-    });
+    let console = Console::with_opener(
+        ConsoleOptions {
+            db: db.clone(),
+            port: 0,
+            connections: dir.path().join("connections.json"),
+        },
+        opener,
+    );
     let c = console.clone();
     tauri::async_runtime::block_on(async move {
         if with_server {
@@ -273,6 +282,7 @@ fn a_port_in_use_is_reported_with_what_to_do() {
     let console = Console::new(ConsoleOptions {
         db: dir.path().join("c.db"),
         port,
+        connections: dir.path().join("connections.json"),
     });
     let c = console.clone();
     let st = tauri::async_runtime::block_on(async move {
@@ -317,10 +327,307 @@ fn the_shells_own_typescript_types_name_every_field_the_rust_side_sends() {
     let w = world(false);
     let st: Value = w.call("console_status", json!({}));
     assert_eq!(json_fields(&st), ts_fields("ConsoleStatus"));
+    let list: Value = w.call("connections_list", json!({}));
+    assert_eq!(json_fields(&list[0]), ts_fields("ConnectionDto"));
 
     let jwt = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6MX0.c2ln";
     let i: Value = w.call("token_inspect", json!({ "token": jwt }));
     assert_eq!(json_fields(&i), ts_fields("Inspection"));
     assert_eq!(json_fields(&i["checks"][0]), ts_fields("InspectionCheck"));
     assert_eq!(json_fields(&i["claim_lines"][0]), ts_fields("ClaimLine"));
+}
+
+// --- connections and "Try it" against a separate server ---------------------------------
+
+use latchkey_e2e::Harness;
+
+/// A `latchkey serve` of its own (temp SQLite, admin API on loopback) for the console
+/// to connect to.
+fn remote_server() -> Arc<Harness> {
+    tauri::async_runtime::block_on(async {
+        let h = Harness::start().await.expect("remote server");
+        h.admin_user("root", "root passphrase long")
+            .await
+            .expect("admin user");
+        Arc::new(h)
+    })
+}
+
+/// A system browser that signs in as `user` and follows the redirect to the console's
+/// loopback listener, as a person would.
+fn scripted_browser(h: Arc<Harness>, user: (&'static str, &'static str)) -> Opener {
+    Arc::new(move |url: &str| {
+        let (h, url) = (h.clone(), url.to_string());
+        tauri::async_runtime::spawn(async move {
+            let back = h
+                .browser_authorize(&h.browser(), &url, user.0, user.1)
+                .await
+                .expect("sign in on the server's pages");
+            reqwest::get(&back).await.expect("the loopback redirect");
+        });
+    })
+}
+
+#[test]
+fn an_api_key_connects_to_a_remote_server_and_a_wrong_one_leaves_the_console_where_it_was() {
+    let remote = remote_server();
+    let (_, key) = tauri::async_runtime::block_on(remote.api_key(false)).expect("api key");
+    let w = world(true);
+    let local: ConsoleStatus = w.call("console_status", json!({}));
+    assert_eq!(local.kind, "embedded");
+    let add = |api_key: &str| {
+        w.call_raw(
+            "connection_add",
+            json!({ "req": {
+                "name": "Production", "colour": "red", "kind": "remote",
+                "server": remote.admin_url(""), "auth": "api_key", "api_key": api_key,
+            }}),
+        )
+    };
+
+    let e = add("lk_wrong").unwrap_err();
+    assert_eq!(e["code"], "unauthorized", "{e}");
+    let still: ConsoleStatus = w.call("console_status", json!({}));
+    assert_eq!(still.connection_id, local.connection_id);
+    assert_eq!(still.state, "ready");
+    let e = add("").unwrap_err();
+    assert_eq!(e["code"], "invalid_input");
+
+    let st: ConsoleStatus = serde_json::from_value(add(&key).expect("connect")).expect("status");
+    assert_eq!(
+        (st.kind.as_str(), st.name.as_str(), st.colour.as_str()),
+        ("remote", "Production", "red")
+    );
+    assert_eq!(st.issuer, remote.issuer);
+    assert_eq!(st.server.as_deref(), Some(remote.admin_url("").as_str()));
+    // This machine runs no Secret Service: the key is held in memory, and says so.
+    assert!(
+        matches!(st.credential_store.as_deref(), Some("memory" | "keyring")),
+        "{st:?}"
+    );
+
+    // The pages now show the remote server's data.
+    let mine: Vec<ClientDto> = w.call("clients_list", json!({}));
+    let remote_clients =
+        tauri::async_runtime::block_on(remote.manager.clients_list()).expect("remote clients");
+    assert_eq!(mine.len(), remote_clients.len());
+    assert!(!mine.iter().any(|c| c.name == "Sample web app"));
+
+    let list: Vec<Value> = w.call("connections_list", json!({}));
+    assert_eq!(list.len(), 2);
+    let prod = list
+        .iter()
+        .find(|c| c["name"] == "Production")
+        .expect("saved");
+    assert_eq!(prod["active"], true);
+    assert_eq!(prod["signed_in"], true);
+    let saved = std::fs::read_to_string(w.db.with_file_name("connections.json")).expect("file");
+    assert!(
+        !saved.contains(&key),
+        "the key is not in the connections file"
+    );
+    assert!(!serde_json::to_string(&list).unwrap().contains(&key));
+    let e = w
+        .call_raw("connection_remove", json!({ "id": prod["id"] }))
+        .unwrap_err();
+    assert_eq!(e["code"], "conflict", "the connection in use stays");
+
+    // Back to the local file, and to production again without retyping the key.
+    let back: ConsoleStatus = w.call("connection_open", json!({ "id": local.connection_id }));
+    assert_eq!(back.kind, "embedded");
+    assert_eq!(back.state, "ready");
+    let clients: Vec<ClientDto> = w.call("clients_list", json!({}));
+    assert!(clients.iter().any(|c| c.name == "Sample web app"));
+    let again: ConsoleStatus = w.call("connection_open", json!({ "id": prod["id"] }));
+    assert_eq!(again.kind, "remote");
+
+    // Renamed and recoloured; then forgotten once not in use.
+    let upd: Value = w.call(
+        "connection_update",
+        json!({ "id": prod["id"], "name": "Prod EU", "colour": "orange" }),
+    );
+    assert_eq!(upd["colour"], "orange");
+    let st: ConsoleStatus = w.call("console_status", json!({}));
+    assert_eq!(st.name, "Prod EU");
+    let e = w
+        .call_raw(
+            "connection_update",
+            json!({ "id": prod["id"], "colour": "#ff0000" }),
+        )
+        .unwrap_err();
+    assert_eq!(e["code"], "invalid_input");
+    let _: ConsoleStatus = w.call("connection_open", json!({ "id": local.connection_id }));
+    let _: Value = w.call("connection_remove", json!({ "id": prod["id"] }));
+    let list: Vec<Value> = w.call("connections_list", json!({}));
+    assert_eq!(list.len(), 1);
+}
+
+#[test]
+fn an_administrator_signs_in_to_a_remote_server_through_the_browser() {
+    let remote = remote_server();
+    let w = world_with(
+        false,
+        scripted_browser(remote.clone(), ("root", "root passphrase long")),
+    );
+    let st: ConsoleStatus = w.call(
+        "connection_add",
+        json!({ "req": {
+            "name": "Staging", "colour": "amber", "kind": "remote",
+            "server": remote.admin_url(""), "auth": "browser",
+        }}),
+    );
+    assert_eq!(st.kind, "remote");
+    assert_eq!(st.issuer, remote.issuer);
+    // Changes are made as that person.
+    let _: Value = w.call(
+        "scope_create",
+        json!({ "req": { "name": "from-console", "description": "made remotely", "claims": [] } }),
+    );
+    let audit: AuditPageDto = w.call(
+        "audit_list",
+        json!({ "filter": { "action_prefix": "scope.create" } }),
+    );
+    assert!(
+        audit.items[0].actor.starts_with("user:"),
+        "{:?}",
+        audit.items[0]
+    );
+}
+
+#[test]
+fn a_non_administrator_signing_in_gets_no_connection() {
+    let remote = remote_server();
+    tauri::async_runtime::block_on(remote.user("alice", "alice passphrase long")).expect("user");
+    let w = world_with(
+        false,
+        scripted_browser(remote.clone(), ("alice", "alice passphrase long")),
+    );
+    let e = w
+        .call_raw(
+            "connection_add",
+            json!({ "req": {
+                "name": "Staging", "colour": "amber", "kind": "remote",
+                "server": remote.admin_url(""), "auth": "browser",
+            }}),
+        )
+        .unwrap_err();
+    assert_eq!(e["code"], "forbidden", "{e}");
+    let st: ConsoleStatus = w.call("console_status", json!({}));
+    assert_eq!(st.kind, "embedded");
+}
+
+#[test]
+fn a_new_embedded_file_is_created_only_when_asked_and_gets_its_own_first_admin() {
+    let w = world(true);
+    let _ = w.call::<Option<String>>("first_admin_password_take", json!({}));
+    let other = w.db.with_file_name("second.db");
+    let req = |create: bool| {
+        json!({ "req": {
+            "name": "Second", "colour": "teal", "kind": "embedded",
+            "db_path": other.display().to_string(), "create": create,
+        }})
+    };
+    let e = w.call_raw("connection_add", req(false)).unwrap_err();
+    assert_eq!(e["code"], "not_found");
+    let e = w
+        .call_raw(
+            "connection_add",
+            json!({ "req": { "name": "Rel", "colour": "teal", "kind": "embedded", "db_path": "rel.db", "create": true }}),
+        )
+        .unwrap_err();
+    assert_eq!(e["code"], "invalid_input");
+    let st: ConsoleStatus = w.call("connection_add", req(true));
+    assert_eq!((st.kind.as_str(), st.state.as_str()), ("embedded", "ready"));
+    assert_eq!(st.db_path, other.display().to_string());
+    assert_eq!(st.first_admin_pending.as_deref(), Some("admin"));
+    let pw: Option<String> = w.call("first_admin_password_take", json!({}));
+    assert!(pw.is_some(), "the new file's admin password is shown once");
+    // The in-process server now serves the new file, on the same port.
+    let issuer = st.issuer.clone();
+    let disc = tauri::async_runtime::block_on(async move {
+        reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
+            .await?
+            .json::<Value>()
+            .await
+    })
+    .expect("discovery");
+    assert_eq!(disc["issuer"], st.issuer);
+}
+
+#[test]
+fn try_it_runs_client_credentials_and_the_code_flow_and_hands_over_the_tokens() {
+    let remote = remote_server();
+    let (_, key) = tauri::async_runtime::block_on(remote.api_key(false)).expect("api key");
+    let w = world_with(
+        false,
+        scripted_browser(remote.clone(), ("root", "root passphrase long")),
+    );
+    let _: ConsoleStatus = w.call(
+        "connection_add",
+        json!({ "req": {
+            "name": "Remote", "colour": "purple", "kind": "remote",
+            "server": remote.admin_url(""), "auth": "api_key", "api_key": key,
+        }}),
+    );
+    let m2m: ClientCreated = w.call(
+        "client_create",
+        json!({ "req": { "name": "Batch", "client_type": "confidential",
+            "grant_types": ["client_credentials"], "allowed_scopes": [] } }),
+    );
+    let secret = m2m.client_secret.clone().expect("secret");
+    let e = w
+        .call_raw(
+            "client_try",
+            json!({ "req": { "id": m2m.client.client_id, "grant": "client_credentials" } }),
+        )
+        .unwrap_err();
+    assert_eq!(
+        e["code"], "invalid_input",
+        "a confidential client needs its secret"
+    );
+    let e = w
+        .call_raw("client_try", json!({ "req": { "id": m2m.client.client_id, "grant": "client_credentials", "client_secret": "wrong" } }))
+        .unwrap_err();
+    assert_eq!(e["code"], "unauthorized", "{e}");
+    let t: Value = w.call(
+        "client_try",
+        json!({ "req": { "id": m2m.client.client_id, "grant": "client_credentials", "client_secret": secret } }),
+    );
+    let inspected: Value = w.call("token_inspect", json!({ "token": t["access_token"] }));
+    assert_eq!(inspected["valid"], true, "{inspected}");
+    assert_eq!(inspected["claims"]["client_id"], m2m.client.client_id);
+
+    let web: ClientCreated = w.call(
+        "client_create",
+        json!({ "req": { "name": "Local web", "client_type": "public", "auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "redirect_uris": ["http://127.0.0.1:3000/callback"],
+            "allowed_scopes": ["openid", "profile", "offline_access"] } }),
+    );
+    let t: Value = w.call(
+        "client_try",
+        json!({ "req": { "id": web.client.client_id, "grant": "authorization_code" } }),
+    );
+    assert!(t["id_token"].is_string(), "{t}");
+    assert_eq!(json_fields(&t), ts_fields("ClientTryResult"));
+    assert_eq!(t["refresh_token_issued"], true);
+    assert!(
+        t.get("refresh_token").is_none(),
+        "no refresh token crosses over"
+    );
+    let id: Value = w.call("token_inspect", json!({ "token": t["id_token"] }));
+    assert_eq!(id["valid"], true, "{id}");
+    let intro: Value = w.call(
+        "token_introspect",
+        json!({ "req": { "token": t["access_token"] } }),
+    );
+    assert_eq!(intro["active"], true);
+
+    let e = w
+        .call_raw(
+            "client_try",
+            json!({ "req": { "id": web.client.client_id, "grant": "client_credentials" } }),
+        )
+        .unwrap_err();
+    assert_eq!(e["code"], "invalid_input", "only the client's own grants");
 }

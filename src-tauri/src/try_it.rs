@@ -1,0 +1,213 @@
+//! "Try it": runs a client's own flow against the connected server, as the client
+//! would, and hands the tokens to the inspector.
+//!
+//! Client credentials (RFC 6749 §4.4) go straight to the token endpoint; the
+//! authorization code (§4.1, with S256 PKCE) runs in the system browser with the
+//! client's registered loopback redirect on a free port (RFC 8252 §7.3). Both use the
+//! `oauth2` crate, the endpoints found by discovery from the connection's issuer. The
+//! client's secret, when it has one, is typed in by the administrator for this one run:
+//! the console never stores it.
+
+use crate::console::Console;
+use latchkey_admin::loopback::{self, CodeFlow};
+use latchkey_admin::signin::{self, Secret};
+use latchkey_admin::AdminError;
+use latchkey_api_types::ClientDto;
+use oauth2::basic::BasicClient;
+use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClientTryRequest {
+    pub id: String,
+    /// `client_credentials` | `authorization_code`.
+    pub grant: String,
+    /// The client's secret for a confidential client; used once, never kept.
+    pub client_secret: Option<String>,
+    /// Space-separated; default: what the client may ask for, for this grant.
+    pub scope: Option<String>,
+}
+
+/// The tokens, for the inspector. The refresh token is not handed over: the inspector
+/// has no use for it, and it would outlive the look.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientTryResult {
+    pub grant: String,
+    pub access_token: String,
+    pub id_token: Option<String>,
+    pub expires_in: Option<i64>,
+    pub scope: Option<String>,
+    pub refresh_token_issued: bool,
+    /// The redirect used (authorization code only).
+    pub redirect_uri: Option<String>,
+}
+
+/// The grants "Try it" can run for `c`, in the order offered.
+pub fn runnable(c: &ClientDto) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for g in ["authorization_code", "client_credentials"] {
+        if c.grant_types.iter().any(|x| x == g) {
+            out.push(g);
+        }
+    }
+    out
+}
+
+fn default_scope(c: &ClientDto, grant: &str) -> String {
+    c.allowed_scopes
+        .iter()
+        // Client credentials act for no user: the OIDC scopes do not apply (and
+        // offline_access is meaningless without a user).
+        .filter(|s| {
+            grant == "authorization_code"
+                || !matches!(
+                    s.as_str(),
+                    "openid" | "profile" | "email" | "address" | "phone" | "offline_access"
+                )
+        })
+        // The admin scopes are granted to administrators only; asking for them in a
+        // trial would only be narrowed away.
+        .filter(|s| !s.starts_with("latchkey:"))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub async fn client_try(
+    console: &Console,
+    req: ClientTryRequest,
+) -> Result<ClientTryResult, AdminError> {
+    let c = console.backend().await?.client_get(&req.id).await?;
+    if c.disabled {
+        return Err(AdminError::new(
+            "conflict",
+            "the client is disabled: the server refuses it every token; enable it first",
+        ));
+    }
+    if !runnable(&c).contains(&req.grant.as_str()) {
+        return Err(AdminError::invalid_input(format!(
+            "this client is not registered for {}; it can try: {}",
+            req.grant,
+            runnable(&c).join(", ")
+        )));
+    }
+    let secret = match (c.client_type.as_str(), c.auth_method.as_str()) {
+        ("public", _) | (_, "none") => None,
+        (_, "client_secret_basic" | "client_secret_post") => {
+            match req.client_secret.as_deref().map(str::trim) {
+                Some(s) if !s.is_empty() => Some(Secret::new(s)),
+                _ => {
+                    return Err(AdminError::invalid_input(
+                        "enter the client's secret (it is used for this try and not kept)",
+                    ))
+                }
+            }
+        }
+        (_, other) => {
+            return Err(AdminError::invalid_input(format!(
+                "a {other} client signs its own assertions with its private key, which the \
+                 console does not hold; try it from the application"
+            )))
+        }
+    };
+    let in_body = c.auth_method == "client_secret_post";
+    let scope = req
+        .scope
+        .clone()
+        .unwrap_or_else(|| default_scope(&c, &req.grant));
+    let http = signin::http_client();
+    let ep = signin::discover(&http, &console.issuer()).await?;
+    match req.grant.as_str() {
+        "client_credentials" => {
+            let token_url = TokenUrl::new(ep.token_endpoint.clone())
+                .map_err(|_| AdminError::new("unavailable", "bad token endpoint"))?;
+            let mut client =
+                BasicClient::new(ClientId::new(c.client_id.clone())).set_token_uri(token_url);
+            if let Some(s) = &secret {
+                client = client.set_client_secret(ClientSecret::new(s.expose().into()));
+                if in_body {
+                    client = client.set_auth_type(AuthType::RequestBody);
+                }
+            }
+            let t = client
+                .exchange_client_credentials()
+                .add_scopes(scope.split_whitespace().map(|s| Scope::new(s.into())))
+                .request_async(&http)
+                .await
+                .map_err(|e| match e {
+                    oauth2::RequestTokenError::ServerResponse(r) => AdminError::new(
+                        "unauthorized",
+                        format!(
+                            "the server refused the client ({}{})",
+                            r.error().as_ref(),
+                            r.error_description()
+                                .map(|d| format!(": {d}"))
+                                .unwrap_or_default()
+                        ),
+                    ),
+                    other => AdminError::new(
+                        "unavailable",
+                        format!("token request to {} failed: {other}", ep.token_endpoint),
+                    ),
+                })?;
+            Ok(ClientTryResult {
+                grant: req.grant,
+                access_token: t.access_token().secret().clone(),
+                id_token: None,
+                expires_in: t.expires_in().map(|d| d.as_secs() as i64),
+                scope: t
+                    .scopes()
+                    .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+                refresh_token_issued: t.refresh_token().is_some(),
+                redirect_uri: None,
+            })
+        }
+        _ => {
+            let redirect = c
+                .redirect_uris
+                .iter()
+                .find(|u| {
+                    url::Url::parse(u).is_ok_and(|u| {
+                        u.scheme() == "http"
+                            && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+                    })
+                })
+                .ok_or_else(|| {
+                    AdminError::invalid_input(
+                        "Try it receives the code on this computer, so the client needs a \
+                         loopback redirect URI (http://127.0.0.1/…); add one, or try the \
+                         flow from the application",
+                    )
+                })?
+                .clone();
+            let opener = console.opener();
+            let t = loopback::run(
+                &http,
+                CodeFlow {
+                    authorization_endpoint: &ep.authorization_endpoint,
+                    token_endpoint: &ep.token_endpoint,
+                    client_id: &c.client_id,
+                    client_secret: secret.as_ref(),
+                    secret_in_body: in_body,
+                    redirect_uri: &redirect,
+                    scope: &scope,
+                    timeout: Duration::from_secs(300),
+                    done_message: "Signed in. The tokens are in the Latchkey console's \
+                                   inspector; you may close this tab.",
+                },
+                move |url| opener(url),
+            )
+            .await?;
+            Ok(ClientTryResult {
+                grant: req.grant,
+                access_token: t.access_token.expose().to_string(),
+                id_token: t.id_token.map(|s| s.expose().to_string()),
+                expires_in: t.expires_in,
+                scope: t.scope,
+                refresh_token_issued: t.refresh_token.is_some(),
+                redirect_uri: Some(redirect),
+            })
+        }
+    }
+}
