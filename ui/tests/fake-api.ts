@@ -36,6 +36,7 @@ function user(username: string): T.UserDto {
 export function fakeApi(data: {
   clients?: T.ClientDto[]; sessions?: T.SessionDto[]; keys?: T.KeyDto[]; audit?: T.AuditEventDto[];
   scopes?: T.ScopeDto[]; inspection?: T.Inspection; status?: Partial<T.ConsoleStatus>; password?: string | null;
+  connections?: T.ConnectionDto[]; tryResult?: T.ClientTryResult;
 } = {}): { api: AdminApi; calls: Calls } {
   const calls: Calls = [];
   let password = data.password ?? null;
@@ -48,11 +49,61 @@ export function fakeApi(data: {
     }
   };
   const clients = data.clients ?? [];
+  const connections: T.ConnectionDto[] = data.connections ?? [
+    { id: 'local', name: 'latchkey.db', colour: 'green', kind: 'embedded', location: '/tmp/latchkey.db', issuer: null, auth: null, active: true, signed_in: false },
+  ];
+  let status: T.ConsoleStatus = {
+    state: 'ready', kind: 'embedded', connection_id: 'local', name: 'latchkey.db', colour: 'green', db_path: '/tmp/latchkey.db',
+    server: null, issuer: 'http://127.0.0.1:9280', port: 9280, credential_store: null, error: null,
+    first_admin_pending: password ? 'admin' : null, version: '0.1.0', ...data.status,
+  };
+  const activate = (c: T.ConnectionDto): T.ConsoleStatus => {
+    for (const x of connections) x.active = x.id === c.id;
+    const remote = c.kind === 'remote';
+    status = {
+      ...status, kind: c.kind, connection_id: c.id, name: c.name, colour: c.colour,
+      db_path: remote ? '' : c.location, server: remote ? c.location : null,
+      issuer: remote ? 'https://id.example.com' : 'http://127.0.0.1:9280', port: remote ? 0 : 9280,
+      credential_store: remote ? 'memory' : null,
+    };
+    return status;
+  };
   const api: AdminApi = {
-    consoleStatus: () => rec('consoleStatus', [], {
-      state: 'ready', kind: 'embedded', name: 'latchkey.db', db_path: '/tmp/latchkey.db', issuer: 'http://127.0.0.1:9280',
-      port: 9280, error: null, first_admin_pending: password ? 'admin' : null, version: '0.1.0', ...data.status,
-    } as T.ConsoleStatus),
+    consoleStatus: () => rec('consoleStatus', [], () => ({ ...status })),
+    connectionsList: () => rec('connectionsList', [], () => connections.map((c) => ({ ...c }))),
+    connectionOpen: (id, apiKey) => rec('connectionOpen', [id, apiKey], () => {
+      const c = connections.find((c) => c.id === id);
+      if (!c) throw new ApiError('not_found', 'no such connection');
+      if (c.kind === 'remote' && !c.signed_in && !apiKey) throw new ApiError('unauthorized', 'no API key is stored; enter it to connect');
+      c.signed_in = c.kind === 'remote';
+      return activate(c);
+    }),
+    connectionAdd: (req) => rec('connectionAdd', [req], () => {
+      if (req.kind === 'remote' && req.auth === 'api_key' && req.api_key !== 'lk_good') throw new ApiError('unauthorized', 'the API key was refused');
+      const c: T.ConnectionDto = {
+        id: `c${connections.length}`, name: req.name, colour: req.colour, kind: req.kind,
+        location: (req.kind === 'remote' ? req.server : req.db_path) ?? '', issuer: req.issuer ?? null,
+        auth: req.auth ?? null, active: false, signed_in: req.kind === 'remote',
+      };
+      connections.push(c);
+      return activate(c);
+    }),
+    connectionUpdate: (id, name, colour) => rec('connectionUpdate', [id, name, colour], () => {
+      const c = connections.find((c) => c.id === id)!;
+      if (name) c.name = name;
+      if (colour) c.colour = colour;
+      if (c.active) status = { ...status, name: c.name, colour: c.colour };
+      return { ...c };
+    }),
+    connectionRemove: (id) => rec('connectionRemove', [id], () => {
+      const i = connections.findIndex((c) => c.id === id);
+      if (connections[i]?.active) throw new ApiError('conflict', 'this is the connection in use');
+      connections.splice(i, 1);
+    }),
+    clientTry: (req) => rec('clientTry', [req], () => {
+      if (!data.tryResult) throw new ApiError('invalid_input', 'enter the client secret');
+      return data.tryResult;
+    }),
     firstAdminPasswordTake: () => rec('firstAdminPasswordTake', [], () => { const p = password; password = null; return p; }),
     clientsList: () => rec('clientsList', [], () => [...clients]),
     clientGet: (id) => rec('clientGet', [id], () => { const c = clients.find((c) => c.client_id === id); if (!c) throw new ApiError('not_found', `no client ${id}`); return c; }),

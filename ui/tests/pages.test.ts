@@ -234,3 +234,146 @@ describe('App', () => {
     expect(target.querySelector('[data-testid=port]')?.textContent).toBe('9280');
   });
 });
+
+describe('Connections', () => {
+  function input(root: ParentNode, sel: string, value: string) {
+    const el = root.querySelector<HTMLInputElement>(sel)!;
+    el.value = value;
+    el.dispatchEvent(new Event('input'));
+    flushSync();
+  }
+
+  it('switches to a remote server with an API key; the badge takes its name and colour and pages reload', async () => {
+    const { api, calls } = fakeApi({ clients: [client({ name: 'Local app' })] });
+    const target = document.createElement('div');
+    document.body.appendChild(target);
+    mounted = mount(App, { target, props: { api } });
+    await settle(10);
+    flushSync();
+    const badge = () => target.querySelector<HTMLElement>('[data-testid=connection-badge]')!;
+    expect(badge().dataset.colour).toBe('green');
+    expect(badge().getAttribute('aria-label')).toContain('Switch connection');
+    click(badge());
+    await settle();
+    flushSync();
+    expect(document.querySelectorAll('[data-testid=connection]').length).toBe(1);
+    click(document.querySelector('[data-testid=add-connection]'));
+    input(document, '[data-testid=conn-name]', 'Production');
+    click(document.querySelector('[data-testid=colour-red]'));
+    input(document, '[data-testid=conn-server]', 'https://id.example.com:8443');
+    input(document, '[data-testid=conn-key]', 'lk_bad');
+    click(document.querySelector('[data-testid=conn-connect]'));
+    await settle();
+    flushSync();
+    // A refused key: the error with its code, and still on the local file.
+    expect(document.querySelector('[role=alert]')?.textContent).toContain('unauthorized');
+    expect(badge().dataset.kind).toBe('embedded');
+
+    input(document, '[data-testid=conn-key]', 'lk_good');
+    const before = calls.filter((c) => c.name === 'statsGet').length;
+    click(document.querySelector('[data-testid=conn-connect]'));
+    await settle(10);
+    flushSync();
+    expect(badge().dataset.kind).toBe('remote');
+    expect(badge().dataset.colour).toBe('red');
+    expect(target.querySelector('[data-testid=connection-name]')?.textContent).toBe('Production');
+    expect(target.querySelector('[data-testid=server]')?.textContent).toBe('https://id.example.com:8443');
+    expect(target.textContent).toContain('not remembered');
+    expect(document.querySelector('[data-testid=connection]')).toBeNull();
+    // The dashboard loaded again, from the new connection.
+    expect(calls.filter((c) => c.name === 'statsGet').length).toBeGreaterThan(before);
+    const add = calls.find((c) => c.name === 'connectionAdd' && (c.args[0] as { api_key: string }).api_key === 'lk_good');
+    expect(add).toBeTruthy();
+    // The key is nowhere in the page afterwards.
+    expect(document.body.innerHTML).not.toContain('lk_good');
+  });
+
+  it('asks for the API key again when reopening a remote connection that has none stored', async () => {
+    const { api, calls } = fakeApi({
+      connections: [
+        { id: 'local', name: 'latchkey.db', colour: 'green', kind: 'embedded', location: '/tmp/latchkey.db', issuer: null, auth: null, active: true, signed_in: false },
+        { id: 'prod', name: 'Prod', colour: 'red', kind: 'remote', location: 'https://id.example.com', issuer: null, auth: 'api_key', active: false, signed_in: false },
+      ],
+    });
+    const target = document.createElement('div');
+    document.body.appendChild(target);
+    mounted = mount(App, { target, props: { api } });
+    await settle(10);
+    flushSync();
+    click(target.querySelector('[data-testid=connection-badge]'));
+    await settle();
+    flushSync();
+    click(document.querySelector('[aria-label="Switch to Prod"]'));
+    expect(calls.some((c) => c.name === 'connectionOpen')).toBe(false);
+    input(document, '[data-testid=reopen-key]', 'lk_typed');
+    click(document.querySelector('[aria-label="Switch to Prod"]'));
+    await settle(10);
+    flushSync();
+    expect(calls.find((c) => c.name === 'connectionOpen')?.args).toEqual(['prod', 'lk_typed']);
+    expect(target.querySelector<HTMLElement>('[data-testid=connection-badge]')!.dataset.kind).toBe('remote');
+  });
+
+  it('says what forgetting a connection does before doing it', async () => {
+    const { api, calls } = fakeApi({
+      connections: [
+        { id: 'local', name: 'latchkey.db', colour: 'green', kind: 'embedded', location: '/tmp/latchkey.db', issuer: null, auth: null, active: true, signed_in: false },
+        { id: 'stg', name: 'Staging', colour: 'amber', kind: 'remote', location: 'https://stg.example.com', issuer: null, auth: 'browser', active: false, signed_in: true },
+      ],
+    });
+    const target = document.createElement('div');
+    document.body.appendChild(target);
+    mounted = mount(App, { target, props: { api } });
+    await settle(10);
+    flushSync();
+    click(target.querySelector('[data-testid=connection-badge]'));
+    await settle();
+    flushSync();
+    expect(document.querySelector('[aria-label="Forget latchkey.db"]')).toBeNull();
+    click(document.querySelector('[aria-label="Forget Staging"]'));
+    expect(document.querySelector('[role=alertdialog]')?.textContent).toContain('revoked at the server');
+    click(document.querySelector('[data-testid=confirm-forget]'));
+    await settle();
+    flushSync();
+    expect(calls.find((c) => c.name === 'connectionRemove')?.args).toEqual(['stg']);
+    expect(document.querySelectorAll('[data-testid=connection]').length).toBe(1);
+  });
+});
+
+describe('Try it', () => {
+  it('runs client credentials with the typed secret and opens the token in the inspector', async () => {
+    const m2m = client({ name: 'Batch', grant_types: ['client_credentials'], redirect_uris: [] });
+    const { api, calls } = fakeApi({
+      clients: [m2m],
+      tryResult: { grant: 'client_credentials', access_token: 'eyJ.at.sig', id_token: null, expires_in: 600, scope: 'api', refresh_token_issued: false, redirect_uri: null },
+    });
+    const shell = fakeShell();
+    const target = document.createElement('div');
+    document.body.appendChild(target);
+    mounted = mount(Clients, { target, props: {}, context: contextFor(api, shell) });
+    await settle();
+    flushSync();
+    click(target.querySelector('[data-testid=try-client]'));
+    const secret = document.querySelector<HTMLInputElement>('[data-testid=try-secret]')!;
+    secret.value = 'the-secret';
+    secret.dispatchEvent(new Event('input'));
+    flushSync();
+    click(document.querySelector('[data-testid=try-run]'));
+    await settle();
+    flushSync();
+    expect(calls.find((c) => c.name === 'clientTry')?.args[0]).toMatchObject({ id: m2m.client_id, grant: 'client_credentials', client_secret: 'the-secret' });
+    expect(document.querySelector('[data-testid=try-ok]')?.textContent).toContain('valid 10 min');
+    click(document.querySelector('[data-testid=try-inspect]'));
+    expect(shell.went).toContain('tokens:eyJ.at.sig');
+  });
+
+  it('explains why the code flow needs a loopback redirect URI', async () => {
+    const web = client({ name: 'Web', redirect_uris: ['https://app.example/cb'] });
+    const { api } = fakeApi({ clients: [web] });
+    const t = render(Clients, api);
+    await settle();
+    flushSync();
+    click(t.querySelector('[data-testid=try-client]'));
+    expect(document.body.textContent).toContain('loopback redirect URI');
+    expect(document.querySelector<HTMLButtonElement>('[data-testid=try-run]')!.disabled).toBe(true);
+  });
+});

@@ -18,6 +18,12 @@ export function tauriApi(): AdminApi {
     consoleStatus: () => call('console_status'),
     firstAdminPasswordTake: () => call('first_admin_password_take'),
 
+    connectionsList: () => call('connections_list'),
+    connectionOpen: (id, apiKey) => call('connection_open', { id, api_key: apiKey ?? null }),
+    connectionAdd: (req) => call('connection_add', { req }),
+    connectionUpdate: (id, name, colour) => call('connection_update', { id, name: name ?? null, colour: colour ?? null }),
+    connectionRemove: (id) => call('connection_remove', { id }),
+
     clientsList: () => call('clients_list'),
     clientGet: (id) => call('client_get', { id }),
     clientCreate: (req) => call('client_create', { req }),
@@ -26,6 +32,7 @@ export function tauriApi(): AdminApi {
     clientRotateSecret: (id, req) => call('client_rotate_secret', { id, req }),
     clientSetDisabled: (id, disabled) => call('client_set_disabled', { id, disabled }),
     clientClone: (id, req) => call('client_clone', { id, req }),
+    clientTry: (req) => call('client_try', { req }),
 
     scopesList: () => call('scopes_list'),
     scopeCreate: (req) => call('scope_create', { req }),

@@ -7,6 +7,14 @@ export interface AdminApi {
   consoleStatus(): Promise<T.ConsoleStatus>;
   firstAdminPasswordTake(): Promise<string | null>;
 
+  connectionsList(): Promise<T.ConnectionDto[]>;
+  /** Switches to a saved connection; `apiKey` replaces an API-key connection's key. */
+  connectionOpen(id: string, apiKey?: string | null): Promise<T.ConsoleStatus>;
+  /** Adds a connection and switches to it (a remote one only once its credential works). */
+  connectionAdd(req: T.ConnectionAddRequest): Promise<T.ConsoleStatus>;
+  connectionUpdate(id: string, name?: string | null, colour?: string | null): Promise<T.ConnectionDto>;
+  connectionRemove(id: string): Promise<void>;
+
   clientsList(): Promise<T.ClientDto[]>;
   clientGet(id: string): Promise<T.ClientDto>;
   clientCreate(req: T.ClientCreateRequest): Promise<T.ClientCreated>;
@@ -15,6 +23,8 @@ export interface AdminApi {
   clientRotateSecret(id: string, req: T.SecretRotateRequest): Promise<T.SecretRotated>;
   clientSetDisabled(id: string, disabled: boolean): Promise<T.ClientDto>;
   clientClone(id: string, req: T.ClientCloneRequest): Promise<T.ClientCreated>;
+  /** Runs the client's own flow against the connected server ("Try it"). */
+  clientTry(req: T.ClientTryRequest): Promise<T.ClientTryResult>;
 
   scopesList(): Promise<T.ScopeDto[]>;
   scopeCreate(req: T.ScopeCreateRequest): Promise<T.ScopeDto>;
