@@ -63,7 +63,9 @@ run: desktop
 	  echo "make run: no display (DISPLAY/WAYLAND_DISPLAY unset); on a headless machine try: xvfb-run make run" >&2; exit 1; fi
 	$(CARGO_TARGET_DIR)/debug/latchkey-desktop $(RUN_ARGS)
 
+# The remote half of the story runs against a real `latchkey serve`.
 desktop-e2e: desktop
+	$(CARGO) build -p latchkey --bin latchkey
 	bash scripts/desktop-e2e.sh
 
 serve: build

@@ -1,25 +1,33 @@
 // End-to-end tests of the real console: the built latchkey-desktop binary driven through
-// tauri-driver + WebKitWebDriver under Xvfb, on a temporary embedded store with the
-// authorization server in-process. Run by scripts/desktop-e2e.sh, which provides:
-//   E2E_APP (absolute path of the binary), E2E_DB, E2E_PORT, E2E_DRIVER (tauri-driver
-//   URL), E2E_SHOTS (screenshot directory).
+// tauri-driver + WebKitWebDriver under Xvfb, first on a temporary embedded store with the
+// authorization server in-process, then switched to a separate `latchkey serve` signed
+// in with an admin API key, where the same story runs again. Run by
+// scripts/desktop-e2e.sh, which provides: E2E_APP (absolute path of the binary), E2E_DB,
+// E2E_PORT, E2E_CONNECTIONS, E2E_DRIVER (tauri-driver URL), E2E_SHOTS (screenshot
+// directory), and the remote server's E2E_REMOTE_ISSUER, E2E_REMOTE_ADMIN,
+// E2E_REMOTE_PASSWORD (user root) and E2E_REMOTE_API_KEY.
 // Prints "N passed, M failed" and exits non-zero on any failure.
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Driver } from './webdriver.mjs';
 import { signIn, introspect } from './oauth.mjs';
 
-const { E2E_APP, E2E_DB, E2E_PORT, E2E_DRIVER, E2E_SHOTS } = process.env;
-if (!E2E_APP || !E2E_DB || !E2E_PORT || !E2E_DRIVER || !E2E_SHOTS) {
+const {
+  E2E_APP, E2E_DB, E2E_PORT, E2E_DRIVER, E2E_SHOTS, E2E_CONNECTIONS,
+  E2E_REMOTE_ISSUER, E2E_REMOTE_ADMIN, E2E_REMOTE_PASSWORD, E2E_REMOTE_API_KEY,
+} = process.env;
+if (!E2E_APP || !E2E_DB || !E2E_PORT || !E2E_DRIVER || !E2E_SHOTS || !E2E_CONNECTIONS
+  || !E2E_REMOTE_ISSUER || !E2E_REMOTE_ADMIN || !E2E_REMOTE_PASSWORD || !E2E_REMOTE_API_KEY) {
   console.error('desktop e2e: run through scripts/desktop-e2e.sh');
   process.exit(2);
 }
-const issuer = `http://127.0.0.1:${E2E_PORT}`;
+const local = { name: 'embedded', issuer: `http://127.0.0.1:${E2E_PORT}`, username: 'admin' };
+const remote = { name: 'remote', issuer: E2E_REMOTE_ISSUER, username: 'root', password: E2E_REMOTE_PASSWORD };
 mkdirSync(E2E_SHOTS, { recursive: true });
 
 const d = new Driver(E2E_DRIVER);
-// What the tests learn along the way (they run in order, as one story).
-const world = {};
+// What the tests learn along the way (they run in order, as one story): per connection.
+const world = { embedded: {}, remote: {} };
 
 function assert(cond, msg) {
   if (!cond) throw new Error(msg);
@@ -34,54 +42,40 @@ async function go(page) {
   await d.clickCss(`#nav-${page}`);
 }
 
-const tests = [
-  ['the console opens on the new store, shows the port and the admin password once', async () => {
-    const port = await d.waitFor('[data-testid=port]', { timeout: 60000 });
-    assert((await d.text(port)) === E2E_PORT, 'the UI shows the server port');
-    const secret = await d.waitFor('[data-testid=secret-value]');
-    world.adminPassword = await d.text(secret);
-    assert(world.adminPassword.length >= 20, 'a generated admin password is shown');
-    await shot('01-first-start');
-    await d.clickCss('section.once button.primary');
-    const again = await d.execAsync(
-      `const done = arguments[arguments.length - 1];
-       window.__TAURI_INTERNALS__.invoke('first_admin_password_take').then((v) => done(v), (e) => done('error:' + JSON.stringify(e)));`,
-    );
-    assert(again === null, `the password is not handed out a second time (got ${JSON.stringify(again)})`);
-  }],
-
-  ['a client registered through the wizard gets its secret shown once', async () => {
+// The story both connections run: register, sign in, inspect, revoke, rotate.
+const story = (c) => [
+  [`${c.name}: a client registered through the wizard gets its secret shown once`, async () => {
     await go('clients');
     await d.clickCss('[data-testid=new-client]');
     await d.clickCss('input[type=radio][value=web]');
     await d.clickCss('[data-testid=wizard-next]');
     await d.fill(await d.waitFor('[data-testid=client-name]'), 'E2E web app');
-    world.redirectUri = 'http://127.0.0.1:9/callback';
-    await d.fill(await d.find('[data-testid=client-redirects]'), world.redirectUri);
-    await shot('02-wizard');
+    w(c).redirectUri = 'http://127.0.0.1:9/callback';
+    await d.fill(await d.find('[data-testid=client-redirects]'), w(c).redirectUri);
+    await shot(`${c.name}-02-wizard`);
     await d.clickCss('[data-testid=wizard-create]');
     const secret = await d.waitFor('[data-testid=secret-value]');
-    world.clientSecret = await d.text(secret);
-    assert(world.clientSecret.length >= 20, 'the client secret is shown');
+    w(c).clientSecret = await d.text(secret);
+    assert(w(c).clientSecret.length >= 20, 'the client secret is shown');
     const ids = await d.exec(
       `return [...document.querySelectorAll('[data-testid=client-row]')]
          .filter((r) => r.textContent.includes('E2E web app'))
          .map((r) => r.querySelector('td:nth-child(2) code').textContent);`,
     );
     assert(ids.length === 1, 'the new client is in the table');
-    world.clientId = ids[0];
-    await shot('03-client-created');
+    w(c).clientId = ids[0];
+    await shot(`${c.name}-03-client-created`);
     await d.clickCss('section.once button.primary');
   }],
 
-  ['a scripted sign-in makes a session, and the inspector verifies its access token', async () => {
-    world.tokens = await signIn({
-      issuer, clientId: world.clientId, clientSecret: world.clientSecret, redirectUri: world.redirectUri,
-      username: 'admin', password: world.adminPassword,
+  [`${c.name}: a scripted sign-in makes a session, and the inspector verifies its access token`, async () => {
+    w(c).tokens = await signIn({
+      issuer: c.issuer, clientId: w(c).clientId, clientSecret: w(c).clientSecret, redirectUri: w(c).redirectUri,
+      username: c.username, password: c.password ?? world.embedded.adminPassword,
     });
-    assert(world.tokens.access_token, 'an access token was issued');
+    assert(w(c).tokens.access_token, 'an access token was issued');
     await go('tokens');
-    await d.fill(await d.waitFor('[data-testid=token-input]'), world.tokens.access_token);
+    await d.fill(await d.waitFor('[data-testid=token-input]'), w(c).tokens.access_token);
     await d.clickCss('[data-testid=inspect]');
     const verdict = await d.waitFor('[data-testid=verdict]');
     assert((await d.attr(verdict, 'data-valid')) === 'true', `the token is valid: ${await d.text(verdict)}`);
@@ -89,27 +83,27 @@ const tests = [
     assert((await d.attr(sig, 'data-ok')) === 'true', 'the signature verifies against the server keys');
     const sub = await d.find('[data-claim=sub]');
     assert((await d.text(sub)).length > 0, 'claims are listed');
-    await shot('04-inspector');
+    await shot(`${c.name}-04-inspector`);
   }],
 
-  ['revoking the session by clicking makes its token introspect inactive', async () => {
-    const before = await introspect({ issuer, clientId: world.clientId, clientSecret: world.clientSecret, token: world.tokens.access_token });
+  [`${c.name}: revoking the session by clicking makes its token introspect inactive`, async () => {
+    const before = await introspect({ issuer: c.issuer, clientId: w(c).clientId, clientSecret: w(c).clientSecret, token: w(c).tokens.access_token });
     assert(before.active === true, 'active before the revoke');
     await go('sessions');
     await d.waitFor('[data-testid=session-row]', { timeout: 20000 });
-    await shot('05-sessions');
+    await shot(`${c.name}-05-sessions`);
     await d.clickCss('[data-testid=revoke-session]');
     const impact = await d.waitFor('[data-testid=revoke-impact]');
     assert(/1\s+live session/.test(await d.text(impact)), 'the impact is shown before confirming');
-    await shot('06-revoke-impact');
+    await shot(`${c.name}-06-revoke-impact`);
     await d.clickCss('[data-testid=confirm-revoke]');
     await d.waitFor('p.notice', { pred: (t) => t.includes('revoked') });
-    const after = await introspect({ issuer, clientId: world.clientId, clientSecret: world.clientSecret, token: world.tokens.access_token });
+    const after = await introspect({ issuer: c.issuer, clientId: w(c).clientId, clientSecret: w(c).clientSecret, token: w(c).tokens.access_token });
     assert(after.active === false, `inactive after the revoke (got ${JSON.stringify(after)})`);
-    await shot('07-revoked');
+    await shot(`${c.name}-07-revoked`);
   }],
 
-  ['rotating the keys moves the active key to retiring on the timeline', async () => {
+  [`${c.name}: rotating the keys moves the active key to retiring on the timeline`, async () => {
     await go('keys');
     await d.waitFor('[data-testid=key-row]');
     const states = () => d.exec(
@@ -120,14 +114,60 @@ const tests = [
     const algOf = (kid) => kid.split('-')[0];
     assert(activeBefore.length >= 1, 'there are active keys');
     assert(new Set(activeBefore.map(algOf)).size === activeBefore.length, `exactly one active key per algorithm: ${activeBefore}`);
-    await shot('08-keys-before');
+    await shot(`${c.name}-08-keys-before`);
     await d.clickCss('[data-testid=rotate-all]');
     await d.waitFor('[data-testid=keys-notice]');
     const after = await states();
     for (const k of activeBefore) assert(after[k] === 'retiring', `key ${k} is retiring after the rotation (is ${after[k]}; before ${JSON.stringify(before)}, after ${JSON.stringify(after)})`);
     assert(Object.values(after).filter((s) => s === 'active').length === activeBefore.length, 'each algorithm has a new active key');
-    await shot('09-keys-after');
+    await shot(`${c.name}-09-keys-after`);
   }],
+
+  [`${c.name}: Try it runs a machine client's client-credentials flow and opens the token in the inspector`, async () => {
+    await go('clients');
+    await d.clickCss('[data-testid=new-client]');
+    await d.clickCss('input[type=radio][value=machine]');
+    await d.clickCss('[data-testid=wizard-next]');
+    await d.fill(await d.waitFor('[data-testid=client-name]'), 'E2E batch job');
+    await d.clickCss('[data-testid=wizard-create]');
+    const secret = await d.text(await d.waitFor('[data-testid=secret-value]'));
+    await d.clickCss('section.once button.primary');
+    const rowTry = await d.exec(
+      `const r = [...document.querySelectorAll('[data-testid=client-row]')].find((r) => r.textContent.includes('E2E batch job'));
+       r.querySelector('[data-testid=try-client]').click(); return true;`,
+    );
+    assert(rowTry, 'the machine client has a Try it button');
+    await d.fill(await d.waitFor('[data-testid=try-secret]'), secret);
+    await d.clickCss('[data-testid=try-run]');
+    await d.waitFor('[data-testid=try-ok]', { timeout: 20000 });
+    await shot(`${c.name}-11-try-it`);
+    await d.clickCss('[data-testid=try-inspect]');
+    const verdict = await d.waitFor('[data-testid=verdict]');
+    assert((await d.attr(verdict, 'data-valid')) === 'true', `the tried token verifies: ${await d.text(verdict)}`);
+    await shot(`${c.name}-12-try-it-inspected`);
+  }],
+];
+const w = (c) => world[c.name];
+
+const tests = [
+  ['the console opens on the new store, shows the port and the admin password once', async () => {
+    const port = await d.waitFor('[data-testid=port]', { timeout: 60000 });
+    assert((await d.text(port)) === E2E_PORT, 'the UI shows the server port');
+    const badge = await d.find('[data-testid=connection-badge]');
+    assert((await d.attr(badge, 'data-kind')) === 'embedded', 'the badge says embedded');
+    const secret = await d.waitFor('[data-testid=secret-value]');
+    world.embedded.adminPassword = await d.text(secret);
+    assert(world.embedded.adminPassword.length >= 20, 'a generated admin password is shown');
+    await shot('embedded-01-first-start');
+    await d.clickCss('section.once button.primary');
+    const again = await d.execAsync(
+      `const done = arguments[arguments.length - 1];
+       window.__TAURI_INTERNALS__.invoke('first_admin_password_take').then((v) => done(v), (e) => done('error:' + JSON.stringify(e)));`,
+    );
+    assert(again === null, `the password is not handed out a second time (got ${JSON.stringify(again)})`);
+  }],
+
+  ...story(local),
 
   ['the shell refuses a command not granted, navigation elsewhere and reading stored credentials', async () => {
     const r = await d.execAsync(
@@ -141,7 +181,7 @@ const tests = [
          out.devtools = await attempt('plugin:webview|internal_toggle_devtools', {});
          out.unknown = await attempt('eval_js', { script: '1' });
          out.password = await I.invoke('first_admin_password_take');
-         out.client = await I.invoke('client_get', { id: ${JSON.stringify(world.clientId)} });
+         out.client = await I.invoke('client_get', { id: ${JSON.stringify(world.embedded.clientId)} });
          out.clients = await I.invoke('clients_list');
          out.globalTauri = typeof window.__TAURI__;
          out.storage = JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie;
@@ -153,8 +193,8 @@ const tests = [
     assert(r.password === null, 'the admin password cannot be read again');
     assert(r.globalTauri === 'undefined', 'no global Tauri object');
     const visible = JSON.stringify([r.client, r.clients, r.storage]);
-    assert(!visible.includes(world.clientSecret), 'the client secret cannot be read back');
-    assert(!visible.includes(world.adminPassword), 'the admin password is nowhere in the webview');
+    assert(!visible.includes(world.embedded.clientSecret), 'the client secret cannot be read back');
+    assert(!visible.includes(world.embedded.adminPassword), 'the admin password is nowhere in the webview');
     assert(!('client_secret' in r.client), 'client_get has no secret field');
 
     // Navigation away from the app is refused, window.open too.
@@ -167,14 +207,49 @@ const tests = [
     await new Promise((res) => setTimeout(res, 800));
     assert((await d.windowHandles()).length === handles, 'window.open opened no new window');
     await d.waitFor('#nav-dashboard');
-    await shot('10-security');
+    await shot('embedded-10-security');
   }],
+
+  ['switching to a remote server with an API key puts its name and colour on screen', async () => {
+    await d.clickCss('[data-testid=connection-badge]');
+    await d.clickCss('[data-testid=add-connection]');
+    await d.fill(await d.waitFor('[data-testid=conn-name]'), 'Remote E2E');
+    await d.clickCss('[data-testid=colour-red]');
+    await d.fill(await d.find('[data-testid=conn-server]'), E2E_REMOTE_ADMIN);
+    await d.fill(await d.find('[data-testid=conn-key]'), 'lk_not-the-key');
+    await d.clickCss('[data-testid=conn-connect]');
+    const err = await d.waitFor('[role=alert]', { pred: (t) => t.includes('unauthorized') });
+    assert(err, 'a wrong key is refused with its code');
+    await shot('remote-00-wrong-key');
+    const kindAfterWrongKey = await d.attr(await d.find('[data-testid=connection-badge]'), 'data-kind');
+    assert(kindAfterWrongKey === 'embedded', 'still on the embedded store after a wrong key');
+    await d.fill(await d.find('[data-testid=conn-key]'), E2E_REMOTE_API_KEY);
+    await d.clickCss('[data-testid=conn-connect]');
+    await d.waitFor('[data-testid=server]', { timeout: 20000 });
+    const badge = await d.find('[data-testid=connection-badge]');
+    assert((await d.attr(badge, 'data-kind')) === 'remote', 'the badge says remote');
+    assert((await d.attr(badge, 'data-colour')) === 'red', 'the badge is red');
+    assert((await d.text(await d.find('[data-testid=connection-name]'))) === 'Remote E2E', 'the badge names the connection');
+    assert((await d.text(await d.find('[data-testid=issuer]'))) === E2E_REMOTE_ISSUER, 'the remote issuer is shown');
+    const page = await d.exec('return document.body.innerHTML;');
+    assert(!page.includes(E2E_REMOTE_API_KEY), 'the API key is nowhere in the page');
+    const list = await d.execAsync(
+      `const done = arguments[arguments.length - 1];
+       window.__TAURI_INTERNALS__.invoke('connections_list').then((v) => done(JSON.stringify(v)), (e) => done('error:' + JSON.stringify(e)));`,
+    );
+    assert(!list.includes(E2E_REMOTE_API_KEY), 'connections_list carries no key');
+    const saved = readFileSync(E2E_CONNECTIONS, 'utf8');
+    assert(saved.includes('Remote E2E') && !saved.includes(E2E_REMOTE_API_KEY), 'saved without the key');
+    await shot('remote-01-connected');
+  }],
+
+  ...story(remote),
 ];
 
 let passed = 0;
 let failed = 0;
 try {
-  await d.start(E2E_APP, ['--db', E2E_DB, '--port', E2E_PORT]);
+  await d.start(E2E_APP, ['--db', E2E_DB, '--port', E2E_PORT, '--connections', E2E_CONNECTIONS]);
   for (const [name, fn] of tests) {
     try {
       await fn();
