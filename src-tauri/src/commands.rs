@@ -217,9 +217,10 @@ pub async fn connection_update(
     Ok(connection_dto(c, &active, signed_in))
 }
 
-/// Forgets a connection and its stored credential (not the database file).
+/// Forgets a connection and its stored credential (not the database file); the answer
+/// says what happened (a browser sign-in is revoked at the server first).
 #[tauri::command(rename_all = "snake_case")]
-pub async fn connection_remove(console: State<'_, Console>, id: String) -> CmdResult<()> {
+pub async fn connection_remove(console: State<'_, Console>, id: String) -> CmdResult<String> {
     Ok(console.connection_remove(&id).await?)
 }
 

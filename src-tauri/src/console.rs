@@ -697,9 +697,10 @@ impl Console {
         Ok(c)
     }
 
-    /// Forgets a saved connection and its stored credential (a browser sign-in is
-    /// revoked at the server first). An embedded file itself is left on disk.
-    pub async fn connection_remove(&self, id: &str) -> Result<(), AdminError> {
+    /// Forgets a saved connection and its stored credential: a browser sign-in's
+    /// refresh token is revoked at the server first (RFC 7009), then the keyring entry
+    /// goes. An embedded file itself stays on disk. Says what happened.
+    pub async fn connection_remove(&self, id: &str) -> Result<String, AdminError> {
         if lock(&self.inner.active).conn.id == id {
             return Err(AdminError::new(
                 "conflict",
@@ -709,19 +710,38 @@ impl Console {
         let Some(c) = lock(&self.inner.connections).get(id).cloned() else {
             return Err(AdminError::not_found("no such connection"));
         };
+        let mut said = format!("Forgot {}.", c.name);
         if let Ok(Some((Credential::OAuth(t), _))) = self.stored_credential(&c).await {
-            let _ = signin::revoke(&signin::http_client(), &t).await;
+            said = match signin::revoke(&signin::http_client(), &t).await {
+                Ok(()) => format!(
+                    "Signed out of {}: the sign-in is revoked at the server.",
+                    c.name
+                ),
+                Err(e) => format!(
+                    "Forgot {} here, but the server could not revoke the sign-in ({}); it \
+                     stays valid until it expires.",
+                    c.name, e.message
+                ),
+            };
         }
         lock(&self.inner.memory).remove(id);
         if let Target::Remote { server, auth, .. } = &c.target {
             let (server, auth) = (server.clone(), *auth);
-            let _ = tokio::task::spawn_blocking(move || {
+            let deleted = tokio::task::spawn_blocking(move || {
                 Keyring::open(&server, entry_kind(auth)).and_then(|r| r.delete())
             })
             .await;
+            if let Ok(Err(e)) = deleted {
+                if e.code != "unavailable" {
+                    said.push_str(&format!(
+                        " The keyring entry could not be removed: {}",
+                        e.message
+                    ));
+                }
+            }
         }
         lock(&self.inner.connections).remove(id)?;
-        Ok(())
+        Ok(said)
     }
 
     /// Stops the server and closes the store (checkpointing the WAL).

@@ -457,7 +457,8 @@ fn an_api_key_connects_to_a_remote_server_and_a_wrong_one_leaves_the_console_whe
         .unwrap_err();
     assert_eq!(e["code"], "invalid_input");
     let _: ConsoleStatus = w.call("connection_open", json!({ "id": local.connection_id }));
-    let _: Value = w.call("connection_remove", json!({ "id": prod["id"] }));
+    let said: String = w.call("connection_remove", json!({ "id": prod["id"] }));
+    assert!(said.contains("Prod EU"), "{said}");
     let list: Vec<Value> = w.call("connections_list", json!({}));
     assert_eq!(list.len(), 1);
 }

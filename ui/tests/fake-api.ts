@@ -98,7 +98,8 @@ export function fakeApi(data: {
     connectionRemove: (id) => rec('connectionRemove', [id], () => {
       const i = connections.findIndex((c) => c.id === id);
       if (connections[i]?.active) throw new ApiError('conflict', 'this is the connection in use');
-      connections.splice(i, 1);
+      const [c] = connections.splice(i, 1);
+      return c.auth === 'browser' ? `Signed out of ${c.name}: the sign-in is revoked at the server.` : `Forgot ${c.name}.`;
     }),
     clientTry: (req) => rec('clientTry', [req], () => {
       if (!data.tryResult) throw new ApiError('invalid_input', 'enter the client secret');

@@ -335,6 +335,7 @@ describe('Connections', () => {
     await settle();
     flushSync();
     expect(calls.find((c) => c.name === 'connectionRemove')?.args).toEqual(['stg']);
+    expect(document.querySelector('[data-testid=connections-notice]')?.textContent).toContain('revoked at the server');
     expect(document.querySelectorAll('[data-testid=connection]').length).toBe(1);
   });
 });

@@ -82,8 +82,21 @@ impl Keyring {
         }
     }
 
+    /// Keeps what outlives the session: the refresh token and where to use it. The
+    /// access token is left out when there is a refresh token (it is short-lived, and a
+    /// JWT would crowd stores with small entries, such as Windows' ~2.5 KB); the loaded
+    /// set is marked expired, so the first call refreshes it.
     pub fn save_tokens(&self, t: &TokenSet) -> Result<(), AdminError> {
-        let text = serde_json::to_string(t)
+        let kept = if t.refresh_token.is_some() {
+            TokenSet {
+                access_token: Secret::new(""),
+                expires_at: Some(0),
+                ..t.clone()
+            }
+        } else {
+            t.clone()
+        };
+        let text = serde_json::to_string(&kept)
             .map_err(|e| AdminError::new("internal", format!("cannot encode tokens: {e}")))?;
         self.entry.set_password(&text).map_err(keyring_error)
     }

@@ -13,7 +13,8 @@ export interface AdminApi {
   /** Adds a connection and switches to it (a remote one only once its credential works). */
   connectionAdd(req: T.ConnectionAddRequest): Promise<T.ConsoleStatus>;
   connectionUpdate(id: string, name?: string | null, colour?: string | null): Promise<T.ConnectionDto>;
-  connectionRemove(id: string): Promise<void>;
+  /** Says what happened (a browser sign-in is revoked at the server first). */
+  connectionRemove(id: string): Promise<string>;
 
   clientsList(): Promise<T.ClientDto[]>;
   clientGet(id: string): Promise<T.ClientDto>;
