@@ -36,8 +36,9 @@ function user(username: string): T.UserDto {
 export function fakeApi(data: {
   clients?: T.ClientDto[]; sessions?: T.SessionDto[]; keys?: T.KeyDto[]; audit?: T.AuditEventDto[];
   scopes?: T.ScopeDto[]; inspection?: T.Inspection; status?: Partial<T.ConsoleStatus>; password?: string | null;
-  connections?: T.ConnectionDto[]; tryResult?: T.ClientTryResult;
+  connections?: T.ConnectionDto[]; tryResult?: T.ClientTryResult; users?: T.UserDto[];
 } = {}): { api: AdminApi; calls: Calls } {
+  const users: T.UserDto[] = data.users ?? [];
   const calls: Calls = [];
   let password = data.password ?? null;
   const rec = <R>(name: string, args: unknown[], r: R | (() => R)): Promise<R> => {
@@ -124,11 +125,16 @@ export function fakeApi(data: {
     ]),
     scopeCreate: (req) => rec('scopeCreate', [req], { name: req.name ?? '', description: req.description ?? '', claims: req.claims ?? [], builtin: false, created_at: NOW }),
     scopeDelete: (name) => rec('scopeDelete', [name], undefined),
-    usersList: () => rec('usersList', [], []),
+    usersList: () => rec('usersList', [], () => users.map((u) => ({ ...u }))),
     userGet: (id) => rec('userGet', [id], user(id)),
-    userCreate: (req) => rec('userCreate', [req], user(req.username ?? 'u')),
-    userDisable: (id) => rec('userDisable', [id], { ...user(id), disabled: true }),
-    userEnable: (id) => rec('userEnable', [id], user(id)),
+    userCreate: (req) => rec('userCreate', [req], () => {
+      if ((req.password ?? '').length < 8) throw new ApiError('invalid_input', 'password must be at least 8 characters');
+      const u = { ...user(req.username ?? 'u'), is_admin: !!req.is_admin, name: req.name ?? null };
+      users.push(u);
+      return u;
+    }),
+    userDisable: (id) => rec('userDisable', [id], () => { const u = users.find((u) => u.id === id)!; u.disabled = true; return { ...u }; }),
+    userEnable: (id) => rec('userEnable', [id], () => { const u = users.find((u) => u.id === id)!; u.disabled = false; return { ...u }; }),
     keysList: () => rec('keysList', [], data.keys ?? []),
     keysRotate: (req) => rec('keysRotate', [req], [{ alg: 'ES256', previous_kid: 'k-old', active_kid: 'k-new' }]),
     keyRevoke: (kid) => rec('keyRevoke', [kid], { kid, alg: 'ES256', previous_state: 'active', active_kid: 'k-next' }),

@@ -7,6 +7,7 @@ import Sessions from '../src/pages/Sessions.svelte';
 import Tokens from '../src/pages/Tokens.svelte';
 import Audit from '../src/pages/Audit.svelte';
 import Keys from '../src/pages/Keys.svelte';
+import Users from '../src/pages/Users.svelte';
 import App from '../src/App.svelte';
 
 let mounted: ReturnType<typeof mount> | null = null;
@@ -228,7 +229,7 @@ describe('App', () => {
     flushSync();
     expect(target.querySelector('[data-testid=secret-value]')?.textContent).toBe('generated-pw');
     expect(calls.filter((c) => c.name === 'firstAdminPasswordTake').length).toBe(1);
-    for (const p of ['Dashboard', 'Clients', 'Scopes', 'Keys', 'Sessions', 'Tokens', 'Audit', 'Settings']) {
+    for (const p of ['Dashboard', 'Clients', 'Scopes', 'Users', 'Keys', 'Sessions', 'Tokens', 'Audit', 'Settings']) {
       expect(byText(target, 'nav button', p)).toBeTruthy();
     }
     expect(target.querySelector('[data-testid=port]')?.textContent).toBe('9280');
@@ -376,5 +377,54 @@ describe('Try it', () => {
     click(t.querySelector('[data-testid=try-client]'));
     expect(document.body.textContent).toContain('loopback redirect URI');
     expect(document.querySelector<HTMLButtonElement>('[data-testid=try-run]')!.disabled).toBe(true);
+  });
+});
+
+describe('Users', () => {
+  it('creates a user with the password the administrator sets, and refuses a short one plainly', async () => {
+    const { api, calls } = fakeApi({ users: [] });
+    const t = render(Users, api);
+    await settle();
+    flushSync();
+    expect(t.textContent).toContain('No users yet');
+    click(t.querySelector('[data-testid=new-user]'));
+    const set = (sel: string, v: string) => {
+      const el = document.querySelector<HTMLInputElement>(sel)!;
+      el.value = v;
+      el.dispatchEvent(new Event('input'));
+      flushSync();
+    };
+    set('[data-testid=user-username]', 'alice');
+    set('[data-testid=user-password]', 'short');
+    document.querySelector<HTMLFormElement>('form[aria-label="New user"]')!.requestSubmit();
+    await settle();
+    flushSync();
+    expect(t.querySelector('[role=alert]')?.textContent).toContain('invalid_input');
+    set('[data-testid=user-password]', 'a long enough passphrase');
+    document.querySelector<HTMLFormElement>('form[aria-label="New user"]')!.requestSubmit();
+    await settle();
+    flushSync();
+    expect(calls.filter((c) => c.name === 'userCreate').length).toBe(2);
+    expect(t.querySelectorAll('[data-testid=user-row]').length).toBe(1);
+    expect(document.body.innerHTML).not.toContain('a long enough passphrase');
+  });
+
+  it('says what disabling a user cuts off before doing it', async () => {
+    const alice = { id: 'u1', username: 'alice', email: null, email_verified: false, name: null, disabled: false, is_admin: false, password_changed_at: NOW, created_at: NOW };
+    const { api, calls } = fakeApi({ users: [alice], sessions: [session(1, { user_id: 'u1' }), session(2, { user_id: 'u1' })] });
+    const t = render(Users, api);
+    await settle();
+    flushSync();
+    click(t.querySelector('[data-testid=disable-user]'));
+    await settle();
+    flushSync();
+    expect(document.querySelector('[data-testid=disable-impact]')?.textContent).toMatch(/live session/);
+    expect(calls.find((c) => c.name === 'sessionsRevoke')?.args[0]).toMatchObject({ user: 'u1', dry_run: true });
+    expect(calls.some((c) => c.name === 'userDisable')).toBe(false);
+    click(document.querySelector('[data-testid=confirm-disable]'));
+    await settle();
+    flushSync();
+    expect(calls.find((c) => c.name === 'userDisable')?.args).toEqual(['u1']);
+    expect(t.textContent).toContain('disabled');
   });
 });

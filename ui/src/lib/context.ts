@@ -21,7 +21,7 @@ export interface Shell {
   inspect(token: string): void;
 }
 
-export type PageId = 'dashboard' | 'clients' | 'scopes' | 'keys' | 'sessions' | 'tokens' | 'audit' | 'settings';
+export type PageId = 'dashboard' | 'clients' | 'scopes' | 'users' | 'keys' | 'sessions' | 'tokens' | 'audit' | 'settings';
 
 const SHELL = Symbol('shell');
 export function provideShell(s: Shell): void {
