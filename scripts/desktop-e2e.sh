@@ -5,6 +5,7 @@
 # WebKitWebDriver inside Xvfb. Everything is under `timeout`: without a display
 # tauri-driver hangs forever. Screenshots land in $CARGO_TARGET_DIR/e2e-shots/.
 set -euo pipefail
+# E2E_SCRIPT=path runs another WebDriver script in the same set-up (debugging).
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 APP="$TARGET/debug/latchkey-desktop"
@@ -30,11 +31,22 @@ R_DB="$WORK/remote.db"
 R_PASSWORD="remote-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 printf '%s' "$R_PASSWORD" | "$LATCHKEY" admin --db "$R_DB" users create --username root --admin --password-stdin >/dev/null 2>&1
 R_API_KEY="$("$LATCHKEY" admin --db "$R_DB" --json api-keys create --name desktop-e2e 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
-"$LATCHKEY" serve --db "$R_DB" --issuer "http://127.0.0.1:$R_PORT" --public-addr "127.0.0.1:$R_PORT" \
-  --admin-addr "127.0.0.1:$R_ADMIN_PORT" >"$WORK/serve.log" 2>&1 &
-SERVE_PID=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$R_ADMIN_PORT/admin/v1/health" >/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$R_ADMIN_PORT/admin/v1/health" >/dev/null || { echo "desktop-e2e: latchkey serve did not start:"; tail -n 20 "$WORK/serve.log"; exit 1; }
+# Free ports are picked, then bound: another process may take one in between, so try
+# again with fresh ones.
+for attempt in 1 2 3; do
+  "$LATCHKEY" serve --db "$R_DB" --issuer "http://127.0.0.1:$R_PORT" --public-addr "127.0.0.1:$R_PORT" \
+    --admin-addr "127.0.0.1:$R_ADMIN_PORT" >"$WORK/serve.log" 2>&1 &
+  SERVE_PID=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$R_ADMIN_PORT/admin/v1/health" >/dev/null && break
+    kill -0 "$SERVE_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  curl -sf "http://127.0.0.1:$R_ADMIN_PORT/admin/v1/health" >/dev/null && break
+  kill "$SERVE_PID" 2>/dev/null || true
+  [ "$attempt" = 3 ] && { echo "desktop-e2e: latchkey serve did not start:"; tail -n 20 "$WORK/serve.log"; exit 1; }
+  R_PORT="$(free_port)"; R_ADMIN_PORT="$(free_port)"
+done
 
 export E2E_APP="$APP" E2E_DB="$WORK/e2e.db" E2E_PORT="$PORT" E2E_SHOTS="$SHOTS" \
        E2E_CONNECTIONS="$WORK/connections.json" \
@@ -50,5 +62,5 @@ timeout 480 xvfb-run -a -s "-screen 0 1400x900x24 -nolisten tcp" bash -c '
     curl -sf "http://127.0.0.1:$DRIVER_PORT/status" >/dev/null && break
     sleep 0.1
   done
-  timeout 420 node "$ROOT/ui/e2e/desktop.e2e.mjs"
+  timeout 420 node "${E2E_SCRIPT:-$ROOT/ui/e2e/desktop.e2e.mjs}"
 ' || { rc=$?; echo "desktop-e2e: failed (exit $rc); tauri-driver log:"; tail -n 30 "$WORK/tauri-driver.log" 2>/dev/null || true; exit "$rc"; }

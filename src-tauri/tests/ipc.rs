@@ -125,6 +125,23 @@ fn the_manifest_the_handler_and_the_capability_name_the_same_commands() {
         "the capability must grant exactly the commands"
     );
 
+    // The isolation hook lets exactly these through.
+    let hook = include_str!("../../ui/isolation/index.html");
+    let start = hook.find("const COMMANDS = [").expect("the hook's list");
+    let end = start + hook[start..].find("];").expect("end of list");
+    let allowed: Vec<&str> = hook[start..end]
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix('\'')
+                .and_then(|l| l.strip_suffix("',"))
+        })
+        .collect();
+    assert_eq!(
+        allowed, COMMANDS,
+        "ui/isolation/index.html and COMMANDS differ"
+    );
+
     let lib_rs = include_str!("../src/lib.rs");
     for c in COMMANDS {
         assert!(

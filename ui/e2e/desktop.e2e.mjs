@@ -180,6 +180,8 @@ const tests = [
          out.fs = await attempt('plugin:fs|read_text_file', { path: '/etc/passwd' });
          out.devtools = await attempt('plugin:webview|internal_toggle_devtools', {});
          out.unknown = await attempt('eval_js', { script: '1' });
+         out.isolation = await attempt('connection_add', { req: { name: 'x', colour: 'red', kind: 'remote', server: 'http://evil.example', auth: 'api_key', api_key: 'lk_x' } });
+         out.pattern = window.__TAURI_INTERNALS__.__TAURI_PATTERN__?.pattern;
          out.password = await I.invoke('first_admin_password_take');
          out.client = await I.invoke('client_get', { id: ${JSON.stringify(world.embedded.clientId)} });
          out.clients = await I.invoke('clients_list');
@@ -190,6 +192,8 @@ const tests = [
     );
     assert(!r.crashed, `script ran: ${r.crashed}`);
     for (const k of ['shell', 'fs', 'devtools', 'unknown']) assert(r[k].startsWith('refused'), `${k} must be refused, got ${r[k]}`);
+    assert(r.pattern === 'isolation', `IPC runs through the isolation pattern (is ${r.pattern})`);
+    assert(r.isolation.includes('refused_by_isolation'), `the isolation hook stops a credential bound for plain http: ${r.isolation}`);
     assert(r.password === null, 'the admin password cannot be read again');
     assert(r.globalTauri === 'undefined', 'no global Tauri object');
     const visible = JSON.stringify([r.client, r.clients, r.storage]);

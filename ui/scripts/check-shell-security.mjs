@@ -35,12 +35,18 @@ export function audit({ conf, capabilities, cargoToml, commands }) {
     if (!connect.includes('ipc:') || !connect.includes('http://ipc.localhost')) p.push('csp: connect-src must allow ipc: http://ipc.localhost (and nothing broad)');
     if (/\*|https:(?!\/\/)|\bhttps?:\/\/(?!ipc\.localhost)/.test(connect)) p.push(`csp: connect-src too broad (${connect})`);
     if (!/object-src 'none'/.test(text)) p.push("csp: object-src must be 'none'");
-    if (!/frame-src 'none'/.test(text)) p.push("csp: frame-src must be 'none'");
+    // With the isolation pattern, frame-src stays unset: it falls back to default-src,
+    // to which Tauri adds the per-launch isolation scheme (isolation-<uuid>:), the one
+    // frame the page may hold besides its own origin. Without the pattern, no frames.
+    const frames = dir('frame-src');
+    if (sec.pattern?.use === 'isolation' ? frames !== '' : frames !== "frame-src 'none'") {
+      p.push(`csp: frame-src must be ${sec.pattern?.use === 'isolation' ? "unset (default-src 'self' + Tauri's isolation scheme)" : "'none'"} (is ${frames || 'unset'})`);
+    }
   }
   if (app.withGlobalTauri !== false) p.push('app.withGlobalTauri must be false');
   if (sec.freezePrototype !== true) p.push('app.security.freezePrototype must be true');
   if (sec.assetProtocol?.enable) p.push('app.security.assetProtocol must stay disabled');
-  if (sec.pattern && sec.pattern.use && sec.pattern.use !== 'isolation' && sec.pattern.use !== 'brownfield') p.push('app.security.pattern: unknown');
+  if (sec.pattern?.use !== 'isolation') p.push('app.security.pattern must be the isolation pattern (every IPC message through ui/isolation)');
 
   // tauri-build names a command's permission allow-<command> with hyphens for underscores.
   const allowed = new Set(commands.map((c) => `allow-${c.replace(/_/g, '-')}`));

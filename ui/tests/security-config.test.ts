@@ -24,7 +24,9 @@ describe('the shell security check', () => {
     ['the shell plugin', (c) => c.capabilities['capabilities/main.json'].permissions.push('shell:allow-execute'), /no shell/],
     ['a $HOME fs scope', (c) => c.capabilities['capabilities/main.json'].permissions.push({ identifier: 'fs:allow-read', allow: [{ path: '$HOME/**' }] }), /fs plugin|\$HOME/],
     ['a command outside the manifest', (c) => c.capabilities['capabilities/main.json'].permissions.push('allow-eval-js'), /not in the app manifest/],
-    ['devtools in release', (c) => (c.cargoToml = c.cargoToml.replace('tauri = { version = "2", features = [] }', 'tauri = { version = "2", features = ["devtools"] }')), /devtools/],
+    ['devtools in release', (c) => (c.cargoToml = c.cargoToml.replace('tauri = { version = "2", features = ["isolation"] }', 'tauri = { version = "2", features = ["isolation", "devtools"] }')), /devtools/],
+    ['no isolation pattern', (c) => delete c.conf.app.security.pattern, /isolation pattern/],
+    ['frames from anywhere', (c) => (c.conf.app.security.csp = c.conf.app.security.csp.replace("object-src 'none'", "frame-src https:; object-src 'none'")), /frame-src must be/],
   ];
   for (const [what, spoil, expected] of cases) {
     it(`fails on ${what}`, () => {
