@@ -371,7 +371,9 @@ impl AdminBackend for Embedded {
     }
 
     async fn keys_schedule_get(&self) -> AdminResult<KeysScheduleDto> {
-        let policy = self.manager.policy().rotation;
+        // The rotation policy in force, admin-set values included: the schedule moves
+        // as soon as an administrator changes it.
+        let policy = self.manager.settings_get().await?.effective.rotation();
         let keys = self.manager.keys_list().await?;
         let mut algorithms = Vec::new();
         for alg in latchkey_core::model::Alg::ALL {
