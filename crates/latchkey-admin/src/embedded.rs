@@ -572,6 +572,15 @@ impl AdminBackend for Embedded {
             &self.manager.api_key_revoke(&self.actor, id).await?,
         ))
     }
+
+    async fn settings_get(&self) -> AdminResult<SettingsDto> {
+        settings_dto(&self.manager.settings_get().await?)
+    }
+
+    async fn settings_update(&self, req: SettingsUpdateRequest) -> AdminResult<SettingsDto> {
+        let patch = settings_patch(&req)?;
+        settings_dto(&self.manager.settings_update(&self.actor, patch).await?)
+    }
 }
 
 /// How often an idle event subscription looks for news: the console's live views lag

@@ -258,6 +258,23 @@ async fn await_keys(
     next.run(req).await
 }
 
+/// Puts the brute-force limits in force now into the limiters, so an administrator's
+/// change applies (through the provider's settings cache) within a second on every
+/// node. A store error keeps the rules already in force.
+async fn apply_limits(
+    axum::extract::State(st): axum::extract::State<Arc<AppState>>,
+    req: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
+    if req.method() == axum::http::Method::POST {
+        match st.provider.settings().await {
+            Ok(s) => st.limits.apply(&s),
+            Err(e) => tracing::debug!(error = ?e, "settings unavailable; limits unchanged"),
+        }
+    }
+    next.run(req).await
+}
+
 /// HD-05 behind a proxy: only requests that reached the proxy over HTTPS are served;
 /// plain-HTTP page loads are redirected, anything else refused unprocessed.
 async fn forwarded_https(
@@ -310,6 +327,7 @@ pub fn public_router(st: Arc<AppState>) -> Router {
         )
         .route("/device", get(pages::device_get).post(pages::device_post))
         .route("/logout", get(pages::logout).post(pages::logout))
+        .route_layer(middleware::from_fn_with_state(st.clone(), apply_limits))
         .route_layer(middleware::from_fn_with_state(st.clone(), await_keys));
     Router::new()
         .route("/.well-known/openid-configuration", get(api::discovery))
