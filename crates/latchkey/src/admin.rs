@@ -463,6 +463,8 @@ pub enum ApiKeysCmd {
     Revoke { id: String },
 }
 
+// Parsed once per process, like `Resource`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum SettingsCmd {
     /// Every setting: the value in force, the default, and whether an admin set it

@@ -457,3 +457,41 @@ fn the_admin_database_may_come_from_the_environment() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(e.db.exists());
 }
+
+#[test]
+fn settings_are_set_by_flag_in_seconds_or_durations_and_reset_with_default() {
+    let e = env();
+    let start = json(&e.db, &["settings", "get"]);
+    assert_eq!(start["code_ttl"]["source"], "default");
+    let set = json(
+        &e.db,
+        &[
+            "settings",
+            "update",
+            "--code-ttl",
+            "2m",
+            "--login-max-failures",
+            "4",
+        ],
+    );
+    assert_eq!(set["code_ttl"]["value"], 120);
+    assert_eq!(set["code_ttl"]["source"], "admin");
+    assert_eq!(set["login_max_failures"]["value"], 4);
+    let human = ok(&e.db, &["settings", "get"]);
+    assert!(human.contains("2 min (120 s)"), "{human}");
+
+    // Out of range: the operation's error and code, exit 1, nothing stored.
+    let out = admin(&e.db, &["settings", "update", "--code-ttl", "5"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("code_ttl"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("(invalid_input)"), "{}", stderr(&out));
+    assert_eq!(json(&e.db, &["settings", "get"]), set);
+
+    let reset = json(&e.db, &["settings", "update", "--code-ttl", "default"]);
+    assert_eq!(reset["code_ttl"]["source"], "default");
+    assert_eq!(reset["code_ttl"]["value"], start["code_ttl"]["default"]);
+    assert_eq!(reset["login_max_failures"]["source"], "admin");
+
+    // Naming no setting at all is a usage error.
+    assert_eq!(admin(&e.db, &["settings", "update"]).status.code(), Some(2));
+}

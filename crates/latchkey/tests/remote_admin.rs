@@ -180,6 +180,30 @@ async fn a_list_and_a_create_go_to_the_server_named_by_server_with_an_api_key() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settings_change_over_server_is_what_the_database_holds() {
+    let (s, key) = server().await;
+    let set = ok_json(s.admin(
+        &key,
+        &["settings", "update", "--device-code-ttl", "5m", "--json"],
+    ));
+    assert_eq!(set["device_code_ttl"]["value"], 300);
+    assert_eq!(set["device_code_ttl"]["source"], "admin");
+    let mut c = latchkey(&s.kek);
+    c.args(["admin", "--db"])
+        .arg(&s.db)
+        .args(["settings", "get", "--json"]);
+    let local = ok_json(run(c));
+    assert_eq!(local["device_code_ttl"], set["device_code_ttl"]);
+    let out = s.admin(&key, &["settings", "update", "--device-code-ttl", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("device_code_ttl") && err.contains("(invalid_input)"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_key_is_printed_once_and_never_listed() {
     let (s, key) = server().await;
     let created = ok_json(s.admin(
