@@ -593,7 +593,7 @@ impl SettingsUpdateArgs {
 }
 
 /// `30d`, `12h`, `90m`, `45s`, `2w` (or plain seconds) as seconds.
-fn parse_duration(s: &str) -> Result<i64, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);

@@ -36,6 +36,7 @@ fn latchkey() -> Command {
         "LATCHKEY_SYNCHRONOUS_NORMAL",
         "LATCHKEY_TLS_CERT",
         "LATCHKEY_TLS_KEY",
+        "LATCHKEY_SETTING",
         "RUST_LOG",
     ] {
         c.env_remove(k);
@@ -412,7 +413,8 @@ fn serve_settings_take_the_flag_then_the_environment_then_the_config_file_then_t
     std::fs::write(
         &cfg,
         "db = \"file.db\"\nissuer = \"https://file.example\"\nadmin_addr = \"127.0.0.1:9999\"\n\
-         access_token_alg = \"RS256\"\ntrusted_proxy = [\"10.0.0.1\"]\n",
+         access_token_alg = \"RS256\"\ntrusted_proxy = [\"10.0.0.1\"]\n\
+         [settings]\ncode_ttl = 120\nlogin_block = 45\n",
     )
     .unwrap();
     let o = latchkey()
@@ -421,6 +423,7 @@ fn serve_settings_take_the_flag_then_the_environment_then_the_config_file_then_t
         .args(["--issuer", "https://flag.example", "--check-config"])
         .env("LATCHKEY_DB", "/tmp/env.db")
         .env("LATCHKEY_ACCESS_TOKEN_ALG", "EdDSA")
+        .env("LATCHKEY_SETTING", "code_ttl=90,id_token_ttl=15m")
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -432,6 +435,10 @@ fn serve_settings_take_the_flag_then_the_environment_then_the_config_file_then_t
     assert_eq!(s["public_addr"], "127.0.0.1:8080");
     assert_eq!(s["trusted_proxies"], serde_json::json!(["10.0.0.1"]));
     assert_eq!(s["synchronous_normal"], false);
+    assert_eq!(
+        s["settings"],
+        serde_json::json!({"code_ttl": 90, "id_token_ttl": 900, "login_block": 45})
+    );
 
     let bad = latchkey()
         .args([

@@ -85,6 +85,8 @@ async fn server() -> (Server, String) {
         .args(["--issuer", &issuer])
         .args(["--public-addr", &format!("127.0.0.1:{port}")])
         .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])
+        // A configured default, which the settings must report as the default.
+        .args(["--setting", "sign_in_ttl=2h"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -188,6 +190,10 @@ async fn a_settings_change_over_server_is_what_the_database_holds() {
     ));
     assert_eq!(set["device_code_ttl"]["value"], 300);
     assert_eq!(set["device_code_ttl"]["source"], "admin");
+    // The server's configured default (`--setting sign_in_ttl=2h`), not the built-in one.
+    assert_eq!(set["sign_in_ttl"]["default"], 7200);
+    assert_eq!(set["sign_in_ttl"]["value"], 7200);
+    assert_eq!(set["sign_in_ttl"]["source"], "default");
     let mut c = latchkey(&s.kek);
     c.args(["admin", "--db"])
         .arg(&s.db)
