@@ -50,6 +50,8 @@ const COMMANDS: &[&str] = &[
     "api_keys_list",
     "api_key_create",
     "api_key_revoke",
+    "settings_get",
+    "settings_update",
 ];
 
 fn main() {

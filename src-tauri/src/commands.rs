@@ -531,3 +531,18 @@ pub async fn api_key_create(
 pub async fn api_key_revoke(console: State<'_, Console>, id: String) -> CmdResult<ApiKeyDto> {
     Ok(console.backend().await?.api_key_revoke(&id).await?)
 }
+
+// --- runtime settings -------------------------------------------------------------------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn settings_get(console: State<'_, Console>) -> CmdResult<SettingsDto> {
+    Ok(console.backend().await?.settings_get().await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn settings_update(
+    console: State<'_, Console>,
+    req: SettingsUpdateRequest,
+) -> CmdResult<SettingsDto> {
+    Ok(console.backend().await?.settings_update(req).await?)
+}

@@ -70,6 +70,8 @@ pub const COMMANDS: &[&str] = &[
     "api_keys_list",
     "api_key_create",
     "api_key_revoke",
+    "settings_get",
+    "settings_update",
 ];
 
 /// The command handlers on `builder`; shared by the real app and the `MockRuntime`
@@ -120,6 +122,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         commands::api_keys_list,
         commands::api_key_create,
         commands::api_key_revoke,
+        commands::settings_get,
+        commands::settings_update,
     ])
 }
 

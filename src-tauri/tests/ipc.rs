@@ -199,6 +199,22 @@ fn errors_arrive_as_a_code_and_a_human_message() {
 }
 
 #[test]
+fn settings_change_and_reset_through_the_ipc_and_a_refused_value_is_invalid_input() {
+    let w = world(false);
+    let s: Value = w.call("settings_get", json!({}));
+    assert_eq!(s["code_ttl"]["source"], "default");
+    let s: Value = w.call("settings_update", json!({ "req": { "code_ttl": 120 } }));
+    assert_eq!(s["code_ttl"]["value"], 120);
+    assert_eq!(s["code_ttl"]["source"], "admin");
+    let err = w
+        .call_raw("settings_update", json!({ "req": { "code_ttl": 1 } }))
+        .expect_err("below the range");
+    assert_eq!(err["code"], "invalid_input", "{err}");
+    let s: Value = w.call("settings_update", json!({ "req": { "code_ttl": null } }));
+    assert_eq!(s["code_ttl"]["source"], "default");
+}
+
+#[test]
 fn a_client_secret_crosses_into_the_webview_once_at_creation_and_never_after() {
     let w = world(false);
     let created: Value = w.call(

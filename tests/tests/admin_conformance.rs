@@ -894,6 +894,100 @@ async fn health_answers_ok_with_the_version(w: &World) {
     assert!(h.time > 1_600_000_000);
 }
 
+async fn settings_are_set_reset_validated_and_audited(w: &World) {
+    let b = w.b();
+    let start = b.settings_get().await.unwrap();
+    assert_eq!(start.code_ttl.source, "default");
+    assert_eq!(start.code_ttl.value, start.code_ttl.default);
+    assert_eq!(start.updated_at, None);
+
+    let set = b
+        .settings_update(SettingsUpdateRequest {
+            code_ttl: Some(Some(120)),
+            login_max_failures: Some(Some(3)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(set.code_ttl.value, 120);
+    assert_eq!(set.code_ttl.source, "admin");
+    assert_eq!(set.code_ttl.default, start.code_ttl.default);
+    assert_eq!(set.login_max_failures.value, 3);
+    assert_eq!(set.id_token_ttl, start.id_token_ttl);
+    assert!(set.updated_at.is_some());
+    assert_eq!(b.settings_get().await.unwrap(), set);
+
+    // One bad value refuses the whole change, naming the field; nothing is stored.
+    for (bad, field) in [
+        (
+            SettingsUpdateRequest {
+                id_token_ttl: Some(Some(900)),
+                code_ttl: Some(Some(5)),
+                ..Default::default()
+            },
+            "code_ttl",
+        ),
+        (
+            SettingsUpdateRequest {
+                retire_after: Some(Some(600)),
+                ..Default::default()
+            },
+            "retire_after",
+        ),
+        (
+            SettingsUpdateRequest {
+                prepublish: Some(Some(10)),
+                ..Default::default()
+            },
+            "prepublish",
+        ),
+        (
+            SettingsUpdateRequest {
+                login_window: Some(Some(0)),
+                ..Default::default()
+            },
+            "login_window",
+        ),
+    ] {
+        let e = b.settings_update(bad).await.unwrap_err();
+        assert_eq!(e.code, "invalid_input", "{field}: {}", e.message);
+        assert!(e.message.contains(field), "{field}: {}", e.message);
+    }
+    assert_eq!(b.settings_get().await.unwrap(), set);
+
+    let reset = b
+        .settings_update(SettingsUpdateRequest {
+            code_ttl: Some(None),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(reset.code_ttl.source, "default");
+    assert_eq!(reset.code_ttl.value, start.code_ttl.default);
+    assert_eq!(reset.login_max_failures.source, "admin");
+
+    let audit = b
+        .audit_list(AuditFilterDto {
+            action_prefix: Some("settings.".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.items.len(), 2, "refused changes are not audited");
+    let last = &audit.items[0];
+    assert_eq!(last.target.as_deref(), Some("settings"));
+    assert_eq!(
+        last.before,
+        Some(serde_json::json!({"code_ttl": {"value": 120, "source": "admin"}}))
+    );
+    assert_eq!(
+        last.after,
+        Some(
+            serde_json::json!({"code_ttl": {"value": start.code_ttl.default, "source": "default"}})
+        )
+    );
+}
+
 // --- both backends ---------------------------------------------------------------------------
 
 macro_rules! conformance {
@@ -932,6 +1026,7 @@ conformance!(
     api_keys_are_shown_once_listed_without_the_key_and_revoked,
     the_event_stream_delivers_client_changes_and_new_sessions,
     health_answers_ok_with_the_version,
+    settings_are_set_reset_validated_and_audited,
 );
 
 // --- the remote backend alone --------------------------------------------------------------

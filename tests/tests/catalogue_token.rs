@@ -276,7 +276,7 @@ async fn tk_03_twenty_concurrent_redemptions_of_one_code_yield_exactly_one_succe
 async fn tk_04_a_code_redeemed_one_second_after_its_lifetime_is_invalid_grant() {
     let Env { h, c1, .. } = env_on(Harness::start_with_clock(now()).await.unwrap()).await;
     let clock = h.clock.clone().unwrap();
-    let ttl = h.provider.config.code_ttl;
+    let ttl = h.provider.config.defaults.code_ttl;
     let (code, verifier) = code_for(&h, &c1).await;
     clock.advance(ttl + 1);
     let resp = redeem(&h, &c1, &code, Some(&verifier), Some(&c1.redirect_uri)).await;

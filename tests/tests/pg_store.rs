@@ -189,3 +189,52 @@ async fn one_node_at_a_time_leads_and_a_closed_leader_hands_over() {
     assert!(took_over, "B never took over after A closed");
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settings_change_through_one_node_reaches_the_other_nodes_engine_within_a_second() {
+    use latchkey_core::clock::SystemClock;
+    use latchkey_core::crypto::Kek;
+    use latchkey_core::manage::{ManagePolicy, Manager, SettingsPatch};
+    use latchkey_core::oauth::{Config, Provider};
+    use std::sync::Arc;
+
+    let db = TestDatabase::create().await.unwrap();
+    let a = PgStore::connect(&db.url).await.unwrap();
+    let b = PgStore::connect(&db.url).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let kek = Kek::generate();
+    let node_b = Provider::new(
+        Arc::new(b.clone()),
+        Arc::new(SystemClock),
+        kek.clone(),
+        Config::new("http://127.0.0.1:9"),
+    );
+    // B has read (and cached) the defaults.
+    assert_eq!(node_b.settings().await.unwrap().code_ttl, 60);
+    let admin_a = Manager::new(
+        Arc::new(a.clone()),
+        Arc::new(SystemClock),
+        kek,
+        ManagePolicy::default(),
+    );
+    let started = Instant::now();
+    admin_a
+        .settings_update(
+            "test",
+            SettingsPatch::from([("code_ttl".to_string(), Some(120))]),
+        )
+        .await
+        .unwrap();
+    loop {
+        if node_b.settings().await.unwrap().code_ttl == 120 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "node B still used the old settings"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    a.close().await;
+    b.close().await;
+}

@@ -29,6 +29,23 @@ export function session(i: number, over: Partial<T.SessionDto> = {}): T.SessionD
 
 export type Calls = { name: string; args: unknown[] }[];
 
+/** The server's built-in defaults, as `GET /admin/v1/settings` reports them. */
+export const SETTING_DEFAULTS: Record<string, number> = {
+  access_token_ttl: 600, refresh_token_ttl: 2592000, refresh_idle_ttl: 604800, code_ttl: 60, id_token_ttl: 600,
+  device_code_ttl: 600, sign_in_ttl: 28800, rotate_every: 2592000, prepublish: 3600, retire_after: 86400,
+  login_max_failures: 10, login_window: 300, login_block: 30, client_auth_max_failures: 20, client_auth_window: 60,
+  client_auth_block: 30, device_code_max_failures: 5, device_code_window: 60, device_code_block: 60,
+};
+
+/** Settings with `admin` values laid over the defaults. */
+export function settingsDto(admin: Record<string, number> = {}, updatedAt: number | null = null): T.SettingsDto {
+  const out: Record<string, unknown> = { updated_at: updatedAt };
+  for (const [name, def] of Object.entries(SETTING_DEFAULTS)) {
+    out[name] = name in admin ? { value: admin[name], default: def, source: 'admin' } : { value: def, default: def, source: 'default' };
+  }
+  return out as unknown as T.SettingsDto;
+}
+
 function user(username: string): T.UserDto {
   return { id: `id-${username}`, username, email: null, email_verified: false, name: null, disabled: false, is_admin: false, password_changed_at: NOW, created_at: NOW };
 }
@@ -37,6 +54,7 @@ export function fakeApi(data: {
   clients?: T.ClientDto[]; sessions?: T.SessionDto[]; keys?: T.KeyDto[]; audit?: T.AuditEventDto[];
   scopes?: T.ScopeDto[]; inspection?: T.Inspection; status?: Partial<T.ConsoleStatus>; password?: string | null;
   connections?: T.ConnectionDto[]; tryResult?: T.ClientTryResult; users?: T.UserDto[];
+  settings?: Record<string, number>;
 } = {}): { api: AdminApi; calls: Calls } {
   const users: T.UserDto[] = data.users ?? [];
   const calls: Calls = [];
@@ -69,6 +87,7 @@ export function fakeApi(data: {
     };
     return status;
   };
+  const adminSettings: Record<string, number> = { ...(data.settings ?? {}) };
   const api: AdminApi = {
     consoleStatus: () => rec('consoleStatus', [], () => ({ ...status })),
     connectionsList: () => rec('connectionsList', [], () => connections.map((c) => ({ ...c }))),
@@ -170,6 +189,20 @@ export function fakeApi(data: {
     apiKeysList: () => rec('apiKeysList', [], []),
     apiKeyCreate: (req) => rec('apiKeyCreate', [req], { id: 'k1', name: req.name ?? '', read_only: !!req.read_only, created_at: NOW, created_by: 'local-admin', api_key: 'lk_secret' }),
     apiKeyRevoke: (id) => rec('apiKeyRevoke', [id], { id, name: 'k', read_only: false, created_at: NOW, created_by: 'local-admin', revoked_at: NOW }),
+    settingsGet: () => rec('settingsGet', [], () => settingsDto(adminSettings)),
+    // Like the server: one bad value refuses the whole change and stores nothing.
+    settingsUpdate: (req) => rec('settingsUpdate', [req], () => {
+      for (const [name, v] of Object.entries(req)) {
+        if (name === 'code_ttl' && typeof v === 'number' && (v < 10 || v > 600)) {
+          throw new ApiError('invalid_input', 'code_ttl must be between 10 and 600 seconds');
+        }
+      }
+      for (const [name, v] of Object.entries(req)) {
+        if (v === null) delete adminSettings[name];
+        else if (typeof v === 'number') adminSettings[name] = v;
+      }
+      return settingsDto(adminSettings, NOW);
+    }),
   };
   return { api, calls };
 }

@@ -19,6 +19,20 @@ describe('the Tauri AdminApi', () => {
     expect(seen[1]).toEqual(['sessions_revoke', { req: { client_id: 'c1', dry_run: true } }]);
   });
 
+  it('sends a settings change as req, a reset as null', async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      seen.push([cmd, args]);
+      return {};
+    });
+    await tauriApi().settingsGet();
+    await tauriApi().settingsUpdate({ code_ttl: 120, retire_after: null });
+    expect(seen).toEqual([
+      ['settings_get', {}],
+      ['settings_update', { req: { code_ttl: 120, retire_after: null } }],
+    ]);
+  });
+
   it('turns a {code, message} rejection into an ApiError with that code', async () => {
     mockIPC(() => {
       throw { code: 'not_found', message: 'no client "x"' };

@@ -6,11 +6,13 @@ use latchkey_api_types::*;
 use latchkey_core::manage::{
     ClientCreated as CoreClientCreated, ClientUpdate, KeyRevocation, KeyRotation, NewClient,
     NewScope, NewUser, SecretRotated as CoreSecretRotated, SessionQuery, SessionSelector,
+    SettingsPatch, SettingsView,
 };
 use latchkey_core::model::{
     Alg, ApiKey, AuditEvent, AuditFilter, AuthMethod, Client, ClientType, GrantType, RevokeImpact,
     Scope, SessionSort, SessionStateFilter, SigningKey, StoreStats, User,
 };
+use latchkey_core::settings::FIELDS;
 use latchkey_core::store::SessionInfo;
 use serde_json::Value;
 use std::str::FromStr;
@@ -484,6 +486,49 @@ pub(crate) fn audit_dto(e: &AuditEvent) -> AuditEventDto {
     }
 }
 
+/// The settings as the wire shows them. Built through JSON from the one list of
+/// settings in core, so a setting added there cannot be forgotten here without the
+/// test below failing.
+pub(crate) fn settings_dto(v: &SettingsView) -> AdminResult<SettingsDto> {
+    let mut m = serde_json::Map::new();
+    for f in FIELDS {
+        let source = if v.admin_set.contains(f.name) {
+            "admin"
+        } else {
+            "default"
+        };
+        m.insert(
+            f.name.to_string(),
+            serde_json::json!({
+                "value": f.get(&v.effective),
+                "default": f.get(&v.defaults),
+                "source": source,
+            }),
+        );
+    }
+    m.insert("updated_at".into(), serde_json::json!(v.updated_at));
+    serde_json::from_value(Value::Object(m))
+        .map_err(|e| AdminError::new("internal", format!("cannot describe the settings: {e}")))
+}
+
+/// A patch by name: a number sets, `null` returns to the default; absent fields are
+/// left out by the DTO's serialisation.
+pub(crate) fn settings_patch(req: &SettingsUpdateRequest) -> AdminResult<SettingsPatch> {
+    let v = serde_json::to_value(req)
+        .map_err(|e| AdminError::new("internal", format!("cannot read the change: {e}")))?;
+    let mut patch = SettingsPatch::new();
+    for (name, value) in v.as_object().into_iter().flatten() {
+        let value = match value {
+            Value::Null => None,
+            other => Some(other.as_i64().ok_or_else(|| {
+                AdminError::invalid_input(format!("{name} must be a whole number"))
+            })?),
+        };
+        patch.insert(name.clone(), value);
+    }
+    Ok(patch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,5 +545,54 @@ mod tests {
         let obj = serde_json::json!({"keys": []});
         assert_eq!(jwks_text(&obj).unwrap(), r#"{"keys":[]}"#);
         assert_eq!(jwks_text(&Value::String("{}".into())).unwrap(), "{}");
+    }
+
+    #[test]
+    fn every_core_setting_is_on_the_wire_with_its_source() {
+        use latchkey_core::settings::ServerSettings;
+        let defaults = ServerSettings::default();
+        let view = SettingsView {
+            effective: ServerSettings {
+                code_ttl: 120,
+                ..defaults
+            },
+            defaults,
+            admin_set: ["code_ttl".to_string()].into(),
+            updated_at: Some(5),
+        };
+        let dto = settings_dto(&view).unwrap();
+        assert_eq!(dto.code_ttl.value, 120);
+        assert_eq!(dto.code_ttl.default, defaults.code_ttl);
+        assert_eq!(dto.code_ttl.source, "admin");
+        assert_eq!(dto.login_block.source, "default");
+        let wire = serde_json::to_value(&dto).unwrap();
+        let mut on_wire: Vec<&str> = wire
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "updated_at")
+            .collect();
+        let mut in_core: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
+        on_wire.sort();
+        in_core.sort();
+        assert_eq!(on_wire, in_core);
+    }
+
+    #[test]
+    fn a_settings_patch_names_what_it_sets_and_what_it_resets() {
+        let req = SettingsUpdateRequest {
+            code_ttl: Some(Some(90)),
+            retire_after: Some(None),
+            ..Default::default()
+        };
+        let patch = settings_patch(&req).unwrap();
+        assert_eq!(
+            patch,
+            SettingsPatch::from([
+                ("code_ttl".to_string(), Some(90)),
+                ("retire_after".to_string(), None)
+            ])
+        );
     }
 }

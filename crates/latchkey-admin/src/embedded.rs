@@ -371,7 +371,9 @@ impl AdminBackend for Embedded {
     }
 
     async fn keys_schedule_get(&self) -> AdminResult<KeysScheduleDto> {
-        let policy = self.manager.policy().rotation;
+        // The rotation policy in force, admin-set values included: the schedule moves
+        // as soon as an administrator changes it.
+        let policy = self.manager.settings_get().await?.effective.rotation();
         let keys = self.manager.keys_list().await?;
         let mut algorithms = Vec::new();
         for alg in latchkey_core::model::Alg::ALL {
@@ -569,6 +571,15 @@ impl AdminBackend for Embedded {
         Ok(api_key_dto(
             &self.manager.api_key_revoke(&self.actor, id).await?,
         ))
+    }
+
+    async fn settings_get(&self) -> AdminResult<SettingsDto> {
+        settings_dto(&self.manager.settings_get().await?)
+    }
+
+    async fn settings_update(&self, req: SettingsUpdateRequest) -> AdminResult<SettingsDto> {
+        let patch = settings_patch(&req)?;
+        settings_dto(&self.manager.settings_update(&self.actor, patch).await?)
     }
 }
 

@@ -160,4 +160,12 @@ pub trait AdminBackend: Send + Sync {
     /// The key in the result is the only copy that will ever be shown.
     async fn api_key_create(&self, req: ApiKeyCreateRequest) -> AdminResult<ApiKeyCreated>;
     async fn api_key_revoke(&self, id: &str) -> AdminResult<ApiKeyDto>;
+
+    // runtime settings
+    /// Token lifetimes, key rotation and limits in force, each with its default and
+    /// whether an administrator set it.
+    async fn settings_get(&self) -> AdminResult<SettingsDto>;
+    /// Sets (a number) or resets (`null`) the named settings; every server node applies
+    /// the result within about a second.
+    async fn settings_update(&self, req: SettingsUpdateRequest) -> AdminResult<SettingsDto>;
 }

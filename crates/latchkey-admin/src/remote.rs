@@ -461,6 +461,15 @@ impl AdminBackend for Remote {
     async fn api_key_revoke(&self, id: &str) -> AdminResult<ApiKeyDto> {
         self.post(&["api-keys", id, "revoke"], None).await
     }
+
+    async fn settings_get(&self) -> AdminResult<SettingsDto> {
+        self.get(&["settings"]).await
+    }
+
+    async fn settings_update(&self, req: SettingsUpdateRequest) -> AdminResult<SettingsDto> {
+        self.call(Method::PATCH, &["settings"], None, body(&req)?)
+            .await
+    }
 }
 
 /// One parsed server-sent event (HTML Living Standard §9.2.6, "Interpreting an event

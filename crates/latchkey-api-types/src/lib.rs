@@ -569,6 +569,168 @@ impl std::fmt::Debug for TokenRequest {
     }
 }
 
+// --- runtime settings --------------------------------------------------------------------
+
+/// One runtime setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SettingDto {
+    /// The value in force.
+    pub value: i64,
+    /// The server's configured default, used whenever no administrator set a value.
+    pub default: i64,
+    /// `default` (nobody set it) | `admin` (an administrator set it, perhaps to the
+    /// default's value).
+    pub source: String,
+}
+
+/// `GET /admin/v1/settings`: token lifetimes, key rotation and brute-force limits, as
+/// every server node applies them. Durations are in seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SettingsDto {
+    /// Access-token lifetime given to new clients (seconds).
+    pub access_token_ttl: SettingDto,
+    /// Absolute refresh-token lifetime given to new clients (seconds).
+    pub refresh_token_ttl: SettingDto,
+    /// Refresh-token idle lifetime given to new clients (seconds).
+    pub refresh_idle_ttl: SettingDto,
+    /// Authorization code lifetime (seconds).
+    pub code_ttl: SettingDto,
+    /// ID token lifetime (seconds).
+    pub id_token_ttl: SettingDto,
+    /// Device code lifetime (seconds).
+    pub device_code_ttl: SettingDto,
+    /// Browser sign-in (SSO cookie) lifetime (seconds).
+    pub sign_in_ttl: SettingDto,
+    /// Seconds a key signs before the scheduled rotation replaces it.
+    pub rotate_every: SettingDto,
+    /// Seconds a successor is published before it signs (≥ the JWKS max-age).
+    pub prepublish: SettingDto,
+    /// Seconds a key stays published after it stops signing.
+    pub retire_after: SettingDto,
+    /// Wrong passwords allowed per IP or account within the window.
+    pub login_max_failures: SettingDto,
+    /// Window of the password limit (seconds).
+    pub login_window: SettingDto,
+    /// First block after the password limit (seconds; doubles on each further block).
+    pub login_block: SettingDto,
+    /// Failed client authentications allowed per IP within the window.
+    pub client_auth_max_failures: SettingDto,
+    /// Window of the client authentication limit (seconds).
+    pub client_auth_window: SettingDto,
+    /// First block after the client authentication limit (seconds).
+    pub client_auth_block: SettingDto,
+    /// Wrong user codes allowed per IP or browser within the window.
+    pub device_code_max_failures: SettingDto,
+    /// Window of the device code limit (seconds).
+    pub device_code_window: SettingDto,
+    /// First block after the device code limit (seconds).
+    pub device_code_block: SettingDto,
+    /// Unix seconds of the last change; absent while every setting is the default.
+    pub updated_at: Option<i64>,
+}
+
+/// `PATCH /admin/v1/settings`: a number sets a setting, `null` returns it to the
+/// server's default, an absent field leaves it as it is. Unknown fields are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SettingsUpdateRequest {
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub access_token_ttl: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refresh_token_ttl: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refresh_idle_ttl: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub code_ttl: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub id_token_ttl: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub device_code_ttl: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sign_in_ttl: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rotate_every: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub prepublish: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retire_after: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub login_max_failures: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub login_window: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub login_block: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_auth_max_failures: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_auth_window: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_auth_block: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub device_code_max_failures: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub device_code_window: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub device_code_block: Option<Option<i64>>,
+}
+
 // --- live events -------------------------------------------------------------------------
 
 /// One event of `GET /admin/v1/events` (server-sent events, `event:` = `kind`).
@@ -644,5 +806,20 @@ mod tests {
         assert_eq!(null.jwks, Some(None));
         let set: ClientUpdateRequest = serde_json::from_str(r#"{"jwks":{"keys":[]}}"#).unwrap();
         assert!(matches!(set.jwks, Some(Some(_))));
+    }
+
+    #[test]
+    fn a_settings_update_tells_a_reset_from_an_absent_field_and_refuses_unknown_ones() {
+        let r: SettingsUpdateRequest =
+            serde_json::from_str(r#"{"code_ttl":120,"login_block":null}"#).unwrap();
+        assert_eq!(r.code_ttl, Some(Some(120)));
+        assert_eq!(r.login_block, Some(None));
+        assert_eq!(r.id_token_ttl, None);
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::json!({"code_ttl": 120, "login_block": null})
+        );
+        let e = serde_json::from_str::<SettingsUpdateRequest>(r#"{"code_tll":1}"#).unwrap_err();
+        assert!(e.to_string().contains("code_tll"), "{e}");
     }
 }

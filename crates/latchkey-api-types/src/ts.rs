@@ -27,7 +27,8 @@ pub fn schemas() -> Map<String, Value> {
         SessionsRevokeRequest, RevokeImpactDto, RevokedDto, AuditEventDto, AuditFilterDto,
         AuditPageDto, ApiKeyDto, ApiKeyCreateRequest, ApiKeyCreated, StatsRequest,
         TokenCountDto, SecurityCountDto, StatsDto, HealthDto, KeyScheduleDto,
-        KeysScheduleDto, TokenRequest, AdminEventDto,
+        KeysScheduleDto, TokenRequest, AdminEventDto, SettingDto, SettingsDto,
+        SettingsUpdateRequest,
     );
     g.definitions().clone()
 }

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod manage;
 pub mod model;
 pub mod oauth;
+pub mod settings;
 pub mod store;
 #[cfg(feature = "store-suite")]
 pub mod store_suite;

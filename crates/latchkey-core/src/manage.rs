@@ -15,8 +15,10 @@ use crate::crypto::{self, Kek};
 use crate::error::{CryptoError, StoreError};
 use crate::keys::{self, RotationPolicy};
 use crate::model::*;
+use crate::settings::{ServerSettings, FIELDS};
 use crate::store::{KeyUpdate, SessionInfo, Store};
 use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// What an administrative operation can report. Each variant has a stable [`code`]
@@ -168,7 +170,12 @@ pub const BUILTIN_SCOPES: &[(&str, &str, &[&str])] = &[
 /// Knobs the operations need that are not per-call parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ManagePolicy {
-    pub rotation: RotationPolicy,
+    /// The configured defaults of the runtime settings (token lifetimes for new
+    /// clients, key rotation, limits); stored admin-set values override them.
+    pub defaults: ServerSettings,
+    /// The JWKS `Cache-Control: max-age`: keys must be published at least this long
+    /// before they sign and after the last token they signed expires.
+    pub jwks_max_age: i64,
     /// How long the previous client secrets stay valid after a rotation, by default.
     pub secret_overlap: i64,
 }
@@ -176,11 +183,15 @@ pub struct ManagePolicy {
 impl Default for ManagePolicy {
     fn default() -> Self {
         Self {
-            rotation: RotationPolicy::default(),
+            defaults: ServerSettings::default(),
+            jwks_max_age: DEFAULT_JWKS_MAX_AGE,
             secret_overlap: DEFAULT_SECRET_OVERLAP,
         }
     }
 }
+
+/// The JWKS `max-age` a server uses unless configured otherwise.
+pub const DEFAULT_JWKS_MAX_AGE: i64 = 300;
 
 // ------------------------------------------------------------------------------------
 // Inputs and results
@@ -234,6 +245,23 @@ pub struct ClientUpdate {
     pub require_consent: Option<bool>,
     pub disabled: Option<bool>,
 }
+
+/// The runtime settings as an administrator sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsView {
+    /// What the servers use now.
+    pub effective: ServerSettings,
+    /// What they would use for a setting nobody set.
+    pub defaults: ServerSettings,
+    /// The names of the settings an administrator set (even to the default's value).
+    pub admin_set: BTreeSet<String>,
+    /// Unix seconds of the last change, if any was made.
+    pub updated_at: Option<Timestamp>,
+}
+
+/// A change to the runtime settings, by name: `Some(v)` sets a value, `None` returns
+/// the setting to the server's default. Settings not named stay as they are.
+pub type SettingsPatch = BTreeMap<String, Option<i64>>;
 
 /// A registered client and, for secret-based authentication, its secret: the only
 /// time the plaintext exists outside the client's hands.
@@ -741,6 +769,71 @@ pub fn validate_email(e: &str) -> ManageResult<()> {
     }
 }
 
+/// The rules of the runtime settings. Only rules that involve a setting in `changed`
+/// are checked, so a questionable configured default never blocks an unrelated edit.
+/// `longest_client_ttl`: the longest access-token lifetime of a registered client.
+pub fn validate_settings(
+    s: &ServerSettings,
+    changed: &BTreeSet<&str>,
+    jwks_max_age: i64,
+    longest_client_ttl: i64,
+) -> ManageResult<()> {
+    let touched = |names: &[&str]| names.iter().any(|n| changed.contains(n));
+    for f in FIELDS.iter().filter(|f| changed.contains(f.name)) {
+        let v = f.get(s);
+        if !(f.min..=f.max).contains(&v) {
+            let unit = if f.name.ends_with("_max_failures") {
+                "failures"
+            } else {
+                "seconds"
+            };
+            return Err(ManageError::invalid(format!(
+                "{} must be between {} and {} {unit}",
+                f.name, f.min, f.max
+            )));
+        }
+    }
+    if touched(&["refresh_idle_ttl", "refresh_token_ttl"])
+        && s.refresh_idle_ttl > s.refresh_token_ttl
+    {
+        return Err(ManageError::invalid(format!(
+            "refresh_idle_ttl ({} s) must not exceed refresh_token_ttl ({} s)",
+            s.refresh_idle_ttl, s.refresh_token_ttl
+        )));
+    }
+    // A key must be in every relying party's cached JWKS before it signs.
+    if touched(&["prepublish"]) && s.prepublish < jwks_max_age {
+        return Err(ManageError::invalid(format!(
+            "prepublish ({} s) must be at least the JWKS max-age ({jwks_max_age} s), so \
+             relying parties have fetched a key before it signs",
+            s.prepublish
+        )));
+    }
+    if touched(&["rotate_every", "prepublish"]) && s.rotate_every < s.prepublish {
+        return Err(ManageError::invalid(format!(
+            "rotate_every ({} s) must be at least prepublish ({} s)",
+            s.rotate_every, s.prepublish
+        )));
+    }
+    // A retiring key stays published until every token it signed has expired and
+    // every cached copy of the JWKS without it could be stale (OIDC Core §10.1.1).
+    if touched(&["retire_after", "access_token_ttl", "id_token_ttl"]) {
+        let longest = s
+            .access_token_ttl
+            .max(s.id_token_ttl)
+            .max(longest_client_ttl);
+        if s.retire_after < longest + jwks_max_age {
+            return Err(ManageError::invalid(format!(
+                "retire_after ({} s) must be at least the longest token lifetime ({longest} s, \
+                 access or ID token, registered clients included) plus the JWKS max-age \
+                 ({jwks_max_age} s)",
+                s.retire_after
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Removes duplicates, keeping the first occurrence.
 fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {
     let mut out: Vec<T> = Vec::with_capacity(v.len());
@@ -859,6 +952,20 @@ impl Manager {
             .ok_or_else(|| ManageError::NotFound(format!("no client with id \"{}\"", shown(id))))
     }
 
+    /// A client's tokens must expire before the key that signed them leaves the JWKS
+    /// (the rule `settings_update` keeps from the other side).
+    async fn check_ttl_fits_rotation(&self, access_token_ttl: i64) -> ManageResult<()> {
+        let s = self.settings_effective().await?;
+        if access_token_ttl + self.policy.jwks_max_age > s.retire_after {
+            return Err(ManageError::invalid(format!(
+                "access_token_ttl ({access_token_ttl} s) plus the JWKS max-age ({} s) must not \
+                 exceed the key rotation setting retire_after ({} s)",
+                self.policy.jwks_max_age, s.retire_after
+            )));
+        }
+        Ok(())
+    }
+
     async fn check_scopes_exist(&self, scopes: &[String]) -> ManageResult<()> {
         for s in scopes {
             if self.store.scope_get(s).await?.is_none() {
@@ -927,7 +1034,12 @@ impl Manager {
         } else {
             dedup(&input.allowed_scopes)
         };
-        let refresh_token_ttl = input.refresh_token_ttl.unwrap_or(DEFAULT_REFRESH_TOKEN_TTL);
+        // New clients take the lifetimes in force now; changing the settings later
+        // leaves registered clients as they are.
+        let settings = self.settings_effective().await?;
+        let refresh_token_ttl = input
+            .refresh_token_ttl
+            .unwrap_or(settings.refresh_token_ttl);
         let client = Client {
             id: crypto::random_id(),
             name: input.name.trim().to_string(),
@@ -939,13 +1051,13 @@ impl Manager {
             allowed_scopes,
             jwks: input.jwks,
             jwks_uri: input.jwks_uri,
-            access_token_ttl: input.access_token_ttl.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL),
+            access_token_ttl: input.access_token_ttl.unwrap_or(settings.access_token_ttl),
             refresh_token_ttl,
             // A shorter absolute lifetime caps the default idle time rather than
             // making the default invalid.
             refresh_idle_ttl: input
                 .refresh_idle_ttl
-                .unwrap_or(DEFAULT_REFRESH_IDLE_TTL.min(refresh_token_ttl)),
+                .unwrap_or(settings.refresh_idle_ttl.min(refresh_token_ttl)),
             refresh_grace_secs: input.refresh_grace_secs.unwrap_or(0),
             require_consent: input.require_consent.unwrap_or(true),
             disabled: false,
@@ -967,6 +1079,8 @@ impl Manager {
         source: Option<&str>,
     ) -> ManageResult<ClientCreated> {
         validate_client(&client)?;
+        self.check_ttl_fits_rotation(client.access_token_ttl)
+            .await?;
         self.check_scopes_exist(&client.allowed_scopes).await?;
         let now = self.now();
         let (plain, row) = if client.client_type == ClientType::Confidential
@@ -1075,6 +1189,9 @@ impl Manager {
         }
         c.updated_at = self.now();
         validate_client(&c)?;
+        if c.access_token_ttl > before.access_token_ttl {
+            self.check_ttl_fits_rotation(c.access_token_ttl).await?;
+        }
         self.check_scopes_exist(&c.allowed_scopes).await?;
         let audit = self
             .audit_event(c.updated_at, actor, "client.update")
@@ -1486,12 +1603,17 @@ impl Manager {
 
     /// Brings one algorithm's keys in line with the rotation policy (at most three
     /// steps: e.g. create active, then publish a successor). Returns the steps applied.
-    async fn ensure_alg(&self, actor: &str, action: &str, alg: Alg) -> ManageResult<usize> {
+    async fn ensure_alg(
+        &self,
+        actor: &str,
+        action: &str,
+        alg: Alg,
+        rotation: &RotationPolicy,
+    ) -> ManageResult<usize> {
         let mut steps = 0;
         for _ in 0..6 {
             let keys = self.store.keys_list().await?;
-            let (updates, new_state) =
-                keys::plan_rotation(&keys, alg, &self.policy.rotation, self.now(), false);
+            let (updates, new_state) = keys::plan_rotation(&keys, alg, rotation, self.now(), false);
             if updates.is_empty() && new_state.is_none() {
                 break;
             }
@@ -1513,9 +1635,18 @@ impl Manager {
     /// EdDSA are always kept): creates missing keys, publishes successors, promotes
     /// due ones and retires old ones. What the server's scheduler calls; idempotent.
     pub async fn ensure_keys(&self) -> ManageResult<usize> {
+        let rotation = self.settings_effective().await?.rotation();
+        self.ensure_keys_with(&rotation).await
+    }
+
+    /// [`ensure_keys`](Self::ensure_keys) under a rotation policy the caller already
+    /// holds (the server's job passes its cached settings).
+    pub async fn ensure_keys_with(&self, rotation: &RotationPolicy) -> ManageResult<usize> {
         let mut steps = 0;
         for alg in Alg::ALL {
-            steps += self.ensure_alg("system", "key.schedule", *alg).await?;
+            steps += self
+                .ensure_alg("system", "key.schedule", *alg, rotation)
+                .await?;
         }
         Ok(steps)
     }
@@ -1548,6 +1679,7 @@ impl Manager {
             Some(a) => vec![a],
             None => Alg::ALL.to_vec(),
         };
+        let rotation = self.settings_effective().await?.rotation();
         let mut out = Vec::new();
         for alg in algs {
             let previous = active_kid(&self.store.keys_list().await?, alg);
@@ -1559,14 +1691,14 @@ impl Manager {
                     break;
                 }
                 let (updates, new_state) =
-                    keys::plan_rotation(&keys, alg, &self.policy.rotation, self.now(), true);
+                    keys::plan_rotation(&keys, alg, &rotation, self.now(), true);
                 if updates.is_empty() && new_state.is_none() {
                     break;
                 }
                 self.apply_key_plan(actor, "key.rotate", alg, &keys, updates, new_state)
                     .await?;
             }
-            self.ensure_alg(actor, "key.rotate", alg).await?;
+            self.ensure_alg(actor, "key.rotate", alg, &rotation).await?;
             let active = active_kid(&self.store.keys_list().await?, alg).ok_or_else(|| {
                 ManageError::Internal(format!("rotation left no active {alg} key"))
             })?;
@@ -1644,7 +1776,9 @@ impl Manager {
             .keys_apply(&updates, new_key.as_ref(), Some(&audit))
             .await?;
         // Publish a fresh successor for the next rotation.
-        self.ensure_alg(actor, "key.revoke", key.alg).await?;
+        let rotation = self.settings_effective().await?.rotation();
+        self.ensure_alg(actor, "key.revoke", key.alg, &rotation)
+            .await?;
         Ok(KeyRevocation {
             kid: key.kid,
             alg: key.alg,
@@ -2044,6 +2178,126 @@ impl Manager {
         Ok(Some(key))
     }
 
+    // --- runtime settings ----------------------------------------------------------
+
+    /// The settings in force: the policy's defaults with the stored admin-set values
+    /// laid over them.
+    async fn settings_effective(&self) -> ManageResult<ServerSettings> {
+        let stored = self.store.settings_get().await?;
+        Ok(ServerSettings::effective(
+            &self.policy.defaults,
+            &stored.values,
+        ))
+    }
+
+    pub async fn settings_get(&self) -> ManageResult<SettingsView> {
+        let stored = self.store.settings_get().await?;
+        Ok(self.settings_view(&stored.values, stored.updated_at))
+    }
+
+    fn settings_view(&self, values: &BTreeMap<String, i64>, updated_at: Timestamp) -> SettingsView {
+        SettingsView {
+            effective: ServerSettings::effective(&self.policy.defaults, values),
+            defaults: self.policy.defaults,
+            admin_set: values
+                .keys()
+                .filter(|k| ServerSettings::field(k).is_some())
+                .cloned()
+                .collect(),
+            updated_at: (updated_at > 0).then_some(updated_at),
+        }
+    }
+
+    /// Applies `patch` (set or back to default, by name) after checking every rule the
+    /// changed settings take part in; writes the new admin-set values and the audit
+    /// event (the changed settings, before → after) in one transaction. Running servers
+    /// pick the change up through their caches within a second.
+    pub async fn settings_update(
+        &self,
+        actor: &str,
+        patch: SettingsPatch,
+    ) -> ManageResult<SettingsView> {
+        for name in patch.keys() {
+            if ServerSettings::field(name).is_none() {
+                return Err(ManageError::invalid(format!(
+                    "\"{}\" is not a setting; the settings are {}",
+                    shown(name),
+                    FIELDS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        // Another administrator may save between our read and our write: the store
+        // refuses a write based on an older version, and the patch is applied again
+        // to what they left (it names only the settings this caller changed).
+        for _ in 0..5 {
+            let stored = self.store.settings_get().await?;
+            let mut values = stored.values.clone();
+            for (name, v) in &patch {
+                match v {
+                    Some(v) => values.insert(name.clone(), *v),
+                    None => values.remove(name),
+                };
+            }
+            let before = self.settings_view(&stored.values, stored.updated_at);
+            if values == stored.values {
+                return Ok(before);
+            }
+            let now = self.now();
+            let after = self.settings_view(&values, now);
+            let changed: BTreeSet<&str> = patch.keys().map(String::as_str).collect();
+            validate_settings(
+                &after.effective,
+                &changed,
+                self.policy.jwks_max_age,
+                self.longest_client_access_token_ttl().await?,
+            )?;
+            let describe = |v: &SettingsView| -> Value {
+                changed
+                    .iter()
+                    .filter_map(|name| {
+                        let f = ServerSettings::field(name)?;
+                        let source = if v.admin_set.contains(*name) {
+                            "admin"
+                        } else {
+                            "default"
+                        };
+                        Some((
+                            name.to_string(),
+                            json!({"value": f.get(&v.effective), "source": source}),
+                        ))
+                    })
+                    .collect::<serde_json::Map<_, _>>()
+                    .into()
+            };
+            let audit = self
+                .audit_event(now, actor, "settings.update")
+                .target("settings")
+                .before(&describe(&before))
+                .after(&describe(&after));
+            if self
+                .store
+                .settings_put(&values, stored.version, now, &audit)
+                .await?
+            {
+                return Ok(after);
+            }
+        }
+        Err(ManageError::Conflict(
+            "the settings kept changing while this change was being saved; try again".into(),
+        ))
+    }
+
+    async fn longest_client_access_token_ttl(&self) -> ManageResult<i64> {
+        Ok(self
+            .store
+            .clients_list()
+            .await?
+            .iter()
+            .map(|c| c.access_token_ttl)
+            .max()
+            .unwrap_or(0))
+    }
+
     // --- statistics ----------------------------------------------------------------
 
     /// The dashboard's numbers over the last `minutes` minutes (1 to 1440).
@@ -2110,6 +2364,97 @@ fn clamp_limit(limit: Option<i64>) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn changed(names: &[&'static str]) -> BTreeSet<&'static str> {
+        names.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_setting_out_of_its_range_is_refused_naming_the_field() {
+        let s = ServerSettings {
+            code_ttl: 0,
+            ..Default::default()
+        };
+        let e = validate_settings(&s, &changed(&["code_ttl"]), 300, 0).unwrap_err();
+        assert_eq!(e.code(), ManageError::INVALID_INPUT);
+        assert!(
+            e.to_string()
+                .starts_with("code_ttl must be between 10 and 600"),
+            "{e}"
+        );
+        let s = ServerSettings {
+            login_max_failures: -1,
+            ..Default::default()
+        };
+        let e = validate_settings(&s, &changed(&["login_max_failures"]), 300, 0).unwrap_err();
+        assert!(e.to_string().contains("login_max_failures"), "{e}");
+    }
+
+    #[test]
+    fn keys_must_outlive_the_longest_token_plus_the_jwks_max_age() {
+        let ok = ServerSettings {
+            retire_after: 3600 + 300,
+            access_token_ttl: 600,
+            id_token_ttl: 600,
+            ..Default::default()
+        };
+        // A registered client with a one-hour access token sets the floor.
+        assert!(validate_settings(&ok, &changed(&["retire_after"]), 300, 3600).is_ok());
+        let short = ServerSettings {
+            retire_after: 3600 + 299,
+            ..ok
+        };
+        let e = validate_settings(&short, &changed(&["retire_after"]), 300, 3600).unwrap_err();
+        assert!(e.to_string().starts_with("retire_after"), "{e}");
+        // Raising the default access-token lifetime past it is caught from that side too.
+        let longer = ServerSettings {
+            access_token_ttl: 3600,
+            retire_after: 3600,
+            ..ok
+        };
+        assert!(validate_settings(&longer, &changed(&["access_token_ttl"]), 300, 0).is_err());
+    }
+
+    #[test]
+    fn a_successor_is_published_at_least_one_jwks_max_age_before_it_signs() {
+        let s = ServerSettings {
+            prepublish: 299,
+            ..Default::default()
+        };
+        let e = validate_settings(&s, &changed(&["prepublish"]), 300, 0).unwrap_err();
+        assert!(e.to_string().starts_with("prepublish"), "{e}");
+        let s = ServerSettings {
+            rotate_every: 3600,
+            prepublish: 7200,
+            ..Default::default()
+        };
+        let e = validate_settings(&s, &changed(&["rotate_every"]), 300, 0).unwrap_err();
+        assert!(e.to_string().starts_with("rotate_every"), "{e}");
+    }
+
+    #[test]
+    fn rules_of_settings_nobody_changed_do_not_block_an_edit() {
+        // A configured default that breaks a rule is the operator's business; an edit of
+        // an unrelated setting still goes through.
+        let s = ServerSettings {
+            prepublish: 0,
+            code_ttl: 120,
+            ..Default::default()
+        };
+        assert!(validate_settings(&s, &changed(&["code_ttl"]), 300, 0).is_ok());
+        assert!(validate_settings(&s, &changed(&["prepublish"]), 300, 0).is_err());
+    }
+
+    #[test]
+    fn the_refresh_idle_time_cannot_exceed_the_absolute_lifetime() {
+        let s = ServerSettings {
+            refresh_token_ttl: 3600,
+            refresh_idle_ttl: 7200,
+            ..Default::default()
+        };
+        let e = validate_settings(&s, &changed(&["refresh_token_ttl"]), 300, 0).unwrap_err();
+        assert!(e.to_string().starts_with("refresh_idle_ttl"), "{e}");
+    }
 
     #[test]
     fn a_jwks_uri_must_be_https_or_loopback_http_without_credentials_or_fragment() {

@@ -8,6 +8,8 @@
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::model::*;
+use crate::settings::StoredSettings;
+use std::collections::BTreeMap;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -294,6 +296,22 @@ pub trait Store: Send + Sync + 'static {
     /// Issuance since `since`, live-session, client and user counts at `at`, and
     /// security events since `since`.
     async fn stats(&self, since: Timestamp, at: Timestamp) -> StoreResult<StoreStats>;
+
+    // --- runtime settings ----------------------------------------------------------
+    /// The admin-set settings, by name (none, version 0, until the first write).
+    async fn settings_get(&self) -> StoreResult<StoredSettings>;
+    /// Replaces the admin-set settings with `values` and writes `audit`, in one
+    /// transaction, if the stored version is still `expected_version`; otherwise writes
+    /// nothing and returns false (another administrator changed them since the caller
+    /// read them). Like every change the read caches depend on, it moves the change
+    /// marker of every process and node.
+    async fn settings_put(
+        &self,
+        values: &BTreeMap<String, i64>,
+        expected_version: i64,
+        at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool>;
 
     // --- housekeeping ------------------------------------------------------------
     async fn meta_get(&self, key: &str) -> StoreResult<Option<String>>;

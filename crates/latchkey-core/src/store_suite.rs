@@ -16,7 +16,9 @@
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::model::*;
+use crate::settings::StoredSettings;
 use crate::store::*;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
@@ -82,6 +84,9 @@ macro_rules! store_suite_tests {
             a_second_active_or_next_key_for_one_algorithm_is_refused,
             meta_values_are_upserted,
             purging_removes_expired_rows_and_keeps_live_ones,
+            settings_are_replaced_by_a_put_with_its_audit_event,
+            a_settings_put_based_on_an_older_version_writes_nothing,
+            a_settings_change_moves_the_change_marker,
         );
     };
     (@tests ($fixture:expr); $($case:ident),+ $(,)?) => {
@@ -2556,4 +2561,107 @@ pub async fn a_second_active_or_next_key_for_one_algorithm_is_refused(store: &dy
     let mut n2 = signing_key_row("kid-dup-n2", KeyState::Next);
     n2.alg = Alg::EdDSA;
     assert!(is_conflict(&store.keys_apply(&[], Some(&n2), None).await));
+}
+
+// --- runtime settings ----------------------------------------------------------------
+//
+// The settings are one record per store, so these cases work from whatever version
+// they find: `run_all` runs them on a store other cases (and earlier runs) share.
+
+fn settings_values(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+pub async fn settings_are_replaced_by_a_put_with_its_audit_event(store: &dyn Store) {
+    let before = store.settings_get().await.expect("settings_get");
+    let audits = audited(store, "settings.update", "settings-suite-put").await;
+    let values = settings_values(&[("code_ttl", 120), ("login_max_failures", 3)]);
+    assert!(store
+        .settings_put(
+            &values,
+            before.version,
+            T0 + 7,
+            &audit("settings.update", "settings-suite-put"),
+        )
+        .await
+        .expect("settings_put"));
+    let after = store.settings_get().await.expect("settings_get");
+    assert_eq!(
+        after,
+        StoredSettings {
+            values: values.clone(),
+            version: before.version + 1,
+            updated_at: T0 + 7,
+        }
+    );
+    // A put replaces the whole set: a value left out is no longer set.
+    let fewer = settings_values(&[("code_ttl", 90)]);
+    assert!(store
+        .settings_put(
+            &fewer,
+            after.version,
+            T0 + 8,
+            &audit("settings.update", "settings-suite-put"),
+        )
+        .await
+        .expect("settings_put"));
+    assert_eq!(store.settings_get().await.expect("get").values, fewer);
+    assert_eq!(
+        audited(store, "settings.update", "settings-suite-put").await,
+        audits + 2
+    );
+}
+
+pub async fn a_settings_put_based_on_an_older_version_writes_nothing(store: &dyn Store) {
+    let start = store.settings_get().await.expect("settings_get");
+    let target = "settings-suite-race";
+    // Two administrators who read the same version: exactly one write lands.
+    let a = settings_values(&[("id_token_ttl", 900)]);
+    let b = settings_values(&[("id_token_ttl", 1200)]);
+    let (audit_a, audit_b) = (
+        audit("settings.update", target),
+        audit("settings.update", target),
+    );
+    let results = join_all(vec![
+        store.settings_put(&a, start.version, T0, &audit_a),
+        store.settings_put(&b, start.version, T0, &audit_b),
+    ])
+    .await;
+    let won: Vec<bool> = results.into_iter().map(|r| r.expect("put")).collect();
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    let now = store.settings_get().await.expect("get");
+    assert_eq!(now.version, start.version + 1);
+    assert_eq!(now.values, if won[0] { a } else { b });
+    // A stale version changes nothing and audits nothing.
+    let stale = store
+        .settings_put(
+            &settings_values(&[("id_token_ttl", 60)]),
+            start.version,
+            T0,
+            &audit("settings.update", target),
+        )
+        .await
+        .expect("put");
+    assert!(!stale);
+    assert_eq!(store.settings_get().await.expect("get"), now);
+    assert_eq!(audited(store, "settings.update", target).await, 1);
+}
+
+pub async fn a_settings_change_moves_the_change_marker(store: &dyn Store) {
+    let before = store.change_marker();
+    let current = store.settings_get().await.expect("get");
+    assert!(store
+        .settings_put(
+            &settings_values(&[("rotate_every", 7 * 24 * 3600)]),
+            current.version,
+            T0,
+            &audit("settings.update", "settings-suite-marker"),
+        )
+        .await
+        .expect("put"));
+    // Stores that cache nothing have no marker; the others must show the change at once
+    // in this process (other processes and nodes are each store's own tests).
+    if before.is_some() {
+        assert_ne!(store.change_marker(), before);
+    }
 }

@@ -28,6 +28,7 @@ use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::crypto::Kek;
 use latchkey_core::model::Alg;
 use latchkey_core::oauth::{Config, Provider};
+use latchkey_core::settings::ServerSettings;
 use latchkey_core::store::Store;
 use latchkey_store_postgres::{PgOptions, PgStore};
 use latchkey_store_sqlite::{SqliteOptions, SqliteStore};
@@ -258,6 +259,23 @@ async fn await_keys(
     next.run(req).await
 }
 
+/// Puts the brute-force limits in force now into the limiters, so an administrator's
+/// change applies (through the provider's settings cache) within a second on every
+/// node. A store error keeps the rules already in force.
+async fn apply_limits(
+    axum::extract::State(st): axum::extract::State<Arc<AppState>>,
+    req: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
+    if req.method() == axum::http::Method::POST {
+        match st.provider.settings().await {
+            Ok(s) => st.limits.apply(&s),
+            Err(e) => tracing::debug!(error = ?e, "settings unavailable; limits unchanged"),
+        }
+    }
+    next.run(req).await
+}
+
 /// HD-05 behind a proxy: only requests that reached the proxy over HTTPS are served;
 /// plain-HTTP page loads are redirected, anything else refused unprocessed.
 async fn forwarded_https(
@@ -310,6 +328,7 @@ pub fn public_router(st: Arc<AppState>) -> Router {
         )
         .route("/device", get(pages::device_get).post(pages::device_post))
         .route("/logout", get(pages::logout).post(pages::logout))
+        .route_layer(middleware::from_fn_with_state(st.clone(), apply_limits))
         .route_layer(middleware::from_fn_with_state(st.clone(), await_keys));
     Router::new()
         .route("/.well-known/openid-configuration", get(api::discovery))
@@ -391,8 +410,19 @@ impl Running {
     }
 }
 
-/// Opens the store, starts both listeners and the background jobs.
+/// Opens the store, starts both listeners and the background jobs, with the built-in
+/// defaults of the runtime settings.
 pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
+    start_configured(cfg, ServerSettings::default()).await
+}
+
+/// [`start`] with configured defaults of the runtime settings (`latchkey serve
+/// --setting`, `[settings]` in the TOML file): what every setting no administrator set
+/// takes. Kept out of [`ServeConfig`] so embedders that build one need not know them.
+pub async fn start_configured(
+    cfg: ServeConfig,
+    defaults: ServerSettings,
+) -> Result<Running, ServeError> {
     validate_issuer(&cfg.issuer)?;
     let https_issuer = cfg.issuer.starts_with("https://");
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
@@ -433,6 +463,7 @@ pub async fn start(cfg: ServeConfig) -> Result<Running, ServeError> {
     };
     let mut config = Config::new(cfg.issuer.clone());
     config.access_token_alg = cfg.access_token_alg;
+    config.defaults = defaults;
     let fetcher = Arc::new(fetch::HttpJwksFetcher::new(issuer_is_loopback(&cfg.issuer)));
     let provider = Arc::new(
         Provider::new(store, Arc::new(SystemClock), cfg.kek.clone(), config)
@@ -581,7 +612,15 @@ pub async fn start_with(
 
 /// `latchkey serve`: starts, prints where it listens, runs until Ctrl-C or SIGTERM.
 pub async fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
-    let running = start(cfg.clone()).await?;
+    serve_configured(cfg, ServerSettings::default()).await
+}
+
+/// [`serve`] with configured defaults of the runtime settings (see [`start_configured`]).
+pub async fn serve_configured(
+    cfg: ServeConfig,
+    defaults: ServerSettings,
+) -> Result<(), ServeError> {
+    let running = start_configured(cfg.clone(), defaults).await?;
     tracing::info!(
         issuer = %cfg.issuer,
         public = %running.public_addr,

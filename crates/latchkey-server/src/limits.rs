@@ -2,16 +2,33 @@
 //! (an IP, an account, a client) in a sliding window; past the limit the key is blocked
 //! with a delay that doubles on each further block. Successes are never throttled, so
 //! legitimate load (and the benchmarks) pass untouched.
+//!
+//! The rules are runtime settings (`latchkey_core::settings`): [`Limits::apply`] puts
+//! the values in force into the limiters before each request that may count a failure.
 
+use latchkey_core::settings::{LimitRule, ServerSettings};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
     pub max_failures: u32,
     pub window: Duration,
     pub base_block: Duration,
+}
+
+impl From<LimitRule> for Rule {
+    /// The settings are validated to positive, bounded values; anything else is
+    /// clamped rather than trusted (a limit of 0 would block every first failure).
+    fn from(r: LimitRule) -> Self {
+        let secs = |v: i64| Duration::from_secs(v.clamp(1, 7 * 24 * 3600) as u64);
+        Rule {
+            max_failures: r.max_failures.clamp(1, i64::from(u32::MAX)) as u32,
+            window: secs(r.window),
+            base_block: secs(r.block),
+        }
+    }
 }
 
 struct Entry {
@@ -22,15 +39,28 @@ struct Entry {
 }
 
 pub struct FailureLimiter {
-    rule: Rule,
+    rule: RwLock<Rule>,
     map: Mutex<HashMap<String, Entry>>,
 }
 
 impl FailureLimiter {
     pub fn new(rule: Rule) -> Self {
         Self {
-            rule,
+            rule: RwLock::new(rule),
             map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn rule(&self) -> Rule {
+        *self.rule.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces the rule. Counts and blocks already running are kept: a key blocked
+    /// under the old rule stays blocked until its time is up.
+    pub fn set_rule(&self, rule: Rule) {
+        // Checked under the read lock first: this runs before every request.
+        if self.rule() != rule {
+            *self.rule.write().unwrap_or_else(|e| e.into_inner()) = rule;
         }
     }
 
@@ -45,6 +75,7 @@ impl FailureLimiter {
 
     /// Records a failure; returns the block in seconds if this failure crossed the limit.
     pub fn fail(&self, key: &str) -> Option<u64> {
+        let rule = self.rule();
         let now = Instant::now();
         let mut map = self.map.lock().ok()?;
         if map.len() > 100_000 {
@@ -57,14 +88,14 @@ impl FailureLimiter {
             blocked_until: None,
             strikes: 0,
         });
-        if now.duration_since(e.window_start) > self.rule.window {
+        if now.duration_since(e.window_start) > rule.window {
             e.failures = 0;
             e.window_start = now;
         }
         e.failures += 1;
-        if e.failures > self.rule.max_failures {
+        if e.failures > rule.max_failures {
             e.strikes = (e.strikes + 1).min(10);
-            let block = self.rule.base_block * 2u32.pow(e.strikes - 1);
+            let block = rule.base_block * 2u32.pow(e.strikes - 1);
             e.blocked_until = Some(now + block);
             e.failures = 0;
             e.window_start = now;
@@ -89,28 +120,29 @@ pub struct Limits {
     pub device_code: FailureLimiter,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
+impl Limits {
+    pub fn new(settings: &ServerSettings) -> Self {
         Self {
-            // 10 wrong passwords per IP or account in 5 minutes.
-            login: FailureLimiter::new(Rule {
-                max_failures: 10,
-                window: Duration::from_secs(300),
-                base_block: Duration::from_secs(30),
-            }),
-            // 20 failed client authentications per IP or client in a minute.
-            client_auth: FailureLimiter::new(Rule {
-                max_failures: 20,
-                window: Duration::from_secs(60),
-                base_block: Duration::from_secs(30),
-            }),
-            // DV-07: 5 wrong user codes per IP or browser in a minute; the 6th is refused.
-            device_code: FailureLimiter::new(Rule {
-                max_failures: 5,
-                window: Duration::from_secs(60),
-                base_block: Duration::from_secs(60),
-            }),
+            login: FailureLimiter::new(settings.login_limit().into()),
+            client_auth: FailureLimiter::new(settings.client_auth_limit().into()),
+            device_code: FailureLimiter::new(settings.device_code_limit().into()),
         }
+    }
+
+    /// Puts the rules of `settings` in force.
+    pub fn apply(&self, settings: &ServerSettings) {
+        self.login.set_rule(settings.login_limit().into());
+        self.client_auth
+            .set_rule(settings.client_auth_limit().into());
+        self.device_code
+            .set_rule(settings.device_code_limit().into());
+    }
+}
+
+impl Default for Limits {
+    /// The built-in limits (HD-09, DV-07): see `ServerSettings::default`.
+    fn default() -> Self {
+        Self::new(&ServerSettings::default())
     }
 }
 
@@ -134,5 +166,21 @@ mod tests {
         l.fail("ip");
         l.fail("ip");
         assert_eq!(l.fail("ip"), Some(20));
+    }
+
+    #[test]
+    fn a_new_rule_applies_to_the_next_failure() {
+        let l = FailureLimiter::new(Rule {
+            max_failures: 5,
+            window: Duration::from_secs(60),
+            base_block: Duration::from_secs(10),
+        });
+        assert_eq!(l.fail("ip"), None);
+        l.set_rule(Rule {
+            max_failures: 1,
+            window: Duration::from_secs(60),
+            base_block: Duration::from_secs(7),
+        });
+        assert_eq!(l.fail("ip"), Some(7));
     }
 }

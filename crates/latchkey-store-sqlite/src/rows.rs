@@ -10,6 +10,7 @@ use latchkey_core::model::{
     ApiKey, AuditEvent, AuthCode, Client, ClientSecret, DeviceCode, RefreshToken, Scope, Session,
     SignIn, SigningKey, User,
 };
+use latchkey_core::settings::StoredSettings;
 use latchkey_core::store::AuthRequest;
 use std::str::FromStr;
 
@@ -455,5 +456,24 @@ impl From<ApiKeyRow> for ApiKey {
             revoked_at: r.revoked_at,
             last_used_at: r.last_used_at,
         }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SettingsRow {
+    pub overrides: String,
+    pub version: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<SettingsRow> for StoredSettings {
+    type Error = StoreError;
+    fn try_from(r: SettingsRow) -> Result<Self, StoreError> {
+        Ok(StoredSettings {
+            values: serde_json::from_str(&r.overrides)
+                .map_err(|e| StoreError::Corrupt(format!("settings.overrides: {e}")))?,
+            version: r.version,
+            updated_at: r.updated_at,
+        })
     }
 }

@@ -13,10 +13,12 @@ use crate::SqliteStore;
 use latchkey_core::clock::Timestamp;
 use latchkey_core::error::StoreError;
 use latchkey_core::model::*;
+use latchkey_core::settings::StoredSettings;
 use latchkey_core::store::{
     AuthRequest, Issuance, KeyUpdate, RotateOutcome, SessionInfo, Store, StoreResult,
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::BTreeMap;
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 10_000;
@@ -1690,6 +1692,51 @@ impl Store for SqliteStore {
             users,
             security_events,
         })
+    }
+
+    // --- runtime settings ----------------------------------------------------------
+
+    async fn settings_get(&self) -> StoreResult<StoredSettings> {
+        const OP: &str = "settings_get";
+        let row: SettingsRow =
+            sqlx::query_as("SELECT overrides, version, updated_at FROM settings WHERE id = 1")
+                .fetch_one(&self.reader)
+                .await
+                .map_err(db(OP))?;
+        conv(OP, row)
+    }
+
+    /// The version check is part of the `UPDATE`, so of two writers that read the same
+    /// version exactly one succeeds.
+    async fn settings_put(
+        &self,
+        values: &BTreeMap<String, i64>,
+        expected_version: i64,
+        at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool> {
+        const OP: &str = "settings_put";
+        let text = serde_json::to_string(values)
+            .map_err(|e| StoreError::Other(format!("{OP}: encoding the settings: {e}")))?;
+        let mut tx = self.write(OP).await?;
+        let done = sqlx::query(
+            "UPDATE settings SET overrides = ?, version = version + 1, updated_at = ? WHERE id = 1 AND version = ?",
+        )
+        .bind(text)
+        .bind(at)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        if done.rows_affected() == 0 {
+            rollback(tx, OP).await;
+            return Ok(false);
+        }
+        insert_audit(&mut tx, OP, audit).await?;
+        // The commit moves this process's marker, and the file's size and mtime move
+        // every other process's.
+        self.commit(tx, OP).await?;
+        Ok(true)
     }
 
     // --- housekeeping ------------------------------------------------------------

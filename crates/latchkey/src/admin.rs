@@ -102,6 +102,11 @@ pub enum Resource {
         #[command(subcommand)]
         verb: ApiKeysCmd,
     },
+    /// Token lifetimes, key rotation and brute-force limits, changeable at runtime
+    Settings {
+        #[command(subcommand)]
+        verb: SettingsCmd,
+    },
     /// Tokens issued per minute, live sessions, failed authentications
     Stats {
         /// The window in minutes (1–1440)
@@ -458,8 +463,137 @@ pub enum ApiKeysCmd {
     Revoke { id: String },
 }
 
+// Parsed once per process, like `Resource`.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum SettingsCmd {
+    /// Every setting: the value in force, the default, and whether an admin set it
+    Get,
+    /// Change settings: a value sets one (seconds, or 90m, 12h, 30d), `default` resets it
+    Update(SettingsUpdateArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
+pub struct SettingsUpdateArgs {
+    /// Access-token lifetime for new clients
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    access_token_ttl: Option<SettingArg>,
+    /// Absolute refresh-token lifetime for new clients
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    refresh_token_ttl: Option<SettingArg>,
+    /// Refresh-token idle lifetime for new clients
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    refresh_idle_ttl: Option<SettingArg>,
+    /// Authorization code lifetime
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    code_ttl: Option<SettingArg>,
+    /// ID token lifetime
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    id_token_ttl: Option<SettingArg>,
+    /// Device code lifetime
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    device_code_ttl: Option<SettingArg>,
+    /// Browser sign-in (SSO cookie) lifetime
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    sign_in_ttl: Option<SettingArg>,
+    /// How long a key signs before it is rotated
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    rotate_every: Option<SettingArg>,
+    /// How long a successor is published before it signs
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    prepublish: Option<SettingArg>,
+    /// How long a key stays published after it stops signing
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    retire_after: Option<SettingArg>,
+    /// Wrong passwords allowed per IP or account in the window (a count)
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    login_max_failures: Option<SettingArg>,
+    /// Window of the password limit
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    login_window: Option<SettingArg>,
+    /// First block after the password limit (doubles each time)
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    login_block: Option<SettingArg>,
+    /// Failed client authentications allowed per IP in the window (a count)
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    client_auth_max_failures: Option<SettingArg>,
+    /// Window of the client authentication limit
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    client_auth_window: Option<SettingArg>,
+    /// First block after the client authentication limit
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    client_auth_block: Option<SettingArg>,
+    /// Wrong user codes allowed per IP or browser in the window (a count)
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    device_code_max_failures: Option<SettingArg>,
+    /// Window of the device code limit
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    device_code_window: Option<SettingArg>,
+    /// First block after the device code limit
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    device_code_block: Option<SettingArg>,
+}
+
+/// One `settings update` flag: a value, or back to the server's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingArg {
+    Set(i64),
+    Default,
+}
+
+impl SettingArg {
+    fn into_patch(self) -> Option<i64> {
+        match self {
+            SettingArg::Set(v) => Some(v),
+            SettingArg::Default => None,
+        }
+    }
+}
+
+/// `default`, a whole number (seconds or a count; range checks are the server's, so
+/// `--db` and `--server` refuse the same values with the same message), or a duration.
+fn parse_setting(s: &str) -> Result<SettingArg, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("default") {
+        return Ok(SettingArg::Default);
+    }
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(SettingArg::Set(n));
+    }
+    parse_duration(s)
+        .map(SettingArg::Set)
+        .map_err(|e| format!("{e}, or `default`"))
+}
+
+impl SettingsUpdateArgs {
+    fn into_request(self) -> SettingsUpdateRequest {
+        SettingsUpdateRequest {
+            access_token_ttl: self.access_token_ttl.map(SettingArg::into_patch),
+            refresh_token_ttl: self.refresh_token_ttl.map(SettingArg::into_patch),
+            refresh_idle_ttl: self.refresh_idle_ttl.map(SettingArg::into_patch),
+            code_ttl: self.code_ttl.map(SettingArg::into_patch),
+            id_token_ttl: self.id_token_ttl.map(SettingArg::into_patch),
+            device_code_ttl: self.device_code_ttl.map(SettingArg::into_patch),
+            sign_in_ttl: self.sign_in_ttl.map(SettingArg::into_patch),
+            rotate_every: self.rotate_every.map(SettingArg::into_patch),
+            prepublish: self.prepublish.map(SettingArg::into_patch),
+            retire_after: self.retire_after.map(SettingArg::into_patch),
+            login_max_failures: self.login_max_failures.map(SettingArg::into_patch),
+            login_window: self.login_window.map(SettingArg::into_patch),
+            login_block: self.login_block.map(SettingArg::into_patch),
+            client_auth_max_failures: self.client_auth_max_failures.map(SettingArg::into_patch),
+            client_auth_window: self.client_auth_window.map(SettingArg::into_patch),
+            client_auth_block: self.client_auth_block.map(SettingArg::into_patch),
+            device_code_max_failures: self.device_code_max_failures.map(SettingArg::into_patch),
+            device_code_window: self.device_code_window.map(SettingArg::into_patch),
+            device_code_block: self.device_code_block.map(SettingArg::into_patch),
+        }
+    }
+}
+
 /// `30d`, `12h`, `90m`, `45s`, `2w` (or plain seconds) as seconds.
-fn parse_duration(s: &str) -> Result<i64, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
@@ -694,6 +828,7 @@ async fn dispatch(b: &dyn AdminBackend, out: &Out, r: Resource) -> Result<(), Ad
         Resource::Sessions { verb } => sessions(b, out, verb).await,
         Resource::Audit { verb } => audit(b, out, verb).await,
         Resource::ApiKeys { verb } => api_keys(b, out, verb).await,
+        Resource::Settings { verb } => settings(b, out, verb).await,
         Resource::Stats { minutes } => stats(b, out, minutes).await,
         Resource::Login { .. } | Resource::Logout => Err(AdminError::invalid_input(
             "login and logout need --server URL",
@@ -1037,6 +1172,64 @@ fn user_details(u: &UserDto) -> String {
         t.row(vec![k.to_string(), v]);
     }
     t.render()
+}
+
+// --- settings ------------------------------------------------------------------------------
+
+fn settings_table(s: &SettingsDto) -> String {
+    let rows: [(&str, &SettingDto); 19] = [
+        ("access_token_ttl", &s.access_token_ttl),
+        ("refresh_token_ttl", &s.refresh_token_ttl),
+        ("refresh_idle_ttl", &s.refresh_idle_ttl),
+        ("code_ttl", &s.code_ttl),
+        ("id_token_ttl", &s.id_token_ttl),
+        ("device_code_ttl", &s.device_code_ttl),
+        ("sign_in_ttl", &s.sign_in_ttl),
+        ("rotate_every", &s.rotate_every),
+        ("prepublish", &s.prepublish),
+        ("retire_after", &s.retire_after),
+        ("login_max_failures", &s.login_max_failures),
+        ("login_window", &s.login_window),
+        ("login_block", &s.login_block),
+        ("client_auth_max_failures", &s.client_auth_max_failures),
+        ("client_auth_window", &s.client_auth_window),
+        ("client_auth_block", &s.client_auth_block),
+        ("device_code_max_failures", &s.device_code_max_failures),
+        ("device_code_window", &s.device_code_window),
+        ("device_code_block", &s.device_code_block),
+    ];
+    let mut t = Table::new(&["SETTING", "VALUE", "DEFAULT", "SOURCE"]);
+    for (name, v) in rows {
+        let show = |x: i64| {
+            let human = duration(x);
+            if name.ends_with("_max_failures") {
+                x.to_string()
+            } else if human == format!("{x} s") {
+                human
+            } else {
+                format!("{human} ({x} s)")
+            }
+        };
+        t.row(vec![
+            name.to_string(),
+            show(v.value),
+            show(v.default),
+            v.source.clone(),
+        ]);
+    }
+    let changed = match s.updated_at {
+        Some(at) => format!("Last changed {}.", time(at)),
+        None => "Every setting is the server's default.".to_string(),
+    };
+    format!("{}{changed}\n", t.render())
+}
+
+async fn settings(b: &dyn AdminBackend, out: &Out, verb: SettingsCmd) -> Result<(), AdminError> {
+    let s = match verb {
+        SettingsCmd::Get => b.settings_get().await?,
+        SettingsCmd::Update(a) => b.settings_update(a.into_request()).await?,
+    };
+    out.show(&s, settings_table)
 }
 
 // --- keys ------------------------------------------------------------------------------

@@ -28,6 +28,9 @@ pub struct FileConfig {
     pub trusted_proxy: Option<Vec<String>>,
     pub access_token_alg: Option<String>,
     pub synchronous_normal: Option<bool>,
+    /// `[settings]`: defaults of the runtime settings by name, in seconds (or counts),
+    /// e.g. `code_ttl = 120`. `--setting NAME=VALUE` wins per name.
+    pub settings: Option<std::collections::BTreeMap<String, i64>>,
 }
 
 impl FileConfig {

@@ -5,8 +5,11 @@ use crate::config::{resolve_database, Database, FileConfig};
 use anyhow::{anyhow, bail, Context};
 use clap::builder::BoolishValueParser;
 use clap::Args;
+use latchkey_core::manage::{validate_settings, DEFAULT_JWKS_MAX_AGE};
 use latchkey_core::model::Alg;
+use latchkey_core::settings::{ServerSettings, FIELDS};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,6 +88,17 @@ pub struct ServeArgs {
     )]
     pub synchronous_normal: Option<bool>,
 
+    /// Default of a runtime setting, NAME=VALUE in seconds or a duration (90m, 12h, 30d),
+    /// e.g. code_ttl=120 (repeatable; comma-separated in the environment). Administrators
+    /// may still override it while the server runs (`latchkey admin settings`)
+    #[arg(
+        long = "setting",
+        env = "LATCHKEY_SETTING",
+        value_name = "NAME=VALUE",
+        value_delimiter = ','
+    )]
+    pub setting: Vec<String>,
+
     /// Print the effective configuration as JSON and exit
     #[arg(long)]
     pub check_config: bool,
@@ -106,6 +120,52 @@ pub struct ServeSettings {
     pub trusted_proxies: Vec<IpAddr>,
     pub access_token_alg: Alg,
     pub synchronous_normal: bool,
+    /// The runtime settings' defaults given by `--setting` or `[settings]`, by name;
+    /// every other setting keeps its built-in default.
+    pub settings: BTreeMap<String, i64>,
+}
+
+impl ServeSettings {
+    /// The built-in defaults with the configured ones laid over them.
+    pub fn setting_defaults(&self) -> ServerSettings {
+        ServerSettings::effective(&ServerSettings::default(), &self.settings)
+    }
+}
+
+/// `[settings]` from the file, then `--setting NAME=VALUE` over it, checked by the same
+/// rules an administrator's change is (a configured default the server could not honour
+/// is a start-up error, not a surprise later).
+fn resolve_setting_defaults(
+    flags: &[String],
+    file: &FileConfig,
+) -> anyhow::Result<BTreeMap<String, i64>> {
+    let mut out = file.settings.clone().unwrap_or_default();
+    for s in flags.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let (name, value) = s
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--setting {s:?}: expected NAME=VALUE, e.g. code_ttl=120"))?;
+        let value = match value.trim().parse::<i64>() {
+            Ok(v) => v,
+            Err(_) => {
+                crate::admin::parse_duration(value).map_err(|e| anyhow!("--setting {name}: {e}"))?
+            }
+        };
+        out.insert(name.trim().to_string(), value);
+    }
+    for name in out.keys() {
+        if ServerSettings::field(name).is_none() {
+            let known: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
+            bail!(
+                "unknown setting {name:?}; the settings are {}",
+                known.join(", ")
+            );
+        }
+    }
+    let effective = ServerSettings::effective(&ServerSettings::default(), &out);
+    let named = out.keys().map(String::as_str).collect();
+    validate_settings(&effective, &named, DEFAULT_JWKS_MAX_AGE, 0)
+        .map_err(|e| anyhow!("setting {e}"))?;
+    Ok(out)
 }
 
 fn redacted<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -190,6 +250,7 @@ impl ServeArgs {
                 .synchronous_normal
                 .or(file.synchronous_normal)
                 .unwrap_or(false),
+            settings: resolve_setting_defaults(&self.setting, file)?,
         })
     }
 }
@@ -228,6 +289,7 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
     if source.created().is_some() {
         eprintln!("latchkey: {}", source.describe());
     }
+    let defaults = settings.setting_defaults();
     let cfg = latchkey_server::ServeConfig {
         db: settings.db,
         database: settings.database.map(latchkey_server::DatabaseUrl),
@@ -241,7 +303,7 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
         synchronous_normal: settings.synchronous_normal,
         kek,
     };
-    match latchkey_server::serve(cfg).await {
+    match latchkey_server::serve_configured(cfg, defaults).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -344,5 +406,41 @@ mod tests {
             ..Default::default()
         };
         assert!(args.resolve_with(&FileConfig::default()).is_err());
+    }
+
+    #[test]
+    fn setting_defaults_come_from_the_file_and_the_flag_wins_per_name() {
+        let file = FileConfig {
+            settings: Some(BTreeMap::from([
+                ("code_ttl".to_string(), 120),
+                ("login_block".to_string(), 90),
+            ])),
+            ..Default::default()
+        };
+        let args = ServeArgs {
+            setting: vec!["code_ttl=90".into(), "id_token_ttl=15m".into()],
+            ..Default::default()
+        };
+        let s = args.resolve_with(&file).unwrap();
+        let d = s.setting_defaults();
+        assert_eq!((d.code_ttl, d.id_token_ttl, d.login_block), (90, 900, 90));
+        assert_eq!(d.sign_in_ttl, ServerSettings::default().sign_in_ttl);
+    }
+
+    #[test]
+    fn an_unknown_or_out_of_range_setting_default_is_refused_naming_it() {
+        for (flag, name) in [
+            ("code_tll=90", "code_tll"),
+            ("code_ttl=5", "code_ttl"),
+            ("code_ttl", "code_ttl"),
+            ("prepublish=60", "prepublish"),
+        ] {
+            let args = ServeArgs {
+                setting: vec![flag.into()],
+                ..Default::default()
+            };
+            let e = args.resolve_with(&FileConfig::default()).unwrap_err();
+            assert!(format!("{e:#}").contains(name), "{flag}: {e:#}");
+        }
     }
 }

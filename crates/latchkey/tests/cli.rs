@@ -36,6 +36,7 @@ fn latchkey() -> Command {
         "LATCHKEY_SYNCHRONOUS_NORMAL",
         "LATCHKEY_TLS_CERT",
         "LATCHKEY_TLS_KEY",
+        "LATCHKEY_SETTING",
         "RUST_LOG",
     ] {
         c.env_remove(k);
@@ -412,7 +413,8 @@ fn serve_settings_take_the_flag_then_the_environment_then_the_config_file_then_t
     std::fs::write(
         &cfg,
         "db = \"file.db\"\nissuer = \"https://file.example\"\nadmin_addr = \"127.0.0.1:9999\"\n\
-         access_token_alg = \"RS256\"\ntrusted_proxy = [\"10.0.0.1\"]\n",
+         access_token_alg = \"RS256\"\ntrusted_proxy = [\"10.0.0.1\"]\n\
+         [settings]\ncode_ttl = 120\nlogin_block = 45\n",
     )
     .unwrap();
     let o = latchkey()
@@ -421,6 +423,7 @@ fn serve_settings_take_the_flag_then_the_environment_then_the_config_file_then_t
         .args(["--issuer", "https://flag.example", "--check-config"])
         .env("LATCHKEY_DB", "/tmp/env.db")
         .env("LATCHKEY_ACCESS_TOKEN_ALG", "EdDSA")
+        .env("LATCHKEY_SETTING", "code_ttl=90,id_token_ttl=15m")
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -432,6 +435,10 @@ fn serve_settings_take_the_flag_then_the_environment_then_the_config_file_then_t
     assert_eq!(s["public_addr"], "127.0.0.1:8080");
     assert_eq!(s["trusted_proxies"], serde_json::json!(["10.0.0.1"]));
     assert_eq!(s["synchronous_normal"], false);
+    assert_eq!(
+        s["settings"],
+        serde_json::json!({"code_ttl": 90, "id_token_ttl": 900, "login_block": 45})
+    );
 
     let bad = latchkey()
         .args([
@@ -456,4 +463,42 @@ fn the_admin_database_may_come_from_the_environment() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(e.db.exists());
+}
+
+#[test]
+fn settings_are_set_by_flag_in_seconds_or_durations_and_reset_with_default() {
+    let e = env();
+    let start = json(&e.db, &["settings", "get"]);
+    assert_eq!(start["code_ttl"]["source"], "default");
+    let set = json(
+        &e.db,
+        &[
+            "settings",
+            "update",
+            "--code-ttl",
+            "2m",
+            "--login-max-failures",
+            "4",
+        ],
+    );
+    assert_eq!(set["code_ttl"]["value"], 120);
+    assert_eq!(set["code_ttl"]["source"], "admin");
+    assert_eq!(set["login_max_failures"]["value"], 4);
+    let human = ok(&e.db, &["settings", "get"]);
+    assert!(human.contains("2 min (120 s)"), "{human}");
+
+    // Out of range: the operation's error and code, exit 1, nothing stored.
+    let out = admin(&e.db, &["settings", "update", "--code-ttl", "5"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("code_ttl"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("(invalid_input)"), "{}", stderr(&out));
+    assert_eq!(json(&e.db, &["settings", "get"]), set);
+
+    let reset = json(&e.db, &["settings", "update", "--code-ttl", "default"]);
+    assert_eq!(reset["code_ttl"]["source"], "default");
+    assert_eq!(reset["code_ttl"]["value"], start["code_ttl"]["default"]);
+    assert_eq!(reset["login_max_failures"]["source"], "admin");
+
+    // Naming no setting at all is a usage error.
+    assert_eq!(admin(&e.db, &["settings", "update"]).status.code(), Some(2));
 }

@@ -85,6 +85,8 @@ async fn server() -> (Server, String) {
         .args(["--issuer", &issuer])
         .args(["--public-addr", &format!("127.0.0.1:{port}")])
         .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])
+        // A configured default, which the settings must report as the default.
+        .args(["--setting", "sign_in_ttl=2h"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -177,6 +179,34 @@ async fn a_list_and_a_create_go_to_the_server_named_by_server_with_an_api_key() 
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("(unauthorized)"), "{err}");
     assert!(!err.contains("lk_wrong_key_value"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settings_change_over_server_is_what_the_database_holds() {
+    let (s, key) = server().await;
+    let set = ok_json(s.admin(
+        &key,
+        &["settings", "update", "--device-code-ttl", "5m", "--json"],
+    ));
+    assert_eq!(set["device_code_ttl"]["value"], 300);
+    assert_eq!(set["device_code_ttl"]["source"], "admin");
+    // The server's configured default (`--setting sign_in_ttl=2h`), not the built-in one.
+    assert_eq!(set["sign_in_ttl"]["default"], 7200);
+    assert_eq!(set["sign_in_ttl"]["value"], 7200);
+    assert_eq!(set["sign_in_ttl"]["source"], "default");
+    let mut c = latchkey(&s.kek);
+    c.args(["admin", "--db"])
+        .arg(&s.db)
+        .args(["settings", "get", "--json"]);
+    let local = ok_json(run(c));
+    assert_eq!(local["device_code_ttl"], set["device_code_ttl"]);
+    let out = s.admin(&key, &["settings", "update", "--device-code-ttl", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("device_code_ttl") && err.contains("(invalid_input)"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,6 +20,20 @@ export function span(secs: number): string {
   return `${Math.round(s / 86400)} d`;
 }
 
+/** An exact span for settings: "10 min", "2 h 30 min", "1 d" (never rounded). */
+export function exactSpan(secs: number): string {
+  if (secs === 0) return '0 s';
+  const parts: string[] = [];
+  let rest = Math.abs(Math.round(secs));
+  for (const [n, l] of [[86400, 'd'], [3600, 'h'], [60, 'min'], [1, 's']] as const) {
+    if (rest >= n) {
+      parts.push(`${Math.floor(rest / n)} ${l}`);
+      rest %= n;
+    }
+  }
+  return (secs < 0 ? '-' : '') + parts.join(' ');
+}
+
 /** "in 4 min" / "4 min ago" relative to `now`. */
 export function relative(unix: number | null | undefined, now: number = nowSecs()): string {
   if (unix == null) return '—';

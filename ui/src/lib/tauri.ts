@@ -72,5 +72,8 @@ export function tauriApi(): AdminApi {
     apiKeysList: () => call('api_keys_list'),
     apiKeyCreate: (req) => call('api_key_create', { req }),
     apiKeyRevoke: (id) => call('api_key_revoke', { id }),
+
+    settingsGet: () => call('settings_get'),
+    settingsUpdate: (req) => call('settings_update', { req }),
   };
 }

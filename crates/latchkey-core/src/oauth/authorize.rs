@@ -385,6 +385,11 @@ impl Provider {
         let now = self.now();
         // The browser holds a random value; the store only its hash (HD-03), so a copy
         // of the database cannot be used to take over live sign-ins.
+        let ttl = self
+            .settings()
+            .await
+            .map_err(|_| LoginError::Unavailable)?
+            .sign_in_ttl;
         let cookie = random_token();
         let sign_in = SignIn {
             id: sign_in_id_for(&cookie),
@@ -393,7 +398,7 @@ impl Provider {
             ip: ip.map(str::to_string),
             user_agent: user_agent.map(|u| u.chars().take(256).collect()),
             created_at: now,
-            expires_at: now + self.config.sign_in_ttl,
+            expires_at: now + ttl,
             ended_at: None,
         };
         self.store.sign_in_insert(&sign_in).await.map_err(|e| {
@@ -498,7 +503,7 @@ impl Provider {
                 code_challenge: Some(req.code_challenge.clone()),
                 auth_time: sign_in.auth_time,
                 created_at: now,
-                expires_at: now + self.config.code_ttl,
+                expires_at: now + self.settings().await?.code_ttl,
                 consumed_at: None,
                 session_id: None,
                 ip: ip.map(str::to_string),

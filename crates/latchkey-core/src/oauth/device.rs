@@ -57,6 +57,7 @@ impl Provider {
         self.check_scopes(&client, &scopes).await?;
         let now = self.now();
         let device_code = random_token();
+        let ttl = self.settings().await?.device_code_ttl;
         let user_code = new_user_code();
         let normalized = normalize_user_code(&user_code).unwrap_or_default();
         self.store
@@ -72,7 +73,7 @@ impl Provider {
                 interval: self.config.device_interval,
                 last_polled_at: None,
                 created_at: now,
-                expires_at: now + self.config.device_code_ttl,
+                expires_at: now + ttl,
                 session_id: None,
             })
             .await?;
@@ -82,7 +83,7 @@ impl Provider {
             "user_code": user_code,
             "verification_uri": uri,
             "verification_uri_complete": format!("{uri}?user_code={user_code}"),
-            "expires_in": self.config.device_code_ttl,
+            "expires_in": ttl,
             "interval": self.config.device_interval,
         }))
     }

@@ -15,8 +15,9 @@ pub mod token;
 
 use crate::clock::{Clock, Timestamp};
 use crate::crypto::{random_id, Kek};
-use crate::keys::{self, LoadedKey, RotationPolicy};
+use crate::keys::{self, LoadedKey};
 use crate::model::{Alg, GrantType, KeyState, NewAuditEvent, TokenCount};
+use crate::settings::ServerSettings;
 use crate::store::Store;
 use error::{OAuthError, OAuthResult};
 use serde_json::{json, Value};
@@ -30,15 +31,14 @@ use std::time::{Duration, Instant};
 pub struct Config {
     /// The issuer identifier, byte-exact as published (no trailing slash added).
     pub issuer: String,
-    pub code_ttl: i64,
-    pub id_token_ttl: i64,
-    pub device_code_ttl: i64,
+    /// The configured defaults of the runtime settings (lifetimes, rotation, limits);
+    /// what an administrator sets (`manage::Manager::settings_update`) overrides them.
+    /// Read the values in force with [`Provider::settings`], never from here.
+    pub defaults: ServerSettings,
     pub device_interval: i64,
-    pub sign_in_ttl: i64,
     pub auth_request_ttl: i64,
     pub access_token_alg: Alg,
     pub id_token_alg: Alg,
-    pub rotation: RotationPolicy,
     /// `Cache-Control: max-age` of the JWKS; also the floor for key pre-publication.
     pub jwks_max_age: i64,
     /// How long key/client state may be cached per node before re-reading the store.
@@ -53,16 +53,12 @@ impl Config {
     pub fn new(issuer: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into(),
-            code_ttl: 60,
-            id_token_ttl: 600,
-            device_code_ttl: 600,
+            defaults: ServerSettings::default(),
             device_interval: 5,
-            sign_in_ttl: 8 * 3600,
             auth_request_ttl: 900,
             access_token_alg: Alg::ES256,
             id_token_alg: Alg::RS256,
-            rotation: RotationPolicy::default(),
-            jwks_max_age: 300,
+            jwks_max_age: crate::manage::DEFAULT_JWKS_MAX_AGE,
             cache_ttl: Duration::from_secs(1),
             jwt_leeway: 10,
             jwks_refetch_min: Duration::from_secs(10),
@@ -87,6 +83,13 @@ struct KeyCache {
     set: Arc<KeySet>,
 }
 
+/// The effective settings, with the change marker seen before they were read.
+struct SettingsCache {
+    loaded_at: Instant,
+    marker: Option<u64>,
+    settings: Arc<ServerSettings>,
+}
+
 fn manage_error(e: crate::manage::ManageError) -> OAuthError {
     match e {
         crate::manage::ManageError::Unavailable(_) => OAuthError::unavailable(),
@@ -103,6 +106,7 @@ pub struct Provider {
     pub config: Config,
     kek: Kek,
     keys: RwLock<KeyCache>,
+    settings: RwLock<Option<SettingsCache>>,
     caches: cache::Caches,
     jwks_fetcher: Option<Arc<dyn fetch::JwksFetcher>>,
     /// Client JWK Sets fetched from `jwks_uri`: URL → (when, the set if any).
@@ -165,6 +169,7 @@ impl Provider {
                     jwks: json!({"keys": []}),
                 }),
             }),
+            settings: RwLock::new(None),
             verified: std::sync::Mutex::new(HashMap::new()),
             issued: std::sync::Mutex::new(HashMap::new()),
             caches: cache::Caches::new(),
@@ -213,7 +218,8 @@ impl Provider {
             self.clock.clone(),
             self.kek.clone(),
             crate::manage::ManagePolicy {
-                rotation: self.config.rotation,
+                defaults: self.config.defaults,
+                jwks_max_age: self.config.jwks_max_age,
                 ..Default::default()
             },
         )
@@ -222,7 +228,11 @@ impl Provider {
     /// Brings the keys of every algorithm in line with the rotation policy (creating
     /// them on first start). Called at start-up and by the scheduler.
     pub async fn maintain_keys(&self) -> OAuthResult<()> {
-        self.manager().ensure_keys().await.map_err(manage_error)?;
+        let rotation = self.settings().await?.rotation();
+        self.manager()
+            .ensure_keys_with(&rotation)
+            .await
+            .map_err(manage_error)?;
         self.invalidate_keys();
         Ok(())
     }
@@ -297,6 +307,36 @@ impl Provider {
             c.loaded_at = Some(Instant::now());
         }
         Ok(set)
+    }
+
+    /// The settings in force: the configured defaults with what an administrator set
+    /// laid over them. Reused while the store's change marker stays put, and never
+    /// longer than `cache_ttl`, so a change through any process or node applies here
+    /// within that bound, as a client or key change does.
+    pub async fn settings(&self) -> OAuthResult<Arc<ServerSettings>> {
+        // The marker is taken before the read: a change that lands during the read
+        // alters it, so the stale result is not reused.
+        let marker = self.store.change_marker();
+        if let Ok(c) = self.settings.read() {
+            if let Some(c) = c.as_ref() {
+                if c.marker == marker && c.loaded_at.elapsed() < self.config.cache_ttl {
+                    return Ok(c.settings.clone());
+                }
+            }
+        }
+        let stored = self.store.settings_get().await?;
+        let settings = Arc::new(ServerSettings::effective(
+            &self.config.defaults,
+            &stored.values,
+        ));
+        if let Ok(mut c) = self.settings.write() {
+            *c = Some(SettingsCache {
+                loaded_at: Instant::now(),
+                marker,
+                settings: settings.clone(),
+            });
+        }
+        Ok(settings)
     }
 
     pub async fn signer(&self, alg: Alg) -> OAuthResult<Arc<LoadedKey>> {

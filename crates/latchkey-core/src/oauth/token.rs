@@ -132,7 +132,7 @@ impl Provider {
             "aud": client.id,
             "azp": client.id,
             "iat": now,
-            "exp": now + self.config.id_token_ttl,
+            "exp": now + self.settings().await?.id_token_ttl,
             "auth_time": session.auth_time,
             "sid": session.id,
             "at_hash": jwt::half_hash(key.alg, access_token),

@@ -114,6 +114,8 @@ ops! {
     "get" "/admin/v1/api-keys" api_keys_list "Admin API keys (never the keys themselves)" r[Vec<ApiKeyDto>];
     "post" "/admin/v1/api-keys" api_key_create "Create an API key; the key is in this response only" w=true b[ApiKeyCreateRequest] r[ApiKeyCreated] st=201;
     "post" "/admin/v1/api-keys/{id}/revoke" api_key_revoke "Revoke an API key" w=true r[ApiKeyDto];
+    "get" "/admin/v1/settings" settings_get "Token lifetimes, key rotation and brute-force limits in force, each with its default and source" r[SettingsDto];
+    "patch" "/admin/v1/settings" settings_update "Set (a number) or reset to the default (null) runtime settings; every node applies them within a second" w=true b[SettingsUpdateRequest] r[SettingsDto];
 }
 
 /// The query of `GET /admin/v1/events` (documented only).

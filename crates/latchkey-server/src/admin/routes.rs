@@ -59,6 +59,10 @@ pub(super) fn router(st: Arc<AppState>) -> Router {
             get(api_keys_list).post(api_key_create),
         )
         .route("/admin/v1/api-keys/{id}/revoke", post(api_key_revoke))
+        .route(
+            "/admin/v1/settings",
+            get(settings_get).patch(settings_update),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             st.clone(),
             require_admin,
@@ -306,4 +310,16 @@ async fn api_key_create(
 }
 async fn api_key_revoke(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<ApiKeyDto>> {
     Ok(Json(c.backend.api_key_revoke(&id).await?))
+}
+
+// --- runtime settings ------------------------------------------------------------------
+
+async fn settings_get(Extension(c): C) -> ApiResult<Json<SettingsDto>> {
+    Ok(Json(c.backend.settings_get().await?))
+}
+async fn settings_update(
+    Extension(c): C,
+    Body(req): Body<SettingsUpdateRequest>,
+) -> ApiResult<Json<SettingsDto>> {
+    Ok(Json(c.backend.settings_update(req).await?))
 }

@@ -62,6 +62,10 @@ export interface AdminApi {
   apiKeysList(): Promise<T.ApiKeyDto[]>;
   apiKeyCreate(req: T.ApiKeyCreateRequest): Promise<T.ApiKeyCreated>;
   apiKeyRevoke(id: string): Promise<T.ApiKeyDto>;
+
+  settingsGet(): Promise<T.SettingsDto>;
+  /** A number sets a setting, `null` returns it to the server's default. */
+  settingsUpdate(req: T.SettingsUpdateRequest): Promise<T.SettingsDto>;
 }
 
 /** Every failure the UI shows: a human message and the stable code behind it. */

@@ -414,6 +414,92 @@ export interface SessionsRevokeRequest {
   user?: string | null;
 }
 
+/** One runtime setting. */
+export interface SettingDto {
+  /** The server's configured default, used whenever no administrator set a value. */
+  default: number;
+  /**
+   * `default` (nobody set it) | `admin` (an administrator set it, perhaps to the
+   * default's value).
+   */
+  source: string;
+  /** The value in force. */
+  value: number;
+}
+
+/**
+ * `GET /admin/v1/settings`: token lifetimes, key rotation and brute-force limits, as
+ * every server node applies them. Durations are in seconds.
+ */
+export interface SettingsDto {
+  /** Access-token lifetime given to new clients (seconds). */
+  access_token_ttl: SettingDto;
+  /** First block after the client authentication limit (seconds). */
+  client_auth_block: SettingDto;
+  /** Failed client authentications allowed per IP within the window. */
+  client_auth_max_failures: SettingDto;
+  /** Window of the client authentication limit (seconds). */
+  client_auth_window: SettingDto;
+  /** Authorization code lifetime (seconds). */
+  code_ttl: SettingDto;
+  /** First block after the device code limit (seconds). */
+  device_code_block: SettingDto;
+  /** Wrong user codes allowed per IP or browser within the window. */
+  device_code_max_failures: SettingDto;
+  /** Device code lifetime (seconds). */
+  device_code_ttl: SettingDto;
+  /** Window of the device code limit (seconds). */
+  device_code_window: SettingDto;
+  /** ID token lifetime (seconds). */
+  id_token_ttl: SettingDto;
+  /** First block after the password limit (seconds; doubles on each further block). */
+  login_block: SettingDto;
+  /** Wrong passwords allowed per IP or account within the window. */
+  login_max_failures: SettingDto;
+  /** Window of the password limit (seconds). */
+  login_window: SettingDto;
+  /** Seconds a successor is published before it signs (≥ the JWKS max-age). */
+  prepublish: SettingDto;
+  /** Refresh-token idle lifetime given to new clients (seconds). */
+  refresh_idle_ttl: SettingDto;
+  /** Absolute refresh-token lifetime given to new clients (seconds). */
+  refresh_token_ttl: SettingDto;
+  /** Seconds a key stays published after it stops signing. */
+  retire_after: SettingDto;
+  /** Seconds a key signs before the scheduled rotation replaces it. */
+  rotate_every: SettingDto;
+  /** Browser sign-in (SSO cookie) lifetime (seconds). */
+  sign_in_ttl: SettingDto;
+  /** Unix seconds of the last change; absent while every setting is the default. */
+  updated_at?: number | null;
+}
+
+/**
+ * `PATCH /admin/v1/settings`: a number sets a setting, `null` returns it to the
+ * server's default, an absent field leaves it as it is. Unknown fields are refused.
+ */
+export interface SettingsUpdateRequest {
+  access_token_ttl?: number | null;
+  client_auth_block?: number | null;
+  client_auth_max_failures?: number | null;
+  client_auth_window?: number | null;
+  code_ttl?: number | null;
+  device_code_block?: number | null;
+  device_code_max_failures?: number | null;
+  device_code_ttl?: number | null;
+  device_code_window?: number | null;
+  id_token_ttl?: number | null;
+  login_block?: number | null;
+  login_max_failures?: number | null;
+  login_window?: number | null;
+  prepublish?: number | null;
+  refresh_idle_ttl?: number | null;
+  refresh_token_ttl?: number | null;
+  retire_after?: number | null;
+  rotate_every?: number | null;
+  sign_in_ttl?: number | null;
+}
+
 export interface StatsDto {
   active_sessions: number;
   clients: number;

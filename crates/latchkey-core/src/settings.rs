@@ -1,0 +1,248 @@
+//! Runtime server settings: token lifetimes, the key rotation policy and the
+//! brute-force limits, which an administrator may change while servers run.
+//!
+//! Owns: the one list of settings (name, group, bounds), the effective value of each
+//! (an admin-set value, else the server's configured default) and the rules that tie
+//! them together. The store keeps only the admin-set values, by name, so a server whose
+//! configured defaults change picks them up for every field nobody has set.
+//!
+//! Does not own: where the values are applied (the engine reads them through
+//! `Provider::settings`, the server's limiters through it too) or validation against
+//! other stored data (`manage::Manager::settings_update`).
+
+use crate::keys::RotationPolicy;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Which part of the console form a setting belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingGroup {
+    TokenLifetimes,
+    KeyRotation,
+    RateLimits,
+}
+
+/// One setting: its wire name and the range an administrator may set it to.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingField {
+    pub name: &'static str,
+    pub group: SettingGroup,
+    pub min: i64,
+    pub max: i64,
+    get: fn(&ServerSettings) -> i64,
+    set: fn(&mut ServerSettings, i64),
+}
+
+impl SettingField {
+    pub fn get(&self, s: &ServerSettings) -> i64 {
+        (self.get)(s)
+    }
+    pub fn set(&self, s: &mut ServerSettings, v: i64) {
+        (self.set)(s, v)
+    }
+}
+
+const MINUTE: i64 = 60;
+const HOUR: i64 = 3600;
+const DAY: i64 = 24 * HOUR;
+
+macro_rules! settings {
+    ($( $(#[doc = $doc:literal])* $field:ident: $group:ident, $min:expr, $max:expr; )*) => {
+        /// The value of every setting, in seconds (lifetimes, windows, blocks) or counts
+        /// (failures). Used both for the configured defaults and the effective values.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct ServerSettings {
+            $( $(#[doc = $doc])* pub $field: i64, )*
+        }
+
+        /// Every setting, in the order the console shows them.
+        pub const FIELDS: &[SettingField] = &[
+            $( SettingField {
+                name: stringify!($field),
+                group: SettingGroup::$group,
+                min: $min,
+                max: $max,
+                get: |s| s.$field,
+                set: |s, v| s.$field = v,
+            }, )*
+        ];
+    };
+}
+
+settings! {
+    /// Access-token lifetime given to new clients.
+    access_token_ttl: TokenLifetimes, 1, crate::manage::MAX_ACCESS_TOKEN_TTL;
+    /// Absolute refresh-token (session) lifetime given to new clients.
+    refresh_token_ttl: TokenLifetimes, crate::manage::MIN_REFRESH_TTL, crate::manage::MAX_REFRESH_TOKEN_TTL;
+    /// Refresh-token idle lifetime given to new clients (≤ `refresh_token_ttl`).
+    refresh_idle_ttl: TokenLifetimes, crate::manage::MIN_REFRESH_TTL, crate::manage::MAX_REFRESH_TOKEN_TTL;
+    /// Authorization codes: RFC 6749 §4.1.2 recommends at most 10 minutes.
+    code_ttl: TokenLifetimes, 10, 10 * MINUTE;
+    id_token_ttl: TokenLifetimes, MINUTE, DAY;
+    /// Device codes (RFC 8628 §3.2 `expires_in`).
+    device_code_ttl: TokenLifetimes, MINUTE, HOUR;
+    /// How long a browser sign-in (the SSO cookie) lasts.
+    sign_in_ttl: TokenLifetimes, MINUTE, 30 * DAY;
+    /// How long a key signs before the scheduled rotation replaces it.
+    rotate_every: KeyRotation, HOUR, 365 * DAY;
+    /// How long a successor is published before it signs (≥ the JWKS max-age).
+    prepublish: KeyRotation, 0, 30 * DAY;
+    /// How long a key stays published after it stops signing (≥ the longest token
+    /// lifetime + the JWKS max-age).
+    retire_after: KeyRotation, 0, 365 * DAY;
+    login_max_failures: RateLimits, 1, 1000;
+    login_window: RateLimits, 1, DAY;
+    login_block: RateLimits, 1, DAY;
+    client_auth_max_failures: RateLimits, 1, 1000;
+    client_auth_window: RateLimits, 1, DAY;
+    client_auth_block: RateLimits, 1, DAY;
+    device_code_max_failures: RateLimits, 1, 1000;
+    device_code_window: RateLimits, 1, DAY;
+    device_code_block: RateLimits, 1, DAY;
+}
+
+impl Default for ServerSettings {
+    /// The built-in defaults, which a server's configuration may change.
+    fn default() -> Self {
+        let rotation = RotationPolicy::default();
+        Self {
+            access_token_ttl: crate::manage::DEFAULT_ACCESS_TOKEN_TTL,
+            refresh_token_ttl: crate::manage::DEFAULT_REFRESH_TOKEN_TTL,
+            refresh_idle_ttl: crate::manage::DEFAULT_REFRESH_IDLE_TTL,
+            code_ttl: 60,
+            id_token_ttl: 600,
+            device_code_ttl: 600,
+            sign_in_ttl: 8 * HOUR,
+            rotate_every: rotation.rotate_every,
+            prepublish: rotation.prepublish,
+            retire_after: rotation.retire_after,
+            // HD-09: 10 wrong passwords per IP or account in 5 minutes.
+            login_max_failures: 10,
+            login_window: 5 * MINUTE,
+            login_block: 30,
+            // 20 failed client authentications per IP or client in a minute.
+            client_auth_max_failures: 20,
+            client_auth_window: MINUTE,
+            client_auth_block: 30,
+            // DV-07: 5 wrong user codes per IP or browser in a minute; the 6th is refused.
+            device_code_max_failures: 5,
+            device_code_window: MINUTE,
+            device_code_block: MINUTE,
+        }
+    }
+}
+
+/// One brute-force limit: past `max_failures` in `window` seconds, a key is blocked
+/// for `block` seconds (doubling on each further block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitRule {
+    pub max_failures: i64,
+    pub window: i64,
+    pub block: i64,
+}
+
+impl ServerSettings {
+    pub fn field(name: &str) -> Option<&'static SettingField> {
+        FIELDS.iter().find(|f| f.name == name)
+    }
+
+    /// `defaults` with the admin-set `values` laid over them. Names this build does not
+    /// know (written by a newer one) are ignored.
+    pub fn effective(defaults: &ServerSettings, values: &BTreeMap<String, i64>) -> Self {
+        let mut s = *defaults;
+        for (name, v) in values {
+            if let Some(f) = Self::field(name) {
+                f.set(&mut s, *v);
+            }
+        }
+        s
+    }
+
+    pub fn rotation(&self) -> RotationPolicy {
+        RotationPolicy {
+            rotate_every: self.rotate_every,
+            prepublish: self.prepublish,
+            retire_after: self.retire_after,
+        }
+    }
+
+    pub fn login_limit(&self) -> LimitRule {
+        LimitRule {
+            max_failures: self.login_max_failures,
+            window: self.login_window,
+            block: self.login_block,
+        }
+    }
+
+    pub fn client_auth_limit(&self) -> LimitRule {
+        LimitRule {
+            max_failures: self.client_auth_max_failures,
+            window: self.client_auth_window,
+            block: self.client_auth_block,
+        }
+    }
+
+    pub fn device_code_limit(&self) -> LimitRule {
+        LimitRule {
+            max_failures: self.device_code_max_failures,
+            window: self.device_code_window,
+            block: self.device_code_block,
+        }
+    }
+}
+
+/// Admin-set values as stored: by name, with a version that every write moves, so a
+/// write based on an older read can be refused rather than undo a concurrent one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredSettings {
+    pub values: BTreeMap<String, i64>,
+    pub version: i64,
+    /// Unix seconds of the last write (0: never written).
+    pub updated_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_reads_and_writes_its_own_value() {
+        let mut s = ServerSettings::default();
+        for (i, f) in FIELDS.iter().enumerate() {
+            f.set(&mut s, 1000 + i as i64);
+        }
+        for (i, f) in FIELDS.iter().enumerate() {
+            assert_eq!(f.get(&s), 1000 + i as i64, "{}", f.name);
+        }
+        let names: std::collections::BTreeSet<_> = FIELDS.iter().map(|f| f.name).collect();
+        assert_eq!(names.len(), FIELDS.len());
+    }
+
+    #[test]
+    fn the_built_in_defaults_are_within_their_own_bounds() {
+        let s = ServerSettings::default();
+        for f in FIELDS {
+            assert!(
+                (f.min..=f.max).contains(&f.get(&s)),
+                "{} = {}",
+                f.name,
+                f.get(&s)
+            );
+        }
+    }
+
+    #[test]
+    fn admin_set_values_override_defaults_and_unknown_names_are_ignored() {
+        let values = BTreeMap::from([("code_ttl".to_string(), 120), ("gone".to_string(), 5)]);
+        let d = ServerSettings::default();
+        let e = ServerSettings::effective(&d, &values);
+        assert_eq!(e.code_ttl, 120);
+        assert_eq!(
+            ServerSettings {
+                code_ttl: d.code_ttl,
+                ..e
+            },
+            d
+        );
+    }
+}
