@@ -646,16 +646,7 @@ impl Console {
 
     /// Stops the current connection; returns it (and its file, when embedded).
     async fn let_go(&self) -> Option<(Connection, Option<String>)> {
-        let phase = std::mem::replace(&mut *self.inner.phase.write().await, Phase::Starting);
-        self.inner.generation.send_modify(|g| *g += 1);
-        if let Phase::Ready(open) = phase {
-            if let Some(s) = open.server {
-                s.stop().await;
-            }
-            if let Some(e) = open.embedded {
-                e.close().await;
-            }
-        }
+        self.close(Phase::Starting).await;
         let a = lock(&self.inner.active).conn.clone();
         let file = match &a.target {
             Target::Embedded { db_path } => Some(db_path.clone()),
@@ -746,7 +737,13 @@ impl Console {
 
     /// Stops the server and closes the store (checkpointing the WAL).
     pub async fn shutdown(&self) {
-        let phase = std::mem::replace(&mut *self.inner.phase.write().await, Phase::Stopped);
+        self.close(Phase::Stopped).await;
+    }
+
+    /// Ends the open connection (its live-event relays, its server, its store) and
+    /// leaves the console in `next`.
+    async fn close(&self, next: Phase) {
+        let phase = std::mem::replace(&mut *self.inner.phase.write().await, next);
         self.inner.generation.send_modify(|g| *g += 1);
         if let Phase::Ready(open) = phase {
             if let Some(s) = open.server {

@@ -236,6 +236,19 @@ describe('App', () => {
   });
 });
 
+/** The App on `api`, settled, with the connection switcher open. */
+async function appWithSwitcher(api: ReturnType<typeof fakeApi>['api']): Promise<HTMLElement> {
+  const target = document.createElement('div');
+  document.body.appendChild(target);
+  mounted = mount(App, { target, props: { api } });
+  await settle(10);
+  flushSync();
+  click(target.querySelector('[data-testid=connection-badge]'));
+  await settle();
+  flushSync();
+  return target;
+}
+
 describe('Connections', () => {
   function input(root: ParentNode, sel: string, value: string) {
     const el = root.querySelector<HTMLInputElement>(sel)!;
@@ -296,14 +309,7 @@ describe('Connections', () => {
         { id: 'prod', name: 'Prod', colour: 'red', kind: 'remote', location: 'https://id.example.com', issuer: null, auth: 'api_key', active: false, signed_in: false },
       ],
     });
-    const target = document.createElement('div');
-    document.body.appendChild(target);
-    mounted = mount(App, { target, props: { api } });
-    await settle(10);
-    flushSync();
-    click(target.querySelector('[data-testid=connection-badge]'));
-    await settle();
-    flushSync();
+    const target = await appWithSwitcher(api);
     click(document.querySelector('[aria-label="Switch to Prod"]'));
     expect(calls.some((c) => c.name === 'connectionOpen')).toBe(false);
     input(document, '[data-testid=reopen-key]', 'lk_typed');
@@ -321,14 +327,7 @@ describe('Connections', () => {
         { id: 'stg', name: 'Staging', colour: 'amber', kind: 'remote', location: 'https://stg.example.com', issuer: null, auth: 'browser', active: false, signed_in: true },
       ],
     });
-    const target = document.createElement('div');
-    document.body.appendChild(target);
-    mounted = mount(App, { target, props: { api } });
-    await settle(10);
-    flushSync();
-    click(target.querySelector('[data-testid=connection-badge]'));
-    await settle();
-    flushSync();
+    const target = await appWithSwitcher(api);
     expect(document.querySelector('[aria-label="Forget latchkey.db"]')).toBeNull();
     click(document.querySelector('[aria-label="Forget Staging"]'));
     expect(document.querySelector('[role=alertdialog]')?.textContent).toContain('revoked at the server');

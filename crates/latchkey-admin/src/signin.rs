@@ -242,11 +242,22 @@ async fn token_call(
 }
 
 fn token_set(t: TokenResponse, ep: &Endpoints) -> TokenSet {
+    console_tokens(t.access_token, t.refresh_token, t.expires_in, t.scope, ep)
+}
+
+/// The console client's tokens from `ep`, with their lifetime made absolute.
+fn console_tokens(
+    access_token: Secret,
+    refresh_token: Option<Secret>,
+    expires_in: Option<i64>,
+    scope: Option<String>,
+    ep: &Endpoints,
+) -> TokenSet {
     TokenSet {
-        access_token: t.access_token,
-        refresh_token: t.refresh_token,
-        expires_at: t.expires_in.map(|s| now() + s),
-        scope: t.scope,
+        access_token,
+        refresh_token,
+        expires_at: expires_in.map(|s| now() + s),
+        scope,
         token_endpoint: ep.token_endpoint.clone(),
         revocation_endpoint: ep.revocation_endpoint.clone(),
         client_id: CONSOLE_CLIENT_ID.into(),
@@ -361,15 +372,13 @@ pub async fn browser_sign_in(
         open,
     )
     .await?;
-    Ok(TokenSet {
-        access_token: t.access_token,
-        refresh_token: t.refresh_token,
-        expires_at: t.expires_in.map(|s| now() + s),
-        scope: t.scope,
-        token_endpoint: ep.token_endpoint.clone(),
-        revocation_endpoint: ep.revocation_endpoint.clone(),
-        client_id: CONSOLE_CLIENT_ID.into(),
-    })
+    Ok(console_tokens(
+        t.access_token,
+        t.refresh_token,
+        t.expires_in,
+        t.scope,
+        ep,
+    ))
 }
 
 /// Where an administrator of the admin API at `server` signs in: `issuer` when given,
