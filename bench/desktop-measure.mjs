@@ -110,10 +110,17 @@ function appPids(binary) {
   return out;
 }
 
+/** Waits for the app this script started to exit; ends it (by pid) if it outlives its session. */
 async function waitGone(binary, ms = 10000) {
   const end = Date.now() + ms;
   while (appPids(binary).length && Date.now() < end) await sleep(50);
-  if (appPids(binary).length) throw new Error(`${binary} still running ${ms} ms after the session ended`);
+  const left = appPids(binary);
+  if (!left.length) return;
+  log(`${binary} still running ${ms} ms after its session ended; ending pid ${left.join(', ')}`);
+  for (const pid of left) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+  await sleep(2000);
+  for (const pid of appPids(binary)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  await sleep(200);
 }
 
 /** Polls (every 10 ms) until `css` matches; returns ms since `t0`. */
@@ -137,11 +144,24 @@ async function coldStart(name, binary, args, css) {
     await d.start(binary, args);
     const session_ms = now() - t0;
     const start_ms = await waitCss(d, css, t0);
+    // Where the time went: exec → the page's navigation start (process start, GTK,
+    // WebKit processes) and, inside the page, DOMContentLoaded and every request (the
+    // console's IPC calls are ipc:// fetches), on the same clock as start_ms.
+    const clock = await clockOffset(d);
+    const pt = await d.exec(`const n = performance.getEntriesByType('navigation')[0];
+      return { origin: performance.timeOrigin, dcl: n ? n.domContentLoadedEventEnd : null,
+        res: performance.getEntriesByType('resource').slice(0, 40).map((e) => [e.name.replace(/^(ipc|http):\\/\\/[^/]+\\//, '').slice(0, 40), e.startTime, e.responseEnd]) };`);
+    const nav_ms = pt.origin - clock.offset - t0;
+    const timeline = {
+      navigation_start_ms: round(nav_ms, 0),
+      dom_content_loaded_ms: pt.dcl == null ? null : round(nav_ms + pt.dcl, 0),
+      requests: pt.res.map(([n, a, b]) => [n, round(nav_ms + a, 0), round(nav_ms + b, 0)]),
+    };
     await sleep(IDLE_WAIT_MS);
     const pids = appPids(binary);
     if (pids.length !== 1) throw new Error(`expected one ${binary} process, found ${pids.length}`);
     const m = pss(pids[0]);
-    return { app: name, start_ms, session_ms, pss_kb: m.total_kb, pss_parts_kb: m.parts_kb };
+    return { app: name, start_ms, session_ms, timeline, pss_kb: m.total_kb, pss_parts_kb: m.parts_kb };
   } finally {
     await d.quit();
     await waitGone(binary);
@@ -559,6 +579,12 @@ for (let i = 0; i < RUNS; i++) {
   const parts = Object.entries(c.pss_parts_kb).map(([k, v]) => `${k} ${round(v / 1024)}`).join(', ');
   md.push(`| ${i + 1} | ${round(f.start_ms, 0)} | ${round(c.start_ms, 0)} | ${round(f.pss_kb / 1024)} | ${round(c.pss_kb / 1024)} | ${parts} |`);
 }
+md.push('');
+const tl = (k, f) => round(median(starts[k].map((r) => r.timeline?.[f]).filter((x) => x != null)), 0);
+md.push(`Where the start-up time goes (medians, ms from exec): the page's navigation starts at ${tl('floor', 'navigation_start_ms')} (floor) / ${tl('console', 'navigation_start_ms')} (console); DOMContentLoaded at ${tl('floor', 'dom_content_loaded_ms')} / ${tl('console', 'dom_content_loaded_ms')}; interactive at ${cs.floor_ms} / ${cs.console_ms}.`);
+const mid = sorted(starts.console.map((r) => r.start_ms))[Math.floor(RUNS / 2)];
+const midRun = starts.console.find((r) => r.start_ms === mid);
+if (midRun?.timeline) md.push('', `The console's requests in its median run (name: start → end, ms from exec): ${midRun.timeline.requests.map(([n, a, b]) => `\`${n}\` ${a} → ${b}`).join('; ')}.`);
 md.push('');
 md.push(`## Scrolling the ${SCROLL_ROWS.toLocaleString('en')}-row sessions table`, '');
 md.push(`${SCROLL_ROWS.toLocaleString('en')} active sessions seeded by SQL into the console's store before it opened; the Sessions page loaded all of them (keyset pages of 1 000) in ${(sc.load_all_rows_ms / 1000).toFixed(1)} s. The page then scrolls its table one step per animation frame (\`scrollTop\` set inside \`requestAnimationFrame\`), recording every frame-to-frame delta. The floor scrolls a plain ${SCROLL_ROWS * 30} px div with the same plan.`, '');

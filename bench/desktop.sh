@@ -46,7 +46,7 @@ mkdir -p "$OUT"
 {
   echo "date_utc=$(date -u +%FT%TZ) commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty')"
   echo "runs=$RUNS revokes=$REVOKES rows=$SCROLL_ROWS nproc=$(nproc) loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "webkit2gtk=$(dpkg-query -W -f='${Version}' libwebkit2gtk-4.1-0 2>/dev/null || echo '?') tauri-driver=$("$TAURI_DRIVER" --version 2>/dev/null | awk '{print $NF}' || echo '?') xvfb_screen=1400x900x24"
+  echo "webkit2gtk=$(dpkg-query -W -f='${Version}' libwebkit2gtk-4.1-0 2>/dev/null || echo '?') tauri-driver=$(cargo install --list 2>/dev/null | awk '/^tauri-driver /{print $2}' | tr -d :) xvfb_screen=1400x900x24"
 } > "$OUT/desktop-meta.txt"
 cat "$OUT/desktop-meta.txt"
 
