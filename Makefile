@@ -10,7 +10,9 @@
 #                cluster for the PostgreSQL tests (pg-cluster), then the desktop
 #                end-to-end tests
 #   make serve-cluster  a throwaway PostgreSQL and two nodes on loopback (Ctrl-C stops)
-#   make bench   Latchkey vs node-oidc-provider under identical wrk load (bench/run.sh)
+#   make bench   Latchkey vs node-oidc-provider under identical wrk load (bench/run.sh),
+#                then the desktop console vs an empty Tauri window (bench/desktop.sh;
+#                BENCH_DESKTOP=0 skips it, BENCH_DESKTOP_RUNS sets its cold-start runs)
 #   make clean   cargo clean
 #
 # Every target first runs scripts/setup.sh, which installs whatever a fresh Debian 12
@@ -85,8 +87,12 @@ test: setup lint ui-check
 serve-cluster: build
 	$(PG_CLUSTER) -- bash scripts/serve-cluster.sh
 
-bench: setup
-	bash bench/run.sh
+# The desktop benchmark runs even when the server benchmark missed something; the
+# target fails if either could not measure.
+bench: setup ui
+	@rc=0; bash bench/run.sh || rc=$$?; \
+	if [ "$${BENCH_DESKTOP:-1}" != 0 ]; then bash bench/desktop.sh $${BENCH_DESKTOP_RUNS:-5} || rc=$$?; fi; \
+	exit $$rc
 
 clean:
 	$(CARGO) clean

@@ -81,6 +81,22 @@ async fn must_exist(
 /// The WHERE conditions of a [`SessionFilter`] (without state, order, cursor or limit),
 /// shared by the listing, the dry run and the bulk revoke so all three see one set.
 fn push_session_filter<'a>(qb: &mut QueryBuilder<'a, Sqlite>, f: &'a SessionFilter) {
+    push_session_filter_with(qb, f, true);
+}
+
+/// From this many sessions on, an IP prefix is "dense": its first page is found faster by
+/// walking sessions in list order and skipping the others than by collecting every match
+/// from the (ip, created_at, id) index and sorting them (at 1 000 000 sessions a prefix
+/// matching 5 000 sessions over 250 addresses took 50 ms the index way).
+const DENSE_IP_PREFIX: i64 = 2000;
+
+/// `ip_index: false` writes the IP prefix as `+s.ip`, which keeps SQLite from using the
+/// (ip, …) index for it, so the planner walks the list order's index instead.
+fn push_session_filter_with<'a>(
+    qb: &mut QueryBuilder<'a, Sqlite>,
+    f: &'a SessionFilter,
+    ip_index: bool,
+) {
     if let Some(ids) = &f.ids {
         if ids.is_empty() {
             qb.push(" AND 0 = 1");
@@ -103,9 +119,10 @@ fn push_session_filter<'a>(qb: &mut QueryBuilder<'a, Sqlite>, f: &'a SessionFilt
         match ip_prefix_range(ip) {
             // A range, not LIKE or substr, so the (ip, created_at) index serves it.
             Some((low, high)) => {
-                qb.push(" AND s.ip >= ")
+                let col = if ip_index { "s.ip" } else { "+s.ip" };
+                qb.push(format!(" AND {col} >= "))
                     .push_bind(low)
-                    .push(" AND s.ip < ")
+                    .push(format!(" AND {col} < "))
                     .push_bind(high);
             }
             None => {
@@ -1237,6 +1254,29 @@ impl Store for SqliteStore {
         at: Timestamp,
     ) -> StoreResult<Vec<SessionInfo>> {
         const OP: &str = "sessions_list";
+        // A prefix's match count, probed up to DENSE_IP_PREFIX through the IP index
+        // (cheap: it stops there), decides which index serves the page. Only for the
+        // states most sessions are in: walking the list order for a rare state (revoked,
+        // expired) would skip most of the table (measured: 28 ms → 1.2 s for revoked).
+        let common_state = matches!(
+            filter.state,
+            SessionStateFilter::Active | SessionStateFilter::Any
+        );
+        let ip_index = match filter.ip.as_deref().and_then(ip_prefix_range) {
+            Some((low, high)) if common_state => {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM sessions WHERE ip >= ? AND ip < ? LIMIT ?)",
+                )
+                .bind(low)
+                .bind(high)
+                .bind(DENSE_IP_PREFIX)
+                .fetch_one(&self.reader)
+                .await
+                .map_err(db(OP))?;
+                n < DENSE_IP_PREFIX
+            }
+            _ => true,
+        };
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT s.*, u.username AS username, c.name AS client_name, \
              (SELECT COUNT(*) FROM access_tokens a \
@@ -1260,7 +1300,7 @@ impl Store for SqliteStore {
              JOIN clients c ON c.id = s.client_id \
              WHERE 1 = 1",
         );
-        push_session_filter(&mut qb, filter);
+        push_session_filter_with(&mut qb, filter, ip_index);
         push_session_state(&mut qb, filter.state, at);
         let (col, dir, cmp) = match (filter.sort, filter.ascending) {
             (SessionSort::CreatedAt, false) => ("s.created_at", "DESC", "<"),

@@ -499,3 +499,89 @@ async fn integrity_check_reports_ok_and_no_foreign_key_is_dangling() {
         .expect("fk check");
     assert!(dangling.is_empty());
 }
+
+/// A dense IP prefix (2 000 matches or more) is listed by walking the list order with
+/// the IP index left out (`+s.ip`), a sparse one through the IP index: either way the
+/// same rows in the same order, page after page, ties on the sort key included; and a
+/// rare state (revoked) keeps the IP index.
+#[tokio::test]
+async fn dense_ip_prefix_pages_like_a_sparse_one() {
+    use latchkey_core::model::{SessionCursor, SessionFilter, SessionSort, SessionStateFilter};
+    let db = TestDb::new().await;
+    let s = db.store();
+    s.client_insert(&client("c-d"), None, &ev("client.create", "c-d"))
+        .await
+        .expect("client");
+    s.user_insert(&user("u-d"), &ev("user.create", "u-d"))
+        .await
+        .expect("user");
+    // 6000 sessions: even ones in 10.9.*, odd ones in 10.8.*; every 10th revoked; two
+    // sessions per creation second.
+    let mut conn = raw(&db.path()).await;
+    conn.execute(
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 5999) \
+             INSERT INTO sessions (id, user_id, client_id, sign_in_id, scopes, auth_time, \
+               created_at, last_used_at, expires_at, ip, user_agent, revoked_at, revoked_reason) \
+             SELECT printf('s%05d', i), 'u-d', 'c-d', NULL, '[\"openid\"]', {T0}, {T0} + i / 2, \
+               {T0} + i, {T0} + 100000, \
+               CASE WHEN i % 2 = 0 THEN '10.9.' ELSE '10.8.' END || (i % 250) || '.1', 'test', \
+               CASE WHEN i % 10 = 0 THEN {T0} + 5 END, CASE WHEN i % 10 = 0 THEN 'test' END \
+             FROM n"
+        )
+        .as_str(),
+    )
+    .await
+    .expect("seed");
+    let now = T0 + 10;
+    for (state, sort) in [
+        (SessionStateFilter::Active, SessionSort::CreatedAt),
+        (SessionStateFilter::Any, SessionSort::CreatedAt),
+        (SessionStateFilter::Active, SessionSort::LastUsedAt),
+        (SessionStateFilter::Revoked, SessionSort::CreatedAt),
+    ] {
+        let mut want: Vec<(i64, i64, String)> = (0..6000i64)
+            .filter(|i| i % 2 == 0)
+            .filter(|i| match state {
+                SessionStateFilter::Active => i % 10 != 0,
+                SessionStateFilter::Revoked => i % 10 == 0,
+                _ => true,
+            })
+            .map(|i| (T0 + i / 2, T0 + i, format!("s{i:05}")))
+            .collect();
+        match sort {
+            SessionSort::CreatedAt => want.sort_by(|a, b| (b.0, &b.2).cmp(&(a.0, &a.2))),
+            SessionSort::LastUsedAt => want.sort_by(|a, b| (b.1, &b.2).cmp(&(a.1, &a.2))),
+        }
+        let want: Vec<String> = want.into_iter().map(|w| w.2).collect();
+        let mut got = Vec::new();
+        let mut after = None;
+        loop {
+            let page = s
+                .sessions_list(
+                    &SessionFilter {
+                        ip: Some("10.9.".into()),
+                        state,
+                        sort,
+                        limit: Some(50),
+                        after: after.clone(),
+                        ..SessionFilter::default()
+                    },
+                    now,
+                )
+                .await
+                .expect("page");
+            let Some(last) = page.last() else { break };
+            after = Some(SessionCursor {
+                key: match sort {
+                    SessionSort::CreatedAt => last.session.created_at,
+                    SessionSort::LastUsedAt => last.session.last_used_at,
+                },
+                id: last.session.id.clone(),
+            });
+            got.extend(page.iter().map(|p| p.session.id.clone()));
+        }
+        assert_eq!(got.len(), want.len(), "{state:?} {sort:?}: row count");
+        assert!(got == want, "{state:?} {sort:?}: order differs");
+    }
+}
