@@ -13,6 +13,7 @@
 //! client secret, and the first admin's generated password — and the tokens "Try it"
 //! obtains for the inspector. Remote API keys and sign-ins go the other way only.
 
+mod command_names;
 pub mod commands;
 pub mod connections;
 pub mod console;
@@ -23,56 +24,8 @@ pub use console::{Console, ConsoleOptions};
 
 use tauri::{Runtime, WebviewUrl, WebviewWindowBuilder};
 
-/// Every IPC command, in the order of `build.rs`'s app manifest. A test keeps this,
-/// the manifest, the handler and the capability in step.
-pub const COMMANDS: &[&str] = &[
-    "console_status",
-    "first_admin_password_take",
-    "connections_list",
-    "connection_open",
-    "connection_add",
-    "connection_update",
-    "connection_remove",
-    "clients_list",
-    "client_get",
-    "client_create",
-    "client_update",
-    "client_delete",
-    "client_rotate_secret",
-    "client_try",
-    "client_set_disabled",
-    "client_clone",
-    "scopes_list",
-    "scope_create",
-    "scope_delete",
-    "users_list",
-    "user_get",
-    "user_create",
-    "user_disable",
-    "user_enable",
-    "keys_list",
-    "keys_rotate",
-    "key_revoke",
-    "keys_schedule_get",
-    "jwks_get",
-    "sessions_list",
-    "session_get",
-    "session_revoke",
-    "sessions_revoke",
-    "token_inspect",
-    "token_introspect",
-    "token_revoke",
-    "audit_list",
-    "security_events_list",
-    "stats_get",
-    "health_get",
-    "events_subscribe",
-    "api_keys_list",
-    "api_key_create",
-    "api_key_revoke",
-    "settings_get",
-    "settings_update",
-];
+/// Every IPC command, as the app manifest (`build.rs`) lists them.
+pub use command_names::COMMANDS;
 
 /// The command handlers on `builder`; shared by the real app and the `MockRuntime`
 /// tests so both see the same IPC surface.

@@ -96,16 +96,10 @@ impl Drop for World {
 
 #[test]
 fn the_manifest_the_handler_and_the_capability_name_the_same_commands() {
+    // build.rs's app manifest is this very list.
     let build_rs = include_str!("../build.rs");
-    let manifest: Vec<&str> = build_rs
-        .lines()
-        .filter_map(|l| {
-            l.trim()
-                .strip_prefix('"')
-                .and_then(|l| l.strip_suffix("\","))
-        })
-        .collect();
-    assert_eq!(manifest, COMMANDS, "build.rs and lib.rs COMMANDS differ");
+    assert!(build_rs.contains("include!(\"src/command_names.rs\")"));
+    assert!(build_rs.contains(".commands(COMMANDS)"));
 
     let cap: Value = serde_json::from_str(include_str!("../capabilities/main.json")).expect("json");
     assert_eq!(cap["windows"], json!(["main"]));

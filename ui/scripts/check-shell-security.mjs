@@ -78,8 +78,12 @@ export function load(dir) {
     capabilities[`capabilities/${f}`] = JSON.parse(readFileSync(join(dir, 'capabilities', f), 'utf8'));
   }
   const cargoToml = readFileSync(join(dir, 'Cargo.toml'), 'utf8');
+  // The app manifest: build.rs includes the list from src/command_names.rs.
   const buildRs = readFileSync(join(dir, 'build.rs'), 'utf8');
-  const commands = [...buildRs.matchAll(/^\s+"([a-z_]+)",$/gm)].map((m) => m[1]);
+  const listed = buildRs.includes('include!("src/command_names.rs")')
+    ? readFileSync(join(dir, 'src', 'command_names.rs'), 'utf8')
+    : buildRs;
+  const commands = [...listed.matchAll(/^\s+"([a-z_]+)",$/gm)].map((m) => m[1]);
   return { conf, capabilities, cargoToml, commands };
 }
 
