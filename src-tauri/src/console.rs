@@ -481,13 +481,14 @@ impl Console {
                 if let Some(i) = &issuer {
                     signin::check_transport(i)?;
                 }
-                let (cred, fresh) = match credential {
-                    Some(c) => (c, true),
+                // `kept`: where an already stored credential lives; `None` for a new one.
+                let (cred, kept) = match credential {
+                    Some(c) => (c, None),
                     None => match self.stored_credential(&conn).await? {
-                        Some((c, _)) => (c, false),
+                        Some((c, at)) => (c, Some(at)),
                         None if auth == RemoteAuth::Browser => (
                             self.browser_sign_in(&server, issuer.as_deref()).await?,
-                            true,
+                            None,
                         ),
                         None => {
                             return Err(AdminError::new(
@@ -501,14 +502,9 @@ impl Console {
                 let health = remote.health_get().await?;
                 // A read the credential must be good for (health needs none).
                 remote.scopes_list().await?;
-                let store = if fresh {
-                    self.store_credential(&conn, &cred).await
-                } else {
-                    self.stored_credential(&conn)
-                        .await
-                        .ok()
-                        .flatten()
-                        .map_or("memory", |(_, s)| s)
+                let store = match kept {
+                    Some(at) => at,
+                    None => self.store_credential(&conn, &cred).await,
                 };
                 let remote = self.keep_refreshed(remote, &conn, store);
                 let issuer = issuer
