@@ -211,6 +211,10 @@ impl PgStore {
             .max_connections(opts.max_connections.max(1))
             .min_connections(0)
             .acquire_timeout(opts.acquire_timeout)
+            // A connection still counted inside a transaction when it comes back (or
+            // goes out) is closed rather than reused; the server rolls its work back.
+            .after_release(|conn, _| Box::pin(async move { Ok(out_of_transaction(conn)) }))
+            .before_acquire(|conn, _| Box::pin(async move { Ok(out_of_transaction(conn)) }))
             .connect_with(connect.clone())
             .await
             .map_err(error::db("open"))?;
@@ -289,6 +293,17 @@ impl PgStore {
         }
         Ok(got)
     }
+}
+
+/// Whether a pooled connection is clean. A dropped `Transaction` queues its `ROLLBACK`
+/// and lowers the depth at once, so a non-zero depth here means one was lost.
+fn out_of_transaction(conn: &mut PgConnection) -> bool {
+    use sqlx::TransactionManager;
+    let clean = sqlx::postgres::PgTransactionManager::get_transaction_depth(conn) == 0;
+    if !clean {
+        tracing::warn!(target: "latchkey::store", "a connection was left inside a transaction; discarding it");
+    }
+    clean
 }
 
 /// LISTENs for change notifications. `try_recv` reports a lost connection as

@@ -400,11 +400,21 @@ where
 }
 
 impl PgStore {
+    /// Starts a transaction. sqlx 0.8's `begin` is not cancel-safe on PostgreSQL: it
+    /// counts the transaction only once the server has answered `BEGIN`, so a future
+    /// dropped while waiting (a client that hung up) leaves the session inside a
+    /// transaction that nothing rolls back, and the pool hands it to the next caller.
+    /// In a spawned task it always runs to the end; if the caller is gone by then, the
+    /// task's output (the transaction) is dropped, which rolls it back.
     async fn write(
         &self,
         op: &'static str,
     ) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
-        self.pool.begin().await.map_err(db(op))
+        let pool = self.pool.clone();
+        tokio::spawn(async move { pool.begin().await })
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("{op}: begin: {e}")))?
+            .map_err(db(op))
     }
 
     async fn commit(

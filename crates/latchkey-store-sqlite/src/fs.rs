@@ -61,6 +61,43 @@ pub(crate) fn check_local(db: &Path) -> Result<(), String> {
     }
 }
 
+/// Creates `db` empty with mode 0600 if it does not exist yet, so SQLite (which gives
+/// its `-wal` and `-shm` files the database file's permissions) never creates any of
+/// the three readable by others, whatever the umask. An existing file is left as is.
+pub(crate) fn create_private(db: &Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    match o.open(db) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A missing directory: SQLite's own error says it better.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes group and other permissions from `f` if it exists and has any. Best effort:
+/// a file owned by someone else is reported by SQLite when it matters.
+pub(crate) fn restrict(f: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(f) {
+            let mode = m.permissions().mode();
+            if mode & 0o077 != 0 {
+                let _ = std::fs::set_permissions(f, std::fs::Permissions::from_mode(mode & 0o700));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = f;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

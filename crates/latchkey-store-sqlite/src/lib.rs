@@ -11,6 +11,13 @@
 //! crate only makes each [`Store`](latchkey_core::store::Store) method atomic and durable
 //! as the trait documents it.
 //!
+//! Cancellation: a request whose client hangs up is a future dropped at any `.await`,
+//! and a dropped store call must never leave the writer inside a transaction (every
+//! later write would fail). `BEGIN IMMEDIATE` runs in a spawned task, so it completes
+//! and hands over a transaction (which rolls back when dropped) or fails, whatever
+//! happens to the caller; and the writer pool discards any connection that comes back,
+//! or would be handed out, with a transaction still open.
+//!
 //! Why two pools: SQLite allows one writer at a time. Funnelling every write through one
 //! connection means this process never races itself for the write lock, and starting
 //! each write with `BEGIN IMMEDIATE` takes the lock up front, so a write that first
@@ -129,10 +136,17 @@ impl SqliteStore {
             base.pragma("fullfsync", "ON")
         };
 
+        // The database, its WAL and its shared-memory index hold hashes of live tokens
+        // and sealed keys: readable by the owner only, whatever the umask.
+        fs::create_private(path).map_err(|e| {
+            StoreError::Unavailable(format!("open: cannot create the database file: {e}"))
+        })?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(opts.acquire_timeout)
+            .after_release(|conn, _| Box::pin(async move { Ok(out_of_transaction(conn).await) }))
+            .before_acquire(|conn, _| Box::pin(async move { Ok(out_of_transaction(conn).await) }))
             .connect_with(base.clone())
             .await
             .map_err(error::db("open"))?;
@@ -188,6 +202,13 @@ impl SqliteStore {
 
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
+        let mut shm = path.as_os_str().to_owned();
+        shm.push("-shm");
+        // SQLite creates these with the database file's mode, but one made by an older
+        // build (or by hand) may be wider; narrow all three.
+        for f in [path.as_os_str(), &wal, &shm] {
+            fs::restrict(Path::new(f));
+        }
         Ok(SqliteStore {
             writer,
             reader,
@@ -254,15 +275,43 @@ impl SqliteStore {
         h.finish()
     }
 
+    /// Starts a write transaction (see [`Self::commit`]). sqlx 0.8's `begin_with` is
+    /// not cancel-safe on SQLite: dropped after `BEGIN` ran but before it handed over
+    /// the `Transaction`, it leaves the connection inside a transaction that nothing
+    /// will roll back, holding the write lock, and every later `begin_with` fails with
+    /// "attempted to call begin_with at non-zero transaction depth". In a spawned task
+    /// it always runs to the end; if the caller is gone by then, the task's output (the
+    /// transaction) is dropped, which rolls it back.
     async fn write(
         &self,
         op: &'static str,
     ) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
+        let writer = self.writer.clone();
+        tokio::spawn(async move { writer.begin_with("BEGIN IMMEDIATE").await })
             .await
+            .map_err(|e| StoreError::Unavailable(format!("{op}: begin: {e}")))?
             .map_err(error::db(op))
     }
+}
+
+/// The writer pool's check on a connection coming back and going out: `false` (the
+/// pool closes it, which rolls back whatever is open, and opens a fresh one) if it is
+/// still inside a transaction. A dropped `Transaction` queues its rollback on the
+/// connection's worker; the ping waits for it before looking.
+async fn out_of_transaction(conn: &mut sqlx::SqliteConnection) -> bool {
+    use sqlx::{Connection, TransactionManager};
+    type Tm = sqlx::sqlite::SqliteTransactionManager;
+    if Tm::get_transaction_depth(conn) == 0 {
+        return true;
+    }
+    if conn.ping().await.is_err() {
+        return false;
+    }
+    let clean = Tm::get_transaction_depth(conn) == 0;
+    if !clean {
+        tracing::warn!(target: "latchkey::store", "the writer connection was left inside a transaction; discarding it");
+    }
+    clean
 }
 
 async fn read_pragmas(conn: &mut sqlx::SqliteConnection) -> Result<ConnectionPragmas, StoreError> {
