@@ -2,7 +2,8 @@
 //! verification). An entry is reused only while the store's change marker is the one
 //! seen before the read, and never longer than a second, so a change by this process or
 //! another (the CLI) is seen on the next request. Writes and single-use checks (code
-//! redemption, refresh rotation) never go through here.
+//! redemption, refresh rotation) never go through here. Ages are read from the
+//! provider's [`Clock`](crate::clock::Clock), so a test drives them with a fixed clock.
 
 use super::error::OAuthResult;
 use super::Provider;
@@ -10,13 +11,13 @@ use crate::model::{Client, ClientSecret, Scope, Session, User};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 const MAX_ENTRIES: usize = 20_000;
-const MAX_AGE: Duration = Duration::from_secs(1);
+/// Milliseconds an entry may be reused, marker unchanged.
+const MAX_AGE_MS: i64 = 1000;
 
 pub(crate) struct MarkerCache<K, V> {
-    map: Mutex<HashMap<K, (u64, Instant, V)>>,
+    map: Mutex<HashMap<K, (u64, i64, V)>>,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> MarkerCache<K, V> {
@@ -26,14 +27,17 @@ impl<K: Eq + Hash + Clone, V: Clone> MarkerCache<K, V> {
         }
     }
 
-    fn get(&self, key: &K, marker: Option<u64>) -> Option<V> {
+    /// `now_ms`: the clock's milliseconds. An entry from the future (a clock set back)
+    /// is not reused either.
+    fn get(&self, key: &K, marker: Option<u64>, now_ms: i64) -> Option<V> {
         let marker = marker?;
         let map = self.map.lock().ok()?;
         let (m, at, v) = map.get(key)?;
-        (*m == marker && at.elapsed() < MAX_AGE).then(|| v.clone())
+        let age = now_ms.saturating_sub(*at);
+        (*m == marker && (0..MAX_AGE_MS).contains(&age)).then(|| v.clone())
     }
 
-    fn put(&self, key: K, marker: Option<u64>, v: V) {
+    fn put(&self, key: K, marker: Option<u64>, v: V, now_ms: i64) {
         let Some(marker) = marker else {
             return;
         };
@@ -41,7 +45,7 @@ impl<K: Eq + Hash + Clone, V: Clone> MarkerCache<K, V> {
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }
-            map.insert(key, (marker, Instant::now(), v));
+            map.insert(key, (marker, now_ms, v));
         }
     }
 }
@@ -75,11 +79,13 @@ macro_rules! cached_read {
             // alters the marker, so the entry is not reused.
             let marker = self.store.change_marker();
             let k: $key = key.to_string();
-            if let Some(v) = self.caches.$field.get(&k, marker) {
+            if let Some(v) = self.caches.$field.get(&k, marker, self.clock.now_millis()) {
                 return Ok(v);
             }
+            // The age counts from before the read, like the marker.
+            let read_at = self.clock.now_millis();
             let v = self.store.$read(key).await?;
-            self.caches.$field.put(k, marker, v.clone());
+            self.caches.$field.put(k, marker, v.clone(), read_at);
             Ok(v)
         }
     };
@@ -110,4 +116,24 @@ impl Provider {
         bool,
         access_token_revoked
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_reused_for_under_a_second_of_the_clock_and_only_under_its_marker() {
+        let c: MarkerCache<String, i32> = MarkerCache::new();
+        let t = 1_000_000;
+        c.put("k".into(), Some(7), 1, t);
+        assert_eq!(c.get(&"k".into(), Some(7), t), Some(1));
+        assert_eq!(c.get(&"k".into(), Some(7), t + 999), Some(1));
+        assert_eq!(c.get(&"k".into(), Some(7), t + 1000), None, "too old");
+        assert_eq!(c.get(&"k".into(), Some(8), t), None, "marker moved");
+        assert_eq!(c.get(&"k".into(), None, t), None, "no marker");
+        assert_eq!(c.get(&"k".into(), Some(7), t - 1), None, "clock set back");
+        c.put("n".into(), None, 2, t);
+        assert_eq!(c.get(&"n".into(), None, t), None);
+    }
 }

@@ -2,11 +2,12 @@
 //! The engine does no I/O itself: the server hands it a [`JwksFetcher`]. Fetched sets
 //! are cached; an assertion naming an unknown `kid` triggers one re-fetch, at most once
 //! per `jwks_refetch_min` per URL, so a client can rotate its keys (OI-11) without a
-//! stranger being able to make us hammer its server.
+//! stranger being able to make us hammer its server. Ages are read from the provider's
+//! [`Clock`](crate::clock::Clock) (milliseconds), so tests step them with a fixed clock.
 
 use super::Provider;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a fetched JWK Set is used before it is fetched again anyway.
 pub const JWKS_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -28,12 +29,17 @@ impl Provider {
             .lock()
             .ok()
             .and_then(|m| m.get(uri).cloned());
+        let now_ms = self.clock.now_millis();
         if let Some((at, value)) = &cached {
-            let fresh_enough = if refresh {
-                at.elapsed() < self.config.jwks_refetch_min
+            let max_age = if refresh {
+                self.config.jwks_refetch_min
             } else {
-                at.elapsed() < JWKS_CACHE_TTL
+                JWKS_CACHE_TTL
             };
+            // A set stamped in the future (the clock was set back) is stale.
+            let age = now_ms.saturating_sub(*at);
+            let fresh_enough =
+                (0..i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX)).contains(&age);
             if fresh_enough {
                 return value.clone();
             }
@@ -56,7 +62,7 @@ impl Provider {
             if m.len() > 10_000 {
                 m.clear();
             }
-            m.insert(uri.to_string(), (Instant::now(), value.clone()));
+            m.insert(uri.to_string(), (self.clock.now_millis(), value.clone()));
         }
         value
     }

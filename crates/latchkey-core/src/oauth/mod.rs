@@ -109,8 +109,9 @@ pub struct Provider {
     settings: RwLock<Option<SettingsCache>>,
     caches: cache::Caches,
     jwks_fetcher: Option<Arc<dyn fetch::JwksFetcher>>,
-    /// Client JWK Sets fetched from `jwks_uri`: URL → (when, the set if any).
-    remote_keys: std::sync::Mutex<HashMap<String, (Instant, Option<Value>)>>,
+    /// Client JWK Sets fetched from `jwks_uri`: URL → (when, in the clock's
+    /// milliseconds, the set if any).
+    remote_keys: std::sync::Mutex<HashMap<String, (i64, Option<Value>)>>,
     /// SHA-256 of access tokens whose signature verified → their `exp`.
     verified: std::sync::Mutex<HashMap<Vec<u8>, Timestamp>>,
     /// Token responses per (minute, grant, client) since the last flush. Counted in
