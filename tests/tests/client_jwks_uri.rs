@@ -43,7 +43,11 @@ async fn rp_jwks_server(keys: Arc<Mutex<Value>>) -> (String, Arc<Mutex<usize>>) 
 }
 
 async fn token_with(h: &Harness, client_id: &str, key: &LoadedKey) -> reqwest::Response {
-    let now = SystemClock.now();
+    // The server's time: its fixed clock when it has one.
+    let now = h
+        .clock
+        .as_ref()
+        .map_or_else(|| SystemClock.now(), |c| c.now());
     let assertion = jwt::sign(
         key,
         None,
@@ -66,7 +70,9 @@ async fn token_with(h: &Harness, client_id: &str, key: &LoadedKey) -> reqwest::R
 
 #[tokio::test]
 async fn oi_11_a_client_that_rotates_its_published_keys_is_refetched_and_accepted() {
-    let h = Harness::start().await.unwrap();
+    // The re-fetch rate limit reads the provider's clock: the test moves it.
+    let h = Harness::start_with_clock(SystemClock.now()).await.unwrap();
+    let clock = h.clock.clone().expect("fixed clock");
     h.scope("api", "API").await.unwrap();
     let (key_a, jwk_a) = new_key("rp-a");
     let (key_b, jwk_b) = new_key("rp-b");
@@ -99,7 +105,12 @@ async fn oi_11_a_client_that_rotates_its_published_keys_is_refetched_and_accepte
     // The RP rotates to key B. An assertion with the unknown kid makes the server
     // fetch again and accept it.
     *published.lock().unwrap() = json!({"keys": [jwk_b]});
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // Within the minimum interval (300 ms in the harness) an unknown kid fetches
+    // nothing; once it has passed, it fetches again.
+    clock.advance_millis(299);
+    assert_eq!(token_with(&h, &client.id, &key_b).await.status(), 401);
+    assert_eq!(*hits.lock().unwrap(), 1);
+    clock.advance_millis(1);
     assert_eq!(token_with(&h, &client.id, &key_b).await.status(), 200);
     assert_eq!(*hits.lock().unwrap(), 2);
 

@@ -37,6 +37,10 @@ impl Drop for Server {
     }
 }
 
+/// How long a test waits for a change made by another process to show: only a bug
+/// takes this long; a busy machine may take seconds.
+const PATIENCE: Duration = Duration::from_secs(30);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_made_with_the_cli_reach_a_running_server_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,11 +150,10 @@ async fn changes_made_with_the_cli_reach_a_running_server_at_once() {
                 .unwrap()
                 .to_string();
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "new client not usable within a second"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Normally on the next request (the caches follow the file's change marker);
+        // the deadline only catches a change never seen, however busy the machine.
+        assert!(started.elapsed() < PATIENCE, "new client never usable");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     };
 
     // An emergency key revocation with the CLI makes the tokens it signed inactive
@@ -170,10 +173,8 @@ async fn changes_made_with_the_cli_reach_a_running_server_at_once() {
         if introspect(cc_token.clone()).await == serde_json::json!({"active": false}) {
             break;
         }
-        assert!(
-            started.elapsed() < Duration::from_millis(1500),
-            "key revocation not seen"
-        );
+        // Normally within a second (the key set's cache bound); see above.
+        assert!(started.elapsed() < PATIENCE, "key revocation not seen");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // And signing goes on with the successor.
