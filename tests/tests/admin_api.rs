@@ -15,6 +15,10 @@ use std::time::Duration;
 
 const ADMIN: (&str, &str) = ("root", "admin pass phrase 1");
 
+/// How long a test waits for an event or a flush: only a bug takes this long; a busy
+/// machine may take seconds.
+const EVENT_PATIENCE: Duration = Duration::from_secs(60);
+
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -398,7 +402,7 @@ async fn a_client_secret_is_only_in_the_create_and_rotate_answers_never_in_reads
     assert_ne!(secret1, secret2);
 
     // The live stream saw the creation and the rotation as client changes.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + EVENT_PATIENCE;
     let seen = read_events(&mut stream, "event: client_changed", 2, deadline).await;
     assert!(seen.contains(&id));
 
@@ -591,9 +595,11 @@ async fn a_bulk_revoke_cuts_off_what_its_dry_run_announced_and_the_tokens_go_ina
         .unwrap();
     assert_eq!(nobody.status(), 404);
 
-    // Stats saw the code grants (flushed every few seconds).
+    // Stats saw the code grants (flushed every few seconds): polled until a generous
+    // deadline, since a busy machine may miss a flush or two.
     let mut issued = 0;
-    for _ in 0..50 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         let st: Value = json_of(h, "get", "/admin/v1/stats?minutes=10", &key, None).await;
         issued = st["tokens_per_minute"]
             .as_array()
@@ -624,7 +630,7 @@ async fn the_event_stream_reports_new_sessions_and_resumes_from_last_event_id() 
         .unwrap();
     let mut stream = resp.bytes_stream();
     h.code_flow_tokens(&cat.c1, "openid", ALICE).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + EVENT_PATIENCE;
     let seen = read_events(&mut stream, "event: session_created", 1, deadline).await;
     let id = first_event_id(&seen);
     drop(stream);
