@@ -476,6 +476,42 @@ async fn a_refresh_storm_across_both_nodes_succeeds_exactly_once_per_family_with
     );
 }
 
+/// Waits until each node's JWKS lists every key the store publishes.
+async fn both_nodes_publish_the_stores_keys(w: &World) {
+    let deadline = Instant::now() + PROPAGATION_BOUND;
+    loop {
+        let want: Vec<String> = w
+            .store
+            .keys_list()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|k| latchkey_core::keys::is_published(k.state))
+            .map(|k| k.kid)
+            .collect();
+        let mut everywhere = true;
+        for node in [&w.a, &w.b] {
+            let jwks: Value = match w.http.get(node.url("/jwks")).send().await {
+                Ok(r) => r.json().await.unwrap_or(Value::Null),
+                Err(_) => Value::Null,
+            };
+            let have: Vec<&str> = jwks["keys"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|k| k["kid"].as_str()).collect())
+                .unwrap_or_default();
+            everywhere &= want.iter().all(|k| have.contains(&k.as_str()));
+        }
+        if everywhere {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the nodes never published the store's keys"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rotating_keys_under_load_never_fails_a_relying_party_verifying_through_jwks() {
     let w = Arc::new(World::start().await);
@@ -539,10 +575,12 @@ async fn rotating_keys_under_load_never_fails_a_relying_party_verifying_through_
             }
         }));
     }
-    // Three rotations, spaced past the nodes' one-second key cache.
+    // Three rotations, each once both nodes publish every key the store does (so the
+    // key a rotation promotes was pre-published everywhere: the property under test,
+    // not a second of wall-clock that a busy machine may not give the nodes' caches).
     let mut kids = Vec::new();
     for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        both_nodes_publish_the_stores_keys(&w).await;
         let out = w.cli(&["admin", "keys", "rotate", "--alg", "ES256", "--json"]);
         assert!(
             out.status.success(),
@@ -551,7 +589,15 @@ async fn rotating_keys_under_load_never_fails_a_relying_party_verifying_through_
         );
         kids.push(String::from_utf8_lossy(&out.stdout).into_owned());
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Tokens from the last key too, then stop.
+    both_nodes_publish_the_stores_keys(&w).await;
+    let after = verified.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed);
+    let deadline = Instant::now() + PROPAGATION_BOUND;
+    while verified.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < after + 20
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     stop.store(true, Ordering::Relaxed);
     for l in load {
         l.await.unwrap();
