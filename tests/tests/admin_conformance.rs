@@ -798,7 +798,8 @@ async fn stats_count_issued_tokens_sessions_and_failed_authentications(w: &World
             .sum()
     };
     let mut after = b.stats_get(StatsRequest { minutes: None }).await.unwrap();
-    for _ in 0..100 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         if issued_by_c1(&after) >= 1 {
             break;
         }
@@ -847,7 +848,8 @@ async fn the_event_stream_delivers_client_changes_and_new_sessions(w: &World) {
     let created = b.client_create(new_client("Watched")).await.unwrap();
     w.session(&w.cat.c1, ALICE).await;
     let mut kinds = Vec::new();
-    let got = tokio::time::timeout(Duration::from_secs(20), async {
+    // Deadlines only catch an event that never comes; a busy machine may take seconds.
+    let got = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(e) = events.next().await {
             let e = e.expect("an event");
             kinds.push(e.kind.clone());
@@ -876,7 +878,7 @@ async fn the_event_stream_delivers_client_changes_and_new_sessions(w: &World) {
         .unwrap();
     let create_id = audit.items.last().expect("the create event").id;
     let mut replay = b.events_subscribe(Some(create_id - 1)).await.unwrap();
-    let first = tokio::time::timeout(Duration::from_secs(10), replay.next())
+    let first = tokio::time::timeout(Duration::from_secs(60), replay.next())
         .await
         .expect("replayed")
         .expect("an item")
