@@ -112,7 +112,10 @@ async fn a_page_in_the_admins_browser_gets_no_code_for_the_console_without_the_a
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     assert!(page.contains("Latchkey console"), "names the application");
-    assert!(page.contains("port 4444"), "names the loopback port: {page}");
+    assert!(
+        page.contains("port 4444"),
+        "names the loopback port: {page}"
+    );
     assert!(
         page.contains("grants administrator access to this server"),
         "says what is granted"
@@ -192,7 +195,11 @@ async fn an_approval_post_without_csrf_or_from_a_foreign_origin_is_refused_and_i
     let no_csrf = vec![("req", req.clone()), ("decision", "approve".to_string())];
     for (name, form, origin) in [
         ("no csrf", no_csrf, None),
-        ("wrong csrf", approve("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), None),
+        (
+            "wrong csrf",
+            approve("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            None,
+        ),
         ("foreign origin", approve(&csrf), Some("https://evil.test")),
         ("null origin", approve(&csrf), Some("null")),
     ] {
@@ -227,7 +234,14 @@ async fn an_admin_scope_request_on_a_stale_sign_in_asks_for_the_password_again()
     let (_, loc) = hop(&browser, &admin_url).await;
     assert!(loc.starts_with("/consent"), "within the window: {loc}");
     // The approval page stays open past the window: its POST asks for the password.
-    let page = browser.get(h.url(&loc)).send().await.unwrap().text().await.unwrap();
+    let page = browser
+        .get(h.url(&loc))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     clock.advance(1);
     let r = browser
         .post(h.url("/consent"))
@@ -244,7 +258,10 @@ async fn an_admin_scope_request_on_a_stale_sign_in_asks_for_the_password_again()
     assert_eq!(h.grant_rows().await.unwrap().codes, 0);
 
     let (_, loc) = hop(&browser, &admin_url).await;
-    assert!(loc.starts_with("/login?req="), "stale sign-in, admin scope: {loc}");
+    assert!(
+        loc.starts_with("/login?req="),
+        "stale sign-in, admin scope: {loc}"
+    );
     let (_, plain) = hop(&browser, &plain_url).await;
     assert!(plain.starts_with("/consent"), "no admin scope: {plain}");
 
@@ -273,7 +290,10 @@ async fn remembered_consent_still_requires_the_approval_for_admin_scopes() {
         .unwrap();
     assert!(query_param(&first, "code").is_some());
     let (_, loc) = hop(&browser, &plain).await;
-    assert!(loc.starts_with("https://ops.test/cb?code="), "remembered: {loc}");
+    assert!(
+        loc.starts_with("https://ops.test/cb?code="),
+        "remembered: {loc}"
+    );
     let (_, loc) = hop(&browser, &admin).await;
     assert!(loc.starts_with("/consent"), "admin scope again: {loc}");
 
@@ -317,9 +337,19 @@ async fn a_normal_client_cannot_be_given_the_admin_scopes_and_marking_an_admin_t
         "redirect_uris": ["https://shop.test/cb"],
         "allowed_scopes": ["openid", "latchkey:admin"],
     });
-    let (status, body) = admin_api(&h, &key, reqwest::Method::POST, "/admin/v1/clients", base.clone()).await;
+    let (status, body) = admin_api(
+        &h,
+        &key,
+        reqwest::Method::POST,
+        "/admin/v1/clients",
+        base.clone(),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("reserved"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("reserved"),
+        "{body}"
+    );
     for scope in ["latchkey:admin:read"] {
         let mut b = base.clone();
         b["allowed_scopes"] = json!(["openid", scope]);
@@ -329,7 +359,8 @@ async fn a_normal_client_cannot_be_given_the_admin_scopes_and_marking_an_admin_t
 
     let mut ok = base.clone();
     ok["allowed_scopes"] = json!(["openid"]);
-    let (status, created) = admin_api(&h, &key, reqwest::Method::POST, "/admin/v1/clients", ok).await;
+    let (status, created) =
+        admin_api(&h, &key, reqwest::Method::POST, "/admin/v1/clients", ok).await;
     assert_eq!(status, 201, "{created}");
     let id = created["client_id"].as_str().unwrap().to_string();
     let path = format!("/admin/v1/clients/{id}");
@@ -384,7 +415,9 @@ async fn a_normal_client_cannot_be_given_the_admin_scopes_and_marking_an_admin_t
         assert_eq!(status, 201, "clone {src}: {copy}");
         assert_eq!(copy["admin_tool"], false);
         let scopes = copy["allowed_scopes"].as_array().unwrap();
-        assert!(!scopes.iter().any(|s| s.as_str().unwrap().starts_with("latchkey:admin")));
+        assert!(!scopes
+            .iter()
+            .any(|s| s.as_str().unwrap().starts_with("latchkey:admin")));
     }
 }
 
@@ -396,20 +429,29 @@ async fn an_old_client_row_listing_an_admin_scope_cannot_use_it_anywhere() {
     let h = server(false).await;
     let cat_client = h
         .public(
-            &[GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::DeviceCode],
+            &[
+                GrantType::AuthorizationCode,
+                GrantType::RefreshToken,
+                GrantType::DeviceCode,
+            ],
             "https://spa.test/cb",
             &["openid", "offline_access"],
         )
         .await
         .unwrap();
-    force_row(&h, &cat_client.id, |c| c.allowed_scopes.push(ADMIN_SCOPE.into())).await;
+    force_row(&h, &cat_client.id, |c| {
+        c.allowed_scopes.push(ADMIN_SCOPE.into())
+    })
+    .await;
     let browser = signed_in(&h, ADMIN).await;
     let (_, challenge) = pkce();
     let url = authorize_url(&h, &cat_client, "openid latchkey:admin", &challenge, &[]);
     let (_, loc) = hop(&browser, &url).await;
     assert!(loc.starts_with("https://spa.test/cb"), "{loc}");
     assert_eq!(query_param(&loc, "error").as_deref(), Some("invalid_scope"));
-    let r = device_start(&h, &cat_client, "openid latchkey:admin").await.unwrap();
+    let r = device_start(&h, &cat_client, "openid latchkey:admin")
+        .await
+        .unwrap();
     assert_oauth_error(&r, 400, "invalid_scope");
 
     // Granted while marked, then the mark is gone: the refresh token no longer carries
@@ -452,11 +494,15 @@ async fn the_device_flow_refuses_admin_scopes_to_every_client_but_the_console() 
         secret: None,
         redirect_uri: String::new(),
     };
-    let r = device_start(&h, &tv, "openid latchkey:admin").await.unwrap();
+    let r = device_start(&h, &tv, "openid latchkey:admin")
+        .await
+        .unwrap();
     assert_oauth_error(&r, 400, "invalid_scope");
     let r = device_start(&h, &tv, "openid").await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = device_start(&h, &h.console_client(), CONSOLE_SCOPE).await.unwrap();
+    let r = device_start(&h, &h.console_client(), CONSOLE_SCOPE)
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
@@ -465,7 +511,9 @@ async fn the_device_flow_refuses_admin_scopes_to_every_client_but_the_console() 
 #[tokio::test]
 async fn the_console_device_verification_page_says_it_grants_administrator_access() {
     let h = server(false).await;
-    let r = device_start(&h, &h.console_client(), CONSOLE_SCOPE).await.unwrap();
+    let r = device_start(&h, &h.console_client(), CONSOLE_SCOPE)
+        .await
+        .unwrap();
     let user_code = r.must("user_code");
     let (b, csrf) = device_browser(&h, ADMIN).await.unwrap();
     let page = device_form(&h, &b, &[("user_code", &user_code), ("csrf", &csrf)])
@@ -512,7 +560,9 @@ async fn serve_on_a_brand_new_database_has_latchkey_console_and_the_openid_scope
         synchronous_normal: false,
         kek: latchkey_e2e::latchkey_core::crypto::Kek::generate(),
     };
-    let running = latchkey_e2e::latchkey_server::start(cfg).await.expect("serve");
+    let running = latchkey_e2e::latchkey_server::start(cfg)
+        .await
+        .expect("serve");
     let http = plain_http();
     let mut ready = false;
     for _ in 0..500 {

@@ -13,8 +13,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::crypto::{b64url, ct_eq, random_token, sha256};
 use latchkey_core::model::{SignIn, User};
 use latchkey_core::oauth::authorize::{
-    asks_admin_scopes, is_native_redirect, loopback_port, AuthorizeError, AuthzRequest,
-    LoginError,
+    asks_admin_scopes, is_native_redirect, loopback_port, AuthorizeError, AuthzRequest, LoginError,
 };
 use latchkey_core::oauth::error::{ErrorCode, OAuthError};
 use std::net::SocketAddr;
