@@ -328,15 +328,27 @@ async fn admin_scopes_are_granted_to_administrators_only_and_their_tokens_work()
         401
     );
 
-    // Client credentials can never carry an admin scope.
-    let m2m = h
-        .confidential(
-            &[latchkey_core::model::GrantType::ClientCredentials],
-            "",
-            &["latchkey:admin"],
+    // Client credentials can never carry an admin scope, even for a client marked as
+    // an admin tool (the only kind that may list it).
+    let created = h
+        .manager
+        .client_create(
+            "test",
+            latchkey_core::manage::NewClient {
+                name: "m2m".into(),
+                grant_types: vec![latchkey_core::model::GrantType::ClientCredentials],
+                allowed_scopes: vec!["latchkey:admin".into()],
+                admin_tool: Some(true),
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
+    let m2m = TestClient {
+        id: created.client.id,
+        secret: created.secret.map(|s| s.into_string()),
+        redirect_uri: String::new(),
+    };
     let r = h
         .post_basic(
             "/token",

@@ -6,6 +6,8 @@
 
 #[path = "catalogue_admin_reliability.rs"]
 mod admin_reliability;
+#[path = "catalogue_admin_signin.rs"]
+mod admin_signin;
 #[path = "catalogue_authorize.rs"]
 mod authorize;
 #[path = "catalogue_device.rs"]

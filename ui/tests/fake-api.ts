@@ -13,7 +13,7 @@ export function client(over: Partial<T.ClientDto> = {}): T.ClientDto {
     auth_method: 'client_secret_basic', grant_types: ['authorization_code', 'refresh_token'],
     redirect_uris: ['https://app.example/cb'], post_logout_redirect_uris: [], allowed_scopes: ['openid'],
     jwks: null, jwks_uri: null, access_token_ttl: 600, refresh_token_ttl: 86400, refresh_idle_ttl: 3600,
-    refresh_grace_secs: 0, require_consent: true, disabled: false, tokens_valid_after: 0, created_at: NOW, updated_at: NOW,
+    refresh_grace_secs: 0, require_consent: true, admin_tool: false, disabled: false, tokens_valid_after: 0, created_at: NOW, updated_at: NOW,
     ...over,
   };
 }

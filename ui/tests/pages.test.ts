@@ -66,6 +66,41 @@ describe('Clients', () => {
     expect(t.querySelector('[data-testid=secret-value]')).toBeNull();
   });
 
+  // AD (issue 10 §3): the admin scopes are reserved; the wizard never offers them.
+  it('never offers the admin scopes in the wizard, whatever kind of application', async () => {
+    const scopes = [
+      { name: 'openid', description: 'Sign you in', claims: ['sub'], builtin: true, created_at: NOW },
+      { name: 'latchkey:admin', description: 'Administer this Latchkey server', claims: [], builtin: true, created_at: NOW },
+      { name: 'latchkey:admin:read', description: 'Read this server', claims: [], builtin: true, created_at: NOW },
+    ];
+    for (const kind of ['web', 'spa', 'native', 'device', 'machine']) {
+      const { api, calls } = fakeApi({ clients: [], scopes });
+      const t = render(Clients, api);
+      await settle();
+      click(t.querySelector('[data-testid=new-client]'));
+      t.querySelector<HTMLInputElement>(`input[type=radio][value=${kind}]`)!.click();
+      flushSync();
+      click(t.querySelector('[data-testid=wizard-next]'));
+      await settle();
+      flushSync();
+      const offered = [...t.querySelectorAll('.scopes code')].map((c) => c.textContent);
+      expect(offered, kind).toContain('openid');
+      expect(offered.some((s) => s?.startsWith('latchkey:admin')), kind).toBe(false);
+      const name = t.querySelector<HTMLInputElement>('[data-testid=client-name]')!;
+      name.value = 'App ' + kind;
+      name.dispatchEvent(new Event('input'));
+      flushSync();
+      click(t.querySelector('[data-testid=wizard-create]'));
+      await settle();
+      const req = calls.find((c) => c.name === 'clientCreate')!.args[0] as { allowed_scopes: string[]; admin_tool?: boolean };
+      expect(req.allowed_scopes.some((s) => s.startsWith('latchkey:admin')), kind).toBe(false);
+      expect(req.admin_tool ?? false, kind).toBe(false);
+      unmount(mounted!);
+      mounted = null;
+      document.body.innerHTML = '';
+    }
+  });
+
   it('shows a new confidential client secret once, with a copy button, and forgets it on close', async () => {
     const { api } = fakeApi({ clients: [] });
     const t = render(Clients, api);

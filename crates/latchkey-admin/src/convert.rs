@@ -92,6 +92,7 @@ pub(crate) fn new_client(req: ClientCreateRequest) -> Result<NewClient, AdminErr
         refresh_idle_ttl: req.refresh_idle_ttl,
         refresh_grace_secs: req.refresh_grace_secs,
         require_consent: req.require_consent,
+        admin_tool: req.admin_tool,
     })
 }
 
@@ -118,6 +119,7 @@ pub(crate) fn client_update(req: ClientUpdateRequest) -> Result<ClientUpdate, Ad
         refresh_idle_ttl: req.refresh_idle_ttl,
         refresh_grace_secs: req.refresh_grace_secs,
         require_consent: req.require_consent,
+        admin_tool: req.admin_tool,
         disabled: req.disabled,
     })
 }
@@ -139,6 +141,7 @@ pub(crate) fn client_dto(c: &Client) -> ClientDto {
         refresh_idle_ttl: c.refresh_idle_ttl,
         refresh_grace_secs: c.refresh_grace_secs,
         require_consent: c.require_consent,
+        admin_tool: c.admin_tool,
         disabled: c.disabled,
         tokens_valid_after: c.tokens_valid_after,
         created_at: c.created_at,

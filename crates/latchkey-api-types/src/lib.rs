@@ -51,6 +51,9 @@ pub struct ClientDto {
     pub refresh_idle_ttl: i64,
     pub refresh_grace_secs: i64,
     pub require_consent: bool,
+    /// May request the admin scopes (reserved to `latchkey-console` and admin tools).
+    #[serde(default)]
+    pub admin_tool: bool,
     pub disabled: bool,
     /// Unix seconds; every token issued to the client before it is inactive.
     pub tokens_valid_after: i64,
@@ -76,6 +79,8 @@ pub struct ClientCreateRequest {
     pub refresh_idle_ttl: Option<i64>,
     pub refresh_grace_secs: Option<i64>,
     pub require_consent: Option<bool>,
+    /// Marks the client as an admin tool: it may then list the admin scopes. Audited.
+    pub admin_tool: Option<bool>,
 }
 
 /// `PATCH /admin/v1/clients/{id}`: absent fields stay as they are. `jwks: null`
@@ -116,6 +121,8 @@ pub struct ClientUpdateRequest {
     pub refresh_grace_secs: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_consent: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_tool: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
 }
@@ -764,6 +771,7 @@ mod tests {
             refresh_idle_ttl: 1,
             refresh_grace_secs: 0,
             require_consent: true,
+            admin_tool: false,
             disabled: false,
             tokens_valid_after: 0,
             created_at: 0,

@@ -146,12 +146,11 @@ pub const MAX_SECRET_OVERLAP: i64 = 30 * 24 * 3600;
 pub const DEFAULT_LIST_LIMIT: i64 = 100;
 pub const MAX_LIST_LIMIT: i64 = 1000;
 
-/// The OIDC scopes that ship with the server (OIDC Core §5.4) and cannot be deleted.
-/// The built-in public client of the console and `latchkey admin login`.
-pub const CONSOLE_CLIENT_ID: &str = "latchkey-console";
+pub use crate::model::CONSOLE_CLIENT_ID;
 /// Registered once; any loopback port matches it (RFC 8252 §7.3).
 pub const CONSOLE_REDIRECT_URI: &str = "http://127.0.0.1/callback";
 
+/// The OIDC scopes that ship with the server (OIDC Core §5.4) and cannot be deleted.
 pub const BUILTIN_SCOPES: &[(&str, &str, &[&str])] = &[
     ("openid", "Sign you in with your account", &[]),
     (
@@ -221,6 +220,8 @@ pub struct NewClient {
     pub refresh_idle_ttl: Option<i64>,
     pub refresh_grace_secs: Option<i64>,
     pub require_consent: Option<bool>,
+    /// Marks the client as an admin tool, allowed to list the admin scopes.
+    pub admin_tool: Option<bool>,
 }
 
 /// A partial update: `None` leaves a field as it is. The client type cannot change
@@ -243,6 +244,7 @@ pub struct ClientUpdate {
     pub refresh_idle_ttl: Option<i64>,
     pub refresh_grace_secs: Option<i64>,
     pub require_consent: Option<bool>,
+    pub admin_tool: Option<bool>,
     pub disabled: Option<bool>,
 }
 
@@ -686,6 +688,12 @@ pub fn validate_client(c: &Client) -> ManageResult<()> {
                 shown(s)
             )));
         }
+        if is_admin_scope(s) && !c.may_request_admin_scopes() {
+            return Err(ManageError::invalid(format!(
+                "\"{s}\" is reserved to {CONSOLE_CLIENT_ID} and to clients marked as admin \
+                 tools (admin_tool); an application holding it would hold administrator power"
+            )));
+        }
     }
     validate_ttls(c)
 }
@@ -1060,6 +1068,7 @@ impl Manager {
                 .unwrap_or(settings.refresh_idle_ttl.min(refresh_token_ttl)),
             refresh_grace_secs: input.refresh_grace_secs.unwrap_or(0),
             require_consent: input.require_consent.unwrap_or(true),
+            admin_tool: input.admin_tool.unwrap_or(false),
             disabled: false,
             // No watermark yet. Introspection requires `iat > tokens_valid_after`, so
             // `now` would deactivate tokens issued within the creation second.
@@ -1181,6 +1190,9 @@ impl Manager {
         if let Some(v) = upd.require_consent {
             c.require_consent = v;
         }
+        if let Some(v) = upd.admin_tool {
+            c.admin_tool = v;
+        }
         if let Some(v) = upd.disabled {
             c.disabled = v;
         }
@@ -1299,9 +1311,19 @@ impl Manager {
                 format!("{base} (copy)")
             }
         };
+        // The admin-tool mark is given to one client, explicitly: a copy starts
+        // without it and without the admin scopes it could no longer request.
+        let allowed_scopes = src
+            .allowed_scopes
+            .iter()
+            .filter(|s| !is_admin_scope(s))
+            .cloned()
+            .collect();
         let client = Client {
             id: crypto::random_id(),
             name,
+            allowed_scopes,
+            admin_tool: false,
             disabled: false,
             // A fresh client has no watermark (see `client_create`).
             tokens_valid_after: 0,
@@ -1794,7 +1816,9 @@ impl Manager {
     /// (authorization code + PKCE with a loopback redirect on any port, RFC 8252 §7.3;
     /// or the device flow). Idempotent; returns whether anything was created.
     pub async fn ensure_console_client(&self) -> ManageResult<bool> {
-        let mut created = false;
+        // The client lists `openid` and friends: on a database no admin command has
+        // opened yet they do not exist, and the client would be refused.
+        let mut created = self.ensure_builtin_scopes().await? > 0;
         for (name, description) in [
             (ADMIN_SCOPE, "Administer this Latchkey server"),
             (
@@ -1855,8 +1879,10 @@ impl Manager {
             refresh_token_ttl: 12 * 3600,
             refresh_idle_ttl: 2 * 3600,
             refresh_grace_secs: 0,
-            // First-party: the administrator signing in is the one consenting.
+            // First-party, but a native app: every request still meets the approval
+            // page (RFC 8252 §8.6), see `Provider::needs_consent`.
             require_consent: false,
+            admin_tool: false,
             disabled: false,
             tokens_valid_after: 0,
             created_at: now,
@@ -2502,6 +2528,7 @@ mod tests {
             refresh_idle_ttl: DEFAULT_REFRESH_IDLE_TTL,
             refresh_grace_secs: 0,
             require_consent: true,
+            admin_tool: false,
             disabled: false,
             tokens_valid_after: 0,
             created_at: 0,

@@ -106,6 +106,10 @@ pub struct Client {
     pub refresh_grace_secs: i64,
     /// When false, consent is implied (first-party apps).
     pub require_consent: bool,
+    /// Marked by an administrator as a tool that may request the admin scopes
+    /// (`latchkey-console` may without the mark). Reserved: no other client can.
+    #[serde(default)]
+    pub admin_tool: bool,
     pub disabled: bool,
     /// Every token issued to this client before this instant is inactive.
     pub tokens_valid_after: Timestamp,
@@ -120,7 +124,15 @@ impl Client {
     pub fn is_public(&self) -> bool {
         self.client_type == ClientType::Public
     }
+    /// The admin scopes are reserved to the console and to clients an administrator
+    /// marked as admin tools; an old row that lists them without the mark gets nothing.
+    pub fn may_request_admin_scopes(&self) -> bool {
+        self.id == CONSOLE_CLIENT_ID || self.admin_tool
+    }
 }
+
+/// The built-in public client of the console and `latchkey admin login`.
+pub const CONSOLE_CLIENT_ID: &str = "latchkey-console";
 
 /// A hashed client secret. Several may be valid during a rotation overlap.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -171,6 +171,7 @@ pub fn client(id: &str) -> Client {
         refresh_idle_ttl: 86_400,
         refresh_grace_secs: 0,
         require_consent: true,
+        admin_tool: false,
         disabled: false,
         tokens_valid_after: 0,
         created_at: T0,
@@ -364,6 +365,7 @@ pub async fn clients_round_trip_with_their_first_secret(store: &dyn Store) {
     changed.jwks = None;
     changed.refresh_grace_secs = 30;
     changed.require_consent = false;
+    changed.admin_tool = true;
     changed.disabled = true;
     changed.updated_at = T0 + 10;
     store

@@ -75,15 +75,31 @@ pub fn login_page(hidden_fields: &str, error: Option<&str>, username: &str) -> S
     )
 }
 
-/// The consent (or device confirmation) page: who asks, for what, approve or deny.
+/// A sentence on the decision page: a plain note, or a warning (shown as an alert).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Note(String),
+    Warning(String),
+}
+
+/// The consent, approval (or device confirmation) page: who asks, for what, what it
+/// means, approve or deny.
 pub fn decision_page(
     title: &str,
     action: &str,
     client_name: &str,
     scopes: &[(String, String)],
+    notices: &[Notice],
     hidden_fields: &str,
     username: &str,
 ) -> String {
+    let notices: String = notices
+        .iter()
+        .map(|n| match n {
+            Notice::Note(t) => format!("<p>{}</p>", esc(t)),
+            Notice::Warning(t) => format!("<p class=\"error\" role=\"alert\">{}</p>", esc(t)),
+        })
+        .collect();
     let items: String = scopes
         .iter()
         .map(|(n, d)| {
@@ -102,7 +118,7 @@ pub fn decision_page(
         title,
         &format!(
             "<p><strong>{c}</strong> asks to access your account <strong>{u}</strong>:</p>\
-<ul>{items}</ul>\
+<ul>{items}</ul>{notices}\
 <form method=\"post\" action=\"{a}\">{hidden_fields}\
 <div class=\"row\"><button type=\"submit\" name=\"decision\" value=\"approve\">Allow</button>\
 <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button></div></form>",

@@ -3,7 +3,7 @@
 //! cookie, plus an `Origin` check), responses to form posts are 303 (RFC 9700 §4.12),
 //! and errors about the client or redirect URI are pages, never redirects.
 
-use crate::html::{self, hidden};
+use crate::html::{self, hidden, Notice};
 use crate::http::*;
 use crate::AppState;
 use axum::body::Bytes;
@@ -12,7 +12,9 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_core::crypto::{b64url, ct_eq, random_token, sha256};
 use latchkey_core::model::{SignIn, User};
-use latchkey_core::oauth::authorize::{AuthorizeError, AuthzRequest, LoginError};
+use latchkey_core::oauth::authorize::{
+    asks_admin_scopes, is_native_redirect, loopback_port, AuthorizeError, AuthzRequest, LoginError,
+};
 use latchkey_core::oauth::error::{ErrorCode, OAuthError};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -456,18 +458,59 @@ pub async fn consent_get(State(st): St, RawQuery(query): RawQuery, headers: Head
     };
     let scopes = scope_lines(&st, &req.scopes).await;
     let fields = format!("{}{}", hidden("req", req_id), hidden("csrf", &req.csrf));
+    let native = client.is_public() && is_native_redirect(&req.redirect_uri);
+    let mut notices = Vec::new();
+    if native {
+        // RFC 8252 §8.6: the person must see which program will receive the answer.
+        notices.push(Notice::Note(match loopback_port(&req.redirect_uri) {
+            Some(port) => format!(
+                "This is an application on a computer, not a website: Latchkey cannot \
+                 check which program it is. Allowing hands the access to whatever program \
+                 listens on this computer's loopback port {port} ({}).",
+                req.redirect_uri
+            ),
+            None => format!(
+                "This is an application on a device, not a website: Latchkey cannot check \
+                 which program it is. Allowing hands the access to the app that opens {}.",
+                req.redirect_uri
+            ),
+        }));
+    }
+    if asks_admin_scopes(&req.scopes) && user.is_admin {
+        notices.push(admin_warning(&st));
+    }
+    if native || asks_admin_scopes(&req.scopes) {
+        notices.push(Notice::Note(
+            "If you did not just start this sign-in yourself, choose Deny.".into(),
+        ));
+    }
+    let title = if native {
+        "Approve this application?"
+    } else {
+        "Allow access?"
+    };
     html_response(
         &st,
         StatusCode::OK,
         html::decision_page(
-            "Allow access?",
+            title,
             "/consent",
             &client.name,
             &scopes,
+            &notices,
             &fields,
             &user.username,
         ),
     )
+}
+
+/// What the admin scopes mean, in plain words, on the approval and device pages.
+fn admin_warning(st: &AppState) -> Notice {
+    Notice::Warning(format!(
+        "This grants administrator access to this server ({}): the application can \
+         change clients, keys, users and settings, and revoke sessions, as you.",
+        st.provider.config.issuer
+    ))
 }
 
 /// POST /consent: bound to (sign-in, request id, client, code challenge) through the
@@ -549,6 +592,13 @@ async fn consent_post_checked(
             &st,
             &p.error_location(&req.redirect_uri, req.state.as_deref(), &e),
         );
+    }
+    // The approval page may have stayed open past the window of a recent sign-in.
+    if p.admin_reauth_due(&req.scopes, &sign_in) {
+        return match p.park_request(&req, None).await {
+            Ok(id) => see_other(&st, &format!("/login?req={id}")),
+            Err(_) => unavailable_page(&st),
+        };
     }
     if p.record_consent(&user.id, &req.client_id, &req.scopes)
         .await
@@ -676,9 +726,25 @@ pub async fn device_post(
         }
         return r;
     };
+    // The admin scopes need a recent sign-in here too: the device flow must not be a
+    // quieter way to the same power.
+    if st.provider.admin_reauth_due(&dc.scopes, &sign_in) {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        ser.append_pair("device", &code);
+        return see_other(&st, &format!("/login?{}", ser.finish()));
+    }
     match f.get("decision") {
         None => {
             let scopes = scope_lines(&st, &dc.scopes).await;
+            let mut notices = Vec::new();
+            if asks_admin_scopes(&dc.scopes) && user.is_admin {
+                notices.push(admin_warning(&st));
+            }
+            notices.push(Notice::Note(
+                "Only continue if you started this on your own device just now. Nobody \
+                 from support will ever ask you for this code."
+                    .into(),
+            ));
             let fields = format!(
                 "{}{}",
                 hidden("csrf", &expected),
@@ -692,6 +758,7 @@ pub async fn device_post(
                     "/device",
                     &client.name,
                     &scopes,
+                    &notices,
                     &fields,
                     &user.username,
                 ),

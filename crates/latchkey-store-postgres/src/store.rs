@@ -890,8 +890,8 @@ impl Store for PgStore {
             "INSERT INTO clients (id, name, client_type, auth_method, grant_types, \
              redirect_uris, post_logout_redirect_uris, allowed_scopes, jwks, jwks_uri, access_token_ttl, \
              refresh_token_ttl, refresh_idle_ttl, refresh_grace_secs, require_consent, disabled, \
-             tokens_valid_after, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             tokens_valid_after, created_at, updated_at, admin_tool) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         )
         .bind(&client.id)
         .bind(&client.name)
@@ -912,6 +912,7 @@ impl Store for PgStore {
         .bind(client.tokens_valid_after)
         .bind(client.created_at)
         .bind(client.updated_at)
+        .bind(client.admin_tool)
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
@@ -935,7 +936,7 @@ impl Store for PgStore {
              access_token_ttl = $10, refresh_token_ttl = $11, refresh_idle_ttl = $12, \
              refresh_grace_secs = $13, require_consent = $14, disabled = $15, \
              tokens_valid_after = CASE WHEN tokens_valid_after > $16 THEN tokens_valid_after \
-             ELSE $17 END, updated_at = $18 WHERE id = $19",
+             ELSE $17 END, updated_at = $18, admin_tool = $20 WHERE id = $19",
         )
         .bind(&client.name)
         .bind(client.client_type.as_str())
@@ -956,6 +957,7 @@ impl Store for PgStore {
         .bind(client.tokens_valid_after)
         .bind(client.updated_at)
         .bind(&client.id)
+        .bind(client.admin_tool)
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;

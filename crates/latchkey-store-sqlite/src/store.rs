@@ -434,8 +434,8 @@ impl Store for SqliteStore {
             "INSERT INTO clients (id, name, client_type, auth_method, grant_types, \
              redirect_uris, post_logout_redirect_uris, allowed_scopes, jwks, jwks_uri, access_token_ttl, \
              refresh_token_ttl, refresh_idle_ttl, refresh_grace_secs, require_consent, disabled, \
-             tokens_valid_after, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             tokens_valid_after, created_at, updated_at, admin_tool) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&client.id)
         .bind(&client.name)
@@ -456,6 +456,7 @@ impl Store for SqliteStore {
         .bind(client.tokens_valid_after)
         .bind(client.created_at)
         .bind(client.updated_at)
+        .bind(client.admin_tool)
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
@@ -479,7 +480,7 @@ impl Store for SqliteStore {
              access_token_ttl = ?, refresh_token_ttl = ?, refresh_idle_ttl = ?, \
              refresh_grace_secs = ?, require_consent = ?, disabled = ?, \
              tokens_valid_after = CASE WHEN tokens_valid_after > ? THEN tokens_valid_after \
-             ELSE ? END, updated_at = ? WHERE id = ?",
+             ELSE ? END, updated_at = ?, admin_tool = ? WHERE id = ?",
         )
         .bind(&client.name)
         .bind(client.client_type.as_str())
@@ -499,6 +500,7 @@ impl Store for SqliteStore {
         .bind(client.tokens_valid_after)
         .bind(client.tokens_valid_after)
         .bind(client.updated_at)
+        .bind(client.admin_tool)
         .bind(&client.id)
         .execute(&mut *tx)
         .await

@@ -201,6 +201,10 @@ pub struct ClientCreateArgs {
     /// Skip the consent page (first-party apps)
     #[arg(long)]
     pub no_consent: bool,
+    /// Mark as an admin tool: it may then list the admin scopes (latchkey:admin,
+    /// latchkey:admin:read) and act with an administrator's power. Audited.
+    #[arg(long)]
+    pub admin_tool: bool,
 }
 
 #[derive(Debug, Args)]
@@ -212,6 +216,10 @@ pub struct ClientUpdateArgs {
     pub settings: ClientSettingsArgs,
     #[arg(long, value_name = "BOOL")]
     pub require_consent: Option<bool>,
+    /// Mark (`--admin-tool`, `--admin-tool true`) or unmark (`--admin-tool false`) the
+    /// client as an admin tool, which may list the admin scopes. Audited.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub admin_tool: Option<bool>,
     #[arg(long, value_name = "BOOL")]
     pub disabled: Option<bool>,
 }
@@ -888,6 +896,7 @@ fn client_details(c: &ClientDto) -> String {
         ("refresh_idle_ttl", duration(c.refresh_idle_ttl)),
         ("refresh_grace", duration(c.refresh_grace_secs)),
         ("require_consent", c.require_consent.to_string()),
+        ("admin_tool", c.admin_tool.to_string()),
         ("status", client_status(c).to_string()),
         ("tokens_valid_after", time(c.tokens_valid_after)),
         ("created_at", time(c.created_at)),
@@ -924,6 +933,15 @@ fn created_text(c: &ClientCreated, verb: &str) -> String {
     s
 }
 
+/// On stderr, so `--json` output stays parseable.
+fn warn_admin_tool() {
+    eprintln!(
+        "warning: an admin tool may request latchkey:admin: any administrator who signs in \
+         to it hands it full control of this server. Mark only applications you trust as \
+         much as the console."
+    );
+}
+
 async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<(), AdminError> {
     match verb {
         ClientsCmd::Create(a) => {
@@ -943,7 +961,11 @@ async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<()
                 refresh_idle_ttl: c.refresh_idle_ttl,
                 refresh_grace_secs: c.refresh_grace,
                 require_consent: a.no_consent.then_some(false),
+                admin_tool: a.admin_tool.then_some(true),
             };
+            if a.admin_tool {
+                warn_admin_tool();
+            }
             let created = b.client_create(req).await?;
             out.show(&created, |c| created_text(c, "Created"))
         }
@@ -988,8 +1010,12 @@ async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<()
                 refresh_idle_ttl: c.refresh_idle_ttl,
                 refresh_grace_secs: c.refresh_grace,
                 require_consent: a.require_consent,
+                admin_tool: a.admin_tool,
                 disabled: a.disabled,
             };
+            if a.admin_tool == Some(true) {
+                warn_admin_tool();
+            }
             let c = b.client_update(&a.id, req).await?;
             out.show(&c, client_details)
         }

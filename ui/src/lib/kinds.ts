@@ -5,6 +5,10 @@ export type KindId = 'web' | 'spa' | 'native' | 'device' | 'machine';
 
 export const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
 
+/** Reserved to latchkey-console and clients marked as admin tools: never offered here. */
+export const ADMIN_SCOPES = ['latchkey:admin', 'latchkey:admin:read'];
+export const isAdminScope = (s: string) => ADMIN_SCOPES.includes(s);
+
 export interface AppKind {
   id: KindId;
   title: string;

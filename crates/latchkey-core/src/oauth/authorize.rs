@@ -91,6 +91,42 @@ pub fn redirect_uri_matches(registered: &str, candidate: &str) -> bool {
     false
 }
 
+/// How recent a sign-in must be for a request that asks for the admin scopes: older,
+/// and the password is asked again (as with `prompt=login`).
+pub const ADMIN_REAUTH_SECS: i64 = 300;
+
+/// Whether a redirect URI is a native app's (RFC 8252 §7): a loopback address (§7.3) or
+/// a private-use URI scheme (§7.1). Such a client's identity cannot be assured (§8.6).
+pub fn is_native_redirect(uri: &str) -> bool {
+    match url::Url::parse(uri) {
+        Ok(u) => match u.scheme() {
+            "https" => false,
+            "http" => loopback_port(uri).is_some(),
+            _ => true,
+        },
+        Err(_) => true,
+    }
+}
+
+/// The port of a loopback redirect URI (`http://127.0.0.1:P/…`, `[::1]`, `localhost`).
+pub fn loopback_port(uri: &str) -> Option<u16> {
+    let u = url::Url::parse(uri).ok()?;
+    if u.scheme() != "http" {
+        return None;
+    }
+    let loopback = match u.host()? {
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+        url::Host::Domain(d) => d == "localhost",
+    };
+    loopback.then(|| u.port_or_known_default()).flatten()
+}
+
+/// Whether the request asks for `latchkey:admin` or `latchkey:admin:read`.
+pub fn asks_admin_scopes(scopes: &[String]) -> bool {
+    scopes.iter().any(|s| is_admin_scope(s))
+}
+
 /// The stored id of the sign-in whose cookie holds `cookie`.
 pub fn sign_in_id_for(cookie: &str) -> String {
     crate::crypto::b64url(&sha256(cookie.as_bytes()))
@@ -274,6 +310,13 @@ impl Provider {
                     "scope not allowed for this client",
                 ));
             }
+            // Checked at every request, not only when the client is saved: a row written
+            // before the reservation may still list an admin scope.
+            if is_admin_scope(s) && !client.may_request_admin_scopes() {
+                return Err(OAuthError::invalid_scope(
+                    "the admin scopes are reserved to latchkey-console and admin tools",
+                ));
+            }
             if self.cached_scope(s).await?.is_none() {
                 return Err(OAuthError::invalid_scope("unknown scope"));
             }
@@ -315,9 +358,17 @@ impl Provider {
         match sign_in {
             None => true,
             Some(s) => {
-                req.prompt_has("login") || req.max_age.is_some_and(|m| self.now() - s.auth_time > m)
+                req.prompt_has("login")
+                    || req.max_age.is_some_and(|m| self.now() - s.auth_time > m)
+                    || self.admin_reauth_due(&req.scopes, s)
             }
         }
+    }
+
+    /// A request for the admin scopes needs a sign-in of the last few minutes, read on
+    /// the core clock: a stolen or forgotten browser session alone grants no admin power.
+    pub fn admin_reauth_due(&self, scopes: &[String], sign_in: &SignIn) -> bool {
+        asks_admin_scopes(scopes) && self.now() - sign_in.auth_time > ADMIN_REAUTH_SECS
     }
 
     /// Whether consent must be asked (and thus, with `prompt=none`, `consent_required`).
@@ -328,6 +379,15 @@ impl Provider {
         user_id: &str,
     ) -> OAuthResult<bool> {
         if req.prompt_has("consent") {
+            return Ok(true);
+        }
+        // RFC 8252 §8.6: a public native client's identity cannot be assured (any local
+        // process can listen on a loopback port), so no request of one is answered
+        // without the user's interaction: the approval page every time, whatever was
+        // remembered or configured. Same for the admin scopes, whatever the client.
+        if (client.is_public() && is_native_redirect(&req.redirect_uri))
+            || asks_admin_scopes(&req.scopes)
+        {
             return Ok(true);
         }
         if !client.require_consent {

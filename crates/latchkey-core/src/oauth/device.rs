@@ -55,6 +55,13 @@ impl Provider {
             return Err(OAuthError::invalid_scope("scope is required"));
         }
         self.check_scopes(&client, &scopes).await?;
+        // A user code is easy to phish ("enter this code to fix your account"): the
+        // admin scopes go through the device flow only for the console itself.
+        if super::authorize::asks_admin_scopes(&scopes) && client.id != CONSOLE_CLIENT_ID {
+            return Err(OAuthError::invalid_scope(
+                "the admin scopes are available in the device flow only to latchkey-console",
+            ));
+        }
         let now = self.now();
         let device_code = random_token();
         let ttl = self.settings().await?.device_code_ttl;

@@ -424,6 +424,13 @@ impl Provider {
                 req
             }
         };
+        // A session granted before the reservation keeps no admin power for a client
+        // that may no longer request it.
+        if at_scopes.iter().any(|s| is_admin_scope(s)) && !client.may_request_admin_scopes() {
+            return Err(OAuthError::invalid_scope(
+                "the admin scopes are reserved to latchkey-console and admin tools",
+            ));
+        }
         let user = self.live_user(&session.user_id, session.auth_time).await?;
         let (resp, new_rt, at) = self
             .session_tokens(client, &user, &session, &at_scopes, None, true, now)

@@ -107,6 +107,8 @@ export interface ClientCloneRequest {
 /** `POST /admin/v1/clients`. Omitted fields take the server's defaults. */
 export interface ClientCreateRequest {
   access_token_ttl?: number | null;
+  /** Marks the client as an admin tool: it may then list the admin scopes. Audited. */
+  admin_tool?: boolean | null;
   allowed_scopes?: string[];
   auth_method?: string | null;
   client_type?: string | null;
@@ -128,6 +130,8 @@ export interface ClientCreateRequest {
  */
 export interface ClientCreated {
   access_token_ttl: number;
+  /** May request the admin scopes (reserved to `latchkey-console` and admin tools). */
+  admin_tool?: boolean;
   allowed_scopes: string[];
   /** RFC 7591 `token_endpoint_auth_method`. */
   auth_method: string;
@@ -161,6 +165,8 @@ export interface ClientCreated {
 
 export interface ClientDto {
   access_token_ttl: number;
+  /** May request the admin scopes (reserved to `latchkey-console` and admin tools). */
+  admin_tool?: boolean;
   allowed_scopes: string[];
   /** RFC 7591 `token_endpoint_auth_method`. */
   auth_method: string;
@@ -198,6 +204,7 @@ export interface ClientSetDisabledRequest {
  */
 export interface ClientUpdateRequest {
   access_token_ttl?: number | null;
+  admin_tool?: boolean | null;
   allowed_scopes?: string[] | null;
   auth_method?: string | null;
   disabled?: boolean | null;
