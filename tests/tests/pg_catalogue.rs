@@ -18,3 +18,5 @@ mod refresh;
 mod revoke_introspect;
 #[path = "catalogue_token.rs"]
 mod token;
+#[path = "catalogue_admin_holes.rs"]
+mod admin_holes;

@@ -92,6 +92,7 @@ pub(crate) fn new_client(req: ClientCreateRequest) -> Result<NewClient, AdminErr
         refresh_idle_ttl: req.refresh_idle_ttl,
         refresh_grace_secs: req.refresh_grace_secs,
         require_consent: req.require_consent,
+        assertion_aud_compat: req.assertion_aud_compat,
     })
 }
 
@@ -119,6 +120,7 @@ pub(crate) fn client_update(req: ClientUpdateRequest) -> Result<ClientUpdate, Ad
         refresh_grace_secs: req.refresh_grace_secs,
         require_consent: req.require_consent,
         disabled: req.disabled,
+        assertion_aud_compat: req.assertion_aud_compat,
     })
 }
 
@@ -140,6 +142,7 @@ pub(crate) fn client_dto(c: &Client) -> ClientDto {
         refresh_grace_secs: c.refresh_grace_secs,
         require_consent: c.require_consent,
         disabled: c.disabled,
+        assertion_aud_compat: c.assertion_aud_compat,
         tokens_valid_after: c.tokens_valid_after,
         created_at: c.created_at,
         updated_at: c.updated_at,

@@ -52,6 +52,10 @@ pub struct ClientDto {
     pub refresh_grace_secs: i64,
     pub require_consent: bool,
     pub disabled: bool,
+    /// `private_key_jwt`: an assertion `aud` that is an array or an endpoint URL is also
+    /// accepted (compatibility); false: only the issuer as one string.
+    #[serde(default)]
+    pub assertion_aud_compat: bool,
     /// Unix seconds; every token issued to the client before it is inactive.
     pub tokens_valid_after: i64,
     pub created_at: i64,
@@ -76,6 +80,7 @@ pub struct ClientCreateRequest {
     pub refresh_idle_ttl: Option<i64>,
     pub refresh_grace_secs: Option<i64>,
     pub require_consent: Option<bool>,
+    pub assertion_aud_compat: Option<bool>,
 }
 
 /// `PATCH /admin/v1/clients/{id}`: absent fields stay as they are. `jwks: null`
@@ -118,6 +123,8 @@ pub struct ClientUpdateRequest {
     pub require_consent: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assertion_aud_compat: Option<bool>,
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`,
@@ -459,8 +466,10 @@ pub struct ApiKeyDto {
 pub struct ApiKeyCreateRequest {
     pub name: String,
     pub read_only: bool,
-    /// Seconds until the key stops working; absent: it never expires.
+    /// Seconds until the key stops working; absent: the default (90 days).
     pub expires_in: Option<i64>,
+    /// A key that never expires, only when asked for explicitly (not with `expires_in`).
+    pub never_expires: bool,
 }
 
 /// The answer to creating an API key: the key itself, shown this once.
@@ -522,7 +531,8 @@ pub struct StatsDto {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HealthDto {
-    /// `ok` when the store answers.
+    /// `ok` when the store answers and the signing keys can be used; `keys_unusable`
+    /// otherwise (answered with 503); `starting` before the first keys exist.
     pub status: String,
     pub version: String,
     /// Unix seconds on the server.
@@ -531,6 +541,11 @@ pub struct HealthDto {
     /// backend runs no authorization server).
     #[serde(default)]
     pub issuer: Option<String>,
+    /// `ok`; `unusable` when the key-encryption key cannot open the signing keys (a
+    /// wrong KEK: nothing can be signed, and status is not `ok`); `none` before the
+    /// first keys exist.
+    #[serde(default)]
+    pub keys: String,
 }
 
 /// When each algorithm's keys change next.
@@ -765,6 +780,7 @@ mod tests {
             refresh_grace_secs: 0,
             require_consent: true,
             disabled: false,
+            assertion_aud_compat: false,
             tokens_valid_after: 0,
             created_at: 0,
             updated_at: 0,

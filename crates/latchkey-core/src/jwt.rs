@@ -311,6 +311,7 @@ mod tests {
         format!("{h}.{c}.{}", b64url(&sig))
     }
 
+    /// AD-70: unknown `crit` headers are refused.
     #[test]
     fn a_crit_header_is_refused_even_when_correctly_signed() {
         let (k, jwks) = es_key();
@@ -328,6 +329,7 @@ mod tests {
         }
     }
 
+    /// AD-70: non-integer `exp`/`iat`/`nbf` are refused wherever a token is parsed.
     #[test]
     fn non_integer_exp_iat_or_nbf_are_refused() {
         let (k, _) = es_key();
@@ -350,6 +352,7 @@ mod tests {
         assert!(parse(&t).is_ok());
     }
 
+    /// AD-71: a JWK whose `use` is `enc` never verifies a signature.
     #[test]
     fn a_jwk_marked_for_encryption_never_verifies_a_signature() {
         let (k, jwks) = es_key();

@@ -221,6 +221,8 @@ pub struct NewClient {
     pub refresh_idle_ttl: Option<i64>,
     pub refresh_grace_secs: Option<i64>,
     pub require_consent: Option<bool>,
+    /// `private_key_jwt`: also accept an array or endpoint-URL `aud` (default false).
+    pub assertion_aud_compat: Option<bool>,
 }
 
 /// A partial update: `None` leaves a field as it is. The client type cannot change
@@ -244,6 +246,7 @@ pub struct ClientUpdate {
     pub refresh_grace_secs: Option<i64>,
     pub require_consent: Option<bool>,
     pub disabled: Option<bool>,
+    pub assertion_aud_compat: Option<bool>,
 }
 
 /// The runtime settings as an administrator sees them.
@@ -370,6 +373,18 @@ pub const API_KEY_PREFIX: &str = "lk_";
 pub const API_KEY_NAME_MAX: usize = 100;
 /// Longest lifetime an API key may be given: automation keys should be rotated.
 pub const API_KEY_MAX_TTL: i64 = 2 * 366 * 24 * 3600;
+/// Lifetime of an API key created without one: keys expire unless `never` is asked for.
+pub const API_KEY_DEFAULT_TTL: i64 = 90 * 86_400;
+
+/// How long a new API key lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyLifetime {
+    /// [`API_KEY_DEFAULT_TTL`].
+    Default,
+    Seconds(i64),
+    /// Only when asked for explicitly.
+    Never,
+}
 
 // ------------------------------------------------------------------------------------
 // Validators (pure; also meant for dynamic client registration later)
@@ -1061,6 +1076,7 @@ impl Manager {
             refresh_grace_secs: input.refresh_grace_secs.unwrap_or(0),
             require_consent: input.require_consent.unwrap_or(true),
             disabled: false,
+            assertion_aud_compat: input.assertion_aud_compat.unwrap_or(false),
             // No watermark yet. Introspection requires `iat > tokens_valid_after`, so
             // `now` would deactivate tokens issued within the creation second.
             tokens_valid_after: 0,
@@ -1183,6 +1199,9 @@ impl Manager {
         }
         if let Some(v) = upd.disabled {
             c.disabled = v;
+        }
+        if let Some(v) = upd.assertion_aud_compat {
+            c.assertion_aud_compat = v;
         }
         if c == before {
             return Ok(before);
@@ -1516,7 +1535,72 @@ impl Manager {
         self.store
             .sessions_revoke_user(&user.id, now, Some(&audit))
             .await?;
+        self.api_keys_revoke_created_by(actor, &user.id, now).await?;
         Ok(user)
+    }
+
+    /// Revokes every live API key the user created, and the keys those keys created,
+    /// each audited as `api_key.revoke` with the reason. Repeating it (disabling again)
+    /// finishes a revocation an interruption left half done.
+    async fn api_keys_revoke_created_by(
+        &self,
+        actor: &str,
+        user_id: &str,
+        now: Timestamp,
+    ) -> ManageResult<()> {
+        let keys = self.store.api_keys_list().await?;
+        let mut creators = vec![format!("user:{user_id}")];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(creator) = creators.pop() {
+            for k in keys.iter().filter(|k| k.created_by == creator) {
+                if !seen.insert(k.id.clone()) {
+                    continue;
+                }
+                creators.push(format!("api-key:{}", k.id));
+                if k.revoked_at.is_some() {
+                    continue;
+                }
+                let audit = self
+                    .audit_event(now, actor, "api_key.revoke")
+                    .target(k.id.clone())
+                    .after(&serde_json::json!({"reason": "creator_disabled", "user_id": user_id}));
+                match self.store.api_key_revoke(&k.id, now, &audit).await {
+                    Ok(_) | Err(StoreError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the administrator behind a key (directly, or through the key that
+    /// created it) is still enabled. Keys made by the CLI on the database itself have
+    /// no user behind them.
+    async fn api_key_creator_live(&self, key: &ApiKey) -> ManageResult<bool> {
+        let mut creator = key.created_by.clone();
+        for _ in 0..8 {
+            if let Some(uid) = creator.strip_prefix("user:") {
+                return Ok(self
+                    .store
+                    .user_get(uid)
+                    .await?
+                    .is_some_and(|u| !u.disabled));
+            }
+            let Some(kid) = creator.strip_prefix("api-key:") else {
+                return Ok(true);
+            };
+            let Some(parent) = self
+                .store
+                .api_keys_list()
+                .await?
+                .into_iter()
+                .find(|k| k.id == kid)
+            else {
+                return Ok(true);
+            };
+            creator = parent.created_by;
+        }
+        Ok(true)
     }
 
     pub async fn user_enable(&self, actor: &str, id_or_username: &str) -> ManageResult<User> {
@@ -1660,11 +1744,25 @@ impl Manager {
     /// Checks that the KEK opens this store's signing keys, so a wrong or lost KEK is
     /// reported up front rather than at the first token request.
     pub async fn verify_kek(&self) -> ManageResult<()> {
-        let keys = self.store.keys_list().await?;
-        if let Some(k) = keys.iter().find(|k| k.state == KeyState::Active) {
-            keys::load(k, &self.kek)?;
+        if let Some(kid) = self.keys_unusable().await? {
+            return Err(ManageError::Internal(format!(
+                "the key-encryption key does not match this database: it cannot decrypt \
+                 signing key {kid}"
+            )));
         }
         Ok(())
+    }
+
+    /// The first published signing key (next, active or retiring) whose private half
+    /// the KEK cannot open, if any: with a wrong KEK nothing can be signed, so the
+    /// server refuses to start and its health says so.
+    pub async fn keys_unusable(&self) -> ManageResult<Option<String>> {
+        let keys = self.store.keys_list().await?;
+        Ok(keys
+            .iter()
+            .filter(|k| keys::is_published(k.state) && !k.private_enc.is_empty())
+            .find(|k| keys::load(k, &self.kek).is_err())
+            .map(|k| k.kid.clone()))
     }
 
     /// Rotate now: for `alg` (or every algorithm) the published successor starts
@@ -1858,6 +1956,7 @@ impl Manager {
             // First-party: the administrator signing in is the one consenting.
             require_consent: false,
             disabled: false,
+            assertion_aud_compat: false,
             tokens_valid_after: 0,
             created_at: now,
             updated_at: now,
@@ -2090,7 +2189,8 @@ impl Manager {
         Ok(self.store.api_keys_list().await?)
     }
 
-    /// Creates an API key; the returned secret is the only copy there will ever be.
+    /// Creates an API key that expires after `expires_in` seconds, or after
+    /// [`API_KEY_DEFAULT_TTL`] when `None`.
     pub async fn api_key_create(
         &self,
         actor: &str,
@@ -2098,6 +2198,24 @@ impl Manager {
         read_only: bool,
         expires_in: Option<i64>,
     ) -> ManageResult<(ApiKey, PlainSecret)> {
+        let lifetime = expires_in.map_or(ApiKeyLifetime::Default, ApiKeyLifetime::Seconds);
+        self.api_key_create_with(actor, name, read_only, lifetime)
+            .await
+    }
+
+    /// Creates an API key; the returned secret is the only copy there will ever be.
+    pub async fn api_key_create_with(
+        &self,
+        actor: &str,
+        name: &str,
+        read_only: bool,
+        lifetime: ApiKeyLifetime,
+    ) -> ManageResult<(ApiKey, PlainSecret)> {
+        let expires_in = match lifetime {
+            ApiKeyLifetime::Default => Some(API_KEY_DEFAULT_TTL),
+            ApiKeyLifetime::Seconds(s) => Some(s),
+            ApiKeyLifetime::Never => None,
+        };
         let name = name.trim();
         if name.is_empty()
             || name.chars().count() > API_KEY_NAME_MAX
@@ -2168,6 +2286,11 @@ impl Manager {
             return Ok(None);
         };
         if !key.is_usable(now) {
+            return Ok(None);
+        }
+        // A key dies with its creator: disabling an administrator revokes their keys
+        // (see `user_disable`); this also covers keys made before that rule existed.
+        if !self.api_key_creator_live(&key).await? {
             return Ok(None);
         }
         if key.last_used_at.is_none_or(|t| now - t >= 60) {
@@ -2503,6 +2626,7 @@ mod tests {
             refresh_grace_secs: 0,
             require_consent: true,
             disabled: false,
+            assertion_aud_compat: false,
             tokens_valid_after: 0,
             created_at: 0,
             updated_at: 0,

@@ -107,6 +107,10 @@ pub struct Client {
     /// When false, consent is implied (first-party apps).
     pub require_consent: bool,
     pub disabled: bool,
+    /// `private_key_jwt` compatibility: also accept an assertion whose `aud` is an array
+    /// or an endpoint URL. Off by default: `aud` must be the issuer as one string.
+    #[serde(default)]
+    pub assertion_aud_compat: bool,
     /// Every token issued to this client before this instant is inactive.
     pub tokens_valid_after: Timestamp,
     pub created_at: Timestamp,
