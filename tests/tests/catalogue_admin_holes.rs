@@ -93,8 +93,14 @@ async fn an_assertion_audience_must_be_the_issuer_as_one_string() {
         ("token endpoint", json!(h.url("/token"))),
         ("introspection endpoint", json!(h.url("/introspect"))),
         ("[issuer]", json!([h.issuer])),
-        ("[issuer, token endpoint]", json!([h.issuer, h.url("/token")])),
-        ("issuer with a trailing slash", json!(format!("{}/", h.issuer))),
+        (
+            "[issuer, token endpoint]",
+            json!([h.issuer, h.url("/token")]),
+        ),
+        (
+            "issuer with a trailing slash",
+            json!(format!("{}/", h.issuer)),
+        ),
     ] {
         assert_eq!(cc(&h, &pk.assertion(aud)).await, 401, "aud = {what}");
     }
@@ -159,7 +165,10 @@ async fn assertions_with_crit_headers_or_fractional_times_are_refused() {
         claims(json!(t + 60)),
     );
     assert_eq!(cc(&h, &crit).await, 401);
-    let fractional = forge(json!({"alg": "ES256", "kid": "k1"}), claims(json!(t as f64 + 60.5)));
+    let fractional = forge(
+        json!({"alg": "ES256", "kid": "k1"}),
+        claims(json!(t as f64 + 60.5)),
+    );
     assert_eq!(cc(&h, &fractional).await, 401);
     let good = forge(json!({"alg": "ES256", "kid": "k1"}), claims(json!(t + 60)));
     assert_eq!(cc(&h, &good).await, 200);
@@ -247,7 +256,11 @@ async fn the_event_stream_ends_when_its_administrator_is_disabled() {
     let admin_id = h.admin_user("root", "a long admin password").await.unwrap();
     let console = h.console_client();
     let tokens = h
-        .code_flow_tokens(&console, "openid latchkey:admin", ("root", "a long admin password"))
+        .code_flow_tokens(
+            &console,
+            "openid latchkey:admin",
+            ("root", "a long admin password"),
+        )
         .await
         .unwrap();
     let at = tokens["access_token"].as_str().unwrap().to_string();
@@ -259,6 +272,31 @@ async fn the_event_stream_ends_when_its_administrator_is_disabled() {
         why["reason"] == "admin_disabled" || why["reason"] == "token_revoked",
         "{why}"
     );
+    assert_closed(&mut stream).await;
+}
+
+/// AD-79: an admin access token that expires while its event stream is open ends the
+/// stream at the next wake-up (here: the next audited change, on a fixed clock).
+#[tokio::test]
+async fn the_event_stream_ends_when_its_access_token_expires() {
+    let Env { h, .. } = Env::on(Harness::start_with_clock(1_700_000_000).await.unwrap()).await;
+    h.admin_user("root", "a long admin password").await.unwrap();
+    let tokens = h
+        .code_flow_tokens(
+            &h.console_client(),
+            "openid latchkey:admin",
+            ("root", "a long admin password"),
+        )
+        .await
+        .unwrap();
+    let at = tokens["access_token"].as_str().unwrap().to_string();
+    let mut stream = open_events(&h, &at).await;
+    h.clock.as_ref().unwrap().advance(24 * 3600);
+    h.scope("wake", "an audited change wakes the stream")
+        .await
+        .unwrap();
+    let seen = read_until(&mut stream, "event: ended").await;
+    assert_eq!(ended_reason(&seen)["reason"], "token_expired");
     assert_closed(&mut stream).await;
 }
 
@@ -278,7 +316,10 @@ async fn the_event_stream_delivers_session_and_security_events() {
     let again = refresh(&h, &c1, rt, None).await.unwrap();
     assert_eq!(again.status, 400);
     let seen = read_until(&mut stream, "event: security_event").await;
-    assert!(seen.contains("security.refresh_token.reuse_detected"), "{seen}");
+    assert!(
+        seen.contains("security.refresh_token.reuse_detected"),
+        "{seen}"
+    );
 }
 
 // --- API keys and their creator --------------------------------------------------------
@@ -296,7 +337,12 @@ async fn disabling_an_administrator_revokes_the_api_keys_they_created() {
         .unwrap();
     let (child, child_secret) = h
         .manager
-        .api_key_create(&format!("api-key:{}", mine.id), "made by the key", true, None)
+        .api_key_create(
+            &format!("api-key:{}", mine.id),
+            "made by the key",
+            true,
+            None,
+        )
         .await
         .unwrap();
     let (_, other) = h.api_key(false).await.unwrap();
@@ -344,4 +390,198 @@ async fn disabling_an_administrator_revokes_the_api_keys_they_created() {
         audit.to_string().matches("creator_disabled").count() >= 2,
         "{audit}"
     );
+}
+
+// --- refresh-token grace window --------------------------------------------------------
+
+/// AD-77: in grace mode only the latest spent refresh token may be retried, only within
+/// the window, and each retry is audited; presenting an older spent token is reuse
+/// (the family is revoked).
+#[tokio::test]
+async fn the_grace_window_accepts_only_the_latest_spent_token_and_audits_it() {
+    use latchkey_e2e::latchkey_core::manage::ClientUpdate;
+    let Env { h, c1, .. } = Env::on(Harness::start_with_clock(1_700_000_000).await.unwrap()).await;
+    h.manager
+        .client_update(
+            "test",
+            &c1.id,
+            ClientUpdate {
+                refresh_grace_secs: Some(10),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let advance = |s: i64| h.clock.as_ref().expect("fixed clock").advance(s);
+    let tokens = h.code_flow_tokens(&c1, "openid api", ALICE).await.unwrap();
+    let rt1 = tokens["refresh_token"].as_str().unwrap().to_string();
+    let r2 = refresh(&h, &c1, &rt1, None).await.unwrap();
+    assert_eq!(r2.status, 200);
+    let rt2 = r2.must("refresh_token");
+    advance(1);
+    let r3 = refresh(&h, &c1, &rt2, None).await.unwrap();
+    assert_eq!(r3.status, 200);
+    let rt3 = r3.must("refresh_token");
+    // rt2 is the latest spent token: a retry within the window is answered, audited.
+    advance(2);
+    let retry = refresh(&h, &c1, &rt2, None).await.unwrap();
+    assert_eq!(retry.status, 200, "{}", retry.text);
+    let audited = h
+        .store
+        .audit_list(&Default::default())
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "security.refresh_token.grace_retry")
+        .count();
+    assert_eq!(audited, 1);
+    // rt1 was spent within the window too, but it is not the latest: reuse, and the
+    // whole family dies (the retry's fresh token and rt3 included).
+    let old = refresh(&h, &c1, &rt1, None).await.unwrap();
+    assert_eq!(old.status, 400);
+    let fresh = retry.must("refresh_token");
+    for rt in [&fresh, &rt3] {
+        let r = refresh(&h, &c1, rt, None).await.unwrap();
+        assert_eq!(r.status, 400, "the family was revoked");
+    }
+}
+
+/// AD-78: outside the window even the latest spent token is reuse.
+#[tokio::test]
+async fn after_the_grace_window_the_latest_spent_token_is_reuse() {
+    use latchkey_e2e::latchkey_core::manage::ClientUpdate;
+    let Env { h, c1, .. } = Env::on(Harness::start_with_clock(1_700_000_000).await.unwrap()).await;
+    h.manager
+        .client_update(
+            "test",
+            &c1.id,
+            ClientUpdate {
+                refresh_grace_secs: Some(10),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let tokens = h.code_flow_tokens(&c1, "openid api", ALICE).await.unwrap();
+    let rt1 = tokens["refresh_token"].as_str().unwrap().to_string();
+    let r2 = refresh(&h, &c1, &rt1, None).await.unwrap();
+    let rt2 = r2.must("refresh_token");
+    h.clock.as_ref().unwrap().advance(11);
+    assert_eq!(refresh(&h, &c1, &rt1, None).await.unwrap().status, 400);
+    assert_eq!(refresh(&h, &c1, &rt2, None).await.unwrap().status, 400);
+}
+
+// --- logout and cookies ----------------------------------------------------------------
+
+/// Signs alice in through the real login form in `browser` (a cookie jar).
+async fn sign_in(h: &Harness, browser: &reqwest::Client) {
+    let page = browser.get(h.url("/login")).send().await.unwrap();
+    let body = page.text().await.unwrap();
+    let r = browser
+        .post(h.url("/login"))
+        .form(&[
+            ("username", ALICE.0),
+            ("password", ALICE.1),
+            ("csrf", &hidden_field(&body, "csrf").unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
+    assert!(signed_in(h, browser).await, "sign-in did not stick");
+}
+
+/// The device page answers 200 only to a signed-in browser (else it sends it to login).
+async fn signed_in(h: &Harness, browser: &reqwest::Client) -> bool {
+    browser.get(h.url("/device")).send().await.unwrap().status() == 200
+}
+
+/// AD-75: `GET /logout` without an `id_token_hint` does not sign a browser out: it asks
+/// (a page whose form carries a CSRF token bound to the sign-in); a post without that
+/// token is refused; the confirmed post signs out and redirects.
+#[tokio::test]
+async fn logout_without_an_id_token_hint_asks_for_confirmation() {
+    use latchkey_e2e::latchkey_core::manage::ClientUpdate;
+    const BYE: &str = "https://c1.test/bye";
+    let Env { h, c1, .. } = Env::start().await;
+    h.manager
+        .client_update(
+            "test",
+            &c1.id,
+            ClientUpdate {
+                post_logout_redirect_uris: Some(vec![BYE.into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let b = browser();
+    sign_in(&h, &b).await;
+    let params = [
+        ("client_id", c1.id.as_str()),
+        ("post_logout_redirect_uri", BYE),
+        ("state", "s-9"),
+    ];
+    let mut u = url::Url::parse(&h.url("/logout")).unwrap();
+    u.query_pairs_mut().extend_pairs(params);
+    // A link or an image tag on any page: a question, not a sign-out.
+    let page = b.get(u.as_str()).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Sign out?") && html.contains("method=\"post\""),
+        "{html}"
+    );
+    assert!(signed_in(&h, &b).await, "a GET signed the browser out");
+    // A cross-site form post without the page's token is refused.
+    let forged = b.post(h.url("/logout")).form(&params).send().await.unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(signed_in(&h, &b).await);
+    // The confirmation itself.
+    let csrf = hidden_field(&html, "csrf").expect("csrf field");
+    let mut form = params.to_vec();
+    form.push(("csrf", &csrf));
+    let done = b.post(h.url("/logout")).form(&form).send().await.unwrap();
+    assert_eq!(done.status(), 303);
+    assert_eq!(
+        done.headers()["location"].to_str().unwrap(),
+        format!("{BYE}?state=s-9")
+    );
+    assert!(!signed_in(&h, &b).await, "still signed in after confirming");
+}
+
+/// AD-76: two loopback servers in one browser: their cookies carry the port in their
+/// names, so signing in to one neither overwrites nor takes the other's sign-in.
+#[tokio::test]
+async fn two_loopback_servers_in_one_browser_keep_their_own_sign_ins() {
+    let a = Env::start().await;
+    let b_env = Env::start().await;
+    let (ha, hb) = (&a.h, &b_env.h);
+    let port = |h: &Harness| url::Url::parse(&h.issuer).unwrap().port().unwrap();
+    assert_ne!(port(ha), port(hb));
+    let jar = browser();
+    let page = jar.get(ha.url("/login")).send().await.unwrap();
+    let set: Vec<String> = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with(&format!("lk_csrf_{}=", port(ha)))),
+        "{set:?}"
+    );
+    sign_in(ha, &jar).await;
+    assert!(!signed_in(hb, &jar).await, "A's sign-in counted at B");
+    sign_in(hb, &jar).await;
+    assert!(
+        signed_in(ha, &jar).await,
+        "signing in to B signed the browser out of A"
+    );
+    assert!(signed_in(hb, &jar).await);
 }

@@ -970,11 +970,14 @@ async fn hd_08_https_session_cookies_are_host_prefixed_secure_httponly_lax_and_r
 async fn hd_08_on_the_http_loopback_issuer_cookies_are_unprefixed_and_not_secure_by_policy() {
     let h = Harness::start().await.unwrap();
     setup(&h).await;
+    // Cookies are per host, not per port: a loopback issuer's names carry its port (AD-76).
+    let port = url::Url::parse(&h.issuer).unwrap().port().unwrap();
+    let (csrf_name, session_name) = (format!("lk_csrf_{port}"), format!("lk_session_{port}"));
     let page = h.http().get(h.url("/login")).send().await.unwrap();
-    let (csrf, attrs) = set_cookie(page.headers(), "lk_csrf").expect("lk_csrf cookie");
+    let (csrf, attrs) = set_cookie(page.headers(), &csrf_name).expect("lk_csrf cookie");
     assert!(!attrs.iter().any(|x| x == "secure"), "{attrs:?}");
-    let r = login_raw(&h, "lk_csrf", &csrf, Some(("lk_session", "planted"))).await;
-    let (s1, attrs) = set_cookie(r.headers(), "lk_session").expect("lk_session cookie");
+    let r = login_raw(&h, &csrf_name, &csrf, Some((&session_name, "planted"))).await;
+    let (s1, attrs) = set_cookie(r.headers(), &session_name).expect("lk_session cookie");
     for a in ["httponly", "samesite=lax", "path=/"] {
         assert!(
             attrs.iter().any(|x| x == a),

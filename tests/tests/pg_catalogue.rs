@@ -4,6 +4,8 @@
 //! throwaway cluster instead of a SQLite file. Tests that are about SQLite itself
 //! (its file lock) say so and return early here.
 
+#[path = "catalogue_admin_holes.rs"]
+mod admin_holes;
 #[path = "catalogue_authorize.rs"]
 mod authorize;
 #[path = "catalogue_device.rs"]
@@ -18,5 +20,3 @@ mod refresh;
 mod revoke_introspect;
 #[path = "catalogue_token.rs"]
 mod token;
-#[path = "catalogue_admin_holes.rs"]
-mod admin_holes;

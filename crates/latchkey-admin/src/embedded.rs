@@ -492,9 +492,20 @@ impl AdminBackend for Embedded {
             .await
             .map_err(|e| AdminError::from(latchkey_core::manage::ManageError::from(e)))?;
         let unusable = self.manager.keys_unusable().await?;
-        let any = !self.manager.store().keys_list().await.map_err(|e| AdminError::from(latchkey_core::manage::ManageError::from(e)))?.is_empty();
+        let any = !self
+            .manager
+            .store()
+            .keys_list()
+            .await
+            .map_err(|e| AdminError::from(latchkey_core::manage::ManageError::from(e)))?
+            .is_empty();
         Ok(HealthDto {
-            status: if unusable.is_some() { "keys_unusable" } else { "ok" }.into(),
+            status: if unusable.is_some() {
+                "keys_unusable"
+            } else {
+                "ok"
+            }
+            .into(),
             version: env!("CARGO_PKG_VERSION").into(),
             time: self.manager.now(),
             issuer: self.provider.as_ref().map(|p| p.config.issuer.clone()),

@@ -362,7 +362,9 @@ mod tests {
         assert!(verify_with_jwks(&p, &json!({"keys":[jwk.clone()]})).is_ok());
         jwk["use"] = json!("enc");
         assert!(verify_with_jwks(&p, &json!({"keys":[jwk.clone()]})).is_err());
-        assert!(verify_with_jwk(&jwk, Alg::ES256, p.signing_input.as_bytes(), &p.signature).is_err());
+        assert!(
+            verify_with_jwk(&jwk, Alg::ES256, p.signing_input.as_bytes(), &p.signature).is_err()
+        );
         jwk.as_object_mut().unwrap().remove("use");
         jwk["key_ops"] = json!(["encrypt", "wrapKey"]);
         assert!(verify_with_jwks(&p, &json!({"keys":[jwk.clone()]})).is_err());

@@ -1535,7 +1535,8 @@ impl Manager {
         self.store
             .sessions_revoke_user(&user.id, now, Some(&audit))
             .await?;
-        self.api_keys_revoke_created_by(actor, &user.id, now).await?;
+        self.api_keys_revoke_created_by(actor, &user.id, now)
+            .await?;
         Ok(user)
     }
 
@@ -1580,11 +1581,7 @@ impl Manager {
         let mut creator = key.created_by.clone();
         for _ in 0..8 {
             if let Some(uid) = creator.strip_prefix("user:") {
-                return Ok(self
-                    .store
-                    .user_get(uid)
-                    .await?
-                    .is_some_and(|u| !u.disabled));
+                return Ok(self.store.user_get(uid).await?.is_some_and(|u| !u.disabled));
             }
             let Some(kid) = creator.strip_prefix("api-key:") else {
                 return Ok(true);

@@ -96,7 +96,11 @@ impl JwksFetcher for HttpJwksFetcher {
         let flight = {
             let mut m = self.in_flight.lock().map_err(|_| "poisoned".to_string())?;
             m.entry(uri.to_string())
-                .or_insert_with(|| fetch_once(self.allow_loopback, uri.to_string()).boxed().shared())
+                .or_insert_with(|| {
+                    fetch_once(self.allow_loopback, uri.to_string())
+                        .boxed()
+                        .shared()
+                })
                 .clone()
         };
         let out = flight.clone().await;
@@ -272,7 +276,14 @@ mod tests {
         // own process, so the variables reach no other test.
         let (proxy_url, proxy_hits, _proxy_gate) = gated_jwks_server().await;
         let proxy = proxy_url.trim_end_matches("/jwks").to_string();
-        for var in ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+        for var in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
             std::env::set_var(var, &proxy);
         }
         std::env::remove_var("NO_PROXY");
@@ -286,7 +297,11 @@ mod tests {
         while hits.load(Ordering::SeqCst) == 0 && proxy_hits.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
-        assert_eq!(proxy_hits.load(Ordering::SeqCst), 0, "the request went to the proxy");
+        assert_eq!(
+            proxy_hits.load(Ordering::SeqCst),
+            0,
+            "the request went to the proxy"
+        );
         gate.add_permits(64);
         assert!(call.await.unwrap().is_ok());
     }

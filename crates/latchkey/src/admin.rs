@@ -909,7 +909,12 @@ fn client_details(c: &ClientDto) -> String {
         ("refresh_grace", duration(c.refresh_grace_secs)),
         (
             "assertion_aud_compat",
-            if c.assertion_aud_compat { "on (array or endpoint aud accepted)" } else { "off" }.into(),
+            if c.assertion_aud_compat {
+                "on (array or endpoint aud accepted)"
+            } else {
+                "off"
+            }
+            .into(),
         ),
         ("require_consent", c.require_consent.to_string()),
         ("status", client_status(c).to_string()),

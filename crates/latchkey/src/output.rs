@@ -160,7 +160,9 @@ mod tests {
     #[test]
     fn table_cells_show_control_characters_instead_of_obeying_them() {
         let mut t = Table::new(&["USERNAME"]);
-        t.row(vec!["eve\x1b]0;pwned\x07\r\nadmin\u{9b}2J\u{202e}nimda".into()]);
+        t.row(vec![
+            "eve\x1b]0;pwned\x07\r\nadmin\u{9b}2J\u{202e}nimda".into()
+        ]);
         let out = t.render();
         assert_eq!(
             out,

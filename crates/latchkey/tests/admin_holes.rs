@@ -120,7 +120,12 @@ async fn a_wrong_key_encryption_key_refuses_to_start_with_a_clear_message() {
     let status = wait_exit(&mut child);
     let mut err = String::new();
     use std::io::Read;
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(!status.success(), "started with a wrong KEK");
     assert!(
         err.contains("key-encryption key does not match this database"),
@@ -136,7 +141,10 @@ async fn a_wrong_key_encryption_key_refuses_to_start_with_a_clear_message() {
         if let Some((200, h)) = health(&http, &admin_url).await {
             break h;
         }
-        assert!(child.try_wait().unwrap().is_none(), "exited with the right KEK");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "exited with the right KEK"
+        );
         assert!(Instant::now() < deadline, "never healthy");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
@@ -238,5 +246,8 @@ async fn cli_tables_show_control_characters_from_anonymous_input_as_escapes() {
         !out.chars().any(|c| c.is_control() && c != '\n'),
         "a control character reached the terminal: {out:?}"
     );
-    assert!(out.contains(r"x\x1b]0;owned\x07\x1b[2J\x0d\x9b31m\u{202e}nimda"), "{out}");
+    assert!(
+        out.contains(r"x\x1b]0;owned\x07\x1b[2J\x0d\x9b31m\u{202e}nimda"),
+        "{out}"
+    );
 }

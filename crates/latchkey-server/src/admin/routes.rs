@@ -371,9 +371,7 @@ async fn why_refused(st: &AppState, credential: &str) -> (&'static str, &'static
     if credential.starts_with(latchkey_core::manage::API_KEY_PREFIX) {
         let hash = latchkey_core::crypto::sha256(credential.as_bytes());
         return match m.store().api_key_by_hash(&hash).await {
-            Ok(Some(k)) if k.revoked_at.is_some() => {
-                ("api_key_revoked", "the API key was revoked")
-            }
+            Ok(Some(k)) if k.revoked_at.is_some() => ("api_key_revoked", "the API key was revoked"),
             Ok(Some(k)) if k.expires_at.is_some_and(|e| e <= now) => {
                 ("api_key_expired", "the API key expired")
             }
@@ -381,7 +379,10 @@ async fn why_refused(st: &AppState, credential: &str) -> (&'static str, &'static
         };
     }
     let Ok(parsed) = latchkey_core::jwt::parse(credential) else {
-        return ("credential_refused", "the access token is no longer accepted");
+        return (
+            "credential_refused",
+            "the access token is no longer accepted",
+        );
     };
     if parsed.int_claim("exp").is_some_and(|exp| exp <= now) {
         return ("token_expired", "the access token expired");
@@ -389,10 +390,7 @@ async fn why_refused(st: &AppState, credential: &str) -> (&'static str, &'static
     let sub = parsed.str_claim("sub").unwrap_or_default();
     match m.store().user_get(sub).await {
         Ok(Some(u)) if u.disabled => ("admin_disabled", "the administrator was disabled"),
-        Ok(Some(u)) if !u.is_admin => (
-            "admin_demoted",
-            "the user is no longer an administrator",
-        ),
+        Ok(Some(u)) if !u.is_admin => ("admin_demoted", "the user is no longer an administrator"),
         Ok(None) => ("admin_disabled", "the administrator no longer exists"),
         _ => ("token_revoked", "the access token was revoked"),
     }
