@@ -295,7 +295,7 @@ async fn events_subscribe(
     let stream = c.backend.events_subscribe(q.after_id.or(resume)).await?;
 
     enum Wake {
-        Event(latchkey_admin::AdminResult<AdminEventDto>),
+        Event(Box<latchkey_admin::AdminResult<AdminEventDto>>),
         Recheck,
     }
     let ticks = futures_util::stream::unfold((), |_| async {
@@ -303,7 +303,7 @@ async fn events_subscribe(
         Some((Wake::Recheck, ()))
     });
     // One credential check per batch of ready events, not per event.
-    let merged = futures_util::stream::select(stream.map(Wake::Event), ticks)
+    let merged = futures_util::stream::select(stream.map(|e| Wake::Event(Box::new(e))), ticks)
         .take_until(async move {
             let _ = stopping.wait_for(|s| *s).await;
         })
@@ -331,19 +331,21 @@ async fn events_subscribe(
                 for wake in batch {
                     match wake {
                         Wake::Recheck => {}
-                        Wake::Event(Ok(e)) => {
-                            if let Ok(ev) = Event::default()
-                                .id(e.event.id.to_string())
-                                .event(e.kind.clone())
-                                .json_data(&e)
-                            {
-                                out.push(Ok(ev));
+                        Wake::Event(e) => match *e {
+                            Ok(e) => {
+                                if let Ok(ev) = Event::default()
+                                    .id(e.event.id.to_string())
+                                    .event(e.kind.clone())
+                                    .json_data(&e)
+                                {
+                                    out.push(Ok(ev));
+                                }
                             }
-                        }
-                        Wake::Event(Err(_)) => {
-                            end = true;
-                            break;
-                        }
+                            Err(_) => {
+                                end = true;
+                                break;
+                            }
+                        },
                     }
                 }
             }
