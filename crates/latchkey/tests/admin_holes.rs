@@ -251,3 +251,54 @@ async fn cli_tables_show_control_characters_from_anonymous_input_as_escapes() {
         "{out}"
     );
 }
+
+/// AD-65 (CLI): `--assertion-aud-compat` turns the private_key_jwt audience
+/// compatibility switch on at creation, `=false` turns it off again; off by default.
+#[tokio::test]
+async fn the_assertion_audience_compatibility_switch_is_a_cli_flag_off_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("compat.db");
+    let kek = Kek::generate();
+    let (_, jwk) = latchkey_core::keys::generate(latchkey_core::model::Alg::ES256, "k1").unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, serde_json::json!({ "keys": [jwk] }).to_string()).unwrap();
+    let jwks = jwks.to_str().unwrap();
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "clients",
+            "create",
+            "--name",
+            "m2m",
+            "--grant",
+            "client_credentials",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks",
+            jwks,
+        ];
+        args.extend_from_slice(extra);
+        let o = admin(&db, &kek, &args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    assert_eq!(create(&[])["assertion_aud_compat"], false);
+    let on = create(&["--assertion-aud-compat"]);
+    assert_eq!(on["assertion_aud_compat"], true, "{on}");
+    let id = on["client_id"].as_str().unwrap().to_string();
+    let o = admin(
+        &db,
+        &kek,
+        &[
+            "--json",
+            "clients",
+            "update",
+            "--assertion-aud-compat=false",
+            "--",
+            &id,
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let off: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(off["assertion_aud_compat"], false, "{off}");
+}
