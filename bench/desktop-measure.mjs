@@ -334,7 +334,7 @@ async function scrollConsole(db) {
   const port = await freePort();
   const d = new Driver(DRIVER);
   try {
-    await d.start(CONSOLE, ['--db', db, '--port', String(port)]);
+    await d.start(CONSOLE, ['--db', db, '--port', String(port), '--connections', connections]);
     await d.cmd('POST', '/timeouts', { script: 600000 });
     await waitCss(d, '[data-testid=stat-clients]', now());
     await d.clickCss('#nav-sessions');
@@ -407,7 +407,7 @@ async function revokeBench(db, client, user) {
   const d = new Driver(DRIVER);
   const reps = [];
   try {
-    await d.start(CONSOLE, ['--db', db, '--port', String(port)]);
+    await d.start(CONSOLE, ['--db', db, '--port', String(port), '--connections', connections]);
     await waitCss(d, '[data-testid=stat-clients]', now());
     const tokens = [];
     for (let i = 0; i < REVOKES; i++) {
@@ -494,8 +494,10 @@ function provision(db) {
 // --- main ---------------------------------------------------------------------------------
 const result = { limits: LIMITS, runs: RUNS, revokes: REVOKES, started: new Date().toISOString() };
 const db = join(WORK, 'console.db');
+// The saved connections too: never the user's ~/.config/latchkey/connections.json.
+const connections = join(WORK, 'connections.json');
 const { user, client } = provision(db);
-const consoleArgs = async () => ['--db', db, '--port', String(await freePort())];
+const consoleArgs = async () => ['--db', db, '--port', String(await freePort()), '--connections', connections];
 // DESKTOP_PHASES=revoke,scroll (say) measures only those and prints the raw numbers
 // without a report: for working on one of them.
 const PHASES = (env.DESKTOP_PHASES || 'start,revoke,scroll').split(',');

@@ -51,12 +51,19 @@ mkdir -p "$OUT"
 cat "$OUT/desktop-meta.txt"
 
 WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
+# Never the user's own files: the console's saved connections, its default database and
+# anything else it finds through $HOME or the XDG directories live under $WORK (a run
+# used to add a dead entry to ~/.config/latchkey/connections.json every time).
+mkdir -p "$WORK/home/config" "$WORK/home/data" "$WORK/home/cache"
+export LATCHKEY_DESKTOP_CONNECTIONS="$WORK/connections.json"
+export BENCH_HOME="$WORK/home"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 DRIVER_PORT="$(free_port)"; NATIVE_PORT="$(free_port)"
 export CONSOLE FLOOR LATCHKEY_BIN TAURI_DRIVER WORK OUT RUNS REVOKES SCROLL_ROWS ROOT DRIVER_PORT NATIVE_PORT
 export DRIVER="http://127.0.0.1:$DRIVER_PORT"
 # Everything under timeout: without a display a WebDriver session hangs forever.
 timeout 2400 xvfb-run -a -s "-screen 0 1400x900x24 -nolisten tcp" bash -c '
+  export HOME="$BENCH_HOME" XDG_CONFIG_HOME="$BENCH_HOME/config" XDG_DATA_HOME="$BENCH_HOME/data" XDG_CACHE_HOME="$BENCH_HOME/cache"
   "$TAURI_DRIVER" --port "$DRIVER_PORT" --native-port "$NATIVE_PORT" >"$WORK/td.log" 2>&1 & TD=$!
   trap "kill $TD 2>/dev/null || true" EXIT
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$DRIVER_PORT/status" >/dev/null && break; sleep 0.1; done

@@ -821,6 +821,7 @@ async fn api_keys_are_shown_once_listed_without_the_key_and_revoked(w: &World) {
             name: "ci".into(),
             read_only: true,
             expires_in: Some(3600),
+            ..Default::default()
         })
         .await
         .unwrap();

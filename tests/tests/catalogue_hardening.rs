@@ -332,8 +332,10 @@ async fn hd_02_a_full_flow_logged_at_trace_level_never_logs_codes_tokens_secrets
 }
 
 /// Signs alice in through the real form with a cookie-less client and returns the
-/// `lk_session` value the server set.
+/// `lk_session_<port>` value the server set (a loopback issuer's cookies carry its port).
 async fn login_cookie(h: &Harness) -> String {
+    let port = url::Url::parse(&h.issuer).unwrap().port().unwrap();
+    let (csrf_name, session_name) = (format!("lk_csrf_{port}="), format!("lk_session_{port}="));
     let http = h.http();
     let page = http.get(h.url("/login")).send().await.unwrap();
     let csrf_cookie = page
@@ -341,14 +343,14 @@ async fn login_cookie(h: &Harness) -> String {
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("lk_csrf="))
+        .find_map(|c| c.strip_prefix(csrf_name.as_str()))
         .and_then(|c| c.split(';').next())
         .unwrap()
         .to_string();
     let body = page.text().await.unwrap();
     let r = http
         .post(h.url("/login"))
-        .header("cookie", format!("lk_csrf={csrf_cookie}"))
+        .header("cookie", format!("{csrf_name}{csrf_cookie}"))
         .form(&[
             ("username", ALICE.0),
             ("password", ALICE.1),
@@ -361,7 +363,7 @@ async fn login_cookie(h: &Harness) -> String {
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("lk_session="))
+        .find_map(|c| c.strip_prefix(session_name.as_str()))
         .and_then(|c| c.split(';').next())
         .filter(|v| !v.is_empty())
         .expect("a session cookie")
@@ -968,11 +970,14 @@ async fn hd_08_https_session_cookies_are_host_prefixed_secure_httponly_lax_and_r
 async fn hd_08_on_the_http_loopback_issuer_cookies_are_unprefixed_and_not_secure_by_policy() {
     let h = Harness::start().await.unwrap();
     setup(&h).await;
+    // Cookies are per host, not per port: a loopback issuer's names carry its port (AD-76).
+    let port = url::Url::parse(&h.issuer).unwrap().port().unwrap();
+    let (csrf_name, session_name) = (format!("lk_csrf_{port}"), format!("lk_session_{port}"));
     let page = h.http().get(h.url("/login")).send().await.unwrap();
-    let (csrf, attrs) = set_cookie(page.headers(), "lk_csrf").expect("lk_csrf cookie");
+    let (csrf, attrs) = set_cookie(page.headers(), &csrf_name).expect("lk_csrf cookie");
     assert!(!attrs.iter().any(|x| x == "secure"), "{attrs:?}");
-    let r = login_raw(&h, "lk_csrf", &csrf, Some(("lk_session", "planted"))).await;
-    let (s1, attrs) = set_cookie(r.headers(), "lk_session").expect("lk_session cookie");
+    let r = login_raw(&h, &csrf_name, &csrf, Some((&session_name, "planted"))).await;
+    let (s1, attrs) = set_cookie(r.headers(), &session_name).expect("lk_session cookie");
     for a in ["httponly", "samesite=lax", "path=/"] {
         assert!(
             attrs.iter().any(|x| x == a),
@@ -1050,12 +1055,9 @@ async fn login_via_proxy(ip: &InProcess, client_ip: &str, user: &str, password: 
         )
         .await;
     let cookie = page.header("set-cookie");
-    let token = cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .trim_start_matches("lk_csrf=")
-        .to_string();
+    // `lk_csrf_<port>=…` (a loopback issuer's cookie names carry its port).
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let token = pair.split_once('=').unwrap().1.to_string();
     let body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("username", user)
         .append_pair("password", password)
@@ -1064,7 +1066,7 @@ async fn login_via_proxy(ip: &InProcess, client_ip: &str, user: &str, password: 
     let req = axum::http::Request::post("/login")
         .header("x-forwarded-for", client_ip)
         .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", format!("lk_csrf={token}"))
+        .header("cookie", pair)
         .body(Body::from(body))
         .unwrap();
     ip.call("127.0.0.1", req).await
@@ -1094,7 +1096,7 @@ async fn hd_09_an_account_is_locked_after_ten_failures_even_from_ten_different_a
         .headers
         .get_all("set-cookie")
         .iter()
-        .any(|c| c.to_str().unwrap_or("").starts_with("lk_session=")));
+        .any(|c| c.to_str().unwrap_or("").starts_with("lk_session_")));
     let events = ip
         .store
         .audit_list(&AuditFilter {

@@ -872,7 +872,7 @@ impl JwtClient {
     fn claims(&self, h: &Harness) -> Value {
         let t = now();
         json!({
-            "iss": self.id, "sub": self.id, "aud": h.url("/token"),
+            "iss": self.id, "sub": self.id, "aud": h.issuer,
             "iat": t, "exp": t + 60, "jti": random_token(),
         })
     }
@@ -968,13 +968,10 @@ async fn ca_05_assertions_with_aud_issuer_or_nbf_8_s_ahead_are_accepted() {
     let Env { h, .. } = env().await;
     let pk = jwt_client(&h, &[GrantType::ClientCredentials], "").await;
     let mut cases: Vec<(&str, Value)> = Vec::new();
-    cases.push(("aud = token endpoint", pk.claims(&h)));
-    let mut c = pk.claims(&h);
-    c["aud"] = json!(h.issuer);
-    cases.push(("aud = issuer", c));
-    let mut c = pk.claims(&h);
-    c["aud"] = json!([h.issuer, h.url("/token")]);
-    cases.push(("aud = [issuer, token endpoint]", c));
+    // aud = the issuer as one string; endpoint URLs and arrays are refused since the
+    // 2025 audience-injection findings (AD-64, unless the client's compatibility switch
+    // is on).
+    cases.push(("aud = issuer", pk.claims(&h)));
     let mut c = pk.claims(&h);
     c["nbf"] = json!(now() + 8);
     cases.push(("nbf 8 s ahead (leeway)", c));
@@ -1012,7 +1009,7 @@ async fn ca_05_replayed_misaddressed_expired_unbound_or_forged_assertions_are_in
         c["aud"] = json!("https://evil.test/token")
     });
     variant("aud = array with a foreign value", &|c| {
-        c["aud"] = json!([h.url("/token"), "https://evil.test"])
+        c["aud"] = json!([h.issuer, "https://evil.test"])
     });
     variant("aud missing", &|c| {
         c.as_object_mut().unwrap().remove("aud");

@@ -51,7 +51,7 @@ async fn token_with(h: &Harness, client_id: &str, key: &LoadedKey) -> reqwest::R
     let assertion = jwt::sign(
         key,
         None,
-        &json!({"iss": client_id, "sub": client_id, "aud": h.url("/token"),
+        &json!({"iss": client_id, "sub": client_id, "aud": h.issuer,
                 "iat": now, "exp": now + 60, "jti": random_id()}),
     )
     .unwrap();

@@ -8,6 +8,8 @@
 mod admin_reliability;
 #[path = "catalogue_admin_signin.rs"]
 mod admin_signin;
+#[path = "catalogue_admin_holes.rs"]
+mod admin_holes;
 #[path = "catalogue_authorize.rs"]
 mod authorize;
 #[path = "catalogue_device.rs"]

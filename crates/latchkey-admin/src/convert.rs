@@ -93,6 +93,7 @@ pub(crate) fn new_client(req: ClientCreateRequest) -> Result<NewClient, AdminErr
         refresh_grace_secs: req.refresh_grace_secs,
         require_consent: req.require_consent,
         admin_tool: req.admin_tool,
+        assertion_aud_compat: req.assertion_aud_compat,
     })
 }
 
@@ -121,6 +122,7 @@ pub(crate) fn client_update(req: ClientUpdateRequest) -> Result<ClientUpdate, Ad
         require_consent: req.require_consent,
         admin_tool: req.admin_tool,
         disabled: req.disabled,
+        assertion_aud_compat: req.assertion_aud_compat,
     })
 }
 
@@ -143,6 +145,7 @@ pub(crate) fn client_dto(c: &Client) -> ClientDto {
         require_consent: c.require_consent,
         admin_tool: c.admin_tool,
         disabled: c.disabled,
+        assertion_aud_compat: c.assertion_aud_compat,
         tokens_valid_after: c.tokens_valid_after,
         created_at: c.created_at,
         updated_at: c.updated_at,

@@ -491,11 +491,30 @@ impl AdminBackend for Embedded {
             .meta_get("schema")
             .await
             .map_err(|e| AdminError::from(latchkey_core::manage::ManageError::from(e)))?;
+        let unusable = self.manager.keys_unusable().await?;
+        let any = !self
+            .manager
+            .store()
+            .keys_list()
+            .await
+            .map_err(|e| AdminError::from(latchkey_core::manage::ManageError::from(e)))?
+            .is_empty();
         Ok(HealthDto {
-            status: "ok".into(),
+            status: if unusable.is_some() {
+                "keys_unusable"
+            } else {
+                "ok"
+            }
+            .into(),
             version: env!("CARGO_PKG_VERSION").into(),
             time: self.manager.now(),
             issuer: self.provider.as_ref().map(|p| p.config.issuer.clone()),
+            keys: match (&unusable, any) {
+                (Some(_), _) => "unusable",
+                (None, true) => "ok",
+                (None, false) => "none",
+            }
+            .into(),
         })
     }
 
@@ -559,7 +578,21 @@ impl AdminBackend for Embedded {
     async fn api_key_create(&self, req: ApiKeyCreateRequest) -> AdminResult<ApiKeyCreated> {
         let (key, secret) = self
             .manager
-            .api_key_create(&self.actor, &req.name, req.read_only, req.expires_in)
+            .api_key_create_with(
+                &self.actor,
+                &req.name,
+                req.read_only,
+                match (req.expires_in, req.never_expires) {
+                    (None, false) => latchkey_core::manage::ApiKeyLifetime::Default,
+                    (Some(s), false) => latchkey_core::manage::ApiKeyLifetime::Seconds(s),
+                    (None, true) => latchkey_core::manage::ApiKeyLifetime::Never,
+                    (Some(_), true) => {
+                        return Err(AdminError::invalid_input(
+                            "expires_in and never_expires exclude each other",
+                        ))
+                    }
+                },
+            )
             .await?;
         Ok(ApiKeyCreated {
             key: api_key_dto(&key),

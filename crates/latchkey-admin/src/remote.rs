@@ -558,6 +558,19 @@ where
                         st.buf = st.buf.replace("\r\n", "\n").replace('\r', "\n");
                     }
                     for ev in take_events(&mut st.buf) {
+                        // The server's last word when our credential stopped being good
+                        // (key revoked or expired, token expired, administrator disabled).
+                        if ev.event.as_deref() == Some("ended") {
+                            let why: serde_json::Value =
+                                serde_json::from_str(&ev.data).unwrap_or_default();
+                            let message = why["message"].as_str().unwrap_or("credential refused");
+                            st.pending.push_back(Err(AdminError::new(
+                                "unauthorized",
+                                format!("{} ended the event stream: {message}", st.server),
+                            )));
+                            st.done = true;
+                            break;
+                        }
                         let parsed = serde_json::from_str::<AdminEventDto>(&ev.data).map_err(|e| {
                             AdminError::new(
                                 "internal",

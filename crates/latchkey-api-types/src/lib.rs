@@ -55,6 +55,10 @@ pub struct ClientDto {
     #[serde(default)]
     pub admin_tool: bool,
     pub disabled: bool,
+    /// `private_key_jwt`: an assertion `aud` that is an array or an endpoint URL is also
+    /// accepted (compatibility); false: only the issuer as one string.
+    #[serde(default)]
+    pub assertion_aud_compat: bool,
     /// Unix seconds; every token issued to the client before it is inactive.
     pub tokens_valid_after: i64,
     pub created_at: i64,
@@ -81,6 +85,7 @@ pub struct ClientCreateRequest {
     pub require_consent: Option<bool>,
     /// Marks the client as an admin tool: it may then list the admin scopes. Audited.
     pub admin_tool: Option<bool>,
+    pub assertion_aud_compat: Option<bool>,
 }
 
 /// `PATCH /admin/v1/clients/{id}`: absent fields stay as they are. `jwks: null`
@@ -125,6 +130,8 @@ pub struct ClientUpdateRequest {
     pub admin_tool: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assertion_aud_compat: Option<bool>,
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`,
@@ -466,8 +473,10 @@ pub struct ApiKeyDto {
 pub struct ApiKeyCreateRequest {
     pub name: String,
     pub read_only: bool,
-    /// Seconds until the key stops working; absent: it never expires.
+    /// Seconds until the key stops working; absent: the default (90 days).
     pub expires_in: Option<i64>,
+    /// A key that never expires, only when asked for explicitly (not with `expires_in`).
+    pub never_expires: bool,
 }
 
 /// The answer to creating an API key: the key itself, shown this once.
@@ -529,7 +538,8 @@ pub struct StatsDto {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HealthDto {
-    /// `ok` when the store answers.
+    /// `ok` when the store answers and the signing keys can be used; `keys_unusable`
+    /// otherwise (answered with 503); `starting` before the first keys exist.
     pub status: String,
     pub version: String,
     /// Unix seconds on the server.
@@ -538,6 +548,11 @@ pub struct HealthDto {
     /// backend runs no authorization server).
     #[serde(default)]
     pub issuer: Option<String>,
+    /// `ok`; `unusable` when the key-encryption key cannot open the signing keys (a
+    /// wrong KEK: nothing can be signed, and status is not `ok`); `none` before the
+    /// first keys exist.
+    #[serde(default)]
+    pub keys: String,
 }
 
 /// When each algorithm's keys change next.
@@ -773,6 +788,7 @@ mod tests {
             require_consent: true,
             admin_tool: false,
             disabled: false,
+            assertion_aud_compat: false,
             tokens_valid_after: 0,
             created_at: 0,
             updated_at: 0,

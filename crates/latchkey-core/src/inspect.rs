@@ -94,7 +94,9 @@ pub fn inspect(
     leeway: i64,
 ) -> Inspection {
     let token = token.trim();
-    let parsed = match jwt::parse(token) {
+    // Structure only here: a token with a `crit` header or a non-integer time is shown
+    // with the reason it is refused (below), not called opaque.
+    let parsed = match jwt::parse_structure(token) {
         Ok(p) => p,
         Err(_) => {
             return Inspection {
@@ -113,6 +115,19 @@ pub fn inspect(
         }
     };
     let mut checks = Vec::new();
+    match jwt::check_profile(&parsed) {
+        Err(JwtError::Crit) => checks.push(Check {
+            name: "critical headers",
+            ok: Some(false),
+            detail: "the header has a crit parameter: extensions this server does not implement are refused (RFC 7515 §4.1.11)".into(),
+        }),
+        Err(_) => checks.push(Check {
+            name: "times",
+            ok: Some(false),
+            detail: "exp, iat or nbf is not an integer number of seconds (RFC 7519 NumericDate); refused".into(),
+        }),
+        Ok(()) => {}
+    }
     let alg = parsed.alg().unwrap_or("").to_string();
     let alg_ok = matches!(alg.as_str(), "RS256" | "ES256" | "EdDSA");
     checks.push(Check {

@@ -22,6 +22,14 @@ pub enum JwtError {
     BadSignature,
     #[error("signing failed")]
     Sign,
+    /// RFC 7515 §4.1.11: a `crit` header names extensions the recipient must understand;
+    /// we implement none, so any `crit` is refused.
+    #[error("critical header extension not understood")]
+    Crit,
+    /// RFC 7519 §2 NumericDate: `exp`, `iat` and `nbf` must be integers here (a float,
+    /// a string or a number beyond i64 could be read differently by another party).
+    #[error("exp, iat or nbf is not an integer")]
+    NumericDate,
 }
 
 /// A parsed but not yet verified token.
@@ -74,7 +82,34 @@ pub fn sign(key: &LoadedKey, typ: Option<&str>, claims: &Value) -> Result<String
 /// Upper bound on what we are willing to parse; real tokens are a few KiB.
 const MAX_TOKEN_LEN: usize = 16 * 1024;
 
+/// Parses a compact JWS and refuses what no verifier here may accept: a `crit` header
+/// and non-integer `exp`/`iat`/`nbf` (see [`check_profile`]). Every consumer that acts
+/// on a token goes through this.
 pub fn parse(token: &str) -> Result<Parsed, JwtError> {
+    let parsed = parse_structure(token)?;
+    check_profile(&parsed)?;
+    Ok(parsed)
+}
+
+/// The checks [`parse`] adds to the structure: no `crit` header (RFC 7515 §4.1.11), and
+/// `exp`, `iat`, `nbf` integers when present (RFC 7519 §4.1.4–6).
+pub fn check_profile(parsed: &Parsed) -> Result<(), JwtError> {
+    if parsed.header.contains_key("crit") {
+        return Err(JwtError::Crit);
+    }
+    for name in ["exp", "iat", "nbf"] {
+        if let Some(v) = parsed.claims.get(name) {
+            if v.as_i64().is_none() {
+                return Err(JwtError::NumericDate);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Only the structure (three base64url parts, two JSON objects); for the token
+/// inspector, which shows *why* a token is refused instead of calling it opaque.
+pub fn parse_structure(token: &str) -> Result<Parsed, JwtError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(JwtError::Malformed);
     }
@@ -104,6 +139,19 @@ pub fn parse(token: &str) -> Result<Parsed, JwtError> {
 /// The algorithm a public JWK may be used with, derived from the key itself.
 pub fn jwk_alg(jwk: &Value) -> Option<Alg> {
     let kty = jwk.get("kty")?.as_str()?;
+    // RFC 7517 §4.2/§4.3: a key marked for encryption, or whose `key_ops` do not include
+    // `verify`, never verifies a signature.
+    if jwk.get("use").is_some_and(|u| u.as_str() != Some("sig")) {
+        return None;
+    }
+    if let Some(ops) = jwk.get("key_ops") {
+        let verify = ops
+            .as_array()
+            .is_some_and(|a| a.iter().any(|o| o.as_str() == Some("verify")));
+        if !verify {
+            return None;
+        }
+    }
     let declared = jwk.get("alg").and_then(Value::as_str);
     let alg = match kty {
         "EC" if jwk.get("crv")?.as_str()? == "P-256" => Alg::ES256,
@@ -254,6 +302,74 @@ mod tests {
             verify_with_jwks(&parse(&forged).unwrap(), &jwks),
             Err(JwtError::BadSignature)
         );
+    }
+
+    fn forge(k: &LoadedKey, header: Value, claims: Value) -> String {
+        let h = b64url(&serde_json::to_vec(&header).unwrap());
+        let c = b64url(&serde_json::to_vec(&claims).unwrap());
+        let sig = k.sign(format!("{h}.{c}").as_bytes()).unwrap();
+        format!("{h}.{c}.{}", b64url(&sig))
+    }
+
+    /// AD-70: unknown `crit` headers are refused.
+    #[test]
+    fn a_crit_header_is_refused_even_when_correctly_signed() {
+        let (k, jwks) = es_key();
+        for crit in [json!(["exp"]), json!(["b64"]), json!([]), json!("x")] {
+            let t = forge(
+                &k,
+                json!({"alg":"ES256","kid":k.kid,"crit":crit,"b64":false}),
+                json!({"sub":"u1"}),
+            );
+            assert_eq!(parse(&t).err(), Some(JwtError::Crit));
+            // The structure alone still parses, and the signature is good: only the
+            // profile check refuses it.
+            let p = parse_structure(&t).unwrap();
+            assert!(verify_with_jwks(&p, &jwks).is_ok());
+        }
+    }
+
+    /// AD-70: non-integer `exp`/`iat`/`nbf` are refused wherever a token is parsed.
+    #[test]
+    fn non_integer_exp_iat_or_nbf_are_refused() {
+        let (k, _) = es_key();
+        for claims in [
+            json!({"exp": 1.5}),
+            json!({"exp": "9999999999"}),
+            json!({"iat": 1e3}),
+            json!({"nbf": null}),
+            json!({"exp": u64::MAX}),
+            json!({"nbf": [1]}),
+        ] {
+            let t = forge(&k, json!({"alg":"ES256","kid":k.kid}), claims.clone());
+            assert_eq!(parse(&t).err(), Some(JwtError::NumericDate), "{claims}");
+        }
+        let t = forge(
+            &k,
+            json!({"alg":"ES256","kid":k.kid}),
+            json!({"exp": 2_000_000_000, "iat": 1, "nbf": 0}),
+        );
+        assert!(parse(&t).is_ok());
+    }
+
+    /// AD-71: a JWK whose `use` is `enc` never verifies a signature.
+    #[test]
+    fn a_jwk_marked_for_encryption_never_verifies_a_signature() {
+        let (k, jwks) = es_key();
+        let t = sign(&k, None, &json!({"sub":"u1"})).unwrap();
+        let p = parse(&t).unwrap();
+        let mut jwk = jwks["keys"][0].clone();
+        assert!(verify_with_jwks(&p, &json!({"keys":[jwk.clone()]})).is_ok());
+        jwk["use"] = json!("enc");
+        assert!(verify_with_jwks(&p, &json!({"keys":[jwk.clone()]})).is_err());
+        assert!(
+            verify_with_jwk(&jwk, Alg::ES256, p.signing_input.as_bytes(), &p.signature).is_err()
+        );
+        jwk.as_object_mut().unwrap().remove("use");
+        jwk["key_ops"] = json!(["encrypt", "wrapKey"]);
+        assert!(verify_with_jwks(&p, &json!({"keys":[jwk.clone()]})).is_err());
+        jwk["key_ops"] = json!(["verify"]);
+        assert!(verify_with_jwks(&p, &json!({"keys":[jwk]})).is_ok());
     }
 
     #[test]

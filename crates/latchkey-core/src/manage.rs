@@ -222,6 +222,8 @@ pub struct NewClient {
     pub require_consent: Option<bool>,
     /// Marks the client as an admin tool, allowed to list the admin scopes.
     pub admin_tool: Option<bool>,
+    /// `private_key_jwt`: also accept an array or endpoint-URL `aud` (default false).
+    pub assertion_aud_compat: Option<bool>,
 }
 
 /// A partial update: `None` leaves a field as it is. The client type cannot change
@@ -246,6 +248,7 @@ pub struct ClientUpdate {
     pub require_consent: Option<bool>,
     pub admin_tool: Option<bool>,
     pub disabled: Option<bool>,
+    pub assertion_aud_compat: Option<bool>,
 }
 
 /// The runtime settings as an administrator sees them.
@@ -372,6 +375,18 @@ pub const API_KEY_PREFIX: &str = "lk_";
 pub const API_KEY_NAME_MAX: usize = 100;
 /// Longest lifetime an API key may be given: automation keys should be rotated.
 pub const API_KEY_MAX_TTL: i64 = 2 * 366 * 24 * 3600;
+/// Lifetime of an API key created without one: keys expire unless `never` is asked for.
+pub const API_KEY_DEFAULT_TTL: i64 = 90 * 86_400;
+
+/// How long a new API key lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyLifetime {
+    /// [`API_KEY_DEFAULT_TTL`].
+    Default,
+    Seconds(i64),
+    /// Only when asked for explicitly.
+    Never,
+}
 
 // ------------------------------------------------------------------------------------
 // Validators (pure; also meant for dynamic client registration later)
@@ -1070,6 +1085,7 @@ impl Manager {
             require_consent: input.require_consent.unwrap_or(true),
             admin_tool: input.admin_tool.unwrap_or(false),
             disabled: false,
+            assertion_aud_compat: input.assertion_aud_compat.unwrap_or(false),
             // No watermark yet. Introspection requires `iat > tokens_valid_after`, so
             // `now` would deactivate tokens issued within the creation second.
             tokens_valid_after: 0,
@@ -1195,6 +1211,9 @@ impl Manager {
         }
         if let Some(v) = upd.disabled {
             c.disabled = v;
+        }
+        if let Some(v) = upd.assertion_aud_compat {
+            c.assertion_aud_compat = v;
         }
         if c == before {
             return Ok(before);
@@ -1538,7 +1557,69 @@ impl Manager {
         self.store
             .sessions_revoke_user(&user.id, now, Some(&audit))
             .await?;
+        self.api_keys_revoke_created_by(actor, &user.id, now)
+            .await?;
         Ok(user)
+    }
+
+    /// Revokes every live API key the user created, and the keys those keys created,
+    /// each audited as `api_key.revoke` with the reason. Repeating it (disabling again)
+    /// finishes a revocation an interruption left half done.
+    async fn api_keys_revoke_created_by(
+        &self,
+        actor: &str,
+        user_id: &str,
+        now: Timestamp,
+    ) -> ManageResult<()> {
+        let keys = self.store.api_keys_list().await?;
+        let mut creators = vec![format!("user:{user_id}")];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(creator) = creators.pop() {
+            for k in keys.iter().filter(|k| k.created_by == creator) {
+                if !seen.insert(k.id.clone()) {
+                    continue;
+                }
+                creators.push(format!("api-key:{}", k.id));
+                if k.revoked_at.is_some() {
+                    continue;
+                }
+                let audit = self
+                    .audit_event(now, actor, "api_key.revoke")
+                    .target(k.id.clone())
+                    .after(&serde_json::json!({"reason": "creator_disabled", "user_id": user_id}));
+                match self.store.api_key_revoke(&k.id, now, &audit).await {
+                    Ok(_) | Err(StoreError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the administrator behind a key (directly, or through the key that
+    /// created it) is still enabled. Keys made by the CLI on the database itself have
+    /// no user behind them.
+    async fn api_key_creator_live(&self, key: &ApiKey) -> ManageResult<bool> {
+        let mut creator = key.created_by.clone();
+        for _ in 0..8 {
+            if let Some(uid) = creator.strip_prefix("user:") {
+                return Ok(self.store.user_get(uid).await?.is_some_and(|u| !u.disabled));
+            }
+            let Some(kid) = creator.strip_prefix("api-key:") else {
+                return Ok(true);
+            };
+            let Some(parent) = self
+                .store
+                .api_keys_list()
+                .await?
+                .into_iter()
+                .find(|k| k.id == kid)
+            else {
+                return Ok(true);
+            };
+            creator = parent.created_by;
+        }
+        Ok(true)
     }
 
     pub async fn user_enable(&self, actor: &str, id_or_username: &str) -> ManageResult<User> {
@@ -1682,11 +1763,25 @@ impl Manager {
     /// Checks that the KEK opens this store's signing keys, so a wrong or lost KEK is
     /// reported up front rather than at the first token request.
     pub async fn verify_kek(&self) -> ManageResult<()> {
-        let keys = self.store.keys_list().await?;
-        if let Some(k) = keys.iter().find(|k| k.state == KeyState::Active) {
-            keys::load(k, &self.kek)?;
+        if let Some(kid) = self.keys_unusable().await? {
+            return Err(ManageError::Internal(format!(
+                "the key-encryption key does not match this database: it cannot decrypt \
+                 signing key {kid}"
+            )));
         }
         Ok(())
+    }
+
+    /// The first published signing key (next, active or retiring) whose private half
+    /// the KEK cannot open, if any: with a wrong KEK nothing can be signed, so the
+    /// server refuses to start and its health says so.
+    pub async fn keys_unusable(&self) -> ManageResult<Option<String>> {
+        let keys = self.store.keys_list().await?;
+        Ok(keys
+            .iter()
+            .filter(|k| keys::is_published(k.state) && !k.private_enc.is_empty())
+            .find(|k| keys::load(k, &self.kek).is_err())
+            .map(|k| k.kid.clone()))
     }
 
     /// Rotate now: for `alg` (or every algorithm) the published successor starts
@@ -1884,6 +1979,7 @@ impl Manager {
             require_consent: false,
             admin_tool: false,
             disabled: false,
+            assertion_aud_compat: false,
             tokens_valid_after: 0,
             created_at: now,
             updated_at: now,
@@ -2116,7 +2212,8 @@ impl Manager {
         Ok(self.store.api_keys_list().await?)
     }
 
-    /// Creates an API key; the returned secret is the only copy there will ever be.
+    /// Creates an API key that expires after `expires_in` seconds, or after
+    /// [`API_KEY_DEFAULT_TTL`] when `None`.
     pub async fn api_key_create(
         &self,
         actor: &str,
@@ -2124,6 +2221,24 @@ impl Manager {
         read_only: bool,
         expires_in: Option<i64>,
     ) -> ManageResult<(ApiKey, PlainSecret)> {
+        let lifetime = expires_in.map_or(ApiKeyLifetime::Default, ApiKeyLifetime::Seconds);
+        self.api_key_create_with(actor, name, read_only, lifetime)
+            .await
+    }
+
+    /// Creates an API key; the returned secret is the only copy there will ever be.
+    pub async fn api_key_create_with(
+        &self,
+        actor: &str,
+        name: &str,
+        read_only: bool,
+        lifetime: ApiKeyLifetime,
+    ) -> ManageResult<(ApiKey, PlainSecret)> {
+        let expires_in = match lifetime {
+            ApiKeyLifetime::Default => Some(API_KEY_DEFAULT_TTL),
+            ApiKeyLifetime::Seconds(s) => Some(s),
+            ApiKeyLifetime::Never => None,
+        };
         let name = name.trim();
         if name.is_empty()
             || name.chars().count() > API_KEY_NAME_MAX
@@ -2194,6 +2309,11 @@ impl Manager {
             return Ok(None);
         };
         if !key.is_usable(now) {
+            return Ok(None);
+        }
+        // A key dies with its creator: disabling an administrator revokes their keys
+        // (see `user_disable`); this also covers keys made before that rule existed.
+        if !self.api_key_creator_live(&key).await? {
             return Ok(None);
         }
         if key.last_used_at.is_none_or(|t| now - t >= 60) {
@@ -2530,6 +2650,7 @@ mod tests {
             require_consent: true,
             admin_tool: false,
             disabled: false,
+            assertion_aud_compat: false,
             tokens_valid_after: 0,
             created_at: 0,
             updated_at: 0,

@@ -111,6 +111,10 @@ pub struct Client {
     #[serde(default)]
     pub admin_tool: bool,
     pub disabled: bool,
+    /// `private_key_jwt` compatibility: also accept an assertion whose `aud` is an array
+    /// or an endpoint URL. Off by default: `aud` must be the issuer as one string.
+    #[serde(default)]
+    pub assertion_aud_compat: bool,
     /// Every token issued to this client before this instant is inactive.
     pub tokens_valid_after: Timestamp,
     pub created_at: Timestamp,

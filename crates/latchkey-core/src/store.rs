@@ -180,11 +180,14 @@ pub trait Store: Send + Sync + 'static {
         new_refresh: &RefreshToken,
         access: Option<&AccessTokenRecord>,
     ) -> StoreResult<RotateOutcome>;
-    /// Grace-window retry: consumes every unconsumed token of the family and writes a
-    /// fresh pair, keeping at most one live refresh token per family.
+    /// Grace-window retry of the spent token `spent`: consumes every unconsumed token
+    /// of the family and writes a fresh pair, keeping at most one live refresh token per
+    /// family. False (nothing written) when the family has ended or `spent` is not the
+    /// latest spent token (the parent of the family's live token).
     async fn refresh_reissue(
         &self,
         session_id: &str,
+        spent: &[u8],
         at: Timestamp,
         new_refresh: &RefreshToken,
         access: Option<&AccessTokenRecord>,

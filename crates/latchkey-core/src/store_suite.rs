@@ -173,6 +173,7 @@ pub fn client(id: &str) -> Client {
         require_consent: true,
         admin_tool: false,
         disabled: false,
+        assertion_aud_compat: false,
         tokens_valid_after: 0,
         created_at: T0,
         updated_at: T0,
@@ -364,6 +365,7 @@ pub async fn clients_round_trip_with_their_first_secret(store: &dyn Store) {
     changed.allowed_scopes.clear();
     changed.jwks = None;
     changed.refresh_grace_secs = 30;
+    changed.assertion_aud_compat = true;
     changed.require_consent = false;
     changed.admin_tool = true;
     changed.disabled = true;
@@ -1227,8 +1229,14 @@ pub async fn reissue_leaves_at_most_one_live_refresh_token(store: &dyn Store) {
 
     let rt3 = refresh("rt-reissue-3", "s-reissue", &c);
     let at3 = access("jti-reissue-3", Some("s-reissue"), &c);
+    // rt2 is live, so rt1 is the latest spent token: the only one a retry may present.
+    let not_latest = refresh("rt-reissue-x", "s-reissue", &c);
+    assert!(!store
+        .refresh_reissue("s-reissue", b"rt-reissue-2", T0 + 11, &not_latest, None)
+        .await
+        .expect("reissue of a token that is not the latest spent"));
     assert!(store
-        .refresh_reissue("s-reissue", T0 + 12, &rt3, Some(&at3))
+        .refresh_reissue("s-reissue", b"rt-reissue-1", T0 + 12, &rt3, Some(&at3))
         .await
         .expect("reissue"));
     let rt2_row = store
@@ -1262,7 +1270,7 @@ pub async fn reissue_leaves_at_most_one_live_refresh_token(store: &dyn Store) {
         .expect("revoke");
     let rt4 = refresh("rt-reissue-4", "s-reissue", &c);
     assert!(!store
-        .refresh_reissue("s-reissue", T0 + 21, &rt4, None)
+        .refresh_reissue("s-reissue", b"rt-reissue-1", T0 + 21, &rt4, None)
         .await
         .expect("reissue dead"));
     assert_eq!(store.refresh_get(b"rt-reissue-4").await.expect("rt"), None);

@@ -186,6 +186,8 @@ pub struct AppState {
     /// Whether requests must have arrived over HTTPS through a trusted proxy.
     pub require_forwarded_https: bool,
     pub issuer_origin: String,
+    /// (sign-in, CSRF) cookie names; see [`AppState::session_cookie`].
+    pub cookie_names: (String, String),
     pub keys_ready: watch::Receiver<bool>,
     /// The admin operations over the provider's store (acting as `system` until the
     /// admin API's auth layer names the caller).
@@ -197,19 +199,27 @@ pub struct AppState {
 
 impl AppState {
     /// `__Host-` cookies need `Secure`; only a loopback `http://` issuer drops both.
-    pub fn session_cookie(&self) -> &'static str {
-        if self.secure_cookies {
-            "__Host-lk_session"
-        } else {
-            "lk_session"
-        }
+    /// Cookies are per host, not per port (RFC 6265 §8.5), so a loopback issuer's
+    /// cookies carry its port in their name (`lk_session_8080`): two loopback servers
+    /// in one browser neither overwrite nor take each other's sign-in.
+    pub fn session_cookie(&self) -> &str {
+        &self.cookie_names.0
     }
-    pub fn csrf_cookie(&self) -> &'static str {
-        if self.secure_cookies {
-            "__Host-lk_csrf"
-        } else {
-            "lk_csrf"
+    pub fn csrf_cookie(&self) -> &str {
+        &self.cookie_names.1
+    }
+}
+
+/// The sign-in and CSRF cookie names for `issuer`: `__Host-` names over https, names
+/// with the port for a (loopback) `http://` issuer.
+pub fn cookie_names(issuer: &str) -> (String, String) {
+    match url::Url::parse(issuer) {
+        Ok(u) if u.scheme() == "https" => ("__Host-lk_session".into(), "__Host-lk_csrf".into()),
+        Ok(u) => {
+            let port = u.port_or_known_default().unwrap_or(80);
+            (format!("lk_session_{port}"), format!("lk_csrf_{port}"))
         }
+        Err(_) => ("lk_session".into(), "lk_csrf".into()),
     }
 }
 
@@ -224,6 +234,7 @@ pub fn app_state(
     let origin = url::Url::parse(&issuer)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
+    let cookie_names = cookie_names(&issuer);
     Arc::new(AppState {
         limits: limits::Limits::default(),
         metrics: Metrics::default(),
@@ -232,6 +243,7 @@ pub fn app_state(
         require_forwarded_https: https && !trusted_proxies.is_empty(),
         trusted_proxies,
         issuer_origin: origin,
+        cookie_names,
         keys_ready,
         admin: latchkey_admin::Embedded::from_manager(provider.manager(), "system")
             .with_provider(provider.clone()),
@@ -469,6 +481,19 @@ pub async fn start_configured(
         Provider::new(store, Arc::new(SystemClock), cfg.kek.clone(), config)
             .with_jwks_fetcher(fetcher),
     );
+    // A wrong key-encryption key would start a server that answers 500/503 on /jwks
+    // and /token while its health says ok: refuse to start instead.
+    match provider.manager().keys_unusable().await {
+        Ok(None) => {}
+        Ok(Some(kid)) => {
+            return Err(ServeError::Keys(format!(
+                "the key-encryption key does not match this database: it cannot decrypt \
+                 signing key {kid}. Start with the key-encryption key the database was \
+                 created with (LATCHKEY_KEK, or the key file beside the database)"
+            )))
+        }
+        Err(e) => return Err(ServeError::Keys(e.to_string())),
+    }
     start_with(provider, cfg, tls).await
 }
 

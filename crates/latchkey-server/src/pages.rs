@@ -789,6 +789,13 @@ pub async fn device_post(
 }
 
 /// GET or POST /logout (OIDC RP-Initiated Logout §2).
+///
+/// Without a valid `id_token_hint` the request may come from anyone (a link on any
+/// page, an image tag), so a browser that is signed in is asked first (§2: "the OP
+/// SHOULD ask the End-User whether to log out"): a confirmation page whose form posts
+/// back with a CSRF token bound to the sign-in. A request with a genuine hint, or from a
+/// browser with nothing to sign out of, proceeds at once; a bad hint or redirect target
+/// is an error page either way (OI-12).
 pub async fn logout(
     State(st): St,
     method: Method,
@@ -805,6 +812,45 @@ pub async fn logout(
         return error_page(&st, StatusCode::BAD_REQUEST, "A parameter is repeated.");
     }
     let sign_in = cookie(&headers, st.session_cookie()).map(str::to_string);
+    let hinted = params
+        .map
+        .get("id_token_hint")
+        .is_some_and(|h| !h.is_empty());
+    if let (false, Some(id)) = (hinted, sign_in.as_deref()) {
+        // Validate first (no sign-out happens without a cookie): a bad target is an
+        // error page, not a confirmation.
+        if let Err(msg) = st.provider.end_session(&params.map, None).await {
+            return error_page(&st, StatusCode::BAD_REQUEST, msg);
+        }
+        let expected = csrf_for(id, "logout");
+        let confirmed = method == Method::POST
+            && origin_ok(&st, &headers)
+            && params
+                .map
+                .get("csrf")
+                .is_some_and(|c| ct_eq(c.as_bytes(), expected.as_bytes()));
+        if !confirmed {
+            if method == Method::POST {
+                return error_page(
+                    &st,
+                    StatusCode::FORBIDDEN,
+                    "The sign-out was not confirmed on this server's page.",
+                );
+            }
+            let mut fields = String::new();
+            for name in ["client_id", "post_logout_redirect_uri", "state"] {
+                if let Some(v) = params.map.get(name) {
+                    fields.push_str(&html::hidden(name, v));
+                }
+            }
+            fields.push_str(&html::hidden("csrf", &expected));
+            let body = format!(
+                "<p>Do you want to sign out of this server?</p>\
+<form method=\"post\" action=\"/logout\">{fields}<button type=\"submit\">Sign out</button></form>"
+            );
+            return html_response(&st, StatusCode::OK, html::page("Sign out?", &body));
+        }
+    }
     match st
         .provider
         .end_session(&params.map, sign_in.as_deref())

@@ -526,6 +526,13 @@ impl PgStore {
         };
         same_family(OP, new_refresh, &session_id)?;
         insert_refresh(&mut tx, OP, new_refresh).await?;
+        // The grace window accepts only the latest spent token: the live token's parent.
+        sqlx::query("UPDATE refresh_tokens SET parent_hash = $1 WHERE hash = $2")
+            .bind(old)
+            .bind(&new_refresh.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
         if let Some(a) = access {
             insert_access(&mut tx, OP, a).await?;
         }
@@ -540,6 +547,7 @@ impl PgStore {
     async fn refresh_reissue_once(
         &self,
         session_id: &str,
+        spent: &[u8],
         at: Timestamp,
         new_refresh: &RefreshToken,
         access: Option<&AccessTokenRecord>,
@@ -554,6 +562,18 @@ impl PgStore {
             return Ok(false);
         }
         same_family(OP, new_refresh, session_id)?;
+        // Only the latest spent token of the family (the live token's parent) may be
+        // retried; an older one is reuse.
+        let latest: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens WHERE session_id = $1 AND consumed_at IS NULL AND parent_hash = $2")
+            .bind(session_id)
+            .bind(spent)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        if latest == 0 {
+            rollback(tx, OP).await;
+            return Ok(false);
+        }
         sqlx::query(
             "UPDATE refresh_tokens SET consumed_at = $1 WHERE session_id = $2 AND consumed_at IS NULL",
         )
@@ -563,6 +583,12 @@ impl PgStore {
         .await
         .map_err(db(OP))?;
         insert_refresh(&mut tx, OP, new_refresh).await?;
+        sqlx::query("UPDATE refresh_tokens SET parent_hash = $1 WHERE hash = $2")
+            .bind(spent)
+            .bind(&new_refresh.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
         if let Some(a) = access {
             insert_access(&mut tx, OP, a).await?;
         }
@@ -890,8 +916,8 @@ impl Store for PgStore {
             "INSERT INTO clients (id, name, client_type, auth_method, grant_types, \
              redirect_uris, post_logout_redirect_uris, allowed_scopes, jwks, jwks_uri, access_token_ttl, \
              refresh_token_ttl, refresh_idle_ttl, refresh_grace_secs, require_consent, disabled, \
-             tokens_valid_after, created_at, updated_at, admin_tool) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+             tokens_valid_after, created_at, updated_at, admin_tool, assertion_aud_compat) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
         )
         .bind(&client.id)
         .bind(&client.name)
@@ -913,6 +939,7 @@ impl Store for PgStore {
         .bind(client.created_at)
         .bind(client.updated_at)
         .bind(client.admin_tool)
+        .bind(client.assertion_aud_compat)
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
@@ -936,7 +963,7 @@ impl Store for PgStore {
              access_token_ttl = $10, refresh_token_ttl = $11, refresh_idle_ttl = $12, \
              refresh_grace_secs = $13, require_consent = $14, disabled = $15, \
              tokens_valid_after = CASE WHEN tokens_valid_after > $16 THEN tokens_valid_after \
-             ELSE $17 END, updated_at = $18, admin_tool = $20 WHERE id = $19",
+             ELSE $17 END, updated_at = $18, assertion_aud_compat = $19, admin_tool = $21 WHERE id = $20",
         )
         .bind(&client.name)
         .bind(client.client_type.as_str())
@@ -956,6 +983,7 @@ impl Store for PgStore {
         .bind(client.tokens_valid_after)
         .bind(client.tokens_valid_after)
         .bind(client.updated_at)
+        .bind(client.assertion_aud_compat)
         .bind(&client.id)
         .bind(client.admin_tool)
         .execute(&mut *tx)
@@ -1463,11 +1491,12 @@ impl Store for PgStore {
     async fn refresh_reissue(
         &self,
         session_id: &str,
+        spent: &[u8],
         at: Timestamp,
         new_refresh: &RefreshToken,
         access: Option<&AccessTokenRecord>,
     ) -> StoreResult<bool> {
-        retrying(|| self.refresh_reissue_once(session_id, at, new_refresh, access)).await
+        retrying(|| self.refresh_reissue_once(session_id, spent, at, new_refresh, access)).await
     }
 
     // --- device codes (RFC 8628) -------------------------------------------------

@@ -434,8 +434,8 @@ impl Store for SqliteStore {
             "INSERT INTO clients (id, name, client_type, auth_method, grant_types, \
              redirect_uris, post_logout_redirect_uris, allowed_scopes, jwks, jwks_uri, access_token_ttl, \
              refresh_token_ttl, refresh_idle_ttl, refresh_grace_secs, require_consent, disabled, \
-             tokens_valid_after, created_at, updated_at, admin_tool) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             tokens_valid_after, created_at, updated_at, admin_tool, assertion_aud_compat) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&client.id)
         .bind(&client.name)
@@ -457,6 +457,7 @@ impl Store for SqliteStore {
         .bind(client.created_at)
         .bind(client.updated_at)
         .bind(client.admin_tool)
+        .bind(client.assertion_aud_compat)
         .execute(&mut *tx)
         .await
         .map_err(db(OP))?;
@@ -480,7 +481,7 @@ impl Store for SqliteStore {
              access_token_ttl = ?, refresh_token_ttl = ?, refresh_idle_ttl = ?, \
              refresh_grace_secs = ?, require_consent = ?, disabled = ?, \
              tokens_valid_after = CASE WHEN tokens_valid_after > ? THEN tokens_valid_after \
-             ELSE ? END, updated_at = ?, admin_tool = ? WHERE id = ?",
+             ELSE ? END, updated_at = ?, admin_tool = ?, assertion_aud_compat = ? WHERE id = ?",
         )
         .bind(&client.name)
         .bind(client.client_type.as_str())
@@ -501,6 +502,7 @@ impl Store for SqliteStore {
         .bind(client.tokens_valid_after)
         .bind(client.updated_at)
         .bind(client.admin_tool)
+        .bind(client.assertion_aud_compat)
         .bind(&client.id)
         .execute(&mut *tx)
         .await
@@ -1066,6 +1068,13 @@ impl Store for SqliteStore {
         };
         same_family(OP, new_refresh, &session_id)?;
         insert_refresh(&mut tx, OP, new_refresh).await?;
+        // The grace window accepts only the latest spent token: the live token's parent.
+        sqlx::query("UPDATE refresh_tokens SET parent_hash = ? WHERE hash = ?")
+            .bind(old)
+            .bind(&new_refresh.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
         if let Some(a) = access {
             insert_access(&mut tx, OP, a).await?;
         }
@@ -1082,6 +1091,7 @@ impl Store for SqliteStore {
     async fn refresh_reissue(
         &self,
         session_id: &str,
+        spent: &[u8],
         at: Timestamp,
         new_refresh: &RefreshToken,
         access: Option<&AccessTokenRecord>,
@@ -1096,6 +1106,18 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         same_family(OP, new_refresh, session_id)?;
+        // Only the latest spent token of the family (the live token's parent) may be
+        // retried; an older one is reuse.
+        let latest: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens WHERE session_id = ? AND consumed_at IS NULL AND parent_hash = ?")
+            .bind(session_id)
+            .bind(spent)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        if latest == 0 {
+            rollback(tx, OP).await;
+            return Ok(false);
+        }
         sqlx::query(
             "UPDATE refresh_tokens SET consumed_at = ? WHERE session_id = ? AND consumed_at IS NULL",
         )
@@ -1105,6 +1127,12 @@ impl Store for SqliteStore {
         .await
         .map_err(db(OP))?;
         insert_refresh(&mut tx, OP, new_refresh).await?;
+        sqlx::query("UPDATE refresh_tokens SET parent_hash = ? WHERE hash = ?")
+            .bind(spent)
+            .bind(&new_refresh.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
         if let Some(a) = access {
             insert_access(&mut tx, OP, a).await?;
         }

@@ -345,6 +345,12 @@ async fn reissues_racing_from_two_stores_never_fail_with_busy() {
     let db = TestDb::new().await;
     let cli = SqliteStore::open(&db.path()).await.expect("second open");
     let (c, _, s) = family(db.store(), "two-reissue", "rt-two-reissue").await;
+    // Spend the first token, so it is the latest spent one every retry presents.
+    let second = refresh("rt-two-reissue-next", &s, &c);
+    db.store()
+        .refresh_rotate(b"rt-two-reissue", T0 + 4, &second, None)
+        .await
+        .expect("rotate");
     let mut tasks = Vec::new();
     for i in 0..40 {
         let store = if i % 2 == 0 {
@@ -355,7 +361,9 @@ async fn reissues_racing_from_two_stores_never_fail_with_busy() {
         let next = refresh(&format!("rt-two-reissue-{i}"), &s, &c);
         let sid = s.clone();
         tasks.push(tokio::spawn(async move {
-            store.refresh_reissue(&sid, T0 + 5, &next, None).await
+            store
+                .refresh_reissue(&sid, b"rt-two-reissue", T0 + 5, &next, None)
+                .await
         }));
     }
     for t in tasks {

@@ -187,6 +187,11 @@ pub struct ClientSettingsArgs {
     /// Seconds a just-rotated refresh token may be retried (0–30) [create default: 0]
     #[arg(long, value_name = "SECS")]
     pub refresh_grace: Option<i64>,
+    /// private_key_jwt compatibility: also accept an assertion whose aud is an array or
+    /// an endpoint URL (`=false` to turn it off again) [create default: off, aud must be
+    /// the issuer]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub assertion_aud_compat: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -461,9 +466,10 @@ pub enum ApiKeysCmd {
         /// May only call the admin API's reads
         #[arg(long)]
         read_only: bool,
-        /// Stops working after DURATION (e.g. 30d, 12h, 90m) [default: never]
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-        expires_in: Option<i64>,
+        /// Stops working after DURATION (e.g. 30d, 12h, 90m), or `never` (asked for
+        /// explicitly) [default: 90d]
+        #[arg(long, alias = "expires", value_name = "DURATION|never", value_parser = parse_key_lifetime)]
+        expires_in: Option<KeyLifetime>,
     },
     /// Every key, never the key itself
     List,
@@ -601,6 +607,20 @@ impl SettingsUpdateArgs {
 }
 
 /// `30d`, `12h`, `90m`, `45s`, `2w` (or plain seconds) as seconds.
+/// `api-keys create --expires-in`: a duration, or `never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLifetime {
+    Never,
+    Secs(i64),
+}
+
+fn parse_key_lifetime(s: &str) -> Result<KeyLifetime, String> {
+    if s.trim().eq_ignore_ascii_case("never") {
+        return Ok(KeyLifetime::Never);
+    }
+    parse_duration(s).map(KeyLifetime::Secs)
+}
+
 pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -895,6 +915,15 @@ fn client_details(c: &ClientDto) -> String {
         ("refresh_token_ttl", duration(c.refresh_token_ttl)),
         ("refresh_idle_ttl", duration(c.refresh_idle_ttl)),
         ("refresh_grace", duration(c.refresh_grace_secs)),
+        (
+            "assertion_aud_compat",
+            if c.assertion_aud_compat {
+                "on (array or endpoint aud accepted)"
+            } else {
+                "off"
+            }
+            .into(),
+        ),
         ("require_consent", c.require_consent.to_string()),
         ("admin_tool", c.admin_tool.to_string()),
         ("status", client_status(c).to_string()),
@@ -962,6 +991,7 @@ async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<()
                 refresh_grace_secs: c.refresh_grace,
                 require_consent: a.no_consent.then_some(false),
                 admin_tool: a.admin_tool.then_some(true),
+                assertion_aud_compat: c.assertion_aud_compat,
             };
             if a.admin_tool {
                 warn_admin_tool();
@@ -1012,6 +1042,7 @@ async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<()
                 require_consent: a.require_consent,
                 admin_tool: a.admin_tool,
                 disabled: a.disabled,
+                assertion_aud_compat: c.assertion_aud_compat,
             };
             if a.admin_tool == Some(true) {
                 warn_admin_tool();
@@ -1600,7 +1631,11 @@ async fn api_keys(b: &dyn AdminBackend, out: &Out, verb: ApiKeysCmd) -> Result<(
                 .api_key_create(ApiKeyCreateRequest {
                     name,
                     read_only,
-                    expires_in,
+                    expires_in: match expires_in {
+                        Some(KeyLifetime::Secs(s)) => Some(s),
+                        _ => None,
+                    },
+                    never_expires: expires_in == Some(KeyLifetime::Never),
                 })
                 .await?;
             out.show(&k, |k| {

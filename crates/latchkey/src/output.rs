@@ -17,8 +17,12 @@ impl Table {
         }
     }
 
+    /// Cells are made inert on the way in: usernames, client ids, user agents and audit
+    /// targets can be set by anonymous requests, and an escape sequence in one could
+    /// rewrite the administrator's terminal (move the cursor, hide a line, set the title).
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows
+            .push(cells.into_iter().map(|c| inert(&c)).collect());
     }
 
     pub fn render(&self) -> String {
@@ -51,6 +55,31 @@ impl Table {
         }
         out
     }
+}
+
+/// `s` with every control character (C0, DEL, C1) and every bidirectional override or
+/// isolate written as a visible escape (`\x1b`, `\u{202e}`), so the terminal shows it
+/// instead of obeying it.
+pub fn inert(s: &str) -> String {
+    if !s.chars().any(needs_escape) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !needs_escape(c) {
+            out.push(c);
+        } else if (c as u32) < 0x100 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        }
+    }
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Writes to stdout, ignoring a closed pipe (`latchkey … | head` is not an error).
@@ -125,6 +154,22 @@ mod tests {
         let mut t = Table::new(&["A", "LONGER"]);
         t.row(vec!["wide cell".into(), "x".into()]);
         assert_eq!(t.render(), "A          LONGER\nwide cell  x\n");
+    }
+
+    /// AD-60 (unit): table cells are made inert.
+    #[test]
+    fn table_cells_show_control_characters_instead_of_obeying_them() {
+        let mut t = Table::new(&["USERNAME"]);
+        t.row(vec![
+            "eve\x1b]0;pwned\x07\r\nadmin\u{9b}2J\u{202e}nimda".into()
+        ]);
+        let out = t.render();
+        assert_eq!(
+            out,
+            "USERNAME\neve\\x1b]0;pwned\\x07\\x0d\\x0aadmin\\x9b2J\\u{202e}nimda\n"
+        );
+        assert!(!out.trim_end().chars().any(|c| c.is_control() && c != '\n'));
+        assert_eq!(inert("plain ünïcode"), "plain ünïcode");
     }
 
     #[test]

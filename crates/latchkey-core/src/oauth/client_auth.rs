@@ -184,18 +184,26 @@ impl Provider {
         if iss != Some(client.id.as_str()) || sub != Some(client.id.as_str()) {
             return Ok(false);
         }
-        // aud: the issuer or the endpoint URL; every listed audience must be us.
-        let ours = [
-            self.config.issuer.clone(),
-            self.config.endpoint("/token"),
-            self.config.endpoint(&format!("/{endpoint}")),
-        ];
-        let auds: Vec<&str> = match c.get("aud") {
-            Some(Value::String(s)) => vec![s.as_str()],
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
-        if auds.is_empty() || !auds.iter().all(|a| ours.iter().any(|o| o == a)) {
+        // aud: the issuer identifier as one string (RFC 7523bis / OIDC Core errata after
+        // the 2025 audience-injection findings): an array or an endpoint URL lets an
+        // assertion made for one server be replayed at another that shares an endpoint
+        // name. Clients that cannot yet send that may be switched to the old rule
+        // (`assertion_aud_compat`): the issuer or an endpoint URL, every listed one ours.
+        if client.assertion_aud_compat {
+            let ours = [
+                self.config.issuer.clone(),
+                self.config.endpoint("/token"),
+                self.config.endpoint(&format!("/{endpoint}")),
+            ];
+            let auds: Vec<&str> = match c.get("aud") {
+                Some(Value::String(s)) => vec![s.as_str()],
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
+            if auds.is_empty() || !auds.iter().all(|a| ours.iter().any(|o| o == a)) {
+                return Ok(false);
+            }
+        } else if c.get("aud").and_then(Value::as_str) != Some(self.config.issuer.as_str()) {
             return Ok(false);
         }
         let Some(exp) = parsed.int_claim("exp") else {

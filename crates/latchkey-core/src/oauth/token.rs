@@ -448,17 +448,34 @@ impl Provider {
                 session_id,
                 consumed_at,
             } => {
+                // Grace window (a client retrying after a lost response): only the
+                // latest spent token of the family, only within the window, and every
+                // use audited. An older spent token is reuse, whatever the window.
                 if client.refresh_grace_secs > 0
                     && now - consumed_at <= client.refresh_grace_secs.min(30)
                 {
                     if self
                         .store
-                        .refresh_reissue(&session_id, now, &new_rt, Some(&at))
+                        .refresh_reissue(&session_id, &hash, now, &new_rt, Some(&at))
                         .await?
                     {
+                        self.security_event(
+                            &format!("client:{}", client.id),
+                            "security.refresh_token.grace_retry",
+                            Some(&session_id),
+                            presented.ip.as_deref(),
+                        )
+                        .await;
                         return Ok(resp);
                     }
-                    return Err(OAuthError::invalid_grant("invalid refresh token"));
+                    let ended = !self
+                        .store
+                        .session_get(&session_id)
+                        .await?
+                        .is_some_and(|s| s.is_live(now));
+                    if ended {
+                        return Err(OAuthError::invalid_grant("invalid refresh token"));
+                    }
                 }
                 self.store
                     .session_revoke(&session_id, "refresh_token_reuse", now, None)

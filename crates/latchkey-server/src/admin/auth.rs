@@ -89,8 +89,9 @@ fn bearer(req: &Request) -> Option<String> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
 }
 
-/// `(actor, may write)` for a credential, or the response refusing it.
-async fn identify(st: &AppState, token: &str) -> Result<(String, bool), Response> {
+/// `(actor, may write)` for a credential, or the response refusing it. The event stream
+/// calls it again while it is open.
+pub(super) async fn identify(st: &AppState, token: &str) -> Result<(String, bool), Response> {
     let manager = st.admin.manager();
     if token.starts_with(latchkey_core::manage::API_KEY_PREFIX) {
         return match manager.api_key_authenticate(token).await {

@@ -90,6 +90,8 @@ async fn openapi_json() -> Response {
 async fn health_get(State(st): State<Arc<AppState>>) -> Response {
     let ready = *st.keys_ready.borrow();
     match st.admin.health_get().await {
+        // A wrong key-encryption key: the store answers but nothing can be signed.
+        Ok(h) if h.keys == "unusable" => (StatusCode::SERVICE_UNAVAILABLE, Json(h)).into_response(),
         Ok(h) if ready => Json(h).into_response(),
         Ok(h) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -260,8 +262,18 @@ pub(super) struct EventsQuery {
     after_id: Option<i64>,
 }
 
+/// How often an open event stream re-checks its credential when no event woke it (a
+/// token that expires while nothing happens still ends the stream within this).
+const CREDENTIAL_RECHECK: Duration = Duration::from_secs(5);
+
 /// Server-sent events (HTML Living Standard §9.2): `id` is the audit event id, so a
 /// reconnecting client's `Last-Event-ID` resumes exactly where it left off.
+///
+/// The credential is checked again before each batch of events and every
+/// [`CREDENTIAL_RECHECK`]: when the API key is revoked or expires, the token expires or
+/// is revoked, or the administrator is disabled or demoted, the stream sends one last
+/// `ended` event saying why (`{"reason", "message"}`) and closes. Revoking a key or
+/// disabling a user is itself an audited change, so the stream wakes for it at once.
 async fn events_subscribe(
     State(st): State<Arc<AppState>>,
     Extension(c): C,
@@ -273,21 +285,77 @@ async fn events_subscribe(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
+    // The same credential the auth layer accepted (it is there, or we would not be here).
+    let credential = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .map(|(_, t)| t.trim().to_string())
+        .unwrap_or_default();
     let stream = c.backend.events_subscribe(q.after_id.or(resume)).await?;
-    let events = stream
+
+    enum Wake {
+        Event(Box<latchkey_admin::AdminResult<AdminEventDto>>),
+        Recheck,
+    }
+    let ticks = futures_util::stream::unfold((), |_| async {
+        tokio::time::sleep(CREDENTIAL_RECHECK).await;
+        Some((Wake::Recheck, ()))
+    });
+    // One credential check per batch of ready events, not per event.
+    let merged = futures_util::stream::select(stream.map(|e| Wake::Event(Box::new(e))), ticks)
         .take_until(async move {
             let _ = stopping.wait_for(|s| *s).await;
         })
-        .take_while(|r| std::future::ready(r.is_ok()))
-        .filter_map(|r| async move {
-            let e = r.ok()?;
-            let ev = Event::default()
-                .id(e.event.id.to_string())
-                .event(e.kind.clone())
-                .json_data(&e)
-                .ok()?;
-            Some(Ok::<_, std::convert::Infallible>(ev))
-        });
+        .ready_chunks(64)
+        .boxed();
+    let events = futures_util::stream::unfold(
+        (merged, st, credential, false),
+        |(mut merged, st, credential, ended)| async move {
+            if ended {
+                return None;
+            }
+            let batch = merged.next().await?;
+            let mut out = Vec::new();
+            let mut end = false;
+            if super::auth::identify(&st, &credential).await.is_err() {
+                let (reason, message) = why_refused(&st, &credential).await;
+                if let Ok(ev) = Event::default()
+                    .event("ended")
+                    .json_data(serde_json::json!({"reason": reason, "message": message}))
+                {
+                    out.push(Ok::<_, std::convert::Infallible>(ev));
+                }
+                end = true;
+            } else {
+                for wake in batch {
+                    match wake {
+                        Wake::Recheck => {}
+                        Wake::Event(e) => match *e {
+                            Ok(e) => {
+                                if let Ok(ev) = Event::default()
+                                    .id(e.event.id.to_string())
+                                    .event(e.kind.clone())
+                                    .json_data(&e)
+                                {
+                                    out.push(Ok(ev));
+                                }
+                            }
+                            Err(_) => {
+                                end = true;
+                                break;
+                            }
+                        },
+                    }
+                }
+            }
+            Some((
+                futures_util::stream::iter(out),
+                (merged, st, credential, end),
+            ))
+        },
+    )
+    .flatten();
     Ok(Sse::new(events)
         .keep_alive(
             KeepAlive::new()
@@ -295,6 +363,39 @@ async fn events_subscribe(
                 .text("keep-alive"),
         )
         .into_response())
+}
+
+/// Why a credential that was accepted when the stream opened is refused now, in words
+/// for the final `ended` event (no secret in it: the key or token is never echoed).
+async fn why_refused(st: &AppState, credential: &str) -> (&'static str, &'static str) {
+    let m = st.admin.manager();
+    let now = m.now();
+    if credential.starts_with(latchkey_core::manage::API_KEY_PREFIX) {
+        let hash = latchkey_core::crypto::sha256(credential.as_bytes());
+        return match m.store().api_key_by_hash(&hash).await {
+            Ok(Some(k)) if k.revoked_at.is_some() => ("api_key_revoked", "the API key was revoked"),
+            Ok(Some(k)) if k.expires_at.is_some_and(|e| e <= now) => {
+                ("api_key_expired", "the API key expired")
+            }
+            _ => ("credential_refused", "the API key is no longer accepted"),
+        };
+    }
+    let Ok(parsed) = latchkey_core::jwt::parse(credential) else {
+        return (
+            "credential_refused",
+            "the access token is no longer accepted",
+        );
+    };
+    if parsed.int_claim("exp").is_some_and(|exp| exp <= now) {
+        return ("token_expired", "the access token expired");
+    }
+    let sub = parsed.str_claim("sub").unwrap_or_default();
+    match m.store().user_get(sub).await {
+        Ok(Some(u)) if u.disabled => ("admin_disabled", "the administrator was disabled"),
+        Ok(Some(u)) if !u.is_admin => ("admin_demoted", "the user is no longer an administrator"),
+        Ok(None) => ("admin_disabled", "the administrator no longer exists"),
+        _ => ("token_revoked", "the access token was revoked"),
+    }
 }
 
 // --- API keys --------------------------------------------------------------------------

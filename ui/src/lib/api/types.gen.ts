@@ -25,9 +25,11 @@ export interface ApiErrorDto {
 
 /** `POST /admin/v1/api-keys`. */
 export interface ApiKeyCreateRequest {
-  /** Seconds until the key stops working; absent: it never expires. */
+  /** Seconds until the key stops working; absent: the default (90 days). */
   expires_in?: number | null;
   name?: string;
+  /** A key that never expires, only when asked for explicitly (not with `expires_in`). */
+  never_expires?: boolean;
   read_only?: boolean;
 }
 
@@ -110,6 +112,7 @@ export interface ClientCreateRequest {
   /** Marks the client as an admin tool: it may then list the admin scopes. Audited. */
   admin_tool?: boolean | null;
   allowed_scopes?: string[];
+  assertion_aud_compat?: boolean | null;
   auth_method?: string | null;
   client_type?: string | null;
   grant_types?: string[];
@@ -133,6 +136,11 @@ export interface ClientCreated {
   /** May request the admin scopes (reserved to `latchkey-console` and admin tools). */
   admin_tool?: boolean;
   allowed_scopes: string[];
+  /**
+   * `private_key_jwt`: an assertion `aud` that is an array or an endpoint URL is also
+   * accepted (compatibility); false: only the issuer as one string.
+   */
+  assertion_aud_compat?: boolean;
   /** RFC 7591 `token_endpoint_auth_method`. */
   auth_method: string;
   client_id: string;
@@ -168,6 +176,11 @@ export interface ClientDto {
   /** May request the admin scopes (reserved to `latchkey-console` and admin tools). */
   admin_tool?: boolean;
   allowed_scopes: string[];
+  /**
+   * `private_key_jwt`: an assertion `aud` that is an array or an endpoint URL is also
+   * accepted (compatibility); false: only the issuer as one string.
+   */
+  assertion_aud_compat?: boolean;
   /** RFC 7591 `token_endpoint_auth_method`. */
   auth_method: string;
   client_id: string;
@@ -206,6 +219,7 @@ export interface ClientUpdateRequest {
   access_token_ttl?: number | null;
   admin_tool?: boolean | null;
   allowed_scopes?: string[] | null;
+  assertion_aud_compat?: boolean | null;
   auth_method?: string | null;
   disabled?: boolean | null;
   grant_types?: string[] | null;
@@ -227,7 +241,16 @@ export interface HealthDto {
    * backend runs no authorization server).
    */
   issuer?: string | null;
-  /** `ok` when the store answers. */
+  /**
+   * `ok`; `unusable` when the key-encryption key cannot open the signing keys (a
+   * wrong KEK: nothing can be signed, and status is not `ok`); `none` before the
+   * first keys exist.
+   */
+  keys?: string;
+  /**
+   * `ok` when the store answers and the signing keys can be used; `keys_unusable`
+   * otherwise (answered with 503); `starting` before the first keys exist.
+   */
   status: string;
   /** Unix seconds on the server. */
   time: number;
