@@ -9,6 +9,11 @@ pub type Timestamp = i64;
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
+    /// Milliseconds since the Unix epoch, for limiters and caches that need finer
+    /// steps than a second. A clock that only knows seconds answers `now() * 1000`.
+    fn now_millis(&self) -> i64 {
+        self.now() * 1000
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -19,6 +24,12 @@ impl Clock for SystemClock {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+    fn now_millis(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
             .unwrap_or(0)
     }
 }
