@@ -56,7 +56,7 @@ fn client_form(
     let ip = st.client_ip(peer, headers).to_string();
     let key = format!("ip:{ip}");
     // A blocked address is answered before anything is parsed or looked up, and its
-    // refusals are counted, not written one by one (AD-44).
+    // refusals are counted, not written one by one (AD-43).
     if let Some(wait) = st.limits.client_auth.blocked(&key) {
         st.count_security_event(&format!("security.rate_limited.{endpoint}"), &ip);
         return Err(too_many(wait));

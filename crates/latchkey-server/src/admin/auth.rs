@@ -49,7 +49,7 @@ pub async fn require_admin(
     mut req: Request,
     next: Next,
 ) -> Response {
-    // Failed credentials are counted per address and rate-limited (AD-48): counted
+    // Failed credentials are counted per address and rate-limited (AD-44): counted
     // security events, not a row each, so a flood of guesses writes a handful of rows.
     let ip = st.client_ip(peer, req.headers()).to_string();
     let key = format!("ip:{ip}");
@@ -72,10 +72,10 @@ pub async fn require_admin(
         }
         resp
     };
+    // No credential at all is the challenge of RFC 6750 §3, not a guess: answered 401
+    // without a lookup, and not counted.
     let Some(token) = bearer(&req) else {
-        return failed(unauthorized(
-            "an admin API key or an admin access token is required",
-        ));
+        return unauthorized("an admin API key or an admin access token is required");
     };
     let who = match identify(&st, &token).await {
         Ok(w) => w,
