@@ -435,8 +435,18 @@ pub struct Limits {
     pub login: FailureLimiter,
     pub client_auth: Arc<FailureLimiter>,
     pub device_code: FailureLimiter,
-    /// Failed admin API credentials, per address (the client-authentication rule).
+    /// Failed admin API credentials, per address: [`admin_rule`].
     pub admin_auth: FailureLimiter,
+}
+
+/// The admin API's rule: the client-authentication one with ten times the failures.
+/// Admin credentials are 256-bit keys or signed tokens, not guessable; the limit bounds
+/// the work and the rows a flood causes, and a console or script that fires a few dozen
+/// stale credentials at once is not locked out by it.
+pub fn admin_rule(settings: &ServerSettings) -> Rule {
+    let mut r: Rule = settings.client_auth_limit().into();
+    r.max_failures = r.max_failures.saturating_mul(10);
+    r
 }
 
 impl Limits {
@@ -455,7 +465,7 @@ impl Limits {
                 settings.device_code_limit().into(),
                 clock.clone(),
             ),
-            admin_auth: FailureLimiter::with_clock(settings.client_auth_limit().into(), clock),
+            admin_auth: FailureLimiter::with_clock(admin_rule(settings), clock),
         }
     }
 
@@ -466,8 +476,7 @@ impl Limits {
             .set_rule(settings.client_auth_limit().into());
         self.device_code
             .set_rule(settings.device_code_limit().into());
-        self.admin_auth
-            .set_rule(settings.client_auth_limit().into());
+        self.admin_auth.set_rule(admin_rule(settings));
     }
 }
 
