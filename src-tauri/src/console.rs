@@ -282,6 +282,7 @@ impl Console {
             tls_cert: None,
             tls_key: None,
             trusted_proxies: vec![],
+            proxy_header: Default::default(),
             access_token_alg: Alg::ES256,
             synchronous_normal: false,
             kek,

@@ -139,6 +139,7 @@ impl Harness {
                 tls_cert: None,
                 tls_key: None,
                 trusted_proxies: vec![],
+                proxy_header: Default::default(),
                 access_token_alg: latchkey_core::model::Alg::ES256,
                 synchronous_normal: false,
                 kek: kek.clone(),

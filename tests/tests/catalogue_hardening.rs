@@ -532,6 +532,7 @@ async fn hd_05_an_https_issuer_is_refused_without_tls_or_a_trusted_proxy() {
         tls_cert: None,
         tls_key: None,
         trusted_proxies: vec![],
+        proxy_header: Default::default(),
         access_token_alg: latchkey_e2e::latchkey_core::model::Alg::ES256,
         synchronous_normal: false,
         kek: Kek::generate(),
@@ -1072,26 +1073,18 @@ async fn login_via_proxy(ip: &InProcess, client_ip: &str, user: &str, password: 
     ip.call("127.0.0.1", req).await
 }
 
+/// AD-41: lockout is per account *at an address*: ten strangers' failures from ten
+/// addresses do not lock the account for anyone else.
 #[tokio::test]
-async fn hd_09_an_account_is_locked_after_ten_failures_even_from_ten_different_addresses() {
+async fn hd_09_failures_from_other_addresses_do_not_lock_an_account_out() {
     let ip = in_process("http://127.0.0.1:9", vec!["127.0.0.1".parse().unwrap()]).await;
-    for i in 0..10 {
+    for i in 0..11 {
         let a = login_via_proxy(&ip, &format!("10.0.0.{i}"), ALICE.0, "wrong").await;
         assert_eq!(a.status, 200, "attempt {}", i + 1);
         assert!(a.body.contains("Wrong username or password"));
     }
-    let a = login_via_proxy(&ip, "10.0.0.10", ALICE.0, "wrong").await;
-    assert_eq!(a.status, 429, "the account is locked");
-    assert!(a.header("retry-after").parse::<u64>().unwrap_or(0) >= 1);
     let a = login_via_proxy(&ip, "10.0.0.11", ALICE.0, ALICE.1).await;
-    assert_eq!(
-        a.status, 429,
-        "locked for the right password from a fresh address too"
-    );
-    assert!(!a.header("set-cookie").contains("lk_session"));
-    // Other accounts are unaffected.
-    let a = login_via_proxy(&ip, "10.0.0.12", "bob", "bob's long password").await;
-    assert_eq!(a.status, 200);
+    assert_eq!(a.status, 200, "the account is not locked for its owner");
     assert!(a
         .headers
         .get_all("set-cookie")
@@ -1155,17 +1148,22 @@ async fn hd_09_more_than_twenty_wrong_client_secrets_from_one_address_are_answer
     );
 }
 
-#[tokio::test]
-async fn hd_09_each_further_block_of_the_same_key_doubles_the_delay() {
-    let l = FailureLimiter::new(Rule {
-        max_failures: 2,
-        window: Duration::from_secs(60),
-        base_block: Duration::from_secs(1),
-    });
+#[test]
+fn hd_09_each_further_block_of_the_same_key_doubles_the_delay() {
+    use latchkey_e2e::latchkey_core::clock::FixedClock;
+    let clock = FixedClock::new(1_000_000);
+    let l = FailureLimiter::with_clock(
+        Rule {
+            max_failures: 2,
+            window: Duration::from_secs(60),
+            base_block: Duration::from_secs(1),
+        },
+        std::sync::Arc::new(clock.clone()),
+    );
     assert_eq!((l.fail("ip:x"), l.fail("ip:x")), (None, None));
     assert_eq!(l.fail("ip:x"), Some(1));
     assert!(l.blocked("ip:x").is_some());
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(1);
     assert!(l.blocked("ip:x").is_none(), "the first block is over");
     assert_eq!((l.fail("ip:x"), l.fail("ip:x")), (None, None));
     assert_eq!(
@@ -1174,6 +1172,10 @@ async fn hd_09_each_further_block_of_the_same_key_doubles_the_delay() {
         "the second block lasts twice as long"
     );
     assert!(l.blocked("ip:x").is_some());
+    clock.advance(1);
+    assert!(l.blocked("ip:x").is_some(), "still blocked half-way");
+    clock.advance(1);
+    assert!(l.blocked("ip:x").is_none());
     // The production rule for passwords: ten failures, then 30 s.
     let login = latchkey_e2e::latchkey_server::limits::Limits::default().login;
     for _ in 0..10 {

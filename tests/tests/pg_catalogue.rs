@@ -10,6 +10,8 @@ mod admin_reliability;
 mod admin_signin;
 #[path = "catalogue_admin_holes.rs"]
 mod admin_holes;
+#[path = "catalogue_admin_limits.rs"]
+mod admin_limits;
 #[path = "catalogue_authorize.rs"]
 mod authorize;
 #[path = "catalogue_device.rs"]

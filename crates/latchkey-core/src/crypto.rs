@@ -80,6 +80,38 @@ pub fn burn_password_check(password: &str) {
     let _ = verify_password(password, phc);
 }
 
+/// [`verify_password`] for a known user's hash, [`burn_password_check`] for an
+/// unknown username: the same work either way.
+pub fn verify_or_burn(password: &str, phc: Option<&str>) -> bool {
+    match phc {
+        Some(phc) => verify_password(password, phc),
+        None => {
+            burn_password_check(password);
+            false
+        }
+    }
+}
+
+/// Where argon2 runs. Verification is deliberately slow (tens of milliseconds of one
+/// core), so a server must not run it on its few async workers: it supplies a
+/// verifier that runs it on a bounded blocking pool. The core stays framework-free
+/// and defaults to [`InlineVerifier`].
+#[async_trait::async_trait]
+pub trait PasswordVerifier: Send + Sync {
+    /// `phc` is the user's stored hash, `None` for an unknown username.
+    async fn verify(&self, password: String, phc: Option<String>) -> bool;
+}
+
+/// Verifies on the calling thread (tools and tests without a runtime of their own).
+pub struct InlineVerifier;
+
+#[async_trait::async_trait]
+impl PasswordVerifier for InlineVerifier {
+    async fn verify(&self, password: String, phc: Option<String>) -> bool {
+        verify_or_burn(&password, phc.as_deref())
+    }
+}
+
 /// The key-encryption key that wraps private signing keys at rest.
 #[derive(Clone)]
 pub struct Kek {

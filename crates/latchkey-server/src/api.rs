@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use latchkey_core::oauth::client_auth::Presented;
+use latchkey_core::oauth::client_auth::{Presented, CLIENT_AUTH_THROTTLED};
 use latchkey_core::oauth::error::{ErrorCode, OAuthError};
 use latchkey_core::oauth::introspect::BearerError;
 use std::net::SocketAddr;
@@ -48,23 +48,33 @@ pub async fn jwks(State(st): St) -> Response {
 #[allow(clippy::result_large_err)]
 fn client_form(
     st: &AppState,
+    endpoint: &str,
     peer: SocketAddr,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(Params, Presented, String), Response> {
-    let ip = client_ip(peer, headers, &st.trusted_proxies).to_string();
+    let ip = st.client_ip(peer, headers).to_string();
     let key = format!("ip:{ip}");
+    // A blocked address is answered before anything is parsed or looked up, and its
+    // refusals are counted, not written one by one (AD-43).
     if let Some(wait) = st.limits.client_auth.blocked(&key) {
+        st.count_security_event(&format!("security.rate_limited.{endpoint}"), &ip);
         return Err(too_many(wait));
     }
-    require_form(headers).map_err(|e| oauth_error_response(&e))?;
+    // Malformed requests are unauthenticated failures too: counted per address, so a
+    // flood of them is cut off like a flood of wrong secrets.
+    let malformed = |e: &OAuthError| {
+        st.limits.client_auth.fail(&key);
+        oauth_error_response(e)
+    };
+    require_form(headers).map_err(|e| malformed(&e))?;
     let params = Params::parse(body);
     if !params.duplicated.is_empty() {
-        return Err(oauth_error_response(&OAuthError::invalid_request(
+        return Err(malformed(&OAuthError::invalid_request(
             "a parameter is repeated",
         )));
     }
-    let basic = basic_auth(headers).map_err(|e| oauth_error_response(&e))?;
+    let basic = basic_auth(headers).map_err(|e| malformed(&e))?;
     Ok((
         params,
         Presented {
@@ -75,10 +85,22 @@ fn client_form(
     ))
 }
 
-fn note_failure(st: &AppState, key: &str, e: &OAuthError) {
-    if e.code == ErrorCode::InvalidClient {
-        st.limits.client_auth.fail(key);
+/// The engine's answer to a refused request. Failed client authentications were
+/// already checked and counted by the limiter (the engine's `FailureGate`); one it
+/// stopped because the address is blocked is a 429 with the wait (RFC 6585 §4).
+fn refusal(
+    st: &AppState,
+    endpoint: &str,
+    key: &str,
+    presented: &Presented,
+    e: &OAuthError,
+) -> Response {
+    if e.code == ErrorCode::SlowDown && e.description() == Some(CLIENT_AUTH_THROTTLED) {
+        let ip = presented.ip.as_deref().unwrap_or("");
+        st.count_security_event(&format!("security.rate_limited.{endpoint}"), ip);
+        return too_many(st.limits.client_auth.blocked(key).unwrap_or(1));
     }
+    oauth_error_response(e)
 }
 
 pub async fn token(
@@ -87,7 +109,7 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (params, presented, key) = match client_form(&st, peer, &headers, &body) {
+    let (params, presented, key) = match client_form(&st, "token", peer, &headers, &body) {
         Ok(x) => x,
         Err(r) => {
             // Malformed requests (wrong content type, repeated parameters) count as
@@ -95,7 +117,7 @@ pub async fn token(
             if r.status() == StatusCode::BAD_REQUEST {
                 let p = Presented {
                     basic: None,
-                    ip: Some(client_ip(peer, &headers, &st.trusted_proxies).to_string()),
+                    ip: Some(st.client_ip(peer, &headers).to_string()),
                 };
                 let e = OAuthError::invalid_request("malformed token request");
                 record_token_rejection(&st, &Params::default(), &p, &e).await;
@@ -112,9 +134,8 @@ pub async fn token(
             )
         }
         Err(e) => {
-            note_failure(&st, &key, &e);
             record_token_rejection(&st, &params, &presented, &e).await;
-            oauth_error_response(&e)
+            refusal(&st, "token", &key, &presented, &e)
         }
     }
 }
@@ -159,16 +180,13 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (params, presented, key) = match client_form(&st, peer, &headers, &body) {
+    let (params, presented, key) = match client_form(&st, "introspect", peer, &headers, &body) {
         Ok(x) => x,
         Err(r) => return r,
     };
     match st.provider.introspect(&params.map, &presented).await {
         Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => {
-            note_failure(&st, &key, &e);
-            oauth_error_response(&e)
-        }
+        Err(e) => refusal(&st, "introspect", &key, &presented, &e),
     }
 }
 
@@ -178,7 +196,7 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (params, presented, key) = match client_form(&st, peer, &headers, &body) {
+    let (params, presented, key) = match client_form(&st, "revoke", peer, &headers, &body) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -188,10 +206,7 @@ pub async fn revoke(
             no_store(r.headers_mut());
             r
         }
-        Err(e) => {
-            note_failure(&st, &key, &e);
-            oauth_error_response(&e)
-        }
+        Err(e) => refusal(&st, "revoke", &key, &presented, &e),
     }
 }
 
@@ -201,20 +216,18 @@ pub async fn device_authorization(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (params, presented, key) = match client_form(&st, peer, &headers, &body) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (params, presented, key) =
+        match client_form(&st, "device_authorization", peer, &headers, &body) {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     match st
         .provider
         .device_authorization(&params.map, &presented)
         .await
     {
         Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => {
-            note_failure(&st, &key, &e);
-            oauth_error_response(&e)
-        }
+        Err(e) => refusal(&st, "device_authorization", &key, &presented, &e),
     }
 }
 

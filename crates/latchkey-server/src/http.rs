@@ -95,51 +95,112 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| rest.trim().to_string())
 }
 
-/// The hops a trusted proxy reports, nearest last: RFC 7239 `Forwarded: for=…` if
-/// present, else `X-Forwarded-For`. Entries that are not IP addresses (obfuscated
-/// identifiers, `unknown`) come back as `None`.
-fn forwarded_hops(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
-    if let Some(fwd) = headers.get("forwarded").and_then(|v| v.to_str().ok()) {
-        let hops = fwd
-            .split(',')
-            .map(|element| {
-                element.split(';').find_map(|pair| {
-                    let (k, v) = pair.trim().split_once('=')?;
-                    if !k.trim().eq_ignore_ascii_case("for") {
-                        return None;
-                    }
-                    // for="[2001:db8::1]:4711" / for=192.0.2.60:8080 / for=192.0.2.60
-                    let v = v.trim().trim_matches('"');
-                    let host = match v.strip_prefix('[') {
-                        Some(rest) => rest.split(']').next().unwrap_or(""),
-                        None => v.split(':').next().unwrap_or(""),
-                    };
-                    host.parse::<IpAddr>().ok()
-                })
-            })
-            .collect();
-        return Some(hops);
+/// Which header the trusted proxies write (`--proxy-header`). Only that one is
+/// believed: a proxy that writes `X-Forwarded-For` passes a client's own `Forwarded`
+/// through untouched, and the other way round, so believing both would let the client
+/// choose its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProxyHeader {
+    /// RFC 7239 `Forwarded: for=…` (with `proto=`).
+    Forwarded,
+    /// `X-Forwarded-For` (with `X-Forwarded-Proto`), what most proxies write.
+    #[default]
+    XForwardedFor,
+}
+
+impl ProxyHeader {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProxyHeader::Forwarded => "forwarded",
+            ProxyHeader::XForwardedFor => "x-forwarded-for",
+        }
     }
-    let xff = headers.get("x-forwarded-for")?.to_str().ok()?;
-    Some(
-        xff.split(',')
-            .map(|h| h.trim().parse::<IpAddr>().ok())
+}
+
+impl std::str::FromStr for ProxyHeader {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "forwarded" => Ok(ProxyHeader::Forwarded),
+            "x-forwarded-for" => Ok(ProxyHeader::XForwardedFor),
+            other => Err(format!(
+                "proxy header {other:?}: expected forwarded or x-forwarded-for"
+            )),
+        }
+    }
+}
+
+/// Every line of a header, in order, as one comma-separated list (RFC 9110 §5.3: a
+/// recipient may combine lines so; each proxy may add its own line).
+fn all_lines(headers: &HeaderMap, name: &str) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .collect()
+}
+
+/// The `for=` of one RFC 7239 element: `for="[2001:db8::1]:4711"`,
+/// `for=192.0.2.60:8080`, `for=192.0.2.60`. Obfuscated identifiers and `unknown` are
+/// `None`.
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    element.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        if !k.trim().eq_ignore_ascii_case("for") {
+            return None;
+        }
+        let v = v.trim().trim_matches('"');
+        let host = match v.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or(""),
+            None if v.matches(':').count() > 1 => v,
+            None => v.split(':').next().unwrap_or(""),
+        };
+        host.parse::<IpAddr>().ok()
+    })
+}
+
+/// The hops the configured header reports across all its lines, nearest last.
+/// Entries that are not IP addresses come back as `None`.
+fn forwarded_hops(headers: &HeaderMap, which: ProxyHeader) -> Vec<Option<IpAddr>> {
+    match which {
+        ProxyHeader::Forwarded => all_lines(headers, "forwarded")
+            .iter()
+            .map(|e| forwarded_for(e))
             .collect(),
-    )
+        ProxyHeader::XForwardedFor => all_lines(headers, "x-forwarded-for")
+            .iter()
+            .map(|h| {
+                let h = h.trim_matches('"');
+                // `[v6]:port` and `v4:port` forms some proxies write.
+                let host = match h.strip_prefix('[') {
+                    Some(rest) => rest.split(']').next().unwrap_or(""),
+                    None if h.matches(':').count() == 1 => h.split(':').next().unwrap_or(""),
+                    None => h,
+                };
+                host.parse::<IpAddr>().ok()
+            })
+            .collect(),
+    }
 }
 
 /// The caller's address: the socket peer, unless the peer is a trusted proxy, in which
-/// case the right-most address the trusted proxies report that is not itself a trusted
-/// proxy. Headers from anyone else are ignored (they are trivially forged).
-pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+/// case the right-most address in the configured header that is not itself a trusted
+/// proxy (everything left of it was written by the client or its side and is trivially
+/// forged). Headers from anyone else are ignored.
+pub fn client_ip(
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    trusted: &[IpAddr],
+    which: ProxyHeader,
+) -> IpAddr {
     let peer_ip = peer.ip();
     if !trusted.contains(&peer_ip) {
         return peer_ip;
     }
-    let Some(hops) = forwarded_hops(headers) else {
-        return peer_ip;
-    };
-    for hop in hops.iter().rev() {
+    for hop in forwarded_hops(headers, which).iter().rev() {
         match hop {
             Some(ip) if !trusted.contains(ip) => return *ip,
             Some(_) => continue,
@@ -149,29 +210,25 @@ pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> I
     peer_ip
 }
 
-/// The scheme the client used, as a trusted proxy reports it (`Forwarded: proto=`,
-/// else `X-Forwarded-Proto`).
-pub fn forwarded_proto(headers: &HeaderMap) -> Option<String> {
-    if let Some(fwd) = headers.get("forwarded").and_then(|v| v.to_str().ok()) {
-        // The first element is the one the client-facing proxy wrote.
-        let first = fwd.split(',').next().unwrap_or("");
-        return first.split(';').find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            k.trim()
-                .eq_ignore_ascii_case("proto")
-                .then(|| v.trim().trim_matches('"').to_ascii_lowercase())
-        });
+/// The scheme the client used, as a trusted proxy reports it in the configured
+/// header's family (`Forwarded: proto=`, or `X-Forwarded-Proto`).
+pub fn forwarded_proto(headers: &HeaderMap, which: ProxyHeader) -> Option<String> {
+    match which {
+        ProxyHeader::Forwarded => {
+            // The first element is the one the client-facing proxy wrote.
+            let lines = all_lines(headers, "forwarded");
+            let first = lines.first()?;
+            first.split(';').find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("proto")
+                    .then(|| v.trim().trim_matches('"').to_ascii_lowercase())
+            })
+        }
+        ProxyHeader::XForwardedFor => all_lines(headers, "x-forwarded-proto")
+            .first()
+            .map(|v| v.to_ascii_lowercase()),
     }
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(',')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
 }
 
 /// Security headers for every HTML page (AZ-21): no framing, no referrer, no caching,
@@ -277,18 +334,32 @@ mod tests {
         h
     }
 
+    const XFF: ProxyHeader = ProxyHeader::XForwardedFor;
+    const FWD: ProxyHeader = ProxyHeader::Forwarded;
+
+    fn lines(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
     #[test]
     fn forwarding_headers_are_believed_only_from_trusted_proxies() {
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
         let peer = SocketAddr::new(proxy, 443);
         let h = headers(&[("x-forwarded-for", "203.0.113.9, 198.51.100.7")]);
-        assert_eq!(client_ip(peer, &h, &[proxy]).to_string(), "198.51.100.7");
+        assert_eq!(
+            client_ip(peer, &h, &[proxy], XFF).to_string(),
+            "198.51.100.7"
+        );
         // The same header from an untrusted peer is ignored.
-        assert_eq!(client_ip(peer, &h, &[]).to_string(), "10.0.0.1");
+        assert_eq!(client_ip(peer, &h, &[], XFF).to_string(), "10.0.0.1");
     }
 
     #[test]
-    fn rfc_7239_forwarded_wins_and_handles_ports_quotes_and_ipv6() {
+    fn only_the_configured_header_is_believed() {
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
         let peer = SocketAddr::new(proxy, 443);
         let h = headers(&[
@@ -297,12 +368,57 @@ mod tests {
                 "for=192.0.2.60;proto=https, for=\"[2001:db8::1]:4711\"",
             ),
             ("x-forwarded-for", "203.0.113.9"),
+            ("x-forwarded-proto", "http"),
         ]);
-        assert_eq!(client_ip(peer, &h, &[proxy]).to_string(), "2001:db8::1");
-        assert_eq!(forwarded_proto(&h).as_deref(), Some("https"));
+        assert_eq!(
+            client_ip(peer, &h, &[proxy], FWD).to_string(),
+            "2001:db8::1"
+        );
+        assert_eq!(forwarded_proto(&h, FWD).as_deref(), Some("https"));
+        assert_eq!(
+            client_ip(peer, &h, &[proxy], XFF).to_string(),
+            "203.0.113.9"
+        );
+        assert_eq!(forwarded_proto(&h, XFF).as_deref(), Some("http"));
+        // A proxy that writes X-Forwarded-For passes a forged Forwarded through.
+        let h = headers(&[("forwarded", "for=192.0.2.1")]);
+        assert_eq!(client_ip(peer, &h, &[proxy], XFF), proxy);
         let h = headers(&[("forwarded", "for=unknown")]);
-        assert_eq!(client_ip(peer, &h, &[proxy]), proxy);
+        assert_eq!(client_ip(peer, &h, &[proxy], FWD), proxy);
         let h = headers(&[("x-forwarded-proto", "HTTP")]);
-        assert_eq!(forwarded_proto(&h).as_deref(), Some("http"));
+        assert_eq!(forwarded_proto(&h, XFF).as_deref(), Some("http"));
+    }
+
+    #[test]
+    fn every_line_counts_and_the_right_most_untrusted_address_wins() {
+        let p1: IpAddr = "10.0.0.1".parse().unwrap();
+        let p2: IpAddr = "10.0.0.2".parse().unwrap();
+        let peer = SocketAddr::new(p1, 443);
+        // The client forged the left-most entries; the second proxy added a line.
+        let h = lines(&[
+            ("x-forwarded-for", "1.2.3.4, 10.0.0.2"),
+            ("x-forwarded-for", "198.51.100.7, 10.0.0.2"),
+        ]);
+        assert_eq!(
+            client_ip(peer, &h, &[p1, p2], XFF).to_string(),
+            "198.51.100.7"
+        );
+        let h = lines(&[
+            ("forwarded", "for=1.2.3.4"),
+            ("forwarded", "for=198.51.100.7:5555;proto=https"),
+            ("forwarded", "for=10.0.0.2"),
+        ]);
+        assert_eq!(
+            client_ip(peer, &h, &[p1, p2], FWD).to_string(),
+            "198.51.100.7"
+        );
+        // Port and bracket forms of X-Forwarded-For.
+        let h = headers(&[("x-forwarded-for", "[2001:db8::7]:443, 192.0.2.9:80")]);
+        assert_eq!(client_ip(peer, &h, &[p1], XFF).to_string(), "192.0.2.9");
+        let h = headers(&[("x-forwarded-for", "2001:db8::7")]);
+        assert_eq!(client_ip(peer, &h, &[p1], XFF).to_string(), "2001:db8::7");
+        // Everything in the header is a trusted proxy: the peer itself.
+        let h = headers(&[("x-forwarded-for", "10.0.0.2")]);
+        assert_eq!(client_ip(peer, &h, &[p1, p2], XFF), p1);
     }
 }

@@ -77,6 +77,8 @@ pub struct ServeConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub trusted_proxies: Vec<IpAddr>,
+    /// The one header the trusted proxies write (`--proxy-header`).
+    pub proxy_header: http::ProxyHeader,
     pub access_token_alg: Alg,
     pub synchronous_normal: bool,
     pub kek: Kek,
@@ -183,6 +185,13 @@ pub struct AppState {
     pub secure_cookies: bool,
     pub hsts: bool,
     pub trusted_proxies: Vec<IpAddr>,
+    /// The one forwarding header believed from them.
+    pub proxy_header: http::ProxyHeader,
+    /// Security events counted instead of written one by one (floods), flushed with
+    /// the issuance counts.
+    pub security_counts: limits::SecurityCounts,
+    /// Where argon2 runs: the blocking pool, one verification per core at a time.
+    pub password_pool: Arc<limits::PasswordPool>,
     /// Whether requests must have arrived over HTTPS through a trusted proxy.
     pub require_forwarded_https: bool,
     pub issuer_origin: String,
@@ -198,6 +207,38 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The caller's address (the peer, or what the trusted proxies report).
+    pub fn client_ip(&self, peer: SocketAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+        http::client_ip(peer, headers, &self.trusted_proxies, self.proxy_header)
+    }
+
+    /// Counts a security event of a flood (written with the next flush).
+    pub fn count_security_event(&self, action: &str, source: &str) {
+        self.security_counts
+            .count(action, source, self.provider.now());
+    }
+
+    /// Writes the counted security events now; how many rows were written. A failed
+    /// write keeps the counts for the next flush.
+    pub async fn flush_security_counts(&self) -> usize {
+        let events = self.security_counts.take();
+        let mut failed = Vec::new();
+        let mut written = 0;
+        for ev in events {
+            match self.provider.store.audit_insert(&ev).await {
+                Ok(()) => written += 1,
+                Err(e) => {
+                    tracing::warn!(error = %e, "recording counted security events failed; kept for the next try");
+                    failed.push(ev);
+                }
+            }
+        }
+        if !failed.is_empty() {
+            self.security_counts.restore(failed);
+        }
+        written
+    }
+
     /// `__Host-` cookies need `Secure`; only a loopback `http://` issuer drops both.
     /// Cookies are per host, not per port (RFC 6265 §8.5), so a loopback issuer's
     /// cookies carry its port in their name (`lk_session_8080`): two loopback servers
@@ -229,6 +270,27 @@ pub fn app_state(
     trusted_proxies: Vec<IpAddr>,
     keys_ready: watch::Receiver<bool>,
 ) -> Arc<AppState> {
+    app_state_with(
+        provider,
+        trusted_proxies,
+        http::ProxyHeader::default(),
+        keys_ready,
+    )
+}
+
+/// [`app_state`] with the forwarding header the trusted proxies write.
+pub fn app_state_with(
+    provider: Arc<Provider>,
+    trusted_proxies: Vec<IpAddr>,
+    proxy_header: http::ProxyHeader,
+    keys_ready: watch::Receiver<bool>,
+) -> Arc<AppState> {
+    let limits = limits::Limits::with_clock(&ServerSettings::default(), provider.clock.clone());
+    // Client secrets are checked and counted under the limiter's lock (AD-40…), and
+    // argon2 leaves the async workers.
+    provider.set_client_auth_gate(limits.client_auth.clone());
+    let password_pool = Arc::new(limits::PasswordPool::for_cores());
+    provider.set_password_verifier(password_pool.clone());
     let issuer = provider.config.issuer.clone();
     let https = issuer.starts_with("https://");
     let origin = url::Url::parse(&issuer)
@@ -236,7 +298,10 @@ pub fn app_state(
         .unwrap_or_default();
     let cookie_names = cookie_names(&issuer);
     Arc::new(AppState {
-        limits: limits::Limits::default(),
+        limits,
+        security_counts: limits::SecurityCounts::default(),
+        password_pool,
+        proxy_header,
         metrics: Metrics::default(),
         secure_cookies: https,
         hsts: https,
@@ -298,7 +363,7 @@ async fn forwarded_https(
 ) -> Response {
     if st.require_forwarded_https {
         let from_proxy = st.trusted_proxies.contains(&peer.ip());
-        let proto = http::forwarded_proto(req.headers());
+        let proto = http::forwarded_proto(req.headers(), st.proxy_header);
         if !from_proxy || proto.as_deref() != Some("https") {
             if req.method() == axum::http::Method::GET {
                 let target = format!(
@@ -505,7 +570,12 @@ pub async fn start_with(
 ) -> Result<Running, ServeError> {
     let (ready_tx, ready_rx) = watch::channel(false);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let state = app_state(provider.clone(), cfg.trusted_proxies.clone(), ready_rx);
+    let state = app_state_with(
+        provider.clone(),
+        cfg.trusted_proxies.clone(),
+        cfg.proxy_header,
+        ready_rx,
+    );
 
     let public = tokio::net::TcpListener::bind(cfg.public_addr)
         .await
@@ -565,6 +635,7 @@ pub async fn start_with(
     // Issuance counts: kept in memory per request, added to the store's per-minute
     // totals every few seconds (and once more on the way out).
     let p = provider.clone();
+    let st = state.clone();
     let mut rx = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         loop {
@@ -572,6 +643,8 @@ pub async fn start_with(
                 _ = tokio::time::sleep(STATS_FLUSH) => false,
                 _ = rx.wait_for(|s| *s) => true,
             };
+            // Counted security events (floods): a handful of rows, whatever the flood.
+            st.flush_security_counts().await;
             let counts = p.take_token_counts();
             if !counts.is_empty() {
                 if let Err(e) = p.store.stats_record(&counts).await {

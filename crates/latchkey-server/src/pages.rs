@@ -95,7 +95,7 @@ async fn current_sign_in(
 }
 
 fn ip_of(st: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
-    client_ip(peer, headers, &st.trusted_proxies).to_string()
+    st.client_ip(peer, headers).to_string()
 }
 
 fn user_agent(headers: &HeaderMap) -> Option<String> {
@@ -310,10 +310,18 @@ pub async fn login_post(
             "The form expired or came from another site. Go back and try again.",
         );
     }
-    let ip_key = format!("ip:{ip}");
-    let user_key = format!("user:{}", username.to_lowercase());
-    for key in [&ip_key, &user_key] {
-        if let Some(wait) = st.limits.login.blocked(key) {
+    // Lockout is per account *at an address* (a stranger elsewhere cannot lock a user
+    // out), with a cap per address against spraying many accounts (AD-41). The
+    // attempt is reserved before the password is checked: concurrent wrong passwords
+    // cannot all be evaluated before the first is counted (AD-40).
+    let keys = [
+        format!("user:{}@ip:{ip}", username.to_lowercase()),
+        format!("ip:{ip}"),
+    ];
+    let attempt = match st.limits.login.reserve(&keys) {
+        Ok(a) => a,
+        Err(wait) => {
+            st.count_security_event("security.rate_limited.login", &ip);
             let mut r = login_form(
                 &st,
                 &carry,
@@ -326,21 +334,20 @@ pub async fn login_post(
             }
             return r;
         }
-    }
+    };
     let ua = user_agent(&headers);
     let (sign_in, user, cookie_value) = match st
         .provider
         .login(&username, password, Some(&ip), ua.as_deref())
         .await
     {
-        Ok(x) => x,
+        Ok(x) => {
+            attempt.succeeded();
+            x
+        }
         Err(LoginError::Invalid) => {
-            let blocked = [
-                st.limits.login.fail(&ip_key),
-                st.limits.login.fail(&user_key),
-            ];
             // The failure that crosses the limit is a 429 too, with its Retry-After (HD-09).
-            let wait = blocked.iter().flatten().max().copied();
+            let wait = attempt.failed();
             let status = if wait.is_some() {
                 StatusCode::TOO_MANY_REQUESTS
             } else {
@@ -358,10 +365,11 @@ pub async fn login_post(
             }
             return r;
         }
-        Err(LoginError::Unavailable) => return unavailable_page(&st),
+        Err(LoginError::Unavailable) => {
+            attempt.released();
+            return unavailable_page(&st);
+        }
     };
-    st.limits.login.succeed(&ip_key);
-    st.limits.login.succeed(&user_key);
 
     let mut resp = if let Some(req_id) = f.get("req") {
         match st.provider.parked_request(req_id, None).await {
@@ -668,8 +676,11 @@ pub async fn device_post(
     }
     let ip = ip_of(&st, peer, &headers);
     let keys = [format!("ip:{ip}"), format!("signin:{}", sign_in.id)];
-    for k in &keys {
-        if let Some(wait) = st.limits.device_code.blocked(k) {
+    // Reserved before the code is looked up (AD-40): concurrent guesses count at once.
+    let attempt = match st.limits.device_code.reserve(&keys) {
+        Ok(a) => a,
+        Err(wait) => {
+            st.count_security_event("security.rate_limited.device", &ip);
             let mut r = html_response(
                 &st,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -684,16 +695,18 @@ pub async fn device_post(
             }
             return r;
         }
-    }
+    };
     let code = f.get("user_code").unwrap_or("").to_string();
     let found = match st.provider.device_lookup(&code).await {
         Ok(x) => x,
-        Err(_) => return unavailable_page(&st),
+        Err(_) => {
+            attempt.released();
+            return unavailable_page(&st);
+        }
     };
     let Some((dc, client)) = found else {
-        let blocked: Vec<Option<u64>> =
-            keys.iter().map(|k| st.limits.device_code.fail(k)).collect();
-        let status = if blocked.iter().any(Option::is_some) {
+        let blocked = attempt.failed();
+        let status = if blocked.is_some() {
             StatusCode::TOO_MANY_REQUESTS
         } else {
             StatusCode::OK
@@ -719,13 +732,14 @@ pub async fn device_post(
         );
         // The attempt that crosses the limit gets a 429 like the blocked ones after it,
         // and with it the wait (RFC 6585 §4).
-        if let Some(wait) = blocked.iter().flatten().max() {
+        if let Some(wait) = blocked {
             if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
         return r;
     };
+    attempt.succeeded();
     // The admin scopes need a recent sign-in here too: the device flow must not be a
     // quieter way to the same power.
     if st.provider.admin_reauth_due(&dc.scopes, &sign_in) {

@@ -26,6 +26,8 @@ pub struct FileConfig {
     /// `--trusted-proxy` is repeatable; here it is a list.
     #[serde(alias = "trusted_proxies")]
     pub trusted_proxy: Option<Vec<String>>,
+    /// `--proxy-header`: `forwarded` or `x-forwarded-for`.
+    pub proxy_header: Option<String>,
     pub access_token_alg: Option<String>,
     pub synchronous_normal: Option<bool>,
     /// `[settings]`: defaults of the runtime settings by name, in seconds (or counts),

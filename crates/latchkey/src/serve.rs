@@ -71,6 +71,11 @@ pub struct ServeArgs {
     )]
     pub trusted_proxy: Vec<String>,
 
+    /// The one header the trusted proxies write, and the only one believed from them:
+    /// forwarded (RFC 7239) or x-forwarded-for [default: x-forwarded-for]
+    #[arg(long, env = "LATCHKEY_PROXY_HEADER", value_name = "HEADER")]
+    pub proxy_header: Option<String>,
+
     /// Algorithm for access tokens: ES256, RS256 or EdDSA [default: ES256]
     #[arg(long, env = "LATCHKEY_ACCESS_TOKEN_ALG", value_name = "ALG")]
     pub access_token_alg: Option<String>,
@@ -118,6 +123,8 @@ pub struct ServeSettings {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub trusted_proxies: Vec<IpAddr>,
+    /// `forwarded` or `x-forwarded-for`.
+    pub proxy_header: String,
     pub access_token_alg: Alg,
     pub synchronous_normal: bool,
     /// The runtime settings' defaults given by `--setting` or `[settings]`, by name;
@@ -223,6 +230,14 @@ impl ServeArgs {
                     .map_err(|_| anyhow!("--trusted-proxy {p:?} is not an IP address"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let proxy_header = match self.proxy_header.or_else(|| file.proxy_header.clone()) {
+            Some(h) => h
+                .parse::<latchkey_server::http::ProxyHeader>()
+                .map_err(|e| anyhow!("--proxy-header: {e}"))?,
+            None => latchkey_server::http::ProxyHeader::default(),
+        }
+        .as_str()
+        .to_string();
         let access_token_alg = match self
             .access_token_alg
             .or_else(|| file.access_token_alg.clone())
@@ -245,6 +260,7 @@ impl ServeArgs {
             tls_cert,
             tls_key,
             trusted_proxies,
+            proxy_header,
             access_token_alg,
             synchronous_normal: self
                 .synchronous_normal
@@ -299,6 +315,7 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
         tls_cert: settings.tls_cert,
         tls_key: settings.tls_key,
         trusted_proxies: settings.trusted_proxies,
+        proxy_header: settings.proxy_header.parse().unwrap_or_default(),
         access_token_alg: settings.access_token_alg,
         synchronous_normal: settings.synchronous_normal,
         kek,
@@ -328,6 +345,30 @@ mod tests {
         assert_eq!(s.access_token_alg, Alg::ES256);
         assert!(!s.synchronous_normal);
         assert!(s.trusted_proxies.is_empty());
+        assert_eq!(s.proxy_header, "x-forwarded-for");
+    }
+
+    #[test]
+    fn the_proxy_header_comes_from_the_flag_or_the_file_and_nothing_else_is_accepted() {
+        let file = FileConfig {
+            proxy_header: Some("Forwarded".into()),
+            ..Default::default()
+        };
+        let s = ServeArgs::default().resolve_with(&file).unwrap();
+        assert_eq!(s.proxy_header, "forwarded");
+        let args = ServeArgs {
+            proxy_header: Some("x-forwarded-for".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            args.resolve_with(&file).unwrap().proxy_header,
+            "x-forwarded-for"
+        );
+        let args = ServeArgs {
+            proxy_header: Some("x-real-ip".into()),
+            ..Default::default()
+        };
+        assert!(args.resolve_with(&FileConfig::default()).is_err());
     }
 
     #[test]

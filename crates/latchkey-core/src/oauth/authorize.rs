@@ -4,7 +4,7 @@
 
 use super::error::{ErrorCode, OAuthError, OAuthResult};
 use super::{pkce, Provider};
-use crate::crypto::{burn_password_check, random_id, random_token, sha256, verify_password};
+use crate::crypto::{random_id, random_token, sha256};
 use crate::model::*;
 use crate::store::AuthRequest;
 use serde::{Deserialize, Serialize};
@@ -428,14 +428,15 @@ impl Provider {
                 return Err(LoginError::Unavailable);
             }
         };
-        let ok_user = match user {
-            Some(u) if verify_password(password, &u.password_hash) && !u.disabled => Some(u),
-            Some(_) => None,
-            None => {
-                burn_password_check(password);
-                None
-            }
-        };
+        // argon2 runs where the server's verifier puts it (off the async workers).
+        let verified = self
+            .password_verifier()
+            .verify(
+                password.to_string(),
+                user.as_ref().map(|u| u.password_hash.clone()),
+            )
+            .await;
+        let ok_user = user.filter(|u| verified && !u.disabled);
         let Some(user) = ok_user else {
             let target: String = username.chars().take(64).collect();
             self.security_event("anonymous", "security.login_failed", Some(&target), ip)

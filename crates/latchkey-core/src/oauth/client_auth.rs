@@ -20,10 +20,44 @@ pub struct Presented {
     pub ip: Option<String>,
 }
 
+/// The server's brute-force limiter for client credentials (HD-09, AD-40…), keyed
+/// by the caller's address. Checking and counting are one step, so concurrent guesses
+/// cannot all slip past the limit before any of them is counted.
+pub trait FailureGate: Send + Sync {
+    /// Under one lock: `Err(wait in seconds)` if `key` may not be tried now; otherwise
+    /// runs `check` and counts a failure if it answers false.
+    fn evaluate(&self, key: &str, check: &mut dyn FnMut() -> bool) -> Result<bool, u64>;
+    /// Seconds to wait if `key` is blocked now.
+    fn blocked(&self, key: &str) -> Option<u64>;
+}
+
+/// The description of the refusal when the limiter stopped a check: the server answers
+/// it with 429 and `Retry-After` (RFC 6585 §4), not as an OAuth error.
+pub const CLIENT_AUTH_THROTTLED: &str = "too many failed client authentications, retry later";
+
+fn throttled() -> OAuthError {
+    OAuthError::new(super::error::ErrorCode::SlowDown, CLIENT_AUTH_THROTTLED)
+}
+
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub client: Client,
     pub method: AuthMethod,
+}
+
+/// The limiter's key for a request: its address.
+fn gate_key(p: &Presented) -> Option<String> {
+    p.ip.as_deref().map(|ip| format!("ip:{ip}"))
+}
+
+/// Compares against every live secret without short-circuiting (overlap window).
+fn secret_matches(live: &[Vec<u8>], secret: &str) -> bool {
+    let presented = sha256(secret.as_bytes());
+    let mut ok = false;
+    for h in live {
+        ok |= ct_eq(&presented, h);
+    }
+    ok
 }
 
 impl Provider {
@@ -101,28 +135,63 @@ impl Provider {
         if client.auth_method != method {
             return Err(self.auth_failed(&client_id, presented, endpoint).await);
         }
-        let ok = match method {
-            AuthMethod::ClientSecretBasic => {
-                let secret = presented.basic.as_ref().map(|b| b.1.as_str()).unwrap_or("");
-                self.secret_matches(&client, secret).await?
-            }
-            AuthMethod::ClientSecretPost => {
-                let secret = body_secret.map(String::as_str).unwrap_or("");
-                self.secret_matches(&client, secret).await?
+        // Secrets are compared and the outcome counted in one step (under the
+        // limiter's lock); the other methods are checked first and counted after.
+        let (ok, counted) = match method {
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
+                let secret = if method == AuthMethod::ClientSecretBasic {
+                    presented.basic.as_ref().map(|b| b.1.as_str()).unwrap_or("")
+                } else {
+                    body_secret.map(String::as_str).unwrap_or("")
+                };
+                let live = self.live_secret_hashes(&client).await?;
+                let mut compare = || secret_matches(&live, secret);
+                match (self.client_auth_gate(), gate_key(presented)) {
+                    (Some(g), Some(k)) => {
+                        (g.evaluate(&k, &mut compare).map_err(|_| throttled())?, true)
+                    }
+                    _ => (compare(), false),
+                }
             }
             AuthMethod::PrivateKeyJwt => {
+                if let (Some(g), Some(k)) = (self.client_auth_gate(), gate_key(presented)) {
+                    if g.blocked(&k).is_some() {
+                        return Err(throttled());
+                    }
+                }
                 let a = assertion.map(String::as_str).unwrap_or("");
-                self.assertion_valid(&client, a, endpoint).await?
+                (self.assertion_valid(&client, a, endpoint).await?, false)
             }
-            AuthMethod::None => client.is_public(),
+            AuthMethod::None => (client.is_public(), false),
         };
         if !ok {
-            return Err(self.auth_failed(&client_id, presented, endpoint).await);
+            return Err(if counted {
+                self.auth_failed_counted(&client_id, presented, endpoint)
+                    .await
+            } else {
+                self.auth_failed(&client_id, presented, endpoint).await
+            });
         }
         Ok(Authenticated { client, method })
     }
 
+    /// A failed authentication not yet counted by the limiter: counted now (or refused
+    /// unrecorded when the address is already blocked), then recorded.
     async fn auth_failed(&self, client_id: &str, p: &Presented, endpoint: &str) -> OAuthError {
+        if let (Some(g), Some(k)) = (self.client_auth_gate(), gate_key(p)) {
+            if g.evaluate(&k, &mut || false).is_err() {
+                return throttled();
+            }
+        }
+        self.auth_failed_counted(client_id, p, endpoint).await
+    }
+
+    async fn auth_failed_counted(
+        &self,
+        client_id: &str,
+        p: &Presented,
+        endpoint: &str,
+    ) -> OAuthError {
         self.security_event(
             "anonymous",
             &format!("security.client_auth_failed.{endpoint}"),
@@ -133,17 +202,16 @@ impl Provider {
         OAuthError::invalid_client()
     }
 
-    async fn secret_matches(&self, client: &Client, secret: &str) -> OAuthResult<bool> {
-        let presented = sha256(secret.as_bytes());
+    /// The hashes of the client's secrets live now (several during an overlap window).
+    async fn live_secret_hashes(&self, client: &Client) -> OAuthResult<Vec<Vec<u8>>> {
         let now = self.now();
-        let mut ok = false;
-        // Compare against every live secret without short-circuiting (overlap window).
-        for s in self.cached_secrets(&client.id).await? {
-            if s.expires_at.is_none_or(|e| e > now) {
-                ok |= ct_eq(&presented, &s.hash);
-            }
-        }
-        Ok(ok)
+        Ok(self
+            .cached_secrets(&client.id)
+            .await?
+            .into_iter()
+            .filter(|s| s.expires_at.is_none_or(|e| e > now))
+            .map(|s| s.hash)
+            .collect())
     }
 
     /// RFC 7523 §3 checks, with the algorithm taken from the client's registered key.

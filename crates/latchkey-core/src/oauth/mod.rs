@@ -118,6 +118,10 @@ pub struct Provider {
     /// memory so issuing a client-credentials token still writes nothing; the server
     /// flushes them to the store every few seconds (`take_token_counts`).
     issued: std::sync::Mutex<HashMap<(Timestamp, &'static str, String), i64>>,
+    /// Where argon2 runs (the server puts it on a bounded blocking pool).
+    password_verifier: RwLock<Arc<dyn crate::crypto::PasswordVerifier>>,
+    /// The server's brute-force limiter for client credentials, if any.
+    client_auth_gate: RwLock<Option<Arc<dyn client_auth::FailureGate>>>,
 }
 
 /// Bound on remembered signatures; past it, expired entries go, then all.
@@ -176,7 +180,39 @@ impl Provider {
             caches: cache::Caches::new(),
             jwks_fetcher: None,
             remote_keys: std::sync::Mutex::new(HashMap::new()),
+            password_verifier: RwLock::new(Arc::new(crate::crypto::InlineVerifier)),
+            client_auth_gate: RwLock::new(None),
         }
+    }
+
+    /// Runs password checks through `v` from now on.
+    pub fn set_password_verifier(&self, v: Arc<dyn crate::crypto::PasswordVerifier>) {
+        *self
+            .password_verifier
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = v;
+    }
+
+    pub(crate) fn password_verifier(&self) -> Arc<dyn crate::crypto::PasswordVerifier> {
+        self.password_verifier
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Checks and counts client credentials through `gate` from now on.
+    pub fn set_client_auth_gate(&self, gate: Arc<dyn client_auth::FailureGate>) {
+        *self
+            .client_auth_gate
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(gate);
+    }
+
+    pub(crate) fn client_auth_gate(&self) -> Option<Arc<dyn client_auth::FailureGate>> {
+        self.client_auth_gate
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Lets `private_key_jwt` clients publish their keys at a `jwks_uri`.

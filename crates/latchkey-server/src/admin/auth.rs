@@ -49,12 +49,37 @@ pub async fn require_admin(
     mut req: Request,
     next: Next,
 ) -> Response {
+    // Failed credentials are counted per address and rate-limited (AD-44): counted
+    // security events, not a row each, so a flood of guesses writes a handful of rows.
+    let ip = st.client_ip(peer, req.headers()).to_string();
+    let key = format!("ip:{ip}");
+    if let Some(wait) = st.limits.admin_auth.blocked(&key) {
+        st.count_security_event("security.rate_limited.admin", &ip);
+        let mut r = ApiError(AdminError::new(
+            "rate_limited",
+            "too many failed authentications from this address; retry later",
+        ))
+        .into_response();
+        if let Ok(v) = axum::http::HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let failed = |resp: Response| {
+        if resp.status() == axum::http::StatusCode::UNAUTHORIZED {
+            st.limits.admin_auth.fail(&key);
+            st.count_security_event("security.admin_auth_failed", &ip);
+        }
+        resp
+    };
+    // No credential at all is the challenge of RFC 6750 §3, not a guess: answered 401
+    // without a lookup, and not counted.
     let Some(token) = bearer(&req) else {
         return unauthorized("an admin API key or an admin access token is required");
     };
     let who = match identify(&st, &token).await {
         Ok(w) => w,
-        Err(resp) => return resp,
+        Err(resp) => return failed(resp),
     };
     let (actor, can_write) = who;
     let route = req
@@ -68,7 +93,6 @@ pub async fn require_admin(
     if writes && !can_write {
         return forbidden("this credential is read-only");
     }
-    let ip = crate::http::client_ip(peer, req.headers(), &st.trusted_proxies).to_string();
     let backend = st
         .admin
         .clone()
