@@ -556,6 +556,7 @@ async fn serve_on_a_brand_new_database_has_latchkey_console_and_the_openid_scope
         tls_cert: None,
         tls_key: None,
         trusted_proxies: vec![],
+        proxy_header: Default::default(),
         access_token_alg: latchkey_e2e::latchkey_core::model::Alg::ES256,
         synchronous_normal: false,
         kek: latchkey_e2e::latchkey_core::crypto::Kek::generate(),
