@@ -55,6 +55,7 @@ impl Provider {
             return Err(OAuthError::invalid_scope("scope is required"));
         }
         self.check_scopes(&client, &scopes).await?;
+        self.check_resource(form.get("resource").map(String::as_str))?;
         let now = self.now();
         let device_code = random_token();
         let ttl = self.settings().await?.device_code_ttl;

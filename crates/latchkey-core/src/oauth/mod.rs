@@ -11,6 +11,7 @@ pub mod error;
 pub mod fetch;
 pub mod introspect;
 pub mod pkce;
+pub mod resource;
 pub mod token;
 
 use crate::clock::{Clock, Timestamp};
@@ -117,6 +118,8 @@ pub struct Provider {
     /// memory so issuing a client-credentials token still writes nothing; the server
     /// flushes them to the store every few seconds (`take_token_counts`).
     issued: std::sync::Mutex<HashMap<(Timestamp, &'static str, String), i64>>,
+    /// The admin API's public URL (RFC 8707 resource indicator), set once by the server.
+    admin_api: std::sync::OnceLock<String>,
 }
 
 /// Bound on remembered signatures; past it, expired entries go, then all.
@@ -175,6 +178,7 @@ impl Provider {
             caches: cache::Caches::new(),
             jwks_fetcher: None,
             remote_keys: std::sync::Mutex::new(HashMap::new()),
+            admin_api: std::sync::OnceLock::new(),
         }
     }
 
