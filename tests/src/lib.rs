@@ -318,7 +318,11 @@ impl Harness {
     /// The admin API's base URL (`http://127.0.0.1:<admin port>`, `https` with TLS), as
     /// the server publishes it (`latchkey_admin_api`).
     pub fn admin_url(&self, path: &str) -> String {
-        let scheme = if self.ca_pem.is_some() { "https" } else { "http" };
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://{}{}", self.admin_addr(), path)
     }
 

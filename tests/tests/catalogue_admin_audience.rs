@@ -42,9 +42,9 @@ async fn fake(routes: HashMap<String, Value>) -> Result<(String, Log)> {
             seen.lock().unwrap().push((path.clone(), auth));
             match routes.get(&path) {
                 Some(v) => axum::response::IntoResponse::into_response(axum::Json(v.clone())),
-                None => axum::response::IntoResponse::into_response(
-                    axum::http::StatusCode::NOT_FOUND,
-                ),
+                None => {
+                    axum::response::IntoResponse::into_response(axum::http::StatusCode::NOT_FOUND)
+                }
             }
         }
     });
@@ -119,11 +119,7 @@ async fn ad_20_discovery_names_the_admin_api_in_both_metadata_documents() -> Res
         let doc: Value = h.http().get(h.url(path)).send().await?.json().await?;
         assert_eq!(doc["latchkey_admin_api"], json!(h.admin_url("")), "{path}");
     }
-    let health = h
-        .http()
-        .get(h.admin_url("/admin/v1/health"))
-        .send()
-        .await?;
+    let health = h.http().get(h.admin_url("/admin/v1/health")).send().await?;
     assert!(health.status().is_success());
     Ok(())
 }
@@ -167,8 +163,8 @@ async fn ad_21_an_admin_token_for_another_audience_is_refused_by_the_admin_api()
 /// refused at userinfo, RFC 8707 §2), and a token for the issuer's own resources (no
 /// admin scope, `aud` = issuer) cannot be used at the admin API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ad_22_admin_tokens_serve_the_admin_api_only_and_other_tokens_do_not_serve_it(
-) -> Result<()> {
+async fn ad_22_admin_tokens_serve_the_admin_api_only_and_other_tokens_do_not_serve_it() -> Result<()>
+{
     let cat = Catalogue::start().await;
     let h = &cat.h;
     let t = admin_tokens(h).await?;
@@ -284,8 +280,8 @@ fn urlencode(s: &str) -> String {
 /// issuer it asked (RFC 9207 §2.4, mix-up) — or has none — before the code goes
 /// anywhere: the token endpoint is never called. With the right `iss` it is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ad_24_the_sign_in_client_refuses_an_authorization_response_with_a_wrong_iss(
-) -> Result<()> {
+async fn ad_24_the_sign_in_client_refuses_an_authorization_response_with_a_wrong_iss() -> Result<()>
+{
     let (token_server, log) = fake(HashMap::from([(
         "/token".to_string(),
         json!({"access_token": "at", "token_type": "Bearer", "expires_in": 60}),
@@ -389,7 +385,10 @@ async fn ad_25_a_fake_admin_api_naming_the_real_issuer_never_receives_a_token() 
     assert!(!log.lock().unwrap().is_empty(), "the fake was asked");
     // The real one vouched: the sign-in proceeds, asking for the admin API's audience.
     let ep = signin::endpoints_for(&http, &h.admin_url(""), None).await?;
-    assert_eq!(ep.latchkey_admin_api.as_deref(), Some(h.admin_url("").as_str()));
+    assert_eq!(
+        ep.latchkey_admin_api.as_deref(),
+        Some(h.admin_url("").as_str())
+    );
     Ok(())
 }
 

@@ -655,7 +655,11 @@ mod tests {
             let e = vouch(&ep, other).unwrap_err();
             assert_eq!(e.code, "untrusted_server");
             assert!(e.message.contains(other), "{}", e.message);
-            assert!(e.message.contains("https://admin.example:8443"), "{}", e.message);
+            assert!(
+                e.message.contains("https://admin.example:8443"),
+                "{}",
+                e.message
+            );
         }
         assert!(same_url("https://a.example", "https://a.example:443/"));
         let e = vouch(&endpoints(None), "https://admin.example").unwrap_err();

@@ -57,8 +57,8 @@ impl FileConfig {
             &mut cfg.admin_tls_cert,
             &mut cfg.admin_tls_key,
         ]
-            .into_iter()
-            .flatten()
+        .into_iter()
+        .flatten()
         {
             if p.is_relative() {
                 *p = base.join(&*p);

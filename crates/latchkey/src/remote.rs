@@ -57,8 +57,8 @@ pub async fn login(server: &str, issuer: Option<&str>, device: bool) -> Result<(
     }
     // Then: is there anywhere to keep the tokens? (No keyring, no sign-in.)
     let ring = Keyring::open(server, EntryKind::SignIn).map_err(with_api_key_hint)?;
-    let ep = vouched
-        .map_err(|e| AdminError::new(e.code, format!("{} (--issuer URL)", e.message)))?;
+    let ep =
+        vouched.map_err(|e| AdminError::new(e.code, format!("{} (--issuer URL)", e.message)))?;
     let tokens = if device {
         let auth = signin::device_authorize(&http, &ep, ADMIN_SCOPE).await?;
         eprintln!(

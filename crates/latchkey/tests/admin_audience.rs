@@ -98,9 +98,8 @@ fn fake_admin_api(issuer: &str) -> (String, Arc<Mutex<Vec<String>>>) {
             let health = head.starts_with("GET /admin/v1/health ");
             seen.lock().unwrap().push(head);
             let resp = if health {
-                let body = format!(
-                    r#"{{"status":"ok","version":"0","time":0,"issuer":"{issuer}"}}"#
-                );
+                let body =
+                    format!(r#"{{"status":"ok","version":"0","time":0,"issuer":"{issuer}"}}"#);
                 format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()

@@ -24,7 +24,9 @@ impl Provider {
     /// Sets the admin API's public URL (its resource indicator), once: the server knows
     /// it only after binding the admin listener.
     pub fn set_admin_api(&self, url: impl Into<String>) {
-        let _ = self.admin_api.set(url.into().trim_end_matches('/').to_string());
+        let _ = self
+            .admin_api
+            .set(url.into().trim_end_matches('/').to_string());
     }
 
     /// The admin API's public URL, if this provider serves one.

@@ -180,15 +180,27 @@ mod tests {
     #[test]
     fn only_a_token_whose_audience_names_the_admin_api_passes() {
         let api = Some("https://admin.example:8443");
-        assert!(audience_names(&json!({"aud": "https://admin.example:8443"}), api));
-        assert!(audience_names(&json!({"aud": "https://admin.example:8443/"}), api));
+        assert!(audience_names(
+            &json!({"aud": "https://admin.example:8443"}),
+            api
+        ));
+        assert!(audience_names(
+            &json!({"aud": "https://admin.example:8443/"}),
+            api
+        ));
         assert!(audience_names(
             &json!({"aud": ["https://rs.example", "https://admin.example:8443"]}),
             api
         ));
         assert!(!audience_names(&json!({"aud": "https://id.example"}), api));
-        assert!(!audience_names(&json!({"aud": "https://admin.example"}), api));
+        assert!(!audience_names(
+            &json!({"aud": "https://admin.example"}),
+            api
+        ));
         assert!(!audience_names(&json!({}), api));
-        assert!(!audience_names(&json!({"aud": "https://admin.example:8443"}), None));
+        assert!(!audience_names(
+            &json!({"aud": "https://admin.example:8443"}),
+            None
+        ));
     }
 }
