@@ -4,6 +4,8 @@
 //! throwaway cluster instead of a SQLite file. Tests that are about SQLite itself
 //! (its file lock) say so and return early here.
 
+#[path = "catalogue_admin_audience.rs"]
+mod admin_audience;
 #[path = "catalogue_authorize.rs"]
 mod authorize;
 #[path = "catalogue_device.rs"]
