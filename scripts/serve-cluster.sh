@@ -26,7 +26,8 @@ trap 'exit 0' INT TERM
 "$BIN" migrate --database "$DATABASE_URL"
 for port in "$A_PORT" "$B_PORT"; do
   "$BIN" serve --database "$DATABASE_URL" --issuer "$ISSUER" \
-    --public-addr "127.0.0.1:$port" --admin-addr "127.0.0.1:$((port + 1))" &
+    --public-addr "127.0.0.1:$port" --admin-addr "127.0.0.1:$((port + 1))" \
+    --admin-url "http://127.0.0.1:$((A_PORT + 1))" &
   PIDS+=($!)
 done
 for port in "$A_PORT" "$B_PORT"; do

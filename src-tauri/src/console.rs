@@ -286,6 +286,10 @@ impl Console {
             access_token_alg: Alg::ES256,
             synchronous_normal: false,
             kek,
+            admin_url: None,
+            admin_tls_cert: None,
+            admin_tls_key: None,
+            admin_insecure_http: false,
         };
         let server = latchkey_server::start(cfg).await.map_err(|e| {
             let hint = match &e {

@@ -195,6 +195,8 @@ pub async fn client_try(
                     timeout: Duration::from_secs(300),
                     done_message: "Signed in. The tokens are in the Latchkey console's \
                                    inspector; you may close this tab.",
+                    issuer: None,
+                    resource: None,
                 },
                 move |url| opener(url),
             )

@@ -544,6 +544,81 @@ fn a_non_administrator_signing_in_gets_no_connection() {
     assert_eq!(st.kind, "embedded");
 }
 
+/// A fake admin API whose health names `issuer`; keeps every request head it gets.
+fn fake_admin_api(issuer: &str) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (seen, issuer) = (log.clone(), issuer.to_string());
+    std::thread::spawn(move || {
+        for mut sock in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+                match sock.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let head = String::from_utf8_lossy(&head).to_string();
+            let health = head.starts_with("GET /admin/v1/health ");
+            seen.lock().unwrap().push(head);
+            let body = format!(r#"{{"status":"ok","version":"0","time":0,"issuer":"{issuer}"}}"#);
+            let resp = if health {
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
+            };
+            let _ = sock.write_all(resp.as_bytes());
+        }
+    });
+    (url, log)
+}
+
+/// AD-31: "Add a connection" to an admin API whose health names a real issuer that does
+/// not vouch for it stops before any sign-in: `untrusted_server` with both URLs, no
+/// browser opened, no bearer sent, and the console stays where it was.
+#[test]
+fn adding_an_admin_api_its_issuer_does_not_vouch_for_stops_before_any_sign_in() {
+    let remote = remote_server();
+    let (fake, log) = fake_admin_api(&remote.issuer);
+    let opened = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = opened.clone();
+    let w = world_with(
+        false,
+        Arc::new(move |_: &str| flag.store(true, std::sync::atomic::Ordering::SeqCst)),
+    );
+    let e = w
+        .call_raw(
+            "connection_add",
+            json!({ "req": {
+                "name": "Phish", "colour": "amber", "kind": "remote",
+                "server": fake, "auth": "browser",
+            }}),
+        )
+        .unwrap_err();
+    assert_eq!(e["code"], "untrusted_server", "{e}");
+    let message = e["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&fake), "{message}");
+    assert!(message.contains(&remote.admin_url("")), "{message}");
+    assert!(
+        !opened.load(std::sync::atomic::Ordering::SeqCst),
+        "no browser"
+    );
+    let seen = log.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .all(|h| !h.to_ascii_lowercase().contains("\nauthorization:")),
+        "{seen:?}"
+    );
+    let st: ConsoleStatus = w.call("console_status", json!({}));
+    assert_eq!(st.kind, "embedded");
+}
+
 #[test]
 fn a_new_embedded_file_is_created_only_when_asked_and_gets_its_own_first_admin() {
     let w = world(true);

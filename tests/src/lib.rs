@@ -143,6 +143,10 @@ impl Harness {
                 access_token_alg: latchkey_core::model::Alg::ES256,
                 synchronous_normal: false,
                 kek: kek.clone(),
+                admin_url: None,
+                admin_tls_cert: None,
+                admin_tls_key: None,
+                admin_insecure_http: false,
             };
             match latchkey_server::start_with(provider.clone(), cfg, tls_files.clone()).await {
                 Ok(running) => {
@@ -312,9 +316,15 @@ impl Harness {
         Ok((key.id, secret.into_string()))
     }
 
-    /// The admin API's base URL (`http://127.0.0.1:<admin port>`).
+    /// The admin API's base URL (`http://127.0.0.1:<admin port>`, `https` with TLS), as
+    /// the server publishes it (`latchkey_admin_api`).
     pub fn admin_url(&self, path: &str) -> String {
-        format!("http://{}{}", self.admin_addr(), path)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}{}", self.admin_addr(), path)
     }
 
     /// The built-in public client of the console, redirecting to a loopback port.

@@ -1084,6 +1084,7 @@ async fn an_expired_admin_access_token_is_refreshed_and_the_call_goes_through() 
         token_endpoint: h.url("/token"),
         revocation_endpoint: Some(h.url("/revoke")),
         client_id: "latchkey-console".into(),
+        issuer: Some(h.issuer.clone()),
     };
     let seen = std::sync::Arc::new(std::sync::Mutex::new(0));
     let seen2 = seen.clone();

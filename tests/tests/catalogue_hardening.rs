@@ -536,6 +536,10 @@ async fn hd_05_an_https_issuer_is_refused_without_tls_or_a_trusted_proxy() {
         access_token_alg: latchkey_e2e::latchkey_core::model::Alg::ES256,
         synchronous_normal: false,
         kek: Kek::generate(),
+        admin_url: None,
+        admin_tls_cert: None,
+        admin_tls_key: None,
+        admin_insecure_http: false,
     };
     match server::start(cfg("https://as.test")).await {
         Err(ServeError::Config(msg)) => {

@@ -61,6 +61,8 @@ const KNOWN_METADATA: &[&str] = &[
     "request_object_encryption_enc_values_supported",
     "token_endpoint_auth_methods_supported",
     "token_endpoint_auth_signing_alg_values_supported",
+    // Latchkey's own member (RFC 8414 §2 allows more): where its admin API lives (AD-20).
+    "latchkey_admin_api",
     "display_values_supported",
     "claim_types_supported",
     "claims_supported",

@@ -12,6 +12,8 @@ mod admin_signin;
 mod admin_holes;
 #[path = "catalogue_admin_limits.rs"]
 mod admin_limits;
+#[path = "catalogue_admin_audience.rs"]
+mod admin_audience;
 #[path = "catalogue_authorize.rs"]
 mod authorize;
 #[path = "catalogue_device.rs"]

@@ -42,6 +42,11 @@ pub struct CodeFlow<'a> {
     pub timeout: Duration,
     /// What the page at the redirect says once the browser lands there.
     pub done_message: &'a str,
+    /// The issuer whose authorization endpoint this is: when given, the response's
+    /// `iss` must be exactly it (RFC 9207 §2.4, mix-up defence), error responses too.
+    pub issuer: Option<&'a str>,
+    /// RFC 8707 resource indicator sent with the request and the code exchange.
+    pub resource: Option<&'a str>,
 }
 
 /// The token response, every token a [`Secret`].
@@ -171,11 +176,14 @@ pub async fn run(
         }
     }
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, state) = client
+    let mut authorize = client
         .authorize_url(CsrfToken::new_random)
         .add_scopes(flow.scope.split_whitespace().map(|s| Scope::new(s.into())))
-        .set_pkce_challenge(challenge)
-        .url();
+        .set_pkce_challenge(challenge);
+    if let Some(r) = flow.resource {
+        authorize = authorize.add_extra_param("resource", r);
+    }
+    let (url, state) = authorize.url();
     open(url.as_str());
     let params = tokio::time::timeout(
         flow.timeout,
@@ -199,6 +207,19 @@ pub async fn run(
             "the sign-in answer did not match this request (state mismatch); start again",
         ));
     }
+    // RFC 9207 §2.4: an answer from another issuer than the one asked (a mix-up) is
+    // dropped before anything in it is used.
+    if let Some(expected) = flow.issuer {
+        if get("iss") != Some(expected) {
+            return Err(AdminError::new(
+                "untrusted_server",
+                format!(
+                    "the sign-in answer did not come from {expected} (iss {}); start again",
+                    get("iss").unwrap_or("missing")
+                ),
+            ));
+        }
+    }
     if let Some(err) = get("error") {
         return Err(AdminError::new(
             if err == "access_denied" {
@@ -216,9 +237,13 @@ pub async fn run(
     }
     let code = get("code")
         .ok_or_else(|| AdminError::new("unauthorized", "the sign-in answer carried no code"))?;
-    let t = client
+    let mut exchange = client
         .exchange_code(AuthorizationCode::new(code.into()))
-        .set_pkce_verifier(verifier)
+        .set_pkce_verifier(verifier);
+    if let Some(r) = flow.resource {
+        exchange = exchange.add_extra_param("resource", r);
+    }
+    let t = exchange
         .request_async(http)
         .await
         .map_err(|e| exchange_error(flow.token_endpoint, e))?;

@@ -34,6 +34,9 @@ pub struct Remote {
     http: reqwest::Client,
     credential: tokio::sync::Mutex<Credential>,
     on_refresh: Option<OnRefresh>,
+    /// Set once a sign-in's issuer has vouched for this admin API
+    /// ([`signin::vouch_stored`]); no OAuth token is sent before.
+    vouched: tokio::sync::OnceCell<()>,
 }
 
 impl std::fmt::Debug for Remote {
@@ -111,6 +114,7 @@ impl Remote {
             http,
             credential: tokio::sync::Mutex::new(credential),
             on_refresh: None,
+            vouched: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -150,6 +154,12 @@ impl Remote {
         match &*cred {
             Credential::ApiKey(k) => Ok(k.clone()),
             Credential::OAuth(t) => {
+                // Issue 10 §3: a person's token goes only to an admin API its issuer
+                // names in discovery, checked before the first request of this backend
+                // (stored sign-ins included). API keys belong to one server already.
+                self.vouched
+                    .get_or_try_init(|| signin::vouch_stored(&self.http, &self.base, t))
+                    .await?;
                 if !(force_refresh || t.expires_soon(now())) {
                     return Ok(t.access_token.clone());
                 }

@@ -6,6 +6,15 @@
 //! (RFC 8628 §3.1–3.5), the browser sign-in (through [`crate::loopback`], RFC 8252),
 //! refresh (RFC 6749 §6) and revocation (RFC 7009 §2).
 //!
+//! Whom a token goes to (issue 10, §3): an admin API URL names an issuer in its health
+//! answer, but only the issuer's own discovery document says where *its* admin API
+//! lives (`latchkey_admin_api`). [`endpoints_for`] proceeds only when that URL is the
+//! admin API we were given ([`vouch`]), so a server that names a real issuer never
+//! receives that issuer's admin token; the token asked for is audience-restricted to
+//! the vouched admin API (RFC 8707 `resource`), the discovered `issuer` must be the one
+//! asked about, and the authorization response's `iss` must be that issuer (RFC 9207,
+//! mix-up defence, checked in [`crate::loopback`]).
+//!
 //! Does not own: where tokens are kept ([`crate::keyring`]) or opening a browser (the
 //! caller's terminal or window).
 
@@ -62,6 +71,12 @@ pub struct TokenSet {
     pub token_endpoint: String,
     pub revocation_endpoint: Option<String>,
     pub client_id: String,
+    /// The issuer that minted the tokens, so a stored sign-in is checked against that
+    /// issuer's discovery before it is used ([`vouch`]). Absent in entries stored by
+    /// older versions: then the admin API's announced issuer is checked, and the token
+    /// endpoint must be that issuer's.
+    #[serde(default)]
+    pub issuer: Option<String>,
 }
 
 impl TokenSet {
@@ -80,6 +95,10 @@ pub struct Endpoints {
     pub token_endpoint: String,
     pub device_authorization_endpoint: Option<String>,
     pub revocation_endpoint: Option<String>,
+    /// Latchkey's own metadata member: the URL of the admin API this issuer vouches
+    /// for, also the RFC 8707 resource indicator of its admin tokens.
+    #[serde(default)]
+    pub latchkey_admin_api: Option<String>,
 }
 
 /// RFC 8628 §3.2 device authorization response.
@@ -200,6 +219,17 @@ pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Endpoints,
             format!("{issuer}: unreadable discovery document: {e}"),
         )
     })?;
+    // OIDC Discovery §4.3, RFC 8414 §3.3: the document must name the issuer we asked
+    // about, or its endpoints are someone else's (mix-up).
+    if ep.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
+        return Err(AdminError::new(
+            "untrusted_server",
+            format!(
+                "the discovery document at {issuer} names another issuer ({}); not signing in",
+                ep.issuer
+            ),
+        ));
+    }
     for u in [&ep.token_endpoint, &ep.authorization_endpoint]
         .into_iter()
         .chain(ep.device_authorization_endpoint.as_ref())
@@ -261,6 +291,7 @@ fn console_tokens(
         token_endpoint: ep.token_endpoint.clone(),
         revocation_endpoint: ep.revocation_endpoint.clone(),
         client_id: CONSOLE_CLIENT_ID.into(),
+        issuer: Some(ep.issuer.clone()),
     }
 }
 
@@ -290,9 +321,13 @@ pub async fn device_authorize(
             format!("{} does not offer the device flow", ep.issuer),
         )
     })?;
+    let mut form = vec![("client_id", CONSOLE_CLIENT_ID), ("scope", scope)];
+    if let Some(r) = &ep.latchkey_admin_api {
+        form.push(("resource", r.as_str()));
+    }
     let resp = http
         .post(endpoint)
-        .form(&[("client_id", CONSOLE_CLIENT_ID), ("scope", scope)])
+        .form(&form)
         .send()
         .await
         .map_err(|e| unavailable(endpoint, &e))?;
@@ -326,11 +361,15 @@ pub async fn device_poll(
     let mut interval = auth.interval.max(1);
     loop {
         tokio::time::sleep(Duration::from_secs(interval)).await;
-        let form = [
+        let mut form = vec![
             ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
             ("device_code", auth.device_code.expose()),
             ("client_id", CONSOLE_CLIENT_ID),
         ];
+        // RFC 8707 §2.2: the token is for the admin API, and only for it.
+        if let Some(r) = &ep.latchkey_admin_api {
+            form.push(("resource", r.as_str()));
+        }
         match token_call(http, &ep.token_endpoint, &form).await? {
             Ok(t) => return Ok(token_set(t, ep)),
             Err(e) if e.error == "authorization_pending" => {}
@@ -368,6 +407,8 @@ pub async fn browser_sign_in(
             scope: ADMIN_SCOPE,
             timeout: Duration::from_secs(300),
             done_message: "Signed in to Latchkey. You may close this tab.",
+            issuer: Some(&ep.issuer),
+            resource: ep.latchkey_admin_api.as_deref(),
         },
         open,
     )
@@ -383,7 +424,8 @@ pub async fn browser_sign_in(
 
 /// Where an administrator of the admin API at `server` signs in: `issuer` when given,
 /// else the issuer the admin API's health answer names, else the admin API's own origin
-/// (both served behind one proxy).
+/// (both served behind one proxy). Only when that issuer vouches for `server` as its
+/// admin API ([`vouch`]); otherwise an `untrusted_server` error naming both URLs.
 pub async fn endpoints_for(
     http: &reqwest::Client,
     server: &str,
@@ -394,7 +436,7 @@ pub async fn endpoints_for(
         None => announced_issuer(http, server).await,
     };
     let issuer = issuer.or(announced.as_deref()).unwrap_or(server);
-    discover(http, issuer).await.map_err(|e| {
+    let ep = discover(http, issuer).await.map_err(|e| {
         if issuer == server {
             AdminError::new(
                 e.code,
@@ -406,7 +448,81 @@ pub async fn endpoints_for(
         } else {
             e
         }
-    })
+    })?;
+    vouch(&ep, server)?;
+    Ok(ep)
+}
+
+/// Whether two URLs name the same place: scheme, host and port (the scheme's default
+/// port made explicit) and the path without a trailing `/`. Case of scheme and host
+/// does not matter (RFC 3986 §6.2.2.1); nothing else is forgiven.
+pub fn same_url(a: &str, b: &str) -> bool {
+    let (Ok(a), Ok(b)) = (url::Url::parse(a), url::Url::parse(b)) else {
+        return false;
+    };
+    a.scheme() == b.scheme()
+        && a.host() == b.host()
+        && a.port_or_known_default() == b.port_or_known_default()
+        && a.path().trim_end_matches('/') == b.path().trim_end_matches('/')
+        && a.query() == b.query()
+}
+
+/// Issue 10 §3: an admin token goes only to an admin API its issuer vouches for. `ep`
+/// is the issuer's discovery; `server` the admin API about to receive the token.
+pub fn vouch(ep: &Endpoints, server: &str) -> Result<(), AdminError> {
+    match &ep.latchkey_admin_api {
+        Some(api) if same_url(api, server) => Ok(()),
+        Some(api) => Err(AdminError::new(
+            "untrusted_server",
+            format!(
+                "{server} is not the admin API of {}: the issuer says its admin API is {api}; \
+                 no token was sent to {server}",
+                ep.issuer
+            ),
+        )),
+        None => Err(AdminError::new(
+            "untrusted_server",
+            format!(
+                "{} does not say where its admin API is (no latchkey_admin_api in its \
+                 discovery document), so it does not vouch for {server}; no token was sent \
+                 to {server}",
+                ep.issuer
+            ),
+        )),
+    }
+}
+
+/// Checks, before a stored sign-in is first used, that `server` is still the admin API
+/// of the issuer that minted `t`, and that `t`'s token endpoint is that issuer's.
+pub async fn vouch_stored(
+    http: &reqwest::Client,
+    server: &str,
+    t: &TokenSet,
+) -> Result<(), AdminError> {
+    let issuer = match &t.issuer {
+        Some(i) => i.clone(),
+        None => announced_issuer(http, server).await.ok_or_else(|| {
+            AdminError::new(
+                "untrusted_server",
+                format!(
+                    "{server} names no issuer and the stored sign-in does not say which \
+                     issuer it is from; sign in again (login)"
+                ),
+            )
+        })?,
+    };
+    let ep = discover(http, &issuer).await?;
+    vouch(&ep, server)?;
+    if !same_url(&ep.token_endpoint, &t.token_endpoint) {
+        return Err(AdminError::new(
+            "untrusted_server",
+            format!(
+                "the stored sign-in for {server} was not issued by {issuer}; sign in again \
+                 (login)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The issuer in `GET /admin/v1/health`, if the server says.
@@ -494,6 +610,7 @@ mod tests {
             token_endpoint: "https://id.example/token".into(),
             revocation_endpoint: None,
             client_id: CONSOLE_CLIENT_ID.into(),
+            issuer: None,
         };
         let shown = format!("{:?} {:?}", t, Credential::ApiKey(Secret::new("lk_key789")));
         assert!(!shown.contains("at-value-123"));
@@ -513,6 +630,42 @@ mod tests {
         assert!(check_transport("https://id.example/?x=1").is_err());
     }
 
+    fn endpoints(api: Option<&str>) -> Endpoints {
+        Endpoints {
+            issuer: "https://id.example".into(),
+            authorization_endpoint: "https://id.example/authorize".into(),
+            token_endpoint: "https://id.example/token".into(),
+            device_authorization_endpoint: None,
+            revocation_endpoint: None,
+            latchkey_admin_api: api.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_token_goes_only_to_the_admin_api_the_issuer_names() {
+        let ep = endpoints(Some("https://admin.example:8443"));
+        assert!(vouch(&ep, "https://admin.example:8443").is_ok());
+        assert!(vouch(&ep, "https://ADMIN.example:8443/").is_ok());
+        for other in [
+            "https://admin.example",
+            "http://admin.example:8443",
+            "https://evil.example:8443",
+            "https://admin.example:8443/other",
+        ] {
+            let e = vouch(&ep, other).unwrap_err();
+            assert_eq!(e.code, "untrusted_server");
+            assert!(e.message.contains(other), "{}", e.message);
+            assert!(
+                e.message.contains("https://admin.example:8443"),
+                "{}",
+                e.message
+            );
+        }
+        assert!(same_url("https://a.example", "https://a.example:443/"));
+        let e = vouch(&endpoints(None), "https://admin.example").unwrap_err();
+        assert_eq!(e.code, "untrusted_server");
+    }
+
     #[test]
     fn a_token_is_refreshed_shortly_before_it_expires() {
         let mut t = TokenSet {
@@ -523,6 +676,7 @@ mod tests {
             token_endpoint: String::new(),
             revocation_endpoint: None,
             client_id: String::new(),
+            issuer: None,
         };
         assert!(!t.expires_soon(900));
         assert!(t.expires_soon(975));

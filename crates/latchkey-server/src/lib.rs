@@ -82,6 +82,18 @@ pub struct ServeConfig {
     pub access_token_alg: Alg,
     pub synchronous_normal: bool,
     pub kek: Kek,
+    /// The admin API's public URL (`--admin-url`): published in discovery as
+    /// `latchkey_admin_api` and the audience of admin tokens (RFC 8707). `None`: derived
+    /// from the admin listener (its address, or the issuer's host when it listens on
+    /// every address, and `https` when it serves TLS).
+    pub admin_url: Option<String>,
+    /// The admin listener's own certificate and key; without them it serves TLS with
+    /// the public listener's (`--tls-cert`/`--tls-key`) when those are given.
+    pub admin_tls_cert: Option<PathBuf>,
+    pub admin_tls_key: Option<PathBuf>,
+    /// `--admin-insecure-http`: allows a non-loopback admin listener without TLS (a
+    /// TLS-terminating proxy in front of it). Without it such a listener is refused.
+    pub admin_insecure_http: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +155,65 @@ fn host_is_loopback(u: &url::Url) -> bool {
         Some(url::Host::Domain(d)) => d == "localhost",
         None => false,
     }
+}
+
+/// The admin listener's TLS files: its own, else the public listener's.
+fn admin_tls(
+    cfg: &ServeConfig,
+    public: Option<&(PathBuf, PathBuf)>,
+) -> Result<Option<(PathBuf, PathBuf)>, ServeError> {
+    match (&cfg.admin_tls_cert, &cfg.admin_tls_key) {
+        (Some(c), Some(k)) => Ok(Some((c.clone(), k.clone()))),
+        (None, None) => Ok(public.cloned()),
+        _ => Err(ServeError::Config(
+            "--admin-tls-cert and --admin-tls-key go together".into(),
+        )),
+    }
+}
+
+/// §5 of issue 10: an admin listener reachable from other machines speaks TLS, unless
+/// the operator says in so many words that something else protects it.
+fn check_admin_listener(cfg: &ServeConfig, tls: bool) -> Result<(), ServeError> {
+    if !cfg.admin_addr.ip().is_loopback() && !tls && !cfg.admin_insecure_http {
+        return Err(ServeError::Config(format!(
+            "the admin listener {} is not on loopback and would speak plain HTTP: give \
+             --tls-cert/--tls-key (or --admin-tls-cert/--admin-tls-key), or \
+             --admin-insecure-http when a TLS-terminating proxy stands in front of it",
+            cfg.admin_addr
+        )));
+    }
+    if let Some(u) = &cfg.admin_url {
+        let parsed = url::Url::parse(u)
+            .map_err(|_| ServeError::Config(format!("--admin-url {u:?} is not a URL")))?;
+        if !matches!(parsed.scheme(), "https" | "http")
+            || parsed.query().is_some()
+            || parsed.fragment().is_some()
+            || parsed.host().is_none()
+        {
+            return Err(ServeError::Config(format!(
+                "--admin-url {u}: an http(s):// URL without query or fragment"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The admin API's public URL when `--admin-url` is not given: the bound address (the
+/// issuer's host for an unspecified one), `https` when the listener serves TLS.
+fn derived_admin_url(issuer: &str, bound: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    let host = if bound.ip().is_unspecified() {
+        url::Url::parse(issuer)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "localhost".into())
+    } else {
+        match bound.ip() {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        }
+    };
+    format!("{scheme}://{host}:{}", bound.port())
 }
 
 /// Tokens issued, per minute, for the last hour (a ring of 60 buckets).
@@ -465,6 +536,8 @@ const STATS_FLUSH: Duration = Duration::from_secs(5);
 pub struct Running {
     pub public_addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// The admin API's public URL, as discovery publishes it.
+    pub admin_url: String,
     pub state: Arc<AppState>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -511,6 +584,7 @@ pub async fn start_configured(
             ))
         }
     };
+    check_admin_listener(&cfg, admin_tls(&cfg, tls.as_ref())?.is_some())?;
     if https_issuer && tls.is_none() && cfg.trusted_proxies.is_empty() {
         return Err(ServeError::Config(
             "an https:// issuer needs --tls-cert/--tls-key, or --trusted-proxy naming the TLS-terminating proxy".into(),
@@ -568,6 +642,8 @@ pub async fn start_with(
     cfg: ServeConfig,
     tls: Option<(PathBuf, PathBuf)>,
 ) -> Result<Running, ServeError> {
+    let admin_tls = admin_tls(&cfg, tls.as_ref())?;
+    check_admin_listener(&cfg, admin_tls.is_some())?;
     let (ready_tx, ready_rx) = watch::channel(false);
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = app_state_with(
@@ -598,6 +674,14 @@ pub async fn start_with(
         source: e,
     })?;
 
+    let admin_url = cfg
+        .admin_url
+        .clone()
+        .unwrap_or_else(|| derived_admin_url(&cfg.issuer, admin_addr, admin_tls.is_some()))
+        .trim_end_matches('/')
+        .to_string();
+    provider.set_admin_api(admin_url.clone());
+
     let mut tasks = Vec::new();
     let public_app =
         public_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -620,17 +704,24 @@ pub async fn start_with(
         }
     }
     let admin_app = admin_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let mut rx = stop_rx.clone();
-    tasks.push(tokio::spawn(async move {
-        let r = axum::serve(admin, admin_app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "admin listener failed");
+    match admin_tls {
+        Some((cert, key)) => {
+            tasks.push(tls::serve_tls(admin, admin_app, cert, key, stop_rx.clone()).await?);
         }
-    }));
+        None => {
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let r = axum::serve(admin, admin_app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "admin listener failed");
+                }
+            }));
+        }
+    }
 
     // Issuance counts: kept in memory per request, added to the store's per-minute
     // totals every few seconds (and once more on the way out).
@@ -702,6 +793,7 @@ pub async fn start_with(
     Ok(Running {
         public_addr,
         admin_addr,
+        admin_url,
         state,
         shutdown: stop_tx,
         tasks,
@@ -723,11 +815,12 @@ pub async fn serve_configured(
         issuer = %cfg.issuer,
         public = %running.public_addr,
         admin = %running.admin_addr,
+        admin_api = %running.admin_url,
         "latchkey listening"
     );
     eprintln!(
-        "latchkey: issuer {} · public {} · admin {}",
-        cfg.issuer, running.public_addr, running.admin_addr
+        "latchkey: issuer {} · public {} · admin {} ({})",
+        cfg.issuer, running.public_addr, running.admin_addr, running.admin_url
     );
     shutdown_signal().await;
     running.stop().await;
@@ -788,6 +881,23 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["error"], "server_error");
         assert!(!String::from_utf8_lossy(&body).contains("index out of bounds"));
+    }
+
+    #[test]
+    fn the_admin_url_follows_the_listener_unless_it_listens_everywhere() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            derived_admin_url("https://id.example", a("127.0.0.1:8081"), false),
+            "http://127.0.0.1:8081"
+        );
+        assert_eq!(
+            derived_admin_url("https://id.example", a("0.0.0.0:8443"), true),
+            "https://id.example:8443"
+        );
+        assert_eq!(
+            derived_admin_url("https://id.example", a("[::1]:9"), true),
+            "https://[::1]:9"
+        );
     }
 
     #[test]

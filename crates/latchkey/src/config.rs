@@ -23,6 +23,10 @@ pub struct FileConfig {
     pub admin_addr: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub admin_url: Option<String>,
+    pub admin_tls_cert: Option<PathBuf>,
+    pub admin_tls_key: Option<PathBuf>,
+    pub admin_insecure_http: Option<bool>,
     /// `--trusted-proxy` is repeatable; here it is a list.
     #[serde(alias = "trusted_proxies")]
     pub trusted_proxy: Option<Vec<String>>,
@@ -48,9 +52,15 @@ impl FileConfig {
         // Relative paths in the file are relative to the file, not to wherever the
         // command happens to be started from.
         let base = path.parent().unwrap_or_else(|| Path::new("."));
-        for p in [&mut cfg.db, &mut cfg.tls_cert, &mut cfg.tls_key]
-            .into_iter()
-            .flatten()
+        for p in [
+            &mut cfg.db,
+            &mut cfg.tls_cert,
+            &mut cfg.tls_key,
+            &mut cfg.admin_tls_cert,
+            &mut cfg.admin_tls_key,
+        ]
+        .into_iter()
+        .flatten()
         {
             if p.is_relative() {
                 *p = base.join(&*p);

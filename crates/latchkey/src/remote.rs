@@ -46,12 +46,19 @@ fn with_api_key_hint(e: AdminError) -> AdminError {
 
 /// `latchkey admin --server URL login [--device] [--issuer URL]`.
 pub async fn login(server: &str, issuer: Option<&str>, device: bool) -> Result<(), AdminError> {
-    // First: is there anywhere to keep the tokens? (No keyring, no sign-in.)
-    let ring = Keyring::open(server, EntryKind::SignIn).map_err(with_api_key_hint)?;
     let http = signin::http_client();
-    let ep = signin::endpoints_for(&http, server, issuer)
-        .await
-        .map_err(|e| AdminError::new(e.code, format!("{} (--issuer URL)", e.message)))?;
+    // An admin API its issuer does not vouch for is refused before anything else
+    // (issue 10 §3: no token, not even a sign-in, for it).
+    let vouched = signin::endpoints_for(&http, server, issuer).await;
+    if let Err(e) = &vouched {
+        if e.code == "untrusted_server" {
+            return Err(e.clone());
+        }
+    }
+    // Then: is there anywhere to keep the tokens? (No keyring, no sign-in.)
+    let ring = Keyring::open(server, EntryKind::SignIn).map_err(with_api_key_hint)?;
+    let ep =
+        vouched.map_err(|e| AdminError::new(e.code, format!("{} (--issuer URL)", e.message)))?;
     let tokens = if device {
         let auth = signin::device_authorize(&http, &ep, ADMIN_SCOPE).await?;
         eprintln!(

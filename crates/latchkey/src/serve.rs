@@ -61,6 +61,32 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
 
+    /// The admin API's public URL, published in discovery (`latchkey_admin_api`) and the
+    /// audience of admin tokens [default: from --admin-addr, https when it serves TLS]
+    #[arg(long, env = "LATCHKEY_ADMIN_URL", value_name = "URL")]
+    pub admin_url: Option<String>,
+
+    /// PEM certificate chain for the admin listener [default: --tls-cert]
+    #[arg(long, env = "LATCHKEY_ADMIN_TLS_CERT", value_name = "FILE")]
+    pub admin_tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --admin-tls-cert [default: --tls-key]
+    #[arg(long, env = "LATCHKEY_ADMIN_TLS_KEY", value_name = "FILE")]
+    pub admin_tls_key: Option<PathBuf>,
+
+    /// Allow a non-loopback admin listener over plain HTTP (only behind a
+    /// TLS-terminating proxy; give --admin-url its https:// address)
+    #[arg(
+        long,
+        env = "LATCHKEY_ADMIN_INSECURE_HTTP",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new()
+    )]
+    pub admin_insecure_http: Option<bool>,
+
     /// IP address of a TLS-terminating proxy whose Forwarded/X-Forwarded-* headers are
     /// believed (repeatable; comma-separated in the environment)
     #[arg(
@@ -122,6 +148,10 @@ pub struct ServeSettings {
     pub admin_addr: SocketAddr,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub admin_url: Option<String>,
+    pub admin_tls_cert: Option<PathBuf>,
+    pub admin_tls_key: Option<PathBuf>,
+    pub admin_insecure_http: bool,
     pub trusted_proxies: Vec<IpAddr>,
     /// `forwarded` or `x-forwarded-for`.
     pub proxy_header: String,
@@ -216,6 +246,11 @@ impl ServeArgs {
         if tls_cert.is_some() != tls_key.is_some() {
             bail!("--tls-cert and --tls-key must be given together");
         }
+        let admin_tls_cert = self.admin_tls_cert.or_else(|| file.admin_tls_cert.clone());
+        let admin_tls_key = self.admin_tls_key.or_else(|| file.admin_tls_key.clone());
+        if admin_tls_cert.is_some() != admin_tls_key.is_some() {
+            bail!("--admin-tls-cert and --admin-tls-key must be given together");
+        }
         let proxies = if self.trusted_proxy.is_empty() {
             file.trusted_proxy.clone().unwrap_or_default()
         } else {
@@ -259,6 +294,13 @@ impl ServeArgs {
             admin_addr: parse_addr("admin-addr", &admin_addr)?,
             tls_cert,
             tls_key,
+            admin_url: self.admin_url.or_else(|| file.admin_url.clone()),
+            admin_tls_cert,
+            admin_tls_key,
+            admin_insecure_http: self
+                .admin_insecure_http
+                .or(file.admin_insecure_http)
+                .unwrap_or(false),
             trusted_proxies,
             proxy_header,
             access_token_alg,
@@ -319,6 +361,10 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
         access_token_alg: settings.access_token_alg,
         synchronous_normal: settings.synchronous_normal,
         kek,
+        admin_url: settings.admin_url,
+        admin_tls_cert: settings.admin_tls_cert,
+        admin_tls_key: settings.admin_tls_key,
+        admin_insecure_http: settings.admin_insecure_http,
     };
     match latchkey_server::serve_configured(cfg, defaults).await {
         Ok(()) => ExitCode::SUCCESS,

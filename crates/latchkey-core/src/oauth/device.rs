@@ -62,6 +62,7 @@ impl Provider {
                 "the admin scopes are available in the device flow only to latchkey-console",
             ));
         }
+        self.check_resource(form.get("resource").map(String::as_str))?;
         let now = self.now();
         let device_code = random_token();
         let ttl = self.settings().await?.device_code_ttl;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 impl Provider {
     pub fn discovery(&self) -> Value {
         let e = |p: &str| self.config.endpoint(p);
-        json!({
+        let mut doc = json!({
             "issuer": self.config.issuer,
             "authorization_endpoint": e("/authorize"),
             "token_endpoint": e("/token"),
@@ -48,6 +48,14 @@ impl Provider {
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
             "authorization_response_iss_parameter_supported": true,
-        })
+        });
+        // Latchkey's own member (RFC 8414 §2 allows additional ones): where the admin
+        // API lives, so a sign-in client sends an admin token only to an admin API the
+        // issuer vouches for, never to whatever URL named this issuer. It is also the
+        // RFC 8707 resource indicator of admin tokens.
+        if let Some(api) = self.admin_api() {
+            doc["latchkey_admin_api"] = json!(api);
+        }
+        doc
     }
 }

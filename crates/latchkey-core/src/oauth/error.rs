@@ -25,6 +25,8 @@ pub enum ErrorCode {
     ExpiredToken,
     InvalidToken,
     InsufficientScope,
+    /// RFC 8707 §2.
+    InvalidTarget,
 }
 
 impl ErrorCode {
@@ -50,6 +52,7 @@ impl ErrorCode {
             ExpiredToken => "expired_token",
             InvalidToken => "invalid_token",
             InsufficientScope => "insufficient_scope",
+            InvalidTarget => "invalid_target",
         }
     }
 }

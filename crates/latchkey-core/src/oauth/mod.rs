@@ -11,6 +11,7 @@ pub mod error;
 pub mod fetch;
 pub mod introspect;
 pub mod pkce;
+pub mod resource;
 pub mod token;
 
 use crate::clock::{Clock, Timestamp};
@@ -122,6 +123,8 @@ pub struct Provider {
     password_verifier: RwLock<Arc<dyn crate::crypto::PasswordVerifier>>,
     /// The server's brute-force limiter for client credentials, if any.
     client_auth_gate: RwLock<Option<Arc<dyn client_auth::FailureGate>>>,
+    /// The admin API's public URL (RFC 8707 resource indicator), set once by the server.
+    admin_api: std::sync::OnceLock<String>,
 }
 
 /// Bound on remembered signatures; past it, expired entries go, then all.
@@ -182,6 +185,7 @@ impl Provider {
             remote_keys: std::sync::Mutex::new(HashMap::new()),
             password_verifier: RwLock::new(Arc::new(crate::crypto::InlineVerifier)),
             client_auth_gate: RwLock::new(None),
+            admin_api: std::sync::OnceLock::new(),
         }
     }
 

@@ -54,6 +54,7 @@ impl Provider {
             OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type")
         })?;
         let auth = self.authenticate_client(form, presented, "token").await?;
+        self.check_resource(form.get("resource").map(String::as_str))?;
         let client = auth.client;
         if !client.allows_grant(grant) {
             return Err(OAuthError::new(
@@ -90,7 +91,7 @@ impl Provider {
         let mut claims = json!({
             "iss": self.config.issuer,
             "sub": sub,
-            "aud": self.config.issuer,
+            "aud": self.access_audience(scopes),
             "client_id": client.id,
             "iat": now,
             "exp": exp,

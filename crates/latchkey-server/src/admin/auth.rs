@@ -8,6 +8,11 @@
 //!   subject is a live user with the admin role *now* — a demoted admin's token stops
 //!   working at once, not when it expires.
 //!
+//! An access token must also be *for* the admin API: its `aud` names the admin API's
+//! URL (RFC 8707; [`latchkey_core::oauth::resource`]). A token minted for another
+//! audience — the issuer's own endpoints, another server — is refused with 401 even when
+//! it carries an admin scope (AD-21), so a token that leaks from elsewhere is no key here.
+//!
 //! Whether a route writes is part of its entry in [`super::openapi::OPERATIONS`]
 //! (introspecting a token is a read though it is a `POST`). 401 means "who are you?" (no or unusable
 //! credential), 403 "you may not" (AD-01).
@@ -151,6 +156,11 @@ pub(super) async fn identify(st: &AppState, token: &str) -> Result<(String, bool
             "the access token lacks the latchkey:admin or latchkey:admin:read scope",
         ));
     }
+    if !audience_names(&claims, st.provider.admin_api()) {
+        return Err(unauthorized(
+            "the access token is not for this admin API (aud); sign in again",
+        ));
+    }
     let sub = claims
         .get("sub")
         .and_then(Value::as_str)
@@ -164,5 +174,58 @@ pub(super) async fn identify(st: &AppState, token: &str) -> Result<(String, bool
             )))
             .into_response(),
         ),
+    }
+}
+
+/// Whether the token's `aud` (a string or an array, RFC 7519 §4.1.3) names the admin
+/// API. Without a known admin API URL nothing matches: fail closed.
+fn audience_names(claims: &serde_json::Map<String, Value>, admin_api: Option<&str>) -> bool {
+    let Some(api) = admin_api else {
+        return false;
+    };
+    let same = |v: &Value| {
+        v.as_str()
+            .is_some_and(|a| latchkey_core::oauth::resource::same_resource(a, api))
+    };
+    match claims.get("aud") {
+        Some(Value::Array(list)) => list.iter().any(same),
+        Some(v) => same(v),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    fn audience_names(claims: &Value, api: Option<&str>) -> bool {
+        super::audience_names(claims.as_object().unwrap(), api)
+    }
+
+    #[test]
+    fn only_a_token_whose_audience_names_the_admin_api_passes() {
+        let api = Some("https://admin.example:8443");
+        assert!(audience_names(
+            &json!({"aud": "https://admin.example:8443"}),
+            api
+        ));
+        assert!(audience_names(
+            &json!({"aud": "https://admin.example:8443/"}),
+            api
+        ));
+        assert!(audience_names(
+            &json!({"aud": ["https://rs.example", "https://admin.example:8443"]}),
+            api
+        ));
+        assert!(!audience_names(&json!({"aud": "https://id.example"}), api));
+        assert!(!audience_names(
+            &json!({"aud": "https://admin.example"}),
+            api
+        ));
+        assert!(!audience_names(&json!({}), api));
+        assert!(!audience_names(
+            &json!({"aud": "https://admin.example:8443"}),
+            None
+        ));
     }
 }
