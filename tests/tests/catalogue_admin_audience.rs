@@ -430,6 +430,7 @@ fn serve_config(dir: &std::path::Path, port: u16, admin: SocketAddr) -> ServeCon
         tls_cert: None,
         tls_key: None,
         trusted_proxies: vec![],
+        proxy_header: Default::default(),
         access_token_alg: Alg::ES256,
         synchronous_normal: false,
         kek: Kek::generate(),

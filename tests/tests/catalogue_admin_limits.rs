@@ -482,6 +482,10 @@ async fn behind_proxy(h: &Harness, header: ProxyHeader) -> latchkey_e2e::latchke
         access_token_alg: latchkey_e2e::latchkey_core::model::Alg::ES256,
         synchronous_normal: false,
         kek: latchkey_e2e::latchkey_core::crypto::Kek::generate(),
+        admin_url: None,
+        admin_tls_cert: None,
+        admin_tls_key: None,
+        admin_insecure_http: false,
     };
     latchkey_e2e::latchkey_server::start_with(h.provider.clone(), cfg, None)
         .await

@@ -560,6 +560,10 @@ async fn serve_on_a_brand_new_database_has_latchkey_console_and_the_openid_scope
         access_token_alg: latchkey_e2e::latchkey_core::model::Alg::ES256,
         synchronous_normal: false,
         kek: latchkey_e2e::latchkey_core::crypto::Kek::generate(),
+        admin_url: None,
+        admin_tls_cert: None,
+        admin_tls_key: None,
+        admin_insecure_http: false,
     };
     let running = latchkey_e2e::latchkey_server::start(cfg)
         .await
