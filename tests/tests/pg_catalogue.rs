@@ -4,16 +4,16 @@
 //! throwaway cluster instead of a SQLite file. Tests that are about SQLite itself
 //! (its file lock) say so and return early here.
 
-#[path = "catalogue_admin_reliability.rs"]
-mod admin_reliability;
-#[path = "catalogue_admin_signin.rs"]
-mod admin_signin;
+#[path = "catalogue_admin_audience.rs"]
+mod admin_audience;
 #[path = "catalogue_admin_holes.rs"]
 mod admin_holes;
 #[path = "catalogue_admin_limits.rs"]
 mod admin_limits;
-#[path = "catalogue_admin_audience.rs"]
-mod admin_audience;
+#[path = "catalogue_admin_reliability.rs"]
+mod admin_reliability;
+#[path = "catalogue_admin_signin.rs"]
+mod admin_signin;
 #[path = "catalogue_authorize.rs"]
 mod authorize;
 #[path = "catalogue_device.rs"]
