@@ -157,8 +157,8 @@ impl Embedded {
         }
     }
 
-    /// Checks the KEK against the stored keys, then makes sure the built-in scopes exist
-    /// and every algorithm has a signing key. Idempotent.
+    /// Checks the KEK against the stored keys, then makes sure the built-in scopes (OIDC
+    /// and admin) exist and every algorithm has a signing key. Idempotent.
     ///
     /// Only missing keys are created here: scheduled rotation stays with the server,
     /// whose rotation policy this process may not share.
@@ -166,7 +166,7 @@ impl Embedded {
         // The KEK check comes first: with the wrong KEK, creating a missing key would
         // leave the store holding keys sealed under two different KEKs.
         self.manager.verify_kek().await?;
-        self.manager.ensure_builtin_scopes().await?;
+        self.manager.ensure_admin_scopes().await?;
         if !self.manager.keys_complete().await? {
             self.manager.ensure_keys().await?;
         }

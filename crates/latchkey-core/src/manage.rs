@@ -1911,8 +1911,19 @@ impl Manager {
     /// (authorization code + PKCE with a loopback redirect on any port, RFC 8252 §7.3;
     /// or the device flow). Idempotent; returns whether anything was created.
     pub async fn ensure_console_client(&self) -> ManageResult<bool> {
-        // The client lists `openid` and friends: on a database no admin command has
-        // opened yet they do not exist, and the client would be refused.
+        let mut created = self.ensure_admin_scopes().await?;
+        if self.store.client_get(CONSOLE_CLIENT_ID).await?.is_some() {
+            return Ok(created);
+        }
+        created |= self.insert_console_client().await?;
+        Ok(created)
+    }
+
+    /// The OIDC scopes and the two admin scopes, whichever command opens the database
+    /// first (the server, the admin CLI, the console): the console client lists `openid`
+    /// and friends, and an admin tool can be given `latchkey:admin` before any server
+    /// ran. Idempotent; returns whether anything was created.
+    pub async fn ensure_admin_scopes(&self) -> ManageResult<bool> {
         let mut created = self.ensure_builtin_scopes().await? > 0;
         for (name, description) in [
             (ADMIN_SCOPE, "Administer this Latchkey server"),
@@ -1942,9 +1953,10 @@ impl Manager {
                 Err(e) => return Err(e.into()),
             }
         }
-        if self.store.client_get(CONSOLE_CLIENT_ID).await?.is_some() {
-            return Ok(created);
-        }
+        Ok(created)
+    }
+
+    async fn insert_console_client(&self) -> ManageResult<bool> {
         let now = self.now();
         let client = Client {
             id: CONSOLE_CLIENT_ID.to_string(),
@@ -1989,7 +2001,7 @@ impl Manager {
             .await
         {
             Ok(_) => Ok(true),
-            Err(ManageError::Conflict(_)) => Ok(created),
+            Err(ManageError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }
