@@ -10,7 +10,9 @@
 #                cluster for the PostgreSQL tests (pg-cluster), then the desktop
 #                end-to-end tests
 #   make serve-cluster  a throwaway PostgreSQL and two nodes on loopback (Ctrl-C stops)
-#   make bench   Latchkey vs node-oidc-provider under identical wrk load (bench/run.sh),
+#   make bench   the CA-02 timing comparison of client authentication (an ignored test, as
+#                timing is a measurement, never a test assertion), then
+#                Latchkey vs node-oidc-provider under identical wrk load (bench/run.sh),
 #                then the desktop console vs an empty Tauri window (bench/desktop.sh;
 #                BENCH_DESKTOP=0 skips it, BENCH_DESKTOP_RUNS sets its cold-start runs)
 #   make clean   cargo clean
@@ -90,7 +92,11 @@ serve-cluster: build
 # The desktop benchmark runs even when the server benchmark missed something; the
 # target fails if either could not measure.
 bench: setup ui
-	@rc=0; bash bench/run.sh || rc=$$?; \
+	@rc=0; \
+	echo "bench: CA-02, client authentication time per class (unknown client, wrong secret, right prefix)"; \
+	$(CARGO) nextest run -p latchkey-e2e --test catalogue_token --run-ignored only --no-capture \
+	  ca_02_unknown_client_wrong_secret_and_right_prefix_take_comparable_time || rc=$$?; \
+	bash bench/run.sh || rc=$$?; \
 	if [ "$${BENCH_DESKTOP:-1}" != 0 ]; then bash bench/desktop.sh $${BENCH_DESKTOP_RUNS:-5} || rc=$$?; fi; \
 	exit $$rc
 

@@ -758,11 +758,13 @@ fn median(mut v: Vec<u128>) -> u128 {
     v[v.len() / 2]
 }
 
-/// The statistical half of CA-02, bounded: the engine's client authentication (no HTTP,
-/// so the per-address throttle does not interfere), 100 interleaved samples per class.
-/// It catches gross leaks (a hash or lookup done for one class only), not the
-/// microsecond differences a 10k-sample test could; see the report.
+/// The statistical half of CA-02: the engine's client authentication (no HTTP, so the
+/// per-address throttle does not interfere), 10 000 interleaved samples per class. A
+/// wall-clock comparison depends on how busy the machine is, so it is a measurement,
+/// not part of `make test`: `make bench` runs it (`--run-ignored only`) and prints the
+/// medians; it fails there when one class takes more than twice as long as another.
 #[tokio::test]
+#[ignore = "timing measurement: run by `make bench`"]
 async fn ca_02_unknown_client_wrong_secret_and_right_prefix_take_comparable_time() {
     use latchkey_e2e::latchkey_core::oauth::client_auth::Presented;
     use std::collections::HashMap;
@@ -778,7 +780,8 @@ async fn ca_02_unknown_client_wrong_secret_and_right_prefix_take_comparable_time
         ),
     ];
     let mut samples: Vec<Vec<u128>> = vec![Vec::new(); classes.len()];
-    for round in 0..110 {
+    const WARMUP: usize = 100;
+    for round in 0..WARMUP + 10_000 {
         for (i, (_, id, s)) in classes.iter().enumerate() {
             let presented = Presented {
                 basic: Some((id.clone(), s.clone())),
@@ -791,7 +794,7 @@ async fn ca_02_unknown_client_wrong_secret_and_right_prefix_take_comparable_time
                 .await;
             let dt = t.elapsed().as_micros();
             assert!(r.is_err());
-            if round >= 10 {
+            if round >= WARMUP {
                 samples[i].push(dt); // the first rounds warm caches up
             }
         }
