@@ -9,7 +9,6 @@
 use latchkey_e2e::catalogue_support::*;
 use latchkey_e2e::{Harness, TestClient};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 
 const USER: (&str, &str) = ("alice", "correct horse battery");
 const T0: i64 = 1_700_000_000;
@@ -309,19 +308,15 @@ async fn rv_07_revocation_while_the_database_is_locked_answers_503_with_retry_af
         .execute("BEGIN IMMEDIATE")
         .await
         .expect("take the write lock");
-    let started = Instant::now();
+    // Answered while the lock is still held: the store gave up after its busy timeout
+    // rather than waiting for the lock (no bound on how long that took: machine speed).
     let r = revoke(&h, &c1, &[("token", rt.as_str())]).await;
-    let took = started.elapsed();
     locker.execute("ROLLBACK").await.expect("release");
     locker.close().await.ok();
 
     assert_oauth_error(&r, 503, "temporarily_unavailable");
     let retry = r.header("retry-after").expect("Retry-After");
     assert!(retry.parse::<u64>().is_ok_and(|s| s > 0), "{retry}");
-    assert!(
-        took < Duration::from_millis(8000),
-        "fails after about busy_timeout, took {took:?}"
-    );
 
     // The client must not assume it happened: indeed it did not.
     assert!(is_active(&h, &c1, &rt).await);
