@@ -103,6 +103,20 @@ fn refusal(
     oauth_error_response(e)
 }
 
+/// Runs an engine call in a task of its own. A client that hangs up drops the handler's
+/// future at whatever await it is in; the grant and revocation paths take more than one
+/// store call (a reuse detected, then the family revoked; a code redeemed, then its
+/// audit), so they must finish whatever the client does. Each store call is safe to drop
+/// on its own (the store's `write`); this keeps the sequence whole. A panic in the task
+/// is answered as the engine's `server_error`, never as a dropped connection.
+async fn run_to_completion<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, OAuthError>> + Send + 'static,
+) -> Result<T, OAuthError> {
+    tokio::spawn(work)
+        .await
+        .unwrap_or_else(|_| Err(OAuthError::server_error()))
+}
+
 pub async fn token(
     State(st): St,
     ConnectInfo(peer): Peer,
@@ -125,7 +139,12 @@ pub async fn token(
             return r;
         }
     };
-    match st.provider.token(&params.map, &presented).await {
+    let outcome = {
+        let (provider, map, presented) =
+            (st.provider.clone(), params.map.clone(), presented.clone());
+        run_to_completion(async move { provider.token(&map, &presented).await }).await
+    };
+    match outcome {
         Ok(resp) => {
             st.metrics.token_issued();
             json_response(
@@ -200,7 +219,12 @@ pub async fn revoke(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match st.provider.revoke(&params.map, &presented).await {
+    let outcome = {
+        let (provider, map, presented) =
+            (st.provider.clone(), params.map.clone(), presented.clone());
+        run_to_completion(async move { provider.revoke(&map, &presented).await }).await
+    };
+    match outcome {
         Ok(()) => {
             let mut r = StatusCode::OK.into_response();
             no_store(r.headers_mut());
