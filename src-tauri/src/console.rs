@@ -272,25 +272,14 @@ impl Console {
         }
         embedded.close().await;
         let port = self.inner.opts.port;
-        let cfg = latchkey_server::ServeConfig {
-            db: db.to_path_buf(),
-            database: None,
-            issuer: local_issuer(port),
-            public_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        let cfg = latchkey_server::ServeConfig::new(
+            db.to_path_buf(),
+            local_issuer(port),
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             // The admin HTTP API is not what the console uses; keep it off a fixed port.
-            admin_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            tls_cert: None,
-            tls_key: None,
-            trusted_proxies: vec![],
-            proxy_header: Default::default(),
-            access_token_alg: Alg::ES256,
-            synchronous_normal: false,
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             kek,
-            admin_url: None,
-            admin_tls_cert: None,
-            admin_tls_key: None,
-            admin_insecure_http: false,
-        };
+        );
         let server = latchkey_server::start(cfg).await.map_err(|e| {
             let hint = match &e {
                 latchkey_server::ServeError::Bind { .. } => format!(

@@ -130,24 +130,13 @@ impl Harness {
                         true,
                     ))),
             );
-            let cfg = ServeConfig {
-                db: db.clone(),
-                database: None,
-                issuer: issuer.clone(),
-                public_addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                tls_cert: None,
-                tls_key: None,
-                trusted_proxies: vec![],
-                proxy_header: Default::default(),
-                access_token_alg: latchkey_core::model::Alg::ES256,
-                synchronous_normal: false,
-                kek: kek.clone(),
-                admin_url: None,
-                admin_tls_cert: None,
-                admin_tls_key: None,
-                admin_insecure_http: false,
-            };
+            let cfg = ServeConfig::new(
+                db.clone(),
+                issuer.clone(),
+                SocketAddr::from(([127, 0, 0, 1], port)),
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                kek.clone(),
+            );
             match latchkey_server::start_with(provider.clone(), cfg, tls_files.clone()).await {
                 Ok(running) => {
                     let h = Harness {

@@ -421,24 +421,13 @@ async fn ad_26_a_discovery_document_naming_another_issuer_is_refused() -> Result
 }
 
 fn serve_config(dir: &std::path::Path, port: u16, admin: SocketAddr) -> ServeConfig {
-    ServeConfig {
-        db: dir.join("latchkey.db"),
-        database: None,
-        issuer: format!("https://127.0.0.1:{port}"),
-        public_addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        admin_addr: admin,
-        tls_cert: None,
-        tls_key: None,
-        trusted_proxies: vec![],
-        proxy_header: Default::default(),
-        access_token_alg: Alg::ES256,
-        synchronous_normal: false,
-        kek: Kek::generate(),
-        admin_url: None,
-        admin_tls_cert: None,
-        admin_tls_key: None,
-        admin_insecure_http: false,
-    }
+    ServeConfig::new(
+        dir.join("latchkey.db"),
+        format!("https://127.0.0.1:{port}"),
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        admin,
+        Kek::generate(),
+    )
 }
 
 /// The status of `url` once the fresh server has made its keys (health says 503 until

@@ -470,22 +470,15 @@ async fn failed_admin_api_authentications_are_counted_and_rate_limited() {
 /// (The same engine as `h`'s server, on a second pair of listeners.)
 async fn behind_proxy(h: &Harness, header: ProxyHeader) -> latchkey_e2e::latchkey_server::Running {
     let cfg = latchkey_e2e::latchkey_server::ServeConfig {
-        db: h.db.clone(),
-        database: None,
-        issuer: h.issuer.clone(),
-        public_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        tls_cert: None,
-        tls_key: None,
         trusted_proxies: vec!["127.0.0.1".parse().unwrap(), "10.0.0.9".parse().unwrap()],
         proxy_header: header,
-        access_token_alg: latchkey_e2e::latchkey_core::model::Alg::ES256,
-        synchronous_normal: false,
-        kek: latchkey_e2e::latchkey_core::crypto::Kek::generate(),
-        admin_url: None,
-        admin_tls_cert: None,
-        admin_tls_key: None,
-        admin_insecure_http: false,
+        ..latchkey_e2e::latchkey_server::ServeConfig::new(
+            h.db.clone(),
+            h.issuer.clone(),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            latchkey_e2e::latchkey_core::crypto::Kek::generate(),
+        )
     };
     latchkey_e2e::latchkey_server::start_with(h.provider.clone(), cfg, None)
         .await

@@ -547,24 +547,13 @@ async fn serve_on_a_brand_new_database_has_latchkey_console_and_the_openid_scope
         .unwrap()
         .port();
     let issuer = format!("http://127.0.0.1:{port}");
-    let cfg = latchkey_e2e::latchkey_server::ServeConfig {
-        db: db.clone(),
-        database: None,
-        issuer: issuer.clone(),
-        public_addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        admin_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        tls_cert: None,
-        tls_key: None,
-        trusted_proxies: vec![],
-        proxy_header: Default::default(),
-        access_token_alg: latchkey_e2e::latchkey_core::model::Alg::ES256,
-        synchronous_normal: false,
-        kek: latchkey_e2e::latchkey_core::crypto::Kek::generate(),
-        admin_url: None,
-        admin_tls_cert: None,
-        admin_tls_key: None,
-        admin_insecure_http: false,
-    };
+    let cfg = latchkey_e2e::latchkey_server::ServeConfig::new(
+        db.clone(),
+        issuer.clone(),
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        latchkey_e2e::latchkey_core::crypto::Kek::generate(),
+    );
     let running = latchkey_e2e::latchkey_server::start(cfg)
         .await
         .expect("serve");

@@ -520,23 +520,14 @@ async fn hd_05_an_https_issuer_is_refused_without_tls_or_a_trusted_proxy() {
     assert!(server::validate_issuer("http://10.0.0.5:8080").is_err());
     assert!(server::validate_issuer("https://as.test").is_ok());
     let dir = tempfile::tempdir().unwrap();
-    let cfg = |issuer: &str| ServeConfig {
-        db: dir.path().join("latchkey.db"),
-        database: None,
-        issuer: issuer.to_string(),
-        public_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        tls_cert: None,
-        tls_key: None,
-        trusted_proxies: vec![],
-        proxy_header: Default::default(),
-        access_token_alg: latchkey_e2e::latchkey_core::model::Alg::ES256,
-        synchronous_normal: false,
-        kek: Kek::generate(),
-        admin_url: None,
-        admin_tls_cert: None,
-        admin_tls_key: None,
-        admin_insecure_http: false,
+    let cfg = |issuer: &str| {
+        ServeConfig::new(
+            dir.path().join("latchkey.db"),
+            issuer.to_string(),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Kek::generate(),
+        )
     };
     match server::start(cfg("https://as.test")).await {
         Err(ServeError::Config(msg)) => {

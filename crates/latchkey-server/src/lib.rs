@@ -96,6 +96,38 @@ pub struct ServeConfig {
     pub admin_insecure_http: bool,
 }
 
+impl ServeConfig {
+    /// A server on `db` at `issuer`, with every other choice at its default: no TLS, no
+    /// trusted proxy, ES256 access tokens, `synchronous=FULL`, the admin URL derived
+    /// from `admin_addr`. Callers set what they need on top (`ServeConfig { …, ..base }`).
+    pub fn new(
+        db: PathBuf,
+        issuer: String,
+        public_addr: SocketAddr,
+        admin_addr: SocketAddr,
+        kek: Kek,
+    ) -> Self {
+        Self {
+            db,
+            database: None,
+            issuer,
+            public_addr,
+            admin_addr,
+            tls_cert: None,
+            tls_key: None,
+            trusted_proxies: Vec::new(),
+            proxy_header: http::ProxyHeader::default(),
+            access_token_alg: Alg::ES256,
+            synchronous_normal: false,
+            kek,
+            admin_url: None,
+            admin_tls_cert: None,
+            admin_tls_key: None,
+            admin_insecure_http: false,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("invalid configuration: {0}")]
