@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Engine settings. Lifetimes in seconds.
 #[derive(Debug, Clone)]
@@ -80,13 +80,15 @@ pub struct KeySet {
 }
 
 struct KeyCache {
-    loaded_at: Option<Instant>,
+    /// `Clock::now_millis` when the set was read; `None` forces a re-read.
+    loaded_at: Option<i64>,
     set: Arc<KeySet>,
 }
 
 /// The effective settings, with the change marker seen before they were read.
 struct SettingsCache {
-    loaded_at: Instant,
+    /// `Clock::now_millis` when the settings were read.
+    loaded_at: i64,
     marker: Option<u64>,
     settings: Arc<ServerSettings>,
 }
@@ -289,6 +291,13 @@ impl Provider {
         Ok(())
     }
 
+    /// Whether something read at `at` (milliseconds on the provider's clock) may still be
+    /// reused at `now`. A read stamped in the future (the clock was set back) is stale.
+    fn within_cache_ttl(&self, at: i64, now: i64) -> bool {
+        let ttl = i64::try_from(self.config.cache_ttl.as_millis()).unwrap_or(i64::MAX);
+        (0..ttl).contains(&now.saturating_sub(at))
+    }
+
     pub fn invalidate_keys(&self) {
         if let Ok(mut c) = self.keys.write() {
             c.loaded_at = None;
@@ -299,11 +308,10 @@ impl Provider {
     /// a rotation or emergency revoke made by another process (the CLI, another node)
     /// takes effect within that bound.
     pub async fn keys(&self) -> OAuthResult<Arc<KeySet>> {
+        let now = self.clock.now_millis();
         if let Ok(c) = self.keys.read() {
-            if let Some(at) = c.loaded_at {
-                if at.elapsed() < self.config.cache_ttl {
-                    return Ok(c.set.clone());
-                }
+            if c.loaded_at.is_some_and(|at| self.within_cache_ttl(at, now)) {
+                return Ok(c.set.clone());
             }
         }
         let rows = self.store.keys_list().await?;
@@ -345,7 +353,7 @@ impl Provider {
         });
         if let Ok(mut c) = self.keys.write() {
             c.set = set.clone();
-            c.loaded_at = Some(Instant::now());
+            c.loaded_at = Some(now);
         }
         Ok(set)
     }
@@ -358,9 +366,10 @@ impl Provider {
         // The marker is taken before the read: a change that lands during the read
         // alters it, so the stale result is not reused.
         let marker = self.store.change_marker();
+        let now = self.clock.now_millis();
         if let Ok(c) = self.settings.read() {
             if let Some(c) = c.as_ref() {
-                if c.marker == marker && c.loaded_at.elapsed() < self.config.cache_ttl {
+                if c.marker == marker && self.within_cache_ttl(c.loaded_at, now) {
                     return Ok(c.settings.clone());
                 }
             }
@@ -372,7 +381,7 @@ impl Provider {
         ));
         if let Ok(mut c) = self.settings.write() {
             *c = Some(SettingsCache {
-                loaded_at: Instant::now(),
+                loaded_at: now,
                 marker,
                 settings: settings.clone(),
             });
