@@ -107,12 +107,14 @@ fn refusal(
 /// future at whatever await it is in; the grant and revocation paths take more than one
 /// store call (a reuse detected, then the family revoked; a code redeemed, then its
 /// audit), so they must finish whatever the client does. Each store call is safe to drop
-/// on its own (the store's `write`); this keeps the sequence whole. A panic in the task
-/// is answered as the engine's `server_error`, never as a dropped connection.
+/// on its own (the store's `write`); this keeps the sequence whole. The task runs in the
+/// request's span, so its log lines keep the request's correlation id. A panic in the
+/// task is answered as the engine's `server_error`, never as a dropped connection.
 async fn run_to_completion<T: Send + 'static>(
     work: impl std::future::Future<Output = Result<T, OAuthError>> + Send + 'static,
 ) -> Result<T, OAuthError> {
-    tokio::spawn(work)
+    use tracing::Instrument;
+    tokio::spawn(work.in_current_span())
         .await
         .unwrap_or_else(|_| Err(OAuthError::server_error()))
 }
