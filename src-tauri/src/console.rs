@@ -18,7 +18,6 @@ use latchkey_admin::keyring::{EntryKind, Keyring};
 use latchkey_admin::signin;
 use latchkey_admin::{AdminBackend, AdminError, Credential, Embedded, Remote, Secret};
 use latchkey_api_types::{ApiErrorDto, ClientCreateRequest, UserCreateRequest};
-use latchkey_core::model::Alg;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
