@@ -525,19 +525,30 @@ impl AdminBackend for Embedded {
             None => latest_event_id(&*store).await?,
         };
         Ok(Box::pin(futures_util::stream::unfold(
-            (store, start, std::collections::VecDeque::new(), None::<u64>),
-            |(store, mut last, mut queue, mut marker)| async move {
+            (
+                store,
+                start,
+                std::collections::VecDeque::new(),
+                None::<u64>,
+                0u32,
+            ),
+            |(store, mut last, mut queue, mut marker, mut skipped)| async move {
                 loop {
                     if let Some(e) = queue.pop_front() {
-                        return Some((Ok(e), (store, last, queue, marker)));
+                        return Some((Ok(e), (store, last, queue, marker, skipped)));
                     }
-                    // The change marker makes an idle poll free; a store without one is
-                    // polled anyway.
+                    // The change marker makes most idle polls free; a store without one
+                    // is polled anyway. A marker need not move on every commit (on
+                    // PostgreSQL only changes the read caches depend on move it, and a
+                    // new session or a security event is not one), so an unchanged
+                    // marker skips at most MARKER_SKIPS polls in a row.
                     let now_marker = store.change_marker();
-                    if now_marker.is_some() && now_marker == marker {
+                    if now_marker.is_some() && now_marker == marker && skipped < MARKER_SKIPS {
+                        skipped += 1;
                         tokio::time::sleep(EVENT_POLL).await;
                         continue;
                     }
+                    skipped = 0;
                     let filter = AuditFilter {
                         after_id: Some(last),
                         limit: Some(500),
@@ -557,7 +568,7 @@ impl AdminBackend for Embedded {
                         }
                         Err(e) => {
                             let err = AdminError::from(latchkey_core::manage::ManageError::from(e));
-                            return Some((Err(err), (store, last, queue, marker)));
+                            return Some((Err(err), (store, last, queue, marker, skipped)));
                         }
                     }
                 }
@@ -619,6 +630,10 @@ impl AdminBackend for Embedded {
 /// How often an idle event subscription looks for news: the console's live views lag
 /// by at most this.
 const EVENT_POLL: Duration = Duration::from_millis(250);
+
+/// Polls an unchanged change marker may skip in a row before the store is asked anyway:
+/// events that do not move the marker arrive within `(MARKER_SKIPS + 1) × EVENT_POLL`.
+const MARKER_SKIPS: u32 = 3;
 
 async fn latest_event_id(store: &dyn Store) -> AdminResult<i64> {
     let newest = store
