@@ -249,11 +249,19 @@ async fn a_write_waits_out_another_process_holding_the_write_lock() {
         .await
         .expect("write");
     let store = db.store().clone();
-    let mine = tokio::spawn(async move { store.meta_set("mine", "2").await });
-    // Hold the lock a while: the write, which asks for it at once, cannot finish
-    // (neither written nor refused) until the other process lets go. On a slow machine
-    // the write may not even have started yet; the check then holds trivially.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = std::sync::Arc::new(tokio::sync::Notify::new());
+    let mine = tokio::spawn({
+        let asked = asked.clone();
+        async move {
+            asked.notify_one();
+            store.meta_set("mine", "2").await
+        }
+    });
+    // Once the write has been asked for, it cannot finish (neither written nor refused:
+    // the busy timeout is far beyond any machine's pace) until the other process lets
+    // go. Ordering, not elapsed time: the write was asked for before this check.
+    asked.notified().await;
+    tokio::task::yield_now().await;
     assert!(
         !mine.is_finished(),
         "the write finished while another process held the write lock: {:?}",

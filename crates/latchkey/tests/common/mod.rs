@@ -23,6 +23,38 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// Waits until a `latchkey serve` started with `stderr(Stdio::piped())` says it is
+/// listening (its "latchkey: issuer … · public … · admin …" line, printed once both
+/// listeners are bound). Event-driven: the line arrives when the server is ready, on a
+/// fast machine or a slow one; the 120 s bound only turns a hang into a failure.
+/// Returns what the server printed up to then.
+pub fn wait_listening(child: &mut Child) -> String {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr(Stdio::piped())");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        for line in lines.by_ref() {
+            let Ok(line) = line else { break };
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.starts_with("latchkey: issuer ") {
+                let _ = tx.send(Ok(seen));
+                // Keep draining: a closed pipe would fail the server's later writes.
+                lines.for_each(drop);
+                return;
+            }
+        }
+        let _ = tx.send(Err(seen));
+    });
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(Ok(seen)) => seen,
+        Ok(Err(seen)) => panic!("latchkey serve exited before listening:\n{seen}"),
+        Err(_) => panic!("latchkey serve did not say it was listening"),
+    }
+}
+
 pub fn spawn_server(db: &Path, kek: &str) -> (Child, String) {
     let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
