@@ -26,49 +26,73 @@ export interface Loader<T> {
   set(value: T): void;
 }
 
-export function loader<T>(fetch: () => Promise<T>, opts: { immediate?: boolean } = {}): Loader<T> {
+/** What a fetch is told: whether it still matters, and whether it is for other inputs
+ * than the data on screen. */
+export interface LoadContext<T> {
+  /** The inputs (see `key`) differ from those of the data shown: show rows as they come. */
+  readonly fresh: boolean;
+  /** False once a newer load (for other inputs) has replaced this one: stop. */
+  current(): boolean;
+  /** Shows part of the answer while the rest is read (a paged list). */
+  partial(value: T): void;
+}
+
+export function loader<T>(
+  fetch: (ctx: LoadContext<T>) => Promise<T>,
+  opts: { immediate?: boolean; key?: () => string } = {},
+): Loader<T> {
   let data = $state.raw<T | null>(null);
   let error = $state<ApiError | null>(null);
   let loadFailed = $state(false);
   let loading = $state(false);
   let busy = $state(false);
   let generation = 0;
-  let running: Promise<void> | null = null;
+  // The inputs of the data shown, and of the load running (null: none runs).
+  let shownKey: string | null = null;
+  let runningKey: string | null = null;
+  let running: Promise<void> = Promise.resolve();
   let again = false;
 
-  async function once(): Promise<void> {
-    const gen = ++generation;
-    loading = true;
-    try {
-      const v = await fetch();
-      if (gen !== generation) return;
-      data = v;
-      if (loadFailed) {
-        error = null;
-        loadFailed = false;
-      }
-    } catch (e) {
-      if (gen !== generation) return;
-      error = toApiError(e);
-      loadFailed = true;
-    } finally {
-      if (gen === generation) loading = false;
-    }
-  }
-
+  /** Same inputs as the load running: wait for it and read once more after it (so a
+   * burst of reloads is one more read, never a restart that never finishes). Other
+   * inputs: abandon it and start over. */
   function load(): Promise<void> {
-    if (running) {
+    const key = opts.key?.() ?? '';
+    if (runningKey === key) {
       again = true;
       return running;
     }
+    const gen = ++generation;
+    runningKey = key;
+    again = false;
+    loading = true;
+    const ctx: LoadContext<T> = {
+      fresh: key !== shownKey,
+      current: () => gen === generation,
+      partial: (v) => {
+        if (gen === generation) data = v;
+      },
+    };
     running = (async () => {
       try {
-        do {
-          again = false;
-          await once();
-        } while (again);
+        const v = await fetch(ctx);
+        if (gen !== generation) return;
+        data = v;
+        shownKey = key;
+        if (loadFailed) {
+          error = null;
+          loadFailed = false;
+        }
+      } catch (e) {
+        if (gen !== generation) return;
+        error = toApiError(e);
+        loadFailed = true;
       } finally {
-        running = null;
+        if (gen === generation) {
+          loading = false;
+          runningKey = null;
+          if (again) await load();
+        }
       }
     })();
     return running;
