@@ -130,3 +130,37 @@ export function loader<T>(
     set(v: T) { data = v; },
   };
 }
+
+export interface Action {
+  readonly busy: boolean;
+  readonly error: ApiError | null;
+  /** Runs `f`; its error is shown (and `undefined` returned) instead of thrown. */
+  run<R>(f: () => Promise<R>): Promise<R | undefined>;
+  fail(e: unknown): void;
+  dismiss(): void;
+}
+
+/** The busy and error state of actions on a page or dialog that loads nothing itself
+ * (a wizard, the inspector): the same rules as `loader().run`. */
+export function action(): Action {
+  let busy = $state(false);
+  let error = $state<ApiError | null>(null);
+  return {
+    get busy() { return busy; },
+    get error() { return error; },
+    async run<R>(f: () => Promise<R>): Promise<R | undefined> {
+      busy = true;
+      error = null;
+      try {
+        return await f();
+      } catch (e) {
+        error = toApiError(e);
+        return undefined;
+      } finally {
+        busy = false;
+      }
+    },
+    fail(e: unknown) { error = toApiError(e); },
+    dismiss() { error = null; },
+  };
+}
