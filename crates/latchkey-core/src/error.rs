@@ -38,3 +38,90 @@ pub enum CryptoError {
     #[error("signing failed")]
     Sign,
 }
+
+/// What an administrative operation can report. Each variant has a stable [`code`]
+/// (`ManageError::code`) that every layer passes through unchanged; the message is for
+/// humans and never carries a secret, a password or a hash.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManageError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("storage is temporarily unavailable, try again ({0})")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ManageError {
+    pub const NOT_FOUND: &'static str = "not_found";
+    pub const INVALID_INPUT: &'static str = "invalid_input";
+    pub const CONFLICT: &'static str = "conflict";
+    pub const UNAVAILABLE: &'static str = "unavailable";
+    pub const INTERNAL: &'static str = "internal";
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ManageError::NotFound(_) => Self::NOT_FOUND,
+            ManageError::InvalidInput(_) => Self::INVALID_INPUT,
+            ManageError::Conflict(_) => Self::CONFLICT,
+            ManageError::Unavailable(_) => Self::UNAVAILABLE,
+            ManageError::Internal(_) => Self::INTERNAL,
+        }
+    }
+
+    pub(crate) fn invalid(msg: impl Into<String>) -> Self {
+        ManageError::InvalidInput(msg.into())
+    }
+}
+
+impl From<StoreError> for ManageError {
+    fn from(e: StoreError) -> Self {
+        // The store's messages name operations and schema columns, never values, so
+        // they are safe to show to an administrator.
+        match e {
+            StoreError::NotFound => ManageError::NotFound("not found".into()),
+            StoreError::Conflict(m) => ManageError::Conflict(m),
+            StoreError::Unavailable(m) => ManageError::Unavailable(m),
+            StoreError::Corrupt(m) => {
+                tracing::error!(target: "latchkey::manage", "corrupt store data: {m}");
+                ManageError::Internal(format!("stored data is invalid: {m}"))
+            }
+            StoreError::Other(m) => {
+                tracing::error!(target: "latchkey::manage", "store error: {m}");
+                ManageError::Internal("internal storage error (see the log)".into())
+            }
+        }
+    }
+}
+
+impl From<CryptoError> for ManageError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::Decrypt => ManageError::Internal(
+                "the key-encryption key cannot decrypt the stored signing keys; set \
+                 LATCHKEY_KEK or LATCHKEY_KEK_FILE to the key this database was created with"
+                    .into(),
+            ),
+            other => {
+                tracing::error!(target: "latchkey::manage", "crypto error: {other}");
+                ManageError::Internal(format!("cryptographic operation failed: {other}"))
+            }
+        }
+    }
+}
+
+pub type ManageResult<T> = Result<T, ManageError>;
+
+/// A value echoed back in an error message: control characters dropped, length bounded,
+/// so a pasted blob cannot flood a terminal or a log.
+pub(crate) fn shown(s: &str) -> String {
+    let mut out: String = s.chars().filter(|c| !c.is_control()).take(80).collect();
+    if s.chars().count() > 80 {
+        out.push('…');
+    }
+    out
+}
