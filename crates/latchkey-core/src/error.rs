@@ -1,6 +1,8 @@
 //! Typed errors of the core and of every store. The OAuth error type with the RFC codes
 //! lives in `oauth::error`; this is what goes wrong underneath it.
 
+use latchkey_api_types::ErrorCode;
+
 /// What a store can report. Backends map their driver errors onto these so the engine
 /// can tell "try again later" (503) from "your input clashes" (409/400) from a bug.
 #[derive(Debug, thiserror::Error)]
@@ -57,20 +59,25 @@ pub enum ManageError {
 }
 
 impl ManageError {
-    pub const NOT_FOUND: &'static str = "not_found";
-    pub const INVALID_INPUT: &'static str = "invalid_input";
-    pub const CONFLICT: &'static str = "conflict";
-    pub const UNAVAILABLE: &'static str = "unavailable";
-    pub const INTERNAL: &'static str = "internal";
+    pub const NOT_FOUND: &'static str = ErrorCode::NotFound.as_str();
+    pub const INVALID_INPUT: &'static str = ErrorCode::InvalidInput.as_str();
+    pub const CONFLICT: &'static str = ErrorCode::Conflict.as_str();
+    pub const UNAVAILABLE: &'static str = ErrorCode::Unavailable.as_str();
+    pub const INTERNAL: &'static str = ErrorCode::Internal.as_str();
+
+    /// The wire code (`ApiErrorDto::code`); its HTTP status is `ErrorCode::http_status`.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            ManageError::NotFound(_) => ErrorCode::NotFound,
+            ManageError::InvalidInput(_) => ErrorCode::InvalidInput,
+            ManageError::Conflict(_) => ErrorCode::Conflict,
+            ManageError::Unavailable(_) => ErrorCode::Unavailable,
+            ManageError::Internal(_) => ErrorCode::Internal,
+        }
+    }
 
     pub fn code(&self) -> &'static str {
-        match self {
-            ManageError::NotFound(_) => Self::NOT_FOUND,
-            ManageError::InvalidInput(_) => Self::INVALID_INPUT,
-            ManageError::Conflict(_) => Self::CONFLICT,
-            ManageError::Unavailable(_) => Self::UNAVAILABLE,
-            ManageError::Internal(_) => Self::INTERNAL,
-        }
+        self.error_code().as_str()
     }
 
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {

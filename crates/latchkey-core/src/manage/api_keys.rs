@@ -43,7 +43,7 @@ impl Manager {
                     continue;
                 }
                 let audit = self
-                    .audit_event(now, actor, "api_key.revoke")
+                    .audit_event(now, actor, AuditAction::ApiKeyRevoke.as_str())
                     .target(k.id.clone())
                     .after(&serde_json::json!({"reason": "creator_disabled", "user_id": user_id}));
                 match self.store.api_key_revoke(&k.id, now, &audit).await {
@@ -143,7 +143,7 @@ impl Manager {
             last_used_at: None,
         };
         let audit = self
-            .audit_event(now, actor, "api_key.create")
+            .audit_event(now, actor, AuditAction::ApiKeyCreate.as_str())
             .target(key.id.clone())
             .after(&api_key_summary(&key));
         self.store.api_key_insert(&key, &audit).await?;
@@ -152,7 +152,9 @@ impl Manager {
 
     pub async fn api_key_revoke(&self, actor: &str, id: &str) -> ManageResult<ApiKey> {
         let now = self.now();
-        let audit = self.audit_event(now, actor, "api_key.revoke").target(id);
+        let audit = self
+            .audit_event(now, actor, AuditAction::ApiKeyRevoke.as_str())
+            .target(id);
         match self.store.api_key_revoke(id, now, &audit).await {
             Err(StoreError::NotFound) => {
                 return Err(ManageError::NotFound(format!(

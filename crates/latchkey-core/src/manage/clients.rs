@@ -200,7 +200,7 @@ impl Manager {
             created_at: now,
             updated_at: now,
         };
-        self.insert_client(actor, client, "client.create", None)
+        self.insert_client(actor, client, AuditAction::ClientCreate.as_str(), None)
             .await
     }
 
@@ -333,7 +333,7 @@ impl Manager {
         }
         self.check_scopes_exist(&c.allowed_scopes).await?;
         let audit = self
-            .audit_event(c.updated_at, actor, "client.update")
+            .audit_event(c.updated_at, actor, AuditAction::ClientUpdate.as_str())
             .target(c.id.clone())
             .before(&before)
             .after(&c);
@@ -346,7 +346,7 @@ impl Manager {
     pub async fn client_delete(&self, actor: &str, id: &str) -> ManageResult<()> {
         let before = self.client_get(id).await?;
         let audit = self
-            .audit_event(self.now(), actor, "client.delete")
+            .audit_event(self.now(), actor, AuditAction::ClientDelete.as_str())
             .target(id)
             .before(&before);
         self.store.client_delete(id, &audit).await?;
@@ -379,7 +379,7 @@ impl Manager {
         let (plain, row) = self.new_secret(id, now);
         let previous_expire_at = now + overlap;
         let audit = self
-            .audit_event(now, actor, "client.rotate_secret")
+            .audit_event(now, actor, AuditAction::ClientRotateSecret.as_str())
             .target(id)
             .after(&json!({
                 "secret_id": row.id,
@@ -409,9 +409,9 @@ impl Manager {
         c.disabled = disabled;
         c.updated_at = self.now();
         let action = if disabled {
-            "client.disable"
+            AuditAction::ClientDisable.as_str()
         } else {
-            "client.enable"
+            AuditAction::ClientEnable.as_str()
         };
         let audit = self
             .audit_event(c.updated_at, actor, action)
@@ -458,7 +458,7 @@ impl Manager {
             updated_at: now,
             ..src
         };
-        self.insert_client(actor, client, "client.clone", Some(id))
+        self.insert_client(actor, client, AuditAction::ClientClone.as_str(), Some(id))
             .await
     }
 }

@@ -42,7 +42,7 @@ impl Manager {
                 created_at: now,
             };
             let audit = self
-                .audit_event(now, "system", "scope.create")
+                .audit_event(now, "system", AuditAction::ScopeCreate.as_str())
                 .target(name)
                 .after(&scope);
             match self.store.scope_insert(&scope, &audit).await {
@@ -95,7 +95,7 @@ impl Manager {
             updated_at: now,
         };
         match self
-            .insert_client("system", client, "client.create", None)
+            .insert_client("system", client, AuditAction::ClientCreate.as_str(), None)
             .await
         {
             Ok(_) => Ok(true),

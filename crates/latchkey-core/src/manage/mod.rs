@@ -48,6 +48,7 @@ use crate::keys::RotationPolicy;
 use crate::model::*;
 use crate::settings::{ServerSettings, FIELDS};
 use crate::store::{SessionInfo, Store};
+use latchkey_api_types::AuditAction;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -45,7 +45,7 @@ impl Manager {
             created_at: now,
         };
         let audit = self
-            .audit_event(now, actor, "scope.create")
+            .audit_event(now, actor, AuditAction::ScopeCreate.as_str())
             .target(scope.name.clone())
             .after(&scope);
         self.store.scope_insert(&scope, &audit).await?;
@@ -87,7 +87,7 @@ impl Manager {
             )));
         }
         let audit = self
-            .audit_event(self.now(), actor, "scope.delete")
+            .audit_event(self.now(), actor, AuditAction::ScopeDelete.as_str())
             .target(name)
             .before(&scope);
         self.store.scope_delete(name, &audit).await?;
@@ -111,7 +111,7 @@ impl Manager {
                 created_at: now,
             };
             let audit = self
-                .audit_event(now, "system", "scope.create")
+                .audit_event(now, "system", AuditAction::ScopeCreate.as_str())
                 .target(*name)
                 .after(&scope);
             match self.store.scope_insert(&scope, &audit).await {

@@ -198,7 +198,7 @@ impl Manager {
             SessionSelector::User(_) => {
                 let user_id = filter.user_id.clone().unwrap_or_default();
                 let audit = self
-                    .audit_event(now, actor, "session.revoke_user")
+                    .audit_event(now, actor, AuditAction::SessionRevokeUser.as_str())
                     .target(user_id.clone());
                 Ok(self
                     .store
@@ -207,7 +207,7 @@ impl Manager {
             }
             SessionSelector::Client(c) => {
                 let audit = self
-                    .audit_event(now, actor, "session.revoke_client")
+                    .audit_event(now, actor, AuditAction::SessionRevokeClient.as_str())
                     .target(c.clone());
                 Ok(self
                     .store
@@ -216,7 +216,7 @@ impl Manager {
             }
             SessionSelector::Ids(ids) => {
                 let audit = self
-                    .audit_event(now, actor, "session.revoke_selected")
+                    .audit_event(now, actor, AuditAction::SessionRevokeSelected.as_str())
                     .before(&json!({ "ids": ids }));
                 Ok(self
                     .store
@@ -225,7 +225,7 @@ impl Manager {
             }
             SessionSelector::Filter(q) => {
                 let audit = self
-                    .audit_event(now, actor, "session.revoke_filter")
+                    .audit_event(now, actor, AuditAction::SessionRevokeFilter.as_str())
                     .before(&json!({
                         "user": q.user, "client_id": q.client_id, "ip": q.ip,
                         "created_from": q.created_from, "created_to": q.created_to,
@@ -246,7 +246,7 @@ impl Manager {
         })?;
         let now = self.now();
         let audit = self
-            .audit_event(now, actor, "session.revoke")
+            .audit_event(now, actor, AuditAction::SessionRevoke.as_str())
             .target(id)
             .before(&s);
         Ok(self

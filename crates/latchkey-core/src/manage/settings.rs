@@ -108,7 +108,7 @@ impl Manager {
                     .into()
             };
             let audit = self
-                .audit_event(now, actor, "settings.update")
+                .audit_event(now, actor, AuditAction::SettingsUpdate.as_str())
                 .target("settings")
                 .before(&describe(&before))
                 .after(&describe(&after));

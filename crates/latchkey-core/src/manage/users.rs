@@ -92,7 +92,7 @@ impl Manager {
         };
         // `User` skips `password_hash` when serialised, so the audit never holds it.
         let audit = self
-            .audit_event(now, actor, "user.create")
+            .audit_event(now, actor, AuditAction::UserCreate.as_str())
             .target(user.id.clone())
             .after(&user);
         self.store.user_insert(&user, &audit).await?;
@@ -108,7 +108,7 @@ impl Manager {
         if !before.disabled {
             user.disabled = true;
             let audit = self
-                .audit_event(now, actor, "user.disable")
+                .audit_event(now, actor, AuditAction::UserDisable.as_str())
                 .target(user.id.clone())
                 .before(&before)
                 .after(&user);
@@ -117,7 +117,7 @@ impl Manager {
             self.store.user_update(&user, &audit).await?;
         }
         let audit = self
-            .audit_event(now, actor, "session.revoke_user")
+            .audit_event(now, actor, AuditAction::SessionRevokeUser.as_str())
             .target(user.id.clone());
         self.store
             .sessions_revoke_user(&user.id, now, Some(&audit))
@@ -135,7 +135,7 @@ impl Manager {
         let mut user = before.clone();
         user.disabled = false;
         let audit = self
-            .audit_event(self.now(), actor, "user.enable")
+            .audit_event(self.now(), actor, AuditAction::UserEnable.as_str())
             .target(user.id.clone())
             .before(&before)
             .after(&user);
@@ -157,7 +157,7 @@ impl Manager {
             .map_err(|_| ManageError::Internal("password hashing failed".into()))?;
         user.password_changed_at = now;
         let audit = self
-            .audit_event(now, actor, "user.set_password")
+            .audit_event(now, actor, AuditAction::UserSetPassword.as_str())
             .target(user.id.clone())
             .before(&before)
             .after(&user);

@@ -15,6 +15,7 @@ use crate::error::{shown, ManageError, ManageResult};
 use crate::keys::{self, RotationPolicy};
 use crate::model::{Alg, KeyState, NewAuditEvent, SigningKey};
 use crate::store::{KeyUpdate, Store};
+use latchkey_api_types::AuditAction;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -169,7 +170,7 @@ impl KeyLifecycle {
         let mut steps = 0;
         for alg in Alg::ALL {
             steps += self
-                .ensure_alg("system", "key.schedule", *alg, rotation)
+                .ensure_alg("system", AuditAction::KeySchedule.as_str(), *alg, rotation)
                 .await?;
         }
         Ok(steps)
@@ -233,10 +234,18 @@ impl KeyLifecycle {
                 if updates.is_empty() && new_state.is_none() {
                     break;
                 }
-                self.apply_key_plan(actor, "key.rotate", alg, &keys, updates, new_state)
-                    .await?;
+                self.apply_key_plan(
+                    actor,
+                    AuditAction::KeyRotate.as_str(),
+                    alg,
+                    &keys,
+                    updates,
+                    new_state,
+                )
+                .await?;
             }
-            self.ensure_alg(actor, "key.rotate", alg, rotation).await?;
+            self.ensure_alg(actor, AuditAction::KeyRotate.as_str(), alg, rotation)
+                .await?;
             let active = active_kid(&self.store.keys_list().await?, alg).ok_or_else(|| {
                 ManageError::Internal(format!("rotation left no active {alg} key"))
             })?;
@@ -310,7 +319,7 @@ impl KeyLifecycle {
             "new_key": new_key.as_ref().map(key_summary),
         });
         let audit = self
-            .audit_event(now, actor, "key.revoke")
+            .audit_event(now, actor, AuditAction::KeyRevoke.as_str())
             .target(key.kid.clone())
             .before(&key_summary(&key))
             .after(&after)
@@ -319,7 +328,7 @@ impl KeyLifecycle {
             .keys_apply(&updates, new_key.as_ref(), Some(&audit))
             .await?;
         // Publish a fresh successor for the next rotation.
-        self.ensure_alg(actor, "key.revoke", key.alg, rotation)
+        self.ensure_alg(actor, AuditAction::KeyRevoke.as_str(), key.alg, rotation)
             .await?;
         Ok(KeyRevocation {
             kid: key.kid,
