@@ -5,6 +5,7 @@
 pub mod authorize;
 mod cache;
 pub mod client_auth;
+pub mod consent;
 pub mod device;
 pub mod discovery;
 pub mod error;
