@@ -71,6 +71,16 @@ pub fn typescript() -> String {
             _ => out.push_str(&format!("export type {name} = {};\n\n", ts_type(schema))),
         }
     }
+    // The one derived table the console needs at run time: which pages an audited
+    // action concerns, decided by `AuditAction::event_kind`, never by the action's text.
+    out.push_str(
+        "/** Which live event each audit action is (`AuditAction::event_kind`). */\n\
+         export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {\n",
+    );
+    for a in AuditAction::ALL {
+        out.push_str(&format!("  '{a}': '{}',\n", a.event_kind()));
+    }
+    out.push_str("};\n");
     out
 }
 

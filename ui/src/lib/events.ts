@@ -3,7 +3,8 @@
 // An event's `kind` is the generated `EventKind` union (decided in Rust by
 // `AuditAction::event_kind`), so a page comparing it with a kind that does not exist
 // fails `npm run check`.
-import type { AdminEventDto, EventKind } from './types';
+import type { AdminEventDto, AuditAction, EventKind } from './types';
+import { AUDIT_ACTION_EVENT_KINDS } from './api/types.gen';
 
 type Listener = (e: AdminEventDto) => void;
 const listeners = new Set<Listener>();
@@ -37,4 +38,16 @@ export function onAdminEventOf(kinds: readonly EventKind[], l: Listener): () => 
   return onAdminEvent((e) => {
     if (kinds.includes(e.kind)) l(e);
   });
+}
+
+/**
+ * The live-event kind of a stored audit event (what `EventKind::of` decides in Rust):
+ * security events by their flag, others by the generated action table; an action this
+ * console does not know is a plain change.
+ */
+export function eventKindOf(action: string, security: boolean): EventKind {
+  if (security) return 'security_event';
+  return Object.hasOwn(AUDIT_ACTION_EVENT_KINDS, action)
+    ? AUDIT_ACTION_EVENT_KINDS[action as AuditAction]
+    : 'changed';
 }

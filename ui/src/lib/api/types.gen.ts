@@ -597,3 +597,32 @@ export interface UserDto {
   username: string;
 }
 
+/** Which live event each audit action is (`AuditAction::event_kind`). */
+export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {
+  'client.create': 'client_changed',
+  'client.update': 'client_changed',
+  'client.delete': 'client_changed',
+  'client.rotate_secret': 'client_changed',
+  'client.enable': 'client_changed',
+  'client.disable': 'client_changed',
+  'client.clone': 'client_changed',
+  'scope.create': 'changed',
+  'scope.delete': 'changed',
+  'user.create': 'changed',
+  'user.disable': 'session_revoked',
+  'user.enable': 'changed',
+  'user.set_password': 'changed',
+  'key.schedule': 'key_rotated',
+  'key.rotate': 'key_rotated',
+  'key.revoke': 'key_revoked',
+  'session.create': 'session_created',
+  'session.revoke': 'session_revoked',
+  'session.revoke_user': 'session_revoked',
+  'session.revoke_client': 'session_revoked',
+  'session.revoke_selected': 'session_revoked',
+  'session.revoke_filter': 'session_revoked',
+  'token.revoke': 'session_revoked',
+  'api_key.create': 'changed',
+  'api_key.revoke': 'changed',
+  'settings.update': 'changed',
+};
