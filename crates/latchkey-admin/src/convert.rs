@@ -308,24 +308,10 @@ pub(crate) fn audit_page(items: Vec<AuditEvent>, limit: i64) -> AuditPageDto {
     }
 }
 
-/// What the console's live views care about in an audited action.
+/// What the console's live views care about in an audited action (decided once, by
+/// `AuditAction::event_kind`).
 pub(crate) fn event_kind(e: &AuditEvent) -> &'static str {
-    let a = e.action.as_str();
-    if e.security {
-        "security_event"
-    } else if a == "session.create" {
-        "session_created"
-    } else if a.starts_with("session.") || a == "token.revoke" || a == "user.disable" {
-        "session_revoked"
-    } else if a == "key.revoke" {
-        "key_revoked"
-    } else if a.starts_with("key.") {
-        "key_rotated"
-    } else if a.starts_with("client.") {
-        "client_changed"
-    } else {
-        "changed"
-    }
+    latchkey_api_types::EventKind::of(&e.action, e.security).as_str()
 }
 
 pub(crate) fn admin_event(e: &AuditEvent) -> AdminEventDto {

@@ -12,7 +12,10 @@
 //! Types that carry a secret or a password print `..` in their `Debug` form, so a
 //! stray `{:?}` in a log line cannot leak one.
 
+pub mod codes;
 pub mod ts;
+
+pub use codes::{AuditAction, ErrorCode, EventKind};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -23,6 +26,9 @@ use serde_json::Value;
 /// API edge `unauthorized`, `forbidden`) and a human message without secrets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ApiErrorDto {
+    /// One of [`ErrorCode`]'s strings (kept a string in Rust so a code from a newer
+    /// server still parses; its schema and TS type are the union).
+    #[schemars(with = "ErrorCode")]
     pub code: String,
     pub message: String,
 }
@@ -758,8 +764,8 @@ pub struct SettingsUpdateRequest {
 /// One event of `GET /admin/v1/events` (server-sent events, `event:` = `kind`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AdminEventDto {
-    /// `session_created` | `session_revoked` | `key_rotated` | `key_revoked` |
-    /// `client_changed` | `security_event` | `changed` (any other audited change).
+    /// Which pages it concerns: [`EventKind::of`] the audit event.
+    #[schemars(with = "EventKind")]
     pub kind: String,
     /// The audit event behind it (secrets redacted there already).
     pub event: AuditEventDto,

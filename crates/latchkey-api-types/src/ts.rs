@@ -28,7 +28,7 @@ pub fn schemas() -> Map<String, Value> {
         AuditPageDto, ApiKeyDto, ApiKeyCreateRequest, ApiKeyCreated, StatsRequest,
         TokenCountDto, SecurityCountDto, StatsDto, HealthDto, KeyScheduleDto,
         KeysScheduleDto, TokenRequest, AdminEventDto, SettingDto, SettingsDto,
-        SettingsUpdateRequest,
+        SettingsUpdateRequest, ErrorCode, EventKind, AuditAction,
     );
     g.definitions().clone()
 }
@@ -71,6 +71,16 @@ pub fn typescript() -> String {
             _ => out.push_str(&format!("export type {name} = {};\n\n", ts_type(schema))),
         }
     }
+    // The one derived table the console needs at run time: which pages an audited
+    // action concerns, decided by `AuditAction::event_kind`, never by the action's text.
+    out.push_str(
+        "/** Which live event each audit action is (`AuditAction::event_kind`). */\n\
+         export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {\n",
+    );
+    for a in AuditAction::ALL {
+        out.push_str(&format!("  '{a}': '{}',\n", a.event_kind()));
+    }
+    out.push_str("};\n");
     out
 }
 
@@ -100,6 +110,20 @@ fn ts_type(s: &Value) -> String {
     {
         let parts: Vec<String> = any.iter().map(ts_type).collect();
         return parts.join(" | ");
+    }
+    // A closed set of strings (the enums in `codes`): a union of literals.
+    if let Some(c) = s.get("const").and_then(Value::as_str) {
+        return format!("'{c}'");
+    }
+    if let Some(Value::Array(vs)) = s.get("enum") {
+        let parts: Vec<String> = vs
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|v| format!("'{v}'"))
+            .collect();
+        if !parts.is_empty() {
+            return parts.join(" | ");
+        }
     }
     match s.get("type") {
         Some(Value::Array(ts)) => {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod inspect;
 pub mod jwt;
 pub mod keys;
+pub mod limits;
 pub mod manage;
 pub mod model;
 pub mod oauth;

@@ -543,6 +543,16 @@ pub fn join_scope(scopes: &[String]) -> String {
     scopes.join(" ")
 }
 
+/// Admin-set values as stored: by name, with a version that every write moves, so a
+/// write based on an older read can be refused rather than undo a concurrent one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredSettings {
+    pub values: std::collections::BTreeMap<String, i64>,
+    pub version: i64,
+    /// Unix seconds of the last write (0: never written).
+    pub updated_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 //!
 //! Does not own: where the values are applied (the engine reads them through
 //! `Provider::settings`, the server's limiters through it too) or validation against
-//! other stored data (`manage::Manager::settings_update`).
+//! other stored data (the admin operation `settings_update`).
 
 use crate::keys::RotationPolicy;
 use serde::{Deserialize, Serialize};
@@ -71,11 +71,11 @@ macro_rules! settings {
 
 settings! {
     /// Access-token lifetime given to new clients.
-    access_token_ttl: TokenLifetimes, 1, crate::manage::MAX_ACCESS_TOKEN_TTL;
+    access_token_ttl: TokenLifetimes, 1, crate::limits::MAX_ACCESS_TOKEN_TTL;
     /// Absolute refresh-token (session) lifetime given to new clients.
-    refresh_token_ttl: TokenLifetimes, crate::manage::MIN_REFRESH_TTL, crate::manage::MAX_REFRESH_TOKEN_TTL;
+    refresh_token_ttl: TokenLifetimes, crate::limits::MIN_REFRESH_TTL, crate::limits::MAX_REFRESH_TOKEN_TTL;
     /// Refresh-token idle lifetime given to new clients (≤ `refresh_token_ttl`).
-    refresh_idle_ttl: TokenLifetimes, crate::manage::MIN_REFRESH_TTL, crate::manage::MAX_REFRESH_TOKEN_TTL;
+    refresh_idle_ttl: TokenLifetimes, crate::limits::MIN_REFRESH_TTL, crate::limits::MAX_REFRESH_TOKEN_TTL;
     /// Authorization codes: RFC 6749 §4.1.2 recommends at most 10 minutes.
     code_ttl: TokenLifetimes, 10, 10 * MINUTE;
     id_token_ttl: TokenLifetimes, MINUTE, DAY;
@@ -106,9 +106,9 @@ impl Default for ServerSettings {
     fn default() -> Self {
         let rotation = RotationPolicy::default();
         Self {
-            access_token_ttl: crate::manage::DEFAULT_ACCESS_TOKEN_TTL,
-            refresh_token_ttl: crate::manage::DEFAULT_REFRESH_TOKEN_TTL,
-            refresh_idle_ttl: crate::manage::DEFAULT_REFRESH_IDLE_TTL,
+            access_token_ttl: crate::limits::DEFAULT_ACCESS_TOKEN_TTL,
+            refresh_token_ttl: crate::limits::DEFAULT_REFRESH_TOKEN_TTL,
+            refresh_idle_ttl: crate::limits::DEFAULT_REFRESH_IDLE_TTL,
             code_ttl: 60,
             id_token_ttl: 600,
             device_code_ttl: 600,
@@ -191,15 +191,8 @@ impl ServerSettings {
     }
 }
 
-/// Admin-set values as stored: by name, with a version that every write moves, so a
-/// write based on an older read can be refused rather than undo a concurrent one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StoredSettings {
-    pub values: BTreeMap<String, i64>,
-    pub version: i64,
-    /// Unix seconds of the last write (0: never written).
-    pub updated_at: i64,
-}
+/// Moved to the model so the store contract does not depend on this module.
+pub use crate::model::StoredSettings;
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,6 @@
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::model::*;
-use crate::settings::StoredSettings;
 use std::collections::BTreeMap;
 
 pub type StoreResult<T> = Result<T, StoreError>;

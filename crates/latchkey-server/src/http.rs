@@ -271,12 +271,8 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response<axum::body::B
 
 /// RFC 6749 §5.2 error body, with the status and headers each code calls for.
 pub fn oauth_error_response(e: &OAuthError) -> Response<axum::body::Body> {
-    let status = match e.code {
-        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
-        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::BAD_REQUEST,
-    };
+    let status =
+        StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut body = serde_json::json!({"error": e.code.as_str()});
     if let Some(d) = e.description() {
         body["error_description"] = Value::from(sanitize_description(d));

@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use latchkey_core::crypto::{b64url, ct_eq, random_token, sha256};
 use latchkey_core::model::{SignIn, User};
 use latchkey_core::oauth::authorize::{
-    asks_admin_scopes, is_native_redirect, loopback_port, AuthorizeError, AuthzRequest, LoginError,
+    asks_admin_scopes, AuthorizeError, AuthzRequest, LoginError,
 };
+use latchkey_core::oauth::consent::{ConsentOutcome, ConsentPageError, ConsentRefusal, Resumed};
 use latchkey_core::oauth::error::{ErrorCode, OAuthError};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -372,30 +373,25 @@ pub async fn login_post(
     };
 
     let mut resp = if let Some(req_id) = f.get("req") {
-        match st.provider.parked_request(req_id, None).await {
-            Ok(Some(req)) => {
-                let _ = st.provider.consume_parked(req_id).await;
-                match st.provider.store.client_get(&req.client_id).await {
-                    Ok(Some(client)) if !client.disabled => {
-                        continue_authorization(
-                            &st,
-                            req,
-                            &client,
-                            Some((sign_in.clone(), user)),
-                            peer,
-                            &headers,
-                        )
-                        .await
-                    }
-                    Ok(_) => error_page(
-                        &st,
-                        StatusCode::BAD_REQUEST,
-                        "The application is no longer available.",
-                    ),
-                    Err(_) => unavailable_page(&st),
-                }
+        match st.provider.resume_parked(req_id).await {
+            Ok(Resumed::Ready(ready)) => {
+                let (req, client) = *ready;
+                continue_authorization(
+                    &st,
+                    req,
+                    &client,
+                    Some((sign_in.clone(), user)),
+                    peer,
+                    &headers,
+                )
+                .await
             }
-            Ok(None) => error_page(
+            Ok(Resumed::ClientGone) => error_page(
+                &st,
+                StatusCode::BAD_REQUEST,
+                "The application is no longer available.",
+            ),
+            Ok(Resumed::Expired) => error_page(
                 &st,
                 StatusCode::BAD_REQUEST,
                 "This sign-in request has expired. Start again from the application.",
@@ -417,19 +413,6 @@ pub async fn login_post(
     resp
 }
 
-/// Each requested scope with the description the consent and device pages show.
-async fn scope_lines(st: &AppState, scopes: &[String]) -> Vec<(String, String)> {
-    let mut out = Vec::with_capacity(scopes.len());
-    for s in scopes {
-        let d = match st.provider.store.scope_get(s).await {
-            Ok(Some(sc)) => sc.description,
-            _ => String::new(),
-        };
-        out.push((s.clone(), d));
-    }
-    out
-}
-
 /// GET /consent?req=…
 pub async fn consent_get(State(st): St, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
     let q = Params::parse(query.unwrap_or_default().as_bytes());
@@ -443,34 +426,31 @@ pub async fn consent_get(State(st): St, RawQuery(query): RawQuery, headers: Head
             "You are not signed in. Start again from the application.",
         );
     };
-    let req = match st.provider.parked_request(req_id, Some(&sign_in.id)).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
+    let prompt = match st.provider.consent_prompt(req_id, &sign_in.id).await {
+        Ok(p) => p,
+        Err(ConsentPageError::Expired) => {
             return error_page(
                 &st,
                 StatusCode::BAD_REQUEST,
                 "This request has expired or was already answered.",
             )
         }
-        Err(_) => return unavailable_page(&st),
-    };
-    let client = match st.provider.store.client_get(&req.client_id).await {
-        Ok(Some(c)) => c,
-        _ => {
+        Err(ConsentPageError::ClientGone) => {
             return error_page(
                 &st,
                 StatusCode::BAD_REQUEST,
                 "The application is no longer available.",
             )
         }
+        Err(ConsentPageError::Unavailable) => return unavailable_page(&st),
     };
-    let scopes = scope_lines(&st, &req.scopes).await;
+    let req = &prompt.request;
     let fields = format!("{}{}", hidden("req", req_id), hidden("csrf", &req.csrf));
-    let native = client.is_public() && is_native_redirect(&req.redirect_uri);
+    let native = prompt.native;
     let mut notices = Vec::new();
     if native {
         // RFC 8252 §8.6: the person must see which program will receive the answer.
-        notices.push(Notice::Note(match loopback_port(&req.redirect_uri) {
+        notices.push(Notice::Note(match prompt.loopback_port {
             Some(port) => format!(
                 "This is an application on a computer, not a website: Latchkey cannot \
                  check which program it is. Allowing hands the access to whatever program \
@@ -484,10 +464,10 @@ pub async fn consent_get(State(st): St, RawQuery(query): RawQuery, headers: Head
             ),
         }));
     }
-    if asks_admin_scopes(&req.scopes) && user.is_admin {
+    if prompt.admin_scopes && user.is_admin {
         notices.push(admin_warning(&st));
     }
-    if native || asks_admin_scopes(&req.scopes) {
+    if native || prompt.admin_scopes {
         notices.push(Notice::Note(
             "If you did not just start this sign-in yourself, choose Deny.".into(),
         ));
@@ -503,8 +483,8 @@ pub async fn consent_get(State(st): St, RawQuery(query): RawQuery, headers: Head
         html::decision_page(
             title,
             "/consent",
-            &client.name,
-            &scopes,
+            &prompt.client_name,
+            &prompt.scopes,
             &notices,
             &fields,
             &user.username,
@@ -557,73 +537,43 @@ async fn consent_post_checked(
             "The form is missing its anti-forgery token.",
         );
     };
-    let Ok(Some((sign_in, user))) = current_sign_in(&st, &headers).await else {
+    let Ok(Some((sign_in, _user))) = current_sign_in(&st, &headers).await else {
         return error_page(&st, StatusCode::FORBIDDEN, "You are not signed in.");
     };
-    let raw = match st.provider.store.auth_request_get(req_id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return error_page(&st, StatusCode::BAD_REQUEST, "Unknown request."),
-        Err(_) => return unavailable_page(&st),
-    };
-    if raw.sign_in_id.as_deref() != Some(sign_in.id.as_str()) {
-        return error_page(
-            &st,
-            StatusCode::FORBIDDEN,
-            "This request belongs to another session.",
-        );
-    }
-    let Ok(req) = serde_json::from_str::<AuthzRequest>(&raw.params) else {
-        return error_page(&st, StatusCode::BAD_REQUEST, "Unknown request.");
-    };
-    if !ct_eq(req.csrf.as_bytes(), csrf.as_bytes()) {
-        return error_page(
-            &st,
-            StatusCode::FORBIDDEN,
-            "The anti-forgery token does not match.",
-        );
-    }
-    match st.provider.consume_parked(req_id).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return error_page(
-                &st,
-                StatusCode::BAD_REQUEST,
-                "This request has expired or was already answered.",
-            )
-        }
-        Err(_) => return unavailable_page(&st),
-    }
-    let p = &st.provider;
-    if f.get("decision") != Some("approve") {
-        let e = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
-        return see_other(
-            &st,
-            &p.error_location(&req.redirect_uri, req.state.as_deref(), &e),
-        );
-    }
-    // The approval page may have stayed open past the window of a recent sign-in.
-    if p.admin_reauth_due(&req.scopes, &sign_in) {
-        return match p.park_request(&req, None).await {
-            Ok(id) => see_other(&st, &format!("/login?req={id}")),
-            Err(_) => unavailable_page(&st),
-        };
-    }
-    if p.record_consent(&user.id, &req.client_id, &req.scopes)
-        .await
-        .is_err()
-    {
-        return unavailable_page(&st);
-    }
     let ip = ip_of(&st, peer, &headers);
-    match p
-        .issue_code(&req, &sign_in, Some(&ip), user_agent(&headers).as_deref())
-        .await
-    {
-        Ok(loc) => see_other(&st, &loc),
-        Err(e) => see_other(
-            &st,
-            &p.error_location(&req.redirect_uri, req.state.as_deref(), &e),
-        ),
+    let outcome = st
+        .provider
+        .consent_decide(
+            req_id,
+            csrf,
+            f.get("decision") == Some("approve"),
+            &sign_in,
+            Some(&ip),
+            user_agent(&headers).as_deref(),
+        )
+        .await;
+    match outcome {
+        ConsentOutcome::Redirect(loc) => see_other(&st, &loc),
+        ConsentOutcome::SignInAgain(id) => see_other(&st, &format!("/login?req={id}")),
+        ConsentOutcome::Unavailable => unavailable_page(&st),
+        ConsentOutcome::Refused(why) => {
+            let (status, msg) = match why {
+                ConsentRefusal::UnknownRequest => (StatusCode::BAD_REQUEST, "Unknown request."),
+                ConsentRefusal::OtherSession => (
+                    StatusCode::FORBIDDEN,
+                    "This request belongs to another session.",
+                ),
+                ConsentRefusal::CsrfMismatch => (
+                    StatusCode::FORBIDDEN,
+                    "The anti-forgery token does not match.",
+                ),
+                ConsentRefusal::AlreadyAnswered => (
+                    StatusCode::BAD_REQUEST,
+                    "This request has expired or was already answered.",
+                ),
+            };
+            error_page(&st, status, msg)
+        }
     }
 }
 
@@ -749,7 +699,7 @@ pub async fn device_post(
     }
     match f.get("decision") {
         None => {
-            let scopes = scope_lines(&st, &dc.scopes).await;
+            let scopes = st.provider.scope_descriptions(&dc.scopes).await;
             let mut notices = Vec::new();
             if asks_admin_scopes(&dc.scopes) && user.is_admin {
                 notices.push(admin_warning(&st));

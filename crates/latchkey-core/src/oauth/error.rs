@@ -55,6 +55,18 @@ impl ErrorCode {
             InvalidTarget => "invalid_target",
         }
     }
+
+    /// The HTTP status of a JSON error response with this code: 401 for client
+    /// authentication (RFC 6749 §5.2), 500/503 for the server's own failures, 400 for
+    /// the rest. The one mapping; the server adds the headers each code calls for.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ErrorCode::InvalidClient => 401,
+            ErrorCode::ServerError => 500,
+            ErrorCode::TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
 }
 
 /// An OAuth error with an optional description. Descriptions are fixed strings written

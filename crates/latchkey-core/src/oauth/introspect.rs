@@ -13,6 +13,7 @@ use super::Provider;
 use crate::crypto::sha256;
 use crate::jwt;
 use crate::model::{parse_scope, AuthMethod, KeyState, NewAuditEvent};
+use latchkey_api_types::AuditAction;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -272,7 +273,7 @@ impl Provider {
         }
         let now = self.now();
         if let Some(rt) = self.store.refresh_get(&sha256(token.as_bytes())).await? {
-            let audit = NewAuditEvent::new(now, actor, "token.revoke")
+            let audit = NewAuditEvent::new(now, actor, AuditAction::TokenRevoke.as_str())
                 .target(rt.session_id.clone())
                 .after(&json!({"token_type": "refresh_token", "client_id": rt.client_id}));
             return Ok(self
@@ -289,7 +290,7 @@ impl Provider {
             return Ok(false);
         };
         let jti = self.denylist(&claims, now).await?;
-        let audit = NewAuditEvent::new(now, actor, "token.revoke")
+        let audit = NewAuditEvent::new(now, actor, AuditAction::TokenRevoke.as_str())
             .target(jti.clone())
             .after(&json!({"token_type": "access_token", "client_id": claims.get("client_id")}));
         self.store.audit_insert(&audit).await?;

@@ -5,11 +5,13 @@
 pub mod authorize;
 mod cache;
 pub mod client_auth;
+pub mod consent;
 pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod fetch;
 pub mod introspect;
+pub mod key_lifecycle;
 pub mod pkce;
 pub mod resource;
 pub mod token;
@@ -33,7 +35,7 @@ pub struct Config {
     /// The issuer identifier, byte-exact as published (no trailing slash added).
     pub issuer: String,
     /// The configured defaults of the runtime settings (lifetimes, rotation, limits);
-    /// what an administrator sets (`manage::Manager::settings_update`) overrides them.
+    /// what an administrator sets (the admin operation `settings_update`) overrides them.
     /// Read the values in force with [`Provider::settings`], never from here.
     pub defaults: ServerSettings,
     pub device_interval: i64,
@@ -59,7 +61,7 @@ impl Config {
             auth_request_ttl: 900,
             access_token_alg: Alg::ES256,
             id_token_alg: Alg::RS256,
-            jwks_max_age: crate::manage::DEFAULT_JWKS_MAX_AGE,
+            jwks_max_age: crate::limits::DEFAULT_JWKS_MAX_AGE,
             cache_ttl: Duration::from_secs(1),
             jwt_leeway: 10,
             jwks_refetch_min: Duration::from_secs(10),
@@ -93,9 +95,9 @@ struct SettingsCache {
     settings: Arc<ServerSettings>,
 }
 
-fn manage_error(e: crate::manage::ManageError) -> OAuthError {
+fn lifecycle_error(e: crate::error::ManageError) -> OAuthError {
     match e {
-        crate::manage::ManageError::Unavailable(_) => OAuthError::unavailable(),
+        crate::error::ManageError::Unavailable(_) => OAuthError::unavailable(),
         other => {
             tracing::error!(error = %other, "key maintenance failed");
             OAuthError::server_error()
@@ -254,39 +256,38 @@ impl Provider {
         &self.config.issuer
     }
 
-    /// The admin operations over this provider's store, for the key jobs below.
-    pub fn manager(&self) -> crate::manage::Manager {
-        crate::manage::Manager::new(
-            self.store.clone(),
-            self.clock.clone(),
-            self.kek.clone(),
-            crate::manage::ManagePolicy {
-                defaults: self.config.defaults,
-                jwks_max_age: self.config.jwks_max_age,
-                ..Default::default()
-            },
-        )
+    /// The key-encryption key, for the admin operations over this provider
+    /// (`manage`'s `Provider::manager`).
+    pub(crate) fn kek(&self) -> &Kek {
+        &self.kek
+    }
+
+    fn key_lifecycle(&self) -> key_lifecycle::KeyLifecycle {
+        key_lifecycle::KeyLifecycle::new(self.store.clone(), self.clock.clone(), self.kek.clone())
     }
 
     /// Brings the keys of every algorithm in line with the rotation policy (creating
     /// them on first start). Called at start-up and by the scheduler.
     pub async fn maintain_keys(&self) -> OAuthResult<()> {
         let rotation = self.settings().await?.rotation();
-        self.manager()
+        self.key_lifecycle()
             .ensure_keys_with(&rotation)
             .await
-            .map_err(manage_error)?;
+            .map_err(lifecycle_error)?;
         self.invalidate_keys();
         Ok(())
     }
 
     /// Rotate-now for one algorithm (the pre-published successor signs at once);
-    /// `actor` is recorded in the audit log.
+    /// `actor` is recorded in the audit log. The rotation policy is read from the store,
+    /// not the settings cache, as an admin rotation does.
     pub async fn rotate_alg(&self, alg: Alg, actor: &str) -> OAuthResult<()> {
-        self.manager()
-            .keys_rotate(actor, Some(alg))
+        let stored = self.store.settings_get().await?;
+        let rotation = ServerSettings::effective(&self.config.defaults, &stored.values).rotation();
+        self.key_lifecycle()
+            .keys_rotate(actor, Some(alg), &rotation)
             .await
-            .map_err(manage_error)?;
+            .map_err(lifecycle_error)?;
         self.invalidate_keys();
         Ok(())
     }

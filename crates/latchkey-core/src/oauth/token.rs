@@ -10,6 +10,7 @@ use crate::crypto::{random_id, random_token, sha256};
 use crate::jwt;
 use crate::model::*;
 use crate::store::{Issuance, RotateOutcome};
+use latchkey_api_types::AuditAction;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -641,7 +642,7 @@ fn session_created_event(session: &Session, grant: &str) -> NewAuditEvent {
     NewAuditEvent::new(
         session.created_at,
         format!("user:{}", session.user_id),
-        "session.create",
+        AuditAction::SessionCreate.as_str(),
     )
     .target(session.id.clone())
     .after(&serde_json::json!({

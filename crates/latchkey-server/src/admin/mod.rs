@@ -44,17 +44,10 @@ impl From<AdminError> for ApiError {
     }
 }
 
+/// The status of an error code: `ErrorCode::http_status`, the one mapping.
 pub fn status_for(code: &str) -> StatusCode {
-    match code {
-        "not_found" => StatusCode::NOT_FOUND,
-        "invalid_input" => StatusCode::BAD_REQUEST,
-        "conflict" => StatusCode::CONFLICT,
-        "unauthorized" => StatusCode::UNAUTHORIZED,
-        "forbidden" => StatusCode::FORBIDDEN,
-        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-        "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    StatusCode::from_u16(latchkey_api_types::ErrorCode::http_status_of(code))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl IntoResponse for ApiError {

@@ -186,7 +186,7 @@ pub fn document() -> Value {
             "type": "object",
             "required": ["code", "message"],
             "properties": {
-                "code": {"type": "string", "enum": ["not_found", "invalid_input", "conflict", "unauthorized", "forbidden", "unavailable", "internal"]},
+                "code": {"type": "string", "enum": latchkey_api_types::ErrorCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>()},
                 "message": {"type": "string"}
             }
         }),

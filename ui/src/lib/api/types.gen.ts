@@ -6,11 +6,8 @@
 export interface AdminEventDto {
   /** The audit event behind it (secrets redacted there already). */
   event: AuditEventDto;
-  /**
-   * `session_created` | `session_revoked` | `key_rotated` | `key_revoked` |
-   * `client_changed` | `security_event` | `changed` (any other audited change).
-   */
-  kind: string;
+  /** Which pages it concerns: [`EventKind::of`] the audit event. */
+  kind: EventKind;
 }
 
 /**
@@ -19,7 +16,11 @@ export interface AdminEventDto {
  * API edge `unauthorized`, `forbidden`) and a human message without secrets.
  */
 export interface ApiErrorDto {
-  code: string;
+  /**
+   * One of [`ErrorCode`]'s strings (kept a string in Rust so a code from a newer
+   * server still parses; its schema and TS type are the union).
+   */
+  code: ErrorCode;
   message: string;
 }
 
@@ -59,6 +60,14 @@ export interface ApiKeyDto {
   read_only: boolean;
   revoked_at?: number | null;
 }
+
+/**
+ * The `action` of an audit event written by an admin operation or the engine.
+ * Security events (`security.…`, flagged `security`) carry a family and a detail
+ * (the endpoint, the error) and are not listed here: their event kind comes from
+ * the flag.
+ */
+export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'key.schedule' | 'token.revoke';
 
 export interface AuditEventDto {
   /** e.g. `client.create`, `session.revoke`, `security.refresh_token.reuse_detected`. */
@@ -234,6 +243,12 @@ export interface ClientUpdateRequest {
   refresh_token_ttl?: number | null;
   require_consent?: boolean | null;
 }
+
+/** The `code` of every admin API and IPC error. */
+export type ErrorCode = 'not_found' | 'invalid_input' | 'conflict' | 'unavailable' | 'rate_limited' | 'internal' | 'unauthorized' | 'forbidden';
+
+/** What a live admin event means to the console's pages (which of them refresh). */
+export type EventKind = 'session_created' | 'session_revoked' | 'key_rotated' | 'key_revoked' | 'client_changed' | 'security_event' | 'changed';
 
 export interface HealthDto {
   /**
@@ -582,3 +597,32 @@ export interface UserDto {
   username: string;
 }
 
+/** Which live event each audit action is (`AuditAction::event_kind`). */
+export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {
+  'client.create': 'client_changed',
+  'client.update': 'client_changed',
+  'client.delete': 'client_changed',
+  'client.rotate_secret': 'client_changed',
+  'client.enable': 'client_changed',
+  'client.disable': 'client_changed',
+  'client.clone': 'client_changed',
+  'scope.create': 'changed',
+  'scope.delete': 'changed',
+  'user.create': 'changed',
+  'user.disable': 'session_revoked',
+  'user.enable': 'changed',
+  'user.set_password': 'changed',
+  'key.schedule': 'key_rotated',
+  'key.rotate': 'key_rotated',
+  'key.revoke': 'key_revoked',
+  'session.create': 'session_created',
+  'session.revoke': 'session_revoked',
+  'session.revoke_user': 'session_revoked',
+  'session.revoke_client': 'session_revoked',
+  'session.revoke_selected': 'session_revoked',
+  'session.revoke_filter': 'session_revoked',
+  'token.revoke': 'session_revoked',
+  'api_key.create': 'changed',
+  'api_key.revoke': 'changed',
+  'settings.update': 'changed',
+};

@@ -1,0 +1,267 @@
+//! The closed vocabularies of the admin API and the console: error codes, audit
+//! actions and live-event kinds. Each is an enum serialised to exactly the strings the
+//! wire has always carried, with its JSON Schema (so the OpenAPI document and the
+//! TypeScript union types in `ui/src/lib/api/types.gen.ts` list the same values), and
+//! the one place each derived fact (an error's HTTP status, an action's event kind) is
+//! decided.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $( $(#[doc = $doc:literal])* $v:ident = $s:literal, )+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+        pub enum $name {
+            $( $(#[doc = $doc])* #[serde(rename = $s)] $v, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+
+            /// The wire string.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$v => $s,)+ }
+            }
+
+            /// The value a wire string names, if any.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some($name::$v),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.as_str().to_string()
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// The `code` of every admin API and IPC error.
+    ErrorCode {
+        NotFound = "not_found",
+        InvalidInput = "invalid_input",
+        Conflict = "conflict",
+        /// No valid credential (admin API edge).
+        Unauthorized = "unauthorized",
+        /// A credential without the right (a read-only key writing, no admin role).
+        Forbidden = "forbidden",
+        Unavailable = "unavailable",
+        RateLimited = "rate_limited",
+        Internal = "internal",
+    }
+}
+
+impl ErrorCode {
+    /// The HTTP status of an admin API response carrying this code: the one mapping.
+    pub const fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::NotFound => 404,
+            ErrorCode::InvalidInput => 400,
+            ErrorCode::Conflict => 409,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    /// The status for a code as carried in a string; a code this build does not know
+    /// is an internal error.
+    pub fn http_status_of(code: &str) -> u16 {
+        Self::parse(code)
+            .unwrap_or(ErrorCode::Internal)
+            .http_status()
+    }
+}
+
+string_enum! {
+    /// What a live admin event means to the console's pages (which of them refresh).
+    EventKind {
+        SessionCreated = "session_created",
+        SessionRevoked = "session_revoked",
+        KeyRotated = "key_rotated",
+        KeyRevoked = "key_revoked",
+        ClientChanged = "client_changed",
+        SecurityEvent = "security_event",
+        /// Any other audited change.
+        Changed = "changed",
+    }
+}
+
+string_enum! {
+    /// The `action` of an audit event written by an admin operation or the engine.
+    /// Security events (`security.…`, flagged `security`) carry a family and a detail
+    /// (the endpoint, the error) and are not listed here: their event kind comes from
+    /// the flag.
+    AuditAction {
+        ClientCreate = "client.create",
+        ClientUpdate = "client.update",
+        ClientDelete = "client.delete",
+        ClientRotateSecret = "client.rotate_secret",
+        ClientEnable = "client.enable",
+        ClientDisable = "client.disable",
+        ClientClone = "client.clone",
+        ScopeCreate = "scope.create",
+        ScopeDelete = "scope.delete",
+        UserCreate = "user.create",
+        UserDisable = "user.disable",
+        UserEnable = "user.enable",
+        UserSetPassword = "user.set_password",
+        /// A step of the scheduled key lifecycle.
+        KeySchedule = "key.schedule",
+        KeyRotate = "key.rotate",
+        KeyRevoke = "key.revoke",
+        SessionCreate = "session.create",
+        SessionRevoke = "session.revoke",
+        SessionRevokeUser = "session.revoke_user",
+        SessionRevokeClient = "session.revoke_client",
+        SessionRevokeSelected = "session.revoke_selected",
+        SessionRevokeFilter = "session.revoke_filter",
+        /// RFC 7009 revocation of a token.
+        TokenRevoke = "token.revoke",
+        ApiKeyCreate = "api_key.create",
+        ApiKeyRevoke = "api_key.revoke",
+        SettingsUpdate = "settings.update",
+    }
+}
+
+impl AuditAction {
+    /// Which live event this action is, so the console pages that show what it changes
+    /// refresh. Exhaustive: a new action must say which pages it concerns.
+    pub const fn event_kind(self) -> EventKind {
+        use AuditAction::*;
+        match self {
+            SessionCreate => EventKind::SessionCreated,
+            SessionRevoke
+            | SessionRevokeUser
+            | SessionRevokeClient
+            | SessionRevokeSelected
+            | SessionRevokeFilter
+            | TokenRevoke
+            | UserDisable => EventKind::SessionRevoked,
+            KeyRevoke => EventKind::KeyRevoked,
+            KeySchedule | KeyRotate => EventKind::KeyRotated,
+            ClientCreate | ClientUpdate | ClientDelete | ClientRotateSecret | ClientEnable
+            | ClientDisable | ClientClone => EventKind::ClientChanged,
+            ScopeCreate | ScopeDelete | UserCreate | UserEnable | UserSetPassword
+            | ApiKeyCreate | ApiKeyRevoke | SettingsUpdate => EventKind::Changed,
+        }
+    }
+}
+
+impl EventKind {
+    /// The event kind of a stored audit event: security events by their flag, others
+    /// by their action; an action this build does not know is a plain change.
+    pub fn of(action: &str, security: bool) -> EventKind {
+        if security {
+            return EventKind::SecurityEvent;
+        }
+        AuditAction::parse(action).map_or(EventKind::Changed, AuditAction::event_kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_serialises_to_its_wire_string_and_parses_back() {
+        fn check<
+            T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + Copy,
+        >(
+            all: &[T],
+            s: fn(T) -> &'static str,
+            p: fn(&str) -> Option<T>,
+        ) {
+            for v in all {
+                assert_eq!(serde_json::to_value(v).unwrap(), serde_json::json!(s(*v)));
+                assert_eq!(
+                    serde_json::from_value::<T>(serde_json::json!(s(*v))).unwrap(),
+                    *v
+                );
+                assert_eq!(p(s(*v)), Some(*v));
+            }
+        }
+        check(ErrorCode::ALL, ErrorCode::as_str, ErrorCode::parse);
+        check(EventKind::ALL, EventKind::as_str, EventKind::parse);
+        check(AuditAction::ALL, AuditAction::as_str, AuditAction::parse);
+    }
+
+    #[test]
+    fn error_codes_keep_their_http_statuses() {
+        let got: Vec<(&str, u16)> = ErrorCode::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.http_status()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("not_found", 404),
+                ("invalid_input", 400),
+                ("conflict", 409),
+                ("unauthorized", 401),
+                ("forbidden", 403),
+                ("unavailable", 503),
+                ("rate_limited", 429),
+                ("internal", 500),
+            ]
+        );
+        assert_eq!(ErrorCode::http_status_of("something_new"), 500);
+    }
+
+    /// The kinds the prefix rules gave before the enum: the console refreshes the same
+    /// pages for the same actions.
+    #[test]
+    fn event_kinds_are_the_ones_the_action_prefixes_gave() {
+        for a in AuditAction::ALL {
+            let s = a.as_str();
+            let by_prefix = if s == "session.create" {
+                "session_created"
+            } else if s.starts_with("session.") || s == "token.revoke" || s == "user.disable" {
+                "session_revoked"
+            } else if s == "key.revoke" {
+                "key_revoked"
+            } else if s.starts_with("key.") {
+                "key_rotated"
+            } else if s.starts_with("client.") {
+                "client_changed"
+            } else {
+                "changed"
+            };
+            assert_eq!(a.event_kind().as_str(), by_prefix, "{s}");
+            assert_eq!(EventKind::of(s, false), a.event_kind());
+        }
+        assert_eq!(
+            EventKind::of("client.create", true),
+            EventKind::SecurityEvent
+        );
+        assert_eq!(
+            EventKind::of("security.rate_limited.token", true),
+            EventKind::SecurityEvent
+        );
+        assert_eq!(EventKind::of("something.new", false), EventKind::Changed);
+    }
+}
