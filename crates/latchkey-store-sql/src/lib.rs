@@ -152,3 +152,32 @@ pub fn affected(n: u64) -> StoreResult<()> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{Connection, SqliteConnection};
+
+    /// The statements are written with `$N` for both backends; SQLite reads `$1` as a
+    /// named parameter, and sqlx-sqlite binds it to argument N by its number.
+    #[tokio::test]
+    async fn sqlite_binds_dollar_n_to_argument_n_whatever_the_order_or_repetition() {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        let row: (String, String, String, i64) = sqlx::query_as("SELECT $2, $1, $2, $3 + $3")
+            .bind("first")
+            .bind("second")
+            .bind(20_i64)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(row, ("second".into(), "first".into(), "second".into(), 40));
+    }
+
+    #[test]
+    fn a_write_is_plain_until_marked_and_marks_combine() {
+        let w = super::Write::new("op");
+        assert!(!w.publish && !w.retry);
+        let w = w.publish().retry();
+        assert!(w.publish && w.retry);
+        assert_eq!(w.op, "op");
+    }
+}
