@@ -373,7 +373,9 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn session_in_tx(
+            /// One session by id, on `conn`: a reader, or a write transaction that must
+            /// see its own changes.
+            pub(super) async fn load_session(
                 conn: &mut Conn,
                 op: &'static str,
                 id: &str,
@@ -986,7 +988,7 @@ macro_rules! sql_store {
                     };
                 };
 
-                let session = session_in_tx(conn, OP, &session_id).await?;
+                let session = load_session(conn, OP, &session_id).await?;
                 let live = idle_expires_at > at && session.as_ref().is_some_and(|s| s.is_live(at));
                 let Some(mut session) = session.filter(|_| live) else {
                     return Ok(Finish::Rollback(RotateOutcome::Dead));
@@ -1010,7 +1012,7 @@ macro_rules! sql_store {
                 access: Option<&AccessTokenRecord>,
             ) -> Done<bool> {
                 const OP: &str = "refresh_reissue";
-                let live = session_in_tx(conn, OP, session_id)
+                let live = load_session(conn, OP, session_id)
                     .await?
                     .is_some_and(|s| s.is_live(at));
                 if !live {
@@ -1952,13 +1954,8 @@ macro_rules! sql_store {
 
                     async fn session_get(&self, id: &str) -> StoreResult<Option<Session>> {
                         const OP: &str = "session_get";
-                        let row: Option<rows::SessionRow> =
-                            sqlx::query_as("SELECT * FROM sessions WHERE id = $1")
-                                .bind(id)
-                                .fetch_optional(self.reader())
-                                .await
-                                .map_err(ops::db(OP))?;
-                        row.map(|r| $crate::conv(OP, r)).transpose()
+                        let mut conn = self.reader().acquire().await.map_err(ops::db(OP))?;
+                        ops::load_session(&mut conn, OP, id).await
                     }
 
                     async fn sessions_list(
