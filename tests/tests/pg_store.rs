@@ -3,7 +3,6 @@
 //! schema, change notification between nodes and the leader lock.
 
 use latchkey_core::model::NewAuditEvent;
-use latchkey_core::store::Store;
 use latchkey_core::store_suite::{self, client, T0};
 use latchkey_e2e::pg::TestDatabase;
 use latchkey_store_postgres::{PgOptions, PgStore};

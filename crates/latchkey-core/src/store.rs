@@ -1,5 +1,8 @@
-//! The storage contract. Backends (SQLite now, PostgreSQL next) implement [`Store`];
-//! `store::suite` is the one behaviour test suite every backend runs.
+//! The storage contract, one narrow trait per noun (clients, scopes, users, keys,
+//! sessions and tokens, audit, settings, API keys, and the store's coordination with
+//! other processes), as fosite splits its storage. [`Store`] is their union: backends
+//! (SQLite, PostgreSQL) implement the narrow traits and get `Store` from the blanket
+//! impl; `store_suite` is the one behaviour test suite every backend runs.
 //!
 //! Everything that must be atomic is one trait method, so each backend can make it one
 //! transaction: redeeming a code and issuing its tokens, rotating a refresh token,
@@ -71,8 +74,10 @@ pub struct AuthRequest {
     pub consumed_at: Option<Timestamp>,
 }
 
+/// What a store is among processes and nodes: its change marker and the election of
+/// the node that runs the cluster-wide jobs. Each backend answers these its own way.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Coordination: Send + Sync {
     /// A cheap value that changes whenever the stored data may have changed, from this
     /// process or any other. Engines cache reads against it (a read is reused only while
     /// the marker is unchanged, and never longer than a second). `None`: no such value,
@@ -88,7 +93,11 @@ pub trait Store: Send + Sync + 'static {
     async fn lead_jobs(&self) -> StoreResult<bool> {
         Ok(true)
     }
+}
 
+/// Clients and their secrets.
+#[async_trait::async_trait]
+pub trait ClientStore: Send + Sync {
     // --- clients -----------------------------------------------------------------
     async fn client_get(&self, id: &str) -> StoreResult<Option<Client>>;
     async fn clients_list(&self) -> StoreResult<Vec<Client>>;
@@ -112,31 +121,27 @@ pub trait Store: Send + Sync + 'static {
         old_expire_at: Timestamp,
         audit: &NewAuditEvent,
     ) -> StoreResult<()>;
+}
 
+/// The scopes clients may ask for.
+#[async_trait::async_trait]
+pub trait ScopeStore: Send + Sync {
     // --- scopes ------------------------------------------------------------------
     async fn scope_get(&self, name: &str) -> StoreResult<Option<Scope>>;
     async fn scopes_list(&self) -> StoreResult<Vec<Scope>>;
     async fn scope_insert(&self, scope: &Scope, audit: &NewAuditEvent) -> StoreResult<()>;
     async fn scope_delete(&self, name: &str, audit: &NewAuditEvent) -> StoreResult<()>;
+}
 
+/// Users, their sign-ins and their consent.
+#[async_trait::async_trait]
+pub trait UserStore: Send + Sync {
     // --- users -------------------------------------------------------------------
     async fn user_get(&self, id: &str) -> StoreResult<Option<User>>;
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
     async fn users_list(&self) -> StoreResult<Vec<User>>;
     async fn user_insert(&self, user: &User, audit: &NewAuditEvent) -> StoreResult<()>;
     async fn user_update(&self, user: &User, audit: &NewAuditEvent) -> StoreResult<()>;
-
-    // --- signing keys ------------------------------------------------------------
-    async fn keys_list(&self) -> StoreResult<Vec<SigningKey>>;
-    /// Applies state changes and inserts a new key in one transaction. Refuses
-    /// (`Conflict`, nothing written) to leave two `active` or two `next` keys for one
-    /// algorithm: the caller planned on a key set another process has changed since.
-    async fn keys_apply(
-        &self,
-        updates: &[KeyUpdate],
-        insert: Option<&SigningKey>,
-        audit: Option<&NewAuditEvent>,
-    ) -> StoreResult<()>;
 
     // --- sign-ins and consent ----------------------------------------------------
     async fn sign_in_insert(&self, sign_in: &SignIn) -> StoreResult<()>;
@@ -150,6 +155,29 @@ pub trait Store: Send + Sync + 'static {
         scopes: &[String],
         at: Timestamp,
     ) -> StoreResult<()>;
+}
+
+/// Signing keys.
+#[async_trait::async_trait]
+pub trait KeyStore: Send + Sync {
+    // --- signing keys ------------------------------------------------------------
+    async fn keys_list(&self) -> StoreResult<Vec<SigningKey>>;
+    /// Applies state changes and inserts a new key in one transaction. Refuses
+    /// (`Conflict`, nothing written) to leave two `active` or two `next` keys for one
+    /// algorithm: the caller planned on a key set another process has changed since.
+    async fn keys_apply(
+        &self,
+        updates: &[KeyUpdate],
+        insert: Option<&SigningKey>,
+        audit: Option<&NewAuditEvent>,
+    ) -> StoreResult<()>;
+}
+
+/// Sessions and everything that is spent once or revoked: authorization requests and
+/// codes, refresh tokens, device codes, the access-token denylist and the replay store.
+#[async_trait::async_trait]
+pub trait SessionStore: Send + Sync {
+    // --- authorization requests --------------------------------------------------
     async fn auth_request_insert(&self, req: &AuthRequest) -> StoreResult<()>;
     async fn auth_request_get(&self, id: &str) -> StoreResult<Option<AuthRequest>>;
     /// Marks it consumed if it was not yet and has not expired; false otherwise.
@@ -273,23 +301,18 @@ pub trait Store: Send + Sync + 'static {
     /// recorded. Atomic (a unique key), so two concurrent uses cannot both succeed.
     async fn jti_use(&self, key: &str, expires_at: Timestamp) -> StoreResult<bool>;
 
+    // --- housekeeping ------------------------------------------------------------
+    /// Deletes expired codes, device codes, auth requests, spent refresh tokens of dead
+    /// families, expired denylist entries and access-token records. Returns rows removed.
+    async fn purge_expired(&self, at: Timestamp) -> StoreResult<u64>;
+}
+
+/// The audit log and the issuance statistics (the console's events and dashboard).
+#[async_trait::async_trait]
+pub trait AuditStore: Send + Sync {
     // --- audit -------------------------------------------------------------------
     async fn audit_insert(&self, event: &NewAuditEvent) -> StoreResult<()>;
     async fn audit_list(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
-
-    // --- admin API keys ----------------------------------------------------------
-    async fn api_key_insert(&self, key: &ApiKey, audit: &NewAuditEvent) -> StoreResult<()>;
-    async fn api_key_by_hash(&self, hash: &[u8]) -> StoreResult<Option<ApiKey>>;
-    async fn api_keys_list(&self) -> StoreResult<Vec<ApiKey>>;
-    /// Returns whether the key existed and was not yet revoked.
-    async fn api_key_revoke(
-        &self,
-        id: &str,
-        at: Timestamp,
-        audit: &NewAuditEvent,
-    ) -> StoreResult<bool>;
-    /// Records a use (callers throttle this; it is informational).
-    async fn api_key_touch(&self, id: &str, at: Timestamp) -> StoreResult<()>;
 
     // --- statistics ----------------------------------------------------------------
     /// Adds issuance counts (one node's counters since its last flush) to the
@@ -298,7 +321,11 @@ pub trait Store: Send + Sync + 'static {
     /// Issuance since `since`, live-session, client and user counts at `at`, and
     /// security events since `since`.
     async fn stats(&self, since: Timestamp, at: Timestamp) -> StoreResult<StoreStats>;
+}
 
+/// The runtime settings and the store's own key-value metadata.
+#[async_trait::async_trait]
+pub trait SettingsStore: Send + Sync {
     // --- runtime settings ----------------------------------------------------------
     /// The admin-set settings, by name (none, version 0, until the first write).
     async fn settings_get(&self) -> StoreResult<StoredSettings>;
@@ -315,10 +342,60 @@ pub trait Store: Send + Sync + 'static {
         audit: &NewAuditEvent,
     ) -> StoreResult<bool>;
 
-    // --- housekeeping ------------------------------------------------------------
+    // --- metadata ----------------------------------------------------------------
     async fn meta_get(&self, key: &str) -> StoreResult<Option<String>>;
     async fn meta_set(&self, key: &str, value: &str) -> StoreResult<()>;
-    /// Deletes expired codes, device codes, auth requests, spent refresh tokens of dead
-    /// families, expired denylist entries and access-token records. Returns rows removed.
-    async fn purge_expired(&self, at: Timestamp) -> StoreResult<u64>;
+}
+
+/// Admin API keys.
+#[async_trait::async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    // --- admin API keys ----------------------------------------------------------
+    async fn api_key_insert(&self, key: &ApiKey, audit: &NewAuditEvent) -> StoreResult<()>;
+    async fn api_key_by_hash(&self, hash: &[u8]) -> StoreResult<Option<ApiKey>>;
+    async fn api_keys_list(&self) -> StoreResult<Vec<ApiKey>>;
+    /// Returns whether the key existed and was not yet revoked.
+    async fn api_key_revoke(
+        &self,
+        id: &str,
+        at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool>;
+    /// Records a use (callers throttle this; it is informational).
+    async fn api_key_touch(&self, id: &str, at: Timestamp) -> StoreResult<()>;
+}
+
+/// The whole store: every noun's trait. Backends implement the narrow traits; a caller
+/// that needs everything (the engine, the admin service) holds an `Arc<dyn Store>`, and
+/// a feature that touches one noun can name just that trait.
+pub trait Store:
+    Coordination
+    + ClientStore
+    + ScopeStore
+    + UserStore
+    + KeyStore
+    + SessionStore
+    + AuditStore
+    + SettingsStore
+    + ApiKeyStore
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: Coordination
+        + ClientStore
+        + ScopeStore
+        + UserStore
+        + KeyStore
+        + SessionStore
+        + AuditStore
+        + SettingsStore
+        + ApiKeyStore
+        + Send
+        + Sync
+        + 'static
+{
 }

@@ -101,13 +101,6 @@ pub(crate) fn migrate(op: &'static str, err: sqlx::migrate::MigrateError) -> Sto
     }
 }
 
-/// A value read back from PostgreSQL that does not fit the domain type.
-pub(crate) fn corrupt(op: &'static str, what: impl std::fmt::Display) -> StoreError {
-    let e = StoreError::Corrupt(format!("{op}: {what}"));
-    tracing::error!(target: "latchkey::store", "{e:?}");
-    e
-}
-
 /// What `classify` says for SQLSTATE 40001/40P01; [`is_retry`] recognises it.
 const RETRY_TAG: &str = "transaction rolled back by a concurrent one";
 

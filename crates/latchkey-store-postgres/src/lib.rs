@@ -25,7 +25,6 @@
 //! backstop.
 
 mod error;
-mod rows;
 mod store;
 
 use latchkey_core::error::StoreError;

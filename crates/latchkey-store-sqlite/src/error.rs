@@ -116,10 +116,3 @@ fn kind(code: Option<i64>) -> String {
         None => "no code".to_owned(),
     }
 }
-
-/// A value read back from SQLite that does not fit the domain type.
-pub(crate) fn corrupt(op: &'static str, what: impl std::fmt::Display) -> StoreError {
-    let e = StoreError::Corrupt(format!("{op}: {what}"));
-    tracing::error!(target: "latchkey::store", "{e:?}");
-    e
-}

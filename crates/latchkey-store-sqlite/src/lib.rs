@@ -27,7 +27,6 @@
 
 mod error;
 mod fs;
-mod rows;
 mod store;
 
 use latchkey_core::error::StoreError;

@@ -4,7 +4,7 @@
 
 use latchkey_core::error::StoreError;
 use latchkey_core::model::NewAuditEvent;
-use latchkey_core::store::{Issuance, RotateOutcome, Store};
+use latchkey_core::store::{Issuance, RotateOutcome};
 use latchkey_core::store_suite::{self, access, client, code, refresh, session, user, T0};
 use latchkey_store_sqlite::{SqliteOptions, SqliteStore};
 use sqlx::sqlite::SqliteConnectOptions;

@@ -18,7 +18,7 @@ use common::*;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::crypto::{random_token, sha256, Kek};
 use latchkey_core::model::*;
-use latchkey_core::store::{SessionInfo, Store};
+use latchkey_core::store::SessionInfo;
 use latchkey_store_sqlite::SqliteStore;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

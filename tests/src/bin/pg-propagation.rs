@@ -13,7 +13,7 @@ use anyhow::{anyhow, Context, Result};
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::crypto::{random_id, random_token, sha256};
 use latchkey_core::model::{AuthCode, RefreshToken, Session};
-use latchkey_core::store::{Issuance, Store};
+use latchkey_core::store::Issuance;
 use latchkey_store_postgres::{PgOptions, PgStore};
 use serde_json::Value;
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
-//! Row structs, one per table, and their conversions to and from the domain types: a
-//! copy of the SQLite store's, since both schemas have the same columns (PostgreSQL's
-//! BIGINT, BOOLEAN and BYTEA decode into the same Rust types).
+//! Row structs, one per table, and their conversions to and from the domain types, for
+//! both backends: the two schemas have the same columns, and PostgreSQL's BIGINT,
+//! BOOLEAN and BYTEA decode into the same Rust types as SQLite's INTEGER and BLOB
+//! (`#[derive(sqlx::FromRow)]` is generic over the row type).
 //!
 //! Rows mirror the columns exactly, so a schema change shows up here as a compile-time
 //! or decode error rather than as a silently misread field. Conversions that can fail
@@ -18,7 +19,7 @@ use std::str::FromStr;
 
 /// Lists (scopes, grant types, redirect URIs, claims) are stored as JSON arrays: unlike
 /// space-separated text this survives any character a redirect URI may contain.
-pub(crate) fn to_json_list<T: AsRef<str>>(list: &[T]) -> Result<String, StoreError> {
+pub fn to_json_list<T: AsRef<str>>(list: &[T]) -> Result<String, StoreError> {
     let items: Vec<&str> = list.iter().map(AsRef::as_ref).collect();
     serde_json::to_string(&items).map_err(|e| StoreError::Other(format!("encoding a list: {e}")))
 }
@@ -37,7 +38,7 @@ where
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct ClientRow {
+pub struct ClientRow {
     pub id: String,
     pub name: String,
     pub client_type: String,
@@ -98,7 +99,7 @@ impl TryFrom<ClientRow> for Client {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct ClientSecretRow {
+pub struct ClientSecretRow {
     pub id: String,
     pub client_id: String,
     pub hash: Vec<u8>,
@@ -119,7 +120,7 @@ impl From<ClientSecretRow> for ClientSecret {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct ScopeRow {
+pub struct ScopeRow {
     pub name: String,
     pub description: String,
     pub claims: String,
@@ -141,7 +142,7 @@ impl TryFrom<ScopeRow> for Scope {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct UserRow {
+pub struct UserRow {
     pub id: String,
     pub username: String,
     pub email: Option<String>,
@@ -172,7 +173,7 @@ impl From<UserRow> for User {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct SigningKeyRow {
+pub struct SigningKeyRow {
     pub kid: String,
     pub alg: String,
     pub state: String,
@@ -204,7 +205,7 @@ impl TryFrom<SigningKeyRow> for SigningKey {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct SignInRow {
+pub struct SignInRow {
     pub id: String,
     pub user_id: String,
     pub auth_time: i64,
@@ -231,7 +232,7 @@ impl From<SignInRow> for SignIn {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct AuthRequestRow {
+pub struct AuthRequestRow {
     pub id: String,
     pub params: String,
     pub sign_in_id: Option<String>,
@@ -254,7 +255,7 @@ impl From<AuthRequestRow> for AuthRequest {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct SessionRow {
+pub struct SessionRow {
     pub id: String,
     pub user_id: String,
     pub client_id: String,
@@ -293,7 +294,7 @@ impl TryFrom<SessionRow> for Session {
 
 /// A session joined with the names and live-token counts the console shows.
 #[derive(sqlx::FromRow)]
-pub(crate) struct SessionInfoRow {
+pub struct SessionInfoRow {
     #[sqlx(flatten)]
     pub session: SessionRow,
     pub username: String,
@@ -303,7 +304,7 @@ pub(crate) struct SessionInfoRow {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct AuthCodeRow {
+pub struct AuthCodeRow {
     pub hash: Vec<u8>,
     pub client_id: String,
     pub user_id: String,
@@ -347,7 +348,7 @@ impl TryFrom<AuthCodeRow> for AuthCode {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct DeviceCodeRow {
+pub struct DeviceCodeRow {
     pub hash: Vec<u8>,
     pub user_code_hash: Vec<u8>,
     pub client_id: String,
@@ -385,7 +386,7 @@ impl TryFrom<DeviceCodeRow> for DeviceCode {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct RefreshTokenRow {
+pub struct RefreshTokenRow {
     pub hash: Vec<u8>,
     pub session_id: String,
     pub client_id: String,
@@ -408,7 +409,7 @@ impl From<RefreshTokenRow> for RefreshToken {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct AuditEventRow {
+pub struct AuditEventRow {
     pub id: i64,
     pub at: i64,
     pub actor: String,
@@ -437,7 +438,7 @@ impl From<AuditEventRow> for AuditEvent {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct ApiKeyRow {
+pub struct ApiKeyRow {
     pub id: String,
     pub name: String,
     pub hash: Vec<u8>,
@@ -466,7 +467,7 @@ impl From<ApiKeyRow> for ApiKey {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct SettingsRow {
+pub struct SettingsRow {
     pub overrides: String,
     pub version: i64,
     pub updated_at: i64,
