@@ -66,7 +66,8 @@ async fn write_the_key_fixture() {
             }),
         )
         .unwrap();
-        tokens.push(json!({"alg": alg.as_str(), "kid": key.kid, "access_token": at, "id_token": id}));
+        tokens
+            .push(json!({"alg": alg.as_str(), "kid": key.kid, "access_token": at, "id_token": id}));
     }
     store.close().await;
     for suffix in ["-wal", "-shm"] {
@@ -104,8 +105,7 @@ fn provider(store: SqliteStore) -> Provider {
 }
 
 #[tokio::test]
-async fn tokens_signed_by_keys_an_earlier_build_stored_still_verify_against_the_published_jwks(
-) {
+async fn tokens_signed_by_keys_an_earlier_build_stored_still_verify_against_the_published_jwks() {
     let (_tmp, store) = open_fixture().await;
     let p = provider(store);
     let jwks = p.jwks().await.unwrap();
