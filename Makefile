@@ -96,6 +96,7 @@ bench: setup ui
 	echo "bench: CA-02, client authentication time per class (unknown client, wrong secret, right prefix)"; \
 	$(CARGO) nextest run -p latchkey-e2e --test catalogue_token --run-ignored only --no-capture \
 	  ca_02_unknown_client_wrong_secret_and_right_prefix_take_comparable_time || rc=$$?; \
+	$(CARGO) build --release -q -p latchkey-core --example sign_limit && taskset -c $${SERVER_CPU:-0} $(CARGO_TARGET_DIR)/release/examples/sign_limit || rc=$$?; \
 	bash bench/run.sh || rc=$$?; \
 	if [ "$${BENCH_DESKTOP:-1}" != 0 ]; then bash bench/desktop.sh $${BENCH_DESKTOP_RUNS:-5} || rc=$$?; fi; \
 	exit $$rc

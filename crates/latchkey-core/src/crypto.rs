@@ -3,10 +3,10 @@
 //! §5.1.4.1.3); passwords are argon2id; private keys are AES-256-GCM under the KEK.
 
 use crate::error::CryptoError;
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
-use ring::rand::{SecureRandom, SystemRandom};
 use subtle::ConstantTimeEq;
 
 pub fn b64url(bytes: &[u8]) -> String {
@@ -47,7 +47,7 @@ pub fn random_id() -> String {
 }
 
 pub fn sha256(data: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, data)
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
         .as_ref()
         .to_vec()
 }
@@ -63,8 +63,9 @@ pub fn token_fingerprint(token: &str) -> String {
 
 /// argon2id with the crate's defaults (m=19 MiB, t=2, p=1; OWASP's minimum).
 pub fn hash_password(password: &str) -> Result<String, CryptoError> {
-    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-    let salt = SaltString::generate(&mut OsRng);
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    // A 128-bit salt from the same OS source as every other secret (RFC 9106 §3.1).
+    let salt = SaltString::encode_b64(&random_bytes::<16>()).map_err(|_| CryptoError::KeyGen)?;
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -167,6 +168,8 @@ impl Kek {
     }
 
     /// nonce ‖ ciphertext ‖ tag; `aad` binds the ciphertext to its purpose (the kid).
+    /// AES-256-GCM with a random 96-bit nonce (NIST SP 800-38D §8.2.2): the layout the
+    /// first releases wrote, so sealed keys in existing databases open unchanged.
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         let nonce_bytes = random_bytes::<NONCE_LEN>();
         let mut buf = plaintext.to_vec();

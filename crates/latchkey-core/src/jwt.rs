@@ -3,11 +3,21 @@
 //! Verification takes the algorithm from the *key* (RFC 8725 §3.1): a token whose
 //! header names another algorithm than the key's is refused, so `alg: none`, HMAC
 //! keyed with a public key and algorithm confusion cannot happen.
+//!
+//! JWKs (RFC 7517) are read into `jsonwebtoken`'s types, signatures are verified and
+//! RFC 7638 thumbprints computed by `jsonwebtoken` (on `aws-lc-rs`). Signing is ours
+//! ([`sign`]): it uses the key pair the provider parsed once, where
+//! `jsonwebtoken::encode` would parse the private key again for every token.
 
 use crate::crypto::{b64url, b64url_decode};
 use crate::keys::LoadedKey;
 use crate::model::Alg;
-use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse,
+    ThumbprintHash,
+};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -136,70 +146,85 @@ pub fn parse_structure(token: &str) -> Result<Parsed, JwtError> {
     })
 }
 
-/// The algorithm a public JWK may be used with, derived from the key itself.
-pub fn jwk_alg(jwk: &Value) -> Option<Alg> {
-    let kty = jwk.get("kty")?.as_str()?;
-    // RFC 7517 §4.2/§4.3: a key marked for encryption, or whose `key_ops` do not include
-    // `verify`, never verifies a signature.
-    if jwk.get("use").is_some_and(|u| u.as_str() != Some("sig")) {
+/// A JWK read into `jsonwebtoken`'s type, with the one algorithm it may be used with
+/// (derived from `kty`/`crv`, never from the token). `None` for a key that may not
+/// verify a signature: RFC 7517 §4.2/§4.3, a key marked for encryption (`use` other than
+/// `sig`) or whose `key_ops` lack `verify`; a declared `alg` other than the key's; a
+/// symmetric (`oct`) key, so HMAC never verifies; any other curve or key type.
+fn typed_jwk(jwk: &Value) -> Option<(Jwk, Alg)> {
+    let typed = Jwk::deserialize(jwk).ok()?;
+    let common = &typed.common;
+    if common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|u| *u != PublicKeyUse::Signature)
+    {
         return None;
     }
-    if let Some(ops) = jwk.get("key_ops") {
-        let verify = ops
-            .as_array()
-            .is_some_and(|a| a.iter().any(|o| o.as_str() == Some("verify")));
-        if !verify {
-            return None;
-        }
+    if common
+        .key_operations
+        .as_ref()
+        .is_some_and(|ops| !ops.contains(&KeyOperations::Verify))
+    {
+        return None;
     }
-    let declared = jwk.get("alg").and_then(Value::as_str);
-    let alg = match kty {
-        "EC" if jwk.get("crv")?.as_str()? == "P-256" => Alg::ES256,
-        "OKP" if jwk.get("crv")?.as_str()? == "Ed25519" => Alg::EdDSA,
-        "RSA" => Alg::RS256,
+    let (alg, declared) = match &typed.algorithm {
+        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
+            (Alg::ES256, KeyAlgorithm::ES256)
+        }
+        AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
+            (Alg::EdDSA, KeyAlgorithm::EdDSA)
+        }
+        AlgorithmParameters::RSA(_) => (Alg::RS256, KeyAlgorithm::RS256),
         _ => return None,
     };
-    match declared {
-        Some(d) if d != alg.as_str() => None,
-        _ => Some(alg),
+    match common.key_algorithm {
+        Some(d) if d != declared => None,
+        _ => Some((typed, alg)),
+    }
+}
+
+/// The algorithm a public JWK may be used with, derived from the key itself.
+pub fn jwk_alg(jwk: &Value) -> Option<Alg> {
+    typed_jwk(jwk).map(|(_, alg)| alg)
+}
+
+/// RFC 7638 JWK thumbprint (SHA-256, base64url) of a signing key this server accepts;
+/// `None` for any other JWK (DPoP, RFC 9449 §6.1, binds tokens to this value).
+pub fn jwk_thumbprint(jwk: &Value) -> Option<String> {
+    typed_jwk(jwk).map(|(k, _)| k.thumbprint(ThumbprintHash::SHA256))
+}
+
+fn jose_alg(alg: Alg) -> Algorithm {
+    match alg {
+        Alg::ES256 => Algorithm::ES256,
+        Alg::RS256 => Algorithm::RS256,
+        Alg::EdDSA => Algorithm::EdDSA,
     }
 }
 
 /// Verifies `sig` over `msg` with a public JWK, only under `alg`, and only if the key
 /// is of that algorithm.
 pub fn verify_with_jwk(jwk: &Value, alg: Alg, msg: &[u8], sig: &[u8]) -> Result<(), JwtError> {
-    if jwk.get("d").is_some() || jwk_alg(jwk) != Some(alg) {
+    if jwk.get("d").is_some() {
         return Err(JwtError::Algorithm);
     }
-    let field = |n: &str| {
-        jwk.get(n)
-            .and_then(Value::as_str)
-            .and_then(b64url_decode)
-            .ok_or(JwtError::UnknownKey)
-    };
-    match alg {
-        Alg::ES256 => {
-            let (x, y) = (field("x")?, field("y")?);
-            if x.len() != 32 || y.len() != 32 {
-                return Err(JwtError::UnknownKey);
-            }
-            let mut point = Vec::with_capacity(65);
-            point.push(4);
-            point.extend_from_slice(&x);
-            point.extend_from_slice(&y);
-            UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                .verify(msg, sig)
-                .map_err(|_| JwtError::BadSignature)
+    let (typed, key_alg) = typed_jwk(jwk).ok_or(JwtError::Algorithm)?;
+    if key_alg != alg {
+        return Err(JwtError::Algorithm);
+    }
+    // A P-256 point whose coordinates are not 32 bytes is not a key (RFC 7518 §6.2.1.2).
+    if let AlgorithmParameters::EllipticCurve(p) = &typed.algorithm {
+        let len = |c: &str| b64url_decode(c).map(|b| b.len());
+        if len(&p.x) != Some(32) || len(&p.y) != Some(32) {
+            return Err(JwtError::UnknownKey);
         }
-        Alg::EdDSA => UnparsedPublicKey::new(&signature::ED25519, field("x")?)
-            .verify(msg, sig)
-            .map_err(|_| JwtError::BadSignature),
-        Alg::RS256 => RsaPublicKeyComponents {
-            n: field("n")?,
-            e: field("e")?,
-        }
-        .verify(&signature::RSA_PKCS1_2048_8192_SHA256, msg, sig)
-        .map_err(|_| JwtError::BadSignature),
+    }
+    let key = DecodingKey::from_jwk(&typed).map_err(|_| JwtError::UnknownKey)?;
+    // RS256 goes through aws-lc's RSA_PKCS1_2048_8192_SHA256: keys under 2048 bits fail.
+    match jsonwebtoken::crypto::verify(&b64url(sig), msg, &key, jose_alg(alg)) {
+        Ok(true) => Ok(()),
+        _ => Err(JwtError::BadSignature),
     }
 }
 
@@ -244,9 +269,10 @@ pub fn verify_with_jwks(parsed: &Parsed, jwks: &Value) -> Result<Value, JwtError
 /// OIDC Core §3.1.3.6 `at_hash`/`c_hash`: left half of the hash the signing algorithm
 /// uses, base64url. SHA-256 for RS256/ES256; SHA-512 for EdDSA (Ed25519).
 pub fn half_hash(alg: Alg, value: &str) -> String {
+    use aws_lc_rs::digest::{digest, SHA256, SHA512};
     let d = match alg {
-        Alg::EdDSA => ring::digest::digest(&ring::digest::SHA512, value.as_bytes()),
-        _ => ring::digest::digest(&ring::digest::SHA256, value.as_bytes()),
+        Alg::EdDSA => digest(&SHA512, value.as_bytes()),
+        _ => digest(&SHA256, value.as_bytes()),
     };
     let bytes = d.as_ref();
     b64url(&bytes[..bytes.len() / 2])
@@ -370,6 +396,82 @@ mod tests {
         assert!(verify_with_jwks(&p, &json!({"keys":[jwk.clone()]})).is_err());
         jwk["key_ops"] = json!(["verify"]);
         assert!(verify_with_jwks(&p, &json!({"keys":[jwk]})).is_ok());
+    }
+
+    /// RFC 7638 §3.1: the example key and its thumbprint.
+    #[test]
+    fn the_rfc_7638_example_key_has_the_thumbprint_the_rfc_gives() {
+        let jwk = json!({
+            "kty": "RSA",
+            "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+            "e": "AQAB",
+            "alg": "RS256",
+            "kid": "2011-04-29"
+        });
+        assert_eq!(
+            jwk_thumbprint(&jwk).as_deref(),
+            Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+        );
+    }
+
+    #[test]
+    fn a_thumbprint_covers_only_the_required_members_and_exists_only_for_usable_keys() {
+        let (_, jwks) = es_key();
+        let jwk = jwks["keys"][0].clone();
+        let bare = json!({"kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"]});
+        let t = jwk_thumbprint(&jwk).unwrap();
+        assert_eq!(jwk_thumbprint(&bare).as_deref(), Some(t.as_str()));
+        assert_eq!(b64url_decode(&t).unwrap().len(), 32);
+        // A key this server never verifies with has no thumbprint (and no panic for a
+        // curve under the wrong key type).
+        for other in [
+            json!({"kty": "oct", "k": "c2VjcmV0"}),
+            json!({"kty": "EC", "crv": "Ed25519", "x": jwk["x"], "y": jwk["y"]}),
+            json!({"kty": "OKP", "crv": "P-256", "x": jwk["x"]}),
+            json!({"kty": "EC", "crv": "P-384", "x": jwk["x"], "y": jwk["y"]}),
+        ] {
+            assert_eq!(jwk_thumbprint(&other), None, "{other}");
+        }
+    }
+
+    /// RFC 8725 §3.1: the algorithm is the key's. A symmetric JWK never verifies (so
+    /// HMAC keyed with anything cannot), and a key is never used under another
+    /// algorithm than its own, whatever the caller or the header asks for.
+    #[test]
+    fn a_symmetric_jwk_never_verifies_and_a_key_never_verifies_under_another_algorithm() {
+        let (k, jwks) = es_key();
+        let t = sign(&k, None, &json!({"sub":"u1"})).unwrap();
+        let p = parse(&t).unwrap();
+        let jwk = jwks["keys"][0].clone();
+        for alg in [Alg::RS256, Alg::EdDSA] {
+            assert_eq!(
+                verify_with_jwk(&jwk, alg, p.signing_input.as_bytes(), &p.signature),
+                Err(JwtError::Algorithm)
+            );
+        }
+        let oct = json!({"kty": "oct", "k": b64url(b"secret"), "kid": k.kid, "alg": "HS256"});
+        for header_alg in ["HS256", "ES256"] {
+            let mut p = p.clone();
+            p.header.insert("alg".into(), json!(header_alg));
+            assert!(verify_with_jwks(&p, &json!({"keys": [oct.clone()]})).is_err());
+        }
+        for alg in Alg::ALL {
+            assert!(verify_with_jwk(&oct, *alg, p.signing_input.as_bytes(), &p.signature).is_err());
+        }
+        // A JWK that declares another algorithm than its key type is refused.
+        let mut lying = jwk.clone();
+        lying["alg"] = json!("RS256");
+        assert_eq!(jwk_alg(&lying), None);
+        // A private JWK is never used to verify.
+        let mut private = jwk;
+        private["d"] = json!("AAAA");
+        assert!(verify_with_jwk(
+            &private,
+            Alg::ES256,
+            p.signing_input.as_bytes(),
+            &p.signature
+        )
+        .is_err());
     }
 
     #[test]

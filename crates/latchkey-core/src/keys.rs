@@ -10,11 +10,22 @@ use crate::crypto::{b64url, random_id, Kek};
 use crate::error::CryptoError;
 use crate::model::{Alg, KeyState, SigningKey};
 use crate::store::KeyUpdate;
-use ring::rand::SystemRandom;
-use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
-use serde_json::{json, Value};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents,
+};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters,
+    EllipticCurveKeyType, Jwk, KeyAlgorithm, OctetKeyPairParameters, OctetKeyPairType,
+    PublicKeyUse, RSAKeyParameters, RSAKeyType,
+};
+use serde_json::Value;
 
-/// A decrypted private key, ready to sign.
+/// A decrypted private key, parsed once and kept (the provider caches one per active
+/// key): parsing an RSA key costs about as much as a signature, which is why tokens are
+/// not signed through `jsonwebtoken::encode` (it re-parses the key on every call).
 pub struct LoadedKey {
     pub kid: String,
     pub alg: Alg,
@@ -34,18 +45,17 @@ impl std::fmt::Debug for LoadedKey {
 }
 
 impl LoadedKey {
+    /// Parses a PKCS#8 private key (v1 or v2, as `ring` and the `rsa` crate wrote them
+    /// before, or as [`generate`] writes them now) for `alg`; a key of another type is
+    /// refused.
     pub fn from_pkcs8(kid: &str, alg: Alg, der: &[u8]) -> Result<Self, CryptoError> {
-        let bad = |e: ring::error::KeyRejected| CryptoError::InvalidKey(e.to_string());
+        let bad = |e: aws_lc_rs::error::KeyRejected| CryptoError::InvalidKey(e.to_string());
         let inner = match alg {
             Alg::ES256 => Inner::Ecdsa(
-                EcdsaKeyPair::from_pkcs8(
-                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                    der,
-                    &SystemRandom::new(),
-                )
-                .map_err(bad)?,
+                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(bad)?,
             ),
-            Alg::EdDSA => Inner::Ed(Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(bad)?),
+            Alg::EdDSA => Inner::Ed(Ed25519KeyPair::from_pkcs8(der).map_err(bad)?),
             Alg::RS256 => Inner::Rsa(RsaKeyPair::from_pkcs8(der).map_err(bad)?),
         };
         Ok(Self {
@@ -55,6 +65,8 @@ impl LoadedKey {
         })
     }
 
+    /// The raw JWS signature over `msg` (RFC 7518 §3.3 PKCS#1 v1.5 / §3.4 fixed-width
+    /// r‖s; RFC 8037 §3.1 Ed25519).
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let rng = SystemRandom::new();
         match &self.inner {
@@ -64,24 +76,42 @@ impl LoadedKey {
                 .map_err(|_| CryptoError::Sign),
             Inner::Ed(k) => Ok(k.sign(msg).as_ref().to_vec()),
             Inner::Rsa(k) => {
-                let mut sig = vec![0u8; k.public().modulus_len()];
+                let mut sig = vec![0u8; k.public_modulus_len()];
                 k.sign(&signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig)
                     .map_err(|_| CryptoError::Sign)?;
                 Ok(sig)
             }
         }
     }
-
-    pub fn public_key_bytes(&self) -> Vec<u8> {
-        match &self.inner {
-            Inner::Ecdsa(k) => k.public_key().as_ref().to_vec(),
-            Inner::Ed(k) => k.public_key().as_ref().to_vec(),
-            Inner::Rsa(k) => k.public_key().as_ref().to_vec(),
-        }
-    }
 }
 
-/// Generates a key pair: (PKCS#8 DER, public JWK).
+/// A big-endian unsigned integer without leading zero octets (RFC 7518 §6.3.1.1).
+fn unsigned(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+/// The public JWK (RFC 7517) of a key: `use: sig`, its `alg` and `kid`.
+fn public_jwk(kid: &str, alg: Alg, algorithm: AlgorithmParameters) -> Result<Value, CryptoError> {
+    let key_algorithm = match alg {
+        Alg::ES256 => KeyAlgorithm::ES256,
+        Alg::RS256 => KeyAlgorithm::RS256,
+        Alg::EdDSA => KeyAlgorithm::EdDSA,
+    };
+    let jwk = Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(key_algorithm),
+            key_id: Some(kid.to_string()),
+            ..Default::default()
+        },
+        algorithm,
+    };
+    serde_json::to_value(jwk).map_err(|_| CryptoError::KeyGen)
+}
+
+/// Generates a key pair: (PKCS#8 DER, public JWK). RSA keys are 2048-bit (RFC 7518
+/// §3.3's minimum, and what relying parties expect for RS256).
 pub fn generate(alg: Alg, kid: &str) -> Result<(Vec<u8>, Value), CryptoError> {
     let rng = SystemRandom::new();
     match alg {
@@ -89,40 +119,55 @@ pub fn generate(alg: Alg, kid: &str) -> Result<(Vec<u8>, Value), CryptoError> {
             let der =
                 EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
                     .map_err(|_| CryptoError::KeyGen)?;
-            let kp = EcdsaKeyPair::from_pkcs8(
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                der.as_ref(),
-                &rng,
-            )
-            .map_err(|_| CryptoError::KeyGen)?;
-            let point = kp.public_key().as_ref();
+            let kp =
+                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der.as_ref())
+                    .map_err(|_| CryptoError::KeyGen)?;
             // Uncompressed SEC1 point: 0x04 ‖ x ‖ y.
-            let jwk = json!({
-                "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
-                "x": b64url(&point[1..33]), "y": b64url(&point[33..65]),
-            });
+            let point = kp.public_key().as_ref();
+            if point.len() != 65 || point[0] != 4 {
+                return Err(CryptoError::KeyGen);
+            }
+            let jwk = public_jwk(
+                kid,
+                alg,
+                AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
+                    key_type: EllipticCurveKeyType::EC,
+                    curve: EllipticCurve::P256,
+                    x: b64url(&point[1..33]),
+                    y: b64url(&point[33..65]),
+                }),
+            )?;
             Ok((der.as_ref().to_vec(), jwk))
         }
         Alg::EdDSA => {
             let der = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| CryptoError::KeyGen)?;
             let kp = Ed25519KeyPair::from_pkcs8(der.as_ref()).map_err(|_| CryptoError::KeyGen)?;
-            let jwk = json!({
-                "kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": kid,
-                "x": b64url(kp.public_key().as_ref()),
-            });
+            let jwk = public_jwk(
+                kid,
+                alg,
+                AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                    key_type: OctetKeyPairType::OctetKeyPair,
+                    curve: EllipticCurve::Ed25519,
+                    x: b64url(kp.public_key().as_ref()),
+                }),
+            )?;
             Ok((der.as_ref().to_vec(), jwk))
         }
         Alg::RS256 => {
-            use rsa::pkcs8::EncodePrivateKey;
-            use rsa::traits::PublicKeyParts;
-            let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+            let kp = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| CryptoError::KeyGen)?;
+            let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&kp)
                 .map_err(|_| CryptoError::KeyGen)?;
-            let der = key.to_pkcs8_der().map_err(|_| CryptoError::KeyGen)?;
-            let jwk = json!({
-                "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
-                "n": b64url(&key.n().to_bytes_be()), "e": b64url(&key.e().to_bytes_be()),
-            });
-            Ok((der.as_bytes().to_vec(), jwk))
+            let public = RsaPublicKeyComponents::<Vec<u8>>::from(kp.public_key());
+            let jwk = public_jwk(
+                kid,
+                alg,
+                AlgorithmParameters::RSA(RSAKeyParameters {
+                    key_type: RSAKeyType::RSA,
+                    n: b64url(unsigned(&public.n)),
+                    e: b64url(unsigned(&public.e)),
+                }),
+            )?;
+            Ok((der.as_ref().to_vec(), jwk))
         }
     }
 }
@@ -302,6 +347,29 @@ mod tests {
             assert!(crate::jwt::verify_with_jwk(&jwk, *alg, b"hello", &sig).is_ok());
             assert!(crate::jwt::verify_with_jwk(&jwk, *alg, b"hellO", &sig).is_err());
         }
+    }
+
+    #[test]
+    fn generated_keys_publish_a_signing_jwk_of_their_algorithm_and_rsa_keys_have_2048_bits() {
+        for alg in Alg::ALL {
+            let (der, jwk) = generate(*alg, "k1").unwrap();
+            assert_eq!(jwk["kid"], "k1");
+            assert_eq!(jwk["use"], "sig");
+            assert_eq!(jwk["alg"], alg.as_str());
+            assert_eq!(crate::jwt::jwk_alg(&jwk), Some(*alg));
+            assert!(jwk.get("d").is_none());
+            let loaded = LoadedKey::from_pkcs8("k1", *alg, &der).unwrap();
+            assert_eq!(loaded.alg, *alg);
+            // A key is refused for another algorithm than its own.
+            for other in Alg::ALL.iter().filter(|a| *a != alg) {
+                assert!(LoadedKey::from_pkcs8("k1", *other, &der).is_err());
+            }
+        }
+        let (_, jwk) = generate(Alg::RS256, "r").unwrap();
+        let n = crate::crypto::b64url_decode(jwk["n"].as_str().unwrap()).unwrap();
+        assert_eq!(n.len(), 256);
+        assert_ne!(n[0], 0);
+        assert_eq!(jwk["e"], "AQAB");
     }
 
     #[test]
