@@ -27,9 +27,11 @@
 
 mod error;
 mod fs;
+mod group;
 mod rows;
 mod store;
 
+pub use group::{GroupWriter, DEFAULT_MAX_BATCH};
 use latchkey_core::error::StoreError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
