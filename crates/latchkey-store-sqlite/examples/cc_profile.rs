@@ -87,7 +87,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scopes = vec!["api".to_string()];
     println!("N={n} marker_window={window} ms; process CPU per call (all threads):");
 
-    stage!("change_marker()", n, std::hint::black_box(store.change_marker()));
+    stage!(
+        "change_marker()",
+        n,
+        std::hint::black_box(store.change_marker())
+    );
     stage!(
         "authenticate_client (cached reads + secret)",
         n,

@@ -151,7 +151,9 @@ where
                 Ok(r) => r,
                 Err(_) => {
                     tracing::error!(target: "latchkey::store", "{op}: the write operation panicked; rolled back");
-                    Err(StoreError::Other(format!("{op}: the write operation failed")))
+                    Err(StoreError::Other(format!(
+                        "{op}: the write operation failed"
+                    )))
                 }
             };
             Box::new(Outcome { result, reply }) as Box<dyn Ran>
@@ -407,7 +409,11 @@ mod tests {
         let gen = Arc::new(AtomicU64::new(0));
         let (w, task) = GroupWriter::spawn(setup(&path).await, gen.clone(), 8);
         w.run("insert", insert(1)).await.unwrap();
-        assert_eq!(gen.load(Ordering::Acquire), 1, "the commit bumped the generation");
+        assert_eq!(
+            gen.load(Ordering::Acquire),
+            1,
+            "the commit bumped the generation"
+        );
         drop(w);
         task.await.unwrap();
         assert_eq!(ids(&path).await, vec![1]);
@@ -451,7 +457,10 @@ mod tests {
         a.await.unwrap().unwrap();
         b.await.unwrap().unwrap();
         let err = bad.await.unwrap().unwrap_err();
-        assert!(matches!(err, StoreError::Conflict(_)), "its own error: {err:?}");
+        assert!(
+            matches!(err, StoreError::Conflict(_)),
+            "its own error: {err:?}"
+        );
         assert_eq!(ids(&path).await, vec![10, 30]);
         assert_eq!(
             gen.load(Ordering::Acquire),
@@ -575,7 +584,11 @@ mod tests {
         go_on.send(()).unwrap();
 
         w.run("next", insert(3)).await.unwrap();
-        assert_eq!(ids(&path).await, vec![2, 3], "row 1 rolled back with its operation");
+        assert_eq!(
+            ids(&path).await,
+            vec![2, 3],
+            "row 1 rolled back with its operation"
+        );
     }
 
     #[tokio::test]
@@ -618,7 +631,11 @@ mod tests {
             c.await.unwrap().unwrap();
         }
         assert_eq!(ids(&path).await, vec![1, 2, 3, 4, 5]);
-        assert_eq!(gen.load(Ordering::Acquire), 1 + 3, "the hold, then 2 + 2 + 1");
+        assert_eq!(
+            gen.load(Ordering::Acquire),
+            1 + 3,
+            "the hold, then 2 + 2 + 1"
+        );
     }
 
     #[tokio::test]
@@ -634,7 +651,9 @@ mod tests {
             let w = w.clone();
             async move { w.run("row", insert(1)).await }
         });
-        exec(&mut other, "INSERT INTO parent (id) VALUES (7)").await.unwrap();
+        exec(&mut other, "INSERT INTO parent (id) VALUES (7)")
+            .await
+            .unwrap();
         exec(&mut other, "COMMIT").await.unwrap();
         pending.await.unwrap().unwrap();
         assert_eq!(ids(&path).await, vec![1, 7]);

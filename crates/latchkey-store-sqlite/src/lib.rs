@@ -32,6 +32,7 @@ mod rows;
 mod store;
 
 pub use group::{GroupWriter, DEFAULT_MAX_BATCH};
+use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::error::StoreError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -39,7 +40,6 @@ use sqlx::sqlite::{
 use sqlx::Sqlite;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use latchkey_core::clock::{Clock, SystemClock};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

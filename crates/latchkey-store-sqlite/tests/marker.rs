@@ -16,11 +16,9 @@ async fn commit_elsewhere(path: &Path, key: &str) {
     let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(path))
         .await
         .expect("raw connection");
-    conn.execute(
-        sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, 'x')").bind(key),
-    )
-    .await
-    .expect("write from another process");
+    conn.execute(sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES (?, 'x')").bind(key))
+        .await
+        .expect("write from another process");
     conn.close().await.expect("close");
 }
 
@@ -79,7 +77,11 @@ async fn without_a_window_another_process_s_commit_shows_on_the_next_look() {
 
     let before = store.change_marker();
     commit_elsewhere(&path, "a").await;
-    assert_ne!(store.change_marker(), before, "the clock did not move at all");
+    assert_ne!(
+        store.change_marker(),
+        before,
+        "the clock did not move at all"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
