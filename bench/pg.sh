@@ -145,6 +145,9 @@ RT_BODY="grant_type=refresh_token&refresh_token=%s"
   echo
   echo "wrk -c$CONNECTIONS -d$DURATION per node (-t$THREADS; refresh: -t1, one minted token per request); nodes, wrk and PostgreSQL share $(nproc) cores, which other work on this machine also uses: the load average is taken before each row."
   echo
+  # pg-cluster's throwaway cluster runs without fsync: its write numbers are not durable ones
+  echo "PostgreSQL: fsync=$(psql -Atq "$URL" -c 'SHOW fsync'), synchronous_commit=$(psql -Atq "$URL" -c 'SHOW synchronous_commit')."
+  echo
   echo "| scenario | nodes | requests/s (sum) | errors | load average (1, 5, 15 min) before |"
   echo "| --- | ---: | ---: | ---: | --- |"
 } | out
