@@ -6,6 +6,8 @@
 # ES256 signature) and the whole token() call, once with the marker looking at the files
 # every time and once with a 100 ms marker window. Compare the last line with `make
 # bench`'s µs/token: the difference is HTTP (hyper, axum, form parsing, the response).
+# Then whole refresh grants on minted tokens (bench/mint.py), half with RS256 ID tokens
+# (the default) and half with ES256: the difference is the RS256 signature.
 #
 # Environment: N (20000 calls per stage), LATCHKEY_BIN, CARGO_TARGET_DIR, SERVER_CPU (0).
 set -euo pipefail
@@ -25,9 +27,17 @@ cj="$("$BIN" admin --db "$db" clients create --name bench --type confidential \
       --grant client_credentials --scope api --json)"
 cid="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$cj")"
 csec="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$cj")"
+aj="$("$BIN" admin --db "$db" clients create --name bench-app --redirect-uri https://bench.test/cb \
+      --scope "openid offline_access" --no-consent --json)"
+aid="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$aj")"
+asec="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$aj")"
+uid="$(printf 'bench password 123\n' | "$BIN" admin --db "$db" users create --username bench --password-stdin --json \
+      | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("id") or d["user"]["id"])')"
 pin=()
 [ -n "${SERVER_CPU-0}" ] && pin=(taskset -c "${SERVER_CPU-0}")
 for w in 0 100; do
   echo "uptime: $(uptime | sed 's/^ *//')"
-  MARKER_WINDOW_MS="$w" "${pin[@]}" "$PROF" "$db" "$cid" "$csec"
+  python3 "$ROOT/bench/mint.py" sqlite "$db" --client "$aid" --user "$uid" --kind refresh \
+    --n "${REFRESH_N:-4000}" --out "$TMP/rt"
+  MARKER_WINDOW_MS="$w" "${pin[@]}" "$PROF" "$db" "$cid" "$csec" "$aid" "$asec" "$TMP/rt"
 done

@@ -20,6 +20,8 @@
 #                              this runs out, answers 400 and is marked FAIL)
 #   BENCH_ONLY           both  peer | latchkey
 #   SERVER_CPU 0, LOADGEN_CPU 1, LATCHKEY_BIN, LATCHKEY_PORT (3200) as in run.sh
+#   SERVE_ARGS           (empty)  extra `latchkey serve` flags, e.g. --synchronous-normal to
+#                              see what the fsync costs (the summary then is not FULL's)
 #   OUT_DIR              bench/results/writes-<UTC timestamp>
 #
 # Output: OUT_DIR/writes.tsv (one line per run), raw wrk output, server logs,
@@ -153,7 +155,7 @@ run_latchkey() {
   local pin=()
   [ -n "$SERVER_CPU" ] && pin=(taskset -c "$SERVER_CPU")
   "${pin[@]}" "$BIN" serve --db "$db" --issuer "$base" --public-addr "127.0.0.1:$LATCHKEY_PORT" \
-    --admin-addr "127.0.0.1:$((LATCHKEY_PORT + 1))" > "$OUT_DIR/latchkey.server.log" 2>&1 < /dev/null &
+    --admin-addr "127.0.0.1:$((LATCHKEY_PORT + 1))" ${SERVE_ARGS:-} > "$OUT_DIR/latchkey.server.log" 2>&1 < /dev/null &
   LK_PID=$!
   local i
   for i in $(seq 1 500); do
@@ -166,7 +168,7 @@ run_latchkey() {
   local probe; probe="$(curl -s -u "$cid:$csec" --data "grant_type=refresh_token&refresh_token=$(tail -1 "$LK_TMP/l-refresh.0")" "$base/token")"
   grep -q '"refresh_token"' <<<"$probe" || die "latchkey refresh probe failed: $probe"
   sed -i '$d' "$LK_TMP/l-refresh.0"
-  say "latchkey: serving on $base (pid $LK_PID, synchronous=FULL)"
+  say "latchkey: serving on $base (pid $LK_PID, ${SERVE_ARGS:-synchronous=FULL})"
   measure latchkey refresh "$LK_PID" "$base/token" "$auth" \
     "grant_type=refresh_token&refresh_token=%s" "$LK_TMP/l-refresh"
   measure latchkey code "$LK_PID" "$base/token" "$auth" \

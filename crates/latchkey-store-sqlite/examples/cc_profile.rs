@@ -3,8 +3,11 @@
 //! (all threads, including sqlx's SQLite workers, from /proc/self/stat) per call of
 //! each stage, each stage repeated N times on a warm provider.
 //!
-//! `cc_profile DB CLIENT_ID CLIENT_SECRET` with LATCHKEY_KEK set; N (20000) and
-//! MARKER_WINDOW_MS (0) from the environment.
+//! `cc_profile DB CLIENT_ID CLIENT_SECRET [APP_ID APP_SECRET REFRESH_TOKENS_FILE]` with
+//! LATCHKEY_KEK set; N (20000) and MARKER_WINDOW_MS (0) from the environment. With the
+//! optional arguments (a client with the refresh grant and tokens from bench/mint.py),
+//! it also times whole refresh grants, half with RS256 ID tokens (the default) and half
+//! with ES256 ones, which shows the RS256 signature's share.
 
 use latchkey_core::clock::SystemClock;
 use latchkey_core::crypto::Kek;
@@ -46,8 +49,14 @@ macro_rules! stage {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [db, id, secret] = args.as_slice() else {
-        return Err("usage: cc_profile DB CLIENT_ID CLIENT_SECRET".into());
+    let (db, id, secret, refresh) = match args.as_slice() {
+        [db, id, secret] => (db, id, secret, None),
+        [db, id, secret, app, app_secret, file] => (db, id, secret, Some((app, app_secret, file))),
+        _ => {
+            return Err(
+                "usage: cc_profile DB CLIENT_ID CLIENT_SECRET [APP_ID APP_SECRET FILE]".into(),
+            )
+        }
     };
     let n: usize = std::env::var("N")
         .ok()
@@ -57,7 +66,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let kek = Kek::parse(&std::env::var("LATCHKEY_KEK")?)?;
+    let kek_text = std::env::var("LATCHKEY_KEK")?;
+    let kek = Kek::parse(&kek_text)?;
     let store = SqliteStore::open_with(
         std::path::Path::new(db),
         SqliteOptions {
@@ -119,5 +129,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         n,
         provider.token(&form, &presented).await?
     );
+
+    if let Some((app, app_secret, file)) = refresh {
+        let tokens: Vec<String> = std::fs::read_to_string(file)?
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        let half = tokens.len() / 2;
+        let app_presented = Presented {
+            basic: Some((app.clone(), app_secret.clone())),
+            ip: Some("127.0.0.1".into()),
+        };
+        for (alg, part) in [
+            (latchkey_core::model::Alg::RS256, &tokens[..half]),
+            (latchkey_core::model::Alg::ES256, &tokens[half..]),
+        ] {
+            let mut config = Config::new("http://127.0.0.1:3200");
+            config.id_token_alg = alg;
+            let p = Provider::new(
+                store.clone(),
+                Arc::new(SystemClock),
+                Kek::parse(&kek_text)?,
+                config,
+            );
+            let mut it = part.iter();
+            let m = part.len();
+            stage!(
+                format!("token() refresh_token, whole, {alg:?} ID token"),
+                m,
+                {
+                    let mut f = HashMap::new();
+                    f.insert("grant_type".to_string(), "refresh_token".to_string());
+                    f.insert(
+                        "refresh_token".to_string(),
+                        it.next().cloned().unwrap_or_default(),
+                    );
+                    p.token(&f, &app_presented).await?
+                }
+            );
+        }
+    }
     Ok(())
 }
