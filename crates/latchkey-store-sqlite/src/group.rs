@@ -680,6 +680,17 @@ mod tests {
         let max_batch = env("GROUP_BENCH_MAX_BATCH", DEFAULT_MAX_BATCH);
         let base = std::env::var("GROUP_BENCH_DIR").unwrap_or_else(|_| ".".into());
         let dir = tempfile::tempdir_in(base).unwrap();
+        // Process CPU (all threads, kernel included: the fsync's work is CPU too), in
+        // seconds, from /proc/self/stat; 0 where there is none.
+        let cpu = || {
+            let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+            let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+            let f: Vec<f64> = rest
+                .split_whitespace()
+                .map(|v| v.parse().unwrap_or(0.0))
+                .collect();
+            (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+        };
 
         // Today's path: one transaction per write on a one-connection pool.
         let path = dir.path().join("single.db");
@@ -689,7 +700,7 @@ mod tests {
             .connect_with(options(&path))
             .await
             .unwrap();
-        let t = std::time::Instant::now();
+        let (t, c0) = (std::time::Instant::now(), cpu());
         let per = writes / callers;
         let mut hs = Vec::new();
         for c in 0..callers {
@@ -709,12 +720,12 @@ mod tests {
         for h in hs {
             h.await.unwrap();
         }
-        let single = t.elapsed();
+        let (single, single_cpu) = (t.elapsed(), cpu() - c0);
 
         let path = dir.path().join("group.db");
         let gen = Arc::new(AtomicU64::new(0));
         let (w, _task) = GroupWriter::spawn(setup(&path).await, gen.clone(), max_batch);
-        let t = std::time::Instant::now();
+        let (t, c0) = (std::time::Instant::now(), cpu());
         let mut hs = Vec::new();
         for c in 0..callers {
             let w = w.clone();
@@ -727,7 +738,7 @@ mod tests {
         for h in hs {
             h.await.unwrap();
         }
-        let group = t.elapsed();
+        let (group, group_cpu) = (t.elapsed(), cpu() - c0);
         let n = (per * callers) as f64;
         let commits = gen.load(Ordering::Acquire);
         println!(
@@ -736,14 +747,16 @@ mod tests {
             dir.path().display()
         );
         println!(
-            "  one transaction per write: {:>8.0} writes/s ({:.2} s)",
+            "  one transaction per write: {:>8.0} writes/s ({:.2} s, {:.0} µs CPU/write)",
             n / single.as_secs_f64(),
-            single.as_secs_f64()
+            single.as_secs_f64(),
+            single_cpu * 1e6 / n
         );
         println!(
-            "  group commit (max {max_batch}):   {:>8.0} writes/s ({:.2} s, {commits} commits, {:.1} writes/commit)",
+            "  group commit (max {max_batch}):   {:>8.0} writes/s ({:.2} s, {:.0} µs CPU/write, {commits} commits, {:.1} writes/commit)",
             n / group.as_secs_f64(),
             group.as_secs_f64(),
+            group_cpu * 1e6 / n,
             n / commits.max(1) as f64
         );
         println!(
