@@ -21,8 +21,11 @@
 #   SERVER_CPU      0    CPU the servers are pinned to (wrk runs on LOADGEN_CPU, default 1)
 #   SERVER_NICE     (empty)  as in peer-oidc-provider/run.sh; pair with LOADGEN_NICE
 #   LATCHKEY_PORT   3200 (admin listener on LATCHKEY_PORT+1)
-#   BENCH_PG        1    0 skips bench/pg.sh (PostgreSQL: one vs two nodes, revocation
-#                        propagation), which otherwise runs after the comparison
+#   BENCH_WRITES    1    0 skips bench/writes.sh (the write path: refresh grants/s and
+#                        code redemptions/s on SQLite with synchronous=FULL vs the peer)
+#   BENCH_PG        1    0 skips bench/pg.sh (PostgreSQL: one vs two nodes for client
+#                        credentials, introspection and refresh; revocation propagation),
+#                        which otherwise runs after the comparison
 #   Passed through to bench.sh: WARMUP CONNECTIONS THREADS TIMEOUT LOADGEN_CPU LOADGEN_NICE
 #
 # Output: bench/results/<UTC timestamp>/ (results.tsv, raw wrk output, server logs,
@@ -292,6 +295,11 @@ SCEN = [
     ("introspect", "introspection (Latchkey: its ES256 JWT; peer: an opaque token, the only kind it introspects)", "req/s", 2),
     ("jwks", "JWKS", "req/s", None),
 ]
+es = stats("latchkey", "token-es256")["cpu"]
+pe_es = stats("peer", "token-es256")["cpu"]
+print(f"**Server CPU per ES256 client-credentials token** (from /proc/<pid>/stat utime+stime over each run ÷ tokens): "
+      f"Latchkey {fmt(es)} µs, node-oidc-provider {fmt(pe_es)} µs, ratio {fmtx(ratio(es, pe_es))}; "
+      f"issue 11 target ≤ 40 µs: {verdict(es, '≤', 40, ' µs').split(': ')[-1]}\n")
 for key, title, unit, target in SCEN:
     lk, pe = stats("latchkey", key), stats("peer", key)
     print(f"## {title}\n")
@@ -333,6 +341,10 @@ cat "$BENCH/results/summary.md"
 if [ "$BENCH_ONLY" != peer ] && [ "${BENCH_SKIP_SESSIONS:-0}" != 1 ]; then
   echo
   LATCHKEY_BIN="$LATCHKEY_BIN" bash "$BENCH/sessions.sh" || RC=1
+fi
+if [ "${BENCH_WRITES:-1}" = 1 ]; then
+  say "write path (bench/writes.sh)"
+  BENCH_ONLY="$BENCH_ONLY" LATCHKEY_BIN="$LATCHKEY_BIN" bash "$BENCH/writes.sh" || RC=1
 fi
 if [ "${BENCH_PG:-1}" = 1 ] && [ "$BENCH_ONLY" != peer ]; then
   say "PostgreSQL scale-out (bench/pg.sh)"

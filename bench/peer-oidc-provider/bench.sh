@@ -154,6 +154,8 @@ run_wrk() { # $1 scenario, $2 method, $3 path, $4 body, $5 auth(b64 or empty)
   for i in $(seq 1 "$REPEATS"); do
     local load t0 t1 out line
     load="$(cut -d' ' -f1 /proc/loadavg)"
+    # the machine may be shared: the load before every measured run goes in the log
+    echo "  uptime before $LABEL/$scen run $i: $(uptime | sed 's/^ *//')" | tee -a "$OUT_DIR/meta.txt"
     t0="$(cpu_ticks)"
     out="$OUT_DIR/$FILE_PREFIX.$scen.run$i.txt"
     rm -f "$OUT_DIR/.wrk_time"

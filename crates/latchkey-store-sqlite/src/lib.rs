@@ -27,8 +27,11 @@
 
 mod error;
 mod fs;
+mod group;
 mod store;
 
+pub use group::{GroupWriter, DEFAULT_MAX_BATCH};
+use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::error::StoreError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -37,7 +40,7 @@ use sqlx::Sqlite;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Tunables for [`SqliteStore::open_with`]. The defaults are the durable ones.
@@ -55,6 +58,14 @@ pub struct SqliteOptions {
     /// How long a caller waits for a pooled connection (queued behind other writes)
     /// before the store reports `Unavailable`.
     pub acquire_timeout: Duration,
+    /// How long the change marker reuses its look at the files (two `stat` calls) before
+    /// looking again, measured on the store's clock ([`SqliteStore::with_clock`]). Zero
+    /// (the default): every marker looks, so another process's commit shows on the very
+    /// next read. A server may trade that for fewer system calls on its hot path: a
+    /// commit by another process (the admin CLI) then shows within this window, and
+    /// this process's own commits still move the marker at once. Keep it well under the
+    /// engine's one-second cache bound.
+    pub marker_window: Duration,
 }
 
 impl Default for SqliteOptions {
@@ -64,6 +75,7 @@ impl Default for SqliteOptions {
             readers: 4,
             busy_timeout: Duration::from_millis(5000),
             acquire_timeout: Duration::from_secs(10),
+            marker_window: Duration::ZERO,
         }
     }
 }
@@ -85,7 +97,7 @@ pub struct ConnectionPragmas {
 
 /// The SQLite-backed [`Store`](latchkey_core::store::Store). Cheap to clone: clones
 /// share the pools.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
@@ -93,6 +105,23 @@ pub struct SqliteStore {
     files: Arc<[PathBuf; 2]>,
     /// Bumped after every commit of this process.
     generation: Arc<AtomicU64>,
+    /// [`SqliteOptions::marker_window`] in milliseconds; 0 = look every time.
+    marker_window_ms: i64,
+    /// The last look at the files: (clock milliseconds before the look, what it saw).
+    /// Shared by clones, so all of a server's handlers reuse one look.
+    last_look: Arc<Mutex<Option<(i64, u64)>>>,
+    /// Times the marker window; only read when the window is not zero.
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("files", &self.files)
+            .field("generation", &self.generation)
+            .field("marker_window_ms", &self.marker_window_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 const JOURNAL_SIZE_LIMIT: &str = "67108864";
@@ -213,7 +242,17 @@ impl SqliteStore {
             reader,
             files: Arc::new([path.to_path_buf(), PathBuf::from(wal)]),
             generation: Arc::new(AtomicU64::new(0)),
+            marker_window_ms: i64::try_from(opts.marker_window.as_millis()).unwrap_or(i64::MAX),
+            last_look: Arc::new(Mutex::new(None)),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The clock that times [`SqliteOptions::marker_window`] (the system clock unless
+    /// set): the server passes the engine's, tests a fixed one.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> SqliteStore {
+        self.clock = clock;
+        self
     }
 
     /// `PRAGMA integrity_check`: `"ok"` on a healthy file, otherwise the first problem.
@@ -259,10 +298,42 @@ impl SqliteStore {
 
     /// See [`Store::change_marker`]: this process's commit count, plus size and mtime of
     /// the database and its WAL (every commit by any process appends to the WAL; a
-    /// checkpoint rewrites the database). Two `stat` calls, no query.
+    /// checkpoint rewrites the database). Two `stat` calls, no query; with a
+    /// [`SqliteOptions::marker_window`], at most one pair per window. The commit count
+    /// is read every time, so this process's commits move the marker at once.
     pub(crate) fn marker(&self) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.generation.load(Ordering::Acquire).hash(&mut h);
+        self.files_marker().hash(&mut h);
+        h.finish()
+    }
+
+    fn files_marker(&self) -> u64 {
+        if self.marker_window_ms <= 0 {
+            return self.look_at_files();
+        }
+        // Taken before the look, so the window never outlasts what the look can vouch
+        // for; a clock set back (age < 0) looks again.
+        let now = self.clock.now_millis();
+        if let Ok(last) = self.last_look.lock() {
+            if let Some((at, seen)) = *last {
+                if (0..self.marker_window_ms).contains(&now.saturating_sub(at)) {
+                    return seen;
+                }
+            }
+        }
+        let seen = self.look_at_files();
+        if let Ok(mut last) = self.last_look.lock() {
+            // Keep the newer of two racing looks.
+            if last.is_none_or(|(at, _)| at <= now) {
+                *last = Some((now, seen));
+            }
+        }
+        seen
+    }
+
+    fn look_at_files(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
         for f in self.files.iter() {
             if let Ok(m) = std::fs::metadata(f) {
                 m.len().hash(&mut h);

@@ -1,0 +1,174 @@
+//! Where the server CPU of one ES256 client-credentials token goes, without HTTP
+//! (bench/cc-profile.sh runs it on a database the admin CLI provisioned): process CPU
+//! (all threads, including sqlx's SQLite workers, from /proc/self/stat) per call of
+//! each stage, each stage repeated N times on a warm provider.
+//!
+//! `cc_profile DB CLIENT_ID CLIENT_SECRET [APP_ID APP_SECRET REFRESH_TOKENS_FILE]` with
+//! LATCHKEY_KEK set; N (20000) and MARKER_WINDOW_MS (0) from the environment. With the
+//! optional arguments (a client with the refresh grant and tokens from bench/mint.py),
+//! it also times whole refresh grants, half with RS256 ID tokens (the default) and half
+//! with ES256 ones, which shows the RS256 signature's share.
+
+use latchkey_core::clock::SystemClock;
+use latchkey_core::crypto::Kek;
+use latchkey_core::oauth::client_auth::Presented;
+use latchkey_core::oauth::token::Subject;
+use latchkey_core::oauth::{Config, Provider};
+use latchkey_core::store::Store;
+use latchkey_store_sqlite::{SqliteOptions, SqliteStore};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// utime + stime of this process, in seconds.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // fields 14 and 15 of the file are 12 and 13 after "pid (comm)"
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (t(11) + t(12)) / 100.0
+}
+
+macro_rules! stage {
+    ($name:expr, $n:expr, $body:expr) => {{
+        let (c0, w0) = (cpu_s(), std::time::Instant::now());
+        for _ in 0..$n {
+            $body;
+        }
+        let (cpu, wall) = (cpu_s() - c0, w0.elapsed().as_secs_f64());
+        println!(
+            "{:<44} {:>8.1} µs CPU/call {:>8.1} µs wall/call",
+            $name,
+            cpu * 1e6 / $n as f64,
+            wall * 1e6 / $n as f64
+        );
+    }};
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (db, id, secret, refresh) = match args.as_slice() {
+        [db, id, secret] => (db, id, secret, None),
+        [db, id, secret, app, app_secret, file] => (db, id, secret, Some((app, app_secret, file))),
+        _ => {
+            return Err(
+                "usage: cc_profile DB CLIENT_ID CLIENT_SECRET [APP_ID APP_SECRET FILE]".into(),
+            )
+        }
+    };
+    let n: usize = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20000);
+    let window: u64 = std::env::var("MARKER_WINDOW_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let kek_text = std::env::var("LATCHKEY_KEK")?;
+    let kek = Kek::parse(&kek_text)?;
+    let store = SqliteStore::open_with(
+        std::path::Path::new(db),
+        SqliteOptions {
+            marker_window: Duration::from_millis(window),
+            ..SqliteOptions::default()
+        },
+    )
+    .await?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let provider = Provider::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        kek,
+        Config::new("http://127.0.0.1:3200"),
+    );
+    provider.manager().ensure_keys().await?;
+    let mut form = HashMap::new();
+    form.insert("grant_type".to_string(), "client_credentials".to_string());
+    form.insert("scope".to_string(), "api".to_string());
+    let presented = Presented {
+        basic: Some((id.clone(), secret.clone())),
+        ip: Some("127.0.0.1".into()),
+    };
+    let first = provider.token(&form, &presented).await?;
+    assert!(!first.access_token.is_empty());
+    let client = store.client_get(id).await?.ok_or("no such client")?;
+    let scopes = vec!["api".to_string()];
+    println!("N={n} marker_window={window} ms; process CPU per call (all threads):");
+
+    stage!(
+        "change_marker()",
+        n,
+        std::hint::black_box(store.change_marker())
+    );
+    stage!(
+        "authenticate_client (cached reads + secret)",
+        n,
+        provider
+            .authenticate_client(&form, &presented, "token")
+            .await?
+    );
+    stage!(
+        "mint_access (claims + ES256 JWS)",
+        n,
+        provider
+            .mint_access(
+                &client,
+                &Subject {
+                    user: None,
+                    session: None
+                },
+                &scopes,
+                1_800_000_000,
+            )
+            .await?
+    );
+    stage!(
+        "token() client_credentials, whole",
+        n,
+        provider.token(&form, &presented).await?
+    );
+
+    if let Some((app, app_secret, file)) = refresh {
+        let tokens: Vec<String> = std::fs::read_to_string(file)?
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        let half = tokens.len() / 2;
+        let app_presented = Presented {
+            basic: Some((app.clone(), app_secret.clone())),
+            ip: Some("127.0.0.1".into()),
+        };
+        for (alg, part) in [
+            (latchkey_core::model::Alg::RS256, &tokens[..half]),
+            (latchkey_core::model::Alg::ES256, &tokens[half..]),
+        ] {
+            let mut config = Config::new("http://127.0.0.1:3200");
+            config.id_token_alg = alg;
+            let p = Provider::new(
+                store.clone(),
+                Arc::new(SystemClock),
+                Kek::parse(&kek_text)?,
+                config,
+            );
+            let mut it = part.iter();
+            let m = part.len();
+            stage!(
+                format!("token() refresh_token, whole, {alg:?} ID token"),
+                m,
+                {
+                    let mut f = HashMap::new();
+                    f.insert("grant_type".to_string(), "refresh_token".to_string());
+                    f.insert(
+                        "refresh_token".to_string(),
+                        it.next().cloned().unwrap_or_default(),
+                    );
+                    p.token(&f, &app_presented).await?
+                }
+            );
+        }
+    }
+    Ok(())
+}
