@@ -13,7 +13,6 @@ use latchkey_e2e::latchkey_core::jwt;
 use latchkey_e2e::latchkey_core::keys;
 use latchkey_e2e::latchkey_core::model::{Alg, KeyState};
 use latchkey_e2e::latchkey_core::oauth::{Config, Provider};
-use latchkey_e2e::latchkey_core::store::Store;
 use latchkey_store_sqlite::SqliteStore;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
