@@ -245,3 +245,46 @@ pub struct Inspection {
     pub verdict: String,
     pub valid: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shell_requests_and_try_results_never_print_a_secret_in_debug() {
+        let add: ConnectionAddRequest = serde_json::from_value(serde_json::json!({
+            "name": "prod", "colour": "red", "kind": "remote",
+            "server": "https://id.example", "auth": "api_key", "api_key": "lk_live_SECRET1"
+        }))
+        .unwrap();
+        let try_req: ClientTryRequest = serde_json::from_value(serde_json::json!({
+            "id": "c1", "grant": "client_credentials", "client_secret": "SECRET2"
+        }))
+        .unwrap();
+        let try_res = ClientTryResult {
+            grant: "client_credentials".into(),
+            access_token: "SECRET3".into(),
+            id_token: Some("SECRET4".into()),
+            expires_in: Some(300),
+            scope: None,
+            refresh_token_issued: false,
+            redirect_uri: None,
+        };
+        let printed = format!("{add:?} {try_req:?} {try_res:?}");
+        assert!(!printed.contains("SECRET"), "{printed}");
+        assert!(
+            printed.contains("prod") && printed.contains("c1"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn closed_sets_travel_as_their_snake_case_strings() {
+        assert_eq!(serde_json::to_value(RemoteAuth::ApiKey).unwrap(), "api_key");
+        assert_eq!(serde_json::to_value(TokenForm::Opaque).unwrap(), "opaque");
+        assert_eq!(
+            serde_json::to_value(TryGrant::AuthorizationCode).unwrap(),
+            "authorization_code"
+        );
+    }
+}
