@@ -4,12 +4,14 @@
 
 use crate::connections::{Connection, RemoteAuth, Target};
 use crate::console::{self, ConnectRequest, Console, ConsoleStatus};
-use crate::try_it::{self, ClientTryRequest, ClientTryResult};
+use crate::try_it;
 use futures_util::StreamExt;
+use latchkey_api_types::shell::{
+    ClientTryRequest, ClientTryResult, ConnectionAddRequest, ConnectionDto,
+};
 use latchkey_api_types::*;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::inspect::Inspection;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -28,43 +30,6 @@ pub fn first_admin_password_take(console: State<'_, Console>) -> Option<String> 
 }
 
 // --- connections -----------------------------------------------------------------------
-
-/// A saved connection as the switcher lists it. No credential: only whether one is kept.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ConnectionDto {
-    pub id: String,
-    pub name: String,
-    pub colour: String,
-    /// `embedded` | `remote`.
-    pub kind: String,
-    /// The database file, or the admin API's URL.
-    pub location: String,
-    pub issuer: Option<String>,
-    /// `api_key` | `browser` for a remote connection.
-    pub auth: Option<String>,
-    pub active: bool,
-    /// A remote connection's credential is stored (keyring, or memory for this run).
-    pub signed_in: bool,
-}
-
-/// A connection to add (and open): an embedded file, or a remote server.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ConnectionAddRequest {
-    pub name: String,
-    pub colour: String,
-    /// `embedded` | `remote`.
-    pub kind: String,
-    pub db_path: Option<String>,
-    /// Make the file when it does not exist yet.
-    #[serde(default)]
-    pub create: bool,
-    pub server: Option<String>,
-    pub issuer: Option<String>,
-    /// `api_key` | `browser`.
-    pub auth: Option<String>,
-    /// Typed in once; kept in the OS keyring, never shown again.
-    pub api_key: Option<String>,
-}
 
 fn connection_dto(c: Connection, active: &str, signed_in: bool) -> ConnectionDto {
     let (kind, location, issuer, auth) = match c.target {

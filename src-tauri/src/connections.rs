@@ -13,15 +13,7 @@ use std::path::{Path, PathBuf};
 /// The badge colours on offer: distinct in both themes and none of them the accent.
 pub const COLOURS: &[&str] = &["green", "teal", "purple", "amber", "orange", "red", "grey"];
 
-/// How a remote connection authenticates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RemoteAuth {
-    /// An admin API key (`lk_…`).
-    ApiKey,
-    /// A person signed in through the system browser (code + PKCE, loopback redirect).
-    Browser,
-}
+pub use latchkey_api_types::shell::RemoteAuth;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -18,7 +18,6 @@ use latchkey_admin::keyring::{EntryKind, Keyring};
 use latchkey_admin::signin;
 use latchkey_admin::{AdminBackend, AdminError, Credential, Embedded, Remote, Secret};
 use latchkey_api_types::{ApiErrorDto, ClientCreateRequest, UserCreateRequest};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -50,36 +49,7 @@ fn system_browser() -> Opener {
     })
 }
 
-/// What the UI learns about the connection. Never carries a secret.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ConsoleStatus {
-    /// `starting` | `ready` | `failed`.
-    pub state: String,
-    /// `embedded` | `remote`.
-    pub kind: String,
-    /// The saved connection's id.
-    pub connection_id: String,
-    /// The name shown on the connection badge.
-    pub name: String,
-    /// The badge colour (one of [`connections::COLOURS`]).
-    pub colour: String,
-    /// The embedded file; empty for a remote connection.
-    pub db_path: String,
-    /// The remote admin API; `null` for an embedded connection.
-    pub server: Option<String>,
-    pub issuer: String,
-    /// The in-process server's port; 0 for a remote connection.
-    pub port: u16,
-    /// Where a remote connection's credential is kept: `keyring`, or `memory` (no
-    /// keyring service: forgotten when the console exits); `null` when embedded.
-    pub credential_store: Option<String>,
-    /// Why starting failed, as the UI shows every error.
-    pub error: Option<ApiErrorDto>,
-    /// The first admin's username while their generated password has not yet been
-    /// shown (it is shown once, then forgotten).
-    pub first_admin_pending: Option<String>,
-    pub version: String,
-}
+pub use latchkey_api_types::shell::ConsoleStatus;
 
 struct Open {
     backend: Arc<dyn AdminBackend>,

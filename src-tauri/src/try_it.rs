@@ -15,33 +15,9 @@ use latchkey_admin::AdminError;
 use latchkey_api_types::ClientDto;
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct ClientTryRequest {
-    pub id: String,
-    /// `client_credentials` | `authorization_code`.
-    pub grant: String,
-    /// The client's secret for a confidential client; used once, never kept.
-    pub client_secret: Option<String>,
-    /// Space-separated; default: what the client may ask for, for this grant.
-    pub scope: Option<String>,
-}
-
-/// The tokens, for the inspector. The refresh token is not handed over: the inspector
-/// has no use for it, and it would outlive the look.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ClientTryResult {
-    pub grant: String,
-    pub access_token: String,
-    pub id_token: Option<String>,
-    pub expires_in: Option<i64>,
-    pub scope: Option<String>,
-    pub refresh_token_issued: bool,
-    /// The redirect used (authorization code only).
-    pub redirect_uri: Option<String>,
-}
+pub use latchkey_api_types::shell::{ClientTryRequest, ClientTryResult};
 
 /// The grants "Try it" can run for `c`, in the order offered.
 pub fn runnable(c: &ClientDto) -> Vec<&'static str> {

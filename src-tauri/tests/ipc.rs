@@ -322,21 +322,31 @@ fn a_port_in_use_is_reported_with_what_to_do() {
     assert!(e.message.contains("--port"), "{}", e.message);
 }
 
-/// The fields of `export interface NAME { … }` in ui/src/lib/types.ts.
+/// The fields of `export interface NAME { … }` in the generated ui/src/lib/api/types.gen.ts
+/// (one `  name: type;` or `  name?: type;` line each, doc comments between them).
 fn ts_fields(name: &str) -> Vec<String> {
-    let ts = include_str!("../../ui/src/lib/types.ts");
+    let ts = include_str!("../../ui/src/lib/api/types.gen.ts");
     let start = ts
-        .find(&format!("export interface {name} {{"))
-        .unwrap_or_else(|| panic!("no interface {name} in types.ts"));
-    let body = &ts[start..];
-    let open = body.find('{').expect("{") + 1;
-    let body = &body[open..open + body[open..].find('}').expect("}")];
-    let mut fields: Vec<String> = body
-        .split([';', '\n'])
-        .filter_map(|f| f.trim().split(':').next())
-        .map(|f| f.trim().trim_end_matches('?').to_string())
-        .filter(|f| !f.is_empty() && !f.starts_with('/') && !f.starts_with('*'))
-        .collect();
+        .find(&format!("export interface {name} {{\n"))
+        .unwrap_or_else(|| panic!("no interface {name} in types.gen.ts"));
+    let mut fields = Vec::new();
+    let mut in_doc = false;
+    for line in ts[start..].lines().skip(1) {
+        let l = line.trim();
+        if l == "}" {
+            break;
+        }
+        if in_doc {
+            in_doc = !l.ends_with("*/");
+            continue;
+        }
+        if l.starts_with("/**") {
+            in_doc = !l.ends_with("*/");
+            continue;
+        }
+        let field = l.split(':').next().expect("a field line");
+        fields.push(field.trim_end_matches('?').to_string());
+    }
     fields.sort();
     fields
 }
@@ -349,8 +359,8 @@ fn json_fields(v: &Value) -> Vec<String> {
 
 #[test]
 fn the_shells_own_typescript_types_name_every_field_the_rust_side_sends() {
-    // The DTOs' types are generated (types.gen.ts); these two belong to the shell and
-    // to latchkey-core, so their hand-written TypeScript is held to the JSON here.
+    // Their TypeScript is generated from the same Rust types that serialise them; this
+    // holds the generated declarations to what the commands really send.
     let w = world(false);
     let st: Value = w.call("console_status", json!({}));
     assert_eq!(json_fields(&st), ts_fields("ConsoleStatus"));

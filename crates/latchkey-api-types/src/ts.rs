@@ -4,6 +4,7 @@
 //! drifts from the Rust types; `LATCHKEY_UPDATE_TS=1 cargo test -p latchkey-api-types`
 //! rewrites it.
 
+use crate::shell::*;
 use crate::*;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value};
@@ -29,6 +30,9 @@ pub fn schemas() -> Map<String, Value> {
         TokenCountDto, SecurityCountDto, StatsDto, HealthDto, KeyScheduleDto,
         KeysScheduleDto, TokenRequest, AdminEventDto, SettingDto, SettingsDto,
         SettingsUpdateRequest, ErrorCode, EventKind, AuditAction,
+        // The shell's own and the inspector's (`shell`).
+        ConsoleStatus, ConnectionDto, ConnectionAddRequest, ClientTryRequest,
+        ClientTryResult, Inspection,
     );
     g.definitions().clone()
 }
@@ -38,7 +42,9 @@ pub fn typescript() -> String {
     let mut out = String::from(
         "// Generated from the Rust types in crates/latchkey-api-types. Do not edit:\n\
          // run `LATCHKEY_UPDATE_TS=1 cargo test -p latchkey-api-types` after changing them.\n\
-         /* eslint-disable */\n\n",
+         /* eslint-disable */\n\n\
+         /** Any JSON value (`serde_json::Value`, whose schema allows everything). */\n\
+         export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };\n\n",
     );
     let defs = schemas();
     let mut names: Vec<&String> = defs.keys().collect();
@@ -100,6 +106,10 @@ fn doc(out: &mut String, schema: &Value, indent: &str) {
 }
 
 fn ts_type(s: &Value) -> String {
+    // `serde_json::Value`'s schema is `true`: any JSON at all.
+    if s == &Value::Bool(true) {
+        return "JsonValue".into();
+    }
     if let Some(r) = s.get("$ref").and_then(Value::as_str) {
         return r.rsplit('/').next().unwrap_or("unknown").to_string();
     }
@@ -157,7 +167,9 @@ fn single(t: &str, s: &Value) -> String {
             }
         }
         "object" => match s.get("additionalProperties") {
-            Some(ap) if ap.is_object() => format!("Record<string, {}>", ts_type(ap)),
+            Some(ap) if ap.is_object() || ap == &Value::Bool(true) => {
+                format!("Record<string, {}>", ts_type(ap))
+            }
             _ => "Record<string, unknown>".into(),
         },
         _ => "unknown".into(),

@@ -5,36 +5,11 @@
 
 use crate::clock::Timestamp;
 use crate::jwt::{self, JwtError};
-use serde::Serialize;
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Check {
-    pub name: &'static str,
-    /// `None` = could not be checked (e.g. no keys available).
-    pub ok: Option<bool>,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ClaimLine {
-    pub claim: String,
-    pub value: Value,
-    pub meaning: String,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Inspection {
-    /// `jwt` or `opaque`.
-    pub kind: &'static str,
-    pub header: Map<String, Value>,
-    pub claims: Map<String, Value>,
-    pub claim_lines: Vec<ClaimLine>,
-    pub checks: Vec<Check>,
-    /// One sentence: valid, or the first reason it is not.
-    pub verdict: String,
-    pub valid: bool,
-}
+// The answer's types are the IPC's (the console shows them as they are), so their
+// TypeScript is generated with every other DTO.
+pub use latchkey_api_types::shell::{ClaimLine, Inspection, InspectionCheck as Check, TokenForm};
 
 /// Plain-words explanation of a registered or OIDC claim.
 pub fn claim_meaning(claim: &str) -> &'static str {
@@ -100,7 +75,7 @@ pub fn inspect(
         Ok(p) => p,
         Err(_) => {
             return Inspection {
-                kind: "opaque",
+                kind: TokenForm::Opaque,
                 header: Map::new(),
                 claims: Map::new(),
                 claim_lines: vec![],
@@ -264,7 +239,7 @@ pub fn inspect(
         ),
     };
     Inspection {
-        kind: "jwt",
+        kind: TokenForm::Jwt,
         header: parsed.header,
         claims: parsed.claims,
         claim_lines,
@@ -325,7 +300,7 @@ mod tests {
     #[test]
     fn opaque_tokens_are_recognised_as_such() {
         let i = inspect("abc123", None, None, 0, 0);
-        assert_eq!(i.kind, "opaque");
+        assert_eq!(i.kind, TokenForm::Opaque);
         assert!(!i.valid);
     }
 }

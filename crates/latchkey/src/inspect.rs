@@ -5,7 +5,7 @@
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use latchkey_core::clock::{Clock, SystemClock};
-use latchkey_core::inspect::{inspect, Inspection};
+use latchkey_core::inspect::{inspect, Inspection, TokenForm};
 use serde_json::Value;
 use std::io::Read;
 use std::process::ExitCode;
@@ -73,7 +73,7 @@ fn print_human(i: &Inspection) {
         };
         println!("  {mark} {:<11} {}", c.name, c.detail);
     }
-    if i.kind == "jwt" {
+    if i.kind == TokenForm::Jwt {
         println!("\nHeader");
         for (k, v) in &i.header {
             println!("  {k:<10} {v}");

@@ -2,6 +2,9 @@
 // run `LATCHKEY_UPDATE_TS=1 cargo test -p latchkey-api-types` after changing them.
 /* eslint-disable */
 
+/** Any JSON value (`serde_json::Value`, whose schema allows everything). */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+
 /** One event of `GET /admin/v1/events` (server-sent events, `event:` = `kind`). */
 export interface AdminEventDto {
   /** The audit event behind it (secrets redacted there already). */
@@ -74,7 +77,7 @@ export interface AuditEventDto {
   action: string;
   /** `local-admin`, `user:<id>`, `api-key:<id>`, `system`, … */
   actor: string;
-  after?: unknown;
+  after?: JsonValue;
   at: number;
   /** JSON values before and after the change, secrets redacted. */
   before?: unknown;
@@ -107,6 +110,13 @@ export interface AuditFilterDto {
 export interface AuditPageDto {
   items: AuditEventDto[];
   next_cursor?: string | null;
+}
+
+/** One claim, with its meaning in plain words. */
+export interface ClaimLine {
+  claim: string;
+  meaning: string;
+  value: JsonValue;
 }
 
 /** `POST /admin/v1/clients/{id}/clone`. */
@@ -220,6 +230,31 @@ export interface ClientSetDisabledRequest {
   disabled: boolean;
 }
 
+/** Runs a client's own flow ("Try it"). */
+export interface ClientTryRequest {
+  /** The client's secret for a confidential client; used once, never kept. */
+  client_secret?: string | null;
+  grant: TryGrant;
+  id: string;
+  /** Space-separated; default: what the client may ask for, for this grant. */
+  scope?: string | null;
+}
+
+/**
+ * The tokens "Try it" got, for the inspector. The refresh token is not handed over:
+ * the inspector has no use for it, and it would outlive the look.
+ */
+export interface ClientTryResult {
+  access_token: string;
+  expires_in?: number | null;
+  grant: TryGrant;
+  id_token?: string | null;
+  /** The redirect used (authorization code only). */
+  redirect_uri?: string | null;
+  refresh_token_issued: boolean;
+  scope?: string | null;
+}
+
 /**
  * `PATCH /admin/v1/clients/{id}`: absent fields stay as they are. `jwks: null`
  * removes the JWK Set (absent leaves it).
@@ -232,7 +267,7 @@ export interface ClientUpdateRequest {
   auth_method?: string | null;
   disabled?: boolean | null;
   grant_types?: string[] | null;
-  jwks?: unknown;
+  jwks?: JsonValue;
   /** `null` removes the JWK Set URL; absent leaves it. */
   jwks_uri?: string | null;
   name?: string | null;
@@ -243,6 +278,81 @@ export interface ClientUpdateRequest {
   refresh_token_ttl?: number | null;
   require_consent?: boolean | null;
 }
+
+/**
+ * A connection to add (and open): an embedded file, or a remote server. `kind` and
+ * `auth` are strings so that a wrong value gets the shell's own message.
+ */
+export interface ConnectionAddRequest {
+  /** Typed in once; kept in the OS keyring, never shown again. */
+  api_key?: string | null;
+  auth?: RemoteAuth | null;
+  colour: string;
+  /** Make the file when it does not exist yet. */
+  create?: boolean;
+  db_path?: string | null;
+  issuer?: string | null;
+  kind: ConnectionKind;
+  name: string;
+  server?: string | null;
+}
+
+/** A saved connection as the switcher lists it. No credential: only whether one is kept. */
+export interface ConnectionDto {
+  active: boolean;
+  /** How a remote connection authenticates; `null` when embedded. */
+  auth?: RemoteAuth | null;
+  colour: string;
+  id: string;
+  issuer?: string | null;
+  kind: ConnectionKind;
+  /** The database file, or the admin API's URL. */
+  location: string;
+  name: string;
+  /** A remote connection's credential is stored (keyring, or memory for this run). */
+  signed_in: boolean;
+}
+
+/**
+ * What a connection administers: a SQLite file served in-process, or a remote
+ * `latchkey serve` deployment's admin API.
+ */
+export type ConnectionKind = 'embedded' | 'remote';
+
+/** Where the console is in opening its connection. */
+export type ConsoleState = 'starting' | 'ready' | 'failed';
+
+/** What the UI learns about the connection. Never carries a secret. */
+export interface ConsoleStatus {
+  /** The badge colour (one of the shell's `COLOURS`). */
+  colour: string;
+  /** The saved connection's id. */
+  connection_id: string;
+  /** Where a remote connection's credential is kept; `null` when embedded. */
+  credential_store?: CredentialStore | null;
+  /** The embedded file; empty for a remote connection. */
+  db_path: string;
+  /** Why starting failed, as the UI shows every error. */
+  error?: ApiErrorDto | null;
+  /**
+   * The first admin's username while their generated password has not yet been
+   * shown (it is shown once, then forgotten).
+   */
+  first_admin_pending?: string | null;
+  issuer: string;
+  kind: ConnectionKind;
+  /** The name shown on the connection badge. */
+  name: string;
+  /** The in-process server's port; 0 for a remote connection. */
+  port: number;
+  /** The remote admin API; `null` for an embedded connection. */
+  server?: string | null;
+  state: ConsoleState;
+  version: string;
+}
+
+/** Where a remote connection's credential is kept. */
+export type CredentialStore = 'keyring' | 'memory';
 
 /** The `code` of every admin API and IPC error. */
 export type ErrorCode = 'not_found' | 'invalid_input' | 'conflict' | 'unavailable' | 'rate_limited' | 'internal' | 'unauthorized' | 'forbidden';
@@ -270,6 +380,29 @@ export interface HealthDto {
   /** Unix seconds on the server. */
   time: number;
   version: string;
+}
+
+/**
+ * A token taken apart: every claim explained and, check by check, whether it would be
+ * accepted and why not (`latchkey token inspect`, the console's token page).
+ */
+export interface Inspection {
+  checks: InspectionCheck[];
+  claim_lines: ClaimLine[];
+  claims: Record<string, JsonValue>;
+  header: Record<string, JsonValue>;
+  kind: TokenForm;
+  valid: boolean;
+  /** One sentence: valid, or the first reason it is not. */
+  verdict: string;
+}
+
+/** One acceptance check of the inspector (signature, expiry, issuer, …). */
+export interface InspectionCheck {
+  detail: string;
+  name: string;
+  /** `null` = could not be checked (e.g. no keys available). */
+  ok?: boolean | null;
 }
 
 export interface KeyDto {
@@ -331,6 +464,9 @@ export interface KeysScheduleDto {
   /** Seconds a key signs before it is rotated. */
   rotate_every: number;
 }
+
+/** How a remote connection authenticates. */
+export type RemoteAuth = 'api_key' | 'browser';
 
 /** What a revoke cut off, or with `dry_run` would cut off. */
 export interface RevokeImpactDto {
@@ -572,10 +708,16 @@ export interface TokenCountDto {
   minute: number;
 }
 
+/** What was inspected: a JWT taken apart, or an opaque token (nothing to read in it). */
+export type TokenForm = 'jwt' | 'opaque';
+
 /** `POST /admin/v1/tokens/introspect` and `/admin/v1/tokens/revoke`. */
 export interface TokenRequest {
   token?: string;
 }
+
+/** The flows "Try it" runs. */
+export type TryGrant = 'client_credentials' | 'authorization_code';
 
 export interface UserCreateRequest {
   email?: string | null;

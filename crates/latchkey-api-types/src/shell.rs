@@ -1,0 +1,290 @@
+//! The desktop shell's own IPC types (the console's status, saved connections, "Try it")
+//! and the token inspector's answer. They are not admin API bodies, but they cross the
+//! same IPC boundary, so they live here to get their TypeScript from the same generator
+//! as every DTO (`ui/src/lib/api/types.gen.ts`) instead of a hand-written copy that
+//! could drift.
+//!
+//! Fields whose values form a closed set stay `String` in Rust where the shell wants to
+//! answer a bad value with its own message (an IPC request) or where the value is built
+//! from `&'static str`s; their schema (so their TS type) is the enum's union
+//! (`#[schemars(with = …)]`), as [`crate::ApiErrorDto::code`] does.
+
+use crate::ApiErrorDto;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Where the console is in opening its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsoleState {
+    Starting,
+    Ready,
+    Failed,
+}
+
+/// What a connection administers: a SQLite file served in-process, or a remote
+/// `latchkey serve` deployment's admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionKind {
+    Embedded,
+    Remote,
+}
+
+/// How a remote connection authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteAuth {
+    /// An admin API key (`lk_…`).
+    ApiKey,
+    /// A person signed in through the system browser (code + PKCE, loopback redirect).
+    Browser,
+}
+
+/// Where a remote connection's credential is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialStore {
+    /// The OS keyring (Secret Service).
+    Keyring,
+    /// No keyring service: this process's memory, forgotten when the console exits.
+    Memory,
+}
+
+/// The flows "Try it" runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TryGrant {
+    ClientCredentials,
+    AuthorizationCode,
+}
+
+/// What the UI learns about the connection. Never carries a secret.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+pub struct ConsoleStatus {
+    #[schemars(with = "ConsoleState")]
+    pub state: String,
+    #[schemars(with = "ConnectionKind")]
+    pub kind: String,
+    /// The saved connection's id.
+    pub connection_id: String,
+    /// The name shown on the connection badge.
+    pub name: String,
+    /// The badge colour (one of the shell's `COLOURS`).
+    pub colour: String,
+    /// The embedded file; empty for a remote connection.
+    pub db_path: String,
+    /// The remote admin API; `null` for an embedded connection.
+    pub server: Option<String>,
+    pub issuer: String,
+    /// The in-process server's port; 0 for a remote connection.
+    pub port: u16,
+    /// Where a remote connection's credential is kept; `null` when embedded.
+    #[schemars(with = "Option<CredentialStore>")]
+    pub credential_store: Option<String>,
+    /// Why starting failed, as the UI shows every error.
+    pub error: Option<ApiErrorDto>,
+    /// The first admin's username while their generated password has not yet been
+    /// shown (it is shown once, then forgotten).
+    pub first_admin_pending: Option<String>,
+    pub version: String,
+}
+
+/// A saved connection as the switcher lists it. No credential: only whether one is kept.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectionDto {
+    pub id: String,
+    pub name: String,
+    pub colour: String,
+    #[schemars(with = "ConnectionKind")]
+    pub kind: String,
+    /// The database file, or the admin API's URL.
+    pub location: String,
+    pub issuer: Option<String>,
+    /// How a remote connection authenticates; `null` when embedded.
+    #[schemars(with = "Option<RemoteAuth>")]
+    pub auth: Option<String>,
+    pub active: bool,
+    /// A remote connection's credential is stored (keyring, or memory for this run).
+    pub signed_in: bool,
+}
+
+/// A connection to add (and open): an embedded file, or a remote server. `kind` and
+/// `auth` are strings so that a wrong value gets the shell's own message.
+#[derive(Clone, Deserialize, JsonSchema)]
+pub struct ConnectionAddRequest {
+    pub name: String,
+    pub colour: String,
+    #[schemars(with = "ConnectionKind")]
+    pub kind: String,
+    #[serde(default)]
+    pub db_path: Option<String>,
+    /// Make the file when it does not exist yet.
+    #[serde(default)]
+    pub create: bool,
+    #[serde(default)]
+    pub server: Option<String>,
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "Option<RemoteAuth>")]
+    pub auth: Option<String>,
+    /// Typed in once; kept in the OS keyring, never shown again.
+    #[serde(default)]
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for ConnectionAddRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionAddRequest")
+            .field("name", &self.name)
+            .field("colour", &self.colour)
+            .field("kind", &self.kind)
+            .field("db_path", &self.db_path)
+            .field("create", &self.create)
+            .field("server", &self.server)
+            .field("issuer", &self.issuer)
+            .field("auth", &self.auth)
+            .field("api_key", &self.api_key.as_ref().map(|_| ".."))
+            .finish()
+    }
+}
+
+/// Runs a client's own flow ("Try it").
+#[derive(Clone, Deserialize, JsonSchema)]
+pub struct ClientTryRequest {
+    pub id: String,
+    #[schemars(with = "TryGrant")]
+    pub grant: String,
+    /// The client's secret for a confidential client; used once, never kept.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Space-separated; default: what the client may ask for, for this grant.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for ClientTryRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTryRequest")
+            .field("id", &self.id)
+            .field("grant", &self.grant)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| ".."))
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// The tokens "Try it" got, for the inspector. The refresh token is not handed over:
+/// the inspector has no use for it, and it would outlive the look.
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ClientTryResult {
+    #[schemars(with = "TryGrant")]
+    pub grant: String,
+    pub access_token: String,
+    pub id_token: Option<String>,
+    pub expires_in: Option<i64>,
+    pub scope: Option<String>,
+    pub refresh_token_issued: bool,
+    /// The redirect used (authorization code only).
+    pub redirect_uri: Option<String>,
+}
+
+impl std::fmt::Debug for ClientTryResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTryResult")
+            .field("grant", &self.grant)
+            .field("access_token", &"..")
+            .field("id_token", &self.id_token.as_ref().map(|_| ".."))
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("refresh_token_issued", &self.refresh_token_issued)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish()
+    }
+}
+
+// --- the token inspector ---------------------------------------------------------------
+
+/// What was inspected: a JWT taken apart, or an opaque token (nothing to read in it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenForm {
+    Jwt,
+    Opaque,
+}
+
+/// One acceptance check of the inspector (signature, expiry, issuer, …).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, JsonSchema)]
+pub struct InspectionCheck {
+    pub name: &'static str,
+    /// `null` = could not be checked (e.g. no keys available).
+    pub ok: Option<bool>,
+    pub detail: String,
+}
+
+/// One claim, with its meaning in plain words.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, JsonSchema)]
+pub struct ClaimLine {
+    pub claim: String,
+    pub value: Value,
+    pub meaning: String,
+}
+
+/// A token taken apart: every claim explained and, check by check, whether it would be
+/// accepted and why not (`latchkey token inspect`, the console's token page).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, JsonSchema)]
+pub struct Inspection {
+    pub kind: TokenForm,
+    pub header: Map<String, Value>,
+    pub claims: Map<String, Value>,
+    pub claim_lines: Vec<ClaimLine>,
+    pub checks: Vec<InspectionCheck>,
+    /// One sentence: valid, or the first reason it is not.
+    pub verdict: String,
+    pub valid: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shell_requests_and_try_results_never_print_a_secret_in_debug() {
+        let add: ConnectionAddRequest = serde_json::from_value(serde_json::json!({
+            "name": "prod", "colour": "red", "kind": "remote",
+            "server": "https://id.example", "auth": "api_key", "api_key": "lk_live_SECRET1"
+        }))
+        .unwrap();
+        let try_req: ClientTryRequest = serde_json::from_value(serde_json::json!({
+            "id": "c1", "grant": "client_credentials", "client_secret": "SECRET2"
+        }))
+        .unwrap();
+        let try_res = ClientTryResult {
+            grant: "client_credentials".into(),
+            access_token: "SECRET3".into(),
+            id_token: Some("SECRET4".into()),
+            expires_in: Some(300),
+            scope: None,
+            refresh_token_issued: false,
+            redirect_uri: None,
+        };
+        let printed = format!("{add:?} {try_req:?} {try_res:?}");
+        assert!(!printed.contains("SECRET"), "{printed}");
+        assert!(
+            printed.contains("prod") && printed.contains("c1"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn closed_sets_travel_as_their_snake_case_strings() {
+        assert_eq!(serde_json::to_value(RemoteAuth::ApiKey).unwrap(), "api_key");
+        assert_eq!(serde_json::to_value(TokenForm::Opaque).unwrap(), "opaque");
+        assert_eq!(
+            serde_json::to_value(TryGrant::AuthorizationCode).unwrap(),
+            "authorization_code"
+        );
+    }
+}
