@@ -311,14 +311,18 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// `parent`: the spent token a rotation replaces (the grace window's anchor);
+            /// `None` for a family's first token.
             async fn insert_refresh(
                 conn: &mut Conn,
                 op: &'static str,
                 r: &RefreshToken,
+                parent: Option<&[u8]>,
             ) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO refresh_tokens (hash, session_id, client_id, created_at, \
-                     consumed_at, idle_expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                     consumed_at, idle_expires_at, parent_hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(&r.hash)
                 .bind(&r.session_id)
@@ -326,6 +330,7 @@ macro_rules! sql_store {
                 .bind(r.created_at)
                 .bind(r.consumed_at)
                 .bind(r.idle_expires_at)
+                .bind(parent)
                 .execute(&mut *conn)
                 .await
                 .map_err(db(op))?;
@@ -362,7 +367,7 @@ macro_rules! sql_store {
                     insert_session(conn, op, s).await?;
                 }
                 if let Some(r) = &issue.refresh {
-                    insert_refresh(conn, op, r).await?;
+                    insert_refresh(conn, op, r, None).await?;
                 }
                 if let Some(ev) = &issue.event {
                     insert_audit(conn, op, ev).await?;
@@ -405,19 +410,27 @@ macro_rules! sql_store {
                 }
             }
 
-            async fn touch_session(
+            /// Marks the session used at `at` and returns it (as stored now) when it is
+            /// live then: not revoked, not expired. `None`, and nothing changed, when it is
+            /// gone or dead. Every rotation needs both the check and the touch, so one
+            /// statement does both (issue 11 §4: fewer statements per grant).
+            async fn touch_live_session(
                 conn: &mut Conn,
                 op: &'static str,
                 id: &str,
                 at: Timestamp,
-            ) -> Result<(), StoreError> {
-                sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2")
-                    .bind(at)
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db(op))?;
-                Ok(())
+            ) -> Result<Option<Session>, StoreError> {
+                let row: Option<SessionRow> = sqlx::query_as(
+                    "UPDATE sessions SET last_used_at = $1 WHERE id = $2 \
+                     AND revoked_at IS NULL AND expires_at > $3 RETURNING *",
+                )
+                .bind(at)
+                .bind(id)
+                .bind(at)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db(op))?;
+                row.map(|r| conv(op, r)).transpose()
             }
 
             /// A new refresh token is the child of the spent one: the grace window
@@ -428,19 +441,12 @@ macro_rules! sql_store {
                 parent: &[u8],
                 new_refresh: &RefreshToken,
                 access: Option<&AccessTokenRecord>,
-                at: Timestamp,
             ) -> Result<(), StoreError> {
-                insert_refresh(conn, op, new_refresh).await?;
-                sqlx::query("UPDATE refresh_tokens SET parent_hash = $1 WHERE hash = $2")
-                    .bind(parent)
-                    .bind(&new_refresh.hash)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db(op))?;
+                insert_refresh(conn, op, new_refresh, Some(parent)).await?;
                 if let Some(a) = access {
                     insert_access(conn, op, a).await?;
                 }
-                touch_session(conn, op, &new_refresh.session_id, at).await
+                Ok(())
             }
 
             // --- clients -------------------------------------------------------------
@@ -988,14 +994,14 @@ macro_rules! sql_store {
                     };
                 };
 
-                let session = load_session(conn, OP, &session_id).await?;
-                let live = idle_expires_at > at && session.as_ref().is_some_and(|s| s.is_live(at));
-                let Some(mut session) = session.filter(|_| live) else {
+                if idle_expires_at <= at {
+                    return Ok(Finish::Rollback(RotateOutcome::Dead));
+                }
+                let Some(session) = touch_live_session(conn, OP, &session_id, at).await? else {
                     return Ok(Finish::Rollback(RotateOutcome::Dead));
                 };
                 same_family(OP, new_refresh, &session_id)?;
-                insert_child(conn, OP, old, new_refresh, access, at).await?;
-                session.last_used_at = at;
+                insert_child(conn, OP, old, new_refresh, access).await?;
                 commit(RotateOutcome::Rotated {
                     session: Box::new(session),
                 })
@@ -1012,10 +1018,7 @@ macro_rules! sql_store {
                 access: Option<&AccessTokenRecord>,
             ) -> Done<bool> {
                 const OP: &str = "refresh_reissue";
-                let live = load_session(conn, OP, session_id)
-                    .await?
-                    .is_some_and(|s| s.is_live(at));
-                if !live {
+                if touch_live_session(conn, OP, session_id, at).await?.is_none() {
                     return Ok(Finish::Rollback(false));
                 }
                 same_family(OP, new_refresh, session_id)?;
@@ -1042,7 +1045,7 @@ macro_rules! sql_store {
                 .execute(&mut *conn)
                 .await
                 .map_err(db(OP))?;
-                insert_child(conn, OP, spent, new_refresh, access, at).await?;
+                insert_child(conn, OP, spent, new_refresh, access).await?;
                 commit(true)
             }
 
