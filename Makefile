@@ -15,6 +15,9 @@
 #                Latchkey vs node-oidc-provider under identical wrk load (bench/run.sh),
 #                then the desktop console vs an empty Tauri window (bench/desktop.sh;
 #                BENCH_DESKTOP=0 skips it, BENCH_DESKTOP_RUNS sets its cold-start runs)
+#   make gen     rewrite the generated, committed files after changing the op table
+#                (crates/latchkey-api-types/src/ops.rs) or the DTOs: ui/src/lib/api/*.gen.ts,
+#                src-tauri/capabilities/main.json, ui/isolation/index.html's command list
 #   make clean   cargo clean
 #
 # Every target first runs scripts/setup.sh, which installs whatever a fresh Debian 12
@@ -35,7 +38,7 @@ ARGS ?= --db ./latchkey.db --issuer http://127.0.0.1:8080 \
 # Starts a throwaway PostgreSQL cluster, runs its arguments with DATABASE_URL set, stops it.
 PG_CLUSTER = $(CARGO_TARGET_DIR)/debug/pg-cluster
 
-.PHONY: setup build serve serve-cluster lint test bench clean run ui ui-check desktop desktop-e2e
+.PHONY: setup build serve serve-cluster lint test bench clean run ui ui-check desktop desktop-e2e gen
 
 RUN_ARGS ?=
 
@@ -100,6 +103,11 @@ bench: setup ui
 	bash bench/run.sh || rc=$$?; \
 	if [ "$${BENCH_DESKTOP:-1}" != 0 ]; then bash bench/desktop.sh $${BENCH_DESKTOP_RUNS:-5} || rc=$$?; fi; \
 	exit $$rc
+
+# The tests that fail on drift rewrite their file instead when LATCHKEY_UPDATE_GEN is set.
+gen: setup ui
+	LATCHKEY_UPDATE_GEN=1 $(CARGO) test -p latchkey-api-types --test typescript
+	LATCHKEY_UPDATE_GEN=1 $(CARGO) test -p latchkey-desktop --test generated
 
 clean:
 	$(CARGO) clean

@@ -2,8 +2,10 @@
 //! `allow-<command>` permission (underscores become hyphens). With a manifest, a
 //! command is callable only from a window whose capability grants it
 //! (capabilities/main.json); without one, every command would be callable from every
-//! webview. The list is `src/command_names.rs`, shared with the library; a test fails
-//! when the handler, the capability or the isolation hook drift from it.
+//! webview. The list is `src/command_names.rs` (the shell's own commands plus the op
+//! table of `latchkey-api-types`), shared with the library, which registers the handlers
+//! from it; the capability and the isolation hook are generated from it and a test
+//! (tests/generated.rs) fails when they drift.
 
 include!("src/command_names.rs");
 

@@ -3,7 +3,7 @@
 //!
 //! The list is a JSON file in the OS config directory (`latchkey/connections.json`,
 //! mode 0600, replaced atomically). It never holds a secret: a remote connection's API
-//! key or sign-in lives in the OS keyring ([`latchkey_admin::keyring`]), or — where no
+//! key or sign-in lives in the OS keyring ([`latchkey_admin_client::keyring`]), or — where no
 //! keyring service runs — in this process's memory until it exits.
 
 use latchkey_admin::AdminError;

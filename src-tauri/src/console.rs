@@ -14,9 +14,10 @@
 
 use crate::connections::{self, Connection, Connections, RemoteAuth, Target};
 use crate::navigation;
-use latchkey_admin::keyring::{EntryKind, Keyring};
-use latchkey_admin::signin;
-use latchkey_admin::{AdminBackend, AdminError, Credential, Embedded, Remote, Secret};
+use latchkey_admin::{AdminBackend, AdminError, Embedded};
+use latchkey_admin_client::keyring::{EntryKind, Keyring};
+use latchkey_admin_client::signin;
+use latchkey_admin_client::{Credential, Remote, Secret};
 use latchkey_api_types::{ApiErrorDto, ClientCreateRequest, UserCreateRequest};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};

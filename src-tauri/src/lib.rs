@@ -13,6 +13,7 @@
 //! client secret, and the first admin's generated password — and the tokens "Try it"
 //! obtains for the inspector. Remote API keys and sign-ins go the other way only.
 
+#[macro_use]
 mod command_names;
 pub mod commands;
 pub mod connections;
@@ -27,57 +28,17 @@ use tauri::{Runtime, WebviewUrl, WebviewWindowBuilder};
 /// Every IPC command, as the app manifest (`build.rs`) lists them.
 pub use command_names::COMMANDS;
 
+/// `commands::<name>` for every command of [`COMMANDS`], so the handler can miss none.
+macro_rules! handler {
+    (($($own:ident)*) $( $name:ident $method:ident $path:literal $access:ident { $($rest:tt)* } ; )*) => {
+        tauri::generate_handler![$(commands::$own,)* $(commands::$name,)*]
+    };
+}
+
 /// The command handlers on `builder`; shared by the real app and the `MockRuntime`
 /// tests so both see the same IPC surface.
 pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![
-        commands::console_status,
-        commands::first_admin_password_take,
-        commands::connections_list,
-        commands::connection_open,
-        commands::connection_add,
-        commands::connection_update,
-        commands::connection_remove,
-        commands::clients_list,
-        commands::client_get,
-        commands::client_create,
-        commands::client_update,
-        commands::client_delete,
-        commands::client_rotate_secret,
-        commands::client_try,
-        commands::client_set_disabled,
-        commands::client_clone,
-        commands::scopes_list,
-        commands::scope_create,
-        commands::scope_delete,
-        commands::users_list,
-        commands::user_get,
-        commands::user_create,
-        commands::user_disable,
-        commands::user_enable,
-        commands::keys_list,
-        commands::keys_rotate,
-        commands::key_revoke,
-        commands::keys_schedule_get,
-        commands::jwks_get,
-        commands::sessions_list,
-        commands::session_get,
-        commands::session_revoke,
-        commands::sessions_revoke,
-        commands::token_inspect,
-        commands::token_introspect,
-        commands::token_revoke,
-        commands::audit_list,
-        commands::security_events_list,
-        commands::stats_get,
-        commands::health_get,
-        commands::events_subscribe,
-        commands::api_keys_list,
-        commands::api_key_create,
-        commands::api_key_revoke,
-        commands::settings_get,
-        commands::settings_update,
-    ])
+    builder.invoke_handler(with_commands!(handler))
 }
 
 /// Runs the console: builds the window at once (the UI shows "starting" and progress)

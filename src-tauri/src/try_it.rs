@@ -9,9 +9,9 @@
 //! the console never stores it.
 
 use crate::console::Console;
-use latchkey_admin::loopback::{self, CodeFlow};
-use latchkey_admin::signin::{self, Secret};
 use latchkey_admin::AdminError;
+use latchkey_admin_client::loopback::{self, CodeFlow};
+use latchkey_admin_client::signin::{self, Secret};
 use latchkey_api_types::ClientDto;
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};

@@ -136,13 +136,9 @@ fn the_manifest_the_handler_and_the_capability_name_the_same_commands() {
         "ui/isolation/index.html and COMMANDS differ"
     );
 
+    // The handler is registered from the same list (`with_commands!(handler)` in lib.rs).
     let lib_rs = include_str!("../src/lib.rs");
-    for c in COMMANDS {
-        assert!(
-            lib_rs.contains(&format!("commands::{c},")),
-            "{c} is not in the handler"
-        );
-    }
+    assert!(lib_rs.contains("invoke_handler(with_commands!(handler))"));
 }
 
 #[test]

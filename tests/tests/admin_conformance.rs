@@ -10,7 +10,8 @@
 
 use anyhow::Result;
 use futures_util::StreamExt;
-use latchkey_admin::{AdminBackend, AdminError, Credential, Embedded, Remote, Secret};
+use latchkey_admin::{AdminBackend, AdminError, Embedded};
+use latchkey_admin_client::{Credential, Remote, Secret};
 use latchkey_api_types::*;
 use latchkey_e2e::catalogue::{Catalogue, ALICE, BOB};
 use latchkey_e2e::catalogue_support as flows;
@@ -1075,7 +1076,7 @@ async fn an_expired_admin_access_token_is_refreshed_and_the_call_goes_through() 
         )
         .await?;
     let refresh = tokens["refresh_token"].as_str().expect("a refresh token");
-    let set = latchkey_admin::TokenSet {
+    let set = latchkey_admin_client::TokenSet {
         // Stale on purpose: the server refuses it, the backend refreshes and retries.
         access_token: Secret::new("expired-or-forged"),
         refresh_token: Some(Secret::new(refresh)),
@@ -1107,7 +1108,7 @@ async fn an_expired_admin_access_token_is_refreshed_and_the_call_goes_through() 
     };
     assert_ne!(now.access_token.expose(), "expired-or-forged");
     // An expiry in the past refreshes before the call, without a 401 first.
-    let stale = latchkey_admin::TokenSet {
+    let stale = latchkey_admin_client::TokenSet {
         expires_at: Some(1),
         ..now
     };
@@ -1120,8 +1121,9 @@ async fn an_expired_admin_access_token_is_refreshed_and_the_call_goes_through() 
 
     // Logging out (RFC 7009) ends the refresh token: the next refresh fails as
     // unauthorized, with a way forward.
-    latchkey_admin::signin::revoke(&latchkey_admin::signin::http_client(), &fresh).await?;
-    let gone = latchkey_admin::TokenSet {
+    latchkey_admin_client::signin::revoke(&latchkey_admin_client::signin::http_client(), &fresh)
+        .await?;
+    let gone = latchkey_admin_client::TokenSet {
         expires_at: Some(1),
         ..fresh
     };
@@ -1166,7 +1168,7 @@ async fn credentials_and_failures_of_the_remote_backend_are_reported_plainly() -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_signs_in_with_the_device_flow_or_the_browser_and_the_tokens_work(
 ) -> Result<()> {
-    use latchkey_admin::signin;
+    use latchkey_admin_client::signin;
     let cat = Catalogue::start().await;
     let h = &cat.h;
     let root = ("root", "root passphrase long");
@@ -1240,12 +1242,12 @@ async fn an_administrator_signs_in_with_the_device_flow_or_the_browser_and_the_t
 /// server's pages and follows the final redirect to the loopback listener.
 async fn browser_sign_in(
     h: &latchkey_e2e::Harness,
-    ep: &latchkey_admin::signin::Endpoints,
+    ep: &latchkey_admin_client::signin::Endpoints,
     user: (&str, &str),
-) -> Result<Result<latchkey_admin::TokenSet, latchkey_admin::AdminError>> {
+) -> Result<Result<latchkey_admin_client::TokenSet, latchkey_admin::AdminError>> {
     let (tx, rx) = tokio::sync::oneshot::channel::<String>();
-    let http = latchkey_admin::signin::http_client();
-    let flow = latchkey_admin::signin::browser_sign_in(&http, ep, move |url| {
+    let http = latchkey_admin_client::signin::http_client();
+    let flow = latchkey_admin_client::signin::browser_sign_in(&http, ep, move |url| {
         let _ = tx.send(url.to_string());
     });
     let browser = async {

@@ -7,8 +7,8 @@
 //! every request they get.
 
 use anyhow::Result;
-use latchkey_admin::signin::{self, Endpoints};
-use latchkey_admin::{AdminBackend, Credential, Remote, Secret, TokenSet};
+use latchkey_admin_client::signin::{self, Endpoints};
+use latchkey_admin_client::{AdminBackend, Credential, Remote, Secret, TokenSet};
 use latchkey_e2e::catalogue::{Catalogue, ALICE};
 use latchkey_e2e::latchkey_core::crypto::{random_id, Kek};
 use latchkey_e2e::latchkey_core::jwt;
@@ -297,9 +297,9 @@ async fn ad_24_the_sign_in_client_refuses_an_authorization_response_with_a_wrong
         let (tx, rx) = tokio::sync::oneshot::channel::<String>();
         let token_endpoint = format!("{token_server}/token");
         let http = signin::http_client();
-        let flow = latchkey_admin::loopback::run(
+        let flow = latchkey_admin_client::loopback::run(
             &http,
-            latchkey_admin::loopback::CodeFlow {
+            latchkey_admin_client::loopback::CodeFlow {
                 authorization_endpoint: "https://id.example/authorize",
                 token_endpoint: &token_endpoint,
                 client_id: signin::CONSOLE_CLIENT_ID,

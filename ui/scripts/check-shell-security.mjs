@@ -78,12 +78,18 @@ export function load(dir) {
     capabilities[`capabilities/${f}`] = JSON.parse(readFileSync(join(dir, 'capabilities', f), 'utf8'));
   }
   const cargoToml = readFileSync(join(dir, 'Cargo.toml'), 'utf8');
-  // The app manifest: build.rs includes the list from src/command_names.rs.
+  // The app manifest: build.rs includes src/command_names.rs, whose list is the shell's
+  // own commands (named in `with_commands!`) plus every admin operation of the op table,
+  // read here from its generated TypeScript twin (ui/src/lib/api/operations.gen.ts).
   const buildRs = readFileSync(join(dir, 'build.rs'), 'utf8');
-  const listed = buildRs.includes('include!("src/command_names.rs")')
-    ? readFileSync(join(dir, 'src', 'command_names.rs'), 'utf8')
-    : buildRs;
-  const commands = [...listed.matchAll(/^\s+"([a-z_]+)",$/gm)].map((m) => m[1]);
+  const commands = [];
+  if (buildRs.includes('include!("src/command_names.rs")')) {
+    const names = readFileSync(join(dir, 'src', 'command_names.rs'), 'utf8');
+    const own = names.match(/for_each_admin_op!\s*\{\s*\$cb\s+([a-z_\s]+?)\s*\}/);
+    if (own) commands.push(...own[1].split(/\s+/));
+    const ops = readFileSync(join(dir, '..', 'ui', 'src', 'lib', 'api', 'operations.gen.ts'), 'utf8');
+    commands.push(...[...ops.matchAll(/^\s+\{ name: '([a-z_]+)'/gm)].map((m) => m[1]));
+  }
   return { conf, capabilities, cargoToml, commands };
 }
 

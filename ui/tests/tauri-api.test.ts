@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { tauriApi } from '../src/lib/tauri';
-import { ApiError } from '../src/lib/api';
+import { ADMIN_OPS, ApiError, camelOp } from '../src/lib/api';
 
 afterEach(() => clearMocks());
 
@@ -17,6 +17,21 @@ describe('the Tauri AdminApi', () => {
     await api.sessionsRevoke({ client_id: 'c1', dry_run: true });
     expect(seen[0][0]).toBe('clients_list');
     expect(seen[1]).toEqual(['sessions_revoke', { req: { client_id: 'c1', dry_run: true } }]);
+  });
+
+  it('has a method for every admin operation of the op table, calling the command of that name', async () => {
+    const api = tauriApi() as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    const seen: string[] = [];
+    mockIPC((cmd) => {
+      seen.push(cmd);
+      return null;
+    });
+    for (const op of ADMIN_OPS) {
+      expect(typeof api[camelOp(op.name)], op.name).toBe('function');
+      // events_subscribe takes a callback; the others ignore extra arguments.
+      await api[camelOp(op.name)](null, () => {});
+      expect(seen.at(-1)).toBe(op.name);
+    }
   });
 
   it('sends a settings change as req, a reset as null', async () => {

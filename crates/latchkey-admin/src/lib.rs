@@ -1,7 +1,9 @@
 //! `latchkey-admin`: the [`AdminBackend`] trait — every administrative operation, named
-//! as in every other layer — with two implementations: [`Embedded`] over
-//! `latchkey-core`'s [`Manager`](latchkey_core::manage::Manager) and a SQLite file or a
-//! PostgreSQL database, and [`Remote`] over a running server's admin API (`/admin/v1`).
+//! as in every other layer — and its [`Embedded`] implementation over `latchkey-core`'s
+//! [`Manager`](latchkey_core::manage::Manager) and a SQLite file or a PostgreSQL
+//! database. The other implementation, `Remote` over a running server's admin API
+//! (`/admin/v1`), lives in `latchkey-admin-client` with the sign-in and the keyring, so
+//! the server (which uses `Embedded` for its admin routes) links none of them.
 //!
 //! Owns: the backend-neutral admin surface the CLI (`latchkey admin`), the desktop
 //! console and the server's admin routes share; conversions between domain types and
@@ -10,24 +12,19 @@
 //!
 //! Does not own: the rules (validation, secret generation, rotation, audit live in
 //! `latchkey_core::manage`), SQL (`latchkey-store-sqlite`), the admin API's routes
-//! (`latchkey-server`) or presentation. Both backends implement the same trait, so
+//! (`latchkey-server`), the remote client (`latchkey-admin-client`) or presentation.
+//! Both backends implement the same trait, so
 //! their callers cannot tell the two apart — including the error codes (checked by
 //! the conformance suite, `tests/tests/admin_conformance.rs`).
 
 mod convert;
 mod embedded;
 mod kek;
-pub mod keyring;
-pub mod loopback;
-mod remote;
-pub mod signin;
 
 pub use embedded::{Embedded, EmbeddedOptions};
 pub use kek::{
     kek_path_for, load_or_create_kek, load_or_create_kek_with, load_shared_kek, KekSource,
 };
-pub use remote::{OnRefresh, Remote};
-pub use signin::{Credential, Secret, TokenSet};
 
 use latchkey_api_types::*;
 use latchkey_core::manage::ManageError;

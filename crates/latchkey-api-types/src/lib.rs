@@ -13,6 +13,7 @@
 //! stray `{:?}` in a log line cannot leak one.
 
 pub mod codes;
+pub mod ops;
 pub mod shell;
 pub mod ts;
 

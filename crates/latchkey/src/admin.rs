@@ -829,6 +829,7 @@ fn finish(result: Result<(), AdminError>) -> ExitCode {
 }
 
 /// `--server URL`: sign-in commands, or any other command on the remote backend.
+#[cfg(feature = "remote")]
 async fn run_remote(
     server: &str,
     api_key: Option<String>,
@@ -845,6 +846,21 @@ async fn run_remote(
             dispatch(&backend, out, r).await
         }
     }
+}
+
+/// A `latchkey` built without the `remote` feature (a headless server) administers
+/// only its own database.
+#[cfg(not(feature = "remote"))]
+async fn run_remote(
+    server: &str,
+    _api_key: Option<String>,
+    _out: &Out,
+    _r: Resource,
+) -> Result<(), AdminError> {
+    Err(AdminError::invalid_input(format!(
+        "this latchkey was built without remote administration (cargo feature `remote`), \
+         so it cannot reach {server}; use --db or --database, or a full build"
+    )))
 }
 
 async fn dispatch(b: &dyn AdminBackend, out: &Out, r: Resource) -> Result<(), AdminError> {

@@ -13,6 +13,7 @@ mod config;
 mod inspect;
 mod migrate;
 mod output;
+#[cfg(feature = "remote")]
 mod remote;
 mod serve;
 

@@ -1,14 +1,14 @@
 //! `latchkey admin --server URL …`: the credential for a remote admin API and the
 //! sign-in commands (`login`, `logout`).
 //!
-//! Tokens from a sign-in live in the OS keyring only ([`latchkey_admin::keyring`],
+//! Tokens from a sign-in live in the OS keyring only ([`latchkey_admin_client::keyring`],
 //! shared with the desktop console) — never in a file, never on stdout or stderr. Where
 //! no keyring service runs, the commands say so and exit non-zero; `--api-key` (or
 //! `LATCHKEY_API_KEY`) is the way in then.
 
-use latchkey_admin::keyring::{EntryKind, Keyring};
-use latchkey_admin::signin::{self, ADMIN_SCOPE};
-use latchkey_admin::{AdminError, Credential, Remote, Secret};
+use latchkey_admin_client::keyring::{EntryKind, Keyring};
+use latchkey_admin_client::signin::{self, ADMIN_SCOPE};
+use latchkey_admin_client::{AdminError, Credential, Remote, Secret};
 use std::sync::Arc;
 
 /// The remote backend for `--server`: the API key if one was given, else the tokens of

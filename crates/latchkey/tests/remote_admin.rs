@@ -5,7 +5,7 @@
 //! server goes away.
 
 use futures_util::StreamExt;
-use latchkey_admin::{AdminBackend, Credential, Remote, Secret};
+use latchkey_admin_client::{AdminBackend, Credential, Remote, Secret};
 use latchkey_core::crypto::Kek;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -4,8 +4,24 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import type { AdminApi } from './api';
 import { toApiError } from './api';
 import type { AdminEventDto } from './types';
+import type { AdminOpName } from './api/operations.gen';
 
-async function call<R>(cmd: string, args?: Record<string, unknown>): Promise<R> {
+/** The shell's own commands, besides the admin operations (src-tauri's `with_commands!`). */
+type ShellCommand =
+  | 'console_status'
+  | 'first_admin_password_take'
+  | 'connections_list'
+  | 'connection_open'
+  | 'connection_add'
+  | 'connection_update'
+  | 'connection_remove'
+  | 'client_try'
+  | 'token_inspect';
+
+/** Every IPC command: a typo or a command the shell does not have fails svelte-check. */
+export type Command = AdminOpName | ShellCommand;
+
+async function call<R>(cmd: Command, args?: Record<string, unknown>): Promise<R> {
   try {
     return await invoke<R>(cmd, args);
   } catch (e) {

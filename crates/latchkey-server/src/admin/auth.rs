@@ -13,8 +13,9 @@
 //! audience — the issuer's own endpoints, another server — is refused with 401 even when
 //! it carries an admin scope (AD-21), so a token that leaks from elsewhere is no key here.
 //!
-//! Whether a route writes is part of its entry in [`super::openapi::OPERATIONS`]
-//! (introspecting a token is a read though it is a `POST`). 401 means "who are you?" (no or unusable
+//! Whether a route writes is its access level in the op table
+//! (`latchkey_api_types::ops::ADMIN_OPS`, read through [`super::openapi::is_write`]);
+//! introspecting a token is a read though it is a `POST`. 401 means "who are you?" (no or unusable
 //! credential), 403 "you may not" (AD-01).
 
 use super::ApiError;

@@ -7,8 +7,9 @@
 //! Never cookies, so nothing here can be driven cross-site (AD-05), and no CORS
 //! headers are ever sent (AD-02).
 //!
-//! Every route and its schemas are listed once in [`openapi::OPERATIONS`], which both the
-//! OpenAPI document (`/admin/v1/openapi.json`) and the tests walk.
+//! Every route and its schemas are listed once, in `latchkey_api_types::ops` (the op
+//! table every layer derives from): the router ([`routes`]), the OpenAPI document
+//! (`/admin/v1/openapi.json`), the access rule and the tests all walk it.
 
 pub mod auth;
 pub mod openapi;

@@ -5,74 +5,61 @@ use super::auth::{require_admin, Caller};
 use super::{created, ApiResult, Body, Query};
 use crate::AppState;
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, on, MethodFilter};
 use axum::{Extension, Json, Router};
 use futures_util::StreamExt;
 use latchkey_admin::AdminBackend;
+use latchkey_api_types::ops::{op, AdminOp, HttpMethod};
 use latchkey_api_types::*;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 
+type R = Router<Arc<AppState>>;
+
+/// Adds one operation's route, from the op table, to the open router (no credential)
+/// or the guarded one (behind [`require_admin`]), by its access level.
+fn add<H, T>(open: R, guarded: R, op: &AdminOp, handler: H) -> (R, R)
+where
+    H: Handler<T, Arc<AppState>>,
+    T: 'static,
+{
+    let filter = match op.method {
+        HttpMethod::Get => MethodFilter::GET,
+        HttpMethod::Post => MethodFilter::POST,
+        HttpMethod::Patch => MethodFilter::PATCH,
+        HttpMethod::Delete => MethodFilter::DELETE,
+    };
+    // Routes on the same path merge their methods (axum's `Router::route`).
+    let route = on(filter, handler);
+    if op.secured() {
+        (open, guarded.route(op.path, route))
+    } else {
+        (open.route(op.path, route), guarded)
+    }
+}
+
+/// One `add` per row of the op table, each with the handler of the same name, so a
+/// route can neither be missing nor point at another operation's handler.
+macro_rules! admin_routes {
+    (($open:ident, $guarded:ident) $( $name:ident $method:ident $path:literal $access:ident { $($rest:tt)* } ; )*) => {
+        $( let ($open, $guarded) = add($open, $guarded, &op::$name, $name); )*
+    };
+}
+
 pub(super) fn router(st: Arc<AppState>) -> Router {
-    let guarded = Router::new()
-        .route("/admin/v1/clients", get(clients_list).post(client_create))
-        .route(
-            "/admin/v1/clients/{id}",
-            get(client_get).patch(client_update).delete(client_delete),
-        )
-        .route(
-            "/admin/v1/clients/{id}/rotate-secret",
-            post(client_rotate_secret),
-        )
-        .route("/admin/v1/clients/{id}/disabled", post(client_set_disabled))
-        .route("/admin/v1/clients/{id}/clone", post(client_clone))
-        .route("/admin/v1/scopes", get(scopes_list).post(scope_create))
-        .route(
-            "/admin/v1/scopes/{name}",
-            axum::routing::delete(scope_delete),
-        )
-        .route("/admin/v1/users", get(users_list).post(user_create))
-        .route("/admin/v1/users/{id}", get(user_get))
-        .route("/admin/v1/users/{id}/disable", post(user_disable))
-        .route("/admin/v1/users/{id}/enable", post(user_enable))
-        .route("/admin/v1/keys", get(keys_list))
-        .route("/admin/v1/keys/rotate", post(keys_rotate))
-        .route("/admin/v1/keys/schedule", get(keys_schedule_get))
-        .route("/admin/v1/keys/{kid}/revoke", post(key_revoke))
-        .route("/admin/v1/jwks", get(jwks_get))
-        .route("/admin/v1/sessions", get(sessions_list))
-        .route("/admin/v1/sessions/revoke", post(sessions_revoke))
-        .route("/admin/v1/sessions/{id}", get(session_get))
-        .route("/admin/v1/sessions/{id}/revoke", post(session_revoke))
-        .route("/admin/v1/tokens/introspect", post(token_introspect))
-        .route("/admin/v1/tokens/revoke", post(token_revoke))
-        .route("/admin/v1/audit", get(audit_list))
-        .route("/admin/v1/security-events", get(security_events_list))
-        .route("/admin/v1/stats", get(stats_get))
-        .route("/admin/v1/events", get(events_subscribe))
-        .route(
-            "/admin/v1/api-keys",
-            get(api_keys_list).post(api_key_create),
-        )
-        .route("/admin/v1/api-keys/{id}/revoke", post(api_key_revoke))
-        .route(
-            "/admin/v1/settings",
-            get(settings_get).patch(settings_update),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(
-            st.clone(),
-            require_admin,
-        ));
-    Router::new()
-        .route("/admin/v1/health", get(health_get))
-        .route("/admin/v1/openapi.json", get(openapi_json))
-        .merge(guarded)
-        .fallback(not_found)
-        .with_state(st)
+    let open: R = Router::new().route("/admin/v1/openapi.json", get(openapi_json));
+    let guarded: R = Router::new();
+    latchkey_api_types::for_each_admin_op!(admin_routes open, guarded);
+    let guarded = guarded.route_layer(axum::middleware::from_fn_with_state(
+        st.clone(),
+        require_admin,
+    ));
+    open.merge(guarded).fallback(not_found).with_state(st)
 }
 
 async fn not_found() -> super::ApiError {

@@ -2,6 +2,17 @@
 // no invoke(), no fetch(). Each method is the camelCase twin of an IPC command, which is
 // the AdminBackend method of the same name (`clients_list` → `clientsList`).
 import type * as T from '../types';
+import type { AdminOpName } from './operations.gen';
+
+export { ADMIN_OPS, type AdminOp, type AdminOpName } from './operations.gen';
+
+/** `clients_list` → `clientsList`: an operation's method name here. */
+export type CamelOp<S extends string> = S extends `${infer H}_${infer R}` ? `${H}${Capitalize<CamelOp<R>>}` : S;
+
+/** `clients_list` → `clientsList` at run time. */
+export function camelOp(name: string): string {
+  return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
 
 export interface AdminApi {
   consoleStatus(): Promise<T.ConsoleStatus>;
@@ -67,6 +78,11 @@ export interface AdminApi {
   /** A number sets a setting, `null` returns it to the server's default. */
   settingsUpdate(req: T.SettingsUpdateRequest): Promise<T.SettingsDto>;
 }
+
+// Every admin operation of the op table (operations.gen.ts) must be a method above:
+// svelte-check names the missing ones here.
+type MissingOps = Exclude<CamelOp<AdminOpName>, keyof AdminApi>;
+export const everyAdminOpIsAMethod: [MissingOps] extends [never] ? true : MissingOps = true;
 
 /** Every failure the UI shows: a human message and the stable code behind it. */
 export class ApiError extends Error {

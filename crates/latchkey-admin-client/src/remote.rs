@@ -1,5 +1,7 @@
 //! The remote backend: every [`AdminBackend`] operation as one call of a running
-//! server's admin API (`/admin/v1/…`), with the route named after the method.
+//! server's admin API (`/admin/v1/…`). Each method names its operation's constant in the
+//! op table (`latchkey_api_types::ops::op`), which gives the HTTP method and route, so
+//! the client's paths are the server's by construction.
 //!
 //! Errors come back as the server's `{"code","message"}` unchanged, so a caller sees
 //! the same codes as from the embedded backend; a connection that fails is
@@ -10,6 +12,7 @@
 use crate::signin::{self, now, unavailable, Credential, Secret, TokenSet};
 use crate::{AdminBackend, AdminError, AdminResult, EventStream};
 use futures_util::StreamExt;
+use latchkey_api_types::ops::{op, AdminOp, HttpMethod};
 use latchkey_api_types::*;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -134,17 +137,30 @@ impl Remote {
         self.credential.lock().await.clone()
     }
 
-    fn url(&self, segments: &[&str], query: Option<&str>) -> String {
-        let mut u = format!("{}/admin/v1", self.base);
-        for s in segments {
+    /// The URL of `op` with its `{param}` placeholders filled, in order, from `params`
+    /// (each percent-encoded as one segment).
+    fn url(&self, op: &AdminOp, params: &[&str], query: Option<&str>) -> AdminResult<String> {
+        let mut u = self.base.clone();
+        let mut params = params.iter();
+        for seg in op.path.split('/').skip(1) {
             u.push('/');
-            u.push_str(&encode_segment(s));
+            if seg.starts_with('{') {
+                let Some(p) = params.next() else {
+                    return Err(param_count(op));
+                };
+                u.push_str(&encode_segment(p));
+            } else {
+                u.push_str(seg);
+            }
+        }
+        if params.next().is_some() {
+            return Err(param_count(op));
         }
         if let Some(q) = query.filter(|q| !q.is_empty()) {
             u.push('?');
             u.push_str(q);
         }
-        u
+        Ok(u)
     }
 
     /// The bearer to send, refreshing an OAuth token that has expired (or, with
@@ -254,13 +270,13 @@ impl Remote {
 
     async fn call<T: DeserializeOwned>(
         &self,
-        method: Method,
-        segments: &[&str],
+        op: &AdminOp,
+        params: &[&str],
         query: Option<&str>,
         body: Body,
     ) -> AdminResult<T> {
-        let url = self.url(segments, query);
-        let resp = self.send(method, &url, &body, false).await?;
+        let url = self.url(op, params, query)?;
+        let resp = self.send(method(op), &url, &body, false).await?;
         let bytes = resp
             .bytes()
             .await
@@ -277,42 +293,54 @@ impl Remote {
     }
 
     /// For routes that answer 204 No Content.
-    async fn call_empty(&self, method: Method, segments: &[&str], body: Body) -> AdminResult<()> {
-        let url = self.url(segments, None);
-        self.send(method, &url, &body, false).await.map(drop)
+    async fn call_empty(&self, op: &AdminOp, params: &[&str], body: Body) -> AdminResult<()> {
+        let url = self.url(op, params, None)?;
+        self.send(method(op), &url, &body, false).await.map(drop)
     }
+}
 
-    async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> AdminResult<T> {
-        self.call(Method::GET, segments, None, None).await
+fn method(op: &AdminOp) -> Method {
+    match op.method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Delete => Method::DELETE,
     }
+}
 
-    async fn post<T: DeserializeOwned>(&self, segments: &[&str], b: Body) -> AdminResult<T> {
-        self.call(Method::POST, segments, None, b).await
-    }
+/// A method below passed the wrong number of path parameters for its route: a bug
+/// here, reported rather than sent somewhere else.
+fn param_count(op: &AdminOp) -> AdminError {
+    AdminError::new(
+        "internal",
+        format!(
+            "{} needs its route's path parameters ({})",
+            op.name, op.path
+        ),
+    )
 }
 
 #[async_trait::async_trait]
 impl AdminBackend for Remote {
     async fn clients_list(&self) -> AdminResult<Vec<ClientDto>> {
-        self.get(&["clients"]).await
+        self.call(&op::clients_list, &[], None, None).await
     }
 
     async fn client_get(&self, id: &str) -> AdminResult<ClientDto> {
-        self.get(&["clients", id]).await
+        self.call(&op::client_get, &[id], None, None).await
     }
 
     async fn client_create(&self, req: ClientCreateRequest) -> AdminResult<ClientCreated> {
-        self.post(&["clients"], body(&req)?).await
+        self.call(&op::client_create, &[], None, body(&req)?).await
     }
 
     async fn client_update(&self, id: &str, req: ClientUpdateRequest) -> AdminResult<ClientDto> {
-        self.call(Method::PATCH, &["clients", id], None, body(&req)?)
+        self.call(&op::client_update, &[id], None, body(&req)?)
             .await
     }
 
     async fn client_delete(&self, id: &str) -> AdminResult<()> {
-        self.call_empty(Method::DELETE, &["clients", id], None)
-            .await
+        self.call_empty(&op::client_delete, &[id], None).await
     }
 
     async fn client_rotate_secret(
@@ -320,120 +348,122 @@ impl AdminBackend for Remote {
         id: &str,
         req: SecretRotateRequest,
     ) -> AdminResult<SecretRotated> {
-        self.post(&["clients", id, "rotate-secret"], body(&req)?)
+        self.call(&op::client_rotate_secret, &[id], None, body(&req)?)
             .await
     }
 
     async fn client_set_disabled(&self, id: &str, disabled: bool) -> AdminResult<ClientDto> {
         let req = ClientSetDisabledRequest { disabled };
-        self.post(&["clients", id, "disabled"], body(&req)?).await
-    }
-
-    async fn client_clone(&self, id: &str, req: ClientCloneRequest) -> AdminResult<ClientCreated> {
-        self.post(&["clients", id, "clone"], body(&req)?).await
-    }
-
-    async fn scopes_list(&self) -> AdminResult<Vec<ScopeDto>> {
-        self.get(&["scopes"]).await
-    }
-
-    async fn scope_create(&self, req: ScopeCreateRequest) -> AdminResult<ScopeDto> {
-        self.post(&["scopes"], body(&req)?).await
-    }
-
-    async fn scope_delete(&self, name: &str) -> AdminResult<()> {
-        self.call_empty(Method::DELETE, &["scopes", name], None)
+        self.call(&op::client_set_disabled, &[id], None, body(&req)?)
             .await
     }
 
+    async fn client_clone(&self, id: &str, req: ClientCloneRequest) -> AdminResult<ClientCreated> {
+        self.call(&op::client_clone, &[id], None, body(&req)?).await
+    }
+
+    async fn scopes_list(&self) -> AdminResult<Vec<ScopeDto>> {
+        self.call(&op::scopes_list, &[], None, None).await
+    }
+
+    async fn scope_create(&self, req: ScopeCreateRequest) -> AdminResult<ScopeDto> {
+        self.call(&op::scope_create, &[], None, body(&req)?).await
+    }
+
+    async fn scope_delete(&self, name: &str) -> AdminResult<()> {
+        self.call_empty(&op::scope_delete, &[name], None).await
+    }
+
     async fn users_list(&self) -> AdminResult<Vec<UserDto>> {
-        self.get(&["users"]).await
+        self.call(&op::users_list, &[], None, None).await
     }
 
     async fn user_get(&self, id: &str) -> AdminResult<UserDto> {
-        self.get(&["users", id]).await
+        self.call(&op::user_get, &[id], None, None).await
     }
 
     async fn user_create(&self, req: UserCreateRequest) -> AdminResult<UserDto> {
-        self.post(&["users"], body(&req)?).await
+        self.call(&op::user_create, &[], None, body(&req)?).await
     }
 
     async fn user_disable(&self, id: &str) -> AdminResult<UserDto> {
-        self.post(&["users", id, "disable"], None).await
+        self.call(&op::user_disable, &[id], None, None).await
     }
 
     async fn user_enable(&self, id: &str) -> AdminResult<UserDto> {
-        self.post(&["users", id, "enable"], None).await
+        self.call(&op::user_enable, &[id], None, None).await
     }
 
     async fn keys_list(&self) -> AdminResult<Vec<KeyDto>> {
-        self.get(&["keys"]).await
+        self.call(&op::keys_list, &[], None, None).await
     }
 
     async fn keys_rotate(&self, req: KeysRotateRequest) -> AdminResult<Vec<KeyRotatedDto>> {
-        self.post(&["keys", "rotate"], body(&req)?).await
+        self.call(&op::keys_rotate, &[], None, body(&req)?).await
     }
 
     async fn key_revoke(&self, kid: &str) -> AdminResult<KeyRevokedDto> {
-        self.post(&["keys", kid, "revoke"], None).await
+        self.call(&op::key_revoke, &[kid], None, None).await
     }
 
     async fn keys_schedule_get(&self) -> AdminResult<KeysScheduleDto> {
-        self.get(&["keys", "schedule"]).await
+        self.call(&op::keys_schedule_get, &[], None, None).await
     }
 
     async fn jwks_get(&self) -> AdminResult<serde_json::Value> {
-        self.get(&["jwks"]).await
+        self.call(&op::jwks_get, &[], None, None).await
     }
 
     async fn sessions_list(&self, filter: SessionFilterDto) -> AdminResult<SessionPageDto> {
         let q = query(&filter)?;
-        self.call(Method::GET, &["sessions"], Some(&q), None).await
+        self.call(&op::sessions_list, &[], Some(&q), None).await
     }
 
     async fn session_get(&self, id: &str) -> AdminResult<SessionDto> {
-        self.get(&["sessions", id]).await
+        self.call(&op::session_get, &[id], None, None).await
     }
 
     async fn session_revoke(&self, id: &str) -> AdminResult<RevokedDto> {
-        self.post(&["sessions", id, "revoke"], None).await
+        self.call(&op::session_revoke, &[id], None, None).await
     }
 
     async fn sessions_revoke(&self, req: SessionsRevokeRequest) -> AdminResult<RevokeImpactDto> {
-        self.post(&["sessions", "revoke"], body(&req)?).await
+        self.call(&op::sessions_revoke, &[], None, body(&req)?)
+            .await
     }
 
     async fn token_introspect(&self, req: TokenRequest) -> AdminResult<serde_json::Value> {
-        self.post(&["tokens", "introspect"], body(&req)?).await
+        self.call(&op::token_introspect, &[], None, body(&req)?)
+            .await
     }
 
     async fn token_revoke(&self, req: TokenRequest) -> AdminResult<RevokedDto> {
-        self.post(&["tokens", "revoke"], body(&req)?).await
+        self.call(&op::token_revoke, &[], None, body(&req)?).await
     }
 
     async fn audit_list(&self, filter: AuditFilterDto) -> AdminResult<AuditPageDto> {
         let q = query(&filter)?;
-        self.call(Method::GET, &["audit"], Some(&q), None).await
+        self.call(&op::audit_list, &[], Some(&q), None).await
     }
 
     async fn security_events_list(&self, filter: AuditFilterDto) -> AdminResult<AuditPageDto> {
         let q = query(&filter)?;
-        self.call(Method::GET, &["security-events"], Some(&q), None)
+        self.call(&op::security_events_list, &[], Some(&q), None)
             .await
     }
 
     async fn stats_get(&self, req: StatsRequest) -> AdminResult<StatsDto> {
         let q = query(&req)?;
-        self.call(Method::GET, &["stats"], Some(&q), None).await
+        self.call(&op::stats_get, &[], Some(&q), None).await
     }
 
     async fn health_get(&self) -> AdminResult<HealthDto> {
         // No credential needed (monitoring probes have none), so none is sent: a
         // health check must not trigger a refresh.
-        let url = self.url(&["health"], None);
+        let url = self.url(&op::health_get, &[], None)?;
         let resp = self
             .http
-            .get(&url)
+            .request(method(&op::health_get), &url)
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await
@@ -454,30 +484,32 @@ impl AdminBackend for Remote {
 
     async fn events_subscribe(&self, after_id: Option<i64>) -> AdminResult<EventStream> {
         let q = after_id.map(|id| format!("after_id={id}"));
-        let url = self.url(&["events"], q.as_deref());
-        let resp = self.send(Method::GET, &url, &None, true).await?;
+        let url = self.url(&op::events_subscribe, &[], q.as_deref())?;
+        let resp = self
+            .send(method(&op::events_subscribe), &url, &None, true)
+            .await?;
         let server = self.base.clone();
         Ok(Box::pin(sse_events(resp.bytes_stream(), server)))
     }
 
     async fn api_keys_list(&self) -> AdminResult<Vec<ApiKeyDto>> {
-        self.get(&["api-keys"]).await
+        self.call(&op::api_keys_list, &[], None, None).await
     }
 
     async fn api_key_create(&self, req: ApiKeyCreateRequest) -> AdminResult<ApiKeyCreated> {
-        self.post(&["api-keys"], body(&req)?).await
+        self.call(&op::api_key_create, &[], None, body(&req)?).await
     }
 
     async fn api_key_revoke(&self, id: &str) -> AdminResult<ApiKeyDto> {
-        self.post(&["api-keys", id, "revoke"], None).await
+        self.call(&op::api_key_revoke, &[id], None, None).await
     }
 
     async fn settings_get(&self) -> AdminResult<SettingsDto> {
-        self.get(&["settings"]).await
+        self.call(&op::settings_get, &[], None, None).await
     }
 
     async fn settings_update(&self, req: SettingsUpdateRequest) -> AdminResult<SettingsDto> {
-        self.call(Method::PATCH, &["settings"], None, body(&req)?)
+        self.call(&op::settings_update, &[], None, body(&req)?)
             .await
     }
 }
@@ -673,9 +705,16 @@ mod tests {
         assert_eq!(e.code, "invalid_input");
         let r = Remote::new("https://admin.example/", key()).unwrap();
         assert_eq!(
-            r.url(&["clients", "a b"], Some("x=1")),
+            r.url(&op::client_get, &["a b"], Some("x=1")).unwrap(),
             "https://admin.example/admin/v1/clients/a%20b?x=1"
         );
+        assert_eq!(
+            r.url(&op::session_revoke, &["../x"], None).unwrap(),
+            "https://admin.example/admin/v1/sessions/..%2Fx/revoke"
+        );
+        // A route's parameters are all filled, never fewer or more.
+        assert!(r.url(&op::client_get, &[], None).is_err());
+        assert!(r.url(&op::clients_list, &["x"], None).is_err());
         assert!(!format!("{r:?}").contains("lk_x"));
     }
 }
