@@ -7,6 +7,7 @@
 //! keyring service runs — in this process's memory until it exits.
 
 use latchkey_admin::AdminError;
+use latchkey_api_types::ErrorCode;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -131,7 +132,7 @@ impl Connections {
     fn save(&self) -> Result<(), AdminError> {
         let fail = |e: std::io::Error| {
             AdminError::new(
-                "unavailable",
+                ErrorCode::Unavailable,
                 format!(
                     "cannot save the connections in {}: {e}",
                     self.path.display()
@@ -144,7 +145,12 @@ impl Connections {
         let text = serde_json::to_vec_pretty(&File {
             connections: self.list.clone(),
         })
-        .map_err(|e| AdminError::new("internal", format!("cannot encode connections: {e}")))?;
+        .map_err(|e| {
+            AdminError::new(
+                ErrorCode::Internal,
+                format!("cannot encode connections: {e}"),
+            )
+        })?;
         // Write beside, then rename: a crash mid-write leaves the old list whole.
         let tmp = self.path.with_extension("json.tmp");
         write_private(&tmp, &text).map_err(fail)?;

@@ -18,6 +18,7 @@ use latchkey_admin::{AdminBackend, AdminError, Embedded};
 use latchkey_admin_client::keyring::{EntryKind, Keyring};
 use latchkey_admin_client::signin;
 use latchkey_admin_client::{Credential, Remote, Secret};
+use latchkey_api_types::ErrorCode;
 use latchkey_api_types::{ApiErrorDto, ClientCreateRequest, UserCreateRequest};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -219,7 +220,7 @@ impl Console {
         if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 AdminError::new(
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     format!("cannot create the data directory {}: {e}", dir.display()),
                 )
             })?;
@@ -257,7 +258,7 @@ impl Console {
                 ),
                 _ => String::new(),
             };
-            AdminError::new("unavailable", format!("{e}{hint}"))
+            AdminError::new(ErrorCode::Unavailable, format!("{e}{hint}"))
         })?;
         // The server's own backend: one pool on the file, and the provider that token
         // introspection, revocation, statistics and live events need.
@@ -313,11 +314,14 @@ impl Console {
         match &*self.inner.phase.read().await {
             Phase::Ready(open) => Ok(open.backend.clone()),
             Phase::Starting => Err(AdminError::new(
-                "unavailable",
+                ErrorCode::Unavailable,
                 "the console is still opening the connection; try again in a moment",
             )),
             Phase::Failed(e) => Err(e.clone()),
-            Phase::Stopped => Err(AdminError::new("unavailable", "the console is closing")),
+            Phase::Stopped => Err(AdminError::new(
+                ErrorCode::Unavailable,
+                "the console is closing",
+            )),
         }
     }
 
@@ -391,7 +395,7 @@ impl Console {
             })
         })
         .await
-        .map_err(|e| AdminError::new("internal", format!("keyring task: {e}")))?;
+        .map_err(|e| AdminError::new(ErrorCode::Internal, format!("keyring task: {e}")))?;
         match found {
             Ok(c) => Ok(c.map(|c| (c, "keyring"))),
             // No keyring service: nothing stored, not an error.
@@ -456,7 +460,7 @@ impl Console {
                         ),
                         None => {
                             return Err(AdminError::new(
-                                "unauthorized",
+                                ErrorCode::Unauthorized,
                                 format!("no API key is stored for {server}; enter it to connect"),
                             ))
                         }
@@ -597,7 +601,7 @@ impl Console {
         {
             let _ = signin::revoke(&http, &tokens).await;
             return Err(AdminError::new(
-                "forbidden",
+                ErrorCode::Forbidden,
                 "signed in, but this account is not an administrator of the server",
             ));
         }
@@ -654,7 +658,7 @@ impl Console {
     pub async fn connection_remove(&self, id: &str) -> Result<String, AdminError> {
         if lock(&self.inner.active).conn.id == id {
             return Err(AdminError::new(
-                "conflict",
+                ErrorCode::Conflict,
                 "this is the connection in use; switch to another one first",
             ));
         }

@@ -13,6 +13,7 @@ use latchkey_admin::AdminError;
 use latchkey_admin_client::loopback::{self, CodeFlow};
 use latchkey_admin_client::signin::{self, Secret};
 use latchkey_api_types::ClientDto;
+use latchkey_api_types::ErrorCode;
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
 use std::time::Duration;
@@ -57,7 +58,7 @@ pub async fn client_try(
     let c = console.backend().await?.client_get(&req.id).await?;
     if c.disabled {
         return Err(AdminError::new(
-            "conflict",
+            ErrorCode::Conflict,
             "the client is disabled: the server refuses it every token; enable it first",
         ));
     }
@@ -97,7 +98,7 @@ pub async fn client_try(
     match req.grant.as_str() {
         "client_credentials" => {
             let token_url = TokenUrl::new(ep.token_endpoint.clone())
-                .map_err(|_| AdminError::new("unavailable", "bad token endpoint"))?;
+                .map_err(|_| AdminError::new(ErrorCode::Unavailable, "bad token endpoint"))?;
             let mut client =
                 BasicClient::new(ClientId::new(c.client_id.clone())).set_token_uri(token_url);
             if let Some(s) = &secret {
@@ -113,7 +114,7 @@ pub async fn client_try(
                 .await
                 .map_err(|e| match e {
                     oauth2::RequestTokenError::ServerResponse(r) => AdminError::new(
-                        "unauthorized",
+                        ErrorCode::Unauthorized,
                         format!(
                             "the server refused the client ({}{})",
                             r.error().as_ref(),
@@ -123,7 +124,7 @@ pub async fn client_try(
                         ),
                     ),
                     other => AdminError::new(
-                        "unavailable",
+                        ErrorCode::Unavailable,
                         format!("token request to {} failed: {other}", ep.token_endpoint),
                     ),
                 })?;

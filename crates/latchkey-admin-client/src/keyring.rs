@@ -10,6 +10,7 @@
 
 use crate::signin::{check_transport, Secret, TokenSet};
 use crate::AdminError;
+use latchkey_api_types::ErrorCode;
 
 const SERVICE: &str = "latchkey";
 
@@ -36,14 +37,17 @@ fn keyring_error(e: keyring::Error) -> AdminError {
     match e {
         keyring::Error::PlatformFailure(inner) | keyring::Error::NoStorageAccess(inner) => {
             AdminError::new(
-                "unavailable",
+                ErrorCode::Unavailable,
                 format!(
                     "no OS keyring service is running ({inner}); start gnome-keyring, KWallet \
                      or KeePassXC, or use an admin API key"
                 ),
             )
         }
-        other => AdminError::new("unavailable", format!("the OS keyring failed: {other}")),
+        other => AdminError::new(
+            ErrorCode::Unavailable,
+            format!("the OS keyring failed: {other}"),
+        ),
     }
 }
 
@@ -74,7 +78,7 @@ impl Keyring {
         match self.get()? {
             Some(text) => serde_json::from_str(&text).map(Some).map_err(|_| {
                 AdminError::new(
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     "the keyring entry for this server is unreadable; sign out, then sign in",
                 )
             }),
@@ -96,8 +100,9 @@ impl Keyring {
         } else {
             t.clone()
         };
-        let text = serde_json::to_string(&kept)
-            .map_err(|e| AdminError::new("internal", format!("cannot encode tokens: {e}")))?;
+        let text = serde_json::to_string(&kept).map_err(|e| {
+            AdminError::new(ErrorCode::Internal, format!("cannot encode tokens: {e}"))
+        })?;
         self.entry.set_password(&text).map_err(keyring_error)
     }
 

@@ -11,6 +11,7 @@
 
 use crate::signin::Secret;
 use crate::AdminError;
+use latchkey_api_types::ErrorCode;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -119,11 +120,11 @@ fn exchange_error<RE: std::error::Error + 'static>(
         RequestTokenError::ServerResponse(r) => {
             let error = r.error().as_ref();
             let code = match error {
-                "invalid_grant" | "access_denied" => "unauthorized",
-                "invalid_client" | "unauthorized_client" => "unauthorized",
-                "invalid_scope" => "forbidden",
-                "temporarily_unavailable" => "unavailable",
-                _ => "invalid_input",
+                "invalid_grant" | "access_denied" => ErrorCode::Unauthorized,
+                "invalid_client" | "unauthorized_client" => ErrorCode::Unauthorized,
+                "invalid_scope" => ErrorCode::Forbidden,
+                "temporarily_unavailable" => ErrorCode::Unavailable,
+                _ => ErrorCode::InvalidInput,
             };
             let msg = match r.error_description() {
                 Some(d) => format!("{error}: {d}"),
@@ -131,14 +132,17 @@ fn exchange_error<RE: std::error::Error + 'static>(
             };
             AdminError::new(code, format!("the token endpoint refused the code ({msg})"))
         }
-        RequestTokenError::Request(e) => {
-            AdminError::new("unavailable", format!("cannot reach {endpoint}: {e}"))
-        }
+        RequestTokenError::Request(e) => AdminError::new(
+            ErrorCode::Unavailable,
+            format!("cannot reach {endpoint}: {e}"),
+        ),
         RequestTokenError::Parse(..) => AdminError::new(
-            "unavailable",
+            ErrorCode::Unavailable,
             format!("{endpoint} answered with an unreadable token response"),
         ),
-        RequestTokenError::Other(m) => AdminError::new("unavailable", format!("{endpoint}: {m}")),
+        RequestTokenError::Other(m) => {
+            AdminError::new(ErrorCode::Unavailable, format!("{endpoint}: {m}"))
+        }
     }
 }
 
@@ -150,16 +154,19 @@ pub async fn run(
     open: impl FnOnce(&str),
 ) -> Result<CodeTokens, AdminError> {
     let (ip, mut redirect) = loopback_target(flow.redirect_uri)?;
-    let listener = tokio::net::TcpListener::bind((ip, 0))
-        .await
-        .map_err(|e| AdminError::new("unavailable", format!("cannot listen on {ip}: {e}")))?;
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.map_err(|e| {
+        AdminError::new(
+            ErrorCode::Unavailable,
+            format!("cannot listen on {ip}: {e}"),
+        )
+    })?;
     let port = listener
         .local_addr()
-        .map_err(|e| AdminError::new("unavailable", format!("loopback listener: {e}")))?
+        .map_err(|e| AdminError::new(ErrorCode::Unavailable, format!("loopback listener: {e}")))?
         .port();
     let _ = redirect.set_port(Some(port));
     let path = redirect.path().to_string();
-    let bad = |what: &str| AdminError::new("unavailable", format!("bad {what} endpoint"));
+    let bad = |what: &str| AdminError::new(ErrorCode::Unavailable, format!("bad {what} endpoint"));
     let mut client: Client = oauth2::Client::new(ClientId::new(flow.client_id.into()))
         .set_auth_uri(
             AuthUrl::new(flow.authorization_endpoint.into()).map_err(|_| bad("authorization"))?,
@@ -192,7 +199,7 @@ pub async fn run(
     .await
     .map_err(|_| {
         AdminError::new(
-            "unauthorized",
+            ErrorCode::Unauthorized,
             format!(
                 "no sign-in within {} minutes; start again",
                 flow.timeout.as_secs().div_ceil(60)
@@ -203,7 +210,7 @@ pub async fn run(
     // RFC 6749 §10.12: the state binds the answer to this request.
     if get("state") != Some(state.secret().as_str()) {
         return Err(AdminError::new(
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "the sign-in answer did not match this request (state mismatch); start again",
         ));
     }
@@ -212,7 +219,7 @@ pub async fn run(
     if let Some(expected) = flow.issuer {
         if get("iss") != Some(expected) {
             return Err(AdminError::new(
-                "untrusted_server",
+                ErrorCode::UntrustedServer,
                 format!(
                     "the sign-in answer did not come from {expected} (iss {}); start again",
                     get("iss").unwrap_or("missing")
@@ -223,9 +230,9 @@ pub async fn run(
     if let Some(err) = get("error") {
         return Err(AdminError::new(
             if err == "access_denied" {
-                "forbidden"
+                ErrorCode::Forbidden
             } else {
-                "unauthorized"
+                ErrorCode::Unauthorized
             },
             format!(
                 "sign-in refused ({err}{})",
@@ -235,8 +242,12 @@ pub async fn run(
             ),
         ));
     }
-    let code = get("code")
-        .ok_or_else(|| AdminError::new("unauthorized", "the sign-in answer carried no code"))?;
+    let code = get("code").ok_or_else(|| {
+        AdminError::new(
+            ErrorCode::Unauthorized,
+            "the sign-in answer carried no code",
+        )
+    })?;
     let mut exchange = client
         .exchange_code(AuthorizationCode::new(code.into()))
         .set_pkce_verifier(verifier);
@@ -266,10 +277,9 @@ pub async fn wait_for_redirect(
     done_message: &str,
 ) -> Result<Vec<(String, String)>, AdminError> {
     loop {
-        let (mut sock, _) = listener
-            .accept()
-            .await
-            .map_err(|e| AdminError::new("unavailable", format!("loopback listener: {e}")))?;
+        let (mut sock, _) = listener.accept().await.map_err(|e| {
+            AdminError::new(ErrorCode::Unavailable, format!("loopback listener: {e}"))
+        })?;
         let mut buf = Vec::new();
         let mut chunk = [0u8; 2048];
         // The request line is all that matters; stop at the end of the head.

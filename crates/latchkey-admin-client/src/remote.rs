@@ -72,16 +72,20 @@ fn encode_segment(seg: &str) -> String {
 type Body = Option<serde_json::Value>;
 
 fn body<T: Serialize>(v: &T) -> AdminResult<Body> {
-    serde_json::to_value(v)
-        .map(Some)
-        .map_err(|e| AdminError::new("internal", format!("cannot encode the request: {e}")))
+    serde_json::to_value(v).map(Some).map_err(|e| {
+        AdminError::new(
+            ErrorCode::Internal,
+            format!("cannot encode the request: {e}"),
+        )
+    })
 }
 
 /// The filter DTOs are flat structs of scalars: their JSON members become `k=v`
 /// pairs, absent ones (`null`) are left out.
 fn query<T: Serialize>(v: &T) -> AdminResult<String> {
-    let value = serde_json::to_value(v)
-        .map_err(|e| AdminError::new("internal", format!("cannot encode the query: {e}")))?;
+    let value = serde_json::to_value(v).map_err(|e| {
+        AdminError::new(ErrorCode::Internal, format!("cannot encode the query: {e}"))
+    })?;
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     if let serde_json::Value::Object(map) = value {
         for (k, v) in map {
@@ -111,7 +115,12 @@ impl Remote {
             .read_timeout(READ_TIMEOUT)
             .user_agent(concat!("latchkey-admin/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| AdminError::new("internal", format!("cannot build HTTP client: {e}")))?;
+            .map_err(|e| {
+                AdminError::new(
+                    ErrorCode::Internal,
+                    format!("cannot build HTTP client: {e}"),
+                )
+            })?;
         Ok(Remote {
             base: u.as_str().trim_end_matches('/').to_string(),
             http,
@@ -247,15 +256,15 @@ impl Remote {
             return e.into();
         }
         let code = match status {
-            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "invalid_input",
-            StatusCode::UNAUTHORIZED => "unauthorized",
-            StatusCode::FORBIDDEN => "forbidden",
-            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => "not_found",
-            StatusCode::CONFLICT => "conflict",
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::InvalidInput,
+            StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+            StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => ErrorCode::NotFound,
+            StatusCode::CONFLICT => ErrorCode::Conflict,
             StatusCode::SERVICE_UNAVAILABLE
             | StatusCode::BAD_GATEWAY
-            | StatusCode::GATEWAY_TIMEOUT => "unavailable",
-            _ => "internal",
+            | StatusCode::GATEWAY_TIMEOUT => ErrorCode::Unavailable,
+            _ => ErrorCode::Internal,
         };
         let mut message = format!(
             "the admin API at {} answered HTTP {}",
@@ -283,7 +292,7 @@ impl Remote {
             .map_err(|e| unavailable(&format!("the admin API at {}", self.base), &e))?;
         serde_json::from_slice(&bytes).map_err(|e| {
             AdminError::new(
-                "internal",
+                ErrorCode::Internal,
                 format!(
                     "the admin API at {} sent an unexpected answer: {e}",
                     self.base
@@ -312,7 +321,7 @@ fn method(op: &AdminOp) -> Method {
 /// here, reported rather than sent somewhere else.
 fn param_count(op: &AdminOp) -> AdminError {
     AdminError::new(
-        "internal",
+        ErrorCode::Internal,
         format!(
             "{} needs its route's path parameters ({})",
             op.name, op.path
@@ -473,7 +482,7 @@ impl AdminBackend for Remote {
         }
         resp.json().await.map_err(|e| {
             AdminError::new(
-                "internal",
+                ErrorCode::Internal,
                 format!(
                     "the admin API at {} sent an unexpected answer: {e}",
                     self.base
@@ -607,7 +616,7 @@ where
                                 serde_json::from_str(&ev.data).unwrap_or_default();
                             let message = why["message"].as_str().unwrap_or("credential refused");
                             st.pending.push_back(Err(AdminError::new(
-                                "unauthorized",
+                                ErrorCode::Unauthorized,
                                 format!("{} ended the event stream: {message}", st.server),
                             )));
                             st.done = true;
@@ -615,7 +624,7 @@ where
                         }
                         let parsed = serde_json::from_str::<AdminEventDto>(&ev.data).map_err(|e| {
                             AdminError::new(
-                                "internal",
+                                ErrorCode::Internal,
                                 format!(
                                     "the admin API at {} sent an unreadable event: {e}",
                                     st.server
@@ -628,14 +637,14 @@ where
                 Some(Err(e)) => {
                     st.done = true;
                     st.pending.push_back(Err(AdminError::new(
-                        "unavailable",
+                        ErrorCode::Unavailable,
                         format!("lost the event stream of {}: {e}", st.server),
                     )));
                 }
                 None => {
                     st.done = true;
                     st.pending.push_back(Err(AdminError::new(
-                        "unavailable",
+                        ErrorCode::Unavailable,
                         format!("the event stream of {} ended", st.server),
                     )));
                 }

@@ -19,6 +19,7 @@
 //! caller's terminal or window).
 
 use crate::AdminError;
+use latchkey_api_types::ErrorCode;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -149,7 +150,7 @@ pub(crate) fn now() -> i64 {
 pub(crate) fn unavailable(what: &str, e: &reqwest::Error) -> AdminError {
     // reqwest's message names the URL (never a credential: those travel in headers
     // and form bodies).
-    AdminError::new("unavailable", format!("cannot reach {what}: {e}"))
+    AdminError::new(ErrorCode::Unavailable, format!("cannot reach {what}: {e}"))
 }
 
 /// Checks that `url` may carry credentials: `https://`, or `http://` on a loopback host
@@ -206,7 +207,7 @@ pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Endpoints,
         .map_err(|e| unavailable(issuer, &e))?;
     if !resp.status().is_success() {
         return Err(AdminError::new(
-            "unavailable",
+            ErrorCode::Unavailable,
             format!(
                 "{issuer} has no OpenID discovery document (HTTP {}); is it the issuer URL?",
                 resp.status().as_u16()
@@ -215,7 +216,7 @@ pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Endpoints,
     }
     let ep: Endpoints = resp.json().await.map_err(|e| {
         AdminError::new(
-            "unavailable",
+            ErrorCode::Unavailable,
             format!("{issuer}: unreadable discovery document: {e}"),
         )
     })?;
@@ -223,7 +224,7 @@ pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Endpoints,
     // about, or its endpoints are someone else's (mix-up).
     if ep.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
         return Err(AdminError::new(
-            "untrusted_server",
+            ErrorCode::UntrustedServer,
             format!(
                 "the discovery document at {issuer} names another issuer ({}); not signing in",
                 ep.issuer
@@ -256,7 +257,7 @@ async fn token_call(
     if status.is_success() {
         serde_json::from_slice(&bytes).map(Ok).map_err(|_| {
             AdminError::new(
-                "unavailable",
+                ErrorCode::Unavailable,
                 format!("{endpoint} answered with an unreadable token response"),
             )
         })
@@ -264,7 +265,7 @@ async fn token_call(
         match serde_json::from_slice::<OAuthErrorBody>(&bytes) {
             Ok(e) => Ok(Err(e)),
             Err(_) => Err(AdminError::new(
-                "unavailable",
+                ErrorCode::Unavailable,
                 format!("{endpoint} answered HTTP {}", status.as_u16()),
             )),
         }
@@ -297,10 +298,10 @@ fn console_tokens(
 
 fn oauth_failure(e: OAuthErrorBody) -> AdminError {
     let code = match e.error.as_str() {
-        "invalid_grant" | "access_denied" | "expired_token" => "unauthorized",
-        "invalid_scope" => "forbidden",
-        "temporarily_unavailable" => "unavailable",
-        _ => "invalid_input",
+        "invalid_grant" | "access_denied" | "expired_token" => ErrorCode::Unauthorized,
+        "invalid_scope" => ErrorCode::Forbidden,
+        "temporarily_unavailable" => ErrorCode::Unavailable,
+        _ => ErrorCode::InvalidInput,
     };
     let msg = match e.error_description {
         Some(d) => format!("{}: {d}", e.error),
@@ -317,7 +318,7 @@ pub async fn device_authorize(
 ) -> Result<DeviceAuthorization, AdminError> {
     let endpoint = ep.device_authorization_endpoint.as_deref().ok_or_else(|| {
         AdminError::new(
-            "unavailable",
+            ErrorCode::Unavailable,
             format!("{} does not offer the device flow", ep.issuer),
         )
     })?;
@@ -337,14 +338,14 @@ pub async fn device_authorize(
         return Err(match serde_json::from_slice::<OAuthErrorBody>(&bytes) {
             Ok(e) => oauth_failure(e),
             Err(_) => AdminError::new(
-                "unavailable",
+                ErrorCode::Unavailable,
                 format!("{endpoint} answered HTTP {}", status.as_u16()),
             ),
         });
     }
     serde_json::from_slice(&bytes).map_err(|_| {
         AdminError::new(
-            "unavailable",
+            ErrorCode::Unavailable,
             format!("{endpoint}: unreadable device authorization response"),
         )
     })
@@ -380,7 +381,7 @@ pub async fn device_poll(
         }
         if now() >= deadline {
             return Err(AdminError::new(
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "the user code expired before anyone approved it; run login again",
             ));
         }
@@ -473,7 +474,7 @@ pub fn vouch(ep: &Endpoints, server: &str) -> Result<(), AdminError> {
     match &ep.latchkey_admin_api {
         Some(api) if same_url(api, server) => Ok(()),
         Some(api) => Err(AdminError::new(
-            "untrusted_server",
+            ErrorCode::UntrustedServer,
             format!(
                 "{server} is not the admin API of {}: the issuer says its admin API is {api}; \
                  no token was sent to {server}",
@@ -481,7 +482,7 @@ pub fn vouch(ep: &Endpoints, server: &str) -> Result<(), AdminError> {
             ),
         )),
         None => Err(AdminError::new(
-            "untrusted_server",
+            ErrorCode::UntrustedServer,
             format!(
                 "{} does not say where its admin API is (no latchkey_admin_api in its \
                  discovery document), so it does not vouch for {server}; no token was sent \
@@ -503,7 +504,7 @@ pub async fn vouch_stored(
         Some(i) => i.clone(),
         None => announced_issuer(http, server).await.ok_or_else(|| {
             AdminError::new(
-                "untrusted_server",
+                ErrorCode::UntrustedServer,
                 format!(
                     "{server} names no issuer and the stored sign-in does not say which \
                      issuer it is from; sign in again (login)"
@@ -515,7 +516,7 @@ pub async fn vouch_stored(
     vouch(&ep, server)?;
     if !same_url(&ep.token_endpoint, &t.token_endpoint) {
         return Err(AdminError::new(
-            "untrusted_server",
+            ErrorCode::UntrustedServer,
             format!(
                 "the stored sign-in for {server} was not issued by {issuer}; sign in again \
                  (login)"
@@ -537,7 +538,7 @@ async fn announced_issuer(http: &reqwest::Client, server: &str) -> Option<String
 pub async fn refresh(http: &reqwest::Client, t: &TokenSet) -> Result<TokenSet, AdminError> {
     let Some(rt) = &t.refresh_token else {
         return Err(AdminError::new(
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "the sign-in has expired and has no refresh token; sign in again (login)",
         ));
     };
@@ -555,7 +556,7 @@ pub async fn refresh(http: &reqwest::Client, t: &TokenSet) -> Result<TokenSet, A
             ..t.clone()
         }),
         Err(e) if e.error == "invalid_grant" => Err(AdminError::new(
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "the sign-in has ended (refresh token expired or revoked); sign in again (login)",
         )),
         Err(e) => Err(oauth_failure(e)),
@@ -587,7 +588,7 @@ pub async fn revoke(http: &reqwest::Client, t: &TokenSet) -> Result<(), AdminErr
         Ok(())
     } else {
         Err(AdminError::new(
-            "unavailable",
+            ErrorCode::Unavailable,
             format!(
                 "{endpoint} refused the revocation (HTTP {})",
                 resp.status().as_u16()

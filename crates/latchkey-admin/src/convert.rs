@@ -499,15 +499,20 @@ pub(crate) fn settings_dto(v: &SettingsView) -> AdminResult<SettingsDto> {
         );
     }
     m.insert("updated_at".into(), serde_json::json!(v.updated_at));
-    serde_json::from_value(Value::Object(m))
-        .map_err(|e| AdminError::new("internal", format!("cannot describe the settings: {e}")))
+    serde_json::from_value(Value::Object(m)).map_err(|e| {
+        AdminError::new(
+            ErrorCode::Internal,
+            format!("cannot describe the settings: {e}"),
+        )
+    })
 }
 
 /// A patch by name: a number sets, `null` returns to the default; absent fields are
 /// left out by the DTO's serialisation.
 pub(crate) fn settings_patch(req: &SettingsUpdateRequest) -> AdminResult<SettingsPatch> {
-    let v = serde_json::to_value(req)
-        .map_err(|e| AdminError::new("internal", format!("cannot read the change: {e}")))?;
+    let v = serde_json::to_value(req).map_err(|e| {
+        AdminError::new(ErrorCode::Internal, format!("cannot read the change: {e}"))
+    })?;
     let mut patch = SettingsPatch::new();
     for (name, value) in v.as_object().into_iter().flatten() {
         let value = match value {

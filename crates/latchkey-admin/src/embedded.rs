@@ -182,8 +182,7 @@ impl Embedded {
 
     fn provider(&self) -> AdminResult<&Arc<Provider>> {
         self.provider.as_ref().ok_or_else(|| {
-            AdminError::new(
-                "unavailable",
+            AdminError::unavailable(
                 "token introspection and revocation need the authorization server: \
                  run them against `latchkey serve` (or use `latchkey token inspect`)",
             )
@@ -652,11 +651,11 @@ fn clamp(limit: Option<i64>) -> i64 {
 
 /// An OAuth error met on the admin path, as an admin error with the same words.
 fn oauth_error(e: latchkey_core::oauth::error::OAuthError) -> AdminError {
-    use latchkey_core::oauth::error::ErrorCode;
+    use latchkey_core::oauth::error::ErrorCode as OAuthCode;
     let code = match e.code {
-        ErrorCode::TemporarilyUnavailable => "unavailable",
-        ErrorCode::ServerError => "internal",
-        _ => "invalid_input",
+        OAuthCode::TemporarilyUnavailable => ErrorCode::Unavailable,
+        OAuthCode::ServerError => ErrorCode::Internal,
+        _ => ErrorCode::InvalidInput,
     };
     let message = e.description().unwrap_or(e.code.as_str()).to_string();
     AdminError::new(code, message)

@@ -29,51 +29,64 @@ pub use kek::{
 use latchkey_api_types::*;
 use latchkey_core::manage::ManageError;
 
-/// An admin operation's failure: a stable `code` (`not_found`, `invalid_input`,
-/// `conflict`, `unavailable`, `internal`) and a message for humans that never carries a
-/// secret.
+/// An admin operation's failure: a stable [`ErrorCode`] (its HTTP status is
+/// `ErrorCode::http_status`, the one mapping) and a message for humans that never carries
+/// a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct AdminError {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl AdminError {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            code: code.into(),
+            code,
             message: message.into(),
         }
     }
 
     pub fn invalid_input(message: impl Into<String>) -> Self {
-        Self::new(ManageError::INVALID_INPUT, message)
+        Self::new(ErrorCode::InvalidInput, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(ManageError::NOT_FOUND, message)
+        Self::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unavailable, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, message)
     }
 }
 
 impl From<ManageError> for AdminError {
     fn from(e: ManageError) -> Self {
-        Self::new(e.code(), e.to_string())
+        Self::new(e.error_code(), e.to_string())
     }
 }
 
 impl From<AdminError> for ApiErrorDto {
     fn from(e: AdminError) -> Self {
         ApiErrorDto {
-            code: e.code,
+            code: e.code.into(),
             message: e.message,
         }
     }
 }
 
+/// A server's `{code, message}`. A code this build does not know (a newer server's)
+/// becomes `internal`, with the server's code kept in the message so nothing is lost.
 impl From<ApiErrorDto> for AdminError {
     fn from(e: ApiErrorDto) -> Self {
-        Self::new(e.code, e.message)
+        match ErrorCode::parse(&e.code) {
+            Some(code) => Self::new(code, e.message),
+            None => Self::new(ErrorCode::Internal, format!("{} ({})", e.message, e.code)),
+        }
     }
 }
 

@@ -70,6 +70,10 @@ string_enum! {
         Unavailable = "unavailable",
         RateLimited = "rate_limited",
         Internal = "internal",
+        /// Client side only (the CLI and the console, never the admin API): the server
+        /// or issuer answering is not one the sign-in may send a credential to (its
+        /// discovery does not name this admin API, or it changed under us).
+        UntrustedServer = "untrusted_server",
     }
 }
 
@@ -85,6 +89,9 @@ impl ErrorCode {
             ErrorCode::Unavailable => 503,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
+            // Never sent by the server; a proxy in the CLI's or console's place would
+            // answer that the upstream failed it.
+            ErrorCode::UntrustedServer => 502,
         }
     }
 
@@ -227,6 +234,7 @@ mod tests {
                 ("unavailable", 503),
                 ("rate_limited", 429),
                 ("internal", 500),
+                ("untrusted_server", 502),
             ]
         );
         assert_eq!(ErrorCode::http_status_of("something_new"), 500);

@@ -694,8 +694,9 @@ impl Out {
         human: impl FnOnce(&T) -> String,
     ) -> Result<(), AdminError> {
         if self.json {
-            let s = serde_json::to_string_pretty(value)
-                .map_err(|e| AdminError::new("internal", format!("cannot encode JSON: {e}")))?;
+            let s = serde_json::to_string_pretty(value).map_err(|e| {
+                AdminError::new(ErrorCode::Internal, format!("cannot encode JSON: {e}"))
+            })?;
             emit(&s);
         } else {
             emit(&human(value));
@@ -1616,7 +1617,7 @@ async fn audit(b: &dyn AdminBackend, out: &Out, verb: AuditCmd) -> Result<(), Ad
                     .await?;
                 for e in &page.items {
                     let line = serde_json::to_string(e).map_err(|e| {
-                        AdminError::new("internal", format!("cannot encode JSON: {e}"))
+                        AdminError::new(ErrorCode::Internal, format!("cannot encode JSON: {e}"))
                     })?;
                     if writeln!(stdout, "{line}").is_err() {
                         // A closed pipe (`| head`) ends the export, successfully.

@@ -9,6 +9,7 @@
 use latchkey_admin_client::keyring::{EntryKind, Keyring};
 use latchkey_admin_client::signin::{self, ADMIN_SCOPE};
 use latchkey_admin_client::{AdminError, Credential, Remote, Secret};
+use latchkey_api_types::ErrorCode;
 use std::sync::Arc;
 
 /// The remote backend for `--server`: the API key if one was given, else the tokens of
@@ -20,7 +21,7 @@ pub fn backend(server: &str, api_key: Option<String>) -> Result<Remote, AdminErr
     let ring = Keyring::open(server, EntryKind::SignIn).map_err(with_api_key_hint)?;
     let Some(tokens) = ring.load_tokens()? else {
         return Err(AdminError::new(
-            "unauthorized",
+            ErrorCode::Unauthorized,
             format!(
                 "not signed in to {server}: run `latchkey admin --server {server} login` \
                  (or pass --api-key)"

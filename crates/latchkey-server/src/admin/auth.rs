@@ -25,6 +25,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use latchkey_admin::{AdminError, Embedded};
+use latchkey_api_types::ErrorCode;
 use latchkey_core::model::{parse_scope, ADMIN_READ_SCOPE, ADMIN_SCOPE};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -40,11 +41,11 @@ pub struct Caller {
 }
 
 fn unauthorized(message: &str) -> Response {
-    ApiError(AdminError::new("unauthorized", message)).into_response()
+    ApiError(AdminError::new(ErrorCode::Unauthorized, message)).into_response()
 }
 
 fn forbidden(message: &str) -> Response {
-    ApiError(AdminError::new("forbidden", message)).into_response()
+    ApiError(AdminError::new(ErrorCode::Forbidden, message)).into_response()
 }
 
 /// Authenticates the bearer credential and authorises the method, then hands the
@@ -62,7 +63,7 @@ pub async fn require_admin(
     if let Some(wait) = st.limits.admin_auth.blocked(&key) {
         st.count_security_event("security.rate_limited.admin", &ip);
         let mut r = ApiError(AdminError::new(
-            "rate_limited",
+            ErrorCode::RateLimited,
             "too many failed authentications from this address; retry later",
         ))
         .into_response();
@@ -140,9 +141,9 @@ pub(super) async fn identify(st: &AppState, token: &str) -> Result<(String, bool
         Err(e) => {
             let admin = AdminError::new(
                 if e.code == latchkey_core::oauth::error::ErrorCode::TemporarilyUnavailable {
-                    "unavailable"
+                    ErrorCode::Unavailable
                 } else {
-                    "internal"
+                    ErrorCode::Internal
                 },
                 e.description().unwrap_or("token check failed").to_string(),
             );

@@ -46,14 +46,13 @@ impl From<AdminError> for ApiError {
 }
 
 /// The status of an error code: `ErrorCode::http_status`, the one mapping.
-pub fn status_for(code: &str) -> StatusCode {
-    StatusCode::from_u16(latchkey_api_types::ErrorCode::http_status_of(code))
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+pub fn status_for(code: latchkey_api_types::ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = status_for(&self.0.code);
+        let status = status_for(self.0.code);
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             // The message is already free of secrets; the log keeps it for operators.
             tracing::error!(code = %self.0.code, message = %self.0.message, "admin API error");

@@ -355,7 +355,7 @@ export interface ConsoleStatus {
 export type CredentialStore = 'keyring' | 'memory';
 
 /** The `code` of every admin API and IPC error. */
-export type ErrorCode = 'not_found' | 'invalid_input' | 'conflict' | 'unavailable' | 'rate_limited' | 'internal' | 'unauthorized' | 'forbidden';
+export type ErrorCode = 'not_found' | 'invalid_input' | 'conflict' | 'unavailable' | 'rate_limited' | 'internal' | 'unauthorized' | 'forbidden' | 'untrusted_server';
 
 /** What a live admin event means to the console's pages (which of them refresh). */
 export type EventKind = 'session_created' | 'session_revoked' | 'key_rotated' | 'key_revoked' | 'client_changed' | 'security_event' | 'changed';
