@@ -179,3 +179,39 @@ pub trait AdminBackend: Send + Sync {
     /// the result within about a second.
     async fn settings_update(&self, req: SettingsUpdateRequest) -> AdminResult<SettingsDto>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_servers_error_keeps_its_code_and_an_unknown_code_becomes_internal_without_losing_it() {
+        let known: AdminError = ApiErrorDto {
+            code: "conflict".into(),
+            message: "the scope is in use".into(),
+        }
+        .into();
+        assert_eq!(known.code, ErrorCode::Conflict);
+        assert_eq!(known.message, "the scope is in use");
+
+        let newer: AdminError = ApiErrorDto {
+            code: "quota_exceeded".into(),
+            message: "too many clients".into(),
+        }
+        .into();
+        assert_eq!(newer.code, ErrorCode::Internal);
+        assert!(
+            newer.message.contains("too many clients"),
+            "{}",
+            newer.message
+        );
+        assert!(
+            newer.message.contains("quota_exceeded"),
+            "{}",
+            newer.message
+        );
+
+        let back: ApiErrorDto = AdminError::new(ErrorCode::RateLimited, "slow down").into();
+        assert_eq!(back.code, "rate_limited");
+    }
+}
