@@ -285,6 +285,31 @@ async function appWithSwitcher(api: ReturnType<typeof fakeApi>['api']): Promise<
 }
 
 describe('Connections', () => {
+  it('a list that cannot be read says why and offers to try again, which then shows it', async () => {
+    const { api } = fakeApi();
+    const real = api.connectionsList;
+    let reads = 0;
+    api.connectionsList = () => {
+      reads += 1;
+      return reads === 1 ? Promise.reject({ code: 'internal', message: 'connections.json is unreadable' }) : real();
+    };
+    const target = document.createElement('div');
+    document.body.appendChild(target);
+    mounted = mount(App, { target, props: { api } });
+    await settle(10);
+    flushSync();
+    click(target.querySelector('[data-testid=connection-badge]'));
+    await settle();
+    flushSync();
+    expect(document.querySelector('[role=alert]')?.textContent).toContain('connections.json is unreadable');
+    expect(document.querySelectorAll('[data-testid=connection]').length).toBe(0);
+    click(document.querySelector('[data-testid=retry]'));
+    await settle();
+    flushSync();
+    expect(document.querySelector('[role=alert]')).toBeNull();
+    expect(document.querySelectorAll('[data-testid=connection]').length).toBe(1);
+  });
+
   function input(root: ParentNode, sel: string, value: string) {
     const el = root.querySelector<HTMLInputElement>(sel)!;
     el.value = value;
