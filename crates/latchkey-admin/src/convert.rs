@@ -409,7 +409,7 @@ pub(crate) fn stats_dto(s: StoreStats, minutes: i64) -> StatsDto {
         .security_events
         .iter()
         .filter(|(a, _)| {
-            a.starts_with("security.client_auth_failed") || a.starts_with("security.login_failed")
+            SecurityFamily::of(a).is_some_and(SecurityFamily::is_failed_authentication)
         })
         .map(|(_, n)| n)
         .sum();

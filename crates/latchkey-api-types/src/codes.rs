@@ -120,9 +120,9 @@ string_enum! {
 
 string_enum! {
     /// The `action` of an audit event written by an admin operation or the engine.
-    /// Security events (`security.…`, flagged `security`) carry a family and a detail
-    /// (the endpoint, the error) and are not listed here: their event kind comes from
-    /// the flag.
+    /// Security events (`security.…`, flagged `security`) are [`SecurityFamily`]'s, with
+    /// a detail (the endpoint, the error), and are not listed here: their event kind
+    /// comes from the flag.
     AuditAction {
         ClientCreate = "client.create",
         ClientUpdate = "client.update",
@@ -179,6 +179,72 @@ impl AuditAction {
     }
 }
 
+string_enum! {
+    /// What a security event is: its audit action is `security.<family>`, or
+    /// `security.<family>.<detail>` where the detail says where or why (the endpoint that
+    /// was flooded, the OAuth error code of a refusal). The family is the closed part that
+    /// code may branch on; the detail is for people.
+    SecurityFamily {
+        /// A wrong admin API key or admin token.
+        AdminAuthFailed = "admin_auth_failed",
+        /// A spent authorization code presented again (its tokens are revoked).
+        AuthorizationCodeReuseDetected = "authorization_code.reuse_detected",
+        /// `/authorize` refused a request (detail: `page`, or the OAuth error code).
+        AuthorizeRejected = "authorize_rejected",
+        /// A client failed to authenticate (detail: the endpoint).
+        ClientAuthFailed = "client_auth_failed",
+        /// A consent form that failed its checks (forged, replayed, expired).
+        ConsentRejected = "consent_rejected",
+        /// A wrong user code at the device verification page.
+        DeviceCodeWrongUserCode = "device_code.wrong_user_code",
+        /// A failed sign-in.
+        LoginFailed = "login_failed",
+        /// A limiter refused a request (detail: the endpoint); counted per minute.
+        RateLimited = "rate_limited",
+        /// A refresh token retried within its grace window.
+        RefreshTokenGraceRetry = "refresh_token.grace_retry",
+        /// A spent refresh token presented again (its family is revoked).
+        RefreshTokenReuseDetected = "refresh_token.reuse_detected",
+        /// The token endpoint refused a request (detail: the OAuth error code).
+        TokenRejected = "token_rejected",
+    }
+}
+
+impl SecurityFamily {
+    /// The audit action of an event of this family, with its detail if it has one.
+    pub fn action(self, detail: Option<&str>) -> String {
+        match detail {
+            Some(d) => format!("security.{}.{d}", self.as_str()),
+            None => format!("security.{}", self.as_str()),
+        }
+    }
+
+    /// The family of a stored security event's action; `None` for anything else (an
+    /// action this build does not know included). The longest family that the action
+    /// continues, at a `.` boundary, wins.
+    pub fn of(action: &str) -> Option<SecurityFamily> {
+        let rest = action.strip_prefix("security.")?;
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(|f| {
+                let name = f.as_str();
+                rest == name
+                    || (rest.starts_with(name) && rest.as_bytes().get(name.len()) == Some(&b'.'))
+            })
+            .max_by_key(|f| f.as_str().len())
+    }
+
+    /// Someone presented a wrong credential to sign in or to authenticate a client: what
+    /// the Dashboard counts as failed authentications.
+    pub const fn is_failed_authentication(self) -> bool {
+        matches!(
+            self,
+            SecurityFamily::ClientAuthFailed | SecurityFamily::LoginFailed
+        )
+    }
+}
+
 impl EventKind {
     /// The event kind of a stored audit event: security events by their flag, others
     /// by their action; an action this build does not know is a plain change.
@@ -215,6 +281,56 @@ mod tests {
         check(ErrorCode::ALL, ErrorCode::as_str, ErrorCode::parse);
         check(EventKind::ALL, EventKind::as_str, EventKind::parse);
         check(AuditAction::ALL, AuditAction::as_str, AuditAction::parse);
+        check(
+            SecurityFamily::ALL,
+            SecurityFamily::as_str,
+            SecurityFamily::parse,
+        );
+    }
+
+    #[test]
+    fn a_security_action_names_its_family_and_detail_and_parses_back_to_the_family() {
+        use SecurityFamily::*;
+        assert_eq!(
+            RateLimited.action(Some("token")),
+            "security.rate_limited.token"
+        );
+        assert_eq!(LoginFailed.action(None), "security.login_failed");
+        for (action, family) in [
+            ("security.rate_limited.token", Some(RateLimited)),
+            (
+                "security.client_auth_failed.introspect",
+                Some(ClientAuthFailed),
+            ),
+            (
+                "security.refresh_token.reuse_detected",
+                Some(RefreshTokenReuseDetected),
+            ),
+            (
+                "security.refresh_token.grace_retry",
+                Some(RefreshTokenGraceRetry),
+            ),
+            (
+                "security.authorize_rejected.invalid_scope",
+                Some(AuthorizeRejected),
+            ),
+            ("security.login_failed", Some(LoginFailed)),
+            // Not a family at a `.` boundary, not a security action, unknown.
+            ("security.login_failedx", None),
+            ("client.create", None),
+            ("security.something_new", None),
+        ] {
+            assert_eq!(SecurityFamily::of(action), family, "{action}");
+        }
+        for f in SecurityFamily::ALL {
+            assert_eq!(SecurityFamily::of(&f.action(None)), Some(*f));
+            assert_eq!(SecurityFamily::of(&f.action(Some("x"))), Some(*f));
+        }
+        let failed: Vec<_> = SecurityFamily::ALL
+            .iter()
+            .filter(|f| f.is_failed_authentication())
+            .collect();
+        assert_eq!(failed, [&ClientAuthFailed, &LoginFailed]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod ops;
 pub mod shell;
 pub mod ts;
 
-pub use codes::{AuditAction, ErrorCode, EventKind};
+pub use codes::{AuditAction, ErrorCode, EventKind, SecurityFamily};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};

@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use latchkey_api_types::SecurityFamily;
 use latchkey_core::oauth::client_auth::{Presented, CLIENT_AUTH_THROTTLED};
 use latchkey_core::oauth::error::{ErrorCode, OAuthError};
 use latchkey_core::oauth::introspect::BearerError;
@@ -58,7 +59,7 @@ fn client_form(
     // A blocked address is answered before anything is parsed or looked up, and its
     // refusals are counted, not written one by one (AD-43).
     if let Some(wait) = st.limits.client_auth.blocked(&key) {
-        st.count_security_event(&format!("security.rate_limited.{endpoint}"), &ip);
+        st.count_security_event(SecurityFamily::RateLimited, Some(endpoint), &ip);
         return Err(too_many(wait));
     }
     // Malformed requests are unauthenticated failures too: counted per address, so a
@@ -97,7 +98,7 @@ fn refusal(
 ) -> Response {
     if e.code == ErrorCode::SlowDown && e.description() == Some(CLIENT_AUTH_THROTTLED) {
         let ip = presented.ip.as_deref().unwrap_or("");
-        st.count_security_event(&format!("security.rate_limited.{endpoint}"), ip);
+        st.count_security_event(SecurityFamily::RateLimited, Some(endpoint), ip);
         return too_many(st.limits.client_auth.blocked(key).unwrap_or(1));
     }
     oauth_error_response(e)
@@ -188,7 +189,8 @@ async fn record_token_rejection(
     st.provider
         .security_event(
             "anonymous",
-            &format!("security.token_rejected.{}", e.code.as_str()),
+            SecurityFamily::TokenRejected,
+            Some(e.code.as_str()),
             client,
             presented.ip.as_deref(),
         )

@@ -316,9 +316,14 @@ impl AppState {
     }
 
     /// Counts a security event of a flood (written with the next flush).
-    pub fn count_security_event(&self, action: &str, source: &str) {
+    pub fn count_security_event(
+        &self,
+        family: latchkey_api_types::SecurityFamily,
+        detail: Option<&str>,
+        source: &str,
+    ) {
         self.security_counts
-            .count(action, source, self.provider.now());
+            .count(&family.action(detail), source, self.provider.now());
     }
 
     /// Writes the counted security events now; how many rows were written. A failed

@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use latchkey_api_types::SecurityFamily;
 use latchkey_core::crypto::{b64url, ct_eq, random_token, sha256};
 use latchkey_core::model::{SignIn, User};
 use latchkey_core::oauth::authorize::{
@@ -135,7 +136,8 @@ pub async fn authorize(
                 &st,
                 peer,
                 &headers,
-                "security.authorize_rejected.page",
+                SecurityFamily::AuthorizeRejected,
+                Some("page"),
                 params.get("client_id"),
             )
             .await;
@@ -146,8 +148,15 @@ pub async fn authorize(
             state,
             error,
         }) => {
-            let action = format!("security.authorize_rejected.{}", error.code.as_str());
-            record_refusal(&st, peer, &headers, &action, params.get("client_id")).await;
+            record_refusal(
+                &st,
+                peer,
+                &headers,
+                SecurityFamily::AuthorizeRejected,
+                Some(error.code.as_str()),
+                params.get("client_id"),
+            )
+            .await;
             return see_other(
                 &st,
                 &st.provider
@@ -168,12 +177,13 @@ async fn record_refusal(
     st: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
-    action: &str,
+    family: SecurityFamily,
+    detail: Option<&str>,
     client_id: Option<&str>,
 ) {
     let ip = ip_of(st, peer, headers);
     st.provider
-        .security_event("anonymous", action, client_id, Some(&ip))
+        .security_event("anonymous", family, detail, client_id, Some(&ip))
         .await;
 }
 
@@ -322,7 +332,7 @@ pub async fn login_post(
     let attempt = match st.limits.login.reserve(&keys) {
         Ok(a) => a,
         Err(wait) => {
-            st.count_security_event("security.rate_limited.login", &ip);
+            st.count_security_event(SecurityFamily::RateLimited, Some("login"), &ip);
             let mut r = login_form(
                 &st,
                 &carry,
@@ -511,7 +521,15 @@ pub async fn consent_post(
 ) -> Response {
     let r = consent_post_checked(State(st.clone()), ConnectInfo(peer), headers.clone(), body).await;
     if matches!(r.status(), StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN) {
-        record_refusal(&st, peer, &headers, "security.consent_rejected", None).await;
+        record_refusal(
+            &st,
+            peer,
+            &headers,
+            SecurityFamily::ConsentRejected,
+            None,
+            None,
+        )
+        .await;
     }
     r
 }
@@ -630,7 +648,7 @@ pub async fn device_post(
     let attempt = match st.limits.device_code.reserve(&keys) {
         Ok(a) => a,
         Err(wait) => {
-            st.count_security_event("security.rate_limited.device", &ip);
+            st.count_security_event(SecurityFamily::RateLimited, Some("device"), &ip);
             let mut r = html_response(
                 &st,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -665,7 +683,8 @@ pub async fn device_post(
             st.provider
                 .security_event(
                     &format!("user:{}", user.id),
-                    "security.device_code.wrong_user_code",
+                    SecurityFamily::DeviceCodeWrongUserCode,
+                    None,
                     None,
                     Some(&ip),
                 )

@@ -440,8 +440,14 @@ impl Provider {
         let ok_user = user.filter(|u| verified && !u.disabled);
         let Some(user) = ok_user else {
             let target: String = username.chars().take(64).collect();
-            self.security_event("anonymous", "security.login_failed", Some(&target), ip)
-                .await;
+            self.security_event(
+                "anonymous",
+                latchkey_api_types::SecurityFamily::LoginFailed,
+                None,
+                Some(&target),
+                ip,
+            )
+            .await;
             return Err(LoginError::Invalid);
         };
         let now = self.now();

@@ -194,7 +194,8 @@ impl Provider {
     ) -> OAuthError {
         self.security_event(
             "anonymous",
-            &format!("security.client_auth_failed.{endpoint}"),
+            latchkey_api_types::SecurityFamily::ClientAuthFailed,
+            Some(endpoint),
             Some(client_id),
             p.ip.as_deref(),
         )

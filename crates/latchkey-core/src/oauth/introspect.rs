@@ -129,7 +129,8 @@ impl Provider {
             // Recorded like any other failed client authentication (catalogue §1).
             self.security_event(
                 "anonymous",
-                "security.client_auth_failed.introspect",
+                latchkey_api_types::SecurityFamily::ClientAuthFailed,
+                Some("introspect"),
                 Some(&auth.client.id),
                 presented.ip.as_deref(),
             )

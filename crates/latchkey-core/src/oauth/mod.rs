@@ -410,17 +410,19 @@ impl Provider {
     pub async fn security_event(
         &self,
         actor: &str,
-        action: &str,
+        family: latchkey_api_types::SecurityFamily,
+        detail: Option<&str>,
         target: Option<&str>,
         ip: Option<&str>,
     ) {
-        let mut ev = NewAuditEvent::new(self.now(), actor, action)
+        let action = family.action(detail);
+        let mut ev = NewAuditEvent::new(self.now(), actor, &action)
             .ip(ip.map(str::to_string))
             .security();
         if let Some(t) = target {
             ev = ev.target(t.chars().take(128).collect::<String>());
         }
-        tracing::warn!(action, actor, "security event");
+        tracing::warn!(action = %action, actor, "security event");
         if let Err(e) = self.store.audit_insert(&ev).await {
             tracing::error!(error = ?e, "failed to record security event");
         }

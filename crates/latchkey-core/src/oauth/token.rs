@@ -11,6 +11,7 @@ use crate::jwt;
 use crate::model::*;
 use crate::store::{Issuance, RotateOutcome};
 use latchkey_api_types::AuditAction;
+use latchkey_api_types::SecurityFamily;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -378,7 +379,8 @@ impl Provider {
             if row.consumed_at.is_some() {
                 self.security_event(
                     &format!("client:{}", row.client_id),
-                    "security.authorization_code.reuse_detected",
+                    SecurityFamily::AuthorizationCodeReuseDetected,
+                    None,
                     Some(&row.client_id),
                     presented.ip.as_deref(),
                 )
@@ -463,7 +465,8 @@ impl Provider {
                     {
                         self.security_event(
                             &format!("client:{}", client.id),
-                            "security.refresh_token.grace_retry",
+                            SecurityFamily::RefreshTokenGraceRetry,
+                            None,
                             Some(&session_id),
                             presented.ip.as_deref(),
                         )
@@ -484,7 +487,8 @@ impl Provider {
                     .await?;
                 self.security_event(
                     &format!("client:{}", client.id),
-                    "security.refresh_token.reuse_detected",
+                    SecurityFamily::RefreshTokenReuseDetected,
+                    None,
                     Some(&session_id),
                     presented.ip.as_deref(),
                 )

@@ -25,7 +25,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use latchkey_admin::{AdminError, Embedded};
-use latchkey_api_types::ErrorCode;
+use latchkey_api_types::{ErrorCode, SecurityFamily};
 use latchkey_core::model::{parse_scope, ADMIN_READ_SCOPE, ADMIN_SCOPE};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -61,7 +61,7 @@ pub async fn require_admin(
     let ip = st.client_ip(peer, req.headers()).to_string();
     let key = format!("ip:{ip}");
     if let Some(wait) = st.limits.admin_auth.blocked(&key) {
-        st.count_security_event("security.rate_limited.admin", &ip);
+        st.count_security_event(SecurityFamily::RateLimited, Some("admin"), &ip);
         let mut r = ApiError(AdminError::new(
             ErrorCode::RateLimited,
             "too many failed authentications from this address; retry later",
@@ -75,7 +75,7 @@ pub async fn require_admin(
     let failed = |resp: Response| {
         if resp.status() == axum::http::StatusCode::UNAUTHORIZED {
             st.limits.admin_auth.fail(&key);
-            st.count_security_event("security.admin_auth_failed", &ip);
+            st.count_security_event(SecurityFamily::AdminAuthFailed, None, &ip);
         }
         resp
     };

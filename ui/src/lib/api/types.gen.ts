@@ -66,9 +66,9 @@ export interface ApiKeyDto {
 
 /**
  * The `action` of an audit event written by an admin operation or the engine.
- * Security events (`security.…`, flagged `security`) carry a family and a detail
- * (the endpoint, the error) and are not listed here: their event kind comes from
- * the flag.
+ * Security events (`security.…`, flagged `security`) are [`SecurityFamily`]'s, with
+ * a detail (the endpoint, the error), and are not listed here: their event kind
+ * comes from the flag.
  */
 export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'key.schedule' | 'token.revoke';
 
@@ -522,6 +522,14 @@ export interface SecurityCountDto {
   action: string;
   count: number;
 }
+
+/**
+ * What a security event is: its audit action is `security.<family>`, or
+ * `security.<family>.<detail>` where the detail says where or why (the endpoint that
+ * was flooded, the OAuth error code of a refusal). The family is the closed part that
+ * code may branch on; the detail is for people.
+ */
+export type SecurityFamily = 'admin_auth_failed' | 'authorization_code.reuse_detected' | 'authorize_rejected' | 'client_auth_failed' | 'consent_rejected' | 'device_code.wrong_user_code' | 'login_failed' | 'rate_limited' | 'refresh_token.grace_retry' | 'refresh_token.reuse_detected' | 'token_rejected';
 
 export interface SessionDto {
   auth_time: number;
