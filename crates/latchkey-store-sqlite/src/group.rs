@@ -667,7 +667,7 @@ mod tests {
     /// --release -p latchkey-store-sqlite group::tests::group_commit_throughput --
     /// --ignored --nocapture`
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "benchmark: run by hand or by bench/group-commit.sh"]
+    #[ignore = "benchmark: run by hand, as the doc comment above says"]
     async fn group_commit_throughput() {
         let env = |k: &str, d: usize| {
             std::env::var(k)
