@@ -322,12 +322,14 @@ fn a_port_in_use_is_reported_with_what_to_do() {
 /// (one `  name: type;` or `  name?: type;` line each, doc comments between them).
 fn ts_fields(name: &str) -> Vec<String> {
     let ts = include_str!("../../ui/src/lib/api/types.gen.ts");
+    let header = format!("export interface {name} {{\n");
     let start = ts
-        .find(&format!("export interface {name} {{\n"))
-        .unwrap_or_else(|| panic!("no interface {name} in types.gen.ts"));
+        .find(&header)
+        .unwrap_or_else(|| panic!("no interface {name} in types.gen.ts"))
+        + header.len();
     let mut fields = Vec::new();
     let mut in_doc = false;
-    for line in ts[start..].lines().skip(1) {
+    for line in ts[start..].lines() {
         let l = line.trim();
         if l == "}" {
             break;

@@ -293,14 +293,7 @@ describe('Connections', () => {
       reads += 1;
       return reads === 1 ? Promise.reject({ code: 'internal', message: 'connections.json is unreadable' }) : real();
     };
-    const target = document.createElement('div');
-    document.body.appendChild(target);
-    mounted = mount(App, { target, props: { api } });
-    await settle(10);
-    flushSync();
-    click(target.querySelector('[data-testid=connection-badge]'));
-    await settle();
-    flushSync();
+    await appWithSwitcher(api);
     expect(document.querySelector('[role=alert]')?.textContent).toContain('connections.json is unreadable');
     expect(document.querySelectorAll('[data-testid=connection]').length).toBe(0);
     click(document.querySelector('[data-testid=retry]'));

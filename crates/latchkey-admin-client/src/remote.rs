@@ -151,7 +151,8 @@ impl Remote {
     fn url(&self, op: &AdminOp, params: &[&str], query: Option<&str>) -> AdminResult<String> {
         let mut u = self.base.clone();
         let mut params = params.iter();
-        for seg in op.path.split('/').skip(1) {
+        // Every route is absolute (`/admin/v1/…`): one segment per `/`.
+        for seg in op.path.trim_start_matches('/').split('/') {
             u.push('/');
             if seg.starts_with('{') {
                 let Some(p) = params.next() else {
