@@ -323,7 +323,7 @@ impl AppState {
         source: &str,
     ) {
         self.security_counts
-            .count(&family.action(detail), source, self.provider.now());
+            .count(family.action(detail), source, self.provider.now());
     }
 
     /// Writes the counted security events now; how many rows were written. A failed

@@ -330,14 +330,12 @@ struct Counted {
 const COUNTED_KEYS_MAX: usize = 1000;
 
 impl SecurityCounts {
-    pub fn count(&self, action: &str, source: &str, now: i64) {
+    /// `action` is taken owned: callers build it (`SecurityFamily::action`) and it
+    /// becomes the key as it is.
+    pub fn count(&self, action: impl Into<String>, source: &str, now: i64) {
         let minute = now - now.rem_euclid(60);
+        let mut key = (action.into(), source.chars().take(64).collect(), minute);
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        let mut key = (
-            action.to_string(),
-            source.chars().take(64).collect(),
-            minute,
-        );
         if map.len() >= COUNTED_KEYS_MAX && !map.contains_key(&key) {
             key.1 = "*".into();
         }
