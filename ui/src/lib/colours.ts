@@ -15,3 +15,10 @@ export const COLOURS: BadgeColour[] = [
 export function colourOf(id: string | null | undefined): BadgeColour {
   return COLOURS.find((c) => c.id === id) ?? COLOURS[COLOURS.length - 1];
 }
+
+/** A colour no connection in `used` has (the least used one when all are taken), so a
+ * new connection's badge is never mistaken for another's. */
+export function unusedColour(used: string[]): string {
+  const count = (id: string) => used.filter((u) => u === id).length;
+  return [...COLOURS].sort((a, b) => count(a.id) - count(b.id))[0].id;
+}
