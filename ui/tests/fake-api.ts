@@ -55,6 +55,9 @@ export function fakeApi(data: {
   scopes?: T.ScopeDto[]; inspection?: T.Inspection; status?: Partial<T.ConsoleStatus>; password?: string | null;
   connections?: T.ConnectionDto[]; tryResult?: T.ClientTryResult; users?: T.UserDto[];
   settings?: Record<string, number>;
+  /** Database files that exist (an embedded add of another path without `create` is
+   * refused as the shell refuses it). */
+  files?: string[];
 } = {}): { api: AdminApi; calls: Calls } {
   const users: T.UserDto[] = data.users ?? [];
   const calls: Calls = [];
@@ -100,6 +103,9 @@ export function fakeApi(data: {
     }),
     connectionAdd: (req) => rec('connectionAdd', [req], () => {
       if (req.kind === 'remote' && req.auth === 'api_key' && req.api_key !== 'lk_good') throw new ApiError('unauthorized', 'the API key was refused');
+      if (req.kind === 'embedded' && !req.create && !(data.files ?? []).includes(req.db_path ?? '')) {
+        throw new ApiError('not_found', `there is no database at ${req.db_path}`);
+      }
       const c: T.ConnectionDto = {
         id: `c${connections.length}`, name: req.name, colour: req.colour, kind: req.kind,
         location: (req.kind === 'remote' ? req.server : req.db_path) ?? '', issuer: req.issuer ?? null,
@@ -207,9 +213,13 @@ export function fakeApi(data: {
   return { api, calls };
 }
 
-export function fakeShell(): Shell & { went: string[] } {
+export function fakeShell(): Shell & { went: string[]; guards: Set<() => string | null> } {
   const went: string[] = [];
-  return { status: null, went, go: (p) => went.push(p), inspect: (t) => went.push(`tokens:${t}`) };
+  const guards = new Set<() => string | null>();
+  return {
+    status: null, went, guards, go: (p) => went.push(p), inspect: (t) => went.push(`tokens:${t}`),
+    guard: (check) => { guards.add(check); return () => guards.delete(check); },
+  };
 }
 
 export async function settle(ms = 0): Promise<void> {

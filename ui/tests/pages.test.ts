@@ -103,8 +103,15 @@ describe('Clients', () => {
 
   it('shows a new confidential client secret once, with a copy button, and forgets it on close', async () => {
     const { api } = fakeApi({ clients: [] });
-    const t = render(Clients, api);
+    // The secret is shown by the App's one-time dialog, above the page.
+    const t = document.createElement('div');
+    document.body.appendChild(t);
+    mounted = mount(App, { target: t, props: { api } });
+    await settle(10);
+    flushSync();
+    click(t.querySelector('#nav-clients'));
     await settle();
+    flushSync();
     click(t.querySelector('[data-testid=new-client]'));
     t.querySelector<HTMLInputElement>('input[type=radio][value=machine]')!.click();
     flushSync();
@@ -117,7 +124,8 @@ describe('Clients', () => {
     await settle();
     flushSync();
     expect(t.querySelector('[data-testid=secret-value]')?.textContent).toBe('the-one-time-secret');
-    expect(t.querySelector('button[aria-label^="Copy the client secret"]')).toBeTruthy();
+    click(t.querySelector('button[aria-label^="Copy the client secret"]'));
+    await settle();
     click(byText(t, 'button', 'I have copied it'));
     expect(t.textContent).not.toContain('the-one-time-secret');
   });

@@ -1,6 +1,7 @@
 import { getContext, setContext } from 'svelte';
 import type { AdminApi } from './api';
 import type { ConsoleStatus } from './types';
+import { secretsStore, type Secrets } from './secrets.svelte';
 
 const API = Symbol('admin-api');
 
@@ -19,6 +20,9 @@ export interface Shell {
   status: ConsoleStatus | null;
   go(page: PageId, arg?: string): void;
   inspect(token: string): void;
+  /** Registers a check run before leaving the page (or the connection): it returns what
+   * would be lost, in words, or null when nothing would. Returns the unregistering. */
+  guard(check: () => string | null): () => void;
 }
 
 export type PageId = 'dashboard' | 'clients' | 'scopes' | 'users' | 'keys' | 'sessions' | 'tokens' | 'audit' | 'settings';
@@ -33,7 +37,18 @@ export function useShell(): Shell {
   return s;
 }
 
+const SECRETS = Symbol('secrets');
+/** The one queue of values shown once (lib/secrets.svelte.ts), held by the App. */
+export function provideSecrets(s: Secrets): void {
+  setContext(SECRETS, s);
+}
+export function useSecrets(): Secrets {
+  const s = getContext<Secrets | undefined>(SECRETS);
+  if (!s) throw new Error('no secrets queue in context');
+  return s;
+}
+
 /** The context map `mount()` needs to render a page outside the App (tests). */
-export function contextFor(api: AdminApi, shell: Shell): Map<symbol, unknown> {
-  return new Map<symbol, unknown>([[API, api], [SHELL, shell]]);
+export function contextFor(api: AdminApi, shell: Shell, secrets: Secrets = secretsStore()): Map<symbol, unknown> {
+  return new Map<symbol, unknown>([[API, api], [SHELL, shell], [SECRETS, secrets]]);
 }
