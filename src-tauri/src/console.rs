@@ -506,9 +506,12 @@ impl Console {
                         "{db_path} is a directory; name a database file in it"
                     )));
                 }
+                // Refused before anything is let go: a typo must not stop the server or
+                // make an empty store. The switcher answers `not_found` by asking whether
+                // to create one, and only then sends `create`.
                 if !path.exists() && !create {
                     return Err(AdminError::not_found(format!(
-                        "{db_path} does not exist; choose \"create\" to make a new store there"
+                        "there is no database at {db_path}; check the path, or create a new store there"
                     )));
                 }
                 let previous = self.let_go().await;

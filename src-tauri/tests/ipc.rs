@@ -640,6 +640,14 @@ fn a_new_embedded_file_is_created_only_when_asked_and_gets_its_own_first_admin()
     };
     let e = w.call_raw("connection_add", req(false)).unwrap_err();
     assert_eq!(e["code"], "not_found");
+    // Refused before anything was let go: still on the first store, the file not made
+    // (the switcher asks on `not_found`, then sends `create`).
+    let st: ConsoleStatus = w.call("console_status", json!({}));
+    assert_eq!(
+        (st.state.as_str(), st.db_path.as_str()),
+        ("ready", w.db.display().to_string().as_str())
+    );
+    assert!(!other.exists(), "no file is made without create");
     let e = w
         .call_raw(
             "connection_add",
