@@ -7,9 +7,9 @@
 // directory), and the remote server's E2E_REMOTE_ISSUER, E2E_REMOTE_ADMIN,
 // E2E_REMOTE_PASSWORD (user root) and E2E_REMOTE_API_KEY.
 // Prints "N passed, M failed" and exits non-zero on any failure.
-import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Driver } from './webdriver.mjs';
+import { writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { Driver, Keys } from './webdriver.mjs';
 import { signIn, introspect } from './oauth.mjs';
 
 const {
@@ -42,6 +42,53 @@ async function go(page) {
   await d.clickCss(`#nav-${page}`);
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until nothing matches `css`. */
+async function waitGone(css, timeout = 10000) {
+  const end = Date.now() + timeout;
+  while (await d.exec(`return !!document.querySelector(${JSON.stringify(css)});`)) {
+    if (Date.now() > end) throw new Error(`${css} is still there`);
+    await sleep(100);
+  }
+}
+
+/** What has focus, in words a failure message can show. */
+const focused = () => d.exec(
+  `const a = document.activeElement;
+   return a ? { tag: a.tagName, testid: a.dataset?.testid ?? null, id: a.id, value: a.value ?? null, label: a.getAttribute('aria-label') } : null;`,
+);
+
+/** An element found by script (the top dialog's button with a given text, say). */
+async function byScript(script) {
+  const v = await d.exec(script);
+  if (!v) throw new Error(`nothing found by ${script}`);
+  return Object.values(v)[0];
+}
+const topDialogButton = (text) => byScript(
+  `const b = [...[...document.querySelectorAll('[role=dialog]')].at(-1).querySelectorAll('button')].find((b) => b.textContent.trim() === ${JSON.stringify(text)}); return b ?? null;`,
+);
+
+/** Closes the one-time secret dialog the way a person does: copy, then "I have copied
+ * it". Where the webview's clipboard refused the copy, the dialog asks; the test has
+ * read the value already, so it closes anyway. */
+async function closeSecret() {
+  await d.clickCss('[data-testid=copy-secret]');
+  await d.waitFor('[data-testid=copy-secret]', { pred: (t) => t === 'Copied', timeout: 3000 }).catch(() => {});
+  await d.clickCss('[data-testid=secret-done]');
+  if (await d.exec(`return !!document.querySelector('[data-testid=secret-ask]');`)) {
+    await d.clickCss('[data-testid=secret-discard]');
+  }
+  await waitGone('[data-testid=secret-dialog]');
+}
+
+/** After Connect or Switch on the embedded store: when apps are signed in to it the
+ * switcher asks first (issue 12 §6); say yes. */
+async function confirmLeaving() {
+  const id = await d.waitFor('[data-testid=conn-leave-confirm]', { timeout: 4000 }).catch(() => null);
+  if (id) await d.click(id);
+}
+
 // The story both connections run: register, sign in, inspect, revoke, rotate.
 const story = (c) => [
   [`${c.name}: a client registered through the wizard gets its secret shown once`, async () => {
@@ -65,7 +112,33 @@ const story = (c) => [
     assert(ids.length === 1, 'the new client is in the table');
     w(c).clientId = ids[0];
     await shot(`${c.name}-03-client-created`);
-    await d.clickCss('section.once button.primary');
+
+    // Issue 12 §2: one dialog with everything needed to use the secret.
+    const shown = await d.exec(
+      `const v = (k) => document.querySelector('[data-testid=secret-dialog] [data-field=' + k + ']')?.textContent;
+       return { id: v('client_id'), endpoint: v('token_endpoint'), env: !!document.querySelector('[data-testid=copy-env]'), json: !!document.querySelector('[data-testid=copy-json]') };`,
+    );
+    assert(shown.id === w(c).clientId, `the dialog holds the client id (${shown.id})`);
+    assert(shown.endpoint === `${c.issuer}/token`, `the dialog holds the token endpoint (${shown.endpoint})`);
+    assert(shown.env && shown.json, 'it can be copied as .env and JSON');
+    // Escape with focus anywhere does not close it, and says why.
+    await d.exec('document.activeElement?.blur(); return 1;');
+    await d.keys(Keys.Escape);
+    await d.waitFor('[data-testid=secret-esc-hint]');
+    assert((await d.text(await d.find('[data-testid=secret-value]'))) === w(c).clientSecret, 'Escape left the secret on screen');
+    // It survives a page change (Alt+1 goes to the Dashboard behind it) until dismissed.
+    await d.keys([Keys.Alt, '1']);
+    await d.waitFor('#nav-dashboard[aria-current=page]');
+    assert((await d.text(await d.find('[data-testid=secret-value]'))) === w(c).clientSecret, 'the secret survives the page change');
+    await shot(`${c.name}-03b-secret-after-page-change`);
+    // Closing before copying asks; going back keeps it.
+    await d.clickCss('[data-testid=secret-done]');
+    await d.waitFor('[data-testid=secret-ask]');
+    await d.clickCss('[data-testid=secret-back]');
+    await waitGone('[data-testid=secret-ask]');
+    await closeSecret();
+    const html = await d.exec('return document.body.innerHTML;');
+    assert(!html.includes(w(c).clientSecret), 'the secret is gone from the page once dismissed');
   }],
 
   [`${c.name}: a scripted sign-in makes a session, and the inspector verifies its access token`, async () => {
@@ -131,7 +204,7 @@ const story = (c) => [
     await d.fill(await d.waitFor('[data-testid=client-name]'), 'E2E batch job');
     await d.clickCss('[data-testid=wizard-create]');
     const secret = await d.text(await d.waitFor('[data-testid=secret-value]'));
-    await d.clickCss('section.once button.primary');
+    await closeSecret();
     const rowTry = await d.exec(
       `const r = [...document.querySelectorAll('[data-testid=client-row]')].find((r) => r.textContent.includes('E2E batch job'));
        r.querySelector('[data-testid=try-client]').click(); return true;`,
@@ -159,7 +232,11 @@ const tests = [
     world.embedded.adminPassword = await d.text(secret);
     assert(world.embedded.adminPassword.length >= 20, 'a generated admin password is shown');
     await shot('embedded-01-first-start');
-    await d.clickCss('section.once button.primary');
+    // Issue 12 §2: Escape does not lose it.
+    await d.keys(Keys.Escape);
+    await d.waitFor('[data-testid=secret-esc-hint]');
+    assert((await d.text(await d.find('[data-testid=secret-value]'))) === world.embedded.adminPassword, 'Escape left the password on screen');
+    await closeSecret();
     const again = await d.execAsync(
       `const done = arguments[arguments.length - 1];
        window.__TAURI_INTERNALS__.invoke('first_admin_password_take').then((v) => done(v), (e) => done('error:' + JSON.stringify(e)));`,
@@ -214,6 +291,144 @@ const tests = [
     await shot('embedded-10-security');
   }],
 
+  ['issue 12 §5: the window never scrolls; the isolation frame is out of the flow, named and no Tab stop', async () => {
+    await go('sessions');
+    await d.waitFor('[data-testid=session-row]', { timeout: 20000 });
+    const f = await d.exec(
+      `const f = document.getElementById('__tauri_isolation__');
+       if (!f) return null;
+       const r = f.getBoundingClientRect(), cs = getComputedStyle(f);
+       return { title: f.getAttribute('title'), tabindex: f.getAttribute('tabindex'), hidden: f.getAttribute('aria-hidden'),
+                position: cs.position, w: r.width, h: r.height,
+                scrollH: document.scrollingElement.scrollHeight, innerH: window.innerHeight };`,
+    );
+    assert(f, 'the isolation frame is there (IPC runs through it)');
+    assert(f.title && /isolation/i.test(f.title), `the frame has a title (${f.title})`);
+    assert(f.tabindex === '-1' && f.hidden === 'true', `the frame is no Tab stop and hidden from assistive tech (${f.tabindex}, ${f.hidden})`);
+    assert(f.position === 'fixed' && f.w === 0 && f.h === 0, `the frame is out of the flow (${f.position} ${f.w}x${f.h})`);
+    assert(f.scrollH <= f.innerH, `the document is no taller than the window (${f.scrollH} > ${f.innerH})`);
+    // A real wheel over the sidebar, then a scripted scroll of the document: neither moves it.
+    const [x, y] = await d.exec(
+      `const r = document.querySelector('nav.side').getBoundingClientRect(); return [Math.round(r.left + r.width / 2), Math.round(r.bottom - 30)];`,
+    );
+    let wheel = 'sent';
+    await d.wheel(x, y, 900).catch((e) => { wheel = `not supported by the driver (${e.message})`; });
+    await sleep(300);
+    await d.exec('window.scrollBy(0, 1000); document.scrollingElement.scrollTop = 1000; return 1;');
+    await sleep(100);
+    const after = await d.exec(
+      `const b = document.querySelector('[data-testid=connection-badge]').getBoundingClientRect();
+       return { y: window.scrollY, top: document.scrollingElement.scrollTop, badgeTop: b.top, badgeBottom: b.bottom, innerH: window.innerHeight };`,
+    );
+    assert(after.y === 0 && after.top === 0, `the document did not scroll (wheel ${wheel}; scrollY ${after.y})`);
+    assert(after.badgeTop >= 0 && after.badgeBottom <= after.innerH, 'the connection badge is on screen');
+    if (wheel !== 'sent') console.log(`  note: wheel ${wheel}`);
+    // Tab from the last control of the console never lands on the frame.
+    await d.exec(
+      `const all = [...document.querySelectorAll('#app button, #app input, #app select, #app textarea, #app [href], #app [tabindex]:not([tabindex="-1"])')]
+         .filter((e) => !e.disabled && e.offsetParent !== null);
+       all.at(-1).focus(); return all.length;`,
+    );
+    await d.keys(Keys.Tab);
+    const f2 = await focused();
+    assert(f2?.tag !== 'IFRAME', `Tab does not stop on the isolation frame (${JSON.stringify(f2)})`);
+    await shot('embedded-13-no-scroll');
+  }],
+
+  ['issue 12 §7: each wizard step focuses its first field; Escape closes the dialog from anywhere; Cancel gives focus back', async () => {
+    await go('clients');
+    await d.clickCss('[data-testid=new-client]');
+    await d.waitFor('[data-testid=wizard-step][data-step="1"]');
+    let f = await focused();
+    assert(f?.tag === 'INPUT' && f.value === 'web', `step 1 starts on the picked kind (${JSON.stringify(f)})`);
+    await d.clickCss('input[type=radio][value=machine]');
+    await d.clickCss('[data-testid=wizard-next]');
+    await d.waitFor('[data-testid=wizard-step][data-step="2"]');
+    await sleep(150);
+    f = await focused();
+    assert(f?.testid === 'client-name', `step 2 starts on the name (${JSON.stringify(f)})`);
+    // Focus on the page behind (a click on the backdrop), then Escape.
+    await d.exec('document.activeElement?.blur(); return 1;');
+    await d.keys(Keys.Escape);
+    await waitGone('[role=dialog]');
+    f = await focused();
+    assert(f?.testid === 'new-client', `Escape closed the wizard and focus went back to its opener (${JSON.stringify(f)})`);
+    await d.clickCss('[data-testid=new-client]');
+    await d.clickCss('[data-testid=wizard-next]');
+    await d.clickCss('[data-testid=wizard-step][data-step="2"] [data-testid=wizard-cancel]');
+    await waitGone('[role=dialog]');
+    f = await focused();
+    assert(f?.testid === 'new-client', `after Cancel focus is on the opener, not the body (${JSON.stringify(f)})`);
+  }],
+
+  ['issue 12 §8: an unsaved server setting brings up a sticky save bar, and leaving the page asks', async () => {
+    await go('settings');
+    const input = await d.waitFor('#setting-code_ttl');
+    await d.fill(input, '2');
+    await d.waitFor('[data-testid=settings-unsaved]', { pred: (t) => t === '1 unsaved change' });
+    const bar = await d.exec(
+      `const b = document.querySelector('[data-testid=settings-savebar]'); const r = b.getBoundingClientRect();
+       return { sticky: getComputedStyle(b).position, top: r.top, bottom: r.bottom, innerH: window.innerHeight };`,
+    );
+    assert(bar.sticky === 'sticky' && bar.top >= 0 && bar.bottom <= bar.innerH + 1, `the save bar is in view (${JSON.stringify(bar)})`);
+    await shot('embedded-14-settings-unsaved');
+    await d.clickCss('#nav-keys');
+    await d.waitFor('[data-testid=leave-dialog]');
+    await shot('embedded-15-settings-leave');
+    await d.clickCss('[data-testid=leave-stay]');
+    await waitGone('[data-testid=leave-dialog]');
+    assert(await d.exec(`return document.querySelector('#nav-settings').getAttribute('aria-current') === 'page' && document.querySelector('#setting-code_ttl').value === '2';`),
+      'Stay keeps the page and the edit');
+    await d.clickCss('#nav-keys');
+    await d.clickCss('[data-testid=leave-discard]');
+    await d.waitFor('[data-testid=key-row]');
+    assert(await d.exec(`return document.querySelector('#nav-keys').getAttribute('aria-current') === 'page';`), 'Discard leaves');
+  }],
+
+  ['issue 12 §6: switching away from a store apps are signed in to asks; a typo path is asked about, not created; new connections get their own colour', async () => {
+    // An app signs in: a live session on this store.
+    await signIn({
+      issuer: local.issuer, clientId: world.embedded.clientId, clientSecret: world.embedded.clientSecret,
+      redirectUri: world.embedded.redirectUri, username: local.username, password: world.embedded.adminPassword,
+    });
+    await d.clickCss('[data-testid=connection-badge]');
+    await d.clickCss('[data-testid=add-connection]');
+    const used = await d.execAsync(
+      `const done = arguments[arguments.length - 1];
+       window.__TAURI_INTERNALS__.invoke('connections_list').then((v) => done(v.map((c) => c.colour)), (e) => done('error:' + JSON.stringify(e)));`,
+    );
+    const picked = await d.exec(`return document.querySelector('input[name=colour]:checked')?.value;`);
+    assert(Array.isArray(used) && picked && !used.includes(picked), `the new connection's colour (${picked}) is none of ${JSON.stringify(used)}`);
+    await d.clickCss('input[type=radio][name=kind][value=embedded]');
+    assert(!(await d.exec(`return [...document.querySelectorAll('form[aria-label="Add a connection"] input[type=checkbox]')].some((b) => b.checked);`)),
+      'nothing is pre-checked');
+    const typo = join(dirname(E2E_DB), `e2e-tpyo-${Date.now()}.db`);
+    await d.fill(await d.find('[data-testid=conn-name]'), 'Typo');
+    await d.fill(await d.find('[data-testid=conn-path]'), typo);
+    await d.clickCss('[data-testid=conn-connect]');
+    const impact = await d.text(await d.waitFor('[data-testid=conn-leave-impact]'));
+    const n = Number(impact.match(/(\d+)\s+live sessions?/)?.[1] ?? 0);
+    assert(n >= 1, `the live sessions of this store are counted before switching (${impact})`);
+    await shot('embedded-16-leave-store');
+    await d.clickCss('[data-testid=conn-leave-confirm]');
+    const ask = await d.text(await d.waitFor('[data-testid=conn-create-ask]', { timeout: 15000 }));
+    assert(ask.includes(typo), `the missing file is named (${ask})`);
+    await shot('embedded-17-create-ask');
+    await d.click(await topDialogButton('Cancel'));
+    await waitGone('[data-testid=conn-create-ask]');
+    assert(!existsSync(typo), 'no file was created');
+    const st = await d.exec(
+      `const b = document.querySelector('[data-testid=connection-badge]');
+       return { kind: b.dataset.kind, port: document.querySelector('[data-testid=port]')?.textContent, active: document.activeElement?.dataset?.testid };`,
+    );
+    assert(st.kind === 'embedded' && st.port === E2E_PORT, `still on the first store (${JSON.stringify(st)})`);
+    assert(st.active === 'conn-path', `Cancel went back to the path (${st.active})`);
+    // Escape closes the switcher too, with focus anywhere.
+    await d.exec('document.activeElement?.blur(); return 1;');
+    await d.keys(Keys.Escape);
+    await waitGone('[data-testid=add-connection], form[aria-label="Add a connection"]');
+  }],
+
   ['switching to a remote server with an API key puts its name and colour on screen', async () => {
     await d.clickCss('[data-testid=connection-badge]');
     await d.clickCss('[data-testid=add-connection]');
@@ -222,6 +437,7 @@ const tests = [
     await d.fill(await d.find('[data-testid=conn-server]'), E2E_REMOTE_ADMIN);
     await d.fill(await d.find('[data-testid=conn-key]'), 'lk_not-the-key');
     await d.clickCss('[data-testid=conn-connect]');
+    await confirmLeaving();
     const err = await d.waitFor('[role=alert]', { pred: (t) => t.includes('unauthorized') });
     assert(err, 'a wrong key is refused with its code');
     await shot('remote-00-wrong-key');
@@ -229,6 +445,7 @@ const tests = [
     assert(kindAfterWrongKey === 'embedded', 'still on the embedded store after a wrong key');
     await d.fill(await d.find('[data-testid=conn-key]'), E2E_REMOTE_API_KEY);
     await d.clickCss('[data-testid=conn-connect]');
+    await confirmLeaving();
     await d.waitFor('[data-testid=server]', { timeout: 20000 });
     const badge = await d.find('[data-testid=connection-badge]');
     assert((await d.attr(badge, 'data-kind')) === 'remote', 'the badge says remote');

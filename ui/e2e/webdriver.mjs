@@ -73,6 +73,28 @@ export class Driver {
   exec(script, args = []) { return this.cmd('POST', '/execute/sync', { script, args }); }
   execAsync(script, args = []) { return this.cmd('POST', '/execute/async', { script, args }); }
   screenshot() { return this.cmd('GET', '/screenshot'); }
+
+  /** Presses keys where focus is (not into an element): each entry is one key, or an
+   * array pressed together (modifiers first), e.g. [Keys.Alt, '1']. */
+  async keys(...presses) {
+    const actions = [];
+    for (const p of presses) {
+      const ks = [].concat(p);
+      for (const k of ks) actions.push({ type: 'keyDown', value: k });
+      for (const k of [...ks].reverse()) actions.push({ type: 'keyUp', value: k });
+    }
+    await this.cmd('POST', '/actions', { actions: [{ type: 'key', id: 'keyboard', actions }] });
+  }
+
+  /** A real mouse wheel over a point of the viewport. */
+  wheel(x, y, deltaY) {
+    return this.cmd('POST', '/actions', {
+      actions: [{ type: 'wheel', id: 'wheel', actions: [{ type: 'scroll', x, y, deltaX: 0, deltaY, origin: 'viewport' }] }],
+    });
+  }
   url() { return this.cmd('GET', '/url'); }
   windowHandles() { return this.cmd('GET', '/window/handles'); }
 }
+
+/** WebDriver key codes. */
+export const Keys = { Escape: '\uE00C', Tab: '\uE004', Alt: '\uE00A', Shift: '\uE008' };
