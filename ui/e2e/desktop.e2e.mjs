@@ -292,8 +292,9 @@ const tests = [
   }],
 
   ['issue 12 §5: the window never scrolls; the isolation frame is out of the flow, named and no Tab stop', async () => {
-    await go('sessions');
-    await d.waitFor('[data-testid=session-row]', { timeout: 20000 });
+    // A page with a table (the sessions of this store are revoked by now).
+    await go('clients');
+    await d.waitFor('[data-testid=client-row]', { timeout: 20000 });
     const f = await d.exec(
       `const f = document.getElementById('__tauri_isolation__');
        if (!f) return null;
