@@ -410,6 +410,7 @@ const tests = [
     const impact = await d.text(await d.waitFor('[data-testid=conn-leave-impact]'));
     const n = Number(impact.match(/(\d+)\s+live sessions?/)?.[1] ?? 0);
     assert(n >= 1, `the live sessions of this store are counted before switching (${impact})`);
+    await sleep(200); // the screenshot can lag a frame behind the DOM
     await shot('embedded-16-leave-store');
     await d.clickCss('[data-testid=conn-leave-confirm]');
     const ask = await d.text(await d.waitFor('[data-testid=conn-create-ask]', { timeout: 15000 }));
