@@ -63,9 +63,15 @@ describe('Token inspector', () => {
     expect(t.querySelector('[aria-label="The token\'s parts"]')?.textContent?.replace(/\s/g, '')).toBe(JWT);
     await vi.advanceTimersByTimeAsync(300);
     flushSync();
-    expect(calls.filter((c) => c.name === 'tokenInspect').map((c) => c.args[0])).toEqual([JWT]);
+    // The text as pasted goes to the core, which strips it and says what it removed.
+    expect(calls.filter((c) => c.name === 'tokenInspect').map((c) => c.args[0])).toEqual([`Authorization: Bearer ${JWT}`]);
     expect(t.querySelector('[data-testid=removed]')?.textContent).toContain('Authorization:');
     expect(t.querySelector('[data-testid=verdict]')?.getAttribute('data-outcome')).toBe('active');
+    // Changed text: the old verdict is not shown beside it.
+    box.value = `${JWT}x`;
+    box.dispatchEvent(new Event('input', { bubbles: true }));
+    flushSync();
+    expect(t.querySelector('[data-testid=verdict]')).toBeNull();
   });
 
   it('shows a revoked token as rejected with the reason, when and by whom — never as valid', async () => {
