@@ -259,6 +259,16 @@ pub async fn client_set_disabled(
         .await?)
 }
 
+/// What disabling or deleting the client would cut off: the dialogs show it before
+/// anyone confirms.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn client_impact_get(
+    console: State<'_, Console>,
+    id: String,
+) -> CmdResult<ClientImpactDto> {
+    Ok(console.backend().await?.client_impact_get(&id).await?)
+}
+
 #[tauri::command(rename_all = "snake_case")]
 pub async fn client_clone(
     console: State<'_, Console>,
@@ -382,21 +392,36 @@ pub async fn sessions_revoke(
 
 /// Takes `token` apart and checks it against the connected server: its signature
 /// against the JWK Set the server publishes (retiring keys included), its issuer, its
-/// times. Nothing of the token is stored or logged.
+/// times, and the server's own answer (admin introspection, with the reason a token is
+/// inactive), combined into one verdict by the same core function as `latchkey token
+/// inspect`. What people paste around a token (`Authorization: Bearer`, quotes,
+/// whitespace) is removed first and reported. Nothing of the token is stored or logged.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn token_inspect(console: State<'_, Console>, token: String) -> CmdResult<Inspection> {
-    if token.trim().is_empty() {
+    let token = latchkey_core::inspect::normalise(&token);
+    if token.token.is_empty() {
         return Err(ApiErrorDto {
             code: "invalid_input".into(),
             message: "paste a token to inspect".into(),
         });
     }
-    let jwks = console.backend().await?.jwks_get().await?;
+    let backend = console.backend().await?;
+    let jwks = backend.jwks_get().await?;
+    // The verdict never claims more than was checked: no answer leaves revocation
+    // unknown ("valid offline"), never "valid".
+    let answer = backend
+        .token_introspect(TokenRequest {
+            token: token.token.clone(),
+        })
+        .await
+        .ok()
+        .map(|a| latchkey_core::inspect::server_answer(&a));
     let issuer = console.issuer();
-    Ok(latchkey_core::inspect::inspect(
+    Ok(latchkey_core::inspect::inspect_with(
         &token,
         Some(&jwks),
         Some(&issuer),
+        answer,
         SystemClock.now(),
         0,
     ))

@@ -37,6 +37,9 @@ pub struct Harness {
     pub clock: Option<FixedClock>,
     /// The self-signed certificate (PEM) when serving HTTPS.
     pub ca_pem: Option<String>,
+    /// The key-encryption key of the store (for a `latchkey` process opening the same
+    /// file: `LATCHKEY_KEK`).
+    pub kek: Kek,
 }
 
 /// A registered client and its one-time secret.
@@ -150,6 +153,7 @@ impl Harness {
                         pg: pg.take(),
                         clock: fixed,
                         ca_pem,
+                        kek: kek.clone(),
                     };
                     h.wait_ready().await?;
                     return Ok(h);

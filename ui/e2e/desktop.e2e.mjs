@@ -176,6 +176,26 @@ const story = (c) => [
     await shot(`${c.name}-07-revoked`);
   }],
 
+  [`${c.name}: the inspector decodes a pasted "Authorization: Bearer" line of the revoked token as rejected, with why; an ID token is not introspectable`, async () => {
+    await go('tokens');
+    const input = await d.waitFor('[data-testid=token-input]');
+    await d.fill(input, `Authorization: Bearer ${w(c).tokens.access_token}`);
+    // No click: it is decoded as it is pasted. Only the final answer carries this reason.
+    const why = await d.waitFor('[data-testid=verdict-reason][data-code=session_revoked]', { timeout: 30000 });
+    assert(/revoked/.test(await d.text(why)), `the reason is in words: ${await d.text(why)}`);
+    const verdict = await d.find('[data-testid=verdict]');
+    assert((await d.attr(verdict, 'data-outcome')) === 'rejected', `one verdict, rejected: ${await d.text(verdict)}`);
+    assert((await d.attr(verdict, 'data-valid')) === 'false', 'never valid while the server says inactive');
+    const removed = await d.text(await d.find('[data-testid=removed]'));
+    assert(removed.includes('Authorization:') && removed.includes('Bearer'), `says what it removed: ${removed}`);
+    await shot(`${c.name}-07a-inspector-revoked`);
+    assert(w(c).tokens.id_token, 'the sign-in returned an ID token');
+    await d.fill(input, w(c).tokens.id_token);
+    const id = await d.waitFor('[data-testid=verdict][data-outcome=not_introspectable]', { timeout: 30000 });
+    assert(!(await d.text(id)).includes('inactive'), `an ID token is never called inactive: ${await d.text(id)}`);
+    await shot(`${c.name}-07b-inspector-id-token`);
+  }],
+
   [`${c.name}: rotating the keys moves the active key to retiring on the timeline`, async () => {
     await go('keys');
     await d.waitFor('[data-testid=key-row]');
@@ -218,6 +238,67 @@ const story = (c) => [
     const verdict = await d.waitFor('[data-testid=verdict]');
     assert((await d.attr(verdict, 'data-valid')) === 'true', `the tried token verifies: ${await d.text(verdict)}`);
     await shot(`${c.name}-12-try-it-inspected`);
+  }],
+
+  [`${c.name}: Disable shows what it cuts off before acting, the client's token then reads "client disabled", and Undo re-enables it`, async () => {
+    const token = await d.exec(`return document.querySelector('[data-testid=token-input]').value;`);
+    assert(token && token.split('.').length === 3, 'the tried token is in the inspector');
+    await go('clients');
+    await d.waitFor('[data-testid=client-row]');
+    const opened = await d.exec(
+      `const r = [...document.querySelectorAll('[data-testid=client-row]')].find((r) => r.textContent.includes('E2E batch job'));
+       const b = r && r.querySelector('[data-testid=disable-client]'); if (!b) return false; b.click(); return true;`,
+    );
+    assert(opened, 'the machine client has a Disable button');
+    const impact = await d.waitFor('[data-testid=client-impact]', { timeout: 20000 });
+    assert(/live sessions?/.test(await d.text(impact)) && /live access tokens?/.test(await d.text(impact)), `the numbers come first: ${await d.text(impact)}`);
+    const activity = await d.text(await d.waitFor('[data-testid=client-activity]'));
+    assert(/Last token issued/.test(activity) && /tokens issued in the last hour/.test(activity), `last token and rate: ${activity}`);
+    await shot(`${c.name}-13-disable-impact`);
+    await d.clickCss('[data-testid=confirm-disable]');
+    await d.waitFor('[data-testid=undo-disable]');
+    const inspect = (t) => d.execAsync(
+      `const done = arguments[arguments.length - 1];
+       window.__TAURI_INTERNALS__.invoke('token_inspect', { token: ${JSON.stringify('Bearer ')} + arguments[0] }).then((v) => done(v), (e) => done({ error: e }));`,
+      [t],
+    );
+    const off = await inspect(token);
+    assert(off.outcome === 'rejected' && off.server?.inactive_reason?.code === 'client_disabled', `a token of a client disabled a second ago is rejected with why: ${JSON.stringify(off.server ?? off)}`);
+    await shot(`${c.name}-14-disabled-undo`);
+    await d.clickCss('[data-testid=undo-disable]');
+    const end = Date.now() + 15000;
+    while (!(await d.exec(
+      `const r = [...document.querySelectorAll('[data-testid=client-row]')].find((r) => r.textContent.includes('E2E batch job'));
+       return !!r && !!r.querySelector('.st-active');`,
+    ))) {
+      assert(Date.now() < end, 'the row reads enabled again after Undo');
+      await new Promise((res) => setTimeout(res, 150));
+    }
+    const on = await inspect(token);
+    assert(on.outcome === 'active', `Undo restores it: ${JSON.stringify(on.server ?? on)}`);
+  }],
+
+  [`${c.name}: the built-in console client is marked, offers neither Disable nor Delete, and the shell refuses both`, async () => {
+    await go('clients');
+    await d.waitFor('[data-testid=client-row]');
+    const row = await d.exec(
+      `const r = [...document.querySelectorAll('[data-testid=client-row]')].find((r) => r.textContent.includes('latchkey-console'));
+       return r ? { builtin: !!r.querySelector('[data-testid=builtin]'), del: !!r.querySelector('[data-testid=delete-client]'), dis: !!r.querySelector('[data-testid=disable-client]') } : null;`,
+    );
+    assert(row, 'the console client is listed');
+    assert(row.builtin && !row.del && !row.dis, `marked, no Disable/Delete: ${JSON.stringify(row)}`);
+    const r = await d.execAsync(
+      `const done = arguments[arguments.length - 1];
+       const I = window.__TAURI_INTERNALS__;
+       const code = (p) => p.then(() => 'allowed', (e) => e?.code ?? JSON.stringify(e));
+       (async () => done({
+         del: await code(I.invoke('client_delete', { id: 'latchkey-console' })),
+         dis: await code(I.invoke('client_set_disabled', { id: 'latchkey-console', disabled: true })),
+         scope: await code(I.invoke('scope_delete', { name: 'openid' })),
+       }))();`,
+    );
+    assert(r.del === 'builtin' && r.dis === 'builtin' && r.scope === 'builtin', `refused with code builtin: ${JSON.stringify(r)}`);
+    await shot(`${c.name}-15-builtin`);
   }],
 ];
 const w = (c) => world[c.name];

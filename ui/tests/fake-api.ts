@@ -13,7 +13,7 @@ export function client(over: Partial<T.ClientDto> = {}): T.ClientDto {
     auth_method: 'client_secret_basic', grant_types: ['authorization_code', 'refresh_token'],
     redirect_uris: ['https://app.example/cb'], post_logout_redirect_uris: [], allowed_scopes: ['openid'],
     jwks: null, jwks_uri: null, access_token_ttl: 600, refresh_token_ttl: 86400, refresh_idle_ttl: 3600,
-    refresh_grace_secs: 0, require_consent: true, admin_tool: false, disabled: false, tokens_valid_after: 0, created_at: NOW, updated_at: NOW,
+    refresh_grace_secs: 0, require_consent: true, admin_tool: false, disabled: false, builtin: false, tokens_valid_after: 0, created_at: NOW, updated_at: NOW,
     ...over,
   };
 }
@@ -54,7 +54,7 @@ export function fakeApi(data: {
   clients?: T.ClientDto[]; sessions?: T.SessionDto[]; keys?: T.KeyDto[]; audit?: T.AuditEventDto[];
   scopes?: T.ScopeDto[]; inspection?: T.Inspection; status?: Partial<T.ConsoleStatus>; password?: string | null;
   connections?: T.ConnectionDto[]; tryResult?: T.ClientTryResult; users?: T.UserDto[];
-  settings?: Record<string, number>;
+  settings?: Record<string, number>; impact?: Partial<T.ClientImpactDto>;
   /** Database files that exist (an embedded add of another path without `create` is
    * refused as the shell refuses it). */
   files?: string[];
@@ -140,9 +140,25 @@ export function fakeApi(data: {
       return { ...c, client_secret: c.client_type === 'confidential' ? 'the-one-time-secret' : null };
     }),
     clientUpdate: (id, req) => rec('clientUpdate', [id, req], () => ({ ...clients.find((c) => c.client_id === id)!, ...req } as T.ClientDto)),
-    clientDelete: (id) => rec('clientDelete', [id], () => { const i = clients.findIndex((c) => c.client_id === id); clients.splice(i, 1); }),
+    clientDelete: (id) => rec('clientDelete', [id], () => {
+      const i = clients.findIndex((c) => c.client_id === id);
+      if (clients[i]?.builtin) throw new ApiError('builtin', 'the built-in client cannot be deleted');
+      clients.splice(i, 1);
+    }),
     clientRotateSecret: (id, req) => rec('clientRotateSecret', [id, req], { client_id: id, client_secret: 'rotated-secret', previous_secrets_expire_at: NOW + 86400 }),
-    clientSetDisabled: (id, disabled) => rec('clientSetDisabled', [id, disabled], () => { const c = clients.find((c) => c.client_id === id)!; c.disabled = disabled; return c; }),
+    clientSetDisabled: (id, disabled) => rec('clientSetDisabled', [id, disabled], () => {
+      const c = clients.find((c) => c.client_id === id)!;
+      if (c.builtin && disabled) throw new ApiError('builtin', 'the built-in client cannot be disabled');
+      c.disabled = disabled;
+      return { ...c };
+    }),
+    clientImpactGet: (id) => rec('clientImpactGet', [id], () => {
+      const c = clients.find((c) => c.client_id === id)!;
+      return {
+        client_id: id, name: c.name, builtin: c.builtin ?? false, disabled: c.disabled, sessions: 12, refresh_families: 9,
+        live_access_tokens: 31, last_token_at: NOW - 120, tokens_last_hour: 240, ...data.impact,
+      };
+    }),
     clientClone: (id, req) => rec('clientClone', [id, req], () => ({ ...client({ name: req.name ?? 'copy' }), client_secret: 'clone-secret' })),
     scopesList: () => rec('scopesList', [], data.scopes ?? [
       { name: 'openid', description: 'Sign you in', claims: ['sub'], builtin: true, created_at: NOW },

@@ -67,6 +67,9 @@ describe('destructive actions wait for the one confirmation', () => {
     flushSync();
     expect(calls.some((c) => c.name === 'clientDelete')).toBe(false);
     expect(t.querySelector('[role=dialog]')?.getAttribute('aria-label')).toBe('Delete Old app?');
+    // The dry run comes first: the button waits for its numbers.
+    await settle();
+    flushSync();
     button(t, 'Delete client')!.click();
     await settle();
     flushSync();

@@ -213,7 +213,7 @@ describe('Tokens', () => {
     const soon = Math.floor(Date.now() / 1000) + 310;
     const { api } = fakeApi({
       inspection: {
-        kind: 'jwt', valid: true, verdict: 'valid: signed by an active key',
+        kind: 'jwt', valid: true, outcome: 'active', verdict: 'valid: signed by an active key', removed: [], server: { active: true },
         header: { alg: 'ES256', kid: 'k1' }, claims: { iat: soon - 310, exp: soon, sub: 'alice' },
         claim_lines: [{ claim: 'sub', value: 'alice', meaning: 'the subject' }, { claim: 'exp', value: soon, meaning: 'expires' }],
         checks: [{ name: 'signature', ok: true, detail: 'verified with k1' }, { name: 'expiry', ok: true, detail: 'not expired' }],

@@ -368,6 +368,10 @@ impl AdminBackend for Remote {
             .await
     }
 
+    async fn client_impact_get(&self, id: &str) -> AdminResult<ClientImpactDto> {
+        self.call(&op::client_impact_get, &[id], None, None).await
+    }
+
     async fn client_clone(&self, id: &str, req: ClientCloneRequest) -> AdminResult<ClientCreated> {
         self.call(&op::client_clone, &[id], None, body(&req)?).await
     }

@@ -145,10 +145,26 @@ pub(crate) fn client_dto(c: &Client) -> ClientDto {
         require_consent: c.require_consent,
         admin_tool: c.admin_tool,
         disabled: c.disabled,
+        builtin: latchkey_core::manage::is_builtin_client(c),
         assertion_aud_compat: c.assertion_aud_compat,
         tokens_valid_after: c.tokens_valid_after,
         created_at: c.created_at,
         updated_at: c.updated_at,
+    }
+}
+
+pub(crate) fn client_impact_dto(i: &latchkey_core::manage::ClientImpact) -> ClientImpactDto {
+    ClientImpactDto {
+        client_id: i.client.id.clone(),
+        name: i.client.name.clone(),
+        builtin: i.builtin,
+        disabled: i.client.disabled,
+        sessions: i.sessions.sessions,
+        refresh_families: i.sessions.refresh_families,
+        // Those of live sessions, and those on record outside any session.
+        live_access_tokens: i.sessions.live_access_tokens + i.activity.live_access_tokens,
+        last_token_at: i.activity.last_issued_at,
+        tokens_last_hour: i.activity.issued_since,
     }
 }
 

@@ -180,6 +180,19 @@ impl Embedded {
         self
     }
 
+    /// Token introspection and revocation through an authorization engine of its own
+    /// over this backend's store, for `issuer` (the CLI's `token inspect --db`, which
+    /// runs no server). `kek` must be the one this backend was opened with.
+    pub fn with_own_provider(self, issuer: &str, kek: Kek) -> Self {
+        let provider = Provider::new(
+            self.manager.store().clone(),
+            Arc::new(SystemClock),
+            kek,
+            latchkey_core::oauth::Config::new(issuer),
+        );
+        self.with_provider(Arc::new(provider))
+    }
+
     fn provider(&self) -> AdminResult<&Arc<Provider>> {
         self.provider.as_ref().ok_or_else(|| {
             AdminError::unavailable(
@@ -283,6 +296,10 @@ impl AdminBackend for Embedded {
                 .client_set_disabled(&self.actor, id, disabled)
                 .await?,
         ))
+    }
+
+    async fn client_impact_get(&self, id: &str) -> AdminResult<ClientImpactDto> {
+        Ok(client_impact_dto(&self.manager.client_impact(id).await?))
     }
 
     async fn client_clone(&self, id: &str, req: ClientCloneRequest) -> AdminResult<ClientCreated> {

@@ -118,6 +118,8 @@ pub trait AdminBackend: Send + Sync {
         req: SecretRotateRequest,
     ) -> AdminResult<SecretRotated>;
     async fn client_set_disabled(&self, id: &str, disabled: bool) -> AdminResult<ClientDto>;
+    /// What disabling or deleting the client would cut off (the dialogs' dry run).
+    async fn client_impact_get(&self, id: &str) -> AdminResult<ClientImpactDto>;
     async fn client_clone(&self, id: &str, req: ClientCloneRequest) -> AdminResult<ClientCreated>;
 
     // scopes

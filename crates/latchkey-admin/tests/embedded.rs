@@ -331,7 +331,7 @@ async fn custom_scopes_can_be_created_and_deleted_but_builtin_ones_cannot() {
         "not_found"
     );
     let e = b.scope_delete("openid").await.unwrap_err();
-    assert_eq!(e.code, "conflict");
+    assert_eq!(e.code, "builtin");
     assert!(e.message.contains("built-in"), "{}", e.message);
 }
 
@@ -691,4 +691,70 @@ async fn first_uses_racing_on_a_new_file_leave_one_active_and_one_next_key_per_a
             b.close().await;
         }
     }
+}
+
+#[tokio::test]
+async fn the_built_in_console_client_and_scopes_cannot_be_deleted_or_disabled_from_any_layer() {
+    let (_dir, b) = open().await;
+    b.manager().ensure_console_client().await.unwrap();
+    let c = b.client_get("latchkey-console").await.unwrap();
+    assert!(c.builtin, "marked in the DTO");
+    let del = b.client_delete("latchkey-console").await.unwrap_err();
+    assert_eq!(del.code, ErrorCode::Builtin);
+    assert!(del.message.contains("built-in"), "{}", del.message);
+    let dis = b
+        .client_set_disabled("latchkey-console", true)
+        .await
+        .unwrap_err();
+    assert_eq!(dis.code, ErrorCode::Builtin);
+    let upd = b
+        .client_update(
+            "latchkey-console",
+            ClientUpdateRequest {
+                disabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(upd.code, ErrorCode::Builtin);
+    assert_eq!(ErrorCode::Builtin.http_status(), 409);
+    assert!(!b.client_get("latchkey-console").await.unwrap().disabled);
+    for scope in ["openid", "profile", "email", "latchkey:admin"] {
+        let e = b.scope_delete(scope).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::Builtin, "{scope}");
+    }
+    // Ordinary clients are not caught by it.
+    let web = web_client(&b).await;
+    assert!(!web.builtin);
+    assert!(
+        b.client_set_disabled(&web.client_id, true)
+            .await
+            .unwrap()
+            .disabled
+    );
+    b.client_delete(&web.client_id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_clients_impact_counts_its_live_sessions_families_and_tokens_and_changes_nothing() {
+    let (_dir, b) = open().await;
+    let web = web_client(&b).await;
+    let other = web_client(&b).await;
+    let ann = user(&b, "ann").await;
+    seed_session(&b, &ann.id, &web.client_id).await;
+    let gone = seed_session(&b, &ann.id, &web.client_id).await;
+    seed_session(&b, &ann.id, &other.client_id).await;
+    b.session_revoke(&gone).await.unwrap();
+    let i = b.client_impact_get(&web.client_id).await.unwrap();
+    assert_eq!(
+        (i.sessions, i.refresh_families, i.live_access_tokens),
+        (1, 1, 1),
+        "the revoked session's token is already dead; only the live one counts: {i:?}"
+    );
+    assert!(i.last_token_at.is_some());
+    assert!(!i.builtin && !i.disabled);
+    assert!(!b.client_get(&web.client_id).await.unwrap().disabled);
+    let missing = b.client_impact_get("no-such-client").await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::NotFound);
 }

@@ -63,6 +63,9 @@ string_enum! {
         NotFound = "not_found",
         InvalidInput = "invalid_input",
         Conflict = "conflict",
+        /// A built-in object (the `latchkey-console` client, an OIDC or admin scope)
+        /// that cannot be deleted or disabled: admin sign-in depends on it.
+        Builtin = "builtin",
         /// No valid credential (admin API edge).
         Unauthorized = "unauthorized",
         /// A credential without the right (a read-only key writing, no admin role).
@@ -83,7 +86,7 @@ impl ErrorCode {
         match self {
             ErrorCode::NotFound => 404,
             ErrorCode::InvalidInput => 400,
-            ErrorCode::Conflict => 409,
+            ErrorCode::Conflict | ErrorCode::Builtin => 409,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::Unavailable => 503,
@@ -345,6 +348,7 @@ mod tests {
                 ("not_found", 404),
                 ("invalid_input", 400),
                 ("conflict", 409),
+                ("builtin", 409),
                 ("unauthorized", 401),
                 ("forbidden", 403),
                 ("unavailable", 503),

@@ -63,6 +63,10 @@ pub struct ClientDto {
     #[serde(default)]
     pub admin_tool: bool,
     pub disabled: bool,
+    /// Ships with the server (`latchkey-console`, through which administrators sign
+    /// in): it cannot be deleted or disabled.
+    #[serde(default)]
+    pub builtin: bool,
     /// `private_key_jwt`: an assertion `aud` that is an array or an endpoint URL is also
     /// accepted (compatibility); false: only the issuer as one string.
     #[serde(default)]
@@ -405,6 +409,28 @@ pub struct RevokeImpactDto {
     /// on (resource servers that only check signatures see them until they expire).
     pub live_access_tokens: u64,
     pub dry_run: bool,
+}
+
+/// `GET /admin/v1/clients/{id}/impact`: what disabling or deleting the client would cut
+/// off, counted when asked (the dry run the console shows before either).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClientImpactDto {
+    pub client_id: String,
+    pub name: String,
+    /// A built-in client: neither disable nor delete is allowed.
+    pub builtin: bool,
+    pub disabled: bool,
+    /// Live sessions that would end.
+    pub sessions: u64,
+    /// Refresh-token families that would stop working.
+    pub refresh_families: u64,
+    /// Unexpired access tokens on record (issued under sessions), inactive at
+    /// introspection from then on.
+    pub live_access_tokens: u64,
+    /// Unix seconds of the last token issued to the client (any grant), if any.
+    pub last_token_at: Option<i64>,
+    /// Tokens issued to it in the last hour (every grant).
+    pub tokens_last_hour: u64,
 }
 
 /// The result of revoking one session.
@@ -796,6 +822,7 @@ mod tests {
             require_consent: true,
             admin_tool: false,
             disabled: false,
+            builtin: false,
             assertion_aud_compat: false,
             tokens_valid_after: 0,
             created_at: 0,

@@ -49,6 +49,7 @@ macro_rules! for_each_admin_op {
             client_delete DELETE "/admin/v1/clients/{id}" Write { "Delete a client and everything issued to it" st=204 };
             client_rotate_secret POST "/admin/v1/clients/{id}/rotate-secret" Write { "New secret (shown once); older ones live on for the overlap" b[SecretRotateRequest] r[SecretRotated] };
             client_set_disabled POST "/admin/v1/clients/{id}/disabled" Write { "Disable or enable a client" b[ClientSetDisabledRequest] r[ClientDto] };
+            client_impact_get GET "/admin/v1/clients/{id}/impact" Read { "What disabling or deleting a client would cut off: live sessions, refresh families, live access tokens, last issuance, tokens in the last hour" r[ClientImpactDto] };
             client_clone POST "/admin/v1/clients/{id}/clone" Write { "Copy a client's settings into a new client" b[ClientCloneRequest] r[ClientCreated] st=201 };
             scopes_list GET "/admin/v1/scopes" Read { "List scopes and the claims they release" r[Vec<ScopeDto>] };
             scope_create POST "/admin/v1/scopes" Write { "Create a scope" b[ScopeCreateRequest] r[ScopeDto] st=201 };

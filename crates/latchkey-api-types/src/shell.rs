@@ -232,6 +232,97 @@ pub struct ClaimLine {
     pub meaning: String,
 }
 
+/// Why the server holds a token inactive: the closed part of the admin introspection's
+/// `inactive_reason` (never sent by the public RFC 7662 endpoint, whose inactive answer is
+/// a bare `{"active": false}`, §2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InactiveCode {
+    /// Not a token of any form this server issues.
+    Malformed,
+    /// A JWT that is not an access token (an ID token): only access and refresh tokens
+    /// are introspectable.
+    NotIntrospectable,
+    /// Signed with a key this server never had (or has forgotten).
+    UnknownKey,
+    /// Signed with a key revoked in an emergency: every token it signed is inactive.
+    KeyRevoked,
+    /// Signed with a key no longer published.
+    KeyRetired,
+    /// The signature does not verify (altered, or forged with our `kid`).
+    BadSignature,
+    /// `iss` is not this server.
+    WrongIssuer,
+    /// No `exp`/`iat`/`jti`/`client_id`: not one of our access tokens.
+    MissingClaims,
+    Expired,
+    NotYetValid,
+    /// Its client no longer exists.
+    ClientDeleted,
+    ClientDisabled,
+    /// The client's tokens were revoked after this one was issued (its watermark moved).
+    ClientTokensRevoked,
+    /// Its session was revoked (by an administrator, its client, reuse detection, …).
+    SessionRevoked,
+    SessionExpired,
+    /// Its user is disabled.
+    UserDisabled,
+    /// This one token was revoked (RFC 7009).
+    Revoked,
+    /// A refresh token already exchanged for a newer one.
+    RefreshSpent,
+    /// A refresh token unused for longer than its idle lifetime.
+    RefreshIdle,
+    /// An opaque token this server does not know.
+    Unknown,
+}
+
+/// Why the server answers inactive, with when and by whom when the store knows (the
+/// audit log, the session's revocation, the client's watermark).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InactiveReason {
+    pub code: InactiveCode,
+    /// One sentence for people.
+    pub detail: String,
+    /// When it became inactive for this reason (Unix seconds), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<i64>,
+    /// Who made it so (an audit actor: `local-admin`, `user:<id>`, `client:<id>`, …),
+    /// when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// The server's answer about a token (admin introspection), as the inspector reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ServerAnswer {
+    pub active: bool,
+    /// `Bearer` (an access token) or `refresh_token`, when active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive_reason: Option<InactiveReason>,
+}
+
+/// The inspector's one verdict, combining the offline checks with the server's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InspectionOutcome {
+    /// Every check passes and the server answers active.
+    Active,
+    /// Every offline check passes (signature, issuer, times) but no server was asked,
+    /// so revocation is unknown.
+    ValidOffline,
+    /// An ID token whose offline checks pass: ID tokens are not introspectable, so
+    /// there is nothing more to ask (neutral, never "inactive").
+    NotIntrospectable,
+    /// A check fails or the server answers inactive: it would be refused.
+    Rejected,
+    /// Nothing failed, but nothing decisive could be checked (no keys for the
+    /// signature, an opaque token with no server to ask).
+    Undetermined,
+}
+
 /// A token taken apart: every claim explained and, check by check, whether it would be
 /// accepted and why not (`latchkey token inspect`, the console's token page).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, JsonSchema)]
@@ -241,8 +332,16 @@ pub struct Inspection {
     pub claims: Map<String, Value>,
     pub claim_lines: Vec<ClaimLine>,
     pub checks: Vec<InspectionCheck>,
-    /// One sentence: valid, or the first reason it is not.
+    /// What was stripped from the pasted text before inspecting it (`Authorization:`,
+    /// `Bearer `, quotes, whitespace), in words; empty when nothing was.
+    pub removed: Vec<String>,
+    /// The server's answer, when it was asked and answered.
+    pub server: Option<ServerAnswer>,
+    /// The one verdict.
+    pub outcome: InspectionOutcome,
+    /// One sentence: the verdict and its reason.
     pub verdict: String,
+    /// `outcome` is `active`, `valid_offline` or `not_introspectable`.
     pub valid: bool,
 }
 
@@ -282,6 +381,14 @@ mod tests {
     fn closed_sets_travel_as_their_snake_case_strings() {
         assert_eq!(serde_json::to_value(RemoteAuth::ApiKey).unwrap(), "api_key");
         assert_eq!(serde_json::to_value(TokenForm::Opaque).unwrap(), "opaque");
+        assert_eq!(
+            serde_json::to_value(InactiveCode::ClientDisabled).unwrap(),
+            "client_disabled"
+        );
+        assert_eq!(
+            serde_json::to_value(InspectionOutcome::NotIntrospectable).unwrap(),
+            "not_introspectable"
+        );
         assert_eq!(
             serde_json::to_value(TryGrant::AuthorizationCode).unwrap(),
             "authorization_code"

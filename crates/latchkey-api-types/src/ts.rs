@@ -25,14 +25,14 @@ pub fn schemas() -> Map<String, Value> {
         SecretRotateRequest, SecretRotated, ClientSetDisabledRequest, ClientCloneRequest,
         ScopeDto, ScopeCreateRequest, UserDto, UserCreateRequest, KeyDto, KeysRotateRequest,
         KeyRotatedDto, KeyRevokedDto, SessionDto, SessionFilterDto, SessionPageDto,
-        SessionsRevokeRequest, RevokeImpactDto, RevokedDto, AuditEventDto, AuditFilterDto,
+        SessionsRevokeRequest, RevokeImpactDto, ClientImpactDto, RevokedDto, AuditEventDto, AuditFilterDto,
         AuditPageDto, ApiKeyDto, ApiKeyCreateRequest, ApiKeyCreated, StatsRequest,
         TokenCountDto, SecurityCountDto, StatsDto, HealthDto, KeyScheduleDto,
         KeysScheduleDto, TokenRequest, AdminEventDto, SettingDto, SettingsDto,
         SettingsUpdateRequest, ErrorCode, EventKind, AuditAction, SecurityFamily,
         // The shell's own and the inspector's (`shell`).
         ConsoleStatus, ConnectionDto, ConnectionAddRequest, ClientTryRequest,
-        ClientTryResult, Inspection,
+        ClientTryResult, Inspection, InactiveReason, ServerAnswer,
     );
     g.definitions().clone()
 }

@@ -52,6 +52,9 @@ pub enum ManageError {
     InvalidInput(String),
     #[error("{0}")]
     Conflict(String),
+    /// A built-in client or scope that cannot be deleted or disabled.
+    #[error("{0}")]
+    Builtin(String),
     #[error("storage is temporarily unavailable, try again ({0})")]
     Unavailable(String),
     #[error("{0}")]
@@ -62,6 +65,7 @@ impl ManageError {
     pub const NOT_FOUND: &'static str = ErrorCode::NotFound.as_str();
     pub const INVALID_INPUT: &'static str = ErrorCode::InvalidInput.as_str();
     pub const CONFLICT: &'static str = ErrorCode::Conflict.as_str();
+    pub const BUILTIN: &'static str = ErrorCode::Builtin.as_str();
     pub const UNAVAILABLE: &'static str = ErrorCode::Unavailable.as_str();
     pub const INTERNAL: &'static str = ErrorCode::Internal.as_str();
 
@@ -71,6 +75,7 @@ impl ManageError {
             ManageError::NotFound(_) => ErrorCode::NotFound,
             ManageError::InvalidInput(_) => ErrorCode::InvalidInput,
             ManageError::Conflict(_) => ErrorCode::Conflict,
+            ManageError::Builtin(_) => ErrorCode::Builtin,
             ManageError::Unavailable(_) => ErrorCode::Unavailable,
             ManageError::Internal(_) => ErrorCode::Internal,
         }

@@ -501,6 +501,18 @@ pub struct TokenCount {
     pub count: i64,
 }
 
+/// One client's token activity (what disabling or deleting it would cut off).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientActivity {
+    /// Unexpired access tokens on record that belong to no session (those of sessions
+    /// are counted with them, `RevokeImpact`).
+    pub live_access_tokens: u64,
+    /// Tokens of every grant issued since the `since` asked for.
+    pub issued_since: u64,
+    /// The last issuance, to the minute (or the second, for a recorded access token).
+    pub last_issued_at: Option<Timestamp>,
+}
+
 /// What the dashboard shows, read in one go.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreStats {

@@ -321,6 +321,15 @@ pub trait AuditStore: Send + Sync {
     /// Issuance since `since`, live-session, client and user counts at `at`, and
     /// security events since `since`.
     async fn stats(&self, since: Timestamp, at: Timestamp) -> StoreResult<StoreStats>;
+    /// One client's token activity at `at`: unexpired access tokens on record outside
+    /// any session, tokens issued since `since` and the last issuance (from
+    /// the issuance counts, every grant, to the minute, and the access-token records).
+    async fn client_activity(
+        &self,
+        client_id: &str,
+        since: Timestamp,
+        at: Timestamp,
+    ) -> StoreResult<ClientActivity>;
 }
 
 /// The runtime settings and the store's own key-value metadata.

@@ -2288,6 +2288,39 @@ macro_rules! sql_store {
                             security_events,
                         })
                     }
+
+                    async fn client_activity(
+                        &self,
+                        client_id: &str,
+                        since: Timestamp,
+                        at: Timestamp,
+                    ) -> StoreResult<ClientActivity> {
+                        let db = ops::db("client_activity");
+                        let mut conn = self.reader().acquire().await.map_err(db)?;
+                        let (issued, last_minute): (i64, Option<i64>) = sqlx::query_as(
+                            "SELECT CAST(COALESCE(SUM(CASE WHEN minute >= $2 THEN count ELSE 0 END), 0) \
+                             AS BIGINT), MAX(minute) FROM token_stats WHERE client_id = $1",
+                        )
+                        .bind(client_id)
+                        .bind(since - since.rem_euclid(60))
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db)?;
+                        let (live, last_record): (i64, Option<i64>) = sqlx::query_as(
+                            "SELECT CAST(COALESCE(SUM(CASE WHEN expires_at > $2 AND session_id IS NULL THEN 1 ELSE 0 END), 0) \
+                             AS BIGINT), MAX(issued_at) FROM access_tokens WHERE client_id = $1",
+                        )
+                        .bind(client_id)
+                        .bind(at)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db)?;
+                        Ok(ClientActivity {
+                            live_access_tokens: u64::try_from(live).unwrap_or(0),
+                            issued_since: u64::try_from(issued).unwrap_or(0),
+                            last_issued_at: last_minute.max(last_record),
+                        })
+                    }
                 }
 
                 $crate::latchkey_core::store::SettingsStore {

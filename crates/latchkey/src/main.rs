@@ -2,7 +2,8 @@
 //!
 //! Owns: argument parsing (flags, `LATCHKEY_*` environment variables and the TOML config
 //! file, in that order of precedence), the human and JSON output of `latchkey admin`,
-//! and exit codes (0 ok, 1 an operation failed, 2 bad usage).
+//! and exit codes (0 ok, 1 an operation failed, 2 bad usage; `token inspect` adds 3,
+//! undetermined, and reads 1 as "the token would be rejected": see `inspect.rs`).
 //!
 //! Does not own: what the commands do. `serve` hands its settings to
 //! `latchkey-server`; `admin` goes through `latchkey-admin`'s `AdminBackend`, the same

@@ -180,7 +180,7 @@ fn scopes_can_be_created_listed_and_deleted() {
     let refused = admin(&e.db, &["scopes", "delete", "openid"]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(
-        stderr(&refused).ends_with("(conflict)\n"),
+        stderr(&refused).ends_with("(builtin)\n"),
         "{}",
         stderr(&refused)
     );

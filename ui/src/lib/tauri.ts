@@ -47,6 +47,7 @@ export function tauriApi(): AdminApi {
     clientDelete: (id) => call('client_delete', { id }),
     clientRotateSecret: (id, req) => call('client_rotate_secret', { id, req }),
     clientSetDisabled: (id, disabled) => call('client_set_disabled', { id, disabled }),
+    clientImpactGet: (id) => call('client_impact_get', { id }),
     clientClone: (id, req) => call('client_clone', { id, req }),
     clientTry: (req) => call('client_try', { req }),
 

@@ -318,6 +318,9 @@ impl Manager {
             c.admin_tool = v;
         }
         if let Some(v) = upd.disabled {
+            if v && !before.disabled {
+                refuse_builtin(&before, "disabled")?;
+            }
             c.disabled = v;
         }
         if let Some(v) = upd.assertion_aud_compat {
@@ -345,6 +348,7 @@ impl Manager {
     /// die with it).
     pub async fn client_delete(&self, actor: &str, id: &str) -> ManageResult<()> {
         let before = self.client_get(id).await?;
+        refuse_builtin(&before, "deleted")?;
         let audit = self
             .audit_event(self.now(), actor, AuditAction::ClientDelete.as_str())
             .target(id)
@@ -405,6 +409,9 @@ impl Manager {
         if before.disabled == disabled {
             return Ok(before);
         }
+        if disabled {
+            refuse_builtin(&before, "disabled")?;
+        }
         let mut c = before.clone();
         c.disabled = disabled;
         c.updated_at = self.now();
@@ -420,6 +427,34 @@ impl Manager {
             .after(&c);
         self.store.client_update(&c, &audit).await?;
         Ok(c)
+    }
+
+    /// What disabling or deleting client `id` would cut off, counted now: its live
+    /// sessions, their refresh families, unexpired access tokens on record, the last
+    /// issuance and the tokens issued in the last hour. Nothing is changed.
+    pub async fn client_impact(&self, id: &str) -> ManageResult<ClientImpact> {
+        let client = self.client_get(id).await?;
+        let now = self.now();
+        let sessions = self
+            .store
+            .sessions_impact(
+                &SessionFilter {
+                    client_id: Some(client.id.clone()),
+                    ..SessionFilter::default()
+                },
+                now,
+            )
+            .await?;
+        let activity = self
+            .store
+            .client_activity(&client.id, now - 3600, now)
+            .await?;
+        Ok(ClientImpact {
+            builtin: is_builtin_client(&client),
+            client,
+            sessions,
+            activity,
+        })
     }
 
     /// A new client with the settings of `id` (enabled, fresh id, fresh secret).
@@ -461,4 +496,30 @@ impl Manager {
         self.insert_client(actor, client, AuditAction::ClientClone.as_str(), Some(id))
             .await
     }
+}
+
+/// Whether `c` ships with the server: the console's own client, through which every
+/// administrator signs in. It cannot be deleted or disabled (that would lock the
+/// administrators out), from any layer: the CLI, the admin API, the console.
+pub fn is_builtin_client(c: &Client) -> bool {
+    c.id == CONSOLE_CLIENT_ID
+}
+
+fn refuse_builtin(c: &Client, what: &str) -> ManageResult<()> {
+    if is_builtin_client(c) {
+        return Err(ManageError::Builtin(format!(
+            "\"{}\" ({}) is the built-in client administrators sign in with; it cannot be {what}",
+            c.name, c.id
+        )));
+    }
+    Ok(())
+}
+
+/// What disabling or deleting a client would cut off ([`Manager::client_impact`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientImpact {
+    pub client: Client,
+    pub builtin: bool,
+    pub sessions: RevokeImpact,
+    pub activity: ClientActivity,
 }

@@ -61,8 +61,8 @@ impl Manager {
                 ManageError::NotFound(format!("no scope named \"{}\"", shown(name)))
             })?;
         if scope.builtin {
-            return Err(ManageError::Conflict(format!(
-                "\"{}\" is a built-in OpenID Connect scope and cannot be deleted",
+            return Err(ManageError::Builtin(format!(
+                "\"{}\" is a built-in scope and cannot be deleted",
                 scope.name
             )));
         }

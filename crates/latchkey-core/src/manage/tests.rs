@@ -433,3 +433,22 @@ fn store_errors_map_onto_stable_codes() {
         "internal"
     );
 }
+
+#[test]
+fn only_the_console_client_is_built_in_and_its_refusal_is_the_builtin_code() {
+    let mut c = Client {
+        id: CONSOLE_CLIENT_ID.into(),
+        ..client(
+            ClientType::Public,
+            AuthMethod::None,
+            &[GrantType::AuthorizationCode],
+            &["http://127.0.0.1/callback"],
+        )
+    };
+    assert!(is_builtin_client(&c));
+    c.id = "latchkey-console-copy".into();
+    assert!(!is_builtin_client(&c));
+    let e = ManageError::Builtin("x".into());
+    assert_eq!(e.code(), ManageError::BUILTIN);
+    assert_eq!(e.error_code().http_status(), 409);
+}

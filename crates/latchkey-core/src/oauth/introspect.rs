@@ -12,7 +12,8 @@ use super::error::{ErrorCode, OAuthError, OAuthResult};
 use super::Provider;
 use crate::crypto::sha256;
 use crate::jwt;
-use crate::model::{parse_scope, AuthMethod, KeyState, NewAuditEvent};
+use crate::model::{parse_scope, AuditFilter, AuthMethod, KeyState, NewAuditEvent};
+use latchkey_api_types::shell::{InactiveCode, InactiveReason};
 use latchkey_api_types::AuditAction;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -30,6 +31,67 @@ pub enum BearerError {
     Unavailable,
 }
 
+/// Why one of our access tokens is not active: one variant per check of
+/// [`Provider::access_token_state`], in the order they are made. The engine's yes/no
+/// ([`Provider::active_access_token`]) is derived from it, so introspection, userinfo
+/// and the inspector's reason cannot disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inactive {
+    Malformed,
+    /// A JWT whose `typ` is not `at+jwt` (an ID token, typically).
+    NotAccessToken,
+    UnknownKey,
+    KeyRevoked {
+        kid: String,
+    },
+    KeyRetired {
+        kid: String,
+    },
+    AlgorithmMismatch,
+    BadSignature,
+    WrongIssuer,
+    MissingClaims,
+    Expired {
+        exp: i64,
+    },
+    NotYetValid {
+        nbf: i64,
+    },
+    ClientDeleted {
+        client_id: String,
+    },
+    ClientDisabled {
+        client_id: String,
+    },
+    ClientTokensRevoked {
+        client_id: String,
+        at: i64,
+    },
+    SessionRevoked {
+        sid: String,
+        at: Option<i64>,
+        reason: Option<String>,
+    },
+    SessionExpired {
+        sid: String,
+        at: i64,
+    },
+    UserDisabled {
+        user_id: String,
+    },
+    Revoked {
+        jti: String,
+    },
+    /// Refresh tokens (opaque): spent (rotated), idle too long, never ours.
+    RefreshSpent {
+        at: i64,
+    },
+    RefreshIdle {
+        at: i64,
+    },
+    Unknown,
+}
+
 impl Provider {
     /// Verifies one of our JWT access tokens and every revocation that applies to it.
     /// `Ok(None)` = not active (for whatever reason); errors are storage failures only.
@@ -37,24 +99,33 @@ impl Provider {
         &self,
         token: &str,
     ) -> OAuthResult<Option<Map<String, Value>>> {
+        Ok(self.access_token_state(token).await?.ok())
+    }
+
+    /// [`active_access_token`](Self::active_access_token) with the reason a token is
+    /// inactive: `Ok(Err(why))`. The one code path of every "is this access token good".
+    pub async fn access_token_state(
+        &self,
+        token: &str,
+    ) -> OAuthResult<Result<Map<String, Value>, Inactive>> {
         let Ok(parsed) = jwt::parse(token) else {
-            return Ok(None);
+            return Ok(Err(Inactive::Malformed));
         };
         if parsed.typ() != Some("at+jwt") {
-            return Ok(None);
+            return Ok(Err(Inactive::NotAccessToken));
         }
         let keys = self.keys().await?;
-        let Some((alg, state, jwk)) = parsed.kid().and_then(|k| keys.by_kid.get(k)) else {
-            return Ok(None);
+        let kid = parsed.kid().unwrap_or_default();
+        let Some((alg, state, jwk)) = keys.by_kid.get(kid) else {
+            return Ok(Err(Inactive::UnknownKey));
         };
-        if !matches!(
-            state,
-            KeyState::Active | KeyState::Retiring | KeyState::Next
-        ) {
-            return Ok(None);
+        match state {
+            KeyState::Active | KeyState::Retiring | KeyState::Next => {}
+            KeyState::Revoked => return Ok(Err(Inactive::KeyRevoked { kid: kid.into() })),
+            _ => return Ok(Err(Inactive::KeyRetired { kid: kid.into() })),
         }
         if parsed.alg() != Some(alg.as_str()) {
-            return Ok(None);
+            return Ok(Err(Inactive::AlgorithmMismatch));
         }
         let now = self.now();
         // A signature once verified need not be verified again while the token lives:
@@ -69,42 +140,90 @@ impl Provider {
             )
             .is_err()
             {
-                return Ok(None);
+                return Ok(Err(Inactive::BadSignature));
             }
             if let Some(exp) = parsed.int_claim("exp") {
                 self.remember_signature(fingerprint, exp, now);
             }
         }
         if parsed.str_claim("iss") != Some(self.config.issuer.as_str()) {
-            return Ok(None);
+            return Ok(Err(Inactive::WrongIssuer));
         }
         let (Some(exp), Some(iat)) = (parsed.int_claim("exp"), parsed.int_claim("iat")) else {
-            return Ok(None);
+            return Ok(Err(Inactive::MissingClaims));
         };
         if exp <= now {
-            return Ok(None);
+            return Ok(Err(Inactive::Expired { exp }));
+        }
+        if let Some(nbf) = parsed.int_claim("nbf") {
+            if nbf > now {
+                return Ok(Err(Inactive::NotYetValid { nbf }));
+            }
         }
         let Some(client_id) = parsed.str_claim("client_id") else {
-            return Ok(None);
+            return Ok(Err(Inactive::MissingClaims));
         };
         match self.cached_client(client_id).await? {
-            Some(c) if !c.disabled && iat > c.tokens_valid_after => {}
-            _ => return Ok(None),
+            None => {
+                return Ok(Err(Inactive::ClientDeleted {
+                    client_id: client_id.into(),
+                }))
+            }
+            Some(c) if c.disabled => {
+                return Ok(Err(Inactive::ClientDisabled {
+                    client_id: client_id.into(),
+                }))
+            }
+            Some(c) if iat <= c.tokens_valid_after => {
+                return Ok(Err(Inactive::ClientTokensRevoked {
+                    client_id: client_id.into(),
+                    at: c.tokens_valid_after,
+                }))
+            }
+            Some(_) => {}
         }
         if let Some(sid) = parsed.str_claim("sid") {
             match self.cached_session(sid).await? {
                 Some(s) if s.is_live(now) => {}
-                _ => return Ok(None),
+                // Only on the way out is the user read: a disabled user's sessions are
+                // revoked with it, and that is the reason worth giving.
+                Some(s) => return Ok(Err(self.dead_session(s, now).await?)),
+                None => {
+                    return Ok(Err(Inactive::SessionRevoked {
+                        sid: sid.into(),
+                        at: None,
+                        reason: None,
+                    }))
+                }
             }
         }
-        if let Some(jti) = parsed.str_claim("jti") {
-            if self.cached_jti_revoked(jti).await? {
-                return Ok(None);
-            }
-        } else {
-            return Ok(None);
+        let Some(jti) = parsed.str_claim("jti") else {
+            return Ok(Err(Inactive::MissingClaims));
+        };
+        if self.cached_jti_revoked(jti).await? {
+            return Ok(Err(Inactive::Revoked { jti: jti.into() }));
         }
-        Ok(Some(parsed.claims))
+        Ok(Ok(parsed.claims))
+    }
+
+    /// Why a session that is not live is not: its user disabled, revoked, or expired.
+    async fn dead_session(&self, s: crate::model::Session, now: i64) -> OAuthResult<Inactive> {
+        if let Some(u) = self.cached_user(&s.user_id).await? {
+            if u.disabled {
+                return Ok(Inactive::UserDisabled { user_id: u.id });
+            }
+        }
+        Ok(match s.revoked_at {
+            Some(at) => Inactive::SessionRevoked {
+                sid: s.id,
+                at: Some(at),
+                reason: s.revoked_reason,
+            },
+            None => Inactive::SessionExpired {
+                sid: s.id,
+                at: s.expires_at.min(now),
+            },
+        })
     }
 
     fn require_authenticated(&self, auth: &Authenticated) -> OAuthResult<()> {
@@ -141,25 +260,39 @@ impl Provider {
             .get("token")
             .filter(|t| !t.is_empty())
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-        self.token_state(token, Some(&auth.client.id)).await
+        Ok(self.token_state(token, Some(&auth.client.id)).await?.0)
     }
 
     /// Introspection on an administrator's authority (the admin API and the console's
-    /// token inspector): any token of this server, refresh tokens of every client.
+    /// token inspector): any token of this server, refresh tokens of every client. An
+    /// inactive answer carries `inactive_reason` ([`InactiveReason`]): why, and when and
+    /// by whom when the store knows. The public endpoint never says why (RFC 7662 §2.2).
     pub async fn introspect_as_admin(&self, token: &str) -> OAuthResult<Value> {
         if token.is_empty() {
             return Err(OAuthError::invalid_request("token is required"));
         }
-        self.token_state(token, None).await
+        let (mut answer, why) = self.token_state(token, None).await?;
+        if let Some(why) = why {
+            let reason = self.explain_inactive(&why).await?;
+            answer["inactive_reason"] = serde_json::to_value(reason).unwrap_or(Value::Null);
+        }
+        Ok(answer)
     }
 
     /// RFC 7662 §2.2 answer for `token`; a refresh token only if `owner` is its client
-    /// (or no owner is required).
-    async fn token_state(&self, token: &str, owner: Option<&str>) -> OAuthResult<Value> {
-        let inactive = json!({"active": false});
+    /// (or no owner is required). With the answer, why it is inactive.
+    async fn token_state(
+        &self,
+        token: &str,
+        owner: Option<&str>,
+    ) -> OAuthResult<(Value, Option<Inactive>)> {
+        let inactive = |why: Inactive| -> OAuthResult<(Value, Option<Inactive>)> {
+            Ok((json!({"active": false}), Some(why)))
+        };
         if token.matches('.').count() == 2 {
-            let Some(claims) = self.active_access_token(token).await? else {
-                return Ok(inactive);
+            let claims = match self.access_token_state(token).await? {
+                Ok(c) => c,
+                Err(why) => return inactive(why),
             };
             let mut out = Map::new();
             out.insert("active".into(), json!(true));
@@ -185,35 +318,209 @@ impl Provider {
                     out.insert("username".into(), json!(u.username));
                 }
             }
-            return Ok(Value::Object(out));
+            return Ok((Value::Object(out), None));
         }
         let now = self.now();
         let Some(rt) = self.store.refresh_get(&sha256(token.as_bytes())).await? else {
-            return Ok(inactive);
+            return inactive(Inactive::Unknown);
         };
-        if owner.is_some_and(|o| o != rt.client_id)
-            || rt.consumed_at.is_some()
-            || rt.idle_expires_at <= now
-        {
-            return Ok(inactive);
+        // Another client's refresh token is, to this caller, unknown (no oracle).
+        if owner.is_some_and(|o| o != rt.client_id) {
+            return inactive(Inactive::Unknown);
+        }
+        if let Some(at) = rt.consumed_at {
+            return inactive(Inactive::RefreshSpent { at });
+        }
+        if rt.idle_expires_at <= now {
+            return inactive(Inactive::RefreshIdle {
+                at: rt.idle_expires_at,
+            });
         }
         let Some(session) = self.store.session_get(&rt.session_id).await? else {
-            return Ok(inactive);
+            return inactive(Inactive::SessionRevoked {
+                sid: rt.session_id,
+                at: None,
+                reason: None,
+            });
         };
         if !session.is_live(now) {
-            return Ok(inactive);
+            return inactive(self.dead_session(session, now).await?);
         }
-        Ok(json!({
-            "active": true,
-            "token_type": "refresh_token",
-            "client_id": rt.client_id,
-            "sub": session.user_id,
-            "scope": session.scopes.join(" "),
-            "iat": rt.created_at,
-            "exp": session.expires_at.min(rt.idle_expires_at),
-            "iss": self.config.issuer,
-            "sid": session.id,
-        }))
+        Ok((
+            json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "client_id": rt.client_id,
+                "sub": session.user_id,
+                "scope": session.scopes.join(" "),
+                "iat": rt.created_at,
+                "exp": session.expires_at.min(rt.idle_expires_at),
+                "iss": self.config.issuer,
+                "sid": session.id,
+            }),
+            None,
+        ))
+    }
+
+    /// The latest audit event about `target` whose action starts with one of `actions`:
+    /// who did it and when.
+    async fn last_audit(
+        &self,
+        target: &str,
+        actions: &[AuditAction],
+    ) -> OAuthResult<Option<(i64, String)>> {
+        let mut best: Option<(i64, String)> = None;
+        for a in actions {
+            let got = self
+                .store
+                .audit_list(&AuditFilter {
+                    target: Some(target.to_string()),
+                    action_prefix: Some(a.as_str().to_string()),
+                    limit: Some(1),
+                    ..AuditFilter::default()
+                })
+                .await?;
+            if let Some(e) = got.into_iter().next() {
+                if best.as_ref().is_none_or(|(at, _)| e.at > *at) {
+                    best = Some((e.at, e.actor));
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    /// [`Inactive`] in words, with when and by whom from the store (the audit log, the
+    /// session's revocation, the client's watermark). Off the hot path: only the admin
+    /// introspection (the inspector) asks.
+    pub async fn explain_inactive(&self, why: &Inactive) -> OAuthResult<InactiveReason> {
+        use InactiveCode as C;
+        let r = |code, detail: String| InactiveReason {
+            code,
+            detail,
+            at: None,
+            by: None,
+        };
+        let with = |mut r: InactiveReason, found: Option<(i64, String)>| {
+            if let Some((at, by)) = found {
+                r.at = r.at.or(Some(at));
+                r.by = Some(by);
+            }
+            r
+        };
+        Ok(match why {
+            Inactive::Malformed => r(C::Malformed, "not a token this server issues".into()),
+            Inactive::NotAccessToken => r(
+                C::NotIntrospectable,
+                "not an access token (an ID token?): only access and refresh tokens are \
+                 introspectable"
+                    .into(),
+            ),
+            Inactive::UnknownKey => r(
+                C::UnknownKey,
+                "signed with a key this server does not have".into(),
+            ),
+            Inactive::KeyRevoked { kid } => with(
+                r(
+                    C::KeyRevoked,
+                    format!("its signing key {kid} was revoked: every token it signed is inactive"),
+                ),
+                self.last_audit(kid, &[AuditAction::KeyRevoke]).await?,
+            ),
+            Inactive::KeyRetired { kid } => r(
+                C::KeyRetired,
+                format!("its signing key {kid} is retired (no longer published)"),
+            ),
+            Inactive::AlgorithmMismatch | Inactive::BadSignature => r(
+                C::BadSignature,
+                "the signature does not verify: altered, or not signed by this server".into(),
+            ),
+            Inactive::WrongIssuer => r(C::WrongIssuer, "issued by another server".into()),
+            Inactive::MissingClaims => r(
+                C::MissingClaims,
+                "lacks exp, iat, client_id or jti: not an access token of this server".into(),
+            ),
+            Inactive::Expired { exp } => InactiveReason {
+                at: Some(*exp),
+                ..r(C::Expired, "expired".into())
+            },
+            Inactive::NotYetValid { nbf } => InactiveReason {
+                at: Some(*nbf),
+                ..r(C::NotYetValid, "not valid yet (nbf is in the future)".into())
+            },
+            Inactive::ClientDeleted { client_id } => with(
+                r(C::ClientDeleted, format!("its client {client_id} was deleted")),
+                self.last_audit(client_id, &[AuditAction::ClientDelete]).await?,
+            ),
+            Inactive::ClientDisabled { client_id } => with(
+                r(C::ClientDisabled, format!("its client {client_id} is disabled")),
+                self.last_audit(client_id, &[AuditAction::ClientDisable]).await?,
+            ),
+            Inactive::ClientTokensRevoked { client_id, at } => with(
+                InactiveReason {
+                    at: Some(*at),
+                    ..r(
+                        C::ClientTokensRevoked,
+                        format!("every token of client {client_id} issued before the revoke is inactive"),
+                    )
+                },
+                self.last_audit(client_id, &[AuditAction::SessionRevokeClient]).await?,
+            ),
+            Inactive::SessionRevoked { sid, at, reason } => {
+                let why = match reason.as_deref() {
+                    Some("refresh_token_reuse") => " after a spent refresh token was used again",
+                    Some("revoked_by_client") => " by its client (RFC 7009)",
+                    Some("revoked by administrator") => " by an administrator",
+                    Some("user_sessions_revoked") => " with all of its user's sessions",
+                    Some("client_tokens_revoked") => " with all of its client's sessions",
+                    _ => "",
+                };
+                let found = self
+                    .last_audit(
+                        sid,
+                        &[AuditAction::SessionRevoke, AuditAction::TokenRevoke],
+                    )
+                    .await?;
+                let mut out = with(
+                    InactiveReason {
+                        at: *at,
+                        ..r(C::SessionRevoked, format!("its session {sid} was revoked{why}"))
+                    },
+                    found,
+                );
+                // The session's own revocation time wins over the audit event's.
+                out.at = at.or(out.at);
+                out
+            }
+            Inactive::SessionExpired { sid, at } => InactiveReason {
+                at: Some(*at),
+                ..r(C::SessionExpired, format!("its session {sid} has ended"))
+            },
+            Inactive::UserDisabled { user_id } => with(
+                r(C::UserDisabled, format!("its user {user_id} is disabled")),
+                self.last_audit(user_id, &[AuditAction::UserDisable]).await?,
+            ),
+            Inactive::Revoked { jti } => {
+                let found = self.last_audit(jti, &[AuditAction::TokenRevoke]).await?;
+                let detail = if found.is_some() {
+                    "this token was revoked".to_string()
+                } else {
+                    "this token was revoked by its client (RFC 7009)".to_string()
+                };
+                with(r(C::Revoked, detail), found)
+            }
+            Inactive::RefreshSpent { at } => InactiveReason {
+                at: Some(*at),
+                ..r(
+                    C::RefreshSpent,
+                    "a refresh token already exchanged for a newer one (using it again revokes the family)".into(),
+                )
+            },
+            Inactive::RefreshIdle { at } => InactiveReason {
+                at: Some(*at),
+                ..r(C::RefreshIdle, "a refresh token unused for too long".into())
+            },
+            Inactive::Unknown => r(C::Unknown, "not a token this server knows".into()),
+        })
     }
 
     /// RFC 7009 §2. Revoking a refresh token ends its session (and so the access tokens

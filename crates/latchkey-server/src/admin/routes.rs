@@ -135,6 +135,12 @@ async fn client_set_disabled(
         c.backend.client_set_disabled(&id, req.disabled).await?,
     ))
 }
+async fn client_impact_get(
+    Extension(c): C,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ClientImpactDto>> {
+    Ok(Json(c.backend.client_impact_get(&id).await?))
+}
 async fn client_clone(
     Extension(c): C,
     Path(id): Path<String>,

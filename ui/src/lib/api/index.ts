@@ -34,6 +34,8 @@ export interface AdminApi {
   clientDelete(id: string): Promise<void>;
   clientRotateSecret(id: string, req: T.SecretRotateRequest): Promise<T.SecretRotated>;
   clientSetDisabled(id: string, disabled: boolean): Promise<T.ClientDto>;
+  /** What disabling or deleting the client would cut off (the dialogs' dry run). */
+  clientImpactGet(id: string): Promise<T.ClientImpactDto>;
   clientClone(id: string, req: T.ClientCloneRequest): Promise<T.ClientCreated>;
   /** Runs the client's own flow against the connected server ("Try it"). */
   clientTry(req: T.ClientTryRequest): Promise<T.ClientTryResult>;

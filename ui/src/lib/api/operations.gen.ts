@@ -14,6 +14,7 @@ export type AdminOpName =
   | 'client_delete'
   | 'client_rotate_secret'
   | 'client_set_disabled'
+  | 'client_impact_get'
   | 'client_clone'
   | 'scopes_list'
   | 'scope_create'
@@ -62,6 +63,7 @@ export const ADMIN_OPS: readonly AdminOp[] = [
   { name: 'client_delete', method: 'DELETE', path: '/admin/v1/clients/{id}', access: 'write' },
   { name: 'client_rotate_secret', method: 'POST', path: '/admin/v1/clients/{id}/rotate-secret', access: 'write' },
   { name: 'client_set_disabled', method: 'POST', path: '/admin/v1/clients/{id}/disabled', access: 'write' },
+  { name: 'client_impact_get', method: 'GET', path: '/admin/v1/clients/{id}/impact', access: 'read' },
   { name: 'client_clone', method: 'POST', path: '/admin/v1/clients/{id}/clone', access: 'write' },
   { name: 'scopes_list', method: 'GET', path: '/admin/v1/scopes', access: 'read' },
   { name: 'scope_create', method: 'POST', path: '/admin/v1/scopes', access: 'write' },

@@ -162,6 +162,11 @@ export interface ClientCreated {
   assertion_aud_compat?: boolean;
   /** RFC 7591 `token_endpoint_auth_method`. */
   auth_method: string;
+  /**
+   * Ships with the server (`latchkey-console`, through which administrators sign
+   * in): it cannot be deleted or disabled.
+   */
+  builtin?: boolean;
   client_id: string;
   /**
    * Present for confidential clients that authenticate with a secret. Never
@@ -202,6 +207,11 @@ export interface ClientDto {
   assertion_aud_compat?: boolean;
   /** RFC 7591 `token_endpoint_auth_method`. */
   auth_method: string;
+  /**
+   * Ships with the server (`latchkey-console`, through which administrators sign
+   * in): it cannot be deleted or disabled.
+   */
+  builtin?: boolean;
   client_id: string;
   /** `confidential` | `public` (RFC 6749 §2.1). */
   client_type: string;
@@ -223,6 +233,31 @@ export interface ClientDto {
   /** Unix seconds; every token issued to the client before it is inactive. */
   tokens_valid_after: number;
   updated_at: number;
+}
+
+/**
+ * `GET /admin/v1/clients/{id}/impact`: what disabling or deleting the client would cut
+ * off, counted when asked (the dry run the console shows before either).
+ */
+export interface ClientImpactDto {
+  /** A built-in client: neither disable nor delete is allowed. */
+  builtin: boolean;
+  client_id: string;
+  disabled: boolean;
+  /** Unix seconds of the last token issued to the client (any grant), if any. */
+  last_token_at?: number | null;
+  /**
+   * Unexpired access tokens on record (issued under sessions), inactive at
+   * introspection from then on.
+   */
+  live_access_tokens: number;
+  name: string;
+  /** Refresh-token families that would stop working. */
+  refresh_families: number;
+  /** Live sessions that would end. */
+  sessions: number;
+  /** Tokens issued to it in the last hour (every grant). */
+  tokens_last_hour: number;
 }
 
 /** `POST /admin/v1/clients/{id}/disabled`. */
@@ -355,7 +390,7 @@ export interface ConsoleStatus {
 export type CredentialStore = 'keyring' | 'memory';
 
 /** The `code` of every admin API and IPC error. */
-export type ErrorCode = 'not_found' | 'invalid_input' | 'conflict' | 'unavailable' | 'rate_limited' | 'internal' | 'unauthorized' | 'forbidden' | 'untrusted_server';
+export type ErrorCode = 'not_found' | 'invalid_input' | 'conflict' | 'unavailable' | 'rate_limited' | 'internal' | 'builtin' | 'unauthorized' | 'forbidden' | 'untrusted_server';
 
 /** What a live admin event means to the console's pages (which of them refresh). */
 export type EventKind = 'session_created' | 'session_revoked' | 'key_rotated' | 'key_revoked' | 'client_changed' | 'security_event' | 'changed';
@@ -383,6 +418,30 @@ export interface HealthDto {
 }
 
 /**
+ * Why the server holds a token inactive: the closed part of the admin introspection's
+ * `inactive_reason` (never sent by the public RFC 7662 endpoint, whose inactive answer is
+ * a bare `{"active": false}`, §2.2).
+ */
+export type InactiveCode = 'expired' | 'not_yet_valid' | 'client_disabled' | 'session_expired' | 'malformed' | 'not_introspectable' | 'unknown_key' | 'key_revoked' | 'key_retired' | 'bad_signature' | 'wrong_issuer' | 'missing_claims' | 'client_deleted' | 'client_tokens_revoked' | 'session_revoked' | 'user_disabled' | 'revoked' | 'refresh_spent' | 'refresh_idle' | 'unknown';
+
+/**
+ * Why the server answers inactive, with when and by whom when the store knows (the
+ * audit log, the session's revocation, the client's watermark).
+ */
+export interface InactiveReason {
+  /** When it became inactive for this reason (Unix seconds), when known. */
+  at?: number | null;
+  /**
+   * Who made it so (an audit actor: `local-admin`, `user:<id>`, `client:<id>`, …),
+   * when known.
+   */
+  by?: string | null;
+  code: InactiveCode;
+  /** One sentence for people. */
+  detail: string;
+}
+
+/**
  * A token taken apart: every claim explained and, check by check, whether it would be
  * accepted and why not (`latchkey token inspect`, the console's token page).
  */
@@ -392,8 +451,18 @@ export interface Inspection {
   claims: Record<string, JsonValue>;
   header: Record<string, JsonValue>;
   kind: TokenForm;
+  /** The one verdict. */
+  outcome: InspectionOutcome;
+  /**
+   * What was stripped from the pasted text before inspecting it (`Authorization:`,
+   * `Bearer `, quotes, whitespace), in words; empty when nothing was.
+   */
+  removed: string[];
+  /** The server's answer, when it was asked and answered. */
+  server?: ServerAnswer | null;
+  /** `outcome` is `active`, `valid_offline` or `not_introspectable`. */
   valid: boolean;
-  /** One sentence: valid, or the first reason it is not. */
+  /** One sentence: the verdict and its reason. */
   verdict: string;
 }
 
@@ -404,6 +473,9 @@ export interface InspectionCheck {
   /** `null` = could not be checked (e.g. no keys available). */
   ok?: boolean | null;
 }
+
+/** The inspector's one verdict, combining the offline checks with the server's answer. */
+export type InspectionOutcome = 'active' | 'valid_offline' | 'not_introspectable' | 'rejected' | 'undetermined';
 
 export interface KeyDto {
   activated_at?: number | null;
@@ -530,6 +602,14 @@ export interface SecurityCountDto {
  * code may branch on; the detail is for people.
  */
 export type SecurityFamily = 'admin_auth_failed' | 'authorization_code.reuse_detected' | 'authorize_rejected' | 'client_auth_failed' | 'consent_rejected' | 'device_code.wrong_user_code' | 'login_failed' | 'rate_limited' | 'refresh_token.grace_retry' | 'refresh_token.reuse_detected' | 'token_rejected';
+
+/** The server's answer about a token (admin introspection), as the inspector reads it. */
+export interface ServerAnswer {
+  active: boolean;
+  inactive_reason?: InactiveReason | null;
+  /** `Bearer` (an access token) or `refresh_token`, when active. */
+  token_type?: string | null;
+}
 
 export interface SessionDto {
   auth_time: number;
