@@ -82,12 +82,15 @@ lint: setup ui
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# pg-cluster is built with the workspace's binaries (`-p latchkey-e2e` alone would resolve
-# other features and compile sqlx a second time).
+# One build for everything `make test` runs: the test build also builds every binary
+# (pg-cluster, latchkey, latchkey-desktop) with the same feature set. A separate
+# `cargo build --bins` or `-p latchkey-desktop` resolves features without the
+# dev-dependencies and compiles sqlx, rustls, reqwest and the rest a second and third time,
+# which once filled a CI disk.
 test: setup lint ui-check
-	$(CARGO) build --workspace --bins
+	$(CARGO) nextest run --workspace --no-run
 	$(PG_CLUSTER) -- $(CARGO) nextest run --workspace --no-fail-fast
-	$(MAKE) --no-print-directory desktop-e2e
+	bash scripts/desktop-e2e.sh
 
 serve-cluster: build
 	$(PG_CLUSTER) -- bash scripts/serve-cluster.sh
