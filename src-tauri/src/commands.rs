@@ -536,3 +536,60 @@ pub async fn settings_update(
 ) -> CmdResult<SettingsDto> {
     Ok(console.backend().await?.settings_update(req).await?)
 }
+
+// --- token exchange (RFC 8693) ---------------------------------------------------------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn exchange_policies_list(
+    console: State<'_, Console>,
+) -> CmdResult<Vec<ExchangePolicyDto>> {
+    Ok(console.backend().await?.exchange_policies_list().await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn exchange_policy_get(
+    console: State<'_, Console>,
+    id: String,
+) -> CmdResult<ExchangePolicyDto> {
+    Ok(console.backend().await?.exchange_policy_get(&id).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn exchange_policy_create(
+    console: State<'_, Console>,
+    req: ExchangePolicyCreateRequest,
+) -> CmdResult<ExchangePolicyDto> {
+    Ok(console.backend().await?.exchange_policy_create(req).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn exchange_policy_update(
+    console: State<'_, Console>,
+    id: String,
+    req: ExchangePolicyUpdateRequest,
+) -> CmdResult<ExchangePolicyDto> {
+    Ok(console
+        .backend()
+        .await?
+        .exchange_policy_update(&id, req)
+        .await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn exchange_policy_delete(console: State<'_, Console>, id: String) -> CmdResult<()> {
+    Ok(console.backend().await?.exchange_policy_delete(&id).await?)
+}
+
+/// Dry run: the server's own evaluation; nothing is issued. The tokens pasted here go to
+/// the backend only (the embedded engine, or the connected server's admin API).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn exchange_policy_explain(
+    console: State<'_, Console>,
+    req: ExchangeExplainRequest,
+) -> CmdResult<ExchangeExplainDto> {
+    Ok(console
+        .backend()
+        .await?
+        .exchange_policy_explain(req)
+        .await?)
+}

@@ -28,3 +28,5 @@ mod refresh;
 mod revoke_introspect;
 #[path = "catalogue_token.rs"]
 mod token;
+#[path = "catalogue_token_exchange.rs"]
+mod token_exchange;

@@ -58,8 +58,10 @@ export function fakeApi(data: {
   /** Database files that exist (an embedded add of another path without `create` is
    * refused as the shell refuses it). */
   files?: string[];
+  policies?: T.ExchangePolicyDto[]; explain?: T.ExchangeExplainDto;
 } = {}): { api: AdminApi; calls: Calls } {
   const users: T.UserDto[] = data.users ?? [];
+  const policies: T.ExchangePolicyDto[] = [...(data.policies ?? [])];
   const calls: Calls = [];
   let password = data.password ?? null;
   const rec = <R>(name: string, args: unknown[], r: R | (() => R)): Promise<R> => {
@@ -224,6 +226,51 @@ export function fakeApi(data: {
         else if (typeof v === 'number') adminSettings[name] = v;
       }
       return settingsDto(adminSettings, NOW);
+    }),
+    exchangePoliciesList: () => rec('exchangePoliciesList', [], () => [...policies]),
+    exchangePolicyGet: (id) => rec('exchangePolicyGet', [id], () => {
+      const p = policies.find((p) => p.id === id);
+      if (!p) throw new ApiError('not_found', `no exchange policy ${id}`);
+      return p;
+    }),
+    // Like the server: a target is required and the admin scopes never pass.
+    exchangePolicyCreate: (req) => rec('exchangePolicyCreate', [req], () => {
+      if (!req.targets || req.targets.length === 0) {
+        throw new ApiError('invalid_input', 'targets: name at least one audience or resource the new tokens are for');
+      }
+      if ((req.scopes ?? []).some((s) => s.startsWith('latchkey:admin'))) {
+        throw new ApiError('invalid_input', 'the admin scopes can never be passed on by an exchange');
+      }
+      const p: T.ExchangePolicyDto = {
+        id: `xp_${policies.length + 1}`, enabled: req.enabled ?? true, note: req.note ?? '',
+        requester_client_id: req.requester_client_id ?? '', subject_client_ids: req.subject_client_ids ?? [],
+        subject_token_types: req.subject_token_types ?? ['access_token'],
+        requester_must_be_in_subject_aud: req.requester_must_be_in_subject_aud ?? true,
+        targets: req.targets, scopes: req.scopes ?? [], mode: req.mode ?? 'impersonation',
+        actor_client_ids: req.actor_client_ids ?? [], max_ttl_secs: req.max_ttl_secs ?? 300,
+        issued_token_types: req.issued_token_types ?? ['access_token'], max_act_depth: req.max_act_depth ?? 3,
+        created_at: NOW, updated_at: NOW,
+      };
+      policies.push(p);
+      return p;
+    }),
+    exchangePolicyUpdate: (id, req) => rec('exchangePolicyUpdate', [id, req], () => {
+      const i = policies.findIndex((p) => p.id === id);
+      if (i < 0) throw new ApiError('not_found', `no exchange policy ${id}`);
+      const defined = Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined && v !== null));
+      policies[i] = { ...policies[i], ...defined, updated_at: NOW } as T.ExchangePolicyDto;
+      return policies[i];
+    }),
+    exchangePolicyDelete: (id) => rec('exchangePolicyDelete', [id], () => {
+      const i = policies.findIndex((p) => p.id === id);
+      if (i < 0) throw new ApiError('not_found', `no exchange policy ${id}`);
+      policies.splice(i, 1);
+    }),
+    exchangePolicyExplain: (req) => rec('exchangePolicyExplain', [req], () => data.explain ?? {
+      allowed: false, policy_id: null, error: 'unauthorized_client', error_description: 'the client may not exchange tokens',
+      rule: 'policy.none_for_requester', detail: 'no enabled policy names this client as requester',
+      subject: null, actor: null, policies: [], issued_token_type: null, token_type: null, expires_in: null,
+      audience: null, scopes: [], claims: null,
     }),
   };
   return { api, calls };

@@ -526,6 +526,45 @@ impl AdminBackend for Remote {
         self.call(&op::settings_update, &[], None, body(&req)?)
             .await
     }
+
+    async fn exchange_policies_list(&self) -> AdminResult<Vec<ExchangePolicyDto>> {
+        self.call(&op::exchange_policies_list, &[], None, None)
+            .await
+    }
+
+    async fn exchange_policy_get(&self, id: &str) -> AdminResult<ExchangePolicyDto> {
+        self.call(&op::exchange_policy_get, &[id], None, None).await
+    }
+
+    async fn exchange_policy_create(
+        &self,
+        req: ExchangePolicyCreateRequest,
+    ) -> AdminResult<ExchangePolicyDto> {
+        self.call(&op::exchange_policy_create, &[], None, body(&req)?)
+            .await
+    }
+
+    async fn exchange_policy_update(
+        &self,
+        id: &str,
+        req: ExchangePolicyUpdateRequest,
+    ) -> AdminResult<ExchangePolicyDto> {
+        self.call(&op::exchange_policy_update, &[id], None, body(&req)?)
+            .await
+    }
+
+    async fn exchange_policy_delete(&self, id: &str) -> AdminResult<()> {
+        self.call_empty(&op::exchange_policy_delete, &[id], None)
+            .await
+    }
+
+    async fn exchange_policy_explain(
+        &self,
+        req: ExchangeExplainRequest,
+    ) -> AdminResult<ExchangeExplainDto> {
+        self.call(&op::exchange_policy_explain, &[], None, body(&req)?)
+            .await
+    }
 }
 
 /// One parsed server-sent event (HTML Living Standard §9.2.6, "Interpreting an event

@@ -4,14 +4,16 @@
 use crate::{AdminError, AdminResult};
 use latchkey_api_types::*;
 use latchkey_core::manage::{
-    ClientCreated as CoreClientCreated, ClientUpdate, KeyRevocation, KeyRotation, NewClient,
-    NewScope, NewUser, SecretRotated as CoreSecretRotated, SessionQuery, SessionSelector,
-    SettingsPatch, SettingsView,
+    ClientCreated as CoreClientCreated, ClientUpdate, ExchangePolicyPatch, KeyRevocation,
+    KeyRotation, NewClient, NewExchangePolicy, NewScope, NewUser,
+    SecretRotated as CoreSecretRotated, SessionQuery, SessionSelector, SettingsPatch, SettingsView,
 };
 use latchkey_core::model::{
-    Alg, ApiKey, AuditEvent, AuditFilter, AuthMethod, Client, ClientType, GrantType, RevokeImpact,
-    Scope, SessionSort, SessionStateFilter, SigningKey, StoreStats, User,
+    Alg, ApiKey, AuditEvent, AuditFilter, AuthMethod, Client, ClientType, ExchangePolicy,
+    GrantType, RevokeImpact, Scope, SessionSort, SessionStateFilter, SigningKey, StoreStats,
+    TokenTypeUri, User,
 };
+use latchkey_core::oauth::exchange::{Evaluation, ExchangeRequest, TokenFacts};
 use latchkey_core::settings::FIELDS;
 use latchkey_core::store::SessionInfo;
 use serde_json::Value;
@@ -540,6 +542,161 @@ pub(crate) fn settings_patch(req: &SettingsUpdateRequest) -> AdminResult<Setting
         patch.insert(name.clone(), value);
     }
     Ok(patch)
+}
+
+// --- token exchange ------------------------------------------------------------------
+
+fn short_types(v: &[TokenTypeUri]) -> Vec<String> {
+    v.iter().map(|t| t.short().to_string()).collect()
+}
+
+pub(crate) fn exchange_policy_dto(p: &ExchangePolicy) -> ExchangePolicyDto {
+    ExchangePolicyDto {
+        id: p.id.clone(),
+        enabled: p.enabled,
+        note: p.note.clone(),
+        requester_client_id: p.requester_client_id.clone(),
+        subject_client_ids: p.subject_client_ids.clone(),
+        subject_token_types: short_types(&p.subject_token_types),
+        requester_must_be_in_subject_aud: p.requester_must_be_in_subject_aud,
+        targets: p.targets.clone(),
+        scopes: p.scopes.clone(),
+        mode: p.mode.as_str().to_string(),
+        actor_client_ids: p.actor_client_ids.clone(),
+        max_ttl_secs: p.max_ttl_secs,
+        issued_token_types: short_types(&p.issued_token_types),
+        max_act_depth: p.max_act_depth,
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+    }
+}
+
+pub(crate) fn new_exchange_policy(r: ExchangePolicyCreateRequest) -> NewExchangePolicy {
+    NewExchangePolicy {
+        enabled: r.enabled,
+        note: r.note,
+        requester_client_id: r.requester_client_id,
+        subject_client_ids: r.subject_client_ids,
+        subject_token_types: r.subject_token_types,
+        requester_must_be_in_subject_aud: r.requester_must_be_in_subject_aud,
+        targets: r.targets,
+        scopes: r.scopes,
+        mode: r.mode,
+        actor_client_ids: r.actor_client_ids,
+        max_ttl_secs: r.max_ttl_secs,
+        issued_token_types: r.issued_token_types,
+        max_act_depth: r.max_act_depth,
+    }
+}
+
+pub(crate) fn exchange_policy_patch(r: ExchangePolicyUpdateRequest) -> ExchangePolicyPatch {
+    ExchangePolicyPatch {
+        enabled: r.enabled,
+        note: r.note,
+        requester_client_id: r.requester_client_id,
+        subject_client_ids: r.subject_client_ids,
+        subject_token_types: r.subject_token_types,
+        requester_must_be_in_subject_aud: r.requester_must_be_in_subject_aud,
+        targets: r.targets,
+        scopes: r.scopes,
+        mode: r.mode,
+        actor_client_ids: r.actor_client_ids,
+        max_ttl_secs: r.max_ttl_secs,
+        issued_token_types: r.issued_token_types,
+        max_act_depth: r.max_act_depth,
+    }
+}
+
+/// The explain tool's request, as the token endpoint would read it: token types default
+/// to access tokens; an empty string is as absent.
+pub(crate) fn exchange_request(r: &ExchangeExplainRequest) -> ExchangeRequest {
+    let some = |v: &Option<String>| {
+        v.as_ref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.trim().to_string())
+    };
+    let access = TokenTypeUri::AccessToken.as_str().to_string();
+    let actor_token = some(&r.actor_token);
+    ExchangeRequest {
+        subject_token: r.subject_token.trim().to_string(),
+        subject_token_type: some(&r.subject_token_type).unwrap_or_else(|| access.clone()),
+        actor_token_type: actor_token
+            .as_ref()
+            .map(|_| some(&r.actor_token_type).unwrap_or(access)),
+        actor_token,
+        resource: some(&r.resource),
+        audience: some(&r.audience),
+        scope: some(&r.scope),
+        requested_token_type: some(&r.requested_token_type),
+    }
+}
+
+fn token_facts_dto(f: &TokenFacts) -> ExchangeTokenFactsDto {
+    ExchangeTokenFactsDto {
+        token_type: f.token_type.short().to_string(),
+        sub: f.sub.clone(),
+        client_id: f.client_id.clone(),
+        aud: f.aud.clone(),
+        scopes: f.scopes.clone(),
+        exp: f.exp,
+        jti: f.jti.clone(),
+        sid: f.sid.clone(),
+        act: f.act.clone(),
+    }
+}
+
+pub(crate) fn exchange_explain_dto(ev: &Evaluation) -> ExchangeExplainDto {
+    let mut dto = ExchangeExplainDto {
+        allowed: ev.outcome.is_ok(),
+        policy_id: None,
+        error: None,
+        error_description: None,
+        rule: None,
+        detail: None,
+        subject: ev.subject.as_ref().map(token_facts_dto),
+        actor: ev.actor.as_ref().map(token_facts_dto),
+        policies: ev
+            .policies
+            .iter()
+            .map(|v| ExchangePolicyVerdictDto {
+                policy_id: v.policy_id.clone(),
+                matched: v.matched,
+                rule: v.rule.map(str::to_string),
+                reason: v.reason.clone(),
+            })
+            .collect(),
+        issued_token_type: None,
+        token_type: None,
+        expires_in: None,
+        audience: None,
+        scopes: Vec::new(),
+        claims: None,
+    };
+    match &ev.outcome {
+        Ok(p) => {
+            dto.policy_id = Some(p.policy_id.clone());
+            dto.issued_token_type = Some(p.issued_token_type.as_str().to_string());
+            dto.token_type = Some(
+                if p.issued_token_type == TokenTypeUri::IdToken {
+                    "N_A"
+                } else {
+                    "Bearer"
+                }
+                .to_string(),
+            );
+            dto.expires_in = Some(p.expires_in);
+            dto.audience = Some(p.audience.clone());
+            dto.scopes = p.scopes.clone();
+            dto.claims = Some(p.claims.clone());
+        }
+        Err(r) => {
+            dto.error = Some(r.error.code.as_str().to_string());
+            dto.error_description = r.error.description().map(str::to_string);
+            dto.rule = Some(r.rule.to_string());
+            dto.detail = Some(r.detail.clone());
+        }
+    }
+    dto
 }
 
 #[cfg(test)]

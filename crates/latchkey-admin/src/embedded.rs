@@ -641,6 +641,84 @@ impl AdminBackend for Embedded {
         let patch = settings_patch(&req)?;
         settings_dto(&self.manager.settings_update(&self.actor, patch).await?)
     }
+
+    async fn exchange_policies_list(&self) -> AdminResult<Vec<ExchangePolicyDto>> {
+        Ok(self
+            .manager
+            .exchange_policies_list()
+            .await?
+            .iter()
+            .map(exchange_policy_dto)
+            .collect())
+    }
+
+    async fn exchange_policy_get(&self, id: &str) -> AdminResult<ExchangePolicyDto> {
+        Ok(exchange_policy_dto(
+            &self.manager.exchange_policy_get(id).await?,
+        ))
+    }
+
+    async fn exchange_policy_create(
+        &self,
+        req: ExchangePolicyCreateRequest,
+    ) -> AdminResult<ExchangePolicyDto> {
+        Ok(exchange_policy_dto(
+            &self
+                .manager
+                .exchange_policy_create(&self.actor, new_exchange_policy(req))
+                .await?,
+        ))
+    }
+
+    async fn exchange_policy_update(
+        &self,
+        id: &str,
+        req: ExchangePolicyUpdateRequest,
+    ) -> AdminResult<ExchangePolicyDto> {
+        Ok(exchange_policy_dto(
+            &self
+                .manager
+                .exchange_policy_update(&self.actor, id, exchange_policy_patch(req))
+                .await?,
+        ))
+    }
+
+    async fn exchange_policy_delete(&self, id: &str) -> AdminResult<()> {
+        Ok(self.manager.exchange_policy_delete(&self.actor, id).await?)
+    }
+
+    async fn exchange_policy_explain(
+        &self,
+        req: ExchangeExplainRequest,
+    ) -> AdminResult<ExchangeExplainDto> {
+        if req.requester_client_id.trim().is_empty() || req.subject_token.trim().is_empty() {
+            return Err(AdminError::invalid_input(
+                "name the requester client and paste a subject token",
+            ));
+        }
+        let request = exchange_request(&req);
+        let ev = match &self.provider {
+            Some(p) => {
+                p.explain_exchange(req.requester_client_id.trim(), &request)
+                    .await
+            }
+            // No server in this process (the CLI on a database file): the engine over
+            // this store, for the issuer the token names. Its signature is still checked
+            // against this store's keys, so the name alone proves nothing.
+            None => {
+                let issuer = latchkey_core::jwt::parse_structure(&request.subject_token)
+                    .ok()
+                    .and_then(|p| p.str_claim("iss").map(str::to_string))
+                    .unwrap_or_default();
+                self.manager
+                    .provider_for(&issuer)
+                    .explain_exchange(req.requester_client_id.trim(), &request)
+                    .await
+            }
+        }
+        .map_err(oauth_error)?;
+        Ok(exchange_explain_dto(&ev))
+    }
 }
 
 /// How often an idle event subscription looks for news: the console's live views lag

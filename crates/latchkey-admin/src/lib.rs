@@ -173,6 +173,26 @@ pub trait AdminBackend: Send + Sync {
     async fn api_key_create(&self, req: ApiKeyCreateRequest) -> AdminResult<ApiKeyCreated>;
     async fn api_key_revoke(&self, id: &str) -> AdminResult<ApiKeyDto>;
 
+    // token exchange (RFC 8693)
+    async fn exchange_policies_list(&self) -> AdminResult<Vec<ExchangePolicyDto>>;
+    async fn exchange_policy_get(&self, id: &str) -> AdminResult<ExchangePolicyDto>;
+    async fn exchange_policy_create(
+        &self,
+        req: ExchangePolicyCreateRequest,
+    ) -> AdminResult<ExchangePolicyDto>;
+    async fn exchange_policy_update(
+        &self,
+        id: &str,
+        req: ExchangePolicyUpdateRequest,
+    ) -> AdminResult<ExchangePolicyDto>;
+    async fn exchange_policy_delete(&self, id: &str) -> AdminResult<()>;
+    /// Dry run of an exchange through the token endpoint's own evaluation: nothing is
+    /// issued, written or audited.
+    async fn exchange_policy_explain(
+        &self,
+        req: ExchangeExplainRequest,
+    ) -> AdminResult<ExchangeExplainDto>;
+
     // runtime settings
     /// Token lifetimes, key rotation and limits in force, each with its default and
     /// whether an administrator set it.

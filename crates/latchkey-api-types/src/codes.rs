@@ -155,6 +155,14 @@ string_enum! {
         ApiKeyCreate = "api_key.create",
         ApiKeyRevoke = "api_key.revoke",
         SettingsUpdate = "settings.update",
+        ExchangePolicyCreate = "exchange_policy.create",
+        ExchangePolicyUpdate = "exchange_policy.update",
+        ExchangePolicyDelete = "exchange_policy.delete",
+        /// An RFC 8693 token exchange that issued a token.
+        TokenExchange = "token.exchange",
+        /// An RFC 8693 token exchange refused after the client authenticated, with the
+        /// rule that refused it.
+        TokenExchangeRefused = "token.exchange_refused",
     }
 }
 
@@ -177,7 +185,9 @@ impl AuditAction {
             ClientCreate | ClientUpdate | ClientDelete | ClientRotateSecret | ClientEnable
             | ClientDisable | ClientClone => EventKind::ClientChanged,
             ScopeCreate | ScopeDelete | UserCreate | UserEnable | UserSetPassword
-            | ApiKeyCreate | ApiKeyRevoke | SettingsUpdate => EventKind::Changed,
+            | ApiKeyCreate | ApiKeyRevoke | SettingsUpdate | ExchangePolicyCreate
+            | ExchangePolicyUpdate | ExchangePolicyDelete | TokenExchange
+            | TokenExchangeRefused => EventKind::Changed,
         }
     }
 }

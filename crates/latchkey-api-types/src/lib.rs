@@ -625,6 +625,188 @@ impl std::fmt::Debug for TokenRequest {
     }
 }
 
+// --- token exchange (RFC 8693) -------------------------------------------------------------
+
+/// A token-exchange policy: what a requester may exchange, for whom and for what. Token
+/// types are short names (`access_token`, `id_token`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExchangePolicyDto {
+    pub id: String,
+    pub enabled: bool,
+    pub note: String,
+    /// The confidential client that calls /token.
+    pub requester_client_id: String,
+    /// Whose tokens it may present; empty: any client's.
+    pub subject_client_ids: Vec<String>,
+    pub subject_token_types: Vec<String>,
+    /// The requester must be in the subject token's `aud` or be its client.
+    pub requester_must_be_in_subject_aud: bool,
+    /// Audiences / resource indicators the new tokens may be for.
+    pub targets: Vec<String>,
+    /// Empty: any subset of the subject's scopes; otherwise only these.
+    pub scopes: Vec<String>,
+    /// `impersonation` | `delegation` | `either`.
+    pub mode: String,
+    /// Clients whose tokens may be actor tokens; empty: only the requester's own.
+    pub actor_client_ids: Vec<String>,
+    pub max_ttl_secs: i64,
+    pub issued_token_types: Vec<String>,
+    pub max_act_depth: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// `POST /admin/v1/exchange-policies`. Absent fields take the defaults: enabled,
+/// `access_token` in and out, requester must be in the subject's `aud`, mode
+/// `impersonation`, lifetime cap 300 s, `act` depth 3.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct ExchangePolicyCreateRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub requester_client_id: String,
+    pub subject_client_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_token_types: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requester_must_be_in_subject_aud: Option<bool>,
+    pub targets: Vec<String>,
+    pub scopes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    pub actor_client_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_ttl_secs: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_types: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_act_depth: Option<i64>,
+}
+
+/// `PATCH /admin/v1/exchange-policies/{id}`: each present field replaces the policy's.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct ExchangePolicyUpdateRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requester_client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_client_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_token_types: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requester_must_be_in_subject_aud: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_client_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_ttl_secs: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_types: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_act_depth: Option<i64>,
+}
+
+/// `POST /admin/v1/exchange-policies/explain`: a token exchange as `requester_client_id`
+/// would send it (RFC 8693 §2.1), evaluated by the server's own rules and not carried
+/// out. Token types default to `access_token`.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct ExchangeExplainRequest {
+    pub requester_client_id: String,
+    pub subject_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_token_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_token_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_token_type: Option<String>,
+}
+
+impl std::fmt::Debug for ExchangeExplainRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExchangeExplainRequest")
+            .field("requester_client_id", &self.requester_client_id)
+            .field("subject_token", &"..")
+            .field("actor_token", &self.actor_token.as_ref().map(|_| ".."))
+            .field("audience", &self.audience)
+            .field("resource", &self.resource)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the evaluation learnt of a subject or actor token (identity claims only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ExchangeTokenFactsDto {
+    pub token_type: String,
+    pub sub: String,
+    pub client_id: String,
+    pub aud: Vec<String>,
+    pub scopes: Vec<String>,
+    pub exp: i64,
+    pub jti: Option<String>,
+    pub sid: Option<String>,
+    /// The token's own actor chain (RFC 8693 §4.1).
+    pub act: Option<Value>,
+}
+
+/// One policy's verdict on an explained exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExchangePolicyVerdictDto {
+    pub policy_id: String,
+    pub matched: bool,
+    /// The first rule of this policy the request failed (`policy.target`, …).
+    pub rule: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// The answer of the explain tool: allowed (which policy, and the claims of the token
+/// that would be issued) or refused (the error /token would answer, and exactly which
+/// rule refused and why). Nothing was issued or audited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ExchangeExplainDto {
+    pub allowed: bool,
+    /// The policy that allows it.
+    pub policy_id: Option<String>,
+    /// Refused: the OAuth error code /token would answer (RFC 8693 §2.2.2) …
+    pub error: Option<String>,
+    /// … its fixed description …
+    pub error_description: Option<String>,
+    /// … and, for the administrator only, the rule and why.
+    pub rule: Option<String>,
+    pub detail: Option<String>,
+    pub subject: Option<ExchangeTokenFactsDto>,
+    pub actor: Option<ExchangeTokenFactsDto>,
+    pub policies: Vec<ExchangePolicyVerdictDto>,
+    /// Allowed: what would be issued (RFC 8693 §2.2.1), and its claims.
+    pub issued_token_type: Option<String>,
+    /// `Bearer`, or `N_A` for an ID token.
+    pub token_type: Option<String>,
+    pub expires_in: Option<i64>,
+    pub audience: Option<String>,
+    pub scopes: Vec<String>,
+    pub claims: Option<Value>,
+}
+
 // --- runtime settings --------------------------------------------------------------------
 
 /// One runtime setting.

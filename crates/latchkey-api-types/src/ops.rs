@@ -78,6 +78,12 @@ macro_rules! for_each_admin_op {
             api_key_create POST "/admin/v1/api-keys" Write { "Create an API key; the key is in this response only" b[ApiKeyCreateRequest] r[ApiKeyCreated] st=201 };
             api_key_revoke POST "/admin/v1/api-keys/{id}/revoke" Write { "Revoke an API key" r[ApiKeyDto] };
             settings_get GET "/admin/v1/settings" Read { "Token lifetimes, key rotation and brute-force limits in force, each with its default and source" r[SettingsDto] };
+            exchange_policies_list GET "/admin/v1/exchange-policies" Read { "Token exchange policies (RFC 8693); no policy, no exchange" r[Vec<ExchangePolicyDto>] };
+            exchange_policy_create POST "/admin/v1/exchange-policies" Write { "Allow a token exchange: requester, subjects, targets, scopes, mode, lifetime" b[ExchangePolicyCreateRequest] r[ExchangePolicyDto] st=201 };
+            exchange_policy_explain POST "/admin/v1/exchange-policies/explain" Read { "Dry run of a token exchange: the policy that would allow it and the token's claims, or the rule that refuses it; nothing is issued" b[ExchangeExplainRequest] r[ExchangeExplainDto] };
+            exchange_policy_get GET "/admin/v1/exchange-policies/{id}" Read { "One token exchange policy" r[ExchangePolicyDto] };
+            exchange_policy_update PATCH "/admin/v1/exchange-policies/{id}" Write { "Change a token exchange policy" b[ExchangePolicyUpdateRequest] r[ExchangePolicyDto] };
+            exchange_policy_delete DELETE "/admin/v1/exchange-policies/{id}" Write { "Delete a token exchange policy" st=204 };
             settings_update PATCH "/admin/v1/settings" Write { "Set (a number) or reset to the default (null) runtime settings; every node applies them within a second" b[SettingsUpdateRequest] r[SettingsDto] };
         }
     };

@@ -30,6 +30,9 @@ pub fn schemas() -> Map<String, Value> {
         TokenCountDto, SecurityCountDto, StatsDto, HealthDto, KeyScheduleDto,
         KeysScheduleDto, TokenRequest, AdminEventDto, SettingDto, SettingsDto,
         SettingsUpdateRequest, ErrorCode, EventKind, AuditAction, SecurityFamily,
+        ExchangePolicyDto, ExchangePolicyCreateRequest, ExchangePolicyUpdateRequest,
+        ExchangeExplainRequest, ExchangeExplainDto, ExchangeTokenFactsDto,
+        ExchangePolicyVerdictDto,
         // The shell's own and the inspector's (`shell`).
         ConsoleStatus, ConnectionDto, ConnectionAddRequest, ClientTryRequest,
         ClientTryResult, Inspection, InactiveReason, ServerAnswer,

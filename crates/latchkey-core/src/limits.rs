@@ -38,3 +38,14 @@ pub const API_KEY_NAME_MAX: usize = 100;
 pub const API_KEY_MAX_TTL: i64 = 2 * 366 * 24 * 3600;
 /// Lifetime of an API key created without one: keys expire unless `never` is asked for.
 pub const API_KEY_DEFAULT_TTL: i64 = 90 * 86_400;
+
+/// Token exchange (RFC 8693): the default longest `act` chain an exchanged token may
+/// carry, and the ceiling no policy may exceed.
+pub const DEFAULT_MAX_ACT_DEPTH: i64 = 3;
+pub const MAX_ACT_DEPTH: i64 = 10;
+/// The default and greatest lifetime cap of a policy; a token never outlives its
+/// subject whatever the cap.
+pub const DEFAULT_EXCHANGE_TTL: i64 = 300;
+pub const MAX_EXCHANGE_TTL: i64 = MAX_ACCESS_TOKEN_TTL;
+pub const EXCHANGE_NOTE_MAX: usize = 500;
+pub const EXCHANGE_LIST_MAX: usize = 50;

@@ -305,6 +305,101 @@ pub struct AccessTokenRecord {
     pub expires_at: Timestamp,
 }
 
+string_enum!(
+    /// RFC 8693 §3 token type identifiers this server accepts as a subject or actor
+    /// token, or issues. `refresh_token` is named so it can be refused by name: it is
+    /// never a subject, and never issued by an exchange.
+    TokenTypeUri {
+        AccessToken => "urn:ietf:params:oauth:token-type:access_token",
+        IdToken => "urn:ietf:params:oauth:token-type:id_token",
+        RefreshToken => "urn:ietf:params:oauth:token-type:refresh_token",
+    }
+);
+
+impl TokenTypeUri {
+    /// The short name the admin API, the CLI and the console use (`access_token`, …).
+    pub fn short(&self) -> &'static str {
+        match self {
+            TokenTypeUri::AccessToken => "access_token",
+            TokenTypeUri::IdToken => "id_token",
+            TokenTypeUri::RefreshToken => "refresh_token",
+        }
+    }
+
+    /// Either form: the short name or the RFC 8693 URI.
+    pub fn parse_any(s: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|t| t.short() == s || t.as_str() == s)
+    }
+}
+
+string_enum!(
+    /// RFC 8693 §1.1: impersonation (no actor token; the new token is the subject's) or
+    /// delegation (an actor token; the new token names the actor in `act`).
+    ExchangeMode {
+        Impersonation => "impersonation",
+        Delegation => "delegation",
+        Either => "either",
+    }
+);
+
+/// An administrator's permission for token exchange (RFC 8693). Deny by default: an
+/// exchange happens only when an enabled policy allows every part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangePolicy {
+    pub id: String,
+    pub enabled: bool,
+    pub note: String,
+    /// The authenticated confidential client that calls /token.
+    pub requester_client_id: String,
+    /// Whose tokens it may present (the subject token's `client_id`/`azp`); empty: any.
+    pub subject_client_ids: Vec<String>,
+    /// Which kinds of subject token (never `refresh_token`).
+    pub subject_token_types: Vec<TokenTypeUri>,
+    /// The requester must be named in the subject token's `aud`, or be the client the
+    /// subject token was issued to.
+    pub requester_must_be_in_subject_aud: bool,
+    /// The audiences / resource indicators the new token may be for.
+    pub targets: Vec<String>,
+    /// Empty: any subset of the subject's scopes; otherwise only these (and still only
+    /// those the subject has).
+    pub scopes: Vec<String>,
+    pub mode: ExchangeMode,
+    /// Clients whose tokens may be actor tokens; empty: only the requester's own.
+    pub actor_client_ids: Vec<String>,
+    /// Upper bound of the new token's lifetime; it never outlives the subject token.
+    pub max_ttl_secs: i64,
+    /// What may be issued (never `refresh_token`).
+    pub issued_token_types: Vec<TokenTypeUri>,
+    /// Longest `act` chain the new token may carry.
+    pub max_act_depth: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What the server remembers of an exchanged token: where it came from, so that
+/// revoking the subject token revokes it (and its own descendants), and so the console
+/// can show the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeLineage {
+    /// The new token's `jti` (ID tokens issued by an exchange get one too).
+    pub jti: String,
+    /// The subject token's `jti`; `None` when the subject was an ID token.
+    pub parent_jti: Option<String>,
+    pub actor_jti: Option<String>,
+    /// The subject's session, inherited by the new token.
+    pub session_id: Option<String>,
+    pub requester_client_id: String,
+    pub subject: String,
+    pub subject_client_id: String,
+    pub policy_id: String,
+    pub issued_token_type: TokenTypeUri,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 /// Who did something.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {

@@ -293,7 +293,8 @@ pub trait SessionStore: Send + Sync {
         at: Timestamp,
         audit: &NewAuditEvent,
     ) -> StoreResult<RevokeImpact>;
-    /// Denylists one access token by `jti` until its expiry (RFC 7009 for JWT ATs).
+    /// Denylists one access token by `jti` until its expiry (RFC 7009 for JWT ATs),
+    /// with every token exchanged from it, directly or down a chain (RFC 8693 lineage).
     async fn access_token_revoke(&self, jti: &str, expires_at: Timestamp) -> StoreResult<()>;
     async fn access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
     /// Replay store for one-time JWT ids (client assertions, later DPoP proofs): records
@@ -374,6 +375,39 @@ pub trait ApiKeyStore: Send + Sync {
     async fn api_key_touch(&self, id: &str, at: Timestamp) -> StoreResult<()>;
 }
 
+/// Token exchange (RFC 8693): the administrators' policies and the lineage of every
+/// exchanged token.
+#[async_trait::async_trait]
+pub trait ExchangeStore: Send + Sync {
+    async fn exchange_policies_list(&self) -> StoreResult<Vec<ExchangePolicy>>;
+    async fn exchange_policy_get(&self, id: &str) -> StoreResult<Option<ExchangePolicy>>;
+    async fn exchange_policy_insert(
+        &self,
+        policy: &ExchangePolicy,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+    /// `NotFound` if there is no such policy.
+    async fn exchange_policy_update(
+        &self,
+        policy: &ExchangePolicy,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+    /// `NotFound` if there is no such policy.
+    async fn exchange_policy_delete(&self, id: &str, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Records an exchange in one transaction: the lineage row, the access-token record
+    /// (counted in its session like any other) and the audit event. Returns false and
+    /// writes nothing when the parent token was denylisted meanwhile, so a revocation
+    /// that races the exchange cannot leave a child alive.
+    async fn exchange_record(
+        &self,
+        lineage: &ExchangeLineage,
+        access: Option<&AccessTokenRecord>,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool>;
+    /// The lineage of one exchanged token, if it is one.
+    async fn exchange_lineage(&self, jti: &str) -> StoreResult<Option<ExchangeLineage>>;
+}
+
 /// The whole store: every noun's trait. Backends implement the narrow traits; a caller
 /// that needs everything (the engine, the admin service) holds an `Arc<dyn Store>`, and
 /// a feature that touches one noun can name just that trait.
@@ -387,6 +421,7 @@ pub trait Store:
     + AuditStore
     + SettingsStore
     + ApiKeyStore
+    + ExchangeStore
     + Send
     + Sync
     + 'static
@@ -403,6 +438,7 @@ impl<T> Store for T where
         + AuditStore
         + SettingsStore
         + ApiKeyStore
+        + ExchangeStore
         + Send
         + Sync
         + 'static

@@ -87,6 +87,10 @@ macro_rules! store_suite_tests {
             settings_are_replaced_by_a_put_with_its_audit_event,
             a_settings_put_based_on_an_older_version_writes_nothing,
             a_settings_change_moves_the_change_marker,
+            exchange_policies_round_trip_update_and_delete_with_their_audit_events,
+            deleting_a_client_deletes_the_exchange_policies_it_requests_under,
+            revoking_a_token_revokes_every_token_exchanged_from_it_down_the_chain,
+            an_exchange_is_not_recorded_once_its_parent_is_revoked,
         );
     };
     (@tests ($fixture:expr); $($case:ident),+ $(,)?) => {
@@ -2674,4 +2678,193 @@ pub async fn a_settings_change_moves_the_change_marker(store: &dyn Store) {
     if before.is_some() {
         assert_ne!(store.change_marker(), before);
     }
+}
+
+// --- token exchange (RFC 8693) -------------------------------------------------------
+
+pub fn exchange_policy(id: &str, requester: &str) -> ExchangePolicy {
+    ExchangePolicy {
+        id: id.to_owned(),
+        enabled: true,
+        note: "orders → billing, on the user's behalf".into(),
+        requester_client_id: requester.to_owned(),
+        subject_client_ids: vec![requester.to_owned(), "other client".into()],
+        subject_token_types: vec![TokenTypeUri::AccessToken, TokenTypeUri::IdToken],
+        requester_must_be_in_subject_aud: true,
+        targets: vec!["https://billing.example/api".into(), "billing".into()],
+        scopes: vec!["invoices:read".into()],
+        mode: ExchangeMode::Either,
+        actor_client_ids: vec![requester.to_owned()],
+        max_ttl_secs: 300,
+        issued_token_types: vec![TokenTypeUri::AccessToken],
+        max_act_depth: 3,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn lineage(
+    jti: &str,
+    parent: Option<&str>,
+    requester: &str,
+    expires_at: Timestamp,
+) -> ExchangeLineage {
+    ExchangeLineage {
+        jti: jti.to_owned(),
+        parent_jti: parent.map(str::to_owned),
+        actor_jti: None,
+        session_id: None,
+        requester_client_id: requester.to_owned(),
+        subject: "u-x".into(),
+        subject_client_id: requester.to_owned(),
+        policy_id: "xp-any".into(),
+        issued_token_type: TokenTypeUri::AccessToken,
+        issued_at: T0,
+        expires_at,
+    }
+}
+
+pub async fn exchange_policies_round_trip_update_and_delete_with_their_audit_events(
+    store: &dyn Store,
+) {
+    let (c, _) = seed(store, "xp-crud").await;
+    let p = exchange_policy("xp-crud-1", &c);
+    store
+        .exchange_policy_insert(&p, &audit("exchange_policy.create", &p.id))
+        .await
+        .expect("insert");
+    assert_eq!(
+        store.exchange_policy_get(&p.id).await.expect("get"),
+        Some(p.clone())
+    );
+    assert!(store
+        .exchange_policies_list()
+        .await
+        .expect("list")
+        .contains(&p));
+    assert!(is_conflict(
+        &store
+            .exchange_policy_insert(&p, &audit("exchange_policy.create", &p.id))
+            .await
+    ));
+    let mut changed = p.clone();
+    changed.enabled = false;
+    changed.mode = ExchangeMode::Delegation;
+    changed.targets = vec!["billing".into()];
+    changed.issued_token_types = vec![TokenTypeUri::IdToken];
+    changed.updated_at = T0 + 5;
+    store
+        .exchange_policy_update(&changed, &audit("exchange_policy.update", &p.id))
+        .await
+        .expect("update");
+    assert_eq!(
+        store.exchange_policy_get(&p.id).await.expect("get"),
+        Some(changed.clone())
+    );
+    let mut ghost = changed.clone();
+    ghost.id = "xp-crud-ghost".into();
+    assert!(is_not_found(
+        &store
+            .exchange_policy_update(&ghost, &audit("exchange_policy.update", "ghost"))
+            .await
+    ));
+    store
+        .exchange_policy_delete(&p.id, &audit("exchange_policy.delete", &p.id))
+        .await
+        .expect("delete");
+    assert_eq!(store.exchange_policy_get(&p.id).await.expect("get"), None);
+    assert!(is_not_found(
+        &store
+            .exchange_policy_delete(&p.id, &audit("exchange_policy.delete", &p.id))
+            .await
+    ));
+    for action in [
+        "exchange_policy.create",
+        "exchange_policy.update",
+        "exchange_policy.delete",
+    ] {
+        assert_eq!(audited(store, action, &p.id).await, 1, "{action}");
+    }
+}
+
+pub async fn deleting_a_client_deletes_the_exchange_policies_it_requests_under(store: &dyn Store) {
+    let (c, _) = seed(store, "xp-del").await;
+    let p = exchange_policy("xp-del-1", &c);
+    store
+        .exchange_policy_insert(&p, &audit("exchange_policy.create", &p.id))
+        .await
+        .expect("insert");
+    store
+        .client_delete(&c, &audit("client.delete", &c))
+        .await
+        .expect("delete client");
+    assert_eq!(store.exchange_policy_get(&p.id).await.expect("get"), None);
+}
+
+pub async fn revoking_a_token_revokes_every_token_exchanged_from_it_down_the_chain(
+    store: &dyn Store,
+) {
+    let (c, _) = seed(store, "xp-chain").await;
+    // root → a → b, root → c; "other" is unrelated.
+    for (jti, parent) in [
+        ("xp-chain-a", Some("xp-chain-root")),
+        ("xp-chain-b", Some("xp-chain-a")),
+        ("xp-chain-c", Some("xp-chain-root")),
+        ("xp-chain-other", Some("xp-chain-elsewhere")),
+    ] {
+        let rec = access(jti, None, &c);
+        assert!(store
+            .exchange_record(
+                &lineage(jti, parent, &c, T0 + 300),
+                Some(&rec),
+                &audit("token.exchange", jti)
+            )
+            .await
+            .expect("record"));
+    }
+    assert_eq!(
+        store
+            .exchange_lineage("xp-chain-b")
+            .await
+            .expect("lineage")
+            .and_then(|l| l.parent_jti),
+        Some("xp-chain-a".to_string())
+    );
+    store
+        .access_token_revoke("xp-chain-root", T0 + 600)
+        .await
+        .expect("revoke root");
+    for jti in ["xp-chain-root", "xp-chain-a", "xp-chain-b", "xp-chain-c"] {
+        assert!(
+            store.access_token_revoked(jti).await.expect("check"),
+            "{jti}"
+        );
+    }
+    assert!(!store
+        .access_token_revoked("xp-chain-other")
+        .await
+        .expect("check"));
+    assert_eq!(audited(store, "token.exchange", "xp-chain-b").await, 1);
+}
+
+pub async fn an_exchange_is_not_recorded_once_its_parent_is_revoked(store: &dyn Store) {
+    let (c, _) = seed(store, "xp-race").await;
+    store
+        .access_token_revoke("xp-race-parent", T0 + 600)
+        .await
+        .expect("revoke");
+    let recorded = store
+        .exchange_record(
+            &lineage("xp-race-child", Some("xp-race-parent"), &c, T0 + 300),
+            Some(&access("xp-race-child", None, &c)),
+            &audit("token.exchange", "xp-race-child"),
+        )
+        .await
+        .expect("record");
+    assert!(!recorded);
+    assert_eq!(
+        store.exchange_lineage("xp-race-child").await.expect("get"),
+        None
+    );
+    assert_eq!(audited(store, "token.exchange", "xp-race-child").await, 0);
 }

@@ -10,8 +10,8 @@
 
 use latchkey_core::error::StoreError;
 use latchkey_core::model::{
-    ApiKey, AuditEvent, AuthCode, Client, ClientSecret, DeviceCode, RefreshToken, Scope, Session,
-    SignIn, SigningKey, User,
+    ApiKey, AuditEvent, AuthCode, Client, ClientSecret, DeviceCode, ExchangeLineage,
+    ExchangePolicy, RefreshToken, Scope, Session, SignIn, SigningKey, TokenTypeUri, User,
 };
 use latchkey_core::settings::StoredSettings;
 use latchkey_core::store::AuthRequest;
@@ -481,6 +481,103 @@ impl TryFrom<SettingsRow> for StoredSettings {
                 .map_err(|e| StoreError::Corrupt(format!("settings.overrides: {e}")))?,
             version: r.version,
             updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ExchangePolicyRow {
+    pub id: String,
+    pub enabled: bool,
+    pub note: String,
+    pub requester_client_id: String,
+    pub subject_client_ids: String,
+    pub subject_token_types: String,
+    pub requester_must_be_in_subject_aud: bool,
+    pub targets: String,
+    pub scopes: String,
+    pub mode: String,
+    pub actor_client_ids: String,
+    pub max_ttl_secs: i64,
+    pub issued_token_types: String,
+    pub max_act_depth: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn token_types(text: &str, what: &str) -> Result<Vec<TokenTypeUri>, StoreError> {
+    from_json_list(text, what)?
+        .iter()
+        .map(|t| parse(t, what))
+        .collect()
+}
+
+impl TryFrom<ExchangePolicyRow> for ExchangePolicy {
+    type Error = StoreError;
+    fn try_from(r: ExchangePolicyRow) -> Result<Self, StoreError> {
+        Ok(ExchangePolicy {
+            subject_client_ids: from_json_list(
+                &r.subject_client_ids,
+                "exchange_policies.subject_client_ids",
+            )?,
+            subject_token_types: token_types(
+                &r.subject_token_types,
+                "exchange_policies.subject_token_types",
+            )?,
+            targets: from_json_list(&r.targets, "exchange_policies.targets")?,
+            scopes: from_json_list(&r.scopes, "exchange_policies.scopes")?,
+            mode: parse(&r.mode, "exchange_policies.mode")?,
+            actor_client_ids: from_json_list(
+                &r.actor_client_ids,
+                "exchange_policies.actor_client_ids",
+            )?,
+            issued_token_types: token_types(
+                &r.issued_token_types,
+                "exchange_policies.issued_token_types",
+            )?,
+            id: r.id,
+            enabled: r.enabled,
+            note: r.note,
+            requester_client_id: r.requester_client_id,
+            requester_must_be_in_subject_aud: r.requester_must_be_in_subject_aud,
+            max_ttl_secs: r.max_ttl_secs,
+            max_act_depth: r.max_act_depth,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ExchangeLineageRow {
+    pub jti: String,
+    pub parent_jti: Option<String>,
+    pub actor_jti: Option<String>,
+    pub session_id: Option<String>,
+    pub requester_client_id: String,
+    pub subject: String,
+    pub subject_client_id: String,
+    pub policy_id: String,
+    pub issued_token_type: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+impl TryFrom<ExchangeLineageRow> for ExchangeLineage {
+    type Error = StoreError;
+    fn try_from(r: ExchangeLineageRow) -> Result<Self, StoreError> {
+        Ok(ExchangeLineage {
+            issued_token_type: parse(&r.issued_token_type, "token_exchanges.issued_token_type")?,
+            jti: r.jti,
+            parent_jti: r.parent_jti,
+            actor_jti: r.actor_jti,
+            session_id: r.session_id,
+            requester_client_id: r.requester_client_id,
+            subject: r.subject,
+            subject_client_id: r.subject_client_id,
+            policy_id: r.policy_id,
+            issued_at: r.issued_at,
+            expires_at: r.expires_at,
         })
     }
 }

@@ -562,6 +562,13 @@ macro_rules! sql_store {
                 audit: &NewAuditEvent,
             ) -> Done<()> {
                 const OP: &str = "client_delete";
+                // Its exchange policies go too: a client registered later under the
+                // same id must not inherit the permission to exchange.
+                sqlx::query("DELETE FROM exchange_policies WHERE requester_client_id = $1")
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db(OP))?;
                 // Secrets, consents, codes, device codes, sessions, refresh tokens and
                 // access records go with it through ON DELETE CASCADE.
                 let done = sqlx::query("DELETE FROM clients WHERE id = $1")
@@ -1299,7 +1306,164 @@ macro_rules! sql_store {
                 .execute(&mut *conn)
                 .await
                 .map_err(db("access_token_revoke"))?;
+                // RFC 8693 lineage: every token exchanged from this one, and from those,
+                // dies with it. `UNION` (not `ALL`) stops at a jti already collected.
+                // `WHERE 1 = 1` keeps SQLite from reading `ON` as a join constraint.
+                sqlx::query(
+                    "WITH RECURSIVE descendants (jti, expires_at) AS ( \
+                       SELECT jti, expires_at FROM token_exchanges WHERE parent_jti = $1 \
+                       UNION \
+                       SELECT t.jti, t.expires_at FROM token_exchanges t \
+                       JOIN descendants d ON t.parent_jti = d.jti) \
+                     INSERT INTO revoked_jtis (jti, expires_at) \
+                     SELECT jti, expires_at FROM descendants WHERE 1 = 1 \
+                     ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(jti)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("access_token_revoke"))?;
                 commit(())
+            }
+
+            // --- token exchange (RFC 8693) -------------------------------------------
+
+            pub(super) async fn exchange_policy_insert(
+                conn: &mut Conn,
+                p: &ExchangePolicy,
+                audit: &NewAuditEvent,
+            ) -> Done<()> {
+                const OP: &str = "exchange_policy_insert";
+                sqlx::query(
+                    "INSERT INTO exchange_policies (id, enabled, note, requester_client_id, \
+                     subject_client_ids, subject_token_types, requester_must_be_in_subject_aud, \
+                     targets, scopes, mode, actor_client_ids, max_ttl_secs, issued_token_types, \
+                     max_act_depth, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                )
+                .bind(&p.id)
+                .bind(p.enabled)
+                .bind(&p.note)
+                .bind(&p.requester_client_id)
+                .bind(to_json_list(&p.subject_client_ids)?)
+                .bind(to_json_list(&token_type_names(&p.subject_token_types))?)
+                .bind(p.requester_must_be_in_subject_aud)
+                .bind(to_json_list(&p.targets)?)
+                .bind(to_json_list(&p.scopes)?)
+                .bind(p.mode.as_str())
+                .bind(to_json_list(&p.actor_client_ids)?)
+                .bind(p.max_ttl_secs)
+                .bind(to_json_list(&token_type_names(&p.issued_token_types))?)
+                .bind(p.max_act_depth)
+                .bind(p.created_at)
+                .bind(p.updated_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                insert_audit(conn, OP, audit).await?;
+                commit(())
+            }
+
+            pub(super) async fn exchange_policy_update(
+                conn: &mut Conn,
+                p: &ExchangePolicy,
+                audit: &NewAuditEvent,
+            ) -> Done<()> {
+                const OP: &str = "exchange_policy_update";
+                let done = sqlx::query(
+                    "UPDATE exchange_policies SET enabled = $2, note = $3, \
+                     requester_client_id = $4, subject_client_ids = $5, \
+                     subject_token_types = $6, requester_must_be_in_subject_aud = $7, \
+                     targets = $8, scopes = $9, mode = $10, actor_client_ids = $11, \
+                     max_ttl_secs = $12, issued_token_types = $13, max_act_depth = $14, \
+                     updated_at = $15 WHERE id = $1",
+                )
+                .bind(&p.id)
+                .bind(p.enabled)
+                .bind(&p.note)
+                .bind(&p.requester_client_id)
+                .bind(to_json_list(&p.subject_client_ids)?)
+                .bind(to_json_list(&token_type_names(&p.subject_token_types))?)
+                .bind(p.requester_must_be_in_subject_aud)
+                .bind(to_json_list(&p.targets)?)
+                .bind(to_json_list(&p.scopes)?)
+                .bind(p.mode.as_str())
+                .bind(to_json_list(&p.actor_client_ids)?)
+                .bind(p.max_ttl_secs)
+                .bind(to_json_list(&token_type_names(&p.issued_token_types))?)
+                .bind(p.max_act_depth)
+                .bind(p.updated_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                affected(done.rows_affected())?;
+                insert_audit(conn, OP, audit).await?;
+                commit(())
+            }
+
+            pub(super) async fn exchange_policy_delete(
+                conn: &mut Conn,
+                id: &str,
+                audit: &NewAuditEvent,
+            ) -> Done<()> {
+                const OP: &str = "exchange_policy_delete";
+                let done = sqlx::query("DELETE FROM exchange_policies WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db(OP))?;
+                affected(done.rows_affected())?;
+                insert_audit(conn, OP, audit).await?;
+                commit(())
+            }
+
+            pub(super) async fn exchange_record(
+                conn: &mut Conn,
+                l: &ExchangeLineage,
+                access: Option<&AccessTokenRecord>,
+                audit: &NewAuditEvent,
+            ) -> Done<bool> {
+                const OP: &str = "exchange_record";
+                if let Some(parent) = &l.parent_jti {
+                    let n: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM revoked_jtis WHERE jti = $1")
+                            .bind(parent)
+                            .fetch_one(&mut *conn)
+                            .await
+                            .map_err(db(OP))?;
+                    if n > 0 {
+                        return Ok(Finish::Rollback(false));
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO token_exchanges (jti, parent_jti, actor_jti, session_id, \
+                     requester_client_id, subject, subject_client_id, policy_id, \
+                     issued_token_type, issued_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&l.jti)
+                .bind(&l.parent_jti)
+                .bind(&l.actor_jti)
+                .bind(&l.session_id)
+                .bind(&l.requester_client_id)
+                .bind(&l.subject)
+                .bind(&l.subject_client_id)
+                .bind(&l.policy_id)
+                .bind(l.issued_token_type.as_str())
+                .bind(l.issued_at)
+                .bind(l.expires_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                if let Some(a) = access {
+                    insert_access(conn, OP, a).await?;
+                }
+                insert_audit(conn, OP, audit).await?;
+                commit(true)
+            }
+
+            fn token_type_names(list: &[TokenTypeUri]) -> Vec<&'static str> {
+                list.iter().map(TokenTypeUri::as_str).collect()
             }
 
             /// First use wins through the primary key; an entry stays until
@@ -1336,6 +1500,7 @@ macro_rules! sql_store {
                 "DELETE FROM revoked_jtis WHERE expires_at <= $1",
                 "DELETE FROM used_jtis WHERE expires_at <= $1",
                 "DELETE FROM access_tokens WHERE expires_at <= $1",
+                "DELETE FROM token_exchanges WHERE expires_at <= $1",
             ];
 
             pub(super) async fn purge(conn: &mut Conn, sql: &'static str, at: Timestamp) -> Done<u64> {
@@ -2421,6 +2586,88 @@ macro_rules! sql_store {
                             Box::pin(async move { ops::api_key_touch(c, &id, at).await })
                         })
                         .await
+                    }
+                }
+
+                $crate::latchkey_core::store::ExchangeStore {
+                    async fn exchange_policies_list(&self) -> StoreResult<Vec<ExchangePolicy>> {
+                        const OP: &str = "exchange_policies_list";
+                        let rows: Vec<rows::ExchangePolicyRow> = sqlx::query_as(
+                            "SELECT * FROM exchange_policies ORDER BY requester_client_id, created_at, id",
+                        )
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(ops::db(OP))?;
+                        $crate::conv_all(OP, rows)
+                    }
+
+                    async fn exchange_policy_get(&self, id: &str) -> StoreResult<Option<ExchangePolicy>> {
+                        const OP: &str = "exchange_policy_get";
+                        let row: Option<rows::ExchangePolicyRow> =
+                            sqlx::query_as("SELECT * FROM exchange_policies WHERE id = $1")
+                                .bind(id)
+                                .fetch_optional(self.reader())
+                                .await
+                                .map_err(ops::db(OP))?;
+                        row.map(|r| $crate::conv(OP, r)).transpose()
+                    }
+
+                    async fn exchange_policy_insert(
+                        &self,
+                        policy: &ExchangePolicy,
+                        audit: &NewAuditEvent,
+                    ) -> StoreResult<()> {
+                        let (policy, audit) = (policy.clone(), audit.clone());
+                        self.run(Write::new("exchange_policy_insert").publish(), move |c| {
+                            Box::pin(async move { ops::exchange_policy_insert(c, &policy, &audit).await })
+                        })
+                        .await
+                    }
+
+                    async fn exchange_policy_update(
+                        &self,
+                        policy: &ExchangePolicy,
+                        audit: &NewAuditEvent,
+                    ) -> StoreResult<()> {
+                        let (policy, audit) = (policy.clone(), audit.clone());
+                        self.run(Write::new("exchange_policy_update").publish(), move |c| {
+                            Box::pin(async move { ops::exchange_policy_update(c, &policy, &audit).await })
+                        })
+                        .await
+                    }
+
+                    async fn exchange_policy_delete(&self, id: &str, audit: &NewAuditEvent) -> StoreResult<()> {
+                        let (id, audit) = (id.to_owned(), audit.clone());
+                        self.run(Write::new("exchange_policy_delete").publish(), move |c| {
+                            Box::pin(async move { ops::exchange_policy_delete(c, &id, &audit).await })
+                        })
+                        .await
+                    }
+
+                    async fn exchange_record(
+                        &self,
+                        lineage: &ExchangeLineage,
+                        access: Option<&AccessTokenRecord>,
+                        audit: &NewAuditEvent,
+                    ) -> StoreResult<bool> {
+                        let (lineage, access, audit) = (lineage.clone(), access.cloned(), audit.clone());
+                        self.run(Write::new("exchange_record").retry(), move |c| {
+                            Box::pin(async move {
+                                ops::exchange_record(c, &lineage, access.as_ref(), &audit).await
+                            })
+                        })
+                        .await
+                    }
+
+                    async fn exchange_lineage(&self, jti: &str) -> StoreResult<Option<ExchangeLineage>> {
+                        const OP: &str = "exchange_lineage";
+                        let row: Option<rows::ExchangeLineageRow> =
+                            sqlx::query_as("SELECT * FROM token_exchanges WHERE jti = $1")
+                                .bind(jti)
+                                .fetch_optional(self.reader())
+                                .await
+                                .map_err(ops::db(OP))?;
+                        row.map(|r| $crate::conv(OP, r)).transpose()
                     }
                 }
             }

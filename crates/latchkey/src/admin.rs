@@ -102,6 +102,12 @@ pub enum Resource {
         #[command(subcommand)]
         verb: ApiKeysCmd,
     },
+    /// Token exchange (RFC 8693) policies: who may trade which tokens for what; no
+    /// policy, no exchange
+    ExchangePolicies {
+        #[command(subcommand)]
+        verb: ExchangePoliciesCmd,
+    },
     /// Token lifetimes, key rotation and brute-force limits, changeable at runtime
     Settings {
         #[command(subcommand)]
@@ -475,6 +481,112 @@ pub enum ApiKeysCmd {
     List,
     /// The key stops working at once
     Revoke { id: String },
+}
+
+const EXCHANGE_MODES: [&str; 3] = ["impersonation", "delegation", "either"];
+const TOKEN_TYPES: [&str; 2] = ["access_token", "id_token"];
+
+/// The policy fields `create` and `update` share. On `update`, a list flag replaces the
+/// whole list and an absent flag leaves the field as it is.
+#[derive(Debug, Args)]
+pub struct ExchangePolicyArgs {
+    /// Audience or resource the new tokens may be for (repeatable)
+    #[arg(long = "target", value_name = "AUDIENCE")]
+    pub targets: Vec<String>,
+    /// Client whose tokens may be presented as subject (repeatable) [default: any]
+    #[arg(long = "subject-client", value_name = "CLIENT_ID")]
+    pub subject_clients: Vec<String>,
+    /// Scope the new tokens may carry (repeatable, or space/comma separated) [default:
+    /// any subset of the subject token's]
+    #[arg(long = "scope", value_name = "S")]
+    pub scopes: Vec<String>,
+    /// impersonation (no actor token), delegation (actor token, `act` claim) or either
+    /// [create default: impersonation]
+    #[arg(long, value_name = "MODE", value_parser = EXCHANGE_MODES)]
+    pub mode: Option<String>,
+    /// Client whose tokens may be actor tokens (repeatable) [default: the requester's own]
+    #[arg(long = "actor", value_name = "CLIENT_ID")]
+    pub actors: Vec<String>,
+    /// Longest lifetime of a new token in seconds; never past the subject's [create
+    /// default: 300]
+    #[arg(long, value_name = "SECS")]
+    pub max_ttl: Option<i64>,
+    /// Subject token type accepted (repeatable) [create default: access_token]
+    #[arg(long = "subject-token-type", value_name = "TYPE", value_parser = TOKEN_TYPES)]
+    pub subject_token_types: Vec<String>,
+    /// Token type that may be issued (repeatable) [create default: access_token]
+    #[arg(long = "issue", value_name = "TYPE", value_parser = TOKEN_TYPES)]
+    pub issued_token_types: Vec<String>,
+    /// Whether the requester must be in the subject token's aud (or be its client)
+    /// [create default: true]
+    #[arg(long, value_name = "BOOL")]
+    pub requester_in_aud: Option<bool>,
+    /// Longest act chain (delegation depth) [create default: 3]
+    #[arg(long, value_name = "N")]
+    pub max_act_depth: Option<i64>,
+    /// A note for other administrators
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExchangePoliciesCmd {
+    /// Allow REQUESTER to exchange tokens for TARGET(s); prints the policy with its id
+    Create {
+        /// The confidential client that calls /token
+        #[arg(long, value_name = "CLIENT_ID")]
+        requester: String,
+        #[command(flatten)]
+        fields: ExchangePolicyArgs,
+        /// Create it disabled
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// Every policy
+    List,
+    /// One policy
+    Get { id: String },
+    /// Change a policy: each flag given replaces that field
+    Update {
+        id: String,
+        /// Move the policy to another requester client
+        #[arg(long, value_name = "CLIENT_ID")]
+        requester: Option<String>,
+        #[command(flatten)]
+        fields: ExchangePolicyArgs,
+        /// Enable (`true`) or disable (`false`) the policy
+        #[arg(long, value_name = "BOOL")]
+        enabled: Option<bool>,
+    },
+    /// Delete a policy (exchanges it allowed stop at once)
+    Delete { id: String },
+    /// Dry run: which policy would allow REQUESTER's exchange and what token would come
+    /// out, or which rule refuses it and why. Nothing is issued.
+    Explain {
+        #[arg(long, value_name = "CLIENT_ID")]
+        requester: String,
+        /// The audience or resource asked for
+        #[arg(long, value_name = "AUDIENCE")]
+        target: String,
+        /// File holding the subject token (`-` for stdin)
+        #[arg(long, value_name = "F")]
+        subject_token_file: PathBuf,
+        /// File holding the actor token (delegation)
+        #[arg(long, value_name = "F")]
+        actor_token_file: Option<PathBuf>,
+        /// The subject token's type [default: access_token]
+        #[arg(long, value_name = "TYPE", value_parser = TOKEN_TYPES)]
+        subject_token_type: Option<String>,
+        /// The actor token's type [default: access_token]
+        #[arg(long, value_name = "TYPE", value_parser = TOKEN_TYPES)]
+        actor_token_type: Option<String>,
+        /// Scope asked for (space separated)
+        #[arg(long, value_name = "S")]
+        scope: Option<String>,
+        /// The token type asked for [default: access_token]
+        #[arg(long, value_name = "TYPE", value_parser = TOKEN_TYPES)]
+        requested_token_type: Option<String>,
+    },
 }
 
 // Parsed once per process, like `Resource`.
@@ -873,6 +985,7 @@ async fn dispatch(b: &dyn AdminBackend, out: &Out, r: Resource) -> Result<(), Ad
         Resource::Sessions { verb } => sessions(b, out, verb).await,
         Resource::Audit { verb } => audit(b, out, verb).await,
         Resource::ApiKeys { verb } => api_keys(b, out, verb).await,
+        Resource::ExchangePolicies { verb } => exchange_policies(b, out, verb).await,
         Resource::Settings { verb } => settings(b, out, verb).await,
         Resource::Stats { minutes } => stats(b, out, minutes).await,
         Resource::Login { .. } | Resource::Logout => Err(AdminError::invalid_input(
@@ -1636,6 +1749,269 @@ async fn audit(b: &dyn AdminBackend, out: &Out, verb: AuditCmd) -> Result<(), Ad
 }
 
 // --- admin API keys ----------------------------------------------------------------------
+
+// --- token exchange policies ---------------------------------------------------------------
+
+fn short_token_type(t: &str) -> String {
+    t.rsplit(':').next().unwrap_or(t).to_string()
+}
+
+fn policy_details(p: &ExchangePolicyDto) -> String {
+    let list = |v: &[String], empty: &str| {
+        if v.is_empty() {
+            empty.to_string()
+        } else {
+            v.join(" ")
+        }
+    };
+    let mut t = Table::new(&["FIELD", "VALUE"]);
+    let rows: Vec<(&str, String)> = vec![
+        ("id", p.id.clone()),
+        (
+            "status",
+            if p.enabled { "enabled" } else { "disabled" }.into(),
+        ),
+        ("requester", p.requester_client_id.clone()),
+        ("targets", list(&p.targets, "-")),
+        ("subject_clients", list(&p.subject_client_ids, "any")),
+        ("subject_token_types", list(&p.subject_token_types, "-")),
+        (
+            "requester_in_subject_aud",
+            p.requester_must_be_in_subject_aud.to_string(),
+        ),
+        ("scopes", list(&p.scopes, "any of the subject's")),
+        ("mode", p.mode.clone()),
+        ("actors", list(&p.actor_client_ids, "the requester's own")),
+        ("max_ttl", duration(p.max_ttl_secs)),
+        ("issued_token_types", list(&p.issued_token_types, "-")),
+        ("max_act_depth", p.max_act_depth.to_string()),
+        ("note", opt(Some(p.note.as_str()))),
+        ("created_at", time(p.created_at)),
+        ("updated_at", time(p.updated_at)),
+    ];
+    for (k, v) in rows {
+        t.row(vec![k.to_string(), v]);
+    }
+    t.render()
+}
+
+fn read_token_file(path: &std::path::Path) -> Result<String, AdminError> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| AdminError::invalid_input(format!("cannot read stdin: {e}")))?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(|e| {
+            AdminError::invalid_input(format!("cannot read {}: {e}", path.display()))
+        })?
+    };
+    Ok(text.trim().to_string())
+}
+
+fn non_empty(v: Vec<String>) -> Option<Vec<String>> {
+    (!v.is_empty()).then_some(v)
+}
+
+fn explain_text(e: &ExchangeExplainDto) -> String {
+    let mut s = String::new();
+    if e.allowed {
+        s.push_str(&format!(
+            "Allowed by policy {}: a {} ({}) for {} with scope \"{}\", expiring in {}.\n",
+            e.policy_id.as_deref().unwrap_or("-"),
+            short_token_type(e.issued_token_type.as_deref().unwrap_or("-")),
+            e.token_type.as_deref().unwrap_or("-"),
+            e.audience.as_deref().unwrap_or("-"),
+            e.scopes.join(" "),
+            duration(e.expires_in.unwrap_or(0)),
+        ));
+        if let Some(c) = &e.claims {
+            s.push_str("claims:\n");
+            s.push_str(&serde_json::to_string_pretty(c).unwrap_or_default());
+            s.push('\n');
+        }
+    } else {
+        s.push_str(&format!(
+            "Refused: /token would answer {} (\"{}\").\nrule    {}\nwhy     {}\n",
+            e.error.as_deref().unwrap_or("-"),
+            e.error_description.as_deref().unwrap_or(""),
+            e.rule.as_deref().unwrap_or("-"),
+            e.detail.as_deref().unwrap_or("-"),
+        ));
+    }
+    if let Some(sub) = &e.subject {
+        s.push_str(&format!(
+            "subject {} ({} of client {}, scope \"{}\")\n",
+            sub.sub,
+            sub.token_type,
+            sub.client_id,
+            sub.scopes.join(" ")
+        ));
+    }
+    if let Some(a) = &e.actor {
+        s.push_str(&format!("actor   {} (client {})\n", a.sub, a.client_id));
+    }
+    if !e.policies.is_empty() {
+        let mut t = Table::new(&["POLICY", "MATCHED", "RULE", "REASON"]);
+        for v in &e.policies {
+            t.row(vec![
+                v.policy_id.clone(),
+                if v.matched { "yes" } else { "no" }.into(),
+                opt(v.rule.as_deref()),
+                opt(v.reason.as_deref()),
+            ]);
+        }
+        s.push_str(&t.render());
+    }
+    s
+}
+
+async fn exchange_policies(
+    b: &dyn AdminBackend,
+    out: &Out,
+    verb: ExchangePoliciesCmd,
+) -> Result<(), AdminError> {
+    match verb {
+        ExchangePoliciesCmd::Create {
+            requester,
+            fields: f,
+            disabled,
+        } => {
+            let p = b
+                .exchange_policy_create(ExchangePolicyCreateRequest {
+                    enabled: disabled.then_some(false),
+                    note: f.note,
+                    requester_client_id: requester,
+                    subject_client_ids: f.subject_clients,
+                    subject_token_types: non_empty(f.subject_token_types),
+                    requester_must_be_in_subject_aud: f.requester_in_aud,
+                    targets: f.targets,
+                    scopes: split_scopes(&f.scopes),
+                    mode: f.mode,
+                    actor_client_ids: f.actors,
+                    max_ttl_secs: f.max_ttl,
+                    issued_token_types: non_empty(f.issued_token_types),
+                    max_act_depth: f.max_act_depth,
+                })
+                .await?;
+            out.show(&p, |p| {
+                format!("Created exchange policy {}.\n{}", p.id, policy_details(p))
+            })
+        }
+        ExchangePoliciesCmd::List => {
+            let list = b.exchange_policies_list().await?;
+            out.show(&list, |list| {
+                if list.is_empty() {
+                    return "No exchange policies: no client may exchange tokens. Create one \
+                            with `latchkey admin exchange-policies create --requester … --target …`."
+                        .to_string();
+                }
+                let mut t = Table::new(&[
+                    "ID", "STATUS", "REQUESTER", "TARGETS", "SUBJECTS", "SCOPES", "MODE", "MAX TTL",
+                ]);
+                for p in list {
+                    t.row(vec![
+                        p.id.clone(),
+                        if p.enabled { "enabled" } else { "disabled" }.into(),
+                        p.requester_client_id.clone(),
+                        p.targets.join(" "),
+                        if p.subject_client_ids.is_empty() {
+                            "any".into()
+                        } else {
+                            p.subject_client_ids.join(" ")
+                        },
+                        if p.scopes.is_empty() {
+                            "subject's".into()
+                        } else {
+                            p.scopes.join(" ")
+                        },
+                        p.mode.clone(),
+                        duration(p.max_ttl_secs),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        ExchangePoliciesCmd::Get { id } => {
+            let p = b.exchange_policy_get(&id).await?;
+            out.show(&p, policy_details)
+        }
+        ExchangePoliciesCmd::Update {
+            id,
+            requester,
+            fields: f,
+            enabled,
+        } => {
+            let p = b
+                .exchange_policy_update(
+                    &id,
+                    ExchangePolicyUpdateRequest {
+                        enabled,
+                        note: f.note,
+                        requester_client_id: requester,
+                        subject_client_ids: non_empty(f.subject_clients),
+                        subject_token_types: non_empty(f.subject_token_types),
+                        requester_must_be_in_subject_aud: f.requester_in_aud,
+                        targets: non_empty(f.targets),
+                        scopes: non_empty(split_scopes(&f.scopes)),
+                        mode: f.mode,
+                        actor_client_ids: non_empty(f.actors),
+                        max_ttl_secs: f.max_ttl,
+                        issued_token_types: non_empty(f.issued_token_types),
+                        max_act_depth: f.max_act_depth,
+                    },
+                )
+                .await?;
+            out.show(&p, |p| {
+                format!("Updated exchange policy {}.\n{}", p.id, policy_details(p))
+            })
+        }
+        ExchangePoliciesCmd::Delete { id } => {
+            b.exchange_policy_delete(&id).await?;
+            out.show(&serde_json::json!({ "deleted": true, "id": id }), |_| {
+                format!("Deleted exchange policy {id}.")
+            })
+        }
+        ExchangePoliciesCmd::Explain {
+            requester,
+            target,
+            subject_token_file,
+            actor_token_file,
+            subject_token_type,
+            actor_token_type,
+            scope,
+            requested_token_type,
+        } => {
+            let subject_token = read_token_file(&subject_token_file)?;
+            let actor_token = match &actor_token_file {
+                Some(f) => Some(read_token_file(f)?),
+                None => None,
+            };
+            // A URI is a resource indicator (RFC 8707), anything else a logical
+            // audience (RFC 8693 §2.1); the token endpoint reads them alike.
+            let (resource, audience) = if target.contains("://") {
+                (Some(target), None)
+            } else {
+                (None, Some(target))
+            };
+            let e = b
+                .exchange_policy_explain(ExchangeExplainRequest {
+                    requester_client_id: requester,
+                    subject_token,
+                    subject_token_type,
+                    actor_token,
+                    actor_token_type,
+                    audience,
+                    resource,
+                    scope,
+                    requested_token_type,
+                })
+                .await?;
+            out.show(&e, explain_text)
+        }
+    }
+}
 
 async fn api_keys(b: &dyn AdminBackend, out: &Out, verb: ApiKeysCmd) -> Result<(), AdminError> {
     match verb {

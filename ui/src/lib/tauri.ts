@@ -92,5 +92,12 @@ export function tauriApi(): AdminApi {
 
     settingsGet: () => call('settings_get'),
     settingsUpdate: (req) => call('settings_update', { req }),
+
+    exchangePoliciesList: () => call('exchange_policies_list'),
+    exchangePolicyGet: (id) => call('exchange_policy_get', { id }),
+    exchangePolicyCreate: (req) => call('exchange_policy_create', { req }),
+    exchangePolicyUpdate: (id, req) => call('exchange_policy_update', { id, req }),
+    exchangePolicyDelete: (id) => call('exchange_policy_delete', { id }),
+    exchangePolicyExplain: (req) => call('exchange_policy_explain', { req }),
   };
 }

@@ -20,6 +20,7 @@ mod api_keys;
 mod audit;
 mod clients;
 mod console;
+mod exchange_policies;
 mod scopes;
 mod sessions;
 mod settings;
@@ -35,6 +36,7 @@ pub use crate::oauth::key_lifecycle::{key_summary, KeyRevocation, KeyRotation};
 pub use api_keys::*;
 pub use clients::*;
 pub use console::*;
+pub use exchange_policies::*;
 pub use scopes::*;
 pub use sessions::*;
 pub use settings::*;
@@ -125,6 +127,9 @@ pub struct Manager {
     policy: ManagePolicy,
     /// Where the change came from (the admin API caller's address), for the audit log.
     source_ip: Option<String>,
+    /// The admin API's URL when this store has one (RFC 8707 resource indicator): never
+    /// a target of token exchange.
+    admin_api: Option<String>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -152,7 +157,14 @@ impl Manager {
             kek,
             policy,
             source_ip: None,
+            admin_api: None,
         }
+    }
+
+    /// The same operations, knowing the admin API's URL (policies may not target it).
+    pub fn with_admin_api(mut self, url: Option<String>) -> Self {
+        self.admin_api = url;
+        self
     }
 
     /// The same operations, recording `ip` as the source of every change.
@@ -168,6 +180,25 @@ impl Manager {
         action: impl Into<String>,
     ) -> NewAuditEvent {
         NewAuditEvent::new(at, actor, action).ip(self.source_ip.clone())
+    }
+
+    /// The engine over this manager's store, clock and KEK for `issuer`, for what an
+    /// administrator asks of the engine without a server in this process (the explain
+    /// tool of token exchange). Engine defaults otherwise.
+    pub fn provider_for(&self, issuer: &str) -> crate::oauth::Provider {
+        let mut config = crate::oauth::Config::new(issuer);
+        config.defaults = self.policy.defaults;
+        config.jwks_max_age = self.policy.jwks_max_age;
+        let p = crate::oauth::Provider::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.kek.clone(),
+            config,
+        );
+        if let Some(api) = &self.admin_api {
+            p.set_admin_api(api.clone());
+        }
+        p
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -196,5 +227,6 @@ impl crate::oauth::Provider {
                 ..Default::default()
             },
         )
+        .with_admin_api(self.admin_api().map(str::to_string))
     }
 }

@@ -250,7 +250,9 @@ impl Provider {
             return Err(fail(OAuthError::invalid_scope("scope is required")));
         }
         self.check_scopes(&client, &scopes).await.map_err(fail)?;
-        self.check_resource(get("resource")).map_err(fail)?;
+        self.requested_target(get("resource"), get("audience"))
+            .await
+            .map_err(fail)?;
         let prompt: Vec<String> = get("prompt").map(parse_scope).unwrap_or_default();
         for p in &prompt {
             if !matches!(p.as_str(), "none" | "login" | "consent" | "select_account") {

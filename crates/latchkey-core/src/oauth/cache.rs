@@ -7,9 +7,10 @@
 
 use super::error::OAuthResult;
 use super::Provider;
-use crate::model::{Client, ClientSecret, Scope, Session, User};
+use crate::model::{Client, ClientSecret, ExchangePolicy, Scope, Session, User};
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
 use std::sync::Mutex;
 
 const MAX_ENTRIES: usize = 20_000;
@@ -57,6 +58,9 @@ pub(crate) struct Caches {
     sessions: MarkerCache<String, Option<Session>>,
     users: MarkerCache<String, Option<User>>,
     revoked_jtis: MarkerCache<String, bool>,
+    /// The enabled token-exchange policies, all of them under one key: few, read by
+    /// every exchange and by every request naming an audience.
+    exchange_policies: MarkerCache<(), Arc<Vec<ExchangePolicy>>>,
 }
 
 impl Caches {
@@ -68,6 +72,7 @@ impl Caches {
             sessions: MarkerCache::new(),
             users: MarkerCache::new(),
             revoked_jtis: MarkerCache::new(),
+            exchange_policies: MarkerCache::new(),
         }
     }
 }
@@ -92,6 +97,31 @@ macro_rules! cached_read {
 }
 
 impl Provider {
+    /// The enabled token-exchange policies (RFC 8693), cached like the other hot reads.
+    pub(crate) async fn enabled_exchange_policies(&self) -> OAuthResult<Arc<Vec<ExchangePolicy>>> {
+        let marker = self.store.change_marker();
+        if let Some(v) = self
+            .caches
+            .exchange_policies
+            .get(&(), marker, self.clock.now_millis())
+        {
+            return Ok(v);
+        }
+        let read_at = self.clock.now_millis();
+        let v: Arc<Vec<ExchangePolicy>> = Arc::new(
+            self.store
+                .exchange_policies_list()
+                .await?
+                .into_iter()
+                .filter(|p| p.enabled)
+                .collect(),
+        );
+        self.caches
+            .exchange_policies
+            .put((), marker, v.clone(), read_at);
+        Ok(v)
+    }
+
     cached_read!(cached_client, clients, String, Option<Client>, client_get);
     cached_read!(
         cached_secrets,

@@ -62,7 +62,11 @@ impl Provider {
                 "the admin scopes are available in the device flow only to latchkey-console",
             ));
         }
-        self.check_resource(form.get("resource").map(String::as_str))?;
+        self.requested_target(
+            form.get("resource").map(String::as_str),
+            form.get("audience").map(String::as_str),
+        )
+        .await?;
         let now = self.now();
         let device_code = random_token();
         let ttl = self.settings().await?.device_code_ttl;

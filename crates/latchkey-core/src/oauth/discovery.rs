@@ -24,7 +24,8 @@ impl Provider {
                 "authorization_code",
                 "client_credentials",
                 "refresh_token",
-                "urn:ietf:params:oauth:grant-type:device_code"
+                "urn:ietf:params:oauth:grant-type:device_code",
+                super::exchange::GRANT_TYPE
             ],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [self.config.id_token_alg.as_str()],

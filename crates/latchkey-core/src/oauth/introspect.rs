@@ -276,6 +276,33 @@ impl Provider {
             let reason = self.explain_inactive(&why).await?;
             answer["inactive_reason"] = serde_json::to_value(reason).unwrap_or(Value::Null);
         }
+        // RFC 8693 lineage, for the console's inspector: the chain of tokens this one
+        // was exchanged from (nearest first) and the policy that allowed each step.
+        if let Some(jti) = answer.get("jti").and_then(Value::as_str).map(str::to_string) {
+            let mut chain = Vec::new();
+            let mut next = Some(jti);
+            while let Some(j) = next.take() {
+                if chain.len() > crate::limits::MAX_ACT_DEPTH as usize * 4 {
+                    break;
+                }
+                let Some(l) = self.store.exchange_lineage(&j).await? else {
+                    break;
+                };
+                chain.push(json!({
+                    "jti": l.jti,
+                    "parent_jti": l.parent_jti,
+                    "policy_id": l.policy_id,
+                    "requester_client_id": l.requester_client_id,
+                    "subject_client_id": l.subject_client_id,
+                    "issued_token_type": l.issued_token_type.short(),
+                    "issued_at": l.issued_at,
+                }));
+                next = l.parent_jti;
+            }
+            if !chain.is_empty() {
+                answer["exchanged_from"] = Value::Array(chain);
+            }
+        }
         Ok(answer)
     }
 
@@ -308,6 +335,8 @@ impl Provider {
                 "jti",
                 "sid",
                 "auth_time",
+                // RFC 8693 §4.1: the actor chain of an exchanged token.
+                "act",
             ] {
                 if let Some(v) = claims.get(k) {
                     out.insert(k.into(), v.clone());

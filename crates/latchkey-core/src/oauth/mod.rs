@@ -9,6 +9,7 @@ pub mod consent;
 pub mod device;
 pub mod discovery;
 pub mod error;
+pub mod exchange;
 pub mod fetch;
 pub mod introspect;
 pub mod key_lifecycle;
@@ -160,9 +161,13 @@ impl Provider {
     pub fn restore_token_counts(&self, counts: Vec<TokenCount>) {
         let mut map = self.issued.lock().unwrap_or_else(|e| e.into_inner());
         for c in counts {
-            let grant = GrantType::from_str(&c.grant)
-                .map(|g| g.as_str())
-                .unwrap_or("unknown");
+            let grant = if c.grant == exchange::GRANT_TYPE {
+                exchange::GRANT_TYPE
+            } else {
+                GrantType::from_str(&c.grant)
+                    .map(|g| g.as_str())
+                    .unwrap_or("unknown")
+            };
             *map.entry((c.minute, grant, c.client_id)).or_insert(0) += c.count;
         }
     }

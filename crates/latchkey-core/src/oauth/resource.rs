@@ -1,13 +1,21 @@
-//! Resource indicators (RFC 8707) for the one protected resource this server knows by
-//! name: its own admin API.
+//! Resource indicators (RFC 8707) and the `audience` parameter (RFC 8693 §2.1).
 //!
-//! Decision: a token whose scopes include `latchkey:admin` or `latchkey:admin:read` is
-//! audience-restricted to the admin API (`aud` = the admin API URL, RFC 8707 §2 /
-//! RFC 9068 §3), whether or not the client sent `resource`; every other token keeps the
-//! issuer as its audience. A `resource` parameter must name the admin API, else
-//! `invalid_target` (§2: the server knows no other resource). So an admin token can
-//! never be used at userinfo or at another server, and a plain token is refused by the
-//! admin API (`latchkey-server`'s `admin::auth`).
+//! The audiences this server knows by name: its own admin API, and what its enabled
+//! token-exchange policies name — the services allowed to exchange (their client ids,
+//! the middle hop that receives a user's token) and the targets those exchanges are
+//! for. Anything else is `invalid_target` (RFC 8707 §2: the server knows no such
+//! resource); nothing defaults to the requester's own identity.
+//!
+//! Decision for the admin API: a token whose scopes include `latchkey:admin` or
+//! `latchkey:admin:read` is audience-restricted to the admin API (`aud` = the admin API
+//! URL, RFC 8707 §2 / RFC 9068 §3), whether or not the client sent `resource`; every
+//! other token keeps the issuer as its audience unless the client asked for another
+//! known audience. So an admin token can never be used at userinfo or at another
+//! server, and a plain token is refused by the admin API (`latchkey-server`'s
+//! `admin::auth`).
+//!
+//! "Only the scopes valid for them" (RFC 8707 §2.2): the admin scopes are valid only at
+//! the admin API, so a token for any other audience never carries them.
 
 use super::error::{ErrorCode, OAuthError, OAuthResult};
 use super::Provider;
@@ -34,25 +42,77 @@ impl Provider {
         self.admin_api.get().map(String::as_str)
     }
 
-    /// RFC 8707 §2: checks a `resource` parameter (at /authorize, /token, or the device
-    /// authorization endpoint). Absent is fine; present, it must be an absolute URI
-    /// without a fragment naming the admin API.
-    pub fn check_resource(&self, resource: Option<&str>) -> OAuthResult<()> {
-        let Some(r) = resource else {
-            return Ok(());
+    /// RFC 8707 §2 and RFC 8693 §2.1: the audience a request asks for, from its
+    /// `resource` (an absolute URI without a fragment) and `audience` (a logical name)
+    /// parameters, at /authorize, /token and the device authorization endpoint. Absent
+    /// is fine (`None`); both present must agree; the value must be an audience this
+    /// server knows, else `invalid_target`.
+    pub async fn requested_target(
+        &self,
+        resource: Option<&str>,
+        audience: Option<&str>,
+    ) -> OAuthResult<Option<String>> {
+        let target = match (resource, audience) {
+            (None, None) => return Ok(None),
+            (Some(r), Some(a)) if !same_resource(r, a) => {
+                return Err(OAuthError::invalid_request(
+                    "resource and audience name different targets",
+                ))
+            }
+            (Some(r), _) => {
+                if r.contains('#') || !r.contains("://") {
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidTarget,
+                        "resource must be an absolute URI without a fragment",
+                    ));
+                }
+                r
+            }
+            (None, Some(a)) => a,
         };
-        if r.contains('#') || !r.contains("://") {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidTarget,
-                "resource must be an absolute URI without a fragment",
+        if target.is_empty() {
+            return Err(OAuthError::invalid_request(
+                "an empty audience is not allowed",
             ));
         }
-        match self.admin_api() {
-            Some(api) if same_resource(api, r) => Ok(()),
-            _ => Err(OAuthError::new(
+        if self
+            .admin_api()
+            .is_some_and(|api| same_resource(api, target))
+        {
+            return Ok(Some(target.trim_end_matches('/').to_string()));
+        }
+        let known = self.enabled_exchange_policies().await?.iter().any(|p| {
+            p.requester_client_id == target || p.targets.iter().any(|t| same_resource(t, target))
+        });
+        if !known {
+            return Err(OAuthError::new(
                 ErrorCode::InvalidTarget,
-                "the only resource this server issues tokens for is its admin API",
-            )),
+                "the requested resource or audience is not known to this server",
+            ));
+        }
+        Ok(Some(target.to_string()))
+    }
+
+    /// Whether `target` is this server's admin API.
+    pub fn is_admin_api(&self, target: &str) -> bool {
+        self.admin_api()
+            .is_some_and(|api| same_resource(api, target))
+    }
+
+    /// The access token's `aud` and scopes for a request that asked for `target`: the
+    /// admin API keeps today's rule ([`Self::access_audience`]); another audience gets
+    /// the token with the admin scopes removed (they are valid only at the admin API).
+    pub fn target_audience(&self, target: Option<&str>, scopes: &[String]) -> (Value, Vec<String>) {
+        match target {
+            Some(t) if !self.is_admin_api(t) => (
+                json!(t),
+                scopes
+                    .iter()
+                    .filter(|s| !is_admin_scope(s))
+                    .cloned()
+                    .collect(),
+            ),
+            _ => (self.access_audience(scopes), scopes.to_vec()),
         }
     }
 

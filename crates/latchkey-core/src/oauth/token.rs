@@ -1,4 +1,5 @@
-//! The token endpoint, RFC 6749 §3.2 / §4.1.3 / §4.4 / §6, RFC 8628 §3.4–3.5, and the
+//! The token endpoint, RFC 6749 §3.2 / §4.1.3 / §4.4 / §6, RFC 8628 §3.4–3.5 (token
+//! exchange, RFC 8693, is `exchange.rs`), with RFC 8707 resource indicators, and the
 //! tokens it mints: JWT access tokens per RFC 9068, ID tokens per OIDC Core §2/§3.1.3.6,
 //! opaque rotating refresh tokens (RFC 9700 §4.14.2).
 
@@ -27,6 +28,9 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
     pub scope: String,
+    /// RFC 8693 §2.2.1: what `access_token` holds, in a token-exchange response only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// An access token and what the server records of it.
@@ -52,11 +56,23 @@ impl Provider {
         let grant = form
             .get("grant_type")
             .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+        if grant == super::exchange::GRANT_TYPE {
+            let auth = self.authenticate_client(form, presented, "token").await?;
+            let resp = self.grant_token_exchange(&auth, form, presented).await?;
+            self.count_issued(super::exchange::GRANT_TYPE, &auth.client.id);
+            return Ok(resp);
+        }
         let grant: GrantType = grant.parse().map_err(|_| {
             OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type")
         })?;
         let auth = self.authenticate_client(form, presented, "token").await?;
-        self.check_resource(form.get("resource").map(String::as_str))?;
+        let target = self
+            .requested_target(
+                form.get("resource").map(String::as_str),
+                form.get("audience").map(String::as_str),
+            )
+            .await?;
+        let target = target.as_deref();
         let client = auth.client;
         if !client.allows_grant(grant) {
             return Err(OAuthError::new(
@@ -65,10 +81,12 @@ impl Provider {
             ));
         }
         let resp = match grant {
-            GrantType::AuthorizationCode => self.grant_code(&client, form, presented).await,
-            GrantType::RefreshToken => self.grant_refresh(&client, form, presented).await,
-            GrantType::ClientCredentials => self.grant_client_credentials(&client, form).await,
-            GrantType::DeviceCode => self.grant_device(&client, form, presented).await,
+            GrantType::AuthorizationCode => self.grant_code(&client, form, presented, target).await,
+            GrantType::RefreshToken => self.grant_refresh(&client, form, presented, target).await,
+            GrantType::ClientCredentials => {
+                self.grant_client_credentials(&client, form, target).await
+            }
+            GrantType::DeviceCode => self.grant_device(&client, form, presented, target).await,
         }?;
         self.count_issued(grant.as_str(), &client.id);
         Ok(resp)
@@ -82,6 +100,22 @@ impl Provider {
         scopes: &[String],
         now: Timestamp,
     ) -> OAuthResult<MintedAccess> {
+        self.mint_access_for(client, subject, scopes, None, now)
+            .await
+    }
+
+    /// RFC 9068 §2.2 access token for the audience the request asked for (RFC 8707):
+    /// `aud` and `scope` as [`Provider::target_audience`] decides.
+    pub async fn mint_access_for(
+        &self,
+        client: &Client,
+        subject: &Subject<'_>,
+        scopes: &[String],
+        target: Option<&str>,
+        now: Timestamp,
+    ) -> OAuthResult<MintedAccess> {
+        let (aud, scopes) = self.target_audience(target, scopes);
+        let scopes = scopes.as_slice();
         let key = self.signer(self.config.access_token_alg).await?;
         let jti = random_id();
         let exp = now + client.access_token_ttl;
@@ -93,7 +127,7 @@ impl Provider {
         let mut claims = json!({
             "iss": self.config.issuer,
             "sub": sub,
-            "aud": self.access_audience(scopes),
+            "aud": aud,
             "client_id": client.id,
             "iat": now,
             "exp": exp,
@@ -215,16 +249,20 @@ impl Provider {
         at_scopes: &[String],
         nonce: Option<&str>,
         with_refresh: bool,
+        target: Option<&str>,
         now: Timestamp,
     ) -> OAuthResult<(TokenResponse, Option<RefreshToken>, AccessTokenRecord)> {
+        let (_, at_scopes) = self.target_audience(target, at_scopes);
+        let at_scopes = at_scopes.as_slice();
         let access = self
-            .mint_access(
+            .mint_access_for(
                 client,
                 &Subject {
                     user: Some(user),
                     session: Some(session),
                 },
                 at_scopes,
+                target,
                 now,
             )
             .await?;
@@ -255,6 +293,7 @@ impl Provider {
                 refresh_token: rt_value,
                 id_token,
                 scope: join_scope(at_scopes),
+                issued_token_type: None,
             },
             rt_row,
             access.record,
@@ -296,6 +335,7 @@ impl Provider {
         client: &Client,
         form: &HashMap<String, String>,
         presented: &Presented,
+        target: Option<&str>,
     ) -> OAuthResult<TokenResponse> {
         let code = form
             .get("code")
@@ -351,6 +391,7 @@ impl Provider {
                 &scopes,
                 row.nonce.as_deref(),
                 with_refresh,
+                target,
                 now,
             )
             .await?;
@@ -396,6 +437,7 @@ impl Provider {
         client: &Client,
         form: &HashMap<String, String>,
         presented: &Presented,
+        target: Option<&str>,
     ) -> OAuthResult<TokenResponse> {
         let token = form
             .get("refresh_token")
@@ -437,7 +479,7 @@ impl Provider {
         }
         let user = self.live_user(&session.user_id, session.auth_time).await?;
         let (resp, new_rt, at) = self
-            .session_tokens(client, &user, &session, &at_scopes, None, true, now)
+            .session_tokens(client, &user, &session, &at_scopes, None, true, target, now)
             .await?;
         let Some(new_rt) = new_rt else {
             return Err(OAuthError::server_error());
@@ -506,6 +548,7 @@ impl Provider {
         &self,
         client: &Client,
         form: &HashMap<String, String>,
+        target: Option<&str>,
     ) -> OAuthResult<TokenResponse> {
         if client.is_public() {
             return Err(OAuthError::new(
@@ -542,14 +585,16 @@ impl Provider {
         }
         self.check_scopes(client, &scopes).await?;
         let now = self.now();
+        let (_, scopes) = self.target_audience(target, &scopes);
         let access = self
-            .mint_access(
+            .mint_access_for(
                 client,
                 &Subject {
                     user: None,
                     session: None,
                 },
                 &scopes,
+                target,
                 now,
             )
             .await?;
@@ -560,6 +605,7 @@ impl Provider {
             refresh_token: None,
             id_token: None,
             scope: join_scope(&scopes),
+            issued_token_type: None,
         })
     }
 
@@ -569,6 +615,7 @@ impl Provider {
         client: &Client,
         form: &HashMap<String, String>,
         presented: &Presented,
+        target: Option<&str>,
     ) -> OAuthResult<TokenResponse> {
         let code = form
             .get("device_code")
@@ -623,7 +670,16 @@ impl Provider {
                 );
                 let with_refresh = client.allows_grant(GrantType::RefreshToken);
                 let (resp, rt, at) = self
-                    .session_tokens(client, &user, &session, &scopes, None, with_refresh, now)
+                    .session_tokens(
+                        client,
+                        &user,
+                        &session,
+                        &scopes,
+                        None,
+                        with_refresh,
+                        target,
+                        now,
+                    )
                     .await?;
                 let issue = Issuance {
                     event: Some(session_created_event(&session, "device_code")),

@@ -13,6 +13,9 @@
 //! audience — the issuer's own endpoints, another server — is refused with 401 even when
 //! it carries an admin scope (AD-21), so a token that leaks from elsewhere is no key here.
 //!
+//! Tokens that carry `act` (RFC 8693 delegation) and tokens issued by a token exchange
+//! are refused with 401 whatever they carry (issue 13).
+//!
 //! Whether a route writes is its access level in the op table
 //! (`latchkey_api_types::ops::ADMIN_OPS`, read through [`super::openapi::is_write`]);
 //! introspecting a token is a read though it is a `POST`. 401 means "who are you?" (no or unusable
@@ -150,6 +153,32 @@ pub(super) async fn identify(st: &AppState, token: &str) -> Result<(String, bool
             return Err(ApiError(admin).into_response());
         }
     };
+    // RFC 8693: a delegated token (`act`) or any token that came out of an exchange is
+    // never an admin credential, whatever its scopes and audience (ZITADEL's rule too):
+    // an exchange must not become a way into the admin API.
+    if claims.contains_key("act") {
+        return Err(unauthorized(
+            "delegated tokens (act) are never accepted by the admin API",
+        ));
+    }
+    if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
+        match manager.store().exchange_lineage(jti).await {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                return Err(unauthorized(
+                    "tokens issued by token exchange are never accepted by the admin API",
+                ))
+            }
+            Err(e) => {
+                return Err(
+                    ApiError(AdminError::from(latchkey_core::manage::ManageError::from(
+                        e,
+                    )))
+                    .into_response(),
+                )
+            }
+        }
+    }
     let scopes = parse_scope(claims.get("scope").and_then(Value::as_str).unwrap_or(""));
     let can_write = scopes.iter().any(|s| s == ADMIN_SCOPE);
     let can_read = can_write || scopes.iter().any(|s| s == ADMIN_READ_SCOPE);

@@ -417,3 +417,38 @@ async fn settings_update(
 ) -> ApiResult<Json<SettingsDto>> {
     Ok(Json(c.backend.settings_update(req).await?))
 }
+
+// --- token exchange (RFC 8693) ---------------------------------------------------------
+
+async fn exchange_policies_list(Extension(c): C) -> ApiResult<Json<Vec<ExchangePolicyDto>>> {
+    Ok(Json(c.backend.exchange_policies_list().await?))
+}
+async fn exchange_policy_create(
+    Extension(c): C,
+    Body(req): Body<ExchangePolicyCreateRequest>,
+) -> ApiResult<Response> {
+    Ok(created(c.backend.exchange_policy_create(req).await?))
+}
+async fn exchange_policy_get(
+    Extension(c): C,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ExchangePolicyDto>> {
+    Ok(Json(c.backend.exchange_policy_get(&id).await?))
+}
+async fn exchange_policy_update(
+    Extension(c): C,
+    Path(id): Path<String>,
+    Body(req): Body<ExchangePolicyUpdateRequest>,
+) -> ApiResult<Json<ExchangePolicyDto>> {
+    Ok(Json(c.backend.exchange_policy_update(&id, req).await?))
+}
+async fn exchange_policy_delete(Extension(c): C, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    c.backend.exchange_policy_delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn exchange_policy_explain(
+    Extension(c): C,
+    Body(req): Body<ExchangeExplainRequest>,
+) -> ApiResult<Json<ExchangeExplainDto>> {
+    Ok(Json(c.backend.exchange_policy_explain(req).await?))
+}

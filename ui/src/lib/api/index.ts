@@ -79,6 +79,16 @@ export interface AdminApi {
   settingsGet(): Promise<T.SettingsDto>;
   /** A number sets a setting, `null` returns it to the server's default. */
   settingsUpdate(req: T.SettingsUpdateRequest): Promise<T.SettingsDto>;
+
+  /** Token exchange (RFC 8693) policies: deny by default, one policy per allowance. */
+  exchangePoliciesList(): Promise<T.ExchangePolicyDto[]>;
+  exchangePolicyGet(id: string): Promise<T.ExchangePolicyDto>;
+  exchangePolicyCreate(req: T.ExchangePolicyCreateRequest): Promise<T.ExchangePolicyDto>;
+  exchangePolicyUpdate(id: string, req: T.ExchangePolicyUpdateRequest): Promise<T.ExchangePolicyDto>;
+  exchangePolicyDelete(id: string): Promise<void>;
+  /** Dry run through the server's own evaluation: which policy allows the exchange and
+   * the claims of the token it would issue, or the rule that refuses it. Nothing is issued. */
+  exchangePolicyExplain(req: T.ExchangeExplainRequest): Promise<T.ExchangeExplainDto>;
 }
 
 // Every admin operation of the op table (operations.gen.ts) must be a method above:

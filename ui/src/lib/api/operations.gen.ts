@@ -43,6 +43,12 @@ export type AdminOpName =
   | 'api_key_create'
   | 'api_key_revoke'
   | 'settings_get'
+  | 'exchange_policies_list'
+  | 'exchange_policy_create'
+  | 'exchange_policy_explain'
+  | 'exchange_policy_get'
+  | 'exchange_policy_update'
+  | 'exchange_policy_delete'
   | 'settings_update'
 ;
 
@@ -92,5 +98,11 @@ export const ADMIN_OPS: readonly AdminOp[] = [
   { name: 'api_key_create', method: 'POST', path: '/admin/v1/api-keys', access: 'write' },
   { name: 'api_key_revoke', method: 'POST', path: '/admin/v1/api-keys/{id}/revoke', access: 'write' },
   { name: 'settings_get', method: 'GET', path: '/admin/v1/settings', access: 'read' },
+  { name: 'exchange_policies_list', method: 'GET', path: '/admin/v1/exchange-policies', access: 'read' },
+  { name: 'exchange_policy_create', method: 'POST', path: '/admin/v1/exchange-policies', access: 'write' },
+  { name: 'exchange_policy_explain', method: 'POST', path: '/admin/v1/exchange-policies/explain', access: 'read' },
+  { name: 'exchange_policy_get', method: 'GET', path: '/admin/v1/exchange-policies/{id}', access: 'read' },
+  { name: 'exchange_policy_update', method: 'PATCH', path: '/admin/v1/exchange-policies/{id}', access: 'write' },
+  { name: 'exchange_policy_delete', method: 'DELETE', path: '/admin/v1/exchange-policies/{id}', access: 'write' },
   { name: 'settings_update', method: 'PATCH', path: '/admin/v1/settings', access: 'write' },
 ];

@@ -70,7 +70,7 @@ export interface ApiKeyDto {
  * a detail (the endpoint, the error), and are not listed here: their event kind
  * comes from the flag.
  */
-export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'key.schedule' | 'token.revoke';
+export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'exchange_policy.create' | 'exchange_policy.update' | 'exchange_policy.delete' | 'key.schedule' | 'token.revoke' | 'token.exchange' | 'token.exchange_refused';
 
 export interface AuditEventDto {
   /** e.g. `client.create`, `session.revoke`, `security.refresh_token.reuse_detected`. */
@@ -394,6 +394,143 @@ export type ErrorCode = 'not_found' | 'invalid_input' | 'conflict' | 'unavailabl
 
 /** What a live admin event means to the console's pages (which of them refresh). */
 export type EventKind = 'session_created' | 'session_revoked' | 'key_rotated' | 'key_revoked' | 'client_changed' | 'security_event' | 'changed';
+
+/**
+ * The answer of the explain tool: allowed (which policy, and the claims of the token
+ * that would be issued) or refused (the error /token would answer, and exactly which
+ * rule refused and why). Nothing was issued or audited.
+ */
+export interface ExchangeExplainDto {
+  actor?: ExchangeTokenFactsDto | null;
+  allowed: boolean;
+  audience?: string | null;
+  claims?: JsonValue;
+  detail?: string | null;
+  /** Refused: the OAuth error code /token would answer (RFC 8693 §2.2.2) … */
+  error?: string | null;
+  /** … its fixed description … */
+  error_description?: string | null;
+  expires_in?: number | null;
+  /** Allowed: what would be issued (RFC 8693 §2.2.1), and its claims. */
+  issued_token_type?: string | null;
+  policies: ExchangePolicyVerdictDto[];
+  /** The policy that allows it. */
+  policy_id?: string | null;
+  /** … and, for the administrator only, the rule and why. */
+  rule?: string | null;
+  scopes: string[];
+  subject?: ExchangeTokenFactsDto | null;
+  /** `Bearer`, or `N_A` for an ID token. */
+  token_type?: string | null;
+}
+
+/**
+ * `POST /admin/v1/exchange-policies/explain`: a token exchange as `requester_client_id`
+ * would send it (RFC 8693 §2.1), evaluated by the server's own rules and not carried
+ * out. Token types default to `access_token`.
+ */
+export interface ExchangeExplainRequest {
+  actor_token?: string | null;
+  actor_token_type?: string | null;
+  audience?: string | null;
+  requested_token_type?: string | null;
+  requester_client_id?: string;
+  resource?: string | null;
+  scope?: string | null;
+  subject_token?: string;
+  subject_token_type?: string | null;
+}
+
+/**
+ * `POST /admin/v1/exchange-policies`. Absent fields take the defaults: enabled,
+ * `access_token` in and out, requester must be in the subject's `aud`, mode
+ * `impersonation`, lifetime cap 300 s, `act` depth 3.
+ */
+export interface ExchangePolicyCreateRequest {
+  actor_client_ids?: string[];
+  enabled?: boolean | null;
+  issued_token_types?: string[] | null;
+  max_act_depth?: number | null;
+  max_ttl_secs?: number | null;
+  mode?: string | null;
+  note?: string | null;
+  requester_client_id?: string;
+  requester_must_be_in_subject_aud?: boolean | null;
+  scopes?: string[];
+  subject_client_ids?: string[];
+  subject_token_types?: string[] | null;
+  targets?: string[];
+}
+
+/**
+ * A token-exchange policy: what a requester may exchange, for whom and for what. Token
+ * types are short names (`access_token`, `id_token`).
+ */
+export interface ExchangePolicyDto {
+  /** Clients whose tokens may be actor tokens; empty: only the requester's own. */
+  actor_client_ids: string[];
+  created_at: number;
+  enabled: boolean;
+  id: string;
+  issued_token_types: string[];
+  max_act_depth: number;
+  max_ttl_secs: number;
+  /** `impersonation` | `delegation` | `either`. */
+  mode: string;
+  note: string;
+  /** The confidential client that calls /token. */
+  requester_client_id: string;
+  /** The requester must be in the subject token's `aud` or be its client. */
+  requester_must_be_in_subject_aud: boolean;
+  /** Empty: any subset of the subject's scopes; otherwise only these. */
+  scopes: string[];
+  /** Whose tokens it may present; empty: any client's. */
+  subject_client_ids: string[];
+  subject_token_types: string[];
+  /** Audiences / resource indicators the new tokens may be for. */
+  targets: string[];
+  updated_at: number;
+}
+
+/** `PATCH /admin/v1/exchange-policies/{id}`: each present field replaces the policy's. */
+export interface ExchangePolicyUpdateRequest {
+  actor_client_ids?: string[] | null;
+  enabled?: boolean | null;
+  issued_token_types?: string[] | null;
+  max_act_depth?: number | null;
+  max_ttl_secs?: number | null;
+  mode?: string | null;
+  note?: string | null;
+  requester_client_id?: string | null;
+  requester_must_be_in_subject_aud?: boolean | null;
+  scopes?: string[] | null;
+  subject_client_ids?: string[] | null;
+  subject_token_types?: string[] | null;
+  targets?: string[] | null;
+}
+
+/** One policy's verdict on an explained exchange. */
+export interface ExchangePolicyVerdictDto {
+  matched: boolean;
+  policy_id: string;
+  reason?: string | null;
+  /** The first rule of this policy the request failed (`policy.target`, …). */
+  rule?: string | null;
+}
+
+/** What the evaluation learnt of a subject or actor token (identity claims only). */
+export interface ExchangeTokenFactsDto {
+  /** The token's own actor chain (RFC 8693 §4.1). */
+  act?: unknown;
+  aud: string[];
+  client_id: string;
+  exp: number;
+  jti?: string | null;
+  scopes: string[];
+  sid?: string | null;
+  sub: string;
+  token_type: string;
+}
 
 export interface HealthDto {
   /**
@@ -855,4 +992,9 @@ export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {
   'api_key.create': 'changed',
   'api_key.revoke': 'changed',
   'settings.update': 'changed',
+  'exchange_policy.create': 'changed',
+  'exchange_policy.update': 'changed',
+  'exchange_policy.delete': 'changed',
+  'token.exchange': 'changed',
+  'token.exchange_refused': 'changed',
 };
