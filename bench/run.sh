@@ -23,6 +23,8 @@
 #   LATCHKEY_PORT   3200 (admin listener on LATCHKEY_PORT+1)
 #   BENCH_WRITES    1    0 skips bench/writes.sh (the write path: refresh grants/s and
 #                        code redemptions/s on SQLite with synchronous=FULL vs the peer)
+#   BENCH_EXCHANGE  1    0 skips bench/exchange.sh (token exchanges/s beside client-
+#                        credentials tokens/s on one server; issue 13 target ≥ 0.5×)
 #   BENCH_PG        1    0 skips bench/pg.sh (PostgreSQL: one vs two nodes for client
 #                        credentials, introspection and refresh; revocation propagation),
 #                        which otherwise runs after the comparison
@@ -341,6 +343,10 @@ cat "$BENCH/results/summary.md"
 if [ "$BENCH_ONLY" != peer ] && [ "${BENCH_SKIP_SESSIONS:-0}" != 1 ]; then
   echo
   LATCHKEY_BIN="$LATCHKEY_BIN" bash "$BENCH/sessions.sh" || RC=1
+fi
+if [ "${BENCH_EXCHANGE:-1}" = 1 ] && [ "$BENCH_ONLY" != peer ]; then
+  say "token exchange vs client credentials (bench/exchange.sh)"
+  LATCHKEY_BIN="$LATCHKEY_BIN" OUT_DIR="$OUT_DIR/exchange" bash "$BENCH/exchange.sh" || RC=1
 fi
 if [ "${BENCH_WRITES:-1}" = 1 ]; then
   say "write path (bench/writes.sh)"
