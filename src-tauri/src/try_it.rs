@@ -6,7 +6,9 @@
 //! client's registered loopback redirect on a free port (RFC 8252 §7.3). Both use the
 //! `oauth2` crate, the endpoints found by discovery from the connection's issuer. The
 //! client's secret, when it has one, is typed in by the administrator for this one run:
-//! the console never stores it.
+//! the console never stores it. A token exchange (RFC 8693 §2.1) is a plain form POST to
+//! the token endpoint (the `oauth2` crate has no such grant), authenticated as the
+//! client's own method says; the server's exchange policies decide.
 
 use crate::console::Console;
 use latchkey_admin::AdminError;
@@ -20,7 +22,9 @@ use std::time::Duration;
 
 pub use latchkey_api_types::shell::{ClientTryRequest, ClientTryResult};
 
-/// The grants "Try it" can run for `c`, in the order offered.
+/// The grants "Try it" can run for `c`, in the order offered. Any confidential client
+/// may try an exchange: whether it is allowed is its exchange policies' business, and
+/// the server's refusal says which rule refused.
 pub fn runnable(c: &ClientDto) -> Vec<&'static str> {
     let mut out = Vec::new();
     for g in ["authorization_code", "client_credentials"] {
@@ -28,7 +32,133 @@ pub fn runnable(c: &ClientDto) -> Vec<&'static str> {
             out.push(g);
         }
     }
+    if c.client_type == "confidential" && c.auth_method != "none" {
+        out.push("token_exchange");
+    }
     out
+}
+
+/// RFC 8693 §3: a short token type name (`access_token`) as its URN; a URN as it is.
+fn token_type_urn(t: &str) -> String {
+    if t.starts_with("urn:") {
+        t.to_string()
+    } else {
+        format!("urn:ietf:params:oauth:token-type:{t}")
+    }
+}
+
+/// RFC 8693 §2.2.1 / RFC 6749 §5.2: the token endpoint's answer to an exchange.
+#[derive(serde::Deserialize)]
+struct ExchangeAnswer {
+    access_token: Option<String>,
+    issued_token_type: Option<String>,
+    token_type: Option<String>,
+    expires_in: Option<i64>,
+    scope: Option<String>,
+    refresh_token: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn token_exchange(
+    token_endpoint: &str,
+    c: &ClientDto,
+    secret: Option<&Secret>,
+    req: &ClientTryRequest,
+    scope: &str,
+) -> Result<ClientTryResult, AdminError> {
+    let subject = req
+        .subject_token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| AdminError::invalid_input("paste the subject token to exchange"))?;
+    let mut form: Vec<(&str, String)> = vec![
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange".into(),
+        ),
+        ("subject_token", subject.into()),
+        (
+            "subject_token_type",
+            token_type_urn(req.subject_token_type.as_deref().unwrap_or("access_token")),
+        ),
+    ];
+    if let Some(a) = req
+        .actor_token
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
+        form.push(("actor_token", a.into()));
+        form.push(("actor_token_type", token_type_urn("access_token")));
+    }
+    for (k, v) in [("audience", &req.audience), ("resource", &req.resource)] {
+        if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            form.push((k, v.into()));
+        }
+    }
+    if let Some(t) = req
+        .requested_token_type
+        .as_deref()
+        .filter(|t| !t.is_empty())
+    {
+        form.push(("requested_token_type", token_type_urn(t)));
+    }
+    if !scope.trim().is_empty() {
+        form.push(("scope", scope.trim().into()));
+    }
+    let mut post = signin::http_client().post(token_endpoint);
+    match secret {
+        // RFC 6749 §2.3.1: the form-encoded id and secret in the body …
+        Some(s) if c.auth_method == "client_secret_post" => {
+            form.push(("client_id", c.client_id.clone()));
+            form.push(("client_secret", s.expose().into()));
+        }
+        // … or HTTP Basic with both form-urlencoded first.
+        Some(s) => {
+            let enc =
+                |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+            post = post.basic_auth(enc(&c.client_id), Some(enc(s.expose())));
+        }
+        None => form.push(("client_id", c.client_id.clone())),
+    }
+    let resp = post.form(&form).send().await.map_err(|_| {
+        AdminError::new(
+            ErrorCode::Unavailable,
+            format!("the token endpoint {token_endpoint} did not answer"),
+        )
+    })?;
+    let answer: ExchangeAnswer = resp.json().await.map_err(|_| {
+        AdminError::new(
+            ErrorCode::Unavailable,
+            "the token endpoint's answer is not JSON",
+        )
+    })?;
+    match (answer.access_token, answer.error) {
+        (Some(token), None) => Ok(ClientTryResult {
+            grant: req.grant.clone(),
+            access_token: token,
+            id_token: None,
+            expires_in: answer.expires_in,
+            scope: answer.scope,
+            refresh_token_issued: answer.refresh_token.is_some(),
+            redirect_uri: None,
+            issued_token_type: answer.issued_token_type,
+            token_type: answer.token_type,
+        }),
+        (_, error) => Err(AdminError::new(
+            ErrorCode::Unauthorized,
+            format!(
+                "the server refused the exchange ({}{}); the Exchange page's explain tool says which rule",
+                error.as_deref().unwrap_or("no token"),
+                answer
+                    .error_description
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ),
+        )),
+    }
 }
 
 fn default_scope(c: &ClientDto, grant: &str) -> String {
@@ -92,10 +222,17 @@ pub async fn client_try(
     let scope = req
         .scope
         .clone()
-        .unwrap_or_else(|| default_scope(&c, &req.grant));
+        // An exchange asks for no scope by default: the subject's, narrowed by the policy.
+        .unwrap_or_else(|| match req.grant.as_str() {
+            "token_exchange" => String::new(),
+            g => default_scope(&c, g),
+        });
     let http = signin::http_client();
     let ep = signin::discover(&http, &console.issuer()).await?;
     match req.grant.as_str() {
+        "token_exchange" => {
+            token_exchange(&ep.token_endpoint, &c, secret.as_ref(), &req, &scope).await
+        }
         "client_credentials" => {
             let token_url = TokenUrl::new(ep.token_endpoint.clone())
                 .map_err(|_| AdminError::new(ErrorCode::Unavailable, "bad token endpoint"))?;
@@ -138,6 +275,8 @@ pub async fn client_try(
                     .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
                 refresh_token_issued: t.refresh_token().is_some(),
                 redirect_uri: None,
+                issued_token_type: None,
+                token_type: None,
             })
         }
         _ => {
@@ -186,6 +325,8 @@ pub async fn client_try(
                 scope: t.scope,
                 refresh_token_issued: t.refresh_token.is_some(),
                 redirect_uri: Some(redirect),
+                issued_token_type: None,
+                token_type: None,
             })
         }
     }

@@ -300,6 +300,55 @@ const story = (c) => [
     assert(r.del === 'builtin' && r.dis === 'builtin' && r.scope === 'builtin', `refused with code builtin: ${JSON.stringify(r)}`);
     await shot(`${c.name}-15-builtin`);
   }],
+
+  [`${c.name}: issue 13: a policy made on the Exchange page, a refusal explained by its rule, the exchange run, and its token inspected with the new audience`, async () => {
+    // A fresh user token of the web app (its earlier session was revoked): the app is
+    // both the subject token's client and the requester.
+    const tokens = await signIn({
+      issuer: c.issuer, clientId: w(c).clientId, clientSecret: w(c).clientSecret, redirectUri: w(c).redirectUri,
+      username: c.username, password: c.password ?? world.embedded.adminPassword, scope: 'openid profile',
+    });
+    await go('exchange');
+    await d.clickCss('[data-testid=policy-new]');
+    await d.waitFor('[data-testid=policy-editor]');
+    const pick = (css, value) => d.exec(
+      `const e = document.querySelector(${JSON.stringify(css)}); e.value = ${JSON.stringify(value)};
+       e.dispatchEvent(new Event('change', { bubbles: true })); return e.value;`,
+    );
+    assert((await pick('[data-testid=policy-requester]', w(c).clientId)) === w(c).clientId, 'the web app is offered as requester');
+    await d.fill(await d.find('[data-testid=policy-targets]'), 'orders-api');
+    await shot(`${c.name}-16-exchange-policy`);
+    await d.clickCss('[data-testid=policy-save]');
+    await waitGone('[data-testid=policy-editor]');
+    const cell = await d.waitFor('[data-testid=exchange-matrix] td.allowed');
+    assert((await d.text(cell)).includes('impersonation'), `the matrix shows the pair allowed: ${await d.text(cell)}`);
+
+    // A target no policy names: refused, and the explain tool says which rule.
+    assert((await pick('[data-testid=explain-requester]', w(c).clientId)) === w(c).clientId, 'requester picked');
+    await d.fill(await d.find('[data-testid=explain-target]'), 'billing-api');
+    await d.fill(await d.find('[data-testid=explain-subject]'), `Bearer ${tokens.access_token}`);
+    await d.clickCss('[data-testid=explain-run]');
+    const refused = await d.waitFor('[data-testid=explain-verdict]', { timeout: 20000 });
+    const refusedText = await d.text(refused);
+    assert(/Refused/.test(refusedText) && /invalid_target/.test(refusedText), `refused as invalid_target: ${refusedText}`);
+    assert((await d.text(await d.find('[data-testid=explain-rule]'))).length > 0, 'the rule that refused is named');
+    await shot(`${c.name}-17-exchange-refused`);
+
+    // The policy's target: allowed; run it for real and inspect what came out.
+    await d.fill(await d.find('[data-testid=explain-target]'), 'orders-api');
+    await d.clickCss('[data-testid=explain-run]');
+    await d.waitFor('[data-testid=explain-verdict]', { pred: (t) => t.includes('Allowed by policy'), timeout: 20000 });
+    await d.fill(await d.waitFor('[data-testid=exchange-run-secret]'), w(c).clientSecret);
+    await d.clickCss('[data-testid=exchange-run]');
+    await d.waitFor('[data-testid=exchange-ran]', { timeout: 20000 });
+    await shot(`${c.name}-18-exchange-ran`);
+    await d.clickCss('[data-testid=exchange-inspect]');
+    const verdict = await d.waitFor('[data-testid=verdict]', { timeout: 30000 });
+    assert((await d.attr(verdict, 'data-valid')) === 'true', `the exchanged token verifies: ${await d.text(verdict)}`);
+    const aud = await d.text(await d.find('[data-claim=aud]'));
+    assert(aud.includes('orders-api'), `its audience is the target: ${aud}`);
+    await shot(`${c.name}-19-exchange-inspected`);
+  }],
 ];
 const w = (c) => world[c.name];
 

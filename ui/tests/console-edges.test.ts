@@ -183,8 +183,8 @@ describe('issue 12 §2: every value shown once, in one dialog', () => {
     expect($('[data-testid=secret-field-username]')?.textContent).toBe('admin');
     keyOnBody('Escape');
     expect($('[data-testid=secret-value]')?.textContent).toBe('generated-pw');
-    // An API key made meanwhile (the page behind is reachable with Alt+9) waits its turn.
-    keyOnBody('9', { altKey: true });
+    // An API key made meanwhile (the page behind is reachable with Alt+0) waits its turn.
+    keyOnBody('0', { altKey: true });
     await settle();
     flushSync();
     type('#key-name', 'backup');

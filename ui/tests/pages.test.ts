@@ -272,7 +272,7 @@ describe('App', () => {
     flushSync();
     expect(target.querySelector('[data-testid=secret-value]')?.textContent).toBe('generated-pw');
     expect(calls.filter((c) => c.name === 'firstAdminPasswordTake').length).toBe(1);
-    for (const p of ['Dashboard', 'Clients', 'Scopes', 'Users', 'Keys', 'Sessions', 'Tokens', 'Audit', 'Settings']) {
+    for (const p of ['Dashboard', 'Clients', 'Scopes', 'Users', 'Keys', 'Sessions', 'Tokens', 'Exchange', 'Audit', 'Settings']) {
       expect(byText(target, 'nav button', p)).toBeTruthy();
     }
     expect(target.querySelector('[data-testid=port]')?.textContent).toBe('9280');

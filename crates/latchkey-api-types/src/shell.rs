@@ -58,6 +58,9 @@ pub enum CredentialStore {
 pub enum TryGrant {
     ClientCredentials,
     AuthorizationCode,
+    /// RFC 8693: the client trades a subject token for one for another audience, as its
+    /// exchange policies allow (the Exchange page's "Run this exchange").
+    TokenExchange,
 }
 
 /// What the UI learns about the connection. Never carries a secret.
@@ -163,6 +166,23 @@ pub struct ClientTryRequest {
     /// Space-separated; default: what the client may ask for, for this grant.
     #[serde(default)]
     pub scope: Option<String>,
+    /// Token exchange: the token traded (RFC 8693 §2.1 `subject_token`) …
+    #[serde(default)]
+    pub subject_token: Option<String>,
+    /// … its type (`access_token` | `id_token`, or the full URN; default access token) …
+    #[serde(default)]
+    pub subject_token_type: Option<String>,
+    /// … the actor's token for delegation (an access token) …
+    #[serde(default)]
+    pub actor_token: Option<String>,
+    /// … and what the new token is for (one of the two).
+    #[serde(default)]
+    pub audience: Option<String>,
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// `access_token` (default) | `id_token`, or the full URN.
+    #[serde(default)]
+    pub requested_token_type: Option<String>,
 }
 
 impl std::fmt::Debug for ClientTryRequest {
@@ -172,6 +192,12 @@ impl std::fmt::Debug for ClientTryRequest {
             .field("grant", &self.grant)
             .field("client_secret", &self.client_secret.as_ref().map(|_| ".."))
             .field("scope", &self.scope)
+            .field("subject_token", &self.subject_token.as_ref().map(|_| ".."))
+            .field("subject_token_type", &self.subject_token_type)
+            .field("actor_token", &self.actor_token.as_ref().map(|_| ".."))
+            .field("audience", &self.audience)
+            .field("resource", &self.resource)
+            .field("requested_token_type", &self.requested_token_type)
             .finish()
     }
 }
@@ -189,6 +215,12 @@ pub struct ClientTryResult {
     pub refresh_token_issued: bool,
     /// The redirect used (authorization code only).
     pub redirect_uri: Option<String>,
+    /// Token exchange: what `access_token` holds (RFC 8693 §2.2.1 `issued_token_type`;
+    /// an ID token comes with `token_type` `N_A`).
+    #[serde(default)]
+    pub issued_token_type: Option<String>,
+    #[serde(default)]
+    pub token_type: Option<String>,
 }
 
 impl std::fmt::Debug for ClientTryResult {
@@ -201,6 +233,8 @@ impl std::fmt::Debug for ClientTryResult {
             .field("scope", &self.scope)
             .field("refresh_token_issued", &self.refresh_token_issued)
             .field("redirect_uri", &self.redirect_uri)
+            .field("issued_token_type", &self.issued_token_type)
+            .field("token_type", &self.token_type)
             .finish()
     }
 }
@@ -357,7 +391,8 @@ mod tests {
         }))
         .unwrap();
         let try_req: ClientTryRequest = serde_json::from_value(serde_json::json!({
-            "id": "c1", "grant": "client_credentials", "client_secret": "SECRET2"
+            "id": "c1", "grant": "token_exchange", "client_secret": "SECRET2",
+            "subject_token": "SECRET5", "actor_token": "SECRET6", "audience": "orders-api"
         }))
         .unwrap();
         let try_res = ClientTryResult {
@@ -368,11 +403,13 @@ mod tests {
             scope: None,
             refresh_token_issued: false,
             redirect_uri: None,
+            issued_token_type: None,
+            token_type: None,
         };
         let printed = format!("{add:?} {try_req:?} {try_res:?}");
         assert!(!printed.contains("SECRET"), "{printed}");
         assert!(
-            printed.contains("prod") && printed.contains("c1"),
+            printed.contains("prod") && printed.contains("c1") && printed.contains("orders-api"),
             "{printed}"
         );
     }

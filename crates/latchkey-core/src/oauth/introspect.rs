@@ -278,7 +278,11 @@ impl Provider {
         }
         // RFC 8693 lineage, for the console's inspector: the chain of tokens this one
         // was exchanged from (nearest first) and the policy that allowed each step.
-        if let Some(jti) = answer.get("jti").and_then(Value::as_str).map(str::to_string) {
+        if let Some(jti) = answer
+            .get("jti")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        {
             let mut chain = Vec::new();
             let mut next = Some(jti);
             while let Some(j) = next.take() {

@@ -267,12 +267,23 @@ export interface ClientSetDisabledRequest {
 
 /** Runs a client's own flow ("Try it"). */
 export interface ClientTryRequest {
+  /** … the actor's token for delegation (an access token) … */
+  actor_token?: string | null;
+  /** … and what the new token is for (one of the two). */
+  audience?: string | null;
   /** The client's secret for a confidential client; used once, never kept. */
   client_secret?: string | null;
   grant: TryGrant;
   id: string;
+  /** `access_token` (default) | `id_token`, or the full URN. */
+  requested_token_type?: string | null;
+  resource?: string | null;
   /** Space-separated; default: what the client may ask for, for this grant. */
   scope?: string | null;
+  /** Token exchange: the token traded (RFC 8693 §2.1 `subject_token`) … */
+  subject_token?: string | null;
+  /** … its type (`access_token` | `id_token`, or the full URN; default access token) … */
+  subject_token_type?: string | null;
 }
 
 /**
@@ -284,10 +295,16 @@ export interface ClientTryResult {
   expires_in?: number | null;
   grant: TryGrant;
   id_token?: string | null;
+  /**
+   * Token exchange: what `access_token` holds (RFC 8693 §2.2.1 `issued_token_type`;
+   * an ID token comes with `token_type` `N_A`).
+   */
+  issued_token_type?: string | null;
   /** The redirect used (authorization code only). */
   redirect_uri?: string | null;
   refresh_token_issued: boolean;
   scope?: string | null;
+  token_type?: string | null;
 }
 
 /**
@@ -942,7 +959,7 @@ export interface TokenRequest {
 }
 
 /** The flows "Try it" runs. */
-export type TryGrant = 'client_credentials' | 'authorization_code';
+export type TryGrant = 'client_credentials' | 'authorization_code' | 'token_exchange';
 
 export interface UserCreateRequest {
   email?: string | null;
