@@ -152,6 +152,9 @@ string_enum! {
         ApiKeyCreate = "api_key.create",
         ApiKeyRevoke = "api_key.revoke",
         SettingsUpdate = "settings.update",
+        FindingAck = "finding.ack",
+        BlockAdd = "block.add",
+        BlockRemove = "block.remove",
     }
 }
 
@@ -174,7 +177,8 @@ impl AuditAction {
             ClientCreate | ClientUpdate | ClientDelete | ClientRotateSecret | ClientEnable
             | ClientDisable | ClientClone => EventKind::ClientChanged,
             ScopeCreate | ScopeDelete | UserCreate | UserEnable | UserSetPassword
-            | ApiKeyCreate | ApiKeyRevoke | SettingsUpdate => EventKind::Changed,
+            | ApiKeyCreate | ApiKeyRevoke | SettingsUpdate | FindingAck | BlockAdd
+            | BlockRemove => EventKind::Changed,
         }
     }
 }
@@ -199,6 +203,14 @@ string_enum! {
         DeviceCodeWrongUserCode = "device_code.wrong_user_code",
         /// A failed sign-in.
         LoginFailed = "login_failed",
+        /// A detection raised a finding (detail: the rule id); see `findings_list`.
+        FindingRaised = "finding_raised",
+        /// Sign-in and client-auth signals the detections dropped because their queue
+        /// was full (the request path never waits for them); counted per minute.
+        MonitorOverflow = "monitor_overflow",
+        /// A request refused because its address (or account or client from there) is
+        /// on the block list (detail: the endpoint); counted per minute.
+        Blocked = "blocked",
         /// A limiter refused a request (detail: the endpoint); counted per minute.
         RateLimited = "rate_limited",
         /// A refresh token retried within its grace window.

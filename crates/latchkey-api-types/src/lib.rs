@@ -655,6 +655,34 @@ pub struct SettingsDto {
     pub device_code_window: SettingDto,
     /// First block after the device code limit (seconds).
     pub device_code_block: SettingDto,
+    /// Detection `brute_force` (one account from one address): 0 off, 1 monitor, 2 enforce.
+    pub detect_brute_force_mode: SettingDto,
+    /// Consecutive failed sign-ins of one account from one address that raise `brute_force`.
+    pub detect_brute_force_failures: SettingDto,
+    /// Window of `brute_force` (seconds).
+    pub detect_brute_force_window: SettingDto,
+    /// Severity of `brute_force`: 1 low, 2 medium, 3 high, 4 critical.
+    pub detect_brute_force_severity: SettingDto,
+    /// Detection `spray` (many accounts from one address or IPv6 /64): 0 off, 1 monitor, 2 enforce.
+    pub detect_spray_mode: SettingDto,
+    /// Distinct usernames failing from one address or /64 that raise `spray`.
+    pub detect_spray_usernames: SettingDto,
+    /// Window of `spray` (seconds); a success from the address within it after the finding is `spray_success` (critical).
+    pub detect_spray_window: SettingDto,
+    /// Severity of `spray`: 1 low, 2 medium, 3 high, 4 critical.
+    pub detect_spray_severity: SettingDto,
+    /// Detection `client_guess` (client secret guessing): 0 off, 1 monitor, 2 enforce.
+    pub detect_client_guess_mode: SettingDto,
+    /// Failed client authentications of one client id that raise `client_guess`.
+    pub detect_client_guess_failures: SettingDto,
+    /// Distinct client ids one address fails for that raise `client_guess`.
+    pub detect_client_guess_clients: SettingDto,
+    /// Window of `client_guess` (seconds).
+    pub detect_client_guess_window: SettingDto,
+    /// Severity of `client_guess`: 1 low, 2 medium, 3 high, 4 critical.
+    pub detect_client_guess_severity: SettingDto,
+    /// How long an enforce-mode block lasts (seconds).
+    pub detect_block: SettingDto,
     /// Unix seconds of the last change; absent while every setting is the default.
     pub updated_at: Option<i64>,
 }
@@ -759,6 +787,76 @@ pub struct SettingsUpdateRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub device_code_block: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_brute_force_mode: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_brute_force_failures: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_brute_force_window: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_brute_force_severity: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_spray_mode: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_spray_usernames: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_spray_window: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_spray_severity: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_client_guess_mode: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_client_guess_failures: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_client_guess_clients: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_client_guess_window: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_client_guess_severity: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_block: Option<Option<i64>>,
 }
 
 // --- live events -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ mod api_keys;
 mod audit;
 mod clients;
 mod console;
+mod monitor;
 mod scopes;
 mod sessions;
 mod settings;
