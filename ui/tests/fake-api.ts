@@ -204,6 +204,16 @@ export function fakeApi(data: {
       }
       return settingsDto(adminSettings, NOW);
     }),
+    findingsList: (f) => rec('findingsList', [f], []),
+    findingGet: (id) => rec('findingGet', [id], () => {
+      throw new ApiError('not_found', `no finding ${id}`);
+    }),
+    findingAck: (id) => rec('findingAck', [id], () => {
+      throw new ApiError('not_found', `no finding ${id}`);
+    }),
+    blocksList: () => rec('blocksList', [], []),
+    blockAdd: (req) => rec('blockAdd', [req], { address: req.address, principal: null, reason: req.reason ?? 'manual', created_by: 'local-admin', created_at: NOW, expires_at: req.expires_in != null ? NOW + req.expires_in : null }),
+    blockRemove: (req) => rec('blockRemove', [req], undefined),
   };
   return { api, calls };
 }

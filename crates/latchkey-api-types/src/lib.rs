@@ -599,6 +599,83 @@ impl std::fmt::Debug for TokenRequest {
     }
 }
 
+// --- anomaly monitoring (issue 14) -------------------------------------------------------
+
+/// A finding a detection raised: what it saw, about whom, what was done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FindingDto {
+    pub id: String,
+    /// The detection's stable id: `brute_force`, `spray`, `spray_success`,
+    /// `client_guess`.
+    pub rule: String,
+    /// `low` | `medium` | `high` | `critical`.
+    pub severity: String,
+    /// `user` | `address` | `client`.
+    pub subject_kind: String,
+    /// The username, address or network (`a.b.c.d/32`, `x::/64`), or client id.
+    pub subject: String,
+    /// Counts and what they were counted over (never a password or token).
+    pub evidence: serde_json::Value,
+    /// What was done automatically (enforce mode), or `none (monitor mode)`.
+    pub action: String,
+    /// `open` | `acknowledged`.
+    pub status: String,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<i64>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// The count the rule compared with its threshold.
+    pub count: i64,
+    pub raised_at: i64,
+}
+
+/// `GET /admin/v1/findings?…`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct FindingFilterDto {
+    /// Only this severity.
+    pub severity: Option<String>,
+    /// Only this rule id.
+    pub rule: Option<String>,
+    /// At most this many (default 100, at most 1000), newest first.
+    pub limit: Option<i64>,
+}
+
+/// An address or network refused at sign-in and at the token endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BlockDto {
+    /// Canonical `a.b.c.d/n` or `x::/n`.
+    pub address: String,
+    /// Absent: everyone from there. `user:NAME` or `client:ID`: only that account or
+    /// client from there (what a brute force earns, so a stranger elsewhere cannot
+    /// lock the account out).
+    pub principal: Option<String>,
+    pub reason: String,
+    /// An administrator, or `detection:<rule>`.
+    pub created_by: String,
+    pub created_at: i64,
+    /// Absent: until removed.
+    pub expires_at: Option<i64>,
+}
+
+/// `POST /admin/v1/blocks`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockAddRequest {
+    /// An address (`203.0.113.7`, `2001:db8::1`) or network (`198.51.100.0/24`).
+    pub address: String,
+    /// Seconds the block lasts; absent: until removed.
+    pub expires_in: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// `POST /admin/v1/blocks/remove`: every block of that address or network.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockRemoveRequest {
+    pub address: String,
+}
+
 // --- runtime settings --------------------------------------------------------------------
 
 /// One runtime setting.

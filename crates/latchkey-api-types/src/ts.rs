@@ -29,7 +29,8 @@ pub fn schemas() -> Map<String, Value> {
         AuditPageDto, ApiKeyDto, ApiKeyCreateRequest, ApiKeyCreated, StatsRequest,
         TokenCountDto, SecurityCountDto, StatsDto, HealthDto, KeyScheduleDto,
         KeysScheduleDto, TokenRequest, AdminEventDto, SettingDto, SettingsDto,
-        SettingsUpdateRequest, ErrorCode, EventKind, AuditAction, SecurityFamily,
+        SettingsUpdateRequest, FindingDto, FindingFilterDto, BlockDto, BlockAddRequest,
+        BlockRemoveRequest, ErrorCode, EventKind, AuditAction, SecurityFamily,
         // The shell's own and the inspector's (`shell`).
         ConsoleStatus, ConnectionDto, ConnectionAddRequest, ClientTryRequest,
         ClientTryResult, Inspection,

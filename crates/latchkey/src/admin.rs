@@ -107,6 +107,16 @@ pub enum Resource {
         #[command(subcommand)]
         verb: SettingsCmd,
     },
+    /// Findings of the anomaly detections (brute force, spray, client secret guessing)
+    Findings {
+        #[command(subcommand)]
+        verb: FindingsCmd,
+    },
+    /// Addresses and networks refused at sign-in and at the token endpoints
+    Blocks {
+        #[command(subcommand)]
+        verb: BlocksCmd,
+    },
     /// Tokens issued per minute, live sessions, failed authentications
     Stats {
         /// The window in minutes (1–1440)
@@ -475,6 +485,48 @@ pub enum ApiKeysCmd {
     List,
     /// The key stops working at once
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FindingsCmd {
+    /// Findings, newest first
+    List {
+        /// Only this severity: low, medium, high, critical
+        #[arg(long, value_name = "S")]
+        severity: Option<String>,
+        /// Only this rule: brute_force, spray, spray_success, client_guess
+        #[arg(long, value_name = "R")]
+        rule: Option<String>,
+        /// At most this many (1–1000)
+        #[arg(long, value_name = "N")]
+        limit: Option<i64>,
+    },
+    /// One finding with its evidence
+    Get { id: String },
+    /// Acknowledge a finding (audited)
+    Ack { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlocksCmd {
+    /// The blocks in force, with expiry
+    List,
+    /// Block an address or network (e.g. 203.0.113.7, 198.51.100.0/24, 2001:db8::/64)
+    Add {
+        #[arg(value_name = "ADDRESS|CIDR")]
+        address: String,
+        /// Lasts DURATION (e.g. 30m, 12h, 7d) [default: until removed]
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+        for_: Option<i64>,
+        /// Why (shown in the list and the audit log)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Unblock an address or network (every block of it)
+    Remove {
+        #[arg(value_name = "ADDRESS|CIDR")]
+        address: String,
+    },
 }
 
 // Parsed once per process, like `Resource`.
@@ -953,6 +1005,8 @@ async fn dispatch(b: &dyn AdminBackend, out: &Out, r: Resource) -> Result<(), Ad
         Resource::Audit { verb } => audit(b, out, verb).await,
         Resource::ApiKeys { verb } => api_keys(b, out, verb).await,
         Resource::Settings { verb } => settings(b, out, verb).await,
+        Resource::Findings { verb } => findings(b, out, verb).await,
+        Resource::Blocks { verb } => blocks(b, out, verb).await,
         Resource::Stats { minutes } => stats(b, out, minutes).await,
         Resource::Login { .. } | Resource::Logout => Err(AdminError::invalid_input(
             "login and logout need --server URL",
@@ -1932,5 +1986,138 @@ mod tests {
         );
         assert!(parse_grant("password").is_err());
         assert!(parse_grant("implicit").is_err());
+    }
+}
+
+// --- findings and blocks ------------------------------------------------------------------
+
+fn finding_text(f: &FindingDto) -> String {
+    let mut out = format!(
+        "finding   {}\nrule      {}\nseverity  {}\nsubject   {} {}\ncount     {}\n\
+         seen      {} → {}\nraised    {}\naction    {}\nstatus    {}",
+        f.id,
+        f.rule,
+        f.severity,
+        f.subject_kind,
+        f.subject,
+        f.count,
+        time(f.first_seen),
+        time(f.last_seen),
+        time(f.raised_at),
+        f.action,
+        f.status,
+    );
+    if let (Some(by), Some(at)) = (&f.acknowledged_by, f.acknowledged_at) {
+        out.push_str(&format!(" by {by} at {}", time(at)));
+    }
+    out.push_str(&format!("\nevidence  {}\n", f.evidence));
+    out
+}
+
+async fn findings(b: &dyn AdminBackend, out: &Out, verb: FindingsCmd) -> Result<(), AdminError> {
+    match verb {
+        FindingsCmd::List {
+            severity,
+            rule,
+            limit,
+        } => {
+            let list = b
+                .findings_list(FindingFilterDto {
+                    severity,
+                    rule,
+                    limit,
+                })
+                .await?;
+            out.show(&list, |list| {
+                if list.is_empty() {
+                    return "No findings.\n".to_string();
+                }
+                let mut t = Table::new(&[
+                    "ID", "RAISED", "SEVERITY", "RULE", "SUBJECT", "COUNT", "ACTION", "STATUS",
+                ]);
+                for f in list {
+                    t.row(vec![
+                        f.id.clone(),
+                        time(f.raised_at),
+                        f.severity.clone(),
+                        f.rule.clone(),
+                        format!("{} {}", f.subject_kind, f.subject),
+                        f.count.to_string(),
+                        f.action.clone(),
+                        f.status.clone(),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        FindingsCmd::Get { id } => {
+            let f = b.finding_get(&id).await?;
+            out.show(&f, finding_text)
+        }
+        FindingsCmd::Ack { id } => {
+            let f = b.finding_ack(&id).await?;
+            out.show(&f, |f| {
+                format!(
+                    "Acknowledged finding {} ({} {} {}).\n",
+                    f.id, f.rule, f.subject_kind, f.subject
+                )
+            })
+        }
+    }
+}
+
+async fn blocks(b: &dyn AdminBackend, out: &Out, verb: BlocksCmd) -> Result<(), AdminError> {
+    match verb {
+        BlocksCmd::List => {
+            let list = b.blocks_list().await?;
+            out.show(&list, |list| {
+                if list.is_empty() {
+                    return "No blocks.\n".to_string();
+                }
+                let mut t = Table::new(&["ADDRESS", "WHO", "EXPIRES", "REASON", "BY", "CREATED"]);
+                for x in list {
+                    t.row(vec![
+                        x.address.clone(),
+                        x.principal.clone().unwrap_or_else(|| "everyone".into()),
+                        x.expires_at.map_or_else(|| "when removed".into(), time),
+                        x.reason.clone(),
+                        x.created_by.clone(),
+                        time(x.created_at),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        BlocksCmd::Add {
+            address,
+            for_,
+            reason,
+        } => {
+            let x = b
+                .block_add(BlockAddRequest {
+                    address,
+                    expires_in: for_,
+                    reason,
+                })
+                .await?;
+            out.show(&x, |x| {
+                format!(
+                    "Blocked {} {}.\n",
+                    x.address,
+                    x.expires_at
+                        .map_or_else(|| "until removed".into(), |e| format!("until {}", time(e)))
+                )
+            })
+        }
+        BlocksCmd::Remove { address } => {
+            b.block_remove(BlockRemoveRequest {
+                address: address.clone(),
+            })
+            .await?;
+            out.show(
+                &serde_json::json!({ "removed": true, "address": address }),
+                |_| format!("Unblocked {address}.\n"),
+            )
+        }
     }
 }

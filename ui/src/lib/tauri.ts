@@ -91,5 +91,12 @@ export function tauriApi(): AdminApi {
 
     settingsGet: () => call('settings_get'),
     settingsUpdate: (req) => call('settings_update', { req }),
+
+    findingsList: (filter) => call('findings_list', { filter }),
+    findingGet: (id) => call('finding_get', { id }),
+    findingAck: (id) => call('finding_ack', { id }),
+    blocksList: () => call('blocks_list'),
+    blockAdd: (req) => call('block_add', { req }),
+    blockRemove: (req) => call('block_remove', { req }),
   };
 }

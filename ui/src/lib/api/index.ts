@@ -77,6 +77,14 @@ export interface AdminApi {
   settingsGet(): Promise<T.SettingsDto>;
   /** A number sets a setting, `null` returns it to the server's default. */
   settingsUpdate(req: T.SettingsUpdateRequest): Promise<T.SettingsDto>;
+
+  /** Findings of the anomaly detections, newest first. */
+  findingsList(filter: T.FindingFilterDto): Promise<T.FindingDto[]>;
+  findingGet(id: string): Promise<T.FindingDto>;
+  findingAck(id: string): Promise<T.FindingDto>;
+  blocksList(): Promise<T.BlockDto[]>;
+  blockAdd(req: T.BlockAddRequest): Promise<T.BlockDto>;
+  blockRemove(req: T.BlockRemoveRequest): Promise<void>;
 }
 
 // Every admin operation of the op table (operations.gen.ts) must be a method above:
