@@ -212,7 +212,7 @@ export function fakeApi(data: {
       throw new ApiError('not_found', `no finding ${id}`);
     }),
     blocksList: () => rec('blocksList', [], []),
-    blockAdd: (req) => rec('blockAdd', [req], { address: req.address, principal: null, reason: req.reason ?? 'manual', created_by: 'local-admin', created_at: NOW, expires_at: req.expires_in != null ? NOW + req.expires_in : null }),
+    blockAdd: (req) => rec('blockAdd', [req], { address: req.address ?? '', principal: null, reason: req.reason ?? 'manual', created_by: 'local-admin', created_at: NOW, expires_at: req.expires_in != null ? NOW + req.expires_in : null }),
     blockRemove: (req) => rec('blockRemove', [req], undefined),
   };
   return { api, calls };
