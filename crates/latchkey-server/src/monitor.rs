@@ -238,3 +238,31 @@ impl Monitor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed() -> Signal {
+        Signal::SignInFailed {
+            username: "alice".into(),
+            addr: "192.0.2.1".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_the_signal_instead_of_making_the_request_wait() {
+        let m = Monitor::new();
+        for i in 0..QUEUE {
+            assert!(m.report(failed(), i as Timestamp));
+        }
+        assert!(!m.report(failed(), 0));
+        assert!(!m.report(failed(), 0));
+        assert_eq!(m.overflow(), 2);
+        assert_eq!(
+            m.processed(),
+            0,
+            "nothing is evaluated on the caller's side"
+        );
+    }
+}
