@@ -323,14 +323,14 @@ fn bound<K, V>(map: &mut HashMap<K, V>, live: impl Fn(&V) -> bool) {
 }
 
 /// A window that has run out starts again.
-fn current<'m, K: std::hash::Hash + Eq, V>(
-    map: &'m mut HashMap<K, V>,
+fn current<K: std::hash::Hash + Eq, V>(
+    map: &mut HashMap<K, V>,
     key: K,
     at: Timestamp,
     window: i64,
     first: impl Fn(&V) -> Timestamp,
     new: impl Fn(Timestamp) -> V,
-) -> &'m mut V {
+) -> &mut V {
     let e = map.entry(key).or_insert_with(|| new(at));
     if at - first(e) > window {
         *e = new(at);

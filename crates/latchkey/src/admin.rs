@@ -1944,51 +1944,6 @@ async fn stats(b: &dyn AdminBackend, out: &Out, minutes: i64) -> Result<(), Admi
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scopes_may_be_given_space_or_comma_separated() {
-        assert_eq!(
-            split_scopes(&["openid profile".into(), "email,api:read".into()]),
-            vec!["openid", "profile", "email", "api:read"]
-        );
-    }
-
-    #[test]
-    fn durations_take_a_unit_and_times_take_dates_seconds_or_durations_ago() {
-        assert_eq!(parse_duration("30d"), Ok(2_592_000));
-        assert_eq!(parse_duration("12h"), Ok(43_200));
-        assert_eq!(parse_duration("90m"), Ok(5_400));
-        assert!(parse_duration("0d").is_err());
-        assert!(parse_duration("3y").is_err());
-        assert!(parse_duration("d").is_err());
-        assert_eq!(parse_when("1700000000"), Ok(1_700_000_000));
-        assert_eq!(parse_when("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
-        assert_eq!(parse_when("2000-02-29"), Ok(951_782_400));
-        assert_eq!(parse_when("2000-03-01 00:00"), Ok(951_868_800));
-        assert!(parse_when("2000-13-01").is_err());
-        assert!(parse_when("yesterday").is_err());
-        let ago = parse_when("1h").unwrap();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        assert!((now - 3600 - ago).abs() <= 2);
-    }
-
-    #[test]
-    fn device_code_is_accepted_as_a_shorthand_for_its_urn() {
-        assert_eq!(
-            parse_grant("device_code").unwrap(),
-            "urn:ietf:params:oauth:grant-type:device_code"
-        );
-        assert!(parse_grant("password").is_err());
-        assert!(parse_grant("implicit").is_err());
-    }
-}
-
 // --- findings and blocks ------------------------------------------------------------------
 
 fn finding_text(f: &FindingDto) -> String {
@@ -2119,5 +2074,50 @@ async fn blocks(b: &dyn AdminBackend, out: &Out, verb: BlocksCmd) -> Result<(), 
                 |_| format!("Unblocked {address}.\n"),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_may_be_given_space_or_comma_separated() {
+        assert_eq!(
+            split_scopes(&["openid profile".into(), "email,api:read".into()]),
+            vec!["openid", "profile", "email", "api:read"]
+        );
+    }
+
+    #[test]
+    fn durations_take_a_unit_and_times_take_dates_seconds_or_durations_ago() {
+        assert_eq!(parse_duration("30d"), Ok(2_592_000));
+        assert_eq!(parse_duration("12h"), Ok(43_200));
+        assert_eq!(parse_duration("90m"), Ok(5_400));
+        assert!(parse_duration("0d").is_err());
+        assert!(parse_duration("3y").is_err());
+        assert!(parse_duration("d").is_err());
+        assert_eq!(parse_when("1700000000"), Ok(1_700_000_000));
+        assert_eq!(parse_when("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
+        assert_eq!(parse_when("2000-02-29"), Ok(951_782_400));
+        assert_eq!(parse_when("2000-03-01 00:00"), Ok(951_868_800));
+        assert!(parse_when("2000-13-01").is_err());
+        assert!(parse_when("yesterday").is_err());
+        let ago = parse_when("1h").unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        assert!((now - 3600 - ago).abs() <= 2);
+    }
+
+    #[test]
+    fn device_code_is_accepted_as_a_shorthand_for_its_urn() {
+        assert_eq!(
+            parse_grant("device_code").unwrap(),
+            "urn:ietf:params:oauth:grant-type:device_code"
+        );
+        assert!(parse_grant("password").is_err());
+        assert!(parse_grant("implicit").is_err());
     }
 }
