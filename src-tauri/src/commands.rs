@@ -593,3 +593,38 @@ pub async fn exchange_policy_explain(
         .exchange_policy_explain(req)
         .await?)
 }
+
+// --- anomaly monitoring -----------------------------------------------------------------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn findings_list(
+    console: State<'_, Console>,
+    filter: FindingFilterDto,
+) -> CmdResult<Vec<FindingDto>> {
+    Ok(console.backend().await?.findings_list(filter).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn finding_get(console: State<'_, Console>, id: String) -> CmdResult<FindingDto> {
+    Ok(console.backend().await?.finding_get(&id).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn finding_ack(console: State<'_, Console>, id: String) -> CmdResult<FindingDto> {
+    Ok(console.backend().await?.finding_ack(&id).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn blocks_list(console: State<'_, Console>) -> CmdResult<Vec<BlockDto>> {
+    Ok(console.backend().await?.blocks_list().await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn block_add(console: State<'_, Console>, req: BlockAddRequest) -> CmdResult<BlockDto> {
+    Ok(console.backend().await?.block_add(req).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn block_remove(console: State<'_, Console>, req: BlockRemoveRequest) -> CmdResult<()> {
+    Ok(console.backend().await?.block_remove(req).await?)
+}

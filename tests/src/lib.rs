@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 pub use latchkey_core;
 pub use latchkey_server;
+pub use latchkey_store_sqlite;
 
 pub struct Harness {
     pub dir: tempfile::TempDir,

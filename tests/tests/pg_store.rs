@@ -264,3 +264,70 @@ async fn a_settings_change_through_one_node_reaches_the_other_nodes_engine() {
     a.close().await;
     b.close().await;
 }
+
+/// Issue 14: two nodes sharing PostgreSQL each run their own detections over their own
+/// share of a spray; the finding is raised once, not once per node, and both nodes'
+/// enforce-mode blocks land as one row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finding_is_raised_once_across_two_nodes_on_one_database() {
+    use latchkey_core::monitor::{Detector, Signal, SPRAY};
+    use latchkey_core::settings::{ServerSettings, ENFORCE};
+    let db = TestDatabase::create().await.unwrap();
+    let node_a = PgStore::connect(&db.url).await.unwrap();
+    let node_b = PgStore::connect(&db.url).await.unwrap();
+    let settings = ServerSettings {
+        detect_spray_mode: ENFORCE,
+        detect_spray_usernames: 5,
+        ..ServerSettings::default()
+    };
+    // The load balancer sends every request to both (the worst case: each node alone
+    // crosses the threshold at the same moment).
+    let (mut a, mut b) = (Detector::new(), Detector::new());
+    let (mut raises_a, mut raises_b) = (Vec::new(), Vec::new());
+    for i in 0..8 {
+        let s = Signal::SignInFailed {
+            username: format!("user{i}"),
+            addr: "2001:db8:7:7::1".parse().unwrap(),
+        };
+        raises_a.extend(a.observe(&s, T0 + i, &settings));
+        raises_b.extend(b.observe(&s, T0 + i, &settings));
+    }
+    assert_eq!((raises_a.len(), raises_b.len()), (1, 1));
+    let (ra, rb) = (&raises_a[0], &raises_b[0]);
+    let (fa, fb) = tokio::join!(
+        node_a.finding_raise(&ra.finding, ra.merge_after),
+        node_b.finding_raise(&rb.finding, rb.merge_after),
+    );
+    assert_eq!(
+        [fa.unwrap(), fb.unwrap()].iter().filter(|n| **n).count(),
+        1,
+        "exactly one node's insert is new"
+    );
+    let (ba, bb) = tokio::join!(
+        node_a.block_put(ra.block.as_ref().unwrap(), None),
+        node_b.block_put(rb.block.as_ref().unwrap(), None),
+    );
+    ba.unwrap();
+    bb.unwrap();
+    let findings = node_b
+        .findings_list(&latchkey_core::model::FindingFilter {
+            rule: Some(SPRAY.into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].subject, "2001:db8:7:7::/64");
+    let blocks = node_a.blocks_list(T0 + 10).await.unwrap();
+    assert_eq!(blocks.len(), 1);
+    // A later raise by either node in the same episode grows the one finding.
+    let mut later = rb.finding.clone();
+    later.id = "later".into();
+    later.dedup_key = "other-episode-key".into();
+    later.last_seen = T0 + 100;
+    later.count = 9;
+    assert!(!node_a.finding_raise(&later, T0).await.unwrap());
+    let f = node_b.finding_get(&findings[0].id).await.unwrap().unwrap();
+    assert_eq!((f.count, f.last_seen), (9, T0 + 100));
+}

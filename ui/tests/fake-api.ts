@@ -35,6 +35,7 @@ export const SETTING_DEFAULTS: Record<string, number> = {
   device_code_ttl: 600, sign_in_ttl: 28800, rotate_every: 2592000, prepublish: 3600, retire_after: 86400,
   login_max_failures: 10, login_window: 300, login_block: 30, client_auth_max_failures: 20, client_auth_window: 60,
   client_auth_block: 30, device_code_max_failures: 5, device_code_window: 60, device_code_block: 60,
+  detect_brute_force_mode: 1, detect_brute_force_failures: 10, detect_brute_force_window: 900, detect_brute_force_severity: 2, detect_spray_mode: 1, detect_spray_usernames: 10, detect_spray_window: 600, detect_spray_severity: 3, detect_client_guess_mode: 1, detect_client_guess_failures: 5, detect_client_guess_clients: 3, detect_client_guess_window: 300, detect_client_guess_severity: 3, detect_block: 900,
 };
 
 /** Settings with `admin` values laid over the defaults. */
@@ -272,6 +273,16 @@ export function fakeApi(data: {
       subject: null, actor: null, policies: [], issued_token_type: null, token_type: null, expires_in: null,
       audience: null, scopes: [], claims: null,
     }),
+    findingsList: (f) => rec('findingsList', [f], []),
+    findingGet: (id) => rec('findingGet', [id], () => {
+      throw new ApiError('not_found', `no finding ${id}`);
+    }),
+    findingAck: (id) => rec('findingAck', [id], () => {
+      throw new ApiError('not_found', `no finding ${id}`);
+    }),
+    blocksList: () => rec('blocksList', [], []),
+    blockAdd: (req) => rec('blockAdd', [req], { address: req.address ?? '', principal: null, reason: req.reason ?? 'manual', created_by: 'local-admin', created_at: NOW, expires_at: req.expires_in != null ? NOW + req.expires_in : null }),
+    blockRemove: (req) => rec('blockRemove', [req], undefined),
   };
   return { api, calls };
 }

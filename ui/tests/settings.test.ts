@@ -47,7 +47,7 @@ describe('Server settings', () => {
   it('groups every setting, in people units with the raw seconds, each marked as default', async () => {
     const t = await render(fakeApi().api);
     const legends = [...t.querySelectorAll('[data-testid=server-settings] legend')].map((l) => l.textContent);
-    expect(legends).toEqual(['Token lifetimes', 'Key rotation', 'Rate limits']);
+    expect(legends).toEqual(['Token lifetimes', 'Key rotation', 'Rate limits', 'Detections']);
     for (const name of Object.keys(SETTING_DEFAULTS)) {
       expect(input(t, name), name).toBeTruthy();
       expect(field(t, name).textContent).toContain('default');

@@ -565,6 +565,31 @@ impl AdminBackend for Remote {
         self.call(&op::exchange_policy_explain, &[], None, body(&req)?)
             .await
     }
+
+    async fn findings_list(&self, filter: FindingFilterDto) -> AdminResult<Vec<FindingDto>> {
+        let q = query(&filter)?;
+        self.call(&op::findings_list, &[], Some(&q), None).await
+    }
+
+    async fn finding_get(&self, id: &str) -> AdminResult<FindingDto> {
+        self.call(&op::finding_get, &[id], None, None).await
+    }
+
+    async fn finding_ack(&self, id: &str) -> AdminResult<FindingDto> {
+        self.call(&op::finding_ack, &[id], None, None).await
+    }
+
+    async fn blocks_list(&self) -> AdminResult<Vec<BlockDto>> {
+        self.call(&op::blocks_list, &[], None, None).await
+    }
+
+    async fn block_add(&self, req: BlockAddRequest) -> AdminResult<BlockDto> {
+        self.call(&op::block_add, &[], None, body(&req)?).await
+    }
+
+    async fn block_remove(&self, req: BlockRemoveRequest) -> AdminResult<()> {
+        self.call_empty(&op::block_remove, &[], body(&req)?).await
+    }
 }
 
 /// One parsed server-sent event (HTML Living Standard §9.2.6, "Interpreting an event

@@ -9,9 +9,9 @@ use latchkey_core::manage::{
     SecretRotated as CoreSecretRotated, SessionQuery, SessionSelector, SettingsPatch, SettingsView,
 };
 use latchkey_core::model::{
-    Alg, ApiKey, AuditEvent, AuditFilter, AuthMethod, Client, ClientType, ExchangePolicy,
-    GrantType, RevokeImpact, Scope, SessionSort, SessionStateFilter, SigningKey, StoreStats,
-    TokenTypeUri, User,
+    Alg, ApiKey, AuditEvent, AuditFilter, AuthMethod, Block, Client, ClientType, ExchangePolicy,
+    Finding, GrantType, RevokeImpact, Scope, SessionSort, SessionStateFilter, SigningKey,
+    StoreStats, TokenTypeUri, User,
 };
 use latchkey_core::oauth::exchange::{Evaluation, ExchangeRequest, TokenFacts};
 use latchkey_core::settings::FIELDS;
@@ -406,6 +406,36 @@ pub(crate) fn impact_dto(i: RevokeImpact, dry_run: bool) -> RevokeImpactDto {
         refresh_families: i.refresh_families,
         live_access_tokens: i.live_access_tokens,
         dry_run,
+    }
+}
+
+pub(crate) fn finding_dto(f: &Finding) -> FindingDto {
+    FindingDto {
+        id: f.id.clone(),
+        rule: f.rule.clone(),
+        severity: f.severity.clone(),
+        subject_kind: f.subject_kind.clone(),
+        subject: f.subject.clone(),
+        evidence: json_value(&f.evidence),
+        action: f.action.clone(),
+        status: f.status.clone(),
+        acknowledged_by: f.acked_by.clone(),
+        acknowledged_at: f.acked_at,
+        first_seen: f.first_seen,
+        last_seen: f.last_seen,
+        count: f.count,
+        raised_at: f.raised_at,
+    }
+}
+
+pub(crate) fn block_dto(b: &Block) -> BlockDto {
+    BlockDto {
+        address: b.cidr.clone(),
+        principal: (!b.principal.is_empty()).then(|| b.principal.clone()),
+        reason: b.reason.clone(),
+        created_by: b.created_by.clone(),
+        created_at: b.created_at,
+        expires_at: b.expires_at,
     }
 }
 

@@ -719,6 +719,58 @@ impl AdminBackend for Embedded {
         .map_err(oauth_error)?;
         Ok(exchange_explain_dto(&ev))
     }
+
+    async fn findings_list(&self, filter: FindingFilterDto) -> AdminResult<Vec<FindingDto>> {
+        Ok(self
+            .manager
+            .findings_list(
+                filter.severity.as_deref(),
+                filter.rule.as_deref(),
+                filter.limit,
+            )
+            .await?
+            .iter()
+            .map(finding_dto)
+            .collect())
+    }
+
+    async fn finding_get(&self, id: &str) -> AdminResult<FindingDto> {
+        Ok(finding_dto(&self.manager.finding_get(id).await?))
+    }
+
+    async fn finding_ack(&self, id: &str) -> AdminResult<FindingDto> {
+        Ok(finding_dto(
+            &self.manager.finding_ack(&self.actor, id).await?,
+        ))
+    }
+
+    async fn blocks_list(&self) -> AdminResult<Vec<BlockDto>> {
+        Ok(self
+            .manager
+            .blocks_list()
+            .await?
+            .iter()
+            .map(block_dto)
+            .collect())
+    }
+
+    async fn block_add(&self, req: BlockAddRequest) -> AdminResult<BlockDto> {
+        Ok(block_dto(
+            &self
+                .manager
+                .block_add(
+                    &self.actor,
+                    &req.address,
+                    req.expires_in,
+                    req.reason.as_deref(),
+                )
+                .await?,
+        ))
+    }
+
+    async fn block_remove(&self, req: BlockRemoveRequest) -> AdminResult<()> {
+        Ok(self.manager.block_remove(&self.actor, &req.address).await?)
+    }
 }
 
 /// How often an idle event subscription looks for news: the console's live views lag

@@ -200,6 +200,20 @@ pub trait AdminBackend: Send + Sync {
     /// Sets (a number) or resets (`null`) the named settings; every server node applies
     /// the result within about a second.
     async fn settings_update(&self, req: SettingsUpdateRequest) -> AdminResult<SettingsDto>;
+
+    // anomaly monitoring (issue 14)
+    /// Findings, newest first, filtered by severity and rule.
+    async fn findings_list(&self, filter: FindingFilterDto) -> AdminResult<Vec<FindingDto>>;
+    async fn finding_get(&self, id: &str) -> AdminResult<FindingDto>;
+    /// Acknowledges a finding (audited); one already acknowledged is returned as it is.
+    async fn finding_ack(&self, id: &str) -> AdminResult<FindingDto>;
+    /// The blocks in force.
+    async fn blocks_list(&self) -> AdminResult<Vec<BlockDto>>;
+    /// Blocks an address or network (audited); every server node applies it within
+    /// about a second.
+    async fn block_add(&self, req: BlockAddRequest) -> AdminResult<BlockDto>;
+    /// Removes every block of an address or network (audited).
+    async fn block_remove(&self, req: BlockRemoveRequest) -> AdminResult<()>;
 }
 
 #[cfg(test)]

@@ -163,6 +163,9 @@ string_enum! {
         /// An RFC 8693 token exchange refused after the client authenticated, with the
         /// rule that refused it.
         TokenExchangeRefused = "token.exchange_refused",
+        FindingAck = "finding.ack",
+        BlockAdd = "block.add",
+        BlockRemove = "block.remove",
     }
 }
 
@@ -187,7 +190,7 @@ impl AuditAction {
             ScopeCreate | ScopeDelete | UserCreate | UserEnable | UserSetPassword
             | ApiKeyCreate | ApiKeyRevoke | SettingsUpdate | ExchangePolicyCreate
             | ExchangePolicyUpdate | ExchangePolicyDelete | TokenExchange
-            | TokenExchangeRefused => EventKind::Changed,
+            | TokenExchangeRefused | FindingAck | BlockAdd | BlockRemove => EventKind::Changed,
         }
     }
 }
@@ -212,6 +215,14 @@ string_enum! {
         DeviceCodeWrongUserCode = "device_code.wrong_user_code",
         /// A failed sign-in.
         LoginFailed = "login_failed",
+        /// A detection raised a finding (detail: the rule id); see `findings_list`.
+        FindingRaised = "finding_raised",
+        /// Sign-in and client-auth signals the detections dropped because their queue
+        /// was full (the request path never waits for them); counted per minute.
+        MonitorOverflow = "monitor_overflow",
+        /// A request refused because its address (or account or client from there) is
+        /// on the block list (detail: the endpoint); counted per minute.
+        Blocked = "blocked",
         /// A limiter refused a request (detail: the endpoint); counted per minute.
         RateLimited = "rate_limited",
         /// A refresh token retried within its grace window.

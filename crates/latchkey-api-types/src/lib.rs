@@ -807,6 +807,83 @@ pub struct ExchangeExplainDto {
     pub claims: Option<Value>,
 }
 
+// --- anomaly monitoring (issue 14) -------------------------------------------------------
+
+/// A finding a detection raised: what it saw, about whom, what was done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FindingDto {
+    pub id: String,
+    /// The detection's stable id: `brute_force`, `spray`, `spray_success`,
+    /// `client_guess`.
+    pub rule: String,
+    /// `low` | `medium` | `high` | `critical`.
+    pub severity: String,
+    /// `user` | `address` | `client`.
+    pub subject_kind: String,
+    /// The username, address or network (`a.b.c.d/32`, `x::/64`), or client id.
+    pub subject: String,
+    /// Counts and what they were counted over (never a password or token).
+    pub evidence: serde_json::Value,
+    /// What was done automatically (enforce mode), or `none (monitor mode)`.
+    pub action: String,
+    /// `open` | `acknowledged`.
+    pub status: String,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<i64>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// The count the rule compared with its threshold.
+    pub count: i64,
+    pub raised_at: i64,
+}
+
+/// `GET /admin/v1/findings?…`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct FindingFilterDto {
+    /// Only this severity.
+    pub severity: Option<String>,
+    /// Only this rule id.
+    pub rule: Option<String>,
+    /// At most this many (default 100, at most 1000), newest first.
+    pub limit: Option<i64>,
+}
+
+/// An address or network refused at sign-in and at the token endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BlockDto {
+    /// Canonical `a.b.c.d/n` or `x::/n`.
+    pub address: String,
+    /// Absent: everyone from there. `user:NAME` or `client:ID`: only that account or
+    /// client from there (what a brute force earns, so a stranger elsewhere cannot
+    /// lock the account out).
+    pub principal: Option<String>,
+    pub reason: String,
+    /// An administrator, or `detection:<rule>`.
+    pub created_by: String,
+    pub created_at: i64,
+    /// Absent: until removed.
+    pub expires_at: Option<i64>,
+}
+
+/// `POST /admin/v1/blocks`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockAddRequest {
+    /// An address (`203.0.113.7`, `2001:db8::1`) or network (`198.51.100.0/24`).
+    pub address: String,
+    /// Seconds the block lasts; absent: until removed.
+    pub expires_in: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// `POST /admin/v1/blocks/remove`: every block of that address or network.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockRemoveRequest {
+    pub address: String,
+}
+
 // --- runtime settings --------------------------------------------------------------------
 
 /// One runtime setting.
@@ -863,6 +940,34 @@ pub struct SettingsDto {
     pub device_code_window: SettingDto,
     /// First block after the device code limit (seconds).
     pub device_code_block: SettingDto,
+    /// Detection `brute_force` (one account from one address): 0 off, 1 monitor, 2 enforce.
+    pub detect_brute_force_mode: SettingDto,
+    /// Consecutive failed sign-ins of one account from one address that raise `brute_force`.
+    pub detect_brute_force_failures: SettingDto,
+    /// Window of `brute_force` (seconds).
+    pub detect_brute_force_window: SettingDto,
+    /// Severity of `brute_force`: 1 low, 2 medium, 3 high, 4 critical.
+    pub detect_brute_force_severity: SettingDto,
+    /// Detection `spray` (many accounts from one address or IPv6 /64): 0 off, 1 monitor, 2 enforce.
+    pub detect_spray_mode: SettingDto,
+    /// Distinct usernames failing from one address or /64 that raise `spray`.
+    pub detect_spray_usernames: SettingDto,
+    /// Window of `spray` (seconds); a success from the address within it after the finding is `spray_success` (critical).
+    pub detect_spray_window: SettingDto,
+    /// Severity of `spray`: 1 low, 2 medium, 3 high, 4 critical.
+    pub detect_spray_severity: SettingDto,
+    /// Detection `client_guess` (client secret guessing): 0 off, 1 monitor, 2 enforce.
+    pub detect_client_guess_mode: SettingDto,
+    /// Failed client authentications of one client id that raise `client_guess`.
+    pub detect_client_guess_failures: SettingDto,
+    /// Distinct client ids one address fails for that raise `client_guess`.
+    pub detect_client_guess_clients: SettingDto,
+    /// Window of `client_guess` (seconds).
+    pub detect_client_guess_window: SettingDto,
+    /// Severity of `client_guess`: 1 low, 2 medium, 3 high, 4 critical.
+    pub detect_client_guess_severity: SettingDto,
+    /// How long an enforce-mode block lasts (seconds).
+    pub detect_block: SettingDto,
     /// Unix seconds of the last change; absent while every setting is the default.
     pub updated_at: Option<i64>,
 }
@@ -967,6 +1072,76 @@ pub struct SettingsUpdateRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub device_code_block: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_brute_force_mode: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_brute_force_failures: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_brute_force_window: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_brute_force_severity: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_spray_mode: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_spray_usernames: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_spray_window: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_spray_severity: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_client_guess_mode: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_client_guess_failures: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_client_guess_clients: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_client_guess_window: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_client_guess_severity: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_block: Option<Option<i64>>,
 }
 
 // --- live events -------------------------------------------------------------------------

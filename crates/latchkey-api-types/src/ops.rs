@@ -85,6 +85,12 @@ macro_rules! for_each_admin_op {
             exchange_policy_update PATCH "/admin/v1/exchange-policies/{id}" Write { "Change a token exchange policy" b[ExchangePolicyUpdateRequest] r[ExchangePolicyDto] };
             exchange_policy_delete DELETE "/admin/v1/exchange-policies/{id}" Write { "Delete a token exchange policy" st=204 };
             settings_update PATCH "/admin/v1/settings" Write { "Set (a number) or reset to the default (null) runtime settings; every node applies them within a second" b[SettingsUpdateRequest] r[SettingsDto] };
+            findings_list GET "/admin/v1/findings" Read { "Findings of the anomaly detections, newest first, filtered by severity and rule" q[FindingFilterDto] r[Vec<FindingDto>] };
+            finding_get GET "/admin/v1/findings/{id}" Read { "One finding with its evidence" r[FindingDto] };
+            finding_ack POST "/admin/v1/findings/{id}/ack" Write { "Acknowledge a finding (audited)" r[FindingDto] };
+            blocks_list GET "/admin/v1/blocks" Read { "Addresses and networks refused at sign-in and the token endpoints, with expiry" r[Vec<BlockDto>] };
+            block_add POST "/admin/v1/blocks" Write { "Block an address or network, for a while or until removed" b[BlockAddRequest] r[BlockDto] st=201 };
+            block_remove POST "/admin/v1/blocks/remove" Write { "Unblock an address or network (every block of it)" b[BlockRemoveRequest] st=204 };
         }
     };
 }

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod limits;
 pub mod manage;
 pub mod model;
+pub mod monitor;
 pub mod oauth;
 pub mod settings;
 pub mod store;

@@ -660,6 +660,60 @@ pub struct StoredSettings {
     pub updated_at: i64,
 }
 
+/// A finding: what a detection saw (issue 14), raised once per rule, subject and
+/// episode across every node (`dedup_key`, unique in the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub id: String,
+    /// Rule id, subject and episode: two nodes that see the same episode compute the
+    /// same key, and the store keeps the first insert.
+    pub dedup_key: String,
+    pub rule: String,
+    /// `low` | `medium` | `high` | `critical`.
+    pub severity: String,
+    /// `user` | `address` | `client`.
+    pub subject_kind: String,
+    pub subject: String,
+    /// JSON: counts and what they were counted over (never a password or token).
+    pub evidence: String,
+    /// What was done automatically (`none` in monitor mode).
+    pub action: String,
+    /// `open` | `acknowledged`.
+    pub status: String,
+    pub acked_by: Option<String>,
+    pub acked_at: Option<Timestamp>,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// The count the rule compares with its threshold (failures, usernames, clients).
+    pub count: i64,
+    pub raised_at: Timestamp,
+}
+
+/// Which findings to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingFilter {
+    pub severity: Option<String>,
+    pub rule: Option<String>,
+    pub status: Option<String>,
+    /// At most this many (the store caps it too).
+    pub limit: i64,
+}
+
+/// An address or network refused at sign-in and at the token endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// Canonical `a.b.c.d/n` or `x::/n` (see `monitor::Cidr`).
+    pub cidr: String,
+    /// `''`: everyone from there; `user:NAME` or `client:ID`: only that account or
+    /// client from there (a pair block).
+    pub principal: String,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    /// `None`: until an administrator removes it.
+    pub expires_at: Option<Timestamp>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,8 @@ pub enum SettingGroup {
     TokenLifetimes,
     KeyRotation,
     RateLimits,
+    /// Anomaly detections (issue 14): modes, thresholds, severities.
+    Detections,
 }
 
 /// One setting: its wire name and the range an administrator may set it to.
@@ -45,6 +47,11 @@ impl SettingField {
 const MINUTE: i64 = 60;
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;
+
+/// Detection modes, as the settings store them.
+pub const OFF: i64 = 0;
+pub const MONITOR: i64 = 1;
+pub const ENFORCE: i64 = 2;
 
 macro_rules! settings {
     ($( $(#[doc = $doc:literal])* $field:ident: $group:ident, $min:expr, $max:expr; )*) => {
@@ -99,6 +106,34 @@ settings! {
     device_code_max_failures: RateLimits, 1, 1000;
     device_code_window: RateLimits, 1, DAY;
     device_code_block: RateLimits, 1, DAY;
+    /// Detection `brute_force` (one account from one address): 0 off, 1 monitor, 2 enforce.
+    detect_brute_force_mode: Detections, 0, 2;
+    /// Consecutive failed sign-ins of one account from one address that raise `brute_force`.
+    detect_brute_force_failures: Detections, 2, 1000;
+    /// Window of `brute_force` (seconds).
+    detect_brute_force_window: Detections, MINUTE, DAY;
+    /// Severity of `brute_force`: 1 low, 2 medium, 3 high, 4 critical.
+    detect_brute_force_severity: Detections, 1, 4;
+    /// Detection `spray` (many accounts from one address or IPv6 /64): 0 off, 1 monitor, 2 enforce.
+    detect_spray_mode: Detections, 0, 2;
+    /// Distinct usernames failing from one address or /64 that raise `spray`.
+    detect_spray_usernames: Detections, 2, 1000;
+    /// Window of `spray` (seconds); a success from the address within it after the finding is `spray_success` (critical).
+    detect_spray_window: Detections, MINUTE, DAY;
+    /// Severity of `spray`: 1 low, 2 medium, 3 high, 4 critical.
+    detect_spray_severity: Detections, 1, 4;
+    /// Detection `client_guess` (client secret guessing): 0 off, 1 monitor, 2 enforce.
+    detect_client_guess_mode: Detections, 0, 2;
+    /// Failed client authentications of one client id that raise `client_guess`.
+    detect_client_guess_failures: Detections, 2, 1000;
+    /// Distinct client ids one address fails for that raise `client_guess`.
+    detect_client_guess_clients: Detections, 2, 100;
+    /// Window of `client_guess` (seconds).
+    detect_client_guess_window: Detections, MINUTE, DAY;
+    /// Severity of `client_guess`: 1 low, 2 medium, 3 high, 4 critical.
+    detect_client_guess_severity: Detections, 1, 4;
+    /// How long an enforce-mode block lasts (seconds).
+    detect_block: Detections, MINUTE, 30 * DAY;
 }
 
 impl Default for ServerSettings {
@@ -128,6 +163,33 @@ impl Default for ServerSettings {
             device_code_max_failures: 5,
             device_code_window: MINUTE,
             device_code_block: MINUTE,
+            // Anomaly detections (issue 14; numbers from shared/notes/wave2-reference.md
+            // §B). Every mode starts at monitor: an automatic block is written to the
+            // shared store and holds on every node, so an administrator turns enforce on
+            // after seeing what the findings would have blocked.
+            // brute_force: 10 consecutive failures per (account, address) in 15 min —
+            // Auth0 brute-force protection's example `max_attempts` 10, counted per
+            // identifier *and* IP (the mode that avoids Keycloak's lockout DoS).
+            detect_brute_force_mode: MONITOR,
+            detect_brute_force_failures: 10,
+            detect_brute_force_window: 15 * MINUTE,
+            detect_brute_force_severity: 2,
+            // spray: 10 distinct usernames failing from one address (or /64) in 10 min
+            // (reference D2; Auth0 suspicious-IP throttling allows 100 failures/day/IP).
+            detect_spray_mode: MONITOR,
+            detect_spray_usernames: 10,
+            detect_spray_window: 10 * MINUTE,
+            detect_spray_severity: 3,
+            // client_guess: 5 failed client authentications of one client in 5 min, or
+            // one address failing for 3 client ids (reference D7, after Entra's
+            // workload-identity detections).
+            detect_client_guess_mode: MONITOR,
+            detect_client_guess_failures: 5,
+            detect_client_guess_clients: 3,
+            detect_client_guess_window: 5 * MINUTE,
+            detect_client_guess_severity: 3,
+            // 15 min: Keycloak's maximum brute-force wait.
+            detect_block: 15 * MINUTE,
         }
     }
 }

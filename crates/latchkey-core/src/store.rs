@@ -408,6 +408,44 @@ pub trait ExchangeStore: Send + Sync {
     async fn exchange_lineage(&self, jti: &str) -> StoreResult<Option<ExchangeLineage>>;
 }
 
+/// Anomaly monitoring: findings and address blocks (issue 14).
+#[async_trait::async_trait]
+pub trait MonitorStore: Send + Sync {
+    // --- findings ------------------------------------------------------------------
+    /// Raises `f` unless it is already raised: an open finding of the same rule and
+    /// subject seen within `merge_after` (≥ that timestamp), or one with the same
+    /// `dedup_key` (another node's insert of the same episode), is updated instead
+    /// (its `last_seen` and `count` grow) and false is returned. True: a new row.
+    async fn finding_raise(&self, f: &Finding, merge_after: Timestamp) -> StoreResult<bool>;
+    async fn findings_list(&self, filter: &FindingFilter) -> StoreResult<Vec<Finding>>;
+    async fn finding_get(&self, id: &str) -> StoreResult<Option<Finding>>;
+    /// Marks a finding acknowledged (by, at) and writes `audit`, in one transaction.
+    /// `NotFound` if there is no such finding; false if it was already acknowledged
+    /// (nothing written).
+    async fn finding_ack(
+        &self,
+        id: &str,
+        by: &str,
+        at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool>;
+    /// Deletes findings raised before `before`, and beyond the newest `keep` (rows
+    /// raised at the same second as the last kept one may stay): what bounds the table
+    /// under a flood. Returns rows removed.
+    async fn findings_trim(&self, before: Timestamp, keep: i64) -> StoreResult<u64>;
+
+    // --- blocks --------------------------------------------------------------------
+    /// Adds or replaces the block of (`cidr`, `principal`); writes `audit` if given
+    /// (automatic blocks are recorded by their finding instead). A replaced block keeps
+    /// the later of the two expiries, so a detection cannot shorten a manual block.
+    async fn block_put(&self, block: &Block, audit: Option<&NewAuditEvent>) -> StoreResult<()>;
+    /// Removes every block of `cidr` (whatever its principal) and writes `audit`;
+    /// false (nothing written) if there was none.
+    async fn block_remove(&self, cidr: &str, audit: &NewAuditEvent) -> StoreResult<bool>;
+    /// The blocks still in force at `at`.
+    async fn blocks_list(&self, at: Timestamp) -> StoreResult<Vec<Block>>;
+}
+
 /// The whole store: every noun's trait. Backends implement the narrow traits; a caller
 /// that needs everything (the engine, the admin service) holds an `Arc<dyn Store>`, and
 /// a feature that touches one noun can name just that trait.
@@ -422,6 +460,7 @@ pub trait Store:
     + SettingsStore
     + ApiKeyStore
     + ExchangeStore
+    + MonitorStore
     + Send
     + Sync
     + 'static
@@ -439,6 +478,7 @@ impl<T> Store for T where
         + SettingsStore
         + ApiKeyStore
         + ExchangeStore
+        + MonitorStore
         + Send
         + Sync
         + 'static

@@ -91,6 +91,11 @@ macro_rules! store_suite_tests {
             deleting_a_client_deletes_the_exchange_policies_it_requests_under,
             revoking_a_token_revokes_every_token_exchanged_from_it_down_the_chain,
             an_exchange_is_not_recorded_once_its_parent_is_revoked,
+            a_finding_is_raised_once_per_dedup_key_and_an_open_episode_absorbs_later_raises,
+            acknowledging_a_finding_is_audited_once,
+            findings_are_listed_newest_first_and_filtered_by_severity_and_rule,
+            a_block_keeps_the_later_expiry_and_is_removed_with_its_pair_blocks,
+            trimming_findings_keeps_the_newest,
         );
     };
     (@tests ($fixture:expr); $($case:ident),+ $(,)?) => {
@@ -2867,4 +2872,262 @@ pub async fn an_exchange_is_not_recorded_once_its_parent_is_revoked(store: &dyn 
         None
     );
     assert_eq!(audited(store, "token.exchange", "xp-race-child").await, 0);
+}
+
+// --- monitoring ---------------------------------------------------------------------
+
+fn finding(id: &str, key: &str, rule: &str, subject: &str, at: Timestamp, count: i64) -> Finding {
+    Finding {
+        id: id.into(),
+        dedup_key: key.into(),
+        rule: rule.into(),
+        severity: "high".into(),
+        subject_kind: "address".into(),
+        subject: subject.into(),
+        evidence: r#"{"failures":3}"#.into(),
+        action: "none (monitor mode)".into(),
+        status: "open".into(),
+        acked_by: None,
+        acked_at: None,
+        first_seen: at - 10,
+        last_seen: at,
+        count,
+        raised_at: at,
+    }
+}
+
+pub async fn a_finding_is_raised_once_per_dedup_key_and_an_open_episode_absorbs_later_raises(
+    store: &dyn Store,
+) {
+    let a = finding(
+        "fd-1a",
+        "suite-dedup|x|1",
+        "suite_dedup",
+        "192.0.2.1/32",
+        T0,
+        10,
+    );
+    // Another node's raise of the same episode, racing: one row.
+    let b = finding(
+        "fd-1b",
+        "suite-dedup|x|1",
+        "suite_dedup",
+        "192.0.2.1/32",
+        T0 + 5,
+        12,
+    );
+    let raced = join_all(vec![
+        store.finding_raise(&a, T0 + 1000),
+        store.finding_raise(&b, T0 + 1000),
+    ])
+    .await;
+    let new: Vec<bool> = raced.into_iter().map(|r| r.expect("raise")).collect();
+    assert_eq!(new.iter().filter(|n| **n).count(), 1, "{new:?}");
+    let rows = store
+        .findings_list(&FindingFilter {
+            rule: Some("suite_dedup".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].count, rows[0].last_seen), (12, T0 + 5));
+    // A later raise (another dedup key) within the merge horizon grows the open one.
+    let c = finding(
+        "fd-1c",
+        "suite-dedup|x|2",
+        "suite_dedup",
+        "192.0.2.1/32",
+        T0 + 50,
+        20,
+    );
+    assert!(!store.finding_raise(&c, T0).await.expect("merge"));
+    // Past it, a new episode is a new finding.
+    let d = finding(
+        "fd-1d",
+        "suite-dedup|x|3",
+        "suite_dedup",
+        "192.0.2.1/32",
+        T0 + 5000,
+        10,
+    );
+    assert!(store
+        .finding_raise(&d, T0 + 4000)
+        .await
+        .expect("new episode"));
+    let rows = store
+        .findings_list(&FindingFilter {
+            rule: Some("suite_dedup".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(rows.len(), 2);
+    let first = rows
+        .iter()
+        .find(|f| f.dedup_key == "suite-dedup|x|1")
+        .expect("first");
+    assert_eq!((first.count, first.last_seen), (20, T0 + 50));
+}
+
+pub async fn acknowledging_a_finding_is_audited_once(store: &dyn Store) {
+    let f = finding("fd-ack", "suite-ack|1", "suite_ack", "192.0.2.2/32", T0, 3);
+    assert!(store.finding_raise(&f, T0).await.expect("raise"));
+    assert!(store
+        .finding_ack("fd-ack", "admin", T0 + 7, &audit("finding.ack", "fd-ack"))
+        .await
+        .expect("ack"));
+    assert!(!store
+        .finding_ack("fd-ack", "admin2", T0 + 8, &audit("finding.ack", "fd-ack"))
+        .await
+        .expect("ack twice"));
+    let got = store
+        .finding_get("fd-ack")
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(got.status, "acknowledged");
+    assert_eq!(got.acked_by.as_deref(), Some("admin"));
+    assert_eq!(got.acked_at, Some(T0 + 7));
+    assert_eq!(audited(store, "finding.ack", "fd-ack").await, 1);
+    let ghost = store
+        .finding_ack("fd-none", "admin", T0, &audit("finding.ack", "fd-none"))
+        .await;
+    assert!(is_not_found(&ghost), "{ghost:?}");
+    // An acknowledged finding does not absorb the next episode.
+    let next = finding(
+        "fd-ack2",
+        "suite-ack|2",
+        "suite_ack",
+        "192.0.2.2/32",
+        T0 + 9,
+        3,
+    );
+    assert!(store.finding_raise(&next, T0).await.expect("raise"));
+}
+
+pub async fn findings_are_listed_newest_first_and_filtered_by_severity_and_rule(store: &dyn Store) {
+    for (i, sev) in ["low", "critical", "high"].iter().enumerate() {
+        let mut f = finding(
+            &format!("fd-list-{i}"),
+            &format!("suite-list|{i}"),
+            "suite_list",
+            &format!("192.0.2.{}/32", 10 + i),
+            T0 + i as i64,
+            1,
+        );
+        f.severity = sev.to_string();
+        assert!(store.finding_raise(&f, T0 + 100).await.expect("raise"));
+    }
+    let all = store
+        .findings_list(&FindingFilter {
+            rule: Some("suite_list".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    let ids: Vec<&str> = all.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, ["fd-list-2", "fd-list-1", "fd-list-0"]);
+    let critical = store
+        .findings_list(&FindingFilter {
+            rule: Some("suite_list".into()),
+            severity: Some("critical".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(critical.len(), 1);
+    assert_eq!(critical[0].id, "fd-list-1");
+}
+
+pub async fn a_block_keeps_the_later_expiry_and_is_removed_with_its_pair_blocks(store: &dyn Store) {
+    let b = |principal: &str, exp: Option<Timestamp>| Block {
+        cidr: "198.51.100.0/24".into(),
+        principal: principal.into(),
+        reason: "suite".into(),
+        created_by: "suite".into(),
+        created_at: T0,
+        expires_at: exp,
+    };
+    store
+        .block_put(
+            &b("", Some(T0 + 600)),
+            Some(&audit("block.add", "198.51.100.0/24")),
+        )
+        .await
+        .expect("put");
+    // A detection's shorter block does not cut an administrator's short.
+    store
+        .block_put(&b("", Some(T0 + 60)), None)
+        .await
+        .expect("put again");
+    store
+        .block_put(&b("user:alice", Some(T0 + 60)), None)
+        .await
+        .expect("pair");
+    let mine = |v: Vec<Block>| -> Vec<Block> {
+        v.into_iter()
+            .filter(|b| b.cidr == "198.51.100.0/24")
+            .collect()
+    };
+    let listed = mine(store.blocks_list(T0).await.expect("list"));
+    assert_eq!(listed.len(), 2);
+    let whole = listed
+        .iter()
+        .find(|b| b.principal.is_empty())
+        .expect("whole");
+    assert_eq!(whole.expires_at, Some(T0 + 600));
+    assert_eq!(
+        mine(store.blocks_list(T0 + 60).await.expect("list")).len(),
+        1,
+        "the pair expired"
+    );
+    // No expiry wins over any.
+    store
+        .block_put(&b("", None), None)
+        .await
+        .expect("open-ended");
+    let listed = mine(store.blocks_list(T0 + 10_000).await.expect("list"));
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].expires_at, None);
+    assert!(store
+        .block_remove("198.51.100.0/24", &audit("block.remove", "198.51.100.0/24"))
+        .await
+        .expect("remove"));
+    assert!(mine(store.blocks_list(T0).await.expect("list")).is_empty());
+    assert!(!store
+        .block_remove("198.51.100.0/24", &audit("block.remove", "198.51.100.0/24"))
+        .await
+        .expect("remove twice"));
+    assert_eq!(audited(store, "block.remove", "198.51.100.0/24").await, 1);
+    assert_eq!(audited(store, "block.add", "198.51.100.0/24").await, 1);
+}
+
+pub async fn trimming_findings_keeps_the_newest(store: &dyn Store) {
+    for i in 0..5 {
+        let f = finding(
+            &format!("fd-trim-{i}"),
+            &format!("suite-trim|{i}"),
+            "suite_trim",
+            &format!("192.0.2.{}/32", 100 + i),
+            T0 + 100_000 + i,
+            1,
+        );
+        assert!(store.finding_raise(&f, T0 + 200_000).await.expect("raise"));
+    }
+    store.findings_trim(T0, 3).await.expect("trim");
+    let left = store
+        .findings_list(&FindingFilter {
+            rule: Some("suite_trim".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    let ids: Vec<&str> = left.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, ["fd-trim-4", "fd-trim-3", "fd-trim-2"]);
 }

@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use latchkey_api_types::SecurityFamily;
+use latchkey_core::monitor::Signal;
 use latchkey_core::oauth::client_auth::{Presented, CLIENT_AUTH_THROTTLED};
 use latchkey_core::oauth::error::{ErrorCode, OAuthError};
 use latchkey_core::oauth::introspect::BearerError;
@@ -54,7 +55,8 @@ fn client_form(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(Params, Presented, String), Response> {
-    let ip = st.client_ip(peer, headers).to_string();
+    let addr = st.client_ip(peer, headers);
+    let ip = addr.to_string();
     let key = format!("ip:{ip}");
     // A blocked address is answered before anything is parsed or looked up, and its
     // refusals are counted, not written one by one (AD-43).
@@ -86,6 +88,29 @@ fn client_form(
     ))
 }
 
+/// The block list (issue 14): the caller's address, or the client it names from
+/// there. Refused like a limiter's block (429 with the wait, RFC 6585 §4).
+async fn block_refusal(
+    st: &AppState,
+    endpoint: &str,
+    params: &Params,
+    presented: &Presented,
+) -> Option<Response> {
+    let addr: std::net::IpAddr = presented.ip.as_deref()?.parse().ok()?;
+    let client = presented_client(params, presented).map(|c| format!("client:{c}"));
+    let wait = st.blocked(addr, client.as_deref(), endpoint).await?;
+    Some(too_many(wait))
+}
+
+/// The client id a request names (Basic user, or the form's `client_id`).
+fn presented_client<'a>(params: &'a Params, presented: &'a Presented) -> Option<&'a str> {
+    presented
+        .basic
+        .as_ref()
+        .map(|b| b.0.as_str())
+        .or(params.get("client_id"))
+}
+
 /// The engine's answer to a refused request. Failed client authentications were
 /// already checked and counted by the limiter (the engine's `FailureGate`); one it
 /// stopped because the address is blocked is a 429 with the wait (RFC 6585 §4).
@@ -93,9 +118,26 @@ fn refusal(
     st: &AppState,
     endpoint: &str,
     key: &str,
+    params: &Params,
     presented: &Presented,
     e: &OAuthError,
 ) -> Response {
+    // A failed client authentication is a signal for the detections (secret guessing).
+    if e.code == ErrorCode::InvalidClient {
+        if let (Some(client_id), Some(ip)) =
+            (presented_client(params, presented), presented.ip.as_deref())
+        {
+            if let Ok(addr) = ip.parse() {
+                st.report(
+                    Signal::ClientAuthFailed {
+                        client_id: client_id.to_string(),
+                        addr,
+                    },
+                    ip,
+                );
+            }
+        }
+    }
     if e.code == ErrorCode::SlowDown && e.description() == Some(CLIENT_AUTH_THROTTLED) {
         let ip = presented.ip.as_deref().unwrap_or("");
         st.count_security_event(SecurityFamily::RateLimited, Some(endpoint), ip);
@@ -142,6 +184,9 @@ pub async fn token(
             return r;
         }
     };
+    if let Some(r) = block_refusal(&st, "token", &params, &presented).await {
+        return r;
+    }
     let outcome = {
         let (provider, map, presented) =
             (st.provider.clone(), params.map.clone(), presented.clone());
@@ -157,7 +202,7 @@ pub async fn token(
         }
         Err(e) => {
             record_token_rejection(&st, &params, &presented, &e).await;
-            refusal(&st, "token", &key, &presented, &e)
+            refusal(&st, "token", &key, &params, &presented, &e)
         }
     }
 }
@@ -207,9 +252,12 @@ pub async fn introspect(
         Ok(x) => x,
         Err(r) => return r,
     };
+    if let Some(r) = block_refusal(&st, "introspect", &params, &presented).await {
+        return r;
+    }
     match st.provider.introspect(&params.map, &presented).await {
         Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => refusal(&st, "introspect", &key, &presented, &e),
+        Err(e) => refusal(&st, "introspect", &key, &params, &presented, &e),
     }
 }
 
@@ -223,6 +271,9 @@ pub async fn revoke(
         Ok(x) => x,
         Err(r) => return r,
     };
+    if let Some(r) = block_refusal(&st, "revoke", &params, &presented).await {
+        return r;
+    }
     let outcome = {
         let (provider, map, presented) =
             (st.provider.clone(), params.map.clone(), presented.clone());
@@ -234,7 +285,7 @@ pub async fn revoke(
             no_store(r.headers_mut());
             r
         }
-        Err(e) => refusal(&st, "revoke", &key, &presented, &e),
+        Err(e) => refusal(&st, "revoke", &key, &params, &presented, &e),
     }
 }
 
@@ -249,13 +300,16 @@ pub async fn device_authorization(
             Ok(x) => x,
             Err(r) => return r,
         };
+    if let Some(r) = block_refusal(&st, "device_authorization", &params, &presented).await {
+        return r;
+    }
     match st
         .provider
         .device_authorization(&params.map, &presented)
         .await
     {
         Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => refusal(&st, "device_authorization", &key, &presented, &e),
+        Err(e) => refusal(&st, "device_authorization", &key, &params, &presented, &e),
     }
 }
 

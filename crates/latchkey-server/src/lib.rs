@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod html;
 pub mod http;
 pub mod limits;
+pub mod monitor;
 pub mod pages;
 mod tls;
 
@@ -307,9 +308,40 @@ pub struct AppState {
     /// Flips to true when the server stops, so endless responses (the admin event
     /// stream) end instead of holding the shutdown up.
     pub shutdown: watch::Sender<bool>,
+    /// The detections' queue and the block list (issue 14).
+    pub monitor: Arc<monitor::Monitor>,
 }
 
 impl AppState {
+    /// Reports a sign-in or client-authentication outcome to the detections; never
+    /// waits. A dropped signal (full queue) is a counted security event.
+    pub fn report(&self, signal: latchkey_core::monitor::Signal, ip: &str) {
+        if !self.monitor.report(signal, self.provider.now()) {
+            self.count_security_event(
+                latchkey_api_types::SecurityFamily::MonitorOverflow,
+                None,
+                ip,
+            );
+        }
+    }
+
+    /// Seconds to wait if `ip` (or `principal` from there: `user:NAME`, `client:ID`)
+    /// is on the block list; the refusal is a counted security event.
+    pub async fn blocked(
+        &self,
+        ip: IpAddr,
+        principal: Option<&str>,
+        endpoint: &str,
+    ) -> Option<u64> {
+        let wait = self.monitor.blocked(&self.provider, ip, principal).await?;
+        self.count_security_event(
+            latchkey_api_types::SecurityFamily::Blocked,
+            Some(endpoint),
+            &ip.to_string(),
+        );
+        Some(wait)
+    }
+
     /// The caller's address (the peer, or what the trusted proxies report).
     pub fn client_ip(&self, peer: SocketAddr, headers: &axum::http::HeaderMap) -> IpAddr {
         http::client_ip(peer, headers, &self.trusted_proxies, self.proxy_header)
@@ -422,6 +454,7 @@ pub fn app_state_with(
             .with_provider(provider.clone()),
         provider,
         shutdown: watch::channel(false).0,
+        monitor: Arc::new(monitor::Monitor::new()),
     })
 }
 
@@ -796,6 +829,11 @@ pub async fn start_with(
         }
     }));
 
+    // Detections: off the request path, fed by the handlers' bounded queue.
+    tasks.push(tokio::spawn(
+        state.monitor.clone().run(provider.clone(), stop_rx.clone()),
+    ));
+
     // Keys: made (first start) or brought up to date, then kept rotating on schedule,
     // with the clean-up of expired rows. On a shared database only the elected node
     // runs these jobs (two nodes rotating at once would each activate a key); the
@@ -822,6 +860,14 @@ pub async fn start_with(
                 }
                 if let Err(e) = p.store.purge_expired(p.now()).await {
                     tracing::warn!(error = %e, "clean-up of expired rows failed");
+                }
+                // Findings are bounded in age and number, whatever a flood raised.
+                if let Err(e) = p
+                    .store
+                    .findings_trim(p.now() - monitor::FINDINGS_MAX_AGE, monitor::FINDINGS_KEEP)
+                    .await
+                {
+                    tracing::warn!(error = %e, "trimming findings failed");
                 }
             } else if !*ready_tx.borrow() {
                 let alg = p.config.access_token_alg;

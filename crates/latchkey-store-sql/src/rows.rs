@@ -10,8 +10,8 @@
 
 use latchkey_core::error::StoreError;
 use latchkey_core::model::{
-    ApiKey, AuditEvent, AuthCode, Client, ClientSecret, DeviceCode, ExchangeLineage,
-    ExchangePolicy, RefreshToken, Scope, Session, SignIn, SigningKey, TokenTypeUri, User,
+    ApiKey, AuditEvent, AuthCode, Block, Client, ClientSecret, DeviceCode, ExchangeLineage,
+    ExchangePolicy, Finding, RefreshToken, Scope, Session, SignIn, SigningKey, TokenTypeUri, User,
 };
 use latchkey_core::settings::StoredSettings;
 use latchkey_core::store::AuthRequest;
@@ -579,5 +579,69 @@ impl TryFrom<ExchangeLineageRow> for ExchangeLineage {
             issued_at: r.issued_at,
             expires_at: r.expires_at,
         })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct FindingRow {
+    pub id: String,
+    pub dedup_key: String,
+    pub rule: String,
+    pub severity: String,
+    pub subject_kind: String,
+    pub subject: String,
+    pub evidence: String,
+    pub action: String,
+    pub status: String,
+    pub acked_by: Option<String>,
+    pub acked_at: Option<i64>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub count: i64,
+    pub raised_at: i64,
+}
+
+impl From<FindingRow> for Finding {
+    fn from(r: FindingRow) -> Self {
+        Finding {
+            id: r.id,
+            dedup_key: r.dedup_key,
+            rule: r.rule,
+            severity: r.severity,
+            subject_kind: r.subject_kind,
+            subject: r.subject,
+            evidence: r.evidence,
+            action: r.action,
+            status: r.status,
+            acked_by: r.acked_by,
+            acked_at: r.acked_at,
+            first_seen: r.first_seen,
+            last_seen: r.last_seen,
+            count: r.count,
+            raised_at: r.raised_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct BlockRow {
+    pub cidr: String,
+    pub principal: String,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+impl From<BlockRow> for Block {
+    fn from(r: BlockRow) -> Self {
+        Block {
+            cidr: r.cidr,
+            principal: r.principal,
+            reason: r.reason,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
     }
 }

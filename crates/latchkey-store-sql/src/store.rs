@@ -1601,6 +1601,176 @@ macro_rules! sql_store {
                 commit(())
             }
 
+            // --- monitoring: findings and blocks --------------------------------------
+
+            /// An open finding of the same rule and subject seen recently is the same
+            /// episode: its evidence grows. Otherwise the insert races other nodes' on
+            /// the unique `dedup_key`, and a loser updates the winner's row.
+            pub(super) async fn finding_raise(
+                conn: &mut Conn,
+                f: &Finding,
+                merge_after: Timestamp,
+            ) -> Done<bool> {
+                const OP: &str = "finding_raise";
+                let merged = sqlx::query(
+                    "UPDATE findings SET \
+                     last_seen = CASE WHEN last_seen > $1 THEN last_seen ELSE $1 END, \
+                     count = CASE WHEN count > $2 THEN count ELSE $2 END, evidence = $3 \
+                     WHERE rule = $4 AND subject = $5 AND status = 'open' AND last_seen >= $6",
+                )
+                .bind(f.last_seen)
+                .bind(f.count)
+                .bind(&f.evidence)
+                .bind(&f.rule)
+                .bind(&f.subject)
+                .bind(merge_after)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                if merged.rows_affected() > 0 {
+                    return commit(false);
+                }
+                let inserted = sqlx::query(
+                    "INSERT INTO findings (id, dedup_key, rule, severity, subject_kind, subject, \
+                     evidence, action, status, acked_by, acked_at, first_seen, last_seen, count, \
+                     raised_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                     $14, $15) ON CONFLICT (dedup_key) DO NOTHING",
+                )
+                .bind(&f.id)
+                .bind(&f.dedup_key)
+                .bind(&f.rule)
+                .bind(&f.severity)
+                .bind(&f.subject_kind)
+                .bind(&f.subject)
+                .bind(&f.evidence)
+                .bind(&f.action)
+                .bind(&f.status)
+                .bind(&f.acked_by)
+                .bind(f.acked_at)
+                .bind(f.first_seen)
+                .bind(f.last_seen)
+                .bind(f.count)
+                .bind(f.raised_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                if inserted.rows_affected() > 0 {
+                    return commit(true);
+                }
+                sqlx::query(
+                    "UPDATE findings SET \
+                     last_seen = CASE WHEN last_seen > $1 THEN last_seen ELSE $1 END, \
+                     count = CASE WHEN count > $2 THEN count ELSE $2 END \
+                     WHERE dedup_key = $3",
+                )
+                .bind(f.last_seen)
+                .bind(f.count)
+                .bind(&f.dedup_key)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                commit(false)
+            }
+
+            pub(super) async fn finding_ack(
+                conn: &mut Conn,
+                id: &str,
+                by: &str,
+                at: Timestamp,
+                audit: &NewAuditEvent,
+            ) -> Done<bool> {
+                const OP: &str = "finding_ack";
+                must_exist(conn, OP, "SELECT COUNT(*) FROM findings WHERE id = $1", id).await?;
+                let done = sqlx::query(
+                    "UPDATE findings SET status = 'acknowledged', acked_by = $1, acked_at = $2 \
+                     WHERE id = $3 AND status = 'open'",
+                )
+                .bind(by)
+                .bind(at)
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                if done.rows_affected() == 0 {
+                    return Ok(Finish::Rollback(false));
+                }
+                insert_audit(conn, OP, audit).await?;
+                commit(true)
+            }
+
+            pub(super) async fn findings_trim(
+                conn: &mut Conn,
+                before: Timestamp,
+                keep: i64,
+            ) -> Done<u64> {
+                // The cut-off is the raised_at of the keep-th newest (none if there are
+                // fewer): older rows go, ties with it stay.
+                let cutoff: Option<i64> = sqlx::query_scalar(
+                    "SELECT raised_at FROM findings ORDER BY raised_at DESC, id DESC \
+                     LIMIT 1 OFFSET $1",
+                )
+                .bind((keep - 1).max(0))
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db("findings_trim"))?;
+                // Older than `before`, or beyond the newest `keep`.
+                let before = cutoff.map_or(before, |c| before.max(c));
+                let done = sqlx::query("DELETE FROM findings WHERE raised_at < $1")
+                    .bind(before)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("findings_trim"))?;
+                commit(done.rows_affected())
+            }
+
+            pub(super) async fn block_put(
+                conn: &mut Conn,
+                b: &Block,
+                audit: Option<&NewAuditEvent>,
+            ) -> Done<()> {
+                const OP: &str = "block_put";
+                // NULL (no expiry) outlives every timestamp; otherwise the later one.
+                sqlx::query(
+                    "INSERT INTO blocks (cidr, principal, reason, created_by, created_at, \
+                     expires_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (cidr, principal) DO UPDATE SET \
+                     reason = excluded.reason, created_by = excluded.created_by, \
+                     created_at = excluded.created_at, expires_at = CASE \
+                     WHEN blocks.expires_at IS NULL OR excluded.expires_at IS NULL THEN NULL \
+                     WHEN blocks.expires_at > excluded.expires_at THEN blocks.expires_at \
+                     ELSE excluded.expires_at END",
+                )
+                .bind(&b.cidr)
+                .bind(&b.principal)
+                .bind(&b.reason)
+                .bind(&b.created_by)
+                .bind(b.created_at)
+                .bind(b.expires_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                insert_audit_opt(conn, OP, audit).await?;
+                commit(())
+            }
+
+            pub(super) async fn block_remove(
+                conn: &mut Conn,
+                cidr: &str,
+                audit: &NewAuditEvent,
+            ) -> Done<bool> {
+                const OP: &str = "block_remove";
+                let done = sqlx::query("DELETE FROM blocks WHERE cidr = $1")
+                    .bind(cidr)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db(OP))?;
+                if done.rows_affected() == 0 {
+                    return Ok(Finish::Rollback(false));
+                }
+                insert_audit(conn, OP, audit).await?;
+                commit(true)
+            }
+
             // --- settings and metadata -----------------------------------------------
 
             /// The version check is part of the `UPDATE`, so of two writers that read
@@ -2532,6 +2702,107 @@ macro_rules! sql_store {
                             Box::pin(async move { ops::meta_set(c, &key, &value).await })
                         })
                         .await
+                    }
+                }
+
+                $crate::latchkey_core::store::MonitorStore {
+                    async fn finding_raise(
+                        &self,
+                        f: &Finding,
+                        merge_after: Timestamp,
+                    ) -> StoreResult<bool> {
+                        let f = f.clone();
+                        self.run(Write::new("finding_raise").retry(), move |c| {
+                            Box::pin(async move { ops::finding_raise(c, &f, merge_after).await })
+                        })
+                        .await
+                    }
+
+                    async fn findings_list(&self, filter: &FindingFilter) -> StoreResult<Vec<Finding>> {
+                        const OP: &str = "findings_list";
+                        let mut qb: sqlx::QueryBuilder<ops::Db> =
+                            sqlx::QueryBuilder::new("SELECT * FROM findings WHERE 1 = 1");
+                        if let Some(sev) = &filter.severity {
+                            qb.push(" AND severity = ").push_bind(sev);
+                        }
+                        if let Some(rule) = &filter.rule {
+                            qb.push(" AND rule = ").push_bind(rule);
+                        }
+                        if let Some(status) = &filter.status {
+                            qb.push(" AND status = ").push_bind(status);
+                        }
+                        qb.push(" ORDER BY raised_at DESC, id DESC LIMIT ");
+                        qb.push_bind($crate::limit((filter.limit > 0).then_some(filter.limit)));
+                        let rows: Vec<rows::FindingRow> = qb
+                            .build_query_as()
+                            .fetch_all(self.reader())
+                            .await
+                            .map_err(ops::db(OP))?;
+                        Ok(rows.into_iter().map(Into::into).collect())
+                    }
+
+                    async fn finding_get(&self, id: &str) -> StoreResult<Option<Finding>> {
+                        let row: Option<rows::FindingRow> =
+                            sqlx::query_as("SELECT * FROM findings WHERE id = $1")
+                                .bind(id)
+                                .fetch_optional(self.reader())
+                                .await
+                                .map_err(ops::db("finding_get"))?;
+                        Ok(row.map(Into::into))
+                    }
+
+                    async fn finding_ack(
+                        &self,
+                        id: &str,
+                        by: &str,
+                        at: Timestamp,
+                        audit: &NewAuditEvent,
+                    ) -> StoreResult<bool> {
+                        let (id, by, audit) = (id.to_owned(), by.to_owned(), audit.clone());
+                        self.run(Write::new("finding_ack"), move |c| {
+                            Box::pin(async move { ops::finding_ack(c, &id, &by, at, &audit).await })
+                        })
+                        .await
+                    }
+
+                    async fn findings_trim(&self, before: Timestamp, keep: i64) -> StoreResult<u64> {
+                        self.run(Write::new("findings_trim"), move |c| {
+                            Box::pin(async move { ops::findings_trim(c, before, keep).await })
+                        })
+                        .await
+                    }
+
+                    /// Published: every node's block list follows the change marker.
+                    async fn block_put(
+                        &self,
+                        block: &Block,
+                        audit: Option<&NewAuditEvent>,
+                    ) -> StoreResult<()> {
+                        let (block, audit) = (block.clone(), audit.cloned());
+                        self.run(Write::new("block_put").publish().retry(), move |c| {
+                            Box::pin(async move { ops::block_put(c, &block, audit.as_ref()).await })
+                        })
+                        .await
+                    }
+
+                    async fn block_remove(&self, cidr: &str, audit: &NewAuditEvent) -> StoreResult<bool> {
+                        let (cidr, audit) = (cidr.to_owned(), audit.clone());
+                        self.run(Write::new("block_remove").publish(), move |c| {
+                            Box::pin(async move { ops::block_remove(c, &cidr, &audit).await })
+                        })
+                        .await
+                    }
+
+                    async fn blocks_list(&self, at: Timestamp) -> StoreResult<Vec<Block>> {
+                        let rows: Vec<rows::BlockRow> = sqlx::query_as(
+                            "SELECT * FROM blocks WHERE expires_at IS NULL OR expires_at > $1 \
+                             ORDER BY created_at DESC, cidr, principal",
+                        )
+                        .bind(at)
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(ops::db("blocks_list"))?;
+                        Ok(rows.into_iter().map(Into::into).collect())
                     }
                 }
 

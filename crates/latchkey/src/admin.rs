@@ -113,6 +113,16 @@ pub enum Resource {
         #[command(subcommand)]
         verb: SettingsCmd,
     },
+    /// Findings of the anomaly detections (brute force, spray, client secret guessing)
+    Findings {
+        #[command(subcommand)]
+        verb: FindingsCmd,
+    },
+    /// Addresses and networks refused at sign-in and at the token endpoints
+    Blocks {
+        #[command(subcommand)]
+        verb: BlocksCmd,
+    },
     /// Tokens issued per minute, live sessions, failed authentications
     Stats {
         /// The window in minutes (1–1440)
@@ -589,6 +599,48 @@ pub enum ExchangePoliciesCmd {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum FindingsCmd {
+    /// Findings, newest first
+    List {
+        /// Only this severity: low, medium, high, critical
+        #[arg(long, value_name = "S")]
+        severity: Option<String>,
+        /// Only this rule: brute_force, spray, spray_success, client_guess
+        #[arg(long, value_name = "R")]
+        rule: Option<String>,
+        /// At most this many (1–1000)
+        #[arg(long, value_name = "N")]
+        limit: Option<i64>,
+    },
+    /// One finding with its evidence
+    Get { id: String },
+    /// Acknowledge a finding (audited)
+    Ack { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlocksCmd {
+    /// The blocks in force, with expiry
+    List,
+    /// Block an address or network (e.g. 203.0.113.7, 198.51.100.0/24, 2001:db8::/64)
+    Add {
+        #[arg(value_name = "ADDRESS|CIDR")]
+        address: String,
+        /// Lasts DURATION (e.g. 30m, 12h, 7d) [default: until removed]
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+        for_: Option<i64>,
+        /// Why (shown in the list and the audit log)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Unblock an address or network (every block of it)
+    Remove {
+        #[arg(value_name = "ADDRESS|CIDR")]
+        address: String,
+    },
+}
+
 // Parsed once per process, like `Resource`.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
@@ -659,6 +711,48 @@ pub struct SettingsUpdateArgs {
     /// First block after the device code limit
     #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
     device_code_block: Option<SettingArg>,
+    /// Detection `brute_force` (one account from one address)
+    #[arg(long, value_name = "MODE", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_brute_force_mode: Option<SettingArg>,
+    /// Consecutive failed sign-ins of one account from one address that raise `brute_force`.
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_brute_force_failures: Option<SettingArg>,
+    /// Window of `brute_force` (seconds).
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_brute_force_window: Option<SettingArg>,
+    /// Severity of `brute_force`
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_brute_force_severity: Option<SettingArg>,
+    /// Detection `spray` (many accounts from one address or IPv6 /64)
+    #[arg(long, value_name = "MODE", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_spray_mode: Option<SettingArg>,
+    /// Distinct usernames failing from one address or /64 that raise `spray`.
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_spray_usernames: Option<SettingArg>,
+    /// Window of `spray` (seconds); a success from the address within it after the finding is `spray_success` (critical).
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_spray_window: Option<SettingArg>,
+    /// Severity of `spray`
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_spray_severity: Option<SettingArg>,
+    /// Detection `client_guess` (client secret guessing)
+    #[arg(long, value_name = "MODE", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_client_guess_mode: Option<SettingArg>,
+    /// Failed client authentications of one client id that raise `client_guess`.
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_client_guess_failures: Option<SettingArg>,
+    /// Distinct client ids one address fails for that raise `client_guess`.
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_client_guess_clients: Option<SettingArg>,
+    /// Window of `client_guess` (seconds).
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_client_guess_window: Option<SettingArg>,
+    /// Severity of `client_guess`
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_client_guess_severity: Option<SettingArg>,
+    /// How long an enforce-mode block lasts (seconds).
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_block: Option<SettingArg>,
 }
 
 /// One `settings update` flag: a value, or back to the server's default.
@@ -687,6 +781,19 @@ fn parse_setting(s: &str) -> Result<SettingArg, String> {
     if let Ok(n) = s.parse::<i64>() {
         return Ok(SettingArg::Set(n));
     }
+    // Detection modes and severities by name (the settings store them as numbers).
+    let named = ["off", "monitor", "enforce"]
+        .iter()
+        .position(|m| s.eq_ignore_ascii_case(m))
+        .or_else(|| {
+            ["low", "medium", "high", "critical"]
+                .iter()
+                .position(|m| s.eq_ignore_ascii_case(m))
+                .map(|i| i + 1)
+        });
+    if let Some(n) = named {
+        return Ok(SettingArg::Set(n as i64));
+    }
     parse_duration(s)
         .map(SettingArg::Set)
         .map_err(|e| format!("{e}, or `default`"))
@@ -714,6 +821,30 @@ impl SettingsUpdateArgs {
             device_code_max_failures: self.device_code_max_failures.map(SettingArg::into_patch),
             device_code_window: self.device_code_window.map(SettingArg::into_patch),
             device_code_block: self.device_code_block.map(SettingArg::into_patch),
+            detect_brute_force_mode: self.detect_brute_force_mode.map(SettingArg::into_patch),
+            detect_brute_force_failures: self
+                .detect_brute_force_failures
+                .map(SettingArg::into_patch),
+            detect_brute_force_window: self.detect_brute_force_window.map(SettingArg::into_patch),
+            detect_brute_force_severity: self
+                .detect_brute_force_severity
+                .map(SettingArg::into_patch),
+            detect_spray_mode: self.detect_spray_mode.map(SettingArg::into_patch),
+            detect_spray_usernames: self.detect_spray_usernames.map(SettingArg::into_patch),
+            detect_spray_window: self.detect_spray_window.map(SettingArg::into_patch),
+            detect_spray_severity: self.detect_spray_severity.map(SettingArg::into_patch),
+            detect_client_guess_mode: self.detect_client_guess_mode.map(SettingArg::into_patch),
+            detect_client_guess_failures: self
+                .detect_client_guess_failures
+                .map(SettingArg::into_patch),
+            detect_client_guess_clients: self
+                .detect_client_guess_clients
+                .map(SettingArg::into_patch),
+            detect_client_guess_window: self.detect_client_guess_window.map(SettingArg::into_patch),
+            detect_client_guess_severity: self
+                .detect_client_guess_severity
+                .map(SettingArg::into_patch),
+            detect_block: self.detect_block.map(SettingArg::into_patch),
         }
     }
 }
@@ -987,6 +1118,8 @@ async fn dispatch(b: &dyn AdminBackend, out: &Out, r: Resource) -> Result<(), Ad
         Resource::ApiKeys { verb } => api_keys(b, out, verb).await,
         Resource::ExchangePolicies { verb } => exchange_policies(b, out, verb).await,
         Resource::Settings { verb } => settings(b, out, verb).await,
+        Resource::Findings { verb } => findings(b, out, verb).await,
+        Resource::Blocks { verb } => blocks(b, out, verb).await,
         Resource::Stats { minutes } => stats(b, out, minutes).await,
         Resource::Login { .. } | Resource::Logout => Err(AdminError::invalid_input(
             "login and logout need --server URL",
@@ -1364,7 +1497,7 @@ fn user_details(u: &UserDto) -> String {
 // --- settings ------------------------------------------------------------------------------
 
 fn settings_table(s: &SettingsDto) -> String {
-    let rows: [(&str, &SettingDto); 19] = [
+    let rows: [(&str, &SettingDto); 33] = [
         ("access_token_ttl", &s.access_token_ttl),
         ("refresh_token_ttl", &s.refresh_token_ttl),
         ("refresh_idle_ttl", &s.refresh_idle_ttl),
@@ -1384,12 +1517,48 @@ fn settings_table(s: &SettingsDto) -> String {
         ("device_code_max_failures", &s.device_code_max_failures),
         ("device_code_window", &s.device_code_window),
         ("device_code_block", &s.device_code_block),
+        ("detect_brute_force_mode", &s.detect_brute_force_mode),
+        (
+            "detect_brute_force_failures",
+            &s.detect_brute_force_failures,
+        ),
+        ("detect_brute_force_window", &s.detect_brute_force_window),
+        (
+            "detect_brute_force_severity",
+            &s.detect_brute_force_severity,
+        ),
+        ("detect_spray_mode", &s.detect_spray_mode),
+        ("detect_spray_usernames", &s.detect_spray_usernames),
+        ("detect_spray_window", &s.detect_spray_window),
+        ("detect_spray_severity", &s.detect_spray_severity),
+        ("detect_client_guess_mode", &s.detect_client_guess_mode),
+        (
+            "detect_client_guess_failures",
+            &s.detect_client_guess_failures,
+        ),
+        (
+            "detect_client_guess_clients",
+            &s.detect_client_guess_clients,
+        ),
+        ("detect_client_guess_window", &s.detect_client_guess_window),
+        (
+            "detect_client_guess_severity",
+            &s.detect_client_guess_severity,
+        ),
+        ("detect_block", &s.detect_block),
     ];
     let mut t = Table::new(&["SETTING", "VALUE", "DEFAULT", "SOURCE"]);
     for (name, v) in rows {
         let show = |x: i64| {
             let human = duration(x);
-            if name.ends_with("_max_failures") {
+            if name.ends_with("_mode") {
+                mode_name(x)
+            } else if name.ends_with("_severity") {
+                severity_name(x)
+            } else if ["_max_failures", "_failures", "_usernames", "_clients"]
+                .iter()
+                .any(|s| name.ends_with(s))
+            {
                 x.to_string()
             } else if human == format!("{x} s") {
                 human
@@ -1409,6 +1578,27 @@ fn settings_table(s: &SettingsDto) -> String {
         None => "Every setting is the server's default.".to_string(),
     };
     format!("{}{changed}\n", t.render())
+}
+
+/// A detection mode as the settings table shows it.
+fn mode_name(x: i64) -> String {
+    match x {
+        0 => "off".into(),
+        1 => "monitor".into(),
+        2 => "enforce".into(),
+        _ => x.to_string(),
+    }
+}
+
+/// A detection severity as the settings table shows it.
+fn severity_name(x: i64) -> String {
+    match x {
+        1 => "low".into(),
+        2 => "medium".into(),
+        3 => "high".into(),
+        4 => "critical".into(),
+        _ => x.to_string(),
+    }
 }
 
 async fn settings(b: &dyn AdminBackend, out: &Out, verb: SettingsCmd) -> Result<(), AdminError> {
@@ -2128,6 +2318,139 @@ async fn stats(b: &dyn AdminBackend, out: &Out, minutes: i64) -> Result<(), Admi
         }
         text
     })
+}
+
+// --- findings and blocks ------------------------------------------------------------------
+
+fn finding_text(f: &FindingDto) -> String {
+    let mut out = format!(
+        "finding   {}\nrule      {}\nseverity  {}\nsubject   {} {}\ncount     {}\n\
+         seen      {} → {}\nraised    {}\naction    {}\nstatus    {}",
+        f.id,
+        f.rule,
+        f.severity,
+        f.subject_kind,
+        f.subject,
+        f.count,
+        time(f.first_seen),
+        time(f.last_seen),
+        time(f.raised_at),
+        f.action,
+        f.status,
+    );
+    if let (Some(by), Some(at)) = (&f.acknowledged_by, f.acknowledged_at) {
+        out.push_str(&format!(" by {by} at {}", time(at)));
+    }
+    out.push_str(&format!("\nevidence  {}\n", f.evidence));
+    out
+}
+
+async fn findings(b: &dyn AdminBackend, out: &Out, verb: FindingsCmd) -> Result<(), AdminError> {
+    match verb {
+        FindingsCmd::List {
+            severity,
+            rule,
+            limit,
+        } => {
+            let list = b
+                .findings_list(FindingFilterDto {
+                    severity,
+                    rule,
+                    limit,
+                })
+                .await?;
+            out.show(&list, |list| {
+                if list.is_empty() {
+                    return "No findings.\n".to_string();
+                }
+                let mut t = Table::new(&[
+                    "ID", "RAISED", "SEVERITY", "RULE", "SUBJECT", "COUNT", "ACTION", "STATUS",
+                ]);
+                for f in list {
+                    t.row(vec![
+                        f.id.clone(),
+                        time(f.raised_at),
+                        f.severity.clone(),
+                        f.rule.clone(),
+                        format!("{} {}", f.subject_kind, f.subject),
+                        f.count.to_string(),
+                        f.action.clone(),
+                        f.status.clone(),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        FindingsCmd::Get { id } => {
+            let f = b.finding_get(&id).await?;
+            out.show(&f, finding_text)
+        }
+        FindingsCmd::Ack { id } => {
+            let f = b.finding_ack(&id).await?;
+            out.show(&f, |f| {
+                format!(
+                    "Acknowledged finding {} ({} {} {}).\n",
+                    f.id, f.rule, f.subject_kind, f.subject
+                )
+            })
+        }
+    }
+}
+
+async fn blocks(b: &dyn AdminBackend, out: &Out, verb: BlocksCmd) -> Result<(), AdminError> {
+    match verb {
+        BlocksCmd::List => {
+            let list = b.blocks_list().await?;
+            out.show(&list, |list| {
+                if list.is_empty() {
+                    return "No blocks.\n".to_string();
+                }
+                let mut t = Table::new(&["ADDRESS", "WHO", "EXPIRES", "REASON", "BY", "CREATED"]);
+                for x in list {
+                    t.row(vec![
+                        x.address.clone(),
+                        x.principal.clone().unwrap_or_else(|| "everyone".into()),
+                        x.expires_at.map_or_else(|| "when removed".into(), time),
+                        x.reason.clone(),
+                        x.created_by.clone(),
+                        time(x.created_at),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        BlocksCmd::Add {
+            address,
+            for_,
+            reason,
+        } => {
+            let x = b
+                .block_add(BlockAddRequest {
+                    address,
+                    expires_in: for_,
+                    reason,
+                })
+                .await?;
+            out.show(&x, |x| {
+                format!(
+                    "Blocked {} {}.\n",
+                    x.address,
+                    x.expires_at
+                        .map_or_else(|| "until removed".into(), |e| format!("until {}", time(e)))
+                )
+            })
+        }
+        BlocksCmd::Remove { address } => {
+            b.block_remove(BlockRemoveRequest {
+                address: address.clone(),
+            })
+            .await?;
+            out.show(
+                &serde_json::json!({ "removed": true, "address": address }),
+                |_| format!("Unblocked {address}.\n"),
+            )
+        }
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process, like `admin::Resource`: boxing the big variant would
+// only add noise.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the authorization server
     Serve(serve::ServeArgs),

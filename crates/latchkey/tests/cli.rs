@@ -502,3 +502,161 @@ fn settings_are_set_by_flag_in_seconds_or_durations_and_reset_with_default() {
     // Naming no setting at all is a usage error.
     assert_eq!(admin(&e.db, &["settings", "update"]).status.code(), Some(2));
 }
+
+/// A finding as a detection raises it, written straight into the database (the CLI has
+/// no way to raise one, only to read and acknowledge).
+fn raise_finding(db: &Path, id: &str, rule: &str, severity: &str) {
+    use latchkey_e2e::latchkey_core::model::Finding;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let store = latchkey_e2e::latchkey_store_sqlite::SqliteStore::open(db)
+            .await
+            .expect("open");
+        let f = Finding {
+            id: id.into(),
+            dedup_key: format!("{rule}|{id}"),
+            rule: rule.into(),
+            severity: severity.into(),
+            subject_kind: "address".into(),
+            subject: "203.0.113.9/32".into(),
+            evidence: r#"{"usernames":10}"#.into(),
+            action: "none (monitor mode)".into(),
+            status: "open".into(),
+            acked_by: None,
+            acked_at: None,
+            first_seen: 1_800_000_000,
+            last_seen: 1_800_000_060,
+            count: 10,
+            raised_at: 1_800_000_060,
+        };
+        assert!(store.finding_raise(&f, 0).await.expect("raise"));
+    });
+}
+
+#[test]
+fn findings_are_listed_filtered_shown_and_acknowledged_once() {
+    let e = env();
+    ok(&e.db, &["clients", "list"]); // creates the database
+    assert_eq!(json(&e.db, &["findings", "list"]), serde_json::json!([]));
+    raise_finding(&e.db, "f-spray", "spray", "high");
+    raise_finding(&e.db, "f-brute", "brute_force", "medium");
+    let all = json(&e.db, &["findings", "list"]);
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let high = json(&e.db, &["findings", "list", "--severity", "high"]);
+    assert_eq!(high[0]["id"], "f-spray");
+    assert_eq!(high.as_array().unwrap().len(), 1);
+    let brute = json(&e.db, &["findings", "list", "--rule", "brute_force"]);
+    assert_eq!(brute[0]["id"], "f-brute");
+    let table = ok(&e.db, &["findings", "list"]);
+    assert!(table
+        .lines()
+        .any(|l| l.starts_with("f-spray") && l.contains("203.0.113.9/32")));
+    let bad = admin(&e.db, &["findings", "list", "--severity", "urgent"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).ends_with("(invalid_input)\n"),
+        "{}",
+        stderr(&bad)
+    );
+    let one = json(&e.db, &["findings", "get", "f-spray"]);
+    assert_eq!(one["evidence"]["usernames"], 10);
+    assert_eq!(one["status"], "open");
+    let acked = json(&e.db, &["findings", "ack", "f-spray"]);
+    assert_eq!(acked["status"], "acknowledged");
+    assert!(acked["acknowledged_by"].is_string());
+    json(&e.db, &["findings", "ack", "f-spray"]);
+    let audit = json(&e.db, &["audit", "list", "--action", "finding.ack"]);
+    assert_eq!(audit["items"].as_array().map(Vec::len), Some(1), "{audit}");
+    let missing = admin(&e.db, &["findings", "get", "nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).ends_with("(not_found)\n"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn blocks_are_added_for_a_while_listed_and_removed() {
+    let e = env();
+    let added = json(
+        &e.db,
+        &[
+            "blocks",
+            "add",
+            "198.51.100.7/24",
+            "--for",
+            "2h",
+            "--reason",
+            "spray",
+        ],
+    );
+    assert_eq!(added["address"], "198.51.100.0/24");
+    let (created, expires) = (
+        added["created_at"].as_i64().unwrap(),
+        added["expires_at"].as_i64().unwrap(),
+    );
+    assert_eq!(expires - created, 7200);
+    ok(&e.db, &["blocks", "add", "2001:db8::1"]);
+    let list = json(&e.db, &["blocks", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let text = ok(&e.db, &["blocks", "list"]);
+    assert!(text
+        .lines()
+        .any(|l| l.starts_with("2001:db8::1/128") && l.contains("when removed")));
+    let wide = admin(&e.db, &["blocks", "add", "0.0.0.0/0"]);
+    assert_eq!(wide.status.code(), Some(1));
+    assert!(
+        stderr(&wide).ends_with("(invalid_input)\n"),
+        "{}",
+        stderr(&wide)
+    );
+    let bad = admin(&e.db, &["blocks", "add", "example.com"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(
+        admin(&e.db, &["blocks", "add", "10.0.0.1", "--for", "soon"])
+            .status
+            .code(),
+        Some(2)
+    );
+    ok(&e.db, &["blocks", "remove", "198.51.100.0/24"]);
+    let list = json(&e.db, &["blocks", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let again = admin(&e.db, &["blocks", "remove", "198.51.100.0/24"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).ends_with("(not_found)\n"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn detection_modes_and_severities_are_set_by_name_through_settings() {
+    let e = env();
+    let s = json(
+        &e.db,
+        &[
+            "settings",
+            "update",
+            "--detect-spray-mode",
+            "enforce",
+            "--detect-spray-severity",
+            "critical",
+            "--detect-spray-window",
+            "15m",
+        ],
+    );
+    assert_eq!(s["detect_spray_mode"]["value"], 2);
+    assert_eq!(s["detect_spray_severity"]["value"], 4);
+    assert_eq!(s["detect_spray_window"]["value"], 900);
+    let table = ok(&e.db, &["settings", "get"]);
+    assert!(table.lines().any(|l| l.starts_with("detect_spray_mode")
+        && l.contains("enforce")
+        && l.contains("monitor")));
+    let out = admin(
+        &e.db,
+        &["settings", "update", "--detect-brute-force-mode", "3"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}

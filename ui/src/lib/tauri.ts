@@ -99,5 +99,12 @@ export function tauriApi(): AdminApi {
     exchangePolicyUpdate: (id, req) => call('exchange_policy_update', { id, req }),
     exchangePolicyDelete: (id) => call('exchange_policy_delete', { id }),
     exchangePolicyExplain: (req) => call('exchange_policy_explain', { req }),
+
+    findingsList: (filter) => call('findings_list', { filter }),
+    findingGet: (id) => call('finding_get', { id }),
+    findingAck: (id) => call('finding_ack', { id }),
+    blocksList: () => call('blocks_list'),
+    blockAdd: (req) => call('block_add', { req }),
+    blockRemove: (req) => call('block_remove', { req }),
   };
 }

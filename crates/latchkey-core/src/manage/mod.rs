@@ -21,6 +21,7 @@ mod audit;
 mod clients;
 mod console;
 mod exchange_policies;
+mod monitor;
 mod scopes;
 mod sessions;
 mod settings;

@@ -452,3 +452,41 @@ async fn exchange_policy_explain(
 ) -> ApiResult<Json<ExchangeExplainDto>> {
     Ok(Json(c.backend.exchange_policy_explain(req).await?))
 }
+
+// --- anomaly monitoring ------------------------------------------------------------------
+
+async fn findings_list(
+    Extension(c): C,
+    Query(f): Query<FindingFilterDto>,
+) -> ApiResult<Json<Vec<FindingDto>>> {
+    Ok(Json(c.backend.findings_list(f).await?))
+}
+async fn finding_get(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<FindingDto>> {
+    Ok(Json(c.backend.finding_get(&id).await?))
+}
+async fn finding_ack(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<FindingDto>> {
+    Ok(Json(c.backend.finding_ack(&id).await?))
+}
+async fn blocks_list(Extension(c): C) -> ApiResult<Json<Vec<BlockDto>>> {
+    Ok(Json(c.backend.blocks_list().await?))
+}
+/// This node's block list is re-read on its next check, so the block applies to the
+/// very next request here (other nodes: within a second).
+async fn block_add(
+    State(st): State<Arc<AppState>>,
+    Extension(c): C,
+    Body(req): Body<BlockAddRequest>,
+) -> ApiResult<Response> {
+    let b = c.backend.block_add(req).await?;
+    st.monitor.invalidate_blocks();
+    Ok(created(b))
+}
+async fn block_remove(
+    State(st): State<Arc<AppState>>,
+    Extension(c): C,
+    Body(req): Body<BlockRemoveRequest>,
+) -> ApiResult<StatusCode> {
+    c.backend.block_remove(req).await?;
+    st.monitor.invalidate_blocks();
+    Ok(StatusCode::NO_CONTENT)
+}

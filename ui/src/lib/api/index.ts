@@ -89,6 +89,14 @@ export interface AdminApi {
   /** Dry run through the server's own evaluation: which policy allows the exchange and
    * the claims of the token it would issue, or the rule that refuses it. Nothing is issued. */
   exchangePolicyExplain(req: T.ExchangeExplainRequest): Promise<T.ExchangeExplainDto>;
+
+  /** Findings of the anomaly detections, newest first. */
+  findingsList(filter: T.FindingFilterDto): Promise<T.FindingDto[]>;
+  findingGet(id: string): Promise<T.FindingDto>;
+  findingAck(id: string): Promise<T.FindingDto>;
+  blocksList(): Promise<T.BlockDto[]>;
+  blockAdd(req: T.BlockAddRequest): Promise<T.BlockDto>;
+  blockRemove(req: T.BlockRemoveRequest): Promise<void>;
 }
 
 // Every admin operation of the op table (operations.gen.ts) must be a method above:

@@ -50,6 +50,12 @@ export type AdminOpName =
   | 'exchange_policy_update'
   | 'exchange_policy_delete'
   | 'settings_update'
+  | 'findings_list'
+  | 'finding_get'
+  | 'finding_ack'
+  | 'blocks_list'
+  | 'block_add'
+  | 'block_remove'
 ;
 
 export interface AdminOp {
@@ -105,4 +111,10 @@ export const ADMIN_OPS: readonly AdminOp[] = [
   { name: 'exchange_policy_update', method: 'PATCH', path: '/admin/v1/exchange-policies/{id}', access: 'write' },
   { name: 'exchange_policy_delete', method: 'DELETE', path: '/admin/v1/exchange-policies/{id}', access: 'write' },
   { name: 'settings_update', method: 'PATCH', path: '/admin/v1/settings', access: 'write' },
+  { name: 'findings_list', method: 'GET', path: '/admin/v1/findings', access: 'read' },
+  { name: 'finding_get', method: 'GET', path: '/admin/v1/findings/{id}', access: 'read' },
+  { name: 'finding_ack', method: 'POST', path: '/admin/v1/findings/{id}/ack', access: 'write' },
+  { name: 'blocks_list', method: 'GET', path: '/admin/v1/blocks', access: 'read' },
+  { name: 'block_add', method: 'POST', path: '/admin/v1/blocks', access: 'write' },
+  { name: 'block_remove', method: 'POST', path: '/admin/v1/blocks/remove', access: 'write' },
 ];

@@ -112,6 +112,38 @@ export interface AuditPageDto {
   next_cursor?: string | null;
 }
 
+/** `POST /admin/v1/blocks`. */
+export interface BlockAddRequest {
+  /** An address (`203.0.113.7`, `2001:db8::1`) or network (`198.51.100.0/24`). */
+  address?: string;
+  /** Seconds the block lasts; absent: until removed. */
+  expires_in?: number | null;
+  reason?: string | null;
+}
+
+/** An address or network refused at sign-in and at the token endpoints. */
+export interface BlockDto {
+  /** Canonical `a.b.c.d/n` or `x::/n`. */
+  address: string;
+  created_at: number;
+  /** An administrator, or `detection:<rule>`. */
+  created_by: string;
+  /** Absent: until removed. */
+  expires_at?: number | null;
+  /**
+   * Absent: everyone from there. `user:NAME` or `client:ID`: only that account or
+   * client from there (what a brute force earns, so a stranger elsewhere cannot
+   * lock the account out).
+   */
+  principal?: string | null;
+  reason: string;
+}
+
+/** `POST /admin/v1/blocks/remove`: every block of that address or network. */
+export interface BlockRemoveRequest {
+  address?: string;
+}
+
 /** One claim, with its meaning in plain words. */
 export interface ClaimLine {
   claim: string;
@@ -755,7 +787,7 @@ export interface SecurityCountDto {
  * was flooded, the OAuth error code of a refusal). The family is the closed part that
  * code may branch on; the detail is for people.
  */
-export type SecurityFamily = 'admin_auth_failed' | 'authorization_code.reuse_detected' | 'authorize_rejected' | 'client_auth_failed' | 'consent_rejected' | 'device_code.wrong_user_code' | 'login_failed' | 'rate_limited' | 'refresh_token.grace_retry' | 'refresh_token.reuse_detected' | 'token_rejected';
+export type SecurityFamily = 'admin_auth_failed' | 'authorization_code.reuse_detected' | 'authorize_rejected' | 'client_auth_failed' | 'consent_rejected' | 'device_code.wrong_user_code' | 'login_failed' | 'finding_raised' | 'monitor_overflow' | 'blocked' | 'rate_limited' | 'refresh_token.grace_retry' | 'refresh_token.reuse_detected' | 'token_rejected';
 
 /** The server's answer about a token (admin introspection), as the inspector reads it. */
 export interface ServerAnswer {
@@ -865,6 +897,34 @@ export interface SettingsDto {
   client_auth_window: SettingDto;
   /** Authorization code lifetime (seconds). */
   code_ttl: SettingDto;
+  /** How long an enforce-mode block lasts (seconds). */
+  detect_block: SettingDto;
+  /** Consecutive failed sign-ins of one account from one address that raise `brute_force`. */
+  detect_brute_force_failures: SettingDto;
+  /** Detection `brute_force` (one account from one address): 0 off, 1 monitor, 2 enforce. */
+  detect_brute_force_mode: SettingDto;
+  /** Severity of `brute_force`: 1 low, 2 medium, 3 high, 4 critical. */
+  detect_brute_force_severity: SettingDto;
+  /** Window of `brute_force` (seconds). */
+  detect_brute_force_window: SettingDto;
+  /** Distinct client ids one address fails for that raise `client_guess`. */
+  detect_client_guess_clients: SettingDto;
+  /** Failed client authentications of one client id that raise `client_guess`. */
+  detect_client_guess_failures: SettingDto;
+  /** Detection `client_guess` (client secret guessing): 0 off, 1 monitor, 2 enforce. */
+  detect_client_guess_mode: SettingDto;
+  /** Severity of `client_guess`: 1 low, 2 medium, 3 high, 4 critical. */
+  detect_client_guess_severity: SettingDto;
+  /** Window of `client_guess` (seconds). */
+  detect_client_guess_window: SettingDto;
+  /** Detection `spray` (many accounts from one address or IPv6 /64): 0 off, 1 monitor, 2 enforce. */
+  detect_spray_mode: SettingDto;
+  /** Severity of `spray`: 1 low, 2 medium, 3 high, 4 critical. */
+  detect_spray_severity: SettingDto;
+  /** Distinct usernames failing from one address or /64 that raise `spray`. */
+  detect_spray_usernames: SettingDto;
+  /** Window of `spray` (seconds); a success from the address within it after the finding is `spray_success` (critical). */
+  detect_spray_window: SettingDto;
   /** First block after the device code limit (seconds). */
   device_code_block: SettingDto;
   /** Wrong user codes allowed per IP or browser within the window. */
@@ -907,6 +967,20 @@ export interface SettingsUpdateRequest {
   client_auth_max_failures?: number | null;
   client_auth_window?: number | null;
   code_ttl?: number | null;
+  detect_block?: number | null;
+  detect_brute_force_failures?: number | null;
+  detect_brute_force_mode?: number | null;
+  detect_brute_force_severity?: number | null;
+  detect_brute_force_window?: number | null;
+  detect_client_guess_clients?: number | null;
+  detect_client_guess_failures?: number | null;
+  detect_client_guess_mode?: number | null;
+  detect_client_guess_severity?: number | null;
+  detect_client_guess_window?: number | null;
+  detect_spray_mode?: number | null;
+  detect_spray_severity?: number | null;
+  detect_spray_usernames?: number | null;
+  detect_spray_window?: number | null;
   device_code_block?: number | null;
   device_code_max_failures?: number | null;
   device_code_ttl?: number | null;
