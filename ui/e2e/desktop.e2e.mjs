@@ -104,10 +104,12 @@ const story = (c) => [
     const secret = await d.waitFor('[data-testid=secret-value]');
     w(c).clientSecret = await d.text(secret);
     assert(w(c).clientSecret.length >= 20, 'the client secret is shown');
-    const ids = await d.exec(
+    // The table reloads after the answer: wait for the row, not a fixed time.
+    const ids = await d.until(
       `return [...document.querySelectorAll('[data-testid=client-row]')]
          .filter((r) => r.textContent.includes('E2E web app'))
          .map((r) => r.querySelector('td:nth-child(2) code').textContent);`,
+      { what: 'the new client in the table' },
     );
     assert(ids.length === 1, 'the new client is in the table');
     w(c).clientId = ids[0];
@@ -225,9 +227,10 @@ const story = (c) => [
     await d.clickCss('[data-testid=wizard-create]');
     const secret = await d.text(await d.waitFor('[data-testid=secret-value]'));
     await closeSecret();
-    const rowTry = await d.exec(
+    const rowTry = await d.until(
       `const r = [...document.querySelectorAll('[data-testid=client-row]')].find((r) => r.textContent.includes('E2E batch job'));
-       r.querySelector('[data-testid=try-client]').click(); return true;`,
+       if (!r) return false; r.querySelector('[data-testid=try-client]').click(); return true;`,
+      { what: 'the machine client in the table' },
     );
     assert(rowTry, 'the machine client has a Try it button');
     await d.fill(await d.waitFor('[data-testid=try-secret]'), secret);

@@ -63,6 +63,18 @@ export class Driver {
     }
   }
 
+  /** Runs `script` until it returns something truthy (a list: non-empty) and returns
+   * that: for what the page shows after an answer arrives, however slow the machine. */
+  async until(script, { timeout = 15000, what = script } = {}) {
+    const end = Date.now() + timeout;
+    for (;;) {
+      const v = await this.exec(script).catch(() => null);
+      if (Array.isArray(v) ? v.length > 0 : v) return v;
+      if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+
   click(id) { return this.cmd('POST', `/element/${id}/click`, {}); }
   text(id) { return this.cmd('GET', `/element/${id}/text`); }
   attr(id, name) { return this.cmd('GET', `/element/${id}/attribute/${name}`); }
