@@ -70,7 +70,7 @@ export interface ApiKeyDto {
  * a detail (the endpoint, the error), and are not listed here: their event kind
  * comes from the flag.
  */
-export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'exchange_policy.create' | 'exchange_policy.update' | 'exchange_policy.delete' | 'key.schedule' | 'token.revoke' | 'token.exchange' | 'token.exchange_refused';
+export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'exchange_policy.create' | 'exchange_policy.update' | 'exchange_policy.delete' | 'finding.ack' | 'block.add' | 'block.remove' | 'key.schedule' | 'token.revoke' | 'token.exchange' | 'token.exchange_refused';
 
 export interface AuditEventDto {
   /** e.g. `client.create`, `session.revoke`, `security.refresh_token.reuse_detected`. */
@@ -581,6 +581,45 @@ export interface ExchangeTokenFactsDto {
   token_type: string;
 }
 
+/** A finding a detection raised: what it saw, about whom, what was done. */
+export interface FindingDto {
+  acknowledged_at?: number | null;
+  acknowledged_by?: string | null;
+  /** What was done automatically (enforce mode), or `none (monitor mode)`. */
+  action: string;
+  /** The count the rule compared with its threshold. */
+  count: number;
+  /** Counts and what they were counted over (never a password or token). */
+  evidence: unknown;
+  first_seen: number;
+  id: string;
+  last_seen: number;
+  raised_at: number;
+  /**
+   * The detection's stable id: `brute_force`, `spray`, `spray_success`,
+   * `client_guess`.
+   */
+  rule: string;
+  /** `low` | `medium` | `high` | `critical`. */
+  severity: string;
+  /** `open` | `acknowledged`. */
+  status: string;
+  /** The username, address or network (`a.b.c.d/32`, `x::/64`), or client id. */
+  subject: string;
+  /** `user` | `address` | `client`. */
+  subject_kind: string;
+}
+
+/** `GET /admin/v1/findings?…`. */
+export interface FindingFilterDto {
+  /** At most this many (default 100, at most 1000), newest first. */
+  limit?: number | null;
+  /** Only this rule id. */
+  rule?: string | null;
+  /** Only this severity. */
+  severity?: string | null;
+}
+
 export interface HealthDto {
   /**
    * The authorization server's issuer, where admin sign-in happens (absent when the
@@ -1088,4 +1127,7 @@ export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {
   'exchange_policy.delete': 'changed',
   'token.exchange': 'changed',
   'token.exchange_refused': 'changed',
+  'finding.ack': 'changed',
+  'block.add': 'changed',
+  'block.remove': 'changed',
 };
