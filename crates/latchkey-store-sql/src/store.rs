@@ -1334,34 +1334,45 @@ macro_rules! sql_store {
                 audit: &NewAuditEvent,
             ) -> Done<()> {
                 const OP: &str = "exchange_policy_insert";
-                sqlx::query(
+                let q = sqlx::query(
                     "INSERT INTO exchange_policies (id, enabled, note, requester_client_id, \
                      subject_client_ids, subject_token_types, requester_must_be_in_subject_aud, \
                      targets, scopes, mode, actor_client_ids, max_ttl_secs, issued_token_types, \
                      max_act_depth, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                )
-                .bind(&p.id)
-                .bind(p.enabled)
-                .bind(&p.note)
-                .bind(&p.requester_client_id)
-                .bind(to_json_list(&p.subject_client_ids)?)
-                .bind(to_json_list(&token_type_names(&p.subject_token_types))?)
-                .bind(p.requester_must_be_in_subject_aud)
-                .bind(to_json_list(&p.targets)?)
-                .bind(to_json_list(&p.scopes)?)
-                .bind(p.mode.as_str())
-                .bind(to_json_list(&p.actor_client_ids)?)
-                .bind(p.max_ttl_secs)
-                .bind(to_json_list(&token_type_names(&p.issued_token_types))?)
-                .bind(p.max_act_depth)
-                .bind(p.created_at)
-                .bind(p.updated_at)
-                .execute(&mut *conn)
-                .await
-                .map_err(db(OP))?;
+                );
+                bind_exchange_policy(q, p)?
+                    .bind(p.created_at)
+                    .bind(p.updated_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db(OP))?;
                 insert_audit(conn, OP, audit).await?;
                 commit(())
+            }
+
+            /// `$1` … `$14` of both policy statements: the id, then every column up to
+            /// `max_act_depth`, in the table's order (insert and update differ only after).
+            fn bind_exchange_policy<'q>(
+                q: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
+                p: &'q ExchangePolicy,
+            ) -> Result<sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>, StoreError>
+            {
+                Ok(q
+                    .bind(&p.id)
+                    .bind(p.enabled)
+                    .bind(&p.note)
+                    .bind(&p.requester_client_id)
+                    .bind(to_json_list(&p.subject_client_ids)?)
+                    .bind(to_json_list(&token_type_names(&p.subject_token_types))?)
+                    .bind(p.requester_must_be_in_subject_aud)
+                    .bind(to_json_list(&p.targets)?)
+                    .bind(to_json_list(&p.scopes)?)
+                    .bind(p.mode.as_str())
+                    .bind(to_json_list(&p.actor_client_ids)?)
+                    .bind(p.max_ttl_secs)
+                    .bind(to_json_list(&token_type_names(&p.issued_token_types))?)
+                    .bind(p.max_act_depth))
             }
 
             pub(super) async fn exchange_policy_update(
@@ -1370,32 +1381,19 @@ macro_rules! sql_store {
                 audit: &NewAuditEvent,
             ) -> Done<()> {
                 const OP: &str = "exchange_policy_update";
-                let done = sqlx::query(
+                let q = sqlx::query(
                     "UPDATE exchange_policies SET enabled = $2, note = $3, \
                      requester_client_id = $4, subject_client_ids = $5, \
                      subject_token_types = $6, requester_must_be_in_subject_aud = $7, \
                      targets = $8, scopes = $9, mode = $10, actor_client_ids = $11, \
                      max_ttl_secs = $12, issued_token_types = $13, max_act_depth = $14, \
                      updated_at = $15 WHERE id = $1",
-                )
-                .bind(&p.id)
-                .bind(p.enabled)
-                .bind(&p.note)
-                .bind(&p.requester_client_id)
-                .bind(to_json_list(&p.subject_client_ids)?)
-                .bind(to_json_list(&token_type_names(&p.subject_token_types))?)
-                .bind(p.requester_must_be_in_subject_aud)
-                .bind(to_json_list(&p.targets)?)
-                .bind(to_json_list(&p.scopes)?)
-                .bind(p.mode.as_str())
-                .bind(to_json_list(&p.actor_client_ids)?)
-                .bind(p.max_ttl_secs)
-                .bind(to_json_list(&token_type_names(&p.issued_token_types))?)
-                .bind(p.max_act_depth)
-                .bind(p.updated_at)
-                .execute(&mut *conn)
-                .await
-                .map_err(db(OP))?;
+                );
+                let done = bind_exchange_policy(q, p)?
+                    .bind(p.updated_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db(OP))?;
                 affected(done.rows_affected())?;
                 insert_audit(conn, OP, audit).await?;
                 commit(())
