@@ -371,19 +371,23 @@ impl AdminBackend for Embedded {
 
     async fn keys_rotate(&self, req: KeysRotateRequest) -> AdminResult<Vec<KeyRotatedDto>> {
         let alg = req.alg.as_deref().map(parse_alg).transpose()?;
-        Ok(self
-            .manager
-            .keys_rotate(&self.actor, alg)
-            .await?
-            .into_iter()
-            .map(key_rotated)
-            .collect())
+        let rotated = self.manager.keys_rotate(&self.actor, alg).await?;
+        // As for a revoke: the new key signs on this node at once.
+        if let Some(p) = &self.provider {
+            p.invalidate_keys();
+        }
+        Ok(rotated.into_iter().map(key_rotated).collect())
     }
 
     async fn key_revoke(&self, kid: &str) -> AdminResult<KeyRevokedDto> {
-        Ok(key_revoked(
-            self.manager.key_revoke(&self.actor, kid).await?,
-        ))
+        let revoked = self.manager.key_revoke(&self.actor, kid).await?;
+        // The engine this backend serves with caches its key set for up to a second: an
+        // emergency revoke through its own admin API takes effect here at once (other
+        // nodes and processes re-read within the second, as before).
+        if let Some(p) = &self.provider {
+            p.invalidate_keys();
+        }
+        Ok(key_revoked(revoked))
     }
 
     async fn keys_schedule_get(&self) -> AdminResult<KeysScheduleDto> {
