@@ -80,46 +80,50 @@ impl Caches {
 macro_rules! cached_read {
     ($name:ident, $field:ident, $key:ty, $val:ty, $read:ident) => {
         pub(crate) async fn $name(&self, key: &str) -> OAuthResult<$val> {
-            // The marker is taken before the read: a change that lands during the read
-            // alters the marker, so the entry is not reused.
-            let marker = self.store.change_marker();
-            let k: $key = key.to_string();
-            if let Some(v) = self.caches.$field.get(&k, marker, self.clock.now_millis()) {
-                return Ok(v);
-            }
-            // The age counts from before the read, like the marker.
-            let read_at = self.clock.now_millis();
-            let v = self.store.$read(key).await?;
-            self.caches.$field.put(k, marker, v.clone(), read_at);
-            Ok(v)
+            self.through_cache(&self.caches.$field, key.to_string(), || {
+                self.store.$read(key)
+            })
+            .await
         }
     };
 }
 
 impl Provider {
     /// The enabled token-exchange policies (RFC 8693), cached like the other hot reads.
-    pub(crate) async fn enabled_exchange_policies(&self) -> OAuthResult<Arc<Vec<ExchangePolicy>>> {
+    /// The value for `key` from `cache` while the store's change marker is unchanged
+    /// (and the entry is younger than the TTL), otherwise `read` and remembered.
+    async fn through_cache<K, V, F, Fut>(
+        &self,
+        cache: &MarkerCache<K, V>,
+        key: K,
+        read: F,
+    ) -> OAuthResult<V>
+    where
+        K: Eq + Hash + Clone,
+        V: Clone,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<V, crate::error::StoreError>>,
+    {
+        // The marker is taken before the read: a change that lands during the read
+        // alters the marker, so the entry is not reused.
         let marker = self.store.change_marker();
-        if let Some(v) = self
-            .caches
-            .exchange_policies
-            .get(&(), marker, self.clock.now_millis())
-        {
+        if let Some(v) = cache.get(&key, marker, self.clock.now_millis()) {
             return Ok(v);
         }
+        // The age counts from before the read, like the marker.
         let read_at = self.clock.now_millis();
-        let v: Arc<Vec<ExchangePolicy>> = Arc::new(
-            self.store
-                .exchange_policies_list()
-                .await?
-                .into_iter()
-                .filter(|p| p.enabled)
-                .collect(),
-        );
-        self.caches
-            .exchange_policies
-            .put((), marker, v.clone(), read_at);
+        let v = read().await?;
+        cache.put(key, marker, v.clone(), read_at);
         Ok(v)
+    }
+
+    /// The enabled token-exchange policies (RFC 8693), cached like the other hot reads.
+    pub(crate) async fn enabled_exchange_policies(&self) -> OAuthResult<Arc<Vec<ExchangePolicy>>> {
+        self.through_cache(&self.caches.exchange_policies, (), || async {
+            let all = self.store.exchange_policies_list().await?;
+            Ok(Arc::new(all.into_iter().filter(|p| p.enabled).collect()))
+        })
+        .await
     }
 
     cached_read!(cached_client, clients, String, Option<Client>, client_get);
