@@ -625,6 +625,14 @@ pub async fn block_add(console: State<'_, Console>, req: BlockAddRequest) -> Cmd
 }
 
 #[tauri::command(rename_all = "snake_case")]
+pub async fn security_profile_get(
+    console: State<'_, Console>,
+    q: SecurityProfileQuery,
+) -> CmdResult<SecurityProfileDto> {
+    Ok(console.backend().await?.security_profile_get(q).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
 pub async fn block_remove(console: State<'_, Console>, req: BlockRemoveRequest) -> CmdResult<()> {
     Ok(console.backend().await?.block_remove(req).await?)
 }

@@ -60,9 +60,12 @@ export function fakeApi(data: {
    * refused as the shell refuses it). */
   files?: string[];
   policies?: T.ExchangePolicyDto[]; explain?: T.ExchangeExplainDto;
+  findings?: T.FindingDto[]; blocks?: T.BlockDto[]; profile?: Partial<T.SecurityProfileDto>;
 } = {}): { api: AdminApi; calls: Calls } {
   const users: T.UserDto[] = data.users ?? [];
   const policies: T.ExchangePolicyDto[] = [...(data.policies ?? [])];
+  const findings: T.FindingDto[] = (data.findings ?? []).map((f) => ({ ...f }));
+  let blocks: T.BlockDto[] = [...(data.blocks ?? [])];
   const calls: Calls = [];
   let password = data.password ?? null;
   const rec = <R>(name: string, args: unknown[], r: R | (() => R)): Promise<R> => {
@@ -195,7 +198,7 @@ export function fakeApi(data: {
     sessionGet: (id) => rec('sessionGet', [id], (data.sessions ?? []).find((s) => s.id === id)!),
     sessionRevoke: (id) => rec('sessionRevoke', [id], { revoked: 1 }),
     sessionsRevoke: (req) => rec('sessionsRevoke', [req], () => {
-      const ss = (data.sessions ?? []).filter((s) => req.session_ids?.includes(s.id) || s.user_id === req.user || s.client_id === req.client_id);
+      const ss = (data.sessions ?? []).filter((s) => req.session_ids?.includes(s.id) || (req.user != null && (s.user_id === req.user || s.username === req.user)) || s.client_id === req.client_id);
       return {
         sessions: ss.length,
         refresh_families: ss.reduce((n, s) => n + s.live_refresh_tokens, 0),
@@ -273,16 +276,35 @@ export function fakeApi(data: {
       subject: null, actor: null, policies: [], issued_token_type: null, token_type: null, expires_in: null,
       audience: null, scopes: [], claims: null,
     }),
-    findingsList: (f) => rec('findingsList', [f], []),
+    findingsList: (f) => rec('findingsList', [f], () => findings
+      .filter((x) => (!f.severity || x.severity === f.severity) && (!f.rule || x.rule === f.rule))
+      .map((x) => ({ ...x }))),
     findingGet: (id) => rec('findingGet', [id], () => {
-      throw new ApiError('not_found', `no finding ${id}`);
+      const x = findings.find((y) => y.id === id);
+      if (!x) throw new ApiError('not_found', `no finding ${id}`);
+      return { ...x };
     }),
     findingAck: (id) => rec('findingAck', [id], () => {
-      throw new ApiError('not_found', `no finding ${id}`);
+      const x = findings.find((y) => y.id === id);
+      if (!x) throw new ApiError('not_found', `no finding ${id}`);
+      if (x.status === 'open') Object.assign(x, { status: 'acknowledged', acknowledged_by: 'local-admin', acknowledged_at: NOW });
+      return { ...x };
     }),
-    blocksList: () => rec('blocksList', [], []),
-    blockAdd: (req) => rec('blockAdd', [req], { address: req.address ?? '', principal: null, reason: req.reason ?? 'manual', created_by: 'local-admin', created_at: NOW, expires_at: req.expires_in != null ? NOW + req.expires_in : null }),
-    blockRemove: (req) => rec('blockRemove', [req], undefined),
+    blocksList: () => rec('blocksList', [], () => blocks.map((b) => ({ ...b }))),
+    blockAdd: (req) => rec('blockAdd', [req], () => {
+      const b: T.BlockDto = { address: req.address ?? '', principal: null, reason: req.reason ?? 'manual', created_by: 'local-admin', created_at: NOW, expires_at: req.expires_in != null ? NOW + req.expires_in : null };
+      blocks = [...blocks.filter((x) => x.address !== b.address || x.principal), b];
+      return b;
+    }),
+    blockRemove: (req) => rec('blockRemove', [req], () => {
+      blocks = blocks.filter((x) => x.address !== req.address);
+    }),
+    securityProfileGet: (q) => rec('securityProfileGet', [q], () => ({
+      kind: q.kind ?? 'address', subject: q.subject ?? '', since: NOW - 7 * 86400, failures: 0, successes: 0,
+      distinct_users: 0, distinct_addresses: 0, first_seen: null, last_seen: null,
+      findings: findings.filter((f) => f.subject === q.subject), blocks: blocks.filter((b) => b.address === q.subject),
+      timeline: [], truncated: false, ...data.profile,
+    })),
   };
   return { api, calls };
 }

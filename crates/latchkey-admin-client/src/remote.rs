@@ -590,6 +590,15 @@ impl AdminBackend for Remote {
     async fn block_remove(&self, req: BlockRemoveRequest) -> AdminResult<()> {
         self.call_empty(&op::block_remove, &[], body(&req)?).await
     }
+
+    async fn security_profile_get(
+        &self,
+        q: SecurityProfileQuery,
+    ) -> AdminResult<SecurityProfileDto> {
+        let q = query(&q)?;
+        self.call(&op::security_profile_get, &[], Some(&q), None)
+            .await
+    }
 }
 
 /// One parsed server-sent event (HTML Living Standard §9.2.6, "Interpreting an event

@@ -6,7 +6,8 @@ use latchkey_api_types::*;
 use latchkey_core::manage::{
     ClientCreated as CoreClientCreated, ClientUpdate, ExchangePolicyPatch, KeyRevocation,
     KeyRotation, NewClient, NewExchangePolicy, NewScope, NewUser,
-    SecretRotated as CoreSecretRotated, SessionQuery, SessionSelector, SettingsPatch, SettingsView,
+    SecretRotated as CoreSecretRotated, SecurityProfile, SessionQuery, SessionSelector,
+    SettingsPatch, SettingsView,
 };
 use latchkey_core::model::{
     Alg, ApiKey, AuditEvent, AuditFilter, AuthMethod, Block, Client, ClientType, ExchangePolicy,
@@ -425,6 +426,35 @@ pub(crate) fn finding_dto(f: &Finding) -> FindingDto {
         last_seen: f.last_seen,
         count: f.count,
         raised_at: f.raised_at,
+    }
+}
+
+pub(crate) fn security_profile_dto(p: &SecurityProfile) -> SecurityProfileDto {
+    SecurityProfileDto {
+        kind: p.kind.to_string(),
+        subject: p.subject.clone(),
+        since: p.since,
+        failures: p.failures,
+        successes: p.successes,
+        distinct_users: p.distinct_users,
+        distinct_addresses: p.distinct_addresses,
+        first_seen: p.first_seen,
+        last_seen: p.last_seen,
+        findings: p.findings.iter().map(finding_dto).collect(),
+        blocks: p.blocks.iter().map(block_dto).collect(),
+        timeline: p
+            .timeline
+            .iter()
+            .map(|e| ProfileEntryDto {
+                at: e.at,
+                kind: e.kind.to_string(),
+                what: e.what.clone(),
+                user: e.user.clone(),
+                address: e.address.clone(),
+                client: e.client.clone(),
+            })
+            .collect(),
+        truncated: p.truncated,
     }
 }
 

@@ -8,7 +8,7 @@ use crate::{AdminBackend, AdminError, AdminResult, EventStream};
 use latchkey_api_types::*;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::crypto::Kek;
-use latchkey_core::manage::{ManagePolicy, Manager};
+use latchkey_core::manage::{ManagePolicy, Manager, ProfileSubject};
 use latchkey_core::model::{AuditFilter, KeyState};
 use latchkey_core::oauth::Provider;
 use latchkey_core::store::Store;
@@ -774,6 +774,16 @@ impl AdminBackend for Embedded {
 
     async fn block_remove(&self, req: BlockRemoveRequest) -> AdminResult<()> {
         Ok(self.manager.block_remove(&self.actor, &req.address).await?)
+    }
+
+    async fn security_profile_get(
+        &self,
+        q: SecurityProfileQuery,
+    ) -> AdminResult<SecurityProfileDto> {
+        let subject = ProfileSubject::parse(&q.kind, &q.subject)?;
+        Ok(security_profile_dto(
+            &self.manager.security_profile_get(&subject, q.since).await?,
+        ))
     }
 }
 

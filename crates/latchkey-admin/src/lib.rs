@@ -212,6 +212,11 @@ pub trait AdminBackend: Send + Sync {
     /// Blocks an address or network (audited); every server node applies it within
     /// about a second.
     async fn block_add(&self, req: BlockAddRequest) -> AdminResult<BlockDto>;
+    /// The drill-down behind a finding: what one account, address or client did lately.
+    async fn security_profile_get(
+        &self,
+        q: SecurityProfileQuery,
+    ) -> AdminResult<SecurityProfileDto>;
     /// Removes every block of an address or network (audited).
     async fn block_remove(&self, req: BlockRemoveRequest) -> AdminResult<()>;
 }

@@ -884,6 +884,56 @@ pub struct BlockRemoveRequest {
     pub address: String,
 }
 
+/// `GET /admin/v1/security/profile?kind=…&subject=…`: the drill-down behind a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct SecurityProfileQuery {
+    /// `user` | `address` | `client`, as findings name their subjects.
+    pub kind: String,
+    /// A username as typed, an address or network, or a client id.
+    pub subject: String,
+    /// Unix seconds; default a week ago, at most 90 days back.
+    pub since: Option<i64>,
+}
+
+/// One thing on a security profile's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProfileEntryDto {
+    pub at: i64,
+    /// `failure` | `success` | `finding`.
+    pub kind: String,
+    /// In words: "wrong username or password", "signed in to Billing", "spray (high)".
+    pub what: String,
+    pub user: Option<String>,
+    pub address: Option<String>,
+    pub client: Option<String>,
+}
+
+/// What one account, address or client did lately, from the audit log, the sessions,
+/// the findings and the blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SecurityProfileDto {
+    pub kind: String,
+    /// Canonical: an address is shown as its network (`a.b.c.d/32`).
+    pub subject: String,
+    pub since: i64,
+    /// Failed sign-ins and failed client authentications.
+    pub failures: i64,
+    /// Sessions opened.
+    pub successes: i64,
+    pub distinct_users: i64,
+    pub distinct_addresses: i64,
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub findings: Vec<FindingDto>,
+    /// Blocks in force that reach this subject.
+    pub blocks: Vec<BlockDto>,
+    /// Newest first, at most 200.
+    pub timeline: Vec<ProfileEntryDto>,
+    /// A source had more rows than are read: the counts are lower bounds.
+    pub truncated: bool,
+}
+
 // --- runtime settings --------------------------------------------------------------------
 
 /// One runtime setting.

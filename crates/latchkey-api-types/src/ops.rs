@@ -91,6 +91,7 @@ macro_rules! for_each_admin_op {
             blocks_list GET "/admin/v1/blocks" Read { "Addresses and networks refused at sign-in and the token endpoints, with expiry" r[Vec<BlockDto>] };
             block_add POST "/admin/v1/blocks" Write { "Block an address or network, for a while or until removed" b[BlockAddRequest] r[BlockDto] st=201 };
             block_remove POST "/admin/v1/blocks/remove" Write { "Unblock an address or network (every block of it)" b[BlockRemoveRequest] st=204 };
+            security_profile_get GET "/admin/v1/security/profile" Read { "What one account, address or client did lately: failures, successes, distinct users, first and last seen, findings, blocks and a timeline" q[SecurityProfileQuery] r[SecurityProfileDto] };
         }
     };
 }

@@ -123,6 +123,11 @@ pub enum Resource {
         #[command(subcommand)]
         verb: BlocksCmd,
     },
+    /// What one account, address or client did lately (the Security page's drill-down)
+    Security {
+        #[command(subcommand)]
+        verb: SecurityCmd,
+    },
     /// Tokens issued per minute, live sessions, failed authentications
     Stats {
         /// The window in minutes (1–1440)
@@ -641,6 +646,23 @@ pub enum BlocksCmd {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SecurityCmd {
+    /// Failures, successes, distinct users and addresses, first and last seen, findings,
+    /// blocks and a timeline of one account, address or client
+    Profile {
+        /// What SUBJECT is
+        #[arg(value_parser = ["user", "address", "client"])]
+        kind: String,
+        /// A username as typed, an address or network (203.0.113.7, 2001:db8::/64), or a client id
+        subject: String,
+        /// From when: Unix seconds, YYYY-MM-DD[THH:MM[:SS]] (UTC) or a duration back
+        /// like 24h (at most 90 days) [default: 7d]
+        #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+        since: Option<i64>,
+    },
+}
+
 // Parsed once per process, like `Resource`.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
@@ -1120,6 +1142,7 @@ async fn dispatch(b: &dyn AdminBackend, out: &Out, r: Resource) -> Result<(), Ad
         Resource::Settings { verb } => settings(b, out, verb).await,
         Resource::Findings { verb } => findings(b, out, verb).await,
         Resource::Blocks { verb } => blocks(b, out, verb).await,
+        Resource::Security { verb } => security(b, out, verb).await,
         Resource::Stats { minutes } => stats(b, out, minutes).await,
         Resource::Login { .. } | Resource::Logout => Err(AdminError::invalid_input(
             "login and logout need --server URL",
@@ -2449,6 +2472,71 @@ async fn blocks(b: &dyn AdminBackend, out: &Out, verb: BlocksCmd) -> Result<(), 
                 &serde_json::json!({ "removed": true, "address": address }),
                 |_| format!("Unblocked {address}.\n"),
             )
+        }
+    }
+}
+
+async fn security(b: &dyn AdminBackend, out: &Out, verb: SecurityCmd) -> Result<(), AdminError> {
+    match verb {
+        SecurityCmd::Profile {
+            kind,
+            subject,
+            since,
+        } => {
+            let p = b
+                .security_profile_get(SecurityProfileQuery {
+                    kind,
+                    subject,
+                    since,
+                })
+                .await?;
+            out.show(&p, |p| {
+                let seen = |t: Option<i64>| t.map_or_else(|| "-".into(), time);
+                let mut s = format!(
+                    "{} {} since {}\n  failures {}, successes {}, distinct users {}, distinct addresses {}\n  first seen {}, last seen {}\n",
+                    p.kind,
+                    p.subject,
+                    time(p.since),
+                    p.failures,
+                    p.successes,
+                    p.distinct_users,
+                    p.distinct_addresses,
+                    seen(p.first_seen),
+                    seen(p.last_seen),
+                );
+                if p.truncated {
+                    s.push_str("  (only the most recent activity was read: the counts are at least these)\n");
+                }
+                for x in &p.blocks {
+                    s.push_str(&format!(
+                        "  blocked: {} {} {}\n",
+                        x.address,
+                        x.principal.clone().unwrap_or_else(|| "everyone".into()),
+                        x.expires_at
+                            .map_or_else(|| "until removed".into(), |e| format!("until {}", time(e)))
+                    ));
+                }
+                for f in &p.findings {
+                    s.push_str(&format!(
+                        "  finding {}: {} ({}), {}\n",
+                        f.id, f.rule, f.severity, f.status
+                    ));
+                }
+                if !p.timeline.is_empty() {
+                    let mut t = Table::new(&["AT", "WHAT", "USER", "ADDRESS", "CLIENT"]);
+                    for e in &p.timeline {
+                        t.row(vec![
+                            time(e.at),
+                            e.what.clone(),
+                            e.user.clone().unwrap_or_default(),
+                            e.address.clone().unwrap_or_default(),
+                            e.client.clone().unwrap_or_default(),
+                        ]);
+                    }
+                    s.push_str(&t.render());
+                }
+                s
+            })
         }
     }
 }

@@ -632,6 +632,43 @@ fn blocks_are_added_for_a_while_listed_and_removed() {
 }
 
 #[test]
+fn a_security_profile_shows_the_findings_and_blocks_of_an_address_and_refuses_a_bad_subject() {
+    let e = env();
+    ok(&e.db, &["clients", "list"]); // creates the database
+    raise_finding(&e.db, "f-spray", "spray", "high");
+    ok(&e.db, &["blocks", "add", "203.0.113.9", "--for", "1h"]);
+    let p = json(&e.db, &["security", "profile", "address", "203.0.113.9"]);
+    assert_eq!(p["subject"], "203.0.113.9/32");
+    assert_eq!(p["findings"][0]["id"], "f-spray");
+    assert_eq!(p["blocks"].as_array().map(Vec::len), Some(1));
+    assert_eq!(p["failures"], 0);
+    let text = ok(&e.db, &["security", "profile", "address", "203.0.113.9"]);
+    assert!(text.starts_with("address 203.0.113.9/32 since "), "{text}");
+    assert!(
+        text.contains("finding f-spray: spray (high), open"),
+        "{text}"
+    );
+    let other = json(&e.db, &["security", "profile", "address", "198.51.100.1"]);
+    assert_eq!(other["findings"], serde_json::json!([]));
+    assert_eq!(
+        admin(&e.db, &["security", "profile", "planet", "x"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let far = admin(
+        &e.db,
+        &["security", "profile", "user", "alice", "--since", "400d"],
+    );
+    assert_eq!(far.status.code(), Some(1));
+    assert!(
+        stderr(&far).ends_with("(invalid_input)\n"),
+        "{}",
+        stderr(&far)
+    );
+}
+
+#[test]
 fn detection_modes_and_severities_are_set_by_name_through_settings() {
     let e = env();
     let s = json(

@@ -106,5 +106,6 @@ export function tauriApi(): AdminApi {
     blocksList: () => call('blocks_list'),
     blockAdd: (req) => call('block_add', { req }),
     blockRemove: (req) => call('block_remove', { req }),
+    securityProfileGet: (q) => call('security_profile_get', { q }),
   };
 }

@@ -481,6 +481,12 @@ async fn block_add(
     st.monitor.invalidate_blocks();
     Ok(created(b))
 }
+async fn security_profile_get(
+    Extension(c): C,
+    Query(q): Query<SecurityProfileQuery>,
+) -> ApiResult<Json<SecurityProfileDto>> {
+    Ok(Json(c.backend.security_profile_get(q).await?))
+}
 async fn block_remove(
     State(st): State<Arc<AppState>>,
     Extension(c): C,

@@ -97,6 +97,7 @@ export interface AdminApi {
   blocksList(): Promise<T.BlockDto[]>;
   blockAdd(req: T.BlockAddRequest): Promise<T.BlockDto>;
   blockRemove(req: T.BlockRemoveRequest): Promise<void>;
+  securityProfileGet(q: T.SecurityProfileQuery): Promise<T.SecurityProfileDto>;
 }
 
 // Every admin operation of the op table (operations.gen.ts) must be a method above:

@@ -56,6 +56,7 @@ export type AdminOpName =
   | 'blocks_list'
   | 'block_add'
   | 'block_remove'
+  | 'security_profile_get'
 ;
 
 export interface AdminOp {
@@ -117,4 +118,5 @@ export const ADMIN_OPS: readonly AdminOp[] = [
   { name: 'blocks_list', method: 'GET', path: '/admin/v1/blocks', access: 'read' },
   { name: 'block_add', method: 'POST', path: '/admin/v1/blocks', access: 'write' },
   { name: 'block_remove', method: 'POST', path: '/admin/v1/blocks/remove', access: 'write' },
+  { name: 'security_profile_get', method: 'GET', path: '/admin/v1/security/profile', access: 'read' },
 ];

@@ -762,6 +762,18 @@ export interface KeysScheduleDto {
   rotate_every: number;
 }
 
+/** One thing on a security profile's timeline. */
+export interface ProfileEntryDto {
+  address?: string | null;
+  at: number;
+  client?: string | null;
+  /** `failure` | `success` | `finding`. */
+  kind: string;
+  user?: string | null;
+  /** In words: "wrong username or password", "signed in to Billing", "spray (high)". */
+  what: string;
+}
+
 /** How a remote connection authenticates. */
 export type RemoteAuth = 'api_key' | 'browser';
 
@@ -827,6 +839,42 @@ export interface SecurityCountDto {
  * code may branch on; the detail is for people.
  */
 export type SecurityFamily = 'admin_auth_failed' | 'authorization_code.reuse_detected' | 'authorize_rejected' | 'client_auth_failed' | 'consent_rejected' | 'device_code.wrong_user_code' | 'login_failed' | 'finding_raised' | 'monitor_overflow' | 'blocked' | 'rate_limited' | 'refresh_token.grace_retry' | 'refresh_token.reuse_detected' | 'token_rejected';
+
+/**
+ * What one account, address or client did lately, from the audit log, the sessions,
+ * the findings and the blocks.
+ */
+export interface SecurityProfileDto {
+  /** Blocks in force that reach this subject. */
+  blocks: BlockDto[];
+  distinct_addresses: number;
+  distinct_users: number;
+  /** Failed sign-ins and failed client authentications. */
+  failures: number;
+  findings: FindingDto[];
+  first_seen?: number | null;
+  kind: string;
+  last_seen?: number | null;
+  since: number;
+  /** Canonical: an address is shown as its network (`a.b.c.d/32`). */
+  subject: string;
+  /** Sessions opened. */
+  successes: number;
+  /** Newest first, at most 200. */
+  timeline: ProfileEntryDto[];
+  /** A source had more rows than are read: the counts are lower bounds. */
+  truncated: boolean;
+}
+
+/** `GET /admin/v1/security/profile?kind=…&subject=…`: the drill-down behind a finding. */
+export interface SecurityProfileQuery {
+  /** `user` | `address` | `client`, as findings name their subjects. */
+  kind?: string;
+  /** Unix seconds; default a week ago, at most 90 days back. */
+  since?: number | null;
+  /** A username as typed, an address or network, or a client id. */
+  subject?: string;
+}
 
 /** The server's answer about a token (admin introspection), as the inspector reads it. */
 export interface ServerAnswer {
