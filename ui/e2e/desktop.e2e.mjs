@@ -10,7 +10,7 @@
 import { writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { Driver, Keys } from './webdriver.mjs';
-import { signIn, introspect } from './oauth.mjs';
+import { signIn, introspect, formSignIn } from './oauth.mjs';
 
 const {
   E2E_APP, E2E_DB, E2E_PORT, E2E_DRIVER, E2E_SHOTS, E2E_CONNECTIONS,
@@ -562,6 +562,85 @@ const tests = [
     await d.exec('document.activeElement?.blur(); return 1;');
     await d.keys(Keys.Escape);
     await waitGone('[data-testid=add-connection], form[aria-label="Add a connection"]');
+  }],
+
+  ['issue 14: a spray from one address raises a finding on the Security page; blocked from there, its next sign-in is refused; unblocked, it works', async () => {
+    const SPRAYER = '127.0.0.9';
+    const invoke = (cmd, args) => d.execAsync(
+      `const done = arguments[arguments.length - 1];
+       window.__TAURI_INTERNALS__.invoke(${JSON.stringify(cmd)}, ${JSON.stringify(args)}).then((v) => done(v), (e) => done({ error: e }));`,
+    );
+    // Three names are a spray here (the default is ten): fewer than the login limiter's
+    // ten failures per address, so what refuses later can only be the block.
+    await go('settings');
+    await d.fill(await d.waitFor('#setting-detect_spray_usernames'), '3');
+    await d.clickCss('[data-testid=settings-save]');
+    await waitGone('[data-testid=settings-unsaved]');
+    // The detections run off the request path: spray until the finding is there (the
+    // setting reaches the server within a second), at most seven names.
+    let finding = null;
+    for (let i = 1; i <= 7 && !finding; i++) {
+      const r = await formSignIn({ issuer: local.issuer, from: SPRAYER, username: `sprayed-${i}`, password: 'Winter2026!' });
+      assert(r === 'wrong', `a wrong password from the sprayer is the form again (${r})`);
+      if (i < 3) continue;
+      for (let t = 0; t < 10 && !finding; t++) {
+        const list = await invoke('findings_list', { filter: { rule: 'spray' } });
+        finding = Array.isArray(list) ? list.find((f) => f.subject === `${SPRAYER}/32`) : null;
+        if (!finding) await sleep(200);
+      }
+    }
+    assert(finding, 'the spray raised a finding');
+    await go('security');
+    const row = `[data-testid=finding-row][data-rule=spray][data-subject="${SPRAYER}/32"]`;
+    await d.waitFor(row, { timeout: 15000 });
+    await shot('embedded-20-security-finding');
+    await d.click(await byScript(`return document.querySelector('${row} [data-testid=finding-subject]');`));
+    const failures = await d.waitFor('[data-testid=profile-failures]', { timeout: 10000 });
+    assert(Number(await d.text(failures)) >= 3, `the drill-down counts the failures (${await d.text(failures)})`);
+    await d.clickCss('[data-testid=respond-block]');
+    await d.clickCss('[data-testid=confirm-block]');
+    await d.waitFor(`[data-testid=block-row][data-address="${SPRAYER}/32"]`, { timeout: 10000 });
+    await shot('embedded-21-security-blocked');
+    // Every node re-reads its block list within a second: probe the token endpoint
+    // (no sign-in failure counted) until it refuses, then sign in with the right password.
+    const tokenStatus = () => new Promise((resolve, reject) => {
+      import('node:http').then(({ request }) => {
+        const u = new URL('/token', local.issuer);
+        const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', localAddress: SPRAYER,
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': 0 } }, (res) => { res.resume(); resolve(res.statusCode); });
+        req.on('error', reject);
+        req.end();
+      }, reject);
+    });
+    const until = async (want) => {
+      for (let t = 0; t < 40; t++) {
+        if (want(await tokenStatus())) return true;
+        await sleep(100);
+      }
+      return false;
+    };
+    assert(await until((s) => s === 429), 'the token endpoint refuses the blocked address');
+    const admin = { issuer: local.issuer, username: local.username, password: world.embedded.adminPassword };
+    assert((await formSignIn({ ...admin, from: SPRAYER })) === 'refused', 'the right password from the blocked address is refused');
+    assert((await formSignIn({ ...admin, from: '127.0.0.10' })) === 'signed in', 'another address is not blocked');
+    await d.clickCss(`[data-testid=block-row][data-address="${SPRAYER}/32"] [data-testid=unblock]`);
+    await d.clickCss('[data-testid=confirm-unblock]');
+    await waitGone(`[data-testid=block-row][data-address="${SPRAYER}/32"]`);
+    assert(await until((s) => s !== 429), 'the token endpoint lets the address in again');
+    assert((await formSignIn({ ...admin, from: SPRAYER })) === 'signed in', 'unblocked, the same sign-in works');
+    // A success from a spraying address during the episode is critical (about the account).
+    let critical = null;
+    for (let t = 0; t < 20 && !critical; t++) {
+      const list = await invoke('findings_list', { filter: { rule: 'spray_success' } });
+      critical = Array.isArray(list) ? list.find((f) => f.subject === local.username && f.evidence?.network === `${SPRAYER}/32`) : null;
+      if (!critical) await sleep(200);
+    }
+    assert(critical?.severity === 'critical', `the success during the spray is a critical finding (${JSON.stringify(critical)})`);
+    await go('dashboard');
+    const dash = await d.waitFor('[data-testid=dash-findings-critical]', { timeout: 15000 });
+    await shot('embedded-22-dashboard-findings');
+    await d.click(dash);
+    await d.waitFor(`[data-testid=finding-row][data-rule=spray_success]`, { timeout: 10000 });
   }],
 
   ['switching to a remote server with an API key puts its name and colour on screen', async () => {

@@ -76,3 +76,43 @@ export async function introspect({ issuer, clientId, clientSecret, token }) {
   if (!res.ok) throw new Error(`introspect answered ${res.status}`);
   return res.json();
 }
+
+/** One sign-in at the server's own form, from `from` (a loopback address such as
+ * 127.0.0.9, so the server sees another machine): 'signed in', 'wrong' (the form again)
+ * or 'refused' (429). Node's http, since fetch cannot pick its source address. */
+export async function formSignIn({ issuer, from, username, password }) {
+  const { request } = await import('node:http');
+  const cookies = new Map();
+  const send = (path, method = 'GET', body = null) => new Promise((resolve, reject) => {
+    const u = new URL(path, issuer);
+    const headers = {};
+    if (cookies.size) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (body) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      headers['content-length'] = Buffer.byteLength(body);
+      headers.origin = issuer;
+    }
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers, localAddress: from }, (res) => {
+      for (const c of res.headers['set-cookie'] ?? []) {
+        const [kv] = c.split(';');
+        const i = kv.indexOf('=');
+        cookies.set(kv.slice(0, i).trim(), kv.slice(i + 1).trim());
+      }
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, text, cookies: res.headers['set-cookie'] ?? [] }));
+    });
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+  const page = await send('/login');
+  const csrf = hidden(page.text, 'csrf');
+  if (!csrf) throw new Error(`no login form from ${issuer}: ${page.status}`);
+  const r = await send('/login', 'POST', new URLSearchParams({ username, password, csrf }).toString());
+  if (r.status === 429) return 'refused';
+  if (r.status === 200 && r.cookies.some((c) => c.startsWith('lk_session'))) return 'signed in';
+  if (r.status === 200) return 'wrong';
+  throw new Error(`sign-in from ${from} answered ${r.status}`);
+}
