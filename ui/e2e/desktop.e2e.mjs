@@ -42,6 +42,24 @@ async function go(page) {
   await d.clickCss(`#nav-${page}`);
 }
 
+// axe-core, the accessibility engine, run inside the real webview (issue 12 §9).
+const AXE_SOURCE = readFileSync(new URL('../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+/** The serious and critical WCAG 2.1 A/AA violations on the page now. */
+async function axe() {
+  const r = await d.execAsync(
+    // The page's CSP refuses eval; WebDriver's own script is not eval'd by the page.
+    `const done = arguments[arguments.length - 1];
+     if (!window.axe) { ${AXE_SOURCE}\n }
+     window.axe.run(document, { iframes: false, resultTypes: ['violations'],
+       runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+       .then((res) => done(res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+         .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+           nodes: v.nodes.slice(0, 4).map((n) => n.target.join(' ') + ': ' + (n.failureSummary || '').replace(/\\s+/g, ' ').slice(0, 160)) }))),
+         (e) => done([{ id: 'axe-error', impact: 'critical', help: String(e), nodes: [] }]));`,
+  );
+  return r;
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until nothing matches `css`. */
@@ -641,6 +659,28 @@ const tests = [
     await shot('embedded-22-dashboard-findings');
     await d.click(dash);
     await d.waitFor(`[data-testid=finding-row][data-rule=spray_success]`, { timeout: 10000 });
+  }],
+
+  ['issue 12 §9: axe finds nothing serious or critical on any page, light or dark, at 1280×820 or 1024×700', async () => {
+    const found = [];
+    const pages = await d.exec(`return [...document.querySelectorAll('nav.side button[id^=nav-]')].map((b) => b.id.slice(4));`);
+    assert(pages.length >= 11, `every page is in the navigation (${pages})`);
+    for (const [width, height] of [[1280, 820], [1024, 700]]) {
+      await d.setSize(width, height);
+      for (const theme of ['light', 'dark']) {
+        await d.exec(`localStorage.setItem('latchkey.theme', '${theme}'); document.documentElement.dataset.theme = '${theme}'; return 1;`);
+        for (const p of pages) {
+          await go(p);
+          await d.until(`return document.querySelector('#nav-${p}')?.getAttribute('aria-current') === 'page' && !document.querySelector('main .busy');`, { timeout: 15000, what: `${p} loaded` });
+          const bad = await axe();
+          for (const v of bad) found.push(`${width}×${height} ${theme} ${p}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.join(' | ')}`);
+          if (p === 'dashboard' || p === 'security' || p === 'clients' || p === 'sessions') await shot(`axe-${width}x${height}-${theme}-${p}`);
+        }
+      }
+    }
+    await d.exec(`localStorage.removeItem('latchkey.theme'); document.documentElement.dataset.theme = 'light'; return 1;`);
+    await d.setSize(1280, 820);
+    assert(found.length === 0, `axe violations:\n    ${found.join('\n    ')}`);
   }],
 
   ['switching to a remote server with an API key puts its name and colour on screen', async () => {

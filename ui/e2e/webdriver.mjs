@@ -106,6 +106,9 @@ export class Driver {
   }
   url() { return this.cmd('GET', '/url'); }
   windowHandles() { return this.cmd('GET', '/window/handles'); }
+  /** Resizes the window (W3C Set Window Rect). */
+  setSize(width, height) { return this.cmd('POST', '/window/rect', { width, height }); }
+  getRect() { return this.cmd('GET', '/window/rect'); }
 }
 
 /** WebDriver key codes. */
