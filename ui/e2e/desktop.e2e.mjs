@@ -661,6 +661,23 @@ const tests = [
     await d.waitFor(`[data-testid=finding-row][data-rule=spray_success]`, { timeout: 10000 });
   }],
 
+  ['issue 12 §4: the Sessions filters are typeahead: a part of a name picks the user, a name that matches nobody is an empty table with a suggestion', async () => {
+    await go('sessions');
+    await d.waitFor('[data-testid=session-row]', { timeout: 20000 });
+    await d.fill(await d.find('[data-testid=filter-user]'), local.username.slice(0, 3));
+    await d.until(`return document.querySelectorAll('[data-testid=session-row]').length > 0 && !!document.querySelector('[data-testid=filter-user]') && !document.querySelector('[data-testid=filter-user-none], [data-testid=filter-user-many]');`,
+      { timeout: 10000, what: 'sessions of the one user whose name starts so' });
+    await d.fill(await d.find('[data-testid=filter-user]'), `${local.username}x`);
+    const none = await d.waitFor('[data-testid=filter-user-none]', { timeout: 10000 });
+    assert((await d.text(none)).includes(`No user matches “${local.username}x”`), await d.text(none));
+    assert(await d.exec(`return document.querySelectorAll('[data-testid=session-row]').length === 0 && !document.querySelector('[role=alert]');`),
+      'no rows and no error banner: never the unfiltered list');
+    await shot('embedded-23-sessions-no-match');
+    await d.click(await byScript(`return [...document.querySelectorAll('[data-testid=filter-user-none] button')].find((b) => b.textContent === ${JSON.stringify(local.username)});`));
+    await d.waitFor('[data-testid=session-row]', { timeout: 10000 });
+    assert(await d.exec(`return document.querySelector('[data-testid=filter-user]').value;`) === local.username, 'the suggestion became the filter');
+  }],
+
   ['issue 12 §9: axe finds nothing serious or critical on any page, light or dark, at 1280×820 or 1024×700', async () => {
     const found = [];
     const pages = await d.exec(`return [...document.querySelectorAll('nav.side button[id^=nav-]')].map((b) => b.id.slice(4));`);
@@ -674,7 +691,7 @@ const tests = [
           await d.until(`return document.querySelector('#nav-${p}')?.getAttribute('aria-current') === 'page' && !document.querySelector('main .busy');`, { timeout: 15000, what: `${p} loaded` });
           const bad = await axe();
           for (const v of bad) found.push(`${width}×${height} ${theme} ${p}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.join(' | ')}`);
-          if (p === 'dashboard' || p === 'security' || p === 'clients' || p === 'sessions') await shot(`axe-${width}x${height}-${theme}-${p}`);
+          await shot(`page-${width}x${height}-${theme}-${p}`);
         }
       }
     }

@@ -189,7 +189,7 @@ export function fakeApi(data: {
     jwksGet: () => rec('jwksGet', [], { keys: [] }),
     sessionsList: (f) => rec('sessionsList', [f], () => {
       // Keyset pages of `limit`, the cursor being the next offset.
-      const all = data.sessions ?? [];
+      const all = (data.sessions ?? []).filter((s) => (!f.user || s.user_id === f.user || s.username === f.user) && (!f.client_id || s.client_id === f.client_id));
       const from = Number(f.cursor ?? 0);
       const n = f.limit ?? 100;
       const items = all.slice(from, from + n);

@@ -168,7 +168,7 @@ describe('open findings on the Dashboard', () => {
   });
 
   it('marks a minting spike the detection found on the tokens-per-minute chart', async () => {
-    const { api } = fakeApi({ findings: [finding({ rule: 'token_spike', subject_kind: 'client', subject: 'billing', raised_at: NOW - 120 })] });
+    const { api } = fakeApi({ findings: [finding({ rule: 'mint_spike', subject_kind: 'client', subject: 'billing', raised_at: NOW - 120 })] });
     render(Dashboard, api);
     await settle(); flushSync();
     expect($$('[data-testid=chart-spike]').length).toBe(1);

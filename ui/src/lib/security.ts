@@ -15,15 +15,15 @@ export const RULE_WORDS: Record<string, string> = {
   wave: 'Server-wide wave of failed sign-ins',
   unfamiliar_sign_in: 'Sign-in from an unfamiliar network and browser',
   refresh_reuse: 'Refresh token replayed (likely theft)',
-  token_spike: 'Token-minting spike',
-  new_grant: 'Grant type or scope never used before',
-  revoked_replay: 'Revoked token presented again',
+  mint_spike: 'Token-minting spike',
+  mint_new_use: 'Grant type or scope never used before',
+  revoked_token_replay: 'Revoked token presented again',
   token_scan: 'Many invalid tokens presented',
-  hygiene: 'Credential hygiene',
+  hygiene: 'Credential hygiene overdue',
 };
 
 /** Rules whose findings mark a spike on the Dashboard's tokens-per-minute chart. */
-export const SPIKE_RULES: string[] = ['token_spike'];
+export const SPIKE_RULES: string[] = ['mint_spike'];
 
 export const ruleWords = (rule: string): string => RULE_WORDS[rule] ?? rule;
 
