@@ -111,3 +111,25 @@ describe('the Sessions filters', () => {
     expect((t.querySelector('[data-testid=filter-client]') as HTMLInputElement).value).toBe('blog');
   });
 });
+
+import { deviceOf } from '../src/lib/ua';
+describe('the Device column', () => {
+  it('names the browser family and the system, not the version', () => {
+    expect(deviceOf('Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0')).toBe('Firefox on Linux');
+    expect(deviceOf('Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15')).toBe('Safari on macOS');
+    expect(deviceOf('Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 Edg/126.0')).toBe('Edge on Windows');
+    expect(deviceOf('Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36')).toBe('Chrome on Android');
+    expect(deviceOf('curl/8.5.0')).toBe('curl');
+    expect(deviceOf(null)).toBe('unknown');
+    expect(deviceOf('SomethingElse/1.0')).toBe('other');
+  });
+
+  it('is a sortable column of the Sessions table', async () => {
+    const { api } = fakeApi({ users, clients, sessions: [session(1, { user_agent: 'curl/8.5.0' })] });
+    const t = render(api);
+    await settle(300); flushSync();
+    const header = [...t.querySelectorAll('th')].find((h) => h.textContent?.includes('Device'))!;
+    expect(header.querySelector('button')).not.toBeNull();
+    expect(t.querySelector('[data-testid=session-row]')!.textContent).toContain('curl');
+  });
+});
