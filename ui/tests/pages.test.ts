@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flushSync, mount, unmount, type Component } from 'svelte';
 import { contextFor } from '../src/lib/context';
 import { fakeApi, fakeShell, client, session, settle, NOW } from './fake-api';
@@ -486,5 +486,58 @@ describe('Users', () => {
     flushSync();
     expect(calls.find((c) => c.name === 'userDisable')?.args).toEqual(['u1']);
     expect(t.textContent).toContain('disabled');
+  });
+});
+
+describe('Audit periods and values', () => {
+  it('asks for yesterday as the local day before today, in one click, and marks where each day starts', async () => {
+    const { dayStart } = await import('../src/lib/format');
+    const y = dayStart(1);
+    const { api, calls } = fakeApi({
+      audit: [
+        { id: 3, at: y + 7200, actor: 'local-admin', action: 'client.update', target: 'c1', before: null, after: null, ip: null, security: false },
+        { id: 2, at: y + 3600, actor: 'local-admin', action: 'client.create', target: 'c1', before: null, after: null, ip: null, security: false },
+        { id: 1, at: y - 3600, actor: 'local-admin', action: 'scope.create', target: 's1', before: null, after: null, ip: null, security: false },
+      ],
+    });
+    const t = render(Audit, api);
+    await settle();
+    flushSync();
+    click(t.querySelector('[data-testid=period-yesterday]'));
+    await settle();
+    flushSync();
+    expect(calls.filter((c) => c.name === 'auditList').at(-1)!.args[0]).toMatchObject({ since: dayStart(1), until: dayStart(0) });
+    expect([...t.querySelectorAll('[data-testid=audit-day]')].length).toBe(2);
+    expect(t.querySelector('[data-testid=audit-row]')!.textContent).toMatch(/UTC[+-]\d\d:\d\d/);
+  });
+
+  it('filters as the admin types, without a Filter button', async () => {
+    vi.useFakeTimers();
+    try {
+      const { api, calls } = fakeApi({ audit: [] });
+      const t = render(Audit, api);
+      await vi.advanceTimersByTimeAsync(0);
+      flushSync();
+      const before = calls.filter((c) => c.name === 'auditList').length;
+      const input = t.querySelector<HTMLInputElement>('#a-target')!;
+      input.value = 'billing';
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+      flushSync();
+      await vi.advanceTimersByTimeAsync(299);
+      expect(calls.filter((c) => c.name === 'auditList').length).toBe(before);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls.filter((c) => c.name === 'auditList').at(-1)!.args[0]).toMatchObject({ target: 'billing' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('shows instants as dates and durations in words in a change', async () => {
+    const { diff } = await import('../src/lib/diff');
+    const [ttl, at, off] = diff({ access_token_ttl: 600, disabled_at: null, enabled: true }, { access_token_ttl: 3600, disabled_at: 1_800_000_000, enabled: false });
+    expect(ttl).toMatchObject({ field: 'access_token_ttl', before: '10 min (600 s)', after: '1 h (3600 s)' });
+    expect(at.after).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:00 UTC[+-]\d\d:\d\d \(1800000000\)$/);
+    expect(at.before).toBe('none');
+    expect(off).toMatchObject({ before: 'yes', after: 'no' });
   });
 });

@@ -45,3 +45,26 @@ export function relative(unix: number | null | undefined, now: number = nowSecs(
 export function shortId(id: string, n = 10): string {
   return id.length > n + 1 ? `${id.slice(0, n)}…` : id;
 }
+
+/** The local zone's offset from UTC at that instant: "UTC+01:00". */
+export function zoneOf(unix: number): string {
+  const m = -new Date(unix * 1000).getTimezoneOffset();
+  const pad = (n: number) => String(Math.floor(Math.abs(n))).padStart(2, '0');
+  return `UTC${m >= 0 ? '+' : '-'}${pad(m / 60)}:${pad(m % 60)}`;
+}
+
+/** Absolute local time with its zone, as an audit log should say it. */
+export function zonedTime(unix: number | null | undefined): string {
+  return unix == null ? '—' : `${localTime(unix)} ${zoneOf(unix)}`;
+}
+
+/** Local midnight that starts the day `daysAgo` days before today (0: today). */
+export function dayStart(daysAgo: number, now: Date = new Date()): number {
+  const d = new Date(now.getFullYear(), now.getMonth(), now.getDate() - daysAgo);
+  return Math.floor(d.getTime() / 1000);
+}
+
+/** "Mon 7 Dec 2026" in local time. */
+export function dayLabel(unix: number): string {
+  return new Date(unix * 1000).toLocaleDateString('en-GB', { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' });
+}
