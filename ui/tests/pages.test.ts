@@ -541,3 +541,22 @@ describe('Audit periods and values', () => {
     expect(off).toMatchObject({ before: 'yes', after: 'no' });
   });
 });
+
+describe('Audit names', () => {
+  it('names the user, client and API key an event is about, the id on hover', async () => {
+    const { api } = fakeApi({
+      clients: [client({ client_id: 'c-billing', name: 'Billing' })],
+      users: [{ id: 'u-1', username: 'alice', email: null, email_verified: false, name: null, disabled: false, is_admin: true, password_changed_at: NOW, created_at: NOW }],
+      audit: [{ id: 1, at: NOW, actor: 'user:u-1', action: 'client.update', target: 'c-billing', before: null, after: null, ip: null, security: false }],
+    });
+    const t = render(Audit, api);
+    await settle();
+    flushSync();
+    const row = t.querySelector('[data-testid=audit-row]')!;
+    const actor = row.querySelector('[data-testid=audit-actor-name]')!;
+    expect(actor.textContent).toBe('alice');
+    expect(actor.getAttribute('title')).toBe('user:u-1');
+    expect(row.textContent).toContain('Billing');
+    expect(row.querySelector('[title=c-billing]')).not.toBeNull();
+  });
+});
