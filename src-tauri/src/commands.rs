@@ -328,6 +328,25 @@ pub async fn user_enable(console: State<'_, Console>, id: String) -> CmdResult<U
     Ok(console.backend().await?.user_enable(&id).await?)
 }
 
+#[tauri::command(rename_all = "snake_case")]
+pub async fn user_update(
+    console: State<'_, Console>,
+    id: String,
+    req: UserUpdateRequest,
+) -> CmdResult<UserDto> {
+    Ok(console.backend().await?.user_update(&id, req).await?)
+}
+
+/// The generated password reaches the webview once, for the one-time-secret dialog.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn user_password_set(
+    console: State<'_, Console>,
+    id: String,
+    req: UserPasswordSetRequest,
+) -> CmdResult<UserPasswordSet> {
+    Ok(console.backend().await?.user_password_set(&id, req).await?)
+}
+
 // --- signing keys ------------------------------------------------------------------------
 
 #[tauri::command(rename_all = "snake_case")]

@@ -182,6 +182,21 @@ export function fakeApi(data: {
     }),
     userDisable: (id) => rec('userDisable', [id], () => { const u = users.find((u) => u.id === id)!; u.disabled = true; return { ...u }; }),
     userEnable: (id) => rec('userEnable', [id], () => { const u = users.find((u) => u.id === id)!; u.disabled = false; return { ...u }; }),
+    userUpdate: (id, req) => rec('userUpdate', [id, req], () => {
+      const u = users.find((u) => u.id === id)!;
+      if (req.is_admin === false && u.is_admin && !users.some((o) => o.id !== id && o.is_admin && !o.disabled)) {
+        throw new ApiError('conflict', `${u.username} is the last enabled administrator: make someone else an administrator first`);
+      }
+      if (req.name != null) u.name = req.name || null;
+      if (req.email != null) u.email = req.email || null;
+      if (req.is_admin != null) u.is_admin = req.is_admin;
+      return { ...u };
+    }),
+    userPasswordSet: (id, req) => rec('userPasswordSet', [id, req], () => {
+      const u = users.find((u) => u.id === id)!;
+      u.password_changed_at = NOW;
+      return { user: { ...u }, password: req.password ? null : 'generated-password-24chars' };
+    }),
     keysList: () => rec('keysList', [], data.keys ?? []),
     keysRotate: (req) => rec('keysRotate', [req], [{ alg: 'ES256', previous_kid: 'k-old', active_kid: 'k-new' }]),
     keyRevoke: (kid) => rec('keyRevoke', [kid], { kid, alg: 'ES256', previous_state: 'active', active_kid: 'k-next' }),

@@ -408,6 +408,19 @@ impl AdminBackend for Remote {
         self.call(&op::user_enable, &[id], None, None).await
     }
 
+    async fn user_update(&self, id: &str, req: UserUpdateRequest) -> AdminResult<UserDto> {
+        self.call(&op::user_update, &[id], None, body(&req)?).await
+    }
+
+    async fn user_password_set(
+        &self,
+        id: &str,
+        req: UserPasswordSetRequest,
+    ) -> AdminResult<UserPasswordSet> {
+        self.call(&op::user_password_set, &[id], None, body(&req)?)
+            .await
+    }
+
     async fn keys_list(&self) -> AdminResult<Vec<KeyDto>> {
         self.call(&op::keys_list, &[], None, None).await
     }

@@ -8,7 +8,7 @@ use crate::{AdminBackend, AdminError, AdminResult, EventStream};
 use latchkey_api_types::*;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::crypto::Kek;
-use latchkey_core::manage::{ManagePolicy, Manager, ProfileSubject};
+use latchkey_core::manage::{ManagePolicy, Manager, ProfileSubject, UserPatch};
 use latchkey_core::model::{AuditFilter, KeyState};
 use latchkey_core::oauth::Provider;
 use latchkey_core::store::Store;
@@ -357,6 +357,32 @@ impl AdminBackend for Embedded {
 
     async fn user_enable(&self, id: &str) -> AdminResult<UserDto> {
         Ok(user_dto(&self.manager.user_enable(&self.actor, id).await?))
+    }
+
+    async fn user_update(&self, id: &str, req: UserUpdateRequest) -> AdminResult<UserDto> {
+        let patch = UserPatch {
+            name: req.name,
+            email: req.email,
+            is_admin: req.is_admin,
+        };
+        Ok(user_dto(
+            &self.manager.user_update(&self.actor, id, patch).await?,
+        ))
+    }
+
+    async fn user_password_set(
+        &self,
+        id: &str,
+        req: UserPasswordSetRequest,
+    ) -> AdminResult<UserPasswordSet> {
+        let (user, password) = self
+            .manager
+            .user_password_set(&self.actor, id, req.password.as_deref())
+            .await?;
+        Ok(UserPasswordSet {
+            user: user_dto(&user),
+            password,
+        })
     }
 
     async fn keys_list(&self) -> AdminResult<Vec<KeyDto>> {

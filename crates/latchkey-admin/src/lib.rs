@@ -135,6 +135,14 @@ pub trait AdminBackend: Send + Sync {
     /// `id` is a user id or a username. Also revokes all the user's sessions.
     async fn user_disable(&self, id: &str) -> AdminResult<UserDto>;
     async fn user_enable(&self, id: &str) -> AdminResult<UserDto>;
+    /// Name, email or administrator role; the last enabled administrator keeps the role.
+    async fn user_update(&self, id: &str, req: UserUpdateRequest) -> AdminResult<UserDto>;
+    /// Sets the password, or generates one returned once.
+    async fn user_password_set(
+        &self,
+        id: &str,
+        req: UserPasswordSetRequest,
+    ) -> AdminResult<UserPasswordSet>;
 
     // signing keys
     async fn keys_list(&self) -> AdminResult<Vec<KeyDto>>;

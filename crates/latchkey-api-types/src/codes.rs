@@ -140,6 +140,7 @@ string_enum! {
         UserDisable = "user.disable",
         UserEnable = "user.enable",
         UserSetPassword = "user.set_password",
+        UserUpdate = "user.update",
         /// A step of the scheduled key lifecycle.
         KeySchedule = "key.schedule",
         KeyRotate = "key.rotate",
@@ -187,7 +188,7 @@ impl AuditAction {
             KeySchedule | KeyRotate => EventKind::KeyRotated,
             ClientCreate | ClientUpdate | ClientDelete | ClientRotateSecret | ClientEnable
             | ClientDisable | ClientClone => EventKind::ClientChanged,
-            ScopeCreate | ScopeDelete | UserCreate | UserEnable | UserSetPassword
+            ScopeCreate | ScopeDelete | UserCreate | UserEnable | UserSetPassword | UserUpdate
             | ApiKeyCreate | ApiKeyRevoke | SettingsUpdate | ExchangePolicyCreate
             | ExchangePolicyUpdate | ExchangePolicyDelete | TokenExchange
             | TokenExchangeRefused | FindingAck | BlockAdd | BlockRemove => EventKind::Changed,

@@ -256,6 +256,49 @@ pub struct UserDto {
     pub created_at: i64,
 }
 
+/// `PATCH /admin/v1/users/{id}`: absent fields stay; an empty name or email clears it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserUpdateRequest {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// The last enabled administrator cannot lose the role.
+    pub is_admin: Option<bool>,
+}
+
+/// `POST /admin/v1/users/{id}/password`: the password to set, or none to have one
+/// generated and returned once.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserPasswordSetRequest {
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for UserPasswordSetRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserPasswordSetRequest")
+            .field("password", &self.password.as_ref().map(|_| ".."))
+            .finish()
+    }
+}
+
+/// The user after a password change, and the generated password (shown once; only its
+/// hash is stored) when none was given.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UserPasswordSet {
+    pub user: UserDto,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for UserPasswordSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserPasswordSet")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| ".."))
+            .finish()
+    }
+}
+
 #[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct UserCreateRequest {

@@ -59,6 +59,8 @@ macro_rules! for_each_admin_op {
             user_get GET "/admin/v1/users/{id}" Read { "One user, by id or username" r[UserDto] };
             user_disable POST "/admin/v1/users/{id}/disable" Write { "Disable a user and revoke their sessions" r[UserDto] };
             user_enable POST "/admin/v1/users/{id}/enable" Write { "Enable a user" r[UserDto] };
+            user_update PATCH "/admin/v1/users/{id}" Write { "Change a user's name, email or administrator role (the last administrator keeps it)" b[UserUpdateRequest] r[UserDto] };
+            user_password_set POST "/admin/v1/users/{id}/password" Write { "Set a user's password, or generate one shown once" b[UserPasswordSetRequest] r[UserPasswordSet] };
             keys_list GET "/admin/v1/keys" Read { "Signing keys with their lifecycle state" r[Vec<KeyDto>] };
             keys_rotate POST "/admin/v1/keys/rotate" Write { "Rotate now: the published successor signs, the old key retires" b[KeysRotateRequest] r[Vec<KeyRotatedDto>] };
             keys_schedule_get GET "/admin/v1/keys/schedule" Read { "The rotation policy and when each algorithm rotates next" r[KeysScheduleDto] };

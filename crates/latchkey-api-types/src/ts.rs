@@ -30,6 +30,7 @@ pub fn schemas() -> Map<String, Value> {
         TokenCountDto, SecurityCountDto, StatsDto, HealthDto, KeyScheduleDto,
         KeysScheduleDto, TokenRequest, AdminEventDto, SettingDto, SettingsDto,
         SettingsUpdateRequest, FindingDto, FindingFilterDto, BlockDto, BlockAddRequest,
+        UserUpdateRequest, UserPasswordSetRequest, UserPasswordSet,
         BlockRemoveRequest, SecurityProfileQuery, SecurityProfileDto, ProfileEntryDto, ErrorCode,
         EventKind, AuditAction, SecurityFamily,
         ExchangePolicyDto, ExchangePolicyCreateRequest, ExchangePolicyUpdateRequest,

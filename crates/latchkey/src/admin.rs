@@ -334,6 +334,32 @@ pub enum UsersCmd {
     Enable {
         id: String,
     },
+    /// Change a user's name, email or administrator role (an empty value clears a name or
+    /// email; the last enabled administrator keeps the role)
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// true or false
+        #[arg(long, value_name = "BOOL")]
+        admin: Option<bool>,
+    },
+    /// Set a user's password: read from standard input, or generated and printed once
+    SetPassword {
+        id: String,
+        /// Read the new password from standard input
+        #[arg(
+            long,
+            conflicts_with = "generate",
+            required_unless_present = "generate"
+        )]
+        password_stdin: bool,
+        /// Generate a password and print it once (only its hash is stored)
+        #[arg(long)]
+        generate: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -1476,6 +1502,45 @@ async fn users(b: &dyn AdminBackend, out: &Out, verb: UsersCmd) -> Result<(), Ad
         UsersCmd::Get { id } => {
             let u = b.user_get(&id).await?;
             out.show(&u, user_details)
+        }
+        UsersCmd::Update {
+            id,
+            name,
+            email,
+            admin,
+        } => {
+            let u = b
+                .user_update(
+                    &id,
+                    UserUpdateRequest {
+                        name,
+                        email,
+                        is_admin: admin,
+                    },
+                )
+                .await?;
+            out.show(&u, user_details)
+        }
+        UsersCmd::SetPassword {
+            id,
+            password_stdin,
+            generate: _,
+        } => {
+            let password = if password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            let r = b
+                .user_password_set(&id, UserPasswordSetRequest { password })
+                .await?;
+            out.show(&r, |r| match &r.password {
+                Some(p) => format!(
+                    "New password of {} (shown once; only its hash is stored):\n{p}\n",
+                    r.user.username
+                ),
+                None => format!("Set the password of {}.", r.user.username),
+            })
         }
         UsersCmd::Enable { id } => {
             let u = b.user_enable(&id).await?;

@@ -632,6 +632,77 @@ fn blocks_are_added_for_a_while_listed_and_removed() {
 }
 
 #[test]
+fn users_are_updated_and_given_a_password_and_the_last_administrator_keeps_the_role() {
+    let e = env();
+    let created = admin_with_stdin(
+        &e.db,
+        &[
+            "users",
+            "create",
+            "--username",
+            "root",
+            "--admin",
+            "--password-stdin",
+        ],
+        "root's first password",
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let u = json(
+        &e.db,
+        &[
+            "users",
+            "update",
+            "root",
+            "--name",
+            "Root Admin",
+            "--email",
+            "root@example.com",
+        ],
+    );
+    assert_eq!(
+        (u["name"].as_str(), u["email"].as_str()),
+        (Some("Root Admin"), Some("root@example.com"))
+    );
+    let last = admin(&e.db, &["users", "update", "root", "--admin", "false"]);
+    assert_eq!(last.status.code(), Some(1));
+    assert!(stderr(&last).ends_with("(conflict)\n"), "{}", stderr(&last));
+    let cleared = json(&e.db, &["users", "update", "root", "--email", ""]);
+    assert!(cleared["email"].is_null());
+    let generated = json(&e.db, &["users", "set-password", "root", "--generate"]);
+    let password = generated["password"]
+        .as_str()
+        .expect("a generated password");
+    assert_eq!(password.chars().count(), 24);
+    let typed = admin_with_stdin(
+        &e.db,
+        &[
+            "users",
+            "set-password",
+            "root",
+            "--password-stdin",
+            "--json",
+        ],
+        "a brand new password",
+    );
+    assert!(typed.status.success(), "{}", stderr(&typed));
+    let out: serde_json::Value = serde_json::from_slice(&typed.stdout).expect("json");
+    assert!(
+        out["password"].is_null(),
+        "a typed password is never echoed"
+    );
+    // Neither password reaches the audit log.
+    let audit = ok(&e.db, &["audit", "list", "--action", "user.", "--json"]);
+    assert!(!audit.contains(password) && !audit.contains("a brand new password"));
+    assert!(audit.contains("user.update") && audit.contains("user.set_password"));
+    let neither = admin(&e.db, &["users", "set-password", "root"]);
+    assert_eq!(
+        neither.status.code(),
+        Some(2),
+        "--password-stdin or --generate is required"
+    );
+}
+
+#[test]
 fn a_security_profile_shows_the_findings_and_blocks_of_an_address_and_refuses_a_bad_subject() {
     let e = env();
     ok(&e.db, &["clients", "list"]); // creates the database

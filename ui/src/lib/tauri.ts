@@ -60,6 +60,8 @@ export function tauriApi(): AdminApi {
     userCreate: (req) => call('user_create', { req }),
     userDisable: (id) => call('user_disable', { id }),
     userEnable: (id) => call('user_enable', { id }),
+    userUpdate: (id, req) => call('user_update', { id, req }),
+    userPasswordSet: (id, req) => call('user_password_set', { id, req }),
 
     keysList: () => call('keys_list'),
     keysRotate: (req) => call('keys_rotate', { req }),

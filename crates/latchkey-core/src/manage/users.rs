@@ -22,6 +22,32 @@ impl std::fmt::Debug for NewUser {
     }
 }
 
+/// A change to a user's profile: `None` leaves a field as it is; an empty name or email
+/// clears it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserPatch {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub is_admin: Option<bool>,
+}
+
+/// Characters of a generated password: about 143 bits of entropy, short enough to
+/// read out to someone.
+const GENERATED_PASSWORD_CHARS: usize = 24;
+
+fn clean_name(n: String) -> ManageResult<Option<String>> {
+    let n = n.trim().to_string();
+    if n.is_empty() {
+        return Ok(None);
+    }
+    if n.chars().count() > 200 || n.chars().any(char::is_control) {
+        return Err(ManageError::invalid(
+            "name must be at most 200 characters without control characters",
+        ));
+    }
+    Ok(Some(n))
+}
+
 impl Manager {
     pub async fn users_list(&self) -> ManageResult<Vec<User>> {
         Ok(self.store.users_list().await?)
@@ -53,17 +79,10 @@ impl Manager {
         if let Some(e) = &email {
             validate_email(e)?;
         }
-        let name = input
-            .name
-            .map(|n| n.trim().to_string())
-            .filter(|n| !n.is_empty());
-        if let Some(n) = &name {
-            if n.chars().count() > 200 || n.chars().any(char::is_control) {
-                return Err(ManageError::invalid(
-                    "name must be at most 200 characters without control characters",
-                ));
-            }
-        }
+        let name = match input.name {
+            Some(n) => clean_name(n)?,
+            None => None,
+        };
         if self
             .store
             .user_by_username(&input.username)
@@ -163,5 +182,87 @@ impl Manager {
             .after(&user);
         self.store.user_update(&user, &audit).await?;
         Ok(user)
+    }
+
+    /// Changes a user's name, email or administrator role (audited before → after). The
+    /// last enabled administrator keeps the role: without one, nobody could sign in to
+    /// administer the server.
+    pub async fn user_update(
+        &self,
+        actor: &str,
+        id_or_username: &str,
+        patch: UserPatch,
+    ) -> ManageResult<User> {
+        let before = self.user_get(id_or_username).await?;
+        let mut user = before.clone();
+        if let Some(n) = patch.name {
+            user.name = clean_name(n)?;
+        }
+        if let Some(e) = patch.email {
+            let e = e.trim().to_string();
+            if e.is_empty() {
+                user.email = None;
+            } else {
+                validate_email(&e)?;
+                if user.email.as_deref() != Some(e.as_str()) {
+                    user.email_verified = false;
+                }
+                user.email = Some(e);
+            }
+        }
+        if let Some(a) = patch.is_admin {
+            if before.is_admin && !a && !before.disabled {
+                let others = self
+                    .store
+                    .users_list()
+                    .await?
+                    .iter()
+                    .filter(|u| u.is_admin && !u.disabled && u.id != before.id)
+                    .count();
+                if others == 0 {
+                    return Err(ManageError::Conflict(format!(
+                        "{} is the last enabled administrator: make someone else an administrator first",
+                        shown(&before.username)
+                    )));
+                }
+            }
+            user.is_admin = a;
+        }
+        if user == before {
+            return Ok(before);
+        }
+        let audit = self
+            .audit_event(self.now(), actor, AuditAction::UserUpdate.as_str())
+            .target(user.id.clone())
+            .before(&before)
+            .after(&user);
+        self.store.user_update(&user, &audit).await?;
+        Ok(user)
+    }
+
+    /// Sets a user's password: the one given, or a generated one returned to be shown
+    /// once (only its hash is stored; the audit records that it changed, never what to).
+    pub async fn user_password_set(
+        &self,
+        actor: &str,
+        id_or_username: &str,
+        password: Option<&str>,
+    ) -> ManageResult<(User, Option<String>)> {
+        match password {
+            Some(p) => Ok((
+                self.user_set_password(actor, id_or_username, p).await?,
+                None,
+            )),
+            None => {
+                let generated: String = crypto::random_token()
+                    .chars()
+                    .take(GENERATED_PASSWORD_CHARS)
+                    .collect();
+                let user = self
+                    .user_set_password(actor, id_or_username, &generated)
+                    .await?;
+                Ok((user, Some(generated)))
+            }
+        }
     }
 }

@@ -176,6 +176,20 @@ async fn user_disable(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json
 async fn user_enable(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<UserDto>> {
     Ok(Json(c.backend.user_enable(&id).await?))
 }
+async fn user_update(
+    Extension(c): C,
+    Path(id): Path<String>,
+    Body(req): Body<UserUpdateRequest>,
+) -> ApiResult<Json<UserDto>> {
+    Ok(Json(c.backend.user_update(&id, req).await?))
+}
+async fn user_password_set(
+    Extension(c): C,
+    Path(id): Path<String>,
+    Body(req): Body<UserPasswordSetRequest>,
+) -> ApiResult<Json<UserPasswordSet>> {
+    Ok(Json(c.backend.user_password_set(&id, req).await?))
+}
 
 // --- keys ------------------------------------------------------------------------------
 

@@ -49,6 +49,9 @@ export interface AdminApi {
   userCreate(req: T.UserCreateRequest): Promise<T.UserDto>;
   userDisable(id: string): Promise<T.UserDto>;
   userEnable(id: string): Promise<T.UserDto>;
+  userUpdate(id: string, req: T.UserUpdateRequest): Promise<T.UserDto>;
+  /** No password: one is generated and returned once. */
+  userPasswordSet(id: string, req: T.UserPasswordSetRequest): Promise<T.UserPasswordSet>;
 
   keysList(): Promise<T.KeyDto[]>;
   keysRotate(req: T.KeysRotateRequest): Promise<T.KeyRotatedDto[]>;

@@ -24,6 +24,8 @@ export type AdminOpName =
   | 'user_get'
   | 'user_disable'
   | 'user_enable'
+  | 'user_update'
+  | 'user_password_set'
   | 'keys_list'
   | 'keys_rotate'
   | 'keys_schedule_get'
@@ -86,6 +88,8 @@ export const ADMIN_OPS: readonly AdminOp[] = [
   { name: 'user_get', method: 'GET', path: '/admin/v1/users/{id}', access: 'read' },
   { name: 'user_disable', method: 'POST', path: '/admin/v1/users/{id}/disable', access: 'write' },
   { name: 'user_enable', method: 'POST', path: '/admin/v1/users/{id}/enable', access: 'write' },
+  { name: 'user_update', method: 'PATCH', path: '/admin/v1/users/{id}', access: 'write' },
+  { name: 'user_password_set', method: 'POST', path: '/admin/v1/users/{id}/password', access: 'write' },
   { name: 'keys_list', method: 'GET', path: '/admin/v1/keys', access: 'read' },
   { name: 'keys_rotate', method: 'POST', path: '/admin/v1/keys/rotate', access: 'write' },
   { name: 'keys_schedule_get', method: 'GET', path: '/admin/v1/keys/schedule', access: 'read' },

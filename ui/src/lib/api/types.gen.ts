@@ -70,7 +70,7 @@ export interface ApiKeyDto {
  * a detail (the endpoint, the error), and are not listed here: their event kind
  * comes from the flag.
  */
-export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'exchange_policy.create' | 'exchange_policy.update' | 'exchange_policy.delete' | 'finding.ack' | 'block.add' | 'block.remove' | 'key.schedule' | 'token.revoke' | 'token.exchange' | 'token.exchange_refused';
+export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'user.update' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'exchange_policy.create' | 'exchange_policy.update' | 'exchange_policy.delete' | 'finding.ack' | 'block.add' | 'block.remove' | 'key.schedule' | 'token.revoke' | 'token.exchange' | 'token.exchange_refused';
 
 export interface AuditEventDto {
   /** e.g. `client.create`, `session.revoke`, `security.refresh_token.reuse_detected`. */
@@ -1142,6 +1142,31 @@ export interface UserDto {
   username: string;
 }
 
+/**
+ * The user after a password change, and the generated password (shown once; only its
+ * hash is stored) when none was given.
+ */
+export interface UserPasswordSet {
+  password?: string | null;
+  user: UserDto;
+}
+
+/**
+ * `POST /admin/v1/users/{id}/password`: the password to set, or none to have one
+ * generated and returned once.
+ */
+export interface UserPasswordSetRequest {
+  password?: string | null;
+}
+
+/** `PATCH /admin/v1/users/{id}`: absent fields stay; an empty name or email clears it. */
+export interface UserUpdateRequest {
+  email?: string | null;
+  /** The last enabled administrator cannot lose the role. */
+  is_admin?: boolean | null;
+  name?: string | null;
+}
+
 /** Which live event each audit action is (`AuditAction::event_kind`). */
 export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {
   'client.create': 'client_changed',
@@ -1157,6 +1182,7 @@ export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {
   'user.disable': 'session_revoked',
   'user.enable': 'changed',
   'user.set_password': 'changed',
+  'user.update': 'changed',
   'key.schedule': 'key_rotated',
   'key.rotate': 'key_rotated',
   'key.revoke': 'key_revoked',

@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { flushSync, mount, unmount, type Component } from 'svelte';
+import { contextFor } from '../src/lib/context';
+import { secretsStore } from '../src/lib/secrets.svelte';
+import type * as T from '../src/lib/types';
+import { fakeApi, fakeShell, settle, NOW } from './fake-api';
+import Users from '../src/pages/Users.svelte';
+
+let mounted: ReturnType<typeof mount> | null = null;
+afterEach(() => {
+  if (mounted) unmount(mounted);
+  mounted = null;
+  document.body.innerHTML = '';
+});
+
+const user = (id: string, username: string, is_admin = false): T.UserDto => ({
+  id, username, name: null, email: null, email_verified: false, disabled: false, is_admin, password_changed_at: NOW - 86400, created_at: NOW,
+});
+
+async function render(users: T.UserDto[]) {
+  const { api, calls } = fakeApi({ users });
+  const secrets = secretsStore();
+  const target = document.createElement('div');
+  document.body.appendChild(target);
+  mounted = mount(Users as Component<Record<string, unknown>>, { target, props: {}, context: contextFor(api, fakeShell(), secrets) });
+  await settle(); flushSync();
+  return { t: target, calls, secrets };
+}
+function type(el: Element | null, value: string) {
+  (el as HTMLInputElement).value = value;
+  el!.dispatchEvent(new Event('input', { bubbles: true }));
+  flushSync();
+}
+const click = (el: Element | null) => { (el as HTMLElement).click(); flushSync(); };
+
+describe('maintaining users', () => {
+  it('edits the name and email, and the change is what the server is sent', async () => {
+    const { t, calls } = await render([user('u1', 'alice')]);
+    click(t.querySelector('[data-testid=edit-user]'));
+    type(document.querySelector('[data-testid=edit-name]'), 'Alice Liddell');
+    type(document.querySelector('[data-testid=edit-email]'), 'alice@example.com');
+    click(document.querySelector('[data-testid=edit-save]'));
+    await settle(); flushSync();
+    expect(calls.find((c) => c.name === 'userUpdate')!.args).toEqual(['u1', { name: 'Alice Liddell', email: 'alice@example.com', is_admin: false }]);
+    expect(document.querySelector('[data-testid=user-edit]')).toBeNull();
+    expect(t.textContent).toContain('Alice Liddell');
+  });
+
+  it('keeps the dialog open with the reason when the last administrator would lose the role', async () => {
+    const { t } = await render([user('u1', 'root', true), user('u2', 'bob')]);
+    click(t.querySelector('[data-testid=edit-user]'));
+    click(document.querySelector('[data-testid=edit-admin]'));
+    expect(document.querySelector('[data-testid=user-edit]')!.textContent).toContain('loses access to the console');
+    click(document.querySelector('[data-testid=edit-save]'));
+    await settle(); flushSync();
+    const dialog = document.querySelector('[data-testid=user-edit]')!;
+    expect(dialog.querySelector('[role=alert]')!.textContent).toContain('last enabled administrator');
+  });
+
+  it('generates a password and shows it once, with the username, through the one-time-secret dialog', async () => {
+    const { t, calls, secrets } = await render([user('u1', 'alice')]);
+    click(t.querySelector('[data-testid=set-password]'));
+    click(document.querySelector('[data-testid=password-save]'));
+    await settle(); flushSync();
+    expect(calls.find((c) => c.name === 'userPasswordSet')!.args).toEqual(['u1', { password: null }]);
+    const shown = Object.fromEntries(secrets.current!.fields.map((f) => [f.key, f.value]));
+    expect(shown).toEqual({ username: 'alice', password: 'generated-password-24chars' });
+    expect(t.textContent).not.toContain('generated-password-24chars');
+  });
+
+  it('sets a typed password without showing anything afterwards', async () => {
+    const { t, calls, secrets } = await render([user('u1', 'alice')]);
+    click(t.querySelector('[data-testid=set-password]'));
+    click(document.querySelector('[data-testid=password-type]'));
+    type(document.querySelector('[data-testid=password-new]'), 'a long new password');
+    click(document.querySelector('[data-testid=password-save]'));
+    await settle(); flushSync();
+    expect(calls.find((c) => c.name === 'userPasswordSet')!.args).toEqual(['u1', { password: 'a long new password' }]);
+    expect(secrets.current).toBeNull();
+  });
+});
