@@ -352,7 +352,7 @@ impl Monitor {
             if let Some(user_id) = &r.revoke_user {
                 let audit = latchkey_core::model::NewAuditEvent::new(
                     provider.now(),
-                    &format!("detection:{}", f.rule),
+                    format!("detection:{}", f.rule),
                     latchkey_api_types::AuditAction::SessionRevokeUser.as_str(),
                 )
                 .target(user_id.clone());
