@@ -2301,4 +2301,24 @@ mod tests {
         assert_eq!(kids, ["a", "r"]);
         assert!(hygiene(T, &[secret("old", 0)], &late, &all(OFF)).is_empty());
     }
+
+    #[test]
+    fn a_flood_of_invalid_tokens_from_rotating_addresses_raises_a_bounded_number_of_findings() {
+        let s = ServerSettings {
+            detect_token_scan_invalid: 2,
+            ..all(MONITOR)
+        };
+        let mut d = Detector::new();
+        let mut n = 0;
+        for a in 0..1000u32 {
+            let caller = TokenCaller {
+                client_id: None,
+                addr: Some(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + a))),
+            };
+            for _ in 0..2 {
+                n += presented(&mut d, caller.clone(), TokenVerdict::Invalid, T, &s).len();
+            }
+        }
+        assert_eq!(n, MAX_RAISES_PER_MINUTE as usize);
+    }
 }

@@ -856,3 +856,42 @@ fn verdict_of(why: &Inactive, token: &str) -> Option<crate::monitor::TokenVerdic
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::TokenVerdict;
+
+    /// A JWT-shaped token whose claims nobody verified.
+    fn forged(claims: Value) -> String {
+        let b = |v: &Value| crate::crypto::b64url(v.to_string().as_bytes());
+        let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": "k1"});
+        format!("{}.{}.c2ln", b(&header), b(&claims))
+    }
+
+    #[test]
+    fn a_token_under_a_revoked_key_names_nobody_since_its_claims_were_never_verified() {
+        let t = forged(json!({"sub": "victim", "jti": "j", "client_id": "app"}));
+        let v = verdict_of(&Inactive::KeyRevoked { kid: "k1".into() }, &t);
+        assert_eq!(
+            v,
+            Some(TokenVerdict::Revoked {
+                why: "key",
+                jti: None,
+                subject: None,
+                client_id: None,
+            })
+        );
+        // A revocation found after the signature verified names the token's user.
+        let v = verdict_of(&Inactive::Revoked { jti: "j".into() }, &t);
+        assert!(
+            matches!(v, Some(TokenVerdict::Revoked { subject: Some(ref s), .. }) if s == "victim")
+        );
+        // Expired is ordinary; garbage is scanning.
+        assert_eq!(verdict_of(&Inactive::Expired { exp: 1 }, &t), None);
+        assert_eq!(
+            verdict_of(&Inactive::BadSignature, &t),
+            Some(TokenVerdict::Invalid)
+        );
+    }
+}
