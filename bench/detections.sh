@@ -71,13 +71,20 @@ RAUTH="$(printf '%s:%s' "$rid" "$rsec" | base64 -w0)"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s "$here/peer-oidc-provider/form_post.lua" \
   "http://127.0.0.1:$PORT/token" >/dev/null # warm-up
 off=() on=() roff=() ron=()
-for r in $(seq 1 "$ROUNDS"); do
+arm_off() {
   modes off; blocks_clear; sleep 1.2
-  read -r rps errs < <(run off); echo "round $r off: $rps tokens/s (non-2xx: $errs)"; off+=("$rps")
-  read -r rps errs < <(refresh off "$r"); echo "round $r off: $rps refresh grants/s (non-2xx: $errs)"; roff+=("$rps")
+  read -r rps errs < <(run off); echo "round $1 off: $rps tokens/s (non-2xx: $errs)"; off+=("$rps")
+  read -r rps errs < <(refresh off "$1"); echo "round $1 off: $rps refresh grants/s (non-2xx: $errs)"; roff+=("$rps")
+}
+arm_on() {
   modes enforce; blocks_add; sleep 1.2
-  read -r rps errs < <(run on); echo "round $r on:  $rps tokens/s (non-2xx: $errs)"; on+=("$rps")
-  read -r rps errs < <(refresh on "$r"); echo "round $r on:  $rps refresh grants/s (non-2xx: $errs)"; ron+=("$rps")
+  read -r rps errs < <(run on); echo "round $1 on:  $rps tokens/s (non-2xx: $errs)"; on+=("$rps")
+  read -r rps errs < <(refresh on "$1"); echo "round $1 on:  $rps refresh grants/s (non-2xx: $errs)"; ron+=("$rps")
+}
+# Off first in odd rounds, on first in even ones: the database grows with every run
+# (rotated refresh tokens stay), so a fixed order would favour the arm that runs first.
+for r in $(seq 1 "$ROUNDS"); do
+  if [ $((r % 2)) = 1 ]; then arm_off "$r"; arm_on "$r"; else arm_on "$r"; arm_off "$r"; fi
 done
 python3 - "${off[*]}" "${on[*]}" "${roff[*]}" "${ron[*]}" <<'EOF'
 import statistics, sys
