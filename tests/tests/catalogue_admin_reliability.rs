@@ -91,6 +91,8 @@ fn refresh_row(session_id: &str, client_id: &str, now: i64) -> (Vec<u8>, Refresh
         created_at: now,
         consumed_at: None,
         idle_expires_at: now + 86_400,
+        ip: None,
+        user_agent: None,
     };
     (hash, row)
 }

@@ -786,6 +786,7 @@ async fn ca_02_unknown_client_wrong_secret_and_right_prefix_take_comparable_time
             let presented = Presented {
                 basic: Some((id.clone(), s.clone())),
                 ip: None,
+                user_agent: None,
             };
             let t = std::time::Instant::now();
             let r = h

@@ -331,3 +331,112 @@ async fn a_finding_is_raised_once_across_two_nodes_on_one_database() {
     let f = node_b.finding_get(&findings[0].id).await.unwrap().unwrap();
     assert_eq!((f.count, f.last_seen), (9, T0 + 100));
 }
+
+/// Issue 14, detections 3, 7 and 9: they read what every node wrote to the shared
+/// database, so two nodes that run them at the same moment see the same thing; the
+/// wave, a client's first use of a scope and a hygiene finding are each raised once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_detections_raise_each_finding_once_across_two_nodes() {
+    use latchkey_core::clock::FixedClock;
+    use latchkey_core::crypto::Kek;
+    use latchkey_core::manage::{ManagePolicy, Manager, NewClient};
+    use latchkey_core::model::{ClientType, FindingFilter, GrantType};
+    use latchkey_core::monitor::{Signal, UseKind, HYGIENE, MINT_NEW_USE, WAVE};
+    use latchkey_core::oauth::{Config, Provider};
+    use latchkey_server::monitor::Monitor;
+    use std::sync::Arc;
+
+    const DAY: i64 = 24 * 3600;
+    let db = TestDatabase::create().await.unwrap();
+    let (a, b) = (
+        PgStore::connect(&db.url).await.unwrap(),
+        PgStore::connect(&db.url).await.unwrap(),
+    );
+    let clock = FixedClock::new(T0);
+    let kek = Kek::generate();
+    let admin = Manager::new(
+        Arc::new(a.clone()),
+        Arc::new(clock.clone()),
+        kek.clone(),
+        ManagePolicy::default(),
+    );
+    admin
+        .settings_update(
+            "test",
+            latchkey_core::manage::SettingsPatch::from([
+                ("detect_wave_min_failures".to_string(), Some(5)),
+                ("detect_hygiene_secret_age".to_string(), Some(DAY)),
+            ]),
+        )
+        .await
+        .unwrap();
+    let app = admin
+        .client_create(
+            "test",
+            NewClient {
+                name: "app".into(),
+                client_type: Some(ClientType::Confidential),
+                grant_types: vec![GrantType::ClientCredentials],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .client
+        .id;
+    let node = |store: &PgStore| {
+        Provider::new(
+            Arc::new(store.clone()),
+            Arc::new(clock.clone()),
+            kek.clone(),
+            Config::new("http://127.0.0.1:9"),
+        )
+    };
+    let (pa, pb) = (node(&a), node(&b));
+    let (ma, mb) = (Monitor::new(), Monitor::new());
+    // Two days on: the secret is past its age, and 6 failed sign-ins in the last hour
+    // (no baseline: the floor of 5 decides).
+    clock.set(T0 + 2 * DAY);
+    for _ in 0..6 {
+        a.audit_insert(
+            &NewAuditEvent::new(T0 + 2 * DAY - 60, "anonymous", "security.login_failed").security(),
+        )
+        .await
+        .unwrap();
+    }
+    tokio::join!(ma.tick(&pa), mb.tick(&pb));
+    // The client, known for 8 days, uses a scope for the first time, seen by both
+    // nodes (each process's first sight of it) at once.
+    a.client_use_note(&app, UseKind::Grant, "client_credentials", T0)
+        .await
+        .unwrap();
+    clock.set(T0 + 8 * DAY);
+    let first_use = Signal::ClientUse {
+        client_id: app.clone(),
+        kind: UseKind::Scope,
+        value: "reports".into(),
+    };
+    assert!(ma.report(first_use.clone(), T0 + 8 * DAY));
+    assert!(mb.report(first_use, T0 + 8 * DAY));
+    tokio::join!(ma.drain(&pa), mb.drain(&pb));
+    let list = |rule: &str| {
+        let a = a.clone();
+        let rule = rule.to_string();
+        async move {
+            a.findings_list(&FindingFilter {
+                rule: Some(rule),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(list(WAVE).await.len(), 1);
+    let hygiene = list(HYGIENE).await;
+    assert_eq!(hygiene.len(), 1);
+    assert_eq!(hygiene[0].subject, app);
+    let first = list(MINT_NEW_USE).await;
+    assert_eq!(first.len(), 1);
+    assert!(first[0].evidence.contains("\"value\":\"reports\""));
+}

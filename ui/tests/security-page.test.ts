@@ -119,7 +119,7 @@ describe('the Security page', () => {
     const sessions = [0, 1, 2].map((i) => ({
       id: `s${i}`, user_id: 'u-alice', username: 'alice', client_id: 'c1', client_name: 'App', scopes: ['openid'], auth_time: NOW,
       created_at: NOW, last_used_at: NOW, expires_at: NOW + 3600, ip: '10.0.0.1', user_agent: null, revoked_at: null, revoked_reason: null,
-      live_access_tokens: 2, live_refresh_tokens: 1,
+      live_access_tokens: 2, live_refresh_tokens: 1, unfamiliar: false,
     }));
     const { api, calls } = fakeApi({ sessions, findings: [finding({ rule: 'brute_force', subject_kind: 'user', subject: 'alice' })] });
     render(Security, api, { initial: 'user:alice' });

@@ -279,6 +279,7 @@ pub(crate) fn session_dto(i: &SessionInfo) -> SessionDto {
         revoked_reason: s.revoked_reason.clone(),
         live_access_tokens: i.live_access_tokens,
         live_refresh_tokens: i.live_refresh_tokens,
+        unfamiliar: i.unfamiliar,
     }
 }
 

@@ -81,6 +81,8 @@ async fn seed_session(b: &Embedded, user_id: &str, client_id: &str) -> String {
             created_at: t,
             consumed_at: None,
             idle_expires_at: t + 3600,
+            ip: None,
+            user_agent: None,
         }),
         access: Some(AccessTokenRecord {
             jti: crypto::random_id(),

@@ -389,6 +389,9 @@ pub struct SessionDto {
     /// What a revoke would cut off.
     pub live_access_tokens: i64,
     pub live_refresh_tokens: i64,
+    /// Its browser sign-in came from a network and browser the user had not used in
+    /// their recent sign-ins (detection `unfamiliar_sign_in`).
+    pub unfamiliar: bool,
 }
 
 /// `GET /admin/v1/sessions?…`. Every field narrows the list.
@@ -1061,6 +1064,50 @@ pub struct SettingsDto {
     pub detect_client_guess_severity: SettingDto,
     /// How long an enforce-mode block lasts (seconds).
     pub detect_block: SettingDto,
+    /// Detection `wave` (server-wide failed sign-ins far above the hour's baseline): 0 off, 1 monitor, 2 enforce (alerts only either way).
+    pub detect_wave_mode: SettingDto,
+    /// Failed sign-ins in the last hour below which `wave` never fires.
+    pub detect_wave_min_failures: SettingDto,
+    /// How many times the baseline (median of the same hour on the previous days) the last hour must exceed.
+    pub detect_wave_factor: SettingDto,
+    /// Previous days the `wave` and `mint_spike` baselines read.
+    pub detect_baseline_days: SettingDto,
+    /// Severity of `wave`: 1 low, 2 medium, 3 high, 4 critical.
+    pub detect_wave_severity: SettingDto,
+    /// Detection `unfamiliar_sign_in`: 0 off, 1 monitor, 2 enforce (a browser sign-in presented from an unfamiliar network and browser asks for the password again).
+    pub detect_unfamiliar_mode: SettingDto,
+    /// How many of the user's latest successful sign-ins count as familiar.
+    pub detect_unfamiliar_history: SettingDto,
+    /// Successful sign-ins a user needs before any can be unfamiliar.
+    pub detect_unfamiliar_min_history: SettingDto,
+    /// Severity of `unfamiliar_sign_in`: 1 low, 2 medium, 3 high, 4 critical.
+    pub detect_unfamiliar_severity: SettingDto,
+    /// Detection `refresh_reuse` (a spent refresh token replayed): 0 off, 1 monitor, 2 enforce (likely theft revokes every session of the user).
+    pub detect_refresh_reuse_mode: SettingDto,
+    /// Severity of `refresh_reuse`; a replay tagged likely theft is one step higher.
+    pub detect_refresh_reuse_severity: SettingDto,
+    /// Detection `mint_spike` (a client's tokens per minute far above its own baseline, or a grant type or scope it never used): 0 off, 1 monitor, 2 enforce (alerts only either way).
+    pub detect_mint_mode: SettingDto,
+    /// Tokens in one minute below which `mint_spike` never fires for a client.
+    pub detect_mint_min_per_minute: SettingDto,
+    /// How many times the client's busiest minute of the baseline days its last minute must exceed.
+    pub detect_mint_factor: SettingDto,
+    /// Severity of `mint_spike`: 1 low, 2 medium, 3 high, 4 critical.
+    pub detect_mint_severity: SettingDto,
+    /// Detections `revoked_token_replay` and `token_scan` (introspection and userinfo): 0 off, 1 monitor, 2 enforce (a scanning caller is blocked there).
+    pub detect_token_replay_mode: SettingDto,
+    /// Unknown or invalid tokens one caller presents within the window that raise `token_scan`.
+    pub detect_token_scan_invalid: SettingDto,
+    /// Window of `token_scan` (seconds).
+    pub detect_token_scan_window: SettingDto,
+    /// Severity of `revoked_token_replay` and `token_scan`: 1 low, 2 medium, 3 high, 4 critical.
+    pub detect_token_replay_severity: SettingDto,
+    /// Detection `hygiene` (daily: old client secrets, overdue key rotation, keys past their schedule): 0 off, 1 monitor, 2 enforce (alerts only either way).
+    pub detect_hygiene_mode: SettingDto,
+    /// Age past which a client secret is reported (seconds).
+    pub detect_hygiene_secret_age: SettingDto,
+    /// Severity of `hygiene`: 1 low, 2 medium, 3 high, 4 critical.
+    pub detect_hygiene_severity: SettingDto,
     /// Unix seconds of the last change; absent while every setting is the default.
     pub updated_at: Option<i64>,
 }
@@ -1235,6 +1282,116 @@ pub struct SettingsUpdateRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub detect_block: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_wave_mode: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_wave_min_failures: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_wave_factor: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_baseline_days: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_wave_severity: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_unfamiliar_mode: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_unfamiliar_history: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_unfamiliar_min_history: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_unfamiliar_severity: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_refresh_reuse_mode: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_refresh_reuse_severity: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_mint_mode: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_mint_min_per_minute: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_mint_factor: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_mint_severity: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_token_replay_mode: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_token_scan_invalid: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_token_scan_window: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_token_replay_severity: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_hygiene_mode: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_hygiene_secret_age: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detect_hygiene_severity: Option<Option<i64>>,
 }
 
 // --- live events -------------------------------------------------------------------------

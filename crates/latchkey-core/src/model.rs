@@ -292,6 +292,10 @@ pub struct RefreshToken {
     pub created_at: Timestamp,
     pub consumed_at: Option<Timestamp>,
     pub idle_expires_at: Timestamp,
+    /// Who obtained it (the rotating request's address and user agent; `None` for the
+    /// first of a family and where unknown): the family's holder, for detection 5.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// What the server remembers of an issued session access token: enough to count live

@@ -134,6 +134,50 @@ settings! {
     detect_client_guess_severity: Detections, 1, 4;
     /// How long an enforce-mode block lasts (seconds).
     detect_block: Detections, MINUTE, 30 * DAY;
+    /// Detection `wave` (server-wide failed sign-ins far above the hour's baseline): 0 off, 1 monitor, 2 enforce (alerts only either way).
+    detect_wave_mode: Detections, 0, 2;
+    /// Failed sign-ins in the last hour below which `wave` never fires, whatever the baseline.
+    detect_wave_min_failures: Detections, 2, 1_000_000;
+    /// How many times the baseline (the median of the same hour on the previous days) the last hour must exceed.
+    detect_wave_factor: Detections, 2, 100;
+    /// Previous days the `wave` and `mint_spike` baselines read.
+    detect_baseline_days: Detections, 1, 28;
+    /// Severity of `wave`: 1 low, 2 medium, 3 high, 4 critical.
+    detect_wave_severity: Detections, 1, 4;
+    /// Detection `unfamiliar_sign_in`: 0 off, 1 monitor, 2 enforce (a browser sign-in presented from an unfamiliar network and browser asks for the password again).
+    detect_unfamiliar_mode: Detections, 0, 2;
+    /// How many of the user's latest successful sign-ins count as familiar.
+    detect_unfamiliar_history: Detections, 2, 100;
+    /// Successful sign-ins a user needs before any can be unfamiliar (learning).
+    detect_unfamiliar_min_history: Detections, 1, 100;
+    /// Severity of `unfamiliar_sign_in`: 1 low, 2 medium, 3 high, 4 critical.
+    detect_unfamiliar_severity: Detections, 1, 4;
+    /// Detection `refresh_reuse` (a spent refresh token replayed): 0 off, 1 monitor, 2 enforce (likely theft revokes every session of the user).
+    detect_refresh_reuse_mode: Detections, 0, 2;
+    /// Severity of `refresh_reuse`; a replay tagged likely theft is one step higher.
+    detect_refresh_reuse_severity: Detections, 1, 4;
+    /// Detection `mint_spike` (a client's tokens per minute far above its own baseline, or a grant type or scope it never used): 0 off, 1 monitor, 2 enforce (alerts only either way).
+    detect_mint_mode: Detections, 0, 2;
+    /// Tokens in one minute below which `mint_spike` never fires for a client.
+    detect_mint_min_per_minute: Detections, 2, 1_000_000;
+    /// How many times the client's busiest minute of the baseline days its last minute must exceed.
+    detect_mint_factor: Detections, 2, 100;
+    /// Severity of `mint_spike`: 1 low, 2 medium, 3 high, 4 critical.
+    detect_mint_severity: Detections, 1, 4;
+    /// Detection `revoked_token_replay` and `token_scan` (introspection and userinfo): 0 off, 1 monitor, 2 enforce (a scanning address is blocked there).
+    detect_token_replay_mode: Detections, 0, 2;
+    /// Unknown or invalid tokens one caller presents within the window that raise `token_scan`.
+    detect_token_scan_invalid: Detections, 2, 10_000;
+    /// Window of `token_scan` (seconds).
+    detect_token_scan_window: Detections, MINUTE, DAY;
+    /// Severity of `revoked_token_replay` and `token_scan`: 1 low, 2 medium, 3 high, 4 critical.
+    detect_token_replay_severity: Detections, 1, 4;
+    /// Detection `hygiene` (daily: old client secrets, overdue key rotation, keys past their schedule): 0 off, 1 monitor, 2 enforce (alerts only either way).
+    detect_hygiene_mode: Detections, 0, 2;
+    /// Age past which a client secret is reported (seconds).
+    detect_hygiene_secret_age: Detections, DAY, 3650 * DAY;
+    /// Severity of `hygiene`: 1 low, 2 medium, 3 high, 4 critical.
+    detect_hygiene_severity: Detections, 1, 4;
 }
 
 impl Default for ServerSettings {
@@ -190,6 +234,42 @@ impl Default for ServerSettings {
             detect_client_guess_severity: 3,
             // 15 min: Keycloak's maximum brute-force wait.
             detect_block: 15 * MINUTE,
+            // wave: more than max(50, 5 × the median of the same hour over the previous
+            // 7 days) failed sign-ins in the last hour (reference D3, after Auth0
+            // Security Center's hourly view). Alerts only.
+            detect_wave_mode: MONITOR,
+            detect_wave_min_failures: 50,
+            detect_wave_factor: 5,
+            detect_baseline_days: 7,
+            detect_wave_severity: 3,
+            // unfamiliar_sign_in: network (/24, IPv6 /64) and browser family absent from
+            // the user's last 20 successes (Okta's window 20), once the user has 5
+            // (reference D4, after Entra's learning period). Low: it is information.
+            detect_unfamiliar_mode: MONITOR,
+            detect_unfamiliar_history: 20,
+            detect_unfamiliar_min_history: 5,
+            detect_unfamiliar_severity: 1,
+            // refresh_reuse: every replay is reported (RFC 9700 §4.14.2 already revokes
+            // the family); reference D6 rates it high.
+            detect_refresh_reuse_mode: MONITOR,
+            detect_refresh_reuse_severity: 3,
+            // mint_spike: a minute above max(100, 3 × the client's busiest minute of the
+            // previous 7 days) (reference D8: 3 × p99 of the same hour; the busiest
+            // minute is the stricter baseline, so fewer false alarms). Alerts only.
+            detect_mint_mode: MONITOR,
+            detect_mint_min_per_minute: 100,
+            detect_mint_factor: 3,
+            detect_mint_severity: 2,
+            // token_scan: 50 unknown or invalid tokens from one caller in 5 min
+            // (reference D9, RFC 7662 §4).
+            detect_token_replay_mode: MONITOR,
+            detect_token_scan_invalid: 50,
+            detect_token_scan_window: 5 * MINUTE,
+            detect_token_replay_severity: 3,
+            // hygiene: client secrets older than 90 days (reference D10). Alerts only.
+            detect_hygiene_mode: MONITOR,
+            detect_hygiene_secret_age: 90 * DAY,
+            detect_hygiene_severity: 1,
         }
     }
 }

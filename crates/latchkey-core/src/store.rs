@@ -59,6 +59,8 @@ pub struct SessionInfo {
     pub client_name: String,
     pub live_access_tokens: i64,
     pub live_refresh_tokens: i64,
+    /// Its browser sign-in was judged unfamiliar (detection 4).
+    pub unfamiliar: bool,
 }
 
 /// A pending authorization request, held server-side between the authorize call and
@@ -444,6 +446,53 @@ pub trait MonitorStore: Send + Sync {
     async fn block_remove(&self, cidr: &str, audit: &NewAuditEvent) -> StoreResult<bool>;
     /// The blocks still in force at `at`.
     async fn blocks_list(&self, at: Timestamp) -> StoreResult<Vec<Block>>;
+
+    // --- the history the detections read (3–9) --------------------------------------
+    /// Audit events of exactly `action` in each `[from, to)` window, in order.
+    async fn audit_action_counts(
+        &self,
+        action: &str,
+        windows: &[(Timestamp, Timestamp)],
+    ) -> StoreResult<Vec<i64>>;
+    /// Every client that minted in the minute starting at `minute` (all nodes' flushed
+    /// counts), with its busiest minute in `[baseline_from, baseline_to)`.
+    async fn mint_minutes(
+        &self,
+        minute: Timestamp,
+        baseline_from: Timestamp,
+        baseline_to: Timestamp,
+    ) -> StoreResult<Vec<crate::monitor::MintMinute>>;
+    /// Records that `client_id` minted with this grant type or scope at `at`. `None` if
+    /// it had before; otherwise `Some(first)`, when the client first minted anything
+    /// (`None` inside: this is its first use of all). Atomic across nodes: of two
+    /// concurrent first uses one is new.
+    async fn client_use_note(
+        &self,
+        client_id: &str,
+        kind: crate::monitor::UseKind,
+        value: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<Option<Timestamp>>>;
+    /// Client secrets still usable at `at`, oldest first.
+    async fn client_secret_ages(
+        &self,
+        at: Timestamp,
+    ) -> StoreResult<Vec<crate::monitor::SecretAge>>;
+    /// Where a spent refresh token stands in its family, and who spent it first.
+    async fn refresh_reuse_context(
+        &self,
+        hash: &[u8],
+    ) -> StoreResult<Option<crate::monitor::ReuseContext>>;
+    /// The user's successful sign-ins other than `except`, newest first, at most
+    /// `limit`: (address, user agent).
+    async fn sign_in_history(
+        &self,
+        user_id: &str,
+        except: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<(Option<String>, Option<String>)>>;
+    /// Marks a sign-in unfamiliar (detection 4).
+    async fn sign_in_mark_unfamiliar(&self, id: &str) -> StoreResult<()>;
 }
 
 /// The whole store: every noun's trait. Backends implement the narrow traits; a caller

@@ -230,6 +230,8 @@ pub fn refresh(hash: &str, session_id: &str, client_id: &str) -> RefreshToken {
         created_at: T0,
         consumed_at: None,
         idle_expires_at: T0 + 86_400,
+        ip: None,
+        user_agent: None,
     }
 }
 

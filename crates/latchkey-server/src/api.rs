@@ -83,6 +83,7 @@ fn client_form(
         Presented {
             basic,
             ip: Some(ip),
+            user_agent: crate::pages::user_agent(headers),
         },
         key,
     ))
@@ -177,6 +178,7 @@ pub async fn token(
                 let p = Presented {
                     basic: None,
                     ip: Some(st.client_ip(peer, &headers).to_string()),
+                    user_agent: None,
                 };
                 let e = OAuthError::invalid_request("malformed token request");
                 record_token_rejection(&st, &Params::default(), &p, &e).await;
@@ -339,10 +341,17 @@ fn bearer_error(e: BearerError) -> Response {
 /// (RFC 6750 §2.2). Query tokens are refused (RFC 6750 §2.3, RFC 9700 §4.3.2).
 pub async fn userinfo(
     State(st): St,
+    ConnectInfo(peer): Peer,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // An address blocked for scanning tokens (detection 8 in enforce mode) is refused
+    // here too, like at the other token endpoints.
+    let addr = st.client_ip(peer, &headers);
+    if let Some(wait) = st.blocked(addr, None, "userinfo").await {
+        return too_many(wait);
+    }
     // RFC 6750 §3, §3.1: no usable token in the request, so the Bearer challenge,
     // with error="invalid_request".
     let refuse = |d: &'static str| {
@@ -366,9 +375,10 @@ pub async fn userinfo(
     if header_token.is_some() && body_token.is_some() {
         return refuse("more than one access token presented");
     }
+    let ip = addr.to_string();
     match st
         .provider
-        .userinfo(header_token.or(body_token).as_deref())
+        .userinfo_from(header_token.or(body_token).as_deref(), Some(&ip))
         .await
     {
         Ok(v) => json_response(StatusCode::OK, &v),

@@ -437,6 +437,10 @@ pub fn app_state_with(
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
     let cookie_names = cookie_names(&issuer);
+    // The engine's own signals (refresh reuse, tokens presented, first uses, sign-ins)
+    // go to the same queue as the handlers'.
+    let monitor = Arc::new(monitor::Monitor::new());
+    provider.set_signal_sink(monitor.clone());
     Arc::new(AppState {
         limits,
         security_counts: limits::SecurityCounts::default(),
@@ -454,7 +458,7 @@ pub fn app_state_with(
             .with_provider(provider.clone()),
         provider,
         shutdown: watch::channel(false).0,
-        monitor: Arc::new(monitor::Monitor::new()),
+        monitor,
     })
 }
 

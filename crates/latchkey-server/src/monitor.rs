@@ -16,8 +16,9 @@
 
 use latchkey_api_types::SecurityFamily;
 use latchkey_core::clock::Timestamp;
-use latchkey_core::monitor::{BlockSet, Detector, Signal};
+use latchkey_core::monitor::{self as rules, BlockSet, Detector, Raise, Signal};
 use latchkey_core::oauth::Provider;
+use latchkey_core::settings::ServerSettings;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -50,6 +51,28 @@ pub struct Monitor {
     /// Moves when this process changes the list: the next check re-reads it.
     generation: AtomicU64,
     reloading: tokio::sync::Mutex<()>,
+    /// The scheduled detections (3, 7, 9): the minute, hour slice and day each last
+    /// ran for on this node (the store's `dedup_key` makes the findings once across
+    /// nodes whichever node runs first).
+    schedule: tokio::sync::Mutex<Schedule>,
+}
+
+#[derive(Debug, Default)]
+struct Schedule {
+    wave_minute: Option<Timestamp>,
+    mint_minute: Option<Timestamp>,
+    hygiene_day: Option<Timestamp>,
+}
+
+/// Seconds after a minute ends before `mint_spike` reads it: every node flushes its
+/// issuance counts to the store within a few seconds.
+pub const MINT_SLACK: i64 = 15;
+
+impl rules::SignalSink for Monitor {
+    fn report(&self, signal: Signal, at: Timestamp) {
+        // A dropped signal is counted in `overflow`; the engine never waits.
+        let _ = Monitor::report(self, signal, at);
+    }
 }
 
 impl Default for Monitor {
@@ -75,6 +98,7 @@ impl Monitor {
             }),
             generation: AtomicU64::new(0),
             reloading: tokio::sync::Mutex::new(()),
+            schedule: tokio::sync::Mutex::new(Schedule::default()),
         }
     }
 
@@ -135,11 +159,172 @@ impl Monitor {
                 return;
             }
         };
-        let raises = self
-            .detector
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .observe(signal, at, &settings);
+        let raises = match signal {
+            Signal::RefreshReused { .. } | Signal::ClientUse { .. } | Signal::SignedIn { .. } => {
+                self.with_history(provider, signal, at, &settings).await
+            }
+            _ => self
+                .detector
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .observe(signal, at, &settings),
+        };
+        self.record(provider, raises).await;
+    }
+
+    /// The detections that read the store's history for one signal (4, 5, 7's first
+    /// uses). A store error skips the signal: detections are evidence, not a gate.
+    async fn with_history(
+        &self,
+        provider: &Provider,
+        signal: &Signal,
+        at: Timestamp,
+        s: &ServerSettings,
+    ) -> Vec<Raise> {
+        let store = &provider.store;
+        let found: Result<Option<Raise>, latchkey_core::error::StoreError> = async {
+            Ok(match signal {
+                Signal::RefreshReused {
+                    client_id,
+                    session_id,
+                    token_hash,
+                    addr,
+                    user_agent,
+                } => {
+                    if s.detect_refresh_reuse_mode == latchkey_core::settings::OFF {
+                        return Ok(None);
+                    }
+                    let ctx = store.refresh_reuse_context(token_hash).await?;
+                    rules::refresh_reuse(
+                        client_id,
+                        session_id,
+                        *addr,
+                        user_agent.as_deref(),
+                        ctx.as_ref(),
+                        at,
+                        s,
+                    )
+                }
+                Signal::ClientUse {
+                    client_id,
+                    kind,
+                    value,
+                } => {
+                    if s.detect_mint_mode == latchkey_core::settings::OFF {
+                        return Ok(None);
+                    }
+                    match store.client_use_note(client_id, *kind, value, at).await? {
+                        Some(first) => rules::mint_new_use(client_id, *kind, value, first, at, s),
+                        None => None,
+                    }
+                }
+                Signal::SignedIn {
+                    sign_in_id,
+                    user_id,
+                    username,
+                    addr,
+                    user_agent,
+                } => {
+                    if s.detect_unfamiliar_mode == latchkey_core::settings::OFF {
+                        return Ok(None);
+                    }
+                    let history = store
+                        .sign_in_history(user_id, sign_in_id, s.detect_unfamiliar_history)
+                        .await?;
+                    let ip = addr.map(|a| a.to_string());
+                    if !rules::is_unfamiliar(ip.as_deref(), user_agent.as_deref(), &history, s) {
+                        return Ok(None);
+                    }
+                    store.sign_in_mark_unfamiliar(sign_in_id).await?;
+                    rules::unfamiliar_sign_in(
+                        sign_in_id,
+                        username,
+                        ip.as_deref(),
+                        user_agent.as_deref(),
+                        history.len(),
+                        at,
+                        s,
+                    )
+                }
+                _ => None,
+            })
+        }
+        .await;
+        match found {
+            Ok(r) => r.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "a detection could not read the store; signal skipped");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Runs the scheduled detections that are due at the engine's clock: `wave` once a
+    /// minute, `mint_spike` once per minute that ended [`MINT_SLACK`] ago, `hygiene`
+    /// once a day. They read what every node wrote to the store, so they are the same
+    /// on every node; each finding is written once across nodes. The background task
+    /// calls this every few seconds; tests call it after moving their fixed clock.
+    pub async fn tick(&self, provider: &Provider) {
+        let now = provider.now();
+        let settings = match provider.settings().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "scheduled detections skipped: settings unavailable");
+                return;
+            }
+        };
+        let s = &settings;
+        let mut sched = self.schedule.lock().await;
+        let mut raises = Vec::new();
+        let minute = now.div_euclid(60) * 60;
+        if s.detect_wave_mode != latchkey_core::settings::OFF && sched.wave_minute != Some(minute) {
+            sched.wave_minute = Some(minute);
+            let action = latchkey_api_types::SecurityFamily::LoginFailed.action(None);
+            match provider
+                .store
+                .audit_action_counts(&action, &rules::wave_windows(now, s))
+                .await
+            {
+                Ok(counts) => raises.extend(rules::wave(now, &counts, s)),
+                Err(e) => tracing::warn!(error = %e, "wave detection could not count sign-ins"),
+            }
+        }
+        let (mint_minute, from, to) = rules::mint_windows(now, MINT_SLACK, s);
+        if s.detect_mint_mode != latchkey_core::settings::OFF
+            && sched.mint_minute != Some(mint_minute)
+        {
+            sched.mint_minute = Some(mint_minute);
+            match provider.store.mint_minutes(mint_minute, from, to).await {
+                Ok(list) => raises.extend(
+                    list.iter()
+                        .filter_map(|m| rules::mint_spike(mint_minute, m, s)),
+                ),
+                Err(e) => tracing::warn!(error = %e, "mint_spike could not read the counts"),
+            }
+        }
+        let day = now.div_euclid(24 * 3600);
+        if s.detect_hygiene_mode != latchkey_core::settings::OFF && sched.hygiene_day != Some(day) {
+            sched.hygiene_day = Some(day);
+            let secrets = provider.store.client_secret_ages(now).await;
+            let keys = provider.store.keys_list().await;
+            match (secrets, keys) {
+                (Ok(secrets), Ok(keys)) => raises.extend(rules::hygiene(now, &secrets, &keys, s)),
+                (Err(e), _) | (_, Err(e)) => {
+                    // Try again on the next tick rather than tomorrow.
+                    sched.hygiene_day = None;
+                    tracing::warn!(error = %e, "hygiene could not read secrets and keys");
+                }
+            }
+        }
+        // Written before the schedule is released, so a concurrent `tick` that finds
+        // the work done returns after the findings are in the store.
+        self.record(provider, raises).await;
+        drop(sched);
+    }
+
+    /// Writes what the detections raised: the finding (once across nodes), its event,
+    /// and in enforce mode the block or the revocation.
+    async fn record(&self, provider: &Provider, raises: Vec<Raise>) {
         for r in raises {
             let f = &r.finding;
             match provider.store.finding_raise(f, r.merge_after).await {
@@ -164,6 +349,21 @@ impl Monitor {
                     Err(e) => tracing::warn!(error = %e, "recording a block failed"),
                 }
             }
+            if let Some(user_id) = &r.revoke_user {
+                let audit = latchkey_core::model::NewAuditEvent::new(
+                    provider.now(),
+                    format!("detection:{}", f.rule),
+                    latchkey_api_types::AuditAction::SessionRevokeUser.as_str(),
+                )
+                .target(user_id.clone());
+                if let Err(e) = provider
+                    .store
+                    .sessions_revoke_user(user_id, provider.now(), Some(&audit))
+                    .await
+                {
+                    tracing::warn!(error = %e, "revoking a user's sessions failed");
+                }
+            }
         }
     }
 
@@ -173,11 +373,19 @@ impl Monitor {
         provider: Arc<Provider>,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
+        // The scheduled detections are looked at every few seconds of real time; what
+        // is due is decided on the engine's clock (`tick`).
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.drain(&provider).await;
-            tokio::select! {
-                _ = self.wake.notified() => {}
+            let due = tokio::select! {
+                _ = self.wake.notified() => false,
+                _ = every.tick() => true,
                 _ = stop.wait_for(|s| *s) => break,
+            };
+            if due {
+                self.tick(&provider).await;
             }
         }
     }

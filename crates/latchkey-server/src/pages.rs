@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_api_types::SecurityFamily;
 use latchkey_core::crypto::{b64url, ct_eq, random_token, sha256};
 use latchkey_core::model::{SignIn, User};
-use latchkey_core::monitor::Signal;
+use latchkey_core::monitor::{self, Signal};
 use latchkey_core::oauth::authorize::{
     asks_admin_scopes, AuthorizeError, AuthzRequest, LoginError,
 };
@@ -115,7 +115,7 @@ fn report_sign_in(st: &AppState, username: &str, ip: &str, ok: bool) {
     st.report(signal, ip);
 }
 
-fn user_agent(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn user_agent(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -183,7 +183,51 @@ pub async fn authorize(
         Ok(s) => s,
         Err(_) => return unavailable_page(&st),
     };
+    let signed_in = match signed_in {
+        Some((sign_in, user)) => match familiar_here(&st, &sign_in, peer, &headers).await {
+            Ok(true) => Some((sign_in, user)),
+            // Detection 4 in enforce mode: the browser sign-in is not reused silently
+            // from an unfamiliar network and browser; the password is asked again.
+            Ok(false) => None,
+            Err(()) => return unavailable_page(&st),
+        },
+        None => None,
+    };
     continue_authorization(&st, req, &client, signed_in, peer, &headers).await
+}
+
+/// Whether a browser sign-in may be reused from this request (detection 4, enforce
+/// mode only): from the network and browser family it was made from, or one among the
+/// user's recent successes, or for a user still without a history. Costs a store read
+/// only when the request comes from elsewhere than the sign-in.
+async fn familiar_here(
+    st: &AppState,
+    sign_in: &SignIn,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<bool, ()> {
+    let s = st.provider.settings().await.map_err(|_| ())?;
+    if s.detect_unfamiliar_mode != latchkey_core::settings::ENFORCE {
+        return Ok(true);
+    }
+    let ip = ip_of(st, peer, headers);
+    let ua = user_agent(headers);
+    let here = monitor::familiarity_key(Some(&ip), ua.as_deref());
+    if monitor::familiarity_key(sign_in.ip.as_deref(), sign_in.user_agent.as_deref()) == here {
+        return Ok(true);
+    }
+    let history = st
+        .provider
+        .store
+        .sign_in_history(&sign_in.user_id, "", s.detect_unfamiliar_history)
+        .await
+        .map_err(|_| ())?;
+    Ok(!monitor::is_unfamiliar(
+        Some(&ip),
+        ua.as_deref(),
+        &history,
+        &s,
+    ))
 }
 
 /// Catalogue §1: a refused authorization request or consent submission leaves a

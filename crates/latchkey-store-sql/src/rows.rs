@@ -301,6 +301,7 @@ pub struct SessionInfoRow {
     pub client_name: String,
     pub live_access_tokens: i64,
     pub live_refresh_tokens: i64,
+    pub unfamiliar: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -393,6 +394,8 @@ pub struct RefreshTokenRow {
     pub created_at: i64,
     pub consumed_at: Option<i64>,
     pub idle_expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 impl From<RefreshTokenRow> for RefreshToken {
@@ -404,6 +407,8 @@ impl From<RefreshTokenRow> for RefreshToken {
             created_at: r.created_at,
             consumed_at: r.consumed_at,
             idle_expires_at: r.idle_expires_at,
+            ip: r.ip,
+            user_agent: r.user_agent,
         }
     }
 }

@@ -321,8 +321,8 @@ macro_rules! sql_store {
             ) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO refresh_tokens (hash, session_id, client_id, created_at, \
-                     consumed_at, idle_expires_at, parent_hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     consumed_at, idle_expires_at, parent_hash, ip, user_agent) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(&r.hash)
                 .bind(&r.session_id)
@@ -331,6 +331,8 @@ macro_rules! sql_store {
                 .bind(r.consumed_at)
                 .bind(r.idle_expires_at)
                 .bind(parent)
+                .bind(&r.ip)
+                .bind(&r.user_agent)
                 .execute(&mut *conn)
                 .await
                 .map_err(db(op))?;
@@ -1769,6 +1771,53 @@ macro_rules! sql_store {
                 commit(true)
             }
 
+            /// The insert decides "first use" (its primary key), so of two nodes seeing
+            /// the same first use exactly one is told it is new.
+            pub(super) async fn client_use_note(
+                conn: &mut Conn,
+                client_id: &str,
+                kind: &str,
+                value: &str,
+                at: Timestamp,
+            ) -> Done<Option<Option<Timestamp>>> {
+                const OP: &str = "client_use_note";
+                let inserted = sqlx::query(
+                    "INSERT INTO client_usage (client_id, kind, value, first_seen) \
+                     SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM clients WHERE id = $1) \
+                     ON CONFLICT (client_id, kind, value) DO NOTHING",
+                )
+                .bind(client_id)
+                .bind(kind)
+                .bind(value)
+                .bind(at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                if inserted.rows_affected() == 0 {
+                    return Ok(Finish::Rollback(None));
+                }
+                let first: Option<i64> = sqlx::query_scalar(
+                    "SELECT MIN(first_seen) FROM client_usage WHERE client_id = $1 \
+                     AND NOT (kind = $2 AND value = $3)",
+                )
+                .bind(client_id)
+                .bind(kind)
+                .bind(value)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                commit(Some(first))
+            }
+
+            pub(super) async fn sign_in_mark_unfamiliar(conn: &mut Conn, id: &str) -> Done<()> {
+                sqlx::query("UPDATE sign_ins SET unfamiliar = TRUE WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("sign_in_mark_unfamiliar"))?;
+                commit(())
+            }
+
             // --- settings and metadata -----------------------------------------------
 
             /// The version check is part of the `UPDATE`, so of two writers that read
@@ -2345,7 +2394,9 @@ macro_rules! sql_store {
                         );
                         qb.push_bind(at);
                         qb.push(
-                            ") ELSE 0 END AS live_refresh_tokens \
+                            ") ELSE 0 END AS live_refresh_tokens, \
+                             COALESCE((SELECT si.unfamiliar FROM sign_ins si \
+                              WHERE si.id = s.sign_in_id), FALSE) AS unfamiliar \
                              FROM sessions s \
                              JOIN users u ON u.id = s.user_id \
                              JOIN clients c ON c.id = s.client_id \
@@ -2382,6 +2433,7 @@ macro_rules! sql_store {
                                     client_name: r.client_name,
                                     live_access_tokens: r.live_access_tokens,
                                     live_refresh_tokens: r.live_refresh_tokens,
+                                    unfamiliar: r.unfamiliar,
                                 })
                             })
                             .collect()
@@ -2787,6 +2839,187 @@ macro_rules! sql_store {
                         let (cidr, audit) = (cidr.to_owned(), audit.clone());
                         self.run(Write::new("block_remove").publish(), move |c| {
                             Box::pin(async move { ops::block_remove(c, &cidr, &audit).await })
+                        })
+                        .await
+                    }
+
+                    async fn audit_action_counts(
+                        &self,
+                        action: &str,
+                        windows: &[(Timestamp, Timestamp)],
+                    ) -> StoreResult<Vec<i64>> {
+                        let db = ops::db("audit_action_counts");
+                        let mut conn = self.reader().acquire().await.map_err(db)?;
+                        let mut out = Vec::with_capacity(windows.len());
+                        for (from, to) in windows {
+                            let n: i64 = sqlx::query_scalar(
+                                "SELECT COUNT(*) FROM audit_events WHERE action = $1 \
+                                 AND at >= $2 AND at < $3",
+                            )
+                            .bind(action)
+                            .bind(from)
+                            .bind(to)
+                            .fetch_one(&mut *conn)
+                            .await
+                            .map_err(db)?;
+                            out.push(n);
+                        }
+                        Ok(out)
+                    }
+
+                    async fn mint_minutes(
+                        &self,
+                        minute: Timestamp,
+                        baseline_from: Timestamp,
+                        baseline_to: Timestamp,
+                    ) -> StoreResult<Vec<$crate::latchkey_core::monitor::MintMinute>> {
+                        // The minute's clients, each with the peak of its per-minute sums
+                        // (over grant types) in the baseline.
+                        let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+                            "SELECT m.client_id, m.total, \
+                             (SELECT MAX(b.total) FROM (SELECT CAST(SUM(count) AS BIGINT) AS total \
+                               FROM token_stats WHERE client_id = m.client_id \
+                               AND minute >= $2 AND minute < $3 GROUP BY minute) b) \
+                             FROM (SELECT client_id, CAST(SUM(count) AS BIGINT) AS total \
+                               FROM token_stats WHERE minute = $1 GROUP BY client_id) m \
+                             ORDER BY m.client_id",
+                        )
+                        .bind(minute)
+                        .bind(baseline_from)
+                        .bind(baseline_to)
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(ops::db("mint_minutes"))?;
+                        Ok(rows
+                            .into_iter()
+                            .map(|(client_id, count, peak)| $crate::latchkey_core::monitor::MintMinute {
+                                client_id,
+                                count,
+                                peak: peak.unwrap_or(0),
+                            })
+                            .collect())
+                    }
+
+                    async fn client_use_note(
+                        &self,
+                        client_id: &str,
+                        kind: $crate::latchkey_core::monitor::UseKind,
+                        value: &str,
+                        at: Timestamp,
+                    ) -> StoreResult<Option<Option<Timestamp>>> {
+                        let (client_id, value) = (client_id.to_owned(), value.to_owned());
+                        self.run(Write::new("client_use_note").retry(), move |c| {
+                            Box::pin(async move {
+                                ops::client_use_note(c, &client_id, kind.as_str(), &value, at).await
+                            })
+                        })
+                        .await
+                    }
+
+                    async fn client_secret_ages(
+                        &self,
+                        at: Timestamp,
+                    ) -> StoreResult<Vec<$crate::latchkey_core::monitor::SecretAge>> {
+                        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                            "SELECT client_id, id, created_at FROM client_secrets \
+                             WHERE expires_at IS NULL OR expires_at > $1 \
+                             ORDER BY created_at, client_id, id",
+                        )
+                        .bind(at)
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(ops::db("client_secret_ages"))?;
+                        Ok(rows
+                            .into_iter()
+                            .map(|(client_id, secret_id, created_at)| {
+                                $crate::latchkey_core::monitor::SecretAge {
+                                    client_id,
+                                    secret_id,
+                                    created_at,
+                                }
+                            })
+                            .collect())
+                    }
+
+                    async fn refresh_reuse_context(
+                        &self,
+                        hash: &[u8],
+                    ) -> StoreResult<Option<$crate::latchkey_core::monitor::ReuseContext>> {
+                        let db = ops::db("refresh_reuse_context");
+                        let mut conn = self.reader().acquire().await.map_err(db)?;
+                        let session: Option<(String, String)> = sqlx::query_as(
+                            "SELECT r.session_id, s.user_id FROM refresh_tokens r \
+                             JOIN sessions s ON s.id = r.session_id WHERE r.hash = $1",
+                        )
+                        .bind(hash)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db)?;
+                        let Some((session_id, user_id)) = session else {
+                            return Ok(None);
+                        };
+                        // The hop: how many ancestors the token has (the chain is short:
+                        // one link per rotation of one family).
+                        let generation: i64 = sqlx::query_scalar(
+                            "WITH RECURSIVE chain (hash, parent_hash, depth) AS ( \
+                               SELECT hash, parent_hash, 0 FROM refresh_tokens WHERE hash = $1 \
+                               UNION ALL \
+                               SELECT r.hash, r.parent_hash, c.depth + 1 FROM refresh_tokens r \
+                               JOIN chain c ON r.hash = c.parent_hash WHERE c.depth < 100000) \
+                             SELECT CAST(MAX(depth) AS BIGINT) FROM chain",
+                        )
+                        .bind(hash)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db)?;
+                        let family: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM refresh_tokens WHERE session_id = $1",
+                        )
+                        .bind(&session_id)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db)?;
+                        // Who spent it first: the request that got its successor.
+                        let holder: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+                            "SELECT ip, user_agent FROM refresh_tokens WHERE parent_hash = $1 \
+                             ORDER BY created_at LIMIT 1",
+                        )
+                        .bind(hash)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db)?;
+                        let (holder_ip, holder_user_agent) = holder.unwrap_or((None, None));
+                        Ok(Some($crate::latchkey_core::monitor::ReuseContext {
+                            user_id,
+                            generation,
+                            latest_generation: (family - 1).max(generation),
+                            holder_ip,
+                            holder_user_agent,
+                        }))
+                    }
+
+                    async fn sign_in_history(
+                        &self,
+                        user_id: &str,
+                        except: &str,
+                        limit: i64,
+                    ) -> StoreResult<Vec<(Option<String>, Option<String>)>> {
+                        sqlx::query_as(
+                            "SELECT ip, user_agent FROM sign_ins WHERE user_id = $1 AND id <> $2 \
+                             ORDER BY created_at DESC, id DESC LIMIT $3",
+                        )
+                        .bind(user_id)
+                        .bind(except)
+                        .bind(limit)
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(ops::db("sign_in_history"))
+                    }
+
+                    async fn sign_in_mark_unfamiliar(&self, id: &str) -> StoreResult<()> {
+                        let id = id.to_owned();
+                        self.run(Write::new("sign_in_mark_unfamiliar"), move |c| {
+                            Box::pin(async move { ops::sign_in_mark_unfamiliar(c, &id).await })
                         })
                         .await
                     }

@@ -90,6 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let presented = Presented {
         basic: Some((id.clone(), secret.clone())),
         ip: Some("127.0.0.1".into()),
+        user_agent: None,
     };
     let first = provider.token(&form, &presented).await?;
     assert!(!first.access_token.is_empty());
@@ -140,6 +141,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let app_presented = Presented {
             basic: Some((app.clone(), app_secret.clone())),
             ip: Some("127.0.0.1".into()),
+            user_agent: None,
         };
         for (alg, part) in [
             (latchkey_core::model::Alg::RS256, &tokens[..half]),

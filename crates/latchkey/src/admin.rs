@@ -801,6 +801,72 @@ pub struct SettingsUpdateArgs {
     /// How long an enforce-mode block lasts (seconds).
     #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
     detect_block: Option<SettingArg>,
+    /// Detection `wave` (server-wide failed sign-ins far above the hour's baseline): 0 off, 1 monitor, 2 enforce (alerts only either way).
+    #[arg(long, value_name = "MODE", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_wave_mode: Option<SettingArg>,
+    /// Failed sign-ins in the last hour below which `wave` never fires.
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_wave_min_failures: Option<SettingArg>,
+    /// How many times the baseline (median of the same hour on the previous days) the last hour must exceed.
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_wave_factor: Option<SettingArg>,
+    /// Previous days the `wave` and `mint_spike` baselines read.
+    #[arg(long, value_name = "DAYS", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_baseline_days: Option<SettingArg>,
+    /// Severity of `wave`: 1 low, 2 medium, 3 high, 4 critical.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_wave_severity: Option<SettingArg>,
+    /// Detection `unfamiliar_sign_in`: 0 off, 1 monitor, 2 enforce (a browser sign-in presented from an unfamiliar network and browser asks for the password again).
+    #[arg(long, value_name = "MODE", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_unfamiliar_mode: Option<SettingArg>,
+    /// How many of the user's latest successful sign-ins count as familiar.
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_unfamiliar_history: Option<SettingArg>,
+    /// Successful sign-ins a user needs before any can be unfamiliar.
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_unfamiliar_min_history: Option<SettingArg>,
+    /// Severity of `unfamiliar_sign_in`: 1 low, 2 medium, 3 high, 4 critical.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_unfamiliar_severity: Option<SettingArg>,
+    /// Detection `refresh_reuse` (a spent refresh token replayed): 0 off, 1 monitor, 2 enforce (likely theft revokes every session of the user).
+    #[arg(long, value_name = "MODE", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_refresh_reuse_mode: Option<SettingArg>,
+    /// Severity of `refresh_reuse`; a replay tagged likely theft is one step higher.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_refresh_reuse_severity: Option<SettingArg>,
+    /// Detection `mint_spike` (a client's tokens per minute far above its own baseline, or a grant type or scope it never used): 0 off, 1 monitor, 2 enforce (alerts only either way).
+    #[arg(long, value_name = "MODE", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_mint_mode: Option<SettingArg>,
+    /// Tokens in one minute below which `mint_spike` never fires for a client.
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_mint_min_per_minute: Option<SettingArg>,
+    /// How many times the client's busiest minute of the baseline days its last minute must exceed.
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_mint_factor: Option<SettingArg>,
+    /// Severity of `mint_spike`: 1 low, 2 medium, 3 high, 4 critical.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_mint_severity: Option<SettingArg>,
+    /// Detections `revoked_token_replay` and `token_scan` (introspection and userinfo): 0 off, 1 monitor, 2 enforce (a scanning caller is blocked there).
+    #[arg(long, value_name = "MODE", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_token_replay_mode: Option<SettingArg>,
+    /// Unknown or invalid tokens one caller presents within the window that raise `token_scan`.
+    #[arg(long, value_name = "N", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_token_scan_invalid: Option<SettingArg>,
+    /// Window of `token_scan` (seconds).
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_token_scan_window: Option<SettingArg>,
+    /// Severity of `revoked_token_replay` and `token_scan`: 1 low, 2 medium, 3 high, 4 critical.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_token_replay_severity: Option<SettingArg>,
+    /// Detection `hygiene` (daily: old client secrets, overdue key rotation, keys past their schedule): 0 off, 1 monitor, 2 enforce (alerts only either way).
+    #[arg(long, value_name = "MODE", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_hygiene_mode: Option<SettingArg>,
+    /// Age past which a client secret is reported (seconds).
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_hygiene_secret_age: Option<SettingArg>,
+    /// Severity of `hygiene`: 1 low, 2 medium, 3 high, 4 critical.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_setting, allow_hyphen_values = true)]
+    detect_hygiene_severity: Option<SettingArg>,
 }
 
 /// One `settings update` flag: a value, or back to the server's default.
@@ -893,6 +959,34 @@ impl SettingsUpdateArgs {
                 .detect_client_guess_severity
                 .map(SettingArg::into_patch),
             detect_block: self.detect_block.map(SettingArg::into_patch),
+            detect_wave_mode: self.detect_wave_mode.map(SettingArg::into_patch),
+            detect_wave_min_failures: self.detect_wave_min_failures.map(SettingArg::into_patch),
+            detect_wave_factor: self.detect_wave_factor.map(SettingArg::into_patch),
+            detect_baseline_days: self.detect_baseline_days.map(SettingArg::into_patch),
+            detect_wave_severity: self.detect_wave_severity.map(SettingArg::into_patch),
+            detect_unfamiliar_mode: self.detect_unfamiliar_mode.map(SettingArg::into_patch),
+            detect_unfamiliar_history: self.detect_unfamiliar_history.map(SettingArg::into_patch),
+            detect_unfamiliar_min_history: self
+                .detect_unfamiliar_min_history
+                .map(SettingArg::into_patch),
+            detect_unfamiliar_severity: self.detect_unfamiliar_severity.map(SettingArg::into_patch),
+            detect_refresh_reuse_mode: self.detect_refresh_reuse_mode.map(SettingArg::into_patch),
+            detect_refresh_reuse_severity: self
+                .detect_refresh_reuse_severity
+                .map(SettingArg::into_patch),
+            detect_mint_mode: self.detect_mint_mode.map(SettingArg::into_patch),
+            detect_mint_min_per_minute: self.detect_mint_min_per_minute.map(SettingArg::into_patch),
+            detect_mint_factor: self.detect_mint_factor.map(SettingArg::into_patch),
+            detect_mint_severity: self.detect_mint_severity.map(SettingArg::into_patch),
+            detect_token_replay_mode: self.detect_token_replay_mode.map(SettingArg::into_patch),
+            detect_token_scan_invalid: self.detect_token_scan_invalid.map(SettingArg::into_patch),
+            detect_token_scan_window: self.detect_token_scan_window.map(SettingArg::into_patch),
+            detect_token_replay_severity: self
+                .detect_token_replay_severity
+                .map(SettingArg::into_patch),
+            detect_hygiene_mode: self.detect_hygiene_mode.map(SettingArg::into_patch),
+            detect_hygiene_secret_age: self.detect_hygiene_secret_age.map(SettingArg::into_patch),
+            detect_hygiene_severity: self.detect_hygiene_severity.map(SettingArg::into_patch),
         }
     }
 }
@@ -1585,7 +1679,7 @@ fn user_details(u: &UserDto) -> String {
 // --- settings ------------------------------------------------------------------------------
 
 fn settings_table(s: &SettingsDto) -> String {
-    let rows: [(&str, &SettingDto); 33] = [
+    let rows: [(&str, &SettingDto); 55] = [
         ("access_token_ttl", &s.access_token_ttl),
         ("refresh_token_ttl", &s.refresh_token_ttl),
         ("refresh_idle_ttl", &s.refresh_idle_ttl),
@@ -1634,6 +1728,37 @@ fn settings_table(s: &SettingsDto) -> String {
             &s.detect_client_guess_severity,
         ),
         ("detect_block", &s.detect_block),
+        ("detect_wave_mode", &s.detect_wave_mode),
+        ("detect_wave_min_failures", &s.detect_wave_min_failures),
+        ("detect_wave_factor", &s.detect_wave_factor),
+        ("detect_baseline_days", &s.detect_baseline_days),
+        ("detect_wave_severity", &s.detect_wave_severity),
+        ("detect_unfamiliar_mode", &s.detect_unfamiliar_mode),
+        ("detect_unfamiliar_history", &s.detect_unfamiliar_history),
+        (
+            "detect_unfamiliar_min_history",
+            &s.detect_unfamiliar_min_history,
+        ),
+        ("detect_unfamiliar_severity", &s.detect_unfamiliar_severity),
+        ("detect_refresh_reuse_mode", &s.detect_refresh_reuse_mode),
+        (
+            "detect_refresh_reuse_severity",
+            &s.detect_refresh_reuse_severity,
+        ),
+        ("detect_mint_mode", &s.detect_mint_mode),
+        ("detect_mint_min_per_minute", &s.detect_mint_min_per_minute),
+        ("detect_mint_factor", &s.detect_mint_factor),
+        ("detect_mint_severity", &s.detect_mint_severity),
+        ("detect_token_replay_mode", &s.detect_token_replay_mode),
+        ("detect_token_scan_invalid", &s.detect_token_scan_invalid),
+        ("detect_token_scan_window", &s.detect_token_scan_window),
+        (
+            "detect_token_replay_severity",
+            &s.detect_token_replay_severity,
+        ),
+        ("detect_hygiene_mode", &s.detect_hygiene_mode),
+        ("detect_hygiene_secret_age", &s.detect_hygiene_secret_age),
+        ("detect_hygiene_severity", &s.detect_hygiene_severity),
     ];
     let mut t = Table::new(&["SETTING", "VALUE", "DEFAULT", "SOURCE"]);
     for (name, v) in rows {

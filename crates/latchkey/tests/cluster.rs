@@ -259,6 +259,8 @@ impl World {
                     created_at: now,
                     consumed_at: None,
                     idle_expires_at: now + 86_400,
+                    ip: None,
+                    user_agent: None,
                 }),
                 access: None,
                 event: None,

@@ -91,6 +91,8 @@ async fn main() -> Result<()> {
                 created_at: now,
                 consumed_at: None,
                 idle_expires_at: now + 3600,
+                ip: None,
+                user_agent: None,
             }),
             access: None,
             event: None,

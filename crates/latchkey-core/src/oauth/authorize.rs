@@ -475,6 +475,13 @@ impl Provider {
             tracing::error!(error = ?e, "sign-in insert failed");
             LoginError::Unavailable
         })?;
+        self.signal(crate::monitor::Signal::SignedIn {
+            sign_in_id: sign_in.id.clone(),
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            addr: ip.and_then(|i| i.parse().ok()),
+            user_agent: sign_in.user_agent.clone(),
+        });
         Ok((sign_in, user, cookie))
     }
 

@@ -18,6 +18,8 @@ pub struct Presented {
     /// From `Authorization: Basic` (already form-url-decoded per RFC 6749 §2.3.1).
     pub basic: Option<(String, String)>,
     pub ip: Option<String>,
+    /// The `User-Agent` (truncated), for the detections only.
+    pub user_agent: Option<String>,
 }
 
 /// The server's brute-force limiter for client credentials (HD-09, AD-40…), keyed

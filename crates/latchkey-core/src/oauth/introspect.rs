@@ -260,7 +260,40 @@ impl Provider {
             .get("token")
             .filter(|t| !t.is_empty())
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-        Ok(self.token_state(token, Some(&auth.client.id)).await?.0)
+        let (answer, why) = self.token_state(token, Some(&auth.client.id)).await?;
+        if let Some(why) = why {
+            self.report_presented(
+                "introspect",
+                Some(&auth.client.id),
+                presented.ip.as_deref(),
+                token,
+                &why,
+            );
+        }
+        Ok(answer)
+    }
+
+    /// Tells the detections (8) about an inactive token presented to us: revoked (not
+    /// merely expired) or not ours at all. Active and expired tokens say nothing.
+    fn report_presented(
+        &self,
+        endpoint: &'static str,
+        client_id: Option<&str>,
+        ip: Option<&str>,
+        token: &str,
+        why: &Inactive,
+    ) {
+        let Some(verdict) = verdict_of(why, token) else {
+            return;
+        };
+        self.signal(crate::monitor::Signal::TokenPresented {
+            endpoint,
+            caller: crate::monitor::TokenCaller {
+                client_id: client_id.map(str::to_string),
+                addr: ip.and_then(|i| i.parse().ok()),
+            },
+            verdict,
+        });
     }
 
     /// Introspection on an administrator's authority (the admin API and the console's
@@ -640,12 +673,25 @@ impl Provider {
 
     /// OIDC Core §5.3.
     pub async fn userinfo(&self, bearer: Option<&str>) -> Result<Value, BearerError> {
+        self.userinfo_from(bearer, None).await
+    }
+
+    /// [`userinfo`](Self::userinfo) for a caller at `ip`, which the detections hear of
+    /// when the token is revoked or not ours.
+    pub async fn userinfo_from(
+        &self,
+        bearer: Option<&str>,
+        ip: Option<&str>,
+    ) -> Result<Value, BearerError> {
         let Some(token) = bearer.filter(|t| !t.is_empty()) else {
             return Err(BearerError::Missing);
         };
-        let claims = match self.active_access_token(token).await {
-            Ok(Some(c)) => c,
-            Ok(None) => return Err(BearerError::InvalidToken),
+        let claims = match self.access_token_state(token).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(why)) => {
+                self.report_presented("userinfo", None, ip, token, &why);
+                return Err(BearerError::InvalidToken);
+            }
             Err(e) if e.code == ErrorCode::TemporarilyUnavailable => {
                 return Err(BearerError::Unavailable)
             }
@@ -765,5 +811,87 @@ impl Provider {
                 .map_err(|_| "The service is temporarily unavailable.")?;
         }
         Ok(redirect)
+    }
+}
+
+/// What detection 8 makes of an inactive token. A revocation found after the signature
+/// verified names the token's `jti`, user and client from its claims; a revoked *key* is
+/// found before the signature is checked, so its claims may be forged and name nobody.
+fn verdict_of(why: &Inactive, token: &str) -> Option<crate::monitor::TokenVerdict> {
+    use crate::monitor::TokenVerdict;
+    let revoked = |why: &'static str| {
+        let claims = jwt::parse(token).ok();
+        let claim = |k: &str| {
+            claims
+                .as_ref()
+                .and_then(|c| c.str_claim(k).map(str::to_string))
+        };
+        Some(TokenVerdict::Revoked {
+            why,
+            jti: claim("jti"),
+            subject: claim("sub"),
+            client_id: claim("client_id"),
+        })
+    };
+    match why {
+        Inactive::Revoked { .. } => revoked("jti"),
+        Inactive::SessionRevoked { .. } => revoked("session"),
+        Inactive::ClientTokensRevoked { .. } => revoked("client"),
+        Inactive::UserDisabled { .. } => revoked("user"),
+        Inactive::KeyRevoked { .. } => Some(TokenVerdict::Revoked {
+            why: "key",
+            jti: None,
+            subject: None,
+            client_id: None,
+        }),
+        Inactive::Malformed
+        | Inactive::UnknownKey
+        | Inactive::AlgorithmMismatch
+        | Inactive::BadSignature
+        | Inactive::WrongIssuer
+        | Inactive::MissingClaims
+        | Inactive::Unknown => Some(TokenVerdict::Invalid),
+        // Expired, retired, not yet valid, a deleted or disabled client, an ID token
+        // sent by mistake, a spent or idle refresh token: ordinary, not an attack.
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::TokenVerdict;
+
+    /// A JWT-shaped token whose claims nobody verified.
+    fn forged(claims: Value) -> String {
+        let b = |v: &Value| crate::crypto::b64url(v.to_string().as_bytes());
+        let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": "k1"});
+        format!("{}.{}.c2ln", b(&header), b(&claims))
+    }
+
+    #[test]
+    fn a_token_under_a_revoked_key_names_nobody_since_its_claims_were_never_verified() {
+        let t = forged(json!({"sub": "victim", "jti": "j", "client_id": "app"}));
+        let v = verdict_of(&Inactive::KeyRevoked { kid: "k1".into() }, &t);
+        assert_eq!(
+            v,
+            Some(TokenVerdict::Revoked {
+                why: "key",
+                jti: None,
+                subject: None,
+                client_id: None,
+            })
+        );
+        // A revocation found after the signature verified names the token's user.
+        let v = verdict_of(&Inactive::Revoked { jti: "j".into() }, &t);
+        assert!(
+            matches!(v, Some(TokenVerdict::Revoked { subject: Some(ref s), .. }) if s == "victim")
+        );
+        // Expired is ordinary; garbage is scanning.
+        assert_eq!(verdict_of(&Inactive::Expired { exp: 1 }, &t), None);
+        assert_eq!(
+            verdict_of(&Inactive::BadSignature, &t),
+            Some(TokenVerdict::Invalid)
+        );
     }
 }

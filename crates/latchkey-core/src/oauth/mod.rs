@@ -130,7 +130,17 @@ pub struct Provider {
     client_auth_gate: RwLock<Option<Arc<dyn client_auth::FailureGate>>>,
     /// The admin API's public URL (RFC 8707 resource indicator), set once by the server.
     admin_api: std::sync::OnceLock<String>,
+    /// Where the engine reports what the detections need (issue 14), if anywhere: the
+    /// server's queue, which never makes a request wait.
+    signals: RwLock<Option<Arc<dyn crate::monitor::SignalSink>>>,
+    /// client id → the grant types and scopes this process has seen it mint with, so
+    /// only a first use becomes a signal (detection 7).
+    uses_seen: std::sync::Mutex<HashMap<String, std::collections::HashSet<String>>>,
 }
+
+/// Clients whose uses one process remembers; past it the memory starts afresh (a use
+/// seen again is then one more signal, which the store answers "not new").
+const USES_SEEN_MAX: usize = 10_000;
 
 /// Bound on remembered signatures; past it, expired entries go, then all.
 const VERIFIED_CACHE_MAX: usize = 100_000;
@@ -195,6 +205,66 @@ impl Provider {
             password_verifier: RwLock::new(Arc::new(crate::crypto::InlineVerifier)),
             client_auth_gate: RwLock::new(None),
             admin_api: std::sync::OnceLock::new(),
+            signals: RwLock::new(None),
+            uses_seen: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sends the detections' signals to `sink` from now on.
+    pub fn set_signal_sink(&self, sink: Arc<dyn crate::monitor::SignalSink>) {
+        *self.signals.write().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+    }
+
+    /// Reports a signal to the detections, if a sink is set; never waits.
+    pub(crate) fn signal(&self, signal: crate::monitor::Signal) {
+        let sink = self
+            .signals
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(sink) = sink {
+            sink.report(signal, self.now());
+        }
+    }
+
+    /// A minted token's grant type and scopes: a first use in this process becomes a
+    /// signal (the store decides whether it is a first use of all).
+    pub(crate) fn note_use(&self, grant: &str, client_id: &str, scope: &str) {
+        if self
+            .signals
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+        {
+            return;
+        }
+        let mut fresh = Vec::new();
+        {
+            let mut seen = self.uses_seen.lock().unwrap_or_else(|e| e.into_inner());
+            if seen.len() >= USES_SEEN_MAX && !seen.contains_key(client_id) {
+                seen.clear();
+            }
+            let known = seen.entry(client_id.to_string()).or_default();
+            let uses = std::iter::once((crate::monitor::UseKind::Grant, grant)).chain(
+                scope
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| (crate::monitor::UseKind::Scope, s)),
+            );
+            for (kind, value) in uses {
+                let key = format!("{}:{value}", kind.as_str());
+                if !known.contains(&key) {
+                    known.insert(key);
+                    fresh.push((kind, value.to_string()));
+                }
+            }
+        }
+        for (kind, value) in fresh {
+            self.signal(crate::monitor::Signal::ClientUse {
+                client_id: client_id.to_string(),
+                kind,
+                value,
+            });
         }
     }
 

@@ -60,6 +60,7 @@ impl Provider {
             let auth = self.authenticate_client(form, presented, "token").await?;
             let resp = self.grant_token_exchange(&auth, form, presented).await?;
             self.count_issued(super::exchange::GRANT_TYPE, &auth.client.id);
+            self.note_use(super::exchange::GRANT_TYPE, &auth.client.id, &resp.scope);
             return Ok(resp);
         }
         let grant: GrantType = grant.parse().map_err(|_| {
@@ -89,6 +90,7 @@ impl Provider {
             GrantType::DeviceCode => self.grant_device(&client, form, presented, target).await,
         }?;
         self.count_issued(grant.as_str(), &client.id);
+        self.note_use(grant.as_str(), &client.id, &resp.scope);
         Ok(resp)
     }
 
@@ -227,6 +229,8 @@ impl Provider {
             created_at: now,
             consumed_at: None,
             idle_expires_at: now + client.refresh_idle_ttl,
+            ip: None,
+            user_agent: None,
         };
         (value, row)
     }
@@ -481,9 +485,13 @@ impl Provider {
         let (resp, new_rt, at) = self
             .session_tokens(client, &user, &session, &at_scopes, None, true, target, now)
             .await?;
-        let Some(new_rt) = new_rt else {
+        let Some(mut new_rt) = new_rt else {
             return Err(OAuthError::server_error());
         };
+        // Who now holds the family: what a later replay of the spent token is compared
+        // with (detection 5).
+        new_rt.ip = presented.ip.clone();
+        new_rt.user_agent = presented.user_agent.clone();
         match self
             .store
             .refresh_rotate(&hash, now, &new_rt, Some(&at))
@@ -535,6 +543,13 @@ impl Provider {
                     presented.ip.as_deref(),
                 )
                 .await;
+                self.signal(crate::monitor::Signal::RefreshReused {
+                    client_id: client.id.clone(),
+                    session_id: session_id.clone(),
+                    token_hash: hash.clone(),
+                    addr: presented.ip.as_deref().and_then(|i| i.parse().ok()),
+                    user_agent: presented.user_agent.clone(),
+                });
                 Err(OAuthError::invalid_grant("invalid refresh token"))
             }
             RotateOutcome::Dead | RotateOutcome::NotFound => {

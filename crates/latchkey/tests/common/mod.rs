@@ -189,6 +189,8 @@ pub async fn seed_chains(db: &Path, client_id: &str, user_id: &str) -> Vec<(Stri
                 created_at: now,
                 consumed_at: None,
                 idle_expires_at: now + 86400,
+                ip: None,
+                user_agent: None,
             }),
             access: None,
             event: None,

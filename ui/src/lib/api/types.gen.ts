@@ -900,6 +900,11 @@ export interface SessionDto {
   revoked_at?: number | null;
   revoked_reason?: string | null;
   scopes: string[];
+  /**
+   * Its browser sign-in came from a network and browser the user had not used in
+   * their recent sign-ins (detection `unfamiliar_sign_in`).
+   */
+  unfamiliar: boolean;
   user_agent?: string | null;
   user_id: string;
   username: string;
@@ -984,6 +989,8 @@ export interface SettingsDto {
   client_auth_window: SettingDto;
   /** Authorization code lifetime (seconds). */
   code_ttl: SettingDto;
+  /** Previous days the `wave` and `mint_spike` baselines read. */
+  detect_baseline_days: SettingDto;
   /** How long an enforce-mode block lasts (seconds). */
   detect_block: SettingDto;
   /** Consecutive failed sign-ins of one account from one address that raise `brute_force`. */
@@ -1004,6 +1011,24 @@ export interface SettingsDto {
   detect_client_guess_severity: SettingDto;
   /** Window of `client_guess` (seconds). */
   detect_client_guess_window: SettingDto;
+  /** Detection `hygiene` (daily: old client secrets, overdue key rotation, keys past their schedule): 0 off, 1 monitor, 2 enforce (alerts only either way). */
+  detect_hygiene_mode: SettingDto;
+  /** Age past which a client secret is reported (seconds). */
+  detect_hygiene_secret_age: SettingDto;
+  /** Severity of `hygiene`: 1 low, 2 medium, 3 high, 4 critical. */
+  detect_hygiene_severity: SettingDto;
+  /** How many times the client's busiest minute of the baseline days its last minute must exceed. */
+  detect_mint_factor: SettingDto;
+  /** Tokens in one minute below which `mint_spike` never fires for a client. */
+  detect_mint_min_per_minute: SettingDto;
+  /** Detection `mint_spike` (a client's tokens per minute far above its own baseline, or a grant type or scope it never used): 0 off, 1 monitor, 2 enforce (alerts only either way). */
+  detect_mint_mode: SettingDto;
+  /** Severity of `mint_spike`: 1 low, 2 medium, 3 high, 4 critical. */
+  detect_mint_severity: SettingDto;
+  /** Detection `refresh_reuse` (a spent refresh token replayed): 0 off, 1 monitor, 2 enforce (likely theft revokes every session of the user). */
+  detect_refresh_reuse_mode: SettingDto;
+  /** Severity of `refresh_reuse`; a replay tagged likely theft is one step higher. */
+  detect_refresh_reuse_severity: SettingDto;
   /** Detection `spray` (many accounts from one address or IPv6 /64): 0 off, 1 monitor, 2 enforce. */
   detect_spray_mode: SettingDto;
   /** Severity of `spray`: 1 low, 2 medium, 3 high, 4 critical. */
@@ -1012,6 +1037,30 @@ export interface SettingsDto {
   detect_spray_usernames: SettingDto;
   /** Window of `spray` (seconds); a success from the address within it after the finding is `spray_success` (critical). */
   detect_spray_window: SettingDto;
+  /** Detections `revoked_token_replay` and `token_scan` (introspection and userinfo): 0 off, 1 monitor, 2 enforce (a scanning caller is blocked there). */
+  detect_token_replay_mode: SettingDto;
+  /** Severity of `revoked_token_replay` and `token_scan`: 1 low, 2 medium, 3 high, 4 critical. */
+  detect_token_replay_severity: SettingDto;
+  /** Unknown or invalid tokens one caller presents within the window that raise `token_scan`. */
+  detect_token_scan_invalid: SettingDto;
+  /** Window of `token_scan` (seconds). */
+  detect_token_scan_window: SettingDto;
+  /** How many of the user's latest successful sign-ins count as familiar. */
+  detect_unfamiliar_history: SettingDto;
+  /** Successful sign-ins a user needs before any can be unfamiliar. */
+  detect_unfamiliar_min_history: SettingDto;
+  /** Detection `unfamiliar_sign_in`: 0 off, 1 monitor, 2 enforce (a browser sign-in presented from an unfamiliar network and browser asks for the password again). */
+  detect_unfamiliar_mode: SettingDto;
+  /** Severity of `unfamiliar_sign_in`: 1 low, 2 medium, 3 high, 4 critical. */
+  detect_unfamiliar_severity: SettingDto;
+  /** How many times the baseline (median of the same hour on the previous days) the last hour must exceed. */
+  detect_wave_factor: SettingDto;
+  /** Failed sign-ins in the last hour below which `wave` never fires. */
+  detect_wave_min_failures: SettingDto;
+  /** Detection `wave` (server-wide failed sign-ins far above the hour's baseline): 0 off, 1 monitor, 2 enforce (alerts only either way). */
+  detect_wave_mode: SettingDto;
+  /** Severity of `wave`: 1 low, 2 medium, 3 high, 4 critical. */
+  detect_wave_severity: SettingDto;
   /** First block after the device code limit (seconds). */
   device_code_block: SettingDto;
   /** Wrong user codes allowed per IP or browser within the window. */
@@ -1054,6 +1103,7 @@ export interface SettingsUpdateRequest {
   client_auth_max_failures?: number | null;
   client_auth_window?: number | null;
   code_ttl?: number | null;
+  detect_baseline_days?: number | null;
   detect_block?: number | null;
   detect_brute_force_failures?: number | null;
   detect_brute_force_mode?: number | null;
@@ -1064,10 +1114,31 @@ export interface SettingsUpdateRequest {
   detect_client_guess_mode?: number | null;
   detect_client_guess_severity?: number | null;
   detect_client_guess_window?: number | null;
+  detect_hygiene_mode?: number | null;
+  detect_hygiene_secret_age?: number | null;
+  detect_hygiene_severity?: number | null;
+  detect_mint_factor?: number | null;
+  detect_mint_min_per_minute?: number | null;
+  detect_mint_mode?: number | null;
+  detect_mint_severity?: number | null;
+  detect_refresh_reuse_mode?: number | null;
+  detect_refresh_reuse_severity?: number | null;
   detect_spray_mode?: number | null;
   detect_spray_severity?: number | null;
   detect_spray_usernames?: number | null;
   detect_spray_window?: number | null;
+  detect_token_replay_mode?: number | null;
+  detect_token_replay_severity?: number | null;
+  detect_token_scan_invalid?: number | null;
+  detect_token_scan_window?: number | null;
+  detect_unfamiliar_history?: number | null;
+  detect_unfamiliar_min_history?: number | null;
+  detect_unfamiliar_mode?: number | null;
+  detect_unfamiliar_severity?: number | null;
+  detect_wave_factor?: number | null;
+  detect_wave_min_failures?: number | null;
+  detect_wave_mode?: number | null;
+  detect_wave_severity?: number | null;
   device_code_block?: number | null;
   device_code_max_failures?: number | null;
   device_code_ttl?: number | null;
