@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod html;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod monitor;
 pub mod pages;
 mod tls;
@@ -95,6 +96,9 @@ pub struct ServeConfig {
     /// `--admin-insecure-http`: allows a non-loopback admin listener without TLS (a
     /// TLS-terminating proxy in front of it). Without it such a listener is refused.
     pub admin_insecure_http: bool,
+    /// `--metrics-open`: `/metrics` on the admin listener answers without a credential
+    /// (a scraper on a private network). Without it, an admin API key or admin token.
+    pub metrics_open: bool,
 }
 
 impl ServeConfig {
@@ -125,6 +129,7 @@ impl ServeConfig {
             admin_tls_cert: None,
             admin_tls_key: None,
             admin_insecure_http: false,
+            metrics_open: false,
         }
     }
 }
@@ -310,12 +315,19 @@ pub struct AppState {
     pub shutdown: watch::Sender<bool>,
     /// The detections' queue and the block list (issue 14).
     pub monitor: Arc<monitor::Monitor>,
+    /// Whether `/metrics` answers without a credential (`--metrics-open`).
+    pub metrics_open: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
     /// Reports a sign-in or client-authentication outcome to the detections; never
     /// waits. A dropped signal (full queue) is a counted security event.
     pub fn report(&self, signal: latchkey_core::monitor::Signal, ip: &str) {
+        match &signal {
+            latchkey_core::monitor::Signal::SignInSucceeded { .. } => metrics::sign_in("succeeded"),
+            latchkey_core::monitor::Signal::SignInFailed { .. } => metrics::sign_in("failed"),
+            latchkey_core::monitor::Signal::ClientAuthFailed { .. } => {}
+        }
         if !self.monitor.report(signal, self.provider.now()) {
             self.count_security_event(
                 latchkey_api_types::SecurityFamily::MonitorOverflow,
@@ -354,6 +366,13 @@ impl AppState {
         detail: Option<&str>,
         source: &str,
     ) {
+        if matches!(
+            family,
+            latchkey_api_types::SecurityFamily::RateLimited
+                | latchkey_api_types::SecurityFamily::Blocked
+        ) {
+            metrics::limited(family);
+        }
         self.security_counts
             .count(family.action(detail), source, self.provider.now());
     }
@@ -431,6 +450,7 @@ pub fn app_state_with(
     provider.set_client_auth_gate(limits.client_auth.clone());
     let password_pool = Arc::new(limits::PasswordPool::for_cores());
     provider.set_password_verifier(password_pool.clone());
+    metrics::install_issue_observer(&provider);
     let issuer = provider.config.issuer.clone();
     let https = issuer.starts_with("https://");
     let origin = url::Url::parse(&issuer)
@@ -455,6 +475,7 @@ pub fn app_state_with(
         provider,
         shutdown: watch::channel(false).0,
         monitor: Arc::new(monitor::Monitor::new()),
+        metrics_open: std::sync::atomic::AtomicBool::new(false),
     })
 }
 
@@ -559,6 +580,7 @@ pub fn public_router(st: Arc<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(st.clone(), forwarded_https))
         .layer(DefaultBodyLimit::max(http::body_bytes_limit()))
         .layer(middleware::from_fn(catch_panic))
+        .layer(middleware::from_fn(metrics::track_public))
         .layer(middleware::from_fn(request_id))
         .with_state(st)
 }
@@ -722,6 +744,9 @@ pub async fn start_with(
         cfg.proxy_header,
         ready_rx,
     );
+    state
+        .metrics_open
+        .store(cfg.metrics_open, Ordering::Relaxed);
 
     let public = tokio::net::TcpListener::bind(cfg.public_addr)
         .await

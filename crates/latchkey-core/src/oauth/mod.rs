@@ -130,13 +130,26 @@ pub struct Provider {
     client_auth_gate: RwLock<Option<Arc<dyn client_auth::FailureGate>>>,
     /// The admin API's public URL (RFC 8707 resource indicator), set once by the server.
     admin_api: std::sync::OnceLock<String>,
+    /// Told of every issuance (grant, client id) as it happens: the server's metrics.
+    issue_observer: std::sync::OnceLock<IssueObserver>,
 }
+
+/// Called with (grant type, client id) for every token response; must not block.
+pub type IssueObserver = Arc<dyn Fn(&'static str, &str) + Send + Sync>;
 
 /// Bound on remembered signatures; past it, expired entries go, then all.
 const VERIFIED_CACHE_MAX: usize = 100_000;
 
 impl Provider {
+    /// Sets the observer told of every issuance (once; later calls are ignored).
+    pub fn set_issue_observer(&self, observer: IssueObserver) {
+        let _ = self.issue_observer.set(observer);
+    }
+
     fn count_issued(&self, grant: &'static str, client_id: &str) {
+        if let Some(o) = self.issue_observer.get() {
+            o(grant, client_id);
+        }
         let now = self.clock.now();
         let minute = now - now.rem_euclid(60);
         let mut map = self.issued.lock().unwrap_or_else(|e| e.into_inner());
@@ -195,6 +208,7 @@ impl Provider {
             password_verifier: RwLock::new(Arc::new(crate::crypto::InlineVerifier)),
             client_auth_gate: RwLock::new(None),
             admin_api: std::sync::OnceLock::new(),
+            issue_observer: std::sync::OnceLock::new(),
         }
     }
 

@@ -52,7 +52,9 @@ macro_rules! admin_routes {
 }
 
 pub(super) fn router(st: Arc<AppState>) -> Router {
-    let open: R = Router::new().route("/admin/v1/openapi.json", get(openapi_json));
+    let open: R = Router::new()
+        .route("/admin/v1/openapi.json", get(openapi_json))
+        .route("/metrics", get(super::auth::metrics_get));
     let guarded: R = Router::new();
     latchkey_api_types::for_each_admin_op!(admin_routes open, guarded);
     let guarded = guarded.route_layer(axum::middleware::from_fn_with_state(
