@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod pages;
 mod tls;
+pub mod webhook;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Request, StatusCode};
@@ -738,6 +739,12 @@ pub async fn start_with(
     check_admin_listener(&cfg, admin_tls.is_some())?;
     let (ready_tx, ready_rx) = watch::channel(false);
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Webhook requests leave through the SSRF-checked sender (loopback only on a
+    // loopback issuer, as for client key URLs); set before the admin backend is made,
+    // so `webhook_test` and the URL rules use it. An embedder's own sender wins.
+    provider.set_webhook_sender(Arc::new(webhook::HttpWebhookSender::new(
+        issuer_is_loopback(&cfg.issuer),
+    )));
     let state = app_state_with(
         provider.clone(),
         cfg.trusted_proxies.clone(),
@@ -859,6 +866,15 @@ pub async fn start_with(
         state.monitor.clone().run(provider.clone(), stop_rx.clone()),
     ));
 
+    // Webhooks: every node dispatches; the store's claims make each delivery once.
+    if let Some(sender) = provider.webhook_sender() {
+        tasks.push(tokio::spawn(webhook::run(
+            provider.clone(),
+            sender,
+            stop_rx.clone(),
+        )));
+    }
+
     // Keys: made (first start) or brought up to date, then kept rotating on schedule,
     // with the clean-up of expired rows. On a shared database only the elected node
     // runs these jobs (two nodes rotating at once would each activate a key); the
@@ -893,6 +909,14 @@ pub async fn start_with(
                     .await
                 {
                     tracing::warn!(error = %e, "trimming findings failed");
+                }
+                // Finished webhook deliveries are kept a month.
+                if let Err(e) = p
+                    .store
+                    .webhook_deliveries_trim(p.now() - 30 * 24 * 3600)
+                    .await
+                {
+                    tracing::warn!(error = %e, "trimming webhook deliveries failed");
                 }
             } else if !*ready_tx.borrow() {
                 let alg = p.config.access_token_alg;

@@ -272,3 +272,98 @@ async fn json_logs_are_one_object_a_line_with_level_target_and_message_and_carry
     }
     assert!(!text.contains("wrong-secret-value-123"));
 }
+
+fn admin(db: &Path, kek: &Kek, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(["admin", "--db"])
+        .arg(db)
+        .args(args)
+        .env("LATCHKEY_KEK", kek.encode())
+        .output()
+        .expect("run latchkey admin")
+}
+
+#[tokio::test]
+async fn cli_webhooks_show_the_secret_once_refuse_private_targets_and_change_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let kek = Kek::generate();
+    let db = dir.path().join("latchkey.db");
+    seed(&db, &kek).await;
+    for url in [
+        "http://hooks.example.com/x",
+        "https://10.0.0.7/x",
+        "https://[::1]/x",
+    ] {
+        let out = admin(
+            &db,
+            &kek,
+            &["webhooks", "create", "--name", "x", "--url", url],
+        );
+        assert_eq!(out.status.code(), Some(1), "{url}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("invalid_input"),
+            "{url}"
+        );
+    }
+    let out = admin(
+        &db,
+        &kek,
+        &[
+            "webhooks",
+            "create",
+            "--name",
+            "pager",
+            "--url",
+            "https://hooks.example.com/x",
+            "--severity",
+            "critical",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["severities"], serde_json::json!(["critical"]));
+
+    let out = admin(
+        &db,
+        &kek,
+        &[
+            "webhooks",
+            "update",
+            &id,
+            "--all-severities",
+            "--rule",
+            "spray",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let updated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(updated["severities"], serde_json::json!([]));
+    assert_eq!(updated["rules"], serde_json::json!(["spray"]));
+
+    let out = admin(&db, &kek, &["webhooks", "list", "--json"]);
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(list.contains(&id) && !list.contains(&secret));
+    // Not in the database file either: sealed under the KEK.
+    let file = std::fs::read(&db).unwrap();
+    let wal = std::fs::read(dir.path().join("latchkey.db-wal")).unwrap_or_default();
+    for bytes in [file, wal] {
+        assert!(!String::from_utf8_lossy(&bytes).contains(&secret[6..]));
+    }
+    let out = admin(&db, &kek, &["webhooks", "delete", &id]);
+    assert!(out.status.success());
+    let out = admin(&db, &kek, &["webhooks", "get", &id]);
+    assert_eq!(out.status.code(), Some(1));
+}

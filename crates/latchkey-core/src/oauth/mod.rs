@@ -132,6 +132,8 @@ pub struct Provider {
     admin_api: std::sync::OnceLock<String>,
     /// Told of every issuance (grant, client id) as it happens: the server's metrics.
     issue_observer: std::sync::OnceLock<IssueObserver>,
+    /// Where webhook requests go out (the server's SSRF-checked client), set once.
+    webhook_sender: std::sync::OnceLock<Arc<dyn crate::webhook::WebhookSender>>,
 }
 
 /// Called with (grant type, client id) for every token response; must not block.
@@ -141,6 +143,15 @@ pub type IssueObserver = Arc<dyn Fn(&'static str, &str) + Send + Sync>;
 const VERIFIED_CACHE_MAX: usize = 100_000;
 
 impl Provider {
+    /// Sets how webhook requests are sent (once; later calls are ignored).
+    pub fn set_webhook_sender(&self, sender: Arc<dyn crate::webhook::WebhookSender>) {
+        let _ = self.webhook_sender.set(sender);
+    }
+
+    pub fn webhook_sender(&self) -> Option<Arc<dyn crate::webhook::WebhookSender>> {
+        self.webhook_sender.get().cloned()
+    }
+
     /// Sets the observer told of every issuance (once; later calls are ignored).
     pub fn set_issue_observer(&self, observer: IssueObserver) {
         let _ = self.issue_observer.set(observer);
@@ -209,6 +220,7 @@ impl Provider {
             client_auth_gate: RwLock::new(None),
             admin_api: std::sync::OnceLock::new(),
             issue_observer: std::sync::OnceLock::new(),
+            webhook_sender: std::sync::OnceLock::new(),
         }
     }
 

@@ -492,3 +492,30 @@ async fn block_remove(
     st.monitor.invalidate_blocks();
     Ok(StatusCode::NO_CONTENT)
 }
+
+async fn webhooks_list(Extension(c): C) -> ApiResult<Json<Vec<WebhookDto>>> {
+    Ok(Json(c.backend.webhooks_list().await?))
+}
+async fn webhook_create(
+    Extension(c): C,
+    Body(req): Body<WebhookCreateRequest>,
+) -> ApiResult<Response> {
+    Ok(created(c.backend.webhook_create(req).await?))
+}
+async fn webhook_get(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<WebhookDto>> {
+    Ok(Json(c.backend.webhook_get(&id).await?))
+}
+async fn webhook_update(
+    Extension(c): C,
+    Path(id): Path<String>,
+    Body(req): Body<WebhookUpdateRequest>,
+) -> ApiResult<Json<WebhookDto>> {
+    Ok(Json(c.backend.webhook_update(&id, req).await?))
+}
+async fn webhook_delete(Extension(c): C, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    c.backend.webhook_delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn webhook_test(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<WebhookTestDto>> {
+    Ok(Json(c.backend.webhook_test(&id).await?))
+}

@@ -56,6 +56,12 @@ export type AdminOpName =
   | 'blocks_list'
   | 'block_add'
   | 'block_remove'
+  | 'webhooks_list'
+  | 'webhook_create'
+  | 'webhook_get'
+  | 'webhook_update'
+  | 'webhook_delete'
+  | 'webhook_test'
 ;
 
 export interface AdminOp {
@@ -117,4 +123,10 @@ export const ADMIN_OPS: readonly AdminOp[] = [
   { name: 'blocks_list', method: 'GET', path: '/admin/v1/blocks', access: 'read' },
   { name: 'block_add', method: 'POST', path: '/admin/v1/blocks', access: 'write' },
   { name: 'block_remove', method: 'POST', path: '/admin/v1/blocks/remove', access: 'write' },
+  { name: 'webhooks_list', method: 'GET', path: '/admin/v1/webhooks', access: 'read' },
+  { name: 'webhook_create', method: 'POST', path: '/admin/v1/webhooks', access: 'write' },
+  { name: 'webhook_get', method: 'GET', path: '/admin/v1/webhooks/{id}', access: 'read' },
+  { name: 'webhook_update', method: 'PATCH', path: '/admin/v1/webhooks/{id}', access: 'write' },
+  { name: 'webhook_delete', method: 'DELETE', path: '/admin/v1/webhooks/{id}', access: 'write' },
+  { name: 'webhook_test', method: 'POST', path: '/admin/v1/webhooks/{id}/test', access: 'write' },
 ];
