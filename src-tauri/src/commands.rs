@@ -655,3 +655,44 @@ pub async fn security_profile_get(
 pub async fn block_remove(console: State<'_, Console>, req: BlockRemoveRequest) -> CmdResult<()> {
     Ok(console.backend().await?.block_remove(req).await?)
 }
+
+// --- webhooks -----------------------------------------------------------------------------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn webhooks_list(console: State<'_, Console>) -> CmdResult<Vec<WebhookDto>> {
+    Ok(console.backend().await?.webhooks_list().await?)
+}
+
+/// The answer carries the signing secret: the console shows it once (SecretDialog) and
+/// keeps no copy.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn webhook_create(
+    console: State<'_, Console>,
+    req: WebhookCreateRequest,
+) -> CmdResult<WebhookCreated> {
+    Ok(console.backend().await?.webhook_create(req).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn webhook_get(console: State<'_, Console>, id: String) -> CmdResult<WebhookDto> {
+    Ok(console.backend().await?.webhook_get(&id).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn webhook_update(
+    console: State<'_, Console>,
+    id: String,
+    req: WebhookUpdateRequest,
+) -> CmdResult<WebhookDto> {
+    Ok(console.backend().await?.webhook_update(&id, req).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn webhook_delete(console: State<'_, Console>, id: String) -> CmdResult<()> {
+    Ok(console.backend().await?.webhook_delete(&id).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn webhook_test(console: State<'_, Console>, id: String) -> CmdResult<WebhookTestDto> {
+    Ok(console.backend().await?.webhook_test(&id).await?)
+}

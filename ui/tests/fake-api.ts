@@ -61,7 +61,9 @@ export function fakeApi(data: {
   files?: string[];
   policies?: T.ExchangePolicyDto[]; explain?: T.ExchangeExplainDto;
   findings?: T.FindingDto[]; blocks?: T.BlockDto[]; profile?: Partial<T.SecurityProfileDto>;
+  webhooks?: T.WebhookDto[]; webhookTest?: T.WebhookTestDto;
 } = {}): { api: AdminApi; calls: Calls } {
+  const webhooks: T.WebhookDto[] = [...(data.webhooks ?? [])];
   const users: T.UserDto[] = data.users ?? [];
   const policies: T.ExchangePolicyDto[] = [...(data.policies ?? [])];
   const findings: T.FindingDto[] = (data.findings ?? []).map((f) => ({ ...f }));
@@ -320,6 +322,43 @@ export function fakeApi(data: {
       findings: findings.filter((f) => f.subject === q.subject), blocks: blocks.filter((b) => b.address === q.subject),
       timeline: [], truncated: false, ...data.profile,
     })),
+    webhooksList: () => rec('webhooksList', [], () => [...webhooks]),
+    // Like the server: https only (loopback http aside), a name, known severities.
+    webhookCreate: (req) => rec('webhookCreate', [req], () => {
+      const url = req.url ?? '';
+      if (!url.startsWith('https://') && !url.startsWith('http://127.0.0.1')) {
+        throw new ApiError('invalid_input', 'webhook URL: webhooks are delivered over https:// only');
+      }
+      if (!(req.name ?? '').trim()) throw new ApiError('invalid_input', 'a webhook needs a name of 1 to 100 printable characters');
+      for (const s of req.severities ?? []) {
+        if (!['low', 'medium', 'high', 'critical'].includes(s)) throw new ApiError('invalid_input', `"${s}" is not a severity`);
+      }
+      const w: T.WebhookDto = {
+        id: `wh_${webhooks.length + 1}`, name: req.name ?? '', url, severities: req.severities ?? [], rules: req.rules ?? [],
+        enabled: req.enabled ?? true, created_at: NOW, created_by: 'local-admin', updated_at: NOW,
+        last_success_at: null, last_failure_at: null, last_failure_reason: null, consecutive_failures: 0, pending: 0,
+      };
+      webhooks.push(w);
+      return { ...w, secret: 'whsec_c2VjcmV0' };
+    }),
+    webhookGet: (id) => rec('webhookGet', [id], () => {
+      const w = webhooks.find((w) => w.id === id);
+      if (!w) throw new ApiError('not_found', `no webhook ${id}`);
+      return w;
+    }),
+    webhookUpdate: (id, req) => rec('webhookUpdate', [id, req], () => {
+      const i = webhooks.findIndex((w) => w.id === id);
+      if (i < 0) throw new ApiError('not_found', `no webhook ${id}`);
+      const defined = Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined && v !== null));
+      webhooks[i] = { ...webhooks[i], ...defined, updated_at: NOW } as T.WebhookDto;
+      return webhooks[i];
+    }),
+    webhookDelete: (id) => rec('webhookDelete', [id], () => {
+      const i = webhooks.findIndex((w) => w.id === id);
+      if (i < 0) throw new ApiError('not_found', `no webhook ${id}`);
+      webhooks.splice(i, 1);
+    }),
+    webhookTest: (id) => rec('webhookTest', [id], () => data.webhookTest ?? { delivered: true, status: 204, error: null }),
   };
   return { api, calls };
 }

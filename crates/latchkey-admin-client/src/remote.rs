@@ -612,6 +612,31 @@ impl AdminBackend for Remote {
         self.call(&op::security_profile_get, &[], Some(&q), None)
             .await
     }
+
+    async fn webhooks_list(&self) -> AdminResult<Vec<WebhookDto>> {
+        self.call(&op::webhooks_list, &[], None, None).await
+    }
+
+    async fn webhook_create(&self, req: WebhookCreateRequest) -> AdminResult<WebhookCreated> {
+        self.call(&op::webhook_create, &[], None, body(&req)?).await
+    }
+
+    async fn webhook_get(&self, id: &str) -> AdminResult<WebhookDto> {
+        self.call(&op::webhook_get, &[id], None, None).await
+    }
+
+    async fn webhook_update(&self, id: &str, req: WebhookUpdateRequest) -> AdminResult<WebhookDto> {
+        self.call(&op::webhook_update, &[id], None, body(&req)?)
+            .await
+    }
+
+    async fn webhook_delete(&self, id: &str) -> AdminResult<()> {
+        self.call_empty(&op::webhook_delete, &[id], None).await
+    }
+
+    async fn webhook_test(&self, id: &str) -> AdminResult<WebhookTestDto> {
+        self.call(&op::webhook_test, &[id], None, None).await
+    }
 }
 
 /// One parsed server-sent event (HTML Living Standard §9.2.6, "Interpreting an event

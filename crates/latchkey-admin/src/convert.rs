@@ -459,6 +459,25 @@ pub(crate) fn security_profile_dto(p: &SecurityProfile) -> SecurityProfileDto {
     }
 }
 
+pub(crate) fn webhook_dto(w: &latchkey_core::model::Webhook) -> WebhookDto {
+    WebhookDto {
+        id: w.id.clone(),
+        name: w.name.clone(),
+        url: w.url.clone(),
+        severities: w.severities.clone(),
+        rules: w.rules.clone(),
+        enabled: w.enabled,
+        created_at: w.created_at,
+        created_by: w.created_by.clone(),
+        updated_at: w.updated_at,
+        last_success_at: w.last_success_at,
+        last_failure_at: w.last_failure_at,
+        last_failure_reason: w.last_failure_reason.clone(),
+        consecutive_failures: w.consecutive_failures,
+        pending: w.pending,
+    }
+}
+
 pub(crate) fn block_dto(b: &Block) -> BlockDto {
     BlockDto {
         address: b.cidr.clone(),

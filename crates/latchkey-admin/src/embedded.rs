@@ -8,7 +8,9 @@ use crate::{AdminBackend, AdminError, AdminResult, EventStream};
 use latchkey_api_types::*;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::crypto::Kek;
-use latchkey_core::manage::{ManagePolicy, Manager, ProfileSubject, UserPatch};
+use latchkey_core::manage::{
+    ManagePolicy, Manager, NewWebhook, ProfileSubject, UserPatch, WebhookChange,
+};
 use latchkey_core::model::{AuditFilter, KeyState};
 use latchkey_core::oauth::Provider;
 use latchkey_core::store::Store;
@@ -222,6 +224,16 @@ impl Embedded {
     /// (e.g. the server's key scheduler calling `ensure_keys`).
     pub fn manager(&self) -> &Manager {
         &self.manager
+    }
+
+    /// The same backend, sending webhook tests through `sender` (whose rules also
+    /// decide whether loopback endpoints may be registered).
+    pub fn with_webhook_sender(
+        mut self,
+        sender: std::sync::Arc<dyn latchkey_core::webhook::WebhookSender>,
+    ) -> Self {
+        self.manager = self.manager.with_webhook_sender(Some(sender));
+        self
     }
 
     /// Closes the database (checkpointing the WAL). Later calls fail as unavailable.
@@ -810,6 +822,66 @@ impl AdminBackend for Embedded {
         Ok(security_profile_dto(
             &self.manager.security_profile_get(&subject, q.since).await?,
         ))
+    }
+
+    async fn webhooks_list(&self) -> AdminResult<Vec<WebhookDto>> {
+        Ok(self
+            .manager
+            .webhooks_list()
+            .await?
+            .iter()
+            .map(webhook_dto)
+            .collect())
+    }
+
+    async fn webhook_create(&self, req: WebhookCreateRequest) -> AdminResult<WebhookCreated> {
+        let (w, secret) = self
+            .manager
+            .webhook_create(
+                &self.actor,
+                NewWebhook {
+                    name: req.name,
+                    url: req.url,
+                    severities: req.severities,
+                    rules: req.rules,
+                    enabled: req.enabled,
+                },
+            )
+            .await?;
+        Ok(WebhookCreated {
+            webhook: webhook_dto(&w),
+            secret: secret.into_string(),
+        })
+    }
+
+    async fn webhook_get(&self, id: &str) -> AdminResult<WebhookDto> {
+        Ok(webhook_dto(&self.manager.webhook_get(id).await?))
+    }
+
+    async fn webhook_update(&self, id: &str, req: WebhookUpdateRequest) -> AdminResult<WebhookDto> {
+        let change = WebhookChange {
+            name: req.name,
+            url: req.url,
+            severities: req.severities,
+            rules: req.rules,
+            enabled: req.enabled,
+        };
+        Ok(webhook_dto(
+            &self.manager.webhook_update(&self.actor, id, change).await?,
+        ))
+    }
+
+    async fn webhook_delete(&self, id: &str) -> AdminResult<()> {
+        Ok(self.manager.webhook_delete(&self.actor, id).await?)
+    }
+
+    async fn webhook_test(&self, id: &str) -> AdminResult<WebhookTestDto> {
+        let r = self.manager.webhook_test(&self.actor, id).await?;
+        Ok(WebhookTestDto {
+            delivered: r.delivered,
+            status: r.status,
+            error: r.error,
+        })
     }
 }
 

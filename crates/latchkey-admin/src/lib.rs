@@ -227,6 +227,19 @@ pub trait AdminBackend: Send + Sync {
     ) -> AdminResult<SecurityProfileDto>;
     /// Removes every block of an address or network (audited).
     async fn block_remove(&self, req: BlockRemoveRequest) -> AdminResult<()>;
+
+    // webhooks (issue 14)
+    /// Webhooks with their delivery state.
+    async fn webhooks_list(&self) -> AdminResult<Vec<WebhookDto>>;
+    /// Registers a webhook (audited); its signing secret is in this answer only.
+    async fn webhook_create(&self, req: WebhookCreateRequest) -> AdminResult<WebhookCreated>;
+    async fn webhook_get(&self, id: &str) -> AdminResult<WebhookDto>;
+    /// Changes a webhook (audited before → after).
+    async fn webhook_update(&self, id: &str, req: WebhookUpdateRequest) -> AdminResult<WebhookDto>;
+    /// Deletes a webhook and its queue (audited).
+    async fn webhook_delete(&self, id: &str) -> AdminResult<()>;
+    /// Sends a signed test event now (audited) and says what the endpoint answered.
+    async fn webhook_test(&self, id: &str) -> AdminResult<WebhookTestDto>;
 }
 
 #[cfg(test)]

@@ -167,6 +167,11 @@ string_enum! {
         FindingAck = "finding.ack",
         BlockAdd = "block.add",
         BlockRemove = "block.remove",
+        WebhookCreate = "webhook.create",
+        WebhookUpdate = "webhook.update",
+        WebhookDelete = "webhook.delete",
+        /// A signed test event sent to a webhook (with its outcome).
+        WebhookTest = "webhook.test",
     }
 }
 
@@ -191,7 +196,8 @@ impl AuditAction {
             ScopeCreate | ScopeDelete | UserCreate | UserEnable | UserSetPassword | UserUpdate
             | ApiKeyCreate | ApiKeyRevoke | SettingsUpdate | ExchangePolicyCreate
             | ExchangePolicyUpdate | ExchangePolicyDelete | TokenExchange
-            | TokenExchangeRefused | FindingAck | BlockAdd | BlockRemove => EventKind::Changed,
+            | TokenExchangeRefused | FindingAck | BlockAdd | BlockRemove | WebhookCreate
+            | WebhookUpdate | WebhookDelete | WebhookTest => EventKind::Changed,
         }
     }
 }

@@ -980,6 +980,93 @@ pub struct SecurityProfileDto {
     pub truncated: bool,
 }
 
+// --- webhooks (issue 14) ------------------------------------------------------------------
+
+/// An endpoint told of findings, with the state of its deliveries (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WebhookDto {
+    pub id: String,
+    pub name: String,
+    /// `https://…` (`http://` only to loopback on a development server).
+    pub url: String,
+    /// The severities it is sent; empty: every severity.
+    pub severities: Vec<String>,
+    /// The rule ids it is sent; empty: every rule.
+    pub rules: Vec<String>,
+    pub enabled: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub last_success_at: Option<i64>,
+    pub last_failure_at: Option<i64>,
+    /// Why the last attempt failed (the endpoint's status, or the connection error).
+    pub last_failure_reason: Option<String>,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: i64,
+    /// Deliveries waiting (a failing endpoint holds its queue, in order).
+    pub pending: i64,
+}
+
+/// `POST /admin/v1/webhooks`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookCreateRequest {
+    pub name: String,
+    pub url: String,
+    /// `low` | `medium` | `high` | `critical`; empty or absent: every severity.
+    pub severities: Vec<String>,
+    /// Rule ids (`brute_force`, `spray`, …); empty or absent: every rule.
+    pub rules: Vec<String>,
+    /// Absent: enabled.
+    pub enabled: Option<bool>,
+}
+
+/// The answer to registering a webhook: its signing secret, shown this once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WebhookCreated {
+    #[serde(flatten)]
+    pub webhook: WebhookDto,
+    /// `whsec_…`: the HMAC key of the `webhook-signature` header (Standard Webhooks).
+    /// Never shown again.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookCreated")
+            .field("webhook", &self.webhook)
+            .field("secret", &"..")
+            .finish()
+    }
+}
+
+/// `PATCH /admin/v1/webhooks/{id}`: each present field replaces the webhook's.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookUpdateRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severities: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// What a signed test event met at the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WebhookTestDto {
+    /// The endpoint answered 2xx.
+    pub delivered: bool,
+    /// Its status, when it answered.
+    pub status: Option<u16>,
+    /// Why it was not delivered.
+    pub error: Option<String>,
+}
+
 // --- runtime settings --------------------------------------------------------------------
 
 /// One runtime setting.

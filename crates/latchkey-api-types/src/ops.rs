@@ -94,6 +94,12 @@ macro_rules! for_each_admin_op {
             block_add POST "/admin/v1/blocks" Write { "Block an address or network, for a while or until removed" b[BlockAddRequest] r[BlockDto] st=201 };
             block_remove POST "/admin/v1/blocks/remove" Write { "Unblock an address or network (every block of it)" b[BlockRemoveRequest] st=204 };
             security_profile_get GET "/admin/v1/security/profile" Read { "What one account, address or client did lately: failures, successes, distinct users, first and last seen, findings, blocks and a timeline" q[SecurityProfileQuery] r[SecurityProfileDto] };
+            webhooks_list GET "/admin/v1/webhooks" Read { "Webhooks told of findings, with their delivery state (last success, last failure and why, consecutive failures, pending)" r[Vec<WebhookDto>] };
+            webhook_create POST "/admin/v1/webhooks" Write { "Register a webhook: an https endpoint, the severities and rules it wants; its signing secret is in this response only" b[WebhookCreateRequest] r[WebhookCreated] st=201 };
+            webhook_get GET "/admin/v1/webhooks/{id}" Read { "One webhook and its delivery state" r[WebhookDto] };
+            webhook_update PATCH "/admin/v1/webhooks/{id}" Write { "Change a webhook's name, URL, filters or enabled flag" b[WebhookUpdateRequest] r[WebhookDto] };
+            webhook_delete DELETE "/admin/v1/webhooks/{id}" Write { "Delete a webhook and its queue" st=204 };
+            webhook_test POST "/admin/v1/webhooks/{id}/test" Write { "Send a signed test event now and say what the endpoint answered" r[WebhookTestDto] };
         }
     };
 }

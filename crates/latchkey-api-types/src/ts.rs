@@ -35,7 +35,8 @@ pub fn schemas() -> Map<String, Value> {
         EventKind, AuditAction, SecurityFamily,
         ExchangePolicyDto, ExchangePolicyCreateRequest, ExchangePolicyUpdateRequest,
         ExchangeExplainRequest, ExchangeExplainDto, ExchangeTokenFactsDto,
-        ExchangePolicyVerdictDto,
+        ExchangePolicyVerdictDto, WebhookDto, WebhookCreateRequest, WebhookCreated,
+        WebhookUpdateRequest, WebhookTestDto,
         // The shell's own and the inspector's (`shell`).
         ConsoleStatus, ConnectionDto, ConnectionAddRequest, ClientTryRequest,
         ClientTryResult, Inspection, InactiveReason, ServerAnswer,

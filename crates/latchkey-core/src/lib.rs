@@ -18,8 +18,10 @@ pub mod limits;
 pub mod manage;
 pub mod model;
 pub mod monitor;
+pub mod net;
 pub mod oauth;
 pub mod settings;
 pub mod store;
 #[cfg(feature = "store-suite")]
 pub mod store_suite;
+pub mod webhook;

@@ -718,6 +718,81 @@ pub struct Block {
     pub expires_at: Option<Timestamp>,
 }
 
+/// A webhook: an HTTPS endpoint told of findings (issue 14), with the severities and
+/// rules it wants and the state of its deliveries.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    /// The signing secret (`whsec_…`) sealed under the KEK with the id as associated
+    /// data: it must be read back to sign, so it cannot be a hash.
+    pub secret_enc: Vec<u8>,
+    /// Empty: every severity.
+    pub severities: Vec<String>,
+    /// Rule ids; empty: every rule.
+    pub rules: Vec<String>,
+    pub enabled: bool,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub updated_at: Timestamp,
+    /// Findings raised from here on (less the dispatcher's overlap) are considered.
+    pub cursor_at: Timestamp,
+    pub last_success_at: Option<Timestamp>,
+    pub last_failure_at: Option<Timestamp>,
+    pub last_failure_reason: Option<String>,
+    pub consecutive_failures: i64,
+    /// Deliveries waiting (read from the store; ignored on writes).
+    pub pending: i64,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One finding to deliver to one webhook: its body is fixed when queued, its id is
+/// the `webhook-id` every attempt carries (receivers deduplicate on it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub id: String,
+    pub webhook_id: String,
+    pub finding_id: String,
+    /// The finding's `raised_at`: deliveries of one webhook go out in this order.
+    pub seq_at: Timestamp,
+    pub payload: String,
+    /// `pending` | `delivered` | `failed` (gave up).
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub claimed_by: Option<String>,
+    pub claimed_until: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+}
+
+/// How an attempt ended, as the dispatcher records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Try again at `next_at`.
+    Retry {
+        next_at: Timestamp,
+        error: String,
+    },
+    /// Given up after the last attempt.
+    Failed {
+        error: String,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

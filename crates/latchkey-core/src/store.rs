@@ -495,6 +495,56 @@ pub trait MonitorStore: Send + Sync {
     async fn sign_in_mark_unfamiliar(&self, id: &str) -> StoreResult<()>;
 }
 
+/// Webhooks (issue 14): the endpoints, and the queue of deliveries several nodes share.
+#[async_trait::async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Inserts a webhook and writes `audit`, in one transaction.
+    async fn webhook_insert(&self, w: &Webhook, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Replaces a webhook's settings (name, url, severities, rules, enabled,
+    /// updated_at) and writes `audit`; `NotFound` if there is none.
+    async fn webhook_update(&self, w: &Webhook, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Deletes a webhook with its deliveries and writes `audit`; false (nothing
+    /// written) if there was none.
+    async fn webhook_delete(&self, id: &str, audit: &NewAuditEvent) -> StoreResult<bool>;
+    /// Every webhook with its pending count, oldest first.
+    async fn webhooks_list(&self) -> StoreResult<Vec<Webhook>>;
+    async fn webhook_get(&self, id: &str) -> StoreResult<Option<Webhook>>;
+    /// Findings raised at or after `from`, oldest first, at most `limit`.
+    async fn findings_since(&self, from: Timestamp, limit: i64) -> StoreResult<Vec<Finding>>;
+    /// Queues deliveries (a delivery of the same webhook and finding already queued,
+    /// by this node or another, is left alone: `ON CONFLICT DO NOTHING`) and moves the
+    /// webhook's cursor forward to `cursor_at`. How many were new.
+    async fn webhook_enqueue(
+        &self,
+        webhook_id: &str,
+        deliveries: &[WebhookDelivery],
+        cursor_at: Timestamp,
+    ) -> StoreResult<u64>;
+    /// The webhook's oldest pending delivery (the head of its queue).
+    async fn webhook_delivery_head(&self, webhook_id: &str)
+        -> StoreResult<Option<WebhookDelivery>>;
+    /// Claims a pending delivery for `node` until `until`, if it is due at `now` and no
+    /// live claim holds it: one conditional `UPDATE`, so of several nodes one wins.
+    async fn webhook_delivery_claim(
+        &self,
+        id: &str,
+        node: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Records an attempt's outcome on the delivery `node` holds, and the webhook's
+    /// last success or failure, in one transaction; false if the claim was lost.
+    async fn webhook_delivery_finish(
+        &self,
+        id: &str,
+        node: &str,
+        outcome: &DeliveryOutcome,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Deletes finished deliveries (delivered or failed) created before `before`.
+    async fn webhook_deliveries_trim(&self, before: Timestamp) -> StoreResult<u64>;
+}
+
 /// The whole store: every noun's trait. Backends implement the narrow traits; a caller
 /// that needs everything (the engine, the admin service) holds an `Arc<dyn Store>`, and
 /// a feature that touches one noun can name just that trait.
@@ -510,6 +560,7 @@ pub trait Store:
     + ApiKeyStore
     + ExchangeStore
     + MonitorStore
+    + WebhookStore
     + Send
     + Sync
     + 'static
@@ -528,6 +579,7 @@ impl<T> Store for T where
         + ApiKeyStore
         + ExchangeStore
         + MonitorStore
+        + WebhookStore
         + Send
         + Sync
         + 'static

@@ -15,9 +15,11 @@ pub mod fetch;
 pub mod html;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod monitor;
 pub mod pages;
 mod tls;
+pub mod webhook;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Request, StatusCode};
@@ -95,6 +97,9 @@ pub struct ServeConfig {
     /// `--admin-insecure-http`: allows a non-loopback admin listener without TLS (a
     /// TLS-terminating proxy in front of it). Without it such a listener is refused.
     pub admin_insecure_http: bool,
+    /// `--metrics-open`: `/metrics` on the admin listener answers without a credential
+    /// (a scraper on a private network). Without it, an admin API key or admin token.
+    pub metrics_open: bool,
 }
 
 impl ServeConfig {
@@ -125,6 +130,7 @@ impl ServeConfig {
             admin_tls_cert: None,
             admin_tls_key: None,
             admin_insecure_http: false,
+            metrics_open: false,
         }
     }
 }
@@ -310,12 +316,21 @@ pub struct AppState {
     pub shutdown: watch::Sender<bool>,
     /// The detections' queue and the block list (issue 14).
     pub monitor: Arc<monitor::Monitor>,
+    /// Whether `/metrics` answers without a credential (`--metrics-open`).
+    pub metrics_open: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
     /// Reports a sign-in or client-authentication outcome to the detections; never
     /// waits. A dropped signal (full queue) is a counted security event.
     pub fn report(&self, signal: latchkey_core::monitor::Signal, ip: &str) {
+        match &signal {
+            latchkey_core::monitor::Signal::SignInSucceeded { .. } => metrics::sign_in("succeeded"),
+            latchkey_core::monitor::Signal::SignInFailed { .. } => metrics::sign_in("failed"),
+            // Counted where they are measured (tokens, client authentication) or not
+            // a sign-in outcome.
+            _ => {}
+        }
         if !self.monitor.report(signal, self.provider.now()) {
             self.count_security_event(
                 latchkey_api_types::SecurityFamily::MonitorOverflow,
@@ -354,6 +369,13 @@ impl AppState {
         detail: Option<&str>,
         source: &str,
     ) {
+        if matches!(
+            family,
+            latchkey_api_types::SecurityFamily::RateLimited
+                | latchkey_api_types::SecurityFamily::Blocked
+        ) {
+            metrics::limited(family);
+        }
         self.security_counts
             .count(family.action(detail), source, self.provider.now());
     }
@@ -431,6 +453,7 @@ pub fn app_state_with(
     provider.set_client_auth_gate(limits.client_auth.clone());
     let password_pool = Arc::new(limits::PasswordPool::for_cores());
     provider.set_password_verifier(password_pool.clone());
+    metrics::install_issue_observer(&provider);
     let issuer = provider.config.issuer.clone();
     let https = issuer.starts_with("https://");
     let origin = url::Url::parse(&issuer)
@@ -459,6 +482,7 @@ pub fn app_state_with(
         provider,
         shutdown: watch::channel(false).0,
         monitor,
+        metrics_open: std::sync::atomic::AtomicBool::new(false),
     })
 }
 
@@ -563,6 +587,7 @@ pub fn public_router(st: Arc<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(st.clone(), forwarded_https))
         .layer(DefaultBodyLimit::max(http::body_bytes_limit()))
         .layer(middleware::from_fn(catch_panic))
+        .layer(middleware::from_fn(metrics::track_public))
         .layer(middleware::from_fn(request_id))
         .with_state(st)
 }
@@ -720,12 +745,21 @@ pub async fn start_with(
     check_admin_listener(&cfg, admin_tls.is_some())?;
     let (ready_tx, ready_rx) = watch::channel(false);
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Webhook requests leave through the SSRF-checked sender (loopback only on a
+    // loopback issuer, as for client key URLs); set before the admin backend is made,
+    // so `webhook_test` and the URL rules use it. An embedder's own sender wins.
+    provider.set_webhook_sender(Arc::new(webhook::HttpWebhookSender::new(
+        issuer_is_loopback(&cfg.issuer),
+    )));
     let state = app_state_with(
         provider.clone(),
         cfg.trusted_proxies.clone(),
         cfg.proxy_header,
         ready_rx,
     );
+    state
+        .metrics_open
+        .store(cfg.metrics_open, Ordering::Relaxed);
 
     let public = tokio::net::TcpListener::bind(cfg.public_addr)
         .await
@@ -838,6 +872,15 @@ pub async fn start_with(
         state.monitor.clone().run(provider.clone(), stop_rx.clone()),
     ));
 
+    // Webhooks: every node dispatches; the store's claims make each delivery once.
+    if let Some(sender) = provider.webhook_sender() {
+        tasks.push(tokio::spawn(webhook::run(
+            provider.clone(),
+            sender,
+            stop_rx.clone(),
+        )));
+    }
+
     // Keys: made (first start) or brought up to date, then kept rotating on schedule,
     // with the clean-up of expired rows. On a shared database only the elected node
     // runs these jobs (two nodes rotating at once would each activate a key); the
@@ -872,6 +915,14 @@ pub async fn start_with(
                     .await
                 {
                     tracing::warn!(error = %e, "trimming findings failed");
+                }
+                // Finished webhook deliveries are kept a month.
+                if let Err(e) = p
+                    .store
+                    .webhook_deliveries_trim(p.now() - 30 * 24 * 3600)
+                    .await
+                {
+                    tracing::warn!(error = %e, "trimming webhook deliveries failed");
                 }
             } else if !*ready_tx.borrow() {
                 let alg = p.config.access_token_alg;

@@ -10,6 +10,9 @@ use sqlx::error::ErrorKind;
 /// Maps a driver error raised while performing `op` (a trait method name).
 pub(crate) fn map(op: &'static str, err: sqlx::Error) -> StoreError {
     let mapped = classify(op, err);
+    // Store errors for `/metrics`: the operation and the kind, both closed sets.
+    metrics::counter!("latchkey_store_errors_total", "op" => op, "kind" => error_kind(&mapped))
+        .increment(1);
     match &mapped {
         StoreError::Unavailable(m) => tracing::warn!(target: "latchkey::store", "{m}"),
         StoreError::Corrupt(m) | StoreError::Other(m) => {
@@ -107,4 +110,15 @@ const RETRY_TAG: &str = "transaction rolled back by a concurrent one";
 /// Whether a mapped error is a serialization failure or deadlock worth running again.
 pub(crate) fn is_retry(e: &StoreError) -> bool {
     matches!(e, StoreError::Unavailable(m) if m.contains(RETRY_TAG))
+}
+
+/// The kind of a store error, as a metric label.
+fn error_kind(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::Unavailable(_) => "unavailable",
+        StoreError::Corrupt(_) => "corrupt",
+        StoreError::Other(_) => "other",
+        StoreError::Conflict(_) => "conflict",
+        StoreError::NotFound => "not_found",
+    }
 }

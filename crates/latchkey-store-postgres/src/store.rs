@@ -83,11 +83,16 @@ impl PgStore {
             + 'static,
         T: Send + 'static,
     {
-        if w.retry {
+        // Store latency for `/metrics`, per operation (a trait method name: bounded).
+        let started = std::time::Instant::now();
+        let out = if w.retry {
             retrying(|| self.run_once(w, f.clone())).await
         } else {
             self.run_once(w, f).await
-        }
+        };
+        metrics::histogram!("latchkey_store_write_seconds", "op" => w.op)
+            .record(started.elapsed().as_secs_f64());
+        out
     }
 
     async fn run_once<T, F>(&self, w: Write, f: F) -> StoreResult<T>

@@ -12,6 +12,7 @@ use latchkey_core::error::StoreError;
 use latchkey_core::model::{
     ApiKey, AuditEvent, AuthCode, Block, Client, ClientSecret, DeviceCode, ExchangeLineage,
     ExchangePolicy, Finding, RefreshToken, Scope, Session, SignIn, SigningKey, TokenTypeUri, User,
+    Webhook, WebhookDelivery,
 };
 use latchkey_core::settings::StoredSettings;
 use latchkey_core::store::AuthRequest;
@@ -647,6 +648,87 @@ impl From<BlockRow> for Block {
             created_by: r.created_by,
             created_at: r.created_at,
             expires_at: r.expires_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct WebhookRow {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub secret_enc: Vec<u8>,
+    pub severities: String,
+    pub rules: String,
+    pub enabled: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub cursor_at: i64,
+    pub last_success_at: Option<i64>,
+    pub last_failure_at: Option<i64>,
+    pub last_failure_reason: Option<String>,
+    pub consecutive_failures: i64,
+    pub pending: i64,
+}
+
+impl TryFrom<WebhookRow> for Webhook {
+    type Error = StoreError;
+    fn try_from(r: WebhookRow) -> Result<Self, StoreError> {
+        Ok(Webhook {
+            severities: from_json_list(&r.severities, "webhooks.severities")?,
+            rules: from_json_list(&r.rules, "webhooks.rules")?,
+            id: r.id,
+            name: r.name,
+            url: r.url,
+            secret_enc: r.secret_enc,
+            enabled: r.enabled,
+            created_at: r.created_at,
+            created_by: r.created_by,
+            updated_at: r.updated_at,
+            cursor_at: r.cursor_at,
+            last_success_at: r.last_success_at,
+            last_failure_at: r.last_failure_at,
+            last_failure_reason: r.last_failure_reason,
+            consecutive_failures: r.consecutive_failures,
+            pending: r.pending,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct WebhookDeliveryRow {
+    pub id: String,
+    pub webhook_id: String,
+    pub finding_id: String,
+    pub seq_at: i64,
+    pub payload: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub claimed_by: Option<String>,
+    pub claimed_until: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+impl From<WebhookDeliveryRow> for WebhookDelivery {
+    fn from(r: WebhookDeliveryRow) -> Self {
+        WebhookDelivery {
+            id: r.id,
+            webhook_id: r.webhook_id,
+            finding_id: r.finding_id,
+            seq_at: r.seq_at,
+            payload: r.payload,
+            state: r.state,
+            attempts: r.attempts,
+            next_attempt_at: r.next_attempt_at,
+            claimed_by: r.claimed_by,
+            claimed_until: r.claimed_until,
+            last_error: r.last_error,
+            created_at: r.created_at,
+            delivered_at: r.delivered_at,
         }
     }
 }

@@ -1818,6 +1818,226 @@ macro_rules! sql_store {
                 commit(())
             }
 
+            // --- webhooks ------------------------------------------------------------
+
+            pub(super) async fn webhook_insert(
+                conn: &mut Conn,
+                w: &Webhook,
+                audit: &NewAuditEvent,
+            ) -> Done<()> {
+                const OP: &str = "webhook_insert";
+                sqlx::query(
+                    "INSERT INTO webhooks (id, name, url, secret_enc, severities, rules, enabled, \
+                     created_at, created_by, updated_at, cursor_at, consecutive_failures) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)",
+                )
+                .bind(&w.id)
+                .bind(&w.name)
+                .bind(&w.url)
+                .bind(&w.secret_enc)
+                .bind(to_json_list(&w.severities)?)
+                .bind(to_json_list(&w.rules)?)
+                .bind(w.enabled)
+                .bind(w.created_at)
+                .bind(&w.created_by)
+                .bind(w.updated_at)
+                .bind(w.cursor_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                insert_audit(conn, OP, audit).await?;
+                commit(())
+            }
+
+            pub(super) async fn webhook_update(
+                conn: &mut Conn,
+                w: &Webhook,
+                audit: &NewAuditEvent,
+            ) -> Done<()> {
+                const OP: &str = "webhook_update";
+                let done = sqlx::query(
+                    "UPDATE webhooks SET name = $1, url = $2, severities = $3, rules = $4, \
+                     enabled = $5, updated_at = $6 WHERE id = $7",
+                )
+                .bind(&w.name)
+                .bind(&w.url)
+                .bind(to_json_list(&w.severities)?)
+                .bind(to_json_list(&w.rules)?)
+                .bind(w.enabled)
+                .bind(w.updated_at)
+                .bind(&w.id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                affected(done.rows_affected())?;
+                insert_audit(conn, OP, audit).await?;
+                commit(())
+            }
+
+            pub(super) async fn webhook_delete(
+                conn: &mut Conn,
+                id: &str,
+                audit: &NewAuditEvent,
+            ) -> Done<bool> {
+                const OP: &str = "webhook_delete";
+                sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1")
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db(OP))?;
+                let done = sqlx::query("DELETE FROM webhooks WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db(OP))?;
+                if done.rows_affected() == 0 {
+                    return Ok(Finish::Rollback(false));
+                }
+                insert_audit(conn, OP, audit).await?;
+                commit(true)
+            }
+
+            /// The unique (webhook, finding) pair is the claim: a second node queuing
+            /// the same finding inserts nothing.
+            pub(super) async fn webhook_enqueue(
+                conn: &mut Conn,
+                webhook_id: &str,
+                deliveries: &[WebhookDelivery],
+                cursor_at: Timestamp,
+            ) -> Done<u64> {
+                const OP: &str = "webhook_enqueue";
+                let exists: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM webhooks WHERE id = $1")
+                        .bind(webhook_id)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db(OP))?;
+                if exists == 0 {
+                    return Ok(Finish::Rollback(0));
+                }
+                let mut added = 0;
+                for d in deliveries {
+                    let done = sqlx::query(
+                        "INSERT INTO webhook_deliveries (id, webhook_id, finding_id, seq_at, \
+                         payload, state, attempts, next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7) \
+                         ON CONFLICT (webhook_id, finding_id) DO NOTHING",
+                    )
+                    .bind(&d.id)
+                    .bind(webhook_id)
+                    .bind(&d.finding_id)
+                    .bind(d.seq_at)
+                    .bind(&d.payload)
+                    .bind(d.next_attempt_at)
+                    .bind(d.created_at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db(OP))?;
+                    added += done.rows_affected();
+                }
+                sqlx::query(
+                    "UPDATE webhooks SET cursor_at = CASE WHEN cursor_at > $1 THEN cursor_at \
+                     ELSE $1 END WHERE id = $2",
+                )
+                .bind(cursor_at)
+                .bind(webhook_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                commit(added)
+            }
+
+            /// One conditional `UPDATE`: due, pending and unclaimed (or its lease over).
+            pub(super) async fn webhook_delivery_claim(
+                conn: &mut Conn,
+                id: &str,
+                node: &str,
+                now: Timestamp,
+                until: Timestamp,
+            ) -> Done<bool> {
+                let done = sqlx::query(
+                    "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2 \
+                     WHERE id = $3 AND state = 'pending' AND next_attempt_at <= $4 \
+                     AND (claimed_until IS NULL OR claimed_until <= $4)",
+                )
+                .bind(node)
+                .bind(until)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("webhook_delivery_claim"))?;
+                commit(done.rows_affected() > 0)
+            }
+
+            pub(super) async fn webhook_delivery_finish(
+                conn: &mut Conn,
+                id: &str,
+                node: &str,
+                outcome: &DeliveryOutcome,
+                at: Timestamp,
+            ) -> Done<bool> {
+                const OP: &str = "webhook_delivery_finish";
+                let (state, next_at, error) = match outcome {
+                    DeliveryOutcome::Delivered => ("delivered", None, None),
+                    DeliveryOutcome::Retry { next_at, error } => {
+                        ("pending", Some(*next_at), Some(error.as_str()))
+                    }
+                    DeliveryOutcome::Failed { error } => ("failed", None, Some(error.as_str())),
+                };
+                let done = sqlx::query(
+                    "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, \
+                     next_attempt_at = CASE WHEN $2 IS NULL THEN next_attempt_at ELSE $2 END, \
+                     last_error = $3, delivered_at = CASE WHEN $1 = 'delivered' THEN $4 ELSE NULL END, \
+                     claimed_by = NULL, claimed_until = NULL \
+                     WHERE id = $5 AND claimed_by = $6 AND state = 'pending'",
+                )
+                .bind(state)
+                .bind(next_at)
+                .bind(error)
+                .bind(at)
+                .bind(id)
+                .bind(node)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                if done.rows_affected() == 0 {
+                    return Ok(Finish::Rollback(false));
+                }
+                let q = match error {
+                    None => sqlx::query(
+                        "UPDATE webhooks SET last_success_at = $1, consecutive_failures = 0 \
+                         WHERE id = (SELECT webhook_id FROM webhook_deliveries WHERE id = $2)",
+                    )
+                    .bind(at)
+                    .bind(id),
+                    Some(e) => sqlx::query(
+                        "UPDATE webhooks SET last_failure_at = $1, last_failure_reason = $2, \
+                         consecutive_failures = consecutive_failures + 1 \
+                         WHERE id = (SELECT webhook_id FROM webhook_deliveries WHERE id = $3)",
+                    )
+                    .bind(at)
+                    .bind(e)
+                    .bind(id),
+                };
+                q.execute(&mut *conn).await.map_err(db(OP))?;
+                commit(true)
+            }
+
+            pub(super) async fn webhook_deliveries_trim(
+                conn: &mut Conn,
+                before: Timestamp,
+            ) -> Done<u64> {
+                let done = sqlx::query(
+                    "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND created_at < $1",
+                )
+                .bind(before)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("webhook_deliveries_trim"))?;
+                commit(done.rows_affected())
+            }
+
             // --- settings and metadata -----------------------------------------------
 
             /// The version check is part of the `UPDATE`, so of two writers that read
@@ -3034,6 +3254,139 @@ macro_rules! sql_store {
                         .await
                         .map_err(ops::db("blocks_list"))?;
                         Ok(rows.into_iter().map(Into::into).collect())
+                    }
+                }
+
+                $crate::latchkey_core::store::WebhookStore {
+                    async fn webhook_insert(&self, w: &Webhook, audit: &NewAuditEvent) -> StoreResult<()> {
+                        let (w, audit) = (w.clone(), audit.clone());
+                        self.run(Write::new("webhook_insert"), move |c| {
+                            Box::pin(async move { ops::webhook_insert(c, &w, &audit).await })
+                        })
+                        .await
+                    }
+
+                    async fn webhook_update(&self, w: &Webhook, audit: &NewAuditEvent) -> StoreResult<()> {
+                        let (w, audit) = (w.clone(), audit.clone());
+                        self.run(Write::new("webhook_update"), move |c| {
+                            Box::pin(async move { ops::webhook_update(c, &w, &audit).await })
+                        })
+                        .await
+                    }
+
+                    async fn webhook_delete(&self, id: &str, audit: &NewAuditEvent) -> StoreResult<bool> {
+                        let (id, audit) = (id.to_owned(), audit.clone());
+                        self.run(Write::new("webhook_delete"), move |c| {
+                            Box::pin(async move { ops::webhook_delete(c, &id, &audit).await })
+                        })
+                        .await
+                    }
+
+                    async fn webhooks_list(&self) -> StoreResult<Vec<Webhook>> {
+                        const OP: &str = "webhooks_list";
+                        let rows: Vec<rows::WebhookRow> = sqlx::query_as(
+                            "SELECT w.*, (SELECT COUNT(*) FROM webhook_deliveries d \
+                             WHERE d.webhook_id = w.id AND d.state = 'pending') AS pending \
+                             FROM webhooks w ORDER BY w.created_at, w.id",
+                        )
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(ops::db(OP))?;
+                        $crate::conv_all(OP, rows)
+                    }
+
+                    async fn webhook_get(&self, id: &str) -> StoreResult<Option<Webhook>> {
+                        const OP: &str = "webhook_get";
+                        let row: Option<rows::WebhookRow> = sqlx::query_as(
+                            "SELECT w.*, (SELECT COUNT(*) FROM webhook_deliveries d \
+                             WHERE d.webhook_id = w.id AND d.state = 'pending') AS pending \
+                             FROM webhooks w WHERE w.id = $1",
+                        )
+                        .bind(id)
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err(ops::db(OP))?;
+                        row.map(|r| $crate::conv(OP, r)).transpose()
+                    }
+
+                    async fn findings_since(&self, from: Timestamp, limit: i64) -> StoreResult<Vec<Finding>> {
+                        let rows: Vec<rows::FindingRow> = sqlx::query_as(
+                            "SELECT * FROM findings WHERE raised_at >= $1 \
+                             ORDER BY raised_at, id LIMIT $2",
+                        )
+                        .bind(from)
+                        .bind(limit.clamp(1, 10_000))
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(ops::db("findings_since"))?;
+                        Ok(rows.into_iter().map(Into::into).collect())
+                    }
+
+                    async fn webhook_enqueue(
+                        &self,
+                        webhook_id: &str,
+                        deliveries: &[WebhookDelivery],
+                        cursor_at: Timestamp,
+                    ) -> StoreResult<u64> {
+                        let (id, list) = (webhook_id.to_owned(), deliveries.to_vec());
+                        self.run(Write::new("webhook_enqueue").retry(), move |c| {
+                            Box::pin(async move { ops::webhook_enqueue(c, &id, &list, cursor_at).await })
+                        })
+                        .await
+                    }
+
+                    async fn webhook_delivery_head(
+                        &self,
+                        webhook_id: &str,
+                    ) -> StoreResult<Option<WebhookDelivery>> {
+                        let row: Option<rows::WebhookDeliveryRow> = sqlx::query_as(
+                            "SELECT * FROM webhook_deliveries WHERE webhook_id = $1 \
+                             AND state = 'pending' ORDER BY seq_at, finding_id LIMIT 1",
+                        )
+                        .bind(webhook_id)
+                        .fetch_optional(self.reader())
+                        .await
+                        .map_err(ops::db("webhook_delivery_head"))?;
+                        Ok(row.map(Into::into))
+                    }
+
+                    async fn webhook_delivery_claim(
+                        &self,
+                        id: &str,
+                        node: &str,
+                        now: Timestamp,
+                        until: Timestamp,
+                    ) -> StoreResult<bool> {
+                        let (id, node) = (id.to_owned(), node.to_owned());
+                        self.run(Write::new("webhook_delivery_claim").retry(), move |c| {
+                            Box::pin(async move {
+                                ops::webhook_delivery_claim(c, &id, &node, now, until).await
+                            })
+                        })
+                        .await
+                    }
+
+                    async fn webhook_delivery_finish(
+                        &self,
+                        id: &str,
+                        node: &str,
+                        outcome: &DeliveryOutcome,
+                        at: Timestamp,
+                    ) -> StoreResult<bool> {
+                        let (id, node, outcome) = (id.to_owned(), node.to_owned(), outcome.clone());
+                        self.run(Write::new("webhook_delivery_finish").retry(), move |c| {
+                            Box::pin(async move {
+                                ops::webhook_delivery_finish(c, &id, &node, &outcome, at).await
+                            })
+                        })
+                        .await
+                    }
+
+                    async fn webhook_deliveries_trim(&self, before: Timestamp) -> StoreResult<u64> {
+                        self.run(Write::new("webhook_deliveries_trim"), move |c| {
+                            Box::pin(async move { ops::webhook_deliveries_trim(c, before).await })
+                        })
+                        .await
                     }
                 }
 

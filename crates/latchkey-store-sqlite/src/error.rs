@@ -23,6 +23,9 @@ const SQLITE_NOTADB: i64 = 26;
 /// Maps a driver error raised while performing `op` (a trait method name).
 pub(crate) fn map(op: &'static str, err: sqlx::Error) -> StoreError {
     let mapped = classify(op, err);
+    // Store errors for `/metrics`: the operation and the kind, both closed sets.
+    metrics::counter!("latchkey_store_errors_total", "op" => op, "kind" => error_kind(&mapped))
+        .increment(1);
     match &mapped {
         StoreError::Unavailable(m) => tracing::warn!(target: "latchkey::store", "{m}"),
         StoreError::Corrupt(m) | StoreError::Other(m) => {
@@ -114,5 +117,16 @@ fn kind(code: Option<i64>) -> String {
     match code {
         Some(c) => format!("sqlite code {c}"),
         None => "no code".to_owned(),
+    }
+}
+
+/// The kind of a store error, as a metric label.
+fn error_kind(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::Unavailable(_) => "unavailable",
+        StoreError::Corrupt(_) => "corrupt",
+        StoreError::Other(_) => "other",
+        StoreError::Conflict(_) => "conflict",
+        StoreError::NotFound => "not_found",
     }
 }

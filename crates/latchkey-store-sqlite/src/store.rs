@@ -50,6 +50,19 @@ impl SqliteStore {
         F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>> + Send + 'static,
         T: Send + 'static,
     {
+        // Store latency for `/metrics`, per operation (a trait method name: bounded).
+        let started = std::time::Instant::now();
+        let out = self.run_timed(w, f).await;
+        metrics::histogram!("latchkey_store_write_seconds", "op" => w.op)
+            .record(started.elapsed().as_secs_f64());
+        out
+    }
+
+    async fn run_timed<T, F>(&self, w: Write, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>> + Send + 'static,
+        T: Send + 'static,
+    {
         let mut tx = self.write(w.op).await?;
         match f(&mut tx).await? {
             Finish::Commit(v) => {

@@ -128,6 +128,11 @@ pub enum Resource {
         #[command(subcommand)]
         verb: SecurityCmd,
     },
+    /// HTTPS endpoints told of findings, signed (Standard Webhooks) and retried
+    Webhooks {
+        #[command(subcommand)]
+        verb: WebhooksCmd,
+    },
     /// Tokens issued per minute, live sessions, failed authentications
     Stats {
         /// The window in minutes (1–1440)
@@ -689,6 +694,61 @@ pub enum SecurityCmd {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCmd {
+    /// Webhooks with their delivery state
+    List,
+    /// Register a webhook; its signing secret (whsec_…) is shown only this once
+    Create {
+        /// A name for people
+        #[arg(long)]
+        name: String,
+        /// The endpoint: https://… (the SSRF rules of client key URLs apply)
+        #[arg(long)]
+        url: String,
+        /// Send only this severity (repeatable): low, medium, high, critical [default: all]
+        #[arg(long = "severity", value_name = "S")]
+        severities: Vec<String>,
+        /// Send only this rule (repeatable): brute_force, spray, spray_success,
+        /// client_guess [default: all]
+        #[arg(long = "rule", value_name = "R")]
+        rules: Vec<String>,
+        /// Register it disabled
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// One webhook and its delivery state
+    Get { id: String },
+    /// Change a webhook: what is given changes
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+        /// Send only these severities (repeatable; replaces the list)
+        #[arg(long = "severity", value_name = "S", conflicts_with = "all_severities")]
+        severities: Vec<String>,
+        /// Send every severity
+        #[arg(long)]
+        all_severities: bool,
+        /// Send only these rules (repeatable; replaces the list)
+        #[arg(long = "rule", value_name = "R", conflicts_with = "all_rules")]
+        rules: Vec<String>,
+        /// Send every rule
+        #[arg(long)]
+        all_rules: bool,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+    },
+    /// Delete a webhook and its queue
+    Delete { id: String },
+    /// Send a signed test event now and show what the endpoint answered
+    Test { id: String },
+}
+
 // Parsed once per process, like `Resource`.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
@@ -1185,7 +1245,11 @@ pub async fn run(args: AdminArgs) -> ExitCode {
         }
     };
     let backend = match opened {
-        Ok(b) => b,
+        // Webhook tests leave through the server's SSRF-checked sender; no loopback
+        // targets from a database file (no issuer to say this is a development server).
+        Ok(b) => b.with_webhook_sender(std::sync::Arc::new(
+            latchkey_server::webhook::HttpWebhookSender::new(false),
+        )),
         Err(e) => {
             eprintln!("{}", err_line(&e));
             if let Some(path) = source.created() {
@@ -1263,6 +1327,7 @@ async fn dispatch(b: &dyn AdminBackend, out: &Out, r: Resource) -> Result<(), Ad
         Resource::Findings { verb } => findings(b, out, verb).await,
         Resource::Blocks { verb } => blocks(b, out, verb).await,
         Resource::Security { verb } => security(b, out, verb).await,
+        Resource::Webhooks { verb } => webhooks(b, out, verb).await,
         Resource::Stats { minutes } => stats(b, out, minutes).await,
         Resource::Login { .. } | Resource::Logout => Err(AdminError::invalid_input(
             "login and logout need --server URL",
@@ -2726,6 +2791,158 @@ async fn security(b: &dyn AdminBackend, out: &Out, verb: SecurityCmd) -> Result<
                     s.push_str(&t.render());
                 }
                 s
+            })
+        }
+    }
+}
+
+fn webhook_text(w: &WebhookDto) -> String {
+    let all = |l: &[String], what: &str| {
+        if l.is_empty() {
+            format!("every {what}")
+        } else {
+            l.join(", ")
+        }
+    };
+    let mut out = format!(
+        "id        {}\nname      {}\nurl       {}\nenabled   {}\nsends     {}; {}\npending   {}\n",
+        w.id,
+        w.name,
+        w.url,
+        if w.enabled { "yes" } else { "no" },
+        all(&w.severities, "severity"),
+        all(&w.rules, "rule"),
+        w.pending
+    );
+    out.push_str(&format!(
+        "success   {}\n",
+        w.last_success_at.map_or_else(|| "never".into(), time)
+    ));
+    if let Some(at) = w.last_failure_at {
+        out.push_str(&format!(
+            "failure   {} ({}), {} in a row\n",
+            time(at),
+            w.last_failure_reason.as_deref().unwrap_or("?"),
+            w.consecutive_failures
+        ));
+    }
+    out
+}
+
+async fn webhooks(b: &dyn AdminBackend, out: &Out, verb: WebhooksCmd) -> Result<(), AdminError> {
+    match verb {
+        WebhooksCmd::List => {
+            let list = b.webhooks_list().await?;
+            out.show(&list, |list| {
+                if list.is_empty() {
+                    return "No webhooks. Register one with `latchkey admin webhooks create --name N --url https://…`.\n".to_string();
+                }
+                let mut t = Table::new(&[
+                    "ID", "NAME", "URL", "ENABLED", "PENDING", "LAST SUCCESS", "FAILURES",
+                ]);
+                for w in list {
+                    t.row(vec![
+                        w.id.clone(),
+                        w.name.clone(),
+                        w.url.clone(),
+                        if w.enabled { "yes" } else { "no" }.into(),
+                        w.pending.to_string(),
+                        w.last_success_at.map_or_else(|| "never".into(), time),
+                        w.consecutive_failures.to_string(),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        WebhooksCmd::Create {
+            name,
+            url,
+            severities,
+            rules,
+            disabled,
+        } => {
+            let w = b
+                .webhook_create(WebhookCreateRequest {
+                    name,
+                    url,
+                    severities,
+                    rules,
+                    enabled: Some(!disabled),
+                })
+                .await?;
+            out.show(&w, |w| {
+                format!(
+                    "Registered webhook \"{}\" (id {}).\nsecret  {}\nThe secret is shown only \
+                     this once: store it now. Verify each request's webhook-signature \
+                     (v1,<base64 HMAC-SHA256 of \"webhook-id.webhook-timestamp.body\">) with it.\n",
+                    w.webhook.name, w.webhook.id, w.secret
+                )
+            })
+        }
+        WebhooksCmd::Get { id } => {
+            let w = b.webhook_get(&id).await?;
+            out.show(&w, webhook_text)
+        }
+        WebhooksCmd::Update {
+            id,
+            name,
+            url,
+            severities,
+            all_severities,
+            rules,
+            all_rules,
+            enable,
+            disable,
+        } => {
+            let list = |all: bool, l: Vec<String>| {
+                if all {
+                    Some(Vec::new())
+                } else if l.is_empty() {
+                    None
+                } else {
+                    Some(l)
+                }
+            };
+            let w = b
+                .webhook_update(
+                    &id,
+                    WebhookUpdateRequest {
+                        name,
+                        url,
+                        severities: list(all_severities, severities),
+                        rules: list(all_rules, rules),
+                        enabled: if enable {
+                            Some(true)
+                        } else if disable {
+                            Some(false)
+                        } else {
+                            None
+                        },
+                    },
+                )
+                .await?;
+            out.show(&w, webhook_text)
+        }
+        WebhooksCmd::Delete { id } => {
+            b.webhook_delete(&id).await?;
+            out.show(&serde_json::json!({ "deleted": true, "id": id }), |_| {
+                format!("Deleted webhook {id}.\n")
+            })
+        }
+        WebhooksCmd::Test { id } => {
+            let r = b.webhook_test(&id).await?;
+            out.show(&r, |r| {
+                if r.delivered {
+                    format!(
+                        "Delivered: the endpoint answered {}.\n",
+                        r.status.map_or_else(|| "?".into(), |s| s.to_string())
+                    )
+                } else {
+                    format!(
+                        "Not delivered: {}.\n",
+                        r.error.as_deref().unwrap_or("unknown error")
+                    )
+                }
             })
         }
     }

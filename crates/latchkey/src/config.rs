@@ -34,6 +34,8 @@ pub struct FileConfig {
     pub proxy_header: Option<String>,
     pub access_token_alg: Option<String>,
     pub synchronous_normal: Option<bool>,
+    /// `--metrics-open`.
+    pub metrics_open: Option<bool>,
     /// `[settings]`: defaults of the runtime settings by name, in seconds (or counts),
     /// e.g. `code_ttl = 120`. `--setting NAME=VALUE` wins per name.
     pub settings: Option<std::collections::BTreeMap<String, i64>>,

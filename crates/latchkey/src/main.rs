@@ -57,22 +57,35 @@ enum TokenCommand {
     Inspect(inspect::InspectArgs),
 }
 
-fn init_tracing() {
+fn init_tracing(format: serve::LogFormat) {
     // Warnings and errors only by default: stdout belongs to the command's output and
     // stderr to its messages. `RUST_LOG` widens it.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        serve::LogFormat::Text => builder.try_init(),
+        // One JSON object a line (`serve --log-format json`), for log shippers: the
+        // span fields (the request id) flattened beside the event's own.
+        serve::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .try_init(),
+    };
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     // Usage errors exit with 2 here, before anything is opened.
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(match &cli.command {
+        Command::Serve(args) => args.log_format.unwrap_or_default(),
+        _ => serve::LogFormat::Text,
+    });
     match cli.command {
         Command::Serve(args) => serve::run_serve(args).await,
         Command::Admin(args) => admin::run(args).await,

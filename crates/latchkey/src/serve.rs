@@ -130,9 +130,35 @@ pub struct ServeArgs {
     )]
     pub setting: Vec<String>,
 
+    /// Serve `GET /metrics` (Prometheus) on the admin listener without a credential;
+    /// without it a scrape needs an admin API key or admin token as Bearer
+    #[arg(
+        long,
+        env = "LATCHKEY_METRICS_OPEN",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new()
+    )]
+    pub metrics_open: Option<bool>,
+
+    /// Log format on stderr: text (default) or json (one JSON object a line, with
+    /// timestamp, level, target and fields)
+    #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_name = "FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+
     /// Print the effective configuration as JSON and exit
     #[arg(long)]
     pub check_config: bool,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// The effective `serve` configuration. Field names and types match
@@ -157,6 +183,7 @@ pub struct ServeSettings {
     pub proxy_header: String,
     pub access_token_alg: Alg,
     pub synchronous_normal: bool,
+    pub metrics_open: bool,
     /// The runtime settings' defaults given by `--setting` or `[settings]`, by name;
     /// every other setting keeps its built-in default.
     pub settings: BTreeMap<String, i64>,
@@ -308,6 +335,7 @@ impl ServeArgs {
                 .synchronous_normal
                 .or(file.synchronous_normal)
                 .unwrap_or(false),
+            metrics_open: self.metrics_open.or(file.metrics_open).unwrap_or(false),
             settings: resolve_setting_defaults(&self.setting, file)?,
         })
     }
@@ -365,6 +393,7 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
         admin_tls_cert: settings.admin_tls_cert,
         admin_tls_key: settings.admin_tls_key,
         admin_insecure_http: settings.admin_insecure_http,
+        metrics_open: settings.metrics_open,
     };
     match latchkey_server::serve_configured(cfg, defaults).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -109,5 +109,11 @@ export function tauriApi(): AdminApi {
     blockAdd: (req) => call('block_add', { req }),
     blockRemove: (req) => call('block_remove', { req }),
     securityProfileGet: (q) => call('security_profile_get', { q }),
+    webhooksList: () => call('webhooks_list'),
+    webhookCreate: (req) => call('webhook_create', { req }),
+    webhookGet: (id) => call('webhook_get', { id }),
+    webhookUpdate: (id, req) => call('webhook_update', { id, req }),
+    webhookDelete: (id) => call('webhook_delete', { id }),
+    webhookTest: (id) => call('webhook_test', { id }),
   };
 }

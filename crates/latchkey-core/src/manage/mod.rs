@@ -31,6 +31,7 @@ mod signing_keys;
 mod tests;
 mod users;
 mod validate;
+mod webhooks;
 
 pub use crate::error::{ManageError, ManageResult};
 pub use crate::limits::*;
@@ -45,6 +46,7 @@ pub use sessions::*;
 pub use settings::*;
 pub use users::*;
 pub use validate::*;
+pub use webhooks::*;
 
 use crate::clock::{Clock, Timestamp};
 use crate::crypto::{self, Kek};
@@ -133,6 +135,8 @@ pub struct Manager {
     /// The admin API's URL when this store has one (RFC 8707 resource indicator): never
     /// a target of token exchange.
     admin_api: Option<String>,
+    /// How `webhook_test` sends, and whether loopback targets are allowed.
+    webhook_sender: Option<Arc<dyn crate::webhook::WebhookSender>>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -161,7 +165,17 @@ impl Manager {
             policy,
             source_ip: None,
             admin_api: None,
+            webhook_sender: None,
         }
+    }
+
+    /// The same operations, sending webhook tests through `sender`.
+    pub fn with_webhook_sender(
+        mut self,
+        sender: Option<Arc<dyn crate::webhook::WebhookSender>>,
+    ) -> Self {
+        self.webhook_sender = sender;
+        self
     }
 
     /// The same operations, knowing the admin API's URL (policies may not target it).
@@ -231,5 +245,6 @@ impl crate::oauth::Provider {
             },
         )
         .with_admin_api(self.admin_api().map(str::to_string))
+        .with_webhook_sender(self.webhook_sender())
     }
 }

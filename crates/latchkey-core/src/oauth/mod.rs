@@ -136,17 +136,41 @@ pub struct Provider {
     /// client id → the grant types and scopes this process has seen it mint with, so
     /// only a first use becomes a signal (detection 7).
     uses_seen: std::sync::Mutex<HashMap<String, std::collections::HashSet<String>>>,
+    /// Told of every issuance (grant, client id) as it happens: the server's metrics.
+    issue_observer: std::sync::OnceLock<IssueObserver>,
+    /// Where webhook requests go out (the server's SSRF-checked client), set once.
+    webhook_sender: std::sync::OnceLock<Arc<dyn crate::webhook::WebhookSender>>,
 }
 
 /// Clients whose uses one process remembers; past it the memory starts afresh (a use
 /// seen again is then one more signal, which the store answers "not new").
 const USES_SEEN_MAX: usize = 10_000;
 
+/// Called with (grant type, client id) for every token response; must not block.
+pub type IssueObserver = Arc<dyn Fn(&'static str, &str) + Send + Sync>;
+
 /// Bound on remembered signatures; past it, expired entries go, then all.
 const VERIFIED_CACHE_MAX: usize = 100_000;
 
 impl Provider {
+    /// Sets how webhook requests are sent (once; later calls are ignored).
+    pub fn set_webhook_sender(&self, sender: Arc<dyn crate::webhook::WebhookSender>) {
+        let _ = self.webhook_sender.set(sender);
+    }
+
+    pub fn webhook_sender(&self) -> Option<Arc<dyn crate::webhook::WebhookSender>> {
+        self.webhook_sender.get().cloned()
+    }
+
+    /// Sets the observer told of every issuance (once; later calls are ignored).
+    pub fn set_issue_observer(&self, observer: IssueObserver) {
+        let _ = self.issue_observer.set(observer);
+    }
+
     fn count_issued(&self, grant: &'static str, client_id: &str) {
+        if let Some(o) = self.issue_observer.get() {
+            o(grant, client_id);
+        }
         let now = self.clock.now();
         let minute = now - now.rem_euclid(60);
         let mut map = self.issued.lock().unwrap_or_else(|e| e.into_inner());
@@ -207,6 +231,8 @@ impl Provider {
             admin_api: std::sync::OnceLock::new(),
             signals: RwLock::new(None),
             uses_seen: std::sync::Mutex::new(HashMap::new()),
+            issue_observer: std::sync::OnceLock::new(),
+            webhook_sender: std::sync::OnceLock::new(),
         }
     }
 

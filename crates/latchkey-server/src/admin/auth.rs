@@ -116,6 +116,50 @@ pub async fn require_admin(
     next.run(req).await
 }
 
+/// `GET /metrics` (Prometheus text exposition, issue 14): any admin credential, a
+/// read-only one included, unless the server runs with `--metrics-open`. Failed
+/// credentials are limited and counted as on the admin API.
+pub async fn metrics_get(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    if !st.metrics_open.load(std::sync::atomic::Ordering::Relaxed) {
+        let ip = st.client_ip(peer, req.headers()).to_string();
+        let key = format!("ip:{ip}");
+        if st.limits.admin_auth.blocked(&key).is_some() {
+            st.count_security_event(SecurityFamily::RateLimited, Some("admin"), &ip);
+            return ApiError(AdminError::new(
+                ErrorCode::RateLimited,
+                "too many failed authentications from this address; retry later",
+            ))
+            .into_response();
+        }
+        let Some(token) = bearer(&req) else {
+            return unauthorized("an admin API key or an admin access token is required");
+        };
+        if let Err(resp) = identify(&st, &token).await {
+            if resp.status() == axum::http::StatusCode::UNAUTHORIZED {
+                st.limits.admin_auth.fail(&key);
+                st.count_security_event(SecurityFamily::AdminAuthFailed, None, &ip);
+            }
+            return resp;
+        }
+    }
+    let body = crate::metrics::render(&st).await;
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 fn bearer(req: &Request) -> Option<String> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;

@@ -30,6 +30,7 @@ use std::sync::Arc;
 /// everything else behind [`auth::require_admin`].
 pub fn admin_router(st: Arc<AppState>) -> Router {
     routes::router(st)
+        .layer(axum::middleware::from_fn(crate::metrics::track_admin))
         // Admin bodies are small JSON documents; a client JWK Set is the largest.
         .layer(DefaultBodyLimit::max(256 * 1024))
 }

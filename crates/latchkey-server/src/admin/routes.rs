@@ -52,7 +52,9 @@ macro_rules! admin_routes {
 }
 
 pub(super) fn router(st: Arc<AppState>) -> Router {
-    let open: R = Router::new().route("/admin/v1/openapi.json", get(openapi_json));
+    let open: R = Router::new()
+        .route("/admin/v1/openapi.json", get(openapi_json))
+        .route("/metrics", get(super::auth::metrics_get));
     let guarded: R = Router::new();
     latchkey_api_types::for_each_admin_op!(admin_routes open, guarded);
     let guarded = guarded.route_layer(axum::middleware::from_fn_with_state(
@@ -509,4 +511,31 @@ async fn block_remove(
     c.backend.block_remove(req).await?;
     st.monitor.invalidate_blocks();
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn webhooks_list(Extension(c): C) -> ApiResult<Json<Vec<WebhookDto>>> {
+    Ok(Json(c.backend.webhooks_list().await?))
+}
+async fn webhook_create(
+    Extension(c): C,
+    Body(req): Body<WebhookCreateRequest>,
+) -> ApiResult<Response> {
+    Ok(created(c.backend.webhook_create(req).await?))
+}
+async fn webhook_get(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<WebhookDto>> {
+    Ok(Json(c.backend.webhook_get(&id).await?))
+}
+async fn webhook_update(
+    Extension(c): C,
+    Path(id): Path<String>,
+    Body(req): Body<WebhookUpdateRequest>,
+) -> ApiResult<Json<WebhookDto>> {
+    Ok(Json(c.backend.webhook_update(&id, req).await?))
+}
+async fn webhook_delete(Extension(c): C, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    c.backend.webhook_delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn webhook_test(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<WebhookTestDto>> {
+    Ok(Json(c.backend.webhook_test(&id).await?))
 }

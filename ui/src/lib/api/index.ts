@@ -101,6 +101,16 @@ export interface AdminApi {
   blockAdd(req: T.BlockAddRequest): Promise<T.BlockDto>;
   blockRemove(req: T.BlockRemoveRequest): Promise<void>;
   securityProfileGet(q: T.SecurityProfileQuery): Promise<T.SecurityProfileDto>;
+
+  /** Webhooks told of findings, with their delivery state. */
+  webhooksList(): Promise<T.WebhookDto[]>;
+  /** The answer's `secret` is shown once (SecretDialog) and never again. */
+  webhookCreate(req: T.WebhookCreateRequest): Promise<T.WebhookCreated>;
+  webhookGet(id: string): Promise<T.WebhookDto>;
+  webhookUpdate(id: string, req: T.WebhookUpdateRequest): Promise<T.WebhookDto>;
+  webhookDelete(id: string): Promise<void>;
+  /** Sends a signed test event now; what the endpoint answered. */
+  webhookTest(id: string): Promise<T.WebhookTestDto>;
 }
 
 // Every admin operation of the op table (operations.gen.ts) must be a method above:

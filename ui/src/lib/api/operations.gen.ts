@@ -59,6 +59,12 @@ export type AdminOpName =
   | 'block_add'
   | 'block_remove'
   | 'security_profile_get'
+  | 'webhooks_list'
+  | 'webhook_create'
+  | 'webhook_get'
+  | 'webhook_update'
+  | 'webhook_delete'
+  | 'webhook_test'
 ;
 
 export interface AdminOp {
@@ -123,4 +129,10 @@ export const ADMIN_OPS: readonly AdminOp[] = [
   { name: 'block_add', method: 'POST', path: '/admin/v1/blocks', access: 'write' },
   { name: 'block_remove', method: 'POST', path: '/admin/v1/blocks/remove', access: 'write' },
   { name: 'security_profile_get', method: 'GET', path: '/admin/v1/security/profile', access: 'read' },
+  { name: 'webhooks_list', method: 'GET', path: '/admin/v1/webhooks', access: 'read' },
+  { name: 'webhook_create', method: 'POST', path: '/admin/v1/webhooks', access: 'write' },
+  { name: 'webhook_get', method: 'GET', path: '/admin/v1/webhooks/{id}', access: 'read' },
+  { name: 'webhook_update', method: 'PATCH', path: '/admin/v1/webhooks/{id}', access: 'write' },
+  { name: 'webhook_delete', method: 'DELETE', path: '/admin/v1/webhooks/{id}', access: 'write' },
+  { name: 'webhook_test', method: 'POST', path: '/admin/v1/webhooks/{id}/test', access: 'write' },
 ];

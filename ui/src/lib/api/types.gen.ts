@@ -70,7 +70,7 @@ export interface ApiKeyDto {
  * a detail (the endpoint, the error), and are not listed here: their event kind
  * comes from the flag.
  */
-export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'user.update' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'exchange_policy.create' | 'exchange_policy.update' | 'exchange_policy.delete' | 'finding.ack' | 'block.add' | 'block.remove' | 'key.schedule' | 'token.revoke' | 'token.exchange' | 'token.exchange_refused';
+export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'user.update' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'exchange_policy.create' | 'exchange_policy.update' | 'exchange_policy.delete' | 'finding.ack' | 'block.add' | 'block.remove' | 'webhook.create' | 'webhook.update' | 'webhook.delete' | 'key.schedule' | 'token.revoke' | 'token.exchange' | 'token.exchange_refused' | 'webhook.test';
 
 export interface AuditEventDto {
   /** e.g. `client.create`, `session.revoke`, `security.refresh_token.reuse_detected`. */
@@ -1238,6 +1238,90 @@ export interface UserUpdateRequest {
   name?: string | null;
 }
 
+/** `POST /admin/v1/webhooks`. */
+export interface WebhookCreateRequest {
+  /** Absent: enabled. */
+  enabled?: boolean | null;
+  name?: string;
+  /** Rule ids (`brute_force`, `spray`, …); empty or absent: every rule. */
+  rules?: string[];
+  /** `low` | `medium` | `high` | `critical`; empty or absent: every severity. */
+  severities?: string[];
+  url?: string;
+}
+
+/** The answer to registering a webhook: its signing secret, shown this once. */
+export interface WebhookCreated {
+  /** Failed attempts since the last success. */
+  consecutive_failures: number;
+  created_at: number;
+  created_by: string;
+  enabled: boolean;
+  id: string;
+  last_failure_at?: number | null;
+  /** Why the last attempt failed (the endpoint's status, or the connection error). */
+  last_failure_reason?: string | null;
+  last_success_at?: number | null;
+  name: string;
+  /** Deliveries waiting (a failing endpoint holds its queue, in order). */
+  pending: number;
+  /** The rule ids it is sent; empty: every rule. */
+  rules: string[];
+  /**
+   * `whsec_…`: the HMAC key of the `webhook-signature` header (Standard Webhooks).
+   * Never shown again.
+   */
+  secret: string;
+  /** The severities it is sent; empty: every severity. */
+  severities: string[];
+  updated_at: number;
+  /** `https://…` (`http://` only to loopback on a development server). */
+  url: string;
+}
+
+/** An endpoint told of findings, with the state of its deliveries (never its secret). */
+export interface WebhookDto {
+  /** Failed attempts since the last success. */
+  consecutive_failures: number;
+  created_at: number;
+  created_by: string;
+  enabled: boolean;
+  id: string;
+  last_failure_at?: number | null;
+  /** Why the last attempt failed (the endpoint's status, or the connection error). */
+  last_failure_reason?: string | null;
+  last_success_at?: number | null;
+  name: string;
+  /** Deliveries waiting (a failing endpoint holds its queue, in order). */
+  pending: number;
+  /** The rule ids it is sent; empty: every rule. */
+  rules: string[];
+  /** The severities it is sent; empty: every severity. */
+  severities: string[];
+  updated_at: number;
+  /** `https://…` (`http://` only to loopback on a development server). */
+  url: string;
+}
+
+/** What a signed test event met at the endpoint. */
+export interface WebhookTestDto {
+  /** The endpoint answered 2xx. */
+  delivered: boolean;
+  /** Why it was not delivered. */
+  error?: string | null;
+  /** Its status, when it answered. */
+  status?: number | null;
+}
+
+/** `PATCH /admin/v1/webhooks/{id}`: each present field replaces the webhook's. */
+export interface WebhookUpdateRequest {
+  enabled?: boolean | null;
+  name?: string | null;
+  rules?: string[] | null;
+  severities?: string[] | null;
+  url?: string | null;
+}
+
 /** Which live event each audit action is (`AuditAction::event_kind`). */
 export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {
   'client.create': 'client_changed',
@@ -1275,4 +1359,8 @@ export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {
   'finding.ack': 'changed',
   'block.add': 'changed',
   'block.remove': 'changed',
+  'webhook.create': 'changed',
+  'webhook.update': 'changed',
+  'webhook.delete': 'changed',
+  'webhook.test': 'changed',
 };
