@@ -673,12 +673,17 @@ async fn duplicated_empty_or_conflicting_parameters_are_refused() {
     ))
     .await;
     assert_oauth_error(&dup, 400, "invalid_request");
-    let dup_aud = raw(format!(
-        "{base}&subject_token={}&audience=billing",
-        enc(&subject)
+    // A single-valued parameter twice (audience and resource may repeat: RFC 8707 §2).
+    let dup_type = raw(format!(
+        "{base}&subject_token={}&subject_token_type={}",
+        enc(&subject),
+        enc(IDT)
     ))
     .await;
-    assert_oauth_error(&dup_aud, 400, "invalid_request");
+    assert_oauth_error(&dup_type, 400, "invalid_request");
+    // A repeated audience with an empty value is refused, not skipped.
+    let empty_aud = raw(format!("{base}&subject_token={}&audience=", enc(&subject))).await;
+    assert_oauth_error(&empty_aud, 400, "invalid_request");
     // Empty and missing subject tokens.
     assert_oauth_error(
         &raw(format!("{base}&subject_token=")).await,
@@ -1041,4 +1046,149 @@ async fn a_resource_indicator_sets_the_audience_of_the_other_grants() {
         .await
         .unwrap();
     assert_eq!(r.status, 401);
+}
+
+/// RFC 8707 §2 / RFC 8693 §2.1: several `audience` (or `resource`) values give one
+/// token for all of them (`aud` an array), only if the one policy that matches allows
+/// every one; a single unknown one refuses the whole request, and `resource` with
+/// `audience` must name the same set.
+#[tokio::test]
+async fn several_audiences_give_one_multi_audience_token_only_if_the_policy_allows_each() {
+    let t = tx().await;
+    let subject = subject(&t).await;
+    let two = [
+        ("subject_token", subject.as_str()),
+        ("subject_token_type", AT),
+        ("audience", TARGET),
+        ("audience", "billing"),
+        ("scope", "billing:read"),
+    ];
+    let r = exchange(&t, &t.orders, &two).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let c = claims_of(&r.must("access_token"));
+    assert_eq!(c["aud"], json!([TARGET, "billing"]));
+    assert_eq!(c["scope"], json!("billing:read"));
+    // One of them outside the policy: nothing is issued, not a token for the rest.
+    let r = exchange(
+        &t,
+        &t.orders,
+        &[
+            ("subject_token", subject.as_str()),
+            ("subject_token_type", AT),
+            ("audience", TARGET),
+            ("audience", "https://other.example/api"),
+        ],
+    )
+    .await;
+    assert_oauth_error(&r, 400, "invalid_target");
+    // resource and audience together: the same set passes, a different one does not.
+    let r = exchange(
+        &t,
+        &t.orders,
+        &[
+            ("subject_token", subject.as_str()),
+            ("subject_token_type", AT),
+            ("resource", TARGET),
+            ("audience", TARGET),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = exchange(
+        &t,
+        &t.orders,
+        &[
+            ("subject_token", subject.as_str()),
+            ("subject_token_type", AT),
+            ("resource", TARGET),
+            ("audience", TARGET),
+            ("audience", "billing"),
+        ],
+    )
+    .await;
+    assert_oauth_error(&r, 400, "invalid_request");
+    // An audience holding a space would read as two: refused.
+    let r = exchange(
+        &t,
+        &t.orders,
+        &[
+            ("subject_token", subject.as_str()),
+            ("subject_token_type", AT),
+            ("audience", "billing other"),
+        ],
+    )
+    .await;
+    assert_oauth_error(&r, 400, "invalid_request");
+    // The audit says what was granted, as the token's aud does.
+    let granted = exchange_events(&t.h, "token.exchange").await;
+    assert!(
+        granted
+            .iter()
+            .any(|e| e["audience_granted"] == json!([TARGET, "billing"])),
+        "{granted:?}"
+    );
+}
+
+/// RFC 8707 §2 for the other grants: several resources give one token naming them all,
+/// each must be known to the server, and the admin API shares a token with nobody.
+#[tokio::test]
+async fn several_resources_at_the_token_endpoint_each_checked_and_the_admin_api_alone() {
+    let t = tx().await;
+    let r = token(
+        &t.h,
+        &t.orders,
+        &[
+            ("grant_type", "client_credentials"),
+            ("resource", TARGET),
+            ("resource", "https://billing.example/api/"),
+            ("audience", TARGET),
+        ],
+    )
+    .await
+    .unwrap();
+    // The same resource twice (trailing slash) is one audience; audience agrees.
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(claims_of(&r.must("access_token"))["aud"], json!(TARGET));
+    let r = token(
+        &t.h,
+        &t.orders,
+        &[
+            ("grant_type", "client_credentials"),
+            ("audience", TARGET),
+            ("audience", t.orders.id.as_str()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        claims_of(&r.must("access_token"))["aud"],
+        json!([TARGET, t.orders.id])
+    );
+    let r = token(
+        &t.h,
+        &t.orders,
+        &[
+            ("grant_type", "client_credentials"),
+            ("resource", TARGET),
+            ("resource", "https://unknown.example/"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_oauth_error(&r, 400, "invalid_target");
+    if let Some(api) = t.h.provider.admin_api().map(str::to_string) {
+        let r = token(
+            &t.h,
+            &t.orders,
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", api.as_str()),
+                ("resource", TARGET),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_oauth_error(&r, 400, "invalid_target");
+    }
 }
