@@ -1192,3 +1192,92 @@ async fn several_resources_at_the_token_endpoint_each_checked_and_the_admin_api_
         assert_oauth_error(&r, 400, "invalid_target");
     }
 }
+
+/// A client-credentials subject belongs to no session, and the exchanged token's own
+/// `client_id` is the requester's: revoking the subject client's tokens (its watermark),
+/// disabling it or deleting it must still reach every token exchanged from its tokens,
+/// down the chain (issue 13: "exchanged tokens die with what they came from").
+#[tokio::test]
+async fn a_client_credentials_subject_s_client_revoked_disabled_or_deleted_takes_its_exchanged_tokens_along(
+) {
+    let t = tx().await;
+    // Three service clients whose own tokens `orders` may trade (they are not in its aud).
+    let mut services = Vec::new();
+    for _ in 0..3 {
+        services.push(
+            t.h.confidential(&[GrantType::ClientCredentials], "", &["billing:read"])
+                .await
+                .expect("service"),
+        );
+    }
+    t.h.provider
+        .manager()
+        .exchange_policy_create(
+            "test",
+            NewExchangePolicy {
+                requester_client_id: t.orders.id.clone(),
+                subject_client_ids: services.iter().map(|s| s.id.clone()).collect(),
+                requester_must_be_in_subject_aud: Some(false),
+                targets: vec![TARGET.into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("policy");
+    let chain = |svc: usize| {
+        let t = &t;
+        let svc = &services[svc];
+        async move {
+            let subject = client_credentials(t, svc).await;
+            let child = exchange_for(t, &t.orders, &subject, &[]).await;
+            assert_eq!(child.status, 200, "{}", child.text);
+            let child = child.must("access_token");
+            let grandchild = exchange_for(t, &t.orders, &child, &[])
+                .await
+                .must("access_token");
+            for tok in [&child, &grandchild] {
+                assert_eq!(
+                    t.h.introspect(&t.orders, tok).await.unwrap()["active"],
+                    json!(true)
+                );
+            }
+            [child, grandchild]
+        }
+    };
+    let dead = |toks: [String; 2], how: &'static str| {
+        let t = &t;
+        async move {
+            for tok in &toks {
+                assert_eq!(
+                    t.h.introspect(&t.orders, tok).await.unwrap(),
+                    json!({"active": false}),
+                    "{how}"
+                );
+            }
+        }
+    };
+    let m = t.h.provider.manager();
+    let revoked = chain(0).await;
+    let disabled = chain(1).await;
+    let deleted = chain(2).await;
+    // The requester's own tokens and an unrelated chain stay alive throughout.
+    let unrelated = exchange_for(&t, &t.orders, &client_credentials(&t, &t.orders).await, &[])
+        .await
+        .must("access_token");
+    m.sessions_revoke_client("test", &services[0].id)
+        .await
+        .expect("revoke");
+    dead(revoked, "watermark").await;
+    m.client_set_disabled("test", &services[1].id, true)
+        .await
+        .expect("disable");
+    dead(disabled, "disabled").await;
+    m.client_delete("test", &services[2].id)
+        .await
+        .expect("delete");
+    dead(deleted, "deleted").await;
+    assert_eq!(
+        t.h.introspect(&t.orders, &unrelated).await.unwrap()["active"],
+        json!(true)
+    );
+}
