@@ -55,10 +55,8 @@ pub fn parse_targets(resource: Option<&str>, audience: Option<&str>) -> OAuthRes
     }
     let covered =
         |from: &[&str], to: &[&str]| from.iter().all(|a| to.iter().any(|b| same_resource(a, b)));
-    if !resources.is_empty()
-        && !audiences.is_empty()
-        && !(covered(&resources, &audiences) && covered(&audiences, &resources))
-    {
+    let agree = covered(&resources, &audiences) && covered(&audiences, &resources);
+    if !resources.is_empty() && !audiences.is_empty() && !agree {
         return Err(OAuthError::invalid_request(
             "resource and audience name different targets",
         ));
