@@ -673,12 +673,17 @@ async fn duplicated_empty_or_conflicting_parameters_are_refused() {
     ))
     .await;
     assert_oauth_error(&dup, 400, "invalid_request");
-    let dup_aud = raw(format!(
-        "{base}&subject_token={}&audience=billing",
-        enc(&subject)
+    // A single-valued parameter twice (audience and resource may repeat: RFC 8707 §2).
+    let dup_type = raw(format!(
+        "{base}&subject_token={}&subject_token_type={}",
+        enc(&subject),
+        enc(IDT)
     ))
     .await;
-    assert_oauth_error(&dup_aud, 400, "invalid_request");
+    assert_oauth_error(&dup_type, 400, "invalid_request");
+    // A repeated audience with an empty value is refused, not skipped.
+    let empty_aud = raw(format!("{base}&subject_token={}&audience=", enc(&subject))).await;
+    assert_oauth_error(&empty_aud, 400, "invalid_request");
     // Empty and missing subject tokens.
     assert_oauth_error(
         &raw(format!("{base}&subject_token=")).await,
@@ -1041,4 +1046,238 @@ async fn a_resource_indicator_sets_the_audience_of_the_other_grants() {
         .await
         .unwrap();
     assert_eq!(r.status, 401);
+}
+
+/// RFC 8707 §2 / RFC 8693 §2.1: several `audience` (or `resource`) values give one
+/// token for all of them (`aud` an array), only if the one policy that matches allows
+/// every one; a single unknown one refuses the whole request, and `resource` with
+/// `audience` must name the same set.
+#[tokio::test]
+async fn several_audiences_give_one_multi_audience_token_only_if_the_policy_allows_each() {
+    let t = tx().await;
+    let subject = subject(&t).await;
+    let two = [
+        ("subject_token", subject.as_str()),
+        ("subject_token_type", AT),
+        ("audience", TARGET),
+        ("audience", "billing"),
+        ("scope", "billing:read"),
+    ];
+    let r = exchange(&t, &t.orders, &two).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let c = claims_of(&r.must("access_token"));
+    assert_eq!(c["aud"], json!([TARGET, "billing"]));
+    assert_eq!(c["scope"], json!("billing:read"));
+    // One of them outside the policy: nothing is issued, not a token for the rest.
+    let r = exchange(
+        &t,
+        &t.orders,
+        &[
+            ("subject_token", subject.as_str()),
+            ("subject_token_type", AT),
+            ("audience", TARGET),
+            ("audience", "https://other.example/api"),
+        ],
+    )
+    .await;
+    assert_oauth_error(&r, 400, "invalid_target");
+    // resource and audience together: the same set passes, a different one does not.
+    let r = exchange(
+        &t,
+        &t.orders,
+        &[
+            ("subject_token", subject.as_str()),
+            ("subject_token_type", AT),
+            ("resource", TARGET),
+            ("audience", TARGET),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = exchange(
+        &t,
+        &t.orders,
+        &[
+            ("subject_token", subject.as_str()),
+            ("subject_token_type", AT),
+            ("resource", TARGET),
+            ("audience", TARGET),
+            ("audience", "billing"),
+        ],
+    )
+    .await;
+    assert_oauth_error(&r, 400, "invalid_request");
+    // An audience holding a space would read as two: refused.
+    let r = exchange(
+        &t,
+        &t.orders,
+        &[
+            ("subject_token", subject.as_str()),
+            ("subject_token_type", AT),
+            ("audience", "billing other"),
+        ],
+    )
+    .await;
+    assert_oauth_error(&r, 400, "invalid_request");
+    // The audit says what was granted, as the token's aud does.
+    let granted = exchange_events(&t.h, "token.exchange").await;
+    assert!(
+        granted
+            .iter()
+            .any(|e| e["audience_granted"] == json!([TARGET, "billing"])),
+        "{granted:?}"
+    );
+}
+
+/// RFC 8707 §2 for the other grants: several resources give one token naming them all,
+/// each must be known to the server, and the admin API shares a token with nobody.
+#[tokio::test]
+async fn several_resources_at_the_token_endpoint_each_checked_and_the_admin_api_alone() {
+    let t = tx().await;
+    let r = token(
+        &t.h,
+        &t.orders,
+        &[
+            ("grant_type", "client_credentials"),
+            ("resource", TARGET),
+            ("resource", "https://billing.example/api/"),
+            ("audience", TARGET),
+        ],
+    )
+    .await
+    .unwrap();
+    // The same resource twice (trailing slash) is one audience; audience agrees.
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(claims_of(&r.must("access_token"))["aud"], json!(TARGET));
+    let r = token(
+        &t.h,
+        &t.orders,
+        &[
+            ("grant_type", "client_credentials"),
+            ("audience", TARGET),
+            ("audience", t.orders.id.as_str()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        claims_of(&r.must("access_token"))["aud"],
+        json!([TARGET, t.orders.id])
+    );
+    let r = token(
+        &t.h,
+        &t.orders,
+        &[
+            ("grant_type", "client_credentials"),
+            ("resource", TARGET),
+            ("resource", "https://unknown.example/"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_oauth_error(&r, 400, "invalid_target");
+    if let Some(api) = t.h.provider.admin_api().map(str::to_string) {
+        let r = token(
+            &t.h,
+            &t.orders,
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", api.as_str()),
+                ("resource", TARGET),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_oauth_error(&r, 400, "invalid_target");
+    }
+}
+
+/// A client-credentials subject belongs to no session, and the exchanged token's own
+/// `client_id` is the requester's: revoking the subject client's tokens (its watermark),
+/// disabling it or deleting it must still reach every token exchanged from its tokens,
+/// down the chain (issue 13: "exchanged tokens die with what they came from").
+#[tokio::test]
+async fn a_client_credentials_subject_s_client_revoked_disabled_or_deleted_takes_its_exchanged_tokens_along(
+) {
+    let t = tx().await;
+    // Three service clients whose own tokens `orders` may trade (they are not in its aud).
+    let mut services = Vec::new();
+    for _ in 0..3 {
+        services.push(
+            t.h.confidential(&[GrantType::ClientCredentials], "", &["billing:read"])
+                .await
+                .expect("service"),
+        );
+    }
+    t.h.provider
+        .manager()
+        .exchange_policy_create(
+            "test",
+            NewExchangePolicy {
+                requester_client_id: t.orders.id.clone(),
+                subject_client_ids: services.iter().map(|s| s.id.clone()).collect(),
+                requester_must_be_in_subject_aud: Some(false),
+                targets: vec![TARGET.into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("policy");
+    let chain = |svc: usize| {
+        let t = &t;
+        let svc = &services[svc];
+        async move {
+            let subject = client_credentials(t, svc).await;
+            let child = exchange_for(t, &t.orders, &subject, &[]).await;
+            assert_eq!(child.status, 200, "{}", child.text);
+            let child = child.must("access_token");
+            let grandchild = exchange_for(t, &t.orders, &child, &[])
+                .await
+                .must("access_token");
+            for tok in [&child, &grandchild] {
+                assert_eq!(
+                    t.h.introspect(&t.orders, tok).await.unwrap()["active"],
+                    json!(true)
+                );
+            }
+            [child, grandchild]
+        }
+    };
+    let dead = |toks: [String; 2], how: &'static str| {
+        let t = &t;
+        async move {
+            for tok in &toks {
+                assert_eq!(
+                    t.h.introspect(&t.orders, tok).await.unwrap(),
+                    json!({"active": false}),
+                    "{how}"
+                );
+            }
+        }
+    };
+    let m = t.h.provider.manager();
+    let revoked = chain(0).await;
+    let disabled = chain(1).await;
+    let deleted = chain(2).await;
+    // The requester's own tokens and an unrelated chain stay alive throughout.
+    let unrelated = exchange_for(&t, &t.orders, &client_credentials(&t, &t.orders).await, &[])
+        .await
+        .must("access_token");
+    m.sessions_revoke_client("test", &services[0].id)
+        .await
+        .expect("revoke");
+    dead(revoked, "watermark").await;
+    m.client_set_disabled("test", &services[1].id, true)
+        .await
+        .expect("disable");
+    dead(disabled, "disabled").await;
+    m.client_delete("test", &services[2].id)
+        .await
+        .expect("delete");
+    dead(deleted, "deleted").await;
+    assert_eq!(
+        t.h.introspect(&t.orders, &unrelated).await.unwrap()["active"],
+        json!(true)
+    );
 }

@@ -765,7 +765,8 @@ pub(crate) fn exchange_explain_dto(ev: &Evaluation) -> ExchangeExplainDto {
                 .to_string(),
             );
             dto.expires_in = Some(p.expires_in);
-            dto.audience = Some(p.audience.clone());
+            // Several audiences as the form carries them, space-separated.
+            dto.audience = Some(p.audience.join(" "));
             dto.scopes = p.scopes.clone();
             dto.claims = Some(p.claims.clone());
         }

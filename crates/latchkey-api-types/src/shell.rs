@@ -336,6 +336,25 @@ pub struct ServerAnswer {
     pub token_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactive_reason: Option<InactiveReason>,
+    /// RFC 8693 lineage: the tokens this one was exchanged from, nearest first (empty for
+    /// a token no exchange issued).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exchanged_from: Vec<ExchangeStep>,
+}
+
+/// One step of a token's exchange lineage: the token that step issued, the token it was
+/// exchanged from, who asked and which policy allowed it. Identifiers only, no token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ExchangeStep {
+    pub jti: String,
+    #[serde(default)]
+    pub parent_jti: Option<String>,
+    pub policy_id: String,
+    pub requester_client_id: String,
+    pub subject_client_id: String,
+    /// `access_token` or `id_token`.
+    pub issued_token_type: String,
+    pub issued_at: i64,
 }
 
 /// The inspector's one verdict, combining the offline checks with the server's answer.

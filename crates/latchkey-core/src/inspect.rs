@@ -100,6 +100,10 @@ pub fn server_answer(introspection: &Value) -> ServerAnswer {
         inactive_reason: introspection
             .get("inactive_reason")
             .and_then(|r| serde_json::from_value(r.clone()).ok()),
+        exchanged_from: introspection
+            .get("exchanged_from")
+            .and_then(|r| serde_json::from_value(r.clone()).ok())
+            .unwrap_or_default(),
     }
 }
 
@@ -558,6 +562,31 @@ mod tests {
         assert_eq!(i.outcome, Outcome::Undetermined);
     }
 
+    #[test]
+    fn the_server_answer_carries_the_exchange_lineage_nearest_first() {
+        let a = server_answer(&serde_json::json!({
+            "active": true,
+            "token_type": "Bearer",
+            "exchanged_from": [
+                {"jti": "child", "parent_jti": "parent", "policy_id": "p1",
+                 "requester_client_id": "orders", "subject_client_id": "web",
+                 "issued_token_type": "access_token", "issued_at": 10},
+                {"jti": "parent", "parent_jti": null, "policy_id": "p0",
+                 "requester_client_id": "web", "subject_client_id": "web",
+                 "issued_token_type": "access_token", "issued_at": 5}
+            ]
+        }));
+        let parents: Vec<_> = a
+            .exchanged_from
+            .iter()
+            .map(|s| s.parent_jti.as_deref())
+            .collect();
+        assert_eq!(parents, vec![Some("parent"), None]);
+        assert!(server_answer(&serde_json::json!({"active": true}))
+            .exchanged_from
+            .is_empty());
+    }
+
     fn answer(active: bool, reason: Option<(InactiveCode, &str)>) -> ServerAnswer {
         ServerAnswer {
             active,
@@ -568,6 +597,7 @@ mod tests {
                 at: Some(1_765_119_600),
                 by: Some("local-admin".into()),
             }),
+            exchanged_from: Vec::new(),
         }
     }
 
@@ -734,6 +764,7 @@ mod tests {
                 active: true,
                 token_type: Some("refresh_token".into()),
                 inactive_reason: None,
+                exchanged_from: Vec::new(),
             }),
             0,
             0,

@@ -80,12 +80,26 @@ pub struct AuthRequest {
 /// the node that runs the cluster-wide jobs. Each backend answers these its own way.
 #[async_trait::async_trait]
 pub trait Coordination: Send + Sync {
-    /// A cheap value that changes whenever the stored data may have changed, from this
-    /// process or any other. Engines cache reads against it (a read is reused only while
-    /// the marker is unchanged, and never longer than a second). `None`: no such value,
-    /// nothing is cached.
+    /// A cheap value (no I/O) that changes whenever the stored data may have changed,
+    /// from this process or any other. It may move on every commit (SQLite) or only on
+    /// the changes the read caches depend on (PostgreSQL's `publish` writes); pollers of
+    /// append-only data (the audit stream) therefore still poll now and then when it
+    /// stands still. `None`: no such value.
     fn change_marker(&self) -> Option<u64> {
         None
+    }
+
+    /// What the engine's read caches are checked against (a read is reused only while
+    /// this is unchanged, and never longer than a second): it must move, in this
+    /// process at once and in the others on their next look, with every commit that
+    /// changes what they hold — clients, secrets, scopes, users, keys, sessions,
+    /// revocations, settings, API keys, exchange policies (the store's `publish`
+    /// writes) — and should not move for a grant's bookkeeping (access-token records,
+    /// exchange lineage, audit rows), which would empty the caches on every token a
+    /// writing grant issues. May read one row. `None`: nothing is cached. By default
+    /// the change marker, which moves at least as often.
+    async fn cache_marker(&self) -> Option<u64> {
+        self.change_marker()
     }
 
     /// Whether this process should run the cluster-wide jobs (scheduled key rotation,

@@ -77,6 +77,13 @@ fn client_form(
             "a parameter is repeated",
         )));
     }
+    // RFC 8707 §2: a resource value must be an absolute URI (never empty, never with a
+    // space); an audience value the same, as the form hands several on space-separated.
+    if !params.malformed.is_empty() {
+        return Err(malformed(&OAuthError::invalid_request(
+            "a resource or audience value is empty or contains whitespace",
+        )));
+    }
     let basic = basic_auth(headers).map_err(|e| malformed(&e))?;
     Ok((
         params,

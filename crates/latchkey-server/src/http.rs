@@ -11,18 +11,44 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+/// The parameters RFC 8707 §2 (`resource`) and RFC 8693 §2.1 (`audience`) let a
+/// request repeat: one token for several targets.
+pub const REPEATABLE: [&str; 2] = ["resource", "audience"];
+
 /// Parameters of a form or query string, with the names that appeared more than once
 /// (RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once").
+/// A repeatable parameter ([`REPEATABLE`]) is handed on as one value, its occurrences
+/// space-separated as the core reads them (`oauth::resource::target_values`); one of
+/// its values that is empty or holds whitespace would blur that, so it is named in
+/// `malformed` and the request refused.
 #[derive(Debug, Default, Clone)]
 pub struct Params {
     pub map: HashMap<String, String>,
     pub duplicated: Vec<String>,
+    pub malformed: Vec<String>,
 }
 
 impl Params {
     pub fn parse(bytes: &[u8]) -> Self {
         let mut p = Params::default();
         for (k, v) in form_urlencoded::parse(bytes) {
+            if REPEATABLE.contains(&k.as_ref()) {
+                if (v.is_empty() || v.contains(char::is_whitespace))
+                    && !p.malformed.iter().any(|m| m == k.as_ref())
+                {
+                    p.malformed.push(k.to_string());
+                }
+                match p.map.get_mut(k.as_ref()) {
+                    Some(joined) => {
+                        joined.push(' ');
+                        joined.push_str(&v);
+                    }
+                    None => {
+                        p.map.insert(k.into_owned(), v.into_owned());
+                    }
+                }
+                continue;
+            }
             if p.map.contains_key(k.as_ref()) {
                 if !p.duplicated.iter().any(|d| d == k.as_ref()) {
                     p.duplicated.push(k.to_string());
@@ -32,6 +58,16 @@ impl Params {
             }
         }
         p
+    }
+
+    /// The names refused as a whole: repeated single-valued ones, then malformed
+    /// repeatable ones.
+    pub fn refused(&self) -> Vec<String> {
+        self.duplicated
+            .iter()
+            .chain(&self.malformed)
+            .cloned()
+            .collect()
     }
 
     pub fn get(&self, k: &str) -> Option<&str> {
@@ -328,6 +364,25 @@ mod tests {
             h.insert(*k, HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn resource_and_audience_may_repeat_other_parameters_may_not_and_a_spaced_value_is_malformed() {
+        let p = Params::parse(
+            b"resource=https%3A%2F%2Fa.example&resource=https%3A%2F%2Fb.example&scope=x&scope=y",
+        );
+        assert_eq!(
+            p.get("resource"),
+            Some("https://a.example https://b.example")
+        );
+        assert_eq!(p.duplicated, vec!["scope".to_string()]);
+        assert!(p.malformed.is_empty());
+        // A space inside one value would split it in two: refused, as is an empty one.
+        let p = Params::parse(b"audience=a+b");
+        assert_eq!(p.malformed, vec!["audience".to_string()]);
+        let p = Params::parse(b"audience=a&audience=");
+        assert_eq!(p.malformed, vec!["audience".to_string()]);
+        assert_eq!(p.refused(), vec!["audience".to_string()]);
     }
 
     const XFF: ProxyHeader = ProxyHeader::XForwardedFor;

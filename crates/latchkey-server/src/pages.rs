@@ -141,7 +141,7 @@ pub async fn authorize(
     };
     let (req, client) = match st
         .provider
-        .authorize_validate(&params.map, &params.duplicated)
+        .authorize_validate(&params.map, &params.refused())
         .await
     {
         Ok(x) => x,

@@ -68,9 +68,11 @@ pub trait Dialect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Write {
     pub op: &'static str,
-    /// Changes clients, secrets, scopes, users, keys, revocations, API keys or
-    /// settings: PostgreSQL bumps the generation row and notifies the other nodes in
-    /// the same transaction. (SQLite's marker moves on every commit anyway.)
+    /// Changes clients, secrets, scopes, users, keys, revocations, API keys, settings
+    /// or exchange policies (what the engine's read caches hold): both backends bump the
+    /// `cache_generation` row in the same transaction (PostgreSQL also notifies the
+    /// other nodes), which moves `Coordination::cache_marker`. A write without it (a
+    /// grant's records, an audit row) leaves the caches alone.
     pub publish: bool,
     /// A grant or revocation PostgreSQL retries on SQLSTATE 40001/40P01.
     pub retry: bool,

@@ -554,6 +554,9 @@ macro_rules! sql_store {
                 .await
                 .map_err(db(OP))?;
                 affected(done.rows_affected())?;
+                if client.disabled {
+                    revoke_exchanged_from_client(conn, OP, &client.id).await?;
+                }
                 insert_audit(conn, OP, audit).await?;
                 commit(())
             }
@@ -564,6 +567,7 @@ macro_rules! sql_store {
                 audit: &NewAuditEvent,
             ) -> Done<()> {
                 const OP: &str = "client_delete";
+                revoke_exchanged_from_client(conn, OP, id).await?;
                 // Its exchange policies go too: a client registered later under the
                 // same id must not inherit the permission to exchange.
                 sqlx::query("DELETE FROM exchange_policies WHERE requester_client_id = $1")
@@ -1246,6 +1250,7 @@ macro_rules! sql_store {
                 .await
                 .map_err(db(OP))?;
                 affected(moved.rows_affected())?;
+                revoke_exchanged_from_client(conn, OP, client_id).await?;
                 let filter = SessionFilter {
                     client_id: Some(client_id.to_string()),
                     ..SessionFilter::default()
@@ -1326,6 +1331,35 @@ macro_rules! sql_store {
                 .await
                 .map_err(db("access_token_revoke"))?;
                 commit(())
+            }
+
+            /// RFC 8693 lineage for a client's watermark, disable or deletion: every token
+            /// exchanged from one of its tokens (lineage rows naming it as the subject's
+            /// client), and every token exchanged from those, is denylisted in the same
+            /// transaction. A client-credentials subject has no session whose revocation
+            /// would reach them, and their own `client_id` is the requester's, so without
+            /// this they would outlive the client's revocation. Deliberately one-way: a
+            /// client enabled again does not revive them.
+            async fn revoke_exchanged_from_client(
+                conn: &mut Conn,
+                op: &'static str,
+                client_id: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "WITH RECURSIVE descendants (jti, expires_at) AS ( \
+                       SELECT jti, expires_at FROM token_exchanges WHERE subject_client_id = $1 \
+                       UNION \
+                       SELECT t.jti, t.expires_at FROM token_exchanges t \
+                       JOIN descendants d ON t.parent_jti = d.jti) \
+                     INSERT INTO revoked_jtis (jti, expires_at) \
+                     SELECT jti, expires_at FROM descendants WHERE 1 = 1 \
+                     ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(client_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(op))?;
+                Ok(())
             }
 
             // --- token exchange (RFC 8693) -------------------------------------------

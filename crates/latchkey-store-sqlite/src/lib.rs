@@ -105,6 +105,14 @@ pub struct SqliteStore {
     files: Arc<[PathBuf; 2]>,
     /// Bumped after every commit of this process.
     generation: Arc<AtomicU64>,
+    /// Bumped after every commit of this process that changed what the read caches hold
+    /// (a `publish` write, which also bumps the `cache_generation` row in its
+    /// transaction). Part of [`Self::cache_marker`], so this process's own changes show
+    /// at once even when the files' mtime is too coarse to tell two commits apart.
+    published: Arc<AtomicU64>,
+    /// The last look at the `cache_generation` row: (the files' marker it was read
+    /// under, the row's value). Reused while the files are unchanged.
+    seen_generation: Arc<Mutex<Option<(u64, i64)>>>,
     /// [`SqliteOptions::marker_window`] in milliseconds; 0 = look every time.
     marker_window_ms: i64,
     /// The last look at the files: (clock milliseconds before the look, what it saw).
@@ -119,6 +127,7 @@ impl std::fmt::Debug for SqliteStore {
         f.debug_struct("SqliteStore")
             .field("files", &self.files)
             .field("generation", &self.generation)
+            .field("published", &self.published)
             .field("marker_window_ms", &self.marker_window_ms)
             .finish_non_exhaustive()
     }
@@ -242,6 +251,8 @@ impl SqliteStore {
             reader,
             files: Arc::new([path.to_path_buf(), PathBuf::from(wal)]),
             generation: Arc::new(AtomicU64::new(0)),
+            published: Arc::new(AtomicU64::new(0)),
+            seen_generation: Arc::new(Mutex::new(None)),
             marker_window_ms: i64::try_from(opts.marker_window.as_millis()).unwrap_or(i64::MAX),
             last_look: Arc::new(Mutex::new(None)),
             clock: Arc::new(SystemClock),
@@ -288,12 +299,59 @@ impl SqliteStore {
     /// Dropping the transaction without committing rolls it back.
     async fn commit(
         &self,
-        tx: sqlx::Transaction<'static, Sqlite>,
-        op: &'static str,
+        mut tx: sqlx::Transaction<'static, Sqlite>,
+        w: &latchkey_store_sql::Write,
     ) -> Result<(), StoreError> {
-        tx.commit().await.map_err(error::db(op))?;
+        if w.publish {
+            // In the same transaction: another process sees the new generation exactly
+            // when it can see the change (see `cache_marker`).
+            sqlx::query("UPDATE cache_generation SET n = n + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await
+                .map_err(error::db(w.op))?;
+        }
+        tx.commit().await.map_err(error::db(w.op))?;
         self.generation.fetch_add(1, Ordering::Release);
+        if w.publish {
+            self.published.fetch_add(1, Ordering::Release);
+        }
         Ok(())
+    }
+
+    /// See [`Coordination::cache_marker`](latchkey_core::store::Coordination::cache_marker):
+    /// moves when a commit by this process or any other changed what the read caches
+    /// hold, and not for a grant's bookkeeping (an access-token record, an exchange's
+    /// lineage, an audit row), so a server that writes on every request (token
+    /// exchange) keeps its caches. The files' marker (two `stat` calls, as
+    /// [`Self::change_marker`]) says whether any process committed since the last look;
+    /// only then is the `cache_generation` row read, one indexed read on the reader
+    /// pool. The files are looked at before the row is read, so a change that lands
+    /// between the two moves the files again and the row is read again next time.
+    /// `None` (nothing cached) if the row cannot be read.
+    pub async fn cache_marker(&self) -> Option<u64> {
+        let files = self.files_marker();
+        let known = self
+            .seen_generation
+            .lock()
+            .ok()
+            .and_then(|seen| seen.filter(|(f, _)| *f == files).map(|(_, n)| n));
+        let n = match known {
+            Some(n) => n,
+            None => {
+                let n: i64 = sqlx::query_scalar("SELECT n FROM cache_generation WHERE id = 1")
+                    .fetch_one(&self.reader)
+                    .await
+                    .ok()?;
+                if let Ok(mut seen) = self.seen_generation.lock() {
+                    *seen = Some((files, n));
+                }
+                n
+            }
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.published.load(Ordering::Acquire).hash(&mut h);
+        n.hash(&mut h);
+        Some(h.finish())
     }
 
     /// See [`Store::change_marker`]: this process's commit count, plus size and mtime of

@@ -66,7 +66,7 @@ impl SqliteStore {
         let mut tx = self.write(w.op).await?;
         match f(&mut tx).await? {
             Finish::Commit(v) => {
-                self.commit(tx, w.op).await?;
+                self.commit(tx, &w).await?;
                 Ok(v)
             }
             Finish::Rollback(v) => {
@@ -98,6 +98,10 @@ impl SqliteStore {
 impl Coordination for SqliteStore {
     fn change_marker(&self) -> Option<u64> {
         SqliteStore::change_marker(self)
+    }
+
+    async fn cache_marker(&self) -> Option<u64> {
+        SqliteStore::cache_marker(self).await
     }
 
     async fn lead_jobs(&self) -> StoreResult<bool> {

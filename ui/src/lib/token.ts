@@ -19,3 +19,31 @@ export function normaliseToken(input: string): string {
   t = t.replace(/\s+/g, '');
   return /^bearer$/i.test(t) ? '' : t;
 }
+
+import type { JsonValue } from './api/types.gen';
+
+/** A token's `aud` as a list (RFC 7519 §4.1.3: a string, or an array of them). */
+export function audienceOf(aud: JsonValue | undefined): string[] {
+  if (typeof aud === 'string') return [aud];
+  if (Array.isArray(aud)) return aud.filter((a): a is string => typeof a === 'string');
+  return [];
+}
+
+export interface Actor { sub: string; client_id: string | null }
+
+/** RFC 8693 §4.1 `act`, outermost first: the current actor, then each one before it
+ *  (nested `act`). Only the first may be used for access control; the rest are a record
+ *  of the call chain. Capped, so a hostile token cannot make the page loop. */
+export function actChain(act: JsonValue | undefined): Actor[] {
+  const out: Actor[] = [];
+  let cur = act;
+  while (cur && typeof cur === 'object' && !Array.isArray(cur) && out.length < 16) {
+    const o = cur as Record<string, JsonValue>;
+    out.push({
+      sub: typeof o.sub === 'string' ? o.sub : '?',
+      client_id: typeof o.client_id === 'string' ? o.client_id : null,
+    });
+    cur = o.act;
+  }
+  return out;
+}

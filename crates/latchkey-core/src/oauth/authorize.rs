@@ -141,7 +141,8 @@ pub enum LoginError {
 
 impl Provider {
     /// Validates an authorization request (GET query or POST form, OIDC Core §3.1.2.1).
-    /// `duplicated` lists parameter names that appeared more than once (RFC 6749 §3.1).
+    /// `duplicated` lists parameter names that appeared more than once (RFC 6749 §3.1),
+    /// and repeatable ones (`resource`, `audience`) with an empty or spaced value.
     pub async fn authorize_validate(
         &self,
         params: &HashMap<String, String>,
@@ -199,7 +200,9 @@ impl Provider {
             error: e,
         };
         if !duplicated.is_empty() {
-            return Err(fail(OAuthError::invalid_request("a parameter is repeated")));
+            return Err(fail(OAuthError::invalid_request(
+                "a parameter is repeated, or a resource or audience value is empty",
+            )));
         }
         match get("response_type") {
             None => {
@@ -250,7 +253,7 @@ impl Provider {
             return Err(fail(OAuthError::invalid_scope("scope is required")));
         }
         self.check_scopes(&client, &scopes).await.map_err(fail)?;
-        self.requested_target(get("resource"), get("audience"))
+        self.requested_targets(get("resource"), get("audience"))
             .await
             .map_err(fail)?;
         let prompt: Vec<String> = get("prompt").map(parse_scope).unwrap_or_default();

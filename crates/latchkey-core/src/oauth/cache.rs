@@ -1,7 +1,9 @@
 //! Read caches for the hot paths (client authentication, scope checks, token
-//! verification). An entry is reused only while the store's change marker is the one
+//! verification). An entry is reused only while the store's cache marker
+//! ([`Coordination::cache_marker`](crate::store::Coordination::cache_marker)) is the one
 //! seen before the read, and never longer than a second, so a change by this process or
-//! another (the CLI) is seen on the next request. Writes and single-use checks (code
+//! another (the CLI) is seen on the next request, while a grant's own bookkeeping (a
+//! token exchange writes its lineage on every request) leaves the caches alone. Writes and single-use checks (code
 //! redemption, refresh rotation) never go through here. Ages are read from the
 //! provider's [`Clock`](crate::clock::Clock), so a test drives them with a fixed clock.
 
@@ -89,8 +91,7 @@ macro_rules! cached_read {
 }
 
 impl Provider {
-    /// The enabled token-exchange policies (RFC 8693), cached like the other hot reads.
-    /// The value for `key` from `cache` while the store's change marker is unchanged
+    /// The value for `key` from `cache` while the store's cache marker is unchanged
     /// (and the entry is younger than the TTL), otherwise `read` and remembered.
     async fn through_cache<K, V, F, Fut>(
         &self,
@@ -106,7 +107,7 @@ impl Provider {
     {
         // The marker is taken before the read: a change that lands during the read
         // alters the marker, so the entry is not reused.
-        let marker = self.store.change_marker();
+        let marker = self.store.cache_marker().await;
         if let Some(v) = cache.get(&key, marker, self.clock.now_millis()) {
             return Ok(v);
         }

@@ -62,7 +62,7 @@ impl Provider {
                 "the admin scopes are available in the device flow only to latchkey-console",
             ));
         }
-        self.requested_target(
+        self.requested_targets(
             form.get("resource").map(String::as_str),
             form.get("audience").map(String::as_str),
         )

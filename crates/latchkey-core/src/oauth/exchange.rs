@@ -13,7 +13,8 @@
 //! * subject and actor tokens are this server's own access tokens and ID tokens, active
 //!   now (signature, expiry, every revocation), and `subject_token_type` must be what
 //!   the token really is; a refresh token is never a subject;
-//! * only narrowing: the audience is one the policy names, the scopes are within the
+//! * only narrowing: every audience asked (RFC 8707 §2: several give one token with an
+//!   `aud` array) is one the matching policy names, the scopes are within the
 //!   policy's and the subject's, the lifetime within the policy's cap and never past the
 //!   subject's `exp`; the admin scopes and the admin API never pass through;
 //! * delegation (§1.1, §4.1): `act` names the actor, nesting the subject's own `act`
@@ -133,7 +134,8 @@ pub struct PlannedToken {
     pub policy_id: String,
     pub issued_token_type: TokenTypeUri,
     pub claims: Value,
-    pub audience: String,
+    /// Every audience of the token, in the order asked.
+    pub audience: Vec<String>,
     pub scopes: Vec<String>,
     pub expires_in: i64,
     pub delegation: bool,
@@ -161,8 +163,12 @@ impl Evaluation {
     /// out, which policy allowed it or why none did. No token, only identifiers.
     pub fn audit_json(&self) -> Value {
         let (granted_aud, granted_scopes, policy, rule, reason) = match &self.outcome {
+            // As the token's `aud`: a string for one audience, an array for several.
             Ok(p) => (
-                Some(p.audience.clone()),
+                Some(match p.audience.as_slice() {
+                    [one] => json!(one),
+                    many => json!(many),
+                }),
                 Some(p.scopes.clone()),
                 Some(p.policy_id.clone()),
                 None,
@@ -525,8 +531,13 @@ impl Provider {
                 Some(t) => t,
             },
         };
-        let target = match (req.resource.as_deref(), req.audience.as_deref()) {
-            (None, None) => {
+        // RFC 8707 §2 / RFC 8693 §2.1: several targets give one multi-audience token;
+        // every one must be allowed by the one policy that matches.
+        let targets = match super::resource::parse_targets(
+            req.resource.as_deref(),
+            req.audience.as_deref(),
+        ) {
+            Ok(t) if t.is_empty() => {
                 // Nothing defaults to the requester's own identity (CVE-2026-9704).
                 return Ok(ev.refused(Refusal::new(
                     OAuthError::invalid_request("audience or resource is required"),
@@ -534,25 +545,21 @@ impl Provider {
                     "the request names no audience or resource",
                 )));
             }
-            (Some(r), Some(a)) if !same_resource(r, a) => {
+            Ok(t) => t,
+            Err(e) if e.code == ErrorCode::InvalidTarget => {
                 return Ok(ev.refused(Refusal::new(
-                    OAuthError::invalid_request("resource and audience name different targets"),
-                    "request.target_conflict",
-                    "resource and audience disagree",
-                )))
-            }
-            (Some(r), _) if r.contains('#') || !r.contains("://") => {
-                return Ok(ev.refused(Refusal::new(
-                    OAuthError::new(
-                        ErrorCode::InvalidTarget,
-                        "resource must be an absolute URI without a fragment",
-                    ),
+                    e,
                     "request.resource_form",
                     "resource is not an absolute URI without a fragment",
                 )))
             }
-            (Some(r), _) => r.to_string(),
-            (None, Some(a)) => a.to_string(),
+            Err(e) => {
+                return Ok(ev.refused(Refusal::new(
+                    e,
+                    "request.target_conflict",
+                    "resource and audience disagree",
+                )))
+            }
         };
         if let Some(asked) = &scopes_asked {
             if asked.is_empty() || !asked.iter().all(|s| is_valid_scope_token(s)) {
@@ -618,7 +625,7 @@ impl Provider {
                 &subject,
                 actor.as_ref(),
                 requested,
-                &target,
+                &targets,
                 scopes_asked.as_deref(),
                 now,
             ) {
@@ -678,7 +685,7 @@ impl Provider {
         subject: &TokenFacts,
         actor: Option<&TokenFacts>,
         requested: TokenTypeUri,
-        target: &str,
+        targets: &[String],
         scopes_asked: Option<&[String]>,
         now: Timestamp,
     ) -> Result<PlannedToken, Miss> {
@@ -769,20 +776,27 @@ impl Provider {
                 "an ID token needs a user as subject",
             ));
         }
-        // The admin API is never a target, whatever a policy says (exchanged tokens are
-        // never admin credentials).
-        let Some(audience) = p
-            .targets
-            .iter()
-            .find(|t| same_resource(t, target))
-            .filter(|t| !self.is_admin_api(t))
-        else {
-            return Err(miss(
-                Target,
-                "policy.target",
-                format!("target {target} is not among the policy's targets"),
-            ));
-        };
+        // Every target must be one of this policy's (RFC 8707 §2), named as the policy
+        // names it. The admin API is never a target, whatever a policy says (exchanged
+        // tokens are never admin credentials).
+        let mut audience: Vec<String> = Vec::with_capacity(targets.len());
+        for target in targets {
+            let Some(t) = p
+                .targets
+                .iter()
+                .find(|t| same_resource(t, target))
+                .filter(|t| !self.is_admin_api(t))
+            else {
+                return Err(miss(
+                    Target,
+                    "policy.target",
+                    format!("target {target} is not among the policy's targets"),
+                ));
+            };
+            if !audience.contains(t) {
+                audience.push(t.clone());
+            }
+        }
         // Only narrowing: within the subject's scopes and the policy's list.
         let allowed = |s: &String| {
             !is_admin_scope(s)
@@ -831,7 +845,11 @@ impl Provider {
         let mut claims = json!({
             "iss": self.config.issuer,
             "sub": subject.sub,
-            "aud": audience,
+            // RFC 7519 §4.1.3: a string for one audience, an array for several.
+            "aud": match audience.as_slice() {
+                [one] => json!(one),
+                many => json!(many),
+            },
             "iat": now,
             "exp": exp,
             "jti": random_id(),
@@ -858,7 +876,7 @@ impl Provider {
             policy_id: p.id.clone(),
             issued_token_type: requested,
             claims,
-            audience: audience.clone(),
+            audience,
             scopes,
             expires_in: exp - now,
             delegation: actor.is_some(),

@@ -88,7 +88,7 @@ struct KeyCache {
     set: Arc<KeySet>,
 }
 
-/// The effective settings, with the change marker seen before they were read.
+/// The effective settings, with the cache marker seen before they were read.
 struct SettingsCache {
     /// `Clock::now_millis` when the settings were read.
     loaded_at: i64,
@@ -461,13 +461,13 @@ impl Provider {
     }
 
     /// The settings in force: the configured defaults with what an administrator set
-    /// laid over them. Reused while the store's change marker stays put, and never
+    /// laid over them. Reused while the store's cache marker stays put, and never
     /// longer than `cache_ttl`, so a change through any process or node applies here
     /// within that bound, as a client or key change does.
     pub async fn settings(&self) -> OAuthResult<Arc<ServerSettings>> {
         // The marker is taken before the read: a change that lands during the read
         // alters it, so the stale result is not reused.
-        let marker = self.store.change_marker();
+        let marker = self.store.cache_marker().await;
         let now = self.clock.now_millis();
         if let Ok(c) = self.settings.read() {
             if let Some(c) = c.as_ref() {

@@ -22,6 +22,59 @@ use super::Provider;
 use crate::model::is_admin_scope;
 use serde_json::{json, Value};
 
+/// The values of a repeatable target parameter as the server's parser hands them on:
+/// every occurrence, space-separated (a resource URI cannot hold a space, and the parser
+/// refuses an audience that does). Empty values are refused by the caller.
+pub fn target_values(v: Option<&str>) -> Vec<&str> {
+    v.map(|v| v.split(' ').filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default()
+}
+
+/// RFC 8707 §2 / RFC 8693 §2.1: the targets of a request, without repeats, in the
+/// order asked. `resource` values must be absolute URIs without a fragment
+/// (`invalid_target`); `resource` and `audience` together must name the same set
+/// (`invalid_request`), so neither can smuggle in a target the other does not show.
+pub fn parse_targets(resource: Option<&str>, audience: Option<&str>) -> OAuthResult<Vec<String>> {
+    if resource.is_some_and(|r| r.trim().is_empty())
+        || audience.is_some_and(|a| a.trim().is_empty())
+    {
+        return Err(OAuthError::invalid_request(
+            "an empty audience is not allowed",
+        ));
+    }
+    let resources = target_values(resource);
+    let audiences = target_values(audience);
+    if resources
+        .iter()
+        .any(|r| r.contains('#') || !r.contains("://"))
+    {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "resource must be an absolute URI without a fragment",
+        ));
+    }
+    let covered =
+        |from: &[&str], to: &[&str]| from.iter().all(|a| to.iter().any(|b| same_resource(a, b)));
+    let agree = covered(&resources, &audiences) && covered(&audiences, &resources);
+    if !resources.is_empty() && !audiences.is_empty() && !agree {
+        return Err(OAuthError::invalid_request(
+            "resource and audience name different targets",
+        ));
+    }
+    let chosen = if resources.is_empty() {
+        audiences
+    } else {
+        resources
+    };
+    let mut out: Vec<String> = Vec::with_capacity(chosen.len());
+    for t in chosen {
+        if !out.iter().any(|o| same_resource(o, t)) {
+            out.push(t.to_string());
+        }
+    }
+    Ok(out)
+}
+
 /// Compares two URLs as resource indicators: a trailing `/` on an empty path is no
 /// difference (`https://a.example` and `https://a.example/` name the same resource).
 pub fn same_resource(a: &str, b: &str) -> bool {
@@ -42,55 +95,48 @@ impl Provider {
         self.admin_api.get().map(String::as_str)
     }
 
-    /// RFC 8707 §2 and RFC 8693 §2.1: the audience a request asks for, from its
-    /// `resource` (an absolute URI without a fragment) and `audience` (a logical name)
-    /// parameters, at /authorize, /token and the device authorization endpoint. Absent
-    /// is fine (`None`); both present must agree; the value must be an audience this
-    /// server knows, else `invalid_target`.
-    pub async fn requested_target(
+    /// RFC 8707 §2 and RFC 8693 §2.1: the audiences a request asks for, from its
+    /// `resource` (absolute URIs without a fragment) and `audience` (logical names)
+    /// parameters, at /authorize, /token and the device authorization endpoint. Both
+    /// may be repeated; the server's parser hands each on as one space-separated value
+    /// (see [`target_values`]). Absent is fine (empty); both present must name the same
+    /// set; every value must be an audience this server knows, else `invalid_target`;
+    /// the admin API never shares a token with another audience.
+    pub async fn requested_targets(
         &self,
         resource: Option<&str>,
         audience: Option<&str>,
-    ) -> OAuthResult<Option<String>> {
-        let target = match (resource, audience) {
-            (None, None) => return Ok(None),
-            (Some(r), Some(a)) if !same_resource(r, a) => {
-                return Err(OAuthError::invalid_request(
-                    "resource and audience name different targets",
-                ))
-            }
-            (Some(r), _) => {
-                if r.contains('#') || !r.contains("://") {
-                    return Err(OAuthError::new(
-                        ErrorCode::InvalidTarget,
-                        "resource must be an absolute URI without a fragment",
-                    ));
-                }
-                r
-            }
-            (None, Some(a)) => a,
-        };
-        if target.is_empty() {
-            return Err(OAuthError::invalid_request(
-                "an empty audience is not allowed",
-            ));
+    ) -> OAuthResult<Vec<String>> {
+        let targets = parse_targets(resource, audience)?;
+        if targets.is_empty() {
+            return Ok(targets);
         }
-        if self
-            .admin_api()
-            .is_some_and(|api| same_resource(api, target))
-        {
-            return Ok(Some(target.trim_end_matches('/').to_string()));
+        let policies = self.enabled_exchange_policies().await?;
+        let mut out = Vec::with_capacity(targets.len());
+        for target in targets {
+            if self.is_admin_api(&target) {
+                out.push(target.trim_end_matches('/').to_string());
+                continue;
+            }
+            let known = policies.iter().any(|p| {
+                p.requester_client_id == target
+                    || p.targets.iter().any(|t| same_resource(t, &target))
+            });
+            if !known {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    "the requested resource or audience is not known to this server",
+                ));
+            }
+            out.push(target);
         }
-        let known = self.enabled_exchange_policies().await?.iter().any(|p| {
-            p.requester_client_id == target || p.targets.iter().any(|t| same_resource(t, target))
-        });
-        if !known {
+        if out.len() > 1 && out.iter().any(|t| self.is_admin_api(t)) {
             return Err(OAuthError::new(
                 ErrorCode::InvalidTarget,
-                "the requested resource or audience is not known to this server",
+                "the admin API cannot share a token with other audiences",
             ));
         }
-        Ok(Some(target.to_string()))
+        Ok(out)
     }
 
     /// Whether `target` is this server's admin API.
@@ -99,21 +145,28 @@ impl Provider {
             .is_some_and(|api| same_resource(api, target))
     }
 
-    /// The access token's `aud` and scopes for a request that asked for `target`: the
-    /// admin API keeps today's rule ([`Self::access_audience`]); another audience gets
-    /// the token with the admin scopes removed (they are valid only at the admin API).
-    pub fn target_audience(&self, target: Option<&str>, scopes: &[String]) -> (Value, Vec<String>) {
-        match target {
-            Some(t) if !self.is_admin_api(t) => (
-                json!(t),
-                scopes
-                    .iter()
-                    .filter(|s| !is_admin_scope(s))
-                    .cloned()
-                    .collect(),
-            ),
-            _ => (self.access_audience(scopes), scopes.to_vec()),
+    /// The access token's `aud` and scopes for a request that asked for `targets`
+    /// (already checked by [`Self::requested_targets`]): none, or only the admin API,
+    /// keeps today's rule ([`Self::access_audience`]); otherwise `aud` names them (a
+    /// string for one, an array for several, RFC 7519 §4.1.3) and the token keeps only
+    /// the scopes valid for every one of them (RFC 8707 §2.2): the admin scopes are
+    /// valid only at the admin API, so they go.
+    pub fn target_audience(&self, targets: &[String], scopes: &[String]) -> (Value, Vec<String>) {
+        if targets.is_empty() || targets.iter().all(|t| self.is_admin_api(t)) {
+            return (self.access_audience(scopes), scopes.to_vec());
         }
+        let aud = match targets {
+            [one] => json!(one),
+            many => json!(many),
+        };
+        (
+            aud,
+            scopes
+                .iter()
+                .filter(|s| !is_admin_scope(s))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// The `aud` of an access token with these scopes: the admin API for admin tokens
@@ -123,5 +176,42 @@ impl Provider {
             Some(api) if scopes.iter().any(|s| is_admin_scope(s)) => json!(api),
             _ => json!(self.config.issuer),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_targets_are_read_in_order_without_repeats_and_a_conflict_is_refused() {
+        let t = parse_targets(
+            Some("https://a.example/ https://b.example https://a.example"),
+            None,
+        )
+        .expect("targets");
+        assert_eq!(t, vec!["https://a.example/", "https://b.example"]);
+        // audience and resource naming the same set, in another order: fine.
+        let t = parse_targets(
+            Some("https://a.example https://b.example"),
+            Some("https://b.example/ https://a.example"),
+        )
+        .expect("same set");
+        assert_eq!(t.len(), 2);
+        // One more on either side is a conflict, not a union.
+        let e = parse_targets(Some("https://a.example"), Some("https://a.example billing"))
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        let e = parse_targets(Some("https://a.example billing"), None).unwrap_err();
+        assert_eq!(
+            e.code,
+            ErrorCode::InvalidTarget,
+            "a resource must be an absolute URI"
+        );
+        assert!(parse_targets(None, None).expect("none").is_empty());
+        assert_eq!(
+            parse_targets(None, Some(" ")).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
     }
 }

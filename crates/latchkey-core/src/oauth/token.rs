@@ -67,13 +67,13 @@ impl Provider {
             OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type")
         })?;
         let auth = self.authenticate_client(form, presented, "token").await?;
-        let target = self
-            .requested_target(
+        let targets = self
+            .requested_targets(
                 form.get("resource").map(String::as_str),
                 form.get("audience").map(String::as_str),
             )
             .await?;
-        let target = target.as_deref();
+        let target = targets.as_slice();
         let client = auth.client;
         if !client.allows_grant(grant) {
             return Err(OAuthError::new(
@@ -102,18 +102,18 @@ impl Provider {
         scopes: &[String],
         now: Timestamp,
     ) -> OAuthResult<MintedAccess> {
-        self.mint_access_for(client, subject, scopes, None, now)
+        self.mint_access_for(client, subject, scopes, &[], now)
             .await
     }
 
-    /// RFC 9068 §2.2 access token for the audience the request asked for (RFC 8707):
+    /// RFC 9068 §2.2 access token for the audiences the request asked for (RFC 8707):
     /// `aud` and `scope` as [`Provider::target_audience`] decides.
     pub async fn mint_access_for(
         &self,
         client: &Client,
         subject: &Subject<'_>,
         scopes: &[String],
-        target: Option<&str>,
+        target: &[String],
         now: Timestamp,
     ) -> OAuthResult<MintedAccess> {
         let (aud, scopes) = self.target_audience(target, scopes);
@@ -253,7 +253,7 @@ impl Provider {
         at_scopes: &[String],
         nonce: Option<&str>,
         with_refresh: bool,
-        target: Option<&str>,
+        target: &[String],
         now: Timestamp,
     ) -> OAuthResult<(TokenResponse, Option<RefreshToken>, AccessTokenRecord)> {
         let (_, at_scopes) = self.target_audience(target, at_scopes);
@@ -339,7 +339,7 @@ impl Provider {
         client: &Client,
         form: &HashMap<String, String>,
         presented: &Presented,
-        target: Option<&str>,
+        target: &[String],
     ) -> OAuthResult<TokenResponse> {
         let code = form
             .get("code")
@@ -441,7 +441,7 @@ impl Provider {
         client: &Client,
         form: &HashMap<String, String>,
         presented: &Presented,
-        target: Option<&str>,
+        target: &[String],
     ) -> OAuthResult<TokenResponse> {
         let token = form
             .get("refresh_token")
@@ -563,7 +563,7 @@ impl Provider {
         &self,
         client: &Client,
         form: &HashMap<String, String>,
-        target: Option<&str>,
+        target: &[String],
     ) -> OAuthResult<TokenResponse> {
         if client.is_public() {
             return Err(OAuthError::new(
@@ -630,7 +630,7 @@ impl Provider {
         client: &Client,
         form: &HashMap<String, String>,
         presented: &Presented,
-        target: Option<&str>,
+        target: &[String],
     ) -> OAuthResult<TokenResponse> {
         let code = form
             .get("device_code")

@@ -567,6 +567,21 @@ export interface ExchangePolicyVerdictDto {
   rule?: string | null;
 }
 
+/**
+ * One step of a token's exchange lineage: the token that step issued, the token it was
+ * exchanged from, who asked and which policy allowed it. Identifiers only, no token.
+ */
+export interface ExchangeStep {
+  issued_at: number;
+  /** `access_token` or `id_token`. */
+  issued_token_type: string;
+  jti: string;
+  parent_jti?: string | null;
+  policy_id: string;
+  requester_client_id: string;
+  subject_client_id: string;
+}
+
 /** What the evaluation learnt of a subject or actor token (identity claims only). */
 export interface ExchangeTokenFactsDto {
   /** The token's own actor chain (RFC 8693 §4.1). */
@@ -879,6 +894,11 @@ export interface SecurityProfileQuery {
 /** The server's answer about a token (admin introspection), as the inspector reads it. */
 export interface ServerAnswer {
   active: boolean;
+  /**
+   * RFC 8693 lineage: the tokens this one was exchanged from, nearest first (empty for
+   * a token no exchange issued).
+   */
+  exchanged_from?: ExchangeStep[];
   inactive_reason?: InactiveReason | null;
   /** `Bearer` (an access token) or `refresh_token`, when active. */
   token_type?: string | null;
