@@ -179,3 +179,17 @@ describe('open findings on the Dashboard', () => {
       .toEqual([{ severity: 'critical', count: 1 }, { severity: 'low', count: 1 }]);
   });
 });
+
+import { readFileSync } from 'node:fs';
+import { RULE_WORDS } from '../src/lib/security';
+describe('the console knows every detection', () => {
+  it('has words for exactly the rule ids the server raises (crates/latchkey-core/src/monitor.rs)', () => {
+    // Vitest runs in ui/.
+    const src = readFileSync(`${process.cwd()}/../crates/latchkey-core/src/monitor.rs`, 'utf8');
+    const rules = src.slice(src.indexOf('pub const RULES'), src.indexOf('];', src.indexOf('pub const RULES')));
+    const consts = new Map([...src.matchAll(/^pub const ([A-Z_]+): &str = "([a-z_]+)";/gm)].map((m) => [m[1], m[2]]));
+    const ids = [...rules.matchAll(/^\s+([A-Z_]+),$/gm)].map((m) => consts.get(m[1]));
+    expect(ids.length).toBeGreaterThanOrEqual(12);
+    expect(Object.keys(RULE_WORDS).sort()).toEqual([...ids].sort());
+  });
+});
