@@ -72,41 +72,52 @@ impl JwksFetcher for HttpJwksFetcher {
     }
 }
 
+/// An HTTP client that can reach `u` only at an address checked to be public (or
+/// loopback, when `allow_loopback` and every answer is loopback), for the `jwks_uri`
+/// fetcher and webhook deliveries alike. No proxy (HTTPS_PROXY would send the request
+/// elsewhere than the checked address), no redirects, and the connection goes to the
+/// address that was checked, not to a second DNS answer (no rebinding).
+pub(crate) async fn pinned_client(
+    u: &url::Url,
+    allow_loopback: bool,
+    timeout: Duration,
+    what: &str,
+) -> Result<reqwest::Client, String> {
+    let host = u.host_str().ok_or("no host")?.to_string();
+    let port = u.port_or_known_default().ok_or("no port")?;
+    let bare_host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare_host.as_str(), port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    let addr = *addrs.first().ok_or("no address")?;
+    let loopback_ok = allow_loopback && addrs.iter().all(|a| a.ip().is_loopback());
+    if !loopback_ok && !addrs.iter().all(|a| is_public(a.ip())) {
+        return Err(format!("{host} resolves to a non-public address"));
+    }
+    match u.scheme() {
+        "https" => {}
+        "http" if loopback_ok => {}
+        _ => return Err(format!("only https:// {what} are called")),
+    }
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .resolve(&bare_host, addr)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 async fn fetch_once(allow_loopback: bool, uri: String) -> Result<Value, String> {
     {
         let uri = uri.as_str();
         let u = url::Url::parse(uri).map_err(|_| "not a URL".to_string())?;
-        let host = u.host_str().ok_or("no host")?.to_string();
-        let port = u.port_or_known_default().ok_or("no port")?;
-        let bare_host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare_host.as_str(), port))
-            .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .collect();
-        let addr = *addrs.first().ok_or("no address")?;
-        let loopback_ok = allow_loopback && addrs.iter().all(|a| a.ip().is_loopback());
-        if !loopback_ok && !addrs.iter().all(|a| is_public(a.ip())) {
-            return Err(format!("{host} resolves to a non-public address"));
-        }
-        match u.scheme() {
-            "https" => {}
-            "http" if loopback_ok => {}
-            _ => return Err("only https:// key URLs are fetched".into()),
-        }
-        let client = reqwest::Client::builder()
-            // HTTPS_PROXY and friends would send the request elsewhere than the checked
-            // address.
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(3))
-            // Connect to the address that was checked, not to a second DNS answer.
-            .resolve(&bare_host, addr)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = pinned_client(&u, allow_loopback, Duration::from_secs(5), "key URLs").await?;
         let mut resp = client
             .get(u)
             .header("accept", "application/jwk-set+json, application/json")

@@ -7,7 +7,6 @@
 
 use latchkey_core::oauth::Provider;
 use latchkey_core::webhook::{Dispatcher, WebhookSender};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,32 +31,13 @@ impl WebhookSender for HttpWebhookSender {
         // The registration rules again (the URL is what was stored, but a KEK-less
         // attacker with database access should not get a proxy either).
         let u = latchkey_core::webhook::check_url(url, self.allow_loopback)?;
-        let host = u.host_str().ok_or("no host")?.to_string();
-        let port = u.port_or_known_default().ok_or("no port")?;
-        let bare_host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare_host.as_str(), port))
-            .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .collect();
-        let addr = *addrs.first().ok_or("no address")?;
-        let loopback_ok = self.allow_loopback && addrs.iter().all(|a| a.ip().is_loopback());
-        if !loopback_ok && !addrs.iter().all(|a| crate::fetch::is_public(a.ip())) {
-            return Err(format!("{host} resolves to a non-public address"));
-        }
-        if u.scheme() != "https" && !loopback_ok {
-            return Err("only https:// endpoints are called".into());
-        }
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
-            .resolve(&bare_host, addr)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = crate::fetch::pinned_client(
+            &u,
+            self.allow_loopback,
+            Duration::from_secs(10),
+            "endpoints",
+        )
+        .await?;
         let mut req = client.post(u).body(body.to_string());
         for (k, v) in headers {
             req = req.header(k, v);
