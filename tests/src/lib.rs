@@ -310,6 +310,23 @@ impl Harness {
         Ok((key.id, secret.into_string()))
     }
 
+    /// One sign-in at the server's own form (GET for its CSRF token, then POST) in
+    /// `browser`; the POST's answer.
+    pub async fn form_login(
+        &self,
+        browser: &reqwest::Client,
+        user: &str,
+        password: &str,
+    ) -> Result<reqwest::Response> {
+        let page = browser.get(self.url("/login")).send().await?.text().await?;
+        let csrf = hidden_field(&page, "csrf").ok_or_else(|| anyhow!("no login form"))?;
+        Ok(browser
+            .post(self.url("/login"))
+            .form(&[("username", user), ("password", password), ("csrf", &csrf)])
+            .send()
+            .await?)
+    }
+
     /// The admin API's base URL (`http://127.0.0.1:<admin port>`, `https` with TLS), as
     /// the server publishes it (`latchkey_admin_api`).
     pub fn admin_url(&self, path: &str) -> String {
@@ -363,6 +380,18 @@ pub fn browser() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_default()
+}
+
+/// A browser stand-in that connects from `addr` (a loopback address such as
+/// `127.0.0.2`), so the server sees another machine.
+pub fn client_from(addr: &str) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none());
+    if let Ok(ip) = addr.parse::<std::net::IpAddr>() {
+        b = b.local_address(ip);
+    }
+    b.build().unwrap_or_default()
 }
 
 /// PKCE pair (verifier, S256 challenge).

@@ -10,22 +10,13 @@ use latchkey_e2e::catalogue_support::{token, Reply};
 use latchkey_e2e::latchkey_core::model::{FindingFilter, GrantType};
 use latchkey_e2e::latchkey_core::monitor;
 use latchkey_e2e::latchkey_server::AppState;
-use latchkey_e2e::{hidden_field, Harness};
+use latchkey_e2e::{client_from, Harness};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 const T: i64 = 1_800_000_000;
 const PASSWORD: &str = "alice's long password";
-
-fn client_from(from: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(from.parse::<IpAddr>().unwrap())
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 fn state(h: &Harness) -> Arc<AppState> {
     h.running.as_ref().unwrap().state.clone()
@@ -46,21 +37,7 @@ async fn server(settings: &[(&str, i64)]) -> Harness {
 
 /// What a sign-in attempt came to: `signed in`, `wrong` (the form again) or `429`.
 async fn login(h: &Harness, browser: &reqwest::Client, user: &str, password: &str) -> &'static str {
-    let page = browser
-        .get(h.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden_field(&page, "csrf").expect("login csrf");
-    let r = browser
-        .post(h.url("/login"))
-        .form(&[("username", user), ("password", password), ("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
+    let r = h.form_login(browser, user, password).await.unwrap();
     let signed_in = r
         .headers()
         .get_all("set-cookie")
@@ -416,25 +393,7 @@ async fn a_wave_of_failed_sign_ins_above_the_hours_baseline_raises_one_alert_and
 
 /// Signs in through the form and returns the sign-in cookie (`name=value`).
 async fn sign_in_cookie(h: &Harness, browser: &reqwest::Client) -> String {
-    let page = browser
-        .get(h.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden_field(&page, "csrf").expect("login csrf");
-    let r = browser
-        .post(h.url("/login"))
-        .form(&[
-            ("username", "alice"),
-            ("password", PASSWORD),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = h.form_login(browser, "alice", PASSWORD).await.unwrap();
     r.headers()
         .get_all("set-cookie")
         .iter()

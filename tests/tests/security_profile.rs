@@ -6,33 +6,13 @@ use anyhow::Result;
 use latchkey_e2e::latchkey_core::manage::ProfileSubject;
 use latchkey_e2e::latchkey_core::model::GrantType;
 use latchkey_e2e::*;
-use std::net::IpAddr;
 
 const T: i64 = 1_800_000_000;
 const PASSWORD: &str = "bob's long password";
 
-fn from(addr: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(addr.parse::<IpAddr>().unwrap())
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 /// One failed sign-in through the real form.
 async fn wrong_password(h: &Harness, browser: &reqwest::Client, user: &str) -> Result<()> {
-    let page = browser.get(h.url("/login")).send().await?.text().await?;
-    let csrf = hidden_field(&page, "csrf").expect("login csrf");
-    let r = browser
-        .post(h.url("/login"))
-        .form(&[
-            ("username", user),
-            ("password", "Winter2026!"),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await?;
+    let r = h.form_login(browser, user, "Winter2026!").await?;
     assert_eq!(
         r.status().as_u16(),
         200,
@@ -57,13 +37,13 @@ async fn an_address_profile_counts_its_failures_users_and_first_and_last_seen_an
 ) -> Result<()> {
     let h = Harness::start_with_clock(T).await?;
     h.user("bob", PASSWORD).await?;
-    let sprayer = from("127.0.0.2");
+    let sprayer = client_from("127.0.0.2");
     for (i, user) in ["alice", "bob", "carol"].iter().enumerate() {
         h.clock.as_ref().unwrap().set(T + 10 * i as i64);
         wrong_password(&h, &sprayer, user).await?;
     }
     h.clock.as_ref().unwrap().set(T + 100);
-    wrong_password(&h, &from("127.0.0.3"), "bob").await?;
+    wrong_password(&h, &client_from("127.0.0.3"), "bob").await?;
 
     let p = profile(&h, "address", "127.0.0.2").await;
     assert_eq!(p.subject, "127.0.0.2/32");
@@ -126,7 +106,7 @@ async fn a_client_profile_counts_failed_client_authentications_and_shows_its_blo
         )
         .await?;
     for _ in 0..2 {
-        let r = from("127.0.0.4")
+        let r = client_from("127.0.0.4")
             .post(h.url("/token"))
             .basic_auth(&app.id, Some("not-the-secret"))
             .form(&[("grant_type", "client_credentials")])
