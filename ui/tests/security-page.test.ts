@@ -193,3 +193,18 @@ describe('the console knows every detection', () => {
     expect(Object.keys(RULE_WORDS).sort()).toEqual([...ids].sort());
   });
 });
+
+describe('security events on the Dashboard', () => {
+  it('link to the drill-down of their account and address', async () => {
+    const shell = fakeShell();
+    const went: [string, string | undefined][] = [];
+    shell.go = (p, arg) => { went.push([p, arg]); };
+    const { api } = fakeApi({ audit: [{ id: 1, at: NOW, actor: 'anonymous', action: 'security.login_failed', target: 'bob', before: null, after: null, ip: '203.0.113.7', security: true }] });
+    render(Dashboard, api, {}, shell);
+    await settle(); flushSync();
+    const ev = $('[data-testid=dash-event]')!;
+    click([...ev.querySelectorAll('button')].find((b) => b.textContent === 'bob'));
+    click([...ev.querySelectorAll('button')].find((b) => b.textContent === '203.0.113.7'));
+    expect(went).toEqual([['security', 'user:bob'], ['security', 'address:203.0.113.7']]);
+  });
+});
