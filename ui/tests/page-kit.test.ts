@@ -84,6 +84,8 @@ describe('destructive actions wait for the one confirmation', () => {
     await settle();
     flushSync();
     t.querySelector<HTMLButtonElement>('[aria-label="Delete the scope orders:read"]')!.click();
+    // The dialog first looks up the clients that use the scope.
+    await settle();
     flushSync();
     button(t, 'Cancel')!.click();
     flushSync();

@@ -208,3 +208,33 @@ describe('security events on the Dashboard', () => {
     expect(went).toEqual([['security', 'user:bob'], ['security', 'address:203.0.113.7']]);
   });
 });
+
+import Scopes from '../src/pages/Scopes.svelte';
+describe('deleting a scope', () => {
+  const scope = (name: string): T.ScopeDto => ({ name, description: '', claims: [], builtin: false } as unknown as T.ScopeDto);
+  it('names the clients that use it instead of offering a delete the server would refuse', async () => {
+    const { api, calls } = fakeApi({ clients: [client({ client_id: 'billing', name: 'Billing', allowed_scopes: ['openid', 'orders:read'] })] });
+    (api as { scopesList: unknown }).scopesList = async () => [scope('orders:read'), scope('unused')];
+    render(Scopes, api);
+    await settle(); flushSync();
+    click($$('[data-testid=delete-scope]')[0]);
+    await settle(); flushSync();
+    expect($('[data-testid=scope-users]')!.textContent).toContain('Billing');
+    expect(document.querySelector('[role=dialog]')!.textContent).toContain('remove it from that client first');
+    expect(calls.some((c) => c.name === 'scopeDelete')).toBe(false);
+    expect([...document.querySelectorAll('[role=dialog] button')].some((b) => b.textContent === 'Delete scope')).toBe(false);
+  });
+
+  it('asks once and deletes a scope no client uses', async () => {
+    const { api, calls } = fakeApi({ clients: [client({ allowed_scopes: ['openid'] })] });
+    (api as { scopesList: unknown }).scopesList = async () => [scope('unused')];
+    (api as { scopeDelete: unknown }).scopeDelete = async (n: string) => { calls.push({ name: 'scopeDelete', args: [n] }); };
+    render(Scopes, api);
+    await settle(); flushSync();
+    click($('[data-testid=delete-scope]'));
+    await settle(); flushSync();
+    click([...document.querySelectorAll<HTMLButtonElement>('[role=dialog] button')].find((b) => b.textContent === 'Delete scope'));
+    await settle(); flushSync();
+    expect(calls.find((c) => c.name === 'scopeDelete')!.args).toEqual(['unused']);
+  });
+});
