@@ -57,6 +57,14 @@ describe('Clients', () => {
     name.value = 'Dashboard SPA';
     name.dispatchEvent(new Event('input'));
     flushSync();
+    // The example redirect is a placeholder: nothing is registered until one is typed.
+    const redirects = t.querySelector<HTMLTextAreaElement>('[data-testid=client-redirects]')!;
+    expect(redirects.value).toBe('');
+    expect(redirects.placeholder).toBe('https://app.example.com/callback');
+    expect(t.querySelector<HTMLButtonElement>('[data-testid=wizard-create]')!.disabled).toBe(true);
+    redirects.value = 'https://dash.example.org/cb';
+    redirects.dispatchEvent(new Event('input'));
+    flushSync();
     click(t.querySelector('[data-testid=wizard-create]'));
     await settle();
     flushSync();
@@ -89,6 +97,11 @@ describe('Clients', () => {
       const name = t.querySelector<HTMLInputElement>('[data-testid=client-name]')!;
       name.value = 'App ' + kind;
       name.dispatchEvent(new Event('input'));
+      const redirects = t.querySelector<HTMLTextAreaElement>('[data-testid=client-redirects]');
+      if (redirects) {
+        redirects.value = 'http://127.0.0.1:9/cb';
+        redirects.dispatchEvent(new Event('input'));
+      }
       flushSync();
       click(t.querySelector('[data-testid=wizard-create]'));
       await settle();
@@ -558,5 +571,36 @@ describe('Audit names', () => {
     expect(actor.getAttribute('title')).toBe('user:u-1');
     expect(row.textContent).toContain('Billing');
     expect(row.querySelector('[title=c-billing]')).not.toBeNull();
+  });
+});
+
+import { redirectProblems } from '../src/lib/kinds';
+describe('redirect URIs typed in the wizard', () => {
+  it('flags commas, a second :// inside a path, fragments and http off loopback, and passes good ones', () => {
+    expect(redirectProblems('https://a.example/cb\nhttp://127.0.0.1:9/cb', 'web')).toEqual([]);
+    expect(redirectProblems('https://a.example/cb,https://b.example/cb', 'web')[0]).toContain('has a comma');
+    expect(redirectProblems('https://a.example/cbhttps://b.example/cb', 'web')[0]).toContain(':// inside its path');
+    expect(redirectProblems('https://a.example/cb#x', 'web')[0]).toContain('fragment');
+    expect(redirectProblems('http://a.example/cb', 'web')[0]).toContain('must use https');
+    expect(redirectProblems('/callback', 'web')[0]).toContain('not an absolute URI');
+    expect(redirectProblems('com.example.app:/cb', 'loopback')).toEqual([]);
+  });
+
+  it('keep Create disabled and say why while a line is wrong', async () => {
+    const { api } = fakeApi({ clients: [] });
+    const t = render(Clients, api);
+    await settle();
+    click(t.querySelector('[data-testid=new-client]'));
+    click(t.querySelector('[data-testid=wizard-next]'));
+    const name = t.querySelector<HTMLInputElement>('[data-testid=client-name]')!;
+    name.value = 'Shop';
+    name.dispatchEvent(new Event('input'));
+    const redirects = t.querySelector<HTMLTextAreaElement>('[data-testid=client-redirects]')!;
+    redirects.value = 'https://shop.example/cb, https://shop.example/cb2';
+    redirects.dispatchEvent(new Event('input'));
+    flushSync();
+    expect(t.querySelector('[data-testid=redirect-problems]')!.textContent).toContain('has a comma');
+    expect(redirects.getAttribute('aria-invalid')).toBe('true');
+    expect(t.querySelector<HTMLButtonElement>('[data-testid=wizard-create]')!.disabled).toBe(true);
   });
 });

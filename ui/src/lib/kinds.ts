@@ -120,3 +120,25 @@ export function kindOf(c: { client_type: string; grant_types: string[]; redirect
   if (c.redirect_uris.some((u) => u.startsWith('http://127.0.0.1') || u.startsWith('http://[::1]') || !u.startsWith('http'))) return 'native';
   return 'spa';
 }
+
+/** What is wrong with the redirect URIs typed into the wizard, line by line, in words
+ * (issue 12: commas and a second `://` are two URIs run together; RFC 6749 §3.1.2: an
+ * absolute URI without a fragment; https except on loopback for web clients). Empty when
+ * every line is fine. */
+export function redirectProblems(text: string, kind: 'web' | 'loopback' | 'none'): string[] {
+  if (kind === 'none') return [];
+  const out: string[] = [];
+  for (const line of text.split(/\n/).map((l) => l.trim()).filter(Boolean)) {
+    const shown = line.length > 60 ? `${line.slice(0, 57)}…` : line;
+    if (line.includes(',')) { out.push(`“${shown}” has a comma: put one URI per line`); continue; }
+    if (/\s/.test(line)) { out.push(`“${shown}” has a space: put one URI per line`); continue; }
+    if (line.indexOf('://') !== line.lastIndexOf('://')) { out.push(`“${shown}” has :// inside its path: two URIs run together?`); continue; }
+    let u: URL;
+    try { u = new URL(line); } catch { out.push(`“${shown}” is not an absolute URI (scheme://host/path)`); continue; }
+    if (u.hash || line.includes('#')) out.push(`“${shown}” has a fragment (#…), which redirect URIs may not have`);
+    const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname);
+    if (kind === 'web' && u.protocol === 'http:' && !loopback) out.push(`“${shown}” must use https (http is accepted on loopback only)`);
+    if (kind === 'loopback' && u.protocol === 'http:' && !loopback) out.push(`“${shown}” is http but not loopback: use http://127.0.0.1/… or a private-use scheme`);
+  }
+  return out;
+}
