@@ -401,19 +401,19 @@ pub struct Inspection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    /// Failures surface as errors (`?`), not as panics on `unwrap`.
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     #[test]
-    fn the_shell_requests_and_try_results_never_print_a_secret_in_debug() {
+    fn the_shell_requests_and_try_results_never_print_a_secret_in_debug() -> TestResult {
         let add: ConnectionAddRequest = serde_json::from_value(serde_json::json!({
             "name": "prod", "colour": "red", "kind": "remote",
             "server": "https://id.example", "auth": "api_key", "api_key": "lk_live_SECRET1"
-        }))
-        .unwrap();
+        }))?;
         let try_req: ClientTryRequest = serde_json::from_value(serde_json::json!({
             "id": "c1", "grant": "token_exchange", "client_secret": "SECRET2",
             "subject_token": "SECRET5", "actor_token": "SECRET6", "audience": "orders-api"
-        }))
-        .unwrap();
+        }))?;
         let try_res = ClientTryResult {
             grant: "client_credentials".into(),
             access_token: "SECRET3".into(),
@@ -431,23 +431,25 @@ mod tests {
             printed.contains("prod") && printed.contains("c1") && printed.contains("orders-api"),
             "{printed}"
         );
+        Ok(())
     }
 
     #[test]
-    fn closed_sets_travel_as_their_snake_case_strings() {
-        assert_eq!(serde_json::to_value(RemoteAuth::ApiKey).unwrap(), "api_key");
-        assert_eq!(serde_json::to_value(TokenForm::Opaque).unwrap(), "opaque");
+    fn closed_sets_travel_as_their_snake_case_strings() -> TestResult {
+        assert_eq!(serde_json::to_value(RemoteAuth::ApiKey)?, "api_key");
+        assert_eq!(serde_json::to_value(TokenForm::Opaque)?, "opaque");
         assert_eq!(
-            serde_json::to_value(InactiveCode::ClientDisabled).unwrap(),
+            serde_json::to_value(InactiveCode::ClientDisabled)?,
             "client_disabled"
         );
         assert_eq!(
-            serde_json::to_value(InspectionOutcome::NotIntrospectable).unwrap(),
+            serde_json::to_value(InspectionOutcome::NotIntrospectable)?,
             "not_introspectable"
         );
         assert_eq!(
-            serde_json::to_value(TryGrant::AuthorizationCode).unwrap(),
+            serde_json::to_value(TryGrant::AuthorizationCode)?,
             "authorization_code"
         );
+        Ok(())
     }
 }

@@ -513,6 +513,8 @@ mod tests {
     use crate::keys::{load, new_signing_key};
     use crate::model::{Alg, KeyState};
     use serde_json::json;
+    /// Failures surface as errors (`?`), not as panics on `unwrap`.
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     fn signed(claims: Value) -> (String, Value) {
         let kek = Kek::generate();
@@ -718,16 +720,15 @@ mod tests {
     }
 
     #[test]
-    fn an_id_token_is_not_introspectable_never_inactive() {
+    fn an_id_token_is_not_introspectable_never_inactive() -> TestResult {
         let kek = Kek::generate();
-        let k = new_signing_key(Alg::RS256, KeyState::Active, &kek, 0).unwrap();
-        let jwks = json!({"keys": [serde_json::from_str::<Value>(&k.public_jwk).unwrap()]});
+        let k = new_signing_key(Alg::RS256, KeyState::Active, &kek, 0)?;
+        let jwks = json!({"keys": [serde_json::from_str::<Value>(&k.public_jwk)?]});
         let t = jwt::sign(
-            &load(&k, &kek).unwrap(),
+            &load(&k, &kek)?,
             Some("JWT"),
             &json!({"iss":"https://as.test","sub":"u","aud":"c1","exp":1300,"iat":1000,"nonce":"n"}),
-        )
-        .unwrap();
+        )?;
         let server = answer(
             false,
             Some((InactiveCode::NotIntrospectable, "not an access token")),
@@ -751,6 +752,7 @@ mod tests {
         // Expired, it is rejected like any token.
         let i = inspect_with(&normalise(&t), Some(&jwks), None, None, 5000, 0);
         assert_eq!(i.outcome, Outcome::Rejected);
+        Ok(())
     }
 
     #[test]

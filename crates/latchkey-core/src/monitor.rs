@@ -1492,6 +1492,8 @@ pub fn hygiene(
 mod tests {
     use super::*;
     use crate::settings::MONITOR;
+    /// Failures surface as errors (`?`), not as panics on `unwrap`.
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     const T: Timestamp = 1_700_000_000;
 
@@ -1543,20 +1545,11 @@ mod tests {
     }
 
     #[test]
-    fn addresses_and_networks_are_parsed_canonical_and_too_wide_ones_refused() {
-        assert_eq!(
-            Cidr::parse("203.0.113.7").unwrap().to_string(),
-            "203.0.113.7/32"
-        );
-        assert_eq!(Cidr::parse("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
-        assert_eq!(
-            Cidr::parse("2001:db8::1/64").unwrap().to_string(),
-            "2001:db8::/64"
-        );
-        assert_eq!(
-            Cidr::parse("::ffff:192.0.2.1").unwrap().to_string(),
-            "192.0.2.1/32"
-        );
+    fn addresses_and_networks_are_parsed_canonical_and_too_wide_ones_refused() -> TestResult {
+        assert_eq!(Cidr::parse("203.0.113.7")?.to_string(), "203.0.113.7/32");
+        assert_eq!(Cidr::parse("10.1.2.3/8")?.to_string(), "10.0.0.0/8");
+        assert_eq!(Cidr::parse("2001:db8::1/64")?.to_string(), "2001:db8::/64");
+        assert_eq!(Cidr::parse("::ffff:192.0.2.1")?.to_string(), "192.0.2.1/32");
         assert!(matches!(
             Cidr::parse("0.0.0.0/0"),
             Err(CidrError::TooWide { .. })
@@ -1569,12 +1562,9 @@ mod tests {
             Cidr::parse("example.com"),
             Err(CidrError::Malformed(_))
         ));
-        assert!(Cidr::parse("2001:db8::/64")
-            .unwrap()
-            .contains(ip("2001:db8::ffff:1")));
-        assert!(!Cidr::parse("2001:db8::/64")
-            .unwrap()
-            .contains(ip("2001:db8:0:1::1")));
+        assert!(Cidr::parse("2001:db8::/64")?.contains(ip("2001:db8::ffff:1")));
+        assert!(!Cidr::parse("2001:db8::/64")?.contains(ip("2001:db8:0:1::1")));
+        Ok(())
     }
 
     #[test]
@@ -1628,7 +1618,7 @@ mod tests {
     }
 
     #[test]
-    fn brute_force_in_enforce_mode_blocks_only_the_account_from_that_address() {
+    fn brute_force_in_enforce_mode_blocks_only_the_account_from_that_address() -> TestResult {
         let s = settings(ENFORCE);
         let mut d = Detector::new();
         let mut raises = Vec::new();
@@ -1640,7 +1630,7 @@ mod tests {
             .filter(|r| r.finding.rule == BRUTE_FORCE)
             .collect();
         assert_eq!(brute.len(), 1);
-        let b = brute[0].block.as_ref().unwrap();
+        let b = brute[0].block.as_ref().ok_or("nothing was returned")?;
         assert_eq!(
             (b.cidr.as_str(), b.principal.as_str()),
             ("203.0.113.7/32", "user:alice")
@@ -1658,6 +1648,7 @@ mod tests {
         assert!(set
             .check(ip("203.0.113.7"), Some("user:bob"), T + 10)
             .is_none());
+        Ok(())
     }
 
     #[test]
@@ -1733,7 +1724,7 @@ mod tests {
     }
 
     #[test]
-    fn spray_in_enforce_mode_blocks_the_address() {
+    fn spray_in_enforce_mode_blocks_the_address() -> TestResult {
         let s = settings(ENFORCE);
         let mut d = Detector::new();
         let mut r = Vec::new();
@@ -1741,7 +1732,7 @@ mod tests {
             r.extend(fail(&mut d, &format!("user{u}"), "203.0.113.9", T + u, &s));
         }
         let spray: Vec<_> = r.iter().filter(|r| r.finding.rule == SPRAY).collect();
-        let b = spray[0].block.as_ref().unwrap();
+        let b = spray[0].block.as_ref().ok_or("nothing was returned")?;
         assert_eq!(
             (b.cidr.as_str(), b.principal.as_str()),
             ("203.0.113.9/32", "")
@@ -1750,10 +1741,11 @@ mod tests {
             .finding
             .action
             .starts_with("blocked everyone from 203.0.113.9/32"));
+        Ok(())
     }
 
     #[test]
-    fn an_attacker_rotating_addresses_within_one_ipv6_64_is_counted_as_one_sprayer() {
+    fn an_attacker_rotating_addresses_within_one_ipv6_64_is_counted_as_one_sprayer() -> TestResult {
         let s = settings(ENFORCE);
         let mut d = Detector::new();
         let mut r = Vec::new();
@@ -1769,11 +1761,12 @@ mod tests {
         let spray: Vec<_> = r.iter().filter(|r| r.finding.rule == SPRAY).collect();
         assert_eq!(spray.len(), 1);
         assert_eq!(spray[0].finding.subject, "2001:db8:1:2::/64");
-        let set = BlockSet::new(&[spray[0].block.clone().unwrap()]);
+        let set = BlockSet::new(&[spray[0].block.clone().ok_or("nothing was returned")?]);
         assert!(set
             .check(ip("2001:db8:1:2:ffff::1"), None, T + 20)
             .is_some());
         assert!(set.check(ip("2001:db8:1:3::1"), None, T + 20).is_none());
+        Ok(())
     }
 
     #[test]
@@ -1836,7 +1829,7 @@ mod tests {
 
     #[test]
     fn client_guessing_of_one_client_raises_once_and_enforce_blocks_only_that_client_from_that_address(
-    ) {
+    ) -> TestResult {
         let mut s = settings(MONITOR);
         let mut d = Detector::new();
         for i in 0..4 {
@@ -1856,15 +1849,16 @@ mod tests {
             r.extend(client_fail(&mut d, "app", "198.51.100.9", T + i, &s));
         }
         assert_eq!(r.len(), 1);
-        let b = r[0].block.as_ref().unwrap();
+        let b = r[0].block.as_ref().ok_or("nothing was returned")?;
         assert_eq!(
             (b.cidr.as_str(), b.principal.as_str()),
             ("198.51.100.9/32", "client:app")
         );
+        Ok(())
     }
 
     #[test]
-    fn one_address_failing_for_several_client_ids_raises_an_address_finding() {
+    fn one_address_failing_for_several_client_ids_raises_an_address_finding() -> TestResult {
         let s = settings(ENFORCE);
         let mut d = Detector::new();
         assert!(client_fail(&mut d, "a", "198.51.100.5", T, &s).is_empty());
@@ -1872,7 +1866,11 @@ mod tests {
         let r = client_fail(&mut d, "c", "198.51.100.5", T + 2, &s);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].finding.subject_kind, "address");
-        assert_eq!(r[0].block.as_ref().unwrap().principal, "");
+        assert_eq!(
+            r[0].block.as_ref().ok_or("nothing was returned")?.principal,
+            ""
+        );
+        Ok(())
     }
 
     #[test]
@@ -1932,11 +1930,11 @@ mod tests {
     }
 
     #[test]
-    fn a_wave_fires_at_the_floor_or_factor_times_the_median_and_not_below() {
+    fn a_wave_fires_at_the_floor_or_factor_times_the_median_and_not_below() -> TestResult {
         let s = all(MONITOR);
         // A quiet server: the floor (50) decides.
         assert!(wave(T, &[49, 0, 0, 0, 0, 0, 0, 0], &s).is_none());
-        let r = wave(T, &[50, 0, 0, 0, 0, 0, 0, 0], &s).unwrap();
+        let r = wave(T, &[50, 0, 0, 0, 0, 0, 0, 0], &s).ok_or("nothing was returned")?;
         assert_eq!(r.finding.rule, WAVE);
         assert_eq!(r.finding.count, 50);
         assert_eq!(r.finding.severity, "high");
@@ -1951,10 +1949,17 @@ mod tests {
         assert!(wave(T, &c, &s).is_some());
         // Two nodes in the same hour write one row.
         assert_eq!(
-            wave(T, &c, &s).unwrap().finding.dedup_key,
-            wave(T + 59, &c, &s).unwrap().finding.dedup_key
+            wave(T, &c, &s)
+                .ok_or("nothing was returned")?
+                .finding
+                .dedup_key,
+            wave(T + 59, &c, &s)
+                .ok_or("nothing was returned")?
+                .finding
+                .dedup_key
         );
         assert!(wave(T, &c, &all(OFF)).is_none());
+        Ok(())
     }
 
     #[test]
@@ -1966,7 +1971,7 @@ mod tests {
     }
 
     #[test]
-    fn a_minting_spike_is_measured_against_the_clients_own_busiest_minute() {
+    fn a_minting_spike_is_measured_against_the_clients_own_busiest_minute() -> TestResult {
         let s = all(MONITOR);
         let m = |count, peak| MintMinute {
             client_id: "app".into(),
@@ -1979,7 +1984,7 @@ mod tests {
             mint_spike(T, &m(899, 300), &s).is_none(),
             "a busy client's normal"
         );
-        let r = mint_spike(T, &m(900, 300), &s).unwrap();
+        let r = mint_spike(T, &m(900, 300), &s).ok_or("nothing was returned")?;
         assert_eq!(
             (r.finding.rule.as_str(), r.finding.subject.as_str()),
             (MINT_SPIKE, "app")
@@ -1992,23 +1997,28 @@ mod tests {
             "the minute ended long enough ago"
         );
         assert_eq!((from, to), (minute - 7 * DAY, minute - HOUR));
+        Ok(())
     }
 
     #[test]
-    fn a_first_use_is_alarming_only_for_a_client_past_its_learning_days() {
+    fn a_first_use_is_alarming_only_for_a_client_past_its_learning_days() -> TestResult {
         let s = all(MONITOR);
         assert!(mint_new_use("app", UseKind::Scope, "admin", None, T, &s).is_none());
         assert!(
             mint_new_use("app", UseKind::Scope, "admin", Some(T - 7 * DAY + 1), T, &s).is_none()
         );
-        let r = mint_new_use("app", UseKind::Scope, "admin", Some(T - 7 * DAY), T, &s).unwrap();
+        let r = mint_new_use("app", UseKind::Scope, "admin", Some(T - 7 * DAY), T, &s)
+            .ok_or("nothing was returned")?;
         assert_eq!(r.finding.dedup_key, "mint_new_use|client:app|scope:admin");
-        let g = mint_new_use("app", UseKind::Grant, "refresh_token", Some(0), T, &s).unwrap();
+        let g = mint_new_use("app", UseKind::Grant, "refresh_token", Some(0), T, &s)
+            .ok_or("nothing was returned")?;
         assert_ne!(g.finding.dedup_key, r.finding.dedup_key);
+        Ok(())
     }
 
     #[test]
-    fn refresh_reuse_from_elsewhere_than_the_holder_is_likely_theft_and_names_the_hop() {
+    fn refresh_reuse_from_elsewhere_than_the_holder_is_likely_theft_and_names_the_hop() -> TestResult
+    {
         let s = all(MONITOR);
         let ctx = ReuseContext {
             user_id: "u1".into(),
@@ -2026,8 +2036,8 @@ mod tests {
             T,
             &s,
         )
-        .unwrap();
-        let ev: serde_json::Value = serde_json::from_str(&same.finding.evidence).unwrap();
+        .ok_or("nothing was returned")?;
+        let ev: serde_json::Value = serde_json::from_str(&same.finding.evidence)?;
         assert_eq!(ev["tag"], "reuse");
         assert_eq!(ev["replayed_generation"], 2);
         assert_eq!(same.finding.severity, "high");
@@ -2040,8 +2050,8 @@ mod tests {
             T,
             &s,
         )
-        .unwrap();
-        let ev: serde_json::Value = serde_json::from_str(&stolen.finding.evidence).unwrap();
+        .ok_or("nothing was returned")?;
+        let ev: serde_json::Value = serde_json::from_str(&stolen.finding.evidence)?;
         assert_eq!(ev["tag"], "likely theft");
         assert_eq!(ev["latest_generation"], 5);
         assert_eq!(stolen.finding.severity, "critical");
@@ -2056,7 +2066,7 @@ mod tests {
             T,
             &all(ENFORCE),
         )
-        .unwrap();
+        .ok_or("nothing was returned")?;
         assert_eq!(enforced.revoke_user.as_deref(), Some("u1"));
         // The same address and browser (a client retrying) is never revoked beyond
         // the family, even in enforce mode.
@@ -2069,8 +2079,9 @@ mod tests {
             T,
             &all(ENFORCE),
         )
-        .unwrap();
+        .ok_or("nothing was returned")?;
         assert!(retry.revoke_user.is_none());
+        Ok(())
     }
 
     #[test]
@@ -2096,7 +2107,7 @@ mod tests {
     }
 
     #[test]
-    fn a_sign_in_is_unfamiliar_only_after_the_learning_history_and_outside_it() {
+    fn a_sign_in_is_unfamiliar_only_after_the_learning_history_and_outside_it() -> TestResult {
         let s = all(MONITOR);
         let ff = "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0";
         let home = |n: usize| -> Vec<(Option<String>, Option<String>)> {
@@ -2120,13 +2131,14 @@ mod tests {
         let mut h = vec![(Some("10.0.0.1".to_string()), Some(ff.to_string())); 20];
         h.push((Some("203.0.113.5".into()), Some(ff.into())));
         assert!(is_unfamiliar(Some("203.0.113.5"), Some(ff), &h, &s));
-        let r =
-            unfamiliar_sign_in("si1", "Alice", Some("203.0.113.5"), Some(ff), 5, T, &s).unwrap();
+        let r = unfamiliar_sign_in("si1", "Alice", Some("203.0.113.5"), Some(ff), 5, T, &s)
+            .ok_or("nothing was returned")?;
         assert_eq!(
             (r.finding.rule.as_str(), r.finding.subject.as_str()),
             (UNFAMILIAR_SIGN_IN, "alice")
         );
         assert!(unfamiliar_sign_in("si1", "a", None, None, 5, T, &all(OFF)).is_none());
+        Ok(())
     }
 
     fn presented(
@@ -2148,7 +2160,8 @@ mod tests {
     }
 
     #[test]
-    fn token_scanning_raises_once_at_the_threshold_and_enforce_blocks_only_that_caller() {
+    fn token_scanning_raises_once_at_the_threshold_and_enforce_blocks_only_that_caller(
+    ) -> TestResult {
         let caller = TokenCaller {
             client_id: Some("rs".into()),
             addr: Some(ip("198.51.100.3")),
@@ -2172,7 +2185,7 @@ mod tests {
             );
             match mode {
                 ENFORCE => {
-                    let b = r[0].block.as_ref().unwrap();
+                    let b = r[0].block.as_ref().ok_or("nothing was returned")?;
                     assert_eq!(
                         (b.cidr.as_str(), b.principal.as_str()),
                         ("198.51.100.3/32", "client:rs")
@@ -2181,6 +2194,7 @@ mod tests {
                 _ => assert!(r[0].block.is_none()),
             }
         }
+        Ok(())
     }
 
     #[test]

@@ -454,7 +454,7 @@ mod tests {
     fn failed() -> Signal {
         Signal::SignInFailed {
             username: "alice".into(),
-            addr: "192.0.2.1".parse().unwrap(),
+            addr: std::net::IpAddr::from([192, 0, 2, 1]),
         }
     }
 
