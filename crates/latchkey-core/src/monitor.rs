@@ -409,6 +409,22 @@ impl Count {
             raised: false,
         }
     }
+
+    /// One more event for `key`, in a window that starts at its first event: entries
+    /// whose window has passed are dropped first (so memory stays bounded), and a key
+    /// whose window has passed starts counting again.
+    fn tally<K: std::hash::Hash + Eq>(
+        map: &mut HashMap<K, Count>,
+        key: K,
+        at: Timestamp,
+        window: i64,
+    ) -> &mut Count {
+        bound(map, |c| at - c.first <= window);
+        let c = current(map, key, at, window, |c| c.first, Count::new);
+        c.n += 1;
+        c.last = at;
+        c
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -663,17 +679,7 @@ impl Detector {
             return;
         }
         let window = s.detect_brute_force_window;
-        bound(&mut self.brute, |c| at - c.first <= window);
-        let c = current(
-            &mut self.brute,
-            (user.to_string(), addr),
-            at,
-            window,
-            |c| c.first,
-            Count::new,
-        );
-        c.n += 1;
-        c.last = at;
+        let c = Count::tally(&mut self.brute, (user.to_string(), addr), at, window);
         if c.raised || c.n < s.detect_brute_force_failures {
             return;
         }
@@ -809,21 +815,11 @@ impl Detector {
         }
         let window = s.detect_client_guess_window;
         let enforce = s.detect_client_guess_mode == ENFORCE;
-        bound(&mut self.client, |c| at - c.first <= window);
         bound(&mut self.client_addr, |d| at - d.last <= window);
         // One client id failing, from anywhere: the finding names the client; enforce
         // throttles that client only from the address that crossed the line, so a
         // stranger cannot lock the client out everywhere.
-        let c = current(
-            &mut self.client,
-            client.to_string(),
-            at,
-            window,
-            |c| c.first,
-            Count::new,
-        );
-        c.n += 1;
-        c.last = at;
+        let c = Count::tally(&mut self.client, client.to_string(), at, window);
         if !c.raised && c.n >= s.detect_client_guess_failures {
             c.raised = true;
             let (first, n) = (c.first, c.n);
@@ -966,17 +962,7 @@ impl Detector {
                     (None, None) => return,
                 };
                 let window = s.detect_token_scan_window;
-                bound(&mut self.scan, |c| at - c.first <= window);
-                let c = current(
-                    &mut self.scan,
-                    key.clone(),
-                    at,
-                    window,
-                    |c| c.first,
-                    Count::new,
-                );
-                c.n += 1;
-                c.last = at;
+                let c = Count::tally(&mut self.scan, key.clone(), at, window);
                 if c.raised || c.n < s.detect_token_scan_invalid {
                     return;
                 }
