@@ -79,6 +79,9 @@ fn session(user_id: &str, client_id: &str, now: i64) -> Session {
         user_agent: None,
         revoked_at: None,
         revoked_reason: None,
+        resources: Vec::new(),
+        parent_session_id: None,
+        parent_jti: None,
     }
 }
 
@@ -115,6 +118,7 @@ fn code_row(user_id: &str, client_id: &str, now: i64) -> AuthCode {
         session_id: None,
         ip: None,
         user_agent: None,
+        resources: Vec::new(),
     }
 }
 

@@ -471,6 +471,7 @@ async fn tk_08_pkce_is_required_at_authorize_and_a_verifier_for_a_challenge_less
             session_id: None,
             ip: None,
             user_agent: None,
+            resources: Vec::new(),
         })
         .await
         .unwrap();

@@ -635,6 +635,166 @@ async fn revoking_the_subject_reaches_every_token_exchanged_from_it() {
     }
 }
 
+/// RFC 8693 §2.2.1 leaves refresh tokens to policy: none unless the policy names
+/// `refresh_token`; then the exchanged access token comes with one whose family is the
+/// requester's, for the granted audience only, never wider than the exchange, never with
+/// an ID token, and alive only while the subject is: revoking the subject token, or the
+/// subject's session, ends it and every token refreshed from it. A delegated exchange
+/// (`act`) never gets one, and a policy cannot issue a refresh token on its own.
+#[tokio::test]
+async fn a_refresh_token_comes_with_an_exchange_only_when_a_policy_says_so_and_dies_with_the_subject(
+) -> anyhow::Result<()> {
+    use latchkey_e2e::latchkey_core::manage::ExchangePolicyPatch;
+    let t = tx().await;
+    let m = t.h.provider.manager();
+    let subject_token = subject(&t).await;
+    let r = exchange_for(&t, &t.orders, &subject_token, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json.get("refresh_token").is_none(), "{}", r.text);
+
+    // A refresh token alone, or as a subject, is never allowed.
+    for (issued, subjects) in [
+        (Some(vec!["refresh_token".to_string()]), None),
+        (None, Some(vec!["refresh_token".to_string()])),
+    ] {
+        let e = m
+            .exchange_policy_update(
+                "test",
+                &t.policy,
+                ExchangePolicyPatch {
+                    issued_token_types: issued,
+                    subject_token_types: subjects,
+                    ..Default::default()
+                },
+            )
+            .await
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("accepted"))?;
+        assert!(
+            matches!(
+                e,
+                latchkey_e2e::latchkey_core::error::ManageError::InvalidInput(_)
+            ),
+            "{e}"
+        );
+    }
+    m.exchange_policy_update(
+        "test",
+        &t.policy,
+        ExchangePolicyPatch {
+            issued_token_types: Some(vec!["access_token".into(), "refresh_token".into()]),
+            ..Default::default()
+        },
+    )
+    .await?;
+
+    let r = exchange_for(&t, &t.orders, &subject_token, &[("scope", "billing:read")]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rt = r.must("refresh_token");
+    let refresh = |rt: String, extra: Vec<(&'static str, String)>| {
+        let t = &t;
+        async move {
+            let mut f = vec![
+                ("grant_type", "refresh_token".to_string()),
+                ("refresh_token", rt),
+            ];
+            f.extend(extra);
+            let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            token(&t.h, &t.orders, &f).await
+        }
+    };
+    let r = refresh(rt, vec![]).await?;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json.get("id_token").is_none(), "{}", r.text);
+    let refreshed = r.must("access_token");
+    let c = claims_of(&refreshed);
+    assert_eq!(c["aud"], json!(TARGET));
+    assert_eq!(c["client_id"], json!(t.orders.id));
+    assert_eq!(c["sub"], json!(t.alice));
+    assert_eq!(c["scope"], json!("billing:read"));
+    let rt = r.must("refresh_token");
+    // Neither wider scopes nor another audience than the exchange granted.
+    let r = refresh(
+        rt.clone(),
+        vec![("scope", "billing:read orders:write".into())],
+    )
+    .await?;
+    assert_oauth_error(&r, 400, "invalid_scope");
+    let r = refresh(rt.clone(), vec![("audience", "billing".into())]).await?;
+    assert_oauth_error(&r, 400, "invalid_target");
+    // Another client cannot use it: one without the refresh grant or a policy giving
+    // it families is refused for the grant type, whatever the token (TK-14).
+    let r = token(
+        &t.h,
+        &t.stranger,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+        ],
+    )
+    .await?;
+    assert_oauth_error(&r, 400, "unauthorized_client");
+
+    // Revoking the subject token ends the family and what was refreshed from it.
+    let r =
+        t.h.post_basic("/revoke", &t.web, &[("token", subject_token.as_str())])
+            .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        t.h.introspect(&t.orders, &refreshed).await?,
+        json!({"active": false})
+    );
+    let r = refresh(rt, vec![]).await?;
+    assert_oauth_error(&r, 400, "invalid_grant");
+
+    // Revoking the subject's session does too.
+    let tokens = user_tokens(&t, "openid billing:read").await;
+    let at = tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = exchange_for(&t, &t.orders, &at, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rt = r.must("refresh_token");
+    let r = refresh(rt, vec![]).await?;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (rt, refreshed) = (r.must("refresh_token"), r.must("access_token"));
+    let sid = claims_of(&at)["sid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    t.h.manager.session_revoke("test", &sid).await?;
+    assert_eq!(
+        t.h.introspect(&t.orders, &refreshed).await?,
+        json!({"active": false})
+    );
+    let r = refresh(rt, vec![]).await?;
+    assert_oauth_error(&r, 400, "invalid_grant");
+
+    // Delegation carries act, which a refresh could not keep: no refresh token.
+    let tokens = user_tokens(&t, "openid billing:read").await;
+    let at = tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = exchange_for(
+        &t,
+        &t.orders,
+        &at,
+        &[
+            (
+                "actor_token",
+                client_credentials(&t, &t.orders).await.as_str(),
+            ),
+            ("actor_token_type", AT),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json.get("refresh_token").is_none(), "{}", r.text);
+    Ok(())
+}
+
 /// A.5 #8 (CVE-2026-9704): duplicated, empty or missing parameters are refused, the
 /// audience never defaults to the requester, and `audience` with `resource` must agree.
 #[tokio::test]
@@ -1046,6 +1206,96 @@ async fn a_resource_indicator_sets_the_audience_of_the_other_grants() {
         .await
         .unwrap();
     assert_eq!(r.status, 401);
+}
+
+/// RFC 8707 §2 and §2.2: a `resource` named at /authorize travels with the code and
+/// then with the session. Redeeming the code without `resource` gives a token for that
+/// resource, and so does every refresh; a token request may only narrow the grant's
+/// resources, never name another (known) audience instead.
+#[tokio::test]
+async fn a_resource_named_at_authorize_travels_with_the_code_and_bounds_every_refresh(
+) -> anyhow::Result<()> {
+    let t = tx().await;
+    let b = t.h.browser();
+    let (code, verifier) = code_with(
+        &t.h,
+        &b,
+        &t.web,
+        "openid billing:read",
+        &[("resource", TARGET)],
+        ALICE,
+    )
+    .await?;
+    let r = redeem(&t.h, &t.web, &code, &verifier).await?;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(claims_of(&r.must("access_token"))["aud"], json!(TARGET));
+    let rt = r.must("refresh_token");
+
+    let refresh = |rt: String, extra: Vec<(&'static str, String)>| {
+        let t = &t;
+        async move {
+            let mut f = vec![
+                ("grant_type", "refresh_token".to_string()),
+                ("refresh_token", rt),
+            ];
+            f.extend(extra);
+            let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            token(&t.h, &t.web, &f).await
+        }
+    };
+    let r = refresh(rt, vec![]).await?;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(claims_of(&r.must("access_token"))["aud"], json!(TARGET));
+    let rt = r.must("refresh_token");
+    // Another audience the server knows, but not one this grant was made for.
+    let r = refresh(rt.clone(), vec![("audience", t.orders.id.clone())]).await?;
+    assert_oauth_error(&r, 400, "invalid_target");
+    // The refused request spent nothing: the same token still refreshes, naming the
+    // grant's own resource explicitly.
+    let r = refresh(rt, vec![("resource", format!("{TARGET}/"))]).await?;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // The first redemption cannot swap the resource either.
+    let (code, verifier) = code_with(
+        &t.h,
+        &b,
+        &t.web,
+        "openid billing:read",
+        &[("resource", TARGET)],
+        ALICE,
+    )
+    .await?;
+    let r = token(
+        &t.h,
+        &t.web,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", t.web.redirect_uri.as_str()),
+            ("code_verifier", verifier.as_str()),
+            ("audience", t.orders.id.as_str()),
+        ],
+    )
+    .await?;
+    assert_oauth_error(&r, 400, "invalid_target");
+
+    // A resource the server does not know is refused at /authorize already, on the
+    // redirect (RFC 8707 §2).
+    let (_, challenge) = pkce();
+    let url = authorize_url(
+        &t.h,
+        &t.web,
+        "openid",
+        &challenge,
+        &[("resource", "https://unknown.example/")],
+    );
+    let loc = t.h.browser_authorize(&b, &url, ALICE.0, ALICE.1).await?;
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("invalid_target"),
+        "{loc}"
+    );
+    Ok(())
 }
 
 /// RFC 8707 §2 / RFC 8693 §2.1: several `audience` (or `resource`) values give one

@@ -69,6 +69,15 @@ describe('the policy editor', () => {
     expect(draftToCreate({ ...d, mode: 'delegation' }).actor_client_ids).toEqual(['someone']);
   });
 
+  it('offers a refresh token only beside access tokens and sends it as refresh_token', () => {
+    const d = { ...policyDraft(null), requester: 'gateway', targets: 'orders-api', issueRefresh: true };
+    expect(draftErrors(d)).toEqual([]);
+    expect(draftToCreate(d).issued_token_types).toEqual(['access_token', 'refresh_token']);
+    expect(draftErrors({ ...d, issueAccess: false, issueId: true })).toContain(
+      'A refresh token only comes with an exchanged access token: allow access tokens too.');
+    expect(policyDraft(policy({ issued_token_types: ['access_token', 'refresh_token'] })).issueRefresh).toBe(true);
+  });
+
   it('round-trips a stored policy through the draft unchanged', () => {
     const p = policy({ mode: 'either', actor_client_ids: ['svc'], max_act_depth: 2, scopes: ['a', 'b'], issued_token_types: ['access_token', 'id_token'], note: 'why' });
     const req = draftToCreate(policyDraft(p));

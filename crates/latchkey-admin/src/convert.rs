@@ -751,6 +751,7 @@ pub(crate) fn exchange_explain_dto(ev: &Evaluation) -> ExchangeExplainDto {
         audience: None,
         scopes: Vec::new(),
         claims: None,
+        refresh_token: false,
     };
     match &ev.outcome {
         Ok(p) => {
@@ -769,6 +770,7 @@ pub(crate) fn exchange_explain_dto(ev: &Evaluation) -> ExchangeExplainDto {
             dto.audience = Some(p.audience.join(" "));
             dto.scopes = p.scopes.clone();
             dto.claims = Some(p.claims.clone());
+            dto.refresh_token = p.with_refresh;
         }
         Err(r) => {
             dto.error = Some(r.error.code.as_str().to_string());

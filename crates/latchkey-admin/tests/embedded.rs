@@ -55,6 +55,7 @@ async fn seed_session(b: &Embedded, user_id: &str, client_id: &str) -> String {
             session_id: None,
             ip: None,
             user_agent: None,
+            resources: Vec::new(),
         })
         .await
         .expect("insert code");
@@ -72,6 +73,9 @@ async fn seed_session(b: &Embedded, user_id: &str, client_id: &str) -> String {
         user_agent: Some("test".into()),
         revoked_at: None,
         revoked_reason: None,
+        resources: Vec::new(),
+        parent_session_id: None,
+        parent_jti: None,
     };
     let issue = Issuance {
         refresh: Some(RefreshToken {

@@ -851,6 +851,10 @@ pub struct ExchangeExplainDto {
     pub audience: Option<String>,
     pub scopes: Vec<String>,
     pub claims: Option<Value>,
+    /// Allowed: whether a refresh token would come with the access token (the policy
+    /// names `refresh_token` and the subject is a user's session token without `act`).
+    #[serde(default)]
+    pub refresh_token: bool,
 }
 
 // --- anomaly monitoring (issue 14) -------------------------------------------------------

@@ -224,6 +224,13 @@ pub struct Session {
     pub user_agent: Option<String>,
     pub revoked_at: Option<Timestamp>,
     pub revoked_reason: Option<String>,
+    /// RFC 8707: the resources the grant was made for; empty when it named none.
+    pub resources: Vec<String>,
+    /// A session a token exchange derived (its refresh family, when a policy allows one):
+    /// the subject token's session and the subject token's `jti`. It is live only while
+    /// both are (`Provider::session_live`).
+    pub parent_session_id: Option<String>,
+    pub parent_jti: Option<String>,
 }
 
 impl Session {
@@ -253,6 +260,8 @@ pub struct AuthCode {
     pub session_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// RFC 8707 §2: the `resource`/`audience` values of the authorization request.
+    pub resources: Vec<String>,
 }
 
 string_enum!(
@@ -281,6 +290,8 @@ pub struct DeviceCode {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub session_id: Option<String>,
+    /// RFC 8707 §2: the `resource`/`audience` values of the device authorization request.
+    pub resources: Vec<String>,
 }
 
 /// A refresh token row; the family is the session.

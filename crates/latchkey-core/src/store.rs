@@ -411,13 +411,16 @@ pub trait ExchangeStore: Send + Sync {
     /// `NotFound` if there is no such policy.
     async fn exchange_policy_delete(&self, id: &str, audit: &NewAuditEvent) -> StoreResult<()>;
     /// Records an exchange in one transaction: the lineage row, the access-token record
-    /// (counted in its session like any other) and the audit event. Returns false and
-    /// writes nothing when the parent token was denylisted meanwhile, so a revocation
-    /// that races the exchange cannot leave a child alive.
+    /// (counted in its session like any other), the derived refresh family when a policy
+    /// allowed one (its session, its first refresh token and its `session.create` event)
+    /// and the audit event. Returns false and writes nothing when the parent token was
+    /// denylisted meanwhile, so a revocation that races the exchange cannot leave a
+    /// child alive.
     async fn exchange_record(
         &self,
         lineage: &ExchangeLineage,
         access: Option<&AccessTokenRecord>,
+        family: Option<&Issuance>,
         audit: &NewAuditEvent,
     ) -> StoreResult<bool>;
     /// The lineage of one exchanged token, if it is one.

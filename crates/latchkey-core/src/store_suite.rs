@@ -219,6 +219,9 @@ pub fn session(id: &str, user_id: &str, client_id: &str) -> Session {
         user_agent: Some("suite/1.0".into()),
         revoked_at: None,
         revoked_reason: None,
+        resources: Vec::new(),
+        parent_session_id: None,
+        parent_jti: None,
     }
 }
 
@@ -263,6 +266,7 @@ pub fn code(hash: &str, client_id: &str, user_id: &str) -> AuthCode {
         session_id: None,
         ip: Some("2001:db8::1".into()),
         user_agent: Some("suite/1.0".into()),
+        resources: Vec::new(),
     }
 }
 
@@ -281,6 +285,7 @@ pub fn device(hash: &str, user_code_hash: &str, client_id: &str) -> DeviceCode {
         created_at: T0,
         expires_at: T0 + 600,
         session_id: None,
+        resources: Vec::new(),
     }
 }
 
@@ -2824,6 +2829,7 @@ pub async fn revoking_a_token_revokes_every_token_exchanged_from_it_down_the_cha
             .exchange_record(
                 &lineage(jti, parent, &c, T0 + 300),
                 Some(&rec),
+                None,
                 &audit("token.exchange", jti)
             )
             .await
@@ -2864,6 +2870,7 @@ pub async fn an_exchange_is_not_recorded_once_its_parent_is_revoked(store: &dyn 
         .exchange_record(
             &lineage("xp-race-child", Some("xp-race-parent"), &c, T0 + 300),
             Some(&access("xp-race-child", None, &c)),
+            None,
             &audit("token.exchange", "xp-race-child"),
         )
         .await

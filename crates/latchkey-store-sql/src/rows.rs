@@ -270,6 +270,9 @@ pub struct SessionRow {
     pub user_agent: Option<String>,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
+    pub resources: String,
+    pub parent_session_id: Option<String>,
+    pub parent_jti: Option<String>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -277,6 +280,9 @@ impl TryFrom<SessionRow> for Session {
     fn try_from(r: SessionRow) -> Result<Self, StoreError> {
         Ok(Session {
             scopes: from_json_list(&r.scopes, "sessions.scopes")?,
+            resources: from_json_list(&r.resources, "sessions.resources")?,
+            parent_session_id: r.parent_session_id,
+            parent_jti: r.parent_jti,
             id: r.id,
             user_id: r.user_id,
             client_id: r.client_id,
@@ -323,6 +329,7 @@ pub struct AuthCodeRow {
     pub session_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub resources: String,
 }
 
 impl TryFrom<AuthCodeRow> for AuthCode {
@@ -330,6 +337,7 @@ impl TryFrom<AuthCodeRow> for AuthCode {
     fn try_from(r: AuthCodeRow) -> Result<Self, StoreError> {
         Ok(AuthCode {
             scopes: from_json_list(&r.scopes, "auth_codes.scopes")?,
+            resources: from_json_list(&r.resources, "auth_codes.resources")?,
             hash: r.hash,
             client_id: r.client_id,
             user_id: r.user_id,
@@ -364,6 +372,7 @@ pub struct DeviceCodeRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub session_id: Option<String>,
+    pub resources: String,
 }
 
 impl TryFrom<DeviceCodeRow> for DeviceCode {
@@ -371,6 +380,7 @@ impl TryFrom<DeviceCodeRow> for DeviceCode {
     fn try_from(r: DeviceCodeRow) -> Result<Self, StoreError> {
         Ok(DeviceCode {
             scopes: from_json_list(&r.scopes, "device_codes.scopes")?,
+            resources: from_json_list(&r.resources, "device_codes.resources")?,
             status: parse(&r.status, "device_codes.status")?,
             hash: r.hash,
             user_code_hash: r.user_code_hash,

@@ -289,8 +289,9 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO sessions (id, user_id, client_id, sign_in_id, scopes, auth_time, \
                      created_at, last_used_at, expires_at, ip, user_agent, revoked_at, \
-                     revoked_reason) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     revoked_reason, resources, parent_session_id, parent_jti) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                     $15, $16)",
                 )
                 .bind(&s.id)
                 .bind(&s.user_id)
@@ -305,6 +306,9 @@ macro_rules! sql_store {
                 .bind(&s.user_agent)
                 .bind(s.revoked_at)
                 .bind(&s.revoked_reason)
+                .bind(to_json_list(&s.resources)?)
+                .bind(&s.parent_session_id)
+                .bind(&s.parent_jti)
                 .execute(&mut *conn)
                 .await
                 .map_err(db(op))?;
@@ -912,9 +916,9 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO auth_codes (hash, client_id, user_id, sign_in_id, \
                      redirect_uri, redirect_uri_sent, scopes, nonce, code_challenge, auth_time, \
-                     created_at, expires_at, consumed_at, session_id, ip, user_agent) \
+                     created_at, expires_at, consumed_at, session_id, ip, user_agent, resources) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                     $15, $16)",
+                     $15, $16, $17)",
                 )
                 .bind(&c.hash)
                 .bind(&c.client_id)
@@ -932,6 +936,7 @@ macro_rules! sql_store {
                 .bind(&c.session_id)
                 .bind(&c.ip)
                 .bind(&c.user_agent)
+                .bind(to_json_list(&c.resources)?)
                 .execute(&mut *conn)
                 .await
                 .map_err(db("auth_code_insert"))?;
@@ -1068,8 +1073,8 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO device_codes (hash, user_code_hash, client_id, scopes, status, \
                      user_id, sign_in_id, auth_time, poll_interval, last_polled_at, created_at, \
-                     expires_at, session_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     expires_at, session_id, resources) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 )
                 .bind(&dc.hash)
                 .bind(&dc.user_code_hash)
@@ -1084,6 +1089,7 @@ macro_rules! sql_store {
                 .bind(dc.created_at)
                 .bind(dc.expires_at)
                 .bind(&dc.session_id)
+                .bind(to_json_list(&dc.resources)?)
                 .execute(&mut *conn)
                 .await
                 .map_err(db("device_insert"))?;
@@ -1455,6 +1461,7 @@ macro_rules! sql_store {
                 conn: &mut Conn,
                 l: &ExchangeLineage,
                 access: Option<&AccessTokenRecord>,
+                family: Option<&Issuance>,
                 audit: &NewAuditEvent,
             ) -> Done<bool> {
                 const OP: &str = "exchange_record";
@@ -1491,6 +1498,9 @@ macro_rules! sql_store {
                 .map_err(db(OP))?;
                 if let Some(a) = access {
                     insert_access(conn, OP, a).await?;
+                }
+                if let Some(f) = family {
+                    insert_issuance(conn, OP, f).await?;
                 }
                 insert_audit(conn, OP, audit).await?;
                 commit(true)
@@ -3537,12 +3547,15 @@ macro_rules! sql_store {
                         &self,
                         lineage: &ExchangeLineage,
                         access: Option<&AccessTokenRecord>,
+                        family: Option<&Issuance>,
                         audit: &NewAuditEvent,
                     ) -> StoreResult<bool> {
-                        let (lineage, access, audit) = (lineage.clone(), access.cloned(), audit.clone());
+                        let (lineage, access, family, audit) =
+                            (lineage.clone(), access.cloned(), family.cloned(), audit.clone());
                         self.run(Write::new("exchange_record").retry(), move |c| {
                             Box::pin(async move {
-                                ops::exchange_record(c, &lineage, access.as_ref(), &audit).await
+                                ops::exchange_record(c, &lineage, access.as_ref(), family.as_ref(), &audit)
+                                    .await
                             })
                         })
                         .await

@@ -531,6 +531,9 @@ pub enum ApiKeysCmd {
 
 const EXCHANGE_MODES: [&str; 3] = ["impersonation", "delegation", "either"];
 const TOKEN_TYPES: [&str; 2] = ["access_token", "id_token"];
+/// What an exchange may issue: `refresh_token` means a refresh token may come with the
+/// exchanged access token (never on its own, never as a subject).
+const ISSUED_TOKEN_TYPES: [&str; 3] = ["access_token", "id_token", "refresh_token"];
 
 /// The policy fields `create` and `update` share. On `update`, a list flag replaces the
 /// whole list and an absent flag leaves the field as it is.
@@ -560,8 +563,10 @@ pub struct ExchangePolicyArgs {
     /// Subject token type accepted (repeatable) [create default: access_token]
     #[arg(long = "subject-token-type", value_name = "TYPE", value_parser = TOKEN_TYPES)]
     pub subject_token_types: Vec<String>,
-    /// Token type that may be issued (repeatable) [create default: access_token]
-    #[arg(long = "issue", value_name = "TYPE", value_parser = TOKEN_TYPES)]
+    /// Token type that may be issued (repeatable; refresh_token: a refresh token may come
+    /// with the access token, for a user's token without act) [create default:
+    /// access_token]
+    #[arg(long = "issue", value_name = "TYPE", value_parser = ISSUED_TOKEN_TYPES)]
     pub issued_token_types: Vec<String>,
     /// Whether the requester must be in the subject token's aud (or be its client)
     /// [create default: true]
@@ -2294,6 +2299,11 @@ fn explain_text(e: &ExchangeExplainDto) -> String {
             e.scopes.join(" "),
             duration(e.expires_in.unwrap_or(0)),
         ));
+        if e.refresh_token {
+            s.push_str(
+                "A refresh token comes with it (its family ends with the subject's session).\n",
+            );
+        }
         if let Some(c) = &e.claims {
             s.push_str("claims:\n");
             s.push_str(&serde_json::to_string_pretty(c).unwrap_or_default());

@@ -227,6 +227,9 @@ impl World {
                 user_agent: None,
                 revoked_at: None,
                 revoked_reason: None,
+                resources: Vec::new(),
+                parent_session_id: None,
+                parent_jti: None,
             };
             self.store
                 .auth_code_insert(&AuthCode {
@@ -246,6 +249,7 @@ impl World {
                     session_id: None,
                     ip: None,
                     user_agent: None,
+                    resources: Vec::new(),
                 })
                 .await
                 .unwrap();

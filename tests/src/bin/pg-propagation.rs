@@ -60,6 +60,9 @@ async fn main() -> Result<()> {
             user_agent: None,
             revoked_at: None,
             revoked_reason: None,
+            resources: Vec::new(),
+            parent_session_id: None,
+            parent_jti: None,
         };
         store
             .auth_code_insert(&AuthCode {
@@ -79,6 +82,7 @@ async fn main() -> Result<()> {
                 session_id: None,
                 ip: None,
                 user_agent: None,
+                resources: Vec::new(),
             })
             .await?;
         let rt = random_token();

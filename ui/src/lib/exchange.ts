@@ -58,6 +58,8 @@ export interface PolicyDraft {
   scopes: string;
   issueAccess: boolean;
   issueId: boolean;
+  /** A refresh token may come with an exchanged access token (RFC 8693 §2.2.1). */
+  issueRefresh: boolean;
   actors: string[];
   maxTtl: number;
   maxActDepth: number;
@@ -77,6 +79,7 @@ export function policyDraft(p: ExchangePolicyDto | null): PolicyDraft {
     scopes: p?.scopes.join(' ') ?? '',
     issueAccess: p ? p.issued_token_types.includes('access_token') : true,
     issueId: p ? p.issued_token_types.includes('id_token') : false,
+    issueRefresh: p ? p.issued_token_types.includes('refresh_token') : false,
     actors: p ? [...p.actor_client_ids] : [],
     maxTtl: p?.max_ttl_secs ?? DEFAULT_EXCHANGE_TTL,
     maxActDepth: p?.max_act_depth ?? 3,
@@ -100,6 +103,7 @@ export function draftErrors(d: PolicyDraft): string[] {
   }
   if (!d.subjectAccess && !d.subjectId) out.push('Allow at least one kind of subject token.');
   if (!d.issueAccess && !d.issueId) out.push('Allow at least one issued token type.');
+  if (d.issueRefresh && !d.issueAccess) out.push('A refresh token only comes with an exchanged access token: allow access tokens too.');
   for (const s of scopesOf(d)) {
     if (!SCOPE_TOKEN.test(s)) out.push(`“${s}” is not a valid scope.`);
   }
@@ -132,7 +136,7 @@ export function draftToCreate(d: PolicyDraft): ExchangePolicyCreateRequest {
     // Actors only mean something when there is an actor; the server refuses them otherwise.
     actor_client_ids: impersonation ? [] : d.actors,
     max_ttl_secs: d.maxTtl,
-    issued_token_types: types(d.issueAccess, d.issueId),
+    issued_token_types: [...types(d.issueAccess, d.issueId), ...(d.issueRefresh ? ['refresh_token'] : [])],
     max_act_depth: impersonation ? 3 : d.maxActDepth,
   };
 }

@@ -1,8 +1,10 @@
 //! Token exchange policies (RFC 8693): what an administrator allows. Deny by default —
 //! the engine (`oauth::exchange`) exchanges only what an enabled policy allows — so the
 //! validation here keeps a policy from allowing what no policy may: a refresh token as
-//! subject or as the issued type, the admin API as a target, admin scopes, a lifetime
-//! or an `act` chain beyond the ceilings. Every mutation is audited before → after.
+//! subject, a refresh token on its own as the issued type (it only ever comes with an
+//! exchanged access token, when the policy names both), the admin API as a target,
+//! admin scopes, a lifetime or an `act` chain beyond the ceilings. Every mutation is
+//! audited before → after.
 
 use super::*;
 use crate::oauth::resource::same_resource;
@@ -45,20 +47,23 @@ pub struct ExchangePolicyPatch {
     pub max_act_depth: Option<i64>,
 }
 
-fn token_types(list: &[String], what: &str) -> ManageResult<Vec<TokenTypeUri>> {
+/// `issued`: the list says what an exchange may issue, where `refresh_token` means "a
+/// refresh token may come with the access token" (RFC 8693 §2.2.1); as a subject type
+/// it is never allowed.
+fn token_types(list: &[String], what: &str, issued: bool) -> ManageResult<Vec<TokenTypeUri>> {
     let mut out = Vec::new();
     for t in list {
         let tt = TokenTypeUri::parse_any(t.trim()).ok_or_else(|| {
             ManageError::invalid(format!(
-                "{what}: unknown token type \"{}\" (access_token or id_token)",
-                shown(t)
+                "{what}: unknown token type \"{}\" (access_token or id_token{})",
+                shown(t),
+                if issued { ", refresh_token" } else { "" }
             ))
         })?;
-        // RFC 9700 §4.14 / issue 13: a refresh token is never a subject, and an
-        // exchange never mints one.
-        if tt == TokenTypeUri::RefreshToken {
+        // RFC 9700 §4.14 / issue 13: a refresh token is never a subject.
+        if tt == TokenTypeUri::RefreshToken && !issued {
             return Err(ManageError::invalid(format!(
-                "{what}: refresh tokens are never exchanged nor issued by an exchange"
+                "{what}: a refresh token is never exchanged"
             )));
         }
         if !out.contains(&tt) {
@@ -68,6 +73,11 @@ fn token_types(list: &[String], what: &str) -> ManageResult<Vec<TokenTypeUri>> {
     if out.is_empty() {
         return Err(ManageError::invalid(format!(
             "{what}: name at least one token type"
+        )));
+    }
+    if out.contains(&TokenTypeUri::RefreshToken) && !out.contains(&TokenTypeUri::AccessToken) {
+        return Err(ManageError::invalid(format!(
+            "{what}: a refresh token only comes with an exchanged access token; name access_token too"
         )));
     }
     Ok(out)
@@ -124,6 +134,7 @@ impl Manager {
                     .subject_token_types
                     .unwrap_or_else(|| vec!["access_token".into()]),
                 "subject token types",
+                false,
             )?,
             requester_must_be_in_subject_aud: input
                 .requester_must_be_in_subject_aud
@@ -138,6 +149,7 @@ impl Manager {
                     .issued_token_types
                     .unwrap_or_else(|| vec!["access_token".into()]),
                 "issued token types",
+                true,
             )?,
             max_act_depth: input.max_act_depth.unwrap_or(DEFAULT_MAX_ACT_DEPTH),
             created_at: now,
@@ -173,7 +185,7 @@ impl Manager {
             p.subject_client_ids = v;
         }
         if let Some(v) = patch.subject_token_types {
-            p.subject_token_types = token_types(&v, "subject token types")?;
+            p.subject_token_types = token_types(&v, "subject token types", false)?;
         }
         if let Some(v) = patch.requester_must_be_in_subject_aud {
             p.requester_must_be_in_subject_aud = v;
@@ -194,7 +206,7 @@ impl Manager {
             p.max_ttl_secs = v;
         }
         if let Some(v) = patch.issued_token_types {
-            p.issued_token_types = token_types(&v, "issued token types")?;
+            p.issued_token_types = token_types(&v, "issued token types", true)?;
         }
         if let Some(v) = patch.max_act_depth {
             p.max_act_depth = v;

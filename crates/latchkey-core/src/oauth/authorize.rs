@@ -25,6 +25,10 @@ pub struct AuthzRequest {
     pub login_hint: Option<String>,
     /// Anti-forgery value for the consent form.
     pub csrf: String,
+    /// RFC 8707 §2: the checked `resource`/`audience` values; they go on the code. A
+    /// request parked before this field existed reads as none.
+    #[serde(default)]
+    pub resources: Vec<String>,
 }
 
 impl AuthzRequest {
@@ -253,7 +257,8 @@ impl Provider {
             return Err(fail(OAuthError::invalid_scope("scope is required")));
         }
         self.check_scopes(&client, &scopes).await.map_err(fail)?;
-        self.requested_targets(get("resource"), get("audience"))
+        let resources = self
+            .requested_targets(get("resource"), get("audience"))
             .await
             .map_err(fail)?;
         let prompt: Vec<String> = get("prompt").map(parse_scope).unwrap_or_default();
@@ -299,6 +304,7 @@ impl Provider {
                 max_age,
                 login_hint: get("login_hint").map(|s| s.chars().take(128).collect()),
                 csrf: random_token(),
+                resources,
             },
             client,
         ))
@@ -588,6 +594,7 @@ impl Provider {
                 session_id: None,
                 ip: ip.map(str::to_string),
                 user_agent: user_agent.map(|u| u.chars().take(256).collect()),
+                resources: req.resources.clone(),
             })
             .await?;
         let mut p: Vec<(&str, &str)> = vec![("code", &code)];

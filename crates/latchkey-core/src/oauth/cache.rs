@@ -9,6 +9,7 @@
 
 use super::error::OAuthResult;
 use super::Provider;
+use crate::clock::Timestamp;
 use crate::model::{Client, ClientSecret, ExchangePolicy, Scope, Session, User};
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -125,6 +126,45 @@ impl Provider {
             Ok(Arc::new(all.into_iter().filter(|p| p.enabled).collect()))
         })
         .await
+    }
+
+    /// Whether `session` may still be used: live itself and, for a session a token
+    /// exchange derived (RFC 8693, a refresh family a policy allowed), every session and
+    /// subject token it came from still live and its client still enabled. Checked on
+    /// every use rather than cascaded on every revocation, so each way of ending the
+    /// subject (its session, its family, the token itself, its client, its user) reaches
+    /// the derived family without each having to know about it.
+    pub(crate) async fn session_live(
+        &self,
+        session: &Session,
+        now: Timestamp,
+    ) -> OAuthResult<bool> {
+        // Derived sessions come from tokens of live sessions, so a chain is short; the
+        // bound only keeps a corrupt cycle from looping.
+        const MAX_DEPTH: usize = 8;
+        let mut current = session.clone();
+        for _ in 0..MAX_DEPTH {
+            if !current.is_live(now) {
+                return Ok(false);
+            }
+            if let Some(jti) = &current.parent_jti {
+                if self.cached_jti_revoked(jti).await? {
+                    return Ok(false);
+                }
+            }
+            let Some(parent) = current.parent_session_id.clone() else {
+                return Ok(true);
+            };
+            let Some(p) = self.cached_session(&parent).await? else {
+                return Ok(false);
+            };
+            match self.cached_client(&p.client_id).await? {
+                Some(c) if !c.disabled && p.created_at > c.tokens_valid_after => {}
+                _ => return Ok(false),
+            }
+            current = p;
+        }
+        Ok(false)
     }
 
     cached_read!(cached_client, clients, String, Option<Client>, client_get);

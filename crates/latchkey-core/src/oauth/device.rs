@@ -62,11 +62,12 @@ impl Provider {
                 "the admin scopes are available in the device flow only to latchkey-console",
             ));
         }
-        self.requested_targets(
-            form.get("resource").map(String::as_str),
-            form.get("audience").map(String::as_str),
-        )
-        .await?;
+        let resources = self
+            .requested_targets(
+                form.get("resource").map(String::as_str),
+                form.get("audience").map(String::as_str),
+            )
+            .await?;
         let now = self.now();
         let device_code = random_token();
         let ttl = self.settings().await?.device_code_ttl;
@@ -87,6 +88,7 @@ impl Provider {
                 created_at: now,
                 expires_at: now + ttl,
                 session_id: None,
+                resources,
             })
             .await?;
         let uri = self.config.endpoint("/device");

@@ -28,12 +28,13 @@
 use super::client_auth::{Authenticated, Presented};
 use super::error::{ErrorCode, OAuthError, OAuthResult};
 use super::resource::same_resource;
-use super::token::TokenResponse;
+use super::token::{session_created_event, TokenResponse};
 use super::Provider;
 use crate::clock::Timestamp;
 use crate::crypto::{random_id, sha256};
 use crate::jwt;
 use crate::model::*;
+use crate::store::Issuance;
 use latchkey_api_types::AuditAction;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -139,6 +140,9 @@ pub struct PlannedToken {
     pub scopes: Vec<String>,
     pub expires_in: i64,
     pub delegation: bool,
+    /// Whether a refresh token comes with the access token (RFC 8693 §2.2.1): only when
+    /// the policy names `refresh_token`, for a user's session, without `act`.
+    pub with_refresh: bool,
 }
 
 /// The whole evaluation: what was asked, what each policy said, and the outcome.
@@ -442,9 +446,12 @@ impl Provider {
         let Some(sid) = parsed.str_claim("sid") else {
             return Ok(None);
         };
-        match self.cached_session(sid).await? {
-            Some(s) if s.is_live(now) => {}
-            _ => return Ok(None),
+        let live = match self.cached_session(sid).await? {
+            Some(s) => self.session_live(&s, now).await?,
+            None => false,
+        };
+        if !live {
+            return Ok(None);
         }
         // Exchanged ID tokens carry a jti: revoking their parent denylists it.
         if let Some(jti) = parsed.str_claim("jti") {
@@ -830,6 +837,18 @@ impl Provider {
                 "the subject token expires now",
             ));
         }
+        // RFC 8693 §2.2.1 leaves a refresh token to policy; ours: only where the policy
+        // names `refresh_token`, with an access token, for a user's session (the family
+        // is derived from it and dies with it), and never for a token that carries
+        // `act` (a refresh could not re-state the chain, so it would launder who acted).
+        // The policy is the permission: a service that exchanges need not list the
+        // refresh grant, which the client rules keep for user-facing clients.
+        let with_refresh = requested == TokenTypeUri::AccessToken
+            && p.issued_token_types.contains(&TokenTypeUri::RefreshToken)
+            && actor.is_none()
+            && subject.act.is_none()
+            && subject.sid.is_some()
+            && !subject.sub.starts_with("client:");
         let act = match actor {
             Some(a) => {
                 let mut o = json!({"sub": a.sub, "client_id": a.client_id});
@@ -880,6 +899,7 @@ impl Provider {
             scopes,
             expires_in: exp - now,
             delegation: actor.is_some(),
+            with_refresh,
         })
     }
 
@@ -948,10 +968,23 @@ impl Provider {
                 issued_at: now,
                 expires_at: exp,
             });
+        let family = if plan.with_refresh {
+            Some(
+                self.exchange_family(client, subject, &plan, presented, now)
+                    .await?,
+            )
+        } else {
+            None
+        };
         let audit = self.exchange_event(&ev, AuditAction::TokenExchange, presented, now);
         if !self
             .store
-            .exchange_record(&lineage, access.as_ref(), &audit)
+            .exchange_record(
+                &lineage,
+                access.as_ref(),
+                family.as_ref().map(|(_, f)| f),
+                &audit,
+            )
             .await?
         {
             // The subject was revoked while we worked: same answer as any bad subject.
@@ -961,11 +994,66 @@ impl Provider {
             access_token: token,
             token_type,
             expires_in: plan.expires_in,
-            refresh_token: None,
+            refresh_token: family.map(|(value, _)| value),
             id_token: None,
             scope: join_scope(&plan.scopes),
             issued_token_type: Some(plan.issued_token_type.as_str()),
         })
+    }
+
+    /// The refresh family a policy allowed (RFC 8693 §2.2.1): a session of the requester
+    /// for the subject's user, derived from the subject's session and token (so it is
+    /// live only while they are, `Provider::session_live`), ending no later than the
+    /// subject's session, for the granted audiences (RFC 8707, every refresh stays within
+    /// them) and scopes without `openid`/`offline_access` (a refresh never mints an ID
+    /// token for a client the user did not sign in to).
+    async fn exchange_family(
+        &self,
+        requester: &Client,
+        subject: &TokenFacts,
+        plan: &PlannedToken,
+        presented: &Presented,
+        now: Timestamp,
+    ) -> OAuthResult<(String, Issuance)> {
+        let parent = match subject.sid.as_deref() {
+            Some(sid) => self.cached_session(sid).await?,
+            None => None,
+        };
+        let parent = match parent {
+            Some(p) if self.session_live(&p, now).await? => p,
+            _ => return Err(OAuthError::invalid_request(BAD_SUBJECT)),
+        };
+        let scopes: Vec<String> = plan
+            .scopes
+            .iter()
+            .filter(|s| !matches!(s.as_str(), "openid" | "offline_access"))
+            .cloned()
+            .collect();
+        let mut session = self.new_session(
+            requester,
+            &subject.sub,
+            parent.sign_in_id.clone(),
+            scopes,
+            parent.auth_time,
+            presented.ip.clone(),
+            presented.user_agent.clone(),
+            now,
+        );
+        session.expires_at = session.expires_at.min(parent.expires_at);
+        session.resources = plan.audience.clone();
+        session.parent_session_id = Some(parent.id.clone());
+        session.parent_jti = subject.jti.clone();
+        let (value, refresh) = self.new_refresh(requester, &session.id, now);
+        let event = session_created_event(&session, "token_exchange");
+        Ok((
+            value,
+            Issuance {
+                session: Some(session),
+                refresh: Some(refresh),
+                access: None,
+                event: Some(event),
+            },
+        ))
     }
 
     fn exchange_event(

@@ -184,7 +184,7 @@ impl Provider {
         }
         if let Some(sid) = parsed.str_claim("sid") {
             match self.cached_session(sid).await? {
-                Some(s) if s.is_live(now) => {}
+                Some(s) if self.session_live(&s, now).await? => {}
                 // Only on the way out is the user read: a disabled user's sessions are
                 // revoked with it, and that is the reason worth giving.
                 Some(s) => return Ok(Err(self.dead_session(s, now).await?)),
@@ -212,6 +212,14 @@ impl Provider {
             if u.disabled {
                 return Ok(Inactive::UserDisabled { user_id: u.id });
             }
+        }
+        // Live itself, so what it was derived from (RFC 8693) has ended.
+        if s.is_live(now) {
+            return Ok(Inactive::SessionRevoked {
+                sid: s.id,
+                at: None,
+                reason: Some("exchanged_from_revoked".into()),
+            });
         }
         Ok(match s.revoked_at {
             Some(at) => Inactive::SessionRevoked {
@@ -409,7 +417,7 @@ impl Provider {
                 reason: None,
             });
         };
-        if !session.is_live(now) {
+        if !self.session_live(&session, now).await? {
             return inactive(self.dead_session(session, now).await?);
         }
         Ok((

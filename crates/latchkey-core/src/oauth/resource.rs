@@ -30,6 +30,30 @@ pub fn target_values(v: Option<&str>) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// RFC 8707 §2.2: the targets of a token request made on a grant (a code, a device
+/// code, a refresh token) that named `granted` at authorization time. A request that
+/// names none gets the grant's; one that names some may only narrow them
+/// (`invalid_target` otherwise: a grant for one service cannot be redeemed for
+/// another). A grant that named none keeps today's rule: any known target.
+pub fn grant_targets(asked: &[String], granted: &[String]) -> OAuthResult<Vec<String>> {
+    if granted.is_empty() {
+        return Ok(asked.to_vec());
+    }
+    if asked.is_empty() {
+        return Ok(granted.to_vec());
+    }
+    if asked
+        .iter()
+        .all(|a| granted.iter().any(|g| same_resource(a, g)))
+    {
+        return Ok(asked.to_vec());
+    }
+    Err(OAuthError::new(
+        ErrorCode::InvalidTarget,
+        "the requested resource is not among those the grant was made for",
+    ))
+}
+
 /// RFC 8707 §2 / RFC 8693 §2.1: the targets of a request, without repeats, in the
 /// order asked. `resource` values must be absolute URIs without a fragment
 /// (`invalid_target`); `resource` and `audience` together must name the same set
@@ -182,6 +206,28 @@ impl Provider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grant_that_named_resources_gives_them_by_default_and_lets_a_request_only_narrow_them() {
+        let granted = vec![
+            "https://a.example".to_string(),
+            "https://b.example".to_string(),
+        ];
+        assert_eq!(
+            super::grant_targets(&[], &granted).ok(),
+            Some(granted.clone())
+        );
+        let narrow = vec!["https://b.example/".to_string()];
+        assert_eq!(super::grant_targets(&narrow, &granted).ok(), Some(narrow));
+        let other = vec!["https://c.example".to_string()];
+        assert_eq!(
+            super::grant_targets(&other, &granted).map_err(|e| e.code),
+            Err(ErrorCode::InvalidTarget)
+        );
+        // A grant that named nothing keeps the rule of the token request alone.
+        assert_eq!(super::grant_targets(&other, &[]).ok(), Some(other));
+        assert_eq!(super::grant_targets(&[], &[]).ok(), Some(vec![]));
+    }
 
     #[test]
     fn several_targets_are_read_in_order_without_repeats_and_a_conflict_is_refused() {

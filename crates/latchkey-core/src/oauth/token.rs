@@ -75,11 +75,11 @@ impl Provider {
             .await?;
         let target = targets.as_slice();
         let client = auth.client;
-        if !client.allows_grant(grant) {
-            return Err(OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                "the client may not use this grant type",
-            ));
+        // A requester may hold a refresh family an exchange policy gave it without
+        // listing the refresh grant (TK-14 holds for every other client);
+        // `grant_refresh` decides once it has the family.
+        if !client.allows_grant(grant) && !self.may_hold_exchanged_family(grant, &client).await? {
+            return Err(unauthorized_grant());
         }
         let resp = match grant {
             GrantType::AuthorizationCode => self.grant_code(&client, form, presented, target).await,
@@ -92,6 +92,22 @@ impl Provider {
         self.count_issued(grant.as_str(), &client.id);
         self.note_use(grant.as_str(), &client.id, &resp.scope);
         Ok(resp)
+    }
+
+    /// Whether `client` may present a refresh token without the refresh grant: one an
+    /// enabled exchange policy lets it receive (RFC 8693 §2.2.1).
+    async fn may_hold_exchanged_family(
+        &self,
+        grant: GrantType,
+        client: &Client,
+    ) -> OAuthResult<bool> {
+        if grant != GrantType::RefreshToken || client.is_public() {
+            return Ok(false);
+        }
+        Ok(self.enabled_exchange_policies().await?.iter().any(|p| {
+            p.requester_client_id == client.id
+                && p.issued_token_types.contains(&TokenTypeUri::RefreshToken)
+        }))
     }
 
     /// RFC 9068 §2.2 access token.
@@ -215,7 +231,7 @@ impl Provider {
         Ok(())
     }
 
-    fn new_refresh(
+    pub(super) fn new_refresh(
         &self,
         client: &Client,
         session_id: &str,
@@ -305,7 +321,7 @@ impl Provider {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn new_session(
+    pub(super) fn new_session(
         &self,
         client: &Client,
         user_id: &str,
@@ -330,6 +346,9 @@ impl Provider {
             user_agent,
             revoked_at: None,
             revoked_reason: None,
+            resources: Vec::new(),
+            parent_session_id: None,
+            parent_jti: None,
         }
     }
 
@@ -374,9 +393,10 @@ impl Provider {
             // TK-08: a verifier for a code issued without a challenge is a downgrade.
             _ => return Err(OAuthError::invalid_grant("PKCE verification failed")),
         }
+        let target = &super::resource::grant_targets(target, &row.resources)?;
         let user = self.live_user(&row.user_id, row.auth_time).await?;
         let scopes = grantable_scopes(&user, &row.scopes);
-        let session = self.new_session(
+        let mut session = self.new_session(
             client,
             &user.id,
             row.sign_in_id.clone(),
@@ -386,6 +406,9 @@ impl Provider {
             row.user_agent.clone(),
             now,
         );
+        // The grant's resources bound every refresh of this family, not the first
+        // redemption's narrower choice.
+        session.resources = row.resources.clone();
         let with_refresh = client.allows_grant(GrantType::RefreshToken);
         let (resp, rt, at) = self
             .session_tokens(
@@ -459,7 +482,12 @@ impl Provider {
         let Some(session) = self.store.session_get(&rt.session_id).await? else {
             return Err(OAuthError::invalid_grant("invalid refresh token"));
         };
-        if !session.is_live(now) {
+        // RFC 8693 §2.2.1: a family an exchange derived is the policy's grant; any
+        // other needs the refresh grant on the client.
+        if !client.allows_grant(GrantType::RefreshToken) && session.parent_session_id.is_none() {
+            return Err(unauthorized_grant());
+        }
+        if !self.session_live(&session, now).await? {
             return Err(OAuthError::invalid_grant("the session has ended"));
         }
         let at_scopes = match form.get("scope") {
@@ -481,6 +509,7 @@ impl Provider {
                 "the admin scopes are reserved to latchkey-console and admin tools",
             ));
         }
+        let target = &super::resource::grant_targets(target, &session.resources)?;
         let user = self.live_user(&session.user_id, session.auth_time).await?;
         let (resp, new_rt, at) = self
             .session_tokens(client, &user, &session, &at_scopes, None, true, target, now)
@@ -523,11 +552,10 @@ impl Provider {
                         .await;
                         return Ok(resp);
                     }
-                    let ended = !self
-                        .store
-                        .session_get(&session_id)
-                        .await?
-                        .is_some_and(|s| s.is_live(now));
+                    let ended = match self.store.session_get(&session_id).await? {
+                        Some(s) => !self.session_live(&s, now).await?,
+                        None => true,
+                    };
                     if ended {
                         return Err(OAuthError::invalid_grant("invalid refresh token"));
                     }
@@ -671,9 +699,10 @@ impl Provider {
                 let (Some(user_id), Some(auth_time)) = (dc.user_id.clone(), dc.auth_time) else {
                     return Err(OAuthError::invalid_grant("invalid device code"));
                 };
+                let target = &super::resource::grant_targets(target, &dc.resources)?;
                 let user = self.live_user(&user_id, auth_time).await?;
                 let scopes = grantable_scopes(&user, &dc.scopes);
-                let session = self.new_session(
+                let mut session = self.new_session(
                     client,
                     &user.id,
                     dc.sign_in_id.clone(),
@@ -683,6 +712,7 @@ impl Provider {
                     None,
                     now,
                 );
+                session.resources = dc.resources.clone();
                 let with_refresh = client.allows_grant(GrantType::RefreshToken);
                 let (resp, rt, at) = self
                     .session_tokens(
@@ -711,9 +741,16 @@ impl Provider {
     }
 }
 
+fn unauthorized_grant() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::UnauthorizedClient,
+        "the client may not use this grant type",
+    )
+}
+
 /// The activity record of a new session: who signed in to which client, from where. It
 /// feeds the console's live session table and the audit log; no token material in it.
-fn session_created_event(session: &Session, grant: &str) -> NewAuditEvent {
+pub(super) fn session_created_event(session: &Session, grant: &str) -> NewAuditEvent {
     NewAuditEvent::new(
         session.created_at,
         format!("user:{}", session.user_id),

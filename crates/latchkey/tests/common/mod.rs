@@ -157,6 +157,9 @@ pub async fn seed_chains(db: &Path, client_id: &str, user_id: &str) -> Vec<(Stri
             user_agent: None,
             revoked_at: None,
             revoked_reason: None,
+            resources: Vec::new(),
+            parent_session_id: None,
+            parent_jti: None,
         };
         dyn_store
             .auth_code_insert(&AuthCode {
@@ -176,6 +179,7 @@ pub async fn seed_chains(db: &Path, client_id: &str, user_id: &str) -> Vec<(Stri
                 session_id: None,
                 ip: None,
                 user_agent: None,
+                resources: Vec::new(),
             })
             .await
             .unwrap();

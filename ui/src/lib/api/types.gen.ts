@@ -465,6 +465,11 @@ export interface ExchangeExplainDto {
   policies: ExchangePolicyVerdictDto[];
   /** The policy that allows it. */
   policy_id?: string | null;
+  /**
+   * Allowed: whether a refresh token would come with the access token (the policy
+   * names `refresh_token` and the subject is a user's session token without `act`).
+   */
+  refresh_token?: boolean;
   /** … and, for the administrator only, the rule and why. */
   rule?: string | null;
   scopes: string[];
