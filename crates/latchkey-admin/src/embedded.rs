@@ -316,7 +316,9 @@ impl AdminBackend for Embedded {
 
     async fn client_clone(&self, id: &str, req: ClientCloneRequest) -> AdminResult<ClientCreated> {
         Ok(client_created(
-            self.manager.client_clone(&self.actor, id, req.name).await?,
+            self.manager
+                .client_clone(&self.actor, id, req.name, req.redirect_uris)
+                .await?,
         ))
     }
 

@@ -299,6 +299,37 @@ async fn updating_disabling_and_cloning_a_client_keep_it_valid() {
     assert!(!clone.client.disabled);
     assert_ne!(clone.client.client_id, c.client_id);
     assert!(clone.client_secret.is_some());
+    // A test copy with a loopback redirect, instead of adding one to the original; its
+    // redirect URIs pass the same checks as any client's.
+    let test_copy = b
+        .client_clone(
+            &c.client_id,
+            ClientCloneRequest {
+                name: Some("Web 2 (test)".into()),
+                redirect_uris: Some(vec!["http://127.0.0.1/callback".into()]),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        test_copy.client.redirect_uris,
+        vec!["http://127.0.0.1/callback"]
+    );
+    assert_ne!(
+        b.client_get(&c.client_id).await.unwrap().redirect_uris,
+        test_copy.client.redirect_uris
+    );
+    let bad = b
+        .client_clone(
+            &c.client_id,
+            ClientCloneRequest {
+                name: None,
+                redirect_uris: Some(vec!["http://evil.example/cb#x".into()]),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code, "invalid_input");
 }
 
 #[tokio::test]

@@ -218,6 +218,9 @@ pub struct ClientSetDisabledRequest {
 pub struct ClientCloneRequest {
     /// Default: "<name> (copy)".
     pub name: Option<String>,
+    /// The copy's redirect URIs instead of the source's: a test copy with a loopback
+    /// redirect, so nobody adds one to a production client to try it.
+    pub redirect_uris: Option<Vec<String>>,
 }
 
 // --- scopes --------------------------------------------------------------------------

@@ -288,6 +288,10 @@ pub enum ClientsCmd {
         id: String,
         #[arg(long)]
         name: Option<String>,
+        /// The copy's redirect URI instead of the source's (repeatable), e.g. a
+        /// loopback one for a test copy
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
     },
 }
 
@@ -1564,8 +1568,21 @@ async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<()
                 format!("Enabled client {} ({}).", c.client_id, c.name)
             })
         }
-        ClientsCmd::Clone { id, name } => {
-            let created = b.client_clone(&id, ClientCloneRequest { name }).await?;
+        ClientsCmd::Clone {
+            id,
+            name,
+            redirect_uris,
+        } => {
+            let redirect_uris = (!redirect_uris.is_empty()).then_some(redirect_uris);
+            let created = b
+                .client_clone(
+                    &id,
+                    ClientCloneRequest {
+                        name,
+                        redirect_uris,
+                    },
+                )
+                .await?;
             out.show(&created, |c| created_text(c, "Cloned into"))
         }
     }

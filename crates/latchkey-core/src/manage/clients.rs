@@ -463,6 +463,7 @@ impl Manager {
         actor: &str,
         id: &str,
         name: Option<String>,
+        redirect_uris: Option<Vec<String>>,
     ) -> ManageResult<ClientCreated> {
         let src = self.client_get(id).await?;
         let now = self.now();
@@ -491,6 +492,7 @@ impl Manager {
             tokens_valid_after: 0,
             created_at: now,
             updated_at: now,
+            redirect_uris: redirect_uris.unwrap_or_else(|| src.redirect_uris.clone()),
             ..src
         };
         self.insert_client(actor, client, AuditAction::ClientClone.as_str(), Some(id))

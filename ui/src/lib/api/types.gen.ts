@@ -155,6 +155,11 @@ export interface ClaimLine {
 export interface ClientCloneRequest {
   /** Default: "<name> (copy)". */
   name?: string | null;
+  /**
+   * The copy's redirect URIs instead of the source's: a test copy with a loopback
+   * redirect, so nobody adds one to a production client to try it.
+   */
+  redirect_uris?: string[] | null;
 }
 
 /** `POST /admin/v1/clients`. Omitted fields take the server's defaults. */
