@@ -7,7 +7,10 @@
 //! LATCHKEY_KEK set; N (20000) and MARKER_WINDOW_MS (0) from the environment. With the
 //! optional arguments (a client with the refresh grant and tokens from bench/mint.py),
 //! it also times whole refresh grants, half with RS256 ID tokens (the default) and half
-//! with ES256 ones, which shows the RS256 signature's share.
+//! with ES256 ones, which shows the RS256 signature's share; then the store's part of a
+//! grant: its two reads, one rotation with no other writer (a transaction of its own)
+//! and rotations from 16 concurrent callers (group commit: one transaction and one
+//! `fsync` for the rotations queued together). The file is split in four for these.
 
 use latchkey_core::clock::SystemClock;
 use latchkey_core::crypto::Kek;
@@ -32,10 +35,19 @@ fn cpu_s() -> f64 {
 
 macro_rules! stage {
     ($name:expr, $n:expr, $body:expr) => {{
+        stage_total!($name, $n, {
+            for _ in 0..$n {
+                $body;
+            }
+        })
+    }};
+}
+
+/// `$body` does `$n` calls' work at once (e.g. concurrent callers).
+macro_rules! stage_total {
+    ($name:expr, $n:expr, $body:expr) => {{
         let (c0, w0) = (cpu_s(), std::time::Instant::now());
-        for _ in 0..$n {
-            $body;
-        }
+        $body;
         let (cpu, wall) = (cpu_s() - c0, w0.elapsed().as_secs_f64());
         println!(
             "{:<44} {:>8.1} µs CPU/call {:>8.1} µs wall/call",
@@ -137,7 +149,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .filter(|l| !l.is_empty())
             .map(str::to_string)
             .collect();
-        let half = tokens.len() / 2;
+        let quarter = tokens.len() / 4;
+        let (grants, writes) = tokens.split_at(2 * quarter);
+        let half = grants.len() / 2;
+        let tokens = grants;
         let app_presented = Presented {
             basic: Some((app.clone(), app_secret.clone())),
             ip: Some("127.0.0.1".into()),
@@ -171,6 +186,75 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             );
         }
+
+        let (alone, together) = writes.split_at(writes.len() / 2);
+        let hash = |t: &String| latchkey_core::crypto::sha256(t.as_bytes());
+        let now = latchkey_core::clock::Clock::now(&SystemClock);
+        let rt = store
+            .refresh_get(&hash(&together[0]))
+            .await?
+            .ok_or("no such refresh token")?;
+        stage!("store reads of a grant (refresh_get + session_get)", n, {
+            store.refresh_get(&rt.hash).await?;
+            store.session_get(&rt.session_id).await?
+        });
+        let rotate = move |store: Arc<dyn Store>, token: String| async move {
+            let old = latchkey_core::crypto::sha256(token.as_bytes());
+            let Some(rt) = store.refresh_get(&old).await? else {
+                return Err::<(), Box<dyn std::error::Error>>("no such refresh token".into());
+            };
+            let next = latchkey_core::model::RefreshToken {
+                hash: latchkey_core::crypto::sha256(
+                    latchkey_core::crypto::random_token().as_bytes(),
+                ),
+                session_id: rt.session_id.clone(),
+                client_id: rt.client_id.clone(),
+                created_at: now,
+                consumed_at: None,
+                idle_expires_at: now + 3600,
+                ip: None,
+                user_agent: None,
+            };
+            let access = latchkey_core::model::AccessTokenRecord {
+                jti: latchkey_core::crypto::random_id(),
+                session_id: Some(rt.session_id.clone()),
+                client_id: rt.client_id.clone(),
+                issued_at: now,
+                expires_at: now + 600,
+            };
+            store
+                .refresh_rotate(&old, now, &next, Some(&access))
+                .await?;
+            Ok(())
+        };
+        let mut it = alone.iter();
+        stage!(
+            "refresh_get + refresh_rotate, one writer",
+            alone.len(),
+            rotate(store.clone(), it.next().cloned().unwrap_or_default()).await?
+        );
+        let callers = 16;
+        let per = together.len() / callers;
+        stage_total!(
+            format!("refresh_get + refresh_rotate, {callers} concurrent writers"),
+            per * callers,
+            {
+                let mut tasks = Vec::new();
+                for c in 0..callers {
+                    let part: Vec<String> = together[c * per..(c + 1) * per].to_vec();
+                    let store = store.clone();
+                    tasks.push(tokio::spawn(async move {
+                        for t in part {
+                            rotate(store.clone(), t).await.map_err(|e| e.to_string())?;
+                        }
+                        Ok::<(), String>(())
+                    }));
+                }
+                for t in tasks {
+                    t.await??;
+                }
+            }
+        );
     }
     Ok(())
 }

@@ -17,8 +17,17 @@
 //! - Batches are bounded (`max_batch`), so one commit never holds the write lock for an
 //!   unbounded time and a queue that never empties still commits regularly.
 //! - A commit bumps the process's commit generation (the change marker's in-process
-//!   part), as `SqliteStore::commit` does, before anyone is answered: a caller that reads
-//!   after its write returned never sees a cache entry from before it.
+//!   part), and its publish count when an operation in it changed what the read caches
+//!   hold, before anyone is answered: a caller that reads after its write returned never
+//!   sees a cache entry from before it.
+//! - A batch is one transaction, so an operation sees the operations before it in its
+//!   batch as if they had committed. That is serial execution in queue order, and it
+//!   stays true because nobody hears an answer before the batch committed: if the
+//!   commit fails, every caller of the batch (including those whose operation decided
+//!   to write nothing from what it read) hears the failure.
+//! - An operation alone in its batch (no concurrent writer) runs without a savepoint:
+//!   `BEGIN IMMEDIATE`, the operation, `COMMIT` or `ROLLBACK`, as one transaction per
+//!   write always did.
 //!
 //! What it does not do: it cannot re-run an operation (each is `FnOnce`), so an
 //! operation whose batch failed as a whole reports the failure instead of being retried
@@ -29,6 +38,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use latchkey_core::error::StoreError;
 use latchkey_core::store::StoreResult;
+use latchkey_store_sql::Finish;
 use sqlx::{Connection, SqliteConnection};
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -50,7 +60,22 @@ const QUEUE_CAPACITY: usize = 1024;
 /// closes the connection, when the last clone is dropped and the queue is drained.
 #[derive(Clone)]
 pub struct GroupWriter {
-    queue: mpsc::Sender<Box<dyn Pending>>,
+    queue: mpsc::Sender<Msg>,
+}
+
+enum Msg {
+    Op(Box<dyn Pending>),
+    /// Write what was queued before, close the connection, then answer.
+    Close(oneshot::Sender<()>),
+}
+
+/// What the writer bumps after a commit, before it answers anyone.
+#[derive(Clone, Default)]
+pub struct Counters {
+    /// After every commit that stored something.
+    pub generation: Arc<AtomicU64>,
+    /// After every commit holding an operation run with `publish`.
+    pub published: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for GroupWriter {
@@ -64,20 +89,21 @@ impl std::fmt::Debug for GroupWriter {
 impl GroupWriter {
     /// Hands `conn` (opened with the store's pragmas: WAL, `synchronous=FULL`,
     /// `busy_timeout`, foreign keys) to a new writer task on the current runtime.
-    /// `generation` is bumped after every commit that stored something.
+    /// `counters` are bumped after the commits, as [`Counters`] says.
     pub fn spawn(
         conn: SqliteConnection,
-        generation: Arc<AtomicU64>,
+        counters: Counters,
         max_batch: usize,
     ) -> (GroupWriter, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let task = tokio::spawn(writer_task(conn, rx, generation, max_batch.max(1)));
+        let task = tokio::spawn(writer_task(conn, rx, counters, max_batch.max(1)));
         (GroupWriter { queue: tx }, task)
     }
 
     /// Runs `f` inside a write transaction this writer opened (with a savepoint of its
-    /// own) and answers once the transaction committed. `f` must not begin, commit or
-    /// roll back a transaction itself. `op` names the operation in errors.
+    /// own when it shares the transaction) and answers once the transaction committed.
+    /// `f` must not begin, commit or roll back a transaction itself. `op` names the
+    /// operation in errors.
     ///
     /// Dropping the returned future never interrupts `f`: once queued, it runs to the
     /// end on the writer task and its effects commit or roll back whole.
@@ -86,20 +112,59 @@ impl GroupWriter {
         T: Send + 'static,
         F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<T>> + Send + 'static,
     {
+        self.run_op(op, None, move |c| {
+            Box::pin(async move { f(c).await.map(Finish::Commit) })
+        })
+        .await
+    }
+
+    /// [`Self::run`] for an operation that says how it ends: `Finish::Rollback` undoes
+    /// what it wrote (its savepoint) and still answers its value once the batch
+    /// committed. `publish`: a statement run in the operation's savepoint after it asked
+    /// to commit (SQLite's `cache_generation` bump), and the publish count moves with
+    /// the commit.
+    pub async fn run_op<T, F>(
+        &self,
+        op: &'static str,
+        publish: Option<&'static str>,
+        f: F,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
+        let job = Op {
+            op,
+            publish,
+            f,
+            reply,
+        };
         self.queue
-            .send(Box::new(Op { op, f, reply }))
+            .send(Msg::Op(Box::new(job)))
             .await
-            .map_err(|_| StoreError::Unavailable(format!("{op}: the writer has stopped")))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable(format!("{op}: the writer has stopped")))?
+            .map_err(|_| stopped(op))?;
+        answer.await.map_err(|_| stopped(op))?
+    }
+
+    /// Writes what is queued, closes the connection (SQLite checkpoints the WAL when
+    /// the last connection to the file closes) and stops: later operations are refused
+    /// as `Unavailable`. Returns at once if the writer has already stopped.
+    pub async fn close(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.queue.send(Msg::Close(reply)).await.is_ok() {
+            let _ = done.await;
+        }
     }
 
     /// Operations waiting in the queue (not counting the batch being written).
     pub fn queued(&self) -> usize {
         self.queue.max_capacity() - self.queue.capacity()
     }
+}
+
+fn stopped(op: &'static str) -> StoreError {
+    StoreError::Unavailable(format!("{op}: the writer has stopped"))
 }
 
 /// A queued operation, its result type erased so one queue carries them all.
@@ -113,38 +178,48 @@ trait Pending: Send {
 
 /// An operation that ran and waits for its batch's commit.
 trait Ran: Send {
+    /// The operation asked to commit (not `Rollback`, not an error).
     fn ok(&self) -> bool;
+    /// `ok`, and it changed what the read caches hold.
+    fn published(&self) -> bool;
     /// `Err`: the batch was not stored, whatever this operation returned.
     fn answer(self: Box<Self>, batch: Result<(), &StoreError>);
 }
 
 struct Op<T, F> {
     op: &'static str,
+    publish: Option<&'static str>,
     f: F,
     reply: oneshot::Sender<StoreResult<T>>,
 }
 
 struct Outcome<T> {
-    result: StoreResult<T>,
+    result: StoreResult<Finish<T>>,
+    publish: bool,
     reply: oneshot::Sender<StoreResult<T>>,
 }
 
 impl<T, F> Pending for Op<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<T>> + Send + 'static,
+    F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>> + Send + 'static,
 {
     fn op(&self) -> &'static str {
         self.op
     }
 
     fn run(self: Box<Self>, conn: &mut SqliteConnection) -> BoxFuture<'_, Box<dyn Ran>> {
-        let Op { op, f, reply } = *self;
+        let Op {
+            op,
+            publish,
+            f,
+            reply,
+        } = *self;
         Box::pin(async move {
             // A panicking operation must not take the writer task (and every later
             // write) down with it: it becomes this operation's error, and its savepoint
             // is rolled back like any other failure.
-            let result = match AssertUnwindSafe(async move { f(conn).await })
+            let mut result = match AssertUnwindSafe(async { f(&mut *conn).await })
                 .catch_unwind()
                 .await
             {
@@ -156,7 +231,22 @@ where
                     )))
                 }
             };
-            Box::new(Outcome { result, reply }) as Box<dyn Ran>
+            let publish = match (publish, &result) {
+                (Some(sql), Ok(Finish::Commit(_))) => {
+                    // In the operation's own savepoint: another process sees the new
+                    // generation exactly when it can see the change.
+                    if let Err(e) = exec(conn, sql).await {
+                        result = Err(crate::error::map(op, e));
+                    }
+                    result.is_ok()
+                }
+                _ => false,
+            };
+            Box::new(Outcome {
+                result,
+                publish,
+                reply,
+            }) as Box<dyn Ran>
         })
     }
 
@@ -167,12 +257,18 @@ where
 
 impl<T: Send + 'static> Ran for Outcome<T> {
     fn ok(&self) -> bool {
-        self.result.is_ok()
+        matches!(self.result, Ok(Finish::Commit(_)))
+    }
+
+    fn published(&self) -> bool {
+        self.publish
     }
 
     fn answer(self: Box<Self>, batch: Result<(), &StoreError>) {
+        // A `Rollback` answer was decided on what the batch had written before it, so
+        // it too stands only if the batch committed.
         let result = match (self.result, batch) {
-            (Ok(v), Ok(())) => Ok(v),
+            (Ok(Finish::Commit(v) | Finish::Rollback(v)), Ok(())) => Ok(v),
             (Ok(_), Err(e)) => Err(replicate(e)),
             (Err(e), _) => Err(e),
         };
@@ -198,46 +294,67 @@ async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), sqlx
 
 async fn writer_task(
     mut conn: SqliteConnection,
-    mut rx: mpsc::Receiver<Box<dyn Pending>>,
-    generation: Arc<AtomicU64>,
+    mut rx: mpsc::Receiver<Msg>,
+    counters: Counters,
     max_batch: usize,
 ) {
     let mut queue: VecDeque<Box<dyn Pending>> = VecDeque::new();
+    let mut closing: Option<oneshot::Sender<()>> = None;
     loop {
         if queue.is_empty() {
+            if closing.is_some() {
+                break;
+            }
             match rx.recv().await {
-                Some(job) => queue.push_back(job),
+                Some(Msg::Op(job)) => queue.push_back(job),
+                Some(Msg::Close(reply)) => {
+                    closing = Some(reply);
+                    continue;
+                }
                 None => break,
             }
         }
-        while queue.len() < max_batch {
+        while closing.is_none() && queue.len() < max_batch {
             match rx.try_recv() {
-                Ok(job) => queue.push_back(job),
+                Ok(Msg::Op(job)) => queue.push_back(job),
+                Ok(Msg::Close(reply)) => closing = Some(reply),
                 Err(_) => break,
             }
         }
         let n = queue.len().min(max_batch);
         let batch: Vec<_> = queue.drain(..n).collect();
-        let carried = write_batch(&mut conn, batch, &generation).await;
+        let carried = write_batch(&mut conn, batch, &counters).await;
         for job in carried.into_iter().rev() {
             queue.push_front(job);
         }
     }
+    // Operations sent after the close hear that the writer stopped (their reply
+    // channel is dropped with the queue).
+    rx.close();
     let _ = conn.close().await;
+    if let Some(reply) = closing {
+        let _ = reply.send(());
+    }
 }
 
 /// Writes one batch and answers its callers. Returns the operations that never started
 /// because the transaction broke under an earlier one; they go first in the next batch.
 async fn write_batch(
     conn: &mut SqliteConnection,
-    batch: Vec<Box<dyn Pending>>,
-    generation: &AtomicU64,
+    mut batch: Vec<Box<dyn Pending>>,
+    counters: &Counters,
 ) -> Vec<Box<dyn Pending>> {
     let first = batch.first().map(|j| j.op()).unwrap_or("write");
     if let Err(e) = begin(conn).await {
         let err = crate::error::map(first, e);
         for job in batch {
             job.fail(replicate(&err));
+        }
+        return Vec::new();
+    }
+    if batch.len() == 1 {
+        if let Some(job) = batch.pop() {
+            write_alone(conn, job, counters).await;
         }
         return Vec::new();
     }
@@ -281,10 +398,36 @@ async fn write_batch(
         return jobs.collect();
     }
 
+    finish(conn, ran, counters).await;
+    Vec::new()
+}
+
+/// One operation, no concurrent writer: the transaction is its own, so no savepoint.
+async fn write_alone(conn: &mut SqliteConnection, job: Box<dyn Pending>, counters: &Counters) {
+    let op = job.op();
+    let outcome = job.run(conn).await;
+    if outcome.ok() {
+        finish(conn, vec![outcome], counters).await;
+        return;
+    }
+    // Nothing to keep: roll the transaction back. The operation's answer does not
+    // depend on that rollback (it wrote nothing that stays), but a rollback that fails
+    // leaves the connection inside the transaction, which `begin` clears next time.
+    if let Err(e) = exec(conn, "ROLLBACK").await {
+        let _ = crate::error::map(op, e);
+    }
+    outcome.answer(Ok(()));
+}
+
+/// Commits the batch and answers its operations; bumps the counters first.
+async fn finish(conn: &mut SqliteConnection, ran: Vec<Box<dyn Ran>>, counters: &Counters) {
     match exec(conn, "COMMIT").await {
         Ok(()) => {
             if ran.iter().any(|r| r.ok()) {
-                generation.fetch_add(1, Ordering::Release);
+                counters.generation.fetch_add(1, Ordering::Release);
+            }
+            if ran.iter().any(|r| r.published()) {
+                counters.published.fetch_add(1, Ordering::Release);
             }
             for r in ran {
                 r.answer(Ok(()));
@@ -300,7 +443,6 @@ async fn write_batch(
             }
         }
     }
-    Vec::new()
 }
 
 /// `BEGIN IMMEDIATE`: takes the write lock now, waiting up to `busy_timeout` for
@@ -396,6 +538,13 @@ mod tests {
         (release, h)
     }
 
+    fn counters(gen: &Arc<AtomicU64>) -> Counters {
+        Counters {
+            generation: gen.clone(),
+            published: Arc::default(),
+        }
+    }
+
     async fn until_queued(w: &GroupWriter, n: usize) {
         while w.queued() < n {
             tokio::task::yield_now().await;
@@ -407,7 +556,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, task) = GroupWriter::spawn(setup(&path).await, gen.clone(), 8);
+        let (w, task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
         w.run("insert", insert(1)).await.unwrap();
         assert_eq!(
             gen.load(Ordering::Acquire),
@@ -424,7 +573,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, gen.clone(), 8);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
         let (release, held) = hold(&w).await;
 
         let a = tokio::spawn({
@@ -470,11 +619,95 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_rollback_in_a_batch_undoes_only_its_own_writes_and_still_answers_its_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let gen = Arc::new(AtomicU64::new(0));
+        let published = Arc::new(AtomicU64::new(0));
+        let counters = Counters {
+            generation: gen.clone(),
+            published: published.clone(),
+        };
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters, 8);
+        // A table standing in for `cache_generation`.
+        w.run("table", |c| {
+            Box::pin(async move {
+                sqlx::query("CREATE TABLE n (v INTEGER NOT NULL); INSERT INTO n VALUES (0);")
+                    .execute(&mut *c)
+                    .await
+                    .map_err(crate::error::db("table"))?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+        let bump = Some("UPDATE n SET v = v + 1");
+        let (release, held) = hold(&w).await;
+        let kept = tokio::spawn({
+            let w = w.clone();
+            async move {
+                w.run_op("kept", bump, |c| {
+                    Box::pin(async move { insert(1)(&mut *c).await.map(Finish::Commit) })
+                })
+                .await
+            }
+        });
+        until_queued(&w, 1).await;
+        let undone = tokio::spawn({
+            let w = w.clone();
+            async move {
+                w.run_op("undone", bump, |c| {
+                    Box::pin(async move {
+                        insert(2)(&mut *c).await?;
+                        Ok(Finish::Rollback(7))
+                    })
+                })
+                .await
+            }
+        });
+        until_queued(&w, 2).await;
+        release.send(()).unwrap();
+        held.await.unwrap();
+        kept.await.unwrap().unwrap();
+        assert_eq!(undone.await.unwrap().unwrap(), 7);
+        assert_eq!(ids(&path).await, vec![1]);
+        let mut c = options(&path).connect().await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT v FROM n")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(
+            n, 1,
+            "only the committed operation bumped the generation row"
+        );
+        assert_eq!(published.load(Ordering::Acquire), 1);
+        assert_eq!(
+            gen.load(Ordering::Acquire),
+            3,
+            "table, hold, then the batch"
+        );
+    }
+
+    #[tokio::test]
+    async fn after_close_the_queue_is_written_and_later_writes_are_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let gen = Arc::new(AtomicU64::new(0));
+        let (w, task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
+        w.run("row", insert(1)).await.unwrap();
+        w.close().await;
+        let late = w.run("late", insert(2)).await;
+        assert!(matches!(late, Err(StoreError::Unavailable(_))), "{late:?}");
+        task.await.unwrap();
+        assert_eq!(ids(&path).await, vec![1]);
+    }
+
+    #[tokio::test]
     async fn a_commit_failure_reaches_every_caller_of_the_batch_and_stores_none_of_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, gen.clone(), 8);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
         let (release, held) = hold(&w).await;
 
         let mut callers = Vec::new();
@@ -526,7 +759,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, gen.clone(), 8);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
 
         let (started_tx, started) = oneshot::channel::<()>();
         let (go_on, wait) = oneshot::channel::<()>();
@@ -559,7 +792,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, gen.clone(), 8);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
         w.run("seed", insert(2)).await.unwrap();
 
         let (started_tx, started) = oneshot::channel::<()>();
@@ -596,7 +829,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, gen.clone(), 8);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
         let r: StoreResult<()> = w
             .run("boom", |c| {
                 Box::pin(async move {
@@ -615,7 +848,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, gen.clone(), 2);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 2);
         let (release, held) = hold(&w).await;
         let mut callers = Vec::new();
         for i in 1..=5 {
@@ -643,7 +876,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, gen.clone(), 8);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
         // Another connection (the admin CLI) holds the write lock.
         let mut other = options(&path).connect().await.unwrap();
         exec(&mut other, "BEGIN IMMEDIATE").await.unwrap();
@@ -724,7 +957,7 @@ mod tests {
 
         let path = dir.path().join("group.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, gen.clone(), max_batch);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), max_batch);
         let (t, c0) = (std::time::Instant::now(), cpu());
         let mut hs = Vec::new();
         for c in 0..callers {

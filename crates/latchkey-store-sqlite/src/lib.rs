@@ -13,30 +13,36 @@
 //!
 //! Cancellation: a request whose client hangs up is a future dropped at any `.await`,
 //! and a dropped store call must never leave the writer inside a transaction (every
-//! later write would fail). `BEGIN IMMEDIATE` runs in a spawned task, so it completes
-//! and hands over a transaction (which rolls back when dropped) or fails, whatever
-//! happens to the caller; and the writer pool discards any connection that comes back,
-//! or would be handed out, with a transaction still open.
+//! later write would fail). A write is handed to the writer task ([`GroupWriter`]) and
+//! runs there to its end, committed or rolled back whole, whatever happens to the
+//! caller, who only waits for the answer.
 //!
-//! Why two pools: SQLite allows one writer at a time. Funnelling every write through one
-//! connection means this process never races itself for the write lock, and starting
-//! each write with `BEGIN IMMEDIATE` takes the lock up front, so a write that first
-//! reads cannot be refused with `SQLITE_BUSY` (without waiting out `busy_timeout`) when
-//! another process, such as `latchkey admin` on the same file, wrote in between. Reads
-//! go to a separate pool and, thanks to WAL, never wait for the writer.
+//! Why one writer and a reader pool: SQLite allows one writer at a time. Funnelling
+//! every write through one connection means this process never races itself for the
+//! write lock, and starting each transaction with `BEGIN IMMEDIATE` takes the lock up
+//! front, so a write that first reads cannot be refused with `SQLITE_BUSY` (without
+//! waiting out `busy_timeout`) when another process, such as `latchkey admin` on the
+//! same file, wrote in between. Reads go to a separate pool and, thanks to WAL, never
+//! wait for the writer.
+//!
+//! Group commit (issue 11 §4): the writer drains the writes queued by concurrent callers
+//! into one transaction, a savepoint each, and one `COMMIT`, so N concurrent grants cost
+//! one `fsync` and write each shared B-tree page (the tail of the audit log, the expiry
+//! indexes) to the WAL once instead of N times. Every caller still hears only after the
+//! commit that holds its write: durability (`synchronous=FULL`) is unchanged.
 
 mod error;
 mod fs;
 mod group;
 mod store;
 
-pub use group::{GroupWriter, DEFAULT_MAX_BATCH};
+pub use group::{Counters, GroupWriter, DEFAULT_MAX_BATCH};
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::error::StoreError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::Sqlite;
+use sqlx::{ConnectOptions, Connection, Sqlite};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,8 +61,9 @@ pub struct SqliteOptions {
     /// How long a statement waits for another process's lock before the store reports
     /// `Unavailable` (the caller's 503).
     pub busy_timeout: Duration,
-    /// How long a caller waits for a pooled connection (queued behind other writes)
-    /// before the store reports `Unavailable`.
+    /// How long a caller waits for a pooled read connection before the store reports
+    /// `Unavailable`. (Writes queue for the writer task, which waits up to
+    /// `busy_timeout` for another process's lock.)
     pub acquire_timeout: Duration,
     /// How long the change marker reuses its look at the files (two `stat` calls) before
     /// looking again, measured on the store's clock ([`SqliteStore::with_clock`]). Zero
@@ -99,7 +106,8 @@ pub struct ConnectionPragmas {
 /// share the pools.
 #[derive(Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
+    /// The one writer connection's task: every write, group-committed.
+    writer: GroupWriter,
     reader: SqlitePool,
     /// The database and its WAL, whose size and mtime reveal commits by other processes.
     files: Arc<[PathBuf; 2]>,
@@ -178,22 +186,14 @@ impl SqliteStore {
         fs::create_private(path).map_err(|e| {
             StoreError::Unavailable(format!("open: cannot create the database file: {e}"))
         })?;
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(opts.acquire_timeout)
-            .after_release(|conn, _| Box::pin(async move { Ok(out_of_transaction(conn).await) }))
-            .before_acquire(|conn, _| Box::pin(async move { Ok(out_of_transaction(conn).await) }))
-            .connect_with(base.clone())
-            .await
-            .map_err(error::db("open"))?;
+        let mut writer = base.connect().await.map_err(error::db("open"))?;
 
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&writer)
+            .fetch_one(&mut writer)
             .await
             .map_err(error::db("open"))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            writer.close().await;
+            let _ = writer.close().await;
             return Err(StoreError::Unavailable(format!(
                 "open: journal_mode is {mode:?}, not wal (is the file on a network share?)"
             )));
@@ -206,7 +206,7 @@ impl SqliteStore {
         let migrator = sqlx::migrate!("./migrations");
         let mut attempt = 0;
         loop {
-            match migrator.run(&writer).await {
+            match migrator.run(&mut writer).await {
                 Ok(()) => break,
                 Err(e)
                     if attempt < 40
@@ -221,7 +221,7 @@ impl SqliteStore {
                     tokio::time::sleep(std::time::Duration::from_millis(50 + 10 * attempt)).await;
                 }
                 Err(e) => {
-                    writer.close().await;
+                    let _ = writer.close().await;
                     return Err(error::map("migrate", e.into()));
                 }
             }
@@ -229,13 +229,19 @@ impl SqliteStore {
 
         // Readers refuse writes outright, so a write that slips past the writer pool is
         // a loud bug rather than a deferred transaction racing for the lock.
-        let reader = SqlitePoolOptions::new()
+        let reader = match SqlitePoolOptions::new()
             .max_connections(opts.readers.max(1))
             .min_connections(0)
             .acquire_timeout(opts.acquire_timeout)
             .connect_with(base.pragma("query_only", "ON"))
             .await
-            .map_err(error::db("open"))?;
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = writer.close().await;
+                return Err(error::map("open", e));
+            }
+        };
 
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
@@ -246,12 +252,16 @@ impl SqliteStore {
         for f in [path.as_os_str(), &wal, &shm] {
             fs::restrict(Path::new(f));
         }
+        let counters = Counters::default();
+        // The task is not joined: it ends when the last clone of the store is dropped
+        // (or at `close`), after writing what was queued.
+        let (writer, _task) = GroupWriter::spawn(writer, counters.clone(), DEFAULT_MAX_BATCH);
         Ok(SqliteStore {
             writer,
             reader,
             files: Arc::new([path.to_path_buf(), PathBuf::from(wal)]),
-            generation: Arc::new(AtomicU64::new(0)),
-            published: Arc::new(AtomicU64::new(0)),
+            generation: counters.generation,
+            published: counters.published,
             seen_generation: Arc::new(Mutex::new(None)),
             marker_window_ms: i64::try_from(opts.marker_window.as_millis()).unwrap_or(i64::MAX),
             last_look: Arc::new(Mutex::new(None)),
@@ -274,10 +284,18 @@ impl SqliteStore {
             .map_err(error::db("integrity_check"))
     }
 
-    /// The pragmas in force on the writer connection.
+    /// The pragmas in force on the writer connection (read inside a write
+    /// transaction of its own, which writes nothing).
     pub async fn writer_pragmas(&self) -> Result<ConnectionPragmas, StoreError> {
-        let mut conn = self.writer.acquire().await.map_err(error::db("pragmas"))?;
-        read_pragmas(&mut conn).await
+        self.writer
+            .run_op("pragmas", None, |conn| {
+                Box::pin(async move {
+                    read_pragmas(conn)
+                        .await
+                        .map(latchkey_store_sql::Finish::Rollback)
+                })
+            })
+            .await
     }
 
     /// The pragmas in force on a reader connection.
@@ -286,36 +304,12 @@ impl SqliteStore {
         read_pragmas(&mut conn).await
     }
 
-    /// Closes both pools, waiting for connections in use to be returned. SQLite
-    /// checkpoints the WAL when the last connection to the file closes.
+    /// Closes the read pool (waiting for connections in use to be returned) and the
+    /// writer (after what was queued is written). SQLite checkpoints the WAL when the
+    /// last connection to the file closes.
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
-    }
-
-    /// Starts a write transaction on the writer connection. `BEGIN IMMEDIATE` takes the
-    /// write lock now, waiting up to `busy_timeout` for another process to release it,
-    /// so nothing later in the transaction can fail with an un-waited `SQLITE_BUSY`.
-    /// Dropping the transaction without committing rolls it back.
-    async fn commit(
-        &self,
-        mut tx: sqlx::Transaction<'static, Sqlite>,
-        w: &latchkey_store_sql::Write,
-    ) -> Result<(), StoreError> {
-        if w.publish {
-            // In the same transaction: another process sees the new generation exactly
-            // when it can see the change (see `cache_marker`).
-            sqlx::query("UPDATE cache_generation SET n = n + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await
-                .map_err(error::db(w.op))?;
-        }
-        tx.commit().await.map_err(error::db(w.op))?;
-        self.generation.fetch_add(1, Ordering::Release);
-        if w.publish {
-            self.published.fetch_add(1, Ordering::Release);
-        }
-        Ok(())
     }
 
     /// See [`Coordination::cache_marker`](latchkey_core::store::Coordination::cache_marker):
@@ -402,44 +396,6 @@ impl SqliteStore {
         }
         h.finish()
     }
-
-    /// Starts a write transaction (see [`Self::commit`]). sqlx 0.8's `begin_with` is
-    /// not cancel-safe on SQLite: dropped after `BEGIN` ran but before it handed over
-    /// the `Transaction`, it leaves the connection inside a transaction that nothing
-    /// will roll back, holding the write lock, and every later `begin_with` fails with
-    /// "attempted to call begin_with at non-zero transaction depth". In a spawned task
-    /// it always runs to the end; if the caller is gone by then, the task's output (the
-    /// transaction) is dropped, which rolls it back.
-    async fn write(
-        &self,
-        op: &'static str,
-    ) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
-        let writer = self.writer.clone();
-        tokio::spawn(async move { writer.begin_with("BEGIN IMMEDIATE").await })
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("{op}: begin: {e}")))?
-            .map_err(error::db(op))
-    }
-}
-
-/// The writer pool's check on a connection coming back and going out: `false` (the
-/// pool closes it, which rolls back whatever is open, and opens a fresh one) if it is
-/// still inside a transaction. A dropped `Transaction` queues its rollback on the
-/// connection's worker; the ping waits for it before looking.
-async fn out_of_transaction(conn: &mut sqlx::SqliteConnection) -> bool {
-    use sqlx::{Connection, TransactionManager};
-    type Tm = sqlx::sqlite::SqliteTransactionManager;
-    if Tm::get_transaction_depth(conn) == 0 {
-        return true;
-    }
-    if conn.ping().await.is_err() {
-        return false;
-    }
-    let clean = Tm::get_transaction_depth(conn) == 0;
-    if !clean {
-        tracing::warn!(target: "latchkey::store", "the writer connection was left inside a transaction; discarding it");
-    }
-    clean
 }
 
 async fn read_pragmas(conn: &mut sqlx::SqliteConnection) -> Result<ConnectionPragmas, StoreError> {

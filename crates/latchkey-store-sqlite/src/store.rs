@@ -2,8 +2,9 @@
 //! statements themselves are `latchkey-store-sql`'s, instantiated here by
 //! [`latchkey_store_sql::sql_store!`].
 //!
-//! Every mutation runs in one `BEGIN IMMEDIATE` transaction on the writer connection
-//! (see `SqliteStore::write`); reads use the reader pool. On SQLite the single writer
+//! Every mutation runs on the writer task ([`crate::GroupWriter`]): inside a
+//! `BEGIN IMMEDIATE` transaction it shares with the writes queued beside it, in a
+//! savepoint of its own; reads use the reader pool. On SQLite the single writer
 //! serialises the conditional `UPDATE … RETURNING` statements that spend single-use
 //! objects.
 
@@ -40,11 +41,12 @@ impl SqliteStore {
         &self.reader
     }
 
-    /// Runs one write operation in its own `BEGIN IMMEDIATE` transaction (begun in a
-    /// spawned task, see [`Self::write`]), commits it (moving this process's change
-    /// marker) or rolls it back as the operation says. Dropped at any `.await`, the
-    /// transaction is dropped too and rolls back; the writer pool discards a connection
-    /// that comes back still inside one.
+    /// Runs one write operation on the writer task (group commit: see
+    /// [`crate::GroupWriter`]), which commits it (moving this process's change marker,
+    /// and for a `publish` write the `cache_generation` row in the same transaction) or
+    /// rolls it back as the operation says, and answers after the commit. Dropped at
+    /// any `.await`, the caller only stops waiting: the operation still runs to its end
+    /// and commits or rolls back whole.
     pub(crate) async fn run<T, F>(&self, w: Write, f: F) -> StoreResult<T>
     where
         F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>> + Send + 'static,
@@ -63,21 +65,12 @@ impl SqliteStore {
         F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>> + Send + 'static,
         T: Send + 'static,
     {
-        let mut tx = self.write(w.op).await?;
-        match f(&mut tx).await? {
-            Finish::Commit(v) => {
-                self.commit(tx, &w).await?;
-                Ok(v)
-            }
-            Finish::Rollback(v) => {
-                // A failed rollback only means the connection rolls back when it is
-                // next used (or is discarded by the pool): logged, not returned.
-                if let Err(e) = tx.rollback().await {
-                    let _ = error::map(w.op, e);
-                }
-                Ok(v)
-            }
-        }
+        // Another process sees the new generation exactly when it can see the change
+        // (see `cache_marker`).
+        let publish = w
+            .publish
+            .then_some("UPDATE cache_generation SET n = n + 1 WHERE id = 1");
+        self.writer.run_op(w.op, publish, f).await
     }
 }
 
