@@ -25,6 +25,7 @@
 //! another process, such as `latchkey admin` on the same file, wrote in between. Reads
 //! go to a separate pool and, thanks to WAL, never wait for the writer.
 
+pub mod backup;
 mod error;
 mod fs;
 mod group;
