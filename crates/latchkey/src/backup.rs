@@ -5,8 +5,9 @@
 //! (README, "Backup and restore").
 
 use clap::Args;
+use latchkey_admin::kek_location;
 use latchkey_store_sqlite::backup;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -29,21 +30,6 @@ pub struct RestoreArgs {
     /// The SQLite database to replace or create; refused while a process has it open
     #[arg(long, env = "LATCHKEY_DB", value_name = "PATH")]
     pub db: PathBuf,
-}
-
-/// Where the KEK of `db` is found, in the order `latchkey serve` looks.
-pub fn kek_location(db: &Path) -> String {
-    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
-    if set("LATCHKEY_KEK") {
-        "in $LATCHKEY_KEK".to_string()
-    } else if let Some(f) = std::env::var_os("LATCHKEY_KEK_FILE").filter(|v| !v.is_empty()) {
-        format!("in {} ($LATCHKEY_KEK_FILE)", Path::new(&f).display())
-    } else {
-        match latchkey_admin::kek_path_for(db) {
-            Ok(p) => format!("in {}", p.display()),
-            Err(_) => "beside the database, in <database>.kek".to_string(),
-        }
-    }
 }
 
 pub async fn run_backup(args: BackupArgs) -> ExitCode {

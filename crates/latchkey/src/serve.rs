@@ -267,6 +267,7 @@ impl ServeArgs {
     }
 
     /// [`Self::resolve_with_env`] without a `LATCHKEY_SETTING` beyond what clap read.
+    #[cfg(test)]
     pub fn resolve_with(self, file: &FileConfig) -> anyhow::Result<ServeSettings> {
         self.resolve_with_env(file, None)
     }
