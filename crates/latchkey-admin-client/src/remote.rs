@@ -641,7 +641,8 @@ impl AdminBackend for Remote {
     /// Answered here, without a request: a server never writes a file an admin API
     /// caller names, and its operator backs it up on its machine.
     async fn backup_create(&self, _req: BackupCreateRequest) -> AdminResult<BackupCreatedDto> {
-        Err(AdminError::unavailable(
+        Err(AdminError::new(
+            ErrorCode::Forbidden,
             "backup is not available for a remote server: run `latchkey backup --db PATH \
              --to FILE` on the server (SQLite), or pg_dump (PostgreSQL)",
         ))

@@ -244,7 +244,7 @@ pub trait AdminBackend: Send + Sync {
 
     // backups (issue 16)
     /// Backs up an embedded SQLite store to a new file (mode 0600) while it serves. A
-    /// remote server, the admin API and a PostgreSQL store answer `unavailable`: the
+    /// remote server and the admin API answer `forbidden`, a PostgreSQL store `unavailable`: the
     /// admin API never writes files on the server; back those up on the server's
     /// machine (`latchkey backup`, `pg_dump`).
     async fn backup_create(&self, req: BackupCreateRequest) -> AdminResult<BackupCreatedDto>;

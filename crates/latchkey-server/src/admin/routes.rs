@@ -545,7 +545,9 @@ async fn backup_create(
     Extension(_c): C,
     Body(_req): Body<BackupCreateRequest>,
 ) -> ApiResult<Json<BackupCreatedDto>> {
-    Err(super::ApiError(latchkey_admin::AdminError::unavailable(
+    // 403, not 503: nothing to retry, the operation is not offered here.
+    Err(super::ApiError(latchkey_admin::AdminError::new(
+        ErrorCode::Forbidden,
         "backup is not available through a server's admin API: run `latchkey backup --db PATH \
          --to FILE` on the server (SQLite), or pg_dump (PostgreSQL)",
     )))

@@ -112,7 +112,7 @@ export interface AdminApi {
   /** Sends a signed test event now; what the endpoint answered. */
   webhookTest(id: string): Promise<T.WebhookTestDto>;
 
-  /** Backs up an embedded store to a new file; a remote connection answers `unavailable`. */
+  /** Backs up an embedded store to a new file; a remote connection answers `forbidden`. */
   backupCreate(req: T.BackupCreateRequest): Promise<T.BackupCreatedDto>;
 }
 
