@@ -38,7 +38,7 @@ ARGS ?= --db ./latchkey.db --issuer http://127.0.0.1:8080 \
 # Starts a throwaway PostgreSQL cluster, runs its arguments with DATABASE_URL set, stops it.
 PG_CLUSTER = $(CARGO_TARGET_DIR)/debug/pg-cluster
 
-.PHONY: setup build serve serve-cluster lint test bench clean run ui ui-check desktop desktop-e2e gen
+.PHONY: setup build install serve serve-cluster lint test bench clean run ui ui-check desktop desktop-e2e gen
 
 RUN_ARGS ?=
 
@@ -61,6 +61,11 @@ ui-check: ui
 
 build: setup ui
 	$(CARGO) build --workspace --bins
+
+# `latchkey` on the PATH (~/.cargo/bin), as the README's commands call it. Release
+# build of the server and CLI only; the console is `make run` or a package.
+install: setup
+	$(CARGO) install --path crates/latchkey --locked
 
 desktop: setup ui
 	$(CARGO) build -p latchkey-desktop

@@ -8,8 +8,12 @@
 //! (tests/generated.rs) fails when they drift.
 
 include!("src/command_names.rs");
+include!("../crates/latchkey/build_commit.rs");
 
 fn main() {
+    // The About line (Settings → Connection → Version) names the commit, as
+    // `latchkey --version` does.
+    emit_commit();
     tauri_build::try_build(
         tauri_build::Attributes::new()
             .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),

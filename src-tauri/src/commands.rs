@@ -696,3 +696,11 @@ pub async fn webhook_delete(console: State<'_, Console>, id: String) -> CmdResul
 pub async fn webhook_test(console: State<'_, Console>, id: String) -> CmdResult<WebhookTestDto> {
     Ok(console.backend().await?.webhook_test(&id).await?)
 }
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn backup_create(
+    console: State<'_, Console>,
+    req: BackupCreateRequest,
+) -> CmdResult<BackupCreatedDto> {
+    Ok(console.backend().await?.backup_create(req).await?)
+}

@@ -356,7 +356,13 @@ impl Console {
             credential_store: a.credential_store.map(str::to_string),
             error,
             first_admin_pending: pending.then(|| FIRST_ADMIN_USERNAME.to_string()),
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: concat!(
+                env!("CARGO_PKG_VERSION"),
+                " (commit ",
+                env!("LATCHKEY_COMMIT"),
+                ")"
+            )
+            .into(),
         }
     }
 

@@ -35,7 +35,7 @@ export const SETTING_DEFAULTS: Record<string, number> = {
   device_code_ttl: 600, sign_in_ttl: 28800, rotate_every: 2592000, prepublish: 3600, retire_after: 86400,
   login_max_failures: 10, login_window: 300, login_block: 30, client_auth_max_failures: 20, client_auth_window: 60,
   client_auth_block: 30, device_code_max_failures: 5, device_code_window: 60, device_code_block: 60,
-  detect_brute_force_mode: 1, detect_brute_force_failures: 10, detect_brute_force_window: 900, detect_brute_force_severity: 2, detect_spray_mode: 1, detect_spray_usernames: 10, detect_spray_window: 600, detect_spray_severity: 3, detect_client_guess_mode: 1, detect_client_guess_failures: 5, detect_client_guess_clients: 3, detect_client_guess_window: 300, detect_client_guess_severity: 3, detect_block: 900, detect_wave_mode: 1, detect_wave_min_failures: 50, detect_wave_factor: 5, detect_baseline_days: 7, detect_wave_severity: 3, detect_unfamiliar_mode: 1, detect_unfamiliar_history: 20, detect_unfamiliar_min_history: 5, detect_unfamiliar_severity: 1, detect_refresh_reuse_mode: 1, detect_refresh_reuse_severity: 3, detect_mint_mode: 1, detect_mint_min_per_minute: 100, detect_mint_factor: 3, detect_mint_severity: 2, detect_token_replay_mode: 1, detect_token_scan_invalid: 50, detect_token_scan_window: 300, detect_token_replay_severity: 3, detect_hygiene_mode: 1, detect_hygiene_secret_age: 7776000, detect_hygiene_severity: 1,
+  detect_brute_force_mode: 1, detect_brute_force_failures: 10, detect_brute_force_window: 900, detect_brute_force_severity: 2, detect_spray_mode: 1, detect_spray_usernames: 10, detect_spray_window: 600, detect_spray_severity: 3, detect_client_guess_mode: 1, detect_client_guess_failures: 5, detect_client_guess_clients: 3, detect_client_guess_window: 300, detect_client_guess_severity: 3, detect_block: 900, detect_wave_mode: 1, detect_wave_min_failures: 50, detect_wave_factor: 5, detect_baseline_days: 7, detect_wave_severity: 3, detect_unfamiliar_mode: 1, detect_unfamiliar_history: 20, detect_unfamiliar_min_history: 5, detect_unfamiliar_severity: 1, detect_refresh_reuse_mode: 1, detect_refresh_reuse_severity: 3, detect_mint_mode: 1, detect_mint_min_per_minute: 100, detect_mint_factor: 3, detect_mint_severity: 2, detect_token_replay_mode: 1, detect_token_scan_invalid: 50, detect_token_scan_window: 300, detect_token_replay_severity: 3, detect_hygiene_mode: 1, detect_hygiene_secret_age: 7776000, detect_hygiene_severity: 1, retain_sessions: 2592000, retain_signins: 7776000, retain_audit: 31536000,
 };
 
 /** Settings with `admin` values laid over the defaults. */
@@ -359,6 +359,7 @@ export function fakeApi(data: {
       webhooks.splice(i, 1);
     }),
     webhookTest: (id) => rec('webhookTest', [id], () => data.webhookTest ?? { delivered: true, status: 204, error: null }),
+    backupCreate: (req) => rec('backupCreate', [req], () => ({ path: req.path, bytes: 98304, schema_version: 15, kek_location: 'in /data/latchkey.db.kek' })),
   };
   return { api, calls };
 }

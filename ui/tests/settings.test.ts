@@ -47,7 +47,7 @@ describe('Server settings', () => {
   it('groups every setting, in people units with the raw seconds, each marked as default', async () => {
     const t = await render(fakeApi().api);
     const legends = [...t.querySelectorAll('[data-testid=server-settings] legend')].map((l) => l.textContent);
-    expect(legends).toEqual(['Token lifetimes', 'Key rotation', 'Rate limits', 'Detections']);
+    expect(legends).toEqual(['Token lifetimes', 'Key rotation', 'Rate limits', 'Detections', 'Retention']);
     for (const name of Object.keys(SETTING_DEFAULTS)) {
       expect(input(t, name), name).toBeTruthy();
       expect(field(t, name).textContent).toContain('default');
@@ -159,6 +159,55 @@ describe('Server settings', () => {
     const t = await render(api);
     expect(t.querySelector('[role=alert]')?.textContent).toContain('forbidden');
     expect(t.querySelector('[data-testid=server-settings]')).toBeNull();
+  });
+});
+
+describe('backup of the embedded store', () => {
+  async function renderWith(api: ReturnType<typeof fakeApi>['api'], status: T.ConsoleStatus) {
+    const target = document.createElement('div');
+    document.body.appendChild(target);
+    const shell = fakeShell();
+    shell.status = status;
+    mounted = mount(Settings as Component<Record<string, unknown>>, { target, props: {}, context: contextFor(api, shell) });
+    await settle();
+    flushSync();
+    return target;
+  }
+  const embedded: T.ConsoleStatus = {
+    colour: 'blue', connection_id: 'c1', db_path: '/home/a/.local/share/latchkey/latchkey.db', issuer: 'http://127.0.0.1:9280',
+    kind: 'embedded', name: 'This computer', port: 9280, state: 'ready', version: '0.1.0 (abc1234)',
+  };
+
+  it('backs up to a new dated file beside the store and says the KEK is not in it', async () => {
+    const { api, calls } = fakeApi();
+    const t = await renderWith(api, embedded);
+    const path = t.querySelector<HTMLInputElement>('#backup-path')!;
+    expect(path.labels?.[0]?.textContent).toBe('Backup file');
+    expect(path.value).toMatch(/^\/home\/a\/\.local\/share\/latchkey\/latchkey-backup-\d{8}-\d{6}\.db$/);
+    const chosen = path.value;
+    click(t.querySelector('[data-testid=backup] button[type=submit]'));
+    await settle();
+    flushSync();
+    expect(calls.find((c) => c.name === 'backupCreate')?.args).toEqual([{ path: chosen }]);
+    const done = t.querySelector('[data-testid=backup-done]')?.textContent ?? '';
+    expect(done).toContain(chosen);
+    expect(done).toContain('/data/latchkey.db.kek');
+  });
+
+  it('shows why a backup failed and offers no control for a remote server', async () => {
+    const { api } = fakeApi();
+    api.backupCreate = () => Promise.reject(new ApiError('conflict', 'the file already exists; choose a new file name'));
+    const t = await renderWith(api, embedded);
+    click(t.querySelector('[data-testid=backup] button[type=submit]'));
+    await settle();
+    flushSync();
+    expect(t.querySelector('[data-testid=backup] [role=alert]')?.textContent).toContain('already exists');
+    unmount(mounted!);
+    mounted = null;
+    document.body.innerHTML = '';
+    const r = await renderWith(fakeApi().api, { ...embedded, kind: 'remote', db_path: '', server: 'https://id.example/admin', port: 0 });
+    expect(r.querySelector('#backup-path')).toBeNull();
+    expect(r.querySelector('[data-testid=backup]')?.textContent).toContain('latchkey backup');
   });
 });
 

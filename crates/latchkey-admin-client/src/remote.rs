@@ -637,6 +637,16 @@ impl AdminBackend for Remote {
     async fn webhook_test(&self, id: &str) -> AdminResult<WebhookTestDto> {
         self.call(&op::webhook_test, &[id], None, None).await
     }
+
+    /// Answered here, without a request: a server never writes a file an admin API
+    /// caller names, and its operator backs it up on its machine.
+    async fn backup_create(&self, _req: BackupCreateRequest) -> AdminResult<BackupCreatedDto> {
+        Err(AdminError::new(
+            ErrorCode::Forbidden,
+            "backup is not available for a remote server: run `latchkey backup --db PATH \
+             --to FILE` on the server (SQLite), or pg_dump (PostgreSQL)",
+        ))
+    }
 }
 
 /// One parsed server-sent event (HTML Living Standard §9.2.6, "Interpreting an event

@@ -885,6 +885,32 @@ impl AdminBackend for Embedded {
             error: r.error,
         })
     }
+
+    async fn backup_create(&self, req: BackupCreateRequest) -> AdminResult<BackupCreatedDto> {
+        let Some(sqlite) = &self.sqlite else {
+            return Err(AdminError::unavailable(if self.postgres.is_some() {
+                "a PostgreSQL store is backed up with pg_dump (see the README, Backup and restore)"
+            } else {
+                "backups of a server's store are made on the server's machine: \
+                 `latchkey backup --db PATH --to FILE` (SQLite) or pg_dump (PostgreSQL); \
+                 the admin API never writes files"
+            }));
+        };
+        let to = std::path::PathBuf::from(req.path.trim());
+        if req.path.trim().is_empty() || !to.is_absolute() {
+            return Err(AdminError::invalid_input(
+                "the backup path must be an absolute file path",
+            ));
+        }
+        let r = sqlite.backup_to(&to).await.map_err(backup_error)?;
+        tracing::info!(file = %r.file.display(), bytes = r.bytes, "backup written");
+        Ok(BackupCreatedDto {
+            path: r.file.display().to_string(),
+            bytes: r.bytes,
+            schema_version: r.schema_version,
+            kek_location: crate::kek_location(sqlite.path()),
+        })
+    }
 }
 
 /// How often an idle event subscription looks for news: the console's live views lag
@@ -920,4 +946,15 @@ fn oauth_error(e: latchkey_core::oauth::error::OAuthError) -> AdminError {
     };
     let message = e.description().unwrap_or(e.code.as_str()).to_string();
     AdminError::new(code, message)
+}
+
+/// A backup's failure as an admin error: a file in the way or a bad place is the
+/// caller's to fix, the rest is the store's.
+fn backup_error(e: latchkey_store_sqlite::backup::BackupError) -> AdminError {
+    use latchkey_store_sqlite::backup::BackupError as B;
+    match e {
+        B::Exists(_) => AdminError::new(ErrorCode::Conflict, e.to_string()),
+        B::Io { .. } | B::Missing(_) => AdminError::invalid_input(e.to_string()),
+        _ => AdminError::unavailable(e.to_string()),
+    }
 }

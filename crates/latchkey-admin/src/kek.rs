@@ -67,6 +67,22 @@ pub fn kek_path_for(db: &Path) -> Result<PathBuf, AdminError> {
     Ok(db.with_file_name(kek_name))
 }
 
+/// Where the KEK for `db` is looked for first, in words (`latchkey backup`'s reminder
+/// and the console's): the environment variable, or the file beside the database.
+pub fn kek_location(db: &Path) -> String {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+    if set(ENV_KEK) {
+        format!("in ${ENV_KEK}")
+    } else if let Some(f) = std::env::var_os(ENV_KEK_FILE).filter(|v| !v.is_empty()) {
+        format!("in {} (${ENV_KEK_FILE})", Path::new(&f).display())
+    } else {
+        match kek_path_for(db) {
+            Ok(p) => format!("in {}", p.display()),
+            Err(_) => "in the file <database>.kek beside the database".to_string(),
+        }
+    }
+}
+
 /// Loads the KEK from the environment or beside `db`, creating the file if there is
 /// none. See the module documentation for the order.
 pub fn load_or_create_kek(db: &Path) -> Result<(Kek, KekSource), AdminError> {

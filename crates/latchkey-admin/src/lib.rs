@@ -23,7 +23,8 @@ mod kek;
 
 pub use embedded::{Embedded, EmbeddedOptions};
 pub use kek::{
-    kek_path_for, load_or_create_kek, load_or_create_kek_with, load_shared_kek, KekSource,
+    kek_location, kek_path_for, load_or_create_kek, load_or_create_kek_with, load_shared_kek,
+    KekSource,
 };
 
 use latchkey_api_types::*;
@@ -240,6 +241,13 @@ pub trait AdminBackend: Send + Sync {
     async fn webhook_delete(&self, id: &str) -> AdminResult<()>;
     /// Sends a signed test event now (audited) and says what the endpoint answered.
     async fn webhook_test(&self, id: &str) -> AdminResult<WebhookTestDto>;
+
+    // backups (issue 16)
+    /// Backs up an embedded SQLite store to a new file (mode 0600) while it serves. A
+    /// remote server and the admin API answer `forbidden`, a PostgreSQL store `unavailable`: the
+    /// admin API never writes files on the server; back those up on the server's
+    /// machine (`latchkey backup`, `pg_dump`).
+    async fn backup_create(&self, req: BackupCreateRequest) -> AdminResult<BackupCreatedDto>;
 }
 
 #[cfg(test)]

@@ -1202,6 +1202,12 @@ pub struct SettingsDto {
     pub detect_hygiene_secret_age: SettingDto,
     /// Severity of `hygiene`: 1 low, 2 medium, 3 high, 4 critical.
     pub detect_hygiene_severity: SettingDto,
+    /// How long a session is kept after it was revoked or expired (seconds).
+    pub retain_sessions: SettingDto,
+    /// How long a browser sign-in is kept after it ended or expired (seconds).
+    pub retain_signins: SettingDto,
+    /// How long audit events and issuance counts are kept (seconds).
+    pub retain_audit: SettingDto,
     /// Unix seconds of the last change; absent while every setting is the default.
     pub updated_at: Option<i64>,
 }
@@ -1486,6 +1492,43 @@ pub struct SettingsUpdateRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub detect_hygiene_severity: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retain_sessions: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retain_signins: Option<Option<i64>>,
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retain_audit: Option<Option<i64>>,
+}
+
+// --- backups (issue 16) --------------------------------------------------------------------
+
+/// Where to write a backup of an embedded store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupCreateRequest {
+    /// The backup file to create (a new file; an existing one is never overwritten).
+    pub path: String,
+}
+
+/// A finished backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BackupCreatedDto {
+    /// The file written (mode 0600).
+    pub path: String,
+    pub bytes: u64,
+    /// The newest migration in the copy.
+    pub schema_version: i64,
+    /// Where the key-encryption key is, which the backup does not hold.
+    pub kek_location: String,
 }
 
 // --- live events -------------------------------------------------------------------------

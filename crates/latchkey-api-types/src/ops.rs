@@ -100,6 +100,7 @@ macro_rules! for_each_admin_op {
             webhook_update PATCH "/admin/v1/webhooks/{id}" Write { "Change a webhook's name, URL, filters or enabled flag" b[WebhookUpdateRequest] r[WebhookDto] };
             webhook_delete DELETE "/admin/v1/webhooks/{id}" Write { "Delete a webhook and its queue" st=204 };
             webhook_test POST "/admin/v1/webhooks/{id}/test" Write { "Send a signed test event now and say what the endpoint answered" r[WebhookTestDto] };
+            backup_create POST "/admin/v1/backup" Write { "Back up an embedded SQLite store to a new file (0600); a server refuses (forbidden): back it up on its machine with `latchkey backup`, or pg_dump" b[BackupCreateRequest] r[BackupCreatedDto] st=201 };
         }
     };
 }

@@ -20,6 +20,7 @@ pub mod model;
 pub mod monitor;
 pub mod net;
 pub mod oauth;
+pub mod retention;
 pub mod settings;
 pub mod store;
 #[cfg(feature = "store-suite")]

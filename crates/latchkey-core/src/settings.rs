@@ -22,6 +22,8 @@ pub enum SettingGroup {
     RateLimits,
     /// Anomaly detections (issue 14): modes, thresholds, severities.
     Detections,
+    /// How long ended sessions, sign-ins and the audit log are kept (issue 16).
+    Retention,
 }
 
 /// One setting: its wire name and the range an administrator may set it to.
@@ -178,6 +180,12 @@ settings! {
     detect_hygiene_secret_age: Detections, DAY, 3650 * DAY;
     /// Severity of `hygiene`: 1 low, 2 medium, 3 high, 4 critical.
     detect_hygiene_severity: Detections, 1, 4;
+    /// How long a session is kept after it was revoked or expired (seconds), then deleted with its tokens. At least a day, longer than any access token lives, so no deletion can make a token active again.
+    retain_sessions: Retention, DAY, 3650 * DAY;
+    /// How long a browser sign-in is kept after it ended or expired (seconds).
+    retain_signins: Retention, DAY, 3650 * DAY;
+    /// How long audit events and per-minute issuance counts are kept (seconds). At least a week; keep it above `detect_baseline_days`, whose baselines read that history.
+    retain_audit: Retention, 7 * DAY, 3650 * DAY;
 }
 
 impl Default for ServerSettings {
@@ -270,6 +278,12 @@ impl Default for ServerSettings {
             detect_hygiene_mode: MONITOR,
             detect_hygiene_secret_age: 90 * DAY,
             detect_hygiene_severity: 1,
+            // Retention (issue 16): ended sessions a month (the console's history of
+            // who signed in where), sign-ins three months (the unfamiliar-sign-in
+            // detection's history), the audit log a year.
+            retain_sessions: 30 * DAY,
+            retain_signins: 90 * DAY,
+            retain_audit: 365 * DAY,
         }
     }
 }

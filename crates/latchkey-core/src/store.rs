@@ -322,6 +322,14 @@ pub trait SessionStore: Send + Sync {
     /// Deletes expired codes, device codes, auth requests, spent refresh tokens of dead
     /// families, expired denylist entries and access-token records. Returns rows removed.
     async fn purge_expired(&self, at: Timestamp) -> StoreResult<u64>;
+    /// Retention: deletes up to `limit` sessions that were revoked or expired at or
+    /// before `before` (with their refresh tokens and access-token records), in one
+    /// short transaction. Live sessions are never touched. Returns rows removed; fewer
+    /// than `limit` means none is left.
+    async fn sessions_purge_ended(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+    /// Retention: deletes up to `limit` sign-ins that ended or expired at or before
+    /// `before`, in one short transaction.
+    async fn sign_ins_purge_ended(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
 }
 
 /// The audit log and the issuance statistics (the console's events and dashboard).
@@ -329,6 +337,9 @@ pub trait SessionStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     // --- audit -------------------------------------------------------------------
     async fn audit_insert(&self, event: &NewAuditEvent) -> StoreResult<()>;
+    /// Retention: deletes up to `limit` audit events (and per-minute issuance counts)
+    /// from at or before `before`, in one short transaction. Returns rows removed.
+    async fn audit_purge_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
     async fn audit_list(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
 
     // --- statistics ----------------------------------------------------------------

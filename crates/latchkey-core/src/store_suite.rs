@@ -96,6 +96,7 @@ macro_rules! store_suite_tests {
             findings_are_listed_newest_first_and_filtered_by_severity_and_rule,
             a_block_keeps_the_later_expiry_and_is_removed_with_its_pair_blocks,
             trimming_findings_keeps_the_newest,
+            retention_removes_only_what_ended_before_the_cutoff_in_small_batches,
         );
     };
     (@tests ($fixture:expr); $($case:ident),+ $(,)?) => {
@@ -3139,4 +3140,189 @@ pub async fn trimming_findings_keeps_the_newest(store: &dyn Store) {
         .expect("list");
     let ids: Vec<&str> = left.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(ids, ["fd-trim-4", "fd-trim-3", "fd-trim-2"]);
+}
+
+// --- retention (issue 16) --------------------------------------------------------------
+
+/// A session made by a code redemption (as the engine makes them), with one refresh token.
+async fn seed_session(store: &dyn Store, c: &str, u: &str, s: Session) {
+    let code_hash = format!("code-for-{}", s.id);
+    store
+        .auth_code_insert(&code(&code_hash, c, u))
+        .await
+        .expect("code");
+    let id = s.id.clone();
+    let issue = Issuance {
+        refresh: Some(refresh(&format!("rt-{id}"), &id, c)),
+        session: Some(s),
+        access: None,
+        event: None,
+    };
+    assert!(store
+        .auth_code_redeem(code_hash.as_bytes(), T0 + 1, &issue)
+        .await
+        .expect("redeem"));
+}
+
+pub async fn retention_removes_only_what_ended_before_the_cutoff_in_small_batches(
+    store: &dyn Store,
+) {
+    let (c, u) = seed(store, "retain").await;
+    let cutoff = T0 + 100 * 86_400;
+    let far = cutoff + 365 * 86_400;
+    let with = |id: &str, expires_at: Timestamp, sign_in: Option<&str>| Session {
+        expires_at,
+        sign_in_id: sign_in.map(str::to_owned),
+        ..session(id, &u, &c)
+    };
+
+    // Sign-ins: two ended long ago (one ended early, one expired), two inside the window.
+    let old_ended = sign_in("si-ret-ended", &u);
+    let old_expired = sign_in("si-ret-expired", &u);
+    let recent_ended = SignIn {
+        expires_at: far,
+        ..sign_in("si-ret-recent-ended", &u)
+    };
+    let live = SignIn {
+        expires_at: cutoff + 1,
+        ..sign_in("si-ret-live", &u)
+    };
+    for si in [&old_ended, &old_expired, &recent_ended, &live] {
+        store.sign_in_insert(si).await.expect("sign-in");
+    }
+    store.sign_in_end(&old_ended.id, T0 + 5).await.expect("end");
+    store
+        .sign_in_end(&recent_ended.id, cutoff + 1)
+        .await
+        .expect("end");
+
+    // Sessions: revoked and expired long ago (three, to see the batches), revoked and
+    // expiring inside the window, and a live one under a long-gone sign-in.
+    seed_session(store, &c, &u, with("s-ret-revoked", far, None)).await;
+    store
+        .session_revoke("s-ret-revoked", "test", T0 + 10, None)
+        .await
+        .expect("revoke");
+    for id in ["s-ret-expired-1", "s-ret-expired-2"] {
+        seed_session(store, &c, &u, with(id, T0 + 86_400, None)).await;
+    }
+    seed_session(store, &c, &u, with("s-ret-recent-revoked", far, None)).await;
+    store
+        .session_revoke("s-ret-recent-revoked", "test", cutoff + 1, None)
+        .await
+        .expect("revoke");
+    seed_session(
+        store,
+        &c,
+        &u,
+        with("s-ret-recent-expired", cutoff + 1, None),
+    )
+    .await;
+    seed_session(store, &c, &u, with("s-ret-live", far, Some("si-ret-ended"))).await;
+
+    store
+        .audit_insert(&NewAuditEvent::new(cutoff + 1, "local-admin", "retain.recent").target("x"))
+        .await
+        .expect("audit");
+    store
+        .stats_record(&[
+            TokenCount {
+                minute: T0,
+                grant: "client_credentials".into(),
+                client_id: c.clone(),
+                count: 3,
+            },
+            TokenCount {
+                minute: cutoff + 60,
+                grant: "client_credentials".into(),
+                client_id: c.clone(),
+                count: 4,
+            },
+        ])
+        .await
+        .expect("stats");
+
+    // One row per transaction: each call removes at most one, and the calls drain it.
+    let mut removed = Vec::new();
+    loop {
+        let n = store
+            .sessions_purge_ended(cutoff, 1)
+            .await
+            .expect("sessions");
+        assert!(n <= 1, "a batch of 1 removed {n}");
+        if n == 0 {
+            break;
+        }
+        removed.push(n);
+    }
+    assert_eq!(removed.len(), 3, "three sessions ended before the cutoff");
+    let mut signins = 0;
+    loop {
+        let n = store
+            .sign_ins_purge_ended(cutoff, 1)
+            .await
+            .expect("sign-ins");
+        assert!(n <= 1);
+        if n == 0 {
+            break;
+        }
+        signins += n;
+    }
+    assert_eq!(signins, 2);
+    while store.audit_purge_before(cutoff, 2).await.expect("audit") > 0 {}
+
+    for gone in ["s-ret-revoked", "s-ret-expired-1", "s-ret-expired-2"] {
+        assert_eq!(store.session_get(gone).await.expect("get"), None, "{gone}");
+        let rt = format!("rt-{gone}");
+        assert_eq!(
+            store.refresh_get(rt.as_bytes()).await.expect("rt"),
+            None,
+            "{rt} goes with its session"
+        );
+    }
+    for kept in ["s-ret-recent-revoked", "s-ret-recent-expired", "s-ret-live"] {
+        assert!(
+            store.session_get(kept).await.expect("get").is_some(),
+            "{kept} is inside the retention window"
+        );
+    }
+    let live_session = store
+        .session_get("s-ret-live")
+        .await
+        .expect("get")
+        .expect("live");
+    assert_eq!(live_session.sign_in_id, None, "its sign-in went, it stays");
+    assert!(store
+        .refresh_get(b"rt-s-ret-live")
+        .await
+        .expect("rt")
+        .is_some());
+    for gone in [&old_ended.id, &old_expired.id] {
+        assert_eq!(store.sign_in_get(gone).await.expect("get"), None, "{gone}");
+    }
+    for kept in [&recent_ended.id, &live.id] {
+        assert!(
+            store.sign_in_get(kept).await.expect("get").is_some(),
+            "{kept}"
+        );
+    }
+    let events = store
+        .audit_list(&AuditFilter {
+            limit: Some(10_000),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert!(
+        events.iter().all(|e| e.at > cutoff),
+        "no event at or before the cutoff"
+    );
+    assert!(events.iter().any(|e| e.action == "retain.recent"));
+    let stats = store.stats(T0 - 60, cutoff + 120).await.expect("stats");
+    let minutes: Vec<i64> = stats.tokens.iter().map(|t| t.minute).collect();
+    assert_eq!(
+        minutes,
+        vec![cutoff + 60],
+        "only the count inside the window stays"
+    );
 }

@@ -908,6 +908,20 @@ pub async fn start_with(
                 if let Err(e) = p.store.purge_expired(p.now()).await {
                     tracing::warn!(error = %e, "clean-up of expired rows failed");
                 }
+                // Retention (issue 16): what ended longer ago than the settings keep it.
+                match p.settings().await {
+                    Ok(s) => match latchkey_core::retention::apply(&*p.store, &s, p.now()).await {
+                        Ok(r) => tracing::debug!(
+                            sessions = r.sessions,
+                            sign_ins = r.sign_ins,
+                            audit = r.audit,
+                            batches = r.batches,
+                            "retention"
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "retention clean-up failed"),
+                    },
+                    Err(e) => tracing::warn!(error = ?e, "retention skipped: settings unreadable"),
+                }
                 // Findings are bounded in age and number, whatever a flood raised.
                 if let Err(e) = p
                     .store

@@ -177,6 +177,27 @@ async fn migrate_locked(conn: &mut PgConnection) -> Result<Vec<i64>, StoreError>
 }
 
 /// Versions recorded by sqlx's migrator; none before the first run.
+/// The migrations [`migrate`] would apply at `url`, applying none (`latchkey migrate
+/// --dry-run`); refuses a database migrated by a newer build as `migrate` does.
+pub async fn pending_migrations(url: &str) -> Result<Vec<(i64, String)>, StoreError> {
+    const OP: &str = "migrate";
+    let mut conn = parse_url(url)?.connect().await.map_err(error::db(OP))?;
+    let applied = applied_versions(&mut conn).await;
+    let _ = conn.close().await;
+    let applied = applied?;
+    let known = known_migrations();
+    if let Some(v) = applied.iter().find(|v| !known.iter().any(|(k, _)| k == *v)) {
+        return Err(StoreError::Corrupt(format!(
+            "{OP}: the database has migration {v}, which this build does not know; it was \
+             migrated by a newer Latchkey"
+        )));
+    }
+    Ok(known
+        .into_iter()
+        .filter(|(v, _)| !applied.contains(v))
+        .collect())
+}
+
 async fn applied_versions(conn: &mut PgConnection) -> Result<Vec<i64>, StoreError> {
     const OP: &str = "migrate";
     let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")

@@ -1556,6 +1556,59 @@ macro_rules! sql_store {
                 commit(done.rows_affected())
             }
 
+            /// Retention (issue 16): what ended before a cutoff, at most `limit` rows per
+            /// transaction, so a batch holds the write lock for milliseconds and token
+            /// issuance waits behind it no longer than behind any other write. Each
+            /// statement finds its rows through an index (`0015_retention`) and deletes
+            /// them by key; only rows that ended (revoked, expired) are ever candidates.
+            /// A session's refresh tokens and access-token records go with it (cascade).
+            pub(super) const RETAIN_SESSIONS: &[&str] = &[
+                "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+                 WHERE revoked_at IS NOT NULL AND revoked_at <= $1 LIMIT $2)",
+                "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+                 WHERE expires_at <= $1 LIMIT $2)",
+            ];
+            pub(super) const RETAIN_SIGN_INS: &[&str] = &[
+                "DELETE FROM sign_ins WHERE id IN (SELECT id FROM sign_ins \
+                 WHERE ended_at IS NOT NULL AND ended_at <= $1 LIMIT $2)",
+                "DELETE FROM sign_ins WHERE id IN (SELECT id FROM sign_ins \
+                 WHERE expires_at <= $1 LIMIT $2)",
+            ];
+            /// The audit log, and the issuance counts kept as long (the dashboard's and
+            /// the minting detection's history).
+            pub(super) const RETAIN_AUDIT: &[&str] = &[
+                "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events \
+                 WHERE at <= $1 LIMIT $2)",
+                "DELETE FROM token_stats WHERE (minute, grant_type, client_id) IN \
+                 (SELECT minute, grant_type, client_id FROM token_stats WHERE minute <= $1 LIMIT $2)",
+            ];
+
+            /// One batch: the statements in turn, in one transaction, until `limit` rows
+            /// went.
+            pub(super) async fn retain(
+                conn: &mut Conn,
+                op: &'static str,
+                statements: &'static [&'static str],
+                before: Timestamp,
+                limit: i64,
+            ) -> Done<u64> {
+                let mut removed: u64 = 0;
+                for sql in statements {
+                    let left = limit - i64::try_from(removed).unwrap_or(i64::MAX);
+                    if left <= 0 {
+                        break;
+                    }
+                    let done = sqlx::query(sql)
+                        .bind(before)
+                        .bind(left)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db(op))?;
+                    removed += done.rows_affected();
+                }
+                commit(removed)
+            }
+
             // --- audit and statistics ------------------------------------------------
 
             pub(super) async fn audit_insert(conn: &mut Conn, event: &NewAuditEvent) -> Done<()> {
@@ -2811,6 +2864,24 @@ macro_rules! sql_store {
                         }
                         Ok(removed)
                     }
+
+                    async fn sessions_purge_ended(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+                        self.run(Write::new("sessions_purge_ended"), move |c| {
+                            Box::pin(async move {
+                                ops::retain(c, "sessions_purge_ended", ops::RETAIN_SESSIONS, before, i64::from(limit)).await
+                            })
+                        })
+                        .await
+                    }
+
+                    async fn sign_ins_purge_ended(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+                        self.run(Write::new("sign_ins_purge_ended"), move |c| {
+                            Box::pin(async move {
+                                ops::retain(c, "sign_ins_purge_ended", ops::RETAIN_SIGN_INS, before, i64::from(limit)).await
+                            })
+                        })
+                        .await
+                    }
                 }
 
                 $crate::latchkey_core::store::AuditStore {
@@ -2818,6 +2889,15 @@ macro_rules! sql_store {
                         let event = event.clone();
                         self.run(Write::new("audit_insert"), move |c| {
                             Box::pin(async move { ops::audit_insert(c, &event).await })
+                        })
+                        .await
+                    }
+
+                    async fn audit_purge_before(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+                        self.run(Write::new("audit_purge_before"), move |c| {
+                            Box::pin(async move {
+                                ops::retain(c, "audit_purge_before", ops::RETAIN_AUDIT, before, i64::from(limit)).await
+                            })
                         })
                         .await
                     }

@@ -105,7 +105,11 @@ fn migrate(op: &'static str, err: sqlx::migrate::MigrateError) -> StoreError {
     match err {
         // The file was migrated by a newer build, or its history was edited: running on
         // it could misread rows, so refuse rather than guess.
-        e @ (M::VersionMissing(_) | M::VersionMismatch(_) | M::Dirty(_)) => {
+        M::VersionMissing(v) => StoreError::Corrupt(format!(
+            "{op}: the database has migration {v}, which this build does not know: it was \
+             written by a newer Latchkey; use that release or a newer one"
+        )),
+        e @ (M::VersionMismatch(_) | M::Dirty(_)) => {
             StoreError::Corrupt(format!("{op}: schema is not one this build knows: {e}"))
         }
         M::Execute(e) | M::ExecuteMigration(e, _) => classify(op, e),

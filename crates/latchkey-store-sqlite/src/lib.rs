@@ -31,6 +31,7 @@
 //! indexes) to the WAL once instead of N times. Every caller still hears only after the
 //! commit that holds its write: durability (`synchronous=FULL`) is unchanged.
 
+pub mod backup;
 mod error;
 mod fs;
 mod group;

@@ -29,7 +29,7 @@ pub struct AdminArgs {
     #[arg(
         long,
         global = true,
-        env = "LATCHKEY_DATABASE_URL",
+        env = "LATCHKEY_DATABASE",
         value_name = "URL",
         hide_env_values = true
     )]
@@ -936,6 +936,15 @@ pub struct SettingsUpdateArgs {
     /// Severity of `hygiene`: 1 low, 2 medium, 3 high, 4 critical.
     #[arg(long, value_name = "SEVERITY", value_parser = parse_setting, allow_hyphen_values = true)]
     detect_hygiene_severity: Option<SettingArg>,
+    /// How long a session is kept after it was revoked or expired (1 d–10 y)
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    retain_sessions: Option<SettingArg>,
+    /// How long a browser sign-in is kept after it ended or expired (1 d–10 y)
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    retain_signins: Option<SettingArg>,
+    /// How long audit events and issuance counts are kept (7 d–10 y)
+    #[arg(long, value_name = "SECS", value_parser = parse_setting, allow_hyphen_values = true)]
+    retain_audit: Option<SettingArg>,
 }
 
 /// One `settings update` flag: a value, or back to the server's default.
@@ -1056,6 +1065,9 @@ impl SettingsUpdateArgs {
             detect_hygiene_mode: self.detect_hygiene_mode.map(SettingArg::into_patch),
             detect_hygiene_secret_age: self.detect_hygiene_secret_age.map(SettingArg::into_patch),
             detect_hygiene_severity: self.detect_hygiene_severity.map(SettingArg::into_patch),
+            retain_sessions: self.retain_sessions.map(SettingArg::into_patch),
+            retain_signins: self.retain_signins.map(SettingArg::into_patch),
+            retain_audit: self.retain_audit.map(SettingArg::into_patch),
         }
     }
 }
@@ -1226,7 +1238,13 @@ pub async fn run(args: AdminArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let database = match resolve_database(args.db.clone(), args.database.clone(), &file) {
+    let database = match resolve_database(
+        args.db.clone(),
+        args.database
+            .clone()
+            .or_else(crate::config::database_url_alias),
+        &file,
+    ) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -1766,7 +1784,7 @@ fn user_details(u: &UserDto) -> String {
 // --- settings ------------------------------------------------------------------------------
 
 fn settings_table(s: &SettingsDto) -> String {
-    let rows: [(&str, &SettingDto); 55] = [
+    let rows: [(&str, &SettingDto); 58] = [
         ("access_token_ttl", &s.access_token_ttl),
         ("refresh_token_ttl", &s.refresh_token_ttl),
         ("refresh_idle_ttl", &s.refresh_idle_ttl),
@@ -1846,6 +1864,9 @@ fn settings_table(s: &SettingsDto) -> String {
         ("detect_hygiene_mode", &s.detect_hygiene_mode),
         ("detect_hygiene_secret_age", &s.detect_hygiene_secret_age),
         ("detect_hygiene_severity", &s.detect_hygiene_severity),
+        ("retain_sessions", &s.retain_sessions),
+        ("retain_signins", &s.retain_signins),
+        ("retain_audit", &s.retain_audit),
     ];
     let mut t = Table::new(&["SETTING", "VALUE", "DEFAULT", "SOURCE"]);
     for (name, v) in rows {

@@ -36,9 +36,38 @@ pub struct FileConfig {
     pub synchronous_normal: Option<bool>,
     /// `--metrics-open`.
     pub metrics_open: Option<bool>,
-    /// `[settings]`: defaults of the runtime settings by name, in seconds (or counts),
-    /// e.g. `code_ttl = 120`. `--setting NAME=VALUE` wins per name.
-    pub settings: Option<std::collections::BTreeMap<String, i64>>,
+    /// `[settings]`: defaults of the runtime settings by name, in seconds (or counts) or
+    /// as a duration string, e.g. `code_ttl = 120`, `sign_in_ttl = "2h"`.
+    /// `LATCHKEY_SETTING`, then `--setting NAME=VALUE`, win per name.
+    pub settings: Option<std::collections::BTreeMap<String, SettingValue>>,
+}
+
+/// A `[settings]` value: a number, or a string the flags also accept (`"2h"`, `"90m"`,
+/// `"120"`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum SettingValue {
+    Number(i64),
+    Text(String),
+}
+
+impl SettingValue {
+    /// The value in seconds (or a count).
+    pub fn resolve(&self) -> Result<i64, String> {
+        match self {
+            SettingValue::Number(n) => Ok(*n),
+            SettingValue::Text(t) => parse_setting_value(t),
+        }
+    }
+}
+
+/// Seconds or a count (`120`), or a duration (`90m`, `12h`, `30d`): one rule for
+/// `--setting`, `LATCHKEY_SETTING` and `[settings]`.
+pub fn parse_setting_value(v: &str) -> Result<i64, String> {
+    match v.trim().parse::<i64>() {
+        Ok(n) => Ok(n),
+        Err(_) => crate::admin::parse_duration(v),
+    }
 }
 
 impl FileConfig {
@@ -86,7 +115,20 @@ pub enum Database {
     Postgres(String),
 }
 
-/// `--database`/`LATCHKEY_DATABASE_URL`, then the file's `database`, select PostgreSQL;
+/// The environment variable that used to name `--database`, before it followed the
+/// `LATCHKEY_<FLAG>` rule (`LATCHKEY_DATABASE`); still read, after the new name.
+pub const DATABASE_URL_ALIAS: &str = "LATCHKEY_DATABASE_URL";
+
+/// `LATCHKEY_DATABASE_URL` when set and not empty: callers use it only when neither
+/// `--database` nor `LATCHKEY_DATABASE` gave a URL.
+pub fn database_url_alias() -> Option<String> {
+    std::env::var(DATABASE_URL_ALIAS)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// `--database`/`LATCHKEY_DATABASE` (or its old name `LATCHKEY_DATABASE_URL`), then the
+/// file's `database`, select PostgreSQL;
 /// otherwise the SQLite path as [`resolve_db`] finds it. Both on the command line (or
 /// in the environment) is a mistake worth refusing rather than guessing about.
 pub fn resolve_database(

@@ -10,6 +10,7 @@
 //! operations the admin API and the desktop console use.
 
 mod admin;
+mod backup;
 mod config;
 mod inspect;
 mod migrate;
@@ -21,10 +22,18 @@ mod serve;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// `latchkey --version`: the release and the commit it was built from (build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("LATCHKEY_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "latchkey",
-    version,
+    version = VERSION,
     about = "An OAuth 2.0 / OpenID Connect identity server",
     propagate_version = true
 )]
@@ -44,6 +53,10 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Bring the database schema up to date, then exit
     Migrate(migrate::MigrateArgs),
+    /// Copy a SQLite database consistently, also while a server uses it
+    Backup(backup::BackupArgs),
+    /// Replace a SQLite database with a backup (refused while it is in use)
+    Restore(backup::RestoreArgs),
     /// Work with tokens
     Token {
         #[command(subcommand)]
@@ -90,6 +103,8 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve::run_serve(args).await,
         Command::Admin(args) => admin::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,
+        Command::Backup(args) => backup::run_backup(args).await,
+        Command::Restore(args) => backup::run_restore(args).await,
         Command::Token {
             command: TokenCommand::Inspect(args),
         } => inspect::run(args).await,

@@ -1,7 +1,7 @@
 //! `latchkey serve`: its flags, and their merge with the environment, the config file
 //! and the defaults into [`ServeSettings`].
 
-use crate::config::{resolve_database, Database, FileConfig};
+use crate::config::{parse_setting_value, resolve_database, Database, FileConfig};
 use anyhow::{anyhow, bail, Context};
 use clap::builder::BoolishValueParser;
 use clap::Args;
@@ -32,10 +32,11 @@ pub struct ServeArgs {
     pub db: Option<PathBuf>,
 
     /// PostgreSQL URL (postgres://…) shared by several nodes, instead of --db; needs
-    /// LATCHKEY_KEK or LATCHKEY_KEK_FILE, the same on every node
+    /// LATCHKEY_KEK or LATCHKEY_KEK_FILE, the same on every node (LATCHKEY_DATABASE_URL,
+    /// the old name of LATCHKEY_DATABASE, is read too)
     #[arg(
         long,
-        env = "LATCHKEY_DATABASE_URL",
+        env = "LATCHKEY_DATABASE",
         value_name = "URL",
         hide_env_values = true
     )]
@@ -196,25 +197,35 @@ impl ServeSettings {
     }
 }
 
-/// `[settings]` from the file, then `--setting NAME=VALUE` over it, checked by the same
-/// rules an administrator's change is (a configured default the server could not honour
-/// is a start-up error, not a surprise later).
+/// `[settings]` from the file, then `LATCHKEY_SETTING` over it, then `--setting
+/// NAME=VALUE` over that (per name: a flag does not hide the environment's other
+/// names), checked by the same rules an administrator's change is (a configured
+/// default the server could not honour is a start-up error, not a surprise later).
 fn resolve_setting_defaults(
     flags: &[String],
+    env: Option<&str>,
     file: &FileConfig,
 ) -> anyhow::Result<BTreeMap<String, i64>> {
-    let mut out = file.settings.clone().unwrap_or_default();
-    for s in flags.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        let (name, value) = s
-            .split_once('=')
-            .ok_or_else(|| anyhow!("--setting {s:?}: expected NAME=VALUE, e.g. code_ttl=120"))?;
-        let value = match value.trim().parse::<i64>() {
-            Ok(v) => v,
-            Err(_) => {
-                crate::admin::parse_duration(value).map_err(|e| anyhow!("--setting {name}: {e}"))?
-            }
-        };
-        out.insert(name.trim().to_string(), value);
+    let mut out = BTreeMap::new();
+    for (name, value) in file.settings.iter().flatten() {
+        let v = value
+            .resolve()
+            .map_err(|e| anyhow!("[settings] {name}: {e}"))?;
+        out.insert(name.clone(), v);
+    }
+    let env_items: Vec<String> = env
+        .map(|e| e.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    // clap already put LATCHKEY_SETTING into `flags` when no flag was given; laying it
+    // down twice changes nothing.
+    for (source, items) in [("LATCHKEY_SETTING", &env_items[..]), ("--setting", flags)] {
+        for s in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            let (name, value) = s
+                .split_once('=')
+                .ok_or_else(|| anyhow!("{source} {s:?}: expected NAME=VALUE, e.g. code_ttl=120"))?;
+            let value = parse_setting_value(value).map_err(|e| anyhow!("{source} {name}: {e}"))?;
+            out.insert(name.trim().to_string(), value);
+        }
     }
     for name in out.keys() {
         if ServerSettings::field(name).is_none() {
@@ -248,12 +259,25 @@ fn parse_addr(flag: &str, v: &str) -> anyhow::Result<SocketAddr> {
 impl ServeArgs {
     /// Merges flags and environment (already in `self`) with the config file and the
     /// defaults, and checks the result.
-    pub fn resolve(self) -> anyhow::Result<ServeSettings> {
+    pub fn resolve(mut self) -> anyhow::Result<ServeSettings> {
         let file = FileConfig::load(self.config.as_deref())?;
-        self.resolve_with(&file)
+        self.database = self.database.or_else(crate::config::database_url_alias);
+        let env_settings = std::env::var("LATCHKEY_SETTING").ok();
+        self.resolve_with_env(&file, env_settings.as_deref())
     }
 
+    /// [`Self::resolve_with_env`] without a `LATCHKEY_SETTING` beyond what clap read.
+    #[cfg(test)]
     pub fn resolve_with(self, file: &FileConfig) -> anyhow::Result<ServeSettings> {
+        self.resolve_with_env(file, None)
+    }
+
+    /// `env_settings` is `LATCHKEY_SETTING`, merged under the `--setting` flags.
+    pub fn resolve_with_env(
+        self,
+        file: &FileConfig,
+        env_settings: Option<&str>,
+    ) -> anyhow::Result<ServeSettings> {
         let issuer = self
             .issuer
             .or_else(|| file.issuer.clone())
@@ -336,7 +360,7 @@ impl ServeArgs {
                 .or(file.synchronous_normal)
                 .unwrap_or(false),
             metrics_open: self.metrics_open.or(file.metrics_open).unwrap_or(false),
-            settings: resolve_setting_defaults(&self.setting, file)?,
+            settings: resolve_setting_defaults(&self.setting, env_settings, file)?,
         })
     }
 }
@@ -407,6 +431,7 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SettingValue;
 
     #[test]
     fn defaults_apply_when_nothing_is_given() {
@@ -528,8 +553,8 @@ mod tests {
     fn setting_defaults_come_from_the_file_and_the_flag_wins_per_name() {
         let file = FileConfig {
             settings: Some(BTreeMap::from([
-                ("code_ttl".to_string(), 120),
-                ("login_block".to_string(), 90),
+                ("code_ttl".to_string(), SettingValue::Number(120)),
+                ("login_block".to_string(), SettingValue::Number(90)),
             ])),
             ..Default::default()
         };
@@ -558,5 +583,32 @@ mod tests {
             let e = args.resolve_with(&FileConfig::default()).unwrap_err();
             assert!(format!("{e:#}").contains(name), "{flag}: {e:#}");
         }
+    }
+
+    #[test]
+    fn durations_in_the_config_files_settings_are_read_like_the_flags() {
+        let text = "[settings]\nsign_in_ttl = \"2h\"\ncode_ttl = 120\nlogin_block = \"90\"\n";
+        let file: FileConfig = toml::from_str(text).unwrap();
+        let d = ServeArgs::default()
+            .resolve_with(&file)
+            .unwrap()
+            .setting_defaults();
+        assert_eq!((d.sign_in_ttl, d.code_ttl, d.login_block), (7200, 120, 90));
+        let bad: FileConfig = toml::from_str("[settings]\ncode_ttl = \"2 fortnights\"\n").unwrap();
+        let e = ServeArgs::default().resolve_with(&bad).unwrap_err();
+        assert!(format!("{e:#}").contains("code_ttl"), "{e:#}");
+    }
+
+    #[test]
+    fn latchkey_setting_still_applies_beside_a_setting_flag_and_the_flag_wins_per_name() {
+        let args = ServeArgs {
+            setting: vec!["code_ttl=90".into()],
+            ..Default::default()
+        };
+        let s = args
+            .resolve_with_env(&FileConfig::default(), Some("code_ttl=30,sign_in_ttl=2h"))
+            .unwrap();
+        let d = s.setting_defaults();
+        assert_eq!((d.code_ttl, d.sign_in_ttl), (90, 7200));
     }
 }

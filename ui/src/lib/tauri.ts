@@ -115,5 +115,6 @@ export function tauriApi(): AdminApi {
     webhookUpdate: (id, req) => call('webhook_update', { id, req }),
     webhookDelete: (id) => call('webhook_delete', { id }),
     webhookTest: (id) => call('webhook_test', { id }),
+    backupCreate: (req) => call('backup_create', { req }),
   };
 }

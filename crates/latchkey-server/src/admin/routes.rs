@@ -539,3 +539,16 @@ async fn webhook_delete(Extension(c): C, Path(id): Path<String>) -> ApiResult<St
 async fn webhook_test(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<WebhookTestDto>> {
     Ok(Json(c.backend.webhook_test(&id).await?))
 }
+/// Refused here, whatever the backend: a file path chosen by an admin API caller is
+/// never written on the server's machine. Backups are made there, by its operator.
+async fn backup_create(
+    Extension(_c): C,
+    Body(_req): Body<BackupCreateRequest>,
+) -> ApiResult<Json<BackupCreatedDto>> {
+    // 403, not 503: nothing to retry, the operation is not offered here.
+    Err(super::ApiError(latchkey_admin::AdminError::new(
+        ErrorCode::Forbidden,
+        "backup is not available through a server's admin API: run `latchkey backup --db PATH \
+         --to FILE` on the server (SQLite), or pg_dump (PostgreSQL)",
+    )))
+}

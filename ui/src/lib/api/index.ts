@@ -111,6 +111,9 @@ export interface AdminApi {
   webhookDelete(id: string): Promise<void>;
   /** Sends a signed test event now; what the endpoint answered. */
   webhookTest(id: string): Promise<T.WebhookTestDto>;
+
+  /** Backs up an embedded store to a new file; a remote connection answers `forbidden`. */
+  backupCreate(req: T.BackupCreateRequest): Promise<T.BackupCreatedDto>;
 }
 
 // Every admin operation of the op table (operations.gen.ts) must be a method above:

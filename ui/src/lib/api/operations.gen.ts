@@ -65,6 +65,7 @@ export type AdminOpName =
   | 'webhook_update'
   | 'webhook_delete'
   | 'webhook_test'
+  | 'backup_create'
 ;
 
 export interface AdminOp {
@@ -135,4 +136,5 @@ export const ADMIN_OPS: readonly AdminOp[] = [
   { name: 'webhook_update', method: 'PATCH', path: '/admin/v1/webhooks/{id}', access: 'write' },
   { name: 'webhook_delete', method: 'DELETE', path: '/admin/v1/webhooks/{id}', access: 'write' },
   { name: 'webhook_test', method: 'POST', path: '/admin/v1/webhooks/{id}/test', access: 'write' },
+  { name: 'backup_create', method: 'POST', path: '/admin/v1/backup', access: 'write' },
 ];

@@ -112,6 +112,23 @@ export interface AuditPageDto {
   next_cursor?: string | null;
 }
 
+/** Where to write a backup of an embedded store. */
+export interface BackupCreateRequest {
+  /** The backup file to create (a new file; an existing one is never overwritten). */
+  path: string;
+}
+
+/** A finished backup. */
+export interface BackupCreatedDto {
+  bytes: number;
+  /** Where the key-encryption key is, which the backup does not hold. */
+  kek_location: string;
+  /** The file written (mode 0600). */
+  path: string;
+  /** The newest migration in the copy. */
+  schema_version: number;
+}
+
 /** `POST /admin/v1/blocks`. */
 export interface BlockAddRequest {
   /** An address (`203.0.113.7`, `2001:db8::1`) or network (`198.51.100.0/24`). */
@@ -1113,6 +1130,12 @@ export interface SettingsDto {
   refresh_idle_ttl: SettingDto;
   /** Absolute refresh-token lifetime given to new clients (seconds). */
   refresh_token_ttl: SettingDto;
+  /** How long audit events and issuance counts are kept (seconds). */
+  retain_audit: SettingDto;
+  /** How long a session is kept after it was revoked or expired (seconds). */
+  retain_sessions: SettingDto;
+  /** How long a browser sign-in is kept after it ended or expired (seconds). */
+  retain_signins: SettingDto;
   /** Seconds a key stays published after it stops signing. */
   retire_after: SettingDto;
   /** Seconds a key signs before the scheduled rotation replaces it. */
@@ -1180,6 +1203,9 @@ export interface SettingsUpdateRequest {
   prepublish?: number | null;
   refresh_idle_ttl?: number | null;
   refresh_token_ttl?: number | null;
+  retain_audit?: number | null;
+  retain_sessions?: number | null;
+  retain_signins?: number | null;
   retire_after?: number | null;
   rotate_every?: number | null;
   sign_in_ttl?: number | null;
