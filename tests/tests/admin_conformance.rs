@@ -152,7 +152,7 @@ async fn clients_are_updated_disabled_enabled_cloned_and_deleted(w: &World) {
     assert!(!b.client_set_disabled(&id, false).await.unwrap().disabled);
 
     let clone = b
-        .client_clone(&id, ClientCloneRequest { name: None })
+        .client_clone(&id, ClientCloneRequest::default())
         .await
         .unwrap();
     assert_ne!(clone.client.client_id, id);

@@ -129,6 +129,9 @@ async fn write_the_upgrade_fixture() -> anyhow::Result<()> {
         user_agent: None,
         revoked_at: None,
         revoked_reason: None,
+        resources: Vec::new(),
+        parent_session_id: None,
+        parent_jti: None,
     };
     shared
         .auth_code_insert(&AuthCode {
@@ -148,6 +151,7 @@ async fn write_the_upgrade_fixture() -> anyhow::Result<()> {
             session_id: None,
             ip: None,
             user_agent: None,
+            resources: Vec::new(),
         })
         .await?;
     let issue = Issuance {

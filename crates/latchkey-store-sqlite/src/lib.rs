@@ -205,9 +205,25 @@ impl SqliteStore {
         // migration; each runs in a transaction, so the loser changed nothing and, once
         // the winner is done, finds everything applied. Retry for a few seconds.
         let migrator = sqlx::migrate!("./migrations");
+        // On a one-connection pool of its own, not on `writer`: sqlx's `run` on a
+        // `&mut SqliteConnection` is not `Send` (a higher-ranked `Acquire` bound), and
+        // opening a store must be spawnable (the console opens its store in a task).
+        let migrations = match SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(base.clone())
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = writer.close().await;
+                return Err(error::map("migrate", e));
+            }
+        };
         let mut attempt = 0;
         loop {
-            match migrator.run(&mut writer).await {
+            match migrator.run(&migrations).await {
                 Ok(()) => break,
                 Err(e)
                     if attempt < 40
@@ -222,11 +238,13 @@ impl SqliteStore {
                     tokio::time::sleep(std::time::Duration::from_millis(50 + 10 * attempt)).await;
                 }
                 Err(e) => {
+                    migrations.close().await;
                     let _ = writer.close().await;
                     return Err(error::map("migrate", e.into()));
                 }
             }
         }
+        migrations.close().await;
 
         // Readers refuse writes outright, so a write that slips past the writer pool is
         // a loud bug rather than a deferred transaction racing for the lock.
