@@ -240,6 +240,17 @@ pub trait AdminBackend: Send + Sync {
     async fn webhook_delete(&self, id: &str) -> AdminResult<()>;
     /// Sends a signed test event now (audited) and says what the endpoint answered.
     async fn webhook_test(&self, id: &str) -> AdminResult<WebhookTestDto>;
+
+    // dynamic client registration (RFC 7591)
+    /// Initial access tokens with their policies (never the tokens).
+    async fn registration_tokens_list(&self) -> AdminResult<Vec<RegistrationTokenDto>>;
+    /// Makes an initial access token (audited); the token is in this answer only.
+    async fn registration_token_create(
+        &self,
+        req: RegistrationTokenCreateRequest,
+    ) -> AdminResult<RegistrationTokenCreated>;
+    /// Revokes an initial access token (audited).
+    async fn registration_token_revoke(&self, id: &str) -> AdminResult<()>;
 }
 
 #[cfg(test)]

@@ -36,7 +36,8 @@ pub fn schemas() -> Map<String, Value> {
         ExchangePolicyDto, ExchangePolicyCreateRequest, ExchangePolicyUpdateRequest,
         ExchangeExplainRequest, ExchangeExplainDto, ExchangeTokenFactsDto,
         ExchangePolicyVerdictDto, WebhookDto, WebhookCreateRequest, WebhookCreated,
-        WebhookUpdateRequest, WebhookTestDto,
+        WebhookUpdateRequest, WebhookTestDto, RegistrationTokenDto,
+        RegistrationTokenCreateRequest, RegistrationTokenCreated,
         // The shell's own and the inspector's (`shell`).
         ConsoleStatus, ConnectionDto, ConnectionAddRequest, ClientTryRequest,
         ClientTryResult, Inspection, InactiveReason, ServerAnswer,
