@@ -115,5 +115,8 @@ export function tauriApi(): AdminApi {
     webhookUpdate: (id, req) => call('webhook_update', { id, req }),
     webhookDelete: (id) => call('webhook_delete', { id }),
     webhookTest: (id) => call('webhook_test', { id }),
+    registrationTokensList: () => call('registration_tokens_list'),
+    registrationTokenCreate: (req) => call('registration_token_create', { req }),
+    registrationTokenRevoke: (id) => call('registration_token_revoke', { id }),
   };
 }

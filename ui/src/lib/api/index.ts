@@ -111,6 +111,12 @@ export interface AdminApi {
   webhookDelete(id: string): Promise<void>;
   /** Sends a signed test event now; what the endpoint answered. */
   webhookTest(id: string): Promise<T.WebhookTestDto>;
+
+  /** Initial access tokens for dynamic client registration (RFC 7591), never the tokens. */
+  registrationTokensList(): Promise<T.RegistrationTokenDto[]>;
+  /** The answer's `token` is shown once (SecretDialog) and never again. */
+  registrationTokenCreate(req: T.RegistrationTokenCreateRequest): Promise<T.RegistrationTokenCreated>;
+  registrationTokenRevoke(id: string): Promise<void>;
 }
 
 // Every admin operation of the op table (operations.gen.ts) must be a method above:

@@ -65,6 +65,9 @@ export type AdminOpName =
   | 'webhook_update'
   | 'webhook_delete'
   | 'webhook_test'
+  | 'registration_tokens_list'
+  | 'registration_token_create'
+  | 'registration_token_revoke'
 ;
 
 export interface AdminOp {
@@ -135,4 +138,7 @@ export const ADMIN_OPS: readonly AdminOp[] = [
   { name: 'webhook_update', method: 'PATCH', path: '/admin/v1/webhooks/{id}', access: 'write' },
   { name: 'webhook_delete', method: 'DELETE', path: '/admin/v1/webhooks/{id}', access: 'write' },
   { name: 'webhook_test', method: 'POST', path: '/admin/v1/webhooks/{id}/test', access: 'write' },
+  { name: 'registration_tokens_list', method: 'GET', path: '/admin/v1/registration-tokens', access: 'read' },
+  { name: 'registration_token_create', method: 'POST', path: '/admin/v1/registration-tokens', access: 'write' },
+  { name: 'registration_token_revoke', method: 'POST', path: '/admin/v1/registration-tokens/{id}/revoke', access: 'write' },
 ];
