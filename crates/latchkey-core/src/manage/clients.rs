@@ -260,7 +260,7 @@ impl Manager {
         };
         // The Client model has no secret field; the audit records only that a secret
         // was issued and its id.
-        let mut after = serde_json::to_value(&client)
+        let mut after = serde_json::to_value(client)
             .map_err(|e| ManageError::Internal(format!("cannot serialise client: {e}")))?;
         if let Some(obj) = after.as_object_mut() {
             obj.insert(
