@@ -656,6 +656,38 @@ pub async fn block_remove(console: State<'_, Console>, req: BlockRemoveRequest) 
     Ok(console.backend().await?.block_remove(req).await?)
 }
 
+// --- dynamic client registration (RFC 7591) -----------------------------------------------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn registration_tokens_list(
+    console: State<'_, Console>,
+) -> CmdResult<Vec<RegistrationTokenDto>> {
+    Ok(console.backend().await?.registration_tokens_list().await?)
+}
+
+/// The answer carries the initial access token: the console shows it once
+/// (SecretDialog) and keeps no copy.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn registration_token_create(
+    console: State<'_, Console>,
+    req: RegistrationTokenCreateRequest,
+) -> CmdResult<RegistrationTokenCreated> {
+    Ok(console
+        .backend()
+        .await?
+        .registration_token_create(req)
+        .await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn registration_token_revoke(console: State<'_, Console>, id: String) -> CmdResult<()> {
+    Ok(console
+        .backend()
+        .await?
+        .registration_token_revoke(&id)
+        .await?)
+}
+
 // --- webhooks -----------------------------------------------------------------------------
 
 #[tauri::command(rename_all = "snake_case")]

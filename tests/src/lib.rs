@@ -76,6 +76,12 @@ impl Harness {
         Self::start_inner(None, false).await
     }
 
+    /// Starts with engine settings changed by `configure` (a feature that is off by
+    /// default, such as dynamic registration), on a fixed clock at `at` if given.
+    pub async fn start_configured(at: Option<i64>, configure: fn(&mut Config)) -> Result<Self> {
+        Self::start_inner_with(at.map(FixedClock::new), false, configure).await
+    }
+
     /// Serves HTTPS (rustls) with a fresh self-signed certificate for 127.0.0.1.
     pub async fn start_tls() -> Result<Self> {
         Self::start_inner(None, true).await
@@ -87,6 +93,14 @@ impl Harness {
     }
 
     async fn start_inner(fixed: Option<FixedClock>, tls: bool) -> Result<Self> {
+        Self::start_inner_with(fixed, tls, |_| {}).await
+    }
+
+    async fn start_inner_with(
+        fixed: Option<FixedClock>,
+        tls: bool,
+        configure: fn(&mut Config),
+    ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let db = dir.path().join("latchkey.db");
         let (store, pg): (Arc<dyn Store>, _) = if on_postgres() {
@@ -128,6 +142,7 @@ impl Harness {
             let mut config = Config::new(&issuer);
             // Key-URL re-fetches are rate-limited; tests wait this long, not 10 s.
             config.jwks_refetch_min = std::time::Duration::from_millis(300);
+            configure(&mut config);
             let provider = Arc::new(
                 Provider::new(dyn_store.clone(), clock.clone(), kek.clone(), config)
                     .with_jwks_fetcher(Arc::new(latchkey_server::fetch::HttpJwksFetcher::new(

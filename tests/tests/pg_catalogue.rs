@@ -22,8 +22,12 @@ mod device;
 mod hardening;
 #[path = "catalogue_oidc.rs"]
 mod oidc;
+#[path = "catalogue_par.rs"]
+mod par;
 #[path = "catalogue_refresh.rs"]
 mod refresh;
+#[path = "catalogue_registration.rs"]
+mod registration;
 #[path = "catalogue_revoke_introspect.rs"]
 mod revoke_introspect;
 #[path = "catalogue_token.rs"]

@@ -13,7 +13,7 @@ export function client(over: Partial<T.ClientDto> = {}): T.ClientDto {
     auth_method: 'client_secret_basic', grant_types: ['authorization_code', 'refresh_token'],
     redirect_uris: ['https://app.example/cb'], post_logout_redirect_uris: [], allowed_scopes: ['openid'],
     jwks: null, jwks_uri: null, access_token_ttl: 600, refresh_token_ttl: 86400, refresh_idle_ttl: 3600,
-    refresh_grace_secs: 0, require_consent: true, admin_tool: false, disabled: false, builtin: false, tokens_valid_after: 0, created_at: NOW, updated_at: NOW,
+    refresh_grace_secs: 0, require_consent: true, require_pushed_authorization_requests: false, registered: false, admin_tool: false, disabled: false, builtin: false, tokens_valid_after: 0, created_at: NOW, updated_at: NOW,
     ...over,
   };
 }
@@ -62,8 +62,10 @@ export function fakeApi(data: {
   policies?: T.ExchangePolicyDto[]; explain?: T.ExchangeExplainDto;
   findings?: T.FindingDto[]; blocks?: T.BlockDto[]; profile?: Partial<T.SecurityProfileDto>;
   webhooks?: T.WebhookDto[]; webhookTest?: T.WebhookTestDto;
+  registrationTokens?: T.RegistrationTokenDto[];
 } = {}): { api: AdminApi; calls: Calls } {
   const webhooks: T.WebhookDto[] = [...(data.webhooks ?? [])];
+  const registrationTokens: T.RegistrationTokenDto[] = [...(data.registrationTokens ?? [])];
   const users: T.UserDto[] = data.users ?? [];
   const policies: T.ExchangePolicyDto[] = [...(data.policies ?? [])];
   const findings: T.FindingDto[] = (data.findings ?? []).map((f) => ({ ...f }));
@@ -360,6 +362,29 @@ export function fakeApi(data: {
     }),
     webhookTest: (id) => rec('webhookTest', [id], () => data.webhookTest ?? { delivered: true, status: 204, error: null }),
     backupCreate: (req) => rec('backupCreate', [req], () => ({ path: req.path, bytes: 98304, schema_version: 15, kek_location: 'in /data/latchkey.db.kek' })),
+    registrationTokensList: () => rec('registrationTokensList', [], () => [...registrationTokens]),
+    // Like the server: no admin scope, a lifetime from 60 s to a year.
+    registrationTokenCreate: (req) => rec('registrationTokenCreate', [req], () => {
+      if ((req.scopes ?? []).some((s) => s.startsWith('latchkey:admin'))) {
+        throw new ApiError('invalid_input', 'the admin scopes are reserved to the console and admin tools');
+      }
+      const ttl = req.expires_in ?? 86400;
+      if (ttl < 60 || ttl > 365 * 86400) throw new ApiError('invalid_input', 'an initial access token lives from 60 s to a year');
+      const t: T.RegistrationTokenDto = {
+        id: `rt_${registrationTokens.length + 1}`,
+        grant_types: req.grant_types?.length ? req.grant_types : ['authorization_code', 'refresh_token'],
+        scopes: req.scopes?.length ? req.scopes : ['openid', 'profile', 'email', 'offline_access'],
+        redirect_uri_prefixes: req.redirect_uri_prefixes ?? [], uses_left: req.uses ?? null, registered: 0,
+        created_at: NOW, created_by: 'local-admin', expires_at: NOW + ttl, revoked_at: null,
+      };
+      registrationTokens.unshift(t);
+      return { ...t, token: 'lkreg_c2VjcmV0' };
+    }),
+    registrationTokenRevoke: (id) => rec('registrationTokenRevoke', [id], () => {
+      const t = registrationTokens.find((x) => x.id === id);
+      if (!t) throw new ApiError('not_found', `no initial access token ${id}`);
+      t.revoked_at = t.revoked_at ?? NOW;
+    }),
   };
   return { api, calls };
 }

@@ -647,6 +647,24 @@ impl AdminBackend for Remote {
              --to FILE` on the server (SQLite), or pg_dump (PostgreSQL)",
         ))
     }
+
+    async fn registration_tokens_list(&self) -> AdminResult<Vec<RegistrationTokenDto>> {
+        self.call(&op::registration_tokens_list, &[], None, None)
+            .await
+    }
+
+    async fn registration_token_create(
+        &self,
+        req: RegistrationTokenCreateRequest,
+    ) -> AdminResult<RegistrationTokenCreated> {
+        self.call(&op::registration_token_create, &[], None, body(&req)?)
+            .await
+    }
+
+    async fn registration_token_revoke(&self, id: &str) -> AdminResult<()> {
+        self.call_empty(&op::registration_token_revoke, &[id], None)
+            .await
+    }
 }
 
 /// One parsed server-sent event (HTML Living Standard §9.2.6, "Interpreting an event

@@ -97,6 +97,7 @@ pub(crate) fn new_client(req: ClientCreateRequest) -> Result<NewClient, AdminErr
         require_consent: req.require_consent,
         admin_tool: req.admin_tool,
         assertion_aud_compat: req.assertion_aud_compat,
+        require_pushed_authorization_requests: req.require_pushed_authorization_requests,
     })
 }
 
@@ -126,6 +127,7 @@ pub(crate) fn client_update(req: ClientUpdateRequest) -> Result<ClientUpdate, Ad
         admin_tool: req.admin_tool,
         disabled: req.disabled,
         assertion_aud_compat: req.assertion_aud_compat,
+        require_pushed_authorization_requests: req.require_pushed_authorization_requests,
     })
 }
 
@@ -150,6 +152,8 @@ pub(crate) fn client_dto(c: &Client) -> ClientDto {
         disabled: c.disabled,
         builtin: latchkey_core::manage::is_builtin_client(c),
         assertion_aud_compat: c.assertion_aud_compat,
+        require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+        registered: c.registered,
         tokens_valid_after: c.tokens_valid_after,
         created_at: c.created_at,
         updated_at: c.updated_at,
@@ -457,6 +461,40 @@ pub(crate) fn security_profile_dto(p: &SecurityProfile) -> SecurityProfileDto {
             .collect(),
         truncated: p.truncated,
     }
+}
+
+pub(crate) fn registration_token_dto(
+    t: &latchkey_core::model::RegistrationToken,
+) -> RegistrationTokenDto {
+    RegistrationTokenDto {
+        id: t.id.clone(),
+        grant_types: t
+            .policy
+            .grant_types
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        scopes: t.policy.scopes.clone(),
+        redirect_uri_prefixes: t.policy.redirect_uri_prefixes.clone(),
+        uses_left: t.uses_left,
+        registered: t.registered,
+        created_at: t.created_at,
+        created_by: t.created_by.clone(),
+        expires_at: t.expires_at,
+        revoked_at: t.revoked_at,
+    }
+}
+
+pub(crate) fn new_registration_token(
+    req: RegistrationTokenCreateRequest,
+) -> Result<latchkey_core::manage::NewRegistrationToken, AdminError> {
+    Ok(latchkey_core::manage::NewRegistrationToken {
+        grant_types: grants(&req.grant_types)?,
+        scopes: req.scopes,
+        redirect_uri_prefixes: req.redirect_uri_prefixes,
+        expires_in: req.expires_in,
+        uses: req.uses,
+    })
 }
 
 pub(crate) fn webhook_dto(w: &latchkey_core::model::Webhook) -> WebhookDto {

@@ -911,6 +911,36 @@ impl AdminBackend for Embedded {
             kek_location: crate::kek_location(sqlite.path()),
         })
     }
+    async fn registration_tokens_list(&self) -> AdminResult<Vec<RegistrationTokenDto>> {
+        Ok(self
+            .manager
+            .registration_tokens_list()
+            .await?
+            .iter()
+            .map(registration_token_dto)
+            .collect())
+    }
+
+    async fn registration_token_create(
+        &self,
+        req: RegistrationTokenCreateRequest,
+    ) -> AdminResult<RegistrationTokenCreated> {
+        let (t, token) = self
+            .manager
+            .registration_token_create(&self.actor, new_registration_token(req)?)
+            .await?;
+        Ok(RegistrationTokenCreated {
+            registration_token: registration_token_dto(&t),
+            token: token.into_string(),
+        })
+    }
+
+    async fn registration_token_revoke(&self, id: &str) -> AdminResult<()> {
+        Ok(self
+            .manager
+            .registration_token_revoke(&self.actor, id)
+            .await?)
+    }
 }
 
 /// How often an idle event subscription looks for news: the console's live views lag

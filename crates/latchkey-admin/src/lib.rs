@@ -248,6 +248,16 @@ pub trait AdminBackend: Send + Sync {
     /// admin API never writes files on the server; back those up on the server's
     /// machine (`latchkey backup`, `pg_dump`).
     async fn backup_create(&self, req: BackupCreateRequest) -> AdminResult<BackupCreatedDto>;
+    // dynamic client registration (RFC 7591)
+    /// Initial access tokens with their policies (never the tokens).
+    async fn registration_tokens_list(&self) -> AdminResult<Vec<RegistrationTokenDto>>;
+    /// Makes an initial access token (audited); the token is in this answer only.
+    async fn registration_token_create(
+        &self,
+        req: RegistrationTokenCreateRequest,
+    ) -> AdminResult<RegistrationTokenCreated>;
+    /// Revokes an initial access token (audited).
+    async fn registration_token_revoke(&self, id: &str) -> AdminResult<()>;
 }
 
 #[cfg(test)]

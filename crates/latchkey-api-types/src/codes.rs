@@ -172,6 +172,11 @@ string_enum! {
         WebhookDelete = "webhook.delete",
         /// A signed test event sent to a webhook (with its outcome).
         WebhookTest = "webhook.test",
+        /// An initial access token for dynamic client registration (RFC 7591 §3).
+        RegistrationTokenCreate = "registration_token.create",
+        RegistrationTokenRevoke = "registration_token.revoke",
+        /// A client registered itself (RFC 7591); the actor is `registration:<token id>`.
+        ClientRegister = "client.register",
     }
 }
 
@@ -192,12 +197,30 @@ impl AuditAction {
             KeyRevoke => EventKind::KeyRevoked,
             KeySchedule | KeyRotate => EventKind::KeyRotated,
             ClientCreate | ClientUpdate | ClientDelete | ClientRotateSecret | ClientEnable
-            | ClientDisable | ClientClone => EventKind::ClientChanged,
-            ScopeCreate | ScopeDelete | UserCreate | UserEnable | UserSetPassword | UserUpdate
-            | ApiKeyCreate | ApiKeyRevoke | SettingsUpdate | ExchangePolicyCreate
-            | ExchangePolicyUpdate | ExchangePolicyDelete | TokenExchange
-            | TokenExchangeRefused | FindingAck | BlockAdd | BlockRemove | WebhookCreate
-            | WebhookUpdate | WebhookDelete | WebhookTest => EventKind::Changed,
+            | ClientDisable | ClientClone | ClientRegister => EventKind::ClientChanged,
+            ScopeCreate
+            | ScopeDelete
+            | UserCreate
+            | UserEnable
+            | UserSetPassword
+            | UserUpdate
+            | ApiKeyCreate
+            | ApiKeyRevoke
+            | SettingsUpdate
+            | ExchangePolicyCreate
+            | ExchangePolicyUpdate
+            | ExchangePolicyDelete
+            | TokenExchange
+            | TokenExchangeRefused
+            | FindingAck
+            | BlockAdd
+            | BlockRemove
+            | WebhookCreate
+            | WebhookUpdate
+            | WebhookDelete
+            | WebhookTest
+            | RegistrationTokenCreate
+            | RegistrationTokenRevoke => EventKind::Changed,
         }
     }
 }

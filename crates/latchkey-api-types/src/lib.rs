@@ -71,6 +71,13 @@ pub struct ClientDto {
     /// accepted (compatibility); false: only the issuer as one string.
     #[serde(default)]
     pub assertion_aud_compat: bool,
+    /// RFC 9126 §6: `/authorize` answers this client only with a pushed request.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// Registered by the client itself (RFC 7591 dynamic registration), not by an
+    /// administrator.
+    #[serde(default)]
+    pub registered: bool,
     /// Unix seconds; every token issued to the client before it is inactive.
     pub tokens_valid_after: i64,
     pub created_at: i64,
@@ -98,6 +105,8 @@ pub struct ClientCreateRequest {
     /// Marks the client as an admin tool: it may then list the admin scopes. Audited.
     pub admin_tool: Option<bool>,
     pub assertion_aud_compat: Option<bool>,
+    /// RFC 9126 §6 (default false).
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// `PATCH /admin/v1/clients/{id}`: absent fields stay as they are. `jwks: null`
@@ -144,6 +153,8 @@ pub struct ClientUpdateRequest {
     pub disabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assertion_aud_compat: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`,
@@ -987,6 +998,63 @@ pub struct SecurityProfileDto {
     pub truncated: bool,
 }
 
+// --- dynamic client registration (RFC 7591) -------------------------------------------------
+
+/// An initial access token (never the token itself): what clients registered with it
+/// may have, and how much of it is left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RegistrationTokenDto {
+    pub id: String,
+    /// The grant types a registered client may list.
+    pub grant_types: Vec<String>,
+    /// The scopes a registered client may list.
+    pub scopes: Vec<String>,
+    /// Every redirect URI must start with one of these; empty: any acceptable one.
+    pub redirect_uri_prefixes: Vec<String>,
+    /// Registrations still allowed; `null`: any number until it expires.
+    pub uses_left: Option<i64>,
+    /// Clients registered with it so far.
+    pub registered: i64,
+    pub created_at: i64,
+    pub created_by: String,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// `POST /admin/v1/registration-tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrationTokenCreateRequest {
+    /// RFC 7591 `grant_types` values; empty: `authorization_code` and `refresh_token`.
+    pub grant_types: Vec<String>,
+    /// Empty: the built-in OIDC scopes.
+    pub scopes: Vec<String>,
+    /// e.g. `https://app.example/`; empty: any redirect URI the registration rules accept.
+    pub redirect_uri_prefixes: Vec<String>,
+    /// Seconds until it expires (60 s to a year); absent: one day.
+    pub expires_in: Option<i64>,
+    /// How many clients it may register; absent: any number until it expires.
+    pub uses: Option<i64>,
+}
+
+/// The answer to making an initial access token: the token, shown this once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RegistrationTokenCreated {
+    #[serde(flatten)]
+    pub registration_token: RegistrationTokenDto,
+    /// `lkreg_…`: the bearer token for `POST /register`. Never shown again.
+    pub token: String,
+}
+
+impl std::fmt::Debug for RegistrationTokenCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationTokenCreated")
+            .field("registration_token", &self.registration_token)
+            .field("token", &"..")
+            .finish()
+    }
+}
+
 // --- webhooks (issue 14) ------------------------------------------------------------------
 
 /// An endpoint told of findings, with the state of its deliveries (never its secret).
@@ -1568,6 +1636,8 @@ mod tests {
             disabled: false,
             builtin: false,
             assertion_aud_compat: false,
+            require_pushed_authorization_requests: false,
+            registered: false,
             tokens_valid_after: 0,
             created_at: 0,
             updated_at: 0,

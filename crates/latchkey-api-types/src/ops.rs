@@ -101,6 +101,9 @@ macro_rules! for_each_admin_op {
             webhook_delete DELETE "/admin/v1/webhooks/{id}" Write { "Delete a webhook and its queue" st=204 };
             webhook_test POST "/admin/v1/webhooks/{id}/test" Write { "Send a signed test event now and say what the endpoint answered" r[WebhookTestDto] };
             backup_create POST "/admin/v1/backup" Write { "Back up an embedded SQLite store to a new file (0600); a server refuses (forbidden): back it up on its machine with `latchkey backup`, or pg_dump" b[BackupCreateRequest] r[BackupCreatedDto] st=201 };
+            registration_tokens_list GET "/admin/v1/registration-tokens" Read { "Initial access tokens for dynamic client registration (RFC 7591), with their policies (never the tokens)" r[Vec<RegistrationTokenDto>] };
+            registration_token_create POST "/admin/v1/registration-tokens" Write { "Make an initial access token scoped to the grant types, scopes and redirect URI prefixes it may register; the token is in this response only" b[RegistrationTokenCreateRequest] r[RegistrationTokenCreated] st=201 };
+            registration_token_revoke POST "/admin/v1/registration-tokens/{id}/revoke" Write { "Revoke an initial access token: no further registration with it (clients already registered stay)" st=204 };
         }
     };
 }

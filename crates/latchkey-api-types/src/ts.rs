@@ -37,6 +37,8 @@ pub fn schemas() -> Map<String, Value> {
         ExchangeExplainRequest, ExchangeExplainDto, ExchangeTokenFactsDto,
         ExchangePolicyVerdictDto, WebhookDto, WebhookCreateRequest, WebhookCreated,
         WebhookUpdateRequest, WebhookTestDto, BackupCreateRequest, BackupCreatedDto,
+        WebhookUpdateRequest, WebhookTestDto, RegistrationTokenDto,
+        RegistrationTokenCreateRequest, RegistrationTokenCreated,
         // The shell's own and the inspector's (`shell`).
         ConsoleStatus, ConnectionDto, ConnectionAddRequest, ClientTryRequest,
         ClientTryResult, Inspection, InactiveReason, ServerAnswer,

@@ -115,6 +115,14 @@ pub struct Client {
     /// or an endpoint URL. Off by default: `aud` must be the issuer as one string.
     #[serde(default)]
     pub assertion_aud_compat: bool,
+    /// RFC 9126 §6: `/authorize` answers this client only with a pushed request
+    /// (`request_uri`), never with parameters sent through the browser.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// Registered through dynamic client registration (RFC 7591), not by an
+    /// administrator. Set at creation only.
+    #[serde(default)]
+    pub registered: bool,
     /// Every token issued to this client before this instant is inactive.
     pub tokens_valid_after: Timestamp,
     pub created_at: Timestamp,
@@ -828,4 +836,53 @@ mod tests {
         assert!(!is_valid_scope_token("a\\b"));
         assert!(!is_valid_scope_token("a b"));
     }
+}
+
+/// What an initial access token lets a client register (RFC 7591 §3: the server's
+/// policy for "open" registration with a token). Kept with each client registered
+/// under it, so an update (RFC 7592 §2.2) is held to the same bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RegistrationPolicy {
+    /// The grant types a registered client may list.
+    pub grant_types: Vec<GrantType>,
+    /// The scopes a registered client may list.
+    pub scopes: Vec<String>,
+    /// Every redirect URI must start with one of these; empty: any redirect URI the
+    /// registration rules accept.
+    pub redirect_uri_prefixes: Vec<String>,
+}
+
+/// An initial access token (RFC 7591 §3), made by an administrator. The token itself
+/// is shown once; only its SHA-256 is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationToken {
+    pub id: String,
+    pub hash: Vec<u8>,
+    pub policy: RegistrationPolicy,
+    /// Registrations still allowed; `None`: any number until it expires.
+    pub uses_left: Option<i64>,
+    /// Clients registered with it so far.
+    pub registered: i64,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl RegistrationToken {
+    /// Whether it may register a client at `now`.
+    pub fn usable_at(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now && self.uses_left.is_none_or(|n| n > 0)
+    }
+}
+
+/// A client registered through RFC 7591: the hash of its registration access token
+/// (RFC 7592 §3) and the policy it was registered under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRegistration {
+    pub client_id: String,
+    pub rat_hash: Vec<u8>,
+    pub token_id: String,
+    pub policy: RegistrationPolicy,
+    pub created_at: Timestamp,
 }

@@ -76,6 +76,20 @@ pub struct AuthRequest {
     pub consumed_at: Option<Timestamp>,
 }
 
+/// A pushed authorization request (RFC 9126 §2): the parameters a client sent to the
+/// PAR endpoint, found again by the hash of its `request_uri`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedRequest {
+    /// SHA-256 of the random part of the `request_uri`.
+    pub hash: Vec<u8>,
+    pub client_id: String,
+    /// The pushed form, a JSON object of name → value, as sent.
+    pub params: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub consumed_at: Option<Timestamp>,
+}
+
 /// What a store is among processes and nodes: its change marker and the election of
 /// the node that runs the cluster-wide jobs. Each backend answers these its own way.
 #[async_trait::async_trait]
@@ -573,6 +587,74 @@ pub trait WebhookStore: Send + Sync {
     async fn webhook_deliveries_trim(&self, before: Timestamp) -> StoreResult<u64>;
 }
 
+/// Pushed authorization requests (RFC 9126).
+#[async_trait::async_trait]
+pub trait ParStore: Send + Sync {
+    async fn pushed_request_insert(&self, req: &PushedRequest) -> StoreResult<()>;
+    async fn pushed_request_get(&self, hash: &[u8]) -> StoreResult<Option<PushedRequest>>;
+    /// Spends the pushed request `hash` (of `client_id`, unspent, not expired at `at`) and
+    /// inserts `code` in one transaction: false, and nothing written, if another
+    /// request (on this node or another) spent it first (F-12).
+    async fn auth_code_insert_pushed(
+        &self,
+        code: &AuthCode,
+        hash: &[u8],
+        client_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Spends it without a code (the user denied): false if it was spent already.
+    async fn pushed_request_consume(
+        &self,
+        hash: &[u8],
+        client_id: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+}
+
+/// Dynamic client registration (RFC 7591/7592): initial access tokens and the
+/// registrations made with them.
+#[async_trait::async_trait]
+pub trait RegistrationStore: Send + Sync {
+    /// Inserts an initial access token and writes `audit`, in one transaction.
+    async fn registration_token_insert(
+        &self,
+        t: &RegistrationToken,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()>;
+    /// Every initial access token, newest first.
+    async fn registration_tokens_list(&self) -> StoreResult<Vec<RegistrationToken>>;
+    async fn registration_token_by_hash(
+        &self,
+        hash: &[u8],
+    ) -> StoreResult<Option<RegistrationToken>>;
+    /// Revokes it at `at` and writes `audit`; false (nothing written) if there is none
+    /// or it was revoked already.
+    async fn registration_token_revoke(
+        &self,
+        id: &str,
+        at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool>;
+    /// Registers a client: spends one use of initial access token `reg.token_id` (live
+    /// at `at`: not revoked, not expired, a use left) and inserts the client, its
+    /// first secret, the registration row and `audit`, all in one transaction. False,
+    /// and nothing written, if the token could not be spent (several registrations
+    /// racing for its last use: exactly one wins).
+    async fn client_register(
+        &self,
+        client: &Client,
+        secret: Option<&ClientSecret>,
+        reg: &ClientRegistration,
+        at: Timestamp,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<bool>;
+    /// The registration whose registration access token hashes to `rat_hash`.
+    async fn client_registration_by_rat(
+        &self,
+        rat_hash: &[u8],
+    ) -> StoreResult<Option<ClientRegistration>>;
+}
+
 /// The whole store: every noun's trait. Backends implement the narrow traits; a caller
 /// that needs everything (the engine, the admin service) holds an `Arc<dyn Store>`, and
 /// a feature that touches one noun can name just that trait.
@@ -589,6 +671,8 @@ pub trait Store:
     + ExchangeStore
     + MonitorStore
     + WebhookStore
+    + ParStore
+    + RegistrationStore
     + Send
     + Sync
     + 'static
@@ -608,6 +692,8 @@ impl<T> Store for T where
         + ExchangeStore
         + MonitorStore
         + WebhookStore
+        + ParStore
+        + RegistrationStore
         + Send
         + Sync
         + 'static

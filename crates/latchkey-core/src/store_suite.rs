@@ -97,6 +97,9 @@ macro_rules! store_suite_tests {
             a_block_keeps_the_later_expiry_and_is_removed_with_its_pair_blocks,
             trimming_findings_keeps_the_newest,
             retention_removes_only_what_ended_before_the_cutoff_in_small_batches,
+            a_pushed_request_is_spent_once_with_its_code_and_only_by_its_client,
+            concurrent_completions_of_one_pushed_request_write_exactly_one_code,
+            purging_removes_expired_pushed_requests_and_keeps_live_ones,
         );
     };
     (@tests ($fixture:expr); $($case:ident),+ $(,)?) => {
@@ -184,6 +187,8 @@ pub fn client(id: &str) -> Client {
         admin_tool: false,
         disabled: false,
         assertion_aud_compat: false,
+        require_pushed_authorization_requests: false,
+        registered: false,
         tokens_valid_after: 0,
         created_at: T0,
         updated_at: T0,
@@ -1061,6 +1066,169 @@ pub async fn concurrent_redemptions_of_one_code_succeed_exactly_once(store: &dyn
         let exists = store.session_get(&s).await.expect("session").is_some();
         assert_eq!(exists, s == winner, "session {s}");
     }
+}
+
+// --- pushed authorization requests (RFC 9126) ------------------------------------------
+
+fn pushed(hash: &str, client: &str) -> PushedRequest {
+    PushedRequest {
+        hash: hash.as_bytes().to_vec(),
+        client_id: client.to_string(),
+        params: r#"{"response_type":"code","scope":"openid"}"#.to_string(),
+        created_at: T0,
+        expires_at: T0 + 60,
+        consumed_at: None,
+    }
+}
+
+pub async fn a_pushed_request_is_spent_once_with_its_code_and_only_by_its_client(
+    store: &dyn Store,
+) {
+    let (c, u) = seed(store, "par-once").await;
+    let (other, _) = seed(store, "par-other").await;
+    let p = pushed("par-once", &c);
+    store.pushed_request_insert(&p).await.expect("insert");
+    assert_eq!(
+        store.pushed_request_get(b"par-once").await.expect("get"),
+        Some(p.clone())
+    );
+    assert_eq!(
+        store.pushed_request_get(b"par-none").await.expect("get"),
+        None
+    );
+
+    // Another client cannot spend it, whatever code it brings.
+    let foreign = code("code-par-foreign", &other, &u);
+    assert!(!store
+        .auth_code_insert_pushed(&foreign, b"par-once", &other, T0 + 5)
+        .await
+        .expect("foreign"));
+    assert!(!store
+        .auth_code_insert_pushed(
+            &code("code-par-mismatch", &c, &u),
+            b"par-once",
+            &other,
+            T0 + 5
+        )
+        .await
+        .expect("mismatch"));
+    // After its expiry it writes nothing.
+    assert!(!store
+        .auth_code_insert_pushed(&code("code-par-late", &c, &u), b"par-once", &c, T0 + 60)
+        .await
+        .expect("late"));
+    for h in ["code-par-foreign", "code-par-mismatch", "code-par-late"] {
+        assert_eq!(
+            store.auth_code_get(h.as_bytes()).await.expect("get"),
+            None,
+            "{h}"
+        );
+    }
+
+    let first = code("code-par-first", &c, &u);
+    assert!(store
+        .auth_code_insert_pushed(&first, b"par-once", &c, T0 + 5)
+        .await
+        .expect("spend"));
+    assert_eq!(
+        store.auth_code_get(b"code-par-first").await.expect("get"),
+        Some(first)
+    );
+    assert!(!store
+        .auth_code_insert_pushed(&code("code-par-again", &c, &u), b"par-once", &c, T0 + 6)
+        .await
+        .expect("again"));
+    assert_eq!(
+        store.auth_code_get(b"code-par-again").await.expect("get"),
+        None
+    );
+    assert!(!store
+        .pushed_request_consume(b"par-once", &c, T0 + 7)
+        .await
+        .expect("consume spent"));
+    let row = store
+        .pushed_request_get(b"par-once")
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(row.consumed_at, Some(T0 + 5));
+
+    // A denial spends it too, once.
+    store
+        .pushed_request_insert(&pushed("par-denied", &c))
+        .await
+        .expect("insert");
+    assert!(!store
+        .pushed_request_consume(b"par-denied", &other, T0 + 1)
+        .await
+        .expect("foreign consume"));
+    assert!(store
+        .pushed_request_consume(b"par-denied", &c, T0 + 1)
+        .await
+        .expect("consume"));
+    assert!(!store
+        .pushed_request_consume(b"par-denied", &c, T0 + 2)
+        .await
+        .expect("consume again"));
+}
+
+/// F-12: the same `request_uri` completed at once (on PostgreSQL: from several
+/// connections, as several nodes would) yields exactly one code.
+pub async fn concurrent_completions_of_one_pushed_request_write_exactly_one_code(
+    store: &dyn Store,
+) {
+    let (c, u) = seed(store, "par-race").await;
+    store
+        .pushed_request_insert(&pushed("par-race", &c))
+        .await
+        .expect("insert");
+    let codes: Vec<AuthCode> = (0..20)
+        .map(|i| code(&format!("code-par-race-{i}"), &c, &u))
+        .collect();
+    let results = join_all(
+        codes
+            .iter()
+            .map(|ac| store.auth_code_insert_pushed(ac, b"par-race", &c, T0 + 5))
+            .collect(),
+    )
+    .await;
+    let wins: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r {
+            Ok(true) => Some(i),
+            Ok(false) => None,
+            Err(e) => panic!("completion {i} failed instead of losing: {e:?}"),
+        })
+        .collect();
+    assert_eq!(wins.len(), 1, "exactly one completion wins: {results:?}");
+    for (i, ac) in codes.iter().enumerate() {
+        let exists = store.auth_code_get(&ac.hash).await.expect("get").is_some();
+        assert_eq!(exists, i == wins[0], "code {i}");
+    }
+}
+
+pub async fn purging_removes_expired_pushed_requests_and_keeps_live_ones(store: &dyn Store) {
+    let (c, _) = seed(store, "par-purge").await;
+    let mut old = pushed("par-purge-old", &c);
+    old.expires_at = T0 + 10;
+    let mut live = pushed("par-purge-live", &c);
+    live.expires_at = T0 + 11;
+    store.pushed_request_insert(&old).await.expect("old");
+    store.pushed_request_insert(&live).await.expect("live");
+    store.purge_expired(T0 + 10).await.expect("purge");
+    assert_eq!(
+        store
+            .pushed_request_get(b"par-purge-old")
+            .await
+            .expect("get"),
+        None
+    );
+    assert!(store
+        .pushed_request_get(b"par-purge-live")
+        .await
+        .expect("get")
+        .is_some());
 }
 
 // --- refresh tokens ------------------------------------------------------------------

@@ -322,6 +322,32 @@ pub async fn device_authorization(
     }
 }
 
+/// RFC 9126 §2: the pushed authorization request endpoint. POST only (the router
+/// answers other methods 405); client authentication and its limits as at `/token`;
+/// 201 with the `request_uri` (§2.2), errors as at `/token` (§2.3).
+pub async fn par(
+    State(st): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (params, presented, key) = match client_form(&st, "par", peer, &headers, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Some(r) = block_refusal(&st, "par", &params, &presented).await {
+        return r;
+    }
+    match st
+        .provider
+        .push_authorization_request(&params.map, &params.refused(), &presented)
+        .await
+    {
+        Ok(v) => json_response(StatusCode::CREATED, &serde_json::json!(v)),
+        Err(e) => refusal(&st, "par", &key, &params, &presented, &e),
+    }
+}
+
 fn bearer_error(e: BearerError) -> Response {
     let (status, www) = match e {
         BearerError::Missing => (StatusCode::UNAUTHORIZED, "Bearer realm=\"latchkey\""),

@@ -18,6 +18,7 @@ pub mod limits;
 pub mod metrics;
 pub mod monitor;
 pub mod pages;
+pub mod registration;
 mod tls;
 pub mod webhook;
 
@@ -100,6 +101,11 @@ pub struct ServeConfig {
     /// `--metrics-open`: `/metrics` on the admin listener answers without a credential
     /// (a scraper on a private network). Without it, an admin API key or admin token.
     pub metrics_open: bool,
+    /// `--require-par`: RFC 9126 §5 `require_pushed_authorization_requests` for every
+    /// client.
+    pub require_pushed_authorization_requests: bool,
+    /// `--registration`: dynamic client registration (RFC 7591/7592) at `/register`.
+    pub registration: bool,
 }
 
 impl ServeConfig {
@@ -131,6 +137,8 @@ impl ServeConfig {
             admin_tls_key: None,
             admin_insecure_http: false,
             metrics_open: false,
+            require_pushed_authorization_requests: false,
+            registration: false,
         }
     }
 }
@@ -559,13 +567,14 @@ async fn forwarded_https(
 
 /// The public OAuth/OIDC router. Paths are relative to the issuer.
 pub fn public_router(st: Arc<AppState>) -> Router {
-    let keyed = Router::new()
+    let mut keyed = Router::new()
         .route("/jwks", get(api::jwks))
         .route("/token", post(api::token))
         .route("/introspect", post(api::introspect))
         .route("/revoke", post(api::revoke))
         .route("/userinfo", get(api::userinfo).post(api::userinfo))
         .route("/device_authorization", post(api::device_authorization))
+        .route("/par", post(api::par))
         .route("/authorize", get(pages::authorize).post(pages::authorize))
         .route("/login", get(pages::login_get).post(pages::login_post))
         .route(
@@ -573,7 +582,19 @@ pub fn public_router(st: Arc<AppState>) -> Router {
             get(pages::consent_get).post(pages::consent_post),
         )
         .route("/device", get(pages::device_get).post(pages::device_post))
-        .route("/logout", get(pages::logout).post(pages::logout))
+        .route("/logout", get(pages::logout).post(pages::logout));
+    // RFC 7591/7592, off by default: no route at all unless `--registration`.
+    if st.provider.config.registration {
+        keyed = keyed
+            .route("/register", post(registration::register))
+            .route(
+                "/register/{client_id}",
+                get(registration::read)
+                    .put(registration::update)
+                    .delete(registration::delete),
+            );
+    }
+    let keyed = keyed
         .route_layer(middleware::from_fn_with_state(st.clone(), apply_limits))
         .route_layer(middleware::from_fn_with_state(st.clone(), await_keys));
     Router::new()
@@ -714,6 +735,8 @@ pub async fn start_configured(
     let mut config = Config::new(cfg.issuer.clone());
     config.access_token_alg = cfg.access_token_alg;
     config.defaults = defaults;
+    config.require_pushed_authorization_requests = cfg.require_pushed_authorization_requests;
+    config.registration = cfg.registration;
     let fetcher = Arc::new(fetch::HttpJwksFetcher::new(issuer_is_loopback(&cfg.issuer)));
     let provider = Arc::new(
         Provider::new(store, Arc::new(SystemClock), cfg.kek.clone(), config)

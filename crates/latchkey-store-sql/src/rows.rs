@@ -10,12 +10,13 @@
 
 use latchkey_core::error::StoreError;
 use latchkey_core::model::{
-    ApiKey, AuditEvent, AuthCode, Block, Client, ClientSecret, DeviceCode, ExchangeLineage,
-    ExchangePolicy, Finding, RefreshToken, Scope, Session, SignIn, SigningKey, TokenTypeUri, User,
-    Webhook, WebhookDelivery,
+    ApiKey, AuditEvent, AuthCode, Block, Client, ClientRegistration, ClientSecret, DeviceCode,
+    ExchangeLineage, ExchangePolicy, Finding, GrantType, RefreshToken, RegistrationPolicy,
+    RegistrationToken, Scope, Session, SignIn, SigningKey, TokenTypeUri, User, Webhook,
+    WebhookDelivery,
 };
 use latchkey_core::settings::StoredSettings;
-use latchkey_core::store::AuthRequest;
+use latchkey_core::store::{AuthRequest, PushedRequest};
 use std::str::FromStr;
 
 /// Lists (scopes, grant types, redirect URIs, claims) are stored as JSON arrays: unlike
@@ -58,6 +59,8 @@ pub struct ClientRow {
     pub admin_tool: bool,
     pub disabled: bool,
     pub assertion_aud_compat: bool,
+    pub require_pushed_authorization_requests: bool,
+    pub registered: bool,
     pub tokens_valid_after: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -92,6 +95,8 @@ impl TryFrom<ClientRow> for Client {
             admin_tool: r.admin_tool,
             disabled: r.disabled,
             assertion_aud_compat: r.assertion_aud_compat,
+            require_pushed_authorization_requests: r.require_pushed_authorization_requests,
+            registered: r.registered,
             tokens_valid_after: r.tokens_valid_after,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -248,6 +253,100 @@ impl From<AuthRequestRow> for AuthRequest {
             id: r.id,
             params: r.params,
             sign_in_id: r.sign_in_id,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            consumed_at: r.consumed_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct RegistrationTokenRow {
+    pub id: String,
+    pub hash: Vec<u8>,
+    pub grant_types: String,
+    pub scopes: String,
+    pub redirect_uri_prefixes: String,
+    pub uses_left: Option<i64>,
+    pub registered: i64,
+    pub created_at: i64,
+    pub created_by: String,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl TryFrom<RegistrationTokenRow> for RegistrationToken {
+    type Error = StoreError;
+    fn try_from(r: RegistrationTokenRow) -> Result<Self, StoreError> {
+        let grant_types = from_json_list(&r.grant_types, "registration_tokens.grant_types")?
+            .iter()
+            .map(|g| parse::<GrantType>(g, "registration_tokens.grant_types"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RegistrationToken {
+            id: r.id,
+            hash: r.hash,
+            policy: RegistrationPolicy {
+                grant_types,
+                scopes: from_json_list(&r.scopes, "registration_tokens.scopes")?,
+                redirect_uri_prefixes: from_json_list(
+                    &r.redirect_uri_prefixes,
+                    "registration_tokens.redirect_uri_prefixes",
+                )?,
+            },
+            uses_left: r.uses_left,
+            registered: r.registered,
+            created_at: r.created_at,
+            created_by: r.created_by,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+/// A registration's policy as stored (`client_registrations.policy`).
+pub fn policy_json(p: &RegistrationPolicy) -> Result<String, StoreError> {
+    serde_json::to_string(p).map_err(|e| StoreError::Other(format!("encoding a policy: {e}")))
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ClientRegistrationRow {
+    pub client_id: String,
+    pub rat_hash: Vec<u8>,
+    pub token_id: String,
+    pub policy: String,
+    pub created_at: i64,
+}
+
+impl TryFrom<ClientRegistrationRow> for ClientRegistration {
+    type Error = StoreError;
+    fn try_from(r: ClientRegistrationRow) -> Result<Self, StoreError> {
+        Ok(ClientRegistration {
+            policy: serde_json::from_str(&r.policy)
+                .map_err(|e| StoreError::Corrupt(format!("client_registrations.policy: {e}")))?,
+            client_id: r.client_id,
+            rat_hash: r.rat_hash,
+            token_id: r.token_id,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct PushedRequestRow {
+    pub hash: Vec<u8>,
+    pub client_id: String,
+    pub params: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+}
+
+impl From<PushedRequestRow> for PushedRequest {
+    fn from(r: PushedRequestRow) -> Self {
+        PushedRequest {
+            hash: r.hash,
+            client_id: r.client_id,
+            params: r.params,
             created_at: r.created_at,
             expires_at: r.expires_at,
             consumed_at: r.consumed_at,

@@ -66,7 +66,9 @@ macro_rules! sql_store {
             use $crate::latchkey_core::clock::Timestamp;
             use $crate::latchkey_core::error::StoreError;
             use $crate::latchkey_core::model::*;
-            use $crate::latchkey_core::store::{AuthRequest, Issuance, KeyUpdate, RotateOutcome};
+            use $crate::latchkey_core::store::{
+                AuthRequest, Issuance, KeyUpdate, PushedRequest, RotateOutcome,
+            };
             use $crate::rows::*;
             use $crate::sqlx::{self, QueryBuilder};
             use $crate::{affected, conv, corrupt, Dialect, Finish};
@@ -478,9 +480,10 @@ macro_rules! sql_store {
                      redirect_uris, post_logout_redirect_uris, allowed_scopes, jwks, jwks_uri, \
                      access_token_ttl, refresh_token_ttl, refresh_idle_ttl, refresh_grace_secs, \
                      require_consent, disabled, tokens_valid_after, created_at, updated_at, \
-                     admin_tool, assertion_aud_compat) \
+                     admin_tool, assertion_aud_compat, require_pushed_authorization_requests, \
+                     registered) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17, $18, $19, $20, $21)",
+                     $16, $17, $18, $19, $20, $21, $22, $23)",
                 )
                 .bind(&client.id)
                 .bind(&client.name)
@@ -503,6 +506,8 @@ macro_rules! sql_store {
                 .bind(client.updated_at)
                 .bind(client.admin_tool)
                 .bind(client.assertion_aud_compat)
+                .bind(client.require_pushed_authorization_requests)
+                .bind(client.registered)
                 .execute(&mut *conn)
                 .await
                 .map_err(db(OP))?;
@@ -531,8 +536,8 @@ macro_rules! sql_store {
                      refresh_token_ttl = $11, refresh_idle_ttl = $12, refresh_grace_secs = $13, \
                      require_consent = $14, disabled = $15, tokens_valid_after = \
                      CASE WHEN tokens_valid_after > $16 THEN tokens_valid_after ELSE $16 END, \
-                     updated_at = $17, admin_tool = $18, assertion_aud_compat = $19 \
-                     WHERE id = $20",
+                     updated_at = $17, admin_tool = $18, assertion_aud_compat = $19, \
+                     require_pushed_authorization_requests = $20 WHERE id = $21",
                 )
                 .bind(&client.name)
                 .bind(client.client_type.as_str())
@@ -553,6 +558,7 @@ macro_rules! sql_store {
                 .bind(client.updated_at)
                 .bind(client.admin_tool)
                 .bind(client.assertion_aud_compat)
+                .bind(client.require_pushed_authorization_requests)
                 .bind(&client.id)
                 .execute(&mut *conn)
                 .await
@@ -908,6 +914,170 @@ macro_rules! sql_store {
                 .await
                 .map_err(db("auth_request_consume"))?;
                 commit(done.rows_affected() == 1)
+            }
+
+            // --- pushed authorization requests (RFC 9126) ------------------------------
+
+            pub(super) async fn pushed_request_insert(
+                conn: &mut Conn,
+                r: &PushedRequest,
+            ) -> Done<()> {
+                sqlx::query(
+                    "INSERT INTO pushed_requests (hash, client_id, params, created_at, \
+                     expires_at, consumed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&r.hash)
+                .bind(&r.client_id)
+                .bind(&r.params)
+                .bind(r.created_at)
+                .bind(r.expires_at)
+                .bind(r.consumed_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("pushed_request_insert"))?;
+                commit(())
+            }
+
+            /// The one conditional UPDATE that makes a `request_uri` single use, on
+            /// every node alike (the row lock under READ COMMITTED, SQLite's writer).
+            async fn spend_pushed(
+                conn: &mut Conn,
+                op: &'static str,
+                hash: &[u8],
+                client_id: &str,
+                at: Timestamp,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE pushed_requests SET consumed_at = $1 WHERE hash = $2 \
+                     AND client_id = $3 AND consumed_at IS NULL AND expires_at > $1",
+                )
+                .bind(at)
+                .bind(hash)
+                .bind(client_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(op))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub(super) async fn pushed_request_consume(
+                conn: &mut Conn,
+                hash: &[u8],
+                client_id: &str,
+                at: Timestamp,
+            ) -> Done<bool> {
+                commit(spend_pushed(conn, "pushed_request_consume", hash, client_id, at).await?)
+            }
+
+            pub(super) async fn auth_code_insert_pushed(
+                conn: &mut Conn,
+                code: &AuthCode,
+                hash: &[u8],
+                at: Timestamp,
+            ) -> Done<bool> {
+                const OP: &str = "auth_code_insert_pushed";
+                if !spend_pushed(conn, OP, hash, &code.client_id, at).await? {
+                    return Ok(Finish::Rollback(false));
+                }
+                auth_code_insert(conn, code).await?;
+                commit(true)
+            }
+
+            // --- dynamic client registration (RFC 7591/7592) --------------------------
+
+            pub(super) async fn registration_token_insert(
+                conn: &mut Conn,
+                t: &RegistrationToken,
+                audit: &NewAuditEvent,
+            ) -> Done<()> {
+                const OP: &str = "registration_token_insert";
+                let grants: Vec<&str> = t.policy.grant_types.iter().map(|g| g.as_str()).collect();
+                sqlx::query(
+                    "INSERT INTO registration_tokens (id, hash, grant_types, scopes, \
+                     redirect_uri_prefixes, uses_left, registered, created_at, created_by, \
+                     expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&t.id)
+                .bind(&t.hash)
+                .bind(to_json_list(&grants)?)
+                .bind(to_json_list(&t.policy.scopes)?)
+                .bind(to_json_list(&t.policy.redirect_uri_prefixes)?)
+                .bind(t.uses_left)
+                .bind(t.registered)
+                .bind(t.created_at)
+                .bind(&t.created_by)
+                .bind(t.expires_at)
+                .bind(t.revoked_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                insert_audit(conn, OP, audit).await?;
+                commit(())
+            }
+
+            pub(super) async fn registration_token_revoke(
+                conn: &mut Conn,
+                id: &str,
+                at: Timestamp,
+                audit: &NewAuditEvent,
+            ) -> Done<bool> {
+                const OP: &str = "registration_token_revoke";
+                let done = sqlx::query(
+                    "UPDATE registration_tokens SET revoked_at = $1 \
+                     WHERE id = $2 AND revoked_at IS NULL",
+                )
+                .bind(at)
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                if done.rows_affected() != 1 {
+                    return Ok(Finish::Rollback(false));
+                }
+                insert_audit(conn, OP, audit).await?;
+                commit(true)
+            }
+
+            /// One conditional UPDATE spends a use, so registrations racing for a
+            /// token's last use (on any node) cannot all win.
+            pub(super) async fn client_register(
+                conn: &mut Conn,
+                client: &Client,
+                secret: Option<&ClientSecret>,
+                reg: &ClientRegistration,
+                at: Timestamp,
+                audit: &NewAuditEvent,
+            ) -> Done<bool> {
+                const OP: &str = "client_register";
+                let spent = sqlx::query(
+                    "UPDATE registration_tokens SET registered = registered + 1, \
+                     uses_left = CASE WHEN uses_left IS NULL THEN NULL ELSE uses_left - 1 END \
+                     WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+                     AND (uses_left IS NULL OR uses_left > 0)",
+                )
+                .bind(&reg.token_id)
+                .bind(at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                if spent.rows_affected() != 1 {
+                    return Ok(Finish::Rollback(false));
+                }
+                client_insert(conn, client, secret, audit).await?;
+                let policy = policy_json(&reg.policy)?;
+                sqlx::query(
+                    "INSERT INTO client_registrations (client_id, rat_hash, token_id, policy, \
+                     created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&reg.client_id)
+                .bind(&reg.rat_hash)
+                .bind(&reg.token_id)
+                .bind(policy)
+                .bind(reg.created_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db(OP))?;
+                commit(true)
             }
 
             // --- authorization codes -------------------------------------------------
@@ -1539,6 +1709,7 @@ macro_rules! sql_store {
                 "DELETE FROM auth_codes WHERE expires_at <= $1",
                 "DELETE FROM device_codes WHERE expires_at <= $1",
                 "DELETE FROM auth_requests WHERE expires_at <= $1",
+                "DELETE FROM pushed_requests WHERE expires_at <= $1",
                 "DELETE FROM refresh_tokens WHERE session_id IN \
                  (SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1)",
                 "DELETE FROM revoked_jtis WHERE expires_at <= $1",
@@ -2187,7 +2358,7 @@ macro_rules! sql_store {
             use $crate::latchkey_core::model::*;
             use $crate::latchkey_core::settings::StoredSettings;
             use $crate::latchkey_core::store::{
-                AuthRequest, Issuance, KeyUpdate, RotateOutcome, SessionInfo, StoreResult,
+                AuthRequest, Issuance, KeyUpdate, PushedRequest, RotateOutcome, SessionInfo, StoreResult,
             };
             use $crate::rows;
             use $crate::sqlx;
@@ -3378,6 +3549,147 @@ macro_rules! sql_store {
                         .await
                         .map_err(ops::db("blocks_list"))?;
                         Ok(rows.into_iter().map(Into::into).collect())
+                    }
+                }
+
+                $crate::latchkey_core::store::ParStore {
+                    async fn pushed_request_insert(&self, req: &PushedRequest) -> StoreResult<()> {
+                        let req = req.clone();
+                        self.run(Write::new("pushed_request_insert"), move |c| {
+                            Box::pin(async move { ops::pushed_request_insert(c, &req).await })
+                        })
+                        .await
+                    }
+
+                    async fn pushed_request_get(&self, hash: &[u8]) -> StoreResult<Option<PushedRequest>> {
+                        let row: Option<rows::PushedRequestRow> =
+                            sqlx::query_as("SELECT * FROM pushed_requests WHERE hash = $1")
+                                .bind(hash)
+                                .fetch_optional(self.reader())
+                                .await
+                                .map_err(ops::db("pushed_request_get"))?;
+                        Ok(row.map(Into::into))
+                    }
+
+                    async fn auth_code_insert_pushed(
+                        &self,
+                        code: &AuthCode,
+                        hash: &[u8],
+                        client_id: &str,
+                        at: Timestamp,
+                    ) -> StoreResult<bool> {
+                        if code.client_id != client_id {
+                            return Ok(false);
+                        }
+                        let (code, hash) = (code.clone(), hash.to_vec());
+                        self.run(Write::new("auth_code_insert_pushed").retry(), move |c| {
+                            Box::pin(async move {
+                                ops::auth_code_insert_pushed(c, &code, &hash, at).await
+                            })
+                        })
+                        .await
+                    }
+
+                    async fn pushed_request_consume(
+                        &self,
+                        hash: &[u8],
+                        client_id: &str,
+                        at: Timestamp,
+                    ) -> StoreResult<bool> {
+                        let (hash, client_id) = (hash.to_vec(), client_id.to_owned());
+                        self.run(Write::new("pushed_request_consume").retry(), move |c| {
+                            Box::pin(async move {
+                                ops::pushed_request_consume(c, &hash, &client_id, at).await
+                            })
+                        })
+                        .await
+                    }
+                }
+
+                $crate::latchkey_core::store::RegistrationStore {
+                    async fn registration_token_insert(
+                        &self,
+                        t: &RegistrationToken,
+                        audit: &NewAuditEvent,
+                    ) -> StoreResult<()> {
+                        let (t, audit) = (t.clone(), audit.clone());
+                        self.run(Write::new("registration_token_insert"), move |c| {
+                            Box::pin(async move { ops::registration_token_insert(c, &t, &audit).await })
+                        })
+                        .await
+                    }
+
+                    async fn registration_tokens_list(&self) -> StoreResult<Vec<RegistrationToken>> {
+                        const OP: &str = "registration_tokens_list";
+                        let rows: Vec<rows::RegistrationTokenRow> = sqlx::query_as(
+                            "SELECT * FROM registration_tokens ORDER BY created_at DESC, id",
+                        )
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(ops::db(OP))?;
+                        $crate::conv_all(OP, rows)
+                    }
+
+                    async fn registration_token_by_hash(
+                        &self,
+                        hash: &[u8],
+                    ) -> StoreResult<Option<RegistrationToken>> {
+                        const OP: &str = "registration_token_by_hash";
+                        let row: Option<rows::RegistrationTokenRow> =
+                            sqlx::query_as("SELECT * FROM registration_tokens WHERE hash = $1")
+                                .bind(hash)
+                                .fetch_optional(self.reader())
+                                .await
+                                .map_err(ops::db(OP))?;
+                        row.map(|r| $crate::conv(OP, r)).transpose()
+                    }
+
+                    async fn registration_token_revoke(
+                        &self,
+                        id: &str,
+                        at: Timestamp,
+                        audit: &NewAuditEvent,
+                    ) -> StoreResult<bool> {
+                        let (id, audit) = (id.to_owned(), audit.clone());
+                        self.run(Write::new("registration_token_revoke"), move |c| {
+                            Box::pin(async move {
+                                ops::registration_token_revoke(c, &id, at, &audit).await
+                            })
+                        })
+                        .await
+                    }
+
+                    async fn client_register(
+                        &self,
+                        client: &Client,
+                        secret: Option<&ClientSecret>,
+                        reg: &ClientRegistration,
+                        at: Timestamp,
+                        audit: &NewAuditEvent,
+                    ) -> StoreResult<bool> {
+                        let (client, secret, reg, audit) =
+                            (client.clone(), secret.cloned(), reg.clone(), audit.clone());
+                        self.run(Write::new("client_register").publish().retry(), move |c| {
+                            Box::pin(async move {
+                                ops::client_register(c, &client, secret.as_ref(), &reg, at, &audit)
+                                    .await
+                            })
+                        })
+                        .await
+                    }
+
+                    async fn client_registration_by_rat(
+                        &self,
+                        rat_hash: &[u8],
+                    ) -> StoreResult<Option<ClientRegistration>> {
+                        const OP: &str = "client_registration_by_rat";
+                        let row: Option<rows::ClientRegistrationRow> =
+                            sqlx::query_as("SELECT * FROM client_registrations WHERE rat_hash = $1")
+                                .bind(rat_hash)
+                                .fetch_optional(self.reader())
+                                .await
+                                .map_err(ops::db(OP))?;
+                        row.map(|r| $crate::conv(OP, r)).transpose()
                     }
                 }
 

@@ -133,6 +133,12 @@ pub enum Resource {
         #[command(subcommand)]
         verb: WebhooksCmd,
     },
+    /// Initial access tokens for dynamic client registration (RFC 7591; the server
+    /// runs with `serve --registration`)
+    RegistrationTokens {
+        #[command(subcommand)]
+        verb: RegistrationTokensCmd,
+    },
     /// Tokens issued per minute, live sessions, failed authentications
     Stats {
         /// The window in minutes (1–1440)
@@ -218,6 +224,10 @@ pub struct ClientSettingsArgs {
     /// the issuer]
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub assertion_aud_compat: Option<bool>,
+    /// Answer /authorize only with pushed authorization requests (RFC 9126)
+    /// (`=false` to turn it off again) [create default: off]
+    #[arg(long = "require-par", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub require_par: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -701,6 +711,35 @@ pub enum SecurityCmd {
         #[arg(long, value_name = "WHEN", value_parser = parse_when)]
         since: Option<i64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistrationTokensCmd {
+    /// Make an initial access token; prints it once. What it may register: the grant
+    /// types, scopes and redirect URI prefixes given (defaults: authorization_code +
+    /// refresh_token, the built-in OIDC scopes, any acceptable redirect URI)
+    Create {
+        /// A grant type registered clients may have (repeatable)
+        #[arg(long = "grant", value_name = "G")]
+        grants: Vec<String>,
+        /// A scope registered clients may have (repeatable, or space/comma separated)
+        #[arg(long = "scope", value_name = "S")]
+        scopes: Vec<String>,
+        /// Every redirect URI must start with one of these (repeatable), e.g.
+        /// https://app.example/
+        #[arg(long = "redirect-uri-prefix", value_name = "P")]
+        redirect_uri_prefixes: Vec<String>,
+        /// Stops working after DURATION (e.g. 1h, 7d) [default: 1d, at most 365d]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        expires_in: Option<i64>,
+        /// How many clients it may register [default: any number until it expires]
+        #[arg(long, value_name = "N")]
+        uses: Option<i64>,
+    },
+    /// Every initial access token with its policy, never the token itself
+    List,
+    /// No further registration with it (registered clients stay)
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -1355,6 +1394,7 @@ async fn dispatch(b: &dyn AdminBackend, out: &Out, r: Resource) -> Result<(), Ad
         Resource::Blocks { verb } => blocks(b, out, verb).await,
         Resource::Security { verb } => security(b, out, verb).await,
         Resource::Webhooks { verb } => webhooks(b, out, verb).await,
+        Resource::RegistrationTokens { verb } => registration_tokens(b, out, verb).await,
         Resource::Stats { minutes } => stats(b, out, minutes).await,
         Resource::Login { .. } | Resource::Logout => Err(AdminError::invalid_input(
             "login and logout need --server URL",
@@ -1423,6 +1463,10 @@ fn client_details(c: &ClientDto) -> String {
             .into(),
         ),
         ("require_consent", c.require_consent.to_string()),
+        (
+            "require_pushed_authorization_requests",
+            c.require_pushed_authorization_requests.to_string(),
+        ),
         ("admin_tool", c.admin_tool.to_string()),
         ("status", client_status(c).to_string()),
         ("tokens_valid_after", time(c.tokens_valid_after)),
@@ -1490,6 +1534,7 @@ async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<()
                 require_consent: a.no_consent.then_some(false),
                 admin_tool: a.admin_tool.then_some(true),
                 assertion_aud_compat: c.assertion_aud_compat,
+                require_pushed_authorization_requests: c.require_par,
             };
             if a.admin_tool {
                 warn_admin_tool();
@@ -1541,6 +1586,7 @@ async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<()
                 admin_tool: a.admin_tool,
                 disabled: a.disabled,
                 assertion_aud_compat: c.assertion_aud_compat,
+                require_pushed_authorization_requests: c.require_par,
             };
             if a.admin_tool == Some(true) {
                 warn_admin_tool();
@@ -2875,6 +2921,104 @@ fn webhook_text(w: &WebhookDto) -> String {
         ));
     }
     out
+}
+
+async fn registration_tokens(
+    b: &dyn AdminBackend,
+    out: &Out,
+    verb: RegistrationTokensCmd,
+) -> Result<(), AdminError> {
+    match verb {
+        RegistrationTokensCmd::Create {
+            grants,
+            scopes,
+            redirect_uri_prefixes,
+            expires_in,
+            uses,
+        } => {
+            let t = b
+                .registration_token_create(RegistrationTokenCreateRequest {
+                    grant_types: grants,
+                    scopes: split_scopes(&scopes),
+                    redirect_uri_prefixes,
+                    expires_in,
+                    uses,
+                })
+                .await?;
+            out.show(&t, |t| {
+                let r = &t.registration_token;
+                format!(
+                    "Initial access token {} (expires {}).\ntoken  {}\nShown only this once: \
+                     hand it to whoever registers, as `Authorization: Bearer <token>` on \
+                     POST /register.\ngrants  {}\nscopes  {}\nredirect URI prefixes  {}\nuses  {}\n",
+                    r.id,
+                    time(r.expires_at),
+                    t.token,
+                    r.grant_types.join(" "),
+                    r.scopes.join(" "),
+                    if r.redirect_uri_prefixes.is_empty() {
+                        "any".to_string()
+                    } else {
+                        r.redirect_uri_prefixes.join(" ")
+                    },
+                    r.uses_left.map_or_else(|| "unlimited".to_string(), |n| n.to_string()),
+                )
+            })
+        }
+        RegistrationTokensCmd::List => {
+            let list = b.registration_tokens_list().await?;
+            out.show(&list, |list| {
+                if list.is_empty() {
+                    return "No initial access tokens. Make one with `latchkey admin \
+                            registration-tokens create`.\n"
+                        .to_string();
+                }
+                let mut t = Table::new(&[
+                    "ID",
+                    "GRANTS",
+                    "SCOPES",
+                    "PREFIXES",
+                    "USES LEFT",
+                    "REGISTERED",
+                    "EXPIRES",
+                    "STATUS",
+                ]);
+                for r in list {
+                    t.row(vec![
+                        r.id.clone(),
+                        r.grant_types
+                            .iter()
+                            .map(|g| short_grant(g))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        r.scopes.join(" "),
+                        if r.redirect_uri_prefixes.is_empty() {
+                            "any".into()
+                        } else {
+                            r.redirect_uri_prefixes.join(" ")
+                        },
+                        r.uses_left
+                            .map_or_else(|| "unlimited".into(), |n| n.to_string()),
+                        r.registered.to_string(),
+                        time(r.expires_at),
+                        if r.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        }
+                        .into(),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        RegistrationTokensCmd::Revoke { id } => {
+            b.registration_token_revoke(&id).await?;
+            out.show(&serde_json::json!({ "revoked": true, "id": id }), |_| {
+                format!("Revoked initial access token {id}: no further registration with it.\n")
+            })
+        }
+    }
 }
 
 async fn webhooks(b: &dyn AdminBackend, out: &Out, verb: WebhooksCmd) -> Result<(), AdminError> {

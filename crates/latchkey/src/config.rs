@@ -36,6 +36,10 @@ pub struct FileConfig {
     pub synchronous_normal: Option<bool>,
     /// `--metrics-open`.
     pub metrics_open: Option<bool>,
+    /// `--require-par`.
+    pub require_par: Option<bool>,
+    /// `--registration`.
+    pub registration: Option<bool>,
     /// `[settings]`: defaults of the runtime settings by name, in seconds (or counts) or
     /// as a duration string, e.g. `code_ttl = 120`, `sign_in_ttl = "2h"`.
     /// `LATCHKEY_SETTING`, then `--setting NAME=VALUE`, win per name.

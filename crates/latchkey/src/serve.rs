@@ -144,6 +144,34 @@ pub struct ServeArgs {
     )]
     pub metrics_open: Option<bool>,
 
+    /// Answer /authorize only with pushed authorization requests (RFC 9126 §5
+    /// `require_pushed_authorization_requests`), for every client; without it a
+    /// client may still be required to push (`clients update ID --require-par`)
+    #[arg(
+        long = "require-par",
+        env = "LATCHKEY_REQUIRE_PAR",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new()
+    )]
+    pub require_par: Option<bool>,
+
+    /// Turn on dynamic client registration (RFC 7591/7592) at /register: clients
+    /// register themselves with an initial access token an administrator made
+    /// (`latchkey admin registration-tokens create`). Off by default
+    #[arg(
+        long,
+        env = "LATCHKEY_REGISTRATION",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new()
+    )]
+    pub registration: Option<bool>,
+
     /// Log format on stderr: text (default) or json (one JSON object a line, with
     /// timestamp, level, target and fields)
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_name = "FORMAT", value_enum)]
@@ -185,6 +213,10 @@ pub struct ServeSettings {
     pub access_token_alg: Alg,
     pub synchronous_normal: bool,
     pub metrics_open: bool,
+    /// `--require-par`.
+    pub require_pushed_authorization_requests: bool,
+    /// `--registration`.
+    pub registration: bool,
     /// The runtime settings' defaults given by `--setting` or `[settings]`, by name;
     /// every other setting keeps its built-in default.
     pub settings: BTreeMap<String, i64>,
@@ -360,6 +392,11 @@ impl ServeArgs {
                 .or(file.synchronous_normal)
                 .unwrap_or(false),
             metrics_open: self.metrics_open.or(file.metrics_open).unwrap_or(false),
+            require_pushed_authorization_requests: self
+                .require_par
+                .or(file.require_par)
+                .unwrap_or(false),
+            registration: self.registration.or(file.registration).unwrap_or(false),
             settings: resolve_setting_defaults(&self.setting, env_settings, file)?,
         })
     }
@@ -418,6 +455,8 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
         admin_tls_key: settings.admin_tls_key,
         admin_insecure_http: settings.admin_insecure_http,
         metrics_open: settings.metrics_open,
+        require_pushed_authorization_requests: settings.require_pushed_authorization_requests,
+        registration: settings.registration,
     };
     match latchkey_server::serve_configured(cfg, defaults).await {
         Ok(()) => ExitCode::SUCCESS,

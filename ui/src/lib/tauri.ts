@@ -116,5 +116,8 @@ export function tauriApi(): AdminApi {
     webhookDelete: (id) => call('webhook_delete', { id }),
     webhookTest: (id) => call('webhook_test', { id }),
     backupCreate: (req) => call('backup_create', { req }),
+    registrationTokensList: () => call('registration_tokens_list'),
+    registrationTokenCreate: (req) => call('registration_token_create', { req }),
+    registrationTokenRevoke: (id) => call('registration_token_revoke', { id }),
   };
 }

@@ -28,6 +28,8 @@ pub struct NewClient {
     pub admin_tool: Option<bool>,
     /// `private_key_jwt`: also accept an array or endpoint-URL `aud` (default false).
     pub assertion_aud_compat: Option<bool>,
+    /// RFC 9126 §6: only pushed authorization requests (default false).
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// A partial update: `None` leaves a field as it is. The client type cannot change
@@ -53,6 +55,7 @@ pub struct ClientUpdate {
     pub admin_tool: Option<bool>,
     pub disabled: Option<bool>,
     pub assertion_aud_compat: Option<bool>,
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// A registered client and, for secret-based authentication, its secret: the only
@@ -111,7 +114,7 @@ impl Manager {
 
     /// The default scopes of a client that acts for users: the built-in OIDC scopes
     /// that exist in this store.
-    async fn default_scopes(&self, grants: &[GrantType]) -> ManageResult<Vec<String>> {
+    pub(super) async fn default_scopes(&self, grants: &[GrantType]) -> ManageResult<Vec<String>> {
         let for_users = grants
             .iter()
             .any(|g| matches!(g, GrantType::AuthorizationCode | GrantType::DeviceCode));
@@ -149,6 +152,14 @@ impl Manager {
         actor: &str,
         input: NewClient,
     ) -> ManageResult<ClientCreated> {
+        let client = self.client_from_new(input).await?;
+        self.insert_client(actor, client, AuditAction::ClientCreate.as_str(), None)
+            .await
+    }
+
+    /// The client `input` describes, with every default filled in (not yet checked
+    /// nor stored): what `client_create` and dynamic registration both register.
+    pub(super) async fn client_from_new(&self, input: NewClient) -> ManageResult<Client> {
         let now = self.now();
         let client_type = input.client_type.unwrap_or(ClientType::Confidential);
         let auth_method = input.auth_method.unwrap_or(match client_type {
@@ -171,7 +182,7 @@ impl Manager {
         let refresh_token_ttl = input
             .refresh_token_ttl
             .unwrap_or(settings.refresh_token_ttl);
-        let client = Client {
+        Ok(Client {
             id: crypto::random_id(),
             name: input.name.trim().to_string(),
             client_type,
@@ -194,14 +205,16 @@ impl Manager {
             admin_tool: input.admin_tool.unwrap_or(false),
             disabled: false,
             assertion_aud_compat: input.assertion_aud_compat.unwrap_or(false),
+            require_pushed_authorization_requests: input
+                .require_pushed_authorization_requests
+                .unwrap_or(false),
+            registered: false,
             // No watermark yet. Introspection requires `iat > tokens_valid_after`, so
             // `now` would deactivate tokens issued within the creation second.
             tokens_valid_after: 0,
             created_at: now,
             updated_at: now,
-        };
-        self.insert_client(actor, client, AuditAction::ClientCreate.as_str(), None)
-            .await
+        })
     }
 
     pub(super) async fn insert_client(
@@ -211,7 +224,28 @@ impl Manager {
         action: &str,
         source: Option<&str>,
     ) -> ManageResult<ClientCreated> {
-        validate_client(&client)?;
+        let (plain, row, audit) = self
+            .prepare_client_insert(actor, &client, action, source)
+            .await?;
+        self.store
+            .client_insert(&client, row.as_ref(), &audit)
+            .await?;
+        Ok(ClientCreated {
+            client,
+            secret: plain,
+        })
+    }
+
+    /// Checks a new client, makes its first secret (for secret-based authentication)
+    /// and the audit event of its creation: everything but the write.
+    pub(super) async fn prepare_client_insert(
+        &self,
+        actor: &str,
+        client: &Client,
+        action: &str,
+        source: Option<&str>,
+    ) -> ManageResult<(Option<PlainSecret>, Option<ClientSecret>, NewAuditEvent)> {
+        validate_client(client)?;
         self.check_ttl_fits_rotation(client.access_token_ttl)
             .await?;
         self.check_scopes_exist(&client.allowed_scopes).await?;
@@ -226,7 +260,7 @@ impl Manager {
         };
         // The Client model has no secret field; the audit records only that a secret
         // was issued and its id.
-        let mut after = serde_json::to_value(&client)
+        let mut after = serde_json::to_value(client)
             .map_err(|e| ManageError::Internal(format!("cannot serialise client: {e}")))?;
         if let Some(obj) = after.as_object_mut() {
             obj.insert(
@@ -243,13 +277,7 @@ impl Manager {
             .audit_event(now, actor, action)
             .target(client.id.clone())
             .after(&after);
-        self.store
-            .client_insert(&client, row.as_ref(), &audit)
-            .await?;
-        Ok(ClientCreated {
-            client,
-            secret: plain,
-        })
+        Ok((plain, row, audit))
     }
 
     pub async fn client_update(
@@ -325,6 +353,9 @@ impl Manager {
         }
         if let Some(v) = upd.assertion_aud_compat {
             c.assertion_aud_compat = v;
+        }
+        if let Some(v) = upd.require_pushed_authorization_requests {
+            c.require_pushed_authorization_requests = v;
         }
         if c == before {
             return Ok(before);
@@ -488,6 +519,8 @@ impl Manager {
             allowed_scopes,
             admin_tool: false,
             disabled: false,
+            // An administrator's copy, whatever the original came through.
+            registered: false,
             // A fresh client has no watermark (see `client_create`).
             tokens_valid_after: 0,
             created_at: now,

@@ -90,6 +90,8 @@ impl Manager {
             admin_tool: false,
             disabled: false,
             assertion_aud_compat: false,
+            require_pushed_authorization_requests: false,
+            registered: false,
             tokens_valid_after: 0,
             created_at: now,
             updated_at: now,

@@ -141,6 +141,8 @@ fn client(t: ClientType, m: AuthMethod, grants: &[GrantType], uris: &[&str]) -> 
         admin_tool: false,
         disabled: false,
         assertion_aud_compat: false,
+        require_pushed_authorization_requests: false,
+        registered: false,
         tokens_valid_after: 0,
         created_at: 0,
         updated_at: 0,

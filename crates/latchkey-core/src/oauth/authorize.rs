@@ -29,12 +29,27 @@ pub struct AuthzRequest {
     /// request parked before this field existed reads as none.
     #[serde(default)]
     pub resources: Vec<String>,
+    /// The hash of the pushed request this came from (RFC 9126), spent when the
+    /// authorization completes.
+    #[serde(default)]
+    pub pushed: Option<Vec<u8>>,
 }
 
 impl AuthzRequest {
     pub fn prompt_has(&self, p: &str) -> bool {
         self.prompt.iter().any(|x| x == p)
     }
+}
+
+/// Where the parameters being validated came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// Sent through the browser to `/authorize`.
+    Browser,
+    /// Sent to the PAR endpoint by an authenticated client (RFC 9126 §2.1).
+    Push,
+    /// Loaded at `/authorize` from the pushed request with this hash (RFC 9126 §4).
+    Pulled(Vec<u8>),
 }
 
 /// Why an authorization request fails, and where the answer goes.
@@ -147,10 +162,27 @@ impl Provider {
     /// Validates an authorization request (GET query or POST form, OIDC Core §3.1.2.1).
     /// `duplicated` lists parameter names that appeared more than once (RFC 6749 §3.1),
     /// and repeatable ones (`resource`, `audience`) with an empty or spaced value.
+    ///
+    /// A request naming a `request_uri` is answered from the pushed request alone
+    /// (RFC 9126 §4); the `client_id` beside it must be the one that pushed it.
     pub async fn authorize_validate(
         &self,
         params: &HashMap<String, String>,
         duplicated: &[String],
+    ) -> Result<(AuthzRequest, Client), AuthorizeError> {
+        if params.get("request_uri").is_some_and(|v| !v.is_empty()) {
+            return self.pushed_authorize_validate(params, duplicated).await;
+        }
+        self.validate_params(params, duplicated, Via::Browser).await
+    }
+
+    /// The validation `/authorize` and the PAR endpoint share (RFC 9126 §2.1: "the
+    /// same as at the authorization endpoint").
+    pub(crate) async fn validate_params(
+        &self,
+        params: &HashMap<String, String>,
+        duplicated: &[String],
+        via: Via,
     ) -> Result<(AuthzRequest, Client), AuthorizeError> {
         let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
         if duplicated
@@ -203,6 +235,16 @@ impl Provider {
             state: state.clone(),
             error: e,
         };
+        // RFC 9126 §5: a client (or a server) that requires PAR is not answered from
+        // parameters that came through the browser.
+        if via == Via::Browser
+            && (self.config.require_pushed_authorization_requests
+                || client.require_pushed_authorization_requests)
+        {
+            return Err(fail(OAuthError::invalid_request(
+                "pushed authorization requests are required: push the request first",
+            )));
+        }
         if !duplicated.is_empty() {
             return Err(fail(OAuthError::invalid_request(
                 "a parameter is repeated, or a resource or audience value is empty",
@@ -305,6 +347,10 @@ impl Provider {
                 login_hint: get("login_hint").map(|s| s.chars().take(128).collect()),
                 csrf: random_token(),
                 resources,
+                pushed: match via {
+                    Via::Pulled(hash) => Some(hash),
+                    Via::Browser | Via::Push => None,
+                },
             },
             client,
         ))
@@ -576,27 +622,43 @@ impl Provider {
     ) -> OAuthResult<String> {
         let now = self.now();
         let code = random_token();
-        self.store
-            .auth_code_insert(&AuthCode {
-                hash: sha256(code.as_bytes()),
-                client_id: req.client_id.clone(),
-                user_id: sign_in.user_id.clone(),
-                sign_in_id: Some(sign_in.id.clone()),
-                redirect_uri: req.redirect_uri.clone(),
-                redirect_uri_sent: req.redirect_uri_sent,
-                scopes: req.scopes.clone(),
-                nonce: req.nonce.clone(),
-                code_challenge: Some(req.code_challenge.clone()),
-                auth_time: sign_in.auth_time,
-                created_at: now,
-                expires_at: now + self.settings().await?.code_ttl,
-                consumed_at: None,
-                session_id: None,
-                ip: ip.map(str::to_string),
-                user_agent: user_agent.map(|u| u.chars().take(256).collect()),
-                resources: req.resources.clone(),
-            })
-            .await?;
+        let record = AuthCode {
+            hash: sha256(code.as_bytes()),
+            client_id: req.client_id.clone(),
+            user_id: sign_in.user_id.clone(),
+            sign_in_id: Some(sign_in.id.clone()),
+            redirect_uri: req.redirect_uri.clone(),
+            redirect_uri_sent: req.redirect_uri_sent,
+            scopes: req.scopes.clone(),
+            nonce: req.nonce.clone(),
+            code_challenge: Some(req.code_challenge.clone()),
+            auth_time: sign_in.auth_time,
+            created_at: now,
+            expires_at: now + self.settings().await?.code_ttl,
+            consumed_at: None,
+            session_id: None,
+            ip: ip.map(str::to_string),
+            user_agent: user_agent.map(|u| u.chars().take(256).collect()),
+            resources: req.resources.clone(),
+        };
+        match &req.pushed {
+            None => self.store.auth_code_insert(&record).await?,
+            // RFC 9126 §4 and FAPI 2.0 §5.3.2.2: a request_uri is spent when the
+            // authorization completes, in the transaction that writes the code, so of
+            // two browsers (or two nodes) completing it only one gets a code.
+            Some(hash) => {
+                let spent = self
+                    .store
+                    .auth_code_insert_pushed(&record, hash, &req.client_id, now)
+                    .await?;
+                if !spent {
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidRequestUri,
+                        "the request_uri has expired or was already used",
+                    ));
+                }
+            }
+        }
         let mut p: Vec<(&str, &str)> = vec![("code", &code)];
         if let Some(s) = &req.state {
             p.push(("state", s));

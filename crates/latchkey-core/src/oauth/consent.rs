@@ -153,6 +153,10 @@ impl Provider {
             Redirect(self.error_location(&req.redirect_uri, req.state.as_deref(), e))
         };
         if !approve {
+            // The authorization is complete: a pushed request is spent (RFC 9126 §4).
+            if self.spend_pushed(&req).await.is_err() {
+                return Unavailable;
+            }
             return error_redirect(&OAuthError::new(
                 ErrorCode::AccessDenied,
                 "the user denied the request",

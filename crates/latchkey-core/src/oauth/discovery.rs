@@ -49,11 +49,17 @@ impl Provider {
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
             "authorization_response_iss_parameter_supported": true,
+            "pushed_authorization_request_endpoint": e("/par"),
+            "require_pushed_authorization_requests":
+                self.config.require_pushed_authorization_requests,
         });
         // Latchkey's own member (RFC 8414 §2 allows additional ones): where the admin
         // API lives, so a sign-in client sends an admin token only to an admin API the
         // issuer vouches for, never to whatever URL named this issuer. It is also the
         // RFC 8707 resource indicator of admin tokens.
+        if self.config.registration {
+            doc["registration_endpoint"] = json!(e("/register"));
+        }
         if let Some(api) = self.admin_api() {
             doc["latchkey_admin_api"] = json!(api);
         }

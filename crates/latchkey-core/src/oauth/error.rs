@@ -27,6 +27,13 @@ pub enum ErrorCode {
     InsufficientScope,
     /// RFC 8707 §2.
     InvalidTarget,
+    /// A `request_uri` that is unknown, expired, spent or another client's (RFC 9126
+    /// §4 by way of RFC 9101 §7 / OIDC Core §3.1.2.6).
+    InvalidRequestUri,
+    /// RFC 7591 §3.2.2.
+    InvalidRedirectUri,
+    InvalidClientMetadata,
+    InvalidSoftwareStatement,
 }
 
 impl ErrorCode {
@@ -53,6 +60,10 @@ impl ErrorCode {
             InvalidToken => "invalid_token",
             InsufficientScope => "insufficient_scope",
             InvalidTarget => "invalid_target",
+            InvalidRequestUri => "invalid_request_uri",
+            InvalidRedirectUri => "invalid_redirect_uri",
+            InvalidClientMetadata => "invalid_client_metadata",
+            InvalidSoftwareStatement => "invalid_software_statement",
         }
     }
 

@@ -13,7 +13,9 @@ pub mod exchange;
 pub mod fetch;
 pub mod introspect;
 pub mod key_lifecycle;
+pub mod par;
 pub mod pkce;
+pub mod registration;
 pub mod resource;
 pub mod token;
 
@@ -51,6 +53,16 @@ pub struct Config {
     pub jwt_leeway: i64,
     /// Least time between two fetches of one client `jwks_uri` on an unknown `kid`.
     pub jwks_refetch_min: Duration,
+    /// Lifetime of a pushed authorization request's `request_uri` (RFC 9126 §2.2
+    /// `expires_in`): long enough to send the browser on, short enough that a leaked one
+    /// is soon useless.
+    pub par_ttl: i64,
+    /// RFC 9126 §5 `require_pushed_authorization_requests`, for every client:
+    /// `/authorize` answers only pushed requests.
+    pub require_pushed_authorization_requests: bool,
+    /// Dynamic client registration (RFC 7591/7592) at `/register`: off unless the
+    /// server is started with it (`latchkey serve --registration`).
+    pub registration: bool,
 }
 
 impl Config {
@@ -66,6 +78,9 @@ impl Config {
             cache_ttl: Duration::from_secs(1),
             jwt_leeway: 10,
             jwks_refetch_min: Duration::from_secs(10),
+            par_ttl: 60,
+            require_pushed_authorization_requests: false,
+            registration: false,
         }
     }
 

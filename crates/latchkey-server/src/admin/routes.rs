@@ -552,3 +552,20 @@ async fn backup_create(
          --to FILE` on the server (SQLite), or pg_dump (PostgreSQL)",
     )))
 }
+
+async fn registration_tokens_list(Extension(c): C) -> ApiResult<Json<Vec<RegistrationTokenDto>>> {
+    Ok(Json(c.backend.registration_tokens_list().await?))
+}
+async fn registration_token_create(
+    Extension(c): C,
+    Body(req): Body<RegistrationTokenCreateRequest>,
+) -> ApiResult<Response> {
+    Ok(created(c.backend.registration_token_create(req).await?))
+}
+async fn registration_token_revoke(
+    Extension(c): C,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    c.backend.registration_token_revoke(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -114,6 +114,11 @@ export interface AdminApi {
 
   /** Backs up an embedded store to a new file; a remote connection answers `forbidden`. */
   backupCreate(req: T.BackupCreateRequest): Promise<T.BackupCreatedDto>;
+  /** Initial access tokens for dynamic client registration (RFC 7591), never the tokens. */
+  registrationTokensList(): Promise<T.RegistrationTokenDto[]>;
+  /** The answer's `token` is shown once (SecretDialog) and never again. */
+  registrationTokenCreate(req: T.RegistrationTokenCreateRequest): Promise<T.RegistrationTokenCreated>;
+  registrationTokenRevoke(id: string): Promise<void>;
 }
 
 // Every admin operation of the op table (operations.gen.ts) must be a method above:

@@ -66,6 +66,9 @@ export type AdminOpName =
   | 'webhook_delete'
   | 'webhook_test'
   | 'backup_create'
+  | 'registration_tokens_list'
+  | 'registration_token_create'
+  | 'registration_token_revoke'
 ;
 
 export interface AdminOp {
@@ -137,4 +140,7 @@ export const ADMIN_OPS: readonly AdminOp[] = [
   { name: 'webhook_delete', method: 'DELETE', path: '/admin/v1/webhooks/{id}', access: 'write' },
   { name: 'webhook_test', method: 'POST', path: '/admin/v1/webhooks/{id}/test', access: 'write' },
   { name: 'backup_create', method: 'POST', path: '/admin/v1/backup', access: 'write' },
+  { name: 'registration_tokens_list', method: 'GET', path: '/admin/v1/registration-tokens', access: 'read' },
+  { name: 'registration_token_create', method: 'POST', path: '/admin/v1/registration-tokens', access: 'write' },
+  { name: 'registration_token_revoke', method: 'POST', path: '/admin/v1/registration-tokens/{id}/revoke', access: 'write' },
 ];

@@ -70,7 +70,7 @@ export interface ApiKeyDto {
  * a detail (the endpoint, the error), and are not listed here: their event kind
  * comes from the flag.
  */
-export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'user.update' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'exchange_policy.create' | 'exchange_policy.update' | 'exchange_policy.delete' | 'finding.ack' | 'block.add' | 'block.remove' | 'webhook.create' | 'webhook.update' | 'webhook.delete' | 'key.schedule' | 'token.revoke' | 'token.exchange' | 'token.exchange_refused' | 'webhook.test';
+export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'user.update' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'exchange_policy.create' | 'exchange_policy.update' | 'exchange_policy.delete' | 'finding.ack' | 'block.add' | 'block.remove' | 'webhook.create' | 'webhook.update' | 'webhook.delete' | 'registration_token.revoke' | 'key.schedule' | 'token.revoke' | 'token.exchange' | 'token.exchange_refused' | 'webhook.test' | 'registration_token.create' | 'client.register';
 
 export interface AuditEventDto {
   /** e.g. `client.create`, `session.revoke`, `security.refresh_token.reuse_detected`. */
@@ -198,6 +198,8 @@ export interface ClientCreateRequest {
   refresh_idle_ttl?: number | null;
   refresh_token_ttl?: number | null;
   require_consent?: boolean | null;
+  /** RFC 9126 §6 (default false). */
+  require_pushed_authorization_requests?: boolean | null;
 }
 
 /**
@@ -243,7 +245,14 @@ export interface ClientCreated {
   refresh_grace_secs: number;
   refresh_idle_ttl: number;
   refresh_token_ttl: number;
+  /**
+   * Registered by the client itself (RFC 7591 dynamic registration), not by an
+   * administrator.
+   */
+  registered?: boolean;
   require_consent: boolean;
+  /** RFC 9126 §6: `/authorize` answers this client only with a pushed request. */
+  require_pushed_authorization_requests?: boolean;
   /** Unix seconds; every token issued to the client before it is inactive. */
   tokens_valid_after: number;
   updated_at: number;
@@ -283,7 +292,14 @@ export interface ClientDto {
   refresh_grace_secs: number;
   refresh_idle_ttl: number;
   refresh_token_ttl: number;
+  /**
+   * Registered by the client itself (RFC 7591 dynamic registration), not by an
+   * administrator.
+   */
+  registered?: boolean;
   require_consent: boolean;
+  /** RFC 9126 §6: `/authorize` answers this client only with a pushed request. */
+  require_pushed_authorization_requests?: boolean;
   /** Unix seconds; every token issued to the client before it is inactive. */
   tokens_valid_after: number;
   updated_at: number;
@@ -383,6 +399,7 @@ export interface ClientUpdateRequest {
   refresh_idle_ttl?: number | null;
   refresh_token_ttl?: number | null;
   require_consent?: boolean | null;
+  require_pushed_authorization_requests?: boolean | null;
 }
 
 /**
@@ -814,6 +831,63 @@ export interface ProfileEntryDto {
   user?: string | null;
   /** In words: "wrong username or password", "signed in to Billing", "spray (high)". */
   what: string;
+}
+
+/** `POST /admin/v1/registration-tokens`. */
+export interface RegistrationTokenCreateRequest {
+  /** Seconds until it expires (60 s to a year); absent: one day. */
+  expires_in?: number | null;
+  /** RFC 7591 `grant_types` values; empty: `authorization_code` and `refresh_token`. */
+  grant_types?: string[];
+  /** e.g. `https://app.example/`; empty: any redirect URI the registration rules accept. */
+  redirect_uri_prefixes?: string[];
+  /** Empty: the built-in OIDC scopes. */
+  scopes?: string[];
+  /** How many clients it may register; absent: any number until it expires. */
+  uses?: number | null;
+}
+
+/** The answer to making an initial access token: the token, shown this once. */
+export interface RegistrationTokenCreated {
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  /** The grant types a registered client may list. */
+  grant_types: string[];
+  id: string;
+  /** Every redirect URI must start with one of these; empty: any acceptable one. */
+  redirect_uri_prefixes: string[];
+  /** Clients registered with it so far. */
+  registered: number;
+  revoked_at?: number | null;
+  /** The scopes a registered client may list. */
+  scopes: string[];
+  /** `lkreg_…`: the bearer token for `POST /register`. Never shown again. */
+  token: string;
+  /** Registrations still allowed; `null`: any number until it expires. */
+  uses_left?: number | null;
+}
+
+/**
+ * An initial access token (never the token itself): what clients registered with it
+ * may have, and how much of it is left.
+ */
+export interface RegistrationTokenDto {
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  /** The grant types a registered client may list. */
+  grant_types: string[];
+  id: string;
+  /** Every redirect URI must start with one of these; empty: any acceptable one. */
+  redirect_uri_prefixes: string[];
+  /** Clients registered with it so far. */
+  registered: number;
+  revoked_at?: number | null;
+  /** The scopes a registered client may list. */
+  scopes: string[];
+  /** Registrations still allowed; `null`: any number until it expires. */
+  uses_left?: number | null;
 }
 
 /** How a remote connection authenticates. */
@@ -1419,4 +1493,7 @@ export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {
   'webhook.update': 'changed',
   'webhook.delete': 'changed',
   'webhook.test': 'changed',
+  'registration_token.create': 'changed',
+  'registration_token.revoke': 'changed',
+  'client.register': 'client_changed',
 };
