@@ -73,20 +73,25 @@ fn free_port() -> u16 {
 
 impl Harness {
     pub async fn start() -> Result<Self> {
-        Self::start_inner(None, false).await
+        Self::start_inner(None, false, false).await
     }
 
     /// Serves HTTPS (rustls) with a fresh self-signed certificate for 127.0.0.1.
     pub async fn start_tls() -> Result<Self> {
-        Self::start_inner(None, true).await
+        Self::start_inner(None, true, false).await
     }
 
     /// Starts with a fixed clock the test can move (expiry tests).
     pub async fn start_with_clock(at: i64) -> Result<Self> {
-        Self::start_inner(Some(FixedClock::new(at)), false).await
+        Self::start_inner(Some(FixedClock::new(at)), false, false).await
     }
 
-    async fn start_inner(fixed: Option<FixedClock>, tls: bool) -> Result<Self> {
+    /// A fixed clock, and every DPoP proof must carry a server nonce (RFC 9449 §8).
+    pub async fn start_dpop_nonce(at: i64) -> Result<Self> {
+        Self::start_inner(Some(FixedClock::new(at)), false, true).await
+    }
+
+    async fn start_inner(fixed: Option<FixedClock>, tls: bool, dpop_nonce: bool) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let db = dir.path().join("latchkey.db");
         let (store, pg): (Arc<dyn Store>, _) = if on_postgres() {
@@ -128,6 +133,7 @@ impl Harness {
             let mut config = Config::new(&issuer);
             // Key-URL re-fetches are rate-limited; tests wait this long, not 10 s.
             config.jwks_refetch_min = std::time::Duration::from_millis(300);
+            config.dpop_nonce = dpop_nonce;
             let provider = Arc::new(
                 Provider::new(dyn_store.clone(), clock.clone(), kek.clone(), config)
                     .with_jwks_fetcher(Arc::new(latchkey_server::fetch::HttpJwksFetcher::new(

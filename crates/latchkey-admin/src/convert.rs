@@ -97,6 +97,8 @@ pub(crate) fn new_client(req: ClientCreateRequest) -> Result<NewClient, AdminErr
         require_consent: req.require_consent,
         admin_tool: req.admin_tool,
         assertion_aud_compat: req.assertion_aud_compat,
+        allowed_origins: req.allowed_origins,
+        dpop_bound_access_tokens: req.dpop_bound_access_tokens,
     })
 }
 
@@ -126,6 +128,8 @@ pub(crate) fn client_update(req: ClientUpdateRequest) -> Result<ClientUpdate, Ad
         admin_tool: req.admin_tool,
         disabled: req.disabled,
         assertion_aud_compat: req.assertion_aud_compat,
+        allowed_origins: req.allowed_origins,
+        dpop_bound_access_tokens: req.dpop_bound_access_tokens,
     })
 }
 
@@ -150,6 +154,9 @@ pub(crate) fn client_dto(c: &Client) -> ClientDto {
         disabled: c.disabled,
         builtin: latchkey_core::manage::is_builtin_client(c),
         assertion_aud_compat: c.assertion_aud_compat,
+        allowed_origins: c.allowed_origins.clone(),
+        web_origins: c.web_origins(),
+        dpop_bound_access_tokens: c.dpop_bound_access_tokens,
         tokens_valid_after: c.tokens_valid_after,
         created_at: c.created_at,
         updated_at: c.updated_at,

@@ -183,6 +183,8 @@ pub fn client(id: &str) -> Client {
         admin_tool: false,
         disabled: false,
         assertion_aud_compat: false,
+        allowed_origins: None,
+        dpop_bound_access_tokens: false,
         tokens_valid_after: 0,
         created_at: T0,
         updated_at: T0,
@@ -224,6 +226,7 @@ pub fn session(id: &str, user_id: &str, client_id: &str) -> Session {
 
 pub fn refresh(hash: &str, session_id: &str, client_id: &str) -> RefreshToken {
     RefreshToken {
+        dpop_jkt: None,
         hash: hash.as_bytes().to_vec(),
         session_id: session_id.to_owned(),
         client_id: client_id.to_owned(),
@@ -247,6 +250,7 @@ pub fn access(jti: &str, session_id: Option<&str>, client_id: &str) -> AccessTok
 
 pub fn code(hash: &str, client_id: &str, user_id: &str) -> AuthCode {
     AuthCode {
+        dpop_jkt: None,
         hash: hash.as_bytes().to_vec(),
         client_id: client_id.to_owned(),
         user_id: user_id.to_owned(),

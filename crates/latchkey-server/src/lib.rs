@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod cors;
 pub mod fetch;
 pub mod html;
 pub mod http;
@@ -100,6 +101,8 @@ pub struct ServeConfig {
     /// `--metrics-open`: `/metrics` on the admin listener answers without a credential
     /// (a scraper on a private network). Without it, an admin API key or admin token.
     pub metrics_open: bool,
+    /// `--dpop-nonce`: every DPoP proof must carry a nonce of this server (RFC 9449 §8).
+    pub dpop_nonce: bool,
 }
 
 impl ServeConfig {
@@ -131,6 +134,7 @@ impl ServeConfig {
             admin_tls_key: None,
             admin_insecure_http: false,
             metrics_open: false,
+            dpop_nonce: false,
         }
     }
 }
@@ -559,13 +563,22 @@ async fn forwarded_https(
 
 /// The public OAuth/OIDC router. Paths are relative to the issuer.
 pub fn public_router(st: Arc<AppState>) -> Router {
+    // Issue 15: CORS on these and no others (see cors.rs for who and why).
+    let docs = cors::public_documents();
+    let apps = cors::client_endpoints(st.clone());
     let keyed = Router::new()
-        .route("/jwks", get(api::jwks))
-        .route("/token", post(api::token))
+        .route("/jwks", get(api::jwks).layer(docs.clone()))
+        .route("/token", post(api::token).layer(apps.clone()))
         .route("/introspect", post(api::introspect))
-        .route("/revoke", post(api::revoke))
-        .route("/userinfo", get(api::userinfo).post(api::userinfo))
-        .route("/device_authorization", post(api::device_authorization))
+        .route("/revoke", post(api::revoke).layer(apps.clone()))
+        .route(
+            "/userinfo",
+            get(api::userinfo).post(api::userinfo).layer(apps.clone()),
+        )
+        .route(
+            "/device_authorization",
+            post(api::device_authorization).layer(apps),
+        )
         .route("/authorize", get(pages::authorize).post(pages::authorize))
         .route("/login", get(pages::login_get).post(pages::login_post))
         .route(
@@ -577,10 +590,13 @@ pub fn public_router(st: Arc<AppState>) -> Router {
         .route_layer(middleware::from_fn_with_state(st.clone(), apply_limits))
         .route_layer(middleware::from_fn_with_state(st.clone(), await_keys));
     Router::new()
-        .route("/.well-known/openid-configuration", get(api::discovery))
+        .route(
+            "/.well-known/openid-configuration",
+            get(api::discovery).layer(docs.clone()),
+        )
         .route(
             "/.well-known/oauth-authorization-server",
-            get(api::discovery),
+            get(api::discovery).layer(docs),
         )
         .route("/static/style.css", get(api::style))
         .merge(keyed)
@@ -714,6 +730,7 @@ pub async fn start_configured(
     let mut config = Config::new(cfg.issuer.clone());
     config.access_token_alg = cfg.access_token_alg;
     config.defaults = defaults;
+    config.dpop_nonce = cfg.dpop_nonce;
     let fetcher = Arc::new(fetch::HttpJwksFetcher::new(issuer_is_loopback(&cfg.issuer)));
     let provider = Arc::new(
         Provider::new(store, Arc::new(SystemClock), cfg.kek.clone(), config)

@@ -58,6 +58,8 @@ pub struct ClientRow {
     pub admin_tool: bool,
     pub disabled: bool,
     pub assertion_aud_compat: bool,
+    pub allowed_origins: Option<String>,
+    pub dpop_bound_access_tokens: bool,
     pub tokens_valid_after: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -92,6 +94,12 @@ impl TryFrom<ClientRow> for Client {
             admin_tool: r.admin_tool,
             disabled: r.disabled,
             assertion_aud_compat: r.assertion_aud_compat,
+            allowed_origins: r
+                .allowed_origins
+                .as_deref()
+                .map(|o| from_json_list(o, "clients.allowed_origins"))
+                .transpose()?,
+            dpop_bound_access_tokens: r.dpop_bound_access_tokens,
             tokens_valid_after: r.tokens_valid_after,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -323,6 +331,7 @@ pub struct AuthCodeRow {
     pub session_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub dpop_jkt: Option<String>,
 }
 
 impl TryFrom<AuthCodeRow> for AuthCode {
@@ -345,6 +354,7 @@ impl TryFrom<AuthCodeRow> for AuthCode {
             session_id: r.session_id,
             ip: r.ip,
             user_agent: r.user_agent,
+            dpop_jkt: r.dpop_jkt,
         })
     }
 }
@@ -397,6 +407,7 @@ pub struct RefreshTokenRow {
     pub idle_expires_at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub dpop_jkt: Option<String>,
 }
 
 impl From<RefreshTokenRow> for RefreshToken {
@@ -410,6 +421,7 @@ impl From<RefreshTokenRow> for RefreshToken {
             idle_expires_at: r.idle_expires_at,
             ip: r.ip,
             user_agent: r.user_agent,
+            dpop_jkt: r.dpop_jkt,
         }
     }
 }

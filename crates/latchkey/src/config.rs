@@ -36,6 +36,7 @@ pub struct FileConfig {
     pub synchronous_normal: Option<bool>,
     /// `--metrics-open`.
     pub metrics_open: Option<bool>,
+    pub dpop_nonce: Option<bool>,
     /// `[settings]`: defaults of the runtime settings by name, in seconds (or counts),
     /// e.g. `code_ttl = 120`. `--setting NAME=VALUE` wins per name.
     pub settings: Option<std::collections::BTreeMap<String, i64>>,

@@ -143,6 +143,19 @@ pub struct ServeArgs {
     )]
     pub metrics_open: Option<bool>,
 
+    /// Require a server nonce in every DPoP proof (RFC 9449 §8): a proof without one
+    /// is answered `use_dpop_nonce` with a `DPoP-Nonce` header
+    #[arg(
+        long,
+        env = "LATCHKEY_DPOP_NONCE",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new()
+    )]
+    pub dpop_nonce: Option<bool>,
+
     /// Log format on stderr: text (default) or json (one JSON object a line, with
     /// timestamp, level, target and fields)
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_name = "FORMAT", value_enum)]
@@ -184,6 +197,7 @@ pub struct ServeSettings {
     pub access_token_alg: Alg,
     pub synchronous_normal: bool,
     pub metrics_open: bool,
+    pub dpop_nonce: bool,
     /// The runtime settings' defaults given by `--setting` or `[settings]`, by name;
     /// every other setting keeps its built-in default.
     pub settings: BTreeMap<String, i64>,
@@ -336,6 +350,7 @@ impl ServeArgs {
                 .or(file.synchronous_normal)
                 .unwrap_or(false),
             metrics_open: self.metrics_open.or(file.metrics_open).unwrap_or(false),
+            dpop_nonce: self.dpop_nonce.or(file.dpop_nonce).unwrap_or(false),
             settings: resolve_setting_defaults(&self.setting, file)?,
         })
     }
@@ -394,6 +409,7 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
         admin_tls_key: settings.admin_tls_key,
         admin_insecure_http: settings.admin_insecure_http,
         metrics_open: settings.metrics_open,
+        dpop_nonce: settings.dpop_nonce,
     };
     match latchkey_server::serve_configured(cfg, defaults).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -90,6 +90,8 @@ impl Manager {
             admin_tool: false,
             disabled: false,
             assertion_aud_compat: false,
+            allowed_origins: None,
+            dpop_bound_access_tokens: false,
             tokens_valid_after: 0,
             created_at: now,
             updated_at: now,

@@ -141,6 +141,8 @@ fn client(t: ClientType, m: AuthMethod, grants: &[GrantType], uris: &[&str]) -> 
         admin_tool: false,
         disabled: false,
         assertion_aud_compat: false,
+        allowed_origins: None,
+        dpop_bound_access_tokens: false,
         tokens_valid_after: 0,
         created_at: 0,
         updated_at: 0,

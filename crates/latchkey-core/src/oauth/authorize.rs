@@ -25,6 +25,9 @@ pub struct AuthzRequest {
     pub login_hint: Option<String>,
     /// Anti-forgery value for the consent form.
     pub csrf: String,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code will be bound to.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthzRequest {
@@ -280,6 +283,18 @@ impl Provider {
                 }
             },
         };
+        // RFC 9449 §10: a JWK SHA-256 thumbprint (RFC 7638), base64url, 43 characters.
+        let dpop_jkt = get("dpop_jkt").map(str::to_string);
+        if dpop_jkt.as_ref().is_some_and(|j| {
+            j.len() != 43
+                || !j
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }) {
+            return Err(fail(OAuthError::invalid_request(
+                "dpop_jkt must be a JWK SHA-256 thumbprint",
+            )));
+        }
         let nonce = get("nonce").map(str::to_string);
         if nonce.as_ref().is_some_and(|n| n.len() > 512)
             || state.as_ref().is_some_and(|s| s.len() > 2048)
@@ -299,6 +314,7 @@ impl Provider {
                 max_age,
                 login_hint: get("login_hint").map(|s| s.chars().take(128).collect()),
                 csrf: random_token(),
+                dpop_jkt,
             },
             client,
         ))
@@ -572,6 +588,7 @@ impl Provider {
         let code = random_token();
         self.store
             .auth_code_insert(&AuthCode {
+                dpop_jkt: req.dpop_jkt.clone(),
                 hash: sha256(code.as_bytes()),
                 client_id: req.client_id.clone(),
                 user_id: sign_in.user_id.clone(),

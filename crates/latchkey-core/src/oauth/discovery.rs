@@ -49,6 +49,10 @@ impl Provider {
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
             "authorization_response_iss_parameter_supported": true,
+            "dpop_signing_alg_values_supported": super::dpop::SIGNING_ALGS
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>(),
         });
         // Latchkey's own member (RFC 8414 §2 allows additional ones): where the admin
         // API lives, so a sign-in client sends an admin token only to an admin API the

@@ -1,5 +1,5 @@
 //! The OAuth error type: RFC 6749 §4.1.2.1 / §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
-//! RFC 8628 §3.5, OIDC Core §3.1.2.6. The server maps it to status codes and headers.
+//! RFC 8628 §3.5, OIDC Core §3.1.2.6, RFC 9449 §5 and §8 (DPoP). The server maps it to status codes and headers.
 
 use crate::error::StoreError;
 use std::borrow::Cow;
@@ -27,6 +27,10 @@ pub enum ErrorCode {
     InsufficientScope,
     /// RFC 8707 §2.
     InvalidTarget,
+    /// RFC 9449 §5: the DPoP proof is missing where required, or fails a check of §4.3.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the proof must carry the server's nonce (sent in `DPoP-Nonce`).
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -53,6 +57,8 @@ impl ErrorCode {
             InvalidToken => "invalid_token",
             InsufficientScope => "insufficient_scope",
             InvalidTarget => "invalid_target",
+            InvalidDpopProof => "invalid_dpop_proof",
+            UseDpopNonce => "use_dpop_nonce",
         }
     }
 

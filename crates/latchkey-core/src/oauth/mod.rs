@@ -8,6 +8,7 @@ pub mod client_auth;
 pub mod consent;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod exchange;
 pub mod fetch;
@@ -51,6 +52,8 @@ pub struct Config {
     pub jwt_leeway: i64,
     /// Least time between two fetches of one client `jwks_uri` on an unknown `kid`.
     pub jwks_refetch_min: Duration,
+    /// RFC 9449 §8: every DPoP proof must carry a nonce this server provided.
+    pub dpop_nonce: bool,
 }
 
 impl Config {
@@ -66,6 +69,7 @@ impl Config {
             cache_ttl: Duration::from_secs(1),
             jwt_leeway: 10,
             jwks_refetch_min: Duration::from_secs(10),
+            dpop_nonce: false,
         }
     }
 
