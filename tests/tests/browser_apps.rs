@@ -309,3 +309,47 @@ async fn a_browser_app_on_another_origin_runs_the_code_flow_and_a_foreign_page_i
     assert_eq!(foreign["discovery"], "read 200", "{report}");
     Ok(())
 }
+
+/// A real browser posts our sign-in form with `Origin: null` (the pages'
+/// `Referrer-Policy: no-referrer`); that is accepted only when the browser's own
+/// `Sec-Fetch-Site` says same-origin, never from a cross-site or sandboxed page.
+#[tokio::test]
+async fn a_null_origin_sign_in_post_passes_only_when_the_browser_says_same_origin() -> Result<()> {
+    let h = Harness::start().await?;
+    h.user(ALICE.0, ALICE.1).await?;
+    let c = spa_client(&h, "https://app.example/cb").await?;
+    let (_, challenge) = pkce();
+    let url = format!(
+        "{}?response_type=code&client_id={}&redirect_uri=https%3A%2F%2Fapp.example%2Fcb\
+         &scope=openid&state=s&code_challenge={challenge}&code_challenge_method=S256",
+        h.url("/authorize"),
+        c.id
+    );
+    for (site, ok) in [
+        ("cross-site", false),
+        ("same-site", false),
+        ("same-origin", true),
+    ] {
+        let b = h.browser();
+        let first = b.get(&url).send().await?;
+        let login = location(&first).context("authorize redirects to sign-in")?;
+        let page = b.get(h.url(&login)).send().await?.text().await?;
+        let mut form = vec![
+            ("username", ALICE.0.to_string()),
+            ("password", ALICE.1.to_string()),
+            ("csrf", hidden_field(&page, "csrf").context("csrf")?),
+        ];
+        if let Some(req) = hidden_field(&page, "req") {
+            form.push(("req", req));
+        }
+        let r = b
+            .post(h.url("/login"))
+            .header("Origin", "null")
+            .header("Sec-Fetch-Site", site)
+            .form(&form)
+            .send()
+            .await?;
+        assert_eq!(r.status().is_redirection(), ok, "{site}: {}", r.status());
+    }
+    Ok(())
+}

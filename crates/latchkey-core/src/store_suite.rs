@@ -384,6 +384,9 @@ pub async fn clients_round_trip_with_their_first_secret(store: &dyn Store) {
     changed.require_consent = false;
     changed.admin_tool = true;
     changed.disabled = true;
+    // Issue 15: web origins (a list, or none = derived) and the DPoP requirement.
+    changed.allowed_origins = Some(vec!["https://app.example".into()]);
+    changed.dpop_bound_access_tokens = true;
     changed.updated_at = T0 + 10;
     store
         .client_update(&changed, &audit("client.update", &c.id))
@@ -887,6 +890,8 @@ pub async fn a_code_round_trips(store: &dyn Store) {
     store.sign_in_insert(&si).await.expect("sign-in");
     let mut ac = code("code-rt", &c, &u);
     ac.sign_in_id = Some(si.id.clone());
+    // RFC 9449 §10: the code's DPoP binding is kept.
+    ac.dpop_jkt = Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into());
     ac.hash = vec![0, 255, 1, 254, 0];
     store.auth_code_insert(&ac).await.expect("insert");
     assert_eq!(
@@ -924,7 +929,11 @@ pub async fn a_code_can_be_redeemed_only_once(store: &dyn Store) {
         .auth_code_insert(&code("code-once", &c, &u))
         .await
         .expect("insert");
-    let first = issuance(&c, &u, "s-once-1");
+    let mut first = issuance(&c, &u, "s-once-1");
+    // RFC 9449 §5: a public client's refresh token keeps its key binding.
+    if let Some(rt) = first.refresh.as_mut() {
+        rt.dpop_jkt = Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into());
+    }
     assert!(store
         .auth_code_redeem(b"code-once", T0 + 5, &first)
         .await
