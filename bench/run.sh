@@ -25,6 +25,8 @@
 #                        code redemptions/s on SQLite with synchronous=FULL vs the peer)
 #   BENCH_EXCHANGE  1    0 skips bench/exchange.sh (token exchanges/s beside client-
 #                        credentials tokens/s on one server; issue 13 target ≥ 0.5×)
+#   BENCH_DPOP      1    0 skips bench/dpop.sh (DPoP-bound client-credentials tokens/s
+#                        beside bearer ones on one server; issue 15 target ≥ 0.6×)
 #   BENCH_PG        1    0 skips bench/pg.sh (PostgreSQL: one vs two nodes for client
 #                        credentials, introspection and refresh; revocation propagation),
 #                        which otherwise runs after the comparison
@@ -347,6 +349,10 @@ fi
 if [ "${BENCH_EXCHANGE:-1}" = 1 ] && [ "$BENCH_ONLY" != peer ]; then
   say "token exchange vs client credentials (bench/exchange.sh)"
   LATCHKEY_BIN="$LATCHKEY_BIN" OUT_DIR="$OUT_DIR/exchange" bash "$BENCH/exchange.sh" || RC=1
+fi
+if [ "${BENCH_DPOP:-1}" = 1 ] && [ "$BENCH_ONLY" != peer ]; then
+  say "DPoP-bound vs bearer client credentials (bench/dpop.sh)"
+  LATCHKEY_BIN="$LATCHKEY_BIN" OUT_DIR="$OUT_DIR/dpop" bash "$BENCH/dpop.sh" || RC=1
 fi
 if [ "${BENCH_WRITES:-1}" = 1 ]; then
   say "write path (bench/writes.sh)"

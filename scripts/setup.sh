@@ -11,7 +11,8 @@
 #          python3 too, but only when no python3 is on PATH (bench/ scripts use it)
 #          the desktop console: libwebkit2gtk-4.1-dev (builds the Tauri shell),
 #          webkit2gtk-driver xvfb xauth (its end-to-end tests: WebKitWebDriver under Xvfb),
-#          chromium (a headless browser for looking at the UI build)
+#          chromium (a headless browser: the UI build, and the browser-app tests)
+#   npm:   playwright-core in tests/browser (npm ci, only when its lock file changed)
 #   cargo: cargo-nextest (cargo install --locked, only when `cargo nextest` is missing)
 #          tauri-driver (cargo install --locked, only when missing)
 #   rustup components rustfmt and clippy, only when missing and rustup is present
@@ -68,4 +69,16 @@ if command -v tauri-driver >/dev/null 2>&1 || [ -x "${CARGO_HOME:-$HOME/.cargo}/
 else
   say "installing tauri-driver (cargo install --locked; about a minute)"
   cargo install tauri-driver --locked
+fi
+
+# playwright-core for the real-browser tests (tests/browser, driven by
+# tests/tests/browser_apps.rs against Debian's chromium): installed from its lock file,
+# again only when the lock file is newer than the install.
+if [ -f tests/browser/package-lock.json ]; then
+  if [ tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ]; then
+    say "tests/browser node modules present"
+  else
+    say "installing tests/browser node modules (npm ci)"
+    (cd tests/browser && npm ci --no-audit --no-fund)
+  fi
 fi

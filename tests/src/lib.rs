@@ -96,6 +96,11 @@ impl Harness {
         Self::start_inner_with(fixed, tls, |_| {}).await
     }
 
+    /// A fixed clock, and every DPoP proof must carry a server nonce (RFC 9449 §8).
+    pub async fn start_dpop_nonce(at: i64) -> Result<Self> {
+        Self::start_inner_with(Some(FixedClock::new(at)), false, |c| c.dpop_nonce = true).await
+    }
+
     async fn start_inner_with(
         fixed: Option<FixedClock>,
         tls: bool,

@@ -88,6 +88,7 @@ fn session(user_id: &str, client_id: &str, now: i64) -> Session {
 fn refresh_row(session_id: &str, client_id: &str, now: i64) -> (Vec<u8>, RefreshToken) {
     let hash = sha256(random_token().as_bytes()).to_vec();
     let row = RefreshToken {
+        dpop_jkt: None,
         hash: hash.clone(),
         session_id: session_id.to_string(),
         client_id: client_id.to_string(),
@@ -102,6 +103,7 @@ fn refresh_row(session_id: &str, client_id: &str, now: i64) -> (Vec<u8>, Refresh
 
 fn code_row(user_id: &str, client_id: &str, now: i64) -> AuthCode {
     AuthCode {
+        dpop_jkt: None,
         hash: sha256(random_token().as_bytes()).to_vec(),
         client_id: client_id.to_string(),
         user_id: user_id.to_string(),

@@ -86,6 +86,8 @@ const KNOWN_METADATA: &[&str] = &[
     "authorization_response_iss_parameter_supported",
     "end_session_endpoint",
     "prompt_values_supported",
+    // RFC 9449 §5.1.
+    "dpop_signing_alg_values_supported",
 ];
 
 const ENDPOINTS: &[&str] = &[

@@ -455,6 +455,7 @@ async fn tk_08_pkce_is_required_at_authorize_and_a_verifier_for_a_challenge_less
     let t = now();
     h.store
         .auth_code_insert(&AuthCode {
+            dpop_jkt: None,
             hash: sha256(code.as_bytes()),
             client_id: c1.id.clone(),
             user_id: user.id.clone(),
@@ -788,6 +789,8 @@ async fn ca_02_unknown_client_wrong_secret_and_right_prefix_take_comparable_time
                 basic: Some((id.clone(), s.clone())),
                 ip: None,
                 user_agent: None,
+                dpop: Vec::new(),
+                origin: None,
             };
             let t = std::time::Instant::now();
             let r = h

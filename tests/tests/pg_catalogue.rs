@@ -18,6 +18,8 @@ mod admin_signin;
 mod authorize;
 #[path = "catalogue_device.rs"]
 mod device;
+#[path = "catalogue_dpop.rs"]
+mod dpop;
 #[path = "catalogue_hardening.rs"]
 mod hardening;
 #[path = "catalogue_oidc.rs"]

@@ -152,6 +152,7 @@ async fn write_the_upgrade_fixture() -> anyhow::Result<()> {
             ip: None,
             user_agent: None,
             resources: Vec::new(),
+            dpop_jkt: None,
         })
         .await?;
     let issue = Issuance {
@@ -164,6 +165,7 @@ async fn write_the_upgrade_fixture() -> anyhow::Result<()> {
             idle_expires_at: ISSUED_AT + 7 * 86_400,
             ip: None,
             user_agent: None,
+            dpop_jkt: None,
         }),
         session: Some(session),
         access: None,

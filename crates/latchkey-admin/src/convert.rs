@@ -98,6 +98,8 @@ pub(crate) fn new_client(req: ClientCreateRequest) -> Result<NewClient, AdminErr
         admin_tool: req.admin_tool,
         assertion_aud_compat: req.assertion_aud_compat,
         require_pushed_authorization_requests: req.require_pushed_authorization_requests,
+        allowed_origins: req.allowed_origins,
+        dpop_bound_access_tokens: req.dpop_bound_access_tokens,
     })
 }
 
@@ -128,6 +130,8 @@ pub(crate) fn client_update(req: ClientUpdateRequest) -> Result<ClientUpdate, Ad
         disabled: req.disabled,
         assertion_aud_compat: req.assertion_aud_compat,
         require_pushed_authorization_requests: req.require_pushed_authorization_requests,
+        allowed_origins: req.allowed_origins,
+        dpop_bound_access_tokens: req.dpop_bound_access_tokens,
     })
 }
 
@@ -154,6 +158,9 @@ pub(crate) fn client_dto(c: &Client) -> ClientDto {
         assertion_aud_compat: c.assertion_aud_compat,
         require_pushed_authorization_requests: c.require_pushed_authorization_requests,
         registered: c.registered,
+        allowed_origins: c.allowed_origins.clone(),
+        web_origins: c.web_origins(),
+        dpop_bound_access_tokens: c.dpop_bound_access_tokens,
         tokens_valid_after: c.tokens_valid_after,
         created_at: c.created_at,
         updated_at: c.updated_at,

@@ -39,6 +39,7 @@ async fn seed_session(b: &Embedded, user_id: &str, client_id: &str) -> String {
     let code_hash = crypto::sha256(crypto::random_token().as_bytes());
     store
         .auth_code_insert(&AuthCode {
+            dpop_jkt: None,
             hash: code_hash.clone(),
             client_id: client_id.into(),
             user_id: user_id.into(),
@@ -79,6 +80,7 @@ async fn seed_session(b: &Embedded, user_id: &str, client_id: &str) -> String {
     };
     let issue = Issuance {
         refresh: Some(RefreshToken {
+            dpop_jkt: None,
             hash: crypto::sha256(crypto::random_token().as_bytes()),
             session_id: session.id.clone(),
             client_id: client_id.into(),

@@ -78,6 +78,15 @@ pub struct ClientDto {
     /// administrator.
     #[serde(default)]
     pub registered: bool,
+    /// The web origins set for this client (CORS); `None`: they follow its redirect URIs.
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
+    /// The origins in force: `allowed_origins`, or those of the redirect URIs.
+    #[serde(default)]
+    pub web_origins: Vec<String>,
+    /// RFC 9449 §5.2: token requests without a DPoP proof are refused.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     /// Unix seconds; every token issued to the client before it is inactive.
     pub tokens_valid_after: i64,
     pub created_at: i64,
@@ -107,6 +116,10 @@ pub struct ClientCreateRequest {
     pub assertion_aud_compat: Option<bool>,
     /// RFC 9126 §6 (default false).
     pub require_pushed_authorization_requests: Option<bool>,
+    /// Web origins of a browser app (CORS); absent: the origins of the redirect URIs.
+    pub allowed_origins: Option<Vec<String>>,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`.
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// `PATCH /admin/v1/clients/{id}`: absent fields stay as they are. `jwks: null`
@@ -155,6 +168,14 @@ pub struct ClientUpdateRequest {
     pub assertion_aud_compat: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_pushed_authorization_requests: Option<bool>,
+    /// `null`: the origins follow the redirect URIs again; absent leaves them.
+    #[serde(
+        deserialize_with = "present_or_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub allowed_origins: Option<Option<Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from an absent one (`None`,
@@ -1638,6 +1659,9 @@ mod tests {
             assertion_aud_compat: false,
             require_pushed_authorization_requests: false,
             registered: false,
+            allowed_origins: None,
+            web_origins: vec![],
+            dpop_bound_access_tokens: false,
             tokens_valid_after: 0,
             created_at: 0,
             updated_at: 0,

@@ -162,6 +162,18 @@ impl Kek {
         hex::encode(self.key)
     }
 
+    /// A 32-byte secret for one purpose, named by `label`: HMAC-SHA256 keyed with the
+    /// KEK (HKDF-Expand of RFC 5869 §2.3 with one block). Every process holding the KEK
+    /// derives the same secret (the DPoP nonces of all nodes agree), and it tells
+    /// nothing about the KEK.
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        use aws_lc_rs::hmac;
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &self.key), label);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&tag.as_ref()[..32]);
+        out
+    }
+
     fn aead(&self) -> LessSafeKey {
         // 32 bytes is always a valid AES-256 key.
         LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.key).expect("32-byte AES key"))

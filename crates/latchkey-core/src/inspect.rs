@@ -137,6 +137,19 @@ pub fn claim_meaning(claim: &str) -> &'static str {
     }
 }
 
+/// [`claim_meaning`], and for a DPoP binding (RFC 9449 §6.1) which key: the
+/// inspector says what a holder needs besides the token.
+pub fn claim_line_meaning(claim: &str, value: &Value) -> String {
+    match (claim, value.get("jkt").and_then(Value::as_str)) {
+        ("cnf", Some(jkt)) => format!(
+            "Confirmation: bound to the DPoP key whose RFC 7638 thumbprint is {jkt}; \
+             accepted only as Authorization: DPoP with a proof signed by that key, \
+             never as a bearer token"
+        ),
+        _ => claim_meaning(claim).to_string(),
+    }
+}
+
 fn fmt_relative(secs: i64) -> String {
     let a = secs.abs();
     let s = if a < 90 {
@@ -341,7 +354,7 @@ pub fn inspect_with(
         .map(|(k, v)| ClaimLine {
             claim: k.clone(),
             value: v.clone(),
-            meaning: claim_meaning(k).to_string(),
+            meaning: claim_line_meaning(k, v),
         })
         .collect();
     let (outcome, verdict) = decide(TokenForm::Jwt, &checks, id_token, server.as_ref());
@@ -508,6 +521,16 @@ fn decide(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_dpop_binding_is_explained_with_the_key_it_names() {
+        let m = super::claim_line_meaning("cnf", &serde_json::json!({"jkt": "abc-123"}));
+        assert!(m.contains("abc-123") && m.contains("DPoP"), "{m}");
+        assert_eq!(
+            super::claim_line_meaning("cnf", &serde_json::json!({"x5t#S256": "z"})),
+            super::claim_meaning("cnf")
+        );
+    }
+
     use super::*;
     use crate::crypto::Kek;
     use crate::keys::{load, new_signing_key};

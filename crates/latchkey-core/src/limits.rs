@@ -22,6 +22,10 @@ pub const DEFAULT_REFRESH_TOKEN_TTL: i64 = 30 * 24 * 3600;
 pub const MAX_REFRESH_TOKEN_TTL: i64 = 365 * 24 * 3600;
 pub const DEFAULT_REFRESH_IDLE_TTL: i64 = 7 * 24 * 3600;
 pub const MIN_REFRESH_TTL: i64 = 60;
+/// A browser app's refresh token lives in page storage, where script injected into the
+/// page can read it: by default it dies after a day unused (issue 15; rotation on every
+/// use is the rule for every client).
+pub const BROWSER_REFRESH_IDLE_TTL: i64 = 24 * 3600;
 pub const MAX_REFRESH_GRACE_SECS: i64 = 30;
 pub const DEFAULT_SECRET_OVERLAP: i64 = 24 * 3600;
 pub const MAX_SECRET_OVERLAP: i64 = 30 * 24 * 3600;

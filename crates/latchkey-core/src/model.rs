@@ -123,6 +123,14 @@ pub struct Client {
     /// administrator. Set at creation only.
     #[serde(default)]
     pub registered: bool,
+    /// The web origins a browser app may call the token, revocation, userinfo and
+    /// device endpoints from (CORS); `None` = the origins of its redirect URIs.
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: token requests without a DPoP proof
+    /// are refused, so every access token of this client is sender-constrained.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     /// Every token issued to this client before this instant is inactive.
     pub tokens_valid_after: Timestamp,
     pub created_at: Timestamp,
@@ -141,6 +149,34 @@ impl Client {
     pub fn may_request_admin_scopes(&self) -> bool {
         self.id == CONSOLE_CLIENT_ID || self.admin_tool
     }
+    /// The web origins this client's pages may call from: the configured list, else
+    /// the origins (scheme://host[:port]) of its http(s) redirect URIs.
+    pub fn web_origins(&self) -> Vec<String> {
+        match &self.allowed_origins {
+            Some(list) => list.clone(),
+            None => {
+                let mut out: Vec<String> = Vec::new();
+                for uri in &self.redirect_uris {
+                    if let Some(o) = web_origin(uri) {
+                        if !out.contains(&o) {
+                            out.push(o);
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// The serialised origin (RFC 6454 §6.2) of an http(s) URL, `None` for anything else
+/// (a custom scheme of a native app has no web origin).
+pub fn web_origin(uri: &str) -> Option<String> {
+    let u = url::Url::parse(uri).ok()?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return None;
+    }
+    Some(u.origin().ascii_serialization())
 }
 
 /// The built-in public client of the console and `latchkey admin login`.
@@ -270,6 +306,9 @@ pub struct AuthCode {
     pub user_agent: Option<String>,
     /// RFC 8707 §2: the `resource`/`audience` values of the authorization request.
     pub resources: Vec<String>,
+    /// RFC 9449 §10: the `dpop_jkt` of the authorization request; the token request
+    /// must carry a proof by that key.
+    pub dpop_jkt: Option<String>,
 }
 
 string_enum!(
@@ -315,6 +354,9 @@ pub struct RefreshToken {
     /// first of a family and where unknown): the family's holder, for detection 5.
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// RFC 9449 §5: the DPoP key (RFC 7638 thumbprint) a public client's refresh token
+    /// is bound to; refreshing needs a proof by it.
+    pub dpop_jkt: Option<String>,
 }
 
 /// What the server remembers of an issued session access token: enough to count live

@@ -189,6 +189,8 @@ pub fn client(id: &str) -> Client {
         assertion_aud_compat: false,
         require_pushed_authorization_requests: false,
         registered: false,
+        allowed_origins: None,
+        dpop_bound_access_tokens: false,
         tokens_valid_after: 0,
         created_at: T0,
         updated_at: T0,
@@ -233,6 +235,7 @@ pub fn session(id: &str, user_id: &str, client_id: &str) -> Session {
 
 pub fn refresh(hash: &str, session_id: &str, client_id: &str) -> RefreshToken {
     RefreshToken {
+        dpop_jkt: None,
         hash: hash.as_bytes().to_vec(),
         session_id: session_id.to_owned(),
         client_id: client_id.to_owned(),
@@ -256,6 +259,7 @@ pub fn access(jti: &str, session_id: Option<&str>, client_id: &str) -> AccessTok
 
 pub fn code(hash: &str, client_id: &str, user_id: &str) -> AuthCode {
     AuthCode {
+        dpop_jkt: None,
         hash: hash.as_bytes().to_vec(),
         client_id: client_id.to_owned(),
         user_id: user_id.to_owned(),
@@ -391,6 +395,9 @@ pub async fn clients_round_trip_with_their_first_secret(store: &dyn Store) {
     changed.require_consent = false;
     changed.admin_tool = true;
     changed.disabled = true;
+    // Issue 15: web origins (a list, or none = derived) and the DPoP requirement.
+    changed.allowed_origins = Some(vec!["https://app.example".into()]);
+    changed.dpop_bound_access_tokens = true;
     changed.updated_at = T0 + 10;
     store
         .client_update(&changed, &audit("client.update", &c.id))
@@ -894,6 +901,8 @@ pub async fn a_code_round_trips(store: &dyn Store) {
     store.sign_in_insert(&si).await.expect("sign-in");
     let mut ac = code("code-rt", &c, &u);
     ac.sign_in_id = Some(si.id.clone());
+    // RFC 9449 §10: the code's DPoP binding is kept.
+    ac.dpop_jkt = Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into());
     ac.hash = vec![0, 255, 1, 254, 0];
     store.auth_code_insert(&ac).await.expect("insert");
     assert_eq!(
@@ -931,7 +940,11 @@ pub async fn a_code_can_be_redeemed_only_once(store: &dyn Store) {
         .auth_code_insert(&code("code-once", &c, &u))
         .await
         .expect("insert");
-    let first = issuance(&c, &u, "s-once-1");
+    let mut first = issuance(&c, &u, "s-once-1");
+    // RFC 9449 §5: a public client's refresh token keeps its key binding.
+    if let Some(rt) = first.refresh.as_mut() {
+        rt.dpop_jkt = Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into());
+    }
     assert!(store
         .auth_code_redeem(b"code-once", T0 + 5, &first)
         .await

@@ -11,8 +11,9 @@ use axum::response::{IntoResponse, Response};
 use latchkey_api_types::SecurityFamily;
 use latchkey_core::monitor::Signal;
 use latchkey_core::oauth::client_auth::{Presented, CLIENT_AUTH_THROTTLED};
+use latchkey_core::oauth::dpop::{self, ResourceRefusal, Scheme};
 use latchkey_core::oauth::error::{ErrorCode, OAuthError};
-use latchkey_core::oauth::introspect::BearerError;
+use latchkey_core::oauth::introspect::{BearerError, ResourceRequest};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -91,9 +92,32 @@ fn client_form(
             basic,
             ip: Some(ip),
             user_agent: crate::pages::user_agent(headers),
+            dpop: dpop_headers(headers),
+            origin: headers
+                .get(header::ORIGIN)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
         },
         key,
     ))
+}
+
+/// Every `DPoP` header value, in order (RFC 9449 §4.3 refuses more than one). A value
+/// that is not visible ASCII stays in the list as an empty string, which no check
+/// accepts.
+pub fn dpop_headers(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all("dpop")
+        .iter()
+        .map(|v| v.to_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// RFC 9449 §8.1: the nonce the client must put in its next proof.
+fn add_dpop_nonce(st: &AppState, r: &mut Response) {
+    if let Ok(v) = HeaderValue::from_str(&st.provider.dpop_nonce()) {
+        r.headers_mut().insert("dpop-nonce", v);
+    }
 }
 
 /// The block list (issue 14): the caller's address, or the client it names from
@@ -186,6 +210,8 @@ pub async fn token(
                     basic: None,
                     ip: Some(st.client_ip(peer, &headers).to_string()),
                     user_agent: None,
+                    dpop: Vec::new(),
+                    origin: None,
                 };
                 let e = OAuthError::invalid_request("malformed token request");
                 record_token_rejection(&st, &Params::default(), &p, &e).await;
@@ -204,14 +230,23 @@ pub async fn token(
     match outcome {
         Ok(resp) => {
             st.metrics.token_issued();
-            json_response(
+            let mut r = json_response(
                 StatusCode::OK,
                 &serde_json::to_value(&resp).unwrap_or_default(),
-            )
+            );
+            // A fresh nonce for the client's next proof (RFC 9449 §8.2).
+            if !presented.dpop.is_empty() && st.provider.dpop_nonce_required() {
+                add_dpop_nonce(&st, &mut r);
+            }
+            r
         }
         Err(e) => {
             record_token_rejection(&st, &params, &presented, &e).await;
-            refusal(&st, "token", &key, &params, &presented, &e)
+            let mut r = refusal(&st, "token", &key, &params, &presented, &e);
+            if e.code == ErrorCode::UseDpopNonce {
+                add_dpop_nonce(&st, &mut r);
+            }
+            r
         }
     }
 }
@@ -228,6 +263,7 @@ async fn record_token_rejection(
     if !matches!(
         e.code,
         ErrorCode::InvalidRequest
+            | ErrorCode::InvalidDpopProof
             | ErrorCode::InvalidGrant
             | ErrorCode::UnauthorizedClient
             | ErrorCode::UnsupportedGrantType
@@ -348,8 +384,37 @@ pub async fn par(
     }
 }
 
-fn bearer_error(e: BearerError) -> Response {
+/// RFC 9449 §7.1: a refusal under the `DPoP` scheme names the error and the
+/// algorithms a proof may use; `use_dpop_nonce` comes with the nonce.
+fn dpop_error(st: &AppState, error: &str) -> Response {
+    let mut r = StatusCode::UNAUTHORIZED.into_response();
+    let www = format!(
+        "DPoP realm=\"latchkey\", error=\"{error}\", algs=\"{}\"",
+        dpop::algs_list()
+    );
+    if let Ok(v) = HeaderValue::from_str(&www) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    if error == "use_dpop_nonce" {
+        add_dpop_nonce(st, &mut r);
+    }
+    no_store(r.headers_mut());
+    r
+}
+
+fn bearer_error(st: &AppState, e: BearerError, scheme: Scheme) -> Response {
     let (status, www) = match e {
+        BearerError::Dpop(ResourceRefusal::KeyMismatch) => return dpop_error(st, "invalid_token"),
+        BearerError::Dpop(ResourceRefusal::InvalidProof) => {
+            return dpop_error(st, "invalid_dpop_proof")
+        }
+        BearerError::Dpop(ResourceRefusal::UseNonce) => return dpop_error(st, "use_dpop_nonce"),
+        BearerError::Dpop(ResourceRefusal::Unavailable) => {
+            return oauth_error_response(&OAuthError::unavailable());
+        }
+        BearerError::InvalidToken if scheme == Scheme::Dpop => {
+            return dpop_error(st, "invalid_token")
+        }
         BearerError::Missing => (StatusCode::UNAUTHORIZED, "Bearer realm=\"latchkey\""),
         BearerError::InvalidToken => (
             StatusCode::UNAUTHORIZED,
@@ -375,6 +440,7 @@ fn bearer_error(e: BearerError) -> Response {
 pub async fn userinfo(
     State(st): St,
     ConnectInfo(peer): Peer,
+    method: axum::http::Method,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -399,7 +465,10 @@ pub async fn userinfo(
     if q.get("access_token").is_some() {
         return refuse("access tokens are not accepted in the query string");
     }
-    let header_token = bearer(&headers);
+    let (scheme, header_token) = match authorization_token(&headers) {
+        Some((s, t)) => (s, Some(t)),
+        None => (Scheme::Bearer, None),
+    };
     let body_token = if !body.is_empty() && require_form(&headers).is_ok() {
         Params::parse(&body).get("access_token").map(str::to_string)
     } else {
@@ -409,14 +478,34 @@ pub async fn userinfo(
         return refuse("more than one access token presented");
     }
     let ip = addr.to_string();
-    match st
-        .provider
-        .userinfo_from(header_token.or(body_token).as_deref(), Some(&ip))
-        .await
-    {
+    let proofs = dpop_headers(&headers);
+    let token = header_token.or(body_token);
+    let req = ResourceRequest {
+        token: token.as_deref(),
+        scheme,
+        dpop: &proofs,
+        method: method.as_str(),
+        path: "/userinfo",
+    };
+    match st.provider.userinfo_request(&req, Some(&ip)).await {
         Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => bearer_error(e),
+        Err(e) => bearer_error(&st, e, scheme),
     }
+}
+
+/// `Authorization: Bearer <token>` (RFC 6750 §2.1) or `Authorization: DPoP <token>`
+/// (RFC 9449 §7.1); the scheme name is case-insensitive (RFC 9110 §11.1).
+pub fn authorization_token(headers: &HeaderMap) -> Option<(Scheme, String)> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return None;
+    };
+    Some((scheme, rest.trim().to_string()))
 }
 
 pub async fn style() -> Response {

@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod cors;
 pub mod fetch;
 pub mod html;
 pub mod http;
@@ -106,6 +107,8 @@ pub struct ServeConfig {
     pub require_pushed_authorization_requests: bool,
     /// `--registration`: dynamic client registration (RFC 7591/7592) at `/register`.
     pub registration: bool,
+    /// `--dpop-nonce`: every DPoP proof must carry a nonce of this server (RFC 9449 §8).
+    pub dpop_nonce: bool,
 }
 
 impl ServeConfig {
@@ -139,6 +142,7 @@ impl ServeConfig {
             metrics_open: false,
             require_pushed_authorization_requests: false,
             registration: false,
+            dpop_nonce: false,
         }
     }
 }
@@ -567,14 +571,23 @@ async fn forwarded_https(
 
 /// The public OAuth/OIDC router. Paths are relative to the issuer.
 pub fn public_router(st: Arc<AppState>) -> Router {
+    // Issue 15: CORS on these and no others (see cors.rs for who and why).
+    let docs = cors::public_documents();
+    let apps = cors::client_endpoints(st.clone());
     let mut keyed = Router::new()
-        .route("/jwks", get(api::jwks))
-        .route("/token", post(api::token))
+        .route("/jwks", get(api::jwks).layer(docs.clone()))
+        .route("/token", post(api::token).layer(apps.clone()))
         .route("/introspect", post(api::introspect))
-        .route("/revoke", post(api::revoke))
-        .route("/userinfo", get(api::userinfo).post(api::userinfo))
-        .route("/device_authorization", post(api::device_authorization))
-        .route("/par", post(api::par))
+        .route("/revoke", post(api::revoke).layer(apps.clone()))
+        .route(
+            "/userinfo",
+            get(api::userinfo).post(api::userinfo).layer(apps.clone()),
+        )
+        .route(
+            "/device_authorization",
+            post(api::device_authorization).layer(apps.clone()),
+        )
+        .route("/par", post(api::par).layer(apps))
         .route("/authorize", get(pages::authorize).post(pages::authorize))
         .route("/login", get(pages::login_get).post(pages::login_post))
         .route(
@@ -598,10 +611,13 @@ pub fn public_router(st: Arc<AppState>) -> Router {
         .route_layer(middleware::from_fn_with_state(st.clone(), apply_limits))
         .route_layer(middleware::from_fn_with_state(st.clone(), await_keys));
     Router::new()
-        .route("/.well-known/openid-configuration", get(api::discovery))
+        .route(
+            "/.well-known/openid-configuration",
+            get(api::discovery).layer(docs.clone()),
+        )
         .route(
             "/.well-known/oauth-authorization-server",
-            get(api::discovery),
+            get(api::discovery).layer(docs),
         )
         .route("/static/style.css", get(api::style))
         .merge(keyed)
@@ -737,6 +753,7 @@ pub async fn start_configured(
     config.defaults = defaults;
     config.require_pushed_authorization_requests = cfg.require_pushed_authorization_requests;
     config.registration = cfg.registration;
+    config.dpop_nonce = cfg.dpop_nonce;
     let fetcher = Arc::new(fetch::HttpJwksFetcher::new(issuer_is_loopback(&cfg.issuer)));
     let provider = Arc::new(
         Provider::new(store, Arc::new(SystemClock), cfg.kek.clone(), config)

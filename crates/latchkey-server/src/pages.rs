@@ -77,6 +77,13 @@ fn set_cookie(st: &AppState, r: &mut Response, name: &str, value: &str, max_age:
 fn origin_ok(st: &AppState, headers: &HeaderMap) -> bool {
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         None => true,
+        // Our pages send `Referrer-Policy: no-referrer`, under which the Fetch standard
+        // ("serializing a request origin") has a browser send `Origin: null` even for a
+        // same-origin form POST (Chromium does). The browser's own `Sec-Fetch-Site`,
+        // which no page can set, then tells same-origin from a sandboxed or foreign one.
+        Some("null") => headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes() == b"same-origin"),
         Some(o) => o == st.issuer_origin,
     }
 }

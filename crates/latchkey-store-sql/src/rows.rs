@@ -61,6 +61,8 @@ pub struct ClientRow {
     pub assertion_aud_compat: bool,
     pub require_pushed_authorization_requests: bool,
     pub registered: bool,
+    pub allowed_origins: Option<String>,
+    pub dpop_bound_access_tokens: bool,
     pub tokens_valid_after: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -97,6 +99,12 @@ impl TryFrom<ClientRow> for Client {
             assertion_aud_compat: r.assertion_aud_compat,
             require_pushed_authorization_requests: r.require_pushed_authorization_requests,
             registered: r.registered,
+            allowed_origins: r
+                .allowed_origins
+                .as_deref()
+                .map(|o| from_json_list(o, "clients.allowed_origins"))
+                .transpose()?,
+            dpop_bound_access_tokens: r.dpop_bound_access_tokens,
             tokens_valid_after: r.tokens_valid_after,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -429,6 +437,7 @@ pub struct AuthCodeRow {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub resources: String,
+    pub dpop_jkt: Option<String>,
 }
 
 impl TryFrom<AuthCodeRow> for AuthCode {
@@ -452,6 +461,7 @@ impl TryFrom<AuthCodeRow> for AuthCode {
             session_id: r.session_id,
             ip: r.ip,
             user_agent: r.user_agent,
+            dpop_jkt: r.dpop_jkt,
         })
     }
 }
@@ -506,6 +516,7 @@ pub struct RefreshTokenRow {
     pub idle_expires_at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub dpop_jkt: Option<String>,
 }
 
 impl From<RefreshTokenRow> for RefreshToken {
@@ -519,6 +530,7 @@ impl From<RefreshTokenRow> for RefreshToken {
             idle_expires_at: r.idle_expires_at,
             ip: r.ip,
             user_agent: r.user_agent,
+            dpop_jkt: r.dpop_jkt,
         }
     }
 }

@@ -317,6 +317,15 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// `clients.allowed_origins`: NULL while the origins follow the redirect URIs.
+            fn origins_json(client: &Client) -> Result<Option<String>, StoreError> {
+                client
+                    .allowed_origins
+                    .as_deref()
+                    .map(|o| to_json_list(o))
+                    .transpose()
+            }
+
             /// `parent`: the spent token a rotation replaces (the grace window's anchor);
             /// `None` for a family's first token.
             async fn insert_refresh(
@@ -327,8 +336,8 @@ macro_rules! sql_store {
             ) -> Result<(), StoreError> {
                 sqlx::query(
                     "INSERT INTO refresh_tokens (hash, session_id, client_id, created_at, \
-                     consumed_at, idle_expires_at, parent_hash, ip, user_agent) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     consumed_at, idle_expires_at, parent_hash, ip, user_agent, dpop_jkt) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(&r.hash)
                 .bind(&r.session_id)
@@ -339,6 +348,7 @@ macro_rules! sql_store {
                 .bind(parent)
                 .bind(&r.ip)
                 .bind(&r.user_agent)
+                .bind(&r.dpop_jkt)
                 .execute(&mut *conn)
                 .await
                 .map_err(db(op))?;
@@ -481,9 +491,9 @@ macro_rules! sql_store {
                      access_token_ttl, refresh_token_ttl, refresh_idle_ttl, refresh_grace_secs, \
                      require_consent, disabled, tokens_valid_after, created_at, updated_at, \
                      admin_tool, assertion_aud_compat, require_pushed_authorization_requests, \
-                     registered) \
+                     registered, allowed_origins, dpop_bound_access_tokens) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17, $18, $19, $20, $21, $22, $23)",
+                     $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
                 )
                 .bind(&client.id)
                 .bind(&client.name)
@@ -508,6 +518,8 @@ macro_rules! sql_store {
                 .bind(client.assertion_aud_compat)
                 .bind(client.require_pushed_authorization_requests)
                 .bind(client.registered)
+                .bind(origins_json(client)?)
+                .bind(client.dpop_bound_access_tokens)
                 .execute(&mut *conn)
                 .await
                 .map_err(db(OP))?;
@@ -537,7 +549,8 @@ macro_rules! sql_store {
                      require_consent = $14, disabled = $15, tokens_valid_after = \
                      CASE WHEN tokens_valid_after > $16 THEN tokens_valid_after ELSE $16 END, \
                      updated_at = $17, admin_tool = $18, assertion_aud_compat = $19, \
-                     require_pushed_authorization_requests = $20 WHERE id = $21",
+                     require_pushed_authorization_requests = $20, allowed_origins = $21, \
+                     dpop_bound_access_tokens = $22 WHERE id = $23",
                 )
                 .bind(&client.name)
                 .bind(client.client_type.as_str())
@@ -559,6 +572,8 @@ macro_rules! sql_store {
                 .bind(client.admin_tool)
                 .bind(client.assertion_aud_compat)
                 .bind(client.require_pushed_authorization_requests)
+                .bind(origins_json(client)?)
+                .bind(client.dpop_bound_access_tokens)
                 .bind(&client.id)
                 .execute(&mut *conn)
                 .await
@@ -1086,9 +1101,10 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO auth_codes (hash, client_id, user_id, sign_in_id, \
                      redirect_uri, redirect_uri_sent, scopes, nonce, code_challenge, auth_time, \
-                     created_at, expires_at, consumed_at, session_id, ip, user_agent, resources) \
+                     created_at, expires_at, consumed_at, session_id, ip, user_agent, resources, \
+                     dpop_jkt) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                     $15, $16, $17)",
+                     $15, $16, $17, $18)",
                 )
                 .bind(&c.hash)
                 .bind(&c.client_id)
@@ -1107,6 +1123,7 @@ macro_rules! sql_store {
                 .bind(&c.ip)
                 .bind(&c.user_agent)
                 .bind(to_json_list(&c.resources)?)
+                .bind(&c.dpop_jkt)
                 .execute(&mut *conn)
                 .await
                 .map_err(db("auth_code_insert"))?;

@@ -103,6 +103,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         basic: Some((id.clone(), secret.clone())),
         ip: Some("127.0.0.1".into()),
         user_agent: None,
+        dpop: Vec::new(),
+        origin: None,
     };
     let first = provider.token(&form, &presented).await?;
     assert!(!first.access_token.is_empty());
@@ -157,6 +159,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             basic: Some((app.clone(), app_secret.clone())),
             ip: Some("127.0.0.1".into()),
             user_agent: None,
+            dpop: Vec::new(),
+            origin: None,
         };
         for (alg, part) in [
             (latchkey_core::model::Alg::RS256, &tokens[..half]),

@@ -228,6 +228,21 @@ pub struct ClientSettingsArgs {
     /// (`=false` to turn it off again) [create default: off]
     #[arg(long = "require-par", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub require_par: Option<bool>,
+    /// Web origin a browser app calls from (repeatable; CORS), e.g.
+    /// https://app.example [create default: the origins of the redirect URIs]
+    #[arg(
+        long = "origin",
+        value_name = "URL",
+        conflicts_with = "derived_origins"
+    )]
+    pub origins: Vec<String>,
+    /// The web origins follow the redirect URIs again (update; drops --origin values)
+    #[arg(long)]
+    pub derived_origins: bool,
+    /// Require DPoP (RFC 9449): token requests without a proof are refused
+    /// (`--dpop-bound false` to lift it) [create default: off]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub dpop_bound: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -1462,6 +1477,27 @@ fn client_details(c: &ClientDto) -> String {
             }
             .into(),
         ),
+        (
+            "web_origins",
+            format!(
+                "{}{}",
+                list(&c.web_origins),
+                if c.allowed_origins.is_none() {
+                    " (from the redirect URIs)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        (
+            "dpop_bound",
+            if c.dpop_bound_access_tokens {
+                "on (a DPoP proof is required)"
+            } else {
+                "off"
+            }
+            .into(),
+        ),
         ("require_consent", c.require_consent.to_string()),
         (
             "require_pushed_authorization_requests",
@@ -1535,6 +1571,8 @@ async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<()
                 admin_tool: a.admin_tool.then_some(true),
                 assertion_aud_compat: c.assertion_aud_compat,
                 require_pushed_authorization_requests: c.require_par,
+                allowed_origins: (!c.origins.is_empty()).then_some(c.origins),
+                dpop_bound_access_tokens: c.dpop_bound,
             };
             if a.admin_tool {
                 warn_admin_tool();
@@ -1587,6 +1625,12 @@ async fn clients(b: &dyn AdminBackend, out: &Out, verb: ClientsCmd) -> Result<()
                 disabled: a.disabled,
                 assertion_aud_compat: c.assertion_aud_compat,
                 require_pushed_authorization_requests: c.require_par,
+                allowed_origins: if c.derived_origins {
+                    Some(None)
+                } else {
+                    non_empty(c.origins).map(Some)
+                },
+                dpop_bound_access_tokens: c.dpop_bound,
             };
             if a.admin_tool == Some(true) {
                 warn_admin_tool();

@@ -40,6 +40,8 @@ pub struct FileConfig {
     pub require_par: Option<bool>,
     /// `--registration`.
     pub registration: Option<bool>,
+    /// `--dpop-nonce`.
+    pub dpop_nonce: Option<bool>,
     /// `[settings]`: defaults of the runtime settings by name, in seconds (or counts) or
     /// as a duration string, e.g. `code_ttl = 120`, `sign_in_ttl = "2h"`.
     /// `LATCHKEY_SETTING`, then `--setting NAME=VALUE`, win per name.

@@ -172,6 +172,19 @@ pub struct ServeArgs {
     )]
     pub registration: Option<bool>,
 
+    /// Require a server nonce in every DPoP proof (RFC 9449 §8): a proof without one
+    /// is answered `use_dpop_nonce` with a `DPoP-Nonce` header
+    #[arg(
+        long,
+        env = "LATCHKEY_DPOP_NONCE",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new()
+    )]
+    pub dpop_nonce: Option<bool>,
+
     /// Log format on stderr: text (default) or json (one JSON object a line, with
     /// timestamp, level, target and fields)
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_name = "FORMAT", value_enum)]
@@ -217,6 +230,7 @@ pub struct ServeSettings {
     pub require_pushed_authorization_requests: bool,
     /// `--registration`.
     pub registration: bool,
+    pub dpop_nonce: bool,
     /// The runtime settings' defaults given by `--setting` or `[settings]`, by name;
     /// every other setting keeps its built-in default.
     pub settings: BTreeMap<String, i64>,
@@ -398,6 +412,7 @@ impl ServeArgs {
                 .unwrap_or(false),
             registration: self.registration.or(file.registration).unwrap_or(false),
             settings: resolve_setting_defaults(&self.setting, env_settings, file)?,
+            dpop_nonce: self.dpop_nonce.or(file.dpop_nonce).unwrap_or(false),
         })
     }
 }
@@ -457,6 +472,7 @@ pub async fn run_serve(args: ServeArgs) -> ExitCode {
         metrics_open: settings.metrics_open,
         require_pushed_authorization_requests: settings.require_pushed_authorization_requests,
         registration: settings.registration,
+        dpop_nonce: settings.dpop_nonce,
     };
     match latchkey_server::serve_configured(cfg, defaults).await {
         Ok(()) => ExitCode::SUCCESS,

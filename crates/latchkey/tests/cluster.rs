@@ -233,6 +233,7 @@ impl World {
             };
             self.store
                 .auth_code_insert(&AuthCode {
+                    dpop_jkt: None,
                     hash: sha256(code.as_bytes()),
                     client_id: self.app.id.clone(),
                     user_id: self.user_id.clone(),
@@ -257,6 +258,7 @@ impl World {
             let issue = Issuance {
                 session: Some(session.clone()),
                 refresh: Some(RefreshToken {
+                    dpop_jkt: None,
                     hash: sha256(rt.as_bytes()),
                     session_id: session.id.clone(),
                     client_id: self.app.id.clone(),

@@ -66,6 +66,7 @@ async fn main() -> Result<()> {
         };
         store
             .auth_code_insert(&AuthCode {
+                dpop_jkt: None,
                 hash: sha256(code.as_bytes()),
                 client_id: cid.clone(),
                 user_id: user.clone(),
@@ -89,6 +90,7 @@ async fn main() -> Result<()> {
         let issue = Issuance {
             session: Some(session.clone()),
             refresh: Some(RefreshToken {
+                dpop_jkt: None,
                 hash: sha256(rt.as_bytes()),
                 session_id: session.id.clone(),
                 client_id: cid.clone(),

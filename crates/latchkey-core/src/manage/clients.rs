@@ -30,6 +30,10 @@ pub struct NewClient {
     pub assertion_aud_compat: Option<bool>,
     /// RFC 9126 §6: only pushed authorization requests (default false).
     pub require_pushed_authorization_requests: Option<bool>,
+    /// The web origins of a browser app (CORS); default: those of its redirect URIs.
+    pub allowed_origins: Option<Vec<String>>,
+    /// RFC 9449 §5.2: refuse token requests without a DPoP proof (default false).
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// A partial update: `None` leaves a field as it is. The client type cannot change
@@ -56,6 +60,9 @@ pub struct ClientUpdate {
     pub disabled: Option<bool>,
     pub assertion_aud_compat: Option<bool>,
     pub require_pushed_authorization_requests: Option<bool>,
+    /// `Some(None)`: the origins follow the redirect URIs again.
+    pub allowed_origins: Option<Option<Vec<String>>>,
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// A registered client and, for secret-based authentication, its secret: the only
@@ -182,6 +189,17 @@ impl Manager {
         let refresh_token_ttl = input
             .refresh_token_ttl
             .unwrap_or(settings.refresh_token_ttl);
+        // A browser app: a public client with web origins of its own or an https
+        // redirect (a native app redirects to loopback or a private-use scheme).
+        let browser_app = client_type == ClientType::Public
+            && (input
+                .allowed_origins
+                .as_ref()
+                .is_some_and(|o| !o.is_empty())
+                || input
+                    .redirect_uris
+                    .iter()
+                    .any(|u| u.starts_with("https://")));
         Ok(Client {
             id: crypto::random_id(),
             name: input.name.trim().to_string(),
@@ -197,9 +215,14 @@ impl Manager {
             refresh_token_ttl,
             // A shorter absolute lifetime caps the default idle time rather than
             // making the default invalid.
-            refresh_idle_ttl: input
-                .refresh_idle_ttl
-                .unwrap_or(settings.refresh_idle_ttl.min(refresh_token_ttl)),
+            refresh_idle_ttl: input.refresh_idle_ttl.unwrap_or({
+                let idle = settings.refresh_idle_ttl.min(refresh_token_ttl);
+                if browser_app {
+                    idle.min(crate::limits::BROWSER_REFRESH_IDLE_TTL)
+                } else {
+                    idle
+                }
+            }),
             refresh_grace_secs: input.refresh_grace_secs.unwrap_or(0),
             require_consent: input.require_consent.unwrap_or(true),
             admin_tool: input.admin_tool.unwrap_or(false),
@@ -209,6 +232,8 @@ impl Manager {
                 .require_pushed_authorization_requests
                 .unwrap_or(false),
             registered: false,
+            allowed_origins: input.allowed_origins.map(|o| dedup(&o)),
+            dpop_bound_access_tokens: input.dpop_bound_access_tokens.unwrap_or(false),
             // No watermark yet. Introspection requires `iat > tokens_valid_after`, so
             // `now` would deactivate tokens issued within the creation second.
             tokens_valid_after: 0,
@@ -356,6 +381,12 @@ impl Manager {
         }
         if let Some(v) = upd.require_pushed_authorization_requests {
             c.require_pushed_authorization_requests = v;
+        }
+        if let Some(o) = upd.allowed_origins {
+            c.allowed_origins = o.map(|o| dedup(&o));
+        }
+        if let Some(v) = upd.dpop_bound_access_tokens {
+            c.dpop_bound_access_tokens = v;
         }
         if c == before {
             return Ok(before);

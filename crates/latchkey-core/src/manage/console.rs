@@ -92,6 +92,8 @@ impl Manager {
             assertion_aud_compat: false,
             require_pushed_authorization_requests: false,
             registered: false,
+            allowed_origins: None,
+            dpop_bound_access_tokens: false,
             tokens_valid_after: 0,
             created_at: now,
             updated_at: now,

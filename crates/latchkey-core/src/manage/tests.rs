@@ -143,6 +143,8 @@ fn client(t: ClientType, m: AuthMethod, grants: &[GrantType], uris: &[&str]) -> 
         assertion_aud_compat: false,
         require_pushed_authorization_requests: false,
         registered: false,
+        allowed_origins: None,
+        dpop_bound_access_tokens: false,
         tokens_valid_after: 0,
         created_at: 0,
         updated_at: 0,

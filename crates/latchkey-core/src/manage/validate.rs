@@ -29,6 +29,39 @@ const OAUTH_RESPONSE_PARAMS: &[&str] = &[
     "error_uri",
 ];
 
+/// Bound on a client's web origins.
+pub const MAX_ORIGINS: usize = 20;
+
+/// A web origin a browser app may call from (RFC 6454 §6.2, as browsers send it in
+/// `Origin`): `https://host[:port]`, or `http://` on a loopback host; nothing after the
+/// port, no wildcard (CORS answers exactly the origin it allows).
+pub fn validate_origin(origin: &str) -> ManageResult<()> {
+    let bad = |why: &str| {
+        Err(ManageError::invalid(format!(
+            "web origin \"{}\" {why}",
+            shown(origin)
+        )))
+    };
+    let Some(serialized) = crate::model::web_origin(origin) else {
+        return bad("is not an http(s) origin such as https://app.example");
+    };
+    if serialized != origin {
+        return bad(&format!(
+            "must be written as the browser sends it: {serialized} (no path, no default port, lower case)"
+        ));
+    }
+    let loopback = url::Url::parse(origin).ok().is_some_and(|u| {
+        matches!(
+            u.host_str(),
+            Some("127.0.0.1") | Some("[::1]") | Some("localhost")
+        )
+    });
+    if origin.starts_with("http://") && !loopback {
+        return bad("must use https (http only on a loopback host)");
+    }
+    Ok(())
+}
+
 /// Schemes that execute or read locally instead of navigating to an application.
 const DANGEROUS_SCHEMES: &[&str] = &["javascript", "data", "file", "vbscript", "about", "blob"];
 
@@ -288,6 +321,16 @@ pub fn validate_client(c: &Client) -> ManageResult<()> {
     }
     for u in &c.redirect_uris {
         validate_redirect_uri(u)?;
+    }
+    if let Some(origins) = &c.allowed_origins {
+        if origins.len() > MAX_ORIGINS {
+            return Err(ManageError::invalid(format!(
+                "a client may name at most {MAX_ORIGINS} web origins"
+            )));
+        }
+        for o in origins {
+            validate_origin(o)?;
+        }
     }
     for u in &c.post_logout_redirect_uris {
         validate_redirect_uri(u).map_err(|e| {

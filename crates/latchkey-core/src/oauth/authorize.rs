@@ -33,6 +33,9 @@ pub struct AuthzRequest {
     /// authorization completes.
     #[serde(default)]
     pub pushed: Option<Vec<u8>>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code will be bound to.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthzRequest {
@@ -327,6 +330,18 @@ impl Provider {
                 }
             },
         };
+        // RFC 9449 §10: a JWK SHA-256 thumbprint (RFC 7638), base64url, 43 characters.
+        let dpop_jkt = get("dpop_jkt").map(str::to_string);
+        if dpop_jkt.as_ref().is_some_and(|j| {
+            j.len() != 43
+                || !j
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }) {
+            return Err(fail(OAuthError::invalid_request(
+                "dpop_jkt must be a JWK SHA-256 thumbprint",
+            )));
+        }
         let nonce = get("nonce").map(str::to_string);
         if nonce.as_ref().is_some_and(|n| n.len() > 512)
             || state.as_ref().is_some_and(|s| s.len() > 2048)
@@ -351,6 +366,7 @@ impl Provider {
                     Via::Pulled(hash) => Some(hash),
                     Via::Browser | Via::Push => None,
                 },
+                dpop_jkt,
             },
             client,
         ))
@@ -640,6 +656,7 @@ impl Provider {
             ip: ip.map(str::to_string),
             user_agent: user_agent.map(|u| u.chars().take(256).collect()),
             resources: req.resources.clone(),
+            dpop_jkt: req.dpop_jkt.clone(),
         };
         match &req.pushed {
             None => self.store.auth_code_insert(&record).await?,

@@ -64,6 +64,8 @@ pub(crate) struct Caches {
     /// The enabled token-exchange policies, all of them under one key: few, read by
     /// every exchange and by every request naming an audience.
     exchange_policies: MarkerCache<(), Arc<Vec<ExchangePolicy>>>,
+    /// Every enabled client's web origins (CORS), under one key.
+    web_origins: MarkerCache<(), Arc<std::collections::HashSet<String>>>,
 }
 
 impl Caches {
@@ -76,6 +78,7 @@ impl Caches {
             users: MarkerCache::new(),
             revoked_jtis: MarkerCache::new(),
             exchange_policies: MarkerCache::new(),
+            web_origins: MarkerCache::new(),
         }
     }
 }
@@ -165,6 +168,24 @@ impl Provider {
             current = p;
         }
         Ok(false)
+    }
+
+    /// Whether any enabled client lists `origin` among its web origins: the CORS
+    /// layer's question, asked on every cross-origin request, so cached like the rest.
+    pub async fn origin_registered(&self, origin: &str) -> OAuthResult<bool> {
+        let all = self
+            .through_cache(&self.caches.web_origins, (), || async {
+                let clients = self.store.clients_list().await?;
+                Ok(Arc::new(
+                    clients
+                        .iter()
+                        .filter(|c| !c.disabled)
+                        .flat_map(|c| c.web_origins())
+                        .collect(),
+                ))
+            })
+            .await?;
+        Ok(all.contains(origin))
     }
 
     cached_read!(cached_client, clients, String, Option<Client>, client_get);

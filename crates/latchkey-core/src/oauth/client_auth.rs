@@ -20,6 +20,12 @@ pub struct Presented {
     pub ip: Option<String>,
     /// The `User-Agent` (truncated), for the detections only.
     pub user_agent: Option<String>,
+    /// Every `DPoP` header value (RFC 9449 §4.3 wants exactly one; checked by
+    /// `dpop::check_proof`). Never logged.
+    pub dpop: Vec<String>,
+    /// The `Origin` a browser sent (RFC 6454 §7): a web page's request authenticates
+    /// only a client that lists that origin.
+    pub origin: Option<String>,
 }
 
 /// The server's brute-force limiter for client credentials (HD-09, AD-40…), keyed
@@ -173,6 +179,16 @@ impl Provider {
             } else {
                 self.auth_failed(&client_id, presented, endpoint).await
             });
+        }
+        // CORS lets a page read the answer when its origin is any client's; the page
+        // may act only for a client that names its origin (issue 15), so a site that
+        // obtained another app's code cannot redeem it from its own pages.
+        if let Some(origin) = &presented.origin {
+            if !client.web_origins().iter().any(|o| o == origin) {
+                return Err(OAuthError::invalid_request(
+                    "the request's Origin is not one of this client's web origins",
+                ));
+            }
         }
         Ok(Authenticated { client, method })
     }

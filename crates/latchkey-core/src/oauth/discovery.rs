@@ -52,6 +52,10 @@ impl Provider {
             "pushed_authorization_request_endpoint": e("/par"),
             "require_pushed_authorization_requests":
                 self.config.require_pushed_authorization_requests,
+            "dpop_signing_alg_values_supported": super::dpop::SIGNING_ALGS
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>(),
         });
         // Latchkey's own member (RFC 8414 §2 allows additional ones): where the admin
         // API lives, so a sign-in client sends an admin token only to an admin API the

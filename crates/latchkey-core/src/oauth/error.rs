@@ -1,5 +1,5 @@
 //! The OAuth error type: RFC 6749 §4.1.2.1 / §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
-//! RFC 8628 §3.5, OIDC Core §3.1.2.6. The server maps it to status codes and headers.
+//! RFC 8628 §3.5, OIDC Core §3.1.2.6, RFC 9449 §5 and §8 (DPoP). The server maps it to status codes and headers.
 
 use crate::error::StoreError;
 use std::borrow::Cow;
@@ -34,6 +34,10 @@ pub enum ErrorCode {
     InvalidRedirectUri,
     InvalidClientMetadata,
     InvalidSoftwareStatement,
+    /// RFC 9449 §5: the DPoP proof is missing where required, or fails a check of §4.3.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the proof must carry the server's nonce (sent in `DPoP-Nonce`).
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -64,6 +68,8 @@ impl ErrorCode {
             InvalidRedirectUri => "invalid_redirect_uri",
             InvalidClientMetadata => "invalid_client_metadata",
             InvalidSoftwareStatement => "invalid_software_statement",
+            InvalidDpopProof => "invalid_dpop_proof",
+            UseDpopNonce => "use_dpop_nonce",
         }
     }
 

@@ -29,6 +29,19 @@ pub enum BearerError {
     InsufficientScope,
     /// Storage trouble: 503.
     Unavailable,
+    /// RFC 9449 §7.1: refused on DPoP grounds (401 with a `DPoP` challenge).
+    Dpop(super::dpop::ResourceRefusal),
+}
+
+/// A request to one of our resources (userinfo): the token, how it was presented, the
+/// DPoP proofs with it, and the method and path the proof must name.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceRequest<'a> {
+    pub token: Option<&'a str>,
+    pub scheme: super::dpop::Scheme,
+    pub dpop: &'a [String],
+    pub method: &'a str,
+    pub path: &'a str,
 }
 
 /// Why one of our access tokens is not active: one variant per check of
@@ -368,7 +381,12 @@ impl Provider {
             };
             let mut out = Map::new();
             out.insert("active".into(), json!(true));
-            out.insert("token_type".into(), json!("Bearer"));
+            // RFC 9449 §6.2: a bound token says so, with the key it is bound to.
+            let bound = claims.get("cnf").is_some_and(|c| c.get("jkt").is_some());
+            out.insert(
+                "token_type".into(),
+                json!(if bound { "DPoP" } else { "Bearer" }),
+            );
             for k in [
                 "scope",
                 "client_id",
@@ -382,6 +400,8 @@ impl Provider {
                 "auth_time",
                 // RFC 8693 §4.1: the actor chain of an exchanged token.
                 "act",
+                // RFC 9449 §6.2: the DPoP key confirmation.
+                "cnf",
             ] {
                 if let Some(v) = claims.get(k) {
                     out.insert(k.into(), v.clone());
@@ -420,20 +440,21 @@ impl Provider {
         if !self.session_live(&session, now).await? {
             return inactive(self.dead_session(session, now).await?);
         }
-        Ok((
-            json!({
-                "active": true,
-                "token_type": "refresh_token",
-                "client_id": rt.client_id,
-                "sub": session.user_id,
-                "scope": session.scopes.join(" "),
-                "iat": rt.created_at,
-                "exp": session.expires_at.min(rt.idle_expires_at),
-                "iss": self.config.issuer,
-                "sid": session.id,
-            }),
-            None,
-        ))
+        let mut answer = json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "client_id": rt.client_id,
+            "sub": session.user_id,
+            "scope": session.scopes.join(" "),
+            "iat": rt.created_at,
+            "exp": session.expires_at.min(rt.idle_expires_at),
+            "iss": self.config.issuer,
+            "sid": session.id,
+        });
+        if let Some(jkt) = rt.dpop_jkt {
+            answer["cnf"] = json!({ "jkt": jkt });
+        }
+        Ok((answer, None))
     }
 
     /// The latest audit event about `target` whose action starts with one of `actions`:
@@ -691,7 +712,26 @@ impl Provider {
         bearer: Option<&str>,
         ip: Option<&str>,
     ) -> Result<Value, BearerError> {
-        let Some(token) = bearer.filter(|t| !t.is_empty()) else {
+        self.userinfo_request(
+            &ResourceRequest {
+                token: bearer,
+                scheme: super::dpop::Scheme::Bearer,
+                dpop: &[],
+                method: "GET",
+                path: "/userinfo",
+            },
+            ip,
+        )
+        .await
+    }
+
+    /// Userinfo for a token presented as `Bearer` or `DPoP` (RFC 9449 §7.1).
+    pub async fn userinfo_request(
+        &self,
+        req: &ResourceRequest<'_>,
+        ip: Option<&str>,
+    ) -> Result<Value, BearerError> {
+        let Some(token) = req.token.filter(|t| !t.is_empty()) else {
             return Err(BearerError::Missing);
         };
         let claims = match self.access_token_state(token).await {
@@ -705,6 +745,18 @@ impl Provider {
             }
             Err(_) => return Err(BearerError::Unavailable),
         };
+        // The proof is checked only for a token that is otherwise good, so a dead
+        // token spends no jti.
+        self.dpop_resource_check(
+            &claims,
+            token,
+            req.scheme,
+            req.dpop,
+            req.method,
+            &self.config.endpoint(req.path),
+        )
+        .await
+        .map_err(BearerError::Dpop)?;
         // OI-08: a token for another resource server is not for us.
         let aud_ok = match claims.get("aud") {
             Some(Value::String(a)) => *a == self.config.issuer,

@@ -8,6 +8,7 @@ pub mod client_auth;
 pub mod consent;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod exchange;
 pub mod fetch;
@@ -63,6 +64,8 @@ pub struct Config {
     /// Dynamic client registration (RFC 7591/7592) at `/register`: off unless the
     /// server is started with it (`latchkey serve --registration`).
     pub registration: bool,
+    /// RFC 9449 §8: every DPoP proof must carry a nonce this server provided.
+    pub dpop_nonce: bool,
 }
 
 impl Config {
@@ -81,6 +84,7 @@ impl Config {
             par_ttl: 60,
             require_pushed_authorization_requests: false,
             registration: false,
+            dpop_nonce: false,
         }
     }
 

@@ -4,6 +4,7 @@
 //! opaque rotating refresh tokens (RFC 9700 §4.14.2).
 
 use super::client_auth::Presented;
+use super::dpop::ProofInput;
 use super::error::{ErrorCode, OAuthError, OAuthResult};
 use super::{pkce, Provider};
 use crate::clock::Timestamp;
@@ -81,13 +82,42 @@ impl Provider {
         if !client.allows_grant(grant) && !self.may_hold_exchanged_family(grant, &client).await? {
             return Err(unauthorized_grant());
         }
+        // RFC 9449 §5: the proof is checked once the client is known, so an
+        // unauthenticated request never writes a jti.
+        let proof = if presented.dpop.is_empty() {
+            None
+        } else {
+            self.dpop_proof(&ProofInput {
+                headers: &presented.dpop,
+                method: "POST",
+                url: &self.config.endpoint("/token"),
+                access_token: None,
+            })
+            .await?
+        };
+        if proof.is_none() && client.dpop_bound_access_tokens {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidDpopProof,
+                "this client's access tokens are DPoP-bound: a DPoP proof is required",
+            ));
+        }
+        let jkt = proof.as_ref().map(|p| p.jkt.as_str());
         let resp = match grant {
-            GrantType::AuthorizationCode => self.grant_code(&client, form, presented, target).await,
-            GrantType::RefreshToken => self.grant_refresh(&client, form, presented, target).await,
-            GrantType::ClientCredentials => {
-                self.grant_client_credentials(&client, form, target).await
+            GrantType::AuthorizationCode => {
+                self.grant_code(&client, form, presented, target, jkt).await
             }
-            GrantType::DeviceCode => self.grant_device(&client, form, presented, target).await,
+            GrantType::RefreshToken => {
+                self.grant_refresh(&client, form, presented, target, jkt)
+                    .await
+            }
+            GrantType::ClientCredentials => {
+                self.grant_client_credentials(&client, form, target, jkt)
+                    .await
+            }
+            GrantType::DeviceCode => {
+                self.grant_device(&client, form, presented, target, jkt)
+                    .await
+            }
         }?;
         self.count_issued(grant.as_str(), &client.id);
         self.note_use(grant.as_str(), &client.id, &resp.scope);
@@ -132,6 +162,21 @@ impl Provider {
         target: &[String],
         now: Timestamp,
     ) -> OAuthResult<MintedAccess> {
+        self.mint_access_bound(client, subject, scopes, target, now, None)
+            .await
+    }
+
+    /// [`mint_access_for`](Self::mint_access_for), bound to a DPoP key when `jkt` is
+    /// given: `cnf.jkt` (RFC 9449 §6.1), which introspection and our resources check.
+    pub async fn mint_access_bound(
+        &self,
+        client: &Client,
+        subject: &Subject<'_>,
+        scopes: &[String],
+        target: &[String],
+        now: Timestamp,
+        jkt: Option<&str>,
+    ) -> OAuthResult<MintedAccess> {
         let (aud, scopes) = self.target_audience(target, scopes);
         let scopes = scopes.as_slice();
         let key = self.signer(self.config.access_token_alg).await?;
@@ -155,6 +200,9 @@ impl Provider {
         if let Some(s) = subject.session {
             claims["sid"] = json!(s.id);
             claims["auth_time"] = json!(s.auth_time);
+        }
+        if let Some(jkt) = jkt {
+            claims["cnf"] = json!({ "jkt": jkt });
         }
         let token = jwt::sign(&key, Some("at+jwt"), &claims)?;
         Ok(MintedAccess {
@@ -239,6 +287,7 @@ impl Provider {
     ) -> (String, RefreshToken) {
         let value = random_token();
         let row = RefreshToken {
+            dpop_jkt: None,
             hash: sha256(value.as_bytes()),
             session_id: session_id.to_string(),
             client_id: client.id.clone(),
@@ -271,11 +320,12 @@ impl Provider {
         with_refresh: bool,
         target: &[String],
         now: Timestamp,
+        jkt: Option<&str>,
     ) -> OAuthResult<(TokenResponse, Option<RefreshToken>, AccessTokenRecord)> {
         let (_, at_scopes) = self.target_audience(target, at_scopes);
         let at_scopes = at_scopes.as_slice();
         let access = self
-            .mint_access_for(
+            .mint_access_bound(
                 client,
                 &Subject {
                     user: Some(user),
@@ -284,6 +334,7 @@ impl Provider {
                 at_scopes,
                 target,
                 now,
+                jkt,
             )
             .await?;
         let (rt_value, rt_row) = if with_refresh {
@@ -293,6 +344,11 @@ impl Provider {
             r.idle_expires_at = r
                 .idle_expires_at
                 .min(session.created_at + client.refresh_token_ttl);
+            // RFC 9449 §5: a public client's refresh token is bound to its DPoP key (a
+            // confidential client's is bound by its credentials already).
+            if client.is_public() {
+                r.dpop_jkt = jkt.map(str::to_string);
+            }
             (Some(v), Some(r))
         } else {
             (None, None)
@@ -308,7 +364,7 @@ impl Provider {
         Ok((
             TokenResponse {
                 access_token: access.token,
-                token_type: "Bearer",
+                token_type: token_type(jkt),
                 expires_in: client.access_token_ttl,
                 refresh_token: rt_value,
                 id_token,
@@ -359,6 +415,7 @@ impl Provider {
         form: &HashMap<String, String>,
         presented: &Presented,
         target: &[String],
+        jkt: Option<&str>,
     ) -> OAuthResult<TokenResponse> {
         let code = form
             .get("code")
@@ -394,6 +451,12 @@ impl Provider {
             _ => return Err(OAuthError::invalid_grant("PKCE verification failed")),
         }
         let target = &super::resource::grant_targets(target, &row.resources)?;
+        // RFC 9449 §10: a code bound by `dpop_jkt` is redeemed only with that key.
+        if row.dpop_jkt.is_some() && row.dpop_jkt.as_deref() != jkt {
+            return Err(OAuthError::invalid_grant(
+                "the DPoP proof key does not match the authorization request's dpop_jkt",
+            ));
+        }
         let user = self.live_user(&row.user_id, row.auth_time).await?;
         let scopes = grantable_scopes(&user, &row.scopes);
         let mut session = self.new_session(
@@ -420,6 +483,7 @@ impl Provider {
                 with_refresh,
                 target,
                 now,
+                jkt,
             )
             .await?;
         let issue = Issuance {
@@ -465,6 +529,7 @@ impl Provider {
         form: &HashMap<String, String>,
         presented: &Presented,
         target: &[String],
+        jkt: Option<&str>,
     ) -> OAuthResult<TokenResponse> {
         let token = form
             .get("refresh_token")
@@ -478,6 +543,12 @@ impl Provider {
         // its owner (no denial of service against the victim).
         if rt.client_id != client.id {
             return Err(OAuthError::invalid_grant("invalid refresh token"));
+        }
+        // RFC 9449 §5: a bound refresh token needs a proof by its key (catalogue DP-06).
+        if rt.dpop_jkt.is_some() && rt.dpop_jkt.as_deref() != jkt {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token is bound to another DPoP key",
+            ));
         }
         let Some(session) = self.store.session_get(&rt.session_id).await? else {
             return Err(OAuthError::invalid_grant("invalid refresh token"));
@@ -512,7 +583,9 @@ impl Provider {
         let target = &super::resource::grant_targets(target, &session.resources)?;
         let user = self.live_user(&session.user_id, session.auth_time).await?;
         let (resp, new_rt, at) = self
-            .session_tokens(client, &user, &session, &at_scopes, None, true, target, now)
+            .session_tokens(
+                client, &user, &session, &at_scopes, None, true, target, now, jkt,
+            )
             .await?;
         let Some(mut new_rt) = new_rt else {
             return Err(OAuthError::server_error());
@@ -592,6 +665,7 @@ impl Provider {
         client: &Client,
         form: &HashMap<String, String>,
         target: &[String],
+        jkt: Option<&str>,
     ) -> OAuthResult<TokenResponse> {
         if client.is_public() {
             return Err(OAuthError::new(
@@ -630,7 +704,7 @@ impl Provider {
         let now = self.now();
         let (_, scopes) = self.target_audience(target, &scopes);
         let access = self
-            .mint_access_for(
+            .mint_access_bound(
                 client,
                 &Subject {
                     user: None,
@@ -639,11 +713,12 @@ impl Provider {
                 &scopes,
                 target,
                 now,
+                jkt,
             )
             .await?;
         Ok(TokenResponse {
             access_token: access.token,
-            token_type: "Bearer",
+            token_type: token_type(jkt),
             expires_in: client.access_token_ttl,
             refresh_token: None,
             id_token: None,
@@ -659,6 +734,7 @@ impl Provider {
         form: &HashMap<String, String>,
         presented: &Presented,
         target: &[String],
+        jkt: Option<&str>,
     ) -> OAuthResult<TokenResponse> {
         let code = form
             .get("device_code")
@@ -724,6 +800,7 @@ impl Provider {
                         with_refresh,
                         target,
                         now,
+                        jkt,
                     )
                     .await?;
                 let issue = Issuance {
@@ -746,6 +823,15 @@ fn unauthorized_grant() -> OAuthError {
         ErrorCode::UnauthorizedClient,
         "the client may not use this grant type",
     )
+}
+
+/// RFC 9449 §5.1 / RFC 6749 §7.1: `DPoP` for a token bound to a key.
+fn token_type(jkt: Option<&str>) -> &'static str {
+    if jkt.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
+    }
 }
 
 /// The activity record of a new session: who signed in to which client, from where. It

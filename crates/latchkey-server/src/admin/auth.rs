@@ -1,6 +1,9 @@
 //! Who is calling the admin API, and may they do this.
 //!
-//! Two kinds of credential, both as `Authorization: Bearer …` (RFC 6750 §2.1):
+//! Two kinds of credential, as `Authorization: Bearer …` (RFC 6750 §2.1), or for a
+//! DPoP-bound access token `Authorization: DPoP …` with a proof naming this request
+//! (RFC 9449 §7.1; a bound token presented as Bearer is refused, so a stolen one is no
+//! key without its private key):
 //! * an admin API key (`lk_…`), looked up by its SHA-256; read-only keys may only read;
 //! * an access token of this server (RFC 9068 JWT, checked exactly as introspection
 //!   checks it: signature, key state, expiry, every revocation) carrying
@@ -30,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use latchkey_admin::{AdminError, Embedded};
 use latchkey_api_types::{ErrorCode, SecurityFamily};
 use latchkey_core::model::{parse_scope, ADMIN_READ_SCOPE, ADMIN_SCOPE};
+use latchkey_core::oauth::dpop::{ResourceRefusal, Scheme};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,6 +53,63 @@ fn unauthorized(message: &str) -> Response {
 
 fn forbidden(message: &str) -> Response {
     ApiError(AdminError::new(ErrorCode::Forbidden, message)).into_response()
+}
+
+/// How a request presented its access token, for the DPoP checks (RFC 9449 §7.1).
+pub(super) struct Binding {
+    pub scheme: Scheme,
+    pub proofs: Vec<String>,
+    pub method: String,
+    /// The admin API's public URL plus the request path: what `htu` must name.
+    pub url: String,
+}
+
+impl Binding {
+    fn of(st: &AppState, req: &Request, scheme: Scheme) -> Self {
+        Binding {
+            scheme,
+            proofs: crate::api::dpop_headers(req.headers()),
+            method: req.method().as_str().to_string(),
+            url: format!(
+                "{}{}",
+                st.provider.admin_api().unwrap_or_default(),
+                req.uri().path()
+            ),
+        }
+    }
+}
+
+/// 401 with the `DPoP` challenge (RFC 9449 §7.1) and, for `use_dpop_nonce`, the nonce.
+fn dpop_refused(st: &AppState, r: ResourceRefusal) -> Response {
+    let (error, message) = match r {
+        ResourceRefusal::KeyMismatch => (
+            "invalid_token",
+            "the access token is DPoP-bound: present it as DPoP with a proof by its key",
+        ),
+        ResourceRefusal::InvalidProof => ("invalid_dpop_proof", "the DPoP proof is invalid"),
+        ResourceRefusal::UseNonce => ("use_dpop_nonce", "the DPoP proof must carry the nonce"),
+        ResourceRefusal::Unavailable => {
+            return ApiError(AdminError::new(
+                ErrorCode::Unavailable,
+                "the replay store is unavailable",
+            ))
+            .into_response()
+        }
+    };
+    let mut resp = unauthorized(message);
+    let www = format!(
+        "DPoP error=\"{error}\", algs=\"{}\"",
+        latchkey_core::oauth::dpop::algs_list()
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&www) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    if r == ResourceRefusal::UseNonce {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&st.provider.dpop_nonce()) {
+            resp.headers_mut().insert("dpop-nonce", v);
+        }
+    }
+    resp
 }
 
 /// Authenticates the bearer credential and authorises the method, then hands the
@@ -84,10 +145,11 @@ pub async fn require_admin(
     };
     // No credential at all is the challenge of RFC 6750 §3, not a guess: answered 401
     // without a lookup, and not counted.
-    let Some(token) = bearer(&req) else {
+    let Some((scheme, token)) = credential(&req) else {
         return unauthorized("an admin API key or an admin access token is required");
     };
-    let who = match identify(&st, &token).await {
+    let binding = Binding::of(&st, &req, scheme);
+    let who = match identify(&st, &token, Some(&binding)).await {
         Ok(w) => w,
         Err(resp) => return failed(resp),
     };
@@ -135,10 +197,11 @@ pub async fn metrics_get(
             ))
             .into_response();
         }
-        let Some(token) = bearer(&req) else {
+        let Some((scheme, token)) = credential(&req) else {
             return unauthorized("an admin API key or an admin access token is required");
         };
-        if let Err(resp) = identify(&st, &token).await {
+        let binding = Binding::of(&st, &req, scheme);
+        if let Err(resp) = identify(&st, &token, Some(&binding)).await {
             if resp.status() == axum::http::StatusCode::UNAUTHORIZED {
                 st.limits.admin_auth.fail(&key);
                 st.count_security_event(SecurityFamily::AdminAuthFailed, None, &ip);
@@ -160,18 +223,26 @@ pub async fn metrics_get(
         .into_response()
 }
 
-fn bearer(req: &Request) -> Option<String> {
-    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+/// `Authorization: Bearer …` or `Authorization: DPoP …`, the token non-empty.
+fn credential(req: &Request) -> Option<(Scheme, String)> {
+    crate::api::authorization_token(req.headers()).filter(|(_, t)| !t.is_empty())
 }
 
-/// `(actor, may write)` for a credential, or the response refusing it. The event stream
-/// calls it again while it is open.
-pub(super) async fn identify(st: &AppState, token: &str) -> Result<(String, bool), Response> {
+/// `(actor, may write)` for a credential, or the response refusing it. `binding`: how
+/// the request presented it, checked against the token's DPoP binding; the event stream
+/// calls it again while it is open with `None` (the stream was opened with a checked
+/// binding; what it re-checks is that the credential is still good).
+pub(super) async fn identify(
+    st: &AppState,
+    token: &str,
+    binding: Option<&Binding>,
+) -> Result<(String, bool), Response> {
     let manager = st.admin.manager();
     if token.starts_with(latchkey_core::manage::API_KEY_PREFIX) {
+        // An API key is a bearer credential; it has no key to prove.
+        if binding.is_some_and(|b| b.scheme == Scheme::Dpop) {
+            return Err(unauthorized("an API key is presented as Bearer, not DPoP"));
+        }
         return match manager.api_key_authenticate(token).await {
             Ok(Some(key)) => Ok((format!("api-key:{}", key.id), !key.read_only)),
             Ok(None) => Err(unauthorized("the API key is unknown, revoked or expired")),
@@ -197,6 +268,12 @@ pub(super) async fn identify(st: &AppState, token: &str) -> Result<(String, bool
             return Err(ApiError(admin).into_response());
         }
     };
+    if let Some(b) = binding {
+        st.provider
+            .dpop_resource_check(&claims, token, b.scheme, &b.proofs, &b.method, &b.url)
+            .await
+            .map_err(|r| dpop_refused(st, r))?;
+    }
     // RFC 8693: a delegated token (`act`) or any token that came out of an exchange is
     // never an admin credential, whatever its scopes and audience (ZITADEL's rule too):
     // an exchange must not become a way into the admin API.

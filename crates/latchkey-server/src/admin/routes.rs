@@ -327,7 +327,7 @@ async fn events_subscribe(
             let batch = merged.next().await?;
             let mut out = Vec::new();
             let mut end = false;
-            if super::auth::identify(&st, &credential).await.is_err() {
+            if super::auth::identify(&st, &credential, None).await.is_err() {
                 let (reason, message) = why_refused(&st, &credential).await;
                 if let Ok(ev) = Event::default()
                     .event("ended")

@@ -163,6 +163,7 @@ pub async fn seed_chains(db: &Path, client_id: &str, user_id: &str) -> Vec<(Stri
         };
         dyn_store
             .auth_code_insert(&AuthCode {
+                dpop_jkt: None,
                 hash: sha256(code.as_bytes()),
                 client_id: client_id.to_string(),
                 user_id: user_id.to_string(),
@@ -187,6 +188,7 @@ pub async fn seed_chains(db: &Path, client_id: &str, user_id: &str) -> Vec<(Stri
         let issue = Issuance {
             session: Some(session.clone()),
             refresh: Some(RefreshToken {
+                dpop_jkt: None,
                 hash: sha256(rt.as_bytes()),
                 session_id: session.id.clone(),
                 client_id: client_id.to_string(),

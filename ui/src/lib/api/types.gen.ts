@@ -184,10 +184,14 @@ export interface ClientCreateRequest {
   access_token_ttl?: number | null;
   /** Marks the client as an admin tool: it may then list the admin scopes. Audited. */
   admin_tool?: boolean | null;
+  /** Web origins of a browser app (CORS); absent: the origins of the redirect URIs. */
+  allowed_origins?: string[] | null;
   allowed_scopes?: string[];
   assertion_aud_compat?: boolean | null;
   auth_method?: string | null;
   client_type?: string | null;
+  /** RFC 9449 §5.2 `dpop_bound_access_tokens`. */
+  dpop_bound_access_tokens?: boolean | null;
   grant_types?: string[];
   jwks?: unknown;
   jwks_uri?: string | null;
@@ -210,6 +214,8 @@ export interface ClientCreated {
   access_token_ttl: number;
   /** May request the admin scopes (reserved to `latchkey-console` and admin tools). */
   admin_tool?: boolean;
+  /** The web origins set for this client (CORS); `None`: they follow its redirect URIs. */
+  allowed_origins?: string[] | null;
   allowed_scopes: string[];
   /**
    * `private_key_jwt`: an assertion `aud` that is an array or an endpoint URL is also
@@ -233,6 +239,8 @@ export interface ClientCreated {
   client_type: string;
   created_at: number;
   disabled: boolean;
+  /** RFC 9449 §5.2: token requests without a DPoP proof are refused. */
+  dpop_bound_access_tokens?: boolean;
   /** RFC 7591 `grant_types` values. */
   grant_types: string[];
   /** The client's public JWK Set (`private_key_jwt`). */
@@ -256,12 +264,16 @@ export interface ClientCreated {
   /** Unix seconds; every token issued to the client before it is inactive. */
   tokens_valid_after: number;
   updated_at: number;
+  /** The origins in force: `allowed_origins`, or those of the redirect URIs. */
+  web_origins?: string[];
 }
 
 export interface ClientDto {
   access_token_ttl: number;
   /** May request the admin scopes (reserved to `latchkey-console` and admin tools). */
   admin_tool?: boolean;
+  /** The web origins set for this client (CORS); `None`: they follow its redirect URIs. */
+  allowed_origins?: string[] | null;
   allowed_scopes: string[];
   /**
    * `private_key_jwt`: an assertion `aud` that is an array or an endpoint URL is also
@@ -280,6 +292,8 @@ export interface ClientDto {
   client_type: string;
   created_at: number;
   disabled: boolean;
+  /** RFC 9449 §5.2: token requests without a DPoP proof are refused. */
+  dpop_bound_access_tokens?: boolean;
   /** RFC 7591 `grant_types` values. */
   grant_types: string[];
   /** The client's public JWK Set (`private_key_jwt`). */
@@ -303,6 +317,8 @@ export interface ClientDto {
   /** Unix seconds; every token issued to the client before it is inactive. */
   tokens_valid_after: number;
   updated_at: number;
+  /** The origins in force: `allowed_origins`, or those of the redirect URIs. */
+  web_origins?: string[];
 }
 
 /**
@@ -384,10 +400,13 @@ export interface ClientTryResult {
 export interface ClientUpdateRequest {
   access_token_ttl?: number | null;
   admin_tool?: boolean | null;
+  /** `null`: the origins follow the redirect URIs again; absent leaves them. */
+  allowed_origins?: string[] | null;
   allowed_scopes?: string[] | null;
   assertion_aud_compat?: boolean | null;
   auth_method?: string | null;
   disabled?: boolean | null;
+  dpop_bound_access_tokens?: boolean | null;
   grant_types?: string[] | null;
   jwks?: JsonValue;
   /** `null` removes the JWK Set URL; absent leaves it. */
