@@ -218,6 +218,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 idle_expires_at: now + 3600,
                 ip: None,
                 user_agent: None,
+                dpop_jkt: None,
             };
             let access = latchkey_core::model::AccessTokenRecord {
                 jti: latchkey_core::crypto::random_id(),
