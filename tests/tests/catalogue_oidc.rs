@@ -88,6 +88,9 @@ const KNOWN_METADATA: &[&str] = &[
     "prompt_values_supported",
     // RFC 9449 §5.1.
     "dpop_signing_alg_values_supported",
+    // RFC 9126 §5.
+    "pushed_authorization_request_endpoint",
+    "require_pushed_authorization_requests",
 ];
 
 const ENDPOINTS: &[&str] = &[
@@ -99,6 +102,7 @@ const ENDPOINTS: &[&str] = &[
     "revocation_endpoint",
     "device_authorization_endpoint",
     "end_session_endpoint",
+    "pushed_authorization_request_endpoint",
 ];
 
 fn strings(v: &Value) -> Vec<&str> {
