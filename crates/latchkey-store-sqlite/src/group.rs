@@ -619,8 +619,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_rollback_in_a_batch_undoes_only_its_own_writes_and_still_answers_its_value() {
-        let dir = tempfile::tempdir().unwrap();
+    async fn a_rollback_in_a_batch_undoes_only_its_own_writes_and_still_answers_its_value(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
         let published = Arc::new(AtomicU64::new(0));
@@ -639,8 +640,7 @@ mod tests {
                 Ok(())
             })
         })
-        .await
-        .unwrap();
+        .await?;
         let bump = Some("UPDATE n SET v = v + 1");
         let (release, held) = hold(&w).await;
         let kept = tokio::spawn({
@@ -666,16 +666,15 @@ mod tests {
             }
         });
         until_queued(&w, 2).await;
-        release.send(()).unwrap();
-        held.await.unwrap();
-        kept.await.unwrap().unwrap();
-        assert_eq!(undone.await.unwrap().unwrap(), 7);
+        release.send(()).map_err(|_| "the hold ended early")?;
+        held.await?;
+        kept.await??;
+        assert_eq!(undone.await??, 7);
         assert_eq!(ids(&path).await, vec![1]);
-        let mut c = options(&path).connect().await.unwrap();
+        let mut c = options(&path).connect().await?;
         let n: i64 = sqlx::query_scalar("SELECT v FROM n")
             .fetch_one(&mut c)
-            .await
-            .unwrap();
+            .await?;
         assert_eq!(
             n, 1,
             "only the committed operation bumped the generation row"
@@ -686,20 +685,23 @@ mod tests {
             3,
             "table, hold, then the batch"
         );
+        Ok(())
     }
 
     #[tokio::test]
-    async fn after_close_the_queue_is_written_and_later_writes_are_unavailable() {
-        let dir = tempfile::tempdir().unwrap();
+    async fn after_close_the_queue_is_written_and_later_writes_are_unavailable(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
         let (w, task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
-        w.run("row", insert(1)).await.unwrap();
+        w.run("row", insert(1)).await?;
         w.close().await;
         let late = w.run("late", insert(2)).await;
         assert!(matches!(late, Err(StoreError::Unavailable(_))), "{late:?}");
-        task.await.unwrap();
+        task.await?;
         assert_eq!(ids(&path).await, vec![1]);
+        Ok(())
     }
 
     #[tokio::test]

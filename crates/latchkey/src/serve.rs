@@ -641,29 +641,28 @@ mod tests {
     }
 
     #[test]
-    fn durations_in_the_config_files_settings_are_read_like_the_flags() {
+    fn durations_in_the_config_files_settings_are_read_like_the_flags() -> anyhow::Result<()> {
         let text = "[settings]\nsign_in_ttl = \"2h\"\ncode_ttl = 120\nlogin_block = \"90\"\n";
-        let file: FileConfig = toml::from_str(text).unwrap();
-        let d = ServeArgs::default()
-            .resolve_with(&file)
-            .unwrap()
-            .setting_defaults();
+        let file: FileConfig = toml::from_str(text)?;
+        let d = ServeArgs::default().resolve_with(&file)?.setting_defaults();
         assert_eq!((d.sign_in_ttl, d.code_ttl, d.login_block), (7200, 120, 90));
-        let bad: FileConfig = toml::from_str("[settings]\ncode_ttl = \"2 fortnights\"\n").unwrap();
+        let bad: FileConfig = toml::from_str("[settings]\ncode_ttl = \"2 fortnights\"\n")?;
         let e = ServeArgs::default().resolve_with(&bad).unwrap_err();
         assert!(format!("{e:#}").contains("code_ttl"), "{e:#}");
+        Ok(())
     }
 
     #[test]
-    fn latchkey_setting_still_applies_beside_a_setting_flag_and_the_flag_wins_per_name() {
+    fn latchkey_setting_still_applies_beside_a_setting_flag_and_the_flag_wins_per_name(
+    ) -> anyhow::Result<()> {
         let args = ServeArgs {
             setting: vec!["code_ttl=90".into()],
             ..Default::default()
         };
-        let s = args
-            .resolve_with_env(&FileConfig::default(), Some("code_ttl=30,sign_in_ttl=2h"))
-            .unwrap();
+        let s =
+            args.resolve_with_env(&FileConfig::default(), Some("code_ttl=30,sign_in_ttl=2h"))?;
         let d = s.setting_defaults();
         assert_eq!((d.code_ttl, d.sign_in_ttl), (90, 7200));
+        Ok(())
     }
 }
