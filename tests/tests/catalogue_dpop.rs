@@ -8,6 +8,7 @@
 
 use anyhow::{anyhow, Result};
 use latchkey_e2e::catalogue_support::*;
+use latchkey_e2e::latchkey_core::manage::NewExchangePolicy;
 use latchkey_e2e::latchkey_core::model::GrantType;
 use latchkey_e2e::latchkey_core::oauth::dpop::ProofInput;
 use latchkey_e2e::latchkey_core::oauth::{Config, Provider};
@@ -173,8 +174,20 @@ impl Env {
         form: &[(&str, &str)],
         proofs: &[&str],
     ) -> Result<Reply> {
+        self.post("/token", client, form, proofs).await
+    }
+
+    /// A form POST to `path` authenticated as `client` (Basic with its secret, else its
+    /// `client_id` in the body), carrying these `DPoP` headers.
+    async fn post(
+        &self,
+        path: &str,
+        client: &TestClient,
+        form: &[(&str, &str)],
+        proofs: &[&str],
+    ) -> Result<Reply> {
         let mut f: Vec<(&str, &str)> = form.to_vec();
-        let mut req = self.h.http().post(self.token_url());
+        let mut req = self.h.http().post(self.h.url(path));
         match &client.secret {
             Some(s) => req = req.basic_auth(&client.id, Some(s)),
             None => f.push(("client_id", client.id.as_str())),
@@ -880,5 +893,160 @@ async fn the_admin_api_accepts_a_bound_admin_token_only_with_its_proof() -> Resu
     )
     .await?;
     assert_eq!(r.status(), 200);
+    Ok(())
+}
+
+// --- DPoP beside the other grants: token exchange and PAR ----------------------------------
+
+/// RFC 9449 §5 at the exchange grant (RFC 8693): a requester that proves a key gets a
+/// token bound to it, and a requester whose tokens must be bound gets none without a
+/// proof — the exchange is no way around `dpop_bound_access_tokens`.
+#[tokio::test]
+async fn an_exchange_with_a_proof_issues_a_bound_token_and_a_bound_requester_needs_one(
+) -> Result<()> {
+    let e = Env::start().await?;
+    // `service` trades its own client-credentials token for one for `orders`.
+    e.h.manager
+        .exchange_policy_create(
+            "test",
+            NewExchangePolicy {
+                requester_client_id: e.service.id.clone(),
+                subject_client_ids: vec![e.service.id.clone()],
+                requester_must_be_in_subject_aud: Some(false),
+                targets: vec!["orders".into()],
+                ..Default::default()
+            },
+        )
+        .await?;
+    let subject = e.cc(&[]).await?.must("access_token");
+    let form = [
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        ("subject_token", subject.as_str()),
+        (
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
+        ("audience", "orders"),
+    ];
+    let k = DpopKey::new()?;
+    let r = e
+        .token(
+            &e.service,
+            &form,
+            &[&k.proof("POST", &e.token_url(), e.now())?],
+        )
+        .await?;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.str("token_type"), Some("DPoP"));
+    let at = r.must("access_token");
+    assert_eq!(claims_of(&at)["cnf"]["jkt"], json!(k.thumbprint()));
+    let i = e.h.introspect(&e.rs, &at).await?;
+    assert_eq!(i["cnf"]["jkt"], json!(k.thumbprint()), "{i}");
+    // A proof for another URL is refused here as at every grant.
+    let wrong = k.proof("POST", &e.h.url("/par"), e.now())?;
+    assert_oauth_error(
+        &e.token(&e.service, &form, &[&wrong]).await?,
+        400,
+        "invalid_dpop_proof",
+    );
+
+    e.h.manager
+        .client_update(
+            "test",
+            &e.service.id,
+            latchkey_e2e::latchkey_core::manage::ClientUpdate {
+                dpop_bound_access_tokens: Some(true),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let subject = e
+        .cc(&[&k.proof("POST", &e.token_url(), e.now())?])
+        .await?
+        .must("access_token");
+    let form = [
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        ("subject_token", subject.as_str()),
+        (
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
+        ("audience", "orders"),
+    ];
+    assert_oauth_error(
+        &e.token(&e.service, &form, &[]).await?,
+        400,
+        "invalid_dpop_proof",
+    );
+    Ok(())
+}
+
+/// RFC 9449 §10.1: a `DPoP` header at the push binds the code to its key as `dpop_jkt`
+/// would (the code is then redeemed only with a proof by that key), and a push whose
+/// `dpop_jkt` names another key than its proof is refused.
+#[tokio::test]
+async fn a_dpop_header_at_the_push_binds_the_code_and_a_mismatched_dpop_jkt_is_refused(
+) -> Result<()> {
+    let e = Env::start().await?;
+    let k = DpopKey::new()?;
+    let par = e.h.url("/par");
+    let (verifier, challenge) = pkce();
+    let request = |extra: Option<&str>| {
+        let mut f = vec![
+            ("response_type", "code".to_string()),
+            ("redirect_uri", e.app.redirect_uri.clone()),
+            ("scope", "openid offline_access".to_string()),
+            ("state", "st".to_string()),
+            ("code_challenge", challenge.clone()),
+            ("code_challenge_method", "S256".to_string()),
+        ];
+        if let Some(j) = extra {
+            f.push(("dpop_jkt", j.to_string()));
+        }
+        f
+    };
+    let owned = request(Some(&DpopKey::new()?.thumbprint()));
+    let form: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = e
+        .post("/par", &e.app, &form, &[&k.proof("POST", &par, e.now())?])
+        .await?;
+    assert_oauth_error(&r, 400, "invalid_dpop_proof");
+
+    let owned = request(None);
+    let form: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = e
+        .post("/par", &e.app, &form, &[&k.proof("POST", &par, e.now())?])
+        .await?;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let mut u = url::Url::parse(&e.h.url("/authorize"))?;
+    u.query_pairs_mut()
+        .append_pair("client_id", &e.app.id)
+        .append_pair("request_uri", &r.must("request_uri"));
+    let loc =
+        e.h.browser_authorize(&e.h.browser(), u.as_str(), ALICE.0, ALICE.1)
+            .await?;
+    let code = query_param(&loc, "code").ok_or_else(|| anyhow!("no code: {loc}"))?;
+    let other = DpopKey::new()?;
+    let url = e.token_url();
+    assert_oauth_error(
+        &e.redeem_app(&code, &verifier, &[&other.proof("POST", &url, e.now())?])
+            .await?,
+        400,
+        "invalid_grant",
+    );
+    let r = e
+        .redeem_app(&code, &verifier, &[&k.proof("POST", &url, e.now())?])
+        .await?;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        claims_of(&r.must("access_token"))["cnf"]["jkt"],
+        json!(k.thumbprint())
+    );
     Ok(())
 }

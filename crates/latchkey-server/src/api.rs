@@ -380,7 +380,13 @@ pub async fn par(
         .await
     {
         Ok(v) => json_response(StatusCode::CREATED, &serde_json::json!(v)),
-        Err(e) => refusal(&st, "par", &key, &params, &presented, &e),
+        Err(e) => {
+            let mut r = refusal(&st, "par", &key, &params, &presented, &e);
+            if e.code == ErrorCode::UseDpopNonce {
+                add_dpop_nonce(&st, &mut r);
+            }
+            r
+        }
     }
 }
 

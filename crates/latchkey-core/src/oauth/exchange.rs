@@ -911,6 +911,7 @@ impl Provider {
         auth: &Authenticated,
         form: &HashMap<String, String>,
         presented: &Presented,
+        jkt: Option<&str>,
     ) -> OAuthResult<TokenResponse> {
         let client = &auth.client;
         // An unauthenticated (`none`) client never reaches a policy (RFC 8693 §2.1).
@@ -925,7 +926,7 @@ impl Provider {
         let ev = self
             .evaluate_exchange(Some(client), &client.id, &req, now)
             .await?;
-        let plan = match &ev.outcome {
+        let mut plan = match &ev.outcome {
             Ok(p) => p.clone(),
             Err(r) => {
                 self.audit_exchange(&ev, AuditAction::TokenExchangeRefused, presented, now)
@@ -943,8 +944,17 @@ impl Provider {
                 (jwt::sign(&key, Some("JWT"), &plan.claims)?, "N_A")
             }
             _ => {
+                // RFC 9449 §6.1: a requester that proved a key gets a token bound to it,
+                // as at every other grant; the subject's own binding is the subject
+                // client's, which the requester cannot prove.
+                if let (Some(jkt), Some(claims)) = (jkt, plan.claims.as_object_mut()) {
+                    claims.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
+                }
                 let key = self.signer(self.config.access_token_alg).await?;
-                (jwt::sign(&key, Some("at+jwt"), &plan.claims)?, "Bearer")
+                (
+                    jwt::sign(&key, Some("at+jwt"), &plan.claims)?,
+                    super::token::token_type(jkt),
+                )
             }
         };
         let lineage = ExchangeLineage {

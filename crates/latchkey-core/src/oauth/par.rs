@@ -13,7 +13,8 @@
 
 use super::authorize::{AuthorizeError, AuthzRequest, Via};
 use super::client_auth::Presented;
-use super::error::{OAuthError, OAuthResult};
+use super::dpop::ProofInput;
+use super::error::{ErrorCode, OAuthError, OAuthResult};
 use super::Provider;
 use crate::crypto::{random_token, sha256};
 use crate::model::Client;
@@ -96,6 +97,33 @@ impl Provider {
             Some(_) => {}
             None => {
                 params.insert("client_id".to_string(), client.id.clone());
+            }
+        }
+        // RFC 9449 §10.1: a DPoP header at the push binds the code as `dpop_jkt` does;
+        // with both, they must name the same key. Checked after client authentication,
+        // so an unauthenticated push never writes a jti.
+        if !presented.dpop.is_empty() {
+            let proof = self
+                .dpop_proof(&ProofInput {
+                    headers: &presented.dpop,
+                    method: "POST",
+                    url: &self.config.endpoint("/par"),
+                    access_token: None,
+                })
+                .await?;
+            if let Some(p) = proof {
+                match params.get("dpop_jkt") {
+                    Some(j) if j != &p.jkt => {
+                        return Err(OAuthError::new(
+                            ErrorCode::InvalidDpopProof,
+                            "dpop_jkt does not match the key of the DPoP proof",
+                        ))
+                    }
+                    Some(_) => {}
+                    None => {
+                        params.insert("dpop_jkt".to_string(), p.jkt);
+                    }
+                }
             }
         }
         let (_req, validated) = self

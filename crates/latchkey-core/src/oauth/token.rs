@@ -59,7 +59,11 @@ impl Provider {
             .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
         if grant == super::exchange::GRANT_TYPE {
             let auth = self.authenticate_client(form, presented, "token").await?;
-            let resp = self.grant_token_exchange(&auth, form, presented).await?;
+            let proof = self.token_proof(&auth.client, presented).await?;
+            let jkt = proof.as_ref().map(|p| p.jkt.as_str());
+            let resp = self
+                .grant_token_exchange(&auth, form, presented, jkt)
+                .await?;
             self.count_issued(super::exchange::GRANT_TYPE, &auth.client.id);
             self.note_use(super::exchange::GRANT_TYPE, &auth.client.id, &resp.scope);
             return Ok(resp);
@@ -82,25 +86,7 @@ impl Provider {
         if !client.allows_grant(grant) && !self.may_hold_exchanged_family(grant, &client).await? {
             return Err(unauthorized_grant());
         }
-        // RFC 9449 §5: the proof is checked once the client is known, so an
-        // unauthenticated request never writes a jti.
-        let proof = if presented.dpop.is_empty() {
-            None
-        } else {
-            self.dpop_proof(&ProofInput {
-                headers: &presented.dpop,
-                method: "POST",
-                url: &self.config.endpoint("/token"),
-                access_token: None,
-            })
-            .await?
-        };
-        if proof.is_none() && client.dpop_bound_access_tokens {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidDpopProof,
-                "this client's access tokens are DPoP-bound: a DPoP proof is required",
-            ));
-        }
+        let proof = self.token_proof(&client, presented).await?;
         let jkt = proof.as_ref().map(|p| p.jkt.as_str());
         let resp = match grant {
             GrantType::AuthorizationCode => {
@@ -122,6 +108,34 @@ impl Provider {
         self.count_issued(grant.as_str(), &client.id);
         self.note_use(grant.as_str(), &client.id, &resp.scope);
         Ok(resp)
+    }
+
+    /// RFC 9449 §5: the token request's DPoP proof, checked once the client is known (so
+    /// an unauthenticated request never writes a jti); every grant, the exchange too. A
+    /// client whose tokens are DPoP-bound (§5.2) gets nothing without one.
+    async fn token_proof(
+        &self,
+        client: &Client,
+        presented: &Presented,
+    ) -> OAuthResult<Option<super::dpop::Proof>> {
+        let proof = if presented.dpop.is_empty() {
+            None
+        } else {
+            self.dpop_proof(&ProofInput {
+                headers: &presented.dpop,
+                method: "POST",
+                url: &self.config.endpoint("/token"),
+                access_token: None,
+            })
+            .await?
+        };
+        if proof.is_none() && client.dpop_bound_access_tokens {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidDpopProof,
+                "this client's access tokens are DPoP-bound: a DPoP proof is required",
+            ));
+        }
+        Ok(proof)
     }
 
     /// Whether `client` may present a refresh token without the refresh grant: one an
@@ -826,7 +840,7 @@ fn unauthorized_grant() -> OAuthError {
 }
 
 /// RFC 9449 §5.1 / RFC 6749 §7.1: `DPoP` for a token bound to a key.
-fn token_type(jkt: Option<&str>) -> &'static str {
+pub(super) fn token_type(jkt: Option<&str>) -> &'static str {
     if jkt.is_some() {
         "DPoP"
     } else {
