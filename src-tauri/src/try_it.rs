@@ -12,6 +12,7 @@
 
 use crate::console::Console;
 use latchkey_admin::AdminError;
+use latchkey_admin_client::dpop::{self, DpopKey};
 use latchkey_admin_client::loopback::{self, CodeFlow};
 use latchkey_admin_client::signin::{self, Secret};
 use latchkey_api_types::ClientDto;
@@ -66,6 +67,7 @@ async fn token_exchange(
     secret: Option<&Secret>,
     req: &ClientTryRequest,
     scope: &str,
+    key: Option<&DpopKey>,
 ) -> Result<ClientTryResult, AdminError> {
     let subject = req
         .subject_token
@@ -108,28 +110,16 @@ async fn token_exchange(
     if !scope.trim().is_empty() {
         form.push(("scope", scope.trim().into()));
     }
-    let mut post = signin::http_client().post(token_endpoint);
-    match secret {
-        // RFC 6749 §2.3.1: the form-encoded id and secret in the body …
-        Some(s) if c.auth_method == "client_secret_post" => {
-            form.push(("client_id", c.client_id.clone()));
-            form.push(("client_secret", s.expose().into()));
-        }
-        // … or HTTP Basic with both form-urlencoded first.
-        Some(s) => {
-            let enc =
-                |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
-            post = post.basic_auth(enc(&c.client_id), Some(enc(s.expose())));
-        }
-        None => form.push(("client_id", c.client_id.clone())),
-    }
-    let resp = post.form(&form).send().await.map_err(|_| {
-        AdminError::new(
-            ErrorCode::Unavailable,
-            format!("the token endpoint {token_endpoint} did not answer"),
-        )
-    })?;
-    let answer: ExchangeAnswer = resp.json().await.map_err(|_| {
+    let pairs: Vec<(String, String)> = form.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let post = loopback::client_form_request(
+        token_endpoint,
+        &c.client_id,
+        secret,
+        c.auth_method == "client_secret_post",
+        &pairs,
+    )?;
+    let resp = dpop::send(&signin::http_client(), key, post).await?;
+    let answer: ExchangeAnswer = serde_json::from_slice(resp.body()).map_err(|_| {
         AdminError::new(
             ErrorCode::Unavailable,
             "the token endpoint's answer is not JSON",
@@ -146,6 +136,8 @@ async fn token_exchange(
             redirect_uri: None,
             issued_token_type: answer.issued_token_type,
             token_type: answer.token_type,
+            dpop_jkt: key.map(|k| k.jkt().to_string()),
+            pushed: false,
         }),
         (_, error) => Err(AdminError::new(
             ErrorCode::Unauthorized,
@@ -229,9 +221,34 @@ pub async fn client_try(
         });
     let http = signin::http_client();
     let ep = signin::discover(&http, &console.issuer()).await?;
+    // A client whose tokens must be bound gets nothing without a proof (RFC 9449 §5.2),
+    // and one that must push is refused at /authorize without a push (RFC 9126 §6):
+    // the try runs them so rather than fail.
+    let shared = if req.dpop || c.dpop_bound_access_tokens {
+        Some(std::sync::Arc::new(DpopKey::generate()?))
+    } else {
+        None
+    };
+    let key = shared.as_deref();
+    let par = req.par
+        || c.require_pushed_authorization_requests
+        || ep.require_pushed_authorization_requests;
+    let par_endpoint = match (par, req.grant.as_str()) {
+        (true, "authorization_code") => Some(
+            ep.pushed_authorization_request_endpoint
+                .clone()
+                .ok_or_else(|| {
+                    AdminError::new(
+                        ErrorCode::Unavailable,
+                        "the server has no PAR endpoint (pushed_authorization_request_endpoint)",
+                    )
+                })?,
+        ),
+        _ => None,
+    };
     match req.grant.as_str() {
         "token_exchange" => {
-            token_exchange(&ep.token_endpoint, &c, secret.as_ref(), &req, &scope).await
+            token_exchange(&ep.token_endpoint, &c, secret.as_ref(), &req, &scope, key).await
         }
         "client_credentials" => {
             let token_url = TokenUrl::new(ep.token_endpoint.clone())
@@ -247,7 +264,10 @@ pub async fn client_try(
             let t = client
                 .exchange_client_credentials()
                 .add_scopes(scope.split_whitespace().map(|s| Scope::new(s.into())))
-                .request_async(&http)
+                .request_async(&dpop::Http {
+                    http: http.clone(),
+                    key: shared.clone(),
+                })
                 .await
                 .map_err(|e| match e {
                     oauth2::RequestTokenError::ServerResponse(r) => AdminError::new(
@@ -276,7 +296,9 @@ pub async fn client_try(
                 refresh_token_issued: t.refresh_token().is_some(),
                 redirect_uri: None,
                 issued_token_type: None,
-                token_type: None,
+                token_type: Some(dpop::token_type_name(t.token_type().as_ref())),
+                dpop_jkt: key.map(|k| k.jkt().to_string()),
+                pushed: false,
             })
         }
         _ => {
@@ -313,6 +335,8 @@ pub async fn client_try(
                                    inspector; you may close this tab.",
                     issuer: None,
                     resource: None,
+                    dpop: shared.clone(),
+                    par_endpoint: par_endpoint.as_deref(),
                 },
                 move |url| opener(url),
             )
@@ -326,7 +350,9 @@ pub async fn client_try(
                 refresh_token_issued: t.refresh_token.is_some(),
                 redirect_uri: Some(redirect),
                 issued_token_type: None,
-                token_type: None,
+                token_type: t.token_type,
+                dpop_jkt: key.map(|k| k.jkt().to_string()),
+                pushed: par_endpoint.is_some(),
             })
         }
     }

@@ -750,3 +750,73 @@ fn try_it_runs_client_credentials_and_the_code_flow_and_hands_over_the_tokens() 
         .unwrap_err();
     assert_eq!(e["code"], "invalid_input", "only the client's own grants");
 }
+
+/// RFC 9449 / RFC 9126 in "Try it": a client whose tokens must be DPoP-bound is run with
+/// a throwaway key (its token says `DPoP` and its `cnf.jkt` is that key, which the
+/// inspector names), and a client that must push runs the code flow through the PAR
+/// endpoint, with the code bound to the key as well.
+#[test]
+fn try_it_binds_the_tokens_to_a_throwaway_dpop_key_and_pushes_the_request_with_par() {
+    let remote = remote_server();
+    let (_, key) = tauri::async_runtime::block_on(remote.api_key(false)).expect("api key");
+    let w = world_with(
+        false,
+        scripted_browser(remote.clone(), ("root", "root passphrase long")),
+    );
+    let _: ConsoleStatus = w.call(
+        "connection_add",
+        json!({ "req": {
+            "name": "Remote", "colour": "purple", "kind": "remote",
+            "server": remote.admin_url(""), "auth": "api_key", "api_key": key,
+        }}),
+    );
+    let bound: ClientCreated = w.call(
+        "client_create",
+        json!({ "req": { "name": "Bound batch", "client_type": "confidential",
+            "grant_types": ["client_credentials"], "allowed_scopes": [],
+            "dpop_bound_access_tokens": true } }),
+    );
+    let secret = bound.client_secret.clone().expect("secret");
+    let t: Value = w.call(
+        "client_try",
+        json!({ "req": { "id": bound.client.client_id, "grant": "client_credentials", "client_secret": secret } }),
+    );
+    assert_eq!(t["token_type"], "DPoP", "{t}");
+    let jkt = t["dpop_jkt"]
+        .as_str()
+        .expect("the key's thumbprint")
+        .to_string();
+    let inspected: Value = w.call("token_inspect", json!({ "token": t["access_token"] }));
+    assert_eq!(inspected["claims"]["cnf"]["jkt"], jkt, "{inspected}");
+    assert!(
+        inspected
+            .to_string()
+            .contains(&format!("thumbprint is {jkt}")),
+        "the inspector names the key: {inspected}"
+    );
+
+    let pushed: ClientCreated = w.call(
+        "client_create",
+        json!({ "req": { "name": "Pushed app", "client_type": "public", "auth_method": "none",
+            "grant_types": ["authorization_code"],
+            "redirect_uris": ["http://127.0.0.1:3000/callback"],
+            "allowed_scopes": ["openid"],
+            "require_pushed_authorization_requests": true } }),
+    );
+    let t: Value = w.call(
+        "client_try",
+        json!({ "req": { "id": pushed.client.client_id, "grant": "authorization_code", "dpop": true } }),
+    );
+    assert_eq!(t["pushed"], true, "{t}");
+    assert!(
+        t["token_type"]
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("dpop")),
+        "{t}"
+    );
+    let inspected: Value = w.call("token_inspect", json!({ "token": t["access_token"] }));
+    assert_eq!(
+        inspected["claims"]["cnf"]["jkt"], t["dpop_jkt"],
+        "{inspected}"
+    );
+}

@@ -311,6 +311,8 @@ async fn ad_24_the_sign_in_client_refuses_an_authorization_response_with_a_wrong
                 done_message: "done",
                 issuer: Some(issuer),
                 resource: None,
+                dpop: None,
+                par_endpoint: None,
             },
             move |url| {
                 let _ = tx.send(url.to_string());

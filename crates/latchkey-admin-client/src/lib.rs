@@ -14,6 +14,7 @@
 //! streaming HTTP client: only the CLI (cargo feature `remote` of `latchkey`) and the
 //! desktop shell depend on it.
 
+pub mod dpop;
 pub mod keyring;
 pub mod loopback;
 mod remote;

@@ -9,6 +9,7 @@
 //! Does not own: opening the browser (the caller's: a terminal prints the address, the
 //! desktop shell asks the OS) or keeping the tokens.
 
+use crate::dpop::{self, DpopKey};
 use crate::signin::Secret;
 use crate::AdminError;
 use latchkey_api_types::ErrorCode;
@@ -48,6 +49,12 @@ pub struct CodeFlow<'a> {
     pub issuer: Option<&'a str>,
     /// RFC 8707 resource indicator sent with the request and the code exchange.
     pub resource: Option<&'a str>,
+    /// RFC 9449: bind the code (`dpop_jkt`, §10) and the tokens to this key; the code
+    /// exchange (and the push) carry its proofs.
+    pub dpop: Option<std::sync::Arc<DpopKey>>,
+    /// RFC 9126: push the request to this endpoint first and send the browser only
+    /// `client_id` + `request_uri`.
+    pub par_endpoint: Option<&'a str>,
 }
 
 /// The token response, every token a [`Secret`].
@@ -58,6 +65,8 @@ pub struct CodeTokens {
     pub id_token: Option<Secret>,
     pub expires_in: Option<i64>,
     pub scope: Option<String>,
+    /// `Bearer`, or `DPoP` for tokens bound to the flow's key (RFC 9449 §5).
+    pub token_type: Option<String>,
 }
 
 impl std::fmt::Debug for CodeTokens {
@@ -190,7 +199,17 @@ pub async fn run(
     if let Some(r) = flow.resource {
         authorize = authorize.add_extra_param("resource", r);
     }
-    let (url, state) = authorize.url();
+    if let Some(k) = &flow.dpop {
+        authorize = authorize.add_extra_param("dpop_jkt", k.jkt());
+    }
+    let (mut url, state) = authorize.url();
+    if let Some(endpoint) = flow.par_endpoint {
+        let request_uri = push(http, &flow, endpoint, &url).await?;
+        url.set_query(None);
+        url.query_pairs_mut()
+            .append_pair("client_id", flow.client_id)
+            .append_pair("request_uri", &request_uri);
+    }
     open(url.as_str());
     let params = tokio::time::timeout(
         flow.timeout,
@@ -255,7 +274,10 @@ pub async fn run(
         exchange = exchange.add_extra_param("resource", r);
     }
     let t = exchange
-        .request_async(http)
+        .request_async(&dpop::Http {
+            http: http.clone(),
+            key: flow.dpop.clone(),
+        })
         .await
         .map_err(|e| exchange_error(flow.token_endpoint, e))?;
     Ok(CodeTokens {
@@ -266,7 +288,96 @@ pub async fn run(
         scope: t
             .scopes()
             .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+        token_type: Some(dpop::token_type_name(t.token_type().as_ref())),
     })
+}
+
+/// A form POST to `endpoint` authenticated as a client of the token endpoint is
+/// (RFC 6749 §2.3.1): HTTP Basic with the id and secret form-urlencoded first, or both
+/// in the body; a public client names itself with `client_id` in the body.
+pub fn client_form_request(
+    endpoint: &str,
+    client_id: &str,
+    secret: Option<&Secret>,
+    secret_in_body: bool,
+    pairs: &[(String, String)],
+) -> Result<oauth2::HttpRequest, AdminError> {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        form.append_pair(k, v);
+    }
+    let has_id = pairs.iter().any(|(k, _)| k == "client_id");
+    let mut req = oauth2::http::Request::builder()
+        .method("POST")
+        .uri(endpoint)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json");
+    match secret {
+        Some(s) if secret_in_body => {
+            if !has_id {
+                form.append_pair("client_id", client_id);
+            }
+            form.append_pair("client_secret", s.expose());
+        }
+        Some(s) => {
+            use base64::Engine;
+            let enc =
+                |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+            let pair = format!("{}:{}", enc(client_id), enc(s.expose()));
+            req = req.header(
+                "authorization",
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                ),
+            );
+        }
+        None if !has_id => {
+            form.append_pair("client_id", client_id);
+        }
+        None => {}
+    }
+    req.body(form.finish().into_bytes())
+        .map_err(|_| AdminError::invalid_input(format!("{endpoint}: not a request")))
+}
+
+/// RFC 9126 §2: pushes the request `authorize` carries (its query), authenticated as the
+/// token endpoint would authenticate the client; answers the `request_uri`.
+async fn push(
+    http: &reqwest::Client,
+    flow: &CodeFlow<'_>,
+    endpoint: &str,
+    authorize: &url::Url,
+) -> Result<String, AdminError> {
+    let pairs: Vec<(String, String)> = authorize
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let req = client_form_request(
+        endpoint,
+        flow.client_id,
+        flow.client_secret,
+        flow.secret_in_body,
+        &pairs,
+    )?;
+    let resp = dpop::send(http, flow.dpop.as_deref(), req).await?;
+    let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap_or_default();
+    match body.get("request_uri").and_then(|v| v.as_str()) {
+        Some(uri) if resp.status().as_u16() == 201 => Ok(uri.to_string()),
+        _ => Err(AdminError::new(
+            ErrorCode::Unauthorized,
+            format!(
+                "the PAR endpoint refused the request ({}{})",
+                body.get("error")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("no request_uri"),
+                body.get("error_description")
+                    .and_then(|v| v.as_str())
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ),
+        )),
+    }
 }
 
 /// Serves the loopback listener until a request for `path` arrives; returns its query

@@ -96,6 +96,12 @@ pub struct Endpoints {
     pub token_endpoint: String,
     pub device_authorization_endpoint: Option<String>,
     pub revocation_endpoint: Option<String>,
+    /// RFC 9126 §5.
+    #[serde(default)]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// RFC 9126 §5: every authorization request must be pushed.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
     /// Latchkey's own metadata member: the URL of the admin API this issuer vouches
     /// for, also the RFC 8707 resource indicator of its admin tokens.
     #[serde(default)]
@@ -410,6 +416,8 @@ pub async fn browser_sign_in(
             done_message: "Signed in to Latchkey. You may close this tab.",
             issuer: Some(&ep.issuer),
             resource: ep.latchkey_admin_api.as_deref(),
+            dpop: None,
+            par_endpoint: None,
         },
         open,
     )
@@ -638,6 +646,8 @@ mod tests {
             token_endpoint: "https://id.example/token".into(),
             device_authorization_endpoint: None,
             revocation_endpoint: None,
+            pushed_authorization_request_endpoint: None,
+            require_pushed_authorization_requests: false,
             latchkey_admin_api: api.map(str::to_string),
         }
     }

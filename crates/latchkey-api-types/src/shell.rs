@@ -183,6 +183,14 @@ pub struct ClientTryRequest {
     /// `access_token` (default) | `id_token`, or the full URN.
     #[serde(default)]
     pub requested_token_type: Option<String>,
+    /// RFC 9449: bind the tokens to a key the console makes for this run and forgets
+    /// after it (always on for a client whose tokens must be DPoP-bound).
+    #[serde(default)]
+    pub dpop: bool,
+    /// RFC 9126: push the authorization request first (authorization code only; always
+    /// on for a client or server that requires it).
+    #[serde(default)]
+    pub par: bool,
 }
 
 impl std::fmt::Debug for ClientTryRequest {
@@ -198,6 +206,8 @@ impl std::fmt::Debug for ClientTryRequest {
             .field("audience", &self.audience)
             .field("resource", &self.resource)
             .field("requested_token_type", &self.requested_token_type)
+            .field("dpop", &self.dpop)
+            .field("par", &self.par)
             .finish()
     }
 }
@@ -221,6 +231,12 @@ pub struct ClientTryResult {
     pub issued_token_type: Option<String>,
     #[serde(default)]
     pub token_type: Option<String>,
+    /// RFC 7638 thumbprint of the run's DPoP key, which the tokens' `cnf.jkt` names.
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
+    /// The authorization request went through the PAR endpoint.
+    #[serde(default)]
+    pub pushed: bool,
 }
 
 impl std::fmt::Debug for ClientTryResult {
@@ -235,6 +251,8 @@ impl std::fmt::Debug for ClientTryResult {
             .field("redirect_uri", &self.redirect_uri)
             .field("issued_token_type", &self.issued_token_type)
             .field("token_type", &self.token_type)
+            .field("dpop_jkt", &self.dpop_jkt)
+            .field("pushed", &self.pushed)
             .finish()
     }
 }
@@ -424,6 +442,8 @@ mod tests {
             redirect_uri: None,
             issued_token_type: None,
             token_type: None,
+            dpop_jkt: None,
+            pushed: false,
         };
         let printed = format!("{add:?} {try_req:?} {try_res:?}");
         assert!(!printed.contains("SECRET"), "{printed}");

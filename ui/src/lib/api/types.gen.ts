@@ -359,8 +359,18 @@ export interface ClientTryRequest {
   audience?: string | null;
   /** The client's secret for a confidential client; used once, never kept. */
   client_secret?: string | null;
+  /**
+   * RFC 9449: bind the tokens to a key the console makes for this run and forgets
+   * after it (always on for a client whose tokens must be DPoP-bound).
+   */
+  dpop?: boolean;
   grant: TryGrant;
   id: string;
+  /**
+   * RFC 9126: push the authorization request first (authorization code only; always
+   * on for a client or server that requires it).
+   */
+  par?: boolean;
   /** `access_token` (default) | `id_token`, or the full URN. */
   requested_token_type?: string | null;
   resource?: string | null;
@@ -378,6 +388,8 @@ export interface ClientTryRequest {
  */
 export interface ClientTryResult {
   access_token: string;
+  /** RFC 7638 thumbprint of the run's DPoP key, which the tokens' `cnf.jkt` names. */
+  dpop_jkt?: string | null;
   expires_in?: number | null;
   grant: TryGrant;
   id_token?: string | null;
@@ -386,6 +398,8 @@ export interface ClientTryResult {
    * an ID token comes with `token_type` `N_A`).
    */
   issued_token_type?: string | null;
+  /** The authorization request went through the PAR endpoint. */
+  pushed?: boolean;
   /** The redirect used (authorization code only). */
   redirect_uri?: string | null;
   refresh_token_issued: boolean;
