@@ -54,6 +54,7 @@ export const KINDS: AppKind[] = [
       'Code in a browser cannot keep a secret, so this is a public client (no client authentication).',
       'PKCE protects the authorization code instead: only the tab that started the sign-in can redeem it.',
       'Refresh tokens rotate on every use, so a stolen one is detected the moment both copies are used.',
+      'Its pages call the token endpoint from JavaScript, so the server answers CORS for the app’s web origins (by default those of its redirect URIs); browsers refuse every other page.',
     ],
   },
   {
@@ -139,6 +140,33 @@ export function redirectProblems(text: string, kind: 'web' | 'loopback' | 'none'
     const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname);
     if (kind === 'web' && u.protocol === 'http:' && !loopback) out.push(`“${shown}” must use https (http is accepted on loopback only)`);
     if (kind === 'loopback' && u.protocol === 'http:' && !loopback) out.push(`“${shown}” is http but not loopback: use http://127.0.0.1/… or a private-use scheme`);
+  }
+  return out;
+}
+
+/** The web origins (RFC 6454) of http(s) redirect URIs, as the server derives a
+ * browser app's CORS origins when none are set (a custom scheme has no web origin). */
+export function originsOf(redirects: string[]): string[] {
+  const out: string[] = [];
+  for (const r of redirects) {
+    try {
+      const u = new URL(r);
+      if ((u.protocol === 'http:' || u.protocol === 'https:') && !out.includes(u.origin)) out.push(u.origin);
+    } catch { /* not a URL: the redirect checks say so */ }
+  }
+  return out;
+}
+
+/** What is wrong with origins typed one per line: each must be exactly an origin
+ * (scheme://host[:port], no path, query or fragment), as a browser sends it in `Origin`. */
+export function originProblems(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split(/\n/).map((l) => l.trim()).filter(Boolean)) {
+    const shown = line.length > 60 ? `${line.slice(0, 57)}…` : line;
+    let u: URL;
+    try { u = new URL(line); } catch { out.push(`“${shown}” is not an origin (https://app.example.com)`); continue; }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') { out.push(`“${shown}” is not a web origin (http or https)`); continue; }
+    if (line.replace(/\/$/, '') !== u.origin) out.push(`“${shown}” has a path, query or fragment: an origin is only scheme://host[:port] (${u.origin})`);
   }
   return out;
 }
