@@ -236,7 +236,7 @@ const story = (c) => [
     await shot(`${c.name}-09-keys-after`);
   }],
 
-  [`${c.name}: Try it runs a machine client's client-credentials flow and opens the token in the inspector`, async () => {
+  [`${c.name}: Try it runs a machine client's client-credentials flow with DPoP and opens the bound token in the inspector`, async () => {
     await go('clients');
     await d.clickCss('[data-testid=new-client]');
     await d.clickCss('input[type=radio][value=machine]');
@@ -252,12 +252,19 @@ const story = (c) => [
     );
     assert(rowTry, 'the machine client has a Try it button');
     await d.fill(await d.waitFor('[data-testid=try-secret]'), secret);
+    // Issue 15: the console holds a throwaway key for the run and binds the token to it.
+    await d.clickCss('[data-testid=try-dpop-box]');
     await d.clickCss('[data-testid=try-run]');
     await d.waitFor('[data-testid=try-ok]', { timeout: 20000 });
+    const bound = await d.text(await d.waitFor('[data-testid=try-dpop]'));
+    const jkt = (bound.match(/thumbprint ([A-Za-z0-9_-]{43})/) || [])[1];
+    assert(jkt && /DPoP/.test(bound), `the result names the key the token is bound to: ${bound}`);
     await shot(`${c.name}-11-try-it`);
     await d.clickCss('[data-testid=try-inspect]');
     const verdict = await d.waitFor('[data-testid=verdict]');
     assert((await d.attr(verdict, 'data-valid')) === 'true', `the tried token verifies: ${await d.text(verdict)}`);
+    const page = await d.exec(`return document.querySelector('main')?.textContent ?? '';`);
+    assert(page.includes(`thumbprint is ${jkt}`), 'the inspector says which key the token is bound to (cnf.jkt)');
     await shot(`${c.name}-12-try-it-inspected`);
   }],
 
