@@ -403,6 +403,25 @@ fn scripted_browser(h: Arc<Harness>, user: (&'static str, &'static str)) -> Open
     })
 }
 
+/// A console with no server of its own, connected to a separate server with an admin
+/// API key, whose system browser signs in as root.
+fn console_on_remote() -> (Arc<Harness>, World) {
+    let remote = remote_server();
+    let (_, key) = tauri::async_runtime::block_on(remote.api_key(false)).expect("api key");
+    let w = world_with(
+        false,
+        scripted_browser(remote.clone(), ("root", "root passphrase long")),
+    );
+    let _: ConsoleStatus = w.call(
+        "connection_add",
+        json!({ "req": {
+            "name": "Remote", "colour": "purple", "kind": "remote",
+            "server": remote.admin_url(""), "auth": "api_key", "api_key": key,
+        }}),
+    );
+    (remote, w)
+}
+
 #[test]
 fn an_api_key_connects_to_a_remote_server_and_a_wrong_one_leaves_the_console_where_it_was() {
     let remote = remote_server();
@@ -675,19 +694,7 @@ fn a_new_embedded_file_is_created_only_when_asked_and_gets_its_own_first_admin()
 
 #[test]
 fn try_it_runs_client_credentials_and_the_code_flow_and_hands_over_the_tokens() {
-    let remote = remote_server();
-    let (_, key) = tauri::async_runtime::block_on(remote.api_key(false)).expect("api key");
-    let w = world_with(
-        false,
-        scripted_browser(remote.clone(), ("root", "root passphrase long")),
-    );
-    let _: ConsoleStatus = w.call(
-        "connection_add",
-        json!({ "req": {
-            "name": "Remote", "colour": "purple", "kind": "remote",
-            "server": remote.admin_url(""), "auth": "api_key", "api_key": key,
-        }}),
-    );
+    let (_remote, w) = console_on_remote();
     let m2m: ClientCreated = w.call(
         "client_create",
         json!({ "req": { "name": "Batch", "client_type": "confidential",
@@ -757,19 +764,7 @@ fn try_it_runs_client_credentials_and_the_code_flow_and_hands_over_the_tokens() 
 /// endpoint, with the code bound to the key as well.
 #[test]
 fn try_it_binds_the_tokens_to_a_throwaway_dpop_key_and_pushes_the_request_with_par() {
-    let remote = remote_server();
-    let (_, key) = tauri::async_runtime::block_on(remote.api_key(false)).expect("api key");
-    let w = world_with(
-        false,
-        scripted_browser(remote.clone(), ("root", "root passphrase long")),
-    );
-    let _: ConsoleStatus = w.call(
-        "connection_add",
-        json!({ "req": {
-            "name": "Remote", "colour": "purple", "kind": "remote",
-            "server": remote.admin_url(""), "auth": "api_key", "api_key": key,
-        }}),
-    );
+    let (_remote, w) = console_on_remote();
     let bound: ClientCreated = w.call(
         "client_create",
         json!({ "req": { "name": "Bound batch", "client_type": "confidential",

@@ -898,6 +898,22 @@ async fn the_admin_api_accepts_a_bound_admin_token_only_with_its_proof() -> Resu
 
 // --- DPoP beside the other grants: token exchange and PAR ----------------------------------
 
+/// An RFC 8693 request trading `subject` (an access token) for a token for `orders`.
+fn exchange_form(subject: &str) -> [(&'static str, &str); 4] {
+    [
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        ("subject_token", subject),
+        (
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
+        ("audience", "orders"),
+    ]
+}
+
 /// RFC 9449 §5 at the exchange grant (RFC 8693): a requester that proves a key gets a
 /// token bound to it, and a requester whose tokens must be bound gets none without a
 /// proof — the exchange is no way around `dpop_bound_access_tokens`.
@@ -919,18 +935,7 @@ async fn an_exchange_with_a_proof_issues_a_bound_token_and_a_bound_requester_nee
         )
         .await?;
     let subject = e.cc(&[]).await?.must("access_token");
-    let form = [
-        (
-            "grant_type",
-            "urn:ietf:params:oauth:grant-type:token-exchange",
-        ),
-        ("subject_token", subject.as_str()),
-        (
-            "subject_token_type",
-            "urn:ietf:params:oauth:token-type:access_token",
-        ),
-        ("audience", "orders"),
-    ];
+    let form = exchange_form(&subject);
     let k = DpopKey::new()?;
     let r = e
         .token(
@@ -967,18 +972,7 @@ async fn an_exchange_with_a_proof_issues_a_bound_token_and_a_bound_requester_nee
         .cc(&[&k.proof("POST", &e.token_url(), e.now())?])
         .await?
         .must("access_token");
-    let form = [
-        (
-            "grant_type",
-            "urn:ietf:params:oauth:grant-type:token-exchange",
-        ),
-        ("subject_token", subject.as_str()),
-        (
-            "subject_token_type",
-            "urn:ietf:params:oauth:token-type:access_token",
-        ),
-        ("audience", "orders"),
-    ];
+    let form = exchange_form(&subject);
     assert_oauth_error(
         &e.token(&e.service, &form, &[]).await?,
         400,
