@@ -177,3 +177,24 @@ describe('Try it with DPoP and PAR', () => {
     expect((calls.find((x) => x.name === 'clientTry')!.args[0] as T.ClientTryRequest).dpop).toBe(false);
   });
 });
+
+describe('the wizard: machine to machine (issue 12)', () => {
+  it('offers only scopes client credentials can use and does not speak of a consent page', async () => {
+    const { api } = fakeApi({
+      clients: [],
+      scopes: [
+        { name: 'openid', description: 'Sign you in', claims: ['sub'], builtin: true, created_at: 0 },
+        { name: 'offline_access', description: 'Stay signed in', claims: [], builtin: true, created_at: 0 },
+        { name: 'orders:read', description: 'Read orders', claims: [], builtin: false, created_at: 0 },
+      ] as T.ScopeDto[],
+    });
+    await show(ClientWizard, { onclose: () => {}, oncreated: () => {} }, api);
+    click($('input[type=radio][value=machine]'));
+    click($('[data-testid=wizard-next]'));
+    await settle();
+    flushSync();
+    const offered = [...document.querySelectorAll('.scopes code')].map((c) => c.textContent);
+    expect(offered).toEqual(['orders:read']);
+    expect(document.body.textContent).not.toContain('consent page');
+  });
+});

@@ -9,6 +9,9 @@ export const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
 export const ADMIN_SCOPES = ['latchkey:admin', 'latchkey:admin:read'];
 export const isAdminScope = (s: string) => ADMIN_SCOPES.includes(s);
 
+/** Scopes that stand for a user (OIDC Core §5.4, §11): nothing to a machine client. */
+export const USER_SCOPES = ['openid', 'profile', 'email', 'address', 'phone', 'offline_access'];
+
 export interface AppKind {
   id: KindId;
   title: string;
