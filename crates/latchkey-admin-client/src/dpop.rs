@@ -103,12 +103,7 @@ pub async fn send(
     req: oauth2::HttpRequest,
 ) -> Result<oauth2::HttpResponse, AdminError> {
     let endpoint = req.uri().to_string();
-    let unreachable = |e: reqwest::Error| {
-        AdminError::new(
-            ErrorCode::Unavailable,
-            format!("cannot reach {endpoint}: {e}"),
-        )
-    };
+    let unreachable = |e: reqwest::Error| crate::signin::unavailable(&endpoint, &e);
     let mut nonce: Option<String> = None;
     for _ in 0..2 {
         let mut r = req.clone();

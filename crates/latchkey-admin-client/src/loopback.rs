@@ -141,10 +141,8 @@ fn exchange_error<RE: std::error::Error + 'static>(
             };
             AdminError::new(code, format!("the token endpoint refused the code ({msg})"))
         }
-        RequestTokenError::Request(e) => AdminError::new(
-            ErrorCode::Unavailable,
-            format!("cannot reach {endpoint}: {e}"),
-        ),
+        // The HTTP function already said what to check (`signin::unavailable`).
+        RequestTokenError::Request(e) => AdminError::new(ErrorCode::Unavailable, e.to_string()),
         RequestTokenError::Parse(..) => AdminError::new(
             ErrorCode::Unavailable,
             format!("{endpoint} answered with an unreadable token response"),

@@ -153,10 +153,42 @@ pub(crate) fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-pub(crate) fn unavailable(what: &str, e: &reqwest::Error) -> AdminError {
-    // reqwest's message names the URL (never a credential: those travel in headers
-    // and form bodies).
-    AdminError::new(ErrorCode::Unavailable, format!("cannot reach {what}: {e}"))
+/// A transport failure in words that say what to check (issue 12), not the HTTP
+/// library's chain of causes. Names `what` (a URL: never a credential, which travels in
+/// headers and bodies).
+pub fn unavailable(what: &str, e: &reqwest::Error) -> AdminError {
+    let chain = {
+        let mut out = e.to_string();
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            out.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        out.to_ascii_lowercase()
+    };
+    let message = if chain.contains("certificate")
+        || chain.contains("tls")
+        || chain.contains("handshake")
+    {
+        format!(
+            "the secure connection to {what} failed: check that the address is the server's              https URL and that this computer trusts its certificate (a self-signed one must              be added to the system's trust store)"
+        )
+    } else if e.is_timeout() {
+        format!(
+            "{what} did not answer in time: check that the server is running and that no              firewall or proxy holds the connection"
+        )
+    } else if e.is_connect() {
+        format!(
+            "nothing answers at {what}: check the address and port, and that the server is              running (`latchkey serve`)"
+        )
+    } else if e.is_decode() || e.is_body() {
+        format!(
+            "{what} answered, but not as a Latchkey server does: check that the address is              the server's, not a proxy's or another site's"
+        )
+    } else {
+        format!("cannot reach {what}: check the address and that the server is running")
+    };
+    AdminError::new(ErrorCode::Unavailable, message)
 }
 
 /// Checks that `url` may carry credentials: `https://`, or `http://` on a loopback host
@@ -607,6 +639,25 @@ pub async fn revoke(http: &reqwest::Client, t: &TokenSet) -> Result<(), AdminErr
 
 #[cfg(test)]
 mod tests {
+    /// Issue 12: a refused connection says what to check, not reqwest's chain of causes.
+    #[tokio::test]
+    async fn a_server_that_is_not_running_is_reported_with_what_to_check() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            l.local_addr().expect("its address").port()
+        };
+        let url = format!("http://127.0.0.1:{port}/.well-known/openid-configuration");
+        let e = http_client()
+            .get(&url)
+            .send()
+            .await
+            .expect_err("nothing listens there");
+        let msg = unavailable(&url, &e).to_string();
+        assert!(msg.starts_with(&format!("nothing answers at {url}")), "{msg}");
+        assert!(msg.contains("check the address and port"), "{msg}");
+        assert!(!msg.contains("error sending request"), "{msg}");
+    }
+
     use super::*;
 
     #[test]
