@@ -456,3 +456,34 @@ fn only_the_console_client_is_built_in_and_its_refusal_is_the_builtin_code() {
     assert_eq!(e.code(), ManageError::BUILTIN);
     assert_eq!(e.error_code().http_status(), 409);
 }
+
+/// Issue 16: retention can never be switched off or shortened below its floor (a day for
+/// sessions and sign-ins, a week for the audit log): zero or a negative value is refused
+/// with the setting's name, and so is a value past ten years.
+#[test]
+fn a_retention_of_zero_or_below_its_floor_is_refused_naming_the_setting() {
+    for (name, floor) in [
+        ("retain_sessions", 86_400),
+        ("retain_signins", 86_400),
+        ("retain_audit", 7 * 86_400),
+    ] {
+        let field = crate::settings::FIELDS
+            .iter()
+            .find(|f| f.name == name)
+            .expect("a retention setting");
+        for bad in [0, -1, floor - 1, 3650 * 86_400 + 1] {
+            let mut s = ServerSettings::default();
+            field.set(&mut s, bad);
+            let e = validate_settings(&s, &changed(&[field.name]), 300, 0)
+                .expect_err("out of bounds");
+            assert_eq!(e.code(), ManageError::INVALID_INPUT, "{name} = {bad}");
+            assert!(e.to_string().starts_with(name), "{e}");
+        }
+        let mut s = ServerSettings::default();
+        field.set(&mut s, floor);
+        assert!(
+            validate_settings(&s, &changed(&[field.name]), 300, 0).is_ok(),
+            "{name} at its floor"
+        );
+    }
+}
