@@ -347,6 +347,16 @@ pub async fn user_password_set(
     Ok(console.backend().await?.user_password_set(&id, req).await?)
 }
 
+#[tauri::command(rename_all = "snake_case")]
+pub async fn user_impact_get(console: State<'_, Console>, id: String) -> CmdResult<UserImpactDto> {
+    Ok(console.backend().await?.user_impact_get(&id).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn user_delete(console: State<'_, Console>, id: String) -> CmdResult<()> {
+    Ok(console.backend().await?.user_delete(&id).await?)
+}
+
 // --- signing keys ------------------------------------------------------------------------
 
 #[tauri::command(rename_all = "snake_case")]

@@ -338,7 +338,20 @@ async fn users_are_created_read_disabled_and_enabled_by_id_or_username(w: &World
     assert_eq!(b.user_get(&u.id).await.unwrap(), u);
     assert_eq!(b.user_get("dave").await.unwrap(), u);
     let all = b.users_list().await.unwrap();
-    assert!(all.contains(&u));
+    // The list adds each user's activity to what `user_get` says.
+    let listed = all.iter().find(|x| x.id == u.id).expect("listed");
+    assert_eq!(
+        UserDto {
+            last_sign_in_at: None,
+            live_sessions: None,
+            ..listed.clone()
+        },
+        u
+    );
+    assert_eq!(
+        (listed.last_sign_in_at, listed.live_sessions),
+        (None, Some(0))
+    );
     assert!(all.iter().any(|x| x.username == ALICE.0));
     let text = serde_json::to_string(&all).unwrap();
     assert!(!text.contains("correct horse battery staple"));
@@ -609,6 +622,70 @@ async fn a_bulk_revoke_cuts_off_exactly_what_its_dry_run_announced(w: &World) {
         .unwrap()
         .items
         .is_empty());
+}
+
+/// Issue 12: the user list carries each user's last sign-in and live sessions; a delete
+/// is counted first (the dry run), ends every token of the user, and the last enabled
+/// administrator cannot be deleted.
+async fn users_are_deleted_after_a_dry_run_and_the_last_administrator_stays(w: &World) {
+    let b = w.b();
+    let tok = w.session(&w.cat.c1, BOB).await;
+    let at = tok["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_string();
+    let rt = tok["refresh_token"].as_str().unwrap_or("").to_string();
+    let bob = b.user_get(BOB.0).await.unwrap();
+    let listed = b
+        .users_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.id == bob.id)
+        .expect("bob is listed");
+    assert!(listed.live_sessions >= Some(1), "{listed:?}");
+    assert!(listed.last_sign_in_at.is_some(), "{listed:?}");
+    let i = b.user_impact_get(BOB.0).await.unwrap();
+    assert_eq!(Some(i.sessions), listed.live_sessions);
+    assert!(i.live_access_tokens >= 1 && !i.last_admin, "{i:?}");
+    assert_eq!(
+        b.user_get(BOB.0).await.unwrap(),
+        bob,
+        "the dry run changes nothing"
+    );
+
+    b.user_delete(BOB.0).await.unwrap();
+    assert_eq!(code(b.user_get(&bob.id).await), "not_found");
+    assert_eq!(code(b.user_delete(&bob.id).await), "not_found");
+    let r = b
+        .token_introspect(TokenRequest { token: at })
+        .await
+        .unwrap();
+    assert_eq!(r["active"], false, "{r}");
+    let r = w.cat.h.introspect(&w.cat.rs, &rt).await.unwrap();
+    assert_eq!(r["active"], false, "{r}");
+
+    let admins = |all: Vec<UserDto>| {
+        all.into_iter()
+            .filter(|u| u.is_admin && !u.disabled)
+            .collect::<Vec<_>>()
+    };
+    if admins(b.users_list().await.unwrap()).is_empty() {
+        b.user_create(UserCreateRequest {
+            username: "root-of-delete".into(),
+            password: "correct horse battery staple".into(),
+            is_admin: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let all = admins(b.users_list().await.unwrap());
+    if let [only] = all.as_slice() {
+        assert!(b.user_impact_get(&only.id).await.unwrap().last_admin);
+        assert_eq!(code(b.user_delete(&only.id).await), "conflict");
+        assert_eq!(b.user_get(&only.id).await.unwrap().id, only.id);
+    }
 }
 
 async fn tokens_are_introspected_and_revoked_on_the_administrators_authority(w: &World) {
@@ -1023,6 +1100,7 @@ conformance!(
     invalid_input_not_found_and_conflict_carry_the_same_codes,
     scopes_are_created_listed_and_deleted_but_builtin_ones_stay,
     users_are_created_read_disabled_and_enabled_by_id_or_username,
+    users_are_deleted_after_a_dry_run_and_the_last_administrator_stays,
     keys_rotate_revoke_and_report_their_schedule_and_jwks,
     sessions_are_listed_with_filters_and_cursor_paging,
     a_bulk_revoke_cuts_off_exactly_what_its_dry_run_announced,

@@ -201,6 +201,19 @@ export function fakeApi(data: {
       u.password_changed_at = NOW;
       return { user: { ...u }, password: req.password ? null : 'generated-password-24chars' };
     }),
+    userImpactGet: (id) => rec('userImpactGet', [id], () => {
+      const u = users.find((u) => u.id === id)!;
+      const lastAdmin = u.is_admin && !u.disabled && !users.some((o) => o.id !== id && o.is_admin && !o.disabled);
+      return { user: { ...u }, sessions: u.live_sessions ?? 0, refresh_families: 1, live_access_tokens: 3, last_sign_in_at: u.last_sign_in_at ?? null, last_admin: lastAdmin };
+    }),
+    userDelete: (id) => rec('userDelete', [id], () => {
+      const i = users.findIndex((u) => u.id === id);
+      const u = users[i];
+      if (u.is_admin && !users.some((o) => o.id !== id && o.is_admin && !o.disabled)) {
+        throw new ApiError('conflict', `${u.username} is the last enabled administrator: make someone else an administrator first`);
+      }
+      users.splice(i, 1);
+    }),
     keysList: () => rec('keysList', [], data.keys ?? []),
     keysRotate: (req) => rec('keysRotate', [req], [{ alg: 'ES256', previous_kid: 'k-old', active_kid: 'k-new' }]),
     keyRevoke: (kid) => rec('keyRevoke', [kid], { kid, alg: 'ES256', previous_state: 'active', active_kid: 'k-next' }),

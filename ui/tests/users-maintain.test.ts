@@ -79,3 +79,44 @@ describe('maintaining users', () => {
     expect(secrets.current).toBeNull();
   });
 });
+
+describe('users: activity and delete with a dry run (issue 12)', () => {
+  it('lists the last sign-in and the live sessions, which open the user’s sessions', async () => {
+    const { t } = await render([
+      { ...user('u1', 'alice'), last_sign_in_at: NOW - 3600, live_sessions: 2 },
+      { ...user('u2', 'bob'), last_sign_in_at: null, live_sessions: 0 },
+    ]);
+    const rows = [...t.querySelectorAll('[data-testid=user-row]')];
+    expect(rows[0].textContent).toContain('1 h ago');
+    expect(rows[1].textContent).toContain('never');
+    const link = rows[0].querySelector<HTMLButtonElement>('[data-testid=user-sessions]')!;
+    expect(link.getAttribute('aria-label')).toBe('2 live sessions of alice');
+    expect(rows[1].querySelector('[data-testid=user-sessions]')).toBeNull();
+  });
+
+  it('shows what a delete cuts off before it acts, then deletes', async () => {
+    const { t, calls } = await render([user('u0', 'root', true), { ...user('u1', 'alice'), last_sign_in_at: NOW - 60, live_sessions: 2 }]);
+    click(t.querySelectorAll('[data-testid=delete-user]')[1]);
+    await settle(); flushSync();
+    expect(calls.some((c) => c.name === 'userImpactGet' && c.args[0] === 'u1')).toBe(true);
+    expect(calls.some((c) => c.name === 'userDelete')).toBe(false);
+    expect(document.querySelector('[data-testid=delete-impact]')!.textContent).toMatch(/2 live sessions?/);
+    expect(document.querySelector('[data-testid=delete-last-sign-in]')!.textContent).toContain('Last sign-in');
+    expect(document.querySelector('[data-testid=delete-last-admin]')).toBeNull();
+    click(document.querySelector('[data-testid=confirm-delete-user]'));
+    await settle(); flushSync();
+    expect(calls.find((c) => c.name === 'userDelete')!.args).toEqual(['u1']);
+    expect(t.textContent).not.toContain('alice');
+  });
+
+  it('warns before the click that the last administrator cannot be deleted, and the refusal stays in the dialog', async () => {
+    const { t } = await render([user('u0', 'root', true)]);
+    click(t.querySelector('[data-testid=delete-user]'));
+    await settle(); flushSync();
+    expect(document.querySelector('[data-testid=delete-last-admin]')!.textContent).toContain('last enabled administrator');
+    click(document.querySelector('[data-testid=confirm-delete-user]'));
+    await settle(); flushSync();
+    expect([...document.querySelectorAll('[role=dialog] [role=alert]')].some((a) => a.textContent!.includes('make someone else an administrator'))).toBe(true);
+    expect(t.textContent).toContain('root');
+  });
+});

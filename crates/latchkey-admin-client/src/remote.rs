@@ -372,6 +372,14 @@ impl AdminBackend for Remote {
         self.call(&op::client_impact_get, &[id], None, None).await
     }
 
+    async fn user_impact_get(&self, id: &str) -> AdminResult<UserImpactDto> {
+        self.call(&op::user_impact_get, &[id], None, None).await
+    }
+
+    async fn user_delete(&self, id: &str) -> AdminResult<()> {
+        self.call_empty(&op::user_delete, &[id], None).await
+    }
+
     async fn client_clone(&self, id: &str, req: ClientCloneRequest) -> AdminResult<ClientCreated> {
         self.call(&op::client_clone, &[id], None, body(&req)?).await
     }

@@ -653,7 +653,10 @@ mod tests {
             .await
             .expect_err("nothing listens there");
         let msg = unavailable(&url, &e).to_string();
-        assert!(msg.starts_with(&format!("nothing answers at {url}")), "{msg}");
+        assert!(
+            msg.starts_with(&format!("nothing answers at {url}")),
+            "{msg}"
+        );
         assert!(msg.contains("check the address and port"), "{msg}");
         assert!(!msg.contains("error sending request"), "{msg}");
     }

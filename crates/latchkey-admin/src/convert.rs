@@ -236,6 +236,19 @@ pub(crate) fn user_dto(u: &User) -> UserDto {
         is_admin: u.is_admin,
         password_changed_at: u.password_changed_at,
         created_at: u.created_at,
+        last_sign_in_at: None,
+        live_sessions: None,
+    }
+}
+
+pub(crate) fn user_impact_dto(i: &latchkey_core::manage::UserImpact) -> UserImpactDto {
+    UserImpactDto {
+        user: user_dto(&i.user),
+        sessions: i.sessions.sessions,
+        refresh_families: i.sessions.refresh_families,
+        live_access_tokens: i.sessions.live_access_tokens,
+        last_sign_in_at: i.last_sign_in_at,
+        last_admin: i.last_admin,
     }
 }
 

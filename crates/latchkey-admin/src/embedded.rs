@@ -346,13 +346,34 @@ impl AdminBackend for Embedded {
     }
 
     async fn users_list(&self) -> AdminResult<Vec<UserDto>> {
+        let activity: std::collections::HashMap<String, latchkey_core::model::UserActivity> = self
+            .manager
+            .users_activity()
+            .await?
+            .into_iter()
+            .map(|a| (a.user_id.clone(), a))
+            .collect();
         Ok(self
             .manager
             .users_list()
             .await?
             .iter()
-            .map(user_dto)
+            .map(|u| {
+                let mut d = user_dto(u);
+                let a = activity.get(&u.id);
+                d.last_sign_in_at = a.and_then(|a| a.last_sign_in_at);
+                d.live_sessions = Some(a.map_or(0, |a| a.live_sessions));
+                d
+            })
             .collect())
+    }
+
+    async fn user_impact_get(&self, id: &str) -> AdminResult<UserImpactDto> {
+        Ok(user_impact_dto(&self.manager.user_impact(id).await?))
+    }
+
+    async fn user_delete(&self, id: &str) -> AdminResult<()> {
+        Ok(self.manager.user_delete(&self.actor, id).await?)
     }
 
     async fn user_get(&self, id: &str) -> AdminResult<UserDto> {

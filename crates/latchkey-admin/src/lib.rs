@@ -129,7 +129,12 @@ pub trait AdminBackend: Send + Sync {
     async fn scope_delete(&self, name: &str) -> AdminResult<()>;
 
     // users
+    /// With each user's last sign-in and live session count.
     async fn users_list(&self) -> AdminResult<Vec<UserDto>>;
+    /// `id` is a user id or a username. Counts only; nothing changes.
+    async fn user_impact_get(&self, id: &str) -> AdminResult<UserImpactDto>;
+    /// `id` is a user id or a username. Revokes their sessions, then deletes them.
+    async fn user_delete(&self, id: &str) -> AdminResult<()>;
     /// `id` is a user id or a username.
     async fn user_get(&self, id: &str) -> AdminResult<UserDto>;
     async fn user_create(&self, req: UserCreateRequest) -> AdminResult<UserDto>;

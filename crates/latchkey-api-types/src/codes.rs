@@ -141,6 +141,8 @@ string_enum! {
         UserEnable = "user.enable",
         UserSetPassword = "user.set_password",
         UserUpdate = "user.update",
+        /// A user deleted, with their sessions, sign-ins and consents.
+        UserDelete = "user.delete",
         /// A step of the scheduled key lifecycle.
         KeySchedule = "key.schedule",
         KeyRotate = "key.rotate",
@@ -204,6 +206,7 @@ impl AuditAction {
             | UserEnable
             | UserSetPassword
             | UserUpdate
+            | UserDelete
             | ApiKeyCreate
             | ApiKeyRevoke
             | SettingsUpdate

@@ -289,6 +289,29 @@ pub struct UserDto {
     pub is_admin: bool,
     pub password_changed_at: i64,
     pub created_at: i64,
+    /// The last browser sign-in on record (in the user list only; sign-ins past the
+    /// retention window are gone).
+    #[serde(default)]
+    pub last_sign_in_at: Option<i64>,
+    /// Live sessions now (in the user list only).
+    #[serde(default)]
+    pub live_sessions: Option<u64>,
+}
+
+/// `GET /admin/v1/users/{id}/impact`: what deleting the user would cut off, counted when
+/// asked (the dry run the console shows before a delete).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UserImpactDto {
+    pub user: UserDto,
+    /// Live sessions that would end.
+    pub sessions: u64,
+    /// Refresh-token families that would stop working.
+    pub refresh_families: u64,
+    /// Unexpired access tokens issued under those sessions, inactive from then on.
+    pub live_access_tokens: u64,
+    pub last_sign_in_at: Option<i64>,
+    /// The last enabled administrator: the delete would be refused.
+    pub last_admin: bool,
 }
 
 /// `PATCH /admin/v1/users/{id}`: absent fields stay; an empty name or email clears it.

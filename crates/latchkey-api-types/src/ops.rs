@@ -61,6 +61,8 @@ macro_rules! for_each_admin_op {
             user_enable POST "/admin/v1/users/{id}/enable" Write { "Enable a user" r[UserDto] };
             user_update PATCH "/admin/v1/users/{id}" Write { "Change a user's name, email or administrator role (the last administrator keeps it)" b[UserUpdateRequest] r[UserDto] };
             user_password_set POST "/admin/v1/users/{id}/password" Write { "Set a user's password, or generate one shown once" b[UserPasswordSetRequest] r[UserPasswordSet] };
+            user_impact_get GET "/admin/v1/users/{id}/impact" Read { "What deleting a user would cut off: live sessions, refresh families, live access tokens, last sign-in, and whether the delete is refused (last administrator)" r[UserImpactDto] };
+            user_delete DELETE "/admin/v1/users/{id}" Write { "Delete a user with their sessions, sign-ins and consents (the last enabled administrator stays)" st=204 };
             keys_list GET "/admin/v1/keys" Read { "Signing keys with their lifecycle state" r[Vec<KeyDto>] };
             keys_rotate POST "/admin/v1/keys/rotate" Write { "Rotate now: the published successor signs, the old key retires" b[KeysRotateRequest] r[Vec<KeyRotatedDto>] };
             keys_schedule_get GET "/admin/v1/keys/schedule" Read { "The rotation policy and when each algorithm rotates next" r[KeysScheduleDto] };

@@ -25,7 +25,7 @@ pub fn schemas() -> Map<String, Value> {
         SecretRotateRequest, SecretRotated, ClientSetDisabledRequest, ClientCloneRequest,
         ScopeDto, ScopeCreateRequest, UserDto, UserCreateRequest, KeyDto, KeysRotateRequest,
         KeyRotatedDto, KeyRevokedDto, SessionDto, SessionFilterDto, SessionPageDto,
-        SessionsRevokeRequest, RevokeImpactDto, ClientImpactDto, RevokedDto, AuditEventDto, AuditFilterDto,
+        SessionsRevokeRequest, RevokeImpactDto, ClientImpactDto, UserImpactDto, RevokedDto, AuditEventDto, AuditFilterDto,
         AuditPageDto, ApiKeyDto, ApiKeyCreateRequest, ApiKeyCreated, StatsRequest,
         TokenCountDto, SecurityCountDto, StatsDto, HealthDto, KeyScheduleDto,
         KeysScheduleDto, TokenRequest, AdminEventDto, SettingDto, SettingsDto,

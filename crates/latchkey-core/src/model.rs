@@ -673,6 +673,17 @@ pub struct ClientActivity {
     pub last_issued_at: Option<Timestamp>,
 }
 
+/// A user's activity as the Users page lists it (issue 12).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserActivity {
+    pub user_id: String,
+    /// The last browser sign-in on record (sign-ins older than the retention window are
+    /// gone, so "none" reads "not within the retention window").
+    pub last_sign_in_at: Option<Timestamp>,
+    /// Sessions neither revoked nor expired now.
+    pub live_sessions: u64,
+}
+
 /// What the dashboard shows, read in one go.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreStats {

@@ -172,6 +172,11 @@ pub trait UserStore: Send + Sync {
     async fn users_list(&self) -> StoreResult<Vec<User>>;
     async fn user_insert(&self, user: &User, audit: &NewAuditEvent) -> StoreResult<()>;
     async fn user_update(&self, user: &User, audit: &NewAuditEvent) -> StoreResult<()>;
+    /// Deletes the user with their sessions, sign-ins, consents and pending codes (the
+    /// schema cascades), and the audit event, in one transaction. `false`: no such user.
+    async fn user_delete(&self, id: &str, audit: &NewAuditEvent) -> StoreResult<bool>;
+    /// Every user's last sign-in and live session count, at `at`.
+    async fn users_activity(&self, at: Timestamp) -> StoreResult<Vec<UserActivity>>;
 
     // --- sign-ins and consent ----------------------------------------------------
     async fn sign_in_insert(&self, sign_in: &SignIn) -> StoreResult<()>;

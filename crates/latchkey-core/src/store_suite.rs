@@ -70,6 +70,7 @@ macro_rules! store_suite_tests {
             denied_or_expired_device_codes_cannot_be_redeemed,
             revoking_a_session_reports_whether_it_was_live,
             revoking_a_users_sessions_ends_their_sign_ins,
+            deleting_a_user_removes_their_sessions_sign_ins_and_consents,
             revoking_a_clients_tokens_moves_its_watermark,
             sessions_are_listed_newest_first_with_names_and_live_token_counts,
             the_jti_denylist_remembers_revoked_access_tokens,
@@ -1755,6 +1756,78 @@ pub async fn revoking_a_users_sessions_ends_their_sign_ins(store: &dyn Store) {
         .await
         .expect("rotate");
     assert_eq!(out, RotateOutcome::Dead);
+}
+
+pub async fn deleting_a_user_removes_their_sessions_sign_ins_and_consents(store: &dyn Store) {
+    let (c, u) = seed(store, "delete-user").await;
+    let (_, bystander) = seed(store, "delete-user-bystander").await;
+    let mut late = sign_in("si-du-2", &u);
+    late.auth_time = T0 + 7;
+    for si in [sign_in("si-du-1", &u), late, sign_in("si-du-b", &bystander)] {
+        store.sign_in_insert(&si).await.expect("sign-in");
+    }
+    seed_family(store, &c, &u, "s-du-1", "rt-du-1").await;
+    seed_family(store, &c, &u, "s-du-2", "rt-du-2").await;
+    store
+        .session_revoke("s-du-2", "earlier", T0 + 1, None)
+        .await
+        .expect("revoke");
+    seed_family(store, &c, &bystander, "s-du-b", "rt-du-b").await;
+    store
+        .consent_put(&u, &c, &["openid".to_string()], T0)
+        .await
+        .expect("consent");
+
+    let activity = store.users_activity(T0 + 10).await.expect("activity");
+    let of = |id: &str| activity.iter().find(|a| a.user_id == id).cloned();
+    assert_eq!(
+        of(&u),
+        Some(UserActivity {
+            user_id: u.clone(),
+            last_sign_in_at: Some(T0 + 7),
+            live_sessions: 1,
+        })
+    );
+    assert_eq!(of(&bystander).map(|a| a.live_sessions), Some(1));
+
+    assert!(store
+        .user_delete(&u, &audit("user.delete", &u))
+        .await
+        .expect("delete"));
+    assert!(store.user_get(&u).await.expect("get").is_none());
+    for s in ["s-du-1", "s-du-2"] {
+        assert!(store.session_get(s).await.expect("s").is_none(), "{s}");
+    }
+    assert!(store.sign_in_get("si-du-1").await.expect("si").is_none());
+    assert!(store.consent_get(&u, &c).await.expect("consent").is_empty());
+    assert_eq!(
+        store
+            .refresh_rotate(
+                b"rt-du-1",
+                T0 + 11,
+                &refresh("rt-du-1b", "s-du-1", &c),
+                None
+            )
+            .await
+            .ok(),
+        Some(RotateOutcome::NotFound),
+        "the family is gone with its session"
+    );
+    assert_eq!(audited(store, "user.delete", &u).await, 1);
+    assert!(store.session_get("s-du-b").await.expect("s").is_some());
+    assert!(store.sign_in_get("si-du-b").await.expect("si").is_some());
+    assert!(store
+        .users_activity(T0 + 10)
+        .await
+        .expect("activity")
+        .iter()
+        .all(|a| a.user_id != u));
+    // A second delete finds nobody and writes no second event.
+    assert!(!store
+        .user_delete(&u, &audit("user.delete", &u))
+        .await
+        .expect("delete again"));
+    assert_eq!(audited(store, "user.delete", &u).await, 1);
 }
 
 pub async fn revoking_a_clients_tokens_moves_its_watermark(store: &dyn Store) {

@@ -586,6 +586,27 @@ macro_rules! sql_store {
                 commit(())
             }
 
+            pub(super) async fn user_delete(
+                conn: &mut Conn,
+                id: &str,
+                audit: &NewAuditEvent,
+            ) -> Done<bool> {
+                const OP: &str = "user_delete";
+                // Sessions (with their refresh tokens), sign-ins, consents and pending
+                // codes go with the user through ON DELETE CASCADE; access records keep
+                // their row without a session, and the tokens' `sid` finds none.
+                let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db(OP))?;
+                if done.rows_affected() == 0 {
+                    return Ok(Finish::Rollback(false));
+                }
+                insert_audit(conn, OP, audit).await?;
+                commit(true)
+            }
+
             pub(super) async fn client_delete(
                 conn: &mut Conn,
                 id: &str,
@@ -2569,6 +2590,36 @@ macro_rules! sql_store {
                             Box::pin(async move { ops::user_update(c, &user, &audit).await })
                         })
                         .await
+                    }
+
+                    async fn user_delete(&self, id: &str, audit: &NewAuditEvent) -> StoreResult<bool> {
+                        let (id, audit) = (id.to_owned(), audit.clone());
+                        self.run(Write::new("user_delete").publish().retry(), move |c| {
+                            Box::pin(async move { ops::user_delete(c, &id, &audit).await })
+                        })
+                        .await
+                    }
+
+                    async fn users_activity(&self, at: Timestamp) -> StoreResult<Vec<UserActivity>> {
+                        let rows: Vec<(String, Option<i64>, i64)> = sqlx::query_as(
+                            "SELECT u.id, \
+                             (SELECT MAX(si.auth_time) FROM sign_ins si WHERE si.user_id = u.id), \
+                             (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id \
+                               AND s.revoked_at IS NULL AND s.expires_at > $1) \
+                             FROM users u ORDER BY u.username",
+                        )
+                        .bind(at)
+                        .fetch_all(self.reader())
+                        .await
+                        .map_err(ops::db("users_activity"))?;
+                        Ok(rows
+                            .into_iter()
+                            .map(|(user_id, last_sign_in_at, live)| UserActivity {
+                                user_id,
+                                last_sign_in_at,
+                                live_sessions: u64::try_from(live).unwrap_or(0),
+                            })
+                            .collect())
                     }
 
                     async fn sign_in_insert(&self, sign_in: &SignIn) -> StoreResult<()> {

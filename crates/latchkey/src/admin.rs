@@ -364,6 +364,14 @@ pub enum UsersCmd {
     Disable {
         id: String,
     },
+    /// Delete a user (by id or username) with their sessions, sign-ins and consents; the
+    /// last enabled administrator cannot be deleted
+    Delete {
+        id: String,
+        /// Only say what the delete would cut off; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Let a disabled user sign in again
     Enable {
         id: String,
@@ -1845,6 +1853,40 @@ async fn users(b: &dyn AdminBackend, out: &Out, verb: UsersCmd) -> Result<(), Ad
                     u.username, u.id
                 )
             })
+        }
+        UsersCmd::Delete { id, dry_run } => {
+            let i = b.user_impact_get(&id).await?;
+            let cut = format!(
+                "{} live session(s), {} refresh famil{}, {} live access token(s)",
+                i.sessions,
+                i.refresh_families,
+                if i.refresh_families == 1 { "y" } else { "ies" },
+                i.live_access_tokens
+            );
+            if dry_run {
+                return out.show(&i, |i| {
+                    format!(
+                        "Deleting user {} (id {}) would end {cut}{}.",
+                        i.user.username,
+                        i.user.id,
+                        if i.last_admin {
+                            "; it is refused: they are the last enabled administrator"
+                        } else {
+                            ""
+                        }
+                    )
+                });
+            }
+            b.user_delete(&i.user.id).await?;
+            out.show(
+                &serde_json::json!({ "deleted": true, "user_id": i.user.id, "impact": i }),
+                |_| {
+                    format!(
+                        "Deleted user {} (id {}); ended {cut}.",
+                        i.user.username, i.user.id
+                    )
+                },
+            )
         }
     }
 }

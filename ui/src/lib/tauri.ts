@@ -62,6 +62,8 @@ export function tauriApi(): AdminApi {
     userEnable: (id) => call('user_enable', { id }),
     userUpdate: (id, req) => call('user_update', { id, req }),
     userPasswordSet: (id, req) => call('user_password_set', { id, req }),
+    userImpactGet: (id) => call('user_impact_get', { id }),
+    userDelete: (id) => call('user_delete', { id }),
 
     keysList: () => call('keys_list'),
     keysRotate: (req) => call('keys_rotate', { req }),

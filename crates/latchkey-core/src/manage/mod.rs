@@ -46,6 +46,7 @@ pub use registration_tokens::*;
 pub use scopes::*;
 pub use sessions::*;
 pub use settings::*;
+pub use users::UserImpact;
 pub use users::*;
 pub use validate::*;
 pub use webhooks::*;

@@ -474,8 +474,8 @@ fn a_retention_of_zero_or_below_its_floor_is_refused_naming_the_setting() {
         for bad in [0, -1, floor - 1, 3650 * 86_400 + 1] {
             let mut s = ServerSettings::default();
             field.set(&mut s, bad);
-            let e = validate_settings(&s, &changed(&[field.name]), 300, 0)
-                .expect_err("out of bounds");
+            let e =
+                validate_settings(&s, &changed(&[field.name]), 300, 0).expect_err("out of bounds");
             assert_eq!(e.code(), ManageError::INVALID_INPUT, "{name} = {bad}");
             assert!(e.to_string().starts_with(name), "{e}");
         }

@@ -146,6 +146,90 @@ impl Manager {
         Ok(user)
     }
 
+    /// Every user's last sign-in and live session count (the Users page's columns).
+    pub async fn users_activity(&self) -> ManageResult<Vec<UserActivity>> {
+        Ok(self.store.users_activity(self.now()).await?)
+    }
+
+    /// What deleting a user would cut off, counted now (the dry run shown before a
+    /// delete): their live sessions, refresh families and live access tokens, their last
+    /// sign-in, and whether the delete would be refused (the last enabled
+    /// administrator). Nothing is changed.
+    pub async fn user_impact(&self, id_or_username: &str) -> ManageResult<UserImpact> {
+        let user = self.user_get(id_or_username).await?;
+        let now = self.now();
+        let sessions = self
+            .store
+            .sessions_impact(
+                &SessionFilter {
+                    user_id: Some(user.id.clone()),
+                    ..SessionFilter::default()
+                },
+                now,
+            )
+            .await?;
+        let last_sign_in_at = self
+            .store
+            .users_activity(now)
+            .await?
+            .into_iter()
+            .find(|a| a.user_id == user.id)
+            .and_then(|a| a.last_sign_in_at);
+        let last_admin = self.is_last_admin(&user).await?;
+        Ok(UserImpact {
+            user,
+            sessions,
+            last_sign_in_at,
+            last_admin,
+        })
+    }
+
+    async fn is_last_admin(&self, user: &User) -> ManageResult<bool> {
+        if !user.is_admin || user.disabled {
+            return Ok(false);
+        }
+        Ok(!self
+            .store
+            .users_list()
+            .await?
+            .iter()
+            .any(|u| u.is_admin && !u.disabled && u.id != user.id))
+    }
+
+    /// Deletes a user: their sessions are revoked first (so every token of theirs
+    /// introspects inactive with the reason recorded), the API keys they created are
+    /// revoked, then the user goes with their sign-ins and consents. The last enabled
+    /// administrator cannot be deleted: nobody could administer the server after.
+    pub async fn user_delete(&self, actor: &str, id_or_username: &str) -> ManageResult<()> {
+        let user = self.user_get(id_or_username).await?;
+        if self.is_last_admin(&user).await? {
+            return Err(ManageError::Conflict(format!(
+                "{} is the last enabled administrator: make someone else an administrator first",
+                shown(&user.username)
+            )));
+        }
+        let now = self.now();
+        let revoke = self
+            .audit_event(now, actor, AuditAction::SessionRevokeUser.as_str())
+            .target(user.id.clone());
+        self.store
+            .sessions_revoke_user(&user.id, now, Some(&revoke))
+            .await?;
+        self.api_keys_revoke_created_by(actor, &user.id, now)
+            .await?;
+        let audit = self
+            .audit_event(now, actor, AuditAction::UserDelete.as_str())
+            .target(user.id.clone())
+            .before(&user);
+        if !self.store.user_delete(&user.id, &audit).await? {
+            return Err(ManageError::NotFound(format!(
+                "no user {}",
+                shown(id_or_username)
+            )));
+        }
+        Ok(())
+    }
+
     pub async fn user_enable(&self, actor: &str, id_or_username: &str) -> ManageResult<User> {
         let before = self.user_get(id_or_username).await?;
         if !before.disabled {
@@ -265,4 +349,14 @@ impl Manager {
             }
         }
     }
+}
+
+/// What deleting a user would cut off ([`Manager::user_impact`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserImpact {
+    pub user: User,
+    pub sessions: RevokeImpact,
+    pub last_sign_in_at: Option<Timestamp>,
+    /// The last enabled administrator: a delete is refused.
+    pub last_admin: bool,
 }

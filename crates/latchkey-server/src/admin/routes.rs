@@ -192,6 +192,16 @@ async fn user_password_set(
 ) -> ApiResult<Json<UserPasswordSet>> {
     Ok(Json(c.backend.user_password_set(&id, req).await?))
 }
+async fn user_impact_get(
+    Extension(c): C,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserImpactDto>> {
+    Ok(Json(c.backend.user_impact_get(&id).await?))
+}
+async fn user_delete(Extension(c): C, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    c.backend.user_delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
 
 // --- keys ------------------------------------------------------------------------------
 

@@ -52,6 +52,9 @@ export interface AdminApi {
   userUpdate(id: string, req: T.UserUpdateRequest): Promise<T.UserDto>;
   /** No password: one is generated and returned once. */
   userPasswordSet(id: string, req: T.UserPasswordSetRequest): Promise<T.UserPasswordSet>;
+  /** The delete's dry run: what it would cut off, and whether it is refused. */
+  userImpactGet(id: string): Promise<T.UserImpactDto>;
+  userDelete(id: string): Promise<void>;
 
   keysList(): Promise<T.KeyDto[]>;
   keysRotate(req: T.KeysRotateRequest): Promise<T.KeyRotatedDto[]>;

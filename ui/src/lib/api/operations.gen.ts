@@ -26,6 +26,8 @@ export type AdminOpName =
   | 'user_enable'
   | 'user_update'
   | 'user_password_set'
+  | 'user_impact_get'
+  | 'user_delete'
   | 'keys_list'
   | 'keys_rotate'
   | 'keys_schedule_get'
@@ -100,6 +102,8 @@ export const ADMIN_OPS: readonly AdminOp[] = [
   { name: 'user_enable', method: 'POST', path: '/admin/v1/users/{id}/enable', access: 'write' },
   { name: 'user_update', method: 'PATCH', path: '/admin/v1/users/{id}', access: 'write' },
   { name: 'user_password_set', method: 'POST', path: '/admin/v1/users/{id}/password', access: 'write' },
+  { name: 'user_impact_get', method: 'GET', path: '/admin/v1/users/{id}/impact', access: 'read' },
+  { name: 'user_delete', method: 'DELETE', path: '/admin/v1/users/{id}', access: 'write' },
   { name: 'keys_list', method: 'GET', path: '/admin/v1/keys', access: 'read' },
   { name: 'keys_rotate', method: 'POST', path: '/admin/v1/keys/rotate', access: 'write' },
   { name: 'keys_schedule_get', method: 'GET', path: '/admin/v1/keys/schedule', access: 'read' },

@@ -70,7 +70,7 @@ export interface ApiKeyDto {
  * a detail (the endpoint, the error), and are not listed here: their event kind
  * comes from the flag.
  */
-export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'user.update' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'exchange_policy.create' | 'exchange_policy.update' | 'exchange_policy.delete' | 'finding.ack' | 'block.add' | 'block.remove' | 'webhook.create' | 'webhook.update' | 'webhook.delete' | 'registration_token.revoke' | 'key.schedule' | 'token.revoke' | 'token.exchange' | 'token.exchange_refused' | 'webhook.test' | 'registration_token.create' | 'client.register';
+export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'user.update' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'exchange_policy.create' | 'exchange_policy.update' | 'exchange_policy.delete' | 'finding.ack' | 'block.add' | 'block.remove' | 'webhook.create' | 'webhook.update' | 'webhook.delete' | 'registration_token.revoke' | 'user.delete' | 'key.schedule' | 'token.revoke' | 'token.exchange' | 'token.exchange_refused' | 'webhook.test' | 'registration_token.create' | 'client.register';
 
 export interface AuditEventDto {
   /** e.g. `client.create`, `session.revoke`, `security.refresh_token.reuse_detected`. */
@@ -1371,9 +1371,33 @@ export interface UserDto {
   email_verified: boolean;
   id: string;
   is_admin: boolean;
+  /**
+   * The last browser sign-in on record (in the user list only; sign-ins past the
+   * retention window are gone).
+   */
+  last_sign_in_at?: number | null;
+  /** Live sessions now (in the user list only). */
+  live_sessions?: number | null;
   name?: string | null;
   password_changed_at: number;
   username: string;
+}
+
+/**
+ * `GET /admin/v1/users/{id}/impact`: what deleting the user would cut off, counted when
+ * asked (the dry run the console shows before a delete).
+ */
+export interface UserImpactDto {
+  /** The last enabled administrator: the delete would be refused. */
+  last_admin: boolean;
+  last_sign_in_at?: number | null;
+  /** Unexpired access tokens issued under those sessions, inactive from then on. */
+  live_access_tokens: number;
+  /** Refresh-token families that would stop working. */
+  refresh_families: number;
+  /** Live sessions that would end. */
+  sessions: number;
+  user: UserDto;
 }
 
 /**
@@ -1501,6 +1525,7 @@ export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {
   'user.enable': 'changed',
   'user.set_password': 'changed',
   'user.update': 'changed',
+  'user.delete': 'changed',
   'key.schedule': 'key_rotated',
   'key.rotate': 'key_rotated',
   'key.revoke': 'key_revoked',
