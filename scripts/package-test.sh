@@ -25,9 +25,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 # --- inside the mount namespace: the unit's command line, as systemd runs it ----------
-# Called as: package-test.sh __serve_as_unit PKGROOT WORK UID PUBLIC_PORT ADMIN_PORT
+# Called as: package-test.sh __serve_as_unit PKGROOT CTRL WORK PUBLIC_PORT ADMIN_PORT
 if [ "${1:-}" = __serve_as_unit ]; then
-  PKGROOT="$2"; WORK="$3"; SVC_UID="$4"; PUB="$5"; ADM="$6"
+  PKGROOT="$2"; CTRL="$3"; WORK="$4"; PUB="$5"; ADM="$6"
   # The package's files where the unit expects them; the host's stay as they were
   # outside this namespace (overlays whose upper layers are in WORK).
   for d in /etc /usr/bin /usr/lib/systemd/system; do
@@ -38,6 +38,13 @@ if [ "${1:-}" = __serve_as_unit ]; then
   done
   mount -t tmpfs -o mode=0755 tmpfs /var/lib
   unit=/usr/lib/systemd/system/latchkey.service
+  # The package's own postinst, as dpkg runs it on install: it makes the `latchkey`
+  # user (in this namespace's /etc) and the state directory.
+  "$CTRL/postinst" configure >"$WORK/postinst.log" 2>&1 && echo ok >"$WORK/postinst.ok" || true
+  SVC_UID="$(id -u latchkey 2>/dev/null || echo 64721)"
+  echo "$SVC_UID" >"$WORK/uid"
+  stat -c '%a %U' /var/lib/latchkey >"$WORK/postinst-state" 2>&1 || true
+  [ -e /etc/systemd/system/multi-user.target.wants/latchkey.service ] || echo ok >"$WORK/not-enabled"
   # systemd-analyze verify: the unit parses, its ExecStart is an executable.
   systemd-analyze verify "$unit" >"$WORK/verify.log" 2>&1 && echo "verify ok" >"$WORK/verify.ok" || true
 
@@ -105,6 +112,9 @@ os.execvp(sys.argv[1], sys.argv[1:])' \
   if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; echo "still running 30 s after SIGTERM" >"$WORK/stop"; fi
   wait "$pid" || rc=$?
   echo "$rc" >"$WORK/exit"
+  # Removal and purge, as dpkg runs the scripts: the data stays.
+  { "$CTRL/prerm" remove && "$CTRL/postrm" remove && "$CTRL/postrm" purge; } >"$WORK/remove.log" 2>&1 \
+    && [ -f /var/lib/latchkey/latchkey.db.kek ] && echo ok >"$WORK/remove.ok" || true
   exit 0
 fi
 
@@ -152,10 +162,8 @@ check "/etc/latchkey/latchkey.toml is a conffile (an upgrade keeps the administr
   grep -qx /etc/latchkey/latchkey.toml "$S/ctrl/conffiles"
 check "the package depends on adduser and the libraries the binary links (dpkg-shlibdeps)" \
   bash -c "f=\$(dpkg-deb -f '$SERVER_DEB' Depends); [[ \$f == *adduser* && \$f == *libc6* ]]"
-check "its postinst creates the latchkey system user and no unit is enabled or started on install" \
-  bash -c "grep -q 'adduser --system' '$S/ctrl/postinst' && ! grep -q 'deb-systemd-invoke start' '$S/ctrl/postinst'"
-check "purging the package keeps /var/lib/latchkey (the database and its KEK)" \
-  bash -c "! grep -q 'rm -rf /var/lib/latchkey' '$S/ctrl/postrm'"
+check "its postinst starts nothing (configure first, then systemctl enable --now)" \
+  bash -c "! grep -q 'deb-systemd-invoke start' '$S/ctrl/postinst'"
 
 missing=()
 for want in "User=latchkey" "StateDirectory=latchkey" "StateDirectoryMode=0700" "UMask=0077" \
@@ -175,10 +183,14 @@ if exposure="$(systemd-analyze security --offline=yes --root="$S/root" --thresho
   ok "systemd-analyze security rates the unit's exposure $exposure (at most 2.0, 'OK')"
 else bad "systemd-analyze security rates the unit's exposure at most 2.0" "got: ${exposure:-nothing}"; fi
 
-SVC_UID=64721   # an unused uid standing in for the `latchkey` user postinst makes
 PUB="$(free_port)"; ADM="$(free_port)"
-$SUDO unshare --mount --propagation private bash "$ROOT/scripts/package-test.sh" __serve_as_unit "$S/root" "$S/run" "$SVC_UID" "$PUB" "$ADM"
+$SUDO unshare --mount --propagation private bash "$ROOT/scripts/package-test.sh" __serve_as_unit "$S/root" "$S/ctrl" "$S/run" "$PUB" "$ADM"
 R="$S/run"
+SVC_UID="$(cat "$R/uid")"
+if [ -f "$R/postinst.ok" ] && [ "$(cat "$R/postinst-state")" = "700 latchkey" ]; then
+  ok "the package's postinst creates the latchkey system user and its 0700 state directory"
+  check "and does not enable the service" test -f "$R/not-enabled"
+else bad "the package's postinst creates the latchkey system user and its 0700 state directory" "$(cat "$R/postinst.log" "$R/postinst-state" 2>/dev/null)"; fi
 if [ -f "$R/verify.ok" ]; then ok "systemd-analyze verify accepts the unit with the package's binary in place"
 else bad "systemd-analyze verify accepts the unit" "$(cat "$R/verify.log" 2>/dev/null)"; fi
 check "the unit's ExecStart is /usr/bin/latchkey serve --config /etc/latchkey/latchkey.toml" \
@@ -200,8 +212,10 @@ else bad "a client gets a token with client credentials" "$(cat "$R/admin.log" "
 check "no memory of the server is writable and executable, and MDWE did not stop it" \
   bash -c "[ \"\$(cat '$R/rwx')\" = 0 ] && [ -f '$R/alive-after-token' ]"
 check "SIGTERM (systemctl stop) ends it cleanly" bash -c "[ \"\$(cat '$R/exit')\" = 0 ]"
-check "nothing of the test reached the host's /etc/latchkey, /var/lib/latchkey or /usr/bin/latchkey" \
-  bash -c "[ ! -e /etc/latchkey ] && [ ! -e /var/lib/latchkey ] && [ ! -e /usr/bin/latchkey ]"
+if [ -f "$R/remove.ok" ]; then ok "removing and purging the package (prerm, postrm) keeps /var/lib/latchkey: the database and its KEK"
+else bad "removing and purging the package keeps the database and its KEK" "$(cat "$R/remove.log" 2>/dev/null)"; fi
+check "nothing of the test reached the host (/etc/latchkey, /var/lib/latchkey, /usr/bin/latchkey, a latchkey user)" \
+  bash -c "[ ! -e /etc/latchkey ] && [ ! -e /var/lib/latchkey ] && [ ! -e /usr/bin/latchkey ] && ! getent passwd latchkey >/dev/null"
 SERVER_VERSION="$(sed -n 's/^latchkey //p' "$R/version")"
 fi
 
