@@ -34,7 +34,10 @@ if cargo deb --version >/dev/null 2>&1; then
   say "cargo-deb present"
 else
   say "installing cargo-deb 3.8.0 (cargo install --locked; a few minutes)"
-  cargo install cargo-deb --version 3.8.0 --locked
+  # Its own throwaway target dir: not the project's (make exports CARGO_TARGET_DIR).
+  tmp="$(mktemp -d)"
+  cargo install cargo-deb --version 3.8.0 --locked --target-dir "$tmp"
+  rm -rf "$tmp"
 fi
 
 if [ packaging/node_modules/.package-lock.json -nt packaging/package-lock.json ]; then
