@@ -43,6 +43,7 @@ if [ "${1:-}" = __serve_as_unit ]; then
   # user (in this namespace's /etc) and the state directory.
   "$CTRL/postinst" configure >"$WORK/postinst.log" 2>&1 && echo ok >"$WORK/postinst.ok" || true
   SVC_UID="$(id -u latchkey 2>/dev/null || echo 64721)"
+  SVC_GID="$(id -g latchkey 2>/dev/null || echo 64721)"
   echo "$SVC_UID" >"$WORK/uid"
   stat -c '%a %U' /var/lib/latchkey >"$WORK/postinst-state" 2>&1 || true
   [ -e /etc/systemd/system/multi-user.target.wants/latchkey.service ] || echo ok >"$WORK/not-enabled"
@@ -51,7 +52,7 @@ if [ "${1:-}" = __serve_as_unit ]; then
 
   # StateDirectory=latchkey, StateDirectoryMode=0700, owned by the service's user.
   state=/var/lib/$(sed -n 's/^StateDirectory=//p' "$unit")
-  install -d -m "$(sed -n 's/^StateDirectoryMode=//p' "$unit")" -o "$SVC_UID" -g "$SVC_UID" "$state"
+  install -d -m "$(sed -n 's/^StateDirectoryMode=//p' "$unit")" -o "$SVC_UID" -g "$SVC_GID" "$state"
   read -r -a cmd <<<"$(sed -n 's/^ExecStart=//p' "$unit")"
   workdir="$(sed -n 's/^WorkingDirectory=//p' "$unit")"
   umask_="$(sed -n 's/^UMask=//p' "$unit")"
@@ -73,7 +74,7 @@ libc = ctypes.CDLL(None, use_errno=True)
 if libc.prctl(65, 1, 0, 0, 0) != 0:
     sys.exit("PR_SET_MDWE refused: errno %d" % ctypes.get_errno())
 os.execvp(sys.argv[1], sys.argv[1:])' \
-      setpriv --reuid="$SVC_UID" --regid="$SVC_UID" --clear-groups --no-new-privs \
+      setpriv --reuid="$SVC_UID" --regid="$SVC_GID" --clear-groups --no-new-privs \
         --inh-caps=-all --bounding-set=-all -- "$@"
   }
   printf '%s\n' "${cmd[@]}" >"$WORK/execstart"
