@@ -56,6 +56,8 @@ if [ "${1:-}" = __serve_as_unit ]; then
   read -r -a cmd <<<"$(sed -n 's/^ExecStart=//p' "$unit")"
   workdir="$(sed -n 's/^WorkingDirectory=//p' "$unit")"
   umask_="$(sed -n 's/^UMask=//p' "$unit")"
+  # The unit's own Environment= lines (KEY=VALUE, unquoted), if any.
+  read -r -a unit_env <<<"$(sed -n 's/^Environment=//p' "$unit" | tr '\n' ' ')"
   # As the service's user, with the unit's hardening that a process can take on itself:
   # MemoryDenyWriteExecute (PR_SET_MDWE, kept across exec), NoNewPrivileges, an empty
   # capability bounding set. The environment is what systemd gives a User= service
@@ -65,7 +67,7 @@ if [ "${1:-}" = __serve_as_unit ]; then
     cd "$workdir"; umask "$umask_"; exec env -i \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
       USER=latchkey LOGNAME=latchkey HOME="$state" SHELL=/usr/sbin/nologin \
-      STATE_DIRECTORY="$state" \
+      STATE_DIRECTORY="$state" "${unit_env[@]}" \
       LATCHKEY_ISSUER="http://127.0.0.1:$PUB" LATCHKEY_PUBLIC_ADDR="127.0.0.1:$PUB" \
       LATCHKEY_ADMIN_ADDR="127.0.0.1:$ADM" \
       python3 -c 'import ctypes, os, sys
