@@ -9,6 +9,11 @@
 #                workspace's tests under cargo-nextest with one throwaway PostgreSQL
 #                cluster for the PostgreSQL tests (pg-cluster), then the desktop
 #                end-to-end tests
+#   make package  release packages: the server .deb (cargo-deb) and the desktop console
+#                .deb (Tauri's bundler), and an attempt at the console's AppImage; prints
+#                the path of every file it wrote (scripts/package.sh)
+#   make package-test  debug packages from the test build's binaries, installed into a
+#                throwaway root and run (scripts/package-test.sh); part of `make test`
 #   make serve-cluster  a throwaway PostgreSQL and two nodes on loopback (Ctrl-C stops)
 #   make bench   the CA-02 timing comparison of client authentication (an ignored test, as
 #                timing is a measurement, never a test assertion), then
@@ -38,7 +43,7 @@ ARGS ?= --db ./latchkey.db --issuer http://127.0.0.1:8080 \
 # Starts a throwaway PostgreSQL cluster, runs its arguments with DATABASE_URL set, stops it.
 PG_CLUSTER = $(CARGO_TARGET_DIR)/debug/pg-cluster
 
-.PHONY: setup build install serve serve-cluster lint test bench clean run ui ui-check desktop desktop-e2e gen
+.PHONY: setup build install serve serve-cluster lint test bench clean run ui ui-check desktop desktop-e2e gen package package-test
 
 RUN_ARGS ?=
 
@@ -96,6 +101,18 @@ test: setup lint ui-check
 	$(CARGO) nextest run --workspace --no-run
 	$(PG_CLUSTER) -- $(CARGO) nextest run --workspace --no-fail-fast
 	bash scripts/desktop-e2e.sh
+	bash scripts/package-test.sh
+
+# Release packages (builds both binaries in release first; the tools come from
+# scripts/setup-package.sh). The files land in $(CARGO_TARGET_DIR)/packages/.
+package: setup ui
+	bash scripts/package.sh
+
+# Packs the debug binaries the test build made (nothing is compiled): build them first,
+# as `make test` does, with `cargo nextest run --workspace --no-run`.
+package-test: setup ui
+	$(CARGO) nextest run --workspace --no-run
+	bash scripts/package-test.sh
 
 serve-cluster: build
 	$(PG_CLUSTER) -- bash scripts/serve-cluster.sh
