@@ -234,7 +234,7 @@ async fn a_plan_lists_exactly_the_differences_and_deletes_only_with_prune() -> R
         "{:?}",
         plan.notes
     );
-    let text = render_plan(&plan);
+    let text = render_plan(&plan, &|t| t.to_string());
     ensure!(text.contains("~ access_token_ttl: 600 → 300"), "{text}");
     ensure!(text.contains("Not deleted without --prune"), "{text}");
     ensure!(
@@ -377,10 +377,10 @@ async fn secrets_resolved_from_the_environment_never_appear_in_a_plan_an_answer_
         .await?;
     let seen = [
         serde_json::to_string(&plan)?,
-        render_plan(&plan),
+        render_plan(&plan, &|t| t.to_string()),
         serde_json::to_string(&done)?,
         serde_json::to_string(&plan2)?,
-        render_plan(&plan2),
+        render_plan(&plan2, &|t| t.to_string()),
         serde_json::to_string(&done2)?,
         export.yaml.clone(),
         serde_json::to_string(&audit)?,
@@ -455,7 +455,7 @@ async fn a_second_apply_changes_nothing_and_says_so() -> Result<()> {
     let second = fresh.config_apply(apply_req(files, s, true)).await?;
     ensure!(!second.applied, "nothing written the second time");
     ensure!(second.plan.changes.is_empty());
-    ensure!(render_plan(&second.plan).contains("No changes."));
+    ensure!(render_plan(&second.plan, &|t| t.to_string()).contains("No changes."));
     let applies = fresh
         .audit_list(AuditFilterDto {
             action_prefix: Some("config.".into()),
@@ -477,7 +477,7 @@ async fn drift_since_the_last_apply_is_reported() -> Result<()> {
         .config_plan(plan_req(files.clone(), BTreeMap::new(), false))
         .await?;
     ensure!(before.drift.last_applied_at.is_none() && !before.drift.drifted);
-    ensure!(render_plan(&before).contains("No apply is recorded"));
+    ensure!(render_plan(&before, &|t| t.to_string()).contains("No apply is recorded"));
     b.config_apply(apply_req(files.clone(), BTreeMap::new(), false))
         .await?;
     let clean = b
@@ -499,7 +499,8 @@ async fn drift_since_the_last_apply_is_reported() -> Result<()> {
         .await?;
     ensure!(drifted.drift.drifted);
     ensure!(actions(&drifted) == vec!["update client app".to_string()]);
-    ensure!(render_plan(&drifted).contains("Drift: the target changed since the last apply"));
+    ensure!(render_plan(&drifted, &|t| t.to_string())
+        .contains("Drift: the target changed since the last apply"));
     Ok(())
 }
 

@@ -234,7 +234,7 @@ async fn plan(b: &dyn AdminBackend, a: PlanArgs) -> Result<ExitCode, AdminError>
             .map_err(|e| AdminError::internal(format!("cannot encode the plan: {e}")))?;
         println!("{text}");
     } else {
-        print!("{}", render_plan(&plan));
+        print!("{}", render_plan(&plan, &crate::output::time));
     }
     Ok(if a.detailed_exitcode && !plan.changes.is_empty() {
         ExitCode::from(2)
@@ -253,7 +253,7 @@ async fn apply(b: &dyn AdminBackend, a: ApplyArgs) -> Result<ExitCode, AdminErro
             prune,
         })
         .await?;
-    print!("{}", render_plan(&plan));
+    print!("{}", render_plan(&plan, &crate::output::time));
     if !plan.changes.is_empty() && !a.auto_approve {
         if !std::io::stdin().is_terminal() {
             eprintln!(

@@ -1560,24 +1560,27 @@ impl Builder<'_> {
 
 /// The plan as text, in the manner of `terraform plan`: `+` create, `~` change (each
 /// field `old → new`), `-` delete, the deletions skipped without `--prune`, then a
-/// summary line. Never a secret: the plan holds none.
-pub fn render_plan(plan: &ConfigPlanDto) -> String {
+/// summary line. Never a secret: the plan holds none. `time` writes a Unix time for
+/// people (the CLI's UTC form).
+pub fn render_plan(plan: &ConfigPlanDto, time: &dyn Fn(i64) -> String) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     match (&plan.drift.last_applied_at, plan.drift.drifted) {
-        (None, _) => out.push_str("No apply is recorded for this target yet.\n\n"),
+        (None, _) => out.push_str("No apply is recorded for this target yet.\n"),
         (Some(at), true) => {
             let _ = writeln!(
                 out,
-                "Drift: the target changed since the last apply (at {at}, by {}): the \
-                 changes below undo that.\n",
+                "Drift: the target changed since the last apply (at {}, by {}): the \
+                 changes below undo that.",
+                time(*at),
                 plan.drift.last_applied_by.as_deref().unwrap_or("?")
             );
         }
         (Some(at), false) => {
             let _ = writeln!(
                 out,
-                "No drift since the last apply (at {at}, by {}).\n",
+                "No drift since the last apply (at {}, by {}).",
+                time(*at),
                 plan.drift.last_applied_by.as_deref().unwrap_or("?")
             );
         }
