@@ -89,7 +89,7 @@ describe('Configuration page', () => {
     expect(rows).toEqual([['access_token_ttl', '600', '300'], ['secret', '(secret)', 'from ${env:SHOP_SECRET}']]);
     expect(changes[1].querySelector('table')?.getAttribute('aria-label')).toBe('Fields of client shop');
     expect($(result, 'config-skipped')?.textContent).toContain('legacy');
-    expect($(result, 'config-drift')?.textContent).toContain('Drift: changed since the last apply');
+    expect($(result, 'config-drift')?.textContent).toContain('Drift: changed outside this configuration');
     expect($(result, 'config-drift')?.textContent).toContain('api-key:ci');
     expect(result.textContent).toContain('Note: clients.shop.secret');
   });

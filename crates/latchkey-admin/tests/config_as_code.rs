@@ -432,7 +432,10 @@ async fn an_overlay_overrides_the_base() -> Result<()> {
     );
     b.config_apply(apply_req(files, BTreeMap::new(), false))
         .await?;
-    ensure!(b.client_get("app").await?.name == "App (staging)");
+    let app = b.client_get("app").await?;
+    ensure!(app.name == "App (staging)");
+    // A new client takes the lifetimes the same document sets.
+    ensure!(app.access_token_ttl == 900, "{}", app.access_token_ttl);
     ensure!(b.client_get("dev-tool").await.is_err());
     let settings = b.settings_get().await?;
     ensure!(settings.login_window.value == 600 && settings.login_window.source == "admin");
@@ -500,7 +503,7 @@ async fn drift_since_the_last_apply_is_reported() -> Result<()> {
     ensure!(drifted.drift.drifted);
     ensure!(actions(&drifted) == vec!["update client app".to_string()]);
     ensure!(render_plan(&drifted, &|t| t.to_string())
-        .contains("Drift: the target changed since the last apply"));
+        .contains("Drift: the target changed outside this configuration"));
     Ok(())
 }
 

@@ -160,6 +160,17 @@ impl Manager {
     /// The client `input` describes, with every default filled in (not yet checked
     /// nor stored): what `client_create` and dynamic registration both register.
     pub(super) async fn client_from_new(&self, input: NewClient) -> ManageResult<Client> {
+        let settings = self.settings_effective().await?;
+        self.client_from_new_under(input, &settings).await
+    }
+
+    /// As [`client_from_new`](Self::client_from_new), the defaults taken from
+    /// `settings` (configuration as code: the settings the same document sets).
+    pub(super) async fn client_from_new_under(
+        &self,
+        input: NewClient,
+        settings: &ServerSettings,
+    ) -> ManageResult<Client> {
         let now = self.now();
         let client_type = input.client_type.unwrap_or(ClientType::Confidential);
         let auth_method = input.auth_method.unwrap_or(match client_type {
@@ -178,7 +189,6 @@ impl Manager {
         };
         // New clients take the lifetimes in force now; changing the settings later
         // leaves registered clients as they are.
-        let settings = self.settings_effective().await?;
         let refresh_token_ttl = input
             .refresh_token_ttl
             .unwrap_or(settings.refresh_token_ttl);

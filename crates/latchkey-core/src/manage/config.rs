@@ -1400,7 +1400,10 @@ impl Builder<'_> {
                     allowed_origins: cd.allowed_origins.clone(),
                     dpop_bound_access_tokens: cd.dpop_bound_access_tokens,
                 };
-                let mut c = m.client_from_new(new).await.map_err(invalid_at(path))?;
+                let mut c = m
+                    .client_from_new_under(new, settings)
+                    .await
+                    .map_err(invalid_at(path))?;
                 c.id = id.to_string();
                 c.disabled = cd.disabled.unwrap_or(false);
                 c
@@ -1570,8 +1573,8 @@ pub fn render_plan(plan: &ConfigPlanDto, time: &dyn Fn(i64) -> String) -> String
         (Some(at), true) => {
             let _ = writeln!(
                 out,
-                "Drift: the target changed since the last apply (at {}, by {}): the \
-                 changes below undo that.",
+                "Drift: the target changed outside this configuration since the last \
+                 apply (at {}, by {}).",
                 time(*at),
                 plan.drift.last_applied_by.as_deref().unwrap_or("?")
             );
