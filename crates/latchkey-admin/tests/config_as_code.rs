@@ -619,3 +619,74 @@ async fn bad_documents_are_refused_with_the_path_of_the_offending_item() -> Resu
     ensure!(b.clients_list().await?.iter().all(|c| c.builtin));
     Ok(())
 }
+
+#[tokio::test]
+async fn the_backend_never_reads_a_file_or_variable_a_reference_names() -> Result<()> {
+    let (dir, b) = open().await?;
+    // A file the backend could read, holding a valid secret: only the caller's values
+    // count, so without one the plan says it has no value.
+    let path = dir.path().join("secret.txt");
+    std::fs::write(&path, format!("{WEB_SECRET}\n"))?;
+    let yaml = format!(
+        "version: 1\nclients:\n  web:\n    redirect_uris: ['https://w.example/cb']\n    secret: ${{file:{}}}\n",
+        path.display()
+    );
+    let plan = b
+        .config_plan(plan_req(
+            vec![file("f.yaml", &yaml)],
+            BTreeMap::new(),
+            false,
+        ))
+        .await?;
+    let secret = plan.changes[0]
+        .fields
+        .iter()
+        .find(|f| f.field == "secret")
+        .context("secret field")?;
+    ensure!(
+        secret
+            .new
+            .as_deref()
+            .is_some_and(|n| n.ends_with("(no value here)")),
+        "{secret:?}"
+    );
+    let e = b
+        .config_apply(apply_req(
+            vec![file("f.yaml", &yaml)],
+            BTreeMap::new(),
+            false,
+        ))
+        .await
+        .err()
+        .context("refused without the value")?;
+    ensure!(e.message.contains("clients.web.secret"), "{}", e.message);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_yaml_alias_bomb_is_refused_not_expanded() -> Result<()> {
+    let (_dir, b) = open().await?;
+    // Nested in `jwks`, which takes any JSON: 10^12 strings if aliases were expanded.
+    let mut yaml =
+        String::from("version: 1\nclients:\n  c0:\n    jwks: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        let p = i - 1;
+        yaml.push_str(&format!(
+            "  c{i}:\n    jwks: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    let r = b
+        .config_plan(plan_req(
+            vec![file("bomb.yaml", &yaml)],
+            BTreeMap::new(),
+            false,
+        ))
+        .await;
+    match r {
+        Err(e) if e.code == ErrorCode::InvalidInput => {
+            ensure!(e.message.starts_with("bomb.yaml: "), "{}", e.message)
+        }
+        other => bail!("expected invalid_input, got {other:?}"),
+    }
+    Ok(())
+}

@@ -253,6 +253,50 @@ fn export_plan_and_apply_go_to_the_server_named_by_server_with_an_api_key() -> R
             "the API key is the actor: {}",
             text(&o)
         );
+
+        // A read-only key plans too, but its secret values are not compared (no oracle
+        // for a credential that cannot change them): another value shows no change.
+        let mut c = latchkey(&kek);
+        c.args([
+            "admin", "--server", &admin, "api-keys", "create", "--name", "ci plan",
+        ])
+        .args(["--read-only", "--json"])
+        .env("LATCHKEY_API_KEY", &key);
+        let o = c.output()?;
+        ensure!(o.status.success(), "{}", text(&o));
+        let ro: serde_json::Value = serde_json::from_slice(&o.stdout)?;
+        let ro_key = ro["api_key"].as_str().context("api_key")?.to_string();
+        let guess = format!("{SECRET}-guess");
+        let mut c = latchkey(&kek);
+        c.args([
+            "config",
+            "plan",
+            "-f",
+            f,
+            "--detailed-exitcode",
+            "--server",
+            &admin,
+        ])
+        .env("LATCHKEY_API_KEY", &ro_key)
+        .env("SHOP_SECRET", &guess);
+        let o = c.output()?;
+        ensure!(o.status.code() == Some(0), "{}", text(&o));
+        ensure!(text(&o).contains("was not compared"), "{}", text(&o));
+        // The same value with the read-write key is a change to apply.
+        let mut c = latchkey(&kek);
+        c.args([
+            "config",
+            "plan",
+            "-f",
+            f,
+            "--detailed-exitcode",
+            "--server",
+            &admin,
+        ])
+        .env("LATCHKEY_API_KEY", &key)
+        .env("SHOP_SECRET", &guess);
+        let o = c.output()?;
+        ensure!(o.status.code() == Some(2), "{}", text(&o));
         Ok(())
     })();
     let _ = child.kill();

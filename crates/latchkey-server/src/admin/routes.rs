@@ -546,8 +546,14 @@ async fn config_export(Extension(c): C) -> ApiResult<Json<ConfigExportDto>> {
 }
 async fn config_plan(
     Extension(c): C,
-    Body(req): Body<ConfigPlanRequest>,
+    Body(mut req): Body<ConfigPlanRequest>,
 ) -> ApiResult<Json<ConfigPlanDto>> {
+    // A plan with secret values says whether each matches a client's current secret: an
+    // oracle without the token endpoint's failure limits, so only for read-write
+    // credentials. A read-only one (a CI plan job) gets the plan without comparing them.
+    if !c.can_write {
+        req.secrets.clear();
+    }
     Ok(Json(c.backend.config_plan(req).await?))
 }
 async fn config_apply(
