@@ -165,6 +165,14 @@ async fn an_export_applied_to_an_empty_store_exports_again_byte_for_byte() -> Re
         again.yaml
     );
     ensure!(again.fingerprint == exported.fingerprint);
+    // The user came over without a password: one nobody knows, hashed like any other.
+    let alice = b
+        .manager()
+        .store()
+        .user_by_username("alice")
+        .await?
+        .context("alice")?;
+    ensure!(alice.is_admin && alice.password_hash.starts_with("$argon2id$"));
     // The plan said what the store now holds.
     ensure!(done.plan.fingerprint == again.fingerprint);
     let plan = b.config_plan(plan_req(files, s, true)).await?;

@@ -657,9 +657,18 @@ impl Manager {
         })
         .map_err(|e| ManageError::Internal(format!("cannot record the apply: {e}")))?;
         let applied = !p.writes.is_empty();
+        let mut writes = p.writes;
+        for w in &mut writes {
+            if let ConfigWrite::UserInsert { user, .. } = w {
+                if user.password_hash.is_empty() {
+                    user.password_hash = crypto::hash_password(&crypto::random_token())
+                        .map_err(|_| ManageError::Internal("password hashing failed".into()))?;
+                }
+            }
+        }
         self.store
             .config_apply(&ConfigBatch {
-                writes: p.writes,
+                writes,
                 meta_key: META_KEY.into(),
                 meta_value: meta,
                 audit,
@@ -940,10 +949,10 @@ impl Manager {
                     }
                     None => {
                         validate_username(username).map_err(invalid_at(&path))?;
-                        // No password: a random one nobody knows, until an
-                        // administrator sets one (`latchkey admin users password`).
-                        let password_hash = crypto::hash_password(&crypto::random_token())
-                            .map_err(|_| ManageError::Internal("password hashing failed".into()))?;
+                        // No password: the apply gives it a random one nobody knows
+                        // (hashed there, not for every plan) until an administrator
+                        // sets one.
+                        let password_hash = String::new();
                         let user = User {
                             id: crypto::random_id(),
                             username: username.clone(),
@@ -964,7 +973,7 @@ impl Manager {
                         ));
                         b.notes.push(format!(
                             "users.{username}: created without a password; set one with \
-                             `latchkey admin users password {username}`"
+                             `latchkey admin users set-password {username} --generate`"
                         ));
                         let audit = self
                             .audit_event(now, actor, AuditAction::UserCreate.as_str())
