@@ -698,6 +698,30 @@ pub async fn registration_token_revoke(console: State<'_, Console>, id: String) 
         .await?)
 }
 
+// --- configuration as code ---------------------------------------------------------------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn config_export(console: State<'_, Console>) -> CmdResult<ConfigExportDto> {
+    Ok(console.backend().await?.config_export().await?)
+}
+
+/// The console sends no secret values: its plans compare everything but secrets.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn config_plan(
+    console: State<'_, Console>,
+    req: ConfigPlanRequest,
+) -> CmdResult<ConfigPlanDto> {
+    Ok(console.backend().await?.config_plan(req).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn config_apply(
+    console: State<'_, Console>,
+    req: ConfigApplyRequest,
+) -> CmdResult<ConfigAppliedDto> {
+    Ok(console.backend().await?.config_apply(req).await?)
+}
+
 // --- webhooks -----------------------------------------------------------------------------
 
 #[tauri::command(rename_all = "snake_case")]

@@ -63,6 +63,8 @@ export function fakeApi(data: {
   findings?: T.FindingDto[]; blocks?: T.BlockDto[]; profile?: Partial<T.SecurityProfileDto>;
   webhooks?: T.WebhookDto[]; webhookTest?: T.WebhookTestDto;
   registrationTokens?: T.RegistrationTokenDto[];
+  /** The connected server's configuration document and the plan a file gets. */
+  configYaml?: string; configPlan?: T.ConfigPlanDto;
 } = {}): { api: AdminApi; calls: Calls } {
   const webhooks: T.WebhookDto[] = [...(data.webhooks ?? [])];
   const registrationTokens: T.RegistrationTokenDto[] = [...(data.registrationTokens ?? [])];
@@ -398,6 +400,17 @@ export function fakeApi(data: {
       if (!t) throw new ApiError('not_found', `no initial access token ${id}`);
       t.revoked_at = t.revoked_at ?? NOW;
     }),
+    configExport: () => rec('configExport', [], () => ({ yaml: data.configYaml ?? 'version: 1\n', fingerprint: 'f'.repeat(64) })),
+    // Like the server: a file that does not parse is refused with its path.
+    configPlan: (req) => rec('configPlan', [req], () => {
+      const f = req.files?.[0];
+      if (!f || !/^version:/m.test(f.yaml)) throw new ApiError('invalid_input', `${f?.name ?? 'file'}: version: missing (write \`version: 1\` at the top)`);
+      return data.configPlan ?? { changes: [], skipped: [], notes: [], drift: { last_applied_at: null, last_applied_by: null, drifted: false }, plan_id: 'p'.repeat(64), fingerprint: 'f'.repeat(64) };
+    }),
+    configApply: (req) => rec('configApply', [req], () => ({
+      plan: data.configPlan ?? { changes: [], skipped: [], notes: [], drift: { last_applied_at: null, last_applied_by: null, drifted: false }, plan_id: 'p'.repeat(64), fingerprint: 'f'.repeat(64) },
+      applied: false,
+    })),
   };
   return { api, calls };
 }

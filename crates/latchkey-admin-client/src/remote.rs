@@ -656,6 +656,20 @@ impl AdminBackend for Remote {
         ))
     }
 
+    async fn config_export(&self) -> AdminResult<ConfigExportDto> {
+        self.call(&op::config_export, &[], None, None).await
+    }
+
+    /// The secrets the document references travel to the server in this body (as a
+    /// client secret does to `client_create`), over the admin API's TLS.
+    async fn config_plan(&self, req: ConfigPlanRequest) -> AdminResult<ConfigPlanDto> {
+        self.call(&op::config_plan, &[], None, body(&req)?).await
+    }
+
+    async fn config_apply(&self, req: ConfigApplyRequest) -> AdminResult<ConfigAppliedDto> {
+        self.call(&op::config_apply, &[], None, body(&req)?).await
+    }
+
     async fn registration_tokens_list(&self) -> AdminResult<Vec<RegistrationTokenDto>> {
         self.call(&op::registration_tokens_list, &[], None, None)
             .await

@@ -907,6 +907,33 @@ impl AdminBackend for Embedded {
         })
     }
 
+    async fn config_export(&self) -> AdminResult<ConfigExportDto> {
+        let (yaml, fingerprint) = self.manager.config_export().await?;
+        Ok(ConfigExportDto { yaml, fingerprint })
+    }
+
+    async fn config_plan(&self, req: ConfigPlanRequest) -> AdminResult<ConfigPlanDto> {
+        let input = latchkey_core::manage::ConfigInput {
+            files: req.files,
+            secrets: req.secrets,
+            prune: req.prune,
+        };
+        Ok(self.manager.config_plan(&input).await?)
+    }
+
+    async fn config_apply(&self, req: ConfigApplyRequest) -> AdminResult<ConfigAppliedDto> {
+        let input = latchkey_core::manage::ConfigInput {
+            files: req.files,
+            secrets: req.secrets,
+            prune: req.prune,
+        };
+        let (plan, applied) = self
+            .manager
+            .config_apply(&self.actor, &input, req.expected_plan.as_deref())
+            .await?;
+        Ok(ConfigAppliedDto { plan, applied })
+    }
+
     async fn backup_create(&self, req: BackupCreateRequest) -> AdminResult<BackupCreatedDto> {
         let Some(sqlite) = &self.sqlite else {
             return Err(AdminError::unavailable(if self.postgres.is_some() {

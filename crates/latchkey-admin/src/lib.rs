@@ -263,6 +263,14 @@ pub trait AdminBackend: Send + Sync {
     ) -> AdminResult<RegistrationTokenCreated>;
     /// Revokes an initial access token (audited).
     async fn registration_token_revoke(&self, id: &str) -> AdminResult<()>;
+
+    // configuration as code (issue 16)
+    /// The configuration as a sorted YAML document (secrets as references only).
+    async fn config_export(&self) -> AdminResult<ConfigExportDto>;
+    /// What applying a document would change, and the drift since the last apply.
+    async fn config_plan(&self, req: ConfigPlanRequest) -> AdminResult<ConfigPlanDto>;
+    /// Applies a document in one transaction (audited as one batch).
+    async fn config_apply(&self, req: ConfigApplyRequest) -> AdminResult<ConfigAppliedDto>;
 }
 
 #[cfg(test)]

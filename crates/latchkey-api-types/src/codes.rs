@@ -136,6 +136,8 @@ string_enum! {
         ClientClone = "client.clone",
         ScopeCreate = "scope.create",
         ScopeDelete = "scope.delete",
+        /// A custom scope's description or claims changed (configuration as code).
+        ScopeUpdate = "scope.update",
         UserCreate = "user.create",
         UserDisable = "user.disable",
         UserEnable = "user.enable",
@@ -179,6 +181,9 @@ string_enum! {
         RegistrationTokenRevoke = "registration_token.revoke",
         /// A client registered itself (RFC 7591); the actor is `registration:<token id>`.
         ClientRegister = "client.register",
+        /// A configuration document applied (one event for the batch, beside each
+        /// item's own).
+        ConfigApply = "config.apply",
     }
 }
 
@@ -202,6 +207,7 @@ impl AuditAction {
             | ClientDisable | ClientClone | ClientRegister => EventKind::ClientChanged,
             ScopeCreate
             | ScopeDelete
+            | ScopeUpdate
             | UserCreate
             | UserEnable
             | UserSetPassword
@@ -223,7 +229,8 @@ impl AuditAction {
             | WebhookDelete
             | WebhookTest
             | RegistrationTokenCreate
-            | RegistrationTokenRevoke => EventKind::Changed,
+            | RegistrationTokenRevoke
+            | ConfigApply => EventKind::Changed,
         }
     }
 }

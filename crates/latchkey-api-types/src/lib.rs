@@ -1643,6 +1643,137 @@ pub struct BackupCreatedDto {
     pub kek_location: String,
 }
 
+// --- configuration as code (issue 16) -------------------------------------------------------
+
+/// One YAML file of a configuration document. A plan or an apply takes the base first,
+/// then the overlays merged over it in order (`latchkey.yaml`, `latchkey.staging.yaml`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFileDto {
+    /// Its name in error messages (the file's path).
+    pub name: String,
+    pub yaml: String,
+}
+
+/// What to plan: the document and the values of its secret references.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfigPlanRequest {
+    pub files: Vec<ConfigFileDto>,
+    /// The values of the document's `${env:NAME}` / `${file:PATH}` references, resolved
+    /// on the caller's side (the server never reads its own environment or files for
+    /// them), by reference. Never returned, logged or audited; a reference without a
+    /// value is planned without checking the secret.
+    pub secrets: std::collections::BTreeMap<String, String>,
+    /// Delete what the target has and the document does not (otherwise listed as
+    /// skipped).
+    pub prune: bool,
+}
+
+impl std::fmt::Debug for ConfigPlanRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigPlanRequest")
+            .field("files", &self.files)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("prune", &self.prune)
+            .finish()
+    }
+}
+
+/// What to apply: as a plan, plus the plan the caller approved.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfigApplyRequest {
+    pub files: Vec<ConfigFileDto>,
+    /// As in [`ConfigPlanRequest::secrets`]; every reference a change needs must have
+    /// its value here.
+    pub secrets: std::collections::BTreeMap<String, String>,
+    pub prune: bool,
+    /// The `plan_id` of the plan that was shown: refused (`conflict`) if the target
+    /// changed since, so what is applied is what was approved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_plan: Option<String>,
+}
+
+impl std::fmt::Debug for ConfigApplyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigApplyRequest")
+            .field("files", &self.files)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("prune", &self.prune)
+            .field("expected_plan", &self.expected_plan)
+            .finish()
+    }
+}
+
+/// The target's configuration as a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigExportDto {
+    /// The YAML document (sorted, deterministic; secrets only as references).
+    pub yaml: String,
+    /// SHA-256 (hex) of `yaml`: what drift is judged by.
+    pub fingerprint: String,
+}
+
+/// One field of a change: `old` → `new` as short text (JSON for lists); `None` where
+/// there is nothing (a create's old side, a delete's new side). Secrets never appear:
+/// only `(secret)` or the reference a new one comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigFieldChangeDto {
+    pub field: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// One item a plan creates, changes or deletes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigChangeDto {
+    /// `client`, `scope`, `user`, `exchange_policy` or `setting`.
+    pub kind: String,
+    /// Its key in the document (client id, scope name, username, policy id, setting).
+    pub id: String,
+    /// `create`, `update` or `delete`.
+    pub action: String,
+    pub fields: Vec<ConfigFieldChangeDto>,
+}
+
+/// Whether the target changed since the last apply recorded in it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigDriftDto {
+    /// When the last apply ran (Unix seconds); `None`: never applied.
+    pub last_applied_at: Option<i64>,
+    pub last_applied_by: Option<String>,
+    /// The target no longer matches what that apply left (someone changed it
+    /// elsewhere: the console, the CLI, the admin API).
+    pub drifted: bool,
+}
+
+/// What applying a document would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigPlanDto {
+    /// In the order they would be applied.
+    pub changes: Vec<ConfigChangeDto>,
+    /// Deletions left out because `prune` was not asked for.
+    pub skipped: Vec<ConfigChangeDto>,
+    /// Things to know that are not changes (a secret not checked, …).
+    pub notes: Vec<String>,
+    pub drift: ConfigDriftDto,
+    /// Identifies this plan (the target's state and the changes): an apply with
+    /// `expected_plan` runs only if it would do exactly this.
+    pub plan_id: String,
+    /// SHA-256 (hex) of the export the target will have after the apply.
+    pub fingerprint: String,
+}
+
+/// The outcome of an apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigAppliedDto {
+    /// What was applied (no changes: nothing was).
+    pub plan: ConfigPlanDto,
+    /// Whether anything was written.
+    pub applied: bool,
+}
+
 // --- live events -------------------------------------------------------------------------
 
 /// One event of `GET /admin/v1/events` (server-sent events, `event:` = `kind`).

@@ -106,6 +106,9 @@ macro_rules! for_each_admin_op {
             registration_tokens_list GET "/admin/v1/registration-tokens" Read { "Initial access tokens for dynamic client registration (RFC 7591), with their policies (never the tokens)" r[Vec<RegistrationTokenDto>] };
             registration_token_create POST "/admin/v1/registration-tokens" Write { "Make an initial access token scoped to the grant types, scopes and redirect URI prefixes it may register; the token is in this response only" b[RegistrationTokenCreateRequest] r[RegistrationTokenCreated] st=201 };
             registration_token_revoke POST "/admin/v1/registration-tokens/{id}/revoke" Write { "Revoke an initial access token: no further registration with it (clients already registered stay)" st=204 };
+            config_export GET "/admin/v1/config" Read { "The configuration (clients, scopes, users' roles, exchange policies, runtime settings) as a sorted YAML document; secrets only as references" r[ConfigExportDto] };
+            config_plan POST "/admin/v1/config/plan" Read { "What applying a configuration document would create, change (field by field) and delete, and whether the target drifted since the last apply; nothing is written" b[ConfigPlanRequest] r[ConfigPlanDto] };
+            config_apply POST "/admin/v1/config/apply" Write { "Apply a configuration document in one transaction with one audit event: all or nothing, deletions only with prune" b[ConfigApplyRequest] r[ConfigAppliedDto] };
         }
     };
 }

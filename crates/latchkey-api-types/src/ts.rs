@@ -39,6 +39,8 @@ pub fn schemas() -> Map<String, Value> {
         WebhookUpdateRequest, WebhookTestDto, BackupCreateRequest, BackupCreatedDto,
         WebhookUpdateRequest, WebhookTestDto, RegistrationTokenDto,
         RegistrationTokenCreateRequest, RegistrationTokenCreated,
+        ConfigFileDto, ConfigPlanRequest, ConfigApplyRequest, ConfigExportDto,
+        ConfigFieldChangeDto, ConfigChangeDto, ConfigDriftDto, ConfigPlanDto, ConfigAppliedDto,
         // The shell's own and the inspector's (`shell`).
         ConsoleStatus, ConnectionDto, ConnectionAddRequest, ClientTryRequest,
         ClientTryResult, Inspection, InactiveReason, ServerAnswer,

@@ -660,6 +660,89 @@ pub trait RegistrationStore: Send + Sync {
     ) -> StoreResult<Option<ClientRegistration>>;
 }
 
+/// One write of a configuration-as-code batch (`manage::config`): the same rows and
+/// per-item audit events the single admin operations write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigWrite {
+    /// The admin-set runtime settings as a whole, if still at `expected_version`.
+    Settings {
+        values: BTreeMap<String, i64>,
+        expected_version: i64,
+        at: Timestamp,
+        audit: NewAuditEvent,
+    },
+    ScopeInsert {
+        scope: Scope,
+        audit: NewAuditEvent,
+    },
+    /// A custom scope's description and claims.
+    ScopeUpdate {
+        scope: Scope,
+        audit: NewAuditEvent,
+    },
+    ScopeDelete {
+        name: String,
+        audit: NewAuditEvent,
+    },
+    UserInsert {
+        user: User,
+        audit: NewAuditEvent,
+    },
+    UserUpdate {
+        user: User,
+        audit: NewAuditEvent,
+    },
+    ClientInsert {
+        client: Client,
+        secret: Option<ClientSecret>,
+        audit: NewAuditEvent,
+    },
+    ClientUpdate {
+        client: Client,
+        audit: NewAuditEvent,
+    },
+    /// A new secret; the older ones stop at `old_expire_at` (as a rotation).
+    ClientSecretAdd {
+        secret: ClientSecret,
+        old_expire_at: Timestamp,
+        audit: NewAuditEvent,
+    },
+    ClientDelete {
+        id: String,
+        audit: NewAuditEvent,
+    },
+    PolicyInsert {
+        policy: ExchangePolicy,
+        audit: NewAuditEvent,
+    },
+    PolicyUpdate {
+        policy: ExchangePolicy,
+        audit: NewAuditEvent,
+    },
+    PolicyDelete {
+        id: String,
+        audit: NewAuditEvent,
+    },
+}
+
+/// A configuration apply: its writes in order, the `meta` row that records it (the
+/// fingerprint drift is judged against) and the one audit event of the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigBatch {
+    pub writes: Vec<ConfigWrite>,
+    pub meta_key: String,
+    pub meta_value: String,
+    pub audit: NewAuditEvent,
+}
+
+#[async_trait::async_trait]
+pub trait ConfigStore: Send + Sync {
+    /// Every write of `batch`, its meta row and its audit event in one transaction:
+    /// any failure (a conflict, a row another administrator removed meanwhile, settings
+    /// saved meanwhile) rolls all of it back.
+    async fn config_apply(&self, batch: &ConfigBatch) -> StoreResult<()>;
+}
+
 /// The whole store: every noun's trait. Backends implement the narrow traits; a caller
 /// that needs everything (the engine, the admin service) holds an `Arc<dyn Store>`, and
 /// a feature that touches one noun can name just that trait.
@@ -678,6 +761,7 @@ pub trait Store:
     + WebhookStore
     + ParStore
     + RegistrationStore
+    + ConfigStore
     + Send
     + Sync
     + 'static
@@ -699,6 +783,7 @@ impl<T> Store for T where
         + WebhookStore
         + ParStore
         + RegistrationStore
+        + ConfigStore
         + Send
         + Sync
         + 'static

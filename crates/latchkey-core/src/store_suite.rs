@@ -101,6 +101,7 @@ macro_rules! store_suite_tests {
             a_pushed_request_is_spent_once_with_its_code_and_only_by_its_client,
             concurrent_completions_of_one_pushed_request_write_exactly_one_code,
             purging_removes_expired_pushed_requests_and_keeps_live_ones,
+            a_config_batch_that_fails_midway_writes_nothing,
         );
     };
     (@tests ($fixture:expr); $($case:ident),+ $(,)?) => {
@@ -3581,4 +3582,81 @@ pub async fn retention_removes_only_what_ended_before_the_cutoff_in_small_batche
         vec![cutoff + 60],
         "only the count inside the window stays"
     );
+}
+
+// --- configuration as code -------------------------------------------------------------
+
+/// A failure injected at the third write (a scope that exists already) rolls back the
+/// client and the scope change written before it, the `meta` row and every audit event.
+pub async fn a_config_batch_that_fails_midway_writes_nothing(store: &dyn Store) {
+    let taken = Scope {
+        name: "cfg-taken".into(),
+        description: "there first".into(),
+        claims: vec![],
+        builtin: false,
+        created_at: T0,
+    };
+    store
+        .scope_insert(&taken, &audit("scope.create", "cfg-taken"))
+        .await
+        .expect("seed scope");
+    let c = client("c-cfg-batch");
+    let mut changed = taken.clone();
+    changed.description = "changed by the batch".into();
+    let batch = ConfigBatch {
+        writes: vec![
+            ConfigWrite::ClientInsert {
+                client: c.clone(),
+                secret: None,
+                audit: audit("client.create", &c.id),
+            },
+            ConfigWrite::ScopeUpdate {
+                scope: changed,
+                audit: audit("scope.update", "cfg-taken"),
+            },
+            ConfigWrite::ScopeInsert {
+                scope: taken.clone(),
+                audit: audit("scope.create", "cfg-taken"),
+            },
+        ],
+        meta_key: "config_applied_suite".into(),
+        meta_value: "{}".into(),
+        audit: audit("config.apply", "config-suite"),
+    };
+    let r = store.config_apply(&batch).await;
+    assert!(
+        is_conflict(&r),
+        "the duplicate scope fails the batch: {r:?}"
+    );
+    assert_eq!(store.client_get(&c.id).await.expect("get"), None);
+    assert_eq!(
+        store.scope_get("cfg-taken").await.expect("get"),
+        Some(taken)
+    );
+    assert_eq!(
+        store.meta_get("config_applied_suite").await.expect("meta"),
+        None
+    );
+    assert_eq!(audited(store, "client.create", &c.id).await, 0);
+    assert_eq!(audited(store, "scope.update", "cfg-taken").await, 0);
+    assert_eq!(audited(store, "config.apply", "config-suite").await, 0);
+
+    // The same batch without the failing write lands whole.
+    let mut ok = batch.clone();
+    ok.writes.pop();
+    store.config_apply(&ok).await.expect("the batch applies");
+    assert!(store.client_get(&c.id).await.expect("get").is_some());
+    assert_eq!(
+        store
+            .scope_get("cfg-taken")
+            .await
+            .expect("get")
+            .map(|s| s.description),
+        Some("changed by the batch".to_string())
+    );
+    assert_eq!(
+        store.meta_get("config_applied_suite").await.expect("meta"),
+        Some("{}".to_string())
+    );
+    assert_eq!(audited(store, "config.apply", "config-suite").await, 1);
 }

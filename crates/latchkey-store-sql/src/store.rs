@@ -67,7 +67,8 @@ macro_rules! sql_store {
             use $crate::latchkey_core::error::StoreError;
             use $crate::latchkey_core::model::*;
             use $crate::latchkey_core::store::{
-                AuthRequest, Issuance, KeyUpdate, PushedRequest, RotateOutcome,
+                AuthRequest, ConfigBatch, ConfigWrite, Issuance, KeyUpdate, PushedRequest,
+                RotateOutcome,
             };
             use $crate::rows::*;
             use $crate::sqlx::{self, QueryBuilder};
@@ -2387,6 +2388,80 @@ macro_rules! sql_store {
                 .map_err(db("meta_set"))?;
                 commit(())
             }
+
+            // --- configuration as code -----------------------------------------------
+
+            /// The writes of a configuration apply, each the statement of its single
+            /// admin operation, on one connection inside one transaction: the first
+            /// error (`?`) rolls back everything before it.
+            pub(super) async fn config_apply(conn: &mut Conn, batch: &ConfigBatch) -> Done<()> {
+                const OP: &str = "config_apply";
+                for w in &batch.writes {
+                    match w {
+                        ConfigWrite::Settings { values, expected_version, at, audit } => {
+                            // Saved meanwhile by someone else: the plan was made on
+                            // what they replaced, so nothing of it may land.
+                            if let Finish::Rollback(_) =
+                                settings_put(conn, values, *expected_version, *at, audit).await?
+                            {
+                                return Err(StoreError::Conflict(format!(
+                                    "{OP}: the runtime settings changed since the plan"
+                                )));
+                            }
+                        }
+                        ConfigWrite::ScopeInsert { scope, audit } => {
+                            scope_insert(conn, scope, audit).await?;
+                        }
+                        ConfigWrite::ScopeUpdate { scope, audit } => {
+                            let done = sqlx::query(
+                                "UPDATE scopes SET description = $1, claims = $2 \
+                                 WHERE name = $3 AND builtin = FALSE",
+                            )
+                            .bind(&scope.description)
+                            .bind(to_json_list(&scope.claims)?)
+                            .bind(&scope.name)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db(OP))?;
+                            affected(done.rows_affected())?;
+                            insert_audit(conn, OP, audit).await?;
+                        }
+                        ConfigWrite::ScopeDelete { name, audit } => {
+                            scope_delete(conn, name, audit).await?;
+                        }
+                        ConfigWrite::UserInsert { user, audit } => {
+                            user_insert(conn, user, audit).await?;
+                        }
+                        ConfigWrite::UserUpdate { user, audit } => {
+                            user_update(conn, user, audit).await?;
+                        }
+                        ConfigWrite::ClientInsert { client, secret, audit } => {
+                            client_insert(conn, client, secret.as_ref(), audit).await?;
+                        }
+                        ConfigWrite::ClientUpdate { client, audit } => {
+                            client_update(conn, client, audit).await?;
+                        }
+                        ConfigWrite::ClientSecretAdd { secret, old_expire_at, audit } => {
+                            client_secret_add(conn, secret, *old_expire_at, audit).await?;
+                        }
+                        ConfigWrite::ClientDelete { id, audit } => {
+                            client_delete(conn, id, audit).await?;
+                        }
+                        ConfigWrite::PolicyInsert { policy, audit } => {
+                            exchange_policy_insert(conn, policy, audit).await?;
+                        }
+                        ConfigWrite::PolicyUpdate { policy, audit } => {
+                            exchange_policy_update(conn, policy, audit).await?;
+                        }
+                        ConfigWrite::PolicyDelete { id, audit } => {
+                            exchange_policy_delete(conn, id, audit).await?;
+                        }
+                    }
+                }
+                meta_set(conn, &batch.meta_key, &batch.meta_value).await?;
+                insert_audit(conn, OP, &batch.audit).await?;
+                commit(())
+            }
         }
 
         /// The narrow store traits' methods, inherent and as trait impls.
@@ -4030,6 +4105,19 @@ macro_rules! sql_store {
                                 .await
                                 .map_err(ops::db(OP))?;
                         row.map(|r| $crate::conv(OP, r)).transpose()
+                    }
+                }
+
+                $crate::latchkey_core::store::ConfigStore {
+                    async fn config_apply(
+                        &self,
+                        batch: &$crate::latchkey_core::store::ConfigBatch,
+                    ) -> StoreResult<()> {
+                        let batch = batch.clone();
+                        self.run(Write::new("config_apply").publish(), move |c| {
+                            Box::pin(async move { ops::config_apply(c, &batch).await })
+                        })
+                        .await
                     }
                 }
             }

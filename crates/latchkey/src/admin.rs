@@ -1279,7 +1279,7 @@ fn read_password() -> Result<String, AdminError> {
     Ok(pw.to_string())
 }
 
-fn err_line(e: &AdminError) -> String {
+pub(crate) fn err_line(e: &AdminError) -> String {
     format!("error: {} ({})", e.message, e.code)
 }
 
@@ -1293,24 +1293,46 @@ pub async fn run(args: AdminArgs) -> ExitCode {
         eprintln!("error: login and logout need --server URL (the admin API to sign in to)");
         return ExitCode::from(2);
     }
-    let file = match FileConfig::load(args.config.as_deref()) {
+    let backend = match open_embedded(
+        args.db.clone(),
+        args.database.clone(),
+        args.config.as_deref(),
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let result = dispatch(&backend, &out, args.resource).await;
+    backend.close().await;
+    finish(result)
+}
+
+/// The embedded backend on the database that `--db`, `--database` (or their
+/// environment variables) or the config file name, with its key-encryption key;
+/// what went wrong is printed, and the exit code returned. `latchkey config` opens its
+/// target the same way.
+pub(crate) async fn open_embedded(
+    db: Option<PathBuf>,
+    database: Option<String>,
+    config: Option<&std::path::Path>,
+) -> Result<Embedded, ExitCode> {
+    let file = match FileConfig::load(config) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return ExitCode::from(2);
+            return Err(ExitCode::from(2));
         }
     };
     let database = match resolve_database(
-        args.db.clone(),
-        args.database
-            .clone()
-            .or_else(crate::config::database_url_alias),
+        db,
+        database.or_else(crate::config::database_url_alias),
         &file,
     ) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return ExitCode::from(2);
+            return Err(ExitCode::from(2));
         }
     };
     let kek = match &database {
@@ -1321,7 +1343,7 @@ pub async fn run(args: AdminArgs) -> ExitCode {
         Ok(k) => k,
         Err(e) => {
             eprintln!("{}", err_line(&e));
-            return ExitCode::FAILURE;
+            return Err(ExitCode::FAILURE);
         }
     };
     if source.created().is_some() {
@@ -1349,15 +1371,13 @@ pub async fn run(args: AdminArgs) -> ExitCode {
                     path.display()
                 );
             }
-            return ExitCode::FAILURE;
+            return Err(ExitCode::FAILURE);
         }
     };
-    let result = dispatch(&backend, &out, args.resource).await;
-    backend.close().await;
-    finish(result)
+    Ok(backend)
 }
 
-fn finish(result: Result<(), AdminError>) -> ExitCode {
+pub(crate) fn finish(result: Result<(), AdminError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -12,6 +12,7 @@
 mod admin;
 mod backup;
 mod config;
+mod config_code;
 mod inspect;
 mod migrate;
 mod output;
@@ -51,6 +52,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Administer clients, scopes, users, keys, sessions and the audit log
     Admin(admin::AdminArgs),
+    /// Configuration as code: export, plan and apply clients, scopes, users' roles,
+    /// exchange policies and runtime settings as YAML
+    Config(config_code::ConfigArgs),
     /// Bring the database schema up to date, then exit
     Migrate(migrate::MigrateArgs),
     /// Copy a SQLite database consistently, also while a server uses it
@@ -102,6 +106,7 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run_serve(args).await,
         Command::Admin(args) => admin::run(args).await,
+        Command::Config(args) => config_code::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,
         Command::Backup(args) => backup::run_backup(args).await,
         Command::Restore(args) => backup::run_restore(args).await,

@@ -25,7 +25,7 @@ export interface Shell {
   guard(check: () => string | null): () => void;
 }
 
-export type PageId = 'dashboard' | 'security' | 'clients' | 'scopes' | 'users' | 'keys' | 'sessions' | 'tokens' | 'exchange' | 'audit' | 'settings';
+export type PageId = 'dashboard' | 'security' | 'clients' | 'scopes' | 'users' | 'keys' | 'sessions' | 'tokens' | 'exchange' | 'audit' | 'configuration' | 'settings';
 
 const SHELL = Symbol('shell');
 export function provideShell(s: Shell): void {

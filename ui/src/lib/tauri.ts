@@ -121,5 +121,8 @@ export function tauriApi(): AdminApi {
     registrationTokensList: () => call('registration_tokens_list'),
     registrationTokenCreate: (req) => call('registration_token_create', { req }),
     registrationTokenRevoke: (id) => call('registration_token_revoke', { id }),
+    configExport: () => call('config_export'),
+    configPlan: (req) => call('config_plan', { req }),
+    configApply: (req) => call('config_apply', { req }),
   };
 }

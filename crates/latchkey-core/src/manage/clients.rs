@@ -97,14 +97,7 @@ impl Manager {
     /// (the rule `settings_update` keeps from the other side).
     async fn check_ttl_fits_rotation(&self, access_token_ttl: i64) -> ManageResult<()> {
         let s = self.settings_effective().await?;
-        if access_token_ttl + self.policy.jwks_max_age > s.retire_after {
-            return Err(ManageError::invalid(format!(
-                "access_token_ttl ({access_token_ttl} s) plus the JWKS max-age ({} s) must not \
-                 exceed the key rotation setting retire_after ({} s)",
-                self.policy.jwks_max_age, s.retire_after
-            )));
-        }
-        Ok(())
+        ttl_fits_rotation(access_token_ttl, self.policy.jwks_max_age, s.retire_after)
     }
 
     async fn check_scopes_exist(&self, scopes: &[String]) -> ManageResult<()> {
@@ -167,6 +160,17 @@ impl Manager {
     /// The client `input` describes, with every default filled in (not yet checked
     /// nor stored): what `client_create` and dynamic registration both register.
     pub(super) async fn client_from_new(&self, input: NewClient) -> ManageResult<Client> {
+        let settings = self.settings_effective().await?;
+        self.client_from_new_under(input, &settings).await
+    }
+
+    /// As [`client_from_new`](Self::client_from_new), the defaults taken from
+    /// `settings` (configuration as code: the settings the same document sets).
+    pub(super) async fn client_from_new_under(
+        &self,
+        input: NewClient,
+        settings: &ServerSettings,
+    ) -> ManageResult<Client> {
         let now = self.now();
         let client_type = input.client_type.unwrap_or(ClientType::Confidential);
         let auth_method = input.auth_method.unwrap_or(match client_type {
@@ -185,7 +189,6 @@ impl Manager {
         };
         // New clients take the lifetimes in force now; changing the settings later
         // leaves registered clients as they are.
-        let settings = self.settings_effective().await?;
         let refresh_token_ttl = input
             .refresh_token_ttl
             .unwrap_or(settings.refresh_token_ttl);
@@ -312,82 +315,7 @@ impl Manager {
         upd: ClientUpdate,
     ) -> ManageResult<Client> {
         let before = self.client_get(id).await?;
-        let mut c = before.clone();
-        if let Some(n) = upd.name {
-            c.name = n.trim().to_string();
-        }
-        if let Some(m) = upd.auth_method {
-            c.auth_method = m;
-            // Leaving private_key_jwt drops its keys unless new ones are given:
-            // otherwise the update would be refused for a field nobody touched.
-            if m != AuthMethod::PrivateKeyJwt && upd.jwks.is_none() {
-                c.jwks = None;
-            }
-            if m != AuthMethod::PrivateKeyJwt && upd.jwks_uri.is_none() {
-                c.jwks_uri = None;
-            }
-        }
-        // Setting one source of keys replaces the other.
-        if let Some(j) = upd.jwks {
-            if j.is_some() && upd.jwks_uri.is_none() {
-                c.jwks_uri = None;
-            }
-            c.jwks = j;
-        }
-        if let Some(u) = upd.jwks_uri {
-            if u.is_some() {
-                c.jwks = None;
-            }
-            c.jwks_uri = u;
-        }
-        if let Some(g) = upd.grant_types {
-            c.grant_types = dedup(&g);
-        }
-        if let Some(r) = upd.redirect_uris {
-            c.redirect_uris = dedup(&r);
-        }
-        if let Some(r) = upd.post_logout_redirect_uris {
-            c.post_logout_redirect_uris = dedup(&r);
-        }
-        if let Some(s) = upd.allowed_scopes {
-            c.allowed_scopes = dedup(&s);
-        }
-        if let Some(v) = upd.access_token_ttl {
-            c.access_token_ttl = v;
-        }
-        if let Some(v) = upd.refresh_token_ttl {
-            c.refresh_token_ttl = v;
-        }
-        if let Some(v) = upd.refresh_idle_ttl {
-            c.refresh_idle_ttl = v;
-        }
-        if let Some(v) = upd.refresh_grace_secs {
-            c.refresh_grace_secs = v;
-        }
-        if let Some(v) = upd.require_consent {
-            c.require_consent = v;
-        }
-        if let Some(v) = upd.admin_tool {
-            c.admin_tool = v;
-        }
-        if let Some(v) = upd.disabled {
-            if v && !before.disabled {
-                refuse_builtin(&before, "disabled")?;
-            }
-            c.disabled = v;
-        }
-        if let Some(v) = upd.assertion_aud_compat {
-            c.assertion_aud_compat = v;
-        }
-        if let Some(v) = upd.require_pushed_authorization_requests {
-            c.require_pushed_authorization_requests = v;
-        }
-        if let Some(o) = upd.allowed_origins {
-            c.allowed_origins = o.map(|o| dedup(&o));
-        }
-        if let Some(v) = upd.dpop_bound_access_tokens {
-            c.dpop_bound_access_tokens = v;
-        }
+        let mut c = client_patched(&before, upd)?;
         if c == before {
             return Ok(before);
         }
@@ -588,4 +516,102 @@ pub struct ClientImpact {
     pub builtin: bool,
     pub sessions: RevokeImpact,
     pub activity: ClientActivity,
+}
+
+/// `before` with `upd` laid over it, as `client_update` changes it (not yet validated,
+/// `updated_at` untouched): also what configuration as code plans for a client.
+pub(super) fn client_patched(before: &Client, upd: ClientUpdate) -> ManageResult<Client> {
+    let mut c = before.clone();
+    if let Some(n) = upd.name {
+        c.name = n.trim().to_string();
+    }
+    if let Some(m) = upd.auth_method {
+        c.auth_method = m;
+        // Leaving private_key_jwt drops its keys unless new ones are given:
+        // otherwise the update would be refused for a field nobody touched.
+        if m != AuthMethod::PrivateKeyJwt && upd.jwks.is_none() {
+            c.jwks = None;
+        }
+        if m != AuthMethod::PrivateKeyJwt && upd.jwks_uri.is_none() {
+            c.jwks_uri = None;
+        }
+    }
+    // Setting one source of keys replaces the other.
+    if let Some(j) = upd.jwks {
+        if j.is_some() && upd.jwks_uri.is_none() {
+            c.jwks_uri = None;
+        }
+        c.jwks = j;
+    }
+    if let Some(u) = upd.jwks_uri {
+        if u.is_some() {
+            c.jwks = None;
+        }
+        c.jwks_uri = u;
+    }
+    if let Some(g) = upd.grant_types {
+        c.grant_types = dedup(&g);
+    }
+    if let Some(r) = upd.redirect_uris {
+        c.redirect_uris = dedup(&r);
+    }
+    if let Some(r) = upd.post_logout_redirect_uris {
+        c.post_logout_redirect_uris = dedup(&r);
+    }
+    if let Some(s) = upd.allowed_scopes {
+        c.allowed_scopes = dedup(&s);
+    }
+    if let Some(v) = upd.access_token_ttl {
+        c.access_token_ttl = v;
+    }
+    if let Some(v) = upd.refresh_token_ttl {
+        c.refresh_token_ttl = v;
+    }
+    if let Some(v) = upd.refresh_idle_ttl {
+        c.refresh_idle_ttl = v;
+    }
+    if let Some(v) = upd.refresh_grace_secs {
+        c.refresh_grace_secs = v;
+    }
+    if let Some(v) = upd.require_consent {
+        c.require_consent = v;
+    }
+    if let Some(v) = upd.admin_tool {
+        c.admin_tool = v;
+    }
+    if let Some(v) = upd.disabled {
+        if v && !before.disabled {
+            refuse_builtin(before, "disabled")?;
+        }
+        c.disabled = v;
+    }
+    if let Some(v) = upd.assertion_aud_compat {
+        c.assertion_aud_compat = v;
+    }
+    if let Some(v) = upd.require_pushed_authorization_requests {
+        c.require_pushed_authorization_requests = v;
+    }
+    if let Some(o) = upd.allowed_origins {
+        c.allowed_origins = o.map(|o| dedup(&o));
+    }
+    if let Some(v) = upd.dpop_bound_access_tokens {
+        c.dpop_bound_access_tokens = v;
+    }
+    Ok(c)
+}
+
+/// A client's tokens must expire before the key that signed them leaves the JWKS
+/// (the rule `validate_settings` keeps from the other side).
+pub(super) fn ttl_fits_rotation(
+    access_token_ttl: i64,
+    jwks_max_age: i64,
+    retire_after: i64,
+) -> ManageResult<()> {
+    if access_token_ttl + jwks_max_age > retire_after {
+        return Err(ManageError::invalid(format!(
+            "access_token_ttl ({access_token_ttl} s) plus the JWKS max-age ({jwks_max_age} s) \
+             must not exceed the key rotation setting retire_after ({retire_after} s)"
+        )));
+    }
+    Ok(())
 }

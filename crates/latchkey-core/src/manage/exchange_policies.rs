@@ -123,38 +123,7 @@ impl Manager {
         input: NewExchangePolicy,
     ) -> ManageResult<ExchangePolicy> {
         let now = self.now();
-        let policy = ExchangePolicy {
-            id: format!("xp_{}", crypto::random_id()),
-            enabled: input.enabled.unwrap_or(true),
-            note: input.note.unwrap_or_default(),
-            requester_client_id: input.requester_client_id,
-            subject_client_ids: input.subject_client_ids,
-            subject_token_types: token_types(
-                &input
-                    .subject_token_types
-                    .unwrap_or_else(|| vec!["access_token".into()]),
-                "subject token types",
-                false,
-            )?,
-            requester_must_be_in_subject_aud: input
-                .requester_must_be_in_subject_aud
-                .unwrap_or(true),
-            targets: input.targets,
-            scopes: input.scopes,
-            mode: parse_mode(input.mode.as_deref())?,
-            actor_client_ids: input.actor_client_ids,
-            max_ttl_secs: input.max_ttl_secs.unwrap_or(DEFAULT_EXCHANGE_TTL),
-            issued_token_types: token_types(
-                &input
-                    .issued_token_types
-                    .unwrap_or_else(|| vec!["access_token".into()]),
-                "issued token types",
-                true,
-            )?,
-            max_act_depth: input.max_act_depth.unwrap_or(DEFAULT_MAX_ACT_DEPTH),
-            created_at: now,
-            updated_at: now,
-        };
+        let policy = policy_from_new(format!("xp_{}", crypto::random_id()), input, now)?;
         let policy = self.validate_exchange_policy(policy).await?;
         let audit = self
             .audit_event(now, actor, AuditAction::ExchangePolicyCreate.as_str())
@@ -171,46 +140,7 @@ impl Manager {
         patch: ExchangePolicyPatch,
     ) -> ManageResult<ExchangePolicy> {
         let before = self.exchange_policy_get(id).await?;
-        let mut p = before.clone();
-        if let Some(v) = patch.enabled {
-            p.enabled = v;
-        }
-        if let Some(v) = patch.note {
-            p.note = v;
-        }
-        if let Some(v) = patch.requester_client_id {
-            p.requester_client_id = v;
-        }
-        if let Some(v) = patch.subject_client_ids {
-            p.subject_client_ids = v;
-        }
-        if let Some(v) = patch.subject_token_types {
-            p.subject_token_types = token_types(&v, "subject token types", false)?;
-        }
-        if let Some(v) = patch.requester_must_be_in_subject_aud {
-            p.requester_must_be_in_subject_aud = v;
-        }
-        if let Some(v) = patch.targets {
-            p.targets = v;
-        }
-        if let Some(v) = patch.scopes {
-            p.scopes = v;
-        }
-        if let Some(v) = patch.mode {
-            p.mode = parse_mode(Some(&v))?;
-        }
-        if let Some(v) = patch.actor_client_ids {
-            p.actor_client_ids = v;
-        }
-        if let Some(v) = patch.max_ttl_secs {
-            p.max_ttl_secs = v;
-        }
-        if let Some(v) = patch.issued_token_types {
-            p.issued_token_types = token_types(&v, "issued token types", true)?;
-        }
-        if let Some(v) = patch.max_act_depth {
-            p.max_act_depth = v;
-        }
+        let mut p = policy_patched(&before, patch)?;
         let now = self.now();
         p.updated_at = now;
         let p = self.validate_exchange_policy(p).await?;
@@ -239,105 +169,113 @@ impl Manager {
 
     /// The one validation of a policy, for create and update alike (and the console's
     /// editor, through the same operations).
-    async fn validate_exchange_policy(
-        &self,
-        mut p: ExchangePolicy,
-    ) -> ManageResult<ExchangePolicy> {
-        p.note = p.note.trim().to_string();
-        if p.note.chars().count() > EXCHANGE_NOTE_MAX
-            || p.note.chars().any(|c| c.is_control() && c != '\n')
+    async fn validate_exchange_policy(&self, p: ExchangePolicy) -> ManageResult<ExchangePolicy> {
+        let mut clients = BTreeMap::new();
+        for id in std::iter::once(&p.requester_client_id)
+            .chain(&p.subject_client_ids)
+            .chain(&p.actor_client_ids)
         {
-            return Err(ManageError::invalid(format!(
-                "the note must be at most {EXCHANGE_NOTE_MAX} characters without control characters"
-            )));
-        }
-        p.requester_client_id = p.requester_client_id.trim().to_string();
-        let requester = self
-            .store
-            .client_get(&p.requester_client_id)
-            .await?
-            .ok_or_else(|| {
-                ManageError::invalid(format!(
-                    "requester: no client \"{}\"",
-                    shown(&p.requester_client_id)
-                ))
-            })?;
-        // RFC 8693 §2.1: without client authentication anyone holding a stolen token
-        // could trade it; only confidential clients may exchange.
-        if requester.is_public() || requester.auth_method == AuthMethod::None {
-            return Err(ManageError::invalid(
-                "requester: only confidential clients that authenticate may exchange tokens",
-            ));
-        }
-        p.subject_client_ids = ids(&p.subject_client_ids, "subject clients")?;
-        p.actor_client_ids = ids(&p.actor_client_ids, "actor clients")?;
-        for c in p.subject_client_ids.iter().chain(&p.actor_client_ids) {
-            if self.store.client_get(c).await?.is_none() {
-                return Err(ManageError::invalid(format!("no client \"{}\"", shown(c))));
+            let id = id.trim();
+            if let Some(c) = self.store.client_get(id).await? {
+                clients.insert(id.to_string(), c);
             }
         }
-        p.targets = ids(&p.targets, "targets")?;
-        if p.targets.is_empty() {
-            return Err(ManageError::invalid(
-                "targets: name at least one audience or resource the new tokens are for",
-            ));
-        }
-        for t in &p.targets {
-            if t.contains('#') {
-                return Err(ManageError::invalid(format!(
-                    "target \"{}\" must not contain a fragment (RFC 8707 §2)",
-                    shown(t)
-                )));
-            }
-            // The admin API is never a target: an exchanged token is never an admin
-            // credential, whatever its scopes.
-            if t == CONSOLE_CLIENT_ID
-                || self
-                    .admin_api
-                    .as_deref()
-                    .is_some_and(|api| same_resource(api, t))
-            {
-                return Err(ManageError::invalid(
-                    "the admin API (and the console) can never be the target of an exchange",
-                ));
-            }
-        }
-        p.scopes = ids(&p.scopes, "scopes")?;
-        for s in &p.scopes {
-            if !is_valid_scope_token(s) {
-                return Err(ManageError::invalid(format!(
-                    "scope \"{}\" is not a valid scope token",
-                    shown(s)
-                )));
-            }
-            if is_admin_scope(s) {
-                return Err(ManageError::invalid(
-                    "the admin scopes can never be passed on by an exchange",
-                ));
-            }
-        }
-        if p.mode == ExchangeMode::Impersonation && !p.actor_client_ids.is_empty() {
-            return Err(ManageError::invalid(
-                "actor clients make sense only with mode delegation or either",
-            ));
-        }
-        if !(1..=MAX_EXCHANGE_TTL).contains(&p.max_ttl_secs) {
-            return Err(ManageError::invalid(format!(
-                "max TTL must be between 1 and {MAX_EXCHANGE_TTL} seconds"
-            )));
-        }
-        if !(0..=MAX_ACT_DEPTH).contains(&p.max_act_depth) {
-            return Err(ManageError::invalid(format!(
-                "max act depth must be between 0 and {MAX_ACT_DEPTH}"
-            )));
-        }
-        if p.mode != ExchangeMode::Impersonation && p.max_act_depth == 0 {
-            return Err(ManageError::invalid(
-                "delegation needs a max act depth of at least 1",
-            ));
-        }
-        Ok(p)
+        check_exchange_policy(p, &|id| clients.get(id).cloned(), self.admin_api.as_deref())
     }
+}
+
+/// The rules of a policy, with `client` finding the clients it names (the store's, or
+/// those a configuration document will leave) and `admin_api` the admin API's URL.
+pub(super) fn check_exchange_policy(
+    mut p: ExchangePolicy,
+    client: &dyn Fn(&str) -> Option<Client>,
+    admin_api: Option<&str>,
+) -> ManageResult<ExchangePolicy> {
+    p.note = p.note.trim().to_string();
+    if p.note.chars().count() > EXCHANGE_NOTE_MAX
+        || p.note.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(ManageError::invalid(format!(
+            "the note must be at most {EXCHANGE_NOTE_MAX} characters without control characters"
+        )));
+    }
+    p.requester_client_id = p.requester_client_id.trim().to_string();
+    let requester = client(&p.requester_client_id).ok_or_else(|| {
+        ManageError::invalid(format!(
+            "requester: no client \"{}\"",
+            shown(&p.requester_client_id)
+        ))
+    })?;
+    // RFC 8693 §2.1: without client authentication anyone holding a stolen token
+    // could trade it; only confidential clients may exchange.
+    if requester.is_public() || requester.auth_method == AuthMethod::None {
+        return Err(ManageError::invalid(
+            "requester: only confidential clients that authenticate may exchange tokens",
+        ));
+    }
+    p.subject_client_ids = ids(&p.subject_client_ids, "subject clients")?;
+    p.actor_client_ids = ids(&p.actor_client_ids, "actor clients")?;
+    for c in p.subject_client_ids.iter().chain(&p.actor_client_ids) {
+        if client(c).is_none() {
+            return Err(ManageError::invalid(format!("no client \"{}\"", shown(c))));
+        }
+    }
+    p.targets = ids(&p.targets, "targets")?;
+    if p.targets.is_empty() {
+        return Err(ManageError::invalid(
+            "targets: name at least one audience or resource the new tokens are for",
+        ));
+    }
+    for t in &p.targets {
+        if t.contains('#') {
+            return Err(ManageError::invalid(format!(
+                "target \"{}\" must not contain a fragment (RFC 8707 §2)",
+                shown(t)
+            )));
+        }
+        // The admin API is never a target: an exchanged token is never an admin
+        // credential, whatever its scopes.
+        if t == CONSOLE_CLIENT_ID || admin_api.is_some_and(|api| same_resource(api, t)) {
+            return Err(ManageError::invalid(
+                "the admin API (and the console) can never be the target of an exchange",
+            ));
+        }
+    }
+    p.scopes = ids(&p.scopes, "scopes")?;
+    for s in &p.scopes {
+        if !is_valid_scope_token(s) {
+            return Err(ManageError::invalid(format!(
+                "scope \"{}\" is not a valid scope token",
+                shown(s)
+            )));
+        }
+        if is_admin_scope(s) {
+            return Err(ManageError::invalid(
+                "the admin scopes can never be passed on by an exchange",
+            ));
+        }
+    }
+    if p.mode == ExchangeMode::Impersonation && !p.actor_client_ids.is_empty() {
+        return Err(ManageError::invalid(
+            "actor clients make sense only with mode delegation or either",
+        ));
+    }
+    if !(1..=MAX_EXCHANGE_TTL).contains(&p.max_ttl_secs) {
+        return Err(ManageError::invalid(format!(
+            "max TTL must be between 1 and {MAX_EXCHANGE_TTL} seconds"
+        )));
+    }
+    if !(0..=MAX_ACT_DEPTH).contains(&p.max_act_depth) {
+        return Err(ManageError::invalid(format!(
+            "max act depth must be between 0 and {MAX_ACT_DEPTH}"
+        )));
+    }
+    if p.mode != ExchangeMode::Impersonation && p.max_act_depth == 0 {
+        return Err(ManageError::invalid(
+            "delegation needs a max act depth of at least 1",
+        ));
+    }
+    Ok(p)
 }
 
 fn parse_mode(s: Option<&str>) -> ManageResult<ExchangeMode> {
@@ -350,4 +288,90 @@ fn parse_mode(s: Option<&str>) -> ManageResult<ExchangeMode> {
             ))
         }),
     }
+}
+
+/// A new policy under `id`, every default filled in (not yet checked).
+pub(super) fn policy_from_new(
+    id: String,
+    input: NewExchangePolicy,
+    now: Timestamp,
+) -> ManageResult<ExchangePolicy> {
+    Ok(ExchangePolicy {
+        id,
+        enabled: input.enabled.unwrap_or(true),
+        note: input.note.unwrap_or_default(),
+        requester_client_id: input.requester_client_id,
+        subject_client_ids: input.subject_client_ids,
+        subject_token_types: token_types(
+            &input
+                .subject_token_types
+                .unwrap_or_else(|| vec!["access_token".into()]),
+            "subject token types",
+            false,
+        )?,
+        requester_must_be_in_subject_aud: input.requester_must_be_in_subject_aud.unwrap_or(true),
+        targets: input.targets,
+        scopes: input.scopes,
+        mode: parse_mode(input.mode.as_deref())?,
+        actor_client_ids: input.actor_client_ids,
+        max_ttl_secs: input.max_ttl_secs.unwrap_or(DEFAULT_EXCHANGE_TTL),
+        issued_token_types: token_types(
+            &input
+                .issued_token_types
+                .unwrap_or_else(|| vec!["access_token".into()]),
+            "issued token types",
+            true,
+        )?,
+        max_act_depth: input.max_act_depth.unwrap_or(DEFAULT_MAX_ACT_DEPTH),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// `before` with `patch` laid over it (not yet checked, `updated_at` untouched).
+pub(super) fn policy_patched(
+    before: &ExchangePolicy,
+    patch: ExchangePolicyPatch,
+) -> ManageResult<ExchangePolicy> {
+    let mut p = before.clone();
+    if let Some(v) = patch.enabled {
+        p.enabled = v;
+    }
+    if let Some(v) = patch.note {
+        p.note = v;
+    }
+    if let Some(v) = patch.requester_client_id {
+        p.requester_client_id = v;
+    }
+    if let Some(v) = patch.subject_client_ids {
+        p.subject_client_ids = v;
+    }
+    if let Some(v) = patch.subject_token_types {
+        p.subject_token_types = token_types(&v, "subject token types", false)?;
+    }
+    if let Some(v) = patch.requester_must_be_in_subject_aud {
+        p.requester_must_be_in_subject_aud = v;
+    }
+    if let Some(v) = patch.targets {
+        p.targets = v;
+    }
+    if let Some(v) = patch.scopes {
+        p.scopes = v;
+    }
+    if let Some(v) = patch.mode {
+        p.mode = parse_mode(Some(&v))?;
+    }
+    if let Some(v) = patch.actor_client_ids {
+        p.actor_client_ids = v;
+    }
+    if let Some(v) = patch.max_ttl_secs {
+        p.max_ttl_secs = v;
+    }
+    if let Some(v) = patch.issued_token_types {
+        p.issued_token_types = token_types(&v, "issued token types", true)?;
+    }
+    if let Some(v) = patch.max_act_depth {
+        p.max_act_depth = v;
+    }
+    Ok(p)
 }

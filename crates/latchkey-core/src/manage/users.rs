@@ -35,7 +35,7 @@ pub struct UserPatch {
 /// read out to someone.
 const GENERATED_PASSWORD_CHARS: usize = 24;
 
-fn clean_name(n: String) -> ManageResult<Option<String>> {
+pub(super) fn clean_name(n: String) -> ManageResult<Option<String>> {
     let n = n.trim().to_string();
     if n.is_empty() {
         return Ok(None);

@@ -549,6 +549,30 @@ async fn webhook_delete(Extension(c): C, Path(id): Path<String>) -> ApiResult<St
 async fn webhook_test(Extension(c): C, Path(id): Path<String>) -> ApiResult<Json<WebhookTestDto>> {
     Ok(Json(c.backend.webhook_test(&id).await?))
 }
+// --- configuration as code ---------------------------------------------------------------
+
+async fn config_export(Extension(c): C) -> ApiResult<Json<ConfigExportDto>> {
+    Ok(Json(c.backend.config_export().await?))
+}
+async fn config_plan(
+    Extension(c): C,
+    Body(mut req): Body<ConfigPlanRequest>,
+) -> ApiResult<Json<ConfigPlanDto>> {
+    // A plan with secret values says whether each matches a client's current secret: an
+    // oracle without the token endpoint's failure limits, so only for read-write
+    // credentials. A read-only one (a CI plan job) gets the plan without comparing them.
+    if !c.can_write {
+        req.secrets.clear();
+    }
+    Ok(Json(c.backend.config_plan(req).await?))
+}
+async fn config_apply(
+    Extension(c): C,
+    Body(req): Body<ConfigApplyRequest>,
+) -> ApiResult<Json<ConfigAppliedDto>> {
+    Ok(Json(c.backend.config_apply(req).await?))
+}
+
 /// Refused here, whatever the backend: a file path chosen by an admin API caller is
 /// never written on the server's machine. Backups are made there, by its operator.
 async fn backup_create(

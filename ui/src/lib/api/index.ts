@@ -122,6 +122,13 @@ export interface AdminApi {
   /** The answer's `token` is shown once (SecretDialog) and never again. */
   registrationTokenCreate(req: T.RegistrationTokenCreateRequest): Promise<T.RegistrationTokenCreated>;
   registrationTokenRevoke(id: string): Promise<void>;
+
+  /** The connected server's configuration as a sorted YAML document (secrets as references). */
+  configExport(): Promise<T.ConfigExportDto>;
+  /** What applying a document would create, change and delete; nothing is written. */
+  configPlan(req: T.ConfigPlanRequest): Promise<T.ConfigPlanDto>;
+  /** Applies a document in one transaction (the CLI's `latchkey config apply`). */
+  configApply(req: T.ConfigApplyRequest): Promise<T.ConfigAppliedDto>;
 }
 
 // Every admin operation of the op table (operations.gen.ts) must be a method above:

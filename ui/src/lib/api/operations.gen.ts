@@ -71,6 +71,9 @@ export type AdminOpName =
   | 'registration_tokens_list'
   | 'registration_token_create'
   | 'registration_token_revoke'
+  | 'config_export'
+  | 'config_plan'
+  | 'config_apply'
 ;
 
 export interface AdminOp {
@@ -147,4 +150,7 @@ export const ADMIN_OPS: readonly AdminOp[] = [
   { name: 'registration_tokens_list', method: 'GET', path: '/admin/v1/registration-tokens', access: 'read' },
   { name: 'registration_token_create', method: 'POST', path: '/admin/v1/registration-tokens', access: 'write' },
   { name: 'registration_token_revoke', method: 'POST', path: '/admin/v1/registration-tokens/{id}/revoke', access: 'write' },
+  { name: 'config_export', method: 'GET', path: '/admin/v1/config', access: 'read' },
+  { name: 'config_plan', method: 'POST', path: '/admin/v1/config/plan', access: 'read' },
+  { name: 'config_apply', method: 'POST', path: '/admin/v1/config/apply', access: 'write' },
 ];

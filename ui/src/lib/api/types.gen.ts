@@ -70,7 +70,7 @@ export interface ApiKeyDto {
  * a detail (the endpoint, the error), and are not listed here: their event kind
  * comes from the flag.
  */
-export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'user.update' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'exchange_policy.create' | 'exchange_policy.update' | 'exchange_policy.delete' | 'finding.ack' | 'block.add' | 'block.remove' | 'webhook.create' | 'webhook.update' | 'webhook.delete' | 'registration_token.revoke' | 'user.delete' | 'key.schedule' | 'token.revoke' | 'token.exchange' | 'token.exchange_refused' | 'webhook.test' | 'registration_token.create' | 'client.register';
+export type AuditAction = 'client.create' | 'client.update' | 'client.delete' | 'client.rotate_secret' | 'client.enable' | 'client.disable' | 'client.clone' | 'scope.create' | 'scope.delete' | 'user.create' | 'user.disable' | 'user.enable' | 'user.set_password' | 'user.update' | 'key.rotate' | 'key.revoke' | 'session.create' | 'session.revoke' | 'session.revoke_user' | 'session.revoke_client' | 'session.revoke_selected' | 'session.revoke_filter' | 'api_key.create' | 'api_key.revoke' | 'settings.update' | 'exchange_policy.create' | 'exchange_policy.update' | 'exchange_policy.delete' | 'finding.ack' | 'block.add' | 'block.remove' | 'webhook.create' | 'webhook.update' | 'webhook.delete' | 'registration_token.revoke' | 'scope.update' | 'user.delete' | 'key.schedule' | 'token.revoke' | 'token.exchange' | 'token.exchange_refused' | 'webhook.test' | 'registration_token.create' | 'client.register' | 'config.apply';
 
 export interface AuditEventDto {
   /** e.g. `client.create`, `session.revoke`, `security.refresh_token.reuse_detected`. */
@@ -433,6 +433,117 @@ export interface ClientUpdateRequest {
   refresh_token_ttl?: number | null;
   require_consent?: boolean | null;
   require_pushed_authorization_requests?: boolean | null;
+}
+
+/** The outcome of an apply. */
+export interface ConfigAppliedDto {
+  /** Whether anything was written. */
+  applied: boolean;
+  /** What was applied (no changes: nothing was). */
+  plan: ConfigPlanDto;
+}
+
+/** What to apply: as a plan, plus the plan the caller approved. */
+export interface ConfigApplyRequest {
+  /**
+   * The `plan_id` of the plan that was shown: refused (`conflict`) if the target
+   * changed since, so what is applied is what was approved.
+   */
+  expected_plan?: string | null;
+  files?: ConfigFileDto[];
+  prune?: boolean;
+  /**
+   * As in [`ConfigPlanRequest::secrets`]; every reference a change needs must have
+   * its value here.
+   */
+  secrets?: Record<string, string>;
+}
+
+/** One item a plan creates, changes or deletes. */
+export interface ConfigChangeDto {
+  /** `create`, `update` or `delete`. */
+  action: string;
+  fields: ConfigFieldChangeDto[];
+  /** Its key in the document (client id, scope name, username, policy id, setting). */
+  id: string;
+  /** `client`, `scope`, `user`, `exchange_policy` or `setting`. */
+  kind: string;
+}
+
+/** Whether the target changed since the last apply recorded in it. */
+export interface ConfigDriftDto {
+  /**
+   * The target no longer matches what that apply left (someone changed it
+   * elsewhere: the console, the CLI, the admin API).
+   */
+  drifted: boolean;
+  /** When the last apply ran (Unix seconds); `None`: never applied. */
+  last_applied_at?: number | null;
+  last_applied_by?: string | null;
+}
+
+/** The target's configuration as a document. */
+export interface ConfigExportDto {
+  /** SHA-256 (hex) of `yaml`: what drift is judged by. */
+  fingerprint: string;
+  /** The YAML document (sorted, deterministic; secrets only as references). */
+  yaml: string;
+}
+
+/**
+ * One field of a change: `old` → `new` as short text (JSON for lists); `None` where
+ * there is nothing (a create's old side, a delete's new side). Secrets never appear:
+ * only `(secret)` or the reference a new one comes from.
+ */
+export interface ConfigFieldChangeDto {
+  field: string;
+  new?: string | null;
+  old?: string | null;
+}
+
+/**
+ * One YAML file of a configuration document. A plan or an apply takes the base first,
+ * then the overlays merged over it in order (`latchkey.yaml`, `latchkey.staging.yaml`).
+ */
+export interface ConfigFileDto {
+  /** Its name in error messages (the file's path). */
+  name: string;
+  yaml: string;
+}
+
+/** What applying a document would do. */
+export interface ConfigPlanDto {
+  /** In the order they would be applied. */
+  changes: ConfigChangeDto[];
+  drift: ConfigDriftDto;
+  /** SHA-256 (hex) of the export the target will have after the apply. */
+  fingerprint: string;
+  /** Things to know that are not changes (a secret not checked, …). */
+  notes: string[];
+  /**
+   * Identifies this plan (the target's state and the changes): an apply with
+   * `expected_plan` runs only if it would do exactly this.
+   */
+  plan_id: string;
+  /** Deletions left out because `prune` was not asked for. */
+  skipped: ConfigChangeDto[];
+}
+
+/** What to plan: the document and the values of its secret references. */
+export interface ConfigPlanRequest {
+  files?: ConfigFileDto[];
+  /**
+   * Delete what the target has and the document does not (otherwise listed as
+   * skipped).
+   */
+  prune?: boolean;
+  /**
+   * The values of the document's `${env:NAME}` / `${file:PATH}` references, resolved
+   * on the caller's side (the server never reads its own environment or files for
+   * them), by reference. Never returned, logged or audited; a reference without a
+   * value is planned without checking the secret.
+   */
+  secrets?: Record<string, string>;
 }
 
 /**
@@ -1520,6 +1631,7 @@ export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {
   'client.clone': 'client_changed',
   'scope.create': 'changed',
   'scope.delete': 'changed',
+  'scope.update': 'changed',
   'user.create': 'changed',
   'user.disable': 'session_revoked',
   'user.enable': 'changed',
@@ -1554,4 +1666,5 @@ export const AUDIT_ACTION_EVENT_KINDS: Record<AuditAction, EventKind> = {
   'registration_token.create': 'changed',
   'registration_token.revoke': 'changed',
   'client.register': 'client_changed',
+  'config.apply': 'changed',
 };
