@@ -19,8 +19,10 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// What an admin command acts on: a database (SQLite file or PostgreSQL URL) or a
+/// server's admin API. Shared by `latchkey admin` and `latchkey config`.
 #[derive(Debug, Args)]
-pub struct AdminArgs {
+pub struct Target {
     /// SQLite database file, created and migrated on first use [default: ./latchkey.db]
     #[arg(long, global = true, env = "LATCHKEY_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
@@ -54,6 +56,12 @@ pub struct AdminArgs {
         value_name = "KEY"
     )]
     pub api_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    pub target: Target,
 
     /// Machine-readable JSON output
     #[arg(long, global = true)]
@@ -1286,20 +1294,21 @@ pub(crate) fn err_line(e: &AdminError) -> String {
 /// `latchkey admin …`.
 pub async fn run(args: AdminArgs) -> ExitCode {
     let out = Out { json: args.json };
-    if let Some(server) = args.server {
-        return finish(run_remote(&server, args.api_key, &out, args.resource).await);
+    let Target {
+        db,
+        database,
+        config,
+        server,
+        api_key,
+    } = args.target;
+    if let Some(server) = server {
+        return finish(run_remote(&server, api_key, &out, args.resource).await);
     }
     if matches!(args.resource, Resource::Login { .. } | Resource::Logout) {
         eprintln!("error: login and logout need --server URL (the admin API to sign in to)");
         return ExitCode::from(2);
     }
-    let backend = match open_embedded(
-        args.db.clone(),
-        args.database.clone(),
-        args.config.as_deref(),
-    )
-    .await
-    {
+    let backend = match open_embedded(db, database, config.as_deref()).await {
         Ok(b) => b,
         Err(code) => return code,
     };

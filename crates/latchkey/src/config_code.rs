@@ -24,39 +24,8 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
-    /// SQLite database file [default: ./latchkey.db]
-    #[arg(long, global = true, env = "LATCHKEY_DB", value_name = "PATH")]
-    pub db: Option<PathBuf>,
-
-    /// PostgreSQL URL (postgres://…) of a cluster's shared database, instead of --db
-    #[arg(
-        long,
-        global = true,
-        env = "LATCHKEY_DATABASE",
-        value_name = "URL",
-        hide_env_values = true
-    )]
-    pub database: Option<String>,
-
-    /// TOML config file (only its `db` and `database` keys matter here)
-    #[arg(long, global = true, env = "LATCHKEY_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// The server whose admin API is at URL (https://, or http:// on loopback) instead
-    /// of a database
-    #[arg(long, global = true, env = "LATCHKEY_SERVER", value_name = "URL")]
-    pub server: Option<String>,
-
-    /// Admin API key for --server (prefer LATCHKEY_API_KEY); without one, the tokens of
-    /// `latchkey admin --server URL login`
-    #[arg(
-        long,
-        global = true,
-        env = "LATCHKEY_API_KEY",
-        hide_env_values = true,
-        value_name = "KEY"
-    )]
-    pub api_key: Option<String>,
+    #[command(flatten)]
+    pub target: crate::admin::Target,
 
     #[command(subcommand)]
     pub command: ConfigCmd,
@@ -112,10 +81,11 @@ pub struct ApplyArgs {
 }
 
 pub async fn run(args: ConfigArgs) -> ExitCode {
-    if let Some(server) = &args.server {
-        return run_remote(server, args.api_key.clone(), args.command).await;
+    let t = args.target;
+    if let Some(server) = &t.server {
+        return run_remote(server, t.api_key.clone(), args.command).await;
     }
-    let backend = match open_embedded(args.db, args.database, args.config.as_deref()).await {
+    let backend = match open_embedded(t.db, t.database, t.config.as_deref()).await {
         Ok(b) => b,
         Err(code) => return code,
     };
