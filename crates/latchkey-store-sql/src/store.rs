@@ -596,15 +596,27 @@ macro_rules! sql_store {
                 // Sessions (with their refresh tokens), sign-ins, consents and pending
                 // codes go with the user through ON DELETE CASCADE; access records keep
                 // their row without a session, and the tokens' `sid` finds none.
-                let done = sqlx::query("DELETE FROM users WHERE id = $1")
-                    .bind(id)
+                delete_audited(conn, OP, "DELETE FROM users WHERE id = $1", id, audit).await
+            }
+
+            /// Deletes the one row `sql` (a `DELETE … WHERE key = $1`) names, with its
+            /// audit event; `false`, and nothing written, when there was none.
+            async fn delete_audited(
+                conn: &mut Conn,
+                op: &'static str,
+                sql: &'static str,
+                key: &str,
+                audit: &NewAuditEvent,
+            ) -> Done<bool> {
+                let done = sqlx::query(sql)
+                    .bind(key)
                     .execute(&mut *conn)
                     .await
-                    .map_err(db(OP))?;
+                    .map_err(db(op))?;
                 if done.rows_affected() == 0 {
                     return Ok(Finish::Rollback(false));
                 }
-                insert_audit(conn, OP, audit).await?;
+                insert_audit(conn, op, audit).await?;
                 commit(true)
             }
 
@@ -2066,16 +2078,7 @@ macro_rules! sql_store {
                 audit: &NewAuditEvent,
             ) -> Done<bool> {
                 const OP: &str = "block_remove";
-                let done = sqlx::query("DELETE FROM blocks WHERE cidr = $1")
-                    .bind(cidr)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db(OP))?;
-                if done.rows_affected() == 0 {
-                    return Ok(Finish::Rollback(false));
-                }
-                insert_audit(conn, OP, audit).await?;
-                commit(true)
+                delete_audited(conn, OP, "DELETE FROM blocks WHERE cidr = $1", cidr, audit).await
             }
 
             /// The insert decides "first use" (its primary key), so of two nodes seeing
@@ -2192,16 +2195,7 @@ macro_rules! sql_store {
                     .execute(&mut *conn)
                     .await
                     .map_err(db(OP))?;
-                let done = sqlx::query("DELETE FROM webhooks WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db(OP))?;
-                if done.rows_affected() == 0 {
-                    return Ok(Finish::Rollback(false));
-                }
-                insert_audit(conn, OP, audit).await?;
-                commit(true)
+                delete_audited(conn, OP, "DELETE FROM webhooks WHERE id = $1", id, audit).await
             }
 
             /// The unique (webhook, finding) pair is the claim: a second node queuing

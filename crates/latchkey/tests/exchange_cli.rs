@@ -3,6 +3,8 @@
 //! a token from a file and says which policy allows it or which rule refuses it, and
 //! delete removes it — all on a database file, as scripts use the CLI.
 
+mod common;
+use common::admin;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::crypto::Kek;
 use latchkey_core::oauth::token::Subject;
@@ -11,29 +13,9 @@ use latchkey_core::store::Store;
 use latchkey_store_sqlite::SqliteStore;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 const TARGET: &str = "https://downstream.example/api";
-
-fn admin(db: &Path, kek: &str, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-    for k in [
-        "LATCHKEY_KEK_FILE",
-        "LATCHKEY_DB",
-        "LATCHKEY_CONFIG",
-        "RUST_LOG",
-    ] {
-        c.env_remove(k);
-    }
-    c.env("LATCHKEY_KEK", kek)
-        .arg("admin")
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("run latchkey")
-}
 
 fn ok(db: &Path, kek: &str, args: &[&str]) -> String {
     let o = admin(db, kek, args);

@@ -2,29 +2,11 @@
 //! registration-tokens create|list|revoke` (the token printed once, never listed) and
 //! `clients create|update --require-par`, on a database file as scripts use them.
 
+mod common;
+use common::admin;
 use latchkey_core::crypto::Kek;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn admin(db: &Path, kek: &str, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-    for k in [
-        "LATCHKEY_KEK_FILE",
-        "LATCHKEY_DB",
-        "LATCHKEY_CONFIG",
-        "RUST_LOG",
-    ] {
-        c.env_remove(k);
-    }
-    c.env("LATCHKEY_KEK", kek)
-        .arg("admin")
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("run latchkey")
-}
 
 fn json(db: &Path, kek: &str, args: &[&str]) -> Value {
     let mut a = args.to_vec();

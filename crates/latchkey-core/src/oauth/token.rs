@@ -162,26 +162,14 @@ impl Provider {
         scopes: &[String],
         now: Timestamp,
     ) -> OAuthResult<MintedAccess> {
-        self.mint_access_for(client, subject, scopes, &[], now)
+        self.mint_access_bound(client, subject, scopes, &[], now, None)
             .await
     }
 
     /// RFC 9068 §2.2 access token for the audiences the request asked for (RFC 8707):
-    /// `aud` and `scope` as [`Provider::target_audience`] decides.
-    pub async fn mint_access_for(
-        &self,
-        client: &Client,
-        subject: &Subject<'_>,
-        scopes: &[String],
-        target: &[String],
-        now: Timestamp,
-    ) -> OAuthResult<MintedAccess> {
-        self.mint_access_bound(client, subject, scopes, target, now, None)
-            .await
-    }
-
-    /// [`mint_access_for`](Self::mint_access_for), bound to a DPoP key when `jkt` is
-    /// given: `cnf.jkt` (RFC 9449 §6.1), which introspection and our resources check.
+    /// `aud` and `scope` as [`Provider::target_audience`] decides; bound to a DPoP key
+    /// when `jkt` is given: `cnf.jkt` (RFC 9449 §6.1), which introspection and our
+    /// resources check.
     pub async fn mint_access_bound(
         &self,
         client: &Client,

@@ -10,7 +10,7 @@ use latchkey_core::model::*;
 use latchkey_core::store::{Issuance, Store};
 use latchkey_store_sqlite::SqliteStore;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -209,4 +209,25 @@ pub async fn seed_chains(db: &Path, client_id: &str, user_id: &str) -> Vec<(Stri
     }
     store.close().await;
     chains
+}
+
+/// `latchkey admin --db DB ARGS…` with the KEK given and nothing else of the caller's
+/// environment that would pick another database, key or log level.
+pub fn admin(db: &Path, kek: &str, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    for k in [
+        "LATCHKEY_KEK_FILE",
+        "LATCHKEY_DB",
+        "LATCHKEY_CONFIG",
+        "RUST_LOG",
+    ] {
+        c.env_remove(k);
+    }
+    c.env("LATCHKEY_KEK", kek)
+        .arg("admin")
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("run latchkey")
 }
