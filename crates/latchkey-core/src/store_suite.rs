@@ -2071,6 +2071,26 @@ pub async fn a_jti_can_be_used_only_once(store: &dyn Store) {
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
     let firsts = results.iter().filter(|r| matches!(r, Ok(true))).count();
     assert_eq!(firsts, 1, "exactly one concurrent use wins");
+
+    // Concurrent uses of several keys (a backend may gather them into one statement):
+    // one winner per key, whichever order they were queued in.
+    let keys: Vec<String> = (0..24).map(|i| format!("client-c:jti-{}", i % 6)).collect();
+    let results = join_all(keys.iter().map(|k| store.jti_use(k, T0 + 60)).collect()).await;
+    let mut winners: Vec<&str> = keys
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| matches!(r, Ok(true)))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    winners.sort_unstable();
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    assert_eq!(
+        winners,
+        (0..6)
+            .map(|i| format!("client-c:jti-{i}"))
+            .collect::<Vec<_>>(),
+        "each key won exactly once"
+    );
 }
 
 // --- audit and housekeeping ------------------------------------------------------------

@@ -72,6 +72,22 @@ impl PgStore {
         &self.pool
     }
 
+    /// The replay store's first use: one retried write of its own (every node's
+    /// claims meet in the table's primary key).
+    pub(crate) async fn claim(
+        &self,
+        key: String,
+        expires_at: latchkey_core::clock::Timestamp,
+    ) -> StoreResult<bool> {
+        self.run(Write::new("jti_use").retry(), move |c| {
+            Box::pin(async move {
+                let won = ops::jti_use_many(c, &[(key, expires_at)]).await?;
+                Ok(Finish::Commit(won.first().copied().unwrap_or(false)))
+            })
+        })
+        .await
+    }
+
     /// Runs one write operation in its own transaction: again (a fresh clone of `f`)
     /// after a serialization failure or deadlock when `w.retry`, through
     /// [`Self::publish`] when `w.publish`.

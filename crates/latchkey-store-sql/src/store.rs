@@ -45,9 +45,14 @@ macro_rules! __store_methods {
 /// sqlx::Sqlite)` (absolute paths: they are used from a nested module).
 ///
 /// The store type must implement [`Dialect`](crate::Dialect) and
-/// `latchkey_core::store::Coordination`, and have two inherent methods:
+/// `latchkey_core::store::Coordination`, and have three inherent methods:
 ///
 /// - `fn reader(&self) -> &sqlx::Pool<DB>`: where reads go;
+/// - `async fn claim(&self, key: String, expires_at: Timestamp) -> StoreResult<bool>`:
+///   the replay store's first use (`jti_use`), run as `ops::jti_use_many` either alone
+///   in a write (PostgreSQL) or gathered with the claims queued beside it into one
+///   statement of the writer's next commit (SQLite, where a DPoP-bound token costs one
+///   claim and nothing else is written);
 /// - `async fn run<T, F>(&self, w: Write, f: F) -> StoreResult<T>` with
 ///   `F: FnOnce(&mut DB::Connection) -> BoxFuture<'_, StoreResult<Finish<T>>> + Send +
 ///   Clone + 'static`: opens a write transaction, runs `f` on it, commits on
@@ -1731,24 +1736,42 @@ macro_rules! sql_store {
                 list.iter().map(TokenTypeUri::as_str).collect()
             }
 
-            /// First use wins through the primary key; an entry stays until
-            /// `purge_expired` removes it after `expires_at`, by which time the JWT it
-            /// guards is expired too.
-            pub(super) async fn jti_use(
+            /// First uses, one statement for all of `claims` (SQLite's writer gathers the
+            /// claims queued beside each other into one call): one answer per claim, in
+            /// order, true for a first use. First use wins through the primary key; a key
+            /// twice in `claims` is won by its first occurrence only. An entry stays
+            /// until `purge_expired` removes it after `expires_at`, by which time the JWT
+            /// it guards is expired too.
+            pub(super) async fn jti_use_many(
                 conn: &mut Conn,
-                key: &str,
-                expires_at: Timestamp,
-            ) -> Done<bool> {
-                let done = sqlx::query(
-                    "INSERT INTO used_jtis (key, expires_at) VALUES ($1, $2) \
-                     ON CONFLICT (key) DO NOTHING",
-                )
-                .bind(key)
-                .bind(expires_at)
-                .execute(&mut *conn)
-                .await
-                .map_err(db("jti_use"))?;
-                commit(done.rows_affected() == 1)
+                claims: &[(String, Timestamp)],
+            ) -> Result<Vec<bool>, StoreError> {
+                let mut seen = std::collections::HashSet::new();
+                let unique: Vec<(&str, Timestamp)> = claims
+                    .iter()
+                    .filter(|(k, _)| seen.insert(k.as_str()))
+                    .map(|(k, e)| (k.as_str(), *e))
+                    .collect();
+                if unique.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut q = QueryBuilder::<Db>::new("INSERT INTO used_jtis (key, expires_at) ");
+                q.push_values(&unique, |mut row, (key, expires_at)| {
+                    row.push_bind(*key).push_bind(*expires_at);
+                });
+                q.push(" ON CONFLICT (key) DO NOTHING RETURNING key");
+                let won: std::collections::HashSet<String> = q
+                    .build_query_scalar::<String>()
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db("jti_use"))?
+                    .into_iter()
+                    .collect();
+                let mut answered = std::collections::HashSet::new();
+                Ok(claims
+                    .iter()
+                    .map(|(k, _)| won.contains(k) && answered.insert(k.as_str()))
+                    .collect())
             }
 
             /// The purges, one short transaction each rather than one long one, so a
@@ -3154,11 +3177,7 @@ macro_rules! sql_store {
                     }
 
                     async fn jti_use(&self, key: &str, expires_at: Timestamp) -> StoreResult<bool> {
-                        let key = key.to_owned();
-                        self.run(Write::new("jti_use").retry(), move |c| {
-                            Box::pin(async move { ops::jti_use(c, &key, expires_at).await })
-                        })
-                        .await
+                        self.claim(key.to_owned(), expires_at).await
                     }
 
                     async fn purge_expired(&self, at: Timestamp) -> StoreResult<u64> {

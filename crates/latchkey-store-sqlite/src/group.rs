@@ -29,6 +29,14 @@
 //!   `BEGIN IMMEDIATE`, the operation, `COMMIT` or `ROLLBACK`, as one transaction per
 //!   write always did.
 //!
+//! - Claims (the replay store's first uses: a DPoP proof's `jti`, a client
+//!   assertion's) are single-row inserts nothing else reads, so the claims queued
+//!   beside each other go into the batch as one operation running one multi-row
+//!   `INSERT … ON CONFLICT DO NOTHING RETURNING` (`ClaimFn`). That keeps a DPoP-bound
+//!   token from costing three statements of its own, each a round trip to SQLite's
+//!   worker thread (which, not the `fsync`, bounded DPoP throughput); each claimant
+//!   still hears only after the commit holding its claim.
+//!
 //! What it does not do: it cannot re-run an operation (each is `FnOnce`), so an
 //! operation whose batch failed as a whole reports the failure instead of being retried
 //! (today's single-transaction path does the same). Operations that were queued but had
@@ -51,6 +59,20 @@ use tokio::sync::{mpsc, oneshot};
 /// already dividing the `fsync` (≈ 1–4 ms here) by 64.
 pub const DEFAULT_MAX_BATCH: usize = 64;
 
+/// Turns of the scheduler the writer gives other tasks before a batch, while each
+/// turn brings more writes (see `writer_task`).
+const GATHER_ROUNDS: usize = 8;
+
+/// Claims gathered into one statement at most (two bound values each: far below
+/// SQLite's limit on bound parameters).
+const MAX_CLAIMS: usize = 512;
+
+/// Runs a batch's claims as one statement on the writer connection, inside the
+/// batch's transaction: one answer per claim, in order, true for a first use. The
+/// store passes its statement (`latchkey-store-sql`'s `jti_use_many`).
+pub type ClaimFn =
+    fn(&mut SqliteConnection, Vec<(String, i64)>) -> BoxFuture<'_, StoreResult<Vec<bool>>>;
+
 /// Operations that may wait in the queue; a caller beyond that waits to enqueue
 /// (back-pressure, not an error). Nothing of its operation has run while it waits, so
 /// giving up there is harmless.
@@ -65,6 +87,7 @@ pub struct GroupWriter {
 
 enum Msg {
     Op(Box<dyn Pending>),
+    Claim(Claim),
     /// Write what was queued before, close the connection, then answer.
     Close(oneshot::Sender<()>),
 }
@@ -94,10 +117,28 @@ impl GroupWriter {
         conn: SqliteConnection,
         counters: Counters,
         max_batch: usize,
+        claims: ClaimFn,
     ) -> (GroupWriter, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let task = tokio::spawn(writer_task(conn, rx, counters, max_batch.max(1)));
+        let task = tokio::spawn(writer_task(conn, rx, counters, max_batch.max(1), claims));
         (GroupWriter { queue: tx }, task)
+    }
+
+    /// Claims `key` until `expires_at` in the writer's next commit, gathered with the
+    /// other claims queued beside it into one statement (see the module header).
+    /// `Ok(true)` for a first use, once that commit returned.
+    pub async fn claim(&self, key: String, expires_at: i64) -> StoreResult<bool> {
+        const OP: &str = "jti_use";
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Msg::Claim(Claim {
+                key,
+                expires_at,
+                reply,
+            }))
+            .await
+            .map_err(|_| stopped(OP))?;
+        answer.await.map_err(|_| stopped(OP))?
     }
 
     /// Runs `f` inside a write transaction this writer opened (with a savepoint of its
@@ -170,6 +211,10 @@ fn stopped(op: &'static str) -> StoreError {
 /// A queued operation, its result type erased so one queue carries them all.
 trait Pending: Send {
     fn op(&self) -> &'static str;
+    /// Callers it answers (a batch's claims are one operation answering each claimant).
+    fn callers(&self) -> usize {
+        1
+    }
     /// Runs the operation on `conn` (inside its savepoint) and keeps its result.
     fn run(self: Box<Self>, conn: &mut SqliteConnection) -> BoxFuture<'_, Box<dyn Ran>>;
     /// Answers without running (the batch could not start).
@@ -277,6 +322,96 @@ impl<T: Send + 'static> Ran for Outcome<T> {
     }
 }
 
+/// One queued claim.
+struct Claim {
+    key: String,
+    expires_at: i64,
+    reply: oneshot::Sender<StoreResult<bool>>,
+}
+
+/// The claims of one batch, run as one operation of it.
+struct Claims {
+    run: ClaimFn,
+    claims: Vec<Claim>,
+}
+
+struct Claimed {
+    result: StoreResult<Vec<bool>>,
+    replies: Vec<oneshot::Sender<StoreResult<bool>>>,
+}
+
+impl Pending for Claims {
+    fn op(&self) -> &'static str {
+        "jti_use"
+    }
+
+    fn callers(&self) -> usize {
+        self.claims.len()
+    }
+
+    fn run(self: Box<Self>, conn: &mut SqliteConnection) -> BoxFuture<'_, Box<dyn Ran>> {
+        let Claims { run, claims } = *self;
+        let (keys, replies): (Vec<_>, Vec<_>) = claims
+            .into_iter()
+            .map(|c| ((c.key, c.expires_at), c.reply))
+            .unzip();
+        let n = keys.len();
+        Box::pin(async move {
+            // As for any operation: a panic is this operation's error, not the writer's end.
+            let result = match AssertUnwindSafe(run(&mut *conn, keys)).catch_unwind().await {
+                Ok(Ok(won)) if won.len() == n => Ok(won),
+                Ok(Ok(_)) => Err(StoreError::Other(
+                    "jti_use: the claim statement answered the wrong number of claims".into(),
+                )),
+                Ok(Err(e)) => Err(e),
+                Err(_) => {
+                    tracing::error!(target: "latchkey::store", "jti_use: the claim statement panicked; rolled back");
+                    Err(StoreError::Other(
+                        "jti_use: the write operation failed".into(),
+                    ))
+                }
+            };
+            Box::new(Claimed { result, replies }) as Box<dyn Ran>
+        })
+    }
+
+    fn fail(self: Box<Self>, err: StoreError) {
+        for c in self.claims {
+            let _ = c.reply.send(Err(replicate(&err)));
+        }
+    }
+}
+
+impl Ran for Claimed {
+    fn ok(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    fn published(&self) -> bool {
+        false
+    }
+
+    fn answer(self: Box<Self>, batch: Result<(), &StoreError>) {
+        match (self.result, batch) {
+            (Ok(won), Ok(())) => {
+                for (reply, first) in self.replies.into_iter().zip(won) {
+                    let _ = reply.send(Ok(first));
+                }
+            }
+            (Ok(_), Err(e)) | (Err(_), Err(e)) => {
+                for reply in self.replies {
+                    let _ = reply.send(Err(replicate(e)));
+                }
+            }
+            (Err(e), Ok(())) => {
+                for reply in self.replies {
+                    let _ = reply.send(Err(replicate(&e)));
+                }
+            }
+        }
+    }
+}
+
 /// One error for each caller of a failed batch (`StoreError` is not `Clone`).
 fn replicate(e: &StoreError) -> StoreError {
     match e {
@@ -297,16 +432,19 @@ async fn writer_task(
     mut rx: mpsc::Receiver<Msg>,
     counters: Counters,
     max_batch: usize,
+    run_claims: ClaimFn,
 ) {
     let mut queue: VecDeque<Box<dyn Pending>> = VecDeque::new();
+    let mut claims: Vec<Claim> = Vec::new();
     let mut closing: Option<oneshot::Sender<()>> = None;
     loop {
-        if queue.is_empty() {
+        if queue.is_empty() && claims.is_empty() {
             if closing.is_some() {
                 break;
             }
             match rx.recv().await {
                 Some(Msg::Op(job)) => queue.push_back(job),
+                Some(Msg::Claim(c)) => claims.push(c),
                 Some(Msg::Close(reply)) => {
                     closing = Some(reply);
                     continue;
@@ -314,15 +452,42 @@ async fn writer_task(
                 None => break,
             }
         }
-        while closing.is_none() && queue.len() < max_batch {
-            match rx.try_recv() {
-                Ok(Msg::Op(job)) => queue.push_back(job),
-                Ok(Msg::Close(reply)) => closing = Some(reply),
-                Err(_) => break,
+        // Let the tasks that are ready now run first, for as long as each round brings
+        // more writes: under load they are requests a step away from queueing their
+        // own write, which then shares this commit instead of waiting for the next (a
+        // commit costs far more than a turn of the scheduler). An idle server loses
+        // one trip through the scheduler; no clock is involved.
+        for _ in 0..GATHER_ROUNDS {
+            tokio::task::yield_now().await;
+            let before = queue.len() + claims.len();
+            while closing.is_none() && queue.len() < max_batch && claims.len() < MAX_CLAIMS {
+                match rx.try_recv() {
+                    Ok(Msg::Op(job)) => queue.push_back(job),
+                    Ok(Msg::Claim(c)) => claims.push(c),
+                    Ok(Msg::Close(reply)) => closing = Some(reply),
+                    Err(_) => break,
+                }
+            }
+            let full = queue.len() >= max_batch || claims.len() >= MAX_CLAIMS;
+            if closing.is_some() || full || queue.len() + claims.len() == before {
+                break;
             }
         }
+        // The claims ride as one operation, first, so a full queue of operations
+        // never holds them back.
+        let mut batch: Vec<Box<dyn Pending>> = Vec::with_capacity(max_batch + 1);
+        if !claims.is_empty() {
+            let n = claims.len().min(MAX_CLAIMS);
+            batch.push(Box::new(Claims {
+                run: run_claims,
+                claims: claims.drain(..n).collect(),
+            }));
+        }
         let n = queue.len().min(max_batch);
-        let batch: Vec<_> = queue.drain(..n).collect();
+        batch.extend(queue.drain(..n));
+        // How well commits are shared, for `/metrics`.
+        metrics::histogram!("latchkey_store_commit_callers")
+            .record(batch.iter().map(|j| j.callers()).sum::<usize>() as f64);
         let carried = write_batch(&mut conn, batch, &counters).await;
         for job in carried.into_iter().rev() {
             queue.push_front(job);
@@ -488,7 +653,8 @@ mod tests {
              CREATE TABLE IF NOT EXISTS child (
                  id  INTEGER PRIMARY KEY,
                  pid INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED
-             );",
+             );
+             CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at INTEGER);",
         )
         .execute(&mut conn)
         .await
@@ -507,6 +673,40 @@ mod tests {
                 Ok(())
             })
         }
+    }
+
+    /// The tests' claim statement: the store's shape (one multi-row insert, the won
+    /// keys returned) on a table of their own, counting its calls in `CLAIM_CALLS`.
+    fn claim_keys(
+        c: &mut SqliteConnection,
+        claims: Vec<(String, i64)>,
+    ) -> BoxFuture<'_, StoreResult<Vec<bool>>> {
+        Box::pin(async move {
+            CLAIM_CALLS.fetch_add(1, Ordering::SeqCst);
+            let mut won = Vec::new();
+            for (key, exp) in &claims {
+                let done = sqlx::query(
+                    "INSERT INTO claims (key, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                )
+                .bind(key)
+                .bind(exp)
+                .execute(&mut *c)
+                .await
+                .map_err(crate::error::db("claim"))?;
+                won.push(done.rows_affected() == 1);
+            }
+            Ok(won)
+        })
+    }
+
+    static CLAIM_CALLS: AtomicU64 = AtomicU64::new(0);
+
+    async fn claimed(path: &Path) -> Vec<String> {
+        let mut c = options(path).connect().await.unwrap();
+        sqlx::query_scalar("SELECT key FROM claims ORDER BY key")
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
     }
 
     async fn ids(path: &Path) -> Vec<i64> {
@@ -556,7 +756,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
+        let (w, task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
         w.run("insert", insert(1)).await.unwrap();
         assert_eq!(
             gen.load(Ordering::Acquire),
@@ -573,7 +773,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
         let (release, held) = hold(&w).await;
 
         let a = tokio::spawn({
@@ -629,7 +829,7 @@ mod tests {
             generation: gen.clone(),
             published: published.clone(),
         };
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters, 8);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters, 8, claim_keys);
         // A table standing in for `cache_generation`.
         w.run("table", |c| {
             Box::pin(async move {
@@ -694,7 +894,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
+        let (w, task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
         w.run("row", insert(1)).await?;
         w.close().await;
         let late = w.run("late", insert(2)).await;
@@ -709,7 +909,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
         let (release, held) = hold(&w).await;
 
         let mut callers = Vec::new();
@@ -757,11 +957,97 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn claims_queued_together_run_as_one_statement_in_one_commit_and_each_claimant_hears_its_own_answer(
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let gen = Arc::new(AtomicU64::new(0));
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        assert!(w.claim("seen".into(), 10).await.unwrap());
+        let (release, held) = hold(&w).await;
+        let calls_before = CLAIM_CALLS.load(Ordering::SeqCst);
+
+        let mut callers = Vec::new();
+        for (i, key) in ["a", "seen", "b", "a"].into_iter().enumerate() {
+            callers.push(tokio::spawn({
+                let w = w.clone();
+                async move { w.claim(key.into(), 10).await }
+            }));
+            until_queued(&w, i + 1).await;
+        }
+        callers.push(tokio::spawn({
+            let w = w.clone();
+            async move { w.run("row", insert(1)).await.map(|()| true) }
+        }));
+        until_queued(&w, 5).await;
+        release.send(()).unwrap();
+        held.await.unwrap();
+
+        let mut answers = Vec::new();
+        for c in callers {
+            answers.push(c.await.unwrap().unwrap());
+        }
+        assert_eq!(
+            answers,
+            vec![true, false, true, false, true],
+            "a first use wins; a key seen before or earlier in the batch does not"
+        );
+        assert_eq!(claimed(&path).await, vec!["a", "b", "seen"]);
+        assert_eq!(ids(&path).await, vec![1]);
+        assert_eq!(
+            gen.load(Ordering::Acquire),
+            3,
+            "the first claim, the hold, then the claims with the row in one commit"
+        );
+        assert!(
+            CLAIM_CALLS.load(Ordering::SeqCst) - calls_before >= 1,
+            "the statement ran"
+        );
+    }
+
+    #[tokio::test]
+    async fn claims_in_a_batch_whose_commit_fails_hear_the_failure_and_are_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let gen = Arc::new(AtomicU64::new(0));
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let (release, held) = hold(&w).await;
+        let claim = tokio::spawn({
+            let w = w.clone();
+            async move { w.claim("k".into(), 10).await }
+        });
+        until_queued(&w, 1).await;
+        let orphan = tokio::spawn({
+            let w = w.clone();
+            async move {
+                w.run("orphan", |c| {
+                    Box::pin(async move {
+                        sqlx::query("INSERT INTO child (id, pid) VALUES (1, 999)")
+                            .execute(&mut *c)
+                            .await
+                            .map_err(crate::error::db("orphan"))?;
+                        Ok(())
+                    })
+                })
+                .await
+            }
+        });
+        until_queued(&w, 2).await;
+        release.send(()).unwrap();
+        held.await.unwrap();
+        assert!(claim.await.unwrap().is_err(), "the claim was not stored");
+        assert!(orphan.await.unwrap().is_err());
+        assert!(claimed(&path).await.is_empty());
+        // A claim is never half-remembered: the same key is a first use afterwards.
+        assert!(w.claim("k".into(), 10).await.unwrap());
+    }
+
+    #[tokio::test]
     async fn a_dropped_caller_s_operation_still_runs_to_its_end_and_commits_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
 
         let (started_tx, started) = oneshot::channel::<()>();
         let (go_on, wait) = oneshot::channel::<()>();
@@ -794,7 +1080,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
         w.run("seed", insert(2)).await.unwrap();
 
         let (started_tx, started) = oneshot::channel::<()>();
@@ -831,7 +1117,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
         let r: StoreResult<()> = w
             .run("boom", |c| {
                 Box::pin(async move {
@@ -850,7 +1136,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 2);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 2, claim_keys);
         let (release, held) = hold(&w).await;
         let mut callers = Vec::new();
         for i in 1..=5 {
@@ -878,7 +1164,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8);
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
         // Another connection (the admin CLI) holds the write lock.
         let mut other = options(&path).connect().await.unwrap();
         exec(&mut other, "BEGIN IMMEDIATE").await.unwrap();
@@ -959,7 +1245,8 @@ mod tests {
 
         let path = dir.path().join("group.db");
         let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), max_batch);
+        let (w, _task) =
+            GroupWriter::spawn(setup(&path).await, counters(&gen), max_batch, claim_keys);
         let (t, c0) = (std::time::Instant::now(), cpu());
         let mut hs = Vec::new();
         for c in 0..callers {

@@ -37,7 +37,7 @@ mod fs;
 mod group;
 mod store;
 
-pub use group::{Counters, GroupWriter, DEFAULT_MAX_BATCH};
+pub use group::{ClaimFn, Counters, GroupWriter, DEFAULT_MAX_BATCH};
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::error::StoreError;
 use sqlx::sqlite::{
@@ -274,7 +274,12 @@ impl SqliteStore {
         let counters = Counters::default();
         // The task is not joined: it ends when the last clone of the store is dropped
         // (or at `close`), after writing what was queued.
-        let (writer, _task) = GroupWriter::spawn(writer, counters.clone(), DEFAULT_MAX_BATCH);
+        let (writer, _task) = GroupWriter::spawn(
+            writer,
+            counters.clone(),
+            DEFAULT_MAX_BATCH,
+            store::claim_batch,
+        );
         Ok(SqliteStore {
             writer,
             reader,

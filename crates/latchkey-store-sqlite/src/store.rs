@@ -41,6 +41,20 @@ impl SqliteStore {
         &self.reader
     }
 
+    /// The replay store's first use, gathered by the writer with the claims queued
+    /// beside it into one statement of its next commit.
+    pub(crate) async fn claim(
+        &self,
+        key: String,
+        expires_at: latchkey_core::clock::Timestamp,
+    ) -> StoreResult<bool> {
+        let started = std::time::Instant::now();
+        let out = self.writer.claim(key, expires_at).await;
+        metrics::histogram!("latchkey_store_write_seconds", "op" => "jti_use")
+            .record(started.elapsed().as_secs_f64());
+        out
+    }
+
     /// Runs one write operation on the writer task (group commit: see
     /// [`crate::GroupWriter`]), which commits it (moving this process's change marker,
     /// and for a `publish` write the `cache_generation` row in the same transaction) or
@@ -103,3 +117,11 @@ impl Coordination for SqliteStore {
 }
 
 latchkey_store_sql::sql_store!(crate::SqliteStore, sqlx::Sqlite);
+
+/// The writer's [`crate::group::ClaimFn`]: the shared statement for first uses.
+pub(crate) fn claim_batch(
+    conn: &mut SqliteConnection,
+    claims: Vec<(String, i64)>,
+) -> BoxFuture<'_, StoreResult<Vec<bool>>> {
+    Box::pin(async move { ops::jti_use_many(conn, &claims).await })
+}

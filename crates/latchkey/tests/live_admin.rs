@@ -1,6 +1,7 @@
 //! `latchkey admin --db` against the file a running `latchkey serve` uses: its changes
-//! reach the server at once (a revoked session on its next request; a new client, a
-//! key revocation within a second).
+//! reach the server within a second (the server looks at the files for another
+//! process's commit every 200 ms; a key revocation within its key set's one-second
+//! cache bound).
 
 mod common;
 
@@ -42,7 +43,7 @@ impl Drop for Server {
 const PATIENCE: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn changes_made_with_the_cli_reach_a_running_server_at_once() {
+async fn changes_made_with_the_cli_reach_a_running_server_within_a_second() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("live.db");
     let kek = Kek::generate();
@@ -91,12 +92,14 @@ async fn changes_made_with_the_cli_reach_a_running_server_at_once() {
     };
     assert_eq!(introspect(at.clone()).await["active"], true);
 
-    // … until the CLI revokes the session: the very next request sees it.
+    // … until the CLI revokes the session: the server sees it within its change window.
     admin(&db, &kek, &["sessions", "revoke", sid]);
-    assert_eq!(
-        introspect(at.clone()).await,
-        serde_json::json!({"active": false})
-    );
+    let started = Instant::now();
+    while introspect(at.clone()).await != serde_json::json!({"active": false}) {
+        // Normally within 200 ms; the deadline only catches a change never seen.
+        assert!(started.elapsed() < PATIENCE, "session revocation not seen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let r = http
         .post(format!("{issuer}/token"))
         .basic_auth(&client_id, Some(&secret))
