@@ -109,7 +109,8 @@ function clickCounter() {
     get n() { return n; },
     async css(sel) { n++; await d.clickCss(sel); },
     async el(id) { n++; await d.click(id); },
-    async script(s) { n++; await d.click(await byScript(s)); },
+    // Waits for what the script finds (an answer may still be on its way), then clicks.
+    async script(s) { n++; const v = await d.until(s, { what: s }); await d.click(Object.values(v)[0]); },
   };
 }
 const dailyCounts = [];
@@ -484,6 +485,8 @@ const tests = [
     await d.until(`return [...document.querySelectorAll('[data-testid=client-event] code')].some((e) => e.textContent === 'client.rotate_secret');`,
       { what: 'the rotation in the recent activity' });
     await shot('embedded-daily-2-client-page');
+    const bad = await axe();
+    assert(bad.length === 0, `axe on the client page: ${JSON.stringify(bad)}`);
 
     await task('inspect a token (pasted, names for its ids)', 6, async (c) => {
       await c.css('#nav-tokens');
