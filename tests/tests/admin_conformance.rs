@@ -372,6 +372,48 @@ async fn users_are_created_read_disabled_and_enabled_by_id_or_username(w: &World
     );
 }
 
+async fn a_password_set_may_require_a_change_at_the_next_sign_in(w: &World) {
+    let b = w.b();
+    let u = b
+        .user_create(UserCreateRequest {
+            username: "frank".into(),
+            password: "frank's first password".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(!u.must_change_password);
+    let set = b
+        .user_password_set(
+            "frank",
+            UserPasswordSetRequest {
+                password: None,
+                must_change_password: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(set.password.is_some(), "a generated password, shown once");
+    assert!(set.user.must_change_password);
+    assert!(b.user_get(&u.id).await.unwrap().must_change_password);
+    let listed = b.users_list().await.unwrap();
+    assert!(listed
+        .iter()
+        .any(|x| x.id == u.id && x.must_change_password));
+    // A password set without the flag clears it.
+    let typed = b
+        .user_password_set(
+            &u.id,
+            UserPasswordSetRequest {
+                password: Some("a password frank keeps".into()),
+                must_change_password: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(typed.password.is_none() && !typed.user.must_change_password);
+}
+
 async fn keys_rotate_revoke_and_report_their_schedule_and_jwks(w: &World) {
     let b = w.b();
     let keys = b.keys_list().await.unwrap();
@@ -1100,6 +1142,7 @@ conformance!(
     invalid_input_not_found_and_conflict_carry_the_same_codes,
     scopes_are_created_listed_and_deleted_but_builtin_ones_stay,
     users_are_created_read_disabled_and_enabled_by_id_or_username,
+    a_password_set_may_require_a_change_at_the_next_sign_in,
     users_are_deleted_after_a_dry_run_and_the_last_administrator_stays,
     keys_rotate_revoke_and_report_their_schedule_and_jwks,
     sessions_are_listed_with_filters_and_cursor_paging,

@@ -100,6 +100,37 @@ async function closeSecret() {
   await waitGone('[data-testid=secret-dialog]');
 }
 
+/** Counts the clicks a task takes through the real window (issue 12: each daily task in
+ * at most six). Typing and pasting are not clicks; every click a person makes is one,
+ * the sidebar's included. */
+function clickCounter() {
+  let n = 0;
+  return {
+    get n() { return n; },
+    async css(sel) { n++; await d.clickCss(sel); },
+    async el(id) { n++; await d.click(id); },
+    // Waits for what the script finds (an answer may still be on its way), then clicks.
+    async script(s) { n++; const v = await d.until(s, { what: s }); await d.click(Object.values(v)[0]); },
+  };
+}
+const dailyCounts = [];
+/** Runs one daily task with a fresh counter and asserts its clicks. */
+async function task(name, max, fn) {
+  const c = clickCounter();
+  await fn(c);
+  dailyCounts.push(`${name}: ${c.n} click${c.n === 1 ? '' : 's'}`);
+  assert(c.n <= max, `${name} took ${c.n} clicks (at most ${max})`);
+}
+/** Closes the shown-once dialog with counted clicks: copy, then "I have copied it". */
+async function closeSecretCounted(c) {
+  await c.css('[data-testid=copy-secret]');
+  await d.waitFor('[data-testid=copy-secret]', { pred: (t) => t === 'Copied', timeout: 3000 }).catch(() => {});
+  await c.css('[data-testid=secret-done]');
+  if (await d.exec(`return !!document.querySelector('[data-testid=secret-ask]');`)) await c.css('[data-testid=secret-discard]');
+  await waitGone('[data-testid=secret-dialog]');
+}
+const rowOf = (name, css) => `return [...document.querySelectorAll('[data-testid=client-row]')].find((r) => r.querySelector('[data-testid=client-name-link]')?.textContent === ${JSON.stringify(name)})?.querySelector(${JSON.stringify(css)}) ?? null;`;
+
 /** After Connect or Switch on the embedded store: when apps are signed in to it the
  * switcher asks first (issue 12 §6); say yes. */
 async function confirmLeaving() {
@@ -403,6 +434,111 @@ const tests = [
   }],
 
   ...story(local),
+
+  ['issue 12: the six daily tasks each take at most six clicks through the real window', async () => {
+    // A fresh sign-in of the web app: a live session and a token to work with.
+    const tokens = await signIn({
+      issuer: local.issuer, clientId: world.embedded.clientId, clientSecret: world.embedded.clientSecret,
+      redirectUri: world.embedded.redirectUri, username: local.username, password: world.embedded.adminPassword,
+    });
+    await go('dashboard');
+
+    await task('register a client (secret copied, dialog closed)', 6, async (c) => {
+      await c.css('#nav-clients');
+      await c.css('[data-testid=new-client]');
+      await c.css('[data-testid=wizard-next]');
+      await d.fill(await d.waitFor('[data-testid=client-name]'), 'E2E daily');
+      await d.fill(await d.find('[data-testid=client-redirects]'), 'http://127.0.0.1:9/daily');
+      await c.css('[data-testid=wizard-create]');
+      await d.waitFor('[data-testid=secret-value]');
+      await closeSecretCounted(c);
+    });
+    // Results are visible: the id, issuer, discovery URL and a snippet, and the row marked.
+    const created = await d.exec(
+      `const t = (s) => document.querySelector(s)?.textContent;
+       return { id: t('[data-testid=setup-client-id]'), issuer: t('[data-testid=setup-issuer]'), disc: t('[data-testid=setup-discovery]'),
+                snippet: t('[data-testid=setup-snippet]'), fresh: [...document.querySelectorAll('tr.fresh [data-testid=client-name-link]')].map((b) => b.textContent) };`,
+    );
+    assert(created.issuer === local.issuer && created.disc === `${local.issuer}/.well-known/openid-configuration`, `issuer and discovery shown: ${JSON.stringify(created)}`);
+    assert(created.snippet.includes(`OIDC_CLIENT_ID=${created.id}`) && !/OIDC_CLIENT_SECRET=\S/.test(created.snippet), 'a snippet with the id, never the secret');
+    assert(created.fresh.length === 1 && created.fresh[0] === 'E2E daily', `the new row is highlighted (${created.fresh})`);
+    await shot('embedded-daily-1-registered');
+
+    await task('rotate a secret (new secret copied, dialog closed)', 6, async (c) => {
+      await c.css('#nav-clients');
+      await c.script(rowOf('E2E web app', '[data-testid=client-name-link]'));
+      await d.waitFor('[data-testid=client-title]', { pred: (t) => t === 'E2E web app' });
+      await c.css('[data-testid=detail-rotate]');
+      await c.css('[data-testid=confirm-rotate]');
+      const secret = await d.text(await d.waitFor('[data-testid=secret-value]'));
+      assert(secret !== world.embedded.clientSecret, 'a new secret');
+      const id = await d.exec(`return document.querySelector('[data-testid=secret-dialog] [data-field=client_id]')?.textContent;`);
+      assert(id === world.embedded.clientId, 'shown with its client id');
+      await closeSecretCounted(c);
+    });
+    // The client page: settings, credentials, sessions (the sign-in above), activity.
+    const page = await d.exec(
+      `return { sessions: document.querySelectorAll('[data-testid=client-session]').length,
+                events: [...document.querySelectorAll('[data-testid=client-event] code')].map((e) => e.textContent) };`,
+    );
+    assert(page.sessions >= 1, `the client's live sessions are on its page (${page.sessions})`);
+    await d.until(`return [...document.querySelectorAll('[data-testid=client-event] code')].some((e) => e.textContent === 'client.rotate_secret');`,
+      { what: 'the rotation in the recent activity' });
+    await shot('embedded-daily-2-client-page');
+    const bad = await axe();
+    assert(bad.length === 0, `axe on the client page: ${JSON.stringify(bad)}`);
+
+    await task('inspect a token (pasted, names for its ids)', 6, async (c) => {
+      await c.css('#nav-tokens');
+      await d.fill(await d.waitFor('[data-testid=token-input]'), `Bearer ${tokens.access_token}`);
+      await d.waitFor('[data-testid=verdict][data-outcome=active]', { timeout: 30000 });
+      const sub = await d.waitFor('[data-claim=sub] [data-testid=claim-name]', { timeout: 10000 });
+      assert((await d.text(sub)) === local.username, `sub reads as the user's name: ${await d.text(sub)}`);
+      const cid = await d.text(await d.waitFor('[data-claim=client_id] [data-testid=claim-name]'));
+      assert(cid === 'E2E web app', `client_id reads as the client's name: ${cid}`);
+      await d.waitFor('[data-claim=sid] [data-testid=claim-name]', { pred: (t) => t.includes('E2E web app'), timeout: 10000 });
+    });
+    await shot('embedded-daily-3-inspect');
+
+    await task("revoke a user's sessions", 6, async (c) => {
+      await c.css('#nav-users');
+      await c.script(`return [...document.querySelectorAll('[data-testid=user-row]')].find((r) => r.textContent.includes(${JSON.stringify(local.username)}))?.querySelector('[data-testid=user-sessions]') ?? null;`);
+      await d.waitFor('[data-testid=session-row]', { timeout: 20000 });
+      await c.script(`return [...document.querySelectorAll('[data-testid=session-row] button')].find((b) => (b.getAttribute('aria-label') ?? '').startsWith('User: revoke every session of ${local.username}')) ?? null;`);
+      await d.waitFor('[data-testid=revoke-impact]');
+      await c.css('[data-testid=confirm-revoke]');
+      await d.waitFor('p.notice', { pred: (t) => t.includes('revoked') });
+    });
+    const after = await introspect({ issuer: local.issuer, clientId: world.embedded.clientId, clientSecret: world.embedded.clientSecret, token: tokens.access_token });
+    assert(after.active === false, "the user's token is inactive after the revoke");
+
+    await task('find what changed yesterday, then today and its changes', 6, async (c) => {
+      await c.css('#nav-audit');
+      await c.css('[data-testid=period-yesterday]');
+      await d.until(`return document.querySelector('[data-testid=period-yesterday]')?.getAttribute('aria-pressed') === 'true' && !document.querySelector('main .busy');`, { what: 'yesterday loaded' });
+      // This store was made today: yesterday holds nothing, and says so (no row of today).
+      await d.until(`return !!document.querySelector('main .empty') || document.querySelectorAll('[data-testid=audit-row]').length === 0;`, { what: 'an empty yesterday' });
+      await c.css('[data-testid=period-today]');
+      await d.waitFor('[data-testid=audit-row]');
+      await c.script(`return document.querySelector('[data-testid=audit-row] button[aria-expanded]');`);
+      await d.waitFor('[data-testid=diff-line]');
+    });
+    await shot('embedded-daily-5-audit');
+    // Every target links to its object: a client target opens that client's page.
+    await d.click(await byScript(`return [...document.querySelectorAll('[data-testid=audit-target][data-kind=client]')].find((b) => b.textContent === 'E2E web app') ?? null;`));
+    await d.waitFor('[data-testid=client-title]', { pred: (t) => t === 'E2E web app' });
+
+    await task('disable a client (after its dry run)', 6, async (c) => {
+      await c.css('#nav-clients');
+      await c.script(rowOf('E2E daily', '[data-testid=client-menu]'));
+      await c.script(rowOf('E2E daily', '[data-testid=disable-client]'));
+      await d.waitFor('[data-testid=client-impact]', { timeout: 20000 });
+      await c.css('[data-testid=confirm-disable]');
+      await d.waitFor('[data-testid=undo-disable]');
+    });
+    await shot('embedded-daily-6-disabled');
+    console.log(`  daily tasks: ${dailyCounts.join('; ')}`);
+  }],
 
   ['the shell refuses a command not granted, navigation elsewhere and reading stored credentials', async () => {
     const r = await d.execAsync(

@@ -201,6 +201,7 @@ export function fakeApi(data: {
     userPasswordSet: (id, req) => rec('userPasswordSet', [id, req], () => {
       const u = users.find((u) => u.id === id)!;
       u.password_changed_at = NOW;
+      u.must_change_password = !!req.must_change_password;
       return { user: { ...u }, password: req.password ? null : 'generated-password-24chars' };
     }),
     userImpactGet: (id) => rec('userImpactGet', [id], () => {

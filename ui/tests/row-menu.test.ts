@@ -23,11 +23,11 @@ const key = (el: Element, k: string) => { el.dispatchEvent(new KeyboardEvent('ke
 const tick = () => new Promise((r) => queueMicrotask(() => r(undefined)));
 
 describe("a client row's actions", () => {
-  it('are Edit and one More menu, closed until asked', async () => {
+  it("are Open (the client's page) and one More menu, closed until asked", async () => {
     const { t } = await render();
     const row = t.querySelector('[data-testid=client-row]')!;
     const visible = [...row.querySelectorAll<HTMLButtonElement>('td.actions button')].filter((b) => !b.closest('[hidden]'));
-    expect(visible.map((b) => b.textContent?.trim())).toEqual(['Edit', 'More ▾']);
+    expect(visible.map((b) => b.textContent?.trim())).toEqual(['Open', 'More ▾']);
     const more = row.querySelector<HTMLButtonElement>('[data-testid=client-menu]')!;
     expect(more.getAttribute('aria-haspopup')).toBe('menu');
     expect(more.getAttribute('aria-expanded')).toBe('false');
@@ -44,7 +44,7 @@ describe("a client row's actions", () => {
     expect(menu.hidden).toBe(false);
     expect(more.getAttribute('aria-expanded')).toBe('true');
     const items = [...menu.querySelectorAll<HTMLElement>('[role=menuitem]')];
-    expect(items.map((b) => b.textContent)).toEqual(['Try it', 'Rotate secret', 'Disable', 'Clone', 'Delete']);
+    expect(items.map((b) => b.textContent)).toEqual(['Edit', 'Try it', 'Rotate secret', 'Disable', 'Clone', 'Delete']);
     expect(document.activeElement).toBe(items[0]);
     key(document.activeElement!, 'ArrowUp');
     expect(document.activeElement).toBe(items.at(-1));

@@ -62,10 +62,26 @@ describe('maintaining users', () => {
     click(t.querySelector('[data-testid=set-password]'));
     click(document.querySelector('[data-testid=password-save]'));
     await settle(); flushSync();
-    expect(calls.find((c) => c.name === 'userPasswordSet')!.args).toEqual(['u1', { password: null }]);
+    expect(calls.find((c) => c.name === 'userPasswordSet')!.args).toEqual(['u1', { password: null, must_change_password: true }]);
     const shown = Object.fromEntries(secrets.current!.fields.map((f) => [f.key, f.value]));
     expect(shown).toEqual({ username: 'alice', password: 'generated-password-24chars' });
+    expect(secrets.current!.note).toContain('asked to replace it with a password of their own');
     expect(t.textContent).not.toContain('generated-password-24chars');
+    // The table says the next sign-in asks for a new password.
+    expect(t.querySelector('[data-testid=user-row] [data-testid=must-change]')).not.toBeNull();
+  });
+
+  it('asks for a change at the next sign-in unless that is unticked', async () => {
+    const { t, calls } = await render([user('u1', 'alice')]);
+    click(t.querySelector('[data-testid=set-password]'));
+    const box = document.querySelector<HTMLInputElement>('[data-testid=password-must-change]')!;
+    expect(box.checked).toBe(true);
+    expect(box.closest('label')!.textContent).toContain('Ask alice to choose a new password at the next sign-in');
+    click(box);
+    click(document.querySelector('[data-testid=password-save]'));
+    await settle(); flushSync();
+    expect(calls.find((c) => c.name === 'userPasswordSet')!.args).toEqual(['u1', { password: null, must_change_password: false }]);
+    expect(t.querySelector('[data-testid=must-change]')).toBeNull();
   });
 
   it('sets a typed password without showing anything afterwards', async () => {
@@ -75,7 +91,7 @@ describe('maintaining users', () => {
     type(document.querySelector('[data-testid=password-new]'), 'a long new password');
     click(document.querySelector('[data-testid=password-save]'));
     await settle(); flushSync();
-    expect(calls.find((c) => c.name === 'userPasswordSet')!.args).toEqual(['u1', { password: 'a long new password' }]);
+    expect(calls.find((c) => c.name === 'userPasswordSet')!.args).toEqual(['u1', { password: 'a long new password', must_change_password: true }]);
     expect(secrets.current).toBeNull();
   });
 });

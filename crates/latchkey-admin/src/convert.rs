@@ -238,6 +238,7 @@ pub(crate) fn user_dto(u: &User) -> UserDto {
         created_at: u.created_at,
         last_sign_in_at: None,
         live_sessions: None,
+        must_change_password: u.must_change_password,
     }
 }
 

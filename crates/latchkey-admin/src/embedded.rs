@@ -412,7 +412,12 @@ impl AdminBackend for Embedded {
     ) -> AdminResult<UserPasswordSet> {
         let (user, password) = self
             .manager
-            .user_password_set(&self.actor, id, req.password.as_deref())
+            .user_password_set(
+                &self.actor,
+                id,
+                req.password.as_deref(),
+                req.must_change_password,
+            )
             .await?;
         Ok(UserPasswordSet {
             user: user_dto(&user),

@@ -296,6 +296,9 @@ pub struct UserDto {
     /// Live sessions now (in the user list only).
     #[serde(default)]
     pub live_sessions: Option<u64>,
+    /// The next sign-in asks for a new password before it counts.
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 /// `GET /admin/v1/users/{id}/impact`: what deleting the user would cut off, counted when
@@ -330,12 +333,15 @@ pub struct UserUpdateRequest {
 #[serde(default, deny_unknown_fields)]
 pub struct UserPasswordSetRequest {
     pub password: Option<String>,
+    /// The user must choose a new password at their next sign-in, before it counts.
+    pub must_change_password: bool,
 }
 
 impl std::fmt::Debug for UserPasswordSetRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserPasswordSetRequest")
             .field("password", &self.password.as_ref().map(|_| ".."))
+            .field("must_change_password", &self.must_change_password)
             .finish()
     }
 }

@@ -219,6 +219,10 @@ pub struct User {
     pub is_admin: bool,
     pub password_changed_at: Timestamp,
     pub created_at: Timestamp,
+    /// Set by an administrator with a password: the next sign-in asks the user for a
+    /// new one before it counts (migration 0017).
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

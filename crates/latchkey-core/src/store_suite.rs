@@ -211,6 +211,7 @@ pub fn user(id: &str) -> User {
         is_admin: false,
         password_changed_at: T0,
         created_at: T0,
+        must_change_password: false,
     }
 }
 
@@ -689,6 +690,7 @@ pub async fn users_round_trip_and_usernames_are_unique(store: &dyn Store) {
     changed.email = None;
     changed.email_verified = false;
     changed.name = None;
+    changed.must_change_password = true;
     store
         .user_update(&changed, &audit("user.update", &u.id))
         .await

@@ -75,6 +75,29 @@ pub fn login_page(hidden_fields: &str, error: Option<&str>, username: &str) -> S
     )
 }
 
+/// After a correct password, when the administrator required a change: the new
+/// password twice. Nothing typed before is echoed back.
+pub fn password_change_page(hidden_fields: &str, error: Option<&str>, username: &str) -> String {
+    let err = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e)))
+        .unwrap_or_default();
+    page(
+        "Choose a new password",
+        &format!(
+            "<p>Your administrator asks you, <strong>{u}</strong>, to choose a new password \
+before you continue. It must differ from the one you just used.</p>{err}\
+<form method=\"post\" action=\"/login/password\">{hidden_fields}\
+<input type=\"text\" name=\"username\" value=\"{u}\" autocomplete=\"username\" hidden>\
+<label for=\"new_password\">New password (at least 8 characters)</label>\
+<input id=\"new_password\" name=\"new_password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\" autofocus>\
+<label for=\"repeat_password\">The new password again</label>\
+<input id=\"repeat_password\" name=\"repeat_password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">\
+<button type=\"submit\">Change password and continue</button></form>",
+            u = esc(username)
+        ),
+    )
+}
+
 /// A sentence on the decision page: a plain note, or a warning (shown as an alert).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {

@@ -590,6 +590,7 @@ pub fn public_router(st: Arc<AppState>) -> Router {
         .route("/par", post(api::par).layer(apps))
         .route("/authorize", get(pages::authorize).post(pages::authorize))
         .route("/login", get(pages::login_get).post(pages::login_post))
+        .route("/login/password", post(pages::password_change_post))
         .route(
             "/consent",
             get(pages::consent_get).post(pages::consent_post),

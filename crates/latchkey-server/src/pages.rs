@@ -15,7 +15,7 @@ use latchkey_core::crypto::{b64url, ct_eq, random_token, sha256};
 use latchkey_core::model::{SignIn, User};
 use latchkey_core::monitor::{self, Signal};
 use latchkey_core::oauth::authorize::{
-    asks_admin_scopes, AuthorizeError, AuthzRequest, LoginError,
+    asks_admin_scopes, AuthorizeError, AuthzRequest, LoginError, PasswordChangeError,
 };
 use latchkey_core::oauth::consent::{ConsentOutcome, ConsentPageError, ConsentRefusal, Resumed};
 use latchkey_core::oauth::error::{ErrorCode, OAuthError};
@@ -467,46 +467,228 @@ pub async fn login_post(
             return unavailable_page(&st);
         }
     };
+    // The administrator required a new password: the sign-in just started is held back
+    // (no session cookie; `sign_in_lookup` refuses it) until the user chose one.
+    if user.must_change_password {
+        return password_change_form(
+            &st,
+            &carry,
+            &sign_in,
+            &user,
+            Some(&cookie_value),
+            None,
+            StatusCode::OK,
+        );
+    }
+    let mut resp = after_sign_in(&st, &f, sign_in, user, peer, &headers).await;
+    set_cookie(&st, &mut resp, st.session_cookie(), &cookie_value, None);
+    resp
+}
 
-    let mut resp = if let Some(req_id) = f.get("req") {
+/// Where a sign-in continues: the parked authorization request, the device flow, or a
+/// page saying the browser is signed in.
+async fn after_sign_in(
+    st: &AppState,
+    f: &Params,
+    sign_in: SignIn,
+    user: User,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Response {
+    if let Some(req_id) = f.get("req") {
         match st.provider.resume_parked(req_id).await {
             Ok(Resumed::Ready(ready)) => {
                 let (req, client) = *ready;
-                continue_authorization(
-                    &st,
-                    req,
-                    &client,
-                    Some((sign_in.clone(), user)),
-                    peer,
-                    &headers,
-                )
-                .await
+                continue_authorization(st, req, &client, Some((sign_in, user)), peer, headers).await
             }
             Ok(Resumed::ClientGone) => error_page(
-                &st,
+                st,
                 StatusCode::BAD_REQUEST,
                 "The application is no longer available.",
             ),
             Ok(Resumed::Expired) => error_page(
-                &st,
+                st,
                 StatusCode::BAD_REQUEST,
                 "This sign-in request has expired. Start again from the application.",
             ),
-            Err(_) => unavailable_page(&st),
+            Err(_) => unavailable_page(st),
         }
     } else if let Some(code) = f.get("device") {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         ser.append_pair("user_code", code);
-        see_other(&st, &format!("/device?{}", ser.finish()))
+        see_other(st, &format!("/device?{}", ser.finish()))
     } else {
         html_response(
-            &st,
+            st,
             StatusCode::OK,
             html::message_page("Signed in", "You are signed in. You can close this window."),
         )
+    }
+}
+
+/// The cookie that carries a sign-in held back for a password change (HttpOnly like
+/// the session's; never a session itself).
+fn password_cookie(st: &AppState) -> String {
+    format!("{}-pwchange", st.session_cookie())
+}
+
+/// How long the change-password form may wait (the held sign-in lives no longer than
+/// its own lifetime either).
+const PASSWORD_CHANGE_SECS: i64 = 600;
+
+/// The change-password form, its CSRF token bound to the held sign-in (AZ-20 b), and
+/// (the first time) the cookie that holds that sign-in.
+fn password_change_form(
+    st: &AppState,
+    carry: &[(&str, &str)],
+    sign_in: &SignIn,
+    user: &User,
+    cookie_value: Option<&str>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let mut h = hidden("csrf", &csrf_for(&sign_in.id, "password-change"));
+    for (k, v) in carry {
+        h.push_str(&hidden(k, v));
+    }
+    let mut r = html_response(
+        st,
+        status,
+        html::password_change_page(&h, error, &user.username),
+    );
+    if let Some(c) = cookie_value {
+        set_cookie(
+            st,
+            &mut r,
+            &password_cookie(st),
+            c,
+            Some(PASSWORD_CHANGE_SECS),
+        );
+    }
+    r
+}
+
+/// POST /login/password: the new password of a user whose administrator required a
+/// change, after a correct password. CSRF (token bound to the held sign-in, `Origin`)
+/// and the sign-in limiter as on `/login`; then the sign-in continues where `/login`
+/// would have gone.
+pub async fn password_change_post(
+    State(st): St,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let f = Params::parse(&body);
+    let ip = ip_of(&st, peer, &headers);
+    let mut carry: Vec<(&str, &str)> = Vec::new();
+    if let Some(r) = f.get("req") {
+        carry.push(("req", r));
+    }
+    if let Some(d) = f.get("device") {
+        carry.push(("device", d));
+    }
+    let expired = |st: &AppState| {
+        error_page(
+            st,
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired. Start again from the application.",
+        )
     };
-    set_cookie(&st, &mut resp, st.session_cookie(), &cookie_value, None);
-    resp
+    let Some(held) = cookie(&headers, &password_cookie(&st)).map(str::to_string) else {
+        return expired(&st);
+    };
+    let (sign_in, user) = match st.provider.pending_password_change(&held).await {
+        Ok(Some(x)) => x,
+        Ok(None) => return expired(&st),
+        Err(_) => return unavailable_page(&st),
+    };
+    let csrf_ok = f.get("csrf").is_some_and(|t| {
+        ct_eq(
+            t.as_bytes(),
+            csrf_for(&sign_in.id, "password-change").as_bytes(),
+        )
+    });
+    if !origin_ok(&st, &headers) || !csrf_ok {
+        return error_page(
+            &st,
+            StatusCode::FORBIDDEN,
+            "The form expired or came from another site. Go back and try again.",
+        );
+    }
+    let keys = [
+        format!("user:{}@ip:{ip}", user.username.to_lowercase()),
+        format!("ip:{ip}"),
+    ];
+    let attempt = match st.limits.login.reserve(&keys) {
+        Ok(a) => a,
+        Err(wait) => {
+            st.count_security_event(SecurityFamily::RateLimited, Some("login"), &ip);
+            let mut r = password_change_form(
+                &st,
+                &carry,
+                &sign_in,
+                &user,
+                None,
+                Some("Too many attempts. Wait a moment and try again."),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+    };
+    let ua = user_agent(&headers);
+    let new = f.get("new_password").unwrap_or("");
+    let repeated = f.get("repeat_password").unwrap_or("");
+    match st
+        .provider
+        .change_password_at_sign_in(&held, new, repeated, Some(&ip), ua.as_deref())
+        .await
+    {
+        Ok((sign_in, user, cookie_value)) => {
+            attempt.succeeded();
+            let mut resp = after_sign_in(&st, &f, sign_in, user, peer, &headers).await;
+            set_cookie(&st, &mut resp, st.session_cookie(), &cookie_value, None);
+            set_cookie(&st, &mut resp, &password_cookie(&st), "", Some(0));
+            resp
+        }
+        Err(
+            e @ (PasswordChangeError::Weak(_)
+            | PasswordChangeError::Reused
+            | PasswordChangeError::Mismatch),
+        ) => {
+            let wait = attempt.failed();
+            let status = if wait.is_some() {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::OK
+            };
+            let msg = format!("{}.", upper_first(&e.to_string()));
+            let mut r =
+                password_change_form(&st, &carry, &sign_in, &user, None, Some(&msg), status);
+            if let Some(v) = wait.and_then(|w| HeaderValue::from_str(&w.to_string()).ok()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+        Err(PasswordChangeError::Expired) => {
+            attempt.released();
+            expired(&st)
+        }
+        Err(PasswordChangeError::Unavailable) => {
+            attempt.released();
+            unavailable_page(&st)
+        }
+    }
+}
+
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 /// GET /consent?req=…

@@ -167,6 +167,7 @@ pub struct UserRow {
     pub is_admin: bool,
     pub password_changed_at: i64,
     pub created_at: i64,
+    pub must_change_password: bool,
 }
 
 impl From<UserRow> for User {
@@ -182,6 +183,7 @@ impl From<UserRow> for User {
             is_admin: r.is_admin,
             password_changed_at: r.password_changed_at,
             created_at: r.created_at,
+            must_change_password: r.must_change_password,
         }
     }
 }

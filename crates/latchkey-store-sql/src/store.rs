@@ -742,8 +742,9 @@ macro_rules! sql_store {
                 const OP: &str = "user_insert";
                 sqlx::query(
                     "INSERT INTO users (id, username, email, email_verified, name, \
-                     password_hash, disabled, is_admin, password_changed_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     password_hash, disabled, is_admin, password_changed_at, created_at, \
+                     must_change_password) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(&user.id)
                 .bind(&user.username)
@@ -755,6 +756,7 @@ macro_rules! sql_store {
                 .bind(user.is_admin)
                 .bind(user.password_changed_at)
                 .bind(user.created_at)
+                .bind(user.must_change_password)
                 .execute(&mut *conn)
                 .await
                 .map_err(db(OP))?;
@@ -771,7 +773,7 @@ macro_rules! sql_store {
                 let done = sqlx::query(
                     "UPDATE users SET username = $1, email = $2, email_verified = $3, \
                      name = $4, password_hash = $5, disabled = $6, is_admin = $7, \
-                     password_changed_at = $8 WHERE id = $9",
+                     password_changed_at = $8, must_change_password = $9 WHERE id = $10",
                 )
                 .bind(&user.username)
                 .bind(&user.email)
@@ -781,6 +783,7 @@ macro_rules! sql_store {
                 .bind(user.disabled)
                 .bind(user.is_admin)
                 .bind(user.password_changed_at)
+                .bind(user.must_change_password)
                 .bind(&user.id)
                 .execute(&mut *conn)
                 .await

@@ -409,6 +409,9 @@ pub enum UsersCmd {
         /// Generate a password and print it once (only its hash is stored)
         #[arg(long)]
         generate: bool,
+        /// The user must choose a new password at their next sign-in
+        #[arg(long)]
+        must_change_password: bool,
     },
 }
 
@@ -1851,6 +1854,7 @@ async fn users(b: &dyn AdminBackend, out: &Out, verb: UsersCmd) -> Result<(), Ad
             id,
             password_stdin,
             generate: _,
+            must_change_password,
         } => {
             let password = if password_stdin {
                 Some(read_password()?)
@@ -1858,7 +1862,13 @@ async fn users(b: &dyn AdminBackend, out: &Out, verb: UsersCmd) -> Result<(), Ad
                 None
             };
             let r = b
-                .user_password_set(&id, UserPasswordSetRequest { password })
+                .user_password_set(
+                    &id,
+                    UserPasswordSetRequest {
+                        password,
+                        must_change_password,
+                    },
+                )
                 .await?;
             out.show(&r, |r| match &r.password {
                 Some(p) => format!(

@@ -673,6 +673,21 @@ fn users_are_updated_and_given_a_password_and_the_last_administrator_keeps_the_r
         .as_str()
         .expect("a generated password");
     assert_eq!(password.chars().count(), 24);
+    assert_eq!(generated["user"]["must_change_password"], false);
+    let must = json(
+        &e.db,
+        &[
+            "users",
+            "set-password",
+            "root",
+            "--generate",
+            "--must-change-password",
+        ],
+    );
+    assert_eq!(
+        must["user"]["must_change_password"], true,
+        "the next sign-in asks for a new password"
+    );
     let typed = admin_with_stdin(
         &e.db,
         &[

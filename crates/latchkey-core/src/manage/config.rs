@@ -964,6 +964,7 @@ impl Manager {
                             is_admin: ud.admin.unwrap_or(false),
                             password_changed_at: now,
                             created_at: now,
+                            must_change_password: false,
                         };
                         b.changes.push(change(
                             "user",

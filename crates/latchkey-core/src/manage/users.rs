@@ -108,6 +108,7 @@ impl Manager {
             is_admin: input.is_admin,
             password_changed_at: now,
             created_at: now,
+            must_change_password: false,
         };
         // `User` skips `password_hash` when serialised, so the audit never holds it.
         let audit = self
@@ -252,6 +253,19 @@ impl Manager {
         id_or_username: &str,
         password: &str,
     ) -> ManageResult<User> {
+        self.set_password(actor, id_or_username, password, false)
+            .await
+    }
+
+    /// Sets the password; with `must_change`, the user's next sign-in asks for a new one
+    /// before it counts (the sign-in page, `Provider::change_password_at_sign_in`).
+    async fn set_password(
+        &self,
+        actor: &str,
+        id_or_username: &str,
+        password: &str,
+        must_change: bool,
+    ) -> ManageResult<User> {
         validate_password(password)?;
         let before = self.user_get(id_or_username).await?;
         let now = self.now();
@@ -259,6 +273,7 @@ impl Manager {
         user.password_hash = crypto::hash_password(password)
             .map_err(|_| ManageError::Internal("password hashing failed".into()))?;
         user.password_changed_at = now;
+        user.must_change_password = must_change;
         let audit = self
             .audit_event(now, actor, AuditAction::UserSetPassword.as_str())
             .target(user.id.clone())
@@ -331,10 +346,12 @@ impl Manager {
         actor: &str,
         id_or_username: &str,
         password: Option<&str>,
+        must_change: bool,
     ) -> ManageResult<(User, Option<String>)> {
         match password {
             Some(p) => Ok((
-                self.user_set_password(actor, id_or_username, p).await?,
+                self.set_password(actor, id_or_username, p, must_change)
+                    .await?,
                 None,
             )),
             None => {
@@ -343,7 +360,7 @@ impl Manager {
                     .take(GENERATED_PASSWORD_CHARS)
                     .collect();
                 let user = self
-                    .user_set_password(actor, id_or_username, &generated)
+                    .set_password(actor, id_or_username, &generated, must_change)
                     .await?;
                 Ok((user, Some(generated)))
             }

@@ -161,6 +161,26 @@ pub enum LoginError {
     Unavailable,
 }
 
+/// Why the password a user chose at sign-in (their administrator required a change) was
+/// not taken. The messages are for the page; none echoes a password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordChangeError {
+    /// No sign-in is waiting for a change (expired, ended, or the cookie is gone).
+    #[error("this sign-in has expired; sign in again")]
+    Expired,
+    /// Too short or too long.
+    #[error("{0}")]
+    Weak(String),
+    /// The same password as the one set by the administrator.
+    #[error("choose a password different from the one you signed in with")]
+    Reused,
+    /// The two fields differ.
+    #[error("the two passwords differ")]
+    Mismatch,
+    #[error("the service is unavailable")]
+    Unavailable,
+}
+
 impl Provider {
     /// Validates an authorization request (GET query or POST form, OIDC Core §3.1.2.1).
     /// `duplicated` lists parameter names that appeared more than once (RFC 6749 §3.1),
@@ -480,9 +500,104 @@ impl Provider {
             return Ok(None);
         }
         match self.cached_user(&s.user_id).await? {
-            Some(u) if !u.disabled && u.password_changed_at <= s.auth_time => Ok(Some((s, u))),
+            // A user who must change their password has no usable sign-in until they
+            // did: the sign-in their password started waits for it (below).
+            Some(u)
+                if !u.disabled
+                    && !u.must_change_password
+                    && u.password_changed_at <= s.auth_time =>
+            {
+                Ok(Some((s, u)))
+            }
             _ => Ok(None),
         }
+    }
+
+    /// The sign-in a correct password started for a user who must change their
+    /// password first (read from the store, not a cache: it decides a credential).
+    pub async fn pending_password_change(
+        &self,
+        cookie: &str,
+    ) -> OAuthResult<Option<(SignIn, User)>> {
+        let Some(s) = self.store.sign_in_get(&sign_in_id_for(cookie)).await? else {
+            return Ok(None);
+        };
+        if s.ended_at.is_some() || s.expires_at <= self.now() {
+            return Ok(None);
+        }
+        match self.store.user_get(&s.user_id).await? {
+            Some(u)
+                if !u.disabled
+                    && u.must_change_password
+                    && u.password_changed_at <= s.auth_time =>
+            {
+                Ok(Some((s, u)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The user's own new password, after the administrator required a change: checked
+    /// (length, not the password just used), stored as an argon2id hash with the flag
+    /// cleared and an audit event by the user, the waiting sign-in ended, and a new one
+    /// started (its `auth_time` after the change, so `sign_in_lookup` accepts it).
+    /// Returns the new sign-in, its user and the cookie value.
+    pub async fn change_password_at_sign_in(
+        &self,
+        cookie: &str,
+        new_password: &str,
+        repeated: &str,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<(SignIn, User, String), PasswordChangeError> {
+        let unavailable = |e: OAuthError| {
+            tracing::error!(error = ?e, "password change: store unavailable");
+            PasswordChangeError::Unavailable
+        };
+        let (pending, user) = self
+            .pending_password_change(cookie)
+            .await
+            .map_err(unavailable)?
+            .ok_or(PasswordChangeError::Expired)?;
+        crate::manage::validate_password(new_password)
+            .map_err(|e| PasswordChangeError::Weak(e.to_string()))?;
+        if !crate::crypto::ct_eq(new_password.as_bytes(), repeated.as_bytes()) {
+            return Err(PasswordChangeError::Mismatch);
+        }
+        let reused = self
+            .password_verifier()
+            .verify(new_password.to_string(), Some(user.password_hash.clone()))
+            .await;
+        if reused {
+            return Err(PasswordChangeError::Reused);
+        }
+        let now = self.now();
+        let mut after = user.clone();
+        after.password_hash = crate::crypto::hash_password(new_password)
+            .map_err(|_| PasswordChangeError::Unavailable)?;
+        after.password_changed_at = now;
+        after.must_change_password = false;
+        // `User` skips `password_hash` when serialised: the audit holds no hash.
+        let audit = crate::model::NewAuditEvent::new(
+            now,
+            format!("user:{}", user.id),
+            latchkey_api_types::AuditAction::UserSetPassword.as_str(),
+        )
+        .target(user.id.clone())
+        .ip(ip.map(str::to_string))
+        .before(&user)
+        .after(&after);
+        self.store
+            .user_update(&after, &audit)
+            .await
+            .map_err(|e| unavailable(e.into()))?;
+        self.store
+            .sign_in_end(&pending.id, now)
+            .await
+            .map_err(|e| unavailable(e.into()))?;
+        self.start_sign_in(&after, ip, user_agent)
+            .await
+            .map_err(|_| PasswordChangeError::Unavailable)
     }
 
     /// Checks a password and starts a sign-in (a new id every time: no session fixation).
@@ -523,6 +638,16 @@ impl Provider {
             .await;
             return Err(LoginError::Invalid);
         };
+        self.start_sign_in(&user, ip, user_agent).await
+    }
+
+    /// A new sign-in of `user` (its id derived from a fresh cookie value).
+    async fn start_sign_in(
+        &self,
+        user: &User,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<(SignIn, User, String), LoginError> {
         let now = self.now();
         // The browser holds a random value; the store only its hash (HD-03), so a copy
         // of the database cannot be used to take over live sign-ins.
@@ -553,7 +678,7 @@ impl Provider {
             addr: ip.and_then(|i| i.parse().ok()),
             user_agent: sign_in.user_agent.clone(),
         });
-        Ok((sign_in, user, cookie))
+        Ok((sign_in, user.clone(), cookie))
     }
 
     /// Ends the sign-in behind an SSO cookie value.

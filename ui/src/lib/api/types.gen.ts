@@ -1489,6 +1489,8 @@ export interface UserDto {
   last_sign_in_at?: number | null;
   /** Live sessions now (in the user list only). */
   live_sessions?: number | null;
+  /** The next sign-in asks for a new password before it counts. */
+  must_change_password?: boolean;
   name?: string | null;
   password_changed_at: number;
   username: string;
@@ -1525,6 +1527,8 @@ export interface UserPasswordSet {
  * generated and returned once.
  */
 export interface UserPasswordSetRequest {
+  /** The user must choose a new password at their next sign-in, before it counts. */
+  must_change_password?: boolean;
   password?: string | null;
 }
 
