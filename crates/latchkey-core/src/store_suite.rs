@@ -3101,6 +3101,8 @@ pub async fn revoking_a_token_revokes_every_token_exchanged_from_it_down_the_cha
         ("xp-chain-b", Some("xp-chain-a")),
         ("xp-chain-c", Some("xp-chain-root")),
         ("xp-chain-other", Some("xp-chain-elsewhere")),
+        // A subject without a jti (an ID token from elsewhere): recorded, no parent.
+        ("xp-chain-orphan", None),
     ] {
         let rec = access(jti, None, &c);
         assert!(store
@@ -3135,7 +3137,12 @@ pub async fn revoking_a_token_revokes_every_token_exchanged_from_it_down_the_cha
         .access_token_revoked("xp-chain-other")
         .await
         .expect("check"));
+    assert!(!store
+        .access_token_revoked("xp-chain-orphan")
+        .await
+        .expect("check"));
     assert_eq!(audited(store, "token.exchange", "xp-chain-b").await, 1);
+    assert_eq!(audited(store, "token.exchange", "xp-chain-orphan").await, 1);
 }
 
 pub async fn an_exchange_is_not_recorded_once_its_parent_is_revoked(store: &dyn Store) {

@@ -25,6 +25,15 @@
 //!   stays true because nobody hears an answer before the batch committed: if the
 //!   commit fails, every caller of the batch (including those whose operation decided
 //!   to write nothing from what it read) hears the failure.
+//! - Savepoints cost two round trips to SQLite's worker thread per operation, so a
+//!   batch of operations that can run again (the store's, all `Clone`) is first tried
+//!   without them: if every operation asks to commit, the batch commits as it stands
+//!   (what a savepoint would have kept is exactly what was written). If one fails or
+//!   asks to roll back, the whole transaction is rolled back and the batch runs again
+//!   the careful way, each operation in its savepoint, from fresh copies: nobody has
+//!   been answered and nothing was committed, so the careful run is the only one that
+//!   counts. The batches after such a fall-back stay careful for a while, so a stream
+//!   of failing requests cannot make every batch run twice.
 //! - An operation alone in its batch (no concurrent writer) runs without a savepoint:
 //!   `BEGIN IMMEDIATE`, the operation, `COMMIT` or `ROLLBACK`, as one transaction per
 //!   write always did.
@@ -58,6 +67,9 @@ use tokio::sync::{mpsc, oneshot};
 /// operation, 64 keep one transaction well under a millisecond of lock time while
 /// already dividing the `fsync` (≈ 1–4 ms here) by 64.
 pub const DEFAULT_MAX_BATCH: usize = 64;
+
+/// Batches run the careful way (savepoints) after an optimistic batch fell back.
+const CAREFUL_AFTER_FALLBACK: usize = 16;
 
 /// Turns of the scheduler the writer gives other tasks before a batch, while each
 /// turn brings more writes (see `writer_task`).
@@ -179,6 +191,37 @@ impl GroupWriter {
             op,
             publish,
             f,
+            copy: None,
+            reply,
+        };
+        self.queue
+            .send(Msg::Op(Box::new(job)))
+            .await
+            .map_err(|_| stopped(op))?;
+        answer.await.map_err(|_| stopped(op))?
+    }
+
+    /// [`Self::run_op`] for an operation that can run again (`Clone`): in a batch, it
+    /// is first tried without a savepoint of its own (see the module header).
+    pub async fn run_op_again<T, F>(
+        &self,
+        op: &'static str,
+        publish: Option<&'static str>,
+        f: F,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>>
+            + Clone
+            + Send
+            + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Op {
+            op,
+            publish,
+            f,
+            copy: Some(<F as Clone>::clone),
             reply,
         };
         self.queue
@@ -217,8 +260,24 @@ trait Pending: Send {
     }
     /// Runs the operation on `conn` (inside its savepoint) and keeps its result.
     fn run(self: Box<Self>, conn: &mut SqliteConnection) -> BoxFuture<'_, Box<dyn Ran>>;
+    /// Whether [`Pending::attempt`] can run a copy.
+    fn copyable(&self) -> bool;
+    /// Runs a copy of the operation on `conn` (no savepoint: the optimistic try of a
+    /// batch), keeping this one to answer with ([`Pending::settle`]) or to run again
+    /// carefully. `None`: it cannot be copied, and the batch goes the careful way.
+    fn attempt<'c>(&self, conn: &'c mut SqliteConnection) -> Option<BoxFuture<'c, Attempt>>;
+    /// What `run` would have kept, from an attempt of this operation's.
+    fn settle(self: Box<Self>, attempt: Attempt) -> Box<dyn Ran>;
     /// Answers without running (the batch could not start).
     fn fail(self: Box<Self>, err: StoreError);
+}
+
+/// One optimistic try of an operation, its result's type erased.
+struct Attempt {
+    /// It asked to commit (not `Rollback`, not an error): the batch may commit it as is.
+    commit: bool,
+    published: bool,
+    result: Box<dyn std::any::Any + Send>,
 }
 
 /// An operation that ran and waits for its batch's commit.
@@ -235,7 +294,46 @@ struct Op<T, F> {
     op: &'static str,
     publish: Option<&'static str>,
     f: F,
+    /// `F::clone` when the operation can run again.
+    copy: Option<fn(&F) -> F>,
     reply: oneshot::Sender<StoreResult<T>>,
+}
+
+/// Runs one operation and, if it asked to commit, its publish statement; a panic is
+/// the operation's error (a bug in one operation must not take the writer down).
+async fn execute<T, F>(
+    op: &'static str,
+    publish: Option<&'static str>,
+    f: F,
+    conn: &mut SqliteConnection,
+) -> (StoreResult<Finish<T>>, bool)
+where
+    F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>>,
+{
+    let mut result = match AssertUnwindSafe(async { f(&mut *conn).await })
+        .catch_unwind()
+        .await
+    {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!(target: "latchkey::store", "{op}: the write operation panicked; rolled back");
+            Err(StoreError::Other(format!(
+                "{op}: the write operation failed"
+            )))
+        }
+    };
+    let published = match (publish, &result) {
+        (Some(sql), Ok(Finish::Commit(_))) => {
+            // In the operation's own transaction: another process sees the new
+            // generation exactly when it can see the change.
+            if let Err(e) = exec(conn, sql).await {
+                result = Err(crate::error::map(op, e));
+            }
+            result.is_ok()
+        }
+        _ => false,
+    };
+    (result, published)
 }
 
 struct Outcome<T> {
@@ -259,39 +357,50 @@ where
             publish,
             f,
             reply,
+            ..
         } = *self;
         Box::pin(async move {
-            // A panicking operation must not take the writer task (and every later
-            // write) down with it: it becomes this operation's error, and its savepoint
-            // is rolled back like any other failure.
-            let mut result = match AssertUnwindSafe(async { f(&mut *conn).await })
-                .catch_unwind()
-                .await
-            {
-                Ok(r) => r,
-                Err(_) => {
-                    tracing::error!(target: "latchkey::store", "{op}: the write operation panicked; rolled back");
-                    Err(StoreError::Other(format!(
-                        "{op}: the write operation failed"
-                    )))
-                }
-            };
-            let publish = match (publish, &result) {
-                (Some(sql), Ok(Finish::Commit(_))) => {
-                    // In the operation's own savepoint: another process sees the new
-                    // generation exactly when it can see the change.
-                    if let Err(e) = exec(conn, sql).await {
-                        result = Err(crate::error::map(op, e));
-                    }
-                    result.is_ok()
-                }
-                _ => false,
-            };
+            let (result, publish) = execute(op, publish, f, conn).await;
             Box::new(Outcome {
                 result,
                 publish,
                 reply,
             }) as Box<dyn Ran>
+        })
+    }
+
+    fn copyable(&self) -> bool {
+        self.copy.is_some()
+    }
+
+    fn attempt<'c>(&self, conn: &'c mut SqliteConnection) -> Option<BoxFuture<'c, Attempt>> {
+        let f = (self.copy?)(&self.f);
+        let (op, publish) = (self.op, self.publish);
+        Some(Box::pin(async move {
+            let (result, published) = execute(op, publish, f, conn).await;
+            Attempt {
+                commit: matches!(result, Ok(Finish::Commit(_))),
+                published,
+                result: Box::new(result),
+            }
+        }))
+    }
+
+    fn settle(self: Box<Self>, attempt: Attempt) -> Box<dyn Ran> {
+        let op = self.op;
+        let result = attempt
+            .result
+            .downcast::<StoreResult<Finish<T>>>()
+            .map(|r| *r)
+            .unwrap_or_else(|_| {
+                Err(StoreError::Other(format!(
+                    "{op}: the write operation failed"
+                )))
+            });
+        Box::new(Outcome {
+            result,
+            publish: attempt.published,
+            reply: self.reply,
         })
     }
 
@@ -375,6 +484,47 @@ impl Pending for Claims {
         })
     }
 
+    fn copyable(&self) -> bool {
+        true
+    }
+
+    fn attempt<'c>(&self, conn: &'c mut SqliteConnection) -> Option<BoxFuture<'c, Attempt>> {
+        let keys: Vec<(String, i64)> = self
+            .claims
+            .iter()
+            .map(|c| (c.key.clone(), c.expires_at))
+            .collect();
+        let n = keys.len();
+        let run = self.run;
+        Some(Box::pin(async move {
+            let result = match AssertUnwindSafe(run(&mut *conn, keys)).catch_unwind().await {
+                Ok(Ok(won)) if won.len() == n => Ok(won),
+                _ => Err(StoreError::Other(
+                    "jti_use: the write operation failed".into(),
+                )),
+            };
+            Attempt {
+                commit: result.is_ok(),
+                published: false,
+                result: Box::new(result),
+            }
+        }))
+    }
+
+    fn settle(self: Box<Self>, attempt: Attempt) -> Box<dyn Ran> {
+        let result = attempt
+            .result
+            .downcast::<StoreResult<Vec<bool>>>()
+            .map(|r| *r)
+            .unwrap_or_else(|_| {
+                Err(StoreError::Other(
+                    "jti_use: the write operation failed".into(),
+                ))
+            });
+        let replies = self.claims.into_iter().map(|c| c.reply).collect();
+        Box::new(Claimed { result, replies })
+    }
+
     fn fail(self: Box<Self>, err: StoreError) {
         for c in self.claims {
             let _ = c.reply.send(Err(replicate(&err)));
@@ -437,6 +587,8 @@ async fn writer_task(
     let mut queue: VecDeque<Box<dyn Pending>> = VecDeque::new();
     let mut claims: Vec<Claim> = Vec::new();
     let mut closing: Option<oneshot::Sender<()>> = None;
+    // Batches still to run the careful way after an optimistic one fell back.
+    let mut careful = 0usize;
     loop {
         if queue.is_empty() && claims.is_empty() {
             if closing.is_some() {
@@ -488,7 +640,7 @@ async fn writer_task(
         // How well commits are shared, for `/metrics`.
         metrics::histogram!("latchkey_store_commit_callers")
             .record(batch.iter().map(|j| j.callers()).sum::<usize>() as f64);
-        let carried = write_batch(&mut conn, batch, &counters).await;
+        let carried = write_batch(&mut conn, batch, &counters, &mut careful).await;
         for job in carried.into_iter().rev() {
             queue.push_front(job);
         }
@@ -508,6 +660,7 @@ async fn write_batch(
     conn: &mut SqliteConnection,
     mut batch: Vec<Box<dyn Pending>>,
     counters: &Counters,
+    careful: &mut usize,
 ) -> Vec<Box<dyn Pending>> {
     let first = batch.first().map(|j| j.op()).unwrap_or("write");
     if let Err(e) = begin(conn).await {
@@ -522,6 +675,36 @@ async fn write_batch(
             write_alone(conn, job, counters).await;
         }
         return Vec::new();
+    }
+
+    if *careful > 0 {
+        *careful -= 1;
+    } else if batch.iter().all(|j| j.copyable()) {
+        let (tried, attempts) = optimistic(conn, batch).await;
+        batch = tried;
+        match attempts {
+            Some(attempts) => {
+                let ran = batch
+                    .into_iter()
+                    .zip(attempts)
+                    .map(|(job, attempt)| job.settle(attempt))
+                    .collect();
+                finish(conn, ran, counters).await;
+                return Vec::new();
+            }
+            None => {
+                // Undo the try whole and start the careful run in a fresh transaction.
+                *careful = CAREFUL_AFTER_FALLBACK;
+                rollback(conn).await;
+                if let Err(e) = begin(conn).await {
+                    let err = crate::error::map(first, e);
+                    for job in batch {
+                        job.fail(replicate(&err));
+                    }
+                    return Vec::new();
+                }
+            }
+        }
     }
 
     let mut ran: Vec<Box<dyn Ran>> = Vec::with_capacity(batch.len());
@@ -565,6 +748,30 @@ async fn write_batch(
 
     finish(conn, ran, counters).await;
     Vec::new()
+}
+
+/// The optimistic try of a batch (see the module header): every operation's copy in
+/// turn, no savepoints. `Some` (one attempt per operation) only if every one asked to
+/// commit; `None` as soon as one did not or cannot be copied, leaving the transaction
+/// for the caller to roll back.
+async fn optimistic(
+    conn: &mut SqliteConnection,
+    batch: Vec<Box<dyn Pending>>,
+) -> (Vec<Box<dyn Pending>>, Option<Vec<Attempt>>) {
+    let mut attempts = Vec::with_capacity(batch.len());
+    for i in 0..batch.len() {
+        // The batch is only borrowed to make the copy: the running copy holds the
+        // connection alone.
+        let Some(run) = batch[i].attempt(conn) else {
+            return (batch, None);
+        };
+        let attempt = run.await;
+        if !attempt.commit {
+            return (batch, None);
+        }
+        attempts.push(attempt);
+    }
+    (batch, Some(attempts))
 }
 
 /// One operation, no concurrent writer: the transaction is its own, so no savepoint.
@@ -1040,6 +1247,119 @@ mod tests {
         assert!(claimed(&path).await.is_empty());
         // A claim is never half-remembered: the same key is a first use afterwards.
         assert!(w.claim("k".into(), 10).await.unwrap());
+    }
+
+    /// An operation the writer may run again (the store's kind): inserts `id` (or, with
+    /// `then_rollback`, inserts it and asks to roll back, answering `id`), counting its
+    /// runs in `runs`.
+    fn insert_again(
+        id: i64,
+        then_rollback: bool,
+        runs: Arc<AtomicU64>,
+    ) -> impl FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<i64>>>
+           + Clone
+           + Send
+           + 'static {
+        move |c| {
+            Box::pin(async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                insert(id)(&mut *c).await?;
+                Ok(if then_rollback {
+                    Finish::Rollback(id)
+                } else {
+                    Finish::Commit(id)
+                })
+            })
+        }
+    }
+
+    /// Queues `ops` (id, then_rollback) behind a hold, releases it, and answers each.
+    async fn batch_again(
+        w: &GroupWriter,
+        ops: &[(i64, bool)],
+        runs: &Arc<AtomicU64>,
+    ) -> Vec<StoreResult<i64>> {
+        let (release, held) = hold(w).await;
+        let mut callers = Vec::new();
+        for (i, (id, rollback)) in ops.iter().copied().enumerate() {
+            callers.push(tokio::spawn({
+                let (w, runs) = (w.clone(), runs.clone());
+                async move {
+                    w.run_op_again("row", None, insert_again(id, rollback, runs))
+                        .await
+                }
+            }));
+            until_queued(w, i + 1).await;
+        }
+        release.send(()).unwrap();
+        held.await.unwrap();
+        let mut answers = Vec::new();
+        for c in callers {
+            answers.push(c.await.unwrap());
+        }
+        answers
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_operations_that_can_run_again_commits_in_one_try_when_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let gen = Arc::new(AtomicU64::new(0));
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let runs = Arc::new(AtomicU64::new(0));
+        let answers = batch_again(&w, &[(1, false), (2, false), (3, false)], &runs).await;
+        assert_eq!(
+            answers.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 3, "each operation ran once");
+        assert_eq!(ids(&path).await, vec![1, 2, 3]);
+        assert_eq!(gen.load(Ordering::Acquire), 2, "the hold, then one commit");
+    }
+
+    #[tokio::test]
+    async fn a_failing_operation_sends_its_batch_the_careful_way_where_it_alone_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let gen = Arc::new(AtomicU64::new(0));
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        w.run("seed", insert(2)).await.unwrap();
+        let runs = Arc::new(AtomicU64::new(0));
+        // 2 exists: that insert fails after 1 was written in the same transaction.
+        let answers = batch_again(&w, &[(1, false), (2, false), (3, false)], &runs).await;
+        assert_eq!(answers[0].as_ref().ok(), Some(&1));
+        assert!(answers[1].is_err(), "the clash fails alone");
+        assert_eq!(answers[2].as_ref().ok(), Some(&3));
+        assert_eq!(ids(&path).await, vec![1, 2, 3]);
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            2 + 3,
+            "the try stopped at the clash; the careful run ran all three"
+        );
+
+        // The batches right after a fall-back go the careful way at once (each
+        // operation runs once, in its savepoint), and still commit together.
+        runs.store(0, Ordering::SeqCst);
+        let answers = batch_again(&w, &[(4, false), (1, false), (5, false)], &runs).await;
+        assert!(answers[0].is_ok() && answers[1].is_err() && answers[2].is_ok());
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+        assert_eq!(ids(&path).await, vec![1, 2, 3, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn a_rollback_in_a_batch_tried_without_savepoints_undoes_only_its_own_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let gen = Arc::new(AtomicU64::new(0));
+        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let runs = Arc::new(AtomicU64::new(0));
+        let answers = batch_again(&w, &[(1, false), (2, true), (3, false)], &runs).await;
+        assert_eq!(
+            answers.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>(),
+            vec![1, 2, 3],
+            "a rollback still answers its value"
+        );
+        assert_eq!(ids(&path).await, vec![1, 3], "row 2 rolled back alone");
     }
 
     #[tokio::test]

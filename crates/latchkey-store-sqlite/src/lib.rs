@@ -187,7 +187,25 @@ impl SqliteStore {
         fs::create_private(path).map_err(|e| {
             StoreError::Unavailable(format!("open: cannot create the database file: {e}"))
         })?;
-        let mut writer = base.connect().await.map_err(error::db("open"))?;
+        // Connecting applies the pragmas; the switch of a brand-new file to WAL needs
+        // its exclusive lock, and SQLite answers "locked" at once, without the busy
+        // handler, while another process (the console and `latchkey serve` started
+        // together) is making the same switch. That ends in milliseconds: retry within
+        // the busy timeout.
+        let mut waited = std::time::Duration::ZERO;
+        let mut writer = loop {
+            match base.connect().await {
+                Ok(c) => break c,
+                Err(sqlx::Error::Database(e))
+                    if e.message().contains("locked") && waited < opts.busy_timeout =>
+                {
+                    let pause = std::time::Duration::from_millis(20);
+                    tokio::time::sleep(pause).await;
+                    waited += pause;
+                }
+                Err(e) => return Err(error::db("open")(e)),
+            }
+        };
 
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&mut writer)

@@ -63,7 +63,10 @@ impl SqliteStore {
     /// and commits or rolls back whole.
     pub(crate) async fn run<T, F>(&self, w: Write, f: F) -> StoreResult<T>
     where
-        F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>> + Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>>
+            + Clone
+            + Send
+            + 'static,
         T: Send + 'static,
     {
         // Store latency for `/metrics`, per operation (a trait method name: bounded).
@@ -76,7 +79,10 @@ impl SqliteStore {
 
     async fn run_timed<T, F>(&self, w: Write, f: F) -> StoreResult<T>
     where
-        F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>> + Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>>
+            + Clone
+            + Send
+            + 'static,
         T: Send + 'static,
     {
         // Another process sees the new generation exactly when it can see the change
@@ -84,7 +90,7 @@ impl SqliteStore {
         let publish = w
             .publish
             .then_some("UPDATE cache_generation SET n = n + 1 WHERE id = 1");
-        self.writer.run_op(w.op, publish, f).await
+        self.writer.run_op_again(w.op, publish, f).await
     }
 }
 
