@@ -409,11 +409,7 @@ pub async fn login_post(
             return r;
         }
     }
-    let keys = [
-        format!("user:{}@ip:{ip}", username.to_lowercase()),
-        format!("ip:{ip}"),
-    ];
-    let attempt = match st.limits.login.reserve(&keys) {
+    let attempt = match st.limits.login.reserve(&login_keys(&username, &ip)) {
         Ok(a) => a,
         Err(wait) => {
             st.count_security_event(SecurityFamily::RateLimited, Some("login"), &ip);
@@ -615,11 +611,7 @@ pub async fn password_change_post(
             "The form expired or came from another site. Go back and try again.",
         );
     }
-    let keys = [
-        format!("user:{}@ip:{ip}", user.username.to_lowercase()),
-        format!("ip:{ip}"),
-    ];
-    let attempt = match st.limits.login.reserve(&keys) {
+    let attempt = match st.limits.login.reserve(&login_keys(&user.username, &ip)) {
         Ok(a) => a,
         Err(wait) => {
             st.count_security_event(SecurityFamily::RateLimited, Some("login"), &ip);
@@ -1121,4 +1113,13 @@ pub async fn logout(
         }
         Err(msg) => error_page(&st, StatusCode::BAD_REQUEST, msg),
     }
+}
+
+/// The sign-in limiter's keys: this user from this address, and the address alone, so
+/// the password form and the required password change share one budget.
+fn login_keys(username: &str, ip: &str) -> [String; 2] {
+    [
+        format!("user:{}@ip:{ip}", username.to_lowercase()),
+        format!("ip:{ip}"),
+    ]
 }

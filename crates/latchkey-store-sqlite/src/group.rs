@@ -952,6 +952,24 @@ mod tests {
         }
     }
 
+    /// Queues a child whose parent does not exist: the deferred foreign key lets the
+    /// statement (and a savepoint) pass and fails the batch's COMMIT.
+    fn orphan(w: &GroupWriter) -> tokio::task::JoinHandle<StoreResult<()>> {
+        let w = w.clone();
+        tokio::spawn(async move {
+            w.run("orphan", |c| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO child (id, pid) VALUES (1, 999)")
+                        .execute(&mut *c)
+                        .await
+                        .map_err(crate::error::db("orphan"))?;
+                    Ok(())
+                })
+            })
+            .await
+        })
+    }
+
     async fn until_queued(w: &GroupWriter, n: usize) {
         while w.queued() < n {
             tokio::task::yield_now().await;
@@ -1127,21 +1145,7 @@ mod tests {
         until_queued(&w, 1).await;
         // A child whose parent does not exist: the deferred foreign key lets the
         // statement and the savepoint pass and fails the COMMIT.
-        callers.push(tokio::spawn({
-            let w = w.clone();
-            async move {
-                w.run("orphan", |c| {
-                    Box::pin(async move {
-                        sqlx::query("INSERT INTO child (id, pid) VALUES (1, 999)")
-                            .execute(&mut *c)
-                            .await
-                            .map_err(crate::error::db("orphan"))?;
-                        Ok(())
-                    })
-                })
-                .await
-            }
-        }));
+        callers.push(orphan(&w));
         until_queued(&w, 2).await;
         callers.push(tokio::spawn({
             let w = w.clone();
@@ -1224,21 +1228,7 @@ mod tests {
             async move { w.claim("k".into(), 10).await }
         });
         until_queued(&w, 1).await;
-        let orphan = tokio::spawn({
-            let w = w.clone();
-            async move {
-                w.run("orphan", |c| {
-                    Box::pin(async move {
-                        sqlx::query("INSERT INTO child (id, pid) VALUES (1, 999)")
-                            .execute(&mut *c)
-                            .await
-                            .map_err(crate::error::db("orphan"))?;
-                        Ok(())
-                    })
-                })
-                .await
-            }
-        });
+        let orphan = orphan(&w);
         until_queued(&w, 2).await;
         release.send(()).unwrap();
         held.await.unwrap();
