@@ -2,7 +2,7 @@
 // audit periods, one row for one key rotation read key by key, the JWKS drawer, the key
 // timeline's axis, labels and next rotation, Try it's test copy, the collapsible sidebar
 // and native checkboxes in the dark theme.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flushSync, mount, unmount, type Component } from 'svelte';
 import { readFileSync } from 'node:fs';
 import { contextFor } from '../src/lib/context';
@@ -131,6 +131,39 @@ describe('the Audit periods', () => {
     await ready();
     const midnight = (y: number, m: number, d: number) => Math.floor(new Date(y, m - 1, d).getTime() / 1000);
     expect(last(calls)).toMatchObject({ since: midnight(2026, 3, 1), until: midnight(2026, 3, 3) });
+  });
+});
+
+describe('the Audit filters', () => {
+  it('accept a name or an email for the actor and the target, and send the id the log records', async () => {
+    vi.useFakeTimers();
+    try {
+      const users = [{ id: 'u-1', username: 'alice', email: 'alice@example.com', email_verified: true, name: 'Alice Long-Name', disabled: false, is_admin: true, password_changed_at: NOW, created_at: NOW }] as T.UserDto[];
+      const { api, calls } = fakeApi({ audit: [], users, clients: [client({ client_id: 'c-7f3a', name: 'Billing service' })] });
+      render(Audit, api);
+      await vi.advanceTimersByTimeAsync(0);
+      flushSync();
+      // Typing filters after the debounce (300 ms), on the fixed clock.
+      const type = async (sel: string, value: string) => {
+        const input = $(sel) as HTMLInputElement;
+        input.value = value;
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+        flushSync();
+        await vi.advanceTimersByTimeAsync(300);
+        flushSync();
+      };
+      const last = () => calls.filter((c) => c.name === 'auditList').at(-1)!.args[0] as T.AuditFilterDto;
+      await type('#a-actor', 'Alice@Example.com');
+      expect(last().actor).toBe('user:u-1');
+      await type('#a-target', 'billing service');
+      expect(last()).toMatchObject({ actor: 'user:u-1', target: 'c-7f3a' });
+      await type('#a-actor', 'local-admin');
+      expect(last().actor).toBe('local-admin');
+      await type('#a-actor', 'Billing service');
+      expect(last().actor).toBe('client:c-7f3a');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
