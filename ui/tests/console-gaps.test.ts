@@ -16,6 +16,7 @@ import Audit from '../src/pages/Audit.svelte';
 import Keys from '../src/pages/Keys.svelte';
 import Clients from '../src/pages/Clients.svelte';
 import App from '../src/App.svelte';
+import Scopes from '../src/pages/Scopes.svelte';
 
 let mounted: ReturnType<typeof mount> | null = null;
 afterEach(() => {
@@ -312,5 +313,24 @@ describe('native checkboxes in the dark theme', () => {
     const css = readFileSync(`${process.cwd()}/src/app.css`, 'utf8');
     expect(css).toMatch(/input\[type=checkbox\], input\[type=radio\] \{ accent-color: var\(--accent\); \}/);
     expect(css).toMatch(/:root\[data-theme='dark'\] input\[type=checkbox\][^{]*\{ color-scheme: dark; \}/);
+  });
+});
+
+describe('a scope delete the server refuses', () => {
+  it('shows the refusal inside the dialog that asked, which stays open, and nowhere else', async () => {
+    const { api } = fakeApi({ clients: [client({ allowed_scopes: ['openid'] })] });
+    (api as { scopesList: unknown }).scopesList = async () => [{ name: 'orders:read', description: '', claims: [], builtin: false }];
+    // A client was given the scope after the dialog looked.
+    (api as { scopeDelete: unknown }).scopeDelete = async () => { throw { code: 'conflict', message: 'the scope orders:read is allowed to client billing' }; };
+    render(Scopes, api);
+    await ready();
+    click($('[data-testid=delete-scope]'));
+    await ready();
+    click($$('[role=dialog] button').find((b) => b.textContent === 'Delete scope'));
+    await ready();
+    const dialog = $('[role=dialog]')!;
+    expect(dialog.textContent).toContain('the scope orders:read is allowed to client billing');
+    expect(dialog.textContent).toContain('conflict');
+    expect($$('[role=alert]').every((a) => dialog.contains(a))).toBe(true);
   });
 });
