@@ -334,3 +334,24 @@ describe('a scope delete the server refuses', () => {
     expect($$('[role=alert]').every((a) => dialog.contains(a))).toBe(true);
   });
 });
+
+describe('the Clients table fits', () => {
+  it('shows the kind as a short chip with the full kind on hover, and the text before the row\'s buttons', async () => {
+    const { api } = fakeApi({ clients: [
+      client({ client_id: 'w', name: 'Web one', client_type: 'confidential', grant_types: ['authorization_code'], redirect_uris: ['https://a.example/cb'] }),
+      client({ client_id: 'm', name: 'Batch', client_type: 'confidential', grant_types: ['client_credentials'], redirect_uris: [] }),
+      client({ client_id: 's', name: 'Spa', client_type: 'public', grant_types: ['authorization_code'], redirect_uris: ['https://spa.example/cb'] }),
+    ] });
+    render(Clients, api);
+    await ready();
+    const chips = Object.fromEntries($$('[data-testid=client-row]').map((r) => [r.querySelector('[data-testid=client-name-link]')!.textContent, r.querySelector('.chip.kind')!]));
+    expect(chips['Web one'].textContent).toBe('Web');
+    expect(chips['Batch'].textContent).toBe('M2M');
+    expect(chips['Batch'].getAttribute('title')!.length).toBeGreaterThan(6);
+    for (const r of $$('[data-testid=client-row]')) {
+      const cells = [...r.querySelectorAll('td')];
+      const firstButtons = cells.findIndex((c) => c.classList.contains('actions'));
+      expect(firstButtons).toBe(cells.length - 1);
+    }
+  });
+});
