@@ -213,7 +213,7 @@ describe('key events in the audit log', () => {
     const revoke = { id: 5, at: NOW, actor: 'local-admin', action: 'key.revoke', target: 'RS256-old', ip: null, security: true,
       before: { kid: 'RS256-old', alg: 'RS256', state: 'active' },
       after: { changes: [{ kid: 'RS256-old', state: 'revoked' }, { kid: 'RS256-next', state: 'active' }], new_key: null } } as T.AuditEventDto;
-    expect(keyChanges(revoke).map((c) => [c.field, c.before, c.after])).toEqual([['RS256 RS256-old', 'active', 'revoked'], ['RS256-old RS256-next', '', 'active']]);
+    expect(keyChanges(revoke).map((c) => [c.field, c.before, c.after])).toEqual([['RS256 RS256-old', 'active', 'revoked'], ['RS256 RS256-next', '', 'active']]);
   });
 });
 

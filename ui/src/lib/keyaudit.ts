@@ -52,17 +52,20 @@ function keyChangesOne(ev: AuditEventDto): Change[] {
   const before = (Array.isArray(ev.before) ? ev.before : isObj(ev.before as JsonValue) ? [ev.before] : []) as JsonValue[];
   const was = new Map<string, Obj>();
   for (const b of before) if (isObj(b) && str(b.kid)) was.set(str(b.kid)!, b);
+  // A rotation's target is its algorithm; an emergency revoke's is the key, whose
+  // summary (before) names the algorithm of every key the revoke touched.
+  const evAlg = before.map((b) => (isObj(b) ? str(b.alg) : null)).find((a) => !!a) ?? ev.target ?? '';
   const out: Change[] = [];
   for (const c of after.changes as JsonValue[]) {
     if (!isObj(c) || !str(c.kid)) continue;
     const kid = str(c.kid)!;
     const prev = was.get(kid);
-    const alg = str(prev?.alg) ?? ev.target ?? '';
+    const alg = str(prev?.alg) ?? evAlg;
     out.push({ field: `${alg} ${shortId(kid)}`.trim(), before: str(prev?.state) ?? '', after: str(c.state) ?? '', kind: 'changed' });
   }
   if (isObj(after.new_key)) {
     const k = after.new_key;
-    out.push({ field: `${str(k.alg) ?? ev.target ?? ''} ${shortId(str(k.kid) ?? '')}`.trim(), before: 'not published', after: `${str(k.state) ?? ''} (new key)`, kind: 'added' });
+    out.push({ field: `${str(k.alg) ?? evAlg} ${shortId(str(k.kid) ?? '')}`.trim(), before: 'not published', after: `${str(k.state) ?? ''} (new key)`, kind: 'added' });
   }
   return out;
 }
