@@ -355,3 +355,15 @@ describe('the Clients table fits', () => {
     }
   });
 });
+
+describe('the shell with a long table', () => {
+  it('keeps what a page positions inside the page, so the document never grows taller than the window', () => {
+    // jsdom has no layout: the rule is checked here, its effect in the desktop e2e (§5,
+    // on a store with 20 clients).
+    const css = readFileSync(`${process.cwd()}/src/App.svelte`, 'utf8');
+    expect(css).toMatch(/\.shell \{[^}]*overflow: hidden;[^}]*position: relative;/);
+    expect(css).toMatch(/\n  main \{[^}]*overflow: auto;[^}]*position: relative;/);
+    // A long username, email or action code breaks instead of widening a table.
+    expect(readFileSync(`${process.cwd()}/src/app.css`, 'utf8')).toMatch(/table\.data td code, \.brk \{ overflow-wrap: anywhere; \}/);
+  });
+});
