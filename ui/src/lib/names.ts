@@ -18,26 +18,55 @@ export interface Known {
 export interface Names {
   /** The object an id (bare, or `user:<id>`, `client:<id>`, `api-key:<id>`) names. */
   get(id: string | null | undefined): Known | null;
+  /** The one object whose username, name or email (any case) is `typed`; null when none
+   * or several are (an audit filter then sends what was typed, as an id). */
+  named(typed: string): Known | null;
 }
 
 export function namesFrom(users: UserDto[], clients: ClientDto[], keys: ApiKeyDto[] = []): Names {
   const m = new Map<string, Known>();
+  const byName = new Map<string, Known[]>();
+  const call = (k: Known, ...words: (string | null | undefined)[]) => {
+    for (const w of new Set(words.filter((x): x is string => !!x).map((x) => x.toLowerCase()))) byName.set(w, [...(byName.get(w) ?? []), k]);
+  };
   for (const u of users) {
     const k: Known = { kind: 'user', id: u.id, name: u.username };
     m.set(u.id, k);
     m.set(`user:${u.id}`, k);
+    call(k, u.username, u.name, u.email);
   }
   for (const c of clients) {
     const k: Known = { kind: 'client', id: c.client_id, name: c.name };
     m.set(c.client_id, k);
     m.set(`client:${c.client_id}`, k);
+    call(k, c.name);
   }
   for (const a of keys) {
     const k: Known = { kind: 'api-key', id: a.id, name: `API key “${a.name}”` };
     m.set(a.id, k);
     m.set(`api-key:${a.id}`, k);
+    call(k, a.name);
   }
-  return { get: (id) => (id ? m.get(id) ?? null : null) };
+  return {
+    get: (id) => (id ? m.get(id) ?? null : null),
+    named: (typed) => {
+      const found = byName.get(typed.trim().toLowerCase()) ?? [];
+      return found.length === 1 ? found[0] : null;
+    },
+  };
+}
+
+/** What an audit filter sends for what was typed: an id or a name of a user, client or
+ * API key becomes the id the log records (`user:<id>`, `client:<id>`, `api-key:<id>` as
+ * actors);
+ * anything else (`local-admin`, `system`, an id the console does not know) as typed. */
+export function auditId(typed: string, as: 'actor' | 'target', names: Names | null): string | null {
+  const t = typed.trim();
+  if (!t) return null;
+  const k = names?.get(t) ?? names?.named(t) ?? null;
+  if (!k || k.kind === 'session' || k.kind === 'key') return t;
+  if (as === 'actor') return `${k.kind}:${k.id}`;
+  return k.id;
 }
 
 /** Reads the three lists; each one that fails counts as empty. */
