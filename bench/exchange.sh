@@ -13,7 +13,9 @@
 # client credentials write nothing.
 #
 # Environment:
-#   BENCH_DURATION 20s, BENCH_RUNS 3, WARMUP, CONNECTIONS, THREADS, LOADGEN_CPU as run.sh
+#   BENCH_DURATION 20s, BENCH_RUNS 3, WARMUP, THREADS, LOADGEN_CPU as run.sh
+#   CONNECTIONS     16  (as dpop.sh and writes.sh: every exchange is a write, and concurrent
+#                   writes share a commit; 4 leaves the one core waiting on commits)
 #   SERVER_CPU 0, LATCHKEY_BIN, LATCHKEY_PORT (3200) as in run.sh
 #   SERVE_ARGS      (empty)  extra `latchkey serve` flags (e.g. --synchronous-normal)
 #   OUT_DIR         bench/results/exchange-<UTC timestamp>
@@ -34,6 +36,7 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="${LATCHKEY_BIN:-$TARGET_DIR/release/latchkey}"
 export OUT_DIR="${OUT_DIR:-$BENCH/results/exchange-$(date -u +%Y%m%dT%H%M%SZ)}"
 export DURATION="${BENCH_DURATION:-${DURATION:-20s}}" REPEATS="${BENCH_RUNS:-${REPEATS:-3}}"
+export CONNECTIONS="${CONNECTIONS:-16}"
 DOWNSTREAM="https://downstream.bench/api"
 AT_TYPE="urn:ietf:params:oauth:token-type:access_token"
 GRANT="urn:ietf:params:oauth:grant-type:token-exchange"
