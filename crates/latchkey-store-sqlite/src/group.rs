@@ -952,6 +952,24 @@ mod tests {
         }
     }
 
+    /// A writer on a fresh file (kept while the returned directory lives), its commit
+    /// generation, and batches of at most `max_batch`.
+    async fn writer(
+        max_batch: usize,
+    ) -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        Arc<AtomicU64>,
+        GroupWriter,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let gen = Arc::new(AtomicU64::new(0));
+        let (w, _task) =
+            GroupWriter::spawn(setup(&path).await, counters(&gen), max_batch, claim_keys);
+        (dir, path, gen, w)
+    }
+
     /// Queues a child whose parent does not exist: the deferred foreign key lets the
     /// statement (and a savepoint) pass and fails the batch's COMMIT.
     fn orphan(w: &GroupWriter) -> tokio::task::JoinHandle<StoreResult<()>> {
@@ -995,10 +1013,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_operation_in_a_batch_rolls_back_alone_and_its_neighbours_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let (_dir, path, gen, w) = writer(8).await;
         let (release, held) = hold(&w).await;
 
         let a = tokio::spawn({
@@ -1131,10 +1146,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_commit_failure_reaches_every_caller_of_the_batch_and_stores_none_of_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let (_dir, path, gen, w) = writer(8).await;
         let (release, held) = hold(&w).await;
 
         let mut callers = Vec::new();
@@ -1170,10 +1182,7 @@ mod tests {
     #[tokio::test]
     async fn claims_queued_together_run_as_one_statement_in_one_commit_and_each_claimant_hears_its_own_answer(
     ) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let (_dir, path, gen, w) = writer(8).await;
         assert!(w.claim("seen".into(), 10).await.unwrap());
         let (release, held) = hold(&w).await;
         let calls_before = CLAIM_CALLS.load(Ordering::SeqCst);
@@ -1218,10 +1227,7 @@ mod tests {
 
     #[tokio::test]
     async fn claims_in_a_batch_whose_commit_fails_hear_the_failure_and_are_not_stored() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let (_dir, path, _gen, w) = writer(8).await;
         let (release, held) = hold(&w).await;
         let claim = tokio::spawn({
             let w = w.clone();
@@ -1292,10 +1298,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_of_operations_that_can_run_again_commits_in_one_try_when_all_succeed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let (_dir, path, gen, w) = writer(8).await;
         let runs = Arc::new(AtomicU64::new(0));
         let answers = batch_again(&w, &[(1, false), (2, false), (3, false)], &runs).await;
         assert_eq!(
@@ -1309,10 +1312,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_operation_sends_its_batch_the_careful_way_where_it_alone_fails() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let (_dir, path, _gen, w) = writer(8).await;
         w.run("seed", insert(2)).await.unwrap();
         let runs = Arc::new(AtomicU64::new(0));
         // 2 exists: that insert fails after 1 was written in the same transaction.
@@ -1338,10 +1338,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_rollback_in_a_batch_tried_without_savepoints_undoes_only_its_own_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let (_dir, path, _gen, w) = writer(8).await;
         let runs = Arc::new(AtomicU64::new(0));
         let answers = batch_again(&w, &[(1, false), (2, true), (3, false)], &runs).await;
         assert_eq!(
@@ -1354,10 +1351,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_caller_s_operation_still_runs_to_its_end_and_commits_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let (_dir, path, _gen, w) = writer(8).await;
 
         let (started_tx, started) = oneshot::channel::<()>();
         let (go_on, wait) = oneshot::channel::<()>();
@@ -1387,10 +1381,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_caller_s_failing_operation_rolls_back_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let (_dir, path, _gen, w) = writer(8).await;
         w.run("seed", insert(2)).await.unwrap();
 
         let (started_tx, started) = oneshot::channel::<()>();
@@ -1424,10 +1415,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_operation_fails_alone_and_the_writer_keeps_writing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let (_dir, path, _gen, w) = writer(8).await;
         let r: StoreResult<()> = w
             .run("boom", |c| {
                 Box::pin(async move {
@@ -1443,10 +1431,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_holds_at_most_max_batch_operations() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 2, claim_keys);
+        let (_dir, path, gen, w) = writer(2).await;
         let (release, held) = hold(&w).await;
         let mut callers = Vec::new();
         for i in 1..=5 {
@@ -1471,10 +1456,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_write_waits_for_another_process_s_lock_and_then_commits() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let gen = Arc::new(AtomicU64::new(0));
-        let (w, _task) = GroupWriter::spawn(setup(&path).await, counters(&gen), 8, claim_keys);
+        let (_dir, path, _gen, w) = writer(8).await;
         // Another connection (the admin CLI) holds the write lock.
         let mut other = options(&path).connect().await.unwrap();
         exec(&mut other, "BEGIN IMMEDIATE").await.unwrap();
