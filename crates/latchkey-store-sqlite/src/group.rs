@@ -186,19 +186,7 @@ impl GroupWriter {
         T: Send + 'static,
         F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        let job = Op {
-            op,
-            publish,
-            f,
-            copy: None,
-            reply,
-        };
-        self.queue
-            .send(Msg::Op(Box::new(job)))
-            .await
-            .map_err(|_| stopped(op))?;
-        answer.await.map_err(|_| stopped(op))?
+        self.queue_op(op, publish, f, None).await
     }
 
     /// [`Self::run_op`] for an operation that can run again (`Clone`): in a batch, it
@@ -216,12 +204,29 @@ impl GroupWriter {
             + Send
             + 'static,
     {
+        self.queue_op(op, publish, f, Some(<F as Clone>::clone))
+            .await
+    }
+
+    /// Queues one operation (`copy`: how to copy it, when it can run again) and waits
+    /// for its answer.
+    async fn queue_op<T, F>(
+        &self,
+        op: &'static str,
+        publish: Option<&'static str>,
+        f: F,
+        copy: Option<fn(&F) -> F>,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> BoxFuture<'_, StoreResult<Finish<T>>> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job = Op {
             op,
             publish,
             f,
-            copy: Some(<F as Clone>::clone),
+            copy,
             reply,
         };
         self.queue
@@ -908,12 +913,11 @@ mod tests {
 
     static CLAIM_CALLS: AtomicU64 = AtomicU64::new(0);
 
-    async fn claimed(path: &Path) -> Vec<String> {
-        let mut c = options(path).connect().await.unwrap();
-        sqlx::query_scalar("SELECT key FROM claims ORDER BY key")
+    async fn claimed(path: &Path) -> anyhow::Result<Vec<String>> {
+        let mut c = options(path).connect().await?;
+        Ok(sqlx::query_scalar("SELECT key FROM claims ORDER BY key")
             .fetch_all(&mut c)
-            .await
-            .unwrap()
+            .await?)
     }
 
     async fn ids(path: &Path) -> Vec<i64> {
@@ -962,7 +966,7 @@ mod tests {
         Arc<AtomicU64>,
         GroupWriter,
     ) {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("g.db");
         let gen = Arc::new(AtomicU64::new(0));
         let (w, _task) =
@@ -1181,9 +1185,9 @@ mod tests {
 
     #[tokio::test]
     async fn claims_queued_together_run_as_one_statement_in_one_commit_and_each_claimant_hears_its_own_answer(
-    ) {
+    ) -> anyhow::Result<()> {
         let (_dir, path, gen, w) = writer(8).await;
-        assert!(w.claim("seen".into(), 10).await.unwrap());
+        assert!(w.claim("seen".into(), 10).await?);
         let (release, held) = hold(&w).await;
         let calls_before = CLAIM_CALLS.load(Ordering::SeqCst);
 
@@ -1200,19 +1204,21 @@ mod tests {
             async move { w.run("row", insert(1)).await.map(|()| true) }
         }));
         until_queued(&w, 5).await;
-        release.send(()).unwrap();
-        held.await.unwrap();
+        release
+            .send(())
+            .map_err(|()| anyhow::anyhow!("the hold ended early"))?;
+        held.await?;
 
         let mut answers = Vec::new();
         for c in callers {
-            answers.push(c.await.unwrap().unwrap());
+            answers.push(c.await??);
         }
         assert_eq!(
             answers,
             vec![true, false, true, false, true],
             "a first use wins; a key seen before or earlier in the batch does not"
         );
-        assert_eq!(claimed(&path).await, vec!["a", "b", "seen"]);
+        assert_eq!(claimed(&path).await?, vec!["a", "b", "seen"]);
         assert_eq!(ids(&path).await, vec![1]);
         assert_eq!(
             gen.load(Ordering::Acquire),
@@ -1223,10 +1229,12 @@ mod tests {
             CLAIM_CALLS.load(Ordering::SeqCst) - calls_before >= 1,
             "the statement ran"
         );
+        Ok(())
     }
 
     #[tokio::test]
-    async fn claims_in_a_batch_whose_commit_fails_hear_the_failure_and_are_not_stored() {
+    async fn claims_in_a_batch_whose_commit_fails_hear_the_failure_and_are_not_stored(
+    ) -> anyhow::Result<()> {
         let (_dir, path, _gen, w) = writer(8).await;
         let (release, held) = hold(&w).await;
         let claim = tokio::spawn({
@@ -1236,13 +1244,16 @@ mod tests {
         until_queued(&w, 1).await;
         let orphan = orphan(&w);
         until_queued(&w, 2).await;
-        release.send(()).unwrap();
-        held.await.unwrap();
-        assert!(claim.await.unwrap().is_err(), "the claim was not stored");
-        assert!(orphan.await.unwrap().is_err());
-        assert!(claimed(&path).await.is_empty());
+        release
+            .send(())
+            .map_err(|()| anyhow::anyhow!("the hold ended early"))?;
+        held.await?;
+        assert!(claim.await?.is_err(), "the claim was not stored");
+        assert!(orphan.await?.is_err());
+        assert!(claimed(&path).await?.is_empty());
         // A claim is never half-remembered: the same key is a first use afterwards.
-        assert!(w.claim("k".into(), 10).await.unwrap());
+        assert!(w.claim("k".into(), 10).await?);
+        Ok(())
     }
 
     /// An operation the writer may run again (the store's kind): inserts `id` (or, with
@@ -1274,7 +1285,7 @@ mod tests {
         w: &GroupWriter,
         ops: &[(i64, bool)],
         runs: &Arc<AtomicU64>,
-    ) -> Vec<StoreResult<i64>> {
+    ) -> anyhow::Result<Vec<StoreResult<i64>>> {
         let (release, held) = hold(w).await;
         let mut callers = Vec::new();
         for (i, (id, rollback)) in ops.iter().copied().enumerate() {
@@ -1287,36 +1298,41 @@ mod tests {
             }));
             until_queued(w, i + 1).await;
         }
-        release.send(()).unwrap();
-        held.await.unwrap();
+        release
+            .send(())
+            .map_err(|()| anyhow::anyhow!("the hold ended early"))?;
+        held.await?;
         let mut answers = Vec::new();
         for c in callers {
-            answers.push(c.await.unwrap());
+            answers.push(c.await?);
         }
-        answers
+        Ok(answers)
     }
 
     #[tokio::test]
-    async fn a_batch_of_operations_that_can_run_again_commits_in_one_try_when_all_succeed() {
+    async fn a_batch_of_operations_that_can_run_again_commits_in_one_try_when_all_succeed(
+    ) -> anyhow::Result<()> {
         let (_dir, path, gen, w) = writer(8).await;
         let runs = Arc::new(AtomicU64::new(0));
-        let answers = batch_again(&w, &[(1, false), (2, false), (3, false)], &runs).await;
+        let answers = batch_again(&w, &[(1, false), (2, false), (3, false)], &runs).await?;
         assert_eq!(
-            answers.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>(),
+            answers.into_iter().collect::<StoreResult<Vec<_>>>()?,
             vec![1, 2, 3]
         );
         assert_eq!(runs.load(Ordering::SeqCst), 3, "each operation ran once");
         assert_eq!(ids(&path).await, vec![1, 2, 3]);
         assert_eq!(gen.load(Ordering::Acquire), 2, "the hold, then one commit");
+        Ok(())
     }
 
     #[tokio::test]
-    async fn a_failing_operation_sends_its_batch_the_careful_way_where_it_alone_fails() {
+    async fn a_failing_operation_sends_its_batch_the_careful_way_where_it_alone_fails(
+    ) -> anyhow::Result<()> {
         let (_dir, path, _gen, w) = writer(8).await;
-        w.run("seed", insert(2)).await.unwrap();
+        w.run("seed", insert(2)).await?;
         let runs = Arc::new(AtomicU64::new(0));
         // 2 exists: that insert fails after 1 was written in the same transaction.
-        let answers = batch_again(&w, &[(1, false), (2, false), (3, false)], &runs).await;
+        let answers = batch_again(&w, &[(1, false), (2, false), (3, false)], &runs).await?;
         assert_eq!(answers[0].as_ref().ok(), Some(&1));
         assert!(answers[1].is_err(), "the clash fails alone");
         assert_eq!(answers[2].as_ref().ok(), Some(&3));
@@ -1330,23 +1346,26 @@ mod tests {
         // The batches right after a fall-back go the careful way at once (each
         // operation runs once, in its savepoint), and still commit together.
         runs.store(0, Ordering::SeqCst);
-        let answers = batch_again(&w, &[(4, false), (1, false), (5, false)], &runs).await;
+        let answers = batch_again(&w, &[(4, false), (1, false), (5, false)], &runs).await?;
         assert!(answers[0].is_ok() && answers[1].is_err() && answers[2].is_ok());
         assert_eq!(runs.load(Ordering::SeqCst), 3);
         assert_eq!(ids(&path).await, vec![1, 2, 3, 4, 5]);
+        Ok(())
     }
 
     #[tokio::test]
-    async fn a_rollback_in_a_batch_tried_without_savepoints_undoes_only_its_own_write() {
+    async fn a_rollback_in_a_batch_tried_without_savepoints_undoes_only_its_own_write(
+    ) -> anyhow::Result<()> {
         let (_dir, path, _gen, w) = writer(8).await;
         let runs = Arc::new(AtomicU64::new(0));
-        let answers = batch_again(&w, &[(1, false), (2, true), (3, false)], &runs).await;
+        let answers = batch_again(&w, &[(1, false), (2, true), (3, false)], &runs).await?;
         assert_eq!(
-            answers.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>(),
+            answers.into_iter().collect::<StoreResult<Vec<_>>>()?,
             vec![1, 2, 3],
             "a rollback still answers its value"
         );
         assert_eq!(ids(&path).await, vec![1, 3], "row 2 rolled back alone");
+        Ok(())
     }
 
     #[tokio::test]
