@@ -113,6 +113,22 @@ impl Server {
         })
     }
 
+    /// Posts the change form with the held sign-in's cookies: the new password twice.
+    async fn choose(
+        &self,
+        jar: &HashMap<String, String>,
+        csrf: &str,
+        new_password: &str,
+        repeat_password: &str,
+    ) -> Result<Page> {
+        let form = [
+            ("csrf", csrf),
+            ("new_password", new_password),
+            ("repeat_password", repeat_password),
+        ];
+        self.post("/login/password", jar, &form, None).await
+    }
+
     async fn post(
         &self,
         path: &str,
@@ -204,18 +220,7 @@ async fn a_required_change_holds_the_sign_in_until_the_user_chose_a_new_password
     );
 
     // The old password again, two different ones: refused with the reason, still held.
-    let again = s
-        .post(
-            "/login/password",
-            &jar,
-            &[
-                ("csrf", &csrf),
-                ("new_password", TEMPORARY),
-                ("repeat_password", TEMPORARY),
-            ],
-            None,
-        )
-        .await?;
+    let again = s.choose(&jar, &csrf, TEMPORARY, TEMPORARY).await?;
     assert_eq!(again.status, 200);
     assert!(
         again
@@ -225,34 +230,14 @@ async fn a_required_change_holds_the_sign_in_until_the_user_chose_a_new_password
         again.body
     );
     let differ = s
-        .post(
-            "/login/password",
-            &jar,
-            &[
-                ("csrf", &csrf),
-                ("new_password", CHOSEN),
-                ("repeat_password", "something else entirely"),
-            ],
-            None,
-        )
+        .choose(&jar, &csrf, CHOSEN, "something else entirely")
         .await?;
     assert!(
         differ.body.contains("The two passwords differ"),
         "{}",
         differ.body
     );
-    let short = s
-        .post(
-            "/login/password",
-            &jar,
-            &[
-                ("csrf", &csrf),
-                ("new_password", "short"),
-                ("repeat_password", "short"),
-            ],
-            None,
-        )
-        .await?;
+    let short = s.choose(&jar, &csrf, "short", "short").await?;
     assert!(
         short.body.contains("at least 8 characters"),
         "{}",
@@ -262,18 +247,7 @@ async fn a_required_change_holds_the_sign_in_until_the_user_chose_a_new_password
 
     // The chosen password: signed in, the flag cleared, the held cookie cleared, an
     // audit event by alice herself without any hash.
-    let done = s
-        .post(
-            "/login/password",
-            &jar,
-            &[
-                ("csrf", &csrf),
-                ("new_password", CHOSEN),
-                ("repeat_password", CHOSEN),
-            ],
-            None,
-        )
-        .await?;
+    let done = s.choose(&jar, &csrf, CHOSEN, CHOSEN).await?;
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("You are signed in"), "{}", done.body);
     let set = done.cookies();
@@ -305,16 +279,7 @@ async fn a_required_change_holds_the_sign_in_until_the_user_chose_a_new_password
     // The form cannot be replayed, and the next sign-in with the chosen password
     // goes straight through; the temporary one no longer works.
     let replay = s
-        .post(
-            "/login/password",
-            &jar,
-            &[
-                ("csrf", &csrf),
-                ("new_password", "yet another password"),
-                ("repeat_password", "yet another password"),
-            ],
-            None,
-        )
+        .choose(&jar, &csrf, "yet another password", "yet another password")
         .await?;
     assert_eq!(replay.status, 400, "{}", replay.body);
     let (next, _) = s.sign_in(CHOSEN).await?;
@@ -384,18 +349,7 @@ async fn repeated_refused_choices_hit_the_sign_in_rate_limit() -> Result<()> {
     let csrf = hidden_field(&page.body, "csrf").context("csrf")?;
     let mut limited = None;
     for i in 0..30 {
-        let p = s
-            .post(
-                "/login/password",
-                &jar,
-                &[
-                    ("csrf", &csrf),
-                    ("new_password", TEMPORARY),
-                    ("repeat_password", TEMPORARY),
-                ],
-                None,
-            )
-            .await?;
+        let p = s.choose(&jar, &csrf, TEMPORARY, TEMPORARY).await?;
         if p.status == 429 {
             limited = Some((i, p));
             break;
